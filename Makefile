@@ -1,0 +1,57 @@
+# vigil - thin wrapper over Meson/Ninja. The real build is meson.build.
+#
+#   make            build into build/
+#   make test       install what is missing, build, run every test
+#   make run        install what is missing, build, start the node
+#   make asan       the test suite under ASan+UBSan (build-asan/)
+#   make fuzz       build the libFuzzer targets and fuzz each for FUZZ_SECONDS
+#   make bench      benchmarks (bench/), results in docs/BENCHMARKS.md
+#   make format     clang-format every source file
+
+BUILD ?= build
+MESON ?= meson
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps setup test run asan fuzz fuzz-smoke bench format clean
+
+all: setup
+	ninja -C $(BUILD)
+
+deps:
+	@scripts/install-deps
+
+setup:
+	@test -f $(BUILD)/build.ninja || $(MESON) setup $(BUILD) >/dev/null
+
+test: deps setup
+	ninja -C $(BUILD)
+	@scripts/run-tests $(BUILD)
+
+run: deps all
+	@echo "vigil: the node (vigild) is not built yet; the scanner is ready:"
+	@echo "  $(BUILD)/vigil scan PATH..."
+	$(BUILD)/vigil scan --verbose rules/
+
+asan: deps
+	@test -f build-asan/build.ninja || $(MESON) setup build-asan \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dbuildtype=debug >/dev/null
+	ninja -C build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		scripts/run-tests build-asan
+
+fuzz: deps
+	@test -f build-fuzz/build.ninja || CC=clang $(MESON) setup build-fuzz \
+		-Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	ninja -C build-fuzz
+	scripts/run-fuzz build-fuzz $(FUZZ_SECONDS)
+
+bench: deps all
+	bench/scan.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,11 @@
+/*
+ * cli.h - the subcommands of vigil, one file each.
+ */
+#ifndef VIGIL_CLI_CLI_H
+#define VIGIL_CLI_CLI_H
+
+/* Each takes argv with argv[0] the subcommand's name; returns the exit
+ * status. */
+int cmd_scan(int argc, char **argv);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * err.c - names for the VG_E* codes of err.h.
+ */
+#include "common/err.h"
+
+const char *
+vg_strerror(int code)
+{
+	switch (code) {
+	case VG_OK: return "success";
+	case VG_ENOMEM: return "out of memory";
+	case VG_EINVAL: return "invalid argument";
+	case VG_EIO: return "input/output error";
+	case VG_EFORMAT: return "malformed input";
+	case VG_ELIMIT: return "limit exceeded";
+	case VG_ELIB: return "library error";
+	case VG_ENOENT: return "not found";
+	case VG_ETYPE: return "not a regular file";
+	case VG_ECORRUPT: return "corrupt data";
+	}
+	return "unknown error";
+}

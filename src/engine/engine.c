@@ -1,0 +1,594 @@
+/*
+ * engine.c - decomposition with libclamav, and analysis of every object.
+ *
+ * libclamav does the decomposition: archives, packers, documents, mail and
+ * encodings. It loads no signatures here; we use it only for its parsers.
+ * Its file-inspection callback hands us every object it meets, the file
+ * itself first, each with its depth, name and type, and a buffer of its
+ * bytes. In that callback we fingerprint the object (digest.c), type it
+ * (libmagic), match it against the YARA rules and the hash signatures, and
+ * enforce our limits (limits.h). Three further callbacks tell us what
+ * libclamav did *not* analyse: the archive meta callback announces every
+ * member with its declared size before extraction, the virus-found
+ * callback reports libclamav's own limit and encryption heuristics, and
+ * the scan's return code tells us when a parser failed.
+ */
+#include "engine/engine.h"
+
+#include <clamav.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <magic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <yara.h>
+
+#include "common/err.h"
+#include "common/text.h"
+#include "common/xmalloc.h"
+#include "engine/digest.h"
+#include "engine/hashdb.h"
+#include "engine/rules.h"
+
+/* libmagic sees at most this much of an object: types are decided by
+ * headers, and a hostile object must not make libmagic walk 400 MB. */
+#define MAGIC_PREFIX (1024 * 1024)
+
+struct engine {
+	struct cl_engine *cl;
+	struct ruleset rs;
+	struct hashdb *hdb;
+	struct vg_limits limits;
+	bool fuzzy;
+};
+
+struct scanner {
+	struct engine *e;
+	YR_SCANNER *yr;
+	magic_t magic_mime, magic_desc;
+	struct digest *dg;
+};
+
+/* The state of one file's scan, passed to every libclamav callback. */
+struct scan_ctx {
+	struct scanner *s;
+	struct report *r;
+	uint64_t t0_ms;
+	/* stack[d] is the index of the latest object at depth d. */
+	int32_t stack[VG_LIMIT_MAX_DEPTH_CEILING + 2];
+	struct object *cur; /* the object YARA is matching, for its callback */
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+hit(struct scan_ctx *c, enum vg_limit_kind k)
+{
+	c->r->limits_hit |= (uint32_t)k;
+}
+
+/* Checks the limits that forbid analysing one more object of size bytes
+ * at depth; records the first one hit. */
+static bool
+over_limits(struct scan_ctx *c, uint32_t depth, uint64_t size)
+{
+	const struct vg_limits *l = &c->s->e->limits;
+
+	if (depth > l->max_depth) {
+		hit(c, VG_LIMIT_DEPTH);
+		return true;
+	}
+	if (c->r->n_objects >= l->max_objects) {
+		hit(c, VG_LIMIT_OBJECTS);
+		return true;
+	}
+	if (size > l->max_file_size) {
+		hit(c, VG_LIMIT_FILE_SIZE);
+		return true;
+	}
+	if (c->r->bytes_scanned + size > l->max_scan_bytes) {
+		hit(c, VG_LIMIT_SCAN_BYTES);
+		return true;
+	}
+	if (now_ms() - c->t0_ms > l->max_scan_ms) {
+		hit(c, VG_LIMIT_TIME);
+		return true;
+	}
+	return false;
+}
+
+static int
+yara_cb(YR_SCAN_CONTEXT *yctx, int message, void *data, void *ud)
+{
+	struct scan_ctx *c = ud;
+
+	(void)yctx;
+	if (message == CALLBACK_MSG_RULE_MATCHING) {
+		const YR_RULE *rule = data;
+		const struct rule_info *ri =
+			ruleset_info(&c->s->e->rs, rule);
+
+		if (ri != NULL)
+			object_add_match(c->cur, MATCH_YARA, ri->name, ri->id,
+					 ri->category, ri->description,
+					 ri->score);
+	} else if (message == CALLBACK_MSG_TOO_MANY_MATCHES) {
+		report_add_problem(c->r, "yara: too many string matches; "
+					 "a rule may have missed");
+	}
+	return CALLBACK_CONTINUE;
+}
+
+static void
+magic_type(struct scanner *s, const uint8_t *buf, size_t len,
+	   struct object *o)
+{
+	const char *t;
+	size_t n = len < MAGIC_PREFIX ? len : MAGIC_PREFIX;
+
+	if ((t = magic_buffer(s->magic_mime, buf, n)) != NULL)
+		o->mime = xstrdup(t);
+	if ((t = magic_buffer(s->magic_desc, buf, n)) != NULL)
+		o->magic = text_sanitize(t, false);
+}
+
+static void
+match_hashes(struct scan_ctx *c, struct object *o)
+{
+	const struct hashdb *db = c->s->e->hdb;
+	const uint8_t *d[HASH_KIND_COUNT] = {o->md5, o->sha1, o->sha256};
+
+	if (hashdb_count(db) == 0)
+		return;
+	for (int k = 0; k < HASH_KIND_COUNT; k++) {
+		const char *name = hashdb_lookup(db, k, d[k], o->size);
+
+		if (name != NULL)
+			object_add_match(o, MATCH_HASH, name, NULL, "hash",
+					 "hash signature", 100);
+	}
+}
+
+/* Analyses one object's bytes: fingerprints, type, rules, hashes. */
+static void
+analyse(struct scan_ctx *c, struct object *o, const uint8_t *buf, size_t len)
+{
+	struct scanner *s = c->s;
+	struct digest_result dr;
+	uint64_t left_ms;
+	int rc;
+
+	o->size = len;
+	c->r->bytes_scanned += len;
+	if (digest_buffer(s->dg, buf, len, s->e->fuzzy, &dr) == 0) {
+		memcpy(o->md5, dr.md5, sizeof(o->md5));
+		memcpy(o->sha1, dr.sha1, sizeof(o->sha1));
+		memcpy(o->sha256, dr.sha256, sizeof(o->sha256));
+		o->entropy = dr.entropy;
+		if (dr.ssdeep[0] != '\0')
+			o->ssdeep = xstrdup(dr.ssdeep);
+	} else {
+		report_add_problem(c->r, "digest: OpenSSL failed");
+	}
+	magic_type(s, buf, len, o);
+	match_hashes(c, o);
+	if (s->e->rs.n_rules == 0)
+		return;
+	left_ms = s->e->limits.max_scan_ms - (now_ms() - c->t0_ms);
+	yr_scanner_set_timeout(s->yr, (int)(left_ms / 1000) + 1);
+	c->cur = o;
+	rc = yr_scanner_scan_mem(s->yr, buf, len);
+	c->cur = NULL;
+	if (rc == ERROR_SCAN_TIMEOUT)
+		hit(c, VG_LIMIT_TIME);
+	else if (rc != ERROR_SUCCESS)
+		report_add_problem(c->r, "yara: scan failed");
+}
+
+static cl_error_t
+inspect_cb(int fd, const char *type, const char **ancestors,
+	   size_t parent_size, const char *name, size_t size,
+	   const char *buffer, uint32_t depth, uint32_t attrs, void *ctx)
+{
+	struct scan_ctx *c = ctx;
+	struct object *o;
+	void *map = NULL;
+
+	(void)ancestors;
+	(void)parent_size;
+	if (over_limits(c, depth, size))
+		return CL_BREAK;
+	o = report_add_object(c->r);
+	o->depth = depth;
+	o->parent = depth == 0 ? -1 : c->stack[depth - 1];
+	c->stack[depth] = (int32_t)o->index;
+	if (depth == 0 && c->r->n_objects == 1)
+		o->name = NULL; /* the file itself: its path is the report's */
+	else
+		o->name = name ? text_sanitize(name, false) : NULL;
+	o->cl_type = xstrdup(type);
+	o->layer_attributes = attrs;
+	if (buffer == NULL && size > 0) {
+		/* libclamav gave no buffer: map the descriptor ourselves. */
+		map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			report_add_problem(c->r, "an extracted object could "
+						 "not be read");
+			return CL_CLEAN;
+		}
+		buffer = map;
+	}
+	analyse(c, o, (const uint8_t *)buffer, size);
+	if (map != NULL)
+		munmap(map, size);
+	return CL_CLEAN;
+}
+
+/* Every archive member is announced here with its declared size before
+ * libclamav decides whether to extract it: a member it will skip for
+ * size is caught here, so a zip bomb is never reported clean. */
+static cl_error_t
+meta_cb(const char *container_type, unsigned long container_size,
+	const char *name, unsigned long real_size, int encrypted,
+	unsigned int pos, void *ctx)
+{
+	struct scan_ctx *c = ctx;
+	const struct vg_limits *l = &c->s->e->limits;
+
+	(void)container_type;
+	(void)container_size;
+	(void)name;
+	(void)pos;
+	if (encrypted)
+		report_add_problem(c->r, "an encrypted archive member could "
+					 "not be analysed");
+	if (real_size > l->max_file_size)
+		hit(c, VG_LIMIT_FILE_SIZE);
+	return CL_CLEAN;
+}
+
+/* libclamav's own heuristics: with no signatures loaded, every name it
+ * reports is a limit or a part it could not open. */
+static void
+virus_cb(int fd, const char *virname, void *ctx)
+{
+	struct scan_ctx *c = ctx;
+	static const struct {
+		const char *suffix;
+		enum vg_limit_kind kind;
+	} map[] = {
+		{"MaxFileSize", VG_LIMIT_FILE_SIZE},
+		{"MaxScanSize", VG_LIMIT_SCAN_BYTES},
+		{"MaxRecursion", VG_LIMIT_DEPTH},
+		{"MaxFiles", VG_LIMIT_OBJECTS},
+		{"MaxScanTime", VG_LIMIT_TIME},
+	};
+	const char *pfx = "Heuristics.Limits.Exceeded.";
+
+	(void)fd;
+	if (virname == NULL)
+		return;
+	if (strncmp(virname, pfx, strlen(pfx)) == 0) {
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (strncmp(virname + strlen(pfx), map[i].suffix,
+				    strlen(map[i].suffix)) == 0) {
+				hit(c, map[i].kind);
+				return;
+			}
+	}
+	if (strstr(virname, "Encrypted") != NULL) {
+		report_add_problem(c->r, "encrypted content could not be "
+					 "analysed");
+		return;
+	}
+	char *safe = text_sanitize(virname, false);
+	char *msg = xasprintf("libclamav: %s", safe);
+	report_add_problem(c->r, msg);
+	free(msg);
+	free(safe);
+}
+
+int
+engine_global_init(void)
+{
+	if (cl_init(CL_INIT_DEFAULT) != CL_SUCCESS)
+		return VG_ELIB;
+	if (yr_initialize() != ERROR_SUCCESS)
+		return VG_ELIB;
+	return digest_global_init();
+}
+
+void
+engine_config_default(struct engine_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	limits_default(&cfg->limits);
+	cfg->fuzzy = true;
+}
+
+static int
+cl_setup(struct engine *e, const char *tmpdir, char *err, size_t errlen)
+{
+	const struct vg_limits *l = &e->limits;
+	struct cl_engine *cl = cl_engine_new();
+	cl_error_t rc = CL_SUCCESS;
+
+	if (cl == NULL)
+		return VG_ENOMEM;
+	e->cl = cl;
+	/* One level beyond ours, so that our callback sees the object past
+	 * the limit and records it, rather than libclamav dropping it. */
+	rc |= cl_engine_set_num(cl, CL_ENGINE_MAX_RECURSION, l->max_depth + 1);
+	rc |= cl_engine_set_num(cl, CL_ENGINE_MAX_FILES, l->max_objects);
+	rc |= cl_engine_set_num(cl, CL_ENGINE_MAX_FILESIZE,
+				(long long)l->max_file_size);
+	rc |= cl_engine_set_num(cl, CL_ENGINE_MAX_SCANSIZE,
+				(long long)l->max_scan_bytes);
+	rc |= cl_engine_set_num(cl, CL_ENGINE_MAX_SCANTIME, l->max_scan_ms);
+	rc |= cl_engine_set_num(cl, CL_ENGINE_MAX_EMBEDDEDPE,
+				(long long)l->max_file_size);
+	/* The clean-file cache would MD5 every file a second time. */
+	rc |= cl_engine_set_num(cl, CL_ENGINE_DISABLE_CACHE, 1);
+	rc |= cl_engine_set_num(cl, CL_ENGINE_DISABLE_PE_STATS, 1);
+	rc |= cl_engine_set_num(cl, CL_ENGINE_DISABLE_PE_CERTS, 1);
+	if (tmpdir != NULL)
+		rc |= cl_engine_set_str(cl, CL_ENGINE_TMPDIR, tmpdir);
+	if (rc != CL_SUCCESS) {
+		snprintf(err, errlen, "libclamav: cannot apply limits");
+		return VG_ELIB;
+	}
+	cl_engine_set_clcb_file_inspection(cl, inspect_cb);
+	cl_engine_set_clcb_meta(cl, meta_cb);
+	cl_engine_set_clcb_virus_found(cl, virus_cb);
+	if ((rc = cl_engine_compile(cl)) != CL_SUCCESS) {
+		snprintf(err, errlen, "libclamav: %s", cl_strerror(rc));
+		return VG_ELIB;
+	}
+	return 0;
+}
+
+int
+engine_new(const struct engine_config *cfg, struct engine **out, char *err,
+	   size_t errlen)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+	int rc;
+
+	*out = NULL;
+	e->limits = cfg->limits;
+	e->fuzzy = cfg->fuzzy;
+	if (limits_check(&e->limits) != 0) {
+		snprintf(err, errlen, "limits out of range");
+		rc = VG_EINVAL;
+		goto fail;
+	}
+	rc = ruleset_compile(cfg->rule_paths, cfg->n_rule_paths, &e->rs, err,
+			     errlen);
+	if (rc != 0)
+		goto fail;
+	e->hdb = hashdb_new();
+	for (size_t i = 0; i < cfg->n_hash_paths; i++)
+		if ((rc = hashdb_load_file(e->hdb, cfg->hash_paths[i], err,
+					   errlen)) != 0)
+			goto fail;
+	hashdb_finish(e->hdb);
+	if ((rc = cl_setup(e, cfg->tmpdir, err, errlen)) != 0)
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	engine_free(e);
+	return rc;
+}
+
+void
+engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	if (e->cl != NULL)
+		cl_engine_free(e->cl);
+	ruleset_free(&e->rs);
+	hashdb_free(e->hdb);
+	free(e);
+}
+
+size_t
+engine_rule_count(const struct engine *e)
+{
+	return e->rs.n_rules;
+}
+
+size_t
+engine_hash_count(const struct engine *e)
+{
+	return hashdb_count(e->hdb);
+}
+
+static magic_t
+magic_new(int flags)
+{
+	magic_t m = magic_open(flags | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS);
+
+	if (m == NULL)
+		return NULL;
+	if (magic_load(m, NULL) != 0) {
+		magic_close(m);
+		return NULL;
+	}
+	return m;
+}
+
+int
+scanner_new(struct engine *e, struct scanner **out)
+{
+	struct scanner *s = xcalloc(1, sizeof(*s));
+
+	*out = NULL;
+	s->e = e;
+	if (e->rs.n_rules > 0) {
+		if (yr_scanner_create(e->rs.rules, &s->yr) != ERROR_SUCCESS)
+			goto fail;
+		yr_scanner_set_flags(s->yr, SCAN_FLAGS_FAST_MODE);
+	}
+	s->magic_mime = magic_new(MAGIC_MIME_TYPE);
+	s->magic_desc = magic_new(MAGIC_NONE);
+	s->dg = digest_new();
+	if (s->magic_mime == NULL || s->magic_desc == NULL || s->dg == NULL)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	scanner_free(s);
+	return VG_ELIB;
+}
+
+void
+scanner_free(struct scanner *s)
+{
+	if (s == NULL)
+		return;
+	if (s->yr != NULL)
+		yr_scanner_destroy(s->yr);
+	if (s->magic_mime != NULL)
+		magic_close(s->magic_mime);
+	if (s->magic_desc != NULL)
+		magic_close(s->magic_desc);
+	digest_free(s->dg);
+	free(s);
+}
+
+static struct cl_scan_options
+scan_options(void)
+{
+	struct cl_scan_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.general = CL_SCAN_GENERAL_ALLMATCHES | CL_SCAN_GENERAL_HEURISTICS;
+	o.parse = ~0u;
+	o.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX |
+		      CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE |
+		      CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
+	o.mail = 0;
+	return o;
+}
+
+/* Turns libclamav's result for the whole file into report entries. */
+static void
+finish(struct scan_ctx *c, cl_error_t rc)
+{
+	if (rc == CL_ETIMEOUT)
+		hit(c, VG_LIMIT_TIME);
+	else if (rc == CL_EMAXREC)
+		hit(c, VG_LIMIT_DEPTH);
+	else if (rc == CL_EMAXSIZE)
+		hit(c, VG_LIMIT_SCAN_BYTES);
+	else if (rc == CL_EMAXFILES)
+		hit(c, VG_LIMIT_OBJECTS);
+	else if (rc != CL_CLEAN && rc != CL_VIRUS && rc != CL_BREAK) {
+		char *msg = xasprintf("libclamav: %s", cl_strerror(rc));
+		report_add_problem(c->r, msg);
+		free(msg);
+	}
+	c->r->elapsed_ms = (double)(now_ms() - c->t0_ms);
+	report_decide(c->r);
+}
+
+static void
+ctx_init(struct scan_ctx *c, struct scanner *s, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	c->s = s;
+	c->r = report_new(name);
+	c->t0_ms = now_ms();
+	if (s->yr != NULL)
+		yr_scanner_set_callback(s->yr, yara_cb, c);
+}
+
+/* The file is over the size limit: report it, unopened, as such. */
+static struct report *
+too_large(struct scan_ctx *c, uint64_t size)
+{
+	struct object *o = report_add_object(c->r);
+
+	o->size = size;
+	hit(c, VG_LIMIT_FILE_SIZE);
+	c->r->elapsed_ms = (double)(now_ms() - c->t0_ms);
+	report_decide(c->r);
+	return c->r;
+}
+
+int
+engine_scan_fd(struct scanner *s, int fd, const char *display_name,
+	       struct report **out)
+{
+	struct cl_scan_options opts = scan_options();
+	struct scan_ctx c;
+	struct stat st;
+	unsigned long scanned = 0;
+	const char *virname = NULL;
+	cl_error_t rc;
+
+	*out = NULL;
+	if (fstat(fd, &st) != 0)
+		return VG_EIO;
+	if (!S_ISREG(st.st_mode))
+		return VG_ETYPE;
+	ctx_init(&c, s, display_name);
+	if ((uint64_t)st.st_size > s->e->limits.max_file_size) {
+		*out = too_large(&c, (uint64_t)st.st_size);
+		return 0;
+	}
+	rc = cl_scandesc_callback(fd, display_name, &virname, &scanned, s->e->cl,
+				  &opts, &c);
+	if (c.r->n_objects == 0 && (rc == CL_EOPEN || rc == CL_EREAD ||
+				    rc == CL_ESTAT || rc == CL_EMAP)) {
+		report_free(c.r);
+		return VG_EIO;
+	}
+	finish(&c, rc);
+	*out = c.r;
+	return 0;
+}
+
+int
+engine_scan_buffer(struct scanner *s, const void *buf, size_t len,
+		   const char *display_name, struct report **out)
+{
+	struct cl_scan_options opts = scan_options();
+	struct scan_ctx c;
+	unsigned long scanned = 0;
+	const char *virname = NULL;
+	cl_fmap_t *map;
+	cl_error_t rc;
+
+	*out = NULL;
+	ctx_init(&c, s, display_name);
+	if (len > s->e->limits.max_file_size) {
+		*out = too_large(&c, len);
+		return 0;
+	}
+	if ((map = cl_fmap_open_memory(buf, len)) == NULL) {
+		report_free(c.r);
+		return VG_ENOMEM;
+	}
+	rc = cl_scanmap_callback(map, display_name, &virname, &scanned,
+				 s->e->cl, &opts, &c);
+	cl_fmap_close(map);
+	finish(&c, rc);
+	*out = c.r;
+	return 0;
+}

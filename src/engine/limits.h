@@ -1,0 +1,60 @@
+/*
+ * limits.h - every limit the analysis engine enforces, in one place.
+ *
+ * A hostile file can ask for unbounded work: an archive that inflates to
+ * gigabytes, nesting thousands of levels deep, or a million tiny members.
+ * Each limit below is enforced twice: handed to libclamav so that it stops
+ * early, and checked again in our own inspection callback so that a limit
+ * libclamav silently honours (by skipping a member) still shows up in the
+ * report. A file that hits any limit is never reported clean; see
+ * docs/REPORT.md for the detection names (Limits.Exceeded.<Which>).
+ */
+#ifndef VIGIL_ENGINE_LIMITS_H
+#define VIGIL_ENGINE_LIMITS_H
+
+#include <stdint.h>
+
+/* Largest single object (the file itself or one extracted member). */
+#define VG_LIMIT_MAX_FILE_SIZE_DEFAULT   (400ULL * 1024 * 1024)
+/* Total bytes analysed for one file, summed over all its objects. */
+#define VG_LIMIT_MAX_SCAN_BYTES_DEFAULT  (400ULL * 1024 * 1024)
+/* Deepest nesting analysed; the file itself is depth 0. */
+#define VG_LIMIT_MAX_DEPTH_DEFAULT       16U
+/* Most objects analysed for one file, the file itself included. */
+#define VG_LIMIT_MAX_OBJECTS_DEFAULT     10000U
+/* Wall-clock budget for one file, in milliseconds. */
+#define VG_LIMIT_MAX_SCAN_MS_DEFAULT     120000U
+
+/* Hard ceilings a configuration may not exceed. */
+#define VG_LIMIT_MAX_DEPTH_CEILING       64U
+#define VG_LIMIT_MAX_FILE_SIZE_CEILING   (4ULL * 1024 * 1024 * 1024)
+
+/* Which limit was hit; a bit set, so a report can carry several. */
+enum vg_limit_kind {
+	VG_LIMIT_FILE_SIZE = 1 << 0,
+	VG_LIMIT_SCAN_BYTES = 1 << 1,
+	VG_LIMIT_DEPTH = 1 << 2,
+	VG_LIMIT_OBJECTS = 1 << 3,
+	VG_LIMIT_TIME = 1 << 4,
+};
+#define VG_LIMIT_KIND_COUNT 5
+
+struct vg_limits {
+	uint64_t max_file_size;  /* bytes */
+	uint64_t max_scan_bytes; /* bytes */
+	uint32_t max_depth;      /* levels */
+	uint32_t max_objects;    /* objects */
+	uint32_t max_scan_ms;    /* milliseconds */
+};
+
+/* Fills *l with the defaults above. */
+void limits_default(struct vg_limits *l);
+
+/* Returns 0 if every field of *l is within (0, ceiling], VG_EINVAL if not. */
+int limits_check(const struct vg_limits *l);
+
+/* Returns the name used in detections and JSON for one kind
+ * ("FileSize", "ScanSize", "Recursion", "Files", "Time"); static storage. */
+const char *limits_kind_name(enum vg_limit_kind kind);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * report.h - what the engine found in one file: its objects, their
+ * attributes and matches, the limits hit, and the verdict.
+ *
+ * A report owns all its memory and is freed in one call. Its JSON form is
+ * specified in docs/REPORT.md (schema: docs/report.schema.json).
+ */
+#ifndef VIGIL_ENGINE_REPORT_H
+#define VIGIL_ENGINE_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define REPORT_VERSION 1
+
+enum verdict {
+	VERDICT_UNKNOWN = 0,
+	VERDICT_CLEAN,
+	VERDICT_SUSPICIOUS,
+	VERDICT_MALICIOUS,
+};
+
+/* Where a match came from. */
+enum match_source {
+	MATCH_YARA = 0,
+	MATCH_HASH,
+	MATCH_LIMIT,
+	MATCH_DECOMPOSE,
+};
+
+struct match {
+	char *name;        /* detection name, e.g. "Vigil.Test.EICAR" */
+	char *rule_id;     /* rule meta id, or the hash file; may be NULL */
+	char *category;    /* may be NULL */
+	char *description; /* may be NULL */
+	enum match_source source;
+	int score; /* 0..100 */
+};
+
+struct object {
+	uint32_t index;  /* 0 is the file itself */
+	int32_t parent;  /* index of the containing object; -1 for the file */
+	uint32_t depth;  /* 0 for the file */
+	char *name;      /* name inside its container, NULL when unknown */
+	char *cl_type;   /* libclamav's type, e.g. "CL_TYPE_ZIP" */
+	char *mime;      /* libmagic MIME type */
+	char *magic;     /* libmagic description */
+	uint64_t size;
+	uint8_t md5[16];
+	uint8_t sha1[20];
+	uint8_t sha256[32];
+	char *ssdeep;    /* NULL when not computed */
+	double entropy;  /* Shannon entropy in bits per byte, 0..8 */
+	uint32_t layer_attributes; /* libclamav LAYER_ATTRIBUTES_* */
+	struct match *matches;
+	size_t n_matches, cap_matches;
+};
+
+struct report {
+	char *path;
+	struct object *objects;
+	size_t n_objects, cap_objects;
+	/* Bit set of enum vg_limit_kind: the limits this file hit. */
+	uint32_t limits_hit;
+	/* Why decomposition was incomplete, one string each. */
+	char **problems;
+	size_t n_problems;
+	enum verdict verdict;
+	int score;
+	/* Distinct detection names over all objects, in first-seen order. */
+	char **detections;
+	size_t n_detections;
+	uint64_t bytes_scanned;
+	double elapsed_ms;
+};
+
+/* Allocates an empty report for path (copied). NULL on OOM is fatal. */
+struct report *report_new(const char *path);
+void report_free(struct report *r);
+
+/* Appends an object; returns it (owned by r). */
+struct object *report_add_object(struct report *r);
+
+/* Appends a match to o; strings are copied; NULL strings stay NULL. */
+struct match *object_add_match(struct object *o, enum match_source src,
+			       const char *name, const char *rule_id,
+			       const char *category, const char *description,
+			       int score);
+
+/* Records a decomposition problem (copied), once per distinct text. */
+void report_add_problem(struct report *r, const char *text);
+
+/* "malicious", "suspicious", "clean" or "unknown"; static storage. */
+const char *verdict_name(enum verdict v);
+
+/*
+ * Applies the verdict policy of docs/REPORT.md: fills r->score,
+ * r->verdict and r->detections from the matches, limits and problems.
+ */
+void report_decide(struct report *r);
+
+/* Returns the JSON text of r, one line, no trailing newline; caller frees.
+ * NULL on OOM. */
+char *report_to_json(const struct report *r);
+
+#endif

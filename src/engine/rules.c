@@ -1,0 +1,234 @@
+/*
+ * rules.c - compiling YARA rule files and indexing their meta; see rules.h.
+ */
+#include "engine/rules.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/xmalloc.h"
+
+struct errbuf {
+	char *buf;
+	size_t len, used;
+	int errors;
+};
+
+static void
+compiler_cb(int level, const char *file, int line, const YR_RULE *rule,
+	    const char *message, void *ud)
+{
+	struct errbuf *e = ud;
+	int n;
+
+	(void)rule;
+	if (level != YARA_ERROR_LEVEL_ERROR)
+		return;
+	e->errors++;
+	if (e->used + 1 >= e->len)
+		return;
+	n = snprintf(e->buf + e->used, e->len - e->used, "%s%s:%d: %s",
+		     e->used ? "; " : "", file ? file : "(rules)", line,
+		     message);
+	if (n > 0)
+		e->used += (size_t)n < e->len - e->used ? (size_t)n
+							: e->len - e->used - 1;
+}
+
+int
+rules_severity_score(const char *s)
+{
+	static const struct {
+		const char *word;
+		int score;
+	} map[] = {
+		{"info", 0}, {"low", 25}, {"medium", 50},
+		{"high", 80}, {"critical", 100},
+	};
+
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcasecmp(s, map[i].word) == 0)
+			return map[i].score;
+	return -1;
+}
+
+static bool
+has_rule_ext(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot != NULL && (strcmp(dot, ".yar") == 0 || strcmp(dot, ".yara") == 0);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends path, or the rule files of directory path, to *files. */
+static int
+collect(const char *path, char ***files, size_t *n, char *err, size_t errlen)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	size_t first = *n;
+
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return VG_EIO;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*files = xreallocarray(*files, *n + 1, sizeof(char *));
+		(*files)[(*n)++] = xstrdup(path);
+		return 0;
+	}
+	if ((d = opendir(path)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return VG_EIO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !has_rule_ext(de->d_name))
+			continue;
+		if (*n >= RULES_MAX_FILES) {
+			closedir(d);
+			snprintf(err, errlen, "%s: more than %d rule files", path,
+				 RULES_MAX_FILES);
+			return VG_ELIMIT;
+		}
+		*files = xreallocarray(*files, *n + 1, sizeof(char *));
+		(*files)[(*n)++] = xasprintf("%s/%s", path, de->d_name);
+	}
+	closedir(d);
+	qsort(*files + first, *n - first, sizeof(char *), cmp_str);
+	return 0;
+}
+
+static void
+index_meta(struct ruleset *rs)
+{
+	const YR_RULE *r;
+	size_t n = 0;
+
+	yr_rules_foreach(rs->rules, r) n++;
+	rs->n_rules = n;
+	rs->info = xcalloc(n ? n : 1, sizeof(*rs->info));
+	n = 0;
+	yr_rules_foreach(rs->rules, r)
+	{
+		struct rule_info *ri = &rs->info[n++];
+		const YR_META *m;
+		int sev = -1, score = -1;
+
+		ri->name = r->identifier;
+		yr_rule_metas_foreach(r, m)
+		{
+			const char *k = m->identifier;
+
+			if (m->type == META_TYPE_STRING) {
+				if (strcmp(k, "id") == 0)
+					ri->id = m->string;
+				else if (strcmp(k, "category") == 0)
+					ri->category = m->string;
+				else if (strcmp(k, "description") == 0)
+					ri->description = m->string;
+				else if (strcmp(k, "severity") == 0)
+					sev = rules_severity_score(m->string);
+				else if (strcmp(k, "score") == 0)
+					score = atoi(m->string);
+			} else if (m->type == META_TYPE_INTEGER) {
+				if (strcmp(k, "score") == 0)
+					score = (int)m->integer;
+				else if (strcmp(k, "severity") == 0)
+					sev = (int)m->integer;
+			}
+		}
+		/* A rule with neither meta is an analyst's rule without a
+		 * stated weight: treat it as medium, never as silent. */
+		ri->score = score >= 0 ? score : sev >= 0 ? sev : 50;
+		if (ri->score > 100)
+			ri->score = 100;
+	}
+}
+
+int
+ruleset_compile(const char *const *paths, size_t n, struct ruleset *out,
+		char *err, size_t errlen)
+{
+	YR_COMPILER *c = NULL;
+	struct errbuf eb = {err, errlen, 0, 0};
+	char **files = NULL;
+	size_t nfiles = 0;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (errlen)
+		err[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if ((rc = collect(paths[i], &files, &nfiles, err, errlen)) != 0)
+			goto out;
+	if (yr_compiler_create(&c) != ERROR_SUCCESS) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	yr_compiler_set_callback(c, compiler_cb, &eb);
+	for (size_t i = 0; i < nfiles; i++) {
+		FILE *f = fopen(files[i], "r");
+
+		if (f == NULL) {
+			snprintf(err, errlen, "%s: %s", files[i], strerror(errno));
+			rc = VG_EIO;
+			goto out;
+		}
+		yr_compiler_add_file(c, f, NULL, files[i]);
+		fclose(f);
+		/* After the first failing file YARA refuses further adds. */
+		if (eb.errors)
+			break;
+	}
+	if (eb.errors) {
+		rc = VG_EFORMAT;
+		goto out;
+	}
+	if (yr_compiler_get_rules(c, &out->rules) != ERROR_SUCCESS) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	index_meta(out);
+out:
+	if (c != NULL)
+		yr_compiler_destroy(c);
+	for (size_t i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	return rc;
+}
+
+void
+ruleset_free(struct ruleset *rs)
+{
+	if (rs == NULL)
+		return;
+	if (rs->rules != NULL)
+		yr_rules_destroy(rs->rules);
+	free(rs->info);
+	memset(rs, 0, sizeof(*rs));
+}
+
+const struct rule_info *
+ruleset_info(const struct ruleset *rs, const YR_RULE *r)
+{
+	size_t i = (size_t)(r - rs->rules->rules_table);
+
+	return i < rs->n_rules ? &rs->info[i] : NULL;
+}
