@@ -486,6 +486,41 @@ scan_options(void)
 	return o;
 }
 
+/*
+ * libclamav returns early, without any callback, for tiny inputs (five
+ * bytes or fewer); such a file is still analysed, here, as itself.
+ */
+static void
+analyse_root_if_skipped(struct scan_ctx *c, const uint8_t *buf, size_t len)
+{
+	struct object *o;
+
+	if (c->r->n_objects > 0 || c->r->limits_hit != 0)
+		return;
+	o = report_add_object(c->r);
+	o->cl_type = xstrdup("CL_TYPE_ANY");
+	analyse(c, o, buf, len);
+}
+
+static void
+analyse_root_fd_if_skipped(struct scan_ctx *c, int fd, size_t len)
+{
+	void *map = NULL;
+
+	if (c->r->n_objects > 0 || c->r->limits_hit != 0)
+		return;
+	if (len > 0) {
+		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			report_add_problem(c->r, "the file could not be read");
+			return;
+		}
+	}
+	analyse_root_if_skipped(c, map ? map : "", len);
+	if (map != NULL)
+		munmap(map, len);
+}
+
 /* Turns libclamav's result for the whole file into report entries. */
 static void
 finish(struct scan_ctx *c, cl_error_t rc)
@@ -559,6 +594,7 @@ engine_scan_fd(struct scanner *s, int fd, const char *display_name,
 		report_free(c.r);
 		return VG_EIO;
 	}
+	analyse_root_fd_if_skipped(&c, fd, (size_t)st.st_size);
 	finish(&c, rc);
 	*out = c.r;
 	return 0;
@@ -588,6 +624,7 @@ engine_scan_buffer(struct scanner *s, const void *buf, size_t len,
 	rc = cl_scanmap_callback(map, display_name, &virname, &scanned,
 				 s->e->cl, &opts, &c);
 	cl_fmap_close(map);
+	analyse_root_if_skipped(&c, buf, len);
 	finish(&c, rc);
 	*out = c.r;
 	return 0;

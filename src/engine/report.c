@@ -7,9 +7,11 @@
 #include "engine/report.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "common/xmalloc.h"
 #include "engine/digest.h"
 #include "engine/limits.h"
@@ -210,10 +212,19 @@ report_decide(struct report *r)
 		r->verdict = VERDICT_CLEAN;
 }
 
+/* Names come from file systems and archives: not always UTF-8. */
 static json_t *
 jstr(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	char *safe;
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	safe = text_sanitize(s, false);
+	j = json_string(safe);
+	free(safe);
+	return j ? j : json_null();
 }
 
 static json_t *
@@ -282,7 +293,7 @@ report_to_json(const struct report *r)
 	char *s;
 
 	json_object_set_new(j, "version", json_integer(REPORT_VERSION));
-	json_object_set_new(j, "path", json_string(r->path));
+	json_object_set_new(j, "path", jstr(r->path));
 	json_object_set_new(j, "verdict", json_string(verdict_name(r->verdict)));
 	json_object_set_new(j, "score", json_integer(r->score));
 	json_object_set_new(j, "detections",
