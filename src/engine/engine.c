@@ -63,7 +63,22 @@ struct scan_ctx {
 	/* stack[d] is the index of the latest object at depth d. */
 	int32_t stack[VG_LIMIT_MAX_DEPTH_CEILING + 2];
 	struct object *cur; /* the object YARA is matching, for its callback */
+	/* Archive members announced by the meta callback, to be ticked off
+	 * as their objects arrive; any left over were never analysed. */
+	struct member *members;
+	size_t n_members;
 };
+
+struct member {
+	char *base; /* last path component of the member's name */
+	uint64_t size, container_size;
+	unsigned int pos;
+	bool seen;
+};
+
+/* libclamav does not call back for objects this small (it returns early);
+ * a member this small is not missing when it does not arrive. */
+#define CL_SMALL_OBJECT 5
 
 static uint64_t
 now_ms(void)
@@ -198,6 +213,86 @@ analyse(struct scan_ctx *c, struct object *o, const uint8_t *buf, size_t len)
 		report_add_problem(c->r, "yara: scan failed");
 }
 
+static const char *
+basename_of(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	const char *bslash = strrchr(name, '\\');
+
+	if (bslash != NULL && (slash == NULL || bslash > slash))
+		slash = bslash;
+	return slash ? slash + 1 : name;
+}
+
+static void
+tick_member(struct scan_ctx *c, const char *name, uint64_t size)
+{
+	const char *base = name ? basename_of(name) : NULL;
+
+	for (size_t i = 0; i < c->n_members; i++) {
+		struct member *m = &c->members[i];
+
+		if (m->seen || m->size != size)
+			continue;
+		if (base == NULL || strcmp(m->base, base) == 0) {
+			m->seen = true;
+			return;
+		}
+	}
+}
+
+static void
+note_member(struct scan_ctx *c, const char *name, uint64_t size,
+	    uint64_t container_size, unsigned int pos)
+{
+	const char *base = basename_of(name ? name : "");
+	const size_t cap = 4 * (size_t)c->s->e->limits.max_objects;
+
+	if (size <= CL_SMALL_OBJECT)
+		return;
+	/* zip members are announced twice: from the central directory and
+	 * from the local header. */
+	for (size_t i = 0; i < c->n_members; i++) {
+		struct member *m = &c->members[i];
+
+		if (m->pos == pos && m->size == size &&
+		    m->container_size == container_size &&
+		    strcmp(m->base, base) == 0)
+			return;
+	}
+	if (c->n_members >= cap) {
+		hit(c, VG_LIMIT_OBJECTS);
+		return;
+	}
+	c->members = xreallocarray(c->members, c->n_members + 1,
+				   sizeof(*c->members));
+	c->members[c->n_members++] = (struct member){
+		.base = xstrdup(base),
+		.size = size,
+		.container_size = container_size,
+		.pos = pos,
+	};
+}
+
+/*
+ * A zip file always ends with its end-of-central-directory record, within
+ * the last 64 KiB + 22 bytes. Without it libclamav falls back to walking
+ * local headers and silently drops members whose data is cut off; the
+ * missing record is how we know the file is truncated. This is a search
+ * for a signature, not a zip parser: every member is still libclamav's.
+ */
+static bool
+zip_lacks_end_record(const uint8_t *buf, size_t len)
+{
+	static const uint8_t eocd[4] = {'P', 'K', 5, 6};
+	size_t window = 65535 + 22, start;
+
+	if (len < 4 || memcmp(buf, "PK\x03\x04", 4) != 0)
+		return false; /* not a zip file of its own (e.g. embedded) */
+	start = len > window ? len - window : 0;
+	return memmem(buf + start, len - start, eocd, sizeof(eocd)) == NULL;
+}
+
 static cl_error_t
 inspect_cb(int fd, const char *type, const char **ancestors,
 	   size_t parent_size, const char *name, size_t size,
@@ -221,6 +316,8 @@ inspect_cb(int fd, const char *type, const char **ancestors,
 		o->name = name ? text_sanitize(name, false) : NULL;
 	o->cl_type = xstrdup(type);
 	o->layer_attributes = attrs;
+	if (depth > 0)
+		tick_member(c, name, size);
 	if (buffer == NULL && size > 0) {
 		/* libclamav gave no buffer: map the descriptor ourselves. */
 		map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -232,6 +329,13 @@ inspect_cb(int fd, const char *type, const char **ancestors,
 		buffer = map;
 	}
 	analyse(c, o, (const uint8_t *)buffer, size);
+	if (strcmp(type, "CL_TYPE_ZIP") == 0 &&
+	    zip_lacks_end_record((const uint8_t *)buffer, size)) {
+		char *msg = xasprintf("zip object %u has no end of central "
+				      "directory (truncated?)", o->index);
+		report_add_problem(c->r, msg);
+		free(msg);
+	}
 	if (map != NULL)
 		munmap(map, size);
 	return CL_CLEAN;
@@ -249,9 +353,7 @@ meta_cb(const char *container_type, unsigned long container_size,
 	const struct vg_limits *l = &c->s->e->limits;
 
 	(void)container_type;
-	(void)container_size;
-	(void)name;
-	(void)pos;
+	note_member(c, name, real_size, container_size, pos);
 	if (encrypted)
 		report_add_problem(c->r, "an encrypted archive member could "
 					 "not be analysed");
@@ -521,10 +623,83 @@ analyse_root_fd_if_skipped(struct scan_ctx *c, int fd, size_t len)
 		munmap(map, len);
 }
 
+/*
+ * Containers that show they were cut short. Compressed containers that
+ * yielded nothing: libclamav gives up on a
+ * truncated or corrupt 7z, gzip, bzip2 or xz stream without a word. Below
+ * these sizes a container may legitimately hold only objects too small
+ * for libclamav to hand over.
+ */
+static void
+check_empty_containers(struct scan_ctx *c)
+{
+	static const struct {
+		const char *type;
+		uint64_t min;
+	} archives[] = {
+		{"CL_TYPE_7Z", 32}, {"CL_TYPE_GZ", 64}, {"CL_TYPE_BZ", 64},
+		{"CL_TYPE_XZ", 64}, {"CL_TYPE_RAR", 64}, {"CL_TYPE_MSCAB", 64},
+		{"CL_TYPE_ARJ", 64},
+	};
+	struct report *r = c->r;
+
+	if (r->limits_hit != 0)
+		return;
+	for (size_t i = 0; i < r->n_objects; i++) {
+		const struct object *o = &r->objects[i];
+		bool parent = false;
+
+		/* A tar archive is whole 512-byte blocks; anything else was
+		 * cut short, e.g. by a truncated gzip stream around it. */
+		if ((strcmp(o->cl_type, "CL_TYPE_POSIX_TAR") == 0 ||
+		     strcmp(o->cl_type, "CL_TYPE_OLD_TAR") == 0) &&
+		    o->size % 512 != 0) {
+			char *msg = xasprintf("tar object %zu is not whole "
+					      "512-byte blocks (truncated?)", i);
+			report_add_problem(r, msg);
+			free(msg);
+		}
+
+		for (size_t k = 0; k < sizeof(archives) / sizeof(archives[0]); k++) {
+			if (strcmp(o->cl_type, archives[k].type) != 0 ||
+			    o->size <= archives[k].min)
+				continue;
+			for (size_t j = i + 1; j < r->n_objects && !parent; j++)
+				parent = r->objects[j].parent == (int32_t)i;
+			if (!parent) {
+				char *msg = xasprintf("%s object %zu yielded no "
+						      "members (truncated or "
+						      "corrupt?)", o->cl_type, i);
+				report_add_problem(r, msg);
+				free(msg);
+			}
+		}
+	}
+}
+
 /* Turns libclamav's result for the whole file into report entries. */
 static void
 finish(struct scan_ctx *c, cl_error_t rc)
 {
+	for (size_t i = 0; i < c->n_members; i++) {
+		struct member *m = &c->members[i];
+
+		/* A limit already explains members that were skipped. */
+		if (!m->seen && c->r->limits_hit == 0) {
+			char *safe = text_sanitize(m->base, false);
+			char *msg = xasprintf("archive member '%s' (%llu bytes) "
+					      "could not be extracted", safe,
+					      (unsigned long long)m->size);
+			report_add_problem(c->r, msg);
+			free(msg);
+			free(safe);
+		}
+		free(m->base);
+	}
+	free(c->members);
+	c->members = NULL;
+	c->n_members = 0;
+	check_empty_containers(c);
 	if (rc == CL_ETIMEOUT)
 		hit(c, VG_LIMIT_TIME);
 	else if (rc == CL_EMAXREC)
