@@ -341,6 +341,17 @@ inspect_cb(int fd, const char *type, const char **ancestors,
 	return CL_CLEAN;
 }
 
+static bool
+have_object_of_type(const struct scan_ctx *c, const char *type)
+{
+	if (type == NULL)
+		return false;
+	for (size_t i = c->r->n_objects; i-- > 0;)
+		if (strcmp(c->r->objects[i].cl_type, type) == 0)
+			return true;
+	return false;
+}
+
 /* Every archive member is announced here with its declared size before
  * libclamav decides whether to extract it: a member it will skip for
  * size is caught here, so a zip bomb is never reported clean. */
@@ -352,7 +363,11 @@ meta_cb(const char *container_type, unsigned long container_size,
 	struct scan_ctx *c = ctx;
 	const struct vg_limits *l = &c->s->e->limits;
 
-	(void)container_type;
+	/* libclamav also parses archive headers it finds embedded in other
+	 * files (a zip signature in a library's code): those are not
+	 * containers we analysed, and their "members" are noise. */
+	if (!have_object_of_type(c, container_type))
+		return CL_CLEAN;
 	note_member(c, name, real_size, container_size, pos);
 	if (encrypted)
 		report_add_problem(c->r, "an encrypted archive member could "
@@ -442,6 +457,9 @@ cl_setup(struct engine *e, const char *tmpdir, char *err, size_t errlen)
 	rc |= cl_engine_set_num(cl, CL_ENGINE_MAX_SCANTIME, l->max_scan_ms);
 	rc |= cl_engine_set_num(cl, CL_ENGINE_MAX_EMBEDDEDPE,
 				(long long)l->max_file_size);
+	/* No signatures are loaded, so the Boyer-Moore pass would scan every
+	 * byte for nothing; Aho-Corasick alone still finds embedded files. */
+	rc |= cl_engine_set_num(cl, CL_ENGINE_AC_ONLY, 1);
 	/* The clean-file cache would MD5 every file a second time. */
 	rc |= cl_engine_set_num(cl, CL_ENGINE_DISABLE_CACHE, 1);
 	rc |= cl_engine_set_num(cl, CL_ENGINE_DISABLE_PE_STATS, 1);
