@@ -247,6 +247,13 @@ scan_one(struct scan *sc, struct scanner *s, const char *path)
 		print_error(path, vg_strerror(rc), sc);
 		return;
 	}
+	if (r->verdict == VERDICT_UNKNOWN) {
+		/* Nothing of the file could be analysed: an error, never a
+		 * silent pass. */
+		print_error(path, "could not be analysed", sc);
+		report_free(r);
+		return;
+	}
 	progress_lock();
 	sc->n_files++;
 	sc->n_objects += r->n_objects;

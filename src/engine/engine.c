@@ -304,8 +304,16 @@ inspect_cb(int fd, const char *type, const char **ancestors,
 
 	(void)ancestors;
 	(void)parent_size;
-	if (over_limits(c, depth, size))
+	if (over_limits(c, depth, size)) {
+		/* The file itself refused: it still needs an object 0 for
+		 * the limit's detection to sit on. */
+		if (c->r->n_objects == 0) {
+			o = report_add_object(c->r);
+			o->size = size;
+			o->cl_type = xstrdup(type ? type : "CL_TYPE_ANY");
+		}
 		return CL_BREAK;
+	}
 	o = report_add_object(c->r);
 	o->depth = depth;
 	o->parent = depth == 0 ? -1 : c->stack[depth - 1];
@@ -314,7 +322,7 @@ inspect_cb(int fd, const char *type, const char **ancestors,
 		o->name = NULL; /* the file itself: its path is the report's */
 	else
 		o->name = name ? text_sanitize(name, false) : NULL;
-	o->cl_type = xstrdup(type);
+	o->cl_type = xstrdup(type ? type : "CL_TYPE_ANY");
 	o->layer_attributes = attrs;
 	if (depth > 0)
 		tick_member(c, name, size);
@@ -746,14 +754,16 @@ ctx_init(struct scan_ctx *c, struct scanner *s, const char *name)
 		yr_scanner_set_callback(s->yr, yara_cb, c);
 }
 
-/* The file is over the size limit: report it, unopened, as such. */
+/* The file is over a size limit: report it, unopened, as such. */
 static struct report *
 too_large(struct scan_ctx *c, uint64_t size)
 {
 	struct object *o = report_add_object(c->r);
 
 	o->size = size;
-	hit(c, VG_LIMIT_FILE_SIZE);
+	o->cl_type = xstrdup("CL_TYPE_ANY");
+	hit(c, size > c->s->e->limits.max_file_size ? VG_LIMIT_FILE_SIZE
+						    : VG_LIMIT_SCAN_BYTES);
 	c->r->elapsed_ms = (double)(now_ms() - c->t0_ms);
 	report_decide(c->r);
 	return c->r;
@@ -776,7 +786,8 @@ engine_scan_fd(struct scanner *s, int fd, const char *display_name,
 	if (!S_ISREG(st.st_mode))
 		return VG_ETYPE;
 	ctx_init(&c, s, display_name);
-	if ((uint64_t)st.st_size > s->e->limits.max_file_size) {
+	if ((uint64_t)st.st_size > s->e->limits.max_file_size ||
+	    (uint64_t)st.st_size > s->e->limits.max_scan_bytes) {
 		*out = too_large(&c, (uint64_t)st.st_size);
 		return 0;
 	}
@@ -806,7 +817,8 @@ engine_scan_buffer(struct scanner *s, const void *buf, size_t len,
 
 	*out = NULL;
 	ctx_init(&c, s, display_name);
-	if (len > s->e->limits.max_file_size) {
+	if (len > s->e->limits.max_file_size ||
+	    len > s->e->limits.max_scan_bytes) {
 		*out = too_large(&c, len);
 		return 0;
 	}

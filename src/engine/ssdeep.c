@@ -63,6 +63,7 @@ struct scan {
 	size_t len;
 	unsigned floor;		/* lowest level with fewer than 64 triggers */
 	unsigned top;		/* highest level that can be in the digest */
+	bool avx2;		/* the CPU can run exact_avx2() */
 	struct level lv[NLEVELS];
 };
 
@@ -212,20 +213,92 @@ filter(const uint8_t *q, unsigned m)
 #endif
 }
 
+#define EXACT_BELOW	4	/* levels where exact_avx2() beats filter() */
+
+#ifdef HAVE_SSE2
+#include <immintrin.h>
+#define HAVE_AVX2 1
+
+/* exact() for 8 positions from q, as an 8-bit mask. */
+__attribute__((target("avx2"))) static inline __m256i
+exact8_avx2(const uint8_t *q, __m256i lowbits)
+{
+	__m256i c[WINDOW], t, sum, h, x, d;
+	int k;
+
+	for (k = 0; k < WINDOW; k++)
+		c[k] = _mm256_cvtepu8_epi32(
+		    _mm_loadl_epi64((const __m128i *)(q - k)));
+	t = c[0];
+	sum = t;
+	h = c[0];
+	for (k = 1; k < WINDOW; k++) {
+		t = _mm256_add_epi32(t, c[k]);
+		sum = _mm256_add_epi32(sum, k < WINDOW - 1 ? t :
+		    _mm256_add_epi32(t, t));
+		h = _mm256_xor_si256(h, _mm256_sllv_epi32(c[k],
+		    _mm256_set1_epi32(5 * k)));
+	}
+	x = _mm256_add_epi32(_mm256_add_epi32(sum, h), _mm256_set1_epi32(1));
+	/* 3 | x  <=>  x * 3^-1 <= 0x55555555; then x/3 is that product. */
+	d = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0xaaaaaaabu));
+	t = _mm256_cmpeq_epi32(_mm256_min_epu32(d,
+	    _mm256_set1_epi32(0x55555555)), d);
+	t = _mm256_and_si256(t, _mm256_cmpeq_epi32(_mm256_and_si256(d,
+	    lowbits), _mm256_setzero_si256()));
+	return _mm256_andnot_si256(_mm256_cmpeq_epi32(x,
+	    _mm256_setzero_si256()), t);
+}
+
+/*
+ * Exact trigger mask of the BLOCK positions from q (q-6 readable) for
+ * levels lvl and above, computing the whole 32-bit rolling value.
+ */
+__attribute__((target("avx2"))) static unsigned
+exact_avx2(const uint8_t *q, unsigned lvl)
+{
+	__m256i low = _mm256_set1_epi32((int)((1u << lvl) - 1));
+	__m256i a = exact8_avx2(q, low), b = exact8_avx2(q + 8, low);
+
+	return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(a)) |
+	    (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(b)) << 8;
+}
+#endif
+
 /*
  * Candidate mask of the BLOCK positions from p >= 6 for triggers of level
- * lvl or above. Below level 1 the low bits cannot filter, so every
- * position is a candidate, except in a run of one byte value (constant r)
- * that does not trigger.
+ * lvl or above. At low levels the low-byte filter lets many positions
+ * through (below level 1, all), so a run of one byte value is decided at
+ * once and other blocks get the exact AVX2 test when the CPU has it.
  */
 static inline unsigned
-candidates(const uint8_t *buf, size_t p, unsigned lvl)
+candidates(const uint8_t *buf, size_t p, unsigned lvl, bool avx2)
 {
-	if (lvl > 0)
+	if (lvl >= EXACT_BELOW)
 		return filter(buf + p, (1u << (lvl < 8 ? lvl : 8)) - 1);
-	if (is_run(buf + p) && trigger_level(roll_at(buf, p)) < 0)
-		return 0;
+	/* A run of one byte value has one rolling value. */
+	if (is_run(buf + p))
+		return trigger_level(roll_at(buf, p)) >= (int)lvl ?
+		    (1u << BLOCK) - 1 : 0;
+#ifdef HAVE_AVX2
+	if (avx2)
+		return exact_avx2(buf + p, lvl);
+#else
+	(void)avx2;
+#endif
+	if (lvl > 0)
+		return filter(buf + p, (1u << lvl) - 1);
 	return (1u << BLOCK) - 1;
+}
+
+static bool
+have_avx2(void)
+{
+#ifdef HAVE_AVX2
+	return __builtin_cpu_supports("avx2");
+#else
+	return false;
+#endif
 }
 
 /* Finds the first 64 triggers of levels 0..top, stopping when all have. */
@@ -243,7 +316,7 @@ scan_forward(struct scan *s)
 		/* Blocks with one filter, until the floor moves. */
 		fl = s->floor;
 		for (; p + BLOCK <= len; p += BLOCK) {
-			m = candidates(buf, p, fl);
+			m = candidates(buf, p, fl, s->avx2);
 			if (m == 0)
 				continue;
 			do {
@@ -277,7 +350,7 @@ last_trigger(const uint8_t *buf, size_t len, unsigned lvl)
 	}
 	while (p >= WINDOW - 1 + BLOCK) {
 		p -= BLOCK;
-		m = candidates(buf, p, lvl);
+		m = candidates(buf, p, lvl, have_avx2());
 		while (m != 0) {
 			j = 31u - (unsigned)__builtin_clz(m);
 			m &= ~(1u << j);
@@ -598,6 +671,7 @@ ssdeep_hash_buf(const uint8_t *buf, size_t len, char out[SSDEEP_MAX_RESULT])
 	s.buf = buf;
 	s.len = len;
 	s.floor = 0;
+	s.avx2 = have_avx2();
 	/* libfuzzy never starts level 31: level 30 has no neighbour. */
 	s.top = g + 1 < NLEVELS ? g + 1 : NLEVELS - 1;
 	for (l = 0; l <= s.top; l++)
@@ -607,8 +681,14 @@ ssdeep_hash_buf(const uint8_t *buf, size_t len, char out[SSDEEP_MAX_RESULT])
 	bi = g;
 	while (bi > 0 && s.lv[bi].cnt < HALF_LEN)
 		bi--;
-	/* Level bi+1 exists once level bi has triggered. */
-	neighbour = bi + 1 < NLEVELS && s.lv[bi].cnt > 0;
+	/*
+	 * libfuzzy starts level bi+1 at the first trigger of level bi; with
+	 * no trigger at all its digest would be just the closing letter of
+	 * the whole input, which is what hashing an empty level gives too.
+	 * Only level 30 has no neighbour (libfuzzy's last hash then also
+	 * covers the whole input).
+	 */
+	neighbour = bi < s.top;
 	rend = len > 0 ? roll_at(buf, len - 1) : 0;
 
 	njobs = add_half(jobs, njobs, &s, &s.lv[bi], bi, DIGEST_LEN - 1, rend,

@@ -308,6 +308,32 @@ test_falls_back_to_smaller_block_sizes(void **state)
 	free(b);
 }
 
+/*
+ * These seven bytes make the rolling value 0xffffffff, so r+1 wraps to 0:
+ * a multiple of every block size, yet libfuzzy counts no trigger there.
+ */
+static void
+test_rolling_value_wrapping_to_zero_is_no_trigger(void **state)
+{
+	static const uint8_t wrap[7] = {
+		0xe2, 0xb8, 0xfb, 0x9f, 0x1f, 0xdc, 0xde,
+	};
+	enum { LEN = 100000 };
+	uint8_t *b = xalloc(LEN);
+	size_t i, len;
+
+	(void)state;
+	rng_seed(9);
+	fill_random(b, LEN);
+	for (i = 0; i + sizeof(wrap) <= LEN; i += 40 + rng() % 60)
+		memcpy(b + i, wrap, sizeof(wrap));
+	for (len = 7; len <= LEN; len = len * 2 + 3)
+		check(b, len);
+	memcpy(b + LEN - sizeof(wrap), wrap, sizeof(wrap));
+	check(b, LEN);
+	free(b);
+}
+
 static void
 test_random_lengths_up_to_4mib_match(void **state)
 {
@@ -401,6 +427,7 @@ main(void)
 		cmocka_unit_test(test_text_matches),
 		cmocka_unit_test(test_zero_tail_uses_last_trigger_piece),
 		cmocka_unit_test(test_falls_back_to_smaller_block_sizes),
+		cmocka_unit_test(test_rolling_value_wrapping_to_zero_is_no_trigger),
 		cmocka_unit_test(test_random_lengths_up_to_4mib_match),
 		cmocka_unit_test(test_real_files_match),
 		cmocka_unit_test(test_too_large_input_is_rejected),
