@@ -22,14 +22,22 @@
  * its neighbour one level up truncated to 31 pieces. Each half ends in one
  * more letter: the hash of the unfinished piece if r at the last byte is
  * non-zero, else the hash of the piece ending at the last trigger if there
- * were more triggers than letters. When the neighbour level never started
- * (level 0 without a single trigger, or level 30) the second half is that
- * letter of the whole input.
+ * were more triggers than letters. Level 30 has no neighbour: its second
+ * half is that letter of the whole input.
  *
- * So the work is: (1) find the first 64 triggers of every level that may
- * be chosen, which a SIMD filter on the low 8 bits of r does at a fraction
- * of a cycle per byte; (2) hash about 96 pieces, two passes over the data,
- * in several interleaved streams so the serial FNV chain does not stall.
+ * So the work is:
+ *  (1) find the first 64 triggers of every level up to g+1, stopping early
+ *      once all have them. A SIMD filter on the low byte of r rejects all
+ *      but about 1/256 of the positions; at levels below 4, where it is
+ *      weak, runs of one byte are decided at once and other blocks get an
+ *      exact AVX2 test when the CPU has it. The last trigger, needed only
+ *      when r is 0 at the end, is found by scanning back from the end.
+ *  (2) hash the (at most 98) pieces of the two halves, each a separate
+ *      job. Long jobs run 16 at a time in the byte lanes of an SSE2
+ *      register (the 16 streams are transposed 16 bytes at a time); the
+ *      rest run as four interleaved scalar chains.
+ * The 6-bit FNV needs no masking on the way: the low bits of a product
+ * and of a xor depend only on the low bits of the operands.
  */
 #include "engine/ssdeep.h"
 
@@ -37,8 +45,8 @@
 #include <string.h>
 
 #if defined(__x86_64__) || defined(_M_X64)
-#include <emmintrin.h>
-#define HAVE_SSE2 1
+#include <immintrin.h>
+#define HAVE_SSE2 1	/* part of x86-64; AVX2 is checked at run time */
 #endif
 
 #define NLEVELS		31	/* block sizes 3<<0 .. 3<<30 */
@@ -48,11 +56,13 @@
 #define FNV_START	0x27u	/* low 6 bits of 0x28021967 */
 #define FNV_MUL		19u	/* low 6 bits of 0x01000193 */
 #define BLOCK		16	/* positions per filter step */
+#define SORT_FROM	16384	/* input size worth balancing the pieces */
 
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Trigger positions of one level: the first DIGEST_LEN, and how many. */
+/* Trigger positions of one level: the first DIGEST_LEN, and how many
+ * (counting stops at DIGEST_LEN). */
 struct level {
 	size_t pos[DIGEST_LEN];
 	unsigned cnt;
@@ -216,10 +226,12 @@ filter(const uint8_t *q, unsigned m)
 #define EXACT_BELOW	4	/* levels where exact_avx2() beats filter() */
 
 #ifdef HAVE_SSE2
-#include <immintrin.h>
 #define HAVE_AVX2 1
 
-/* exact() for 8 positions from q, as an 8-bit mask. */
+/*
+ * The 8 positions from q: all-ones lanes where r+1 is a non-zero multiple
+ * of 3 whose quotient has the bits of lowbits clear.
+ */
 __attribute__((target("avx2"))) static inline __m256i
 exact8_avx2(const uint8_t *q, __m256i lowbits)
 {
@@ -382,9 +394,9 @@ sort_jobs(struct job *jobs, size_t njobs)
 }
 
 /*
- * Hashes every job, longest first, four at a time so that four
+ * Hashes every job, in order, four at a time so that four
  * independent FNV chains overlap. A lane without a job re-reads the bytes
- * of lane 0 and its result is dropped.
+ * of a running lane and its result is dropped.
  */
 static void
 hash_jobs(struct job *jobs, size_t njobs)
@@ -397,7 +409,6 @@ hash_jobs(struct job *jobs, size_t njobs)
 	bool live[K];
 	unsigned j, nlive;
 
-	sort_jobs(jobs, njobs);
 	memset(live, 0, sizeof(live));
 	for (;;) {
 		nlive = 0;
@@ -698,10 +709,13 @@ ssdeep_hash_buf(const uint8_t *buf, size_t len, char out[SSDEEP_MAX_RESULT])
 		    HALF_LEN - 1, rend, res2, &tail2);
 	else if (rend != 0)
 		add_job(jobs, &njobs, buf, 0, len, &whole);
-	sort_jobs(jobs, njobs);
+	/* Small inputs have short pieces: order matters little then. */
+	if (len >= SORT_FROM) {
+		sort_jobs(jobs, njobs);
 #ifdef HAVE_SSE2
-	first = hash_jobs_wide(jobs, njobs);
+		first = hash_jobs_wide(jobs, njobs);
 #endif
+	}
 	hash_jobs(jobs + first, njobs - first);
 
 	o = put_uint(out, (uint32_t)3 << bi);

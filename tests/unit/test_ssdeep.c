@@ -257,6 +257,7 @@ test_text_matches(void **state)
 	for (len = 1; len <= 4 * MIB; len = len * 3 + 1)
 		check(b, len);
 	check(b, 4 * MIB);
+	free(b);
 }
 
 /*
