@@ -1,9 +1,11 @@
 /*
  * cmd_scan.c - `vigil scan [options] PATH...`
  *
- * The main thread walks the paths and queues regular files; N worker
- * threads, each with its own scanner over one shared engine, scan them and
- * print results. Output follows clamscan: `PATH: NAME FOUND` per detection
+ * The main thread walks the paths and lists the regular files, one job
+ * per distinct file (device and inode): a file reached under several names
+ * (symbolic or hard links) is analysed once and reported under each name.
+ * Then N worker threads, each with its own scanner over one shared engine,
+ * take jobs in walk order and print results. Output follows clamscan: `PATH: NAME FOUND` per detection
  * (PATH!INNER for an object inside a container), a summary, and exit
  * status 0 (nothing found), 1 (something found) or 2 (an error, nothing
  * found). --json prints one report per file as JSON Lines (docs/REPORT.md).
@@ -30,24 +32,28 @@
 #include "engine/engine.h"
 
 #define SCAN_MAX_JOBS 256
-#define SCAN_QUEUE_MAX (1u << 20) /* queued paths before the walk waits */
 
+/* One distinct file to analyse, and every name it was reached by. */
 struct job {
-	char *path;
-	struct job *next;
+	char **paths; /* paths[0] is the first name met in the walk */
+	size_t n_paths;
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;
 };
 
 struct scan {
 	struct engine *engine;
 	bool json, verbose;
-	/* the queue */
-	pthread_mutex_t mu;
-	pthread_cond_t nonempty, nonfull;
-	struct job *head, *tail;
-	size_t queued;
-	bool closed;
-	/* results, under out_mu via progress_lock() */
-	uint64_t n_files, n_objects, n_malicious, n_suspicious, n_errors;
+	/* the jobs, in walk order, and an index by (dev, ino) */
+	struct job *jobs;
+	size_t n_jobs, cap_jobs;
+	size_t *index; /* open addressing; SIZE_MAX is empty */
+	size_t index_cap;
+	_Atomic size_t next_job;
+	/* results, under progress_lock() */
+	uint64_t n_files, n_distinct, n_objects, n_malicious, n_suspicious;
+	uint64_t n_errors;
 	uint64_t bytes;
 	struct progress prog;
 };
@@ -97,47 +103,79 @@ parse_num(const char *s, uint64_t max, uint64_t *out)
 	return true;
 }
 
-static void
-enqueue(const char *path, uint64_t size, void *ud)
+static size_t
+inode_hash(dev_t dev, ino_t ino)
 {
-	struct scan *sc = ud;
-	struct job *j = xmalloc(sizeof(*j));
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
 
-	j->path = xstrdup(path);
-	j->next = NULL;
-	sc->prog.files_found++;
-	sc->prog.bytes_found += size;
-	pthread_mutex_lock(&sc->mu);
-	while (sc->queued >= SCAN_QUEUE_MAX)
-		pthread_cond_wait(&sc->nonfull, &sc->mu);
-	if (sc->tail)
-		sc->tail->next = j;
-	else
-		sc->head = j;
-	sc->tail = j;
-	sc->queued++;
-	pthread_cond_signal(&sc->nonempty);
-	pthread_mutex_unlock(&sc->mu);
+	return (size_t)(h ^ h >> 29);
 }
 
-static struct job *
-dequeue(struct scan *sc)
+static void
+index_grow(struct scan *sc)
 {
-	struct job *j;
+	size_t cap = sc->index_cap ? sc->index_cap * 2 : 1024;
+	size_t *idx = xreallocarray(NULL, cap, sizeof(size_t));
 
-	pthread_mutex_lock(&sc->mu);
-	while (sc->head == NULL && !sc->closed)
-		pthread_cond_wait(&sc->nonempty, &sc->mu);
-	j = sc->head;
-	if (j != NULL) {
-		sc->head = j->next;
-		if (sc->head == NULL)
-			sc->tail = NULL;
-		sc->queued--;
-		pthread_cond_signal(&sc->nonfull);
+	for (size_t i = 0; i < cap; i++)
+		idx[i] = SIZE_MAX;
+	for (size_t j = 0; j < sc->n_jobs; j++) {
+		size_t h = inode_hash(sc->jobs[j].dev, sc->jobs[j].ino) & (cap - 1);
+		while (idx[h] != SIZE_MAX)
+			h = (h + 1) & (cap - 1);
+		idx[h] = j;
 	}
-	pthread_mutex_unlock(&sc->mu);
-	return j;
+	free(sc->index);
+	sc->index = idx;
+	sc->index_cap = cap;
+}
+
+/* Walk callback: a new job, or one more name for a file already listed. */
+static void
+add_file(const char *path, const struct stat *st, void *ud)
+{
+	struct scan *sc = ud;
+	struct job *j;
+	size_t h;
+
+	sc->prog.files_found++;
+	if (2 * (sc->n_jobs + 1) > sc->index_cap)
+		index_grow(sc);
+	h = inode_hash(st->st_dev, st->st_ino) & (sc->index_cap - 1);
+	for (; sc->index[h] != SIZE_MAX; h = (h + 1) & (sc->index_cap - 1)) {
+		j = &sc->jobs[sc->index[h]];
+		if (j->dev == st->st_dev && j->ino == st->st_ino) {
+			j->paths = xreallocarray(j->paths, j->n_paths + 1,
+						 sizeof(char *));
+			j->paths[j->n_paths++] = xstrdup(path);
+			return;
+		}
+	}
+	if (sc->n_jobs == sc->cap_jobs) {
+		sc->cap_jobs = sc->cap_jobs ? 2 * sc->cap_jobs : 256;
+		sc->jobs = xreallocarray(sc->jobs, sc->cap_jobs, sizeof(*sc->jobs));
+	}
+	j = &sc->jobs[sc->n_jobs];
+	j->paths = xmalloc(sizeof(char *));
+	j->paths[0] = xstrdup(path);
+	j->n_paths = 1;
+	j->dev = st->st_dev;
+	j->ino = st->st_ino;
+	j->size = (uint64_t)st->st_size;
+	sc->index[h] = sc->n_jobs++;
+	sc->prog.bytes_found += (uint64_t)st->st_size;
+}
+
+static void
+free_jobs(struct scan *sc)
+{
+	for (size_t i = 0; i < sc->n_jobs; i++) {
+		for (size_t k = 0; k < sc->jobs[i].n_paths; k++)
+			free(sc->jobs[i].paths[k]);
+		free(sc->jobs[i].paths);
+	}
+	free(sc->jobs);
+	free(sc->index);
 }
 
 /* Caller holds progress_lock(). */
@@ -226,46 +264,63 @@ print_report_locked(struct scan *sc, const struct report *r)
 	}
 }
 
+/* Prints errors for every name of job j. */
 static void
-scan_one(struct scan *sc, struct scanner *s, const char *path)
+job_error(struct scan *sc, const struct job *j, const char *why)
+{
+	for (size_t k = 0; k < j->n_paths; k++)
+		print_error(j->paths[k], why, sc);
+	sc->prog.files_done += j->n_paths;
+}
+
+static void
+scan_job(struct scan *sc, struct scanner *s, const struct job *j)
 {
 	struct report *r = NULL;
 	int fd, rc;
 
 	/* O_NONBLOCK: a file swapped for a fifo after the walk must not
 	 * block the worker in open(). */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = open(j->paths[0], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
-		print_error(path, e == ENOENT ? "vanished before it could be "
-						"scanned" : strerror(e), sc);
+		job_error(sc, j, e == ENOENT ? "vanished before it could be "
+					       "scanned" : strerror(e));
 		return;
 	}
-	rc = engine_scan_fd(s, fd, path, &r);
+	rc = engine_scan_fd(s, fd, j->paths[0], &r);
 	close(fd);
 	if (rc != 0) {
-		print_error(path, vg_strerror(rc), sc);
+		job_error(sc, j, vg_strerror(rc));
 		return;
 	}
 	if (r->verdict == VERDICT_UNKNOWN) {
 		/* Nothing of the file could be analysed: an error, never a
 		 * silent pass. */
-		print_error(path, "could not be analysed", sc);
+		job_error(sc, j, "could not be analysed");
 		report_free(r);
 		return;
 	}
 	progress_lock();
-	sc->n_files++;
-	sc->n_objects += r->n_objects;
-	sc->bytes += r->bytes_scanned;
-	if (r->verdict == VERDICT_MALICIOUS)
-		sc->n_malicious++;
-	else if (r->verdict == VERDICT_SUSPICIOUS)
-		sc->n_suspicious++;
-	print_report_locked(sc, r);
+	for (size_t k = 0; k < j->n_paths; k++) {
+		/* The same bytes under another name: the same report. */
+		if (k > 0) {
+			free(r->path);
+			r->path = xstrdup(j->paths[k]);
+		}
+		sc->n_files++;
+		sc->n_objects += r->n_objects;
+		sc->bytes += r->bytes_scanned;
+		if (r->verdict == VERDICT_MALICIOUS)
+			sc->n_malicious++;
+		else if (r->verdict == VERDICT_SUSPICIOUS)
+			sc->n_suspicious++;
+		print_report_locked(sc, r);
+	}
+	sc->n_distinct++;
 	progress_unlock();
-	sc->prog.files_done++;
-	sc->prog.bytes_done += r->objects ? r->objects[0].size : 0;
+	sc->prog.files_done += j->n_paths;
+	sc->prog.bytes_done += j->size;
 	report_free(r);
 }
 
@@ -274,15 +329,12 @@ worker(void *arg)
 {
 	struct scan *sc = arg;
 	struct scanner *s;
-	struct job *j;
+	size_t i;
 
 	if (scanner_new(sc->engine, &s) != 0)
 		fatal("cannot create a scanner (libmagic or libyara failed)");
-	while ((j = dequeue(sc)) != NULL) {
-		scan_one(sc, s, j->path);
-		free(j->path);
-		free(j);
-	}
+	while ((i = sc->next_job++) < sc->n_jobs)
+		scan_job(sc, s, &sc->jobs[i]);
 	scanner_free(s);
 	return NULL;
 }
@@ -297,6 +349,7 @@ summary(struct scan *sc, double secs)
 	fprintf(f, "Rules: %zu YARA, %zu hash signatures\n",
 		engine_rule_count(sc->engine), engine_hash_count(sc->engine));
 	fprintf(f, "Scanned files: %" PRIu64 "\n", sc->n_files);
+	fprintf(f, "Distinct files: %" PRIu64 "\n", sc->n_distinct);
 	fprintf(f, "Scanned objects: %" PRIu64 "\n", sc->n_objects);
 	fprintf(f, "Data scanned: %s\n", progress_bytes(sc->bytes, b, sizeof(b)));
 	fprintf(f, "Malicious files: %" PRIu64 "\n", sc->n_malicious);
@@ -446,22 +499,17 @@ cmd_scan(int argc, char **argv)
 		free(hashes);
 		return 2;
 	}
-	pthread_mutex_init(&sc.mu, NULL);
-	pthread_cond_init(&sc.nonempty, NULL);
-	pthread_cond_init(&sc.nonfull, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	progress_start(&sc.prog, stdout);
+	for (int i = optind; i < argc; i++)
+		walk_path(argv[i], add_file, print_error, &sc);
+	sc.prog.walk_done = true;
+	if (jobs > sc.n_jobs)
+		jobs = sc.n_jobs ? sc.n_jobs : 1;
 	threads = xcalloc(jobs, sizeof(*threads));
 	for (uint64_t i = 0; i < jobs; i++)
 		if (pthread_create(&threads[i], NULL, worker, &sc) != 0)
 			fatal("cannot start worker thread");
-	for (int i = optind; i < argc; i++)
-		walk_path(argv[i], enqueue, print_error, &sc);
-	pthread_mutex_lock(&sc.mu);
-	sc.closed = true;
-	sc.prog.walk_done = true;
-	pthread_cond_broadcast(&sc.nonempty);
-	pthread_mutex_unlock(&sc.mu);
 	for (uint64_t i = 0; i < jobs; i++)
 		pthread_join(threads[i], NULL);
 	progress_stop();
@@ -473,6 +521,7 @@ cmd_scan(int argc, char **argv)
 		 : sc.n_errors > 0		      ? 2
 						      : 0;
 	free(threads);
+	free_jobs(&sc);
 	engine_free(sc.engine);
 	free(rules);
 	free(hashes);

@@ -103,7 +103,7 @@ walk_one(struct walk *w, const char *path)
 	if (S_ISDIR(st.st_mode))
 		walk_dir(w, path, &st);
 	else if (S_ISREG(st.st_mode))
-		w->on_file(path, (uint64_t)st.st_size, w->ud);
+		w->on_file(path, &st, w->ud);
 	else if (S_ISFIFO(st.st_mode))
 		w->on_error(path, "not a regular file (fifo); skipped", w->ud);
 	else if (S_ISSOCK(st.st_mode))

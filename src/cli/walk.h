@@ -10,10 +10,11 @@
 #ifndef VIGIL_CLI_WALK_H
 #define VIGIL_CLI_WALK_H
 
-#include <stdint.h>
+#include <sys/stat.h>
 
-/* Called for each regular file with its path and size. */
-typedef void (*walk_file_fn)(const char *path, uint64_t size, void *ud);
+/* Called for each regular file with its path and its stat (followed). */
+typedef void (*walk_file_fn)(const char *path, const struct stat *st,
+			     void *ud);
 /* Called for each path that cannot be scanned, with the reason. */
 typedef void (*walk_error_fn)(const char *path, const char *why, void *ud);
 

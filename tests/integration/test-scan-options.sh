@@ -226,4 +226,18 @@ else
 	pass "progress on tty (script(1) not installed, not checked)"
 fi
 
+# --- one file under several names: analysed once, reported under each ----------------
+mkdir links
+eicar >links/a.com
+ln links/a.com links/hard.com
+ln -s a.com links/soft.com
+scan $R links
+expect_rc 1 "hard and symbolic links to EICAR: exit 1"
+expect_count "$out" ": Test_EICAR FOUND$" 3 "each of the three names gets its FOUND line"
+expect_line "$out" "Scanned files: 3" "three names counted as scanned files"
+expect_line "$out" "Distinct files: 1" "the bytes were analysed once"
+scan $R --json links
+jcheck "$out" 'sorted(x["path"] for x in rs) == ["links/a.com", "links/hard.com", "links/soft.com"] and len({x["objects"][0]["sha256"] for x in rs}) == 1' \
+	"--json: one report per name, same object hashes"
+
 finish
