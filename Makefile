@@ -38,6 +38,7 @@ asan: deps
 		-Dbuildtype=debug >/dev/null
 	ninja -C build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		scripts/run-tests build-asan
 

@@ -420,7 +420,7 @@ cmd_scan(int argc, char **argv)
 	pthread_t *threads;
 	struct timespec t0, t1;
 	char err[4096];
-	int c, status;
+	int c, status = 2;
 
 	memset(&sc, 0, sizeof(sc));
 	engine_config_default(&cfg);
@@ -431,7 +431,7 @@ cmd_scan(int argc, char **argv)
 			if (!parse_num(optarg, SCAN_MAX_JOBS, &jobs)) {
 				fprintf(stderr, "vigil scan: -j takes 1..%d\n",
 					SCAN_MAX_JOBS);
-				return 2;
+				goto out;
 			}
 			break;
 		case OPT_RULES:
@@ -468,13 +468,16 @@ cmd_scan(int argc, char **argv)
 			else
 				cfg.limits.max_scan_ms = (uint32_t)v;
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			status = 0;
+			goto out;
+		default: usage(stderr); goto out;
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
-		return 2;
+		goto out;
 	}
 	if (default_rules) {
 		const char *dir = getenv("VIGIL_RULES_DIR");
@@ -491,13 +494,11 @@ cmd_scan(int argc, char **argv)
 	cfg.n_hash_paths = n_hashes;
 	if (engine_global_init() != 0) {
 		fprintf(stderr, "vigil scan: cannot initialise libclamav/libyara\n");
-		return 2;
+		goto out;
 	}
 	if (engine_new(&cfg, &sc.engine, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigil scan: %s\n", err);
-		free(rules);
-		free(hashes);
-		return 2;
+		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	progress_start(&sc.prog, stdout);
@@ -523,6 +524,7 @@ cmd_scan(int argc, char **argv)
 	free(threads);
 	free_jobs(&sc);
 	engine_free(sc.engine);
+out:
 	free(rules);
 	free(hashes);
 	return status;
@@ -531,7 +533,5 @@ badnum:
 		if (longopts[i].val == c)
 			fprintf(stderr, "vigil scan: invalid value '%s' for --%s\n",
 				optarg, longopts[i].name);
-	free(rules);
-	free(hashes);
-	return 2;
+	goto out;
 }

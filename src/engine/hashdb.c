@@ -301,6 +301,8 @@ void
 hashdb_finish(struct hashdb *db)
 {
 	for (int k = 0; k < HASH_KIND_COUNT; k++) {
+		if (db->set[k].n == 0)
+			continue;
 		cmp_len = (int)digest_len[k];
 		qsort(db->set[k].v, db->set[k].n, sizeof(struct sig), qsort_cmp);
 	}
