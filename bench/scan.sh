@@ -38,7 +38,7 @@ with open(d + "/bench.hdb", "w") as h, open(d + "/bench.hsb", "w") as s:
 PY
 
 files=$(find -L "$corpus" -type f 2>/dev/null | wc -l)
-bytes=$(find -L "$corpus" -type f -printf '%s\n' 2>/dev/null | awk '{s+=$1} END {print s+0}')
+bytes=$(find -L "$corpus" -type f -printf '%s\n' 2>/dev/null | awk '{s+=$1} END {printf "%d\n", s}')
 echo "corpus: $corpus ($files files, $(awk -v b="$bytes" 'BEGIN{printf "%.2f GiB", b/2^30}') following symlinks)"
 echo "warming the page cache..."
 find -L "$corpus" -type f -exec cat {} + >/dev/null 2>&1 || true

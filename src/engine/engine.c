@@ -48,8 +48,13 @@ struct engine {
 	bool fuzzy;
 };
 
+/* A scanner keeps its read buffer between files up to this size. */
+#define SCANNER_KEEP_BUFFER (64 * 1024 * 1024)
+
 struct scanner {
 	struct engine *e;
+	uint8_t *buf; /* the current file's bytes (engine_scan_fd) */
+	size_t cap;
 	YR_SCANNER *yr;
 	magic_t magic_mime, magic_desc;
 	struct digest *dg;
@@ -596,6 +601,7 @@ scanner_free(struct scanner *s)
 	if (s->magic_desc != NULL)
 		magic_close(s->magic_desc);
 	digest_free(s->dg);
+	free(s->buf);
 	free(s);
 }
 
@@ -628,25 +634,6 @@ analyse_root_if_skipped(struct scan_ctx *c, const uint8_t *buf, size_t len)
 	o = report_add_object(c->r);
 	o->cl_type = xstrdup("CL_TYPE_ANY");
 	analyse(c, o, buf, len);
-}
-
-static void
-analyse_root_fd_if_skipped(struct scan_ctx *c, int fd, size_t len)
-{
-	void *map = NULL;
-
-	if (c->r->n_objects > 0 || c->r->limits_hit != 0)
-		return;
-	if (len > 0) {
-		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map == MAP_FAILED) {
-			report_add_problem(c->r, "the file could not be read");
-			return;
-		}
-	}
-	analyse_root_if_skipped(c, map ? map : "", len);
-	if (map != NULL)
-		munmap(map, len);
 }
 
 /*
@@ -769,39 +756,76 @@ too_large(struct scan_ctx *c, uint64_t size)
 	return c->r;
 }
 
+/*
+ * Reads the whole file into the scanner's buffer. A buffer reused across
+ * files, rather than a fresh mapping per file (libclamav's own fd path
+ * maps anonymous memory and pread()s into it), spares every file the page
+ * zeroing, the faults and the cross-CPU TLB flushes of mmap/munmap, which
+ * serialised the worker threads on the kernel's mm lock. It also means a
+ * file truncated under us gives a short read, never a SIGBUS.
+ */
+static int
+read_whole(struct scanner *s, int fd, size_t size, size_t *got)
+{
+	if (size > s->cap) {
+		free(s->buf);
+		s->buf = malloc(size);
+		s->cap = s->buf ? size : 0;
+		if (s->buf == NULL)
+			return VG_ENOMEM;
+	}
+	*got = 0;
+	while (*got < size) {
+		ssize_t n = pread(fd, s->buf + *got, size - *got, (off_t)*got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return VG_EIO;
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Gives back a buffer grown for an unusually large file. */
+static void
+trim_buffer(struct scanner *s)
+{
+	if (s->cap > SCANNER_KEEP_BUFFER) {
+		free(s->buf);
+		s->buf = NULL;
+		s->cap = 0;
+	}
+}
+
 int
 engine_scan_fd(struct scanner *s, int fd, const char *display_name,
 	       struct report **out)
 {
-	struct cl_scan_options opts = scan_options();
-	struct scan_ctx c;
 	struct stat st;
-	unsigned long scanned = 0;
-	const char *virname = NULL;
-	cl_error_t rc;
+	size_t got;
+	int rc;
 
 	*out = NULL;
 	if (fstat(fd, &st) != 0)
 		return VG_EIO;
 	if (!S_ISREG(st.st_mode))
 		return VG_ETYPE;
-	ctx_init(&c, s, display_name);
 	if ((uint64_t)st.st_size > s->e->limits.max_file_size ||
-	    (uint64_t)st.st_size > s->e->limits.max_scan_bytes) {
-		*out = too_large(&c, (uint64_t)st.st_size);
-		return 0;
+	    (uint64_t)st.st_size > s->e->limits.max_scan_bytes)
+		return engine_scan_buffer(s, NULL, (size_t)st.st_size,
+					  display_name, out);
+	if ((rc = read_whole(s, fd, (size_t)st.st_size, &got)) != 0)
+		return rc;
+	rc = engine_scan_buffer(s, s->buf, got, display_name, out);
+	if (rc == 0 && got < (size_t)st.st_size) {
+		report_add_problem(*out, "the file shrank while it was read");
+		report_decide(*out);
 	}
-	rc = cl_scandesc_callback(fd, display_name, &virname, &scanned, s->e->cl,
-				  &opts, &c);
-	if (c.r->n_objects == 0 && (rc == CL_EOPEN || rc == CL_EREAD ||
-				    rc == CL_ESTAT || rc == CL_EMAP)) {
-		report_free(c.r);
-		return VG_EIO;
-	}
-	analyse_root_fd_if_skipped(&c, fd, (size_t)st.st_size);
-	finish(&c, rc);
-	*out = c.r;
-	return 0;
+	trim_buffer(s);
+	return rc;
 }
 
 int
