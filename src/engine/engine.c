@@ -33,6 +33,7 @@
 #include "common/text.h"
 #include "common/xmalloc.h"
 #include "engine/digest.h"
+#include "engine/elf.h"
 #include "engine/hashdb.h"
 #include "engine/rules.h"
 
@@ -68,6 +69,11 @@ struct scan_ctx {
 	/* stack[d] is the index of the latest object at depth d. */
 	int32_t stack[VG_LIMIT_MAX_DEPTH_CEILING + 2];
 	struct object *cur; /* the object YARA is matching, for its callback */
+	/* The object the inspection callback saw last; libclamav calls the
+	 * pre-scan callback for the same object right after. */
+	const uint8_t *last_buf;
+	size_t last_len;
+	const char *last_type;
 	/* Archive members announced by the meta callback, to be ticked off
 	 * as their objects arrive; any left over were never analysed. */
 	struct member *members;
@@ -342,6 +348,9 @@ inspect_cb(int fd, const char *type, const char **ancestors,
 		buffer = map;
 	}
 	analyse(c, o, (const uint8_t *)buffer, size);
+	c->last_buf = map != NULL ? NULL : (const uint8_t *)buffer;
+	c->last_len = size;
+	c->last_type = type;
 	if (strcmp(type, "CL_TYPE_ZIP") == 0 &&
 	    zip_lacks_end_record((const uint8_t *)buffer, size)) {
 		char *msg = xasprintf("zip object %u has no end of central "
@@ -363,6 +372,28 @@ have_object_of_type(const struct scan_ctx *c, const char *type)
 		if (strcmp(c->r->objects[i].cl_type, type) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * Called for each object after the inspection callback, before libclamav
+ * parses it. An ELF file whose headers account for all its bytes has
+ * nothing embedded for libclamav to find (elf.h); it was analysed in full
+ * by inspect_cb, so libclamav's own pass over it is skipped.
+ */
+static cl_error_t
+prescan_cb(int fd, const char *type, void *ctx)
+{
+	struct scan_ctx *c = ctx;
+	struct stat st;
+
+	if (type == NULL || strcmp(type, "CL_TYPE_ELF") != 0 ||
+	    c->last_buf == NULL || c->last_type == NULL ||
+	    strcmp(c->last_type, type) != 0)
+		return CL_CLEAN;
+	if (fd >= 0 && (fstat(fd, &st) != 0 || (uint64_t)st.st_size != c->last_len))
+		return CL_CLEAN; /* not the object we saw: take no shortcut */
+	return elf_fully_described(c->last_buf, c->last_len) ? CL_BREAK
+							     : CL_CLEAN;
 }
 
 /* Every archive member is announced here with its declared size before
@@ -485,6 +516,7 @@ cl_setup(struct engine *e, const char *tmpdir, char *err, size_t errlen)
 	}
 	cl_engine_set_clcb_file_inspection(cl, inspect_cb);
 	cl_engine_set_clcb_meta(cl, meta_cb);
+	cl_engine_set_clcb_pre_scan(cl, prescan_cb);
 	cl_engine_set_clcb_virus_found(cl, virus_cb);
 	if ((rc = cl_engine_compile(cl)) != CL_SUCCESS) {
 		snprintf(err, errlen, "libclamav: %s", cl_strerror(rc));

@@ -103,4 +103,18 @@ expect_line "$out" "eicar.com: Vigil_Test_EICAR FOUND" \
 expect_line "$out" "eicar.com: Test_EICAR FOUND" \
 	"default rules + --rules: added rule matches too"
 
+# --- an archive appended to an executable (a self-extractor or dropper) ------------
+# The engine skips libclamav's embedded-file pass for ELF files whose headers
+# account for every byte; an appended archive is an overlay and must still be
+# found and taken apart. The bare executable must stay clean.
+cp /bin/true dropper
+cat e.zip >>dropper
+scan $R dropper
+expect_rc 1 "ELF with an appended zip: exit 1"
+expect_line "$out" "dropper!eicar.com: Test_EICAR FOUND" \
+	"ELF with an appended zip: the member is found as 'dropper!eicar.com'"
+cp /bin/true plain-elf
+scan $R plain-elf
+expect_rc 0 "a plain ELF executable: exit 0"
+
 finish
