@@ -49,6 +49,7 @@ fuzz: deps
 	scripts/run-fuzz build-fuzz $(FUZZ_SECONDS)
 
 bench: deps all
+	$(BUILD)/ssdeep_speed
 	bench/scan.sh
 
 format:
