@@ -2,7 +2,7 @@
 #
 #   make            build into build/
 #   make test       install what is missing, build, run every test
-#   make run        install what is missing, build, start the node
+#   make run        install what is missing, build, scan a demo tree
 #   make asan       the test suite under ASan+UBSan (build-asan/)
 #   make fuzz       build the libFuzzer targets and fuzz each for FUZZ_SECONDS
 #   make bench      benchmarks (bench/), results in docs/BENCHMARKS.md
@@ -28,9 +28,7 @@ test: deps setup
 	@scripts/run-tests $(BUILD)
 
 run: deps all
-	@echo "vigil: the node (vigild) is not built yet; the scanner is ready:"
-	@echo "  $(BUILD)/vigil scan PATH..."
-	$(BUILD)/vigil scan --verbose rules/
+	@scripts/demo-scan $(BUILD)
 
 asan: deps
 	@test -f build-asan/build.ninja || $(MESON) setup build-asan \
