@@ -21,7 +21,7 @@
 
 #include "engine/ssdeep.h"
 
-#define RUNS 5
+#define RUNS   5
 #define LIBDIR "/usr/lib/x86_64-linux-gnu"
 
 static double
@@ -56,7 +56,7 @@ run_ours(const uint8_t *buf, size_t len, char *out)
 /* Median MB/s of RUNS calls of fn; the digest is left in out. */
 static double
 measure(int (*fn)(const uint8_t *, size_t, char *), const uint8_t *buf,
-    size_t len, char *out)
+	size_t len, char *out)
 {
 	double mbs[RUNS], t;
 	int i;
@@ -83,8 +83,9 @@ compare(const char *what, const uint8_t *buf, size_t len)
 	a = measure(run_libfuzzy, buf, len, want);
 	b = measure(run_ours, buf, len, got);
 	printf("%-8s %7.1f MiB  libfuzzy %8.1f MB/s  ssdeep_hash_buf %8.1f "
-	    "MB/s  x%.1f  %s\n", what, (double)len / (1024 * 1024), a, b,
-	    b / a, strcmp(want, got) == 0 ? "same digest" : "DIGESTS DIFFER");
+	       "MB/s  x%.1f  %s\n",
+	       what, (double)len / (1024 * 1024), a, b, b / a,
+	       strcmp(want, got) == 0 ? "same digest" : "DIGESTS DIFFER");
 	if (strcmp(want, got) != 0)
 		printf("  libfuzzy %s\n  ours     %s\n", want, got);
 }

@@ -5,10 +5,11 @@
  * per distinct file (device and inode): a file reached under several names
  * (symbolic or hard links) is analysed once and reported under each name.
  * Then N worker threads, each with its own scanner over one shared engine,
- * take jobs in walk order and print results. Output follows clamscan: `PATH: NAME FOUND` per detection
- * (PATH!INNER for an object inside a container), a summary, and exit
- * status 0 (nothing found), 1 (something found) or 2 (an error, nothing
- * found). --json prints one report per file as JSON Lines (docs/REPORT.md).
+ * take jobs in walk order and print results. Output follows clamscan: `PATH:
+ * NAME FOUND` per detection (PATH!INNER for an object inside a container), a
+ * summary, and exit status 0 (nothing found), 1 (something found) or 2 (an
+ * error, nothing found). --json prints one report per file as JSON Lines
+ * (docs/REPORT.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,19 +66,29 @@ usage(FILE *f)
 		"usage: vigil scan [options] PATH...\n"
 		"\n"
 		"Scans files and directories (recursively), decomposing every\n"
-		"archive, document and packed executable, and gives a verdict.\n"
+		"archive, document and packed executable, and gives a "
+		"verdict.\n"
 		"\n"
-		"  -j, --jobs N          worker threads (default: number of cores)\n"
+		"  -j, --jobs N          worker threads (default: number of "
+		"cores)\n"
 		"      --rules FILE|DIR  add YARA rules (repeatable)\n"
 		"      --no-default-rules  do not load the default rules\n"
-		"      --hashes FILE     add .hdb/.hsb hash signatures (repeatable)\n"
-		"      --json            one JSON report per file (JSON Lines)\n"
-		"  -v, --verbose         a line for every file, not only detections\n"
-		"      --max-filesize N  largest object analysed, bytes (default %llu)\n"
-		"      --max-scansize N  bytes analysed per file (default %llu)\n"
-		"      --max-recursion N deepest nesting analysed (default %u)\n"
-		"      --max-files N     objects analysed per file (default %u)\n"
-		"      --max-scantime MS time per file, milliseconds (default %u)\n"
+		"      --hashes FILE     add .hdb/.hsb hash signatures "
+		"(repeatable)\n"
+		"      --json            one JSON report per file (JSON "
+		"Lines)\n"
+		"  -v, --verbose         a line for every file, not only "
+		"detections\n"
+		"      --max-filesize N  largest object analysed, bytes "
+		"(default %llu)\n"
+		"      --max-scansize N  bytes analysed per file (default "
+		"%llu)\n"
+		"      --max-recursion N deepest nesting analysed (default "
+		"%u)\n"
+		"      --max-files N     objects analysed per file (default "
+		"%u)\n"
+		"      --max-scantime MS time per file, milliseconds (default "
+		"%u)\n"
 		"\n"
 		"Exit status: 0 nothing found, 1 something found, 2 an error\n"
 		"occurred and nothing was found.\n",
@@ -120,7 +131,8 @@ index_grow(struct scan *sc)
 	for (size_t i = 0; i < cap; i++)
 		idx[i] = SIZE_MAX;
 	for (size_t j = 0; j < sc->n_jobs; j++) {
-		size_t h = inode_hash(sc->jobs[j].dev, sc->jobs[j].ino) & (cap - 1);
+		size_t h = inode_hash(sc->jobs[j].dev, sc->jobs[j].ino) &
+			   (cap - 1);
 		while (idx[h] != SIZE_MAX)
 			h = (h + 1) & (cap - 1);
 		idx[h] = j;
@@ -153,7 +165,8 @@ add_file(const char *path, const struct stat *st, void *ud)
 	}
 	if (sc->n_jobs == sc->cap_jobs) {
 		sc->cap_jobs = sc->cap_jobs ? 2 * sc->cap_jobs : 256;
-		sc->jobs = xreallocarray(sc->jobs, sc->cap_jobs, sizeof(*sc->jobs));
+		sc->jobs = xreallocarray(sc->jobs, sc->cap_jobs,
+					 sizeof(*sc->jobs));
 	}
 	j = &sc->jobs[sc->n_jobs];
 	j->paths = xmalloc(sizeof(char *));
@@ -284,8 +297,10 @@ scan_job(struct scan *sc, struct scanner *s, const struct job *j)
 	fd = open(j->paths[0], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
-		job_error(sc, j, e == ENOENT ? "vanished before it could be "
-					       "scanned" : strerror(e));
+		job_error(sc, j,
+			  e == ENOENT ? "vanished before it could be "
+					"scanned"
+				      : strerror(e));
 		return;
 	}
 	rc = engine_scan_fd(s, fd, j->paths[0], &r);
@@ -351,7 +366,8 @@ summary(struct scan *sc, double secs)
 	fprintf(f, "Scanned files: %" PRIu64 "\n", sc->n_files);
 	fprintf(f, "Distinct files: %" PRIu64 "\n", sc->n_distinct);
 	fprintf(f, "Scanned objects: %" PRIu64 "\n", sc->n_objects);
-	fprintf(f, "Data scanned: %s\n", progress_bytes(sc->bytes, b, sizeof(b)));
+	fprintf(f, "Data scanned: %s\n",
+		progress_bytes(sc->bytes, b, sizeof(b)));
 	fprintf(f, "Malicious files: %" PRIu64 "\n", sc->n_malicious);
 	fprintf(f, "Suspicious files: %" PRIu64 "\n", sc->n_suspicious);
 	fprintf(f, "Errors: %" PRIu64 "\n", sc->n_errors);
@@ -435,19 +451,22 @@ cmd_scan(int argc, char **argv)
 			}
 			break;
 		case OPT_RULES:
-			rules = xreallocarray(rules, n_rules + 2, sizeof(char *));
+			rules = xreallocarray(rules, n_rules + 2,
+					      sizeof(char *));
 			rules[n_rules++] = optarg;
 			break;
 		case OPT_NO_DEFAULT_RULES: default_rules = false; break;
 		case OPT_HASHES:
-			hashes = xreallocarray(hashes, n_hashes + 1, sizeof(char *));
+			hashes = xreallocarray(hashes, n_hashes + 1,
+					       sizeof(char *));
 			hashes[n_hashes++] = optarg;
 			break;
 		case OPT_JSON: sc.json = true; break;
 		case 'v': sc.verbose = true; break;
 		case OPT_MAX_FILESIZE:
 		case OPT_MAX_SCANSIZE:
-			if (!parse_num(optarg, VG_LIMIT_MAX_FILE_SIZE_CEILING, &v))
+			if (!parse_num(optarg, VG_LIMIT_MAX_FILE_SIZE_CEILING,
+				       &v))
 				goto badnum;
 			if (c == OPT_MAX_FILESIZE)
 				cfg.limits.max_file_size = v;
@@ -493,7 +512,8 @@ cmd_scan(int argc, char **argv)
 	cfg.hash_paths = hashes;
 	cfg.n_hash_paths = n_hashes;
 	if (engine_global_init() != 0) {
-		fprintf(stderr, "vigil scan: cannot initialise libclamav/libyara\n");
+		fprintf(stderr,
+			"vigil scan: cannot initialise libclamav/libyara\n");
 		goto out;
 	}
 	if (engine_new(&cfg, &sc.engine, err, sizeof(err)) != 0) {
@@ -519,7 +539,7 @@ cmd_scan(int argc, char **argv)
 			     (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	fflush(stdout);
 	status = sc.n_malicious + sc.n_suspicious > 0 ? 1
-		 : sc.n_errors > 0		      ? 2
+		 : sc.n_errors > 0                    ? 2
 						      : 0;
 	free(threads);
 	free_jobs(&sc);
@@ -531,7 +551,8 @@ out:
 badnum:
 	for (size_t i = 0; longopts[i].name != NULL; i++)
 		if (longopts[i].val == c)
-			fprintf(stderr, "vigil scan: invalid value '%s' for --%s\n",
+			fprintf(stderr,
+				"vigil scan: invalid value '%s' for --%s\n",
 				optarg, longopts[i].name);
 	goto out;
 }

@@ -20,7 +20,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: vigil COMMAND [options] [args]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-8s %s\n", commands[i].name,
+			commands[i].summary);
 	fprintf(f, "\n'vigil COMMAND --help' describes a command.\n");
 }
 

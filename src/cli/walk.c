@@ -27,8 +27,7 @@ struct walk {
 	int depth;
 };
 
-static void
-walk_one(struct walk *w, const char *path);
+static void walk_one(struct walk *w, const char *path);
 
 static int
 cmp_name(const void *a, const void *b)
@@ -45,9 +44,12 @@ walk_dir(struct walk *w, const char *path, const struct stat *st)
 	size_t n = 0;
 
 	for (int i = 0; i < w->depth; i++)
-		if (w->stack[i].dev == st->st_dev && w->stack[i].ino == st->st_ino) {
-			w->on_error(path, "symbolic link loop (directory "
-					  "already being scanned)", w->ud);
+		if (w->stack[i].dev == st->st_dev &&
+		    w->stack[i].ino == st->st_ino) {
+			w->on_error(path,
+				    "symbolic link loop (directory "
+				    "already being scanned)",
+				    w->ud);
 			return;
 		}
 	if (w->depth == WALK_MAX_DEPTH) {
@@ -59,7 +61,8 @@ walk_dir(struct walk *w, const char *path, const struct stat *st)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		names = xreallocarray(names, n + 1, sizeof(char *));
 		names[n++] = xstrdup(de->d_name);
@@ -107,9 +110,11 @@ walk_one(struct walk *w, const char *path)
 	else if (S_ISFIFO(st.st_mode))
 		w->on_error(path, "not a regular file (fifo); skipped", w->ud);
 	else if (S_ISSOCK(st.st_mode))
-		w->on_error(path, "not a regular file (socket); skipped", w->ud);
+		w->on_error(path, "not a regular file (socket); skipped",
+			    w->ud);
 	else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
-		w->on_error(path, "not a regular file (device); skipped", w->ud);
+		w->on_error(path, "not a regular file (device); skipped",
+			    w->ud);
 	else
 		w->on_error(path, "not a regular file; skipped", w->ud);
 }

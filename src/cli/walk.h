@@ -13,8 +13,7 @@
 #include <sys/stat.h>
 
 /* Called for each regular file with its path and its stat (followed). */
-typedef void (*walk_file_fn)(const char *path, const struct stat *st,
-			     void *ud);
+typedef void (*walk_file_fn)(const char *path, const struct stat *st, void *ud);
 /* Called for each path that cannot be scanned, with the reason. */
 typedef void (*walk_error_fn)(const char *path, const char *why, void *ud);
 

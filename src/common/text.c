@@ -55,7 +55,8 @@ text_sanitize(const char *s, bool for_terminal)
 		bool esc = l == 0;
 
 		if (!esc && for_terminal) {
-			if (l == 1 && (p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\'))
+			if (l == 1 &&
+			    (p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\'))
 				esc = true;
 			/* C1 controls U+0080..U+009F are 0xC2 0x80..0x9F. */
 			if (l == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)
@@ -64,7 +65,8 @@ text_sanitize(const char *s, bool for_terminal)
 		if (esc) {
 			size_t cnt = l ? l : 1;
 			for (size_t k = 0; k < cnt; k++)
-				o += (size_t)sprintf(out + o, "\\x%02x", p[i + k]);
+				o += (size_t)sprintf(out + o, "\\x%02x",
+						     p[i + k]);
 			i += cnt;
 		} else {
 			memcpy(out + o, p + i, l);

@@ -19,8 +19,8 @@ struct digest_result {
 	uint8_t md5[16];
 	uint8_t sha1[20];
 	uint8_t sha256[32];
-	double entropy;     /* bits per byte, 0..8 */
-	char ssdeep[148];   /* empty string when not computed */
+	double entropy;   /* bits per byte, 0..8 */
+	char ssdeep[148]; /* empty string when not computed */
 };
 
 /* Fetches the digest implementations once; call before any thread starts.

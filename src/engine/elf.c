@@ -83,28 +83,37 @@ elf_fully_described(const uint8_t *buf, size_t len)
 	struct elf e = {.p = buf, .len = len};
 	uint64_t phoff, shoff, phent, phnum, shent, shnum, end = 0;
 
-	if (len < 64 || memcmp(buf, "\x7f" "ELF", 4) != 0)
+	if (len < 64 || memcmp(buf,
+			       "\x7f"
+			       "ELF",
+			       4) != 0)
 		return false;
 	if ((buf[4] != 1 && buf[4] != 2) || (buf[5] != 1 && buf[5] != 2))
 		return false;
 	e.is64 = buf[4] == 2;
 	e.be = buf[5] == 2;
 	if (e.is64) {
-		if (!field(&e, 0x20, 8, &phoff) || !field(&e, 0x28, 8, &shoff) ||
-		    !field(&e, 0x36, 2, &phent) || !field(&e, 0x38, 2, &phnum) ||
+		if (!field(&e, 0x20, 8, &phoff) ||
+		    !field(&e, 0x28, 8, &shoff) ||
+		    !field(&e, 0x36, 2, &phent) ||
+		    !field(&e, 0x38, 2, &phnum) ||
 		    !field(&e, 0x3a, 2, &shent) || !field(&e, 0x3c, 2, &shnum))
 			return false;
 		end = 64;
-		if (!table(&e, phoff, phnum, phent, 0x08, 0x20, 8, false, &end) ||
+		if (!table(&e, phoff, phnum, phent, 0x08, 0x20, 8, false,
+			   &end) ||
 		    !table(&e, shoff, shnum, shent, 0x18, 0x20, 8, true, &end))
 			return false;
 	} else {
-		if (!field(&e, 0x1c, 4, &phoff) || !field(&e, 0x20, 4, &shoff) ||
-		    !field(&e, 0x2a, 2, &phent) || !field(&e, 0x2c, 2, &phnum) ||
+		if (!field(&e, 0x1c, 4, &phoff) ||
+		    !field(&e, 0x20, 4, &shoff) ||
+		    !field(&e, 0x2a, 2, &phent) ||
+		    !field(&e, 0x2c, 2, &phnum) ||
 		    !field(&e, 0x2e, 2, &shent) || !field(&e, 0x30, 2, &shnum))
 			return false;
 		end = 52;
-		if (!table(&e, phoff, phnum, phent, 0x04, 0x10, 4, false, &end) ||
+		if (!table(&e, phoff, phnum, phent, 0x04, 0x10, 4, false,
+			   &end) ||
 		    !table(&e, shoff, shnum, shent, 0x10, 0x14, 4, true, &end))
 			return false;
 	}

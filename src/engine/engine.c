@@ -144,8 +144,7 @@ yara_cb(YR_SCAN_CONTEXT *yctx, int message, void *data, void *ud)
 	(void)yctx;
 	if (message == CALLBACK_MSG_RULE_MATCHING) {
 		const YR_RULE *rule = data;
-		const struct rule_info *ri =
-			ruleset_info(&c->s->e->rs, rule);
+		const struct rule_info *ri = ruleset_info(&c->s->e->rs, rule);
 
 		if (ri != NULL)
 			object_add_match(c->cur, MATCH_YARA, ri->name, ri->id,
@@ -159,8 +158,7 @@ yara_cb(YR_SCAN_CONTEXT *yctx, int message, void *data, void *ud)
 }
 
 static void
-magic_type(struct scanner *s, const uint8_t *buf, size_t len,
-	   struct object *o)
+magic_type(struct scanner *s, const uint8_t *buf, size_t len, struct object *o)
 {
 	const char *t;
 	size_t n = len < MAGIC_PREFIX ? len : MAGIC_PREFIX;
@@ -305,9 +303,9 @@ zip_lacks_end_record(const uint8_t *buf, size_t len)
 }
 
 static cl_error_t
-inspect_cb(int fd, const char *type, const char **ancestors,
-	   size_t parent_size, const char *name, size_t size,
-	   const char *buffer, uint32_t depth, uint32_t attrs, void *ctx)
+inspect_cb(int fd, const char *type, const char **ancestors, size_t parent_size,
+	   const char *name, size_t size, const char *buffer, uint32_t depth,
+	   uint32_t attrs, void *ctx)
 {
 	struct scan_ctx *c = ctx;
 	struct object *o;
@@ -354,7 +352,8 @@ inspect_cb(int fd, const char *type, const char **ancestors,
 	if (strcmp(type, "CL_TYPE_ZIP") == 0 &&
 	    zip_lacks_end_record((const uint8_t *)buffer, size)) {
 		char *msg = xasprintf("zip object %u has no end of central "
-				      "directory (truncated?)", o->index);
+				      "directory (truncated?)",
+				      o->index);
 		report_add_problem(c->r, msg);
 		free(msg);
 	}
@@ -390,7 +389,8 @@ prescan_cb(int fd, const char *type, void *ctx)
 	    c->last_buf == NULL || c->last_type == NULL ||
 	    strcmp(c->last_type, type) != 0)
 		return CL_CLEAN;
-	if (fd >= 0 && (fstat(fd, &st) != 0 || (uint64_t)st.st_size != c->last_len))
+	if (fd >= 0 &&
+	    (fstat(fd, &st) != 0 || (uint64_t)st.st_size != c->last_len))
 		return CL_CLEAN; /* not the object we saw: take no shortcut */
 	return elf_fully_described(c->last_buf, c->last_len) ? CL_BREAK
 							     : CL_CLEAN;
@@ -682,8 +682,8 @@ check_empty_containers(struct scan_ctx *c)
 		const char *type;
 		uint64_t min;
 	} archives[] = {
-		{"CL_TYPE_7Z", 32}, {"CL_TYPE_GZ", 64}, {"CL_TYPE_BZ", 64},
-		{"CL_TYPE_XZ", 64}, {"CL_TYPE_RAR", 64}, {"CL_TYPE_MSCAB", 64},
+		{"CL_TYPE_7Z", 32},  {"CL_TYPE_GZ", 64},  {"CL_TYPE_BZ", 64},
+		{"CL_TYPE_XZ", 64},  {"CL_TYPE_RAR", 64}, {"CL_TYPE_MSCAB", 64},
 		{"CL_TYPE_ARJ", 64},
 	};
 	struct report *r = c->r;
@@ -700,21 +700,25 @@ check_empty_containers(struct scan_ctx *c)
 		     strcmp(o->cl_type, "CL_TYPE_OLD_TAR") == 0) &&
 		    o->size % 512 != 0) {
 			char *msg = xasprintf("tar object %zu is not whole "
-					      "512-byte blocks (truncated?)", i);
+					      "512-byte blocks (truncated?)",
+					      i);
 			report_add_problem(r, msg);
 			free(msg);
 		}
 
-		for (size_t k = 0; k < sizeof(archives) / sizeof(archives[0]); k++) {
+		for (size_t k = 0; k < sizeof(archives) / sizeof(archives[0]);
+		     k++) {
 			if (strcmp(o->cl_type, archives[k].type) != 0 ||
 			    o->size <= archives[k].min)
 				continue;
 			for (size_t j = i + 1; j < r->n_objects && !parent; j++)
 				parent = r->objects[j].parent == (int32_t)i;
 			if (!parent) {
-				char *msg = xasprintf("%s object %zu yielded no "
-						      "members (truncated or "
-						      "corrupt?)", o->cl_type, i);
+				char *msg =
+					xasprintf("%s object %zu yielded no "
+						  "members (truncated or "
+						  "corrupt?)",
+						  o->cl_type, i);
 				report_add_problem(r, msg);
 				free(msg);
 			}
@@ -732,9 +736,10 @@ finish(struct scan_ctx *c, cl_error_t rc)
 		/* A limit already explains members that were skipped. */
 		if (!m->seen && c->r->limits_hit == 0) {
 			char *safe = text_sanitize(m->base, false);
-			char *msg = xasprintf("archive member '%s' (%llu bytes) "
-					      "could not be extracted", safe,
-					      (unsigned long long)m->size);
+			char *msg =
+				xasprintf("archive member '%s' (%llu bytes) "
+					  "could not be extracted",
+					  safe, (unsigned long long)m->size);
 			report_add_problem(c->r, msg);
 			free(msg);
 			free(safe);

@@ -34,7 +34,8 @@ struct engine_config {
 	/* ClamAV-format hash signature files (.hdb, .hsb). */
 	const char *const *hash_paths;
 	size_t n_hash_paths;
-	/* Directory for libclamav's extracted members; NULL: $TMPDIR or /tmp. */
+	/* Directory for libclamav's extracted members; NULL: $TMPDIR or /tmp.
+	 */
 	const char *tmpdir;
 	/* Compute ssdeep for every object (the default). */
 	bool fuzzy;

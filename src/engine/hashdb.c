@@ -165,7 +165,8 @@ parse_line(const char *p, size_t n, bool md5_only, enum hash_kind *kind,
 	for (size_t i = 0; i < f[2].n; i++) {
 		unsigned char c = (unsigned char)f[2].p[i];
 		if (c <= 0x20 || c >= 0x7f)
-			return "signature name must be printable ASCII without spaces";
+			return "signature name must be printable ASCII without "
+			       "spaces";
 	}
 	for (size_t i = 3; i < nf; i++)
 		if (!parse_u64(&f[i], &flevel))
@@ -223,10 +224,12 @@ hashdb_load_buffer(struct hashdb *db, const char *buf, size_t len,
 		else
 			why = parse_line(p, n, md5_only, &kind, &sig);
 		if (why != NULL) {
-			snprintf(err, errlen, "%s:%lu: %s", origin, lineno, why);
+			snprintf(err, errlen, "%s:%lu: %s", origin, lineno,
+				 why);
 			/* Roll back: a file loads whole or not at all. */
 			for (int k = 0; k < HASH_KIND_COUNT; k++) {
-				for (size_t i = before[k]; i < db->set[k].n; i++)
+				for (size_t i = before[k]; i < db->set[k].n;
+				     i++)
 					free(db->set[k].v[i].name);
 				db->set[k].n = before[k];
 			}
@@ -241,7 +244,8 @@ hashdb_load_buffer(struct hashdb *db, const char *buf, size_t len,
 			name = &f[2];
 			if (s->n == s->cap) {
 				s->cap = s->cap ? s->cap * 2 : 64;
-				s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
+				s->v = xreallocarray(s->v, s->cap,
+						     sizeof(*s->v));
 			}
 			sig.name = xmalloc(name->n + 1);
 			memcpy(sig.name, name->p, name->n);
@@ -304,7 +308,8 @@ hashdb_finish(struct hashdb *db)
 		if (db->set[k].n == 0)
 			continue;
 		cmp_len = (int)digest_len[k];
-		qsort(db->set[k].v, db->set[k].n, sizeof(struct sig), qsort_cmp);
+		qsort(db->set[k].v, db->set[k].n, sizeof(struct sig),
+		      qsort_cmp);
 	}
 }
 

@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HASHDB_MAX_NAME 256          /* longest signature name */
-#define HASHDB_MAX_LINE 1024         /* longest line */
-#define HASHDB_SIZE_ANY UINT64_MAX   /* SIZE was `*` */
+#define HASHDB_MAX_NAME 256        /* longest signature name */
+#define HASHDB_MAX_LINE 1024       /* longest line */
+#define HASHDB_SIZE_ANY UINT64_MAX /* SIZE was `*` */
 
 enum hash_kind { HASH_MD5 = 0, HASH_SHA1, HASH_SHA256, HASH_KIND_COUNT };
 

@@ -15,19 +15,19 @@
 #include <stdint.h>
 
 /* Largest single object (the file itself or one extracted member). */
-#define VG_LIMIT_MAX_FILE_SIZE_DEFAULT   (400ULL * 1024 * 1024)
+#define VG_LIMIT_MAX_FILE_SIZE_DEFAULT (400ULL * 1024 * 1024)
 /* Total bytes analysed for one file, summed over all its objects. */
-#define VG_LIMIT_MAX_SCAN_BYTES_DEFAULT  (400ULL * 1024 * 1024)
+#define VG_LIMIT_MAX_SCAN_BYTES_DEFAULT (400ULL * 1024 * 1024)
 /* Deepest nesting analysed; the file itself is depth 0. */
-#define VG_LIMIT_MAX_DEPTH_DEFAULT       16U
+#define VG_LIMIT_MAX_DEPTH_DEFAULT 16U
 /* Most objects analysed for one file, the file itself included. */
-#define VG_LIMIT_MAX_OBJECTS_DEFAULT     10000U
+#define VG_LIMIT_MAX_OBJECTS_DEFAULT 10000U
 /* Wall-clock budget for one file, in milliseconds. */
-#define VG_LIMIT_MAX_SCAN_MS_DEFAULT     120000U
+#define VG_LIMIT_MAX_SCAN_MS_DEFAULT 120000U
 
 /* Hard ceilings a configuration may not exceed. */
-#define VG_LIMIT_MAX_DEPTH_CEILING       64U
-#define VG_LIMIT_MAX_FILE_SIZE_CEILING   (4ULL * 1024 * 1024 * 1024)
+#define VG_LIMIT_MAX_DEPTH_CEILING     64U
+#define VG_LIMIT_MAX_FILE_SIZE_CEILING (4ULL * 1024 * 1024 * 1024)
 
 /* Which limit was hit; a bit set, so a report can carry several. */
 enum vg_limit_kind {

@@ -17,11 +17,11 @@
 #include "engine/limits.h"
 
 /* Verdict thresholds and the corroboration bonus (docs/REPORT.md). */
-#define SCORE_MALICIOUS 70
-#define SCORE_SUSPICIOUS 40
-#define SCORE_CORROBORATE 10 /* per further distinct detection >= 25 */
+#define SCORE_MALICIOUS       70
+#define SCORE_SUSPICIOUS      40
+#define SCORE_CORROBORATE     10 /* per further distinct detection >= 25 */
 #define SCORE_CORROBORATE_MIN 25
-#define SCORE_LIMIT 50       /* a limit hit or incomplete decomposition */
+#define SCORE_LIMIT           50 /* a limit hit or incomplete decomposition */
 
 struct report *
 report_new(const char *path)
@@ -124,8 +124,8 @@ report_add_problem(struct report *r, const char *text)
 {
 	if (strv_has(r->problems, r->n_problems, text))
 		return;
-	r->problems = xreallocarray(r->problems, r->n_problems + 1,
-				    sizeof(char *));
+	r->problems =
+		xreallocarray(r->problems, r->n_problems + 1, sizeof(char *));
 	r->problems[r->n_problems++] = xstrdup(text);
 }
 
@@ -168,8 +168,9 @@ report_decide(struct report *r)
 				continue;
 			char *name = xasprintf("Limits.Exceeded.%s",
 					       limits_kind_name(1u << k));
-			object_add_match(&r->objects[0], MATCH_LIMIT, name, NULL,
-					 "limit", "a scan limit was reached; "
+			object_add_match(&r->objects[0], MATCH_LIMIT, name,
+					 NULL, "limit",
+					 "a scan limit was reached; "
 					 "the file was not fully analysed",
 					 SCORE_LIMIT);
 			free(name);
@@ -253,7 +254,8 @@ object_json(const struct object *o)
 
 	json_object_set_new(j, "index", json_integer(o->index));
 	json_object_set_new(j, "parent",
-			    o->parent < 0 ? json_null() : json_integer(o->parent));
+			    o->parent < 0 ? json_null()
+					  : json_integer(o->parent));
 	json_object_set_new(j, "depth", json_integer(o->depth));
 	json_object_set_new(j, "name", jstr(o->name));
 	json_object_set_new(j, "type", jstr(o->cl_type));
@@ -264,8 +266,9 @@ object_json(const struct object *o)
 	json_object_set_new(j, "sha1", jhex(o->sha1, sizeof(o->sha1)));
 	json_object_set_new(j, "sha256", jhex(o->sha256, sizeof(o->sha256)));
 	json_object_set_new(j, "ssdeep", jstr(o->ssdeep));
-	json_object_set_new(j, "entropy",
-			    json_real((double)(long)(o->entropy * 10000) / 10000));
+	json_object_set_new(
+		j, "entropy",
+		json_real((double)(long)(o->entropy * 10000) / 10000));
 	json_object_set_new(j, "decrypted",
 			    json_boolean(o->layer_attributes & 0x2));
 	json_object_set_new(j, "normalized",
@@ -275,7 +278,8 @@ object_json(const struct object *o)
 		json_t *jm = json_object();
 
 		json_object_set_new(jm, "name", json_string(m->name));
-		json_object_set_new(jm, "source", json_string(source_name(m->source)));
+		json_object_set_new(jm, "source",
+				    json_string(source_name(m->source)));
 		json_object_set_new(jm, "rule_id", jstr(m->rule_id));
 		json_object_set_new(jm, "category", jstr(m->category));
 		json_object_set_new(jm, "description", jstr(m->description));
@@ -294,25 +298,28 @@ report_to_json(const struct report *r)
 
 	json_object_set_new(j, "version", json_integer(REPORT_VERSION));
 	json_object_set_new(j, "path", jstr(r->path));
-	json_object_set_new(j, "verdict", json_string(verdict_name(r->verdict)));
+	json_object_set_new(j, "verdict",
+			    json_string(verdict_name(r->verdict)));
 	json_object_set_new(j, "score", json_integer(r->score));
 	json_object_set_new(j, "detections",
 			    strv_json(r->detections, r->n_detections));
 	for (int k = 0; k < VG_LIMIT_KIND_COUNT; k++)
 		if (r->limits_hit & (1u << k))
-			json_array_append_new(lim,
-					      json_string(limits_kind_name(1u << k)));
+			json_array_append_new(
+				lim, json_string(limits_kind_name(1u << k)));
 	json_object_set_new(j, "limits_exceeded", lim);
-	json_object_set_new(j, "problems", strv_json(r->problems, r->n_problems));
+	json_object_set_new(j, "problems",
+			    strv_json(r->problems, r->n_problems));
 	json_object_set_new(j, "bytes_scanned",
 			    json_integer((json_int_t)r->bytes_scanned));
-	json_object_set_new(j, "elapsed_ms",
-			    json_real((double)(long)(r->elapsed_ms * 1000) / 1000));
+	json_object_set_new(
+		j, "elapsed_ms",
+		json_real((double)(long)(r->elapsed_ms * 1000) / 1000));
 	for (size_t i = 0; i < r->n_objects; i++)
 		json_array_append_new(objs, object_json(&r->objects[i]));
 	json_object_set_new(j, "objects", objs);
-	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
-			      JSON_ENSURE_ASCII);
+	s = json_dumps(j,
+		       JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	json_decref(j);
 	return s;
 }

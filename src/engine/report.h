@@ -38,19 +38,19 @@ struct match {
 };
 
 struct object {
-	uint32_t index;  /* 0 is the file itself */
-	int32_t parent;  /* index of the containing object; -1 for the file */
-	uint32_t depth;  /* 0 for the file */
-	char *name;      /* name inside its container, NULL when unknown */
-	char *cl_type;   /* libclamav's type, e.g. "CL_TYPE_ZIP" */
-	char *mime;      /* libmagic MIME type */
-	char *magic;     /* libmagic description */
+	uint32_t index; /* 0 is the file itself */
+	int32_t parent; /* index of the containing object; -1 for the file */
+	uint32_t depth; /* 0 for the file */
+	char *name;     /* name inside its container, NULL when unknown */
+	char *cl_type;  /* libclamav's type, e.g. "CL_TYPE_ZIP" */
+	char *mime;     /* libmagic MIME type */
+	char *magic;    /* libmagic description */
 	uint64_t size;
 	uint8_t md5[16];
 	uint8_t sha1[20];
 	uint8_t sha256[32];
-	char *ssdeep;    /* NULL when not computed */
-	double entropy;  /* Shannon entropy in bits per byte, 0..8 */
+	char *ssdeep;              /* NULL when not computed */
+	double entropy;            /* Shannon entropy in bits per byte, 0..8 */
 	uint32_t layer_attributes; /* libclamav LAYER_ATTRIBUTES_* */
 	struct match *matches;
 	size_t n_matches, cap_matches;

@@ -49,7 +49,7 @@ rules_severity_score(const char *s)
 		const char *word;
 		int score;
 	} map[] = {
-		{"info", 0}, {"low", 25}, {"medium", 50},
+		{"info", 0},  {"low", 25},       {"medium", 50},
 		{"high", 80}, {"critical", 100},
 	};
 
@@ -66,7 +66,8 @@ has_rule_ext(const char *name)
 {
 	const char *dot = strrchr(name, '.');
 
-	return dot != NULL && (strcmp(dot, ".yar") == 0 || strcmp(dot, ".yara") == 0);
+	return dot != NULL &&
+	       (strcmp(dot, ".yar") == 0 || strcmp(dot, ".yara") == 0);
 }
 
 static int
@@ -102,8 +103,8 @@ collect(const char *path, char ***files, size_t *n, char *err, size_t errlen)
 			continue;
 		if (*n >= RULES_MAX_FILES) {
 			closedir(d);
-			snprintf(err, errlen, "%s: more than %d rule files", path,
-				 RULES_MAX_FILES);
+			snprintf(err, errlen, "%s: more than %d rule files",
+				 path, RULES_MAX_FILES);
 			return VG_ELIMIT;
 		}
 		*files = xreallocarray(*files, *n + 1, sizeof(char *));
@@ -186,7 +187,8 @@ ruleset_compile(const char *const *paths, size_t n, struct ruleset *out,
 		FILE *f = fopen(files[i], "r");
 
 		if (f == NULL) {
-			snprintf(err, errlen, "%s: %s", files[i], strerror(errno));
+			snprintf(err, errlen, "%s: %s", files[i],
+				 strerror(errno));
 			rc = VG_EIO;
 			goto out;
 		}

@@ -46,20 +46,20 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
-#define HAVE_SSE2 1	/* part of x86-64; AVX2 is checked at run time */
+#define HAVE_SSE2 1 /* part of x86-64; AVX2 is checked at run time */
 #endif
 
-#define NLEVELS		31	/* block sizes 3<<0 .. 3<<30 */
-#define DIGEST_LEN	64	/* letters per level (SPAMSUM_LENGTH) */
-#define HALF_LEN	32
-#define WINDOW		7
-#define FNV_START	0x27u	/* low 6 bits of 0x28021967 */
-#define FNV_MUL		19u	/* low 6 bits of 0x01000193 */
-#define BLOCK		16	/* positions per filter step */
-#define SORT_FROM	16384	/* input size worth balancing the pieces */
+#define NLEVELS    31 /* block sizes 3<<0 .. 3<<30 */
+#define DIGEST_LEN 64 /* letters per level (SPAMSUM_LENGTH) */
+#define HALF_LEN   32
+#define WINDOW     7
+#define FNV_START  0x27u /* low 6 bits of 0x28021967 */
+#define FNV_MUL    19u   /* low 6 bits of 0x01000193 */
+#define BLOCK      16    /* positions per filter step */
+#define SORT_FROM  16384 /* input size worth balancing the pieces */
 
 static const char b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Trigger positions of one level: the first DIGEST_LEN, and how many
  * (counting stops at DIGEST_LEN). */
@@ -71,9 +71,9 @@ struct level {
 struct scan {
 	const uint8_t *buf;
 	size_t len;
-	unsigned floor;		/* lowest level with fewer than 64 triggers */
-	unsigned top;		/* highest level that can be in the digest */
-	bool avx2;		/* the CPU can run exact_avx2() */
+	unsigned floor; /* lowest level with fewer than 64 triggers */
+	unsigned top;   /* highest level that can be in the digest */
+	bool avx2;      /* the CPU can run exact_avx2() */
 	struct level lv[NLEVELS];
 };
 
@@ -98,10 +98,11 @@ roll_at(const uint8_t *buf, size_t p)
 
 	if (p >= WINDOW - 1)
 		return 8u * q[0] + 7u * q[-1] + 6u * q[-2] + 5u * q[-3] +
-		    4u * q[-4] + 3u * q[-5] + 2u * q[-6] +
-		    (q[0] ^ ((uint32_t)q[-1] << 5) ^ ((uint32_t)q[-2] << 10) ^
-		    ((uint32_t)q[-3] << 15) ^ ((uint32_t)q[-4] << 20) ^
-		    ((uint32_t)q[-5] << 25) ^ ((uint32_t)q[-6] << 30));
+		       4u * q[-4] + 3u * q[-5] + 2u * q[-6] +
+		       (q[0] ^ ((uint32_t)q[-1] << 5) ^
+			((uint32_t)q[-2] << 10) ^ ((uint32_t)q[-3] << 15) ^
+			((uint32_t)q[-4] << 20) ^ ((uint32_t)q[-5] << 25) ^
+			((uint32_t)q[-6] << 30));
 	for (k = 0; k <= p; k++) {
 		c = buf[p - k];
 		s += (8 - k) * c;
@@ -223,7 +224,7 @@ filter(const uint8_t *q, unsigned m)
 #endif
 }
 
-#define EXACT_BELOW	4	/* levels where exact_avx2() beats filter() */
+#define EXACT_BELOW 4 /* levels where exact_avx2() beats filter() */
 
 #ifdef HAVE_SSE2
 #define HAVE_AVX2 1
@@ -240,26 +241,26 @@ exact8_avx2(const uint8_t *q, __m256i lowbits)
 
 	for (k = 0; k < WINDOW; k++)
 		c[k] = _mm256_cvtepu8_epi32(
-		    _mm_loadl_epi64((const __m128i *)(q - k)));
+			_mm_loadl_epi64((const __m128i *)(q - k)));
 	t = c[0];
 	sum = t;
 	h = c[0];
 	for (k = 1; k < WINDOW; k++) {
 		t = _mm256_add_epi32(t, c[k]);
-		sum = _mm256_add_epi32(sum, k < WINDOW - 1 ? t :
-		    _mm256_add_epi32(t, t));
-		h = _mm256_xor_si256(h, _mm256_sllv_epi32(c[k],
-		    _mm256_set1_epi32(5 * k)));
+		sum = _mm256_add_epi32(
+			sum, k < WINDOW - 1 ? t : _mm256_add_epi32(t, t));
+		h = _mm256_xor_si256(
+			h, _mm256_sllv_epi32(c[k], _mm256_set1_epi32(5 * k)));
 	}
 	x = _mm256_add_epi32(_mm256_add_epi32(sum, h), _mm256_set1_epi32(1));
 	/* 3 | x  <=>  x * 3^-1 <= 0x55555555; then x/3 is that product. */
 	d = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0xaaaaaaabu));
-	t = _mm256_cmpeq_epi32(_mm256_min_epu32(d,
-	    _mm256_set1_epi32(0x55555555)), d);
-	t = _mm256_and_si256(t, _mm256_cmpeq_epi32(_mm256_and_si256(d,
-	    lowbits), _mm256_setzero_si256()));
-	return _mm256_andnot_si256(_mm256_cmpeq_epi32(x,
-	    _mm256_setzero_si256()), t);
+	t = _mm256_cmpeq_epi32(
+		_mm256_min_epu32(d, _mm256_set1_epi32(0x55555555)), d);
+	t = _mm256_and_si256(t, _mm256_cmpeq_epi32(_mm256_and_si256(d, lowbits),
+						   _mm256_setzero_si256()));
+	return _mm256_andnot_si256(
+		_mm256_cmpeq_epi32(x, _mm256_setzero_si256()), t);
 }
 
 /*
@@ -273,7 +274,7 @@ exact_avx2(const uint8_t *q, unsigned lvl)
 	__m256i a = exact8_avx2(q, low), b = exact8_avx2(q + 8, low);
 
 	return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(a)) |
-	    (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(b)) << 8;
+	       (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(b)) << 8;
 }
 #endif
 
@@ -290,8 +291,9 @@ candidates(const uint8_t *buf, size_t p, unsigned lvl, bool avx2)
 		return filter(buf + p, (1u << (lvl < 8 ? lvl : 8)) - 1);
 	/* A run of one byte value has one rolling value. */
 	if (is_run(buf + p))
-		return trigger_level(roll_at(buf, p)) >= (int)lvl ?
-		    (1u << BLOCK) - 1 : 0;
+		return trigger_level(roll_at(buf, p)) >= (int)lvl
+			       ? (1u << BLOCK) - 1
+			       : 0;
 #ifdef HAVE_AVX2
 	if (avx2)
 		return exact_avx2(buf + p, lvl);
@@ -335,7 +337,7 @@ scan_forward(struct scan *s)
 				j = (unsigned)__builtin_ctz(m);
 				m &= m - 1;
 				record(s, p + j,
-				    trigger_level(roll_at(buf, p + j)));
+				       trigger_level(roll_at(buf, p + j)));
 			} while (m != 0);
 			if (s->floor != fl) {
 				p += BLOCK;
@@ -470,9 +472,9 @@ hash_jobs(struct job *jobs, size_t njobs)
 }
 
 #ifdef HAVE_SSE2
-#define LANES		16	/* pieces hashed side by side */
-#define WIDE_MIN_JOB	64	/* shorter pieces go to hash_jobs() */
-#define WIDE_MIN_LIVE	4	/* fewer running lanes: hash_jobs() is faster */
+#define LANES         16 /* pieces hashed side by side */
+#define WIDE_MIN_JOB  64 /* shorter pieces go to hash_jobs() */
+#define WIDE_MIN_LIVE 4  /* fewer running lanes: hash_jobs() is faster */
 
 /* 16 FNV steps on all lanes; rows[j] holds the next 16 bytes of lane j. */
 static inline __m128i
@@ -506,9 +508,10 @@ fnv_rows(__m128i h, const __m128i rows[LANES])
 		c[4 * i + 3] = _mm_unpackhi_epi32(b[4 * i + 2], b[4 * i + 3]);
 	}
 	for (t = 0; t < LANES; t++) {
-		col = t % 2 == 0 ?
-		    _mm_unpacklo_epi64(c[t / 2 * 2], c[t / 2 * 2 + 1]) :
-		    _mm_unpackhi_epi64(c[t / 2 * 2], c[t / 2 * 2 + 1]);
+		col = t % 2 == 0 ? _mm_unpacklo_epi64(c[t / 2 * 2],
+						      c[t / 2 * 2 + 1])
+				 : _mm_unpackhi_epi64(c[t / 2 * 2],
+						      c[t / 2 * 2 + 1]);
 		/* h = h*19 ^ byte, as h + 2h + 16h, bytewise */
 		h16 = _mm_and_si128(_mm_slli_epi16(h, 4), hi4);
 		h = _mm_add_epi8(_mm_add_epi8(h, _mm_add_epi8(h, h)), h16);
@@ -568,7 +571,7 @@ hash_jobs_wide(struct job *jobs, size_t njobs)
 		for (k = 0; k < m; k++) {
 			for (j = 0; j < LANES; j++)
 				rows[j] = _mm_loadu_si128(
-				    (const __m128i *)(p[j] + k * LANES));
+					(const __m128i *)(p[j] + k * LANES));
 			h = fnv_rows(h, rows);
 		}
 		_mm_storeu_si128((__m128i *)hs, h);
@@ -601,8 +604,8 @@ hash_jobs_wide(struct job *jobs, size_t njobs)
 
 /* Adds the job for bytes [from, to) of buf. */
 static void
-add_job(struct job *jobs, size_t *n, const uint8_t *buf, size_t from,
-    size_t to, uint8_t *out)
+add_job(struct job *jobs, size_t *n, const uint8_t *buf, size_t from, size_t to,
+	uint8_t *out)
 {
 	jobs[*n].p = buf + from;
 	jobs[*n].len = to - from;
@@ -617,8 +620,8 @@ add_job(struct job *jobs, size_t *n, const uint8_t *buf, size_t from,
  */
 static size_t
 add_half(struct job *jobs, size_t n, const struct scan *s,
-    const struct level *v, unsigned lvl, unsigned keep, uint32_t rend,
-    uint8_t *res, bool *has_tail)
+	 const struct level *v, unsigned lvl, unsigned keep, uint32_t rend,
+	 uint8_t *res, bool *has_tail)
 {
 	unsigned d = v->cnt < keep ? v->cnt : keep, k;
 	size_t from = 0;
@@ -632,7 +635,7 @@ add_half(struct job *jobs, size_t n, const struct scan *s,
 		add_job(jobs, &n, s->buf, from, s->len, &res[d]);
 	else if (v->cnt > keep)
 		add_job(jobs, &n, s->buf, from,
-		    last_trigger(s->buf, s->len, lvl) + 1, &res[d]);
+			last_trigger(s->buf, s->len, lvl) + 1, &res[d]);
 	else
 		*has_tail = false;
 	return n;
@@ -703,10 +706,10 @@ ssdeep_hash_buf(const uint8_t *buf, size_t len, char out[SSDEEP_MAX_RESULT])
 	rend = len > 0 ? roll_at(buf, len - 1) : 0;
 
 	njobs = add_half(jobs, njobs, &s, &s.lv[bi], bi, DIGEST_LEN - 1, rend,
-	    res1, &tail1);
+			 res1, &tail1);
 	if (neighbour)
 		njobs = add_half(jobs, njobs, &s, &s.lv[bi + 1], bi + 1,
-		    HALF_LEN - 1, rend, res2, &tail2);
+				 HALF_LEN - 1, rend, res2, &tail2);
 	else if (rend != 0)
 		add_job(jobs, &njobs, buf, 0, len, &whole);
 	/* Small inputs have short pieces: order matters little then. */
@@ -724,8 +727,8 @@ ssdeep_hash_buf(const uint8_t *buf, size_t len, char out[SSDEEP_MAX_RESULT])
 	o = put_letters(o, res1, l + tail1);
 	*o++ = ':';
 	if (neighbour) {
-		l = s.lv[bi + 1].cnt < HALF_LEN - 1 ?
-		    s.lv[bi + 1].cnt : HALF_LEN - 1;
+		l = s.lv[bi + 1].cnt < HALF_LEN - 1 ? s.lv[bi + 1].cnt
+						    : HALF_LEN - 1;
 		o = put_letters(o, res2, l + tail2);
 	} else if (rend != 0)
 		*o++ = b64[whole];

@@ -29,6 +29,6 @@
  * Returns 0, or -1 if len is larger than ssdeep can hash (libfuzzy's limit).
  */
 int ssdeep_hash_buf(const uint8_t *buf, size_t len,
-    char out[SSDEEP_MAX_RESULT]);
+		    char out[SSDEEP_MAX_RESULT]);
 
 #endif

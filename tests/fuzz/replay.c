@@ -59,7 +59,8 @@ main(int argc, char **argv)
 
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i], de->d_name);
+			snprintf(path, sizeof(path), "%s/%s", argv[i],
+				 de->d_name);
 			failed |= run_file(path);
 			runs++;
 		}

@@ -42,16 +42,17 @@ setup(void **state)
 	snprintf(rules_path, sizeof(rules_path), "%s/t.yar", dir);
 	snprintf(hashes_path, sizeof(hashes_path), "%s/t.hsb", dir);
 	snprintf(bad_rules_path, sizeof(bad_rules_path), "%s/bad.yar", dir);
-	write_file(rules_path,
-		   "rule Test_Marker {\n"
-		   "  meta: id = \"T-1\" severity = \"high\" category = \"test\"\n"
-		   "        description = \"unit test marker\"\n"
-		   "  strings: $m = \"vigil-unit-test-marker-7f3a\"\n"
-		   "  condition: $m\n}\n");
+	write_file(
+		rules_path,
+		"rule Test_Marker {\n"
+		"  meta: id = \"T-1\" severity = \"high\" category = \"test\"\n"
+		"        description = \"unit test marker\"\n"
+		"  strings: $m = \"vigil-unit-test-marker-7f3a\"\n"
+		"  condition: $m\n}\n");
 	/* sha256("abc") */
-	write_file(hashes_path,
-		   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-		   ":3:Test.Hash.Abc\n");
+	write_file(hashes_path, "ba7816bf8f01cfea414140de5dae2223b00361a396177a"
+				"9cb410ff61f20015ad"
+				":3:Test.Hash.Abc\n");
 	write_file(bad_rules_path, "rule ok { condition: true }\n"
 				   "rule broken { condition: $nope }\n");
 	return 0;

@@ -14,7 +14,7 @@
 #include "engine/hashdb.h"
 
 #define EICAR_MD5 "44d88612fea8a8f36de82e1278abb02f"
-#define EICAR_SHA256 \
+#define EICAR_SHA256                                                           \
 	"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
 
 static void
@@ -41,7 +41,8 @@ test_hdb_md5_line_matches_with_size(void **state)
 	uint8_t md5[16];
 
 	(void)state;
-	assert_int_equal(load(db, EICAR_MD5 ":68:Eicar-Test\n", "x.hdb", err), 0);
+	assert_int_equal(load(db, EICAR_MD5 ":68:Eicar-Test\n", "x.hdb", err),
+			 0);
 	hashdb_finish(db);
 	unhex(EICAR_MD5, md5);
 	assert_string_equal(hashdb_lookup(db, HASH_MD5, md5, 68), "Eicar-Test");
@@ -57,8 +58,10 @@ test_hsb_sha256_and_wildcard_size(void **state)
 	uint8_t sha[32];
 
 	(void)state;
-	assert_int_equal(load(db, "# comment\n\n" EICAR_SHA256 ":*:Any-Size:73\r\n",
-			      "x.hsb", err), 0);
+	assert_int_equal(load(db,
+			      "# comment\n\n" EICAR_SHA256 ":*:Any-Size:73\r\n",
+			      "x.hsb", err),
+			 0);
 	hashdb_finish(db);
 	unhex(EICAR_SHA256, sha);
 	assert_string_equal(hashdb_lookup(db, HASH_SHA256, sha, 12345),
@@ -106,7 +109,8 @@ test_nul_byte_and_long_line_rejected(void **state)
 
 	(void)state;
 	assert_int_equal(hashdb_load_buffer(db, nul, sizeof(nul) - 1, "n.hdb",
-					    err, sizeof(err)), VG_EFORMAT);
+					    err, sizeof(err)),
+			 VG_EFORMAT);
 	assert_non_null(strstr(err, "NUL"));
 	memset(line, 'a', sizeof(line) - 1);
 	line[sizeof(line) - 1] = '\0';
@@ -136,8 +140,9 @@ test_missing_file_is_io_error(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(hashdb_load_file(db, "/nonexistent/x.hdb", err,
-					  sizeof(err)), VG_EIO);
+	assert_int_equal(
+		hashdb_load_file(db, "/nonexistent/x.hdb", err, sizeof(err)),
+		VG_EIO);
 	assert_non_null(strstr(err, "/nonexistent/x.hdb"));
 	hashdb_free(db);
 }

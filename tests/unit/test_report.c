@@ -64,7 +64,8 @@ test_low_match_alone_stays_clean(void **state)
 	struct report *r = with_file();
 
 	(void)state;
-	object_add_match(&r->objects[0], MATCH_YARA, "Packer", NULL, NULL, NULL, 25);
+	object_add_match(&r->objects[0], MATCH_YARA, "Packer", NULL, NULL, NULL,
+			 25);
 	report_decide(r);
 	assert_int_equal(r->verdict, VERDICT_CLEAN);
 	assert_int_equal(r->score, 25);
@@ -158,7 +159,8 @@ test_json_carries_verdict_and_hashes(void **state)
 
 	(void)state;
 	r->objects[0].name = strdup("bad\xff\x01name");
-	object_add_match(&r->objects[0], MATCH_HASH, "H", NULL, "hash", NULL, 100);
+	object_add_match(&r->objects[0], MATCH_HASH, "H", NULL, "hash", NULL,
+			 100);
 	report_decide(r);
 	s = report_to_json(r);
 	assert_non_null(s);
@@ -169,7 +171,8 @@ test_json_carries_verdict_and_hashes(void **state)
 			    "malicious");
 	json_t *o = json_array_get(json_object_get(j, "objects"), 0);
 	assert_true(json_is_null(json_object_get(o, "parent")));
-	assert_int_equal(strlen(json_string_value(json_object_get(o, "sha256"))), 64);
+	assert_int_equal(
+		strlen(json_string_value(json_object_get(o, "sha256"))), 64);
 	assert_string_equal(json_string_value(json_object_get(o, "name")),
 			    "bad\\xff\x01name");
 	json_decref(j);

@@ -59,9 +59,10 @@ static void
 fill_text(uint8_t *p, size_t n)
 {
 	static const char *const words[] = {
-		"the", "quick", "brown", "fox", "jumps", "over", "lazy",
-		"dog", "int", "return", "static", "void", "char", "struct",
-		"if", "else", "while", "for", "malware", "sample", "0x00",
+		"the",     "quick",  "brown", "fox",    "jumps",  "over",
+		"lazy",    "dog",    "int",   "return", "static", "void",
+		"char",    "struct", "if",    "else",   "while",  "for",
+		"malware", "sample", "0x00",
 	};
 	size_t i = 0, k;
 	const char *w;
@@ -229,7 +230,7 @@ test_runs_of_every_byte_value_match(void **state)
 static void
 test_repeating_short_patterns_match(void **state)
 {
-	static const size_t lens[] = { 50, 1000, 20000, 300000, 2 * MIB };
+	static const size_t lens[] = {50, 1000, 20000, 300000, 2 * MIB};
 	uint8_t *b = xalloc(2 * MIB);
 	size_t period, i, k;
 
@@ -366,7 +367,7 @@ static void
 test_real_files_match(void **state)
 {
 	static const char *const paths[] = {
-		"/usr/bin/ls", "/usr/bin/bash", "/usr/bin/gcc",
+		"/usr/bin/ls",      "/usr/bin/bash", "/usr/bin/gcc",
 		"/usr/bin/python3", "/usr/bin/perl", "/usr/bin/ssh",
 	};
 	uint8_t *b;
@@ -409,8 +410,8 @@ test_too_large_input_is_rejected(void **state)
 	if ((uint64_t)SIZE_MAX <= SSDEEP_MAX_INPUT)
 		skip();
 	/* The length is checked before any byte is read. */
-	assert_int_equal(ssdeep_hash_buf(b, (size_t)SSDEEP_MAX_INPUT + 1,
-	    got), -1);
+	assert_int_equal(ssdeep_hash_buf(b, (size_t)SSDEEP_MAX_INPUT + 1, got),
+			 -1);
 }
 
 int
@@ -428,7 +429,8 @@ main(void)
 		cmocka_unit_test(test_text_matches),
 		cmocka_unit_test(test_zero_tail_uses_last_trigger_piece),
 		cmocka_unit_test(test_falls_back_to_smaller_block_sizes),
-		cmocka_unit_test(test_rolling_value_wrapping_to_zero_is_no_trigger),
+		cmocka_unit_test(
+			test_rolling_value_wrapping_to_zero_is_no_trigger),
 		cmocka_unit_test(test_random_lengths_up_to_4mib_match),
 		cmocka_unit_test(test_real_files_match),
 		cmocka_unit_test(test_too_large_input_is_rejected),

@@ -46,9 +46,9 @@ test_invalid_utf8_is_escaped(void **state)
 {
 	(void)state;
 	check("\xff", 0, "\\xff");
-	check("\xc0\xaf", 0, "\\xc0\\xaf");        /* overlong */
-	check("\xed\xa0\x80", 0, "\\xed\\xa0\\x80"); /* surrogate */
-	check("\xe2\x82", 0, "\\xe2\\x82");        /* truncated */
+	check("\xc0\xaf", 0, "\\xc0\\xaf");                   /* overlong */
+	check("\xed\xa0\x80", 0, "\\xed\\xa0\\x80");          /* surrogate */
+	check("\xe2\x82", 0, "\\xe2\\x82");                   /* truncated */
 	check("\xf4\x90\x80\x80", 0, "\\xf4\\x90\\x80\\x80"); /* > U+10FFFF */
 }
 
