@@ -856,7 +856,8 @@ engine_scan_fd(struct scanner *s, int fd, const char *display_name,
 					  display_name, out);
 	if ((rc = read_whole(s, fd, (size_t)st.st_size, &got)) != 0)
 		return rc;
-	rc = engine_scan_buffer(s, s->buf, got, display_name, out);
+	rc = engine_scan_buffer(s, got ? s->buf : (const uint8_t *)"", got,
+				display_name, out);
 	if (rc == 0 && got < (size_t)st.st_size) {
 		report_add_problem(*out, "the file shrank while it was read");
 		report_decide(*out);

@@ -140,6 +140,35 @@ test_clean_buffer_is_clean(void **state)
 }
 
 static void
+test_empty_file_is_clean_with_empty_digests(void **state)
+{
+	struct engine *e = make_engine(NULL);
+	struct scanner *s;
+	struct report *r;
+	char path[600];
+	FILE *f;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/empty", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(scanner_new(e, &s), 0);
+	assert_int_equal(engine_scan_fd(s, fd, path, &r), 0);
+	assert_int_equal(r->verdict, VERDICT_CLEAN);
+	assert_int_equal(r->n_objects, 1);
+	assert_int_equal(r->objects[0].size, 0);
+	assert_int_equal(r->objects[0].sha256[0], 0xe3);
+	report_free(r);
+	close(fd);
+	scanner_free(s);
+	engine_free(e);
+}
+
+static void
 test_hash_signature_matches(void **state)
 {
 	struct engine *e = make_engine(NULL);
@@ -217,6 +246,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rule_match_carries_meta),
 		cmocka_unit_test(test_clean_buffer_is_clean),
+		cmocka_unit_test(test_empty_file_is_clean_with_empty_digests),
 		cmocka_unit_test(test_hash_signature_matches),
 		cmocka_unit_test(test_file_over_size_limit_is_suspicious),
 		cmocka_unit_test(test_rule_error_names_file_and_line),
