@@ -1,0 +1,128 @@
+/*
+ * store.h - the regional node's metadata store: clients, submissions,
+ * analysis jobs and reputation, behind one table of operations.
+ *
+ * A backend is a struct store_ops and one file (store_sqlite.c now,
+ * store_pg.c later); callers hold a struct store and never know which
+ * backend it is. Samples' bytes are not here: they live in the encrypted
+ * sample store (samples.h), addressed by SHA-256.
+ *
+ * Conventions for every operation: returns 0 on success or a negative
+ * VG_E* code (VG_ENOENT when a looked-up row does not exist, VG_ECORRUPT
+ * when a stored row makes no sense, VG_EIO for a database error);
+ * strings returned in structs are owned by the struct and freed by its
+ * *_clear() function; hashes are lowercase hex strings of exact length.
+ * A store handle is used by one thread at a time; open one per thread.
+ */
+#ifndef VIGIL_STORE_STORE_H
+#define VIGIL_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum consent { CONSENT_NONE = 0, CONSENT_METADATA, CONSENT_FILES };
+
+enum job_state {
+	JOB_QUEUED = 0,
+	JOB_ANALYSING,
+	JOB_DONE,
+	JOB_FAILED,
+};
+
+struct client {
+	char id[37];             /* UUID text form */
+	uint8_t token_hash[32];  /* SHA-256 of the bearer token; never the token */
+	enum consent consent;
+	char region[33];
+	int64_t created;         /* unix seconds */
+};
+
+/* What the node knows about one sample, by any of its hashes. */
+struct reputation {
+	char md5[33], sha1[41], sha256[65];
+	char *verdict;      /* "malicious", "suspicious", "clean", "unknown" */
+	int score;
+	char *detections;   /* JSON array text, e.g. ["Vigil_Test_EICAR"] */
+	uint64_t size;
+	char *type;         /* MIME type; may be NULL */
+	int64_t first_seen, last_seen; /* unix seconds */
+	uint64_t prevalence;           /* distinct clients that reported it */
+	int64_t analysed_at;           /* unix seconds; 0 if not analysed */
+	double analysis_ms;
+};
+
+struct submission {
+	char id[37];
+	char client_id[37];
+	char sha256[65];
+	char *metadata;     /* JSON object text as received, validated */
+	int64_t created;
+};
+
+struct job {
+	int64_t id;
+	char sha256[65];
+	enum job_state state;
+	int attempts;
+	char *report;       /* JSON report text when done; NULL otherwise */
+	char *error;        /* why it failed; NULL otherwise */
+	int64_t updated;
+};
+
+struct store;
+
+struct store_ops {
+	const char *name;
+	int (*close)(struct store *s);
+	/* Clients */
+	int (*client_put)(struct store *s, const struct client *c);
+	int (*client_by_token_hash)(struct store *s, const uint8_t hash[32],
+				    struct client *out);
+	/* Submissions: one row per (client, sample) report. Records the
+	 * submission, upserts the sample's reputation row (first/last seen,
+	 * prevalence = distinct clients) and, if the sample has no job yet,
+	 * queues one; all in one transaction. *new_job tells whether a job
+	 * was queued. */
+	int (*submission_add)(struct store *s, const struct submission *sub,
+			      const char *md5, const char *sha1, uint64_t size,
+			      bool *new_job);
+	int (*submission_get)(struct store *s, const char *id,
+			      struct submission *out);
+	/* Jobs */
+	int (*job_claim)(struct store *s, struct job *out); /* VG_ENOENT: none */
+	int (*job_get_by_sha256)(struct store *s, const char *sha256,
+				 struct job *out);
+	int (*job_finish)(struct store *s, int64_t id, const char *report_json,
+			  const char *verdict, int score,
+			  const char *detections_json, const char *mime,
+			  double analysis_ms);
+	int (*job_fail)(struct store *s, int64_t id, const char *why,
+			int max_attempts); /* requeues below max_attempts */
+	int (*job_requeue_stale)(struct store *s); /* analysing -> queued, at start */
+	/* Reputation */
+	int (*reputation_get)(struct store *s, const char *hash,
+			      struct reputation *out); /* md5, sha1 or sha256 */
+	/* Calls fn for every reputation row (to build the in-memory lookup
+	 * index at start); stops early if fn returns non-zero. */
+	int (*reputation_each)(struct store *s,
+			       int (*fn)(const struct reputation *r, void *ud),
+			       void *ud);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Opens the SQLite backend on the database file at path (created with
+ * mode 0600 if missing, WAL mode, schema migrated). Returns 0 and *out,
+ * or a negative VG_E* code with a message in err. */
+int store_sqlite_open(const char *path, struct store **out, char *err,
+		      size_t errlen);
+
+void client_clear(struct client *c);
+void reputation_clear(struct reputation *r);
+void submission_clear(struct submission *s);
+void job_clear(struct job *j);
+
+#endif
