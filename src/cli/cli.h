@@ -6,6 +6,8 @@
 
 /* Each takes argv with argv[0] the subcommand's name; returns the exit
  * status. */
+int cmd_enroll(int argc, char **argv);
+int cmd_lookup(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 
 #endif

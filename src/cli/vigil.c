@@ -13,6 +13,8 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{"scan", cmd_scan, "scan files and directories, give verdicts"},
+	{"enroll", cmd_enroll, "enrol this endpoint with a regional node"},
+	{"lookup", cmd_lookup, "ask the node about hashes"},
 };
 
 static void

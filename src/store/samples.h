@@ -16,8 +16,10 @@
  * VG_ECORRUPT, never served.
  *
  * Key: 32 random bytes in a key file of mode 0600, created on first use;
- * a key file with wider permissions, or of the wrong size, is refused.
- * The key is wiped from memory by samples_close().
+ * a key file with wider permissions, or of the wrong size, is refused. A
+ * missing key file is generated only while the store holds no samples: a
+ * new key could read none of them (the path is most likely wrong), so
+ * that is refused too. The key is wiped from memory by samples_close().
  */
 #ifndef VIGIL_STORE_SAMPLES_H
 #define VIGIL_STORE_SAMPLES_H
@@ -26,6 +28,9 @@
 #include <stdint.h>
 
 #define SAMPLES_CHUNK (64 * 1024)
+/* Largest sample stored: the engine's ceiling on one file. It bounds what
+ * samples_get() allocates, whatever a damaged file claims. */
+#define SAMPLES_MAX_SIZE (4ULL * 1024 * 1024 * 1024)
 
 struct samples;
 
@@ -42,14 +47,18 @@ void samples_close(struct samples *s);
 /*
  * Stores len bytes at buf under their SHA-256, which the caller has
  * computed (sha256_hex, 64 lowercase hex digits; checked again here, and
- * VG_EINVAL if it does not match). Returns 0 once the sample is durable,
- * including when it was already stored. Safe to call concurrently from
- * several threads or processes for the same or different samples.
+ * VG_EINVAL if it does not match; VG_ELIMIT above SAMPLES_MAX_SIZE).
+ * Returns 0 once the sample is durable, including when it was already
+ * stored. Safe to call concurrently from several threads or processes for
+ * the same or different samples.
  */
 int samples_put(struct samples *s, const char *sha256_hex, const void *buf,
 		size_t len) __attribute__((warn_unused_result));
 
-/* Returns 1 if the sample is stored, 0 if not, or a negative VG_E* code. */
+/* Returns 1 if the sample is stored, 0 if not (or if the stored file's size
+ * fits no sample at all), or a negative VG_E* code. Cheap: it neither
+ * decrypts nor knows the length, so only samples_get() proves a file
+ * sound. samples_put() replaces a copy whose size is wrong for its data. */
 int samples_has(struct samples *s, const char *sha256_hex);
 
 /*

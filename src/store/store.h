@@ -12,6 +12,7 @@
  * when a stored row makes no sense, VG_EIO for a database error);
  * strings returned in structs are owned by the struct and freed by its
  * *_clear() function; hashes are lowercase hex strings of exact length.
+ * A failing operation says why in s->err, for the log.
  * A store handle is used by one thread at a time; open one per thread.
  */
 #ifndef VIGIL_STORE_STORE_H
@@ -83,7 +84,10 @@ struct store_ops {
 	 * submission, upserts the sample's reputation row (first/last seen,
 	 * prevalence = distinct clients) and, if the sample has no job yet,
 	 * queues one; all in one transaction. *new_job tells whether a job
-	 * was queued. */
+	 * was queued. sub->created is the time of the report (first/last
+	 * seen); 0 means now. VG_ENOENT: unknown client; VG_EINVAL: a
+	 * duplicate id, or hashes or size that disagree with the stored
+	 * sample's. */
 	int (*submission_add)(struct store *s, const struct submission *sub,
 			      const char *md5, const char *sha1, uint64_t size,
 			      bool *new_job);
@@ -99,12 +103,15 @@ struct store_ops {
 			  double analysis_ms);
 	int (*job_fail)(struct store *s, int64_t id, const char *why,
 			int max_attempts); /* requeues below max_attempts */
+	/* job_finish and job_fail: VG_ENOENT for an unknown id, VG_EINVAL
+	 * for a job that is not being analysed (finished or requeued). */
 	int (*job_requeue_stale)(struct store *s); /* analysing -> queued, at start */
 	/* Reputation */
 	int (*reputation_get)(struct store *s, const char *hash,
 			      struct reputation *out); /* md5, sha1 or sha256 */
 	/* Calls fn for every reputation row (to build the in-memory lookup
-	 * index at start); stops early if fn returns non-zero. */
+	 * index at start); stops early if fn returns non-zero, and returns
+	 * that value. */
 	int (*reputation_each)(struct store *s,
 			       int (*fn)(const struct reputation *r, void *ud),
 			       void *ud);
@@ -112,6 +119,7 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
+	char err[256]; /* why the last failed operation failed; for logs */
 };
 
 /* Opens the SQLite backend on the database file at path (created with

@@ -1,0 +1,210 @@
+/*
+ * cmd_lookup.c - `vigil lookup HASH...`
+ *
+ * Asks the node about MD5, SHA-1 or SHA-256 hashes in batches, and prints
+ * one line per hash: `HASH: VERDICT (score N) DETECTIONS`. A node of
+ * another region answers 421 with the client's home endpoint: vigil
+ * follows it once and remembers it. Exit status: 0 nothing malicious or
+ * suspicious, 1 something is, 2 an error.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/http.h"
+#include "cli/userconf.h"
+#include "common/err.h"
+#include "common/text.h"
+#include "common/xmalloc.h"
+
+#define LOOKUP_BATCH 10000
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: vigil lookup [--json] HASH...\n");
+}
+
+/* Explains an answer that is not 200 on stderr. */
+static void
+explain(const char *server, const struct http_response *r)
+{
+	json_t *j = r->body ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+	const char *msg = json_string_value(json_object_get(j, "message"));
+	char *safe = text_sanitize(msg ? msg : (r->body ? r->body : ""), true);
+
+	if (r->status == 429)
+		fprintf(stderr,
+			"vigil: %s is rate-limiting this client; retry "
+			"in %ld s\n",
+			server, r->retry_after > 0 ? r->retry_after : 1);
+	else if (r->status == 401)
+		fprintf(stderr,
+			"vigil: %s does not know this client (%s); run "
+			"vigil enroll again\n",
+			server, safe);
+	else
+		fprintf(stderr, "vigil: %s answered %ld: %.300s\n", server,
+			r->status, safe);
+	free(safe);
+	json_decref(j);
+}
+
+/* Sends one batch; follows one 421 to the home region. */
+static int
+lookup_batch(struct userconf *u, json_t *hashes, json_t **results)
+{
+	struct http_response r;
+	json_t *req = json_pack("{s:O}", "hashes", hashes), *answer;
+	char *body = json_dumps(req, JSON_COMPACT);
+	int tries = 0, rc = 2;
+
+	json_decref(req);
+	if (body == NULL)
+		return 2;
+
+	for (;;) {
+		if (http_request("POST", u->server, "/v1/lookup", u->token,
+				 body, strlen(body), &r) != 0) {
+			fprintf(stderr, "vigil: %s: %s\n", u->server, r.error);
+			break;
+		}
+		if (r.status == 421 && tries++ == 0) {
+			json_t *j = json_loadb(r.body, r.len, 0, NULL);
+			const char *ep = json_string_value(
+				json_object_get(j, "endpoint"));
+			char err[256];
+
+			if (ep != NULL && strlen(ep) < sizeof(u->server) &&
+			    (strncmp(ep, "http://", 7) == 0 ||
+			     strncmp(ep, "https://", 8) == 0)) {
+				fprintf(stderr,
+					"vigil: %s serves another region; "
+					"following to %s\n",
+					u->server, ep);
+				snprintf(u->server, sizeof(u->server), "%s",
+					 ep);
+				if (userconf_save(u, err, sizeof(err)) != 0)
+					fprintf(stderr, "vigil: %s\n", err);
+				json_decref(j);
+				http_response_clear(&r);
+				continue;
+			}
+			json_decref(j);
+		}
+		if (r.status != 200) {
+			explain(u->server, &r);
+			break;
+		}
+		answer = json_loadb(r.body, r.len, 0, NULL);
+		*results = json_incref(json_object_get(answer, "results"));
+		json_decref(answer);
+		if (!json_is_array(*results)) {
+			fprintf(stderr, "vigil: %s gave a malformed answer\n",
+				u->server);
+			json_decref(*results);
+			*results = NULL;
+			break;
+		}
+		rc = 0;
+		break;
+	}
+	http_response_clear(&r);
+	free(body);
+	return rc;
+}
+
+int
+cmd_lookup(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct userconf u;
+	char err[512];
+	int c, json = 0, found = 0, status = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind == argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (userconf_load(&u, err, sizeof(err)) != 0) {
+		fprintf(stderr,
+			"vigil lookup: %s\nvigil lookup: enrol first: "
+			"vigil enroll --server URL\n",
+			err);
+		return 2;
+	}
+	for (int i = optind; i < argc && status != 2; i += LOOKUP_BATCH) {
+		json_t *hashes = json_array(), *results = NULL;
+		size_t k;
+		json_t *r;
+
+		for (int j = i; j < argc && j < i + LOOKUP_BATCH; j++)
+			json_array_append_new(hashes, json_string(argv[j]));
+		if (lookup_batch(&u, hashes, &results) != 0) {
+			status = 2;
+			json_decref(hashes);
+			break;
+		}
+		json_array_foreach(results, k, r)
+		{
+			const char *v = json_string_value(
+				json_object_get(r, "verdict"));
+			const char *e =
+				json_string_value(json_object_get(r, "error"));
+			char *h = text_sanitize(
+				json_string_value(json_object_get(r, "hash")),
+				true);
+
+			if (json) {
+				char *s = json_dumps(
+					r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				puts(s);
+				free(s);
+			} else if (e != NULL) {
+				printf("%s: ERROR %s\n", h ? h : "?", e);
+			} else {
+				char *d = json_dumps(
+					json_object_get(r, "detections"),
+					JSON_COMPACT);
+				printf("%s: %s", h ? h : "?",
+				       v ? v : "unknown");
+				if (json_object_get(r, "score"))
+					printf(" (score %lld, prevalence %lld) "
+					       "%s",
+					       (long long)json_integer_value(
+						       json_object_get(
+							       r, "score")),
+					       (long long)json_integer_value(
+						       json_object_get(
+							       r,
+							       "prevalence")),
+					       d ? d : "[]");
+				putchar('\n');
+				free(d);
+			}
+			if (e != NULL)
+				status = 2;
+			if (v && (strcmp(v, "malicious") == 0 ||
+				  strcmp(v, "suspicious") == 0))
+				found = 1;
+			free(h);
+		}
+		json_decref(results);
+		json_decref(hashes);
+	}
+	return found ? 1 : status;
+}

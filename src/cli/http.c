@@ -1,0 +1,118 @@
+/*
+ * http.c - requests to the node over libcurl; see http.h.
+ */
+#include "cli/http.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/err.h"
+#include "common/xmalloc.h"
+
+struct sink {
+	struct http_response *r;
+	size_t cap;
+	int too_big;
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct sink *s = ud;
+	size_t len = size * n;
+
+	if (s->r->len + len > HTTP_MAX_RESPONSE) {
+		s->too_big = 1;
+		return 0; /* abort the transfer */
+	}
+	if (s->r->len + len + 1 > s->cap) {
+		s->cap = (s->r->len + len + 1) * 2;
+		s->r->body = xreallocarray(s->r->body, s->cap, 1);
+	}
+	memcpy(s->r->body + s->r->len, p, len);
+	s->r->len += len;
+	s->r->body[s->r->len] = '\0';
+	return len;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct http_response *r = ud;
+	size_t len = size * n;
+
+	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		r->retry_after = strtol(p + 12, NULL, 10);
+	return len;
+}
+
+int
+http_request(const char *method, const char *base, const char *path,
+	     const char *token, const char *body, size_t len,
+	     struct http_response *resp)
+{
+	struct curl_slist *h = NULL;
+	struct sink s = {.r = resp};
+	char *url, *auth = NULL;
+	CURLcode rc;
+	CURL *c;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+	if ((c = curl_easy_init()) == NULL) {
+		snprintf(resp->error, sizeof(resp->error), "libcurl failed");
+		return VG_ELIB;
+	}
+	url = xasprintf("%s%s", base, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, HTTP_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, HTTP_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "vigil/" VIGIL_VERSION);
+	if (token != NULL) {
+		auth = xasprintf("Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	if (body != NULL) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	else if (s.too_big)
+		snprintf(resp->error, sizeof(resp->error),
+			 "the answer is larger than %u bytes",
+			 HTTP_MAX_RESPONSE);
+	else
+		snprintf(resp->error, sizeof(resp->error), "%s",
+			 curl_easy_strerror(rc));
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (auth != NULL) {
+		memset(auth, 0, strlen(auth));
+		free(auth);
+	}
+	free(url);
+	return rc == CURLE_OK ? 0 : VG_EIO;
+}
+
+void
+http_response_clear(struct http_response *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}

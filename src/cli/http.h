@@ -1,0 +1,33 @@
+/*
+ * http.h - the client side of the node's API, over libcurl.
+ *
+ * One call is one request with bounded size and time; the answer's body
+ * is kept whole (up to HTTP_MAX_RESPONSE bytes) for the caller to parse.
+ */
+#ifndef VIGIL_CLI_HTTP_H
+#define VIGIL_CLI_HTTP_H
+
+#include <stddef.h>
+
+#define HTTP_MAX_RESPONSE       (64u * 1024 * 1024)
+#define HTTP_CONNECT_TIMEOUT_MS 10000L
+#define HTTP_TIMEOUT_MS         120000L
+
+struct http_response {
+	long status; /* 0 when no answer came */
+	char *body;  /* NUL-terminated; owned; may be NULL */
+	size_t len;
+	long retry_after; /* seconds, from a 429; -1 if absent */
+	char error[256];  /* why there is no answer (status 0) */
+};
+
+/* Sends METHOD base+path with an optional bearer token and JSON body.
+ * Returns 0 when an answer came (any status), VG_EIO when none did
+ * (connection refused, timeout, TLS...; resp->error says which). */
+int http_request(const char *method, const char *base, const char *path,
+		 const char *token, const char *body, size_t len,
+		 struct http_response *resp);
+
+void http_response_clear(struct http_response *r);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * log.c - structured log lines; see log.h.
+ */
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static enum log_level min_level = LOG_INFO;
+
+void
+log_set_level(enum log_level level)
+{
+	min_level = level;
+}
+
+static const char *
+level_name(enum log_level l)
+{
+	switch (l) {
+	case LOG_DEBUG: return "debug";
+	case LOG_INFO: return "info";
+	case LOG_WARN: return "warn";
+	case LOG_ERROR: return "error";
+	}
+	return "info";
+}
+
+void
+log_event_at(enum log_level level, const char *func, const char *event,
+	     const char *fmt, ...)
+{
+	char line[2048], ts[32];
+	struct timeval tv;
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	if (level < min_level)
+		return;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line),
+		     "ts=%s.%03ldZ level=%s func=%s event=%s", ts,
+		     (long)(tv.tv_usec / 1000), level_name(level), func, event);
+	if (n > 0 && (size_t)n < sizeof(line) - 2 && fmt != NULL && *fmt) {
+		line[n++] = ' ';
+		va_start(ap, fmt);
+		vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+		va_end(ap);
+	}
+	/* One write per line, so that lines from threads never interleave. */
+	n = (int)strnlen(line, sizeof(line) - 2);
+	line[n++] = '\n';
+	fwrite(line, 1, (size_t)n, stderr);
+}
+
+const char *
+log_value(const char *s, char *buf, unsigned len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned o = 0;
+	int bare = *s != '\0';
+
+	for (const char *p = s; *p && bare; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("-_./:@+,", *p)))
+			bare = 0;
+	if (bare) {
+		snprintf(buf, len, "%s", s);
+		return buf;
+	}
+	if (len < 3) {
+		if (len)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[o++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (o + 5 >= len)
+			break;
+		if (*p == '"' || *p == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[*p >> 4];
+			buf[o++] = hex[*p & 0xf];
+		} else {
+			buf[o++] = (char)*p;
+		}
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}

@@ -1,0 +1,638 @@
+/*
+ * api.c - vigild's HTTP API (docs/API.md): routing, authentication,
+ * residency, limits, and the handlers.
+ *
+ * Every request is hostile until proven otherwise: the route and method
+ * are checked first, then the body size against the route's limit, then
+ * the bearer token; only then is the body parsed, and only then is
+ * anything stored. Every refusal is a 4xx with a JSON body
+ * {"error": CODE, "message": TEXT}. The lookup routes answer from the
+ * in-memory index and never touch the disk.
+ */
+#include "node/api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+
+#define TOKEN_PREFIX       "vg1."
+#define TOKEN_SECRET_BYTES 32
+#define TOKEN_MAX_LEN      128
+
+static struct node *N;
+
+/* Latency buckets of vigil_lookup_duration_seconds. */
+static const double latency_le[METRICS_LATENCY_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+	0.01,   0.025,   0.05,   0.1,   0.25,   1.0,
+};
+
+const char *
+route_name(enum route r)
+{
+	static const char *names[ROUTE_COUNT] = {
+		"healthz", "metrics", "enroll", "files", "lookup", "other",
+	};
+	return r < ROUTE_COUNT ? names[r] : "other";
+}
+
+/* The authenticated client of a request. */
+struct caller {
+	char id[37];
+	enum consent consent;
+};
+
+/*
+ * Clients already authenticated, by token hash, so that the lookup path
+ * does not reach SQLite for every request. Only tokens the store vouched
+ * for enter, so it grows with the enrolled clients, not with attackers.
+ */
+struct token_cache {
+	struct token_slot {
+		uint8_t hash[32];
+		struct caller who;
+		int used;
+	} * slot;
+	size_t n, cap;
+} tokens;
+
+static struct token_slot *
+token_find(const uint8_t hash[32], int insert)
+{
+	size_t s;
+	uint64_t h;
+
+	if (tokens.cap == 0 || (insert && 2 * (tokens.n + 1) > tokens.cap)) {
+		struct token_cache old = tokens;
+
+		tokens.cap = old.cap ? old.cap * 2 : 256;
+		tokens.slot = xcalloc(tokens.cap, sizeof(*tokens.slot));
+		tokens.n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.slot[i].used) {
+				struct token_slot *t =
+					token_find(old.slot[i].hash, 1);
+				*t = old.slot[i];
+			}
+		free(old.slot);
+	}
+	memcpy(&h, hash, sizeof(h));
+	for (s = (size_t)h & (tokens.cap - 1);;
+	     s = (s + 1) & (tokens.cap - 1)) {
+		struct token_slot *t = &tokens.slot[s];
+
+		if (!t->used) {
+			if (!insert)
+				return NULL;
+			t->used = 1;
+			memcpy(t->hash, hash, 32);
+			tokens.n++;
+			return t;
+		}
+		if (sodium_memcmp(t->hash, hash, 32) == 0)
+			return t;
+	}
+}
+
+static void
+count(enum route r, int status)
+{
+	if (status >= 0 && status < METRICS_STATUS_MAX)
+		N->metrics.requests[r][status]++;
+}
+
+static void
+reply(h2o_req_t *req, enum route r, int status, const char *ctype,
+      const char *body, size_t len)
+{
+	static const struct {
+		int status;
+		const char *reason;
+	} reasons[] = {
+		{200, "OK"},
+		{201, "Created"},
+		{202, "Accepted"},
+		{400, "Bad Request"},
+		{401, "Unauthorized"},
+		{403, "Forbidden"},
+		{404, "Not Found"},
+		{405, "Method Not Allowed"},
+		{413, "Payload Too Large"},
+		{415, "Unsupported Media Type"},
+		{421, "Misdirected Request"},
+		{429, "Too Many Requests"},
+		{500, "Internal Server Error"},
+		{503, "Service Unavailable"},
+	};
+	const char *reason = "Unknown";
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].status == status)
+			reason = reasons[i].reason;
+	req->res.status = status;
+	req->res.reason = reason;
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+		       NULL, ctype, strlen(ctype));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
+		       NULL, H2O_STRLIT("no-store"));
+	count(r, status);
+	h2o_send_inline(req, body, len);
+}
+
+static int
+send_json(h2o_req_t *req, enum route r, int status, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(j);
+	if (s == NULL)
+		fatal("out of memory");
+	reply(req, r, status, "application/json", s, strlen(s));
+	free(s);
+	return 0;
+}
+
+/* Sends {"error": code, "message": message}. */
+static int
+send_error(h2o_req_t *req, enum route r, int status, const char *code,
+	   const char *message)
+{
+	return send_json(
+		req, r, status,
+		json_pack("{s:s, s:s}", "error", code, "message", message));
+}
+
+static int
+is_method(h2o_req_t *req, const char *m)
+{
+	return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+static int
+wrong_method(h2o_req_t *req, enum route r, const char *allow)
+{
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+		       allow, strlen(allow));
+	return send_error(req, r, 405, "method_not_allowed",
+			  "this route does not take that method");
+}
+
+static int
+deny(h2o_req_t *req, enum route r, const char *why)
+{
+	send_error(req, r, 401, "unauthorized", why);
+	return -1;
+}
+
+/*
+ * Authenticates the bearer token of req into *who. On failure it has
+ * already answered: 401 for a missing, malformed or unknown token, 421
+ * (with the home region's endpoint) for a token of another region.
+ */
+static int
+authenticate(h2o_req_t *req, enum route r, struct caller *who)
+{
+	ssize_t at =
+		h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+	const char *v, *region, *dot;
+	size_t len, rlen;
+	uint8_t hash[32];
+	struct token_slot *t;
+	struct client c;
+
+	if (at < 0)
+		return deny(req, r,
+			    "an Authorization: Bearer token is required");
+	v = req->headers.entries[at].value.base;
+	len = req->headers.entries[at].value.len;
+	if (len < 7 || strncasecmp(v, "Bearer ", 7) != 0 ||
+	    len - 7 > TOKEN_MAX_LEN)
+		return deny(req, r, "malformed Authorization header");
+	v += 7;
+	len -= 7;
+	/* vg1.<region>.<secret>: the region is readable without any lookup,
+	 * so that a node can send a client home without knowing it. */
+	if (len < strlen(TOKEN_PREFIX) + 3 ||
+	    memcmp(v, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0)
+		return deny(req, r, "malformed token");
+	region = v + strlen(TOKEN_PREFIX);
+	dot = memchr(region, '.', len - strlen(TOKEN_PREFIX));
+	if (dot == NULL || dot == region || dot - region > 32)
+		return deny(req, r, "malformed token");
+	rlen = (size_t)(dot - region);
+	for (size_t i = 0; i < rlen; i++)
+		if (!((region[i] >= 'a' && region[i] <= 'z') ||
+		      (region[i] >= '0' && region[i] <= '9') ||
+		      region[i] == '-'))
+			return deny(req, r, "malformed token");
+	if (rlen != strlen(N->cfg.region) ||
+	    memcmp(region, N->cfg.region, rlen) != 0) {
+		char name[33];
+		const char *url;
+
+		memcpy(name, region, rlen);
+		name[rlen] = '\0';
+		url = config_region_url(&N->cfg, name);
+		send_json(req, r, 421,
+			  json_pack("{s:s, s:s, s:s, s:o}", "error",
+				    "misdirected", "message",
+				    "this token belongs to another region",
+				    "region", name, "endpoint",
+				    url ? json_string(url) : json_null()));
+		return -1;
+	}
+	crypto_hash_sha256(hash, (const uint8_t *)v, len);
+	if ((t = token_find(hash, 0)) != NULL) {
+		*who = t->who;
+		return 0;
+	}
+	if (N->store->ops->client_by_token_hash(N->store, hash, &c) != 0)
+		return deny(req, r, "unknown token");
+	t = token_find(hash, 1);
+	memcpy(t->who.id, c.id, sizeof(t->who.id));
+	t->who.consent = c.consent;
+	*who = t->who;
+	client_clear(&c);
+	return 0;
+}
+
+static const char *
+consent_name(enum consent c)
+{
+	return c == CONSENT_FILES      ? "files"
+	       : c == CONSENT_METADATA ? "metadata"
+				       : "none";
+}
+
+static void
+uuid4(char out[37])
+{
+	uint8_t b[16];
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%"
+		 "02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* Parses req's body as a JSON object, or answers 400 and returns NULL. */
+static json_t *
+body_object(h2o_req_t *req, enum route r)
+{
+	json_error_t e;
+	json_t *j;
+
+	j = json_loadb(req->entity.base, req->entity.len,
+		       JSON_REJECT_DUPLICATES, &e);
+	if (j == NULL || !json_is_object(j)) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "the body is not a JSON object%s%s",
+			 j == NULL ? ": " : "", j == NULL ? e.text : "");
+		json_decref(j);
+		send_error(req, r, 400, "bad_json", msg);
+		return NULL;
+	}
+	return j;
+}
+
+static int
+on_enroll(h2o_req_t *req)
+{
+	uint8_t secret[TOKEN_SECRET_BYTES];
+	char b64[sodium_base64_ENCODED_LEN(
+		TOKEN_SECRET_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	char token[TOKEN_MAX_LEN + 1];
+	const char *consent = "none";
+	struct client c;
+	json_t *j, *v;
+	int rc;
+
+	if (!is_method(req, "POST"))
+		return wrong_method(req, ROUTE_ENROLL, "POST");
+	if ((j = body_object(req, ROUTE_ENROLL)) == NULL)
+		return 0;
+	v = json_object_get(j, "consent");
+	if (v != NULL && !json_is_string(v)) {
+		json_decref(j);
+		return send_error(req, ROUTE_ENROLL, 400, "bad_consent",
+				  "consent is one of none, metadata, files");
+	}
+	if (v != NULL)
+		consent = json_string_value(v);
+	memset(&c, 0, sizeof(c));
+	if (strcmp(consent, "none") == 0)
+		c.consent = CONSENT_NONE;
+	else if (strcmp(consent, "metadata") == 0)
+		c.consent = CONSENT_METADATA;
+	else if (strcmp(consent, "files") == 0)
+		c.consent = CONSENT_FILES;
+	else {
+		json_decref(j);
+		return send_error(req, ROUTE_ENROLL, 400, "bad_consent",
+				  "consent is one of none, metadata, files");
+	}
+	json_decref(j);
+	randombytes_buf(secret, sizeof(secret));
+	sodium_bin2base64(b64, sizeof(b64), secret, sizeof(secret),
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(secret, sizeof(secret));
+	snprintf(token, sizeof(token), "%s%s.%s", TOKEN_PREFIX, N->cfg.region,
+		 b64);
+	uuid4(c.id);
+	crypto_hash_sha256(c.token_hash, (const uint8_t *)token, strlen(token));
+	snprintf(c.region, sizeof(c.region), "%s", N->cfg.region);
+	c.created = (int64_t)time(NULL);
+	if ((rc = N->store->ops->client_put(N->store, &c)) != 0) {
+		log_event(LOG_ERROR, "store_failed", "op=client_put err=%d",
+			  rc);
+		return send_error(req, ROUTE_ENROLL, 503, "store_unavailable",
+				  "the client could not be stored; try again");
+	}
+	log_event(LOG_INFO, "enrolled", "client=%s consent=%s", c.id,
+		  consent_name(c.consent));
+	send_json(req, ROUTE_ENROLL, 201,
+		  json_pack("{s:s, s:s, s:s, s:s}", "client_id", c.id, "token",
+			    token, "region", N->cfg.region, "consent",
+			    consent_name(c.consent)));
+	sodium_memzero(token, sizeof(token));
+	return 0;
+}
+
+static json_t *
+entry_json(const struct index_entry *e)
+{
+	char md5[33], sha1[41], sha256[65];
+	json_error_t err;
+	json_t *det = json_loads(e->detections, 0, &err);
+
+	sodium_bin2hex(md5, sizeof(md5), e->md5, 16);
+	sodium_bin2hex(sha1, sizeof(sha1), e->sha1, 20);
+	sodium_bin2hex(sha256, sizeof(sha256), e->sha256, 32);
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:o, s:I, s:I, "
+			 "s:I, s:o, s:f}",
+			 "md5", md5, "sha1", sha1, "sha256", sha256, "verdict",
+			 e->verdict, "score", e->score, "detections",
+			 det ? det : json_array(), "size", (json_int_t)e->size,
+			 "type", e->type ? json_string(e->type) : json_null(),
+			 "first_seen", (json_int_t)e->first_seen, "last_seen",
+			 (json_int_t)e->last_seen, "prevalence",
+			 (json_int_t)e->prevalence, "analysed_at",
+			 e->analysed_at ? json_integer(e->analysed_at)
+					: json_null(),
+			 "analysis_ms", e->analysis_ms);
+}
+
+static int
+on_files(h2o_req_t *req, const char *hash, size_t len)
+{
+	const struct index_entry *e;
+	struct caller who;
+	int bad;
+
+	if (!is_method(req, "GET"))
+		return wrong_method(req, ROUTE_FILES, "GET");
+	if (authenticate(req, ROUTE_FILES, &who) != 0)
+		return 0;
+	e = index_get(N->index, hash, len, &bad);
+	if (bad)
+		return send_error(req, ROUTE_FILES, 400, "bad_hash",
+				  "expected an MD5, SHA-1 or SHA-256 in hex");
+	if (e == NULL)
+		return send_error(req, ROUTE_FILES, 404, "unknown",
+				  "no sample with this hash is known");
+	return send_json(req, ROUTE_FILES, 200, entry_json(e));
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+on_lookup(h2o_req_t *req)
+{
+	double t0 = now_seconds(), dt;
+	json_t *j, *hashes, *results;
+	struct caller who;
+	size_t i, n;
+
+	if (!is_method(req, "POST"))
+		return wrong_method(req, ROUTE_LOOKUP, "POST");
+	if (authenticate(req, ROUTE_LOOKUP, &who) != 0)
+		return 0;
+	if ((j = body_object(req, ROUTE_LOOKUP)) == NULL)
+		return 0;
+	hashes = json_object_get(j, "hashes");
+	if (!json_is_array(hashes)) {
+		json_decref(j);
+		return send_error(req, ROUTE_LOOKUP, 400, "bad_request",
+				  "expected {\"hashes\": [...]}");
+	}
+	n = json_array_size(hashes);
+	if (n > N->cfg.max_batch) {
+		char msg[96];
+
+		json_decref(j);
+		snprintf(msg, sizeof(msg), "at most %u hashes per lookup",
+			 N->cfg.max_batch);
+		return send_error(req, ROUTE_LOOKUP, 413, "batch_too_large",
+				  msg);
+	}
+	results = json_array();
+	for (i = 0; i < n; i++) {
+		json_t *h = json_array_get(hashes, i);
+		const struct index_entry *e = NULL;
+		int bad = 1;
+
+		if (json_is_string(h))
+			e = index_get(N->index, json_string_value(h),
+				      json_string_length(h), &bad);
+		if (bad)
+			json_array_append_new(results,
+					      json_pack("{s:O, s:s}", "hash", h,
+							"error", "bad_hash"));
+		else if (e == NULL)
+			json_array_append_new(results,
+					      json_pack("{s:O, s:s}", "hash", h,
+							"verdict", "unknown"));
+		else {
+			json_t *r = entry_json(e);
+			json_object_set(r, "hash", h);
+			json_array_append_new(results, r);
+		}
+	}
+	json_decref(j);
+	send_json(req, ROUTE_LOOKUP, 200,
+		  json_pack("{s:o}", "results", results));
+	dt = now_seconds() - t0;
+	N->metrics.lookup_count++;
+	N->metrics.lookup_seconds += dt;
+	N->metrics.lookup_hashes += n;
+	for (i = 0; i < METRICS_LATENCY_BUCKETS; i++)
+		if (dt <= latency_le[i])
+			N->metrics.lookup_latency[i]++;
+	return 0;
+}
+
+static int
+on_healthz(h2o_req_t *req)
+{
+	if (!is_method(req, "GET"))
+		return wrong_method(req, ROUTE_HEALTHZ, "GET");
+	return send_json(req, ROUTE_HEALTHZ, 200,
+			 json_pack("{s:s, s:s, s:s, s:I}", "status", "ok",
+				   "region", N->cfg.region, "site", N->cfg.site,
+				   "samples",
+				   (json_int_t)index_count(N->index)));
+}
+
+static int
+on_metrics(h2o_req_t *req)
+{
+	size_t cap = 64 * 1024, o = 0;
+	char *b;
+
+	if (!is_method(req, "GET"))
+		return wrong_method(req, ROUTE_METRICS, "GET");
+	count(ROUTE_METRICS, 200); /* this answer counts itself */
+	b = h2o_mem_alloc_pool(&req->pool, cap);
+#define OUT(...)                                                               \
+	do {                                                                   \
+		int k_ = snprintf(b + o, cap - o, __VA_ARGS__);                \
+		if (k_ > 0)                                                    \
+			o += (size_t)k_ < cap - o ? (size_t)k_ : cap - o - 1;  \
+	} while (0)
+	OUT("# HELP vigil_http_requests_total HTTP requests by route and "
+	    "status.\n"
+	    "# TYPE vigil_http_requests_total counter\n");
+	for (int r = 0; r < ROUTE_COUNT; r++)
+		for (int s = 0; s < METRICS_STATUS_MAX; s++)
+			if (N->metrics.requests[r][s])
+				OUT("vigil_http_requests_total{route=\"%s\","
+				    "code=\"%d\"} %llu\n",
+				    route_name(r), s,
+				    (unsigned long long)
+					    N->metrics.requests[r][s]);
+	OUT("# HELP vigil_lookup_duration_seconds Time to answer a lookup "
+	    "batch.\n"
+	    "# TYPE vigil_lookup_duration_seconds histogram\n");
+	for (int i = 0; i < METRICS_LATENCY_BUCKETS; i++)
+		OUT("vigil_lookup_duration_seconds_bucket{le=\"%g\"} %llu\n",
+		    latency_le[i],
+		    (unsigned long long)N->metrics.lookup_latency[i]);
+	OUT("vigil_lookup_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "vigil_lookup_duration_seconds_sum %.6f\n"
+	    "vigil_lookup_duration_seconds_count %llu\n",
+	    (unsigned long long)N->metrics.lookup_count,
+	    N->metrics.lookup_seconds,
+	    (unsigned long long)N->metrics.lookup_count);
+	OUT("# HELP vigil_lookup_hashes_total Hashes looked up.\n"
+	    "# TYPE vigil_lookup_hashes_total counter\n"
+	    "vigil_lookup_hashes_total %llu\n",
+	    (unsigned long long)N->metrics.lookup_hashes);
+	OUT("# HELP vigil_samples Samples in the reputation index.\n"
+	    "# TYPE vigil_samples gauge\nvigil_samples %zu\n",
+	    index_count(N->index));
+	OUT("# HELP vigil_start_time_seconds When this node started.\n"
+	    "# TYPE vigil_start_time_seconds gauge\n"
+	    "vigil_start_time_seconds %lld\n",
+	    (long long)N->started);
+#undef OUT
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+		       NULL, H2O_STRLIT("text/plain; version=0.0.4"));
+	h2o_send_inline(req, b, o);
+	return 0;
+}
+
+/* The one handler: every path comes here, so that unknown routes and
+ * wrong methods get the same JSON errors as everything else. */
+static int
+on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	const char *p = req->path_normalized.base;
+	size_t n = req->path_normalized.len;
+	static const char files[] = "/v1/files/";
+	enum route r = ROUTE_OTHER;
+	size_t limit;
+
+	(void)self;
+	if (h2o_memis(p, n, H2O_STRLIT("/v1/lookup")))
+		r = ROUTE_LOOKUP;
+	else if (h2o_memis(p, n, H2O_STRLIT("/v1/enroll")))
+		r = ROUTE_ENROLL;
+	else if (n > sizeof(files) - 1 &&
+		 memcmp(p, files, sizeof(files) - 1) == 0)
+		r = ROUTE_FILES;
+	else if (h2o_memis(p, n, H2O_STRLIT("/healthz")))
+		r = ROUTE_HEALTHZ;
+	else if (h2o_memis(p, n, H2O_STRLIT("/metrics")))
+		r = ROUTE_METRICS;
+	else
+		return send_error(req, ROUTE_OTHER, 404, "not_found",
+				  "no such route");
+	/* h2o has already refused bodies over the largest route limit;
+	 * each route has its own, smaller one. */
+	limit = N->cfg.max_json_body;
+	if (req->entity.base != NULL && req->entity.len > limit)
+		return send_error(
+			req, r, 413, "body_too_large",
+			"the request body is over this route's limit");
+	switch (r) {
+	case ROUTE_LOOKUP: return on_lookup(req);
+	case ROUTE_ENROLL: return on_enroll(req);
+	case ROUTE_FILES:
+		return on_files(req, p + sizeof(files) - 1,
+				n - (sizeof(files) - 1));
+	case ROUTE_HEALTHZ: return on_healthz(req);
+	case ROUTE_METRICS: return on_metrics(req);
+	default: break;
+	}
+	return send_error(req, ROUTE_OTHER, 404, "not_found", "no such route");
+}
+
+void
+api_register(struct node *node, h2o_hostconf_t *host)
+{
+	h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
+	h2o_handler_t *h = h2o_create_handler(pc, sizeof(*h));
+
+	N = node;
+	h->on_req = on_req;
+}
+
+int
+api_load_index(struct node *node)
+{
+	return node->store->ops->reputation_each(
+		node->store,
+		(int (*)(const struct reputation *, void *))index_put_cb,
+		node->index);
+}
+
+int
+index_put_cb(const struct reputation *r, void *ud)
+{
+	if (index_put(ud, r) != 0)
+		log_event(LOG_WARN, "bad_reputation_row", "sha256=%.64s",
+			  r->sha256);
+	return 0;
+}

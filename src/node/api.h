@@ -1,0 +1,20 @@
+/*
+ * api.h - vigild's HTTP API (docs/API.md).
+ */
+#ifndef VIGIL_NODE_API_H
+#define VIGIL_NODE_API_H
+
+#include <h2o.h>
+
+#include "node/node.h"
+
+/* Registers the API's one handler on host; node must outlive the server. */
+void api_register(struct node *node, h2o_hostconf_t *host);
+
+/* Fills node->index from the store. Returns 0 or a VG_E* code. */
+int api_load_index(struct node *node);
+
+/* reputation_each() callback that adds a row to the index (ud). */
+int index_put_cb(const struct reputation *r, void *ud);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * config.c - reading and checking vigild's configuration; see config.h.
+ */
+#include "node/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/ini.h"
+
+#define CONFIG_MAX_FILE (1024 * 1024)
+
+void
+config_default(struct node_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	config_set_listen(c, NODE_LISTEN_DEFAULT);
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s", NODE_DATA_DEFAULT);
+	snprintf(c->region, sizeof(c->region), "%s", NODE_REGION_DEFAULT);
+	snprintf(c->site, sizeof(c->site), "%s", NODE_SITE_DEFAULT);
+	c->max_sample_body = NODE_MAX_SAMPLE_BODY_DEFAULT;
+	c->max_json_body = NODE_MAX_JSON_BODY_DEFAULT;
+	c->max_batch = NODE_MAX_BATCH_DEFAULT;
+	c->request_timeout_ms = NODE_REQUEST_TIMEOUT_MS_DEFAULT;
+	c->max_connections = NODE_MAX_CONNECTIONS_DEFAULT;
+	c->rate_per_sec = NODE_RATE_PER_SEC_DEFAULT;
+	c->rate_burst = NODE_RATE_BURST_DEFAULT;
+}
+
+int
+config_set_listen(struct node_config *c, const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	const char *host = addr;
+	size_t hlen;
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == addr)
+		return VG_EINVAL;
+	hlen = (size_t)(colon - addr);
+	if (addr[0] == '[') {
+		if (hlen < 3 || addr[hlen - 1] != ']')
+			return VG_EINVAL;
+		host++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(c->listen_host))
+		return VG_EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || colon[1] == '\0' || port < 0 ||
+	    port > 65535)
+		return VG_EINVAL;
+	memcpy(c->listen_host, host, hlen);
+	c->listen_host[hlen] = '\0';
+	c->listen_port = (uint16_t)port;
+	return 0;
+}
+
+static int
+set_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long x;
+
+	if (*v == '\0' || *v == '-')
+		return -1;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || x < min || x > max)
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int
+set_str(const char *v, char *dst, size_t cap)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= cap)
+		return -1;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static int
+region_name_ok(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 32)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+on_key(const char *sec, const char *key, const char *v, char *err,
+       size_t errlen, void *ud)
+{
+	struct node_config *c = ud;
+	int bad = 0;
+
+	if (strcmp(sec, "node") == 0) {
+		if (strcmp(key, "listen") == 0)
+			bad = config_set_listen(c, v) != 0;
+		else if (strcmp(key, "data") == 0)
+			bad = set_str(v, c->data_dir, sizeof(c->data_dir));
+		else if (strcmp(key, "region") == 0)
+			bad = !region_name_ok(v) ||
+			      set_str(v, c->region, sizeof(c->region));
+		else if (strcmp(key, "site") == 0)
+			bad = !region_name_ok(v) ||
+			      set_str(v, c->site, sizeof(c->site));
+		else if (strcmp(key, "rules") == 0)
+			bad = set_str(v, c->rules_dir, sizeof(c->rules_dir));
+		else
+			goto unknown;
+	} else if (strcmp(sec, "limits") == 0) {
+		static const struct {
+			const char *key;
+			size_t off;
+			uint32_t min, max;
+		} lim[] = {
+			{"max_sample_body",
+			 offsetof(struct node_config, max_sample_body), 1,
+			 1u << 30},
+			{"max_json_body",
+			 offsetof(struct node_config, max_json_body), 1024,
+			 256u << 20},
+			{"max_batch", offsetof(struct node_config, max_batch),
+			 1, 1000000},
+			{"request_timeout_ms",
+			 offsetof(struct node_config, request_timeout_ms), 100,
+			 3600000},
+			{"max_connections",
+			 offsetof(struct node_config, max_connections), 1,
+			 1000000},
+			{"rate_per_sec",
+			 offsetof(struct node_config, rate_per_sec), 1,
+			 10000000},
+			{"rate_burst", offsetof(struct node_config, rate_burst),
+			 1, 10000000},
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(lim) / sizeof(lim[0]); i++)
+			if (strcmp(key, lim[i].key) == 0)
+				break;
+		if (i == sizeof(lim) / sizeof(lim[0]))
+			goto unknown;
+		if (set_u32(v, lim[i].min, lim[i].max,
+			    (uint32_t *)((char *)c + lim[i].off)) != 0) {
+			snprintf(err, errlen, "%s must be a number in %u..%u",
+				 key, lim[i].min, lim[i].max);
+			return -1;
+		}
+	} else if (strcmp(sec, "regions") == 0) {
+		struct region_endpoint *r;
+
+		if (!region_name_ok(key)) {
+			snprintf(err, errlen, "bad region name '%s'", key);
+			return -1;
+		}
+		if (c->n_regions == NODE_MAX_REGIONS) {
+			snprintf(err, errlen, "more than %d regions",
+				 NODE_MAX_REGIONS);
+			return -1;
+		}
+		if (strncmp(v, "http://", 7) != 0 &&
+		    strncmp(v, "https://", 8) != 0) {
+			snprintf(err, errlen,
+				 "region %s: endpoint must be an "
+				 "http:// or https:// URL",
+				 key);
+			return -1;
+		}
+		r = &c->regions[c->n_regions];
+		if (set_str(key, r->name, sizeof(r->name)) != 0 ||
+		    set_str(v, r->url, sizeof(r->url)) != 0) {
+			snprintf(err, errlen, "region %s: value too long", key);
+			return -1;
+		}
+		c->n_regions++;
+	} else {
+		snprintf(err, errlen, "unknown section [%s]", sec);
+		return -1;
+	}
+	if (bad) {
+		snprintf(err, errlen, "bad value for %s", key);
+		return -1;
+	}
+	return 0;
+unknown:
+	snprintf(err, errlen, "unknown key '%s' in [%s]", key, sec);
+	return -1;
+}
+
+int
+config_load(struct node_config *c, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return VG_EIO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONFIG_MAX_FILE) {
+		snprintf(err, errlen, "%s: not a regular file of at most 1 MiB",
+			 path);
+		close(fd);
+		return VG_EIO;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		close(fd);
+		return VG_ENOMEM;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		snprintf(err, errlen, "%s: short read", path);
+		free(buf);
+		return VG_EIO;
+	}
+	rc = ini_parse(buf, (size_t)n, path, on_key, c, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int
+config_check(const struct node_config *c, char *err, size_t errlen)
+{
+	if (c->rate_burst < c->rate_per_sec) {
+		snprintf(err, errlen,
+			 "rate_burst must be at least rate_per_sec");
+		return VG_EINVAL;
+	}
+	if (!region_name_ok(c->region) || !region_name_ok(c->site)) {
+		snprintf(err, errlen, "region and site are [a-z0-9-]{1,32}");
+		return VG_EINVAL;
+	}
+	return 0;
+}
+
+const char *
+config_region_url(const struct node_config *c, const char *region)
+{
+	for (size_t i = 0; i < c->n_regions; i++)
+		if (strcmp(c->regions[i].name, region) == 0)
+			return c->regions[i].url;
+	return NULL;
+}

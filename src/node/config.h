@@ -1,0 +1,65 @@
+/*
+ * config.h - vigild's configuration: the INI file (docs/CONFIG.md), then
+ * command-line overrides, then validation.
+ *
+ * Every request limit of the node has its name and default here.
+ */
+#ifndef VIGIL_NODE_CONFIG_H
+#define VIGIL_NODE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NODE_LISTEN_DEFAULT "127.0.0.1:8440"
+#define NODE_DATA_DEFAULT   "./var"
+#define NODE_REGION_DEFAULT "eu"
+#define NODE_SITE_DEFAULT   "zrh1"
+
+/* Request limits (docs/API.md). */
+#define NODE_MAX_SAMPLE_BODY_DEFAULT    (64u * 1024 * 1024) /* submissions */
+#define NODE_MAX_JSON_BODY_DEFAULT      (2u * 1024 * 1024)  /* other POSTs */
+#define NODE_MAX_BATCH_DEFAULT          10000u /* hashes per lookup */
+#define NODE_REQUEST_TIMEOUT_MS_DEFAULT 30000u
+#define NODE_MAX_CONNECTIONS_DEFAULT    4096u
+#define NODE_RATE_PER_SEC_DEFAULT       200u /* requests per client */
+#define NODE_RATE_BURST_DEFAULT         400u
+#define NODE_MAX_REGIONS                32
+
+struct region_endpoint {
+	char name[33];
+	char url[256];
+};
+
+struct node_config {
+	char listen_host[256];
+	uint16_t listen_port;
+	char data_dir[1024];
+	char region[33];
+	char site[33];
+	char rules_dir[1024]; /* empty: the default rules */
+	uint32_t max_sample_body, max_json_body, max_batch;
+	uint32_t request_timeout_ms, max_connections;
+	uint32_t rate_per_sec, rate_burst;
+	struct region_endpoint regions[NODE_MAX_REGIONS];
+	size_t n_regions;
+};
+
+/* Fills *c with the defaults above. */
+void config_default(struct node_config *c);
+
+/* Reads the INI file at path into *c. Returns 0, or VG_EIO / VG_EFORMAT
+ * with "file:line: reason" in err. */
+int config_load(struct node_config *c, const char *path, char *err,
+		size_t errlen);
+
+/* Sets "host:port" (IPv4, [IPv6] or a name) as the listen address.
+ * Returns 0 or VG_EINVAL. */
+int config_set_listen(struct node_config *c, const char *addr);
+
+/* Checks the whole configuration; VG_EINVAL with a reason in err. */
+int config_check(const struct node_config *c, char *err, size_t errlen);
+
+/* Returns the endpoint URL configured for region, or NULL. */
+const char *config_region_url(const struct node_config *c, const char *region);
+
+#endif

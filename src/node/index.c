@@ -1,0 +1,212 @@
+/*
+ * index.c - the in-memory reputation index; see index.h.
+ *
+ * Entries live in one array; three open-addressing tables (MD5, SHA-1,
+ * SHA-256) map a digest to its entry's position. Digests are uniformly
+ * distributed, so their first eight bytes, mixed with a per-process random
+ * seed, make a good hash without a hash function.
+ */
+#include "node/index.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/err.h"
+#include "common/xmalloc.h"
+
+#define EMPTY UINT32_MAX
+
+struct table {
+	uint32_t *slot; /* entry positions, EMPTY when free */
+	size_t cap;     /* a power of two */
+};
+
+struct lookup_index {
+	struct index_entry *e;
+	size_t n, cap;
+	struct table t[3]; /* md5, sha1, sha256 */
+	uint64_t seed;
+};
+
+static const size_t dlen[3] = {16, 20, 32};
+
+static const uint8_t *
+key_of(const struct index_entry *e, int k)
+{
+	return k == 0 ? e->md5 : k == 1 ? e->sha1 : e->sha256;
+}
+
+static size_t
+slot_of(const struct lookup_index *ix, const uint8_t *d, size_t cap)
+{
+	uint64_t h;
+
+	memcpy(&h, d, sizeof(h));
+	h ^= ix->seed;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 17) & (cap - 1);
+}
+
+struct lookup_index *
+index_new(void)
+{
+	struct lookup_index *ix = xcalloc(1, sizeof(*ix));
+
+	if (getrandom(&ix->seed, sizeof(ix->seed), 0) != sizeof(ix->seed))
+		ix->seed = (uint64_t)(uintptr_t)ix ^ 0x5bd1e995u;
+	return ix;
+}
+
+void
+index_free(struct lookup_index *ix)
+{
+	if (ix == NULL)
+		return;
+	for (size_t i = 0; i < ix->n; i++) {
+		free(ix->e[i].detections);
+		free(ix->e[i].type);
+	}
+	free(ix->e);
+	for (int k = 0; k < 3; k++)
+		free(ix->t[k].slot);
+	free(ix);
+}
+
+size_t
+index_count(const struct lookup_index *ix)
+{
+	return ix->n;
+}
+
+static long
+find(const struct lookup_index *ix, int k, const uint8_t *d)
+{
+	const struct table *t = &ix->t[k];
+
+	if (t->cap == 0)
+		return -1;
+	for (size_t s = slot_of(ix, d, t->cap);; s = (s + 1) & (t->cap - 1)) {
+		uint32_t i = t->slot[s];
+		if (i == EMPTY)
+			return -1;
+		if (memcmp(key_of(&ix->e[i], k), d, dlen[k]) == 0)
+			return (long)i;
+	}
+}
+
+static void
+insert(struct lookup_index *ix, int k, uint32_t i)
+{
+	struct table *t = &ix->t[k];
+	size_t s = slot_of(ix, key_of(&ix->e[i], k), t->cap);
+
+	while (t->slot[s] != EMPTY)
+		s = (s + 1) & (t->cap - 1);
+	t->slot[s] = i;
+}
+
+static void
+grow(struct lookup_index *ix)
+{
+	size_t cap = ix->t[0].cap ? ix->t[0].cap * 2 : 1024;
+
+	for (int k = 0; k < 3; k++) {
+		free(ix->t[k].slot);
+		ix->t[k].slot = xreallocarray(NULL, cap, sizeof(uint32_t));
+		memset(ix->t[k].slot, 0xff, cap * sizeof(uint32_t));
+		ix->t[k].cap = cap;
+	}
+	for (size_t i = 0; i < ix->n; i++)
+		for (int k = 0; k < 3; k++)
+			insert(ix, k, (uint32_t)i);
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int
+unhex(const char *h, size_t len, uint8_t *out)
+{
+	for (size_t i = 0; i < len; i += 2) {
+		int a = hexval(h[i]), b = hexval(h[i + 1]);
+		if (a < 0 || b < 0)
+			return -1;
+		out[i / 2] = (uint8_t)(a << 4 | b);
+	}
+	return 0;
+}
+
+int
+index_put(struct lookup_index *ix, const struct reputation *r)
+{
+	struct index_entry e;
+	long at;
+
+	memset(&e, 0, sizeof(e));
+	if (strlen(r->md5) != 32 || strlen(r->sha1) != 40 ||
+	    strlen(r->sha256) != 64 || unhex(r->md5, 32, e.md5) != 0 ||
+	    unhex(r->sha1, 40, e.sha1) != 0 ||
+	    unhex(r->sha256, 64, e.sha256) != 0)
+		return VG_EINVAL;
+	snprintf(e.verdict, sizeof(e.verdict), "%s",
+		 r->verdict ? r->verdict : "unknown");
+	e.score = r->score;
+	e.detections = xstrdup(r->detections ? r->detections : "[]");
+	e.size = r->size;
+	e.type = xstrdup(r->type);
+	e.first_seen = r->first_seen;
+	e.last_seen = r->last_seen;
+	e.analysed_at = r->analysed_at;
+	e.prevalence = r->prevalence;
+	e.analysis_ms = r->analysis_ms;
+	if ((at = find(ix, 2, e.sha256)) >= 0) {
+		struct index_entry *old = &ix->e[at];
+		free(old->detections);
+		free(old->type);
+		*old = e; /* same digests: the tables stay valid */
+		return 0;
+	}
+	if (ix->n == ix->cap) {
+		ix->cap = ix->cap ? ix->cap * 2 : 1024;
+		ix->e = xreallocarray(ix->e, ix->cap, sizeof(*ix->e));
+	}
+	ix->e[ix->n++] = e;
+	if (2 * ix->n > ix->t[0].cap)
+		grow(ix);
+	else
+		for (int k = 0; k < 3; k++)
+			insert(ix, k, (uint32_t)(ix->n - 1));
+	return 0;
+}
+
+const struct index_entry *
+index_get(const struct lookup_index *ix, const char *hex, size_t len, int *bad)
+{
+	uint8_t d[32];
+	int k;
+	long at;
+
+	*bad = 0;
+	switch (len) {
+	case 32: k = 0; break;
+	case 40: k = 1; break;
+	case 64: k = 2; break;
+	default: *bad = 1; return NULL;
+	}
+	if (unhex(hex, len, d) != 0) {
+		*bad = 1;
+		return NULL;
+	}
+	at = find(ix, k, d);
+	return at < 0 ? NULL : &ix->e[at];
+}

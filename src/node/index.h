@@ -1,0 +1,48 @@
+/*
+ * index.h - the in-memory reputation index behind POST /v1/lookup and
+ * GET /v1/files/{hash}: every known sample by MD5, SHA-1 and SHA-256.
+ *
+ * Lookups never touch the disk. The index is filled from the store at
+ * start and updated whenever an analysis finishes. Keys are the binary
+ * digests; the entry carries what a lookup answers.
+ */
+#ifndef VIGIL_NODE_INDEX_H
+#define VIGIL_NODE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct lookup_index;
+
+struct index_entry {
+	uint8_t md5[16], sha1[20], sha256[32];
+	char verdict[12];
+	int score;
+	char *detections; /* JSON array text, owned by the index */
+	uint64_t size;
+	char *type; /* may be NULL */
+	int64_t first_seen, last_seen, analysed_at;
+	uint64_t prevalence;
+	double analysis_ms;
+};
+
+/* Returns an empty index; never NULL (OOM is fatal). */
+struct lookup_index *index_new(void);
+void index_free(struct lookup_index *ix);
+
+/* Adds or replaces the entry for r's sample. Returns 0 or VG_EINVAL when
+ * a hash in r is malformed. */
+int index_put(struct lookup_index *ix, const struct reputation *r);
+
+/* Looks up a hex digest of 32, 40 or 64 characters (any case). Returns
+ * the entry (owned by the index, valid until the next index_put), NULL if
+ * unknown; *bad is set when hex is not a well-formed digest. */
+const struct index_entry *index_get(const struct lookup_index *ix,
+				    const char *hex, size_t len, int *bad);
+
+/* Number of samples. */
+size_t index_count(const struct lookup_index *ix);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * store.c - the backend-independent part of the metadata store: freeing
+ * the strings that operations return in structs; see store.h.
+ *
+ * Every *_clear() leaves its struct zeroed, so clearing twice, or clearing
+ * a struct that a failed operation left empty, is harmless.
+ */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+client_clear(struct client *c)
+{
+	if (c == NULL)
+		return;
+	/* Nothing is owned, but the token hash should not linger. */
+	memset(c, 0, sizeof(*c));
+}
+
+void
+reputation_clear(struct reputation *r)
+{
+	if (r == NULL)
+		return;
+	free(r->verdict);
+	free(r->detections);
+	free(r->type);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+submission_clear(struct submission *s)
+{
+	if (s == NULL)
+		return;
+	free(s->metadata);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+job_clear(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->report);
+	free(j->error);
+	memset(j, 0, sizeof(*j));
+}

@@ -1,0 +1,1351 @@
+/*
+ * store_sqlite.c - the SQLite backend of the metadata store; see store.h.
+ *
+ * One database file, shared by every thread and process of a node: each
+ * opens its own handle (a handle is used by one thread at a time, so the
+ * connection is opened SQLITE_OPEN_NOMUTEX). WAL lets readers run while
+ * one writer commits, and the busy timeout makes a writer wait for the
+ * lock instead of failing. synchronous=FULL syncs the WAL at every commit:
+ * a submission the API has acknowledged survives a power cut. Every write
+ * of more than one statement runs in BEGIN IMMEDIATE, which takes the
+ * write lock up front; a deferred transaction that reads and then writes
+ * can fail with SQLITE_BUSY however long it waits, if another connection
+ * committed in between.
+ *
+ * Schema, version 1 (PRAGMA user_version; migrations[] below):
+ *
+ *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
+ *           region TEXT, created INT)
+ *   samples(sha256 TEXT PK, md5 TEXT UNIQUE, sha1 TEXT UNIQUE, size INT,
+ *           verdict TEXT, score INT, detections TEXT (JSON array),
+ *           mime TEXT NULL, first_seen INT, last_seen INT, prevalence INT,
+ *           analysed_at INT (0: not yet), analysis_ms REAL)
+ *       The reputation of a sample. prevalence is the number of rows of
+ *       sample_clients for the sample, kept in the same transaction as
+ *       the insert into sample_clients so a lookup never counts.
+ *   sample_clients(sha256, client_id; PK both) - who reported what.
+ *   submissions(id TEXT PK, client_id, sha256, metadata TEXT (JSON
+ *               object), created INT)
+ *   jobs(id INTEGER PK, sha256 UNIQUE, state INT 0..3 (enum job_state),
+ *        attempts INT, report TEXT NULL, error TEXT NULL, updated INT)
+ *       One job per sample, ever: a sample is analysed once however many
+ *       clients submit it. error keeps the last failure while a job is
+ *       requeued, so the next attempt's logs can say why it is retried.
+ *       Queued jobs are claimed oldest (by updated, then id) first, so a
+ *       retried job goes behind the jobs that waited longer.
+ *
+ * Tables are STRICT, with foreign keys and CHECKs on hashes and enums, so
+ * this code cannot write a row that makes no sense. Rows are still
+ * checked on every read: a file can be damaged or edited by other tools,
+ * and such a row is VG_ECORRUPT with the column named in s->err.
+ *
+ * All SQL is constant text; data is only ever bound as parameters. The
+ * statements of the operations are prepared once at open and reset after
+ * each use.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/err.h"
+#include "common/xmalloc.h"
+
+/* How long a statement waits for another connection's write lock. */
+#define STORE_BUSY_MS 5000
+/* The largest string or blob stored or read (a report is the largest). */
+#define STORE_MAX_VALUE (64 * 1024 * 1024)
+/* STRICT tables need 3.37; RETURNING needs 3.35. */
+#define STORE_MIN_SQLITE 3037000
+
+#define ID_MAX     36 /* a UUID's text form */
+#define REGION_MAX 32 /* sizeof(client.region) - 1 */
+
+/* Each entry migrates the schema from version i to i + 1, in the same
+ * transaction as every other entry of the same open. */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE clients ("
+	"  id TEXT PRIMARY KEY NOT NULL"
+	"    CHECK (length(id) BETWEEN 1 AND 36),"
+	"  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  consent INTEGER NOT NULL CHECK (consent BETWEEN 0 AND 2),"
+	"  region TEXT NOT NULL CHECK (length(region) <= 32),"
+	"  created INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE samples ("
+	"  sha256 TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64"
+	"    AND sha256 NOT GLOB '*[^0-9a-f]*'),"
+	"  md5 TEXT NOT NULL UNIQUE CHECK (length(md5) = 32"
+	"    AND md5 NOT GLOB '*[^0-9a-f]*'),"
+	"  sha1 TEXT NOT NULL UNIQUE CHECK (length(sha1) = 40"
+	"    AND sha1 NOT GLOB '*[^0-9a-f]*'),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  verdict TEXT NOT NULL"
+	"    CHECK (verdict IN ('malicious', 'suspicious', 'clean',"
+	"                       'unknown')),"
+	"  score INTEGER NOT NULL,"
+	"  detections TEXT NOT NULL,"
+	"  mime TEXT,"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  prevalence INTEGER NOT NULL CHECK (prevalence >= 0),"
+	"  analysed_at INTEGER NOT NULL CHECK (analysed_at >= 0),"
+	"  analysis_ms REAL NOT NULL CHECK (analysis_ms >= 0)"
+	") STRICT;"
+	"CREATE TABLE sample_clients ("
+	"  sha256 TEXT NOT NULL REFERENCES samples(sha256),"
+	"  client_id TEXT NOT NULL REFERENCES clients(id),"
+	"  PRIMARY KEY (sha256, client_id)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE submissions ("
+	"  id TEXT PRIMARY KEY NOT NULL"
+	"    CHECK (length(id) BETWEEN 1 AND 36),"
+	"  client_id TEXT NOT NULL REFERENCES clients(id),"
+	"  sha256 TEXT NOT NULL REFERENCES samples(sha256),"
+	"  metadata TEXT NOT NULL,"
+	"  created INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE jobs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  sha256 TEXT NOT NULL UNIQUE REFERENCES samples(sha256),"
+	"  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 3),"
+	"  attempts INTEGER NOT NULL CHECK (attempts >= 0),"
+	"  report TEXT,"
+	"  error TEXT,"
+	"  updated INTEGER NOT NULL"
+	") STRICT;"
+	/* job_claim's ORDER BY and job_requeue_stale's WHERE. */
+	"CREATE INDEX jobs_by_state ON jobs(state, updated, id);"
+	"PRAGMA user_version = 1;",
+};
+
+#define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The columns read_reputation() expects, in order. */
+#define REP_COLS                                                               \
+	"md5, sha1, sha256, verdict, score, detections, size, mime, "          \
+	"first_seen, last_seen, prevalence, analysed_at, analysis_ms"
+#define JOB_COLS "id, sha256, state, attempts, report, error, updated"
+
+enum stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_CLIENT_PUT,
+	ST_CLIENT_BY_TOKEN,
+	ST_SAMPLE_UPSERT,
+	ST_SAMPLE_CLIENT,
+	ST_PREVALENCE,
+	ST_JOB_QUEUE,
+	ST_SUB_INSERT,
+	ST_SUB_GET,
+	ST_JOB_CLAIM,
+	ST_JOB_MARK_CORRUPT,
+	ST_JOB_BY_SHA256,
+	ST_JOB_STATE,
+	ST_JOB_FINISH,
+	ST_SAMPLE_VERDICT,
+	ST_JOB_FAIL,
+	ST_JOB_REQUEUE,
+	ST_REP_MD5,
+	ST_REP_SHA1,
+	ST_REP_SHA256,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_CLIENT_PUT] =
+		"INSERT INTO clients (id, token_hash, consent, region, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT (id) DO UPDATE SET token_hash = "
+		"excluded.token_hash,"
+		" consent = excluded.consent, region = excluded.region,"
+		" created = excluded.created",
+	[ST_CLIENT_BY_TOKEN] = "SELECT id, token_hash, consent, region, created"
+			       " FROM clients WHERE token_hash = ?1",
+	/* A known sample must agree on every hash and the size: the WHERE
+	 * makes a disagreeing upsert change nothing, which the caller sees
+	 * as zero changes. */
+	[ST_SAMPLE_UPSERT] =
+		"INSERT INTO samples (sha256, md5, sha1, size, verdict, score,"
+		" detections, mime, first_seen, last_seen, prevalence,"
+		" analysed_at, analysis_ms)"
+		" VALUES (?1, ?2, ?3, ?4, 'unknown', 0, '[]', NULL, ?5, ?5, 0,"
+		" 0, 0)"
+		" ON CONFLICT (sha256) DO UPDATE SET"
+		" first_seen = min(first_seen, excluded.first_seen),"
+		" last_seen = max(last_seen, excluded.last_seen)"
+		" WHERE md5 = excluded.md5 AND sha1 = excluded.sha1"
+		" AND size = excluded.size",
+	[ST_SAMPLE_CLIENT] = "INSERT INTO sample_clients (sha256, client_id)"
+			     " VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+	[ST_PREVALENCE] = "UPDATE samples SET prevalence = prevalence + 1"
+			  " WHERE sha256 = ?1",
+	[ST_JOB_QUEUE] =
+		"INSERT INTO jobs (sha256, state, attempts, updated)"
+		" VALUES (?1, 0, 0, ?2) ON CONFLICT (sha256) DO NOTHING",
+	[ST_SUB_INSERT] = "INSERT INTO submissions (id, client_id, sha256,"
+			  " metadata, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_SUB_GET] = "SELECT id, client_id, sha256, metadata, created"
+		       " FROM submissions WHERE id = ?1",
+	/* One statement, so the read of the oldest queued job and its
+	 * update are one write transaction: two workers never claim the
+	 * same job. The literal states let the planner use jobs_by_state. */
+	[ST_JOB_CLAIM] = "UPDATE jobs SET state = 1, attempts = attempts + 1,"
+			 " updated = ?1 WHERE id = (SELECT id FROM jobs"
+			 " WHERE state = 0 ORDER BY updated, id LIMIT 1)"
+			 " RETURNING " JOB_COLS,
+	[ST_JOB_MARK_CORRUPT] = "UPDATE jobs SET state = 3,"
+				" error = 'corrupt job row', updated = ?2"
+				" WHERE id = ?1",
+	[ST_JOB_BY_SHA256] = "SELECT " JOB_COLS " FROM jobs WHERE sha256 = ?1",
+	[ST_JOB_STATE] = "SELECT state FROM jobs WHERE id = ?1",
+	[ST_JOB_FINISH] =
+		"UPDATE jobs SET state = 2, report = ?2, error = NULL,"
+		" updated = ?3 WHERE id = ?1 AND state = 1"
+		" RETURNING sha256",
+	[ST_SAMPLE_VERDICT] =
+		"UPDATE samples SET verdict = ?2, score = ?3, detections = ?4,"
+		" mime = ?5, analysed_at = ?6, analysis_ms = ?7"
+		" WHERE sha256 = ?1",
+	[ST_JOB_FAIL] = "UPDATE jobs SET state = CASE WHEN attempts < ?2"
+			" THEN 0 ELSE 3 END, error = ?3, updated = ?4"
+			" WHERE id = ?1 AND state = 1",
+	[ST_JOB_REQUEUE] = "UPDATE jobs SET state = 0, updated = ?1"
+			   " WHERE state = 1",
+	[ST_REP_MD5] = "SELECT " REP_COLS " FROM samples WHERE md5 = ?1",
+	[ST_REP_SHA1] = "SELECT " REP_COLS " FROM samples WHERE sha1 = ?1",
+	[ST_REP_SHA256] = "SELECT " REP_COLS " FROM samples WHERE sha256 = ?1",
+};
+
+struct store_sqlite {
+	struct store base; /* first: callers hold &base */
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+static const struct store_ops sqlite_ops;
+
+static struct store_sqlite *
+to_sqlite(struct store *s)
+{
+	return (struct store_sqlite *)s;
+}
+
+static void seterr(struct store_sqlite *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+seterr(struct store_sqlite *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->base.err, sizeof(s->base.err), fmt, ap);
+	va_end(ap);
+}
+
+/* Maps an (extended) SQLite result code to a VG_E* code. */
+static int
+map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+		/* The only foreign keys a caller can miss are the client and
+		 * the sample it names. */
+		return rc == SQLITE_CONSTRAINT_FOREIGNKEY ? VG_ENOENT
+							  : VG_EINVAL;
+	case SQLITE_NOMEM: return VG_ENOMEM;
+	case SQLITE_TOOBIG: return VG_ELIMIT;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB: return VG_ECORRUPT;
+	}
+	return VG_EIO;
+}
+
+/* Records a failed SQLite call; returns the VG_E* code for it. */
+static int
+dberr(struct store_sqlite *s, int rc, const char *what)
+{
+	seterr(s, "%s: %s", what, sqlite3_errmsg(s->db));
+	return map_rc(rc);
+}
+
+static int
+corrupt(struct store_sqlite *s, sqlite3_stmt *st, int col, const char *why)
+{
+	seterr(s, "corrupt row: %s %s", sqlite3_column_name(st, col), why);
+	return VG_ECORRUPT;
+}
+
+/* Resets a statement after use and drops its bindings: parameters are
+ * bound SQLITE_STATIC, and the caller's strings die after the call. */
+static void
+done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static int
+step(struct store_sqlite *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	return dberr(s, rc, what);
+}
+
+/* Steps a statement that returns no row; 0 or a VG_E* code. */
+static int
+run(struct store_sqlite *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = step(s, st, what);
+
+	if (rc == SQLITE_ROW) {
+		seterr(s, "%s: unexpected row", what);
+		return VG_EIO;
+	}
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+static int
+bind_text(struct store_sqlite *s, sqlite3_stmt *st, int i, const char *v)
+{
+	int rc;
+
+	if (v == NULL)
+		rc = sqlite3_bind_null(st, i);
+	else
+		rc = sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	return rc == SQLITE_OK ? 0 : dberr(s, rc, "bind");
+}
+
+static int
+bind_i64(struct store_sqlite *s, sqlite3_stmt *st, int i, int64_t v)
+{
+	int rc = sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+
+	return rc == SQLITE_OK ? 0 : dberr(s, rc, "bind");
+}
+
+static int
+bind_blob(struct store_sqlite *s, sqlite3_stmt *st, int i, const void *p, int n)
+{
+	int rc = sqlite3_bind_blob(st, i, p, n, SQLITE_STATIC);
+
+	return rc == SQLITE_OK ? 0 : dberr(s, rc, "bind");
+}
+
+static int
+bind_double(struct store_sqlite *s, sqlite3_stmt *st, int i, double v)
+{
+	int rc = sqlite3_bind_double(st, i, v);
+
+	return rc == SQLITE_OK ? 0 : dberr(s, rc, "bind");
+}
+
+static int
+tx_begin(struct store_sqlite *s)
+{
+	int rc = run(s, s->st[ST_BEGIN], "begin");
+
+	done(s->st[ST_BEGIN]);
+	return rc;
+}
+
+/* Rolls back the open transaction, if any; every statement of it must
+ * have been reset. */
+static void
+tx_rollback(struct store_sqlite *s)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	(void)sqlite3_step(s->st[ST_ROLLBACK]);
+	done(s->st[ST_ROLLBACK]);
+}
+
+static int
+tx_commit(struct store_sqlite *s)
+{
+	int rc = run(s, s->st[ST_COMMIT], "commit");
+
+	done(s->st[ST_COMMIT]);
+	return rc;
+}
+
+/* Input checks. Hashes are lowercase only: they are keys, and "ABC" and
+ * "abc" must not be two samples. */
+
+static bool
+is_hex(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		      (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+static bool
+valid_hash(const char *h, size_t len)
+{
+	return h != NULL && strnlen(h, len + 1) == len && is_hex(h, len);
+}
+
+static bool
+valid_id(const char *id)
+{
+	size_t n;
+
+	if (id == NULL)
+		return false;
+	n = strnlen(id, ID_MAX + 1);
+	return n >= 1 && n <= ID_MAX;
+}
+
+static bool
+valid_verdict(const char *v, size_t n)
+{
+	static const char *const known[] = {"malicious", "suspicious", "clean",
+					    "unknown"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strlen(known[i]) == n && memcmp(known[i], v, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Column readers: each checks the stored type and value before copying,
+ * and names the column when the row makes no sense. */
+
+static int
+col_textp(struct store_sqlite *s, sqlite3_stmt *st, int i,
+	  const unsigned char **p, size_t *n)
+{
+	if (sqlite3_column_type(st, i) != SQLITE_TEXT)
+		return corrupt(s, st, i, "is not text");
+	/* column_text before column_bytes: the order SQLite documents. */
+	*p = sqlite3_column_text(st, i);
+	if (*p == NULL) {
+		seterr(s, "out of memory reading %s",
+		       sqlite3_column_name(st, i));
+		return VG_ENOMEM;
+	}
+	*n = (size_t)sqlite3_column_bytes(st, i);
+	if (memchr(*p, '\0', *n) != NULL)
+		return corrupt(s, st, i, "contains a NUL byte");
+	return 0;
+}
+
+static int
+col_hex(struct store_sqlite *s, sqlite3_stmt *st, int i, size_t len, char *out)
+{
+	const unsigned char *p;
+	size_t n;
+	int rc;
+
+	if ((rc = col_textp(s, st, i, &p, &n)) != 0)
+		return rc;
+	if (n != len || !is_hex((const char *)p, n))
+		return corrupt(s, st, i, "is not a lowercase hex digest");
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* Text into a fixed array of max + 1 bytes. */
+static int
+col_str(struct store_sqlite *s, sqlite3_stmt *st, int i, size_t min, size_t max,
+	char *out)
+{
+	const unsigned char *p;
+	size_t n;
+	int rc;
+
+	if ((rc = col_textp(s, st, i, &p, &n)) != 0)
+		return rc;
+	if (n < min || n > max)
+		return corrupt(s, st, i, "has a length out of range");
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+col_dup(struct store_sqlite *s, sqlite3_stmt *st, int i, bool nullable,
+	char **out)
+{
+	const unsigned char *p;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if (nullable && sqlite3_column_type(st, i) == SQLITE_NULL)
+		return 0;
+	if ((rc = col_textp(s, st, i, &p, &n)) != 0)
+		return rc;
+	*out = xmalloc(n + 1);
+	memcpy(*out, p, n);
+	(*out)[n] = '\0';
+	return 0;
+}
+
+static int
+col_i64(struct store_sqlite *s, sqlite3_stmt *st, int i, int64_t min,
+	int64_t max, int64_t *out)
+{
+	int64_t v;
+
+	if (sqlite3_column_type(st, i) != SQLITE_INTEGER)
+		return corrupt(s, st, i, "is not an integer");
+	v = (int64_t)sqlite3_column_int64(st, i);
+	if (v < min || v > max)
+		return corrupt(s, st, i, "is out of range");
+	*out = v;
+	return 0;
+}
+
+static int
+read_client(struct store_sqlite *s, sqlite3_stmt *st, struct client *out)
+{
+	const void *blob;
+	int64_t consent;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = col_str(s, st, 0, 1, ID_MAX, out->id)) != 0)
+		goto out;
+	if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, 1) != 32) {
+		rc = corrupt(s, st, 1, "is not a 32-byte blob");
+		goto out;
+	}
+	blob = sqlite3_column_blob(st, 1);
+	if (blob == NULL) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	memcpy(out->token_hash, blob, 32);
+	if ((rc = col_i64(s, st, 2, CONSENT_NONE, CONSENT_FILES, &consent)) !=
+	    0)
+		goto out;
+	out->consent = (enum consent)consent;
+	if ((rc = col_str(s, st, 3, 0, REGION_MAX, out->region)) != 0)
+		goto out;
+	rc = col_i64(s, st, 4, INT64_MIN, INT64_MAX, &out->created);
+out:
+	if (rc != 0)
+		client_clear(out);
+	return rc;
+}
+
+static int
+read_submission(struct store_sqlite *s, sqlite3_stmt *st,
+		struct submission *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = col_str(s, st, 0, 1, ID_MAX, out->id)) != 0 ||
+	    (rc = col_str(s, st, 1, 1, ID_MAX, out->client_id)) != 0 ||
+	    (rc = col_hex(s, st, 2, 64, out->sha256)) != 0 ||
+	    (rc = col_dup(s, st, 3, false, &out->metadata)) != 0 ||
+	    (rc = col_i64(s, st, 4, INT64_MIN, INT64_MAX, &out->created)) != 0)
+		submission_clear(out);
+	return rc;
+}
+
+/* Reads the columns of JOB_COLS. */
+static int
+read_job(struct store_sqlite *s, sqlite3_stmt *st, struct job *out)
+{
+	int64_t state, attempts;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &out->id)) != 0 ||
+	    (rc = col_hex(s, st, 1, 64, out->sha256)) != 0 ||
+	    (rc = col_i64(s, st, 2, JOB_QUEUED, JOB_FAILED, &state)) != 0 ||
+	    (rc = col_i64(s, st, 3, 0, INT_MAX, &attempts)) != 0 ||
+	    (rc = col_dup(s, st, 4, true, &out->report)) != 0 ||
+	    (rc = col_dup(s, st, 5, true, &out->error)) != 0 ||
+	    (rc = col_i64(s, st, 6, INT64_MIN, INT64_MAX, &out->updated)) != 0)
+		goto out;
+	out->state = (enum job_state)state;
+	out->attempts = (int)attempts;
+	if (out->state == JOB_DONE && out->report == NULL)
+		rc = corrupt(s, st, 4, "is NULL in a finished job");
+out:
+	if (rc != 0)
+		job_clear(out);
+	return rc;
+}
+
+/* Reads the columns of REP_COLS. */
+static int
+read_reputation(struct store_sqlite *s, sqlite3_stmt *st,
+		struct reputation *out)
+{
+	int64_t score, size, prevalence;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = col_hex(s, st, 0, 32, out->md5)) != 0 ||
+	    (rc = col_hex(s, st, 1, 40, out->sha1)) != 0 ||
+	    (rc = col_hex(s, st, 2, 64, out->sha256)) != 0 ||
+	    (rc = col_dup(s, st, 3, false, &out->verdict)) != 0)
+		goto out;
+	if (!valid_verdict(out->verdict, strlen(out->verdict))) {
+		rc = corrupt(s, st, 3, "is not a known verdict");
+		goto out;
+	}
+	if ((rc = col_i64(s, st, 4, INT_MIN, INT_MAX, &score)) != 0 ||
+	    (rc = col_dup(s, st, 5, false, &out->detections)) != 0 ||
+	    (rc = col_i64(s, st, 6, 0, INT64_MAX, &size)) != 0 ||
+	    (rc = col_dup(s, st, 7, true, &out->type)) != 0 ||
+	    (rc = col_i64(s, st, 8, INT64_MIN, INT64_MAX, &out->first_seen)) !=
+		    0 ||
+	    (rc = col_i64(s, st, 9, out->first_seen, INT64_MAX,
+			  &out->last_seen)) != 0 ||
+	    (rc = col_i64(s, st, 10, 0, INT64_MAX, &prevalence)) != 0 ||
+	    (rc = col_i64(s, st, 11, 0, INT64_MAX, &out->analysed_at)) != 0)
+		goto out;
+	out->score = (int)score;
+	out->size = (uint64_t)size;
+	out->prevalence = (uint64_t)prevalence;
+	/* A STRICT REAL column hands back whole numbers as REAL, but accept
+	 * either. */
+	if ((sqlite3_column_type(st, 12) != SQLITE_FLOAT &&
+	     sqlite3_column_type(st, 12) != SQLITE_INTEGER) ||
+	    !isfinite(sqlite3_column_double(st, 12)) ||
+	    sqlite3_column_double(st, 12) < 0) {
+		rc = corrupt(s, st, 12, "is not a duration");
+		goto out;
+	}
+	out->analysis_ms = sqlite3_column_double(st, 12);
+out:
+	if (rc != 0)
+		reputation_clear(out);
+	return rc;
+}
+
+static int64_t
+now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Operations */
+
+static int
+op_close(struct store *base)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	int rc = 0;
+
+	if (s == NULL)
+		return 0;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	/* The last connection to close checkpoints the WAL into the file. */
+	if (sqlite3_close(s->db) != SQLITE_OK)
+		rc = VG_EIO;
+	free(s);
+	return rc;
+}
+
+static int
+op_client_put(struct store *base, const struct client *c)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_CLIENT_PUT];
+	int rc;
+
+	if (c == NULL || !valid_id(c->id) ||
+	    strnlen(c->region, sizeof(c->region)) > REGION_MAX ||
+	    c->consent < CONSENT_NONE || c->consent > CONSENT_FILES) {
+		seterr(s, "client_put: invalid client");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, c->id)) != 0 ||
+	    (rc = bind_blob(s, st, 2, c->token_hash, 32)) != 0 ||
+	    (rc = bind_i64(s, st, 3, c->consent)) != 0 ||
+	    (rc = bind_text(s, st, 4, c->region)) != 0 ||
+	    (rc = bind_i64(s, st, 5, c->created)) != 0)
+		goto out;
+	/* A token hash already held by another client is a UNIQUE
+	 * violation, VG_EINVAL. */
+	rc = run(s, st, "client_put");
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_client_by_token_hash(struct store *base, const uint8_t hash[32],
+			struct client *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_CLIENT_BY_TOKEN];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (hash == NULL)
+		return VG_EINVAL;
+	if ((rc = bind_blob(s, st, 1, hash, 32)) != 0)
+		goto out;
+	rc = step(s, st, "client_by_token_hash");
+	if (rc == SQLITE_ROW)
+		rc = read_client(s, st, out);
+	else if (rc == SQLITE_DONE)
+		rc = VG_ENOENT;
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_submission_add(struct store *base, const struct submission *sub,
+		  const char *md5, const char *sha1, uint64_t size,
+		  bool *new_job)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int64_t t;
+	bool queued = false;
+	int rc;
+
+	if (new_job != NULL)
+		*new_job = false;
+	if (sub == NULL || !valid_id(sub->id) || !valid_id(sub->client_id) ||
+	    !valid_hash(sub->sha256, 64) || !valid_hash(md5, 32) ||
+	    !valid_hash(sha1, 40) || sub->metadata == NULL ||
+	    size > INT64_MAX) {
+		seterr(s, "submission_add: invalid submission");
+		return VG_EINVAL;
+	}
+	t = sub->created != 0 ? sub->created : now();
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+
+	st = s->st[ST_SAMPLE_UPSERT];
+	if ((rc = bind_text(s, st, 1, sub->sha256)) != 0 ||
+	    (rc = bind_text(s, st, 2, md5)) != 0 ||
+	    (rc = bind_text(s, st, 3, sha1)) != 0 ||
+	    (rc = bind_i64(s, st, 4, (int64_t)size)) != 0 ||
+	    (rc = bind_i64(s, st, 5, t)) != 0)
+		goto out;
+	/* A UNIQUE violation here is an MD5 or SHA-1 that another sample
+	 * already has. */
+	if ((rc = run(s, st, "submission_add: sample")) != 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		seterr(s,
+		       "submission_add: MD5, SHA-1 or size disagree with"
+		       " the stored sample %s",
+		       sub->sha256);
+		rc = VG_EINVAL;
+		goto out;
+	}
+	done(st);
+
+	st = s->st[ST_SAMPLE_CLIENT];
+	if ((rc = bind_text(s, st, 1, sub->sha256)) != 0 ||
+	    (rc = bind_text(s, st, 2, sub->client_id)) != 0)
+		goto out;
+	if ((rc = run(s, st, "submission_add: sample_clients")) != 0) {
+		if (rc == VG_ENOENT)
+			seterr(s, "submission_add: unknown client %s",
+			       sub->client_id);
+		goto out;
+	}
+	/* Only a client new to this sample makes it more prevalent. */
+	if (sqlite3_changes(s->db) == 1) {
+		done(st);
+		st = s->st[ST_PREVALENCE];
+		if ((rc = bind_text(s, st, 1, sub->sha256)) != 0 ||
+		    (rc = run(s, st, "submission_add: prevalence")) != 0)
+			goto out;
+	}
+	done(st);
+
+	st = s->st[ST_JOB_QUEUE];
+	if ((rc = bind_text(s, st, 1, sub->sha256)) != 0 ||
+	    (rc = bind_i64(s, st, 2, now())) != 0 ||
+	    (rc = run(s, st, "submission_add: job")) != 0)
+		goto out;
+	queued = sqlite3_changes(s->db) == 1;
+	done(st);
+
+	st = s->st[ST_SUB_INSERT];
+	if ((rc = bind_text(s, st, 1, sub->id)) != 0 ||
+	    (rc = bind_text(s, st, 2, sub->client_id)) != 0 ||
+	    (rc = bind_text(s, st, 3, sub->sha256)) != 0 ||
+	    (rc = bind_text(s, st, 4, sub->metadata)) != 0 ||
+	    (rc = bind_i64(s, st, 5, t)) != 0)
+		goto out;
+	if ((rc = run(s, st, "submission_add: submission")) != 0)
+		goto out;
+	done(st);
+	st = NULL;
+
+	rc = tx_commit(s);
+out:
+	if (st != NULL)
+		done(st);
+	if (rc != 0)
+		tx_rollback(s);
+	else if (new_job != NULL)
+		*new_job = queued;
+	return rc;
+}
+
+static int
+op_submission_get(struct store *base, const char *id, struct submission *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_SUB_GET];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!valid_id(id))
+		return VG_EINVAL;
+	if ((rc = bind_text(s, st, 1, id)) != 0)
+		goto out;
+	rc = step(s, st, "submission_get");
+	if (rc == SQLITE_ROW)
+		rc = read_submission(s, st, out);
+	else if (rc == SQLITE_DONE)
+		rc = VG_ENOENT;
+out:
+	done(st);
+	return rc;
+}
+
+/* A row that cannot be read must not stay at the head of the queue,
+ * where every claim would trip over it: it is failed instead. */
+static void
+fail_corrupt_job(struct store_sqlite *s, int64_t id)
+{
+	sqlite3_stmt *st = s->st[ST_JOB_MARK_CORRUPT];
+
+	if (bind_i64(s, st, 1, id) == 0 && bind_i64(s, st, 2, now()) == 0)
+		(void)sqlite3_step(st);
+	done(st);
+}
+
+static int
+op_job_claim(struct store *base, struct job *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_JOB_CLAIM];
+	char why[sizeof(s->base.err)];
+	int64_t id;
+	int rc, done_rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = bind_i64(s, st, 1, now())) != 0)
+		goto out;
+	rc = step(s, st, "job_claim");
+	if (rc == SQLITE_DONE) {
+		rc = VG_ENOENT;
+		goto out;
+	}
+	if (rc != SQLITE_ROW)
+		goto out;
+	id = (int64_t)sqlite3_column_int64(st, 0);
+	rc = read_job(s, st, out);
+	/* The claim commits at the step that ends the statement: a job is
+	 * not handed out unless the commit succeeded, or two workers could
+	 * analyse it. */
+	if ((done_rc = step(s, st, "job_claim")) != SQLITE_DONE) {
+		job_clear(out);
+		rc = done_rc == SQLITE_ROW ? VG_EIO : done_rc;
+		goto out;
+	}
+	if (rc == VG_ECORRUPT) {
+		done(st);
+		memcpy(why, s->base.err, sizeof(why));
+		fail_corrupt_job(s, id);
+		memcpy(s->base.err, why, sizeof(why));
+	}
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_job_get_by_sha256(struct store *base, const char *sha256, struct job *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_JOB_BY_SHA256];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!valid_hash(sha256, 64))
+		return VG_EINVAL;
+	if ((rc = bind_text(s, st, 1, sha256)) != 0)
+		goto out;
+	rc = step(s, st, "job_get_by_sha256");
+	if (rc == SQLITE_ROW)
+		rc = read_job(s, st, out);
+	else if (rc == SQLITE_DONE)
+		rc = VG_ENOENT;
+out:
+	done(st);
+	return rc;
+}
+
+/* Why an update of job id as analysing changed nothing: VG_ENOENT when
+ * there is no such job, VG_EINVAL when it is not being analysed. */
+static int
+job_not_analysing(struct store_sqlite *s, int64_t id, const char *what)
+{
+	sqlite3_stmt *st = s->st[ST_JOB_STATE];
+	int rc;
+
+	if ((rc = bind_i64(s, st, 1, id)) != 0)
+		goto out;
+	rc = step(s, st, what);
+	if (rc == SQLITE_DONE) {
+		seterr(s, "%s: no job %lld", what, (long long)id);
+		rc = VG_ENOENT;
+	} else if (rc == SQLITE_ROW) {
+		seterr(s, "%s: job %lld is not being analysed (state %lld)",
+		       what, (long long)id,
+		       (long long)sqlite3_column_int64(st, 0));
+		rc = VG_EINVAL;
+	}
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_job_finish(struct store *base, int64_t id, const char *report_json,
+	      const char *verdict, int score, const char *detections_json,
+	      const char *mime, double analysis_ms)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	char sha256[65];
+	int64_t t = now();
+	int rc;
+
+	if (report_json == NULL || verdict == NULL ||
+	    !valid_verdict(verdict, strlen(verdict)) ||
+	    detections_json == NULL || !isfinite(analysis_ms) ||
+	    analysis_ms < 0) {
+		seterr(s, "job_finish: invalid result for job %lld",
+		       (long long)id);
+		return VG_EINVAL;
+	}
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+
+	st = s->st[ST_JOB_FINISH];
+	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
+	    (rc = bind_text(s, st, 2, report_json)) != 0 ||
+	    (rc = bind_i64(s, st, 3, t)) != 0)
+		goto out;
+	rc = step(s, st, "job_finish");
+	if (rc == SQLITE_DONE) {
+		done(st);
+		st = NULL;
+		rc = job_not_analysing(s, id, "job_finish");
+		goto out;
+	}
+	if (rc != SQLITE_ROW)
+		goto out;
+	if ((rc = col_hex(s, st, 0, 64, sha256)) != 0)
+		goto out;
+	done(st);
+
+	st = s->st[ST_SAMPLE_VERDICT];
+	if ((rc = bind_text(s, st, 1, sha256)) != 0 ||
+	    (rc = bind_text(s, st, 2, verdict)) != 0 ||
+	    (rc = bind_i64(s, st, 3, score)) != 0 ||
+	    (rc = bind_text(s, st, 4, detections_json)) != 0 ||
+	    (rc = bind_text(s, st, 5, mime)) != 0 ||
+	    (rc = bind_i64(s, st, 6, t)) != 0 ||
+	    (rc = bind_double(s, st, 7, analysis_ms)) != 0 ||
+	    (rc = run(s, st, "job_finish: reputation")) != 0)
+		goto out;
+	/* The foreign key makes a job without its sample impossible unless
+	 * the file was edited behind our back. */
+	if (sqlite3_changes(s->db) != 1) {
+		seterr(s, "job_finish: job %lld has no sample %s",
+		       (long long)id, sha256);
+		rc = VG_ECORRUPT;
+		goto out;
+	}
+	done(st);
+	st = NULL;
+
+	rc = tx_commit(s);
+out:
+	if (st != NULL)
+		done(st);
+	if (rc != 0)
+		tx_rollback(s);
+	return rc;
+}
+
+static int
+op_job_fail(struct store *base, int64_t id, const char *why, int max_attempts)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_JOB_FAIL];
+	int rc;
+
+	if (max_attempts < 1) {
+		seterr(s, "job_fail: max_attempts must be at least 1");
+		return VG_EINVAL;
+	}
+	/* One statement: the choice between requeue and failed reads the
+	 * attempts in the same write as the update. */
+	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
+	    (rc = bind_i64(s, st, 2, max_attempts)) != 0 ||
+	    (rc = bind_text(s, st, 3, why != NULL ? why : "no reason given")) !=
+		    0 ||
+	    (rc = bind_i64(s, st, 4, now())) != 0 ||
+	    (rc = run(s, st, "job_fail")) != 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		done(st);
+		rc = job_not_analysing(s, id, "job_fail");
+	}
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_job_requeue_stale(struct store *base)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_JOB_REQUEUE];
+	int rc;
+
+	if ((rc = bind_i64(s, st, 1, now())) == 0)
+		rc = run(s, st, "job_requeue_stale");
+	done(st);
+	return rc;
+}
+
+static int
+op_reputation_get(struct store *base, const char *hash, struct reputation *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	switch (hash != NULL ? strnlen(hash, 65) : 0) {
+	case 32: st = s->st[ST_REP_MD5]; break;
+	case 40: st = s->st[ST_REP_SHA1]; break;
+	case 64: st = s->st[ST_REP_SHA256]; break;
+	default:
+		seterr(s, "reputation_get: not an MD5, SHA-1 or SHA-256");
+		return VG_EINVAL;
+	}
+	if (!is_hex(hash, strlen(hash))) {
+		seterr(s, "reputation_get: not lowercase hex");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, hash)) != 0)
+		goto out;
+	rc = step(s, st, "reputation_get");
+	if (rc == SQLITE_ROW)
+		rc = read_reputation(s, st, out);
+	else if (rc == SQLITE_DONE)
+		rc = VG_ENOENT;
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_reputation_each(struct store *base,
+		   int (*fn)(const struct reputation *r, void *ud), void *ud)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	struct reputation r;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (fn == NULL)
+		return VG_EINVAL;
+	/* Prepared per call, not once: fn may call back into the store,
+	 * even into reputation_each. One SELECT reads one snapshot. */
+	rc = sqlite3_prepare_v2(s->db, "SELECT " REP_COLS " FROM samples", -1,
+				&st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = dberr(s, rc, "reputation_each");
+		goto out;
+	}
+	for (;;) {
+		rc = step(s, st, "reputation_each");
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW)
+			break;
+		if ((rc = read_reputation(s, st, &r)) != 0)
+			break;
+		rc = fn(&r, ud);
+		reputation_clear(&r);
+		if (rc != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = op_close,
+	.client_put = op_client_put,
+	.client_by_token_hash = op_client_by_token_hash,
+	.submission_add = op_submission_add,
+	.submission_get = op_submission_get,
+	.job_claim = op_job_claim,
+	.job_get_by_sha256 = op_job_get_by_sha256,
+	.job_finish = op_job_finish,
+	.job_fail = op_job_fail,
+	.job_requeue_stale = op_job_requeue_stale,
+	.reputation_get = op_reputation_get,
+	.reputation_each = op_reputation_each,
+};
+
+/* Opening */
+
+static int
+exec(struct store_sqlite *s, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : dberr(s, rc, what);
+}
+
+/* Runs a PRAGMA that answers one row of one column. */
+static int
+pragma(struct store_sqlite *s, const char *sql, int64_t *ival, char *text,
+       size_t textlen)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *p;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = dberr(s, rc, sql);
+		goto out;
+	}
+	rc = step(s, st, sql);
+	if (rc == SQLITE_DONE) {
+		/* A PRAGMA the library does not know answers nothing. */
+		seterr(s, "%s: no answer", sql);
+		rc = VG_ELIB;
+	}
+	if (rc != SQLITE_ROW)
+		goto out;
+	if (ival != NULL)
+		*ival = (int64_t)sqlite3_column_int64(st, 0);
+	if (text != NULL) {
+		p = sqlite3_column_text(st, 0);
+		snprintf(text, textlen, "%s", p != NULL ? (const char *)p : "");
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+check_version(struct store_sqlite *s, int64_t v)
+{
+	if (v > SCHEMA_VERSION) {
+		seterr(s,
+		       "schema version %lld is newer than this vigild knows"
+		       " (%lld); refusing to touch it",
+		       (long long)v, (long long)SCHEMA_VERSION);
+		return VG_ECORRUPT;
+	}
+	if (v < 0) {
+		seterr(s, "schema version %lld makes no sense", (long long)v);
+		return VG_ECORRUPT;
+	}
+	return 0;
+}
+
+static int
+migrate(struct store_sqlite *s)
+{
+	int64_t v;
+	int rc;
+
+	if ((rc = pragma(s, "PRAGMA user_version", &v, NULL, 0)) != 0 ||
+	    (rc = check_version(s, v)) != 0 || v == SCHEMA_VERSION)
+		return rc;
+	if ((rc = exec(s, "BEGIN IMMEDIATE", "migrate")) != 0)
+		return rc;
+	/* Read again under the write lock: another process may have
+	 * migrated while this one waited for it. */
+	if ((rc = pragma(s, "PRAGMA user_version", &v, NULL, 0)) != 0 ||
+	    (rc = check_version(s, v)) != 0)
+		goto out;
+	for (; v < SCHEMA_VERSION; v++) {
+		if ((rc = exec(s, migrations[v], "migrate")) != 0)
+			goto out;
+	}
+	rc = exec(s, "COMMIT", "migrate");
+out:
+	if (rc != 0 && !sqlite3_get_autocommit(s->db))
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int
+configure(struct store_sqlite *s)
+{
+	char mode[16];
+	int64_t v;
+	int rc;
+
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, STORE_MAX_VALUE);
+	/*
+	 * Switching a file to WAL needs an exclusive lock, and SQLite fails
+	 * at once if another connection is switching it too (processes
+	 * opening a new database together) instead of calling the busy
+	 * handler: retry for as long as the busy timeout. journal_mode
+	 * answers the mode it ended in, which is not WAL on a file system
+	 * without shared memory, for instance.
+	 */
+	for (int waited = 0;; waited += 10) {
+		rc = pragma(s, "PRAGMA journal_mode = WAL", NULL, mode,
+			    sizeof(mode));
+		if (rc == 0 || (sqlite3_errcode(s->db) & 0xff) != SQLITE_BUSY ||
+		    waited >= STORE_BUSY_MS)
+			break;
+		sqlite3_sleep(10);
+	}
+	if (rc != 0)
+		return rc;
+	if (strcmp(mode, "wal") != 0) {
+		seterr(s, "cannot use WAL (journal mode is %s)", mode);
+		return VG_EIO;
+	}
+	/* synchronous and foreign_keys belong to the connection, not the
+	 * file: they must be set at every open. */
+	if ((rc = exec(s, "PRAGMA synchronous = FULL", "synchronous")) != 0 ||
+	    (rc = exec(s, "PRAGMA foreign_keys = ON", "foreign_keys")) != 0)
+		return rc;
+	if ((rc = pragma(s, "PRAGMA synchronous", &v, NULL, 0)) != 0)
+		return rc;
+	if (v != 2) {
+		seterr(s, "cannot set synchronous = FULL (it is %lld)",
+		       (long long)v);
+		return VG_ELIB;
+	}
+	if ((rc = pragma(s, "PRAGMA foreign_keys", &v, NULL, 0)) != 0)
+		return rc;
+	if (v != 1) {
+		seterr(s, "SQLite was built without foreign keys");
+		return VG_ELIB;
+	}
+	return 0;
+}
+
+int
+store_sqlite_open(const char *path, struct store **out, char *err,
+		  size_t errlen)
+{
+	struct store_sqlite *s = NULL;
+	int fd, rc;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	s = xcalloc(1, sizeof(*s));
+	s->base.ops = &sqlite_ops;
+	if (path == NULL || *path == '\0') {
+		seterr(s, "no database path");
+		rc = VG_EINVAL;
+		goto fail;
+	}
+	if (sqlite3_libversion_number() < STORE_MIN_SQLITE) {
+		seterr(s, "SQLite %s is too old (3.37 or later needed)",
+		       sqlite3_libversion());
+		rc = VG_ELIB;
+		goto fail;
+	}
+	/*
+	 * SQLite would create the file 0644 less the umask; create it 0600
+	 * first. O_EXCL: only a file this call created is closed here.
+	 * Closing a descriptor drops every POSIX lock this process holds on
+	 * the file, including those of other connections to it, so an
+	 * existing database must not be opened and closed behind SQLite.
+	 */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+	} else if (errno != EEXIST) {
+		seterr(s, "%s: %s", path, strerror(errno));
+		rc = VG_EIO;
+		goto fail;
+	}
+	/* No SQLITE_OPEN_CREATE: the file exists now, and if it vanished,
+	 * SQLite must not recreate it with the wrong mode. */
+	rc = sqlite3_open_v2(path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		if (s->db == NULL) {
+			seterr(s, "%s: out of memory", path);
+			rc = VG_ENOMEM;
+		} else {
+			rc = dberr(s, rc, path);
+		}
+		goto fail;
+	}
+	if ((rc = configure(s)) != 0 || (rc = migrate(s)) != 0)
+		goto fail;
+	for (int i = 0; i < ST_COUNT; i++) {
+		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+					SQLITE_PREPARE_PERSISTENT, &s->st[i],
+					NULL);
+		if (rc != SQLITE_OK) {
+			rc = dberr(s, rc, "prepare");
+			goto fail;
+		}
+	}
+	*out = &s->base;
+	return 0;
+fail:
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", s->base.err);
+	op_close(&s->base);
+	return rc;
+}

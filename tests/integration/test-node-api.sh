@@ -1,0 +1,272 @@
+#!/bin/sh
+# test-node-api.sh - the real vigild on an ephemeral port, driven with curl:
+# health, metrics, enrolment, reputation routes, authentication, residency
+# (421), and every kind of bad input getting its 4xx with a JSON error,
+# after which the node still serves; SIGTERM stops it with status 0.
+. "$(dirname "$0")/lib.sh"
+
+: "${VIGILD:?VIGILD must be the path of the vigild binary}"
+cd "$tmp" || exit 1
+
+cat >node.conf <<'CONF'
+# test configuration
+[node]
+region = eu
+site = zrh1
+[limits]
+max_json_body = 4096
+max_batch = 5
+[regions]
+us = https://us.vigil.example:8440
+CONF
+
+"$VIGILD" -c node.conf --listen 127.0.0.1:0 --data "$tmp/var" >vigild.out 2>vigild.err &
+pid=$!
+base=
+i=0
+while [ $i -lt 100 ]; do
+	base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' vigild.out)
+	[ -n "$base" ] && break
+	kill -0 $pid 2>/dev/null || break
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ -z "$base" ]; then
+	fail "vigild starts and prints where it listens" "$(cat vigild.err)"
+	finish
+fi
+pass "vigild starts and prints where it listens ($base)"
+
+# http METHOD PATH [DATA] [HEADER]: status in $code, body in $out.
+http() {
+	if [ -n "${4:-}" ]; then
+		code=$(curl -s -o "$out" -w '%{http_code}' -X "$1" -H "$4" \
+			${3:+--data-binary "$3"} "$base$2")
+	else
+		code=$(curl -s -o "$out" -w '%{http_code}' -X "$1" \
+			${3:+--data-binary "$3"} "$base$2")
+	fi
+}
+
+# expect_http CODE ERROR WHAT: the last answer had CODE and, unless ERROR
+# is "-", a JSON body whose "error" is ERROR.
+expect_http() {
+	if [ "$code" != "$1" ]; then
+		fail "$3" "expected HTTP $1, got $code: $(head -c 300 "$out")"
+		return
+	fi
+	if [ "$2" != "-" ] &&
+		! "$PYTHON" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["error"] != sys.argv[2])' "$out" "$2" 2>/dev/null; then
+		fail "$3" "expected a JSON error '$2', got: $(head -c 300 "$out")"
+		return
+	fi
+	pass "$3"
+}
+
+json() { "$PYTHON" -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$out"; }
+
+# --- health, keys, and the data directory -----------------------------------------
+http GET /healthz
+expect_http 200 - "GET /healthz: 200"
+[ "$(json 'd["status"], d["region"], d["site"]')" = "ok eu zrh1" ] &&
+	pass "healthz names status, region and site" ||
+	fail "healthz names status, region and site" "$(cat "$out")"
+[ "$(stat -c %a var/sample.key 2>/dev/null)" = 600 ] &&
+	pass "the sample key is generated on first start, mode 0600" ||
+	fail "the sample key is generated on first start, mode 0600"
+[ "$(stat -c %s var/sample.key 2>/dev/null)" = 32 ] &&
+	pass "the sample key is 32 bytes" || fail "the sample key is 32 bytes"
+[ -f var/vigil.db ] && pass "the SQLite store is created in the data directory" ||
+	fail "the SQLite store is created in the data directory"
+grep -q 'level=info func=main event=listening addr=127.0.0.1:' vigild.err &&
+	pass "a structured key=value log line says where it listens" ||
+	fail "a structured key=value log line says where it listens" "$(cat vigild.err)"
+
+# --- routing: unknown routes, wrong methods -------------------------------------------
+http GET /nope
+expect_http 404 not_found "an unknown route: 404 with a JSON error"
+http GET /v1/enroll
+expect_http 405 method_not_allowed "GET on POST /v1/enroll: 405"
+code=$(curl -s -o /dev/null -D "$tmp/hdr" -w '%{http_code}' "$base/v1/lookup")
+grep -qi '^allow: POST' "$tmp/hdr" && pass "405 carries an Allow header" ||
+	fail "405 carries an Allow header" "$(cat "$tmp/hdr")"
+http DELETE /healthz
+expect_http 405 method_not_allowed "DELETE /healthz: 405"
+
+# --- enrolment -------------------------------------------------------------------------------
+http POST /v1/enroll '{"consent":"files"}'
+expect_http 201 - "POST /v1/enroll with consent files: 201"
+token=$(json 'd["token"]')
+client=$(json 'd["client_id"]')
+case $token in
+vg1.eu.*) pass "the token is bound to the node's region (vg1.eu.…)" ;;
+*) fail "the token is bound to the node's region (vg1.eu.…)" "$token" ;;
+esac
+[ "$(json 'd["consent"], d["region"]')" = "files eu" ] &&
+	pass "enrolment echoes consent and region" || fail "enrolment echoes consent and region"
+if "$PYTHON" - "$tmp/var" "$token" <<'PY'
+import os, sys
+found = False
+for name in os.listdir(sys.argv[1]):
+    if name.startswith("vigil.db"):
+        found |= sys.argv[2].encode() in open(os.path.join(sys.argv[1], name), "rb").read()
+sys.exit(1 if found else 0)
+PY
+then pass "the token is not stored in clear"; else fail "the token is not stored in clear"; fi
+AUTH="Authorization: Bearer $token"
+http POST /v1/enroll '{"consent":"everything"}'
+expect_http 400 bad_consent "enrolment with an unknown consent: 400"
+http POST /v1/enroll '{"consent":'
+expect_http 400 bad_json "malformed JSON: 400"
+http POST /v1/enroll '["consent"]'
+expect_http 400 bad_json "a JSON array where an object is expected: 400"
+http POST /v1/enroll '{"consent":"none","consent":"files"}'
+expect_http 400 bad_json "duplicate keys in JSON: 400"
+big=$("$PYTHON" -c 'print("{\"consent\":\"none\",\"pad\":\"" + "x" * 5000 + "\"}")')
+http POST /v1/enroll "$big"
+expect_http 413 body_too_large "a body over the route's limit: 413"
+
+# --- authentication and residency -----------------------------------------------------
+h=275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f
+http GET /v1/files/$h
+expect_http 401 unauthorized "GET /v1/files without a token: 401"
+http GET /v1/files/$h "" "Authorization: Bearer vg1.eu.forgedforgedforgedforgedforgedforgedforg"
+expect_http 401 unauthorized "a forged token: 401"
+http GET /v1/files/$h "" "Authorization: Basic Zm9vOmJhcg=="
+expect_http 401 unauthorized "a non-bearer Authorization: 401"
+http GET /v1/files/$h "" "Authorization: Bearer vg1.us.c29tZXRva2Vu"
+expect_http 421 misdirected "a token of region us: 421 Misdirected Request"
+[ "$(json 'd["region"], d["endpoint"]')" = "us https://us.vigil.example:8440" ] &&
+	pass "421 names the home region and its endpoint from the configuration" ||
+	fail "421 names the home region and its endpoint from the configuration" "$(cat "$out")"
+http GET /v1/files/$h "" "Authorization: Bearer vg1.ap.c29tZXRva2Vu"
+[ "$code" = 421 ] && [ "$(json 'd["endpoint"]')" = None ] &&
+	pass "a region without a configured endpoint: 421 with endpoint null" ||
+	fail "a region without a configured endpoint: 421 with endpoint null" "$code $(cat "$out")"
+
+# --- reputation --------------------------------------------------------------------------------
+http GET /v1/files/$h "" "$AUTH"
+expect_http 404 unknown "an unknown sha256: 404 with a JSON body"
+http GET /v1/files/44d88612fea8a8f36de82e1278abb02f "" "$AUTH"
+expect_http 404 unknown "an unknown md5: 404"
+http GET /v1/files/xyz "" "$AUTH"
+expect_http 400 bad_hash "a malformed hash: 400"
+http GET /v1/files/44d88612fea8a8f36de82e1278abb0zz "" "$AUTH"
+expect_http 400 bad_hash "a hash with non-hex digits: 400"
+http POST /v1/lookup '{"hashes":["44d88612fea8a8f36de82e1278abb02f","nothex",42]}' "$AUTH"
+expect_http 200 - "POST /v1/lookup with mixed hashes: 200"
+[ "$(json '[r.get("verdict", r.get("error")) for r in d["results"]]')" = "['unknown', 'bad_hash', 'bad_hash']" ] &&
+	pass "lookup: one result per hash, unknown and bad_hash as appropriate" ||
+	fail "lookup: one result per hash, unknown and bad_hash as appropriate" "$(cat "$out")"
+http POST /v1/lookup '{"hashes":["a","b","c","d","e","f"]}' "$AUTH"
+expect_http 413 batch_too_large "a batch over max_batch: 413"
+http POST /v1/lookup '{"hashes":"x"}' "$AUTH"
+expect_http 400 bad_request "lookup without a hashes array: 400"
+http POST /v1/lookup '{"hashes":[]}'
+expect_http 401 unauthorized "lookup without a token: 401"
+
+# --- the client: vigil enroll and vigil lookup ------------------------------------------
+export VIGIL_HOME="$tmp/home"
+"$VIGIL" enroll --server "$base" --consent metadata >"$out" 2>"$err"
+rc=$?
+expect_rc 0 "vigil enroll --server URL --consent metadata: exit 0"
+[ "$(stat -c %a "$VIGIL_HOME/config" 2>/dev/null)" = 600 ] &&
+	pass "the client's config (with its token) is mode 0600" ||
+	fail "the client's config (with its token) is mode 0600"
+grep -q '^consent = metadata$' "$VIGIL_HOME/config" && grep -q '^token = vg1\.eu\.' "$VIGIL_HOME/config" &&
+	pass "the config keeps consent and the region-bound token" ||
+	fail "the config keeps consent and the region-bound token" "$(cat "$VIGIL_HOME/config")"
+"$VIGIL" lookup 44d88612fea8a8f36de82e1278abb02f >"$out" 2>"$err"
+rc=$?
+expect_rc 0 "vigil lookup of an unknown hash: exit 0"
+expect_line "$out" "44d88612fea8a8f36de82e1278abb02f: unknown" "vigil lookup prints 'HASH: unknown'"
+"$VIGIL" lookup nothex >"$out" 2>"$err"
+rc=$?
+expect_rc 2 "vigil lookup of a malformed hash: exit 2"
+expect_line "$out" "nothex: ERROR bad_hash" "vigil lookup names the malformed hash"
+"$VIGIL" enroll --server "$base" --consent all >"$out" 2>"$err"
+rc=$?
+expect_rc 2 "vigil enroll with a bad --consent: exit 2"
+
+# A node of region us that knows where eu lives: the client, pointed at it,
+# gets 421 and follows to its home region.
+printf '[node]\nregion = us\nsite = nyc1\n[regions]\neu = %s\n' "$base" >us.conf
+"$VIGILD" -c us.conf --listen 127.0.0.1:0 --data "$tmp/var-us" >us.out 2>us.err &
+us_pid=$!
+us=
+i=0
+while [ $i -lt 100 ] && [ -z "$us" ]; do
+	us=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' us.out)
+	sleep 0.1
+	i=$((i + 1))
+done
+sed -i "s|^server = .*|server = $us|" "$VIGIL_HOME/config"
+"$VIGIL" lookup 44d88612fea8a8f36de82e1278abb02f >"$out" 2>"$err"
+rc=$?
+expect_rc 0 "vigil lookup through a node of another region: exit 0"
+grep -q "serves another region; following to $base" "$err" &&
+	pass "the client follows 421 to its home region" ||
+	fail "the client follows 421 to its home region" "$(cat "$err")"
+grep -q "^server = $base\$" "$VIGIL_HOME/config" &&
+	pass "the client remembers its home region's endpoint" ||
+	fail "the client remembers its home region's endpoint" "$(cat "$VIGIL_HOME/config")"
+[ ! -s "$tmp/var-us/vigil.db-wal" ] || ! grep -q "$client" "$tmp/var-us/vigil.db" "$tmp/var-us/vigil.db-wal" 2>/dev/null &&
+	pass "the other region's node stored nothing of the request" ||
+	fail "the other region's node stored nothing of the request"
+kill -TERM $us_pid
+wait $us_pid
+
+# No node at all: a clear message and exit 2.
+sed -i "s|^server = .*|server = http://127.0.0.1:9|" "$VIGIL_HOME/config"
+"$VIGIL" lookup 44d88612fea8a8f36de82e1278abb02f >"$out" 2>"$err"
+rc=$?
+expect_rc 2 "vigil lookup with the node unreachable: exit 2"
+grep -q "^vigil: http://127.0.0.1:9: " "$err" &&
+	pass "an unreachable node gets a clear message naming it" ||
+	fail "an unreachable node gets a clear message naming it" "$(cat "$err")"
+
+# --- metrics, then still serving -------------------------------------------------------
+http GET /metrics
+expect_http 200 - "GET /metrics: 200"
+grep -q '^vigil_http_requests_total{route="enroll",code="201"} 2$' "$out" &&
+	pass "metrics count requests by route and status" ||
+	fail "metrics count requests by route and status" "$(head -20 "$out")"
+grep -q '^vigil_lookup_duration_seconds_count [1-9]' "$out" &&
+	pass "metrics carry the lookup latency histogram" ||
+	fail "metrics carry the lookup latency histogram"
+http GET /healthz
+expect_http 200 - "after all the bad input the node still answers /healthz"
+
+# --- SIGTERM ---------------------------------------------------------------------------------
+kill -TERM $pid
+i=0
+while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait $pid
+st=$?
+[ "$st" = 0 ] && pass "SIGTERM: vigild drains and exits 0" ||
+	fail "SIGTERM: vigild drains and exits 0" "status $st" "$(tail -5 vigild.err)"
+
+# --- a restart keeps the enrolled client ---------------------------------------------
+"$VIGILD" -c node.conf --listen 127.0.0.1:0 --data "$tmp/var" >vigild.out 2>vigild.err &
+pid=$!
+base=
+i=0
+while [ $i -lt 100 ] && [ -z "$base" ]; do
+	base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' vigild.out)
+	sleep 0.1
+	i=$((i + 1))
+done
+http GET /v1/files/$h "" "$AUTH"
+expect_http 404 unknown "after a restart the enrolled token still authenticates"
+kill -TERM $pid
+wait $pid
+
+# --- bad configuration ---------------------------------------------------------------------
+printf '[node]\nlisten = nowhere\n' >bad.conf
+"$VIGILD" -c bad.conf >/dev/null 2>"$err"
+st=$?
+[ "$st" = 2 ] && grep -q 'bad.conf:2:' "$err" &&
+	pass "a bad configuration: exit 2, naming file:line" ||
+	fail "a bad configuration: exit 2, naming file:line" "status $st: $(cat "$err")"
+
+finish
