@@ -109,6 +109,13 @@ struct store_ops {
 	/* Reputation */
 	int (*reputation_get)(struct store *s, const char *hash,
 			      struct reputation *out); /* md5, sha1 or sha256 */
+	/* Records a verdict for a sample that was not analysed on its own:
+	 * an object found inside another sample, or a sample whose analysis
+	 * failed. Inserts the row (prevalence 0) or, if the sample has not
+	 * been analysed yet, sets its verdict; a sample with a verdict of its
+	 * own keeps it. Hashes and size must agree with a known row
+	 * (VG_EINVAL otherwise). r's first_seen is the time (0: now). */
+	int (*reputation_note)(struct store *s, const struct reputation *r);
 	/* Calls fn for every reputation row (to build the in-memory lookup
 	 * index at start); stops early if fn returns non-zero, and returns
 	 * that value. */

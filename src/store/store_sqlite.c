@@ -161,6 +161,7 @@ enum stmt {
 	ST_REP_MD5,
 	ST_REP_SHA1,
 	ST_REP_SHA256,
+	ST_REP_NOTE,
 	ST_COUNT
 };
 
@@ -230,6 +231,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REP_MD5] = "SELECT " REP_COLS " FROM samples WHERE md5 = ?1",
 	[ST_REP_SHA1] = "SELECT " REP_COLS " FROM samples WHERE sha1 = ?1",
 	[ST_REP_SHA256] = "SELECT " REP_COLS " FROM samples WHERE sha256 = ?1",
+	/* An object's verdict from inside a container never overrides the
+	 * analysis of that object submitted on its own (analysed_at != 0). */
+	[ST_REP_NOTE] =
+		"INSERT INTO samples (sha256, md5, sha1, size, verdict, score,"
+		" detections, mime, first_seen, last_seen, prevalence,"
+		" analysed_at, analysis_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 0, ?9, ?10)"
+		" ON CONFLICT (sha256) DO UPDATE SET verdict = excluded.verdict,"
+		" score = excluded.score, detections = excluded.detections,"
+		" mime = excluded.mime, analysed_at = excluded.analysed_at,"
+		" analysis_ms = excluded.analysis_ms,"
+		" last_seen = max(last_seen, excluded.last_seen)"
+		" WHERE analysed_at = 0 AND md5 = excluded.md5"
+		" AND sha1 = excluded.sha1 AND size = excluded.size",
 };
 
 struct store_sqlite {
@@ -1122,6 +1137,40 @@ out:
 	return rc;
 }
 
+static int
+op_reputation_note(struct store *base, const struct reputation *r)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_REP_NOTE];
+	int64_t t = r->first_seen ? r->first_seen : now();
+	int rc;
+
+	if (strlen(r->md5) != 32 || !is_hex(r->md5, 32) ||
+	    strlen(r->sha1) != 40 || !is_hex(r->sha1, 40) ||
+	    strlen(r->sha256) != 64 || !is_hex(r->sha256, 64) ||
+	    r->verdict == NULL || !valid_verdict(r->verdict, strlen(r->verdict)) ||
+	    r->detections == NULL || r->size > INT64_MAX ||
+	    !isfinite(r->analysis_ms) || r->analysis_ms < 0) {
+		seterr(s, "reputation_note: invalid reputation");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, r->sha256)) != 0 ||
+	    (rc = bind_text(s, st, 2, r->md5)) != 0 ||
+	    (rc = bind_text(s, st, 3, r->sha1)) != 0 ||
+	    (rc = bind_i64(s, st, 4, (int64_t)r->size)) != 0 ||
+	    (rc = bind_text(s, st, 5, r->verdict)) != 0 ||
+	    (rc = bind_i64(s, st, 6, r->score)) != 0 ||
+	    (rc = bind_text(s, st, 7, r->detections)) != 0 ||
+	    (rc = bind_text(s, st, 8, r->type)) != 0 ||
+	    (rc = bind_i64(s, st, 9, t)) != 0 ||
+	    (rc = bind_double(s, st, 10, r->analysis_ms)) != 0)
+		goto out;
+	rc = run(s, st, "reputation_note");
+out:
+	done(st);
+	return rc;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
@@ -1132,6 +1181,7 @@ static const struct store_ops sqlite_ops = {
 	.job_claim = op_job_claim,
 	.job_get_by_sha256 = op_job_get_by_sha256,
 	.job_finish = op_job_finish,
+	.reputation_note = op_reputation_note,
 	.job_fail = op_job_fail,
 	.job_requeue_stale = op_job_requeue_stale,
 	.reputation_get = op_reputation_get,

@@ -491,6 +491,89 @@ test_claim_on_empty_queue_is_enoent(void **state)
 	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ENOENT);
 }
 
+static struct reputation
+noted(int k, const char *verdict, int score)
+{
+	struct reputation r;
+	struct hashes h = sample(k);
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.md5, h.md5, sizeof(r.md5));
+	memcpy(r.sha1, h.sha1, sizeof(r.sha1));
+	memcpy(r.sha256, h.sha256, sizeof(r.sha256));
+	r.size = 68;
+	r.verdict = (char *)verdict;
+	r.score = score;
+	r.detections = "[\"Inner\"]";
+	r.type = "text/plain";
+	r.analysis_ms = 1.5;
+	return r;
+}
+
+static void
+test_note_records_an_embedded_object_without_prevalence(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(7, "malicious", 100), got;
+
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha1, &got), 0);
+	assert_string_equal(got.verdict, "malicious");
+	assert_string_equal(got.detections, "[\"Inner\"]");
+	assert_int_equal(got.prevalence, 0);
+	assert_true(got.analysed_at > 0);
+	reputation_clear(&got);
+}
+
+static void
+test_note_never_overrides_a_sample_analysed_on_its_own(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(2, "clean", 0), got;
+	struct job j;
+
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}", "malicious",
+						100, "[\"Own\"]", NULL, 1.0),
+			 0);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.verdict, "malicious");
+	assert_string_equal(got.detections, "[\"Own\"]");
+	assert_int_equal(got.prevalence, 1);
+	reputation_clear(&got);
+}
+
+static void
+test_note_sets_the_verdict_of_a_submitted_sample_not_yet_analysed(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(3, "suspicious", 50), got;
+
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 3, NULL), 0);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.verdict, "suspicious");
+	assert_int_equal(got.prevalence, 1);
+	reputation_clear(&got);
+}
+
+static void
+test_note_with_malformed_hash_or_verdict_is_einval(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(4, "malicious", 100);
+
+	r.md5[0] = 'X';
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), VG_EINVAL);
+	r = noted(4, "evil", 100);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), VG_EINVAL);
+}
+
 static void
 test_claim_then_finish_sets_verdict(void **state)
 {
@@ -1006,6 +1089,10 @@ main(void)
 		T(test_lookup_by_md5_sha1_sha256_gives_same_row),
 		T(test_malformed_hash_is_einval),
 		T(test_claim_on_empty_queue_is_enoent),
+		T(test_note_records_an_embedded_object_without_prevalence),
+		T(test_note_never_overrides_a_sample_analysed_on_its_own),
+		T(test_note_sets_the_verdict_of_a_submitted_sample_not_yet_analysed),
+		T(test_note_with_malformed_hash_or_verdict_is_einval),
 		T(test_claim_then_finish_sets_verdict),
 		T(test_finish_of_job_not_analysing_is_refused),
 		T(test_job_fail_requeues_until_max_attempts_then_fails),
