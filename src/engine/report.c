@@ -129,6 +129,16 @@ report_add_problem(struct report *r, const char *text)
 	r->problems[r->n_problems++] = xstrdup(text);
 }
 
+enum verdict
+verdict_from_score(int score)
+{
+	if (score >= SCORE_MALICIOUS)
+		return VERDICT_MALICIOUS;
+	if (score >= SCORE_SUSPICIOUS)
+		return VERDICT_SUSPICIOUS;
+	return VERDICT_CLEAN;
+}
+
 const char *
 verdict_name(enum verdict v)
 {
@@ -203,14 +213,8 @@ report_decide(struct report *r)
 	r->score = best + (extra > 0 ? extra * SCORE_CORROBORATE : 0);
 	if (r->score > 100)
 		r->score = 100;
-	if (r->n_objects == 0)
-		r->verdict = VERDICT_UNKNOWN;
-	else if (r->score >= SCORE_MALICIOUS)
-		r->verdict = VERDICT_MALICIOUS;
-	else if (r->score >= SCORE_SUSPICIOUS)
-		r->verdict = VERDICT_SUSPICIOUS;
-	else
-		r->verdict = VERDICT_CLEAN;
+	r->verdict = r->n_objects == 0 ? VERDICT_UNKNOWN
+					: verdict_from_score(r->score);
 }
 
 /* Names come from file systems and archives: not always UTF-8. */

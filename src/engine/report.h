@@ -90,6 +90,9 @@ struct match *object_add_match(struct object *o, enum match_source src,
 /* Records a decomposition problem (copied), once per distinct text. */
 void report_add_problem(struct report *r, const char *text);
 
+/* The verdict for a file's score under the policy of docs/REPORT.md. */
+enum verdict verdict_from_score(int score);
+
 /* "malicious", "suspicious", "clean" or "unknown"; static storage. */
 const char *verdict_name(enum verdict v);
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -39,7 +40,8 @@ const char *
 route_name(enum route r)
 {
 	static const char *names[ROUTE_COUNT] = {
-		"healthz", "metrics", "enroll", "files", "lookup", "other",
+		"healthz", "metrics", "enroll",     "files",
+		"lookup",  "submit",  "submission", "other",
 	};
 	return r < ROUTE_COUNT ? names[r] : "other";
 }
@@ -491,6 +493,422 @@ on_lookup(h2o_req_t *req)
 	return 0;
 }
 
+/* Metadata keys a submission may carry, each a string of at most
+ * METADATA_MAX_VALUE bytes (docs/API.md). */
+static const char *const metadata_keys[] = {
+	"name", "path", "found_by", "local_detection", "product_version", "os",
+};
+#define METADATA_MAX_VALUE  1024
+#define METADATA_MAX_HEADER 4096
+
+/*
+ * Replaces the user's name in a home-directory path, whatever the client
+ * already did: /home/NAME/, /Users/NAME/, C:\Users\NAME\ become
+ * <user>. Returns a new string.
+ */
+static char *
+redact_path(const char *p)
+{
+	static const char *const homes[] = {"/home/", "/Users/", "\\Users\\"};
+	char *out = xmalloc(strlen(p) + 8 * 4 + 1), *o = out;
+
+	while (*p) {
+		size_t i, hl = 0;
+
+		for (i = 0; i < sizeof(homes) / sizeof(homes[0]); i++) {
+			hl = strlen(homes[i]);
+			if (strncasecmp(p, homes[i], hl) == 0)
+				break;
+		}
+		if (i < sizeof(homes) / sizeof(homes[0]) && p[hl] != '\0' &&
+		    strncmp(p + hl, "<user>", 6) != 0) {
+			const char *end = p + hl;
+			char sep = homes[i][hl - 1];
+
+			while (*end && *end != sep)
+				end++;
+			memcpy(o, p, hl);
+			o += hl;
+			memcpy(o, "<user>", 6);
+			o += 6;
+			p = end;
+			continue;
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Reads and checks the Vigil-Metadata header: a JSON object of known
+ * string keys. Returns the canonical JSON text (caller frees), or NULL
+ * after answering 400. */
+static char *
+submission_metadata(h2o_req_t *req)
+{
+	ssize_t at = h2o_find_header_by_str(&req->headers,
+					    H2O_STRLIT("vigil-metadata"), -1);
+	json_t *j, *v;
+	const char *key;
+	char *text;
+
+	if (at < 0)
+		return xstrdup("{}");
+	if (req->headers.entries[at].value.len > METADATA_MAX_HEADER) {
+		send_error(req, ROUTE_SUBMIT, 400, "bad_metadata",
+			   "Vigil-Metadata is over 4096 bytes");
+		return NULL;
+	}
+	j = json_loadb(req->headers.entries[at].value.base,
+		       req->headers.entries[at].value.len,
+		       JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		send_error(req, ROUTE_SUBMIT, 400, "bad_metadata",
+			   "Vigil-Metadata is not a JSON object");
+		return NULL;
+	}
+	json_object_foreach(j, key, v)
+	{
+		size_t i;
+
+		for (i = 0;
+		     i < sizeof(metadata_keys) / sizeof(metadata_keys[0]); i++)
+			if (strcmp(key, metadata_keys[i]) == 0)
+				break;
+		if (i == sizeof(metadata_keys) / sizeof(metadata_keys[0]) ||
+		    !json_is_string(v) ||
+		    json_string_length(v) > METADATA_MAX_VALUE) {
+			json_decref(j);
+			send_error(req, ROUTE_SUBMIT, 400, "bad_metadata",
+				   "Vigil-Metadata takes name, path, found_by, "
+				   "local_detection, product_version and os, "
+				   "as strings of at most 1024 bytes");
+			return NULL;
+		}
+	}
+	if ((v = json_object_get(j, "path")) != NULL) {
+		char *r = redact_path(json_string_value(v));
+		json_object_set_new(j, "path", json_string(r));
+		free(r);
+	}
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	return text;
+}
+
+static const char *
+job_state_name(enum job_state st)
+{
+	switch (st) {
+	case JOB_QUEUED: return "queued";
+	case JOB_ANALYSING: return "analysing";
+	case JOB_DONE: return "done";
+	case JOB_FAILED: return "failed";
+	}
+	return "queued";
+}
+
+/* Reloads a sample's reputation from the store into the index. */
+static void
+refresh(const char *sha256)
+{
+	struct reputation r;
+
+	if (N->store->ops->reputation_get(N->store, sha256, &r) == 0) {
+		index_put(N->index, &r);
+		reputation_clear(&r);
+	}
+}
+
+static int
+on_submit(h2o_req_t *req)
+{
+	struct digest_result dr;
+	struct submission sub;
+	struct caller who;
+	struct job j;
+	char md5[33], sha1[41], sha256[65], *meta;
+	const char *status = "queued";
+	bool new_job = false;
+	int rc;
+
+	if (!is_method(req, "POST"))
+		return wrong_method(req, ROUTE_SUBMIT, "POST");
+	if (authenticate(req, ROUTE_SUBMIT, &who) != 0)
+		return 0;
+	if (who.consent != CONSENT_FILES)
+		return send_error(
+			req, ROUTE_SUBMIT, 403, "consent",
+			"this client's consent does not include files");
+	if ((meta = submission_metadata(req)) == NULL)
+		return 0;
+	if (digest_buffer(N->digest, req->entity.base ? req->entity.base : "",
+			  req->entity.len, false, &dr) != 0) {
+		free(meta);
+		return send_error(req, ROUTE_SUBMIT, 500, "internal",
+				  "the sample could not be hashed");
+	}
+	digest_hex(dr.md5, 16, md5);
+	digest_hex(dr.sha1, 20, sha1);
+	digest_hex(dr.sha256, 32, sha256);
+	/* The sample first, then the row that points to it: a crash between
+	 * the two leaves an unreferenced sample, never a dangling row. */
+	rc = samples_put(N->samples, sha256,
+			 req->entity.base ? req->entity.base : "",
+			 req->entity.len);
+	if (rc != 0) {
+		free(meta);
+		log_event(LOG_ERROR, "sample_store_failed", "sha256=%s err=%d",
+			  sha256, rc);
+		return send_error(req, ROUTE_SUBMIT, 503, "store_unavailable",
+				  "the sample could not be stored; try again");
+	}
+	memset(&sub, 0, sizeof(sub));
+	uuid4(sub.id);
+	memcpy(sub.client_id, who.id, sizeof(sub.client_id));
+	memcpy(sub.sha256, sha256, sizeof(sub.sha256));
+	sub.metadata = meta;
+	sub.created = (int64_t)time(NULL);
+	rc = N->store->ops->submission_add(N->store, &sub, md5, sha1,
+					   req->entity.len, &new_job);
+	free(meta);
+	if (rc != 0) {
+		log_event(LOG_ERROR, "store_failed",
+			  "op=submission_add err=\"%s\"", N->store->err);
+		return send_error(
+			req, ROUTE_SUBMIT, 503, "store_unavailable",
+			"the submission could not be stored; try again");
+	}
+	if (new_job && N->analysis != NULL)
+		analysis_kick(N->analysis);
+	refresh(sha256);
+	if (N->store->ops->job_get_by_sha256(N->store, sha256, &j) == 0) {
+		status = job_state_name(j.state);
+		job_clear(&j);
+	}
+	log_event(LOG_INFO, "submitted",
+		  "id=%s client=%s sha256=%s size=%zu new=%d", sub.id, who.id,
+		  sha256, req->entity.len, new_job);
+	return send_json(req, ROUTE_SUBMIT, 202,
+			 json_pack("{s:s, s:s, s:s}", "id", sub.id, "sha256",
+				   sha256, "status", status));
+}
+
+/* A request waiting for an analysis (GET /v1/submissions/{id}?wait=). */
+struct waiter {
+	h2o_req_t *req; /* NULL once answered or gone */
+	char id[37], sha256[65];
+	uint64_t deadline_ms;
+	struct waiter *next, *prev;
+};
+static struct waiter *waiters;
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+unlink_waiter(struct waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (waiters == w)
+		waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->next = w->prev = NULL;
+}
+
+/* The request's pool is going away (answered or the client left). */
+static void
+waiter_dispose(void *p)
+{
+	struct waiter *w = p;
+
+	if (w->req != NULL) {
+		unlink_waiter(w);
+		w->req = NULL;
+	}
+}
+
+/* Answers with the submission's current state; done says whether the
+ * analysis is over (a waiter only answers early when it is). */
+static int
+answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
+{
+	struct reputation r;
+	struct job j;
+	json_t *out;
+
+	*done = 0;
+	out = json_pack("{s:s, s:s}", "id", sub->id, "sha256", sub->sha256);
+	if (N->store->ops->job_get_by_sha256(N->store, sub->sha256, &j) != 0) {
+		json_decref(out);
+		return send_error(req, ROUTE_SUBMISSION, 503,
+				  "store_unavailable",
+				  "the job could not be read; try again");
+	}
+	json_object_set_new(out, "status",
+			    json_string(job_state_name(j.state)));
+	json_object_set_new(out, "attempts", json_integer(j.attempts));
+	if (j.state == JOB_DONE || j.state == JOB_FAILED) {
+		*done = 1;
+		if (N->store->ops->reputation_get(N->store, sub->sha256, &r) ==
+		    0) {
+			json_t *det = json_loads(r.detections, 0, NULL);
+			json_object_set_new(out, "verdict",
+					    json_string(r.verdict));
+			json_object_set_new(out, "score",
+					    json_integer(r.score));
+			json_object_set_new(out, "detections",
+					    det ? det : json_array());
+			reputation_clear(&r);
+		}
+		if (j.report != NULL) {
+			json_t *rep = json_loads(j.report, 0, NULL);
+			json_object_set_new(out, "report",
+					    rep ? rep : json_null());
+		}
+		if (j.error != NULL)
+			json_object_set_new(out, "error", json_string(j.error));
+	}
+	job_clear(&j);
+	return send_json(req, ROUTE_SUBMISSION, 200, out);
+}
+
+static int
+on_submission(h2o_req_t *req, const char *id, size_t len)
+{
+	struct submission sub;
+	struct caller who;
+	char idz[37];
+	long wait = 0;
+	int done;
+
+	if (!is_method(req, "GET"))
+		return wrong_method(req, ROUTE_SUBMISSION, "GET");
+	if (authenticate(req, ROUTE_SUBMISSION, &who) != 0)
+		return 0;
+	if (len != 36)
+		return send_error(req, ROUTE_SUBMISSION, 404, "unknown",
+				  "no such submission");
+	memcpy(idz, id, 36);
+	idz[36] = '\0';
+	if (req->query_at != SIZE_MAX) {
+		const char *q = req->path.base + req->query_at;
+		size_t ql = req->path.len - req->query_at;
+		char buf[32], *end;
+
+		if (ql >= 7 && ql < sizeof(buf) &&
+		    memcmp(q, "?wait=", 6) == 0) {
+			memcpy(buf, q + 6, ql - 6);
+			buf[ql - 6] = '\0';
+			wait = strtol(buf, &end, 10);
+			if (*end != '\0' || wait < 0 || wait > 60)
+				return send_error(req, ROUTE_SUBMISSION, 400,
+						  "bad_request",
+						  "wait is 0..60 seconds");
+		} else {
+			return send_error(req, ROUTE_SUBMISSION, 400,
+					  "bad_request",
+					  "the only query parameter is wait");
+		}
+	}
+	/* Someone else's submission is as unknown as one that never was. */
+	memset(&sub, 0, sizeof(sub));
+	if (N->store->ops->submission_get(N->store, idz, &sub) != 0 ||
+	    strcmp(sub.client_id, who.id) != 0) {
+		if (sub.metadata != NULL)
+			submission_clear(&sub);
+		return send_error(req, ROUTE_SUBMISSION, 404, "unknown",
+				  "no such submission");
+	}
+	if (wait > 0) {
+		struct job j;
+		int pending = 1;
+
+		if (N->store->ops->job_get_by_sha256(N->store, sub.sha256,
+						     &j) == 0) {
+			pending = j.state == JOB_QUEUED ||
+				  j.state == JOB_ANALYSING;
+			job_clear(&j);
+		}
+		if (pending) {
+			struct waiter *w = h2o_mem_alloc_shared(
+				&req->pool, sizeof(*w), waiter_dispose);
+			memset(w, 0, sizeof(*w));
+			w->req = req;
+			memcpy(w->id, sub.id, sizeof(w->id));
+			memcpy(w->sha256, sub.sha256, sizeof(w->sha256));
+			w->deadline_ms = mono_ms() + (uint64_t)wait * 1000;
+			w->next = waiters;
+			if (waiters)
+				waiters->prev = w;
+			waiters = w;
+			submission_clear(&sub);
+			return 0;
+		}
+	}
+	answer_submission(req, &sub, &done);
+	submission_clear(&sub);
+	return 0;
+}
+
+/* Answers waiter w (still waiting) with the current state. */
+static void
+wake(struct waiter *w)
+{
+	struct submission sub;
+	h2o_req_t *req = w->req;
+	int done;
+
+	unlink_waiter(w);
+	w->req = NULL;
+	memset(&sub, 0, sizeof(sub));
+	memcpy(sub.id, w->id, sizeof(sub.id));
+	memcpy(sub.sha256, w->sha256, sizeof(sub.sha256));
+	answer_submission(req, &sub, &done);
+}
+
+void
+api_on_analysis_done(struct node *node)
+{
+	char(*done)[65] = NULL;
+	size_t n;
+
+	if (node->analysis == NULL)
+		return;
+	n = analysis_take_done(node->analysis, &done);
+	for (size_t i = 0; i < n; i++) {
+		refresh(done[i]);
+		for (struct waiter *w = waiters, *next; w != NULL; w = next) {
+			next = w->next;
+			if (strcmp(w->sha256, done[i]) == 0)
+				wake(w);
+		}
+	}
+	free(done);
+}
+
+void
+api_tick(struct node *node)
+{
+	uint64_t now = mono_ms();
+
+	(void)node;
+	for (struct waiter *w = waiters, *next; w != NULL; w = next) {
+		next = w->next;
+		if (now >= w->deadline_ms)
+			wake(w);
+	}
+}
+
 static int
 on_healthz(h2o_req_t *req)
 {
@@ -547,6 +965,28 @@ on_metrics(h2o_req_t *req)
 	    "# TYPE vigil_lookup_hashes_total counter\n"
 	    "vigil_lookup_hashes_total %llu\n",
 	    (unsigned long long)N->metrics.lookup_hashes);
+	if (N->analysis != NULL) {
+		struct analysis_stats st;
+
+		analysis_stats(N->analysis, &st);
+		OUT("# HELP vigil_analysis_jobs_total Analyses by outcome.\n"
+		    "# TYPE vigil_analysis_jobs_total counter\n"
+		    "vigil_analysis_jobs_total{outcome=\"done\"} %llu\n"
+		    "vigil_analysis_jobs_total{outcome=\"failed\"} %llu\n"
+		    "vigil_analysis_jobs_total{outcome=\"retried\"} %llu\n"
+		    "# HELP vigil_worker_restarts_total Workers killed or lost "
+		    "and replaced.\n"
+		    "# TYPE vigil_worker_restarts_total counter\n"
+		    "vigil_worker_restarts_total %llu\n"
+		    "# HELP vigil_analysis_busy Workers analysing now.\n"
+		    "# TYPE vigil_analysis_busy gauge\nvigil_analysis_busy "
+		    "%llu\n",
+		    (unsigned long long)st.jobs_done,
+		    (unsigned long long)st.jobs_failed,
+		    (unsigned long long)st.jobs_retried,
+		    (unsigned long long)st.worker_restarts,
+		    (unsigned long long)st.busy);
+	}
 	OUT("# HELP vigil_samples Samples in the reputation index.\n"
 	    "# TYPE vigil_samples gauge\nvigil_samples %zu\n",
 	    index_count(N->index));
@@ -571,6 +1011,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	const char *p = req->path_normalized.base;
 	size_t n = req->path_normalized.len;
 	static const char files[] = "/v1/files/";
+	static const char subs[] = "/v1/submissions/";
 	enum route r = ROUTE_OTHER;
 	size_t limit;
 
@@ -579,6 +1020,10 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 		r = ROUTE_LOOKUP;
 	else if (h2o_memis(p, n, H2O_STRLIT("/v1/enroll")))
 		r = ROUTE_ENROLL;
+	else if (h2o_memis(p, n, H2O_STRLIT("/v1/submissions")))
+		r = ROUTE_SUBMIT;
+	else if (n > sizeof(subs) - 1 && memcmp(p, subs, sizeof(subs) - 1) == 0)
+		r = ROUTE_SUBMISSION;
 	else if (n > sizeof(files) - 1 &&
 		 memcmp(p, files, sizeof(files) - 1) == 0)
 		r = ROUTE_FILES;
@@ -591,7 +1036,8 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 				  "no such route");
 	/* h2o has already refused bodies over the largest route limit;
 	 * each route has its own, smaller one. */
-	limit = N->cfg.max_json_body;
+	limit = r == ROUTE_SUBMIT ? N->cfg.max_sample_body
+				  : N->cfg.max_json_body;
 	if (req->entity.base != NULL && req->entity.len > limit)
 		return send_error(
 			req, r, 413, "body_too_large",
@@ -602,6 +1048,10 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_FILES:
 		return on_files(req, p + sizeof(files) - 1,
 				n - (sizeof(files) - 1));
+	case ROUTE_SUBMIT: return on_submit(req);
+	case ROUTE_SUBMISSION:
+		return on_submission(req, p + sizeof(subs) - 1,
+				     n - (sizeof(subs) - 1));
 	case ROUTE_HEALTHZ: return on_healthz(req);
 	case ROUTE_METRICS: return on_metrics(req);
 	default: break;

@@ -28,6 +28,7 @@ config_default(struct node_config *c)
 	c->max_json_body = NODE_MAX_JSON_BODY_DEFAULT;
 	c->max_batch = NODE_MAX_BATCH_DEFAULT;
 	c->request_timeout_ms = NODE_REQUEST_TIMEOUT_MS_DEFAULT;
+	c->max_scan_ms = NODE_MAX_SCAN_MS_DEFAULT;
 	c->max_connections = NODE_MAX_CONNECTIONS_DEFAULT;
 	c->rate_per_sec = NODE_RATE_PER_SEC_DEFAULT;
 	c->rate_burst = NODE_RATE_BURST_DEFAULT;
@@ -123,6 +124,8 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 			      set_str(v, c->site, sizeof(c->site));
 		else if (strcmp(key, "rules") == 0)
 			bad = set_str(v, c->rules_dir, sizeof(c->rules_dir));
+		else if (strcmp(key, "workers") == 0)
+			bad = set_u32(v, 0, 64, &c->workers) != 0;
 		else
 			goto unknown;
 	} else if (strcmp(sec, "limits") == 0) {
@@ -139,6 +142,9 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 			 256u << 20},
 			{"max_batch", offsetof(struct node_config, max_batch),
 			 1, 1000000},
+			{"max_scan_ms",
+			 offsetof(struct node_config, max_scan_ms), 100,
+			 3600000},
 			{"request_timeout_ms",
 			 offsetof(struct node_config, request_timeout_ms), 100,
 			 3600000},

@@ -20,6 +20,7 @@
 #define NODE_MAX_JSON_BODY_DEFAULT      (2u * 1024 * 1024)  /* other POSTs */
 #define NODE_MAX_BATCH_DEFAULT          10000u /* hashes per lookup */
 #define NODE_REQUEST_TIMEOUT_MS_DEFAULT 30000u
+#define NODE_MAX_SCAN_MS_DEFAULT        120000u /* the engine's own default */
 #define NODE_MAX_CONNECTIONS_DEFAULT    4096u
 #define NODE_RATE_PER_SEC_DEFAULT       200u /* requests per client */
 #define NODE_RATE_BURST_DEFAULT         400u
@@ -37,8 +38,10 @@ struct node_config {
 	char region[33];
 	char site[33];
 	char rules_dir[1024]; /* empty: the default rules */
+	uint32_t workers;     /* analysis worker processes; 0: one per core */
 	uint32_t max_sample_body, max_json_body, max_batch;
 	uint32_t request_timeout_ms, max_connections;
+	uint32_t max_scan_ms; /* analysis time per sample */
 	uint32_t rate_per_sec, rate_burst;
 	struct region_endpoint regions[NODE_MAX_REGIONS];
 	size_t n_regions;

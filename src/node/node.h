@@ -10,8 +10,11 @@
 
 #include <stdint.h>
 
+#include "engine/digest.h"
+#include "node/analysis.h"
 #include "node/config.h"
 #include "node/index.h"
+#include "store/samples.h"
 #include "store/store.h"
 
 /* API routes, for metrics and limits (docs/API.md). */
@@ -21,6 +24,8 @@ enum route {
 	ROUTE_ENROLL,
 	ROUTE_FILES,
 	ROUTE_LOOKUP,
+	ROUTE_SUBMIT,
+	ROUTE_SUBMISSION,
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };
@@ -40,6 +45,9 @@ struct metrics {
 struct node {
 	struct node_config cfg;
 	struct store *store;
+	struct samples *samples;
+	struct analysis *analysis; /* NULL when analysis is off */
+	struct digest *digest;     /* hashes submissions, on the loop thread */
 	struct lookup_index *index;
 	struct metrics metrics;
 	int64_t started;

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
@@ -24,6 +25,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "engine/engine.h"
+#include "node/analysis.h"
 #include "node/api.h"
 #include "node/config.h"
 #include "node/node.h"
@@ -117,6 +120,41 @@ on_accept(h2o_socket_t *listener, const char *status)
 	h2o_accept(&accept_ctx, sock);
 }
 
+/* The notify pipe: analysis results are ready. */
+static struct node *the_node;
+
+static void
+on_notify(h2o_socket_t *sock, const char *err)
+{
+	if (err != NULL)
+		return;
+	h2o_buffer_consume(&sock->input, sock->input->size);
+	api_on_analysis_done(the_node);
+}
+
+/* vigil-worker lives beside vigild (or where $VIGIL_WORKER says). */
+static int
+worker_path(char *buf, size_t len)
+{
+	const char *env = getenv("VIGIL_WORKER");
+	ssize_t n;
+	char *slash;
+
+	if (env != NULL && *env != '\0')
+		return snprintf(buf, len, "%s", env) < (int)len ? 0 : -1;
+	n = readlink("/proc/self/exe", buf, len - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((slash = strrchr(buf, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	if (strlen(buf) + sizeof("/vigil-worker") > len)
+		return -1;
+	strcat(buf, "/vigil-worker");
+	return 0;
+}
+
 static int
 make_dir(const char *path)
 {
@@ -143,6 +181,10 @@ main(int argc, char **argv)
 	static h2o_context_t ctx;
 	static struct node node;
 	struct samples *samples = NULL;
+	struct analysis_config acfg;
+	char wpath[1024], tmproot[1200], dbpath[1200];
+	int notify[2];
+	h2o_socket_t *nsock;
 	h2o_hostconf_t *host;
 	h2o_socket_t *lsock;
 	char err[1024], path[1200], bound[128];
@@ -210,12 +252,47 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	node.samples = samples;
+	if (engine_global_init() != 0 || (node.digest = digest_new()) == NULL)
+		fatal("cannot initialise the digests");
 	node.index = index_new();
 	if (api_load_index(&node) != 0) {
 		fprintf(stderr, "vigild: cannot read the reputation store\n");
 		return 2;
 	}
 	node.started = (int64_t)time(NULL);
+	the_node = &node;
+
+	/* Analysis: jobs a crash left half-done go back to the queue. */
+	if (node.store->ops->job_requeue_stale(node.store) != 0)
+		log_event(LOG_WARN, "requeue_failed", "err=\"%s\"",
+			  node.store->err);
+	samples_sweep(samples);
+	if (pipe2(notify, O_NONBLOCK | O_CLOEXEC) != 0 ||
+	    worker_path(wpath, sizeof(wpath)) != 0)
+		fatal("cannot set up analysis");
+	snprintf(tmproot, sizeof(tmproot), "%s/tmp", node.cfg.data_dir);
+	memcpy(dbpath, path, sizeof(dbpath));
+	memset(&acfg, 0, sizeof(acfg));
+	acfg.db_path = dbpath;
+	acfg.samples = samples;
+	acfg.worker_path = wpath;
+	/* The workers get the configured rules, else the default ones. */
+	if (node.cfg.rules_dir[0] != '\0')
+		acfg.rules_dir = node.cfg.rules_dir;
+	else if (getenv("VIGIL_RULES_DIR") && *getenv("VIGIL_RULES_DIR"))
+		acfg.rules_dir = getenv("VIGIL_RULES_DIR");
+	else
+		acfg.rules_dir = VIGIL_DEFAULT_RULES_DIR;
+	acfg.tmp_root = tmproot;
+	acfg.slots = node.cfg.workers ? node.cfg.workers
+				      : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	acfg.max_scan_ms = node.cfg.max_scan_ms;
+	acfg.notify_fd = notify[1];
+	if (analysis_start(&acfg, &node.analysis, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: analysis: %s\n", err);
+		return 2;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -240,6 +317,8 @@ main(int argc, char **argv)
 	lsock = h2o_evloop_socket_create(ctx.loop, fd,
 					 H2O_SOCKET_FLAG_DONT_READ);
 	h2o_socket_read_start(lsock, on_accept);
+	nsock = h2o_evloop_socket_create(ctx.loop, notify[0], 0);
+	h2o_socket_read_start(nsock, on_notify);
 	log_event(LOG_INFO, "listening",
 		  "addr=%s region=%s site=%s data=%s samples=%zu", bound,
 		  node.cfg.region, node.cfg.site, node.cfg.data_dir,
@@ -249,8 +328,10 @@ main(int argc, char **argv)
 	printf("try: curl -s http://%s/healthz\n", bound);
 	fflush(stdout);
 
-	while (!stop_signal)
+	while (!stop_signal) {
 		h2o_evloop_run(ctx.loop, 100);
+		api_tick(&node);
+	}
 
 	/* Drain: no new connections; let those open finish their requests. */
 	log_event(LOG_INFO, "draining", "signal=%d", (int)stop_signal);
@@ -262,10 +343,15 @@ main(int argc, char **argv)
 		    h2o_linklist_is_empty(&ctx.http2._conns))
 			break;
 		h2o_evloop_run(ctx.loop, 100);
+		api_tick(&node);
 	}
+	/* In-flight analyses finish (or hit their deadline) before exit. */
+	analysis_stop(node.analysis);
+	node.analysis = NULL;
 	node.store->ops->close(node.store);
 	samples_close(samples);
 	index_free(node.index);
+	digest_free(node.digest);
 	log_event(LOG_INFO, "stopped", "connections=%zu", n_conns_accepted);
 	return 0;
 }

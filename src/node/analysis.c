@@ -1,0 +1,673 @@
+/*
+ * analysis.c - the analysis supervisor; see analysis.h.
+ *
+ * Why processes and not threads: sample bytes are hostile and parsed by
+ * large C libraries; a parser bug must cost one worker, never the node.
+ * Why one thread per slot: the supervisor's work for a job is a few
+ * blocking steps (claim, decrypt, hand over, wait with a deadline, store
+ * the result), and a thread per worker keeps each of them a plain
+ * sequential loop whose every failure path is visible.
+ */
+#include "node/analysis.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "engine/report.h"
+#include "node/worker.h"
+#include "store/store.h"
+
+#define READY_TIMEOUT_MS 60000 /* a worker compiling the rules */
+#define IDLE_WAIT_MS     1000  /* how often an idle slot looks anyway */
+
+extern char **environ;
+
+struct slot {
+	struct analysis *a;
+	pthread_t thread;
+	unsigned index;
+	pid_t pid; /* the worker; 0 when there is none */
+	int sock;  /* our end of the worker's socket; -1 when none */
+	char tmpdir[1024];
+	struct store *store;
+};
+
+struct analysis {
+	struct analysis_config cfg;
+	char *db_path, *worker_path, *rules_dir;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stopping;
+	unsigned long kicks;
+	char (*done)[65];
+	size_t n_done, cap_done;
+	_Atomic uint64_t jobs_done, jobs_failed, jobs_retried, restarts, busy;
+	unsigned n_slots;
+	struct slot slot[ANALYSIS_MAX_SLOTS];
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Hands a changed sample to the event loop. */
+static void
+post_done(struct analysis *a, const char *sha256)
+{
+	char b = 1;
+
+	pthread_mutex_lock(&a->mu);
+	if (a->n_done == a->cap_done) {
+		a->cap_done = a->cap_done ? 2 * a->cap_done : 64;
+		a->done = xreallocarray(a->done, a->cap_done, sizeof(*a->done));
+	}
+	snprintf(a->done[a->n_done++], 65, "%s", sha256);
+	pthread_mutex_unlock(&a->mu);
+	/* A full pipe means the loop has a wake-up pending already. */
+	if (write(a->cfg.notify_fd, &b, 1) < 0 && errno != EAGAIN)
+		log_event(LOG_WARN, "notify_failed", "errno=%d", errno);
+}
+
+size_t
+analysis_take_done(struct analysis *a, char (**out)[65])
+{
+	size_t n;
+
+	pthread_mutex_lock(&a->mu);
+	*out = a->done;
+	n = a->n_done;
+	a->done = NULL;
+	a->n_done = a->cap_done = 0;
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
+void
+analysis_kick(struct analysis *a)
+{
+	pthread_mutex_lock(&a->mu);
+	a->kicks++;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+analysis_stats(struct analysis *a, struct analysis_stats *st)
+{
+	st->jobs_done = a->jobs_done;
+	st->jobs_failed = a->jobs_failed;
+	st->jobs_retried = a->jobs_retried;
+	st->worker_restarts = a->restarts;
+	st->busy = a->busy;
+}
+
+/* Removes everything below dir (not dir itself), without following
+ * symbolic links: a worker's leftovers are as hostile as its input. */
+static void
+empty_dir(int dfd)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dfd);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int sub;
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			continue;
+		sub = openat(dfd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			empty_dir(sub);
+			close(sub);
+			unlinkat(dfd, de->d_name, AT_REMOVEDIR);
+		}
+	}
+	closedir(d);
+}
+
+static void
+clean_tmpdir(struct slot *s)
+{
+	int dfd = open(s->tmpdir,
+		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (dfd >= 0) {
+		empty_dir(dfd);
+		close(dfd);
+	}
+}
+
+/* Kills and reaps the slot's worker, if any; returns a description of how
+ * it ended in why. */
+static void
+reap(struct slot *s, int force, char *why, size_t len)
+{
+	int status = 0;
+	uint64_t t0 = now_ms();
+
+	if (s->sock >= 0) {
+		close(s->sock);
+		s->sock = -1;
+	}
+	if (s->pid <= 0)
+		return;
+	if (force)
+		kill(s->pid, SIGKILL);
+	/* Closing the socket asks a healthy worker to exit. */
+	while (waitpid(s->pid, &status, WNOHANG) == 0) {
+		if (now_ms() - t0 > 2000) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, &status, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	if (why != NULL) {
+		if (WIFSIGNALED(status))
+			snprintf(why, len, "worker killed by signal %d%s",
+				 WTERMSIG(status),
+				 WTERMSIG(status) == SIGSYS ? " (sandbox)"
+							    : "");
+		else
+			snprintf(why, len, "worker exited with status %d",
+				 WEXITSTATUS(status));
+	}
+	s->pid = 0;
+	clean_tmpdir(s);
+}
+
+/* Starts a worker and waits for its READY. */
+static int
+spawn(struct slot *s)
+{
+	struct analysis *a = s->a;
+	posix_spawn_file_actions_t fa;
+	char maxms[16], *argv[12];
+	struct worker_msg_hdr h;
+	int sv[2], child, rc, argc = 0;
+	struct pollfd pfd;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return VG_EIO;
+	/* dup2 onto itself would keep close-on-exec set. */
+	child = sv[1];
+	if (child == WORKER_FD) {
+		child = fcntl(sv[1], F_DUPFD_CLOEXEC, WORKER_FD + 1);
+		close(sv[1]);
+		if (child < 0) {
+			close(sv[0]);
+			return VG_EIO;
+		}
+	}
+	snprintf(maxms, sizeof(maxms), "%u", a->cfg.max_scan_ms);
+	argv[argc++] = a->worker_path;
+	if (a->rules_dir != NULL) {
+		argv[argc++] = "--rules";
+		argv[argc++] = a->rules_dir;
+	}
+	argv[argc++] = "--tmpdir";
+	argv[argc++] = s->tmpdir;
+	argv[argc++] = "--max-scan-ms";
+	argv[argc++] = maxms;
+	argv[argc] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, child, WORKER_FD);
+	rc = posix_spawn(&s->pid, a->worker_path, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(child);
+	if (rc != 0) {
+		log_event(LOG_ERROR, "worker_spawn_failed", "path=%s errno=%d",
+			  a->worker_path, rc);
+		close(sv[0]);
+		s->pid = 0;
+		return VG_EIO;
+	}
+	s->sock = sv[0];
+	pfd.fd = s->sock;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, READY_TIMEOUT_MS) != 1 ||
+	    worker_recv_hdr(s->sock, &h, NULL) != 0 || h.type != WORKER_READY) {
+		char why[128];
+
+		reap(s, 1, why, sizeof(why));
+		log_event(LOG_ERROR, "worker_not_ready",
+			  "slot=%u reason=\"%s\"", s->index, why);
+		return VG_EIO;
+	}
+	log_event(LOG_INFO, "worker_started", "slot=%u pid=%d", s->index,
+		  (int)s->pid);
+	return 0;
+}
+
+/* A sealed memfd holding the decrypted sample. */
+static int
+sample_fd(const uint8_t *buf, size_t len)
+{
+	int fd = memfd_create("vigil-sample", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) !=
+	    0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+static const char *
+verdict_word(int score)
+{
+	return verdict_name(verdict_from_score(score));
+}
+
+/* Notes the reputation of every object found inside the sample. */
+static void
+note_objects(struct slot *s, json_t *report)
+{
+	json_t *objs = json_object_get(report, "objects"), *o;
+	size_t i;
+
+	json_array_foreach(objs, i, o)
+	{
+		struct reputation r;
+		json_t *ms = json_object_get(o, "matches"), *m, *det;
+		int score = 0;
+		size_t k;
+		char *dj;
+
+		if (i == 0)
+			continue;
+		memset(&r, 0, sizeof(r));
+		det = json_array();
+		json_array_foreach(ms, k, m)
+		{
+			int sc = (int)json_integer_value(
+				json_object_get(m, "score"));
+			json_array_append(det, json_object_get(m, "name"));
+			if (sc > score)
+				score = sc;
+		}
+		dj = json_dumps(det, JSON_COMPACT);
+		json_decref(det);
+		snprintf(r.md5, sizeof(r.md5), "%s", jstr(o, "md5"));
+		snprintf(r.sha1, sizeof(r.sha1), "%s", jstr(o, "sha1"));
+		snprintf(r.sha256, sizeof(r.sha256), "%s", jstr(o, "sha256"));
+		r.size = (uint64_t)json_integer_value(
+			json_object_get(o, "size"));
+		r.verdict = (char *)verdict_word(score);
+		r.score = score;
+		r.detections = dj;
+		r.type = (char *)json_string_value(json_object_get(o, "mime"));
+		if (s->store->ops->reputation_note(s->store, &r) == 0)
+			post_done(s->a, r.sha256);
+		free(dj);
+	}
+}
+
+/* Records the analysis of job j from its worker's report. */
+static int
+apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
+	     double ms)
+{
+	json_error_t e;
+	json_t *r = json_loadb(text, len, 0, &e), *o0;
+	const char *verdict, *sha;
+	char *det = NULL, *stored = NULL;
+	int rc = VG_EFORMAT;
+
+	if (r == NULL)
+		goto out;
+	o0 = json_array_get(json_object_get(r, "objects"), 0);
+	verdict = json_string_value(json_object_get(r, "verdict"));
+	sha = json_string_value(json_object_get(o0, "sha256"));
+	/* The worker is sandboxed but not trusted: its report must be about
+	 * the sample it was given. */
+	if (verdict == NULL || sha == NULL || strcmp(sha, j->sha256) != 0)
+		goto out;
+	det = json_dumps(json_object_get(r, "detections"), JSON_COMPACT);
+	/* The worker saw bytes, not a name: the sample is its SHA-256. */
+	json_object_set_new(r, "path", json_string(j->sha256));
+	stored = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (det == NULL || stored == NULL)
+		goto out;
+	rc = s->store->ops->job_finish(
+		s->store, j->id, stored, verdict,
+		(int)json_integer_value(json_object_get(r, "score")), det,
+		json_string_value(json_object_get(o0, "mime")), ms);
+	if (rc == 0) {
+		post_done(s->a, j->sha256);
+		note_objects(s, r);
+	}
+out:
+	free(det);
+	free(stored);
+	json_decref(r);
+	return rc;
+}
+
+/* A job that could not be analysed: retried, or after the last attempt
+ * failed with the verdict suspicious. */
+static void
+job_failed(struct slot *s, const struct job *j, const char *why, int final)
+{
+	struct reputation r;
+	int max = final ? j->attempts : ANALYSIS_MAX_ATTEMPTS;
+
+	log_event(LOG_WARN, "job_failed",
+		  "job=%lld sha256=%s attempt=%d reason=\"%s\"",
+		  (long long)j->id, j->sha256, j->attempts, why);
+	if (s->store->ops->job_fail(s->store, j->id, why, max) != 0) {
+		log_event(LOG_ERROR, "store_failed", "op=job_fail err=\"%s\"",
+			  s->store->err);
+		return;
+	}
+	if (j->attempts < max) {
+		s->a->jobs_retried++;
+		analysis_kick(s->a);
+		return;
+	}
+	s->a->jobs_failed++;
+	if (s->store->ops->reputation_get(s->store, j->sha256, &r) == 0) {
+		free(r.verdict);
+		free(r.detections);
+		r.verdict = xstrdup("suspicious");
+		r.score = 50;
+		r.detections = xstrdup("[\"Analysis.Failed\"]");
+		r.first_seen = 0;
+		if (s->store->ops->reputation_note(s->store, &r) == 0)
+			post_done(s->a, j->sha256);
+		reputation_clear(&r);
+	}
+}
+
+static void
+run_job(struct slot *s, struct job *j)
+{
+	struct analysis *a = s->a;
+	struct worker_msg_hdr h;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char why[160];
+	char *text = NULL;
+	uint64_t t0 = now_ms(), deadline;
+	int fd, rc;
+
+	rc = samples_get(a->cfg.samples, j->sha256, &buf, &len);
+	if (rc != 0) {
+		/* Retrying cannot bring back a missing or corrupt sample. */
+		snprintf(why, sizeof(why), "sample unreadable: %s",
+			 vg_strerror(rc));
+		job_failed(s, j, why, 1);
+		return;
+	}
+	fd = sample_fd(buf, len);
+	free(buf);
+	if (fd < 0) {
+		job_failed(s, j, "cannot hand the sample over (memfd)", 0);
+		return;
+	}
+	if (s->pid == 0 && spawn(s) != 0) {
+		close(fd);
+		job_failed(s, j, "no worker could be started", 0);
+		return;
+	}
+	rc = worker_send_hdr(s->sock, WORKER_JOB, (uint64_t)j->id, len, fd);
+	close(fd);
+	if (rc != 0) {
+		reap(s, 1, why, sizeof(why));
+		a->restarts++;
+		job_failed(s, j, why, 0);
+		return;
+	}
+	/* The engine stops itself at max_scan_ms and reports the limit; the
+	 * grace covers that report, not a second budget. */
+	deadline = t0 + a->cfg.max_scan_ms +
+		   (a->cfg.max_scan_ms < ANALYSIS_GRACE_MS ? a->cfg.max_scan_ms
+							   : ANALYSIS_GRACE_MS);
+	for (;;) {
+		struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
+		uint64_t now = now_ms();
+		int n;
+
+		if (now >= deadline) {
+			reap(s, 1, NULL, 0);
+			a->restarts++;
+			snprintf(why, sizeof(why),
+				 "worker hung: no report after %llu ms",
+				 (unsigned long long)(now - t0));
+			job_failed(s, j, why, 0);
+			return;
+		}
+		n = poll(&pfd, 1, (int)(deadline - now));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 1)
+			break;
+	}
+	if (worker_recv_hdr(s->sock, &h, NULL) != 0 ||
+	    h.job_id != (uint64_t)j->id ||
+	    (h.type != WORKER_REPORT && h.type != WORKER_ERROR)) {
+		reap(s, 1, why, sizeof(why));
+		a->restarts++;
+		job_failed(s, j, why, 0);
+		return;
+	}
+	if (h.type == WORKER_ERROR) {
+		char reason[WORKER_MAX_ERROR + 1];
+
+		if (worker_recv_error(s->sock, &h, reason, sizeof(reason)) !=
+		    0) {
+			reap(s, 1, why, sizeof(why));
+			a->restarts++;
+			job_failed(s, j, why, 0);
+			return;
+		}
+		clean_tmpdir(s);
+		snprintf(why, sizeof(why), "engine: %.120s", reason);
+		job_failed(s, j, why, 0);
+		return;
+	}
+	text = xmalloc(h.len + 1);
+	if (worker_recv_body(s->sock, text, h.len) != 0) {
+		free(text);
+		reap(s, 1, why, sizeof(why));
+		a->restarts++;
+		job_failed(s, j, why, 0);
+		return;
+	}
+	text[h.len] = '\0';
+	clean_tmpdir(s);
+	if (apply_report(s, j, text, h.len, (double)(now_ms() - t0)) != 0) {
+		job_failed(s, j, "the worker's report is malformed", 0);
+	} else {
+		a->jobs_done++;
+		log_event(LOG_INFO, "analysed", "job=%lld sha256=%s ms=%llu",
+			  (long long)j->id, j->sha256,
+			  (unsigned long long)(now_ms() - t0));
+	}
+	free(text);
+}
+
+static void *
+slot_main(void *arg)
+{
+	struct slot *s = arg;
+	struct analysis *a = s->a;
+
+	for (;;) {
+		struct job j;
+		int rc;
+
+		pthread_mutex_lock(&a->mu);
+		if (a->stopping) {
+			pthread_mutex_unlock(&a->mu);
+			break;
+		}
+		pthread_mutex_unlock(&a->mu);
+		rc = s->store->ops->job_claim(s->store, &j);
+		if (rc == 0) {
+			a->busy++;
+			/* Jobs requeued after a crash keep their attempts. */
+			if (j.attempts > ANALYSIS_MAX_ATTEMPTS)
+				job_failed(s, &j, "too many attempts", 1);
+			else
+				run_job(s, &j);
+			a->busy--;
+			job_clear(&j);
+			continue;
+		}
+		if (rc != VG_ENOENT)
+			log_event(LOG_ERROR, "store_failed",
+				  "op=job_claim err=\"%s\"", s->store->err);
+		pthread_mutex_lock(&a->mu);
+		if (!a->stopping) {
+			unsigned long seen = a->kicks;
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += IDLE_WAIT_MS / 1000;
+			while (!a->stopping && a->kicks == seen &&
+			       pthread_cond_timedwait(&a->cv, &a->mu, &ts) == 0)
+				;
+		}
+		pthread_mutex_unlock(&a->mu);
+	}
+	reap(s, 0, NULL, 0);
+	return NULL;
+}
+
+int
+analysis_start(const struct analysis_config *cfg, struct analysis **out,
+	       char *err, size_t errlen)
+{
+	struct analysis *a = xcalloc(1, sizeof(*a));
+	unsigned i;
+
+	*out = NULL;
+	a->cfg = *cfg;
+	a->db_path = xstrdup(cfg->db_path);
+	a->worker_path = xstrdup(cfg->worker_path);
+	a->rules_dir = xstrdup(cfg->rules_dir);
+	a->n_slots = cfg->slots < 1                    ? 1
+		     : cfg->slots > ANALYSIS_MAX_SLOTS ? ANALYSIS_MAX_SLOTS
+						       : cfg->slots;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if (access(a->worker_path, X_OK) != 0) {
+		snprintf(err, errlen, "%s: %s", a->worker_path,
+			 strerror(errno));
+		goto fail;
+	}
+	if (mkdir(cfg->tmp_root, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", cfg->tmp_root, strerror(errno));
+		goto fail;
+	}
+	for (i = 0; i < a->n_slots; i++) {
+		struct slot *s = &a->slot[i];
+
+		s->a = a;
+		s->index = i;
+		s->sock = -1;
+		snprintf(s->tmpdir, sizeof(s->tmpdir), "%s/slot-%u",
+			 cfg->tmp_root, i);
+		if (mkdir(s->tmpdir, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", s->tmpdir,
+				 strerror(errno));
+			goto fail;
+		}
+		clean_tmpdir(s);
+		if (store_sqlite_open(a->db_path, &s->store, err, errlen) != 0)
+			goto fail;
+	}
+	for (i = 0; i < a->n_slots; i++)
+		if (pthread_create(&a->slot[i].thread, NULL, slot_main,
+				   &a->slot[i]) != 0)
+			fatal("cannot start analysis thread");
+	*out = a;
+	return 0;
+fail:
+	for (i = 0; i < a->n_slots; i++)
+		if (a->slot[i].store != NULL)
+			a->slot[i].store->ops->close(a->slot[i].store);
+	free(a->db_path);
+	free(a->worker_path);
+	free(a->rules_dir);
+	free(a);
+	return VG_EIO;
+}
+
+void
+analysis_stop(struct analysis *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stopping = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	for (unsigned i = 0; i < a->n_slots; i++) {
+		pthread_join(a->slot[i].thread, NULL);
+		a->slot[i].store->ops->close(a->slot[i].store);
+	}
+	free(a->done);
+	free(a->db_path);
+	free(a->worker_path);
+	free(a->rules_dir);
+	free(a);
+}

@@ -1,0 +1,65 @@
+/*
+ * analysis.h - the node's analysis supervisor: worker processes that run
+ * the engine on submitted samples, and the threads that feed them.
+ *
+ * Each of the node's analysis slots is a thread that owns one sandboxed
+ * worker process (vigil-worker, protocol in worker.h). The thread claims
+ * a queued job from the store, decrypts the sample into a sealed memfd,
+ * hands it to its worker, and waits for the report with a deadline. A
+ * worker that crashes, hangs past the deadline or dies of its rlimits is
+ * killed and replaced; its job is retried up to ANALYSIS_MAX_ATTEMPTS
+ * times, then marked failed with the verdict `suspicious`. Results go to
+ * the store, and the hashes whose reputation changed are handed to the
+ * event loop through analysis_take_done() after a byte on notify_fd.
+ */
+#ifndef VIGIL_NODE_ANALYSIS_H
+#define VIGIL_NODE_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/samples.h"
+
+#define ANALYSIS_MAX_ATTEMPTS 3
+#define ANALYSIS_GRACE_MS     5000 /* beyond the engine's own time limit */
+#define ANALYSIS_MAX_SLOTS    64
+
+struct analysis;
+
+struct analysis_config {
+	const char *db_path;     /* the store's file; each slot opens its own */
+	struct samples *samples; /* shared, read-only after open */
+	const char *worker_path; /* the vigil-worker program */
+	const char *rules_dir;   /* NULL: the worker's default rules */
+	const char *tmp_root;    /* private temporary folders go below */
+	unsigned slots;          /* 1..ANALYSIS_MAX_SLOTS */
+	uint32_t max_scan_ms;
+	int notify_fd; /* written one byte when results are ready */
+};
+
+/* Starts the slots. Returns 0 and *out, or a VG_E* code with err set. */
+int analysis_start(const struct analysis_config *cfg, struct analysis **out,
+		   char *err, size_t errlen);
+
+/* Wakes the slots: a job was queued. Safe from any thread. */
+void analysis_kick(struct analysis *a);
+
+/*
+ * Moves the SHA-256 hex digests (65 bytes each) of samples whose
+ * reputation changed since the last call into a new array the caller
+ * frees; returns how many. Safe from any thread.
+ */
+size_t analysis_take_done(struct analysis *a, char (**out)[65]);
+
+/* Counters for /metrics. */
+struct analysis_stats {
+	uint64_t jobs_done, jobs_failed, jobs_retried, worker_restarts;
+	uint64_t busy; /* slots analysing right now */
+};
+void analysis_stats(struct analysis *a, struct analysis_stats *st);
+
+/* Stops taking jobs, lets the jobs in progress finish (or time out),
+ * stops the workers and frees everything. NULL is accepted. */
+void analysis_stop(struct analysis *a);
+
+#endif

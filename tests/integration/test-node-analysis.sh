@@ -1,0 +1,220 @@
+#!/bin/sh
+# test-node-analysis.sh - submissions end to end on the real vigild with
+# its real sandboxed workers: EICAR submitted and analysed, lookups by every
+# hash, embedded objects answering too, consent, deduplication and
+# prevalence, bad submissions, kill -9 during a burst, and a worker that
+# crashes or hangs.
+. "$(dirname "$0")/lib.sh"
+
+: "${VIGILD:?VIGILD must be the path of the vigild binary}"
+: "${VIGIL_WORKER:?VIGIL_WORKER must be the path of vigil-worker}"
+cd "$tmp" || exit 1
+
+cat >node.conf <<'CONF'
+[node]
+workers = 2
+[limits]
+max_sample_body = 1048576
+CONF
+
+# start_node [EXTRA_ENV]: starts vigild on an ephemeral port; sets $pid, $base.
+start_node() {
+	env ${1:-} "$VIGILD" -c node.conf --listen 127.0.0.1:0 --data "$tmp/var" \
+		>vigild.out 2>>vigild.err &
+	pid=$!
+	base=
+	i=0
+	while [ $i -lt 200 ] && [ -z "$base" ]; do
+		base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' vigild.out)
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -n "$base" ]
+}
+
+stop_node() {
+	kill -TERM $pid 2>/dev/null
+	wait $pid
+}
+
+# http METHOD PATH TOKEN [CURL ARGS...]: status in $code, body in $out.
+http() {
+	m=$1 p=$2 t=$3
+	shift 3
+	code=$(curl -s -o "$out" -w '%{http_code}' -X "$m" \
+		${t:+-H "Authorization: Bearer $t"} "$@" "$base$p")
+}
+
+json() { "$PYTHON" -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$out"; }
+
+enroll() { # CONSENT -> prints the token
+	curl -s -X POST --data-binary "{\"consent\":\"$1\"}" "$base/v1/enroll" |
+		"$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+
+expect_code() { # CODE WHAT
+	[ "$code" = "$1" ] && pass "$2" || fail "$2" "HTTP $code: $(head -c 300 "$out")"
+}
+
+start_node || { fail "vigild starts" "$(cat vigild.err)"; finish; }
+pass "vigild starts with two analysis workers"
+t1=$(enroll files)
+t2=$(enroll files)
+t3=$(enroll files)
+tm=$(enroll metadata)
+
+# --- EICAR, end to end ---------------------------------------------------------------------
+eicar >eicar.com
+sha=$(sha256sum eicar.com | cut -d' ' -f1)
+md5=$(md5sum eicar.com | cut -d' ' -f1)
+sha1=$(sha1sum eicar.com | cut -d' ' -f1)
+http POST /v1/submissions "$t1" --data-binary @eicar.com \
+	-H 'Vigil-Metadata: {"name":"eicar.com","path":"/home/alice/Downloads/eicar.com","found_by":"on-access","os":"Debian 12"}'
+expect_code 202 "POST /v1/submissions: 202 once durable"
+id=$(json 'd["id"]')
+[ "$(json 'd["sha256"]')" = "$sha" ] && pass "the answer carries the sample's SHA-256" ||
+	fail "the answer carries the sample's SHA-256" "$(cat "$out")"
+http GET "/v1/submissions/$id?wait=60" "$t1"
+expect_code 200 "GET /v1/submissions/{id}?wait=60: 200"
+[ "$(json 'd["status"], d["verdict"]')" = "done malicious" ] &&
+	pass "EICAR is analysed: status done, verdict malicious" ||
+	fail "EICAR is analysed: status done, verdict malicious" "$(head -c 600 "$out")"
+[ "$(json '"Vigil_Test_EICAR" in d["detections"] and d["report"]["objects"][0]["sha256"]')" = "$sha" ] &&
+	pass "the submission carries the detection and the full report" ||
+	fail "the submission carries the detection and the full report"
+for h in $md5 $sha1 $sha; do
+	http GET /v1/files/$h "$t2"
+	[ "$code" = 200 ] && [ "$(json 'd["verdict"], d["prevalence"]')" = "malicious 1" ] &&
+		pass "GET /v1/files by ${#h}-digit hash: malicious, prevalence 1" ||
+		fail "GET /v1/files by ${#h}-digit hash: malicious, prevalence 1" "$code $(cat "$out")"
+done
+http POST /v1/lookup "$t2" --data-binary "{\"hashes\":[\"$md5\",\"$(printf %064d 0)\",\"zz\"]}"
+[ "$(json '[r.get("verdict", r.get("error")) for r in d["results"]]')" = "['malicious', 'unknown', 'bad_hash']" ] &&
+	pass "a batch lookup with known, unknown and malformed hashes" ||
+	fail "a batch lookup with known, unknown and malformed hashes" "$(cat "$out")"
+grep -q '"path":"/home/<user>/Downloads/eicar.com"' var/vigil.db* 2>/dev/null &&
+	pass "the stored path has the user's name replaced" ||
+	fail "the stored path has the user's name replaced"
+if grep -qa 'EICAR-STANDARD' var/samples -r; then
+	fail "the sample is encrypted at rest"
+else
+	pass "the sample is encrypted at rest"
+fi
+
+# --- the same sample from three clients: analysed once, prevalence 3 ---------------------
+http POST /v1/submissions "$t2" --data-binary @eicar.com
+expect_code 202 "the same sample from a second client: 202"
+http POST /v1/submissions "$t3" --data-binary @eicar.com
+expect_code 202 "the same sample from a third client: 202"
+http GET /v1/files/$sha "$t1"
+[ "$(json 'd["prevalence"]')" = 3 ] && pass "prevalence counts the three clients" ||
+	fail "prevalence counts the three clients" "$(cat "$out")"
+http GET /metrics ""
+grep -q '^vigil_analysis_jobs_total{outcome="done"} 1$' "$out" &&
+	pass "the sample was analysed once" ||
+	fail "the sample was analysed once" "$(grep analysis "$out")"
+
+# --- objects inside a container answer too --------------------------------------------------
+mkdir z && cp eicar.com z/inner.com && (cd z && zip -q ../outer.zip inner.com)
+http POST /v1/submissions "$t1" --data-binary @outer.zip
+zid=$(json 'd["id"]')
+http GET "/v1/submissions/$zid?wait=60" "$t1"
+[ "$(json 'd["verdict"]')" = malicious ] && pass "a zip holding EICAR: malicious" ||
+	fail "a zip holding EICAR: malicious" "$(head -c 400 "$out")"
+
+# --- consent and bad submissions ---------------------------------------------------------
+http POST /v1/submissions "$tm" --data-binary @eicar.com
+expect_code 403 "a client with consent 'metadata' cannot submit files: 403"
+head -c 1100000 /dev/zero >big.bin
+http POST /v1/submissions "$t1" --data-binary @big.bin
+expect_code 413 "a sample over max_sample_body: 413"
+http POST /v1/submissions "$t1" --data-binary @eicar.com -H 'Vigil-Metadata: {"name":'
+expect_code 400 "malformed metadata: 400"
+http POST /v1/submissions "$t1" --data-binary @eicar.com -H 'Vigil-Metadata: {"user":"alice"}'
+expect_code 400 "an unknown metadata key: 400"
+http GET /v1/submissions/00000000-0000-4000-8000-000000000000 "$t1"
+expect_code 404 "an unknown submission id: 404"
+http GET "/v1/submissions/$id" "$t2"
+expect_code 404 "another client's submission: 404"
+http GET "/v1/submissions/$id?wait=99" "$t1"
+expect_code 400 "wait over 60 s: 400"
+http GET /healthz ""
+expect_code 200 "after the bad submissions the node still serves"
+
+# --- kill -9 during a burst: every acknowledged submission survives ----------------------
+: >acked
+i=0
+while [ $i -lt 40 ]; do
+	printf 'sample %d %s\n' $i "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >s$i
+	i=$((i + 1))
+done
+(
+	for f in s*; do
+		c=$(curl -s -o r.$f -w '%{http_code}' -X POST -H "Authorization: Bearer $t1" \
+			--data-binary @$f "$base/v1/submissions")
+		[ "$c" = 202 ] && "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' r.$f >>acked
+	done
+) &
+burst=$!
+sleep 0.3
+kill -9 $pid
+wait $pid 2>/dev/null
+wait $burst
+n_acked=$(wc -l <acked)
+start_node || { fail "vigild restarts after kill -9" "$(tail -5 vigild.err)"; finish; }
+pass "vigild restarts after kill -9 ($n_acked submissions acknowledged before it)"
+missing=0
+undone=0
+while read -r sid; do
+	http GET "/v1/submissions/$sid?wait=60" "$t1"
+	[ "$code" = 200 ] || missing=$((missing + 1))
+	[ "$(json 'd.get("status")')" = done ] || undone=$((undone + 1))
+done <acked
+[ $missing = 0 ] && pass "every acknowledged submission is present after kill -9" ||
+	fail "every acknowledged submission is present after kill -9" "$missing missing"
+[ $undone = 0 ] && pass "every acknowledged submission is analysed after the restart" ||
+	fail "every acknowledged submission is analysed after the restart" "$undone not done"
+stop_node
+
+# --- a worker that crashes or hangs is replaced; its job fails after retries ---------------
+cat >node.conf <<'CONF'
+[node]
+workers = 2
+[limits]
+max_scan_ms = 1000
+CONF
+cat >worker-wrapper <<WRAP
+#!/bin/sh
+exec "$VIGIL_WORKER" --self-test-crash --self-test-hang "\$@"
+WRAP
+chmod +x worker-wrapper
+start_node "VIGIL_WORKER=$tmp/worker-wrapper" ||
+	{ fail "vigild starts with the self-test worker" "$(tail -5 vigild.err)"; finish; }
+printf 'VIGIL-SELF-TEST-CRASH %s\n' "$(date +%s%N)" >crash.bin
+printf 'VIGIL-SELF-TEST-HANG %s\n' "$(date +%s%N)" >hang.bin
+printf 'an ordinary sample %s\n' "$(date +%s%N)" >fine.bin
+for f in crash hang fine; do
+	http POST /v1/submissions "$t1" --data-binary @$f.bin
+	eval "id_$f=\$(json 'd[\"id\"]')"
+done
+http GET "/v1/submissions/$id_fine?wait=60" "$t1"
+[ "$(json 'd["status"], d["verdict"]')" = "done clean" ] &&
+	pass "other jobs complete while workers crash and hang" ||
+	fail "other jobs complete while workers crash and hang" "$(head -c 300 "$out")"
+for f in crash hang; do
+	eval "sid=\$id_$f"
+	http GET "/v1/submissions/$sid?wait=60" "$t1"
+	[ "$(json 'd["status"], d["verdict"], d["attempts"], d["detections"]')" = "failed suspicious 3 ['Analysis.Failed']" ] &&
+		pass "a sample whose worker ${f}es: failed after 3 attempts, verdict suspicious" ||
+		fail "a sample whose worker ${f}es: failed after 3 attempts, verdict suspicious" "$(head -c 400 "$out")"
+done
+http GET /metrics ""
+n=$(sed -n 's/^vigil_worker_restarts_total //p' "$out")
+[ "${n:-0}" -ge 6 ] && pass "the crashed and hung workers were replaced ($n restarts)" ||
+	fail "the crashed and hung workers were replaced" "restarts: ${n:-none}"
+http GET /healthz ""
+expect_code 200 "the node never goes down with a worker"
+stop_node
+
+finish
