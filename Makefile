@@ -2,7 +2,8 @@
 #
 #   make            build into build/
 #   make test       install what is missing, build, run every test
-#   make run        install what is missing, build, scan a demo tree
+#   make run        install what is missing, build, start the node (vigild)
+#   make demo       scan a demo tree with vigil scan
 #   make asan       the test suite under ASan+UBSan (build-asan/)
 #   make fuzz       build the libFuzzer targets and fuzz each for FUZZ_SECONDS
 #   make bench      benchmarks (bench/), results in docs/BENCHMARKS.md
@@ -12,7 +13,7 @@ BUILD ?= build
 MESON ?= meson
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps setup test run asan fuzz fuzz-smoke bench format clean
+.PHONY: all deps setup test run demo asan fuzz bench format clean
 
 all: setup
 	ninja -C $(BUILD)
@@ -28,6 +29,9 @@ test: deps setup
 	@scripts/run-tests $(BUILD)
 
 run: deps all
+	$(BUILD)/vigild --data var
+
+demo: all
 	@scripts/demo-scan $(BUILD)
 
 asan: deps

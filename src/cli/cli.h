@@ -9,5 +9,6 @@
 int cmd_enroll(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
 
 #endif

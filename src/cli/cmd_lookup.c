@@ -27,90 +27,39 @@ usage(FILE *f)
 	fprintf(f, "usage: vigil lookup [--json] HASH...\n");
 }
 
-/* Explains an answer that is not 200 on stderr. */
-static void
-explain(const char *server, const struct http_response *r)
-{
-	json_t *j = r->body ? json_loadb(r->body, r->len, 0, NULL) : NULL;
-	const char *msg = json_string_value(json_object_get(j, "message"));
-	char *safe = text_sanitize(msg ? msg : (r->body ? r->body : ""), true);
-
-	if (r->status == 429)
-		fprintf(stderr,
-			"vigil: %s is rate-limiting this client; retry "
-			"in %ld s\n",
-			server, r->retry_after > 0 ? r->retry_after : 1);
-	else if (r->status == 401)
-		fprintf(stderr,
-			"vigil: %s does not know this client (%s); run "
-			"vigil enroll again\n",
-			server, safe);
-	else
-		fprintf(stderr, "vigil: %s answered %ld: %.300s\n", server,
-			r->status, safe);
-	free(safe);
-	json_decref(j);
-}
-
-/* Sends one batch; follows one 421 to the home region. */
+/* Sends one batch (following a 421 to the home region). */
 static int
 lookup_batch(struct userconf *u, json_t *hashes, json_t **results)
 {
-	struct http_response r;
 	json_t *req = json_pack("{s:O}", "hashes", hashes), *answer;
 	char *body = json_dumps(req, JSON_COMPACT);
-	int tries = 0, rc = 2;
+	struct http_response r;
+	int rc = 2;
 
 	json_decref(req);
 	if (body == NULL)
 		return 2;
-
-	for (;;) {
-		if (http_request("POST", u->server, "/v1/lookup", u->token,
-				 body, strlen(body), &r) != 0) {
-			fprintf(stderr, "vigil: %s: %s\n", u->server, r.error);
-			break;
-		}
-		if (r.status == 421 && tries++ == 0) {
-			json_t *j = json_loadb(r.body, r.len, 0, NULL);
-			const char *ep = json_string_value(
-				json_object_get(j, "endpoint"));
-			char err[256];
-
-			if (ep != NULL && strlen(ep) < sizeof(u->server) &&
-			    (strncmp(ep, "http://", 7) == 0 ||
-			     strncmp(ep, "https://", 8) == 0)) {
-				fprintf(stderr,
-					"vigil: %s serves another region; "
-					"following to %s\n",
-					u->server, ep);
-				snprintf(u->server, sizeof(u->server), "%s",
-					 ep);
-				if (userconf_save(u, err, sizeof(err)) != 0)
-					fprintf(stderr, "vigil: %s\n", err);
-				json_decref(j);
-				http_response_clear(&r);
-				continue;
-			}
-			json_decref(j);
-		}
-		if (r.status != 200) {
-			explain(u->server, &r);
-			break;
-		}
-		answer = json_loadb(r.body, r.len, 0, NULL);
-		*results = json_incref(json_object_get(answer, "results"));
-		json_decref(answer);
-		if (!json_is_array(*results)) {
-			fprintf(stderr, "vigil: %s gave a malformed answer\n",
-				u->server);
-			json_decref(*results);
-			*results = NULL;
-			break;
-		}
-		rc = 0;
-		break;
+	if (http_call_home(u, "POST", "/v1/lookup", body, strlen(body),
+			   "application/json", NULL, &r) != 0) {
+		fprintf(stderr, "vigil: %s: %s\n", u->server, r.error);
+		goto out;
 	}
+	if (r.status != 200) {
+		http_explain(u->server, &r);
+		goto out;
+	}
+	answer = json_loadb(r.body, r.len, 0, NULL);
+	*results = json_incref(json_object_get(answer, "results"));
+	json_decref(answer);
+	if (!json_is_array(*results)) {
+		fprintf(stderr, "vigil: %s gave a malformed answer\n",
+			u->server);
+		json_decref(*results);
+		*results = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
 	http_response_clear(&r);
 	free(body);
 	return rc;

@@ -4,11 +4,16 @@
 #include "cli/http.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
+#include "cli/userconf.h"
+#include "common/text.h"
 #include "common/err.h"
 #include "common/xmalloc.h"
 
@@ -54,6 +59,16 @@ http_request(const char *method, const char *base, const char *path,
 	     const char *token, const char *body, size_t len,
 	     struct http_response *resp)
 {
+	return http_request_ex(method, base, path, token, body, len,
+			       "application/json", NULL, resp);
+}
+
+int
+http_request_ex(const char *method, const char *base, const char *path,
+		const char *token, const char *body, size_t len,
+		const char *ctype, const char *header,
+		struct http_response *resp)
+{
 	struct curl_slist *h = NULL;
 	struct sink s = {.r = resp};
 	char *url, *auth = NULL;
@@ -82,8 +97,12 @@ http_request(const char *method, const char *base, const char *path,
 		auth = xasprintf("Authorization: Bearer %s", token);
 		h = curl_slist_append(h, auth);
 	}
+	if (header != NULL)
+		h = curl_slist_append(h, header);
 	if (body != NULL) {
-		h = curl_slist_append(h, "Content-Type: application/json");
+		char *ct = xasprintf("Content-Type: %s", ctype);
+		h = curl_slist_append(h, ct);
+		free(ct);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)len);
@@ -115,4 +134,61 @@ http_response_clear(struct http_response *r)
 	free(r->body);
 	r->body = NULL;
 	r->len = 0;
+}
+
+int
+http_call_home(struct userconf *u, const char *method, const char *path,
+	       const char *body, size_t len, const char *ctype,
+	       const char *header, struct http_response *resp)
+{
+	int rc = http_request_ex(method, u->server, path, u->token, body, len,
+				 ctype, header, resp);
+	json_t *j;
+	const char *ep;
+	char err[256];
+
+	if (rc != 0 || resp->status != 421)
+		return rc;
+	j = json_loadb(resp->body ? resp->body : "", resp->len, 0, NULL);
+	ep = json_string_value(json_object_get(j, "endpoint"));
+	if (ep == NULL || strlen(ep) >= sizeof(u->server) ||
+	    (strncmp(ep, "http://", 7) != 0 &&
+	     strncmp(ep, "https://", 8) != 0)) {
+		json_decref(j);
+		return rc; /* the caller explains the 421 */
+	}
+	fprintf(stderr, "vigil: %s serves another region; following to %s\n",
+		u->server, ep);
+	snprintf(u->server, sizeof(u->server), "%s", ep);
+	json_decref(j);
+	if (userconf_save(u, err, sizeof(err)) != 0)
+		fprintf(stderr, "vigil: %s\n", err);
+	http_response_clear(resp);
+	return http_request_ex(method, u->server, path, u->token, body, len,
+			       ctype, header, resp);
+}
+
+/* Explains an answer that is not 200 on stderr. */
+void
+http_explain(const char *server, const struct http_response *r)
+{
+	json_t *j = r->body ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+	const char *msg = json_string_value(json_object_get(j, "message"));
+	char *safe = text_sanitize(msg ? msg : (r->body ? r->body : ""), true);
+
+	if (r->status == 429)
+		fprintf(stderr,
+			"vigil: %s is rate-limiting this client; retry "
+			"in %ld s\n",
+			server, r->retry_after > 0 ? r->retry_after : 1);
+	else if (r->status == 401)
+		fprintf(stderr,
+			"vigil: %s does not know this client (%s); run "
+			"vigil enroll again\n",
+			server, safe);
+	else
+		fprintf(stderr, "vigil: %s answered %ld: %.300s\n", server,
+			r->status, safe);
+	free(safe);
+	json_decref(j);
 }

@@ -28,6 +28,29 @@ int http_request(const char *method, const char *base, const char *path,
 		 const char *token, const char *body, size_t len,
 		 struct http_response *resp);
 
+/* As http_request(), with the body's content type and one more header
+ * line ("Name: value", or NULL). */
+int http_request_ex(const char *method, const char *base, const char *path,
+		    const char *token, const char *body, size_t len,
+		    const char *ctype, const char *header,
+		    struct http_response *resp);
+
+/* Explains on stderr an answer whose status is not the expected one:
+ * 429 with its Retry-After, 401 (enrol again), or the node's message. */
+void http_explain(const char *server, const struct http_response *r);
+
+struct userconf;
+
+/*
+ * Calls the node the endpoint is enrolled with (u->server, u->token). A
+ * node of another region answers 421 with the client's home endpoint:
+ * the call is repeated there once, and u is saved with the new server.
+ * Returns as http_request_ex() does.
+ */
+int http_call_home(struct userconf *u, const char *method, const char *path,
+		   const char *body, size_t len, const char *ctype,
+		   const char *header, struct http_response *resp);
+
 void http_response_clear(struct http_response *r);
 
 #endif

@@ -15,6 +15,7 @@ static const struct {
 	{"scan", cmd_scan, "scan files and directories, give verdicts"},
 	{"enroll", cmd_enroll, "enrol this endpoint with a regional node"},
 	{"lookup", cmd_lookup, "ask the node about hashes"},
+	{"submit", cmd_submit, "share files with the node for analysis"},
 };
 
 static void

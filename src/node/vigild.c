@@ -325,7 +325,9 @@ main(int argc, char **argv)
 		  index_count(node.index));
 	printf("vigild listening on http://%s (region %s, site %s)\n", bound,
 	       node.cfg.region, node.cfg.site);
-	printf("try: curl -s http://%s/healthz\n", bound);
+	printf("try: build/vigil enroll --server http://%s --consent files\n"
+	       "     curl -s http://%s/healthz\n",
+	       bound, bound);
 	fflush(stdout);
 
 	while (!stop_signal) {

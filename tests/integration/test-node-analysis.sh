@@ -142,6 +142,30 @@ expect_code 400 "wait over 60 s: 400"
 http GET /healthz ""
 expect_code 200 "after the bad submissions the node still serves"
 
+# --- the client: vigil submit ---------------------------------------------------------------
+export VIGIL_HOME="$tmp/home-files"
+"$VIGIL" enroll --server "$base" --consent files >/dev/null 2>&1
+mkdir -p "$tmp/fakehome/Downloads"
+eicar >"$tmp/fakehome/Downloads/e2.com"
+printf '\n' >>"$tmp/fakehome/Downloads/e2.com"
+HOME="$tmp/fakehome" "$VIGIL" submit --wait 60 "$tmp/fakehome/Downloads/e2.com" >"$out" 2>"$err"
+rc=$?
+expect_rc 1 "vigil submit --wait of an EICAR variant: exit 1 (found)"
+grep -q "e2.com: malicious (score 100)" "$out" &&
+	pass "vigil submit prints the verdict" || fail "vigil submit prints the verdict" "$(cat "$out" "$err")"
+grep -q '"path":"/home/<user>/Downloads/e2.com"' var/vigil.db* 2>/dev/null &&
+	pass "vigil submit replaces the home directory in the path it shares" ||
+	fail "vigil submit replaces the home directory in the path it shares"
+export VIGIL_HOME="$tmp/home-meta"
+"$VIGIL" enroll --server "$base" --consent metadata >/dev/null 2>&1
+"$VIGIL" submit eicar.com >"$out" 2>"$err"
+rc=$?
+expect_rc 2 "vigil submit without file consent: exit 2"
+grep -q "consent does not include files" "$err" &&
+	pass "vigil submit says the consent does not include files" ||
+	fail "vigil submit says the consent does not include files" "$(cat "$err")"
+unset VIGIL_HOME
+
 # --- kill -9 during a burst: every acknowledged submission survives ----------------------
 : >acked
 i=0
