@@ -45,8 +45,9 @@ struct slot {
 	struct analysis *a;
 	pthread_t thread;
 	unsigned index;
-	pid_t pid; /* the worker; 0 when there is none */
-	int sock;  /* our end of the worker's socket; -1 when none */
+	unsigned generation; /* of the rules the worker loaded */
+	pid_t pid;           /* the worker; 0 when there is none */
+	int sock;            /* our end of the worker's socket; -1 when none */
 	char tmpdir[1024];
 	struct store *store;
 };
@@ -58,6 +59,7 @@ struct analysis {
 	pthread_cond_t cv;
 	int stopping;
 	unsigned long kicks;
+	_Atomic unsigned generation; /* bumped by analysis_reload() */
 	char (*done)[65];
 	size_t n_done, cap_done;
 	_Atomic uint64_t jobs_done, jobs_failed, jobs_retried, restarts, busy;
@@ -113,6 +115,15 @@ analysis_kick(struct analysis *a)
 	a->kicks++;
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
+}
+
+void
+analysis_reload(struct analysis *a)
+{
+	if (a == NULL)
+		return;
+	a->generation++;
+	analysis_kick(a);
 }
 
 void
@@ -270,6 +281,7 @@ spawn(struct slot *s)
 	}
 	log_event(LOG_INFO, "worker_started", "slot=%u pid=%d", s->index,
 		  (int)s->pid);
+	s->generation = a->generation;
 	return 0;
 }
 
@@ -560,6 +572,9 @@ slot_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&a->mu);
+		/* Rules reloaded: retire the worker between jobs. */
+		if (s->pid != 0 && s->generation != a->generation)
+			reap(s, 0, NULL, 0);
 		rc = s->store->ops->job_claim(s->store, &j);
 		if (rc == 0) {
 			a->busy++;

@@ -51,6 +51,11 @@ void analysis_kick(struct analysis *a);
  */
 size_t analysis_take_done(struct analysis *a, char (**out)[65]);
 
+/* Makes every worker restart, after its current job, with the rules as
+ * they are on disk now (SIGHUP). A worker whose new rules fail to load
+ * is reported and retried like any failed start. Safe from any thread. */
+void analysis_reload(struct analysis *a);
+
 /* Counters for /metrics. */
 struct analysis_stats {
 	uint64_t jobs_done, jobs_failed, jobs_retried, worker_restarts;

@@ -52,6 +52,13 @@ struct caller {
 	enum consent consent;
 };
 
+/* A client's token bucket: rate_per_sec tokens a second, rate_burst at
+ * most; a request takes one. */
+struct bucket {
+	double tokens;
+	double at; /* when tokens was last brought up to date, seconds */
+};
+
 /*
  * Clients already authenticated, by token hash, so that the lookup path
  * does not reach SQLite for every request. Only tokens the store vouched
@@ -61,6 +68,7 @@ struct token_cache {
 	struct token_slot {
 		uint8_t hash[32];
 		struct caller who;
+		struct bucket bucket;
 		int used;
 	} * slot;
 	size_t n, cap;
@@ -187,6 +195,24 @@ wrong_method(h2o_req_t *req, enum route r, const char *allow)
 			  "this route does not take that method");
 }
 
+static double now_seconds(void);
+
+/* Takes one token from b; false when the client is over its rate. */
+static int
+take_token(struct bucket *b)
+{
+	double now = now_seconds();
+
+	b->tokens += (now - b->at) * N->cfg.rate_per_sec;
+	if (b->tokens > N->cfg.rate_burst)
+		b->tokens = N->cfg.rate_burst;
+	b->at = now;
+	if (b->tokens < 1.0)
+		return 0;
+	b->tokens -= 1.0;
+	return 1;
+}
+
 static int
 deny(h2o_req_t *req, enum route r, const char *why)
 {
@@ -252,17 +278,30 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		return -1;
 	}
 	crypto_hash_sha256(hash, (const uint8_t *)v, len);
-	if ((t = token_find(hash, 0)) != NULL) {
-		*who = t->who;
-		return 0;
+	if ((t = token_find(hash, 0)) == NULL) {
+		if (N->store->ops->client_by_token_hash(N->store, hash, &c) !=
+		    0)
+			return deny(req, r, "unknown token");
+		t = token_find(hash, 1);
+		memcpy(t->who.id, c.id, sizeof(t->who.id));
+		t->who.consent = c.consent;
+		t->bucket.tokens = N->cfg.rate_burst;
+		t->bucket.at = now_seconds();
+		client_clear(&c);
 	}
-	if (N->store->ops->client_by_token_hash(N->store, hash, &c) != 0)
-		return deny(req, r, "unknown token");
-	t = token_find(hash, 1);
-	memcpy(t->who.id, c.id, sizeof(t->who.id));
-	t->who.consent = c.consent;
+	if (!take_token(&t->bucket)) {
+		double wait = (1.0 - t->bucket.tokens) / N->cfg.rate_per_sec;
+		char secs[24];
+
+		snprintf(secs, sizeof(secs), "%ld", (long)wait + 1);
+		h2o_add_header(&req->pool, &req->res.headers,
+			       H2O_TOKEN_RETRY_AFTER, NULL, secs, strlen(secs));
+		N->metrics.rate_limited++;
+		send_error(req, r, 429, "rate_limited",
+			   "too many requests from this client; retry later");
+		return -1;
+	}
 	*who = t->who;
-	client_clear(&c);
 	return 0;
 }
 
@@ -965,6 +1004,17 @@ on_metrics(h2o_req_t *req)
 	    "# TYPE vigil_lookup_hashes_total counter\n"
 	    "vigil_lookup_hashes_total %llu\n",
 	    (unsigned long long)N->metrics.lookup_hashes);
+	{
+		uint64_t q = 0;
+
+		if (N->store->ops->jobs_queued(N->store, &q) == 0)
+			OUT("# HELP vigil_analysis_queue_depth Jobs waiting "
+			    "for a "
+			    "worker.\n"
+			    "# TYPE vigil_analysis_queue_depth gauge\n"
+			    "vigil_analysis_queue_depth %llu\n",
+			    (unsigned long long)q);
+	}
 	if (N->analysis != NULL) {
 		struct analysis_stats st;
 
@@ -986,6 +1036,31 @@ on_metrics(h2o_req_t *req)
 		    (unsigned long long)st.jobs_retried,
 		    (unsigned long long)st.worker_restarts,
 		    (unsigned long long)st.busy);
+	}
+	OUT("# HELP vigil_rate_limited_total Requests refused with 429.\n"
+	    "# TYPE vigil_rate_limited_total counter\n"
+	    "vigil_rate_limited_total %llu\n"
+	    "# HELP vigil_connections Open client connections.\n"
+	    "# TYPE vigil_connections gauge\nvigil_connections %llu\n"
+	    "# HELP vigil_connections_refused_total Connections closed at once "
+	    "(max_connections).\n"
+	    "# TYPE vigil_connections_refused_total counter\n"
+	    "vigil_connections_refused_total %llu\n",
+	    (unsigned long long)N->metrics.rate_limited,
+	    (unsigned long long)N->metrics.connections_open,
+	    (unsigned long long)N->metrics.connections_refused);
+	{
+		struct verdict_count vc;
+
+		index_count_verdicts(N->index, &vc);
+		OUT("# HELP vigil_samples_by_verdict Known samples by "
+		    "verdict.\n"
+		    "# TYPE vigil_samples_by_verdict gauge\n"
+		    "vigil_samples_by_verdict{verdict=\"malicious\"} %zu\n"
+		    "vigil_samples_by_verdict{verdict=\"suspicious\"} %zu\n"
+		    "vigil_samples_by_verdict{verdict=\"clean\"} %zu\n"
+		    "vigil_samples_by_verdict{verdict=\"unknown\"} %zu\n",
+		    vc.malicious, vc.suspicious, vc.clean, vc.unknown);
 	}
 	OUT("# HELP vigil_samples Samples in the reputation index.\n"
 	    "# TYPE vigil_samples gauge\nvigil_samples %zu\n",

@@ -210,3 +210,21 @@ index_get(const struct lookup_index *ix, const char *hex, size_t len, int *bad)
 	at = find(ix, k, d);
 	return at < 0 ? NULL : &ix->e[at];
 }
+
+void
+index_count_verdicts(const struct lookup_index *ix, struct verdict_count *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < ix->n; i++) {
+		const char *v = ix->e[i].verdict;
+
+		if (strcmp(v, "malicious") == 0)
+			out->malicious++;
+		else if (strcmp(v, "suspicious") == 0)
+			out->suspicious++;
+		else if (strcmp(v, "clean") == 0)
+			out->clean++;
+		else
+			out->unknown++;
+	}
+}

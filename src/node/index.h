@@ -42,6 +42,14 @@ int index_put(struct lookup_index *ix, const struct reputation *r);
 const struct index_entry *index_get(const struct lookup_index *ix,
 				    const char *hex, size_t len, int *bad);
 
+struct verdict_count {
+	size_t malicious, suspicious, clean, unknown;
+};
+
+/* Counts the samples by verdict (a walk over the index: for /metrics). */
+void index_count_verdicts(const struct lookup_index *ix,
+			  struct verdict_count *out);
+
 /* Number of samples. */
 size_t index_count(const struct lookup_index *ix);
 

@@ -40,6 +40,8 @@ struct metrics {
 	uint64_t lookup_count;
 	double lookup_seconds;
 	uint64_t lookup_hashes;
+	uint64_t rate_limited;
+	uint64_t connections_open, connections_refused;
 };
 
 struct node {

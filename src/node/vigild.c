@@ -35,12 +35,16 @@
 
 #define NODE_DRAIN_SECONDS 10
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, reload_signal;
+static uint64_t the_metrics_refused;
 
 static void
 on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
 }
 
 static void
@@ -105,8 +109,17 @@ listen_on(const struct node_config *c, char *bound, size_t boundlen)
 }
 
 static h2o_accept_ctx_t accept_ctx;
-static size_t n_conns_accepted;
+static size_t n_conns_accepted, n_conns_open, max_conns;
 
+static void
+on_conn_close(void *data)
+{
+	(void)data;
+	n_conns_open--;
+}
+
+/* Beyond max_connections a new connection is closed at once: the node
+ * keeps serving the ones it has rather than degrading all of them. */
 static void
 on_accept(h2o_socket_t *listener, const char *status)
 {
@@ -117,6 +130,14 @@ on_accept(h2o_socket_t *listener, const char *status)
 	if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
 		return;
 	n_conns_accepted++;
+	if (n_conns_open >= max_conns) {
+		the_metrics_refused++;
+		h2o_socket_close(sock);
+		return;
+	}
+	n_conns_open++;
+	sock->on_close.cb = on_conn_close;
+	sock->on_close.data = NULL;
 	h2o_accept(&accept_ctx, sock);
 }
 
@@ -298,6 +319,7 @@ main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	h2o_config_init(&gconf);
@@ -330,9 +352,21 @@ main(int argc, char **argv)
 	       bound, bound);
 	fflush(stdout);
 
+	max_conns = node.cfg.max_connections;
 	while (!stop_signal) {
 		h2o_evloop_run(ctx.loop, 100);
 		api_tick(&node);
+		node.metrics.connections_open = n_conns_open;
+		node.metrics.connections_refused = the_metrics_refused;
+		if (reload_signal) {
+			/* Connections stay up; each worker finishes its job and
+			 * the next one starts with the rules as they are now.
+			 */
+			reload_signal = 0;
+			log_event(LOG_INFO, "reload", "rules=%s",
+				  acfg.rules_dir);
+			analysis_reload(node.analysis);
+		}
 	}
 
 	/* Drain: no new connections; let those open finish their requests. */

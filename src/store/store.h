@@ -106,6 +106,8 @@ struct store_ops {
 	/* job_finish and job_fail: VG_ENOENT for an unknown id, VG_EINVAL
 	 * for a job that is not being analysed (finished or requeued). */
 	int (*job_requeue_stale)(struct store *s); /* analysing -> queued, at start */
+	/* Counts the jobs waiting to be analysed (for metrics). */
+	int (*jobs_queued)(struct store *s, uint64_t *n);
 	/* Reputation */
 	int (*reputation_get)(struct store *s, const char *hash,
 			      struct reputation *out); /* md5, sha1 or sha256 */

@@ -162,6 +162,7 @@ enum stmt {
 	ST_REP_SHA1,
 	ST_REP_SHA256,
 	ST_REP_NOTE,
+	ST_JOBS_QUEUED,
 	ST_COUNT
 };
 
@@ -231,6 +232,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REP_MD5] = "SELECT " REP_COLS " FROM samples WHERE md5 = ?1",
 	[ST_REP_SHA1] = "SELECT " REP_COLS " FROM samples WHERE sha1 = ?1",
 	[ST_REP_SHA256] = "SELECT " REP_COLS " FROM samples WHERE sha256 = ?1",
+	[ST_JOBS_QUEUED] = "SELECT count(*) FROM jobs WHERE state = 0",
 	/* An object's verdict from inside a container never overrides the
 	 * analysis of that object submitted on its own (analysed_at != 0). */
 	[ST_REP_NOTE] =
@@ -238,7 +240,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" detections, mime, first_seen, last_seen, prevalence,"
 		" analysed_at, analysis_ms)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 0, ?9, ?10)"
-		" ON CONFLICT (sha256) DO UPDATE SET verdict = excluded.verdict,"
+		" ON CONFLICT (sha256) DO UPDATE SET verdict = "
+		"excluded.verdict,"
 		" score = excluded.score, detections = excluded.detections,"
 		" mime = excluded.mime, analysed_at = excluded.analysed_at,"
 		" analysis_ms = excluded.analysis_ms,"
@@ -1148,7 +1151,8 @@ op_reputation_note(struct store *base, const struct reputation *r)
 	if (strlen(r->md5) != 32 || !is_hex(r->md5, 32) ||
 	    strlen(r->sha1) != 40 || !is_hex(r->sha1, 40) ||
 	    strlen(r->sha256) != 64 || !is_hex(r->sha256, 64) ||
-	    r->verdict == NULL || !valid_verdict(r->verdict, strlen(r->verdict)) ||
+	    r->verdict == NULL ||
+	    !valid_verdict(r->verdict, strlen(r->verdict)) ||
 	    r->detections == NULL || r->size > INT64_MAX ||
 	    !isfinite(r->analysis_ms) || r->analysis_ms < 0) {
 		seterr(s, "reputation_note: invalid reputation");
@@ -1171,6 +1175,24 @@ out:
 	return rc;
 }
 
+static int
+op_jobs_queued(struct store *base, uint64_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_JOBS_QUEUED];
+	int rc = step(s, st, "jobs_queued");
+
+	if (rc == SQLITE_ROW) {
+		int64_t v = sqlite3_column_int64(st, 0);
+		*n = v < 0 ? 0 : (uint64_t)v;
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = VG_EIO;
+	}
+	done(st);
+	return rc;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
@@ -1182,6 +1204,7 @@ static const struct store_ops sqlite_ops = {
 	.job_get_by_sha256 = op_job_get_by_sha256,
 	.job_finish = op_job_finish,
 	.reputation_note = op_reputation_note,
+	.jobs_queued = op_jobs_queued,
 	.job_fail = op_job_fail,
 	.job_requeue_stale = op_job_requeue_stale,
 	.reputation_get = op_reputation_get,

@@ -201,6 +201,53 @@ done <acked
 	fail "every acknowledged submission is analysed after the restart" "$undone not done"
 stop_node
 
+# --- SIGHUP reloads the rules without dropping connections --------------------------------
+stop_node
+mkdir -p myrules
+cat >myrules/base.yar <<'YAR'
+rule Base_Marker { meta: severity = "high" strings: $a = "vigil-reload-marker-one" condition: $a }
+YAR
+cat >node.conf <<CONF
+[node]
+workers = 2
+rules = $tmp/myrules
+CONF
+start_node || { fail "vigild starts with its own rules" "$(tail -5 vigild.err)"; finish; }
+printf 'vigil-reload-marker-two %s\n' "$(date +%s%N)" >two.txt
+http POST /v1/submissions "$t1" --data-binary @two.txt
+sid=$(json 'd["id"]')
+http GET "/v1/submissions/$sid?wait=60" "$t1"
+[ "$(json 'd["verdict"]')" = clean ] && pass "before the reload, the new marker is not known" ||
+	fail "before the reload, the new marker is not known" "$(head -c 300 "$out")"
+cat >myrules/more.yar <<'YAR'
+rule Second_Marker { meta: severity = "critical" strings: $a = "vigil-reload-marker-two" condition: $a }
+YAR
+"$PYTHON" - "$base" >"$tmp/held.out" 2>&1 <<'PY' &
+import http.client, sys, time
+host, port = sys.argv[1][len("http://"):].rsplit(":", 1)
+c = http.client.HTTPConnection(host, int(port))
+ok = 0
+for _ in range(10):
+    c.request("GET", "/healthz")
+    ok += c.getresponse().read() != b"" and 1
+    time.sleep(0.2)
+print(ok)
+PY
+held=$!
+sleep 0.5
+kill -HUP $pid
+wait $held
+[ "$(cat "$tmp/held.out")" = 10 ] && pass "a keep-alive connection is served across SIGHUP" ||
+	fail "a keep-alive connection is served across SIGHUP" "$(cat "$tmp/held.out")"
+printf 'vigil-reload-marker-two again %s\n' "$(date +%s%N)" >two-b.txt
+http POST /v1/submissions "$t1" --data-binary @two-b.txt
+sid=$(json 'd["id"]')
+http GET "/v1/submissions/$sid?wait=60" "$t1"
+[ "$(json 'd["verdict"], d["detections"]')" = "malicious ['Second_Marker']" ] &&
+	pass "after SIGHUP the workers analyse with the new rules" ||
+	fail "after SIGHUP the workers analyse with the new rules" "$(head -c 300 "$out")"
+grep -q 'event=reload' vigild.err && pass "the reload is logged" || fail "the reload is logged"
+
 # --- a worker that crashes or hangs is replaced; its job fails after retries ---------------
 cat >node.conf <<'CONF'
 [node]

@@ -261,6 +261,60 @@ expect_http 404 unknown "after a restart the enrolled token still authenticates"
 kill -TERM $pid
 wait $pid
 
+# --- per-client rate limits and the connection limit ------------------------------------
+cat >limits.conf <<'CONF'
+[limits]
+rate_per_sec = 2
+rate_burst = 3
+max_connections = 2
+CONF
+"$VIGILD" -c limits.conf --listen 127.0.0.1:0 --data "$tmp/var-limits" >lim.out 2>lim.err &
+lpid=$!
+base=
+i=0
+while [ $i -lt 100 ] && [ -z "$base" ]; do
+	base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' lim.out)
+	sleep 0.1
+	i=$((i + 1))
+done
+http POST /v1/enroll '{"consent":"none"}'
+ltoken=$(json 'd["token"]')
+codes=
+for k in 1 2 3 4 5 6; do
+	code=$(curl -s -o "$out" -D "$tmp/hdr" -w '%{http_code}' \
+		-H "Authorization: Bearer $ltoken" "$base/v1/files/$h")
+	codes="$codes $code"
+done
+case $codes in
+*429*) pass "a client over its rate gets 429 ($codes)" ;;
+*) fail "a client over its rate gets 429" "$codes" ;;
+esac
+grep -qi '^retry-after: [1-9]' "$tmp/hdr" && pass "429 carries Retry-After" ||
+	fail "429 carries Retry-After" "$(cat "$tmp/hdr")"
+sleep 2
+http GET /v1/files/$h "" "Authorization: Bearer $ltoken"
+expect_http 404 unknown "after waiting, the client is served again"
+# Two idle connections fill max_connections; a third is closed at once.
+"$PYTHON" - "$base" <<'PY' >"$tmp/conn.out" 2>&1
+import socket, subprocess, sys, time
+host, port = sys.argv[1][len("http://"):].rsplit(":", 1)
+held = [socket.create_connection((host, int(port))) for _ in range(2)]
+time.sleep(0.3)
+third = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        sys.argv[1] + "/healthz"], capture_output=True, text=True).stdout
+for s in held:
+    s.close()
+time.sleep(0.3)
+after = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        sys.argv[1] + "/healthz"], capture_output=True, text=True).stdout
+print(third, after)
+PY
+[ "$(cat "$tmp/conn.out")" = "000 200" ] &&
+	pass "beyond max_connections a connection is refused; once others close, served" ||
+	fail "beyond max_connections a connection is refused; once others close, served" "$(cat "$tmp/conn.out")"
+kill -TERM $lpid
+wait $lpid
+
 # --- bad configuration ---------------------------------------------------------------------
 printf '[node]\nlisten = nowhere\n' >bad.conf
 "$VIGILD" -c bad.conf >/dev/null 2>"$err"

@@ -483,6 +483,26 @@ test_malformed_hash_is_einval(void **state)
 }
 
 static void
+test_jobs_queued_counts_waiting_jobs(void **state)
+{
+	struct fx *f = *state;
+	struct job j;
+	uint64_t n = 99;
+
+	put_client(f->st, 1);
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
+	assert_int_equal(submit(f->st, 2, 1, 3, NULL), 0);
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+static void
 test_claim_on_empty_queue_is_enoent(void **state)
 {
 	struct fx *f = *state;
@@ -1088,6 +1108,7 @@ main(void)
 		T(test_hashes_disagreeing_with_stored_sample_are_refused),
 		T(test_lookup_by_md5_sha1_sha256_gives_same_row),
 		T(test_malformed_hash_is_einval),
+		T(test_jobs_queued_counts_waiting_jobs),
 		T(test_claim_on_empty_queue_is_enoent),
 		T(test_note_records_an_embedded_object_without_prevalence),
 		T(test_note_never_overrides_a_sample_analysed_on_its_own),
