@@ -323,4 +323,15 @@ st=$?
 	pass "a bad configuration: exit 2, naming file:line" ||
 	fail "a bad configuration: exit 2, naming file:line" "status $st: $(cat "$err")"
 
+# --- the OpenAPI description parses and covers every route ---------------------------------
+if "$PYTHON" - "$VIGIL_SOURCE_DIR/docs/openapi.yaml" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+want = {"/v1/enroll", "/v1/files/{hash}", "/v1/lookup", "/v1/submissions",
+        "/v1/submissions/{id}", "/healthz", "/metrics"}
+sys.exit(0 if doc["openapi"].startswith("3.") and want <= set(doc["paths"]) else 1)
+PY
+then pass "docs/openapi.yaml is OpenAPI 3 and lists every route"
+else fail "docs/openapi.yaml is OpenAPI 3 and lists every route"; fi
+
 finish
