@@ -204,7 +204,14 @@ apply_rlimits(const struct sandbox_opts *o)
 	/* A core file would hold the sample and whatever else was in
 	 * memory. */
 	rc |= set_limit(RLIMIT_CORE, "core", 0, 0);
+#if defined(__SANITIZE_ADDRESS__)
+	/* AddressSanitizer reserves terabytes of shadow address space, so a
+	 * sanitizer build (make asan) cannot run under RLIMIT_AS; release
+	 * builds always set it. */
+	(void)o->max_as;
+#else
 	rc |= set_limit(RLIMIT_AS, "as", o->max_as, o->max_as);
+#endif
 	/* Bounds each file libclamav extracts; the write then fails with
 	 * EFBIG (SIGXFSZ is ignored below) and the member is reported as
 	 * not analysed, rather than the worker dying on a bomb. */
@@ -381,6 +388,13 @@ static const int allow_any[] = {
 	SCMP_SYS(sched_yield),
 	SCMP_SYS(getrandom),
 	SCMP_SYS(exit_group),
+#if defined(__SANITIZE_ADDRESS__)
+	/* make asan only: AddressSanitizer's exit path resets the thread's
+	 * alternate signal stack, and its reports read /proc/self/maps. */
+	SCMP_SYS(sigaltstack),
+	SCMP_SYS(readlink),
+	SCMP_SYS(sched_getaffinity),
+#endif
 };
 
 #ifdef VIGIL_SANDBOX_TRAP

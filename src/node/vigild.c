@@ -384,6 +384,9 @@ main(int argc, char **argv)
 	/* In-flight analyses finish (or hit their deadline) before exit. */
 	analysis_stop(node.analysis);
 	node.analysis = NULL;
+	h2o_socket_read_stop(nsock);
+	h2o_socket_close(nsock);
+	close(notify[1]);
 	node.store->ops->close(node.store);
 	samples_close(samples);
 	index_free(node.index);

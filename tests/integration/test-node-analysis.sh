@@ -247,6 +247,7 @@ http GET "/v1/submissions/$sid?wait=60" "$t1"
 	pass "after SIGHUP the workers analyse with the new rules" ||
 	fail "after SIGHUP the workers analyse with the new rules" "$(head -c 300 "$out")"
 grep -q 'event=reload' vigild.err && pass "the reload is logged" || fail "the reload is logged"
+stop_node
 
 # --- a worker that crashes or hangs is replaced; its job fails after retries ---------------
 cat >node.conf <<'CONF'
