@@ -4,11 +4,24 @@
 #ifndef VIGIL_CLI_CLI_H
 #define VIGIL_CLI_CLI_H
 
+#include <jansson.h>
+
+struct userconf;
+
 /* Each takes argv with argv[0] the subcommand's name; returns the exit
  * status. */
 int cmd_enroll(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
+
+/* One POST /v1/lookup of up to 10,000 hashes (a JSON array); *results is
+ * the answer's array (caller decrefs). Returns 0, or 2 after explaining
+ * the failure on stderr. */
+int cli_lookup_batch(struct userconf *u, json_t *hashes, json_t **results);
+
+/* Submits one file, waiting up to wait seconds for its verdict. Returns 0,
+ * 1 (malicious or suspicious) or 2 (an error, explained on stderr). */
+int cli_submit_file(struct userconf *u, const char *file, long wait);
 
 #endif

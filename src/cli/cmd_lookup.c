@@ -28,8 +28,8 @@ usage(FILE *f)
 }
 
 /* Sends one batch (following a 421 to the home region). */
-static int
-lookup_batch(struct userconf *u, json_t *hashes, json_t **results)
+int
+cli_lookup_batch(struct userconf *u, json_t *hashes, json_t **results)
 {
 	json_t *req = json_pack("{s:O}", "hashes", hashes), *answer;
 	char *body = json_dumps(req, JSON_COMPACT);
@@ -103,7 +103,7 @@ cmd_lookup(int argc, char **argv)
 
 		for (int j = i; j < argc && j < i + LOOKUP_BATCH; j++)
 			json_array_append_new(hashes, json_string(argv[j]));
-		if (lookup_batch(&u, hashes, &results) != 0) {
+		if (cli_lookup_batch(&u, hashes, &results) != 0) {
 			status = 2;
 			json_decref(hashes);
 			break;

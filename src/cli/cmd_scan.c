@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cloud.h"
 #include "cli/progress.h"
 #include "cli/walk.h"
 #include "common/err.h"
@@ -46,6 +47,7 @@ struct job {
 struct scan {
 	struct engine *engine;
 	bool json, verbose;
+	struct cloud *cloud; /* --cloud; NULL otherwise */
 	/* the jobs, in walk order, and an index by (dev, ino) */
 	struct job *jobs;
 	size_t n_jobs, cap_jobs;
@@ -77,6 +79,14 @@ usage(FILE *f)
 		"(repeatable)\n"
 		"      --json            one JSON report per file (JSON "
 		"Lines)\n"
+		"      --cloud           then ask the node about every object "
+		"not\n"
+		"                        found malicious here (vigil enroll "
+		"first)\n"
+		"      --submit          with --cloud: share the files the "
+		"node "
+		"has\n"
+		"                        never seen, if consent allows\n"
 		"  -v, --verbose         a line for every file, not only "
 		"detections\n"
 		"      --max-filesize N  largest object analysed, bytes "
@@ -333,6 +343,8 @@ scan_job(struct scan *sc, struct scanner *s, const struct job *j)
 		print_report_locked(sc, r);
 	}
 	sc->n_distinct++;
+	if (sc->cloud != NULL)
+		cloud_add(sc->cloud, j->paths[0], r);
 	progress_unlock();
 	sc->prog.files_done += j->n_paths;
 	sc->prog.bytes_done += j->size;
@@ -406,6 +418,8 @@ enum {
 	OPT_MAX_RECURSION,
 	OPT_MAX_FILES,
 	OPT_MAX_SCANTIME,
+	OPT_CLOUD,
+	OPT_SUBMIT,
 };
 
 int
@@ -423,6 +437,8 @@ cmd_scan(int argc, char **argv)
 		{"max-recursion", required_argument, NULL, OPT_MAX_RECURSION},
 		{"max-files", required_argument, NULL, OPT_MAX_FILES},
 		{"max-scantime", required_argument, NULL, OPT_MAX_SCANTIME},
+		{"cloud", no_argument, NULL, OPT_CLOUD},
+		{"submit", no_argument, NULL, OPT_SUBMIT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -436,7 +452,9 @@ cmd_scan(int argc, char **argv)
 	pthread_t *threads;
 	struct timespec t0, t1;
 	char err[4096];
-	int c, status = 2;
+	bool cloud = false, submit = false;
+	uint64_t cloud_found = 0;
+	int c, status = 2, cloud_rc = 0;
 
 	memset(&sc, 0, sizeof(sc));
 	engine_config_default(&cfg);
@@ -462,6 +480,8 @@ cmd_scan(int argc, char **argv)
 			hashes[n_hashes++] = optarg;
 			break;
 		case OPT_JSON: sc.json = true; break;
+		case OPT_CLOUD: cloud = true; break;
+		case OPT_SUBMIT: cloud = submit = true; break;
 		case 'v': sc.verbose = true; break;
 		case OPT_MAX_FILESIZE:
 		case OPT_MAX_SCANSIZE:
@@ -520,6 +540,8 @@ cmd_scan(int argc, char **argv)
 		fprintf(stderr, "vigil scan: %s\n", err);
 		goto out;
 	}
+	if (cloud)
+		sc.cloud = cloud_new();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	progress_start(&sc.prog, stdout);
 	for (int i = optind; i < argc; i++)
@@ -538,9 +560,20 @@ cmd_scan(int argc, char **argv)
 	summary(&sc, (double)(t1.tv_sec - t0.tv_sec) +
 			     (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	fflush(stdout);
-	status = sc.n_malicious + sc.n_suspicious > 0 ? 1
-		 : sc.n_errors > 0                    ? 2
-						      : 0;
+	if (cloud) {
+		cloud_rc =
+			cloud_resolve(sc.cloud, sc.json, submit, &cloud_found);
+		fprintf(sc.json ? stderr : stdout,
+			"Cloud: %llu files flagged%s\n",
+			(unsigned long long)cloud_found,
+			cloud_rc ? " (the node could not be asked)" : "");
+		if (cloud_rc)
+			sc.n_errors++;
+	}
+	cloud_free(sc.cloud);
+	status = sc.n_malicious + sc.n_suspicious + cloud_found > 0 ? 1
+		 : sc.n_errors > 0                                  ? 2
+								    : 0;
 	free(threads);
 	free_jobs(&sc);
 	engine_free(sc.engine);

@@ -85,8 +85,8 @@ read_file(const char *path, char **buf, size_t *len)
 }
 
 /* Submits one file; returns 0, 1 (found) or 2 (error). */
-static int
-submit_one(struct userconf *u, const char *file, long wait)
+int
+cli_submit_file(struct userconf *u, const char *file, long wait)
 {
 	struct http_response r;
 	struct utsname un;
@@ -243,7 +243,7 @@ cmd_submit(int argc, char **argv)
 		return 2;
 	}
 	for (int i = optind; i < argc; i++) {
-		int rc = submit_one(&u, argv[i], wait);
+		int rc = cli_submit_file(&u, argv[i], wait);
 
 		if (rc == 1 || (rc == 2 && status == 0))
 			status = rc;

@@ -166,6 +166,26 @@ grep -q "consent does not include files" "$err" &&
 	fail "vigil submit says the consent does not include files" "$(cat "$err")"
 unset VIGIL_HOME
 
+# --- vigil scan --cloud: the node's verdict beside the local one ---------------------------
+export VIGIL_HOME="$tmp/home-files"
+mkdir -p cloudscan
+cp eicar.com cloudscan/copy.com
+(cd "$tmp/fakehome/Downloads" && zip -q "$tmp/cloudscan/inner.zip" e2.com)
+printf 'never seen before %s\n' "$(date +%s%N)" >cloudscan/new.txt
+"$VIGIL" scan --no-default-rules --cloud cloudscan >"$out" 2>"$err"
+rc=$?
+expect_rc 1 "vigil scan --cloud: locally clean files the node knows as malicious: exit 1"
+expect_line "$out" "cloudscan/copy.com: Vigil_Test_EICAR FOUND (cloud)" \
+	"scan --cloud flags a file by the node's verdict"
+expect_line "$out" "cloudscan/inner.zip!e2.com: Vigil_Test_EICAR FOUND (cloud)" \
+	"scan --cloud flags an object inside an archive by the node's verdict"
+expect_line "$out" "Cloud: 2 files flagged" "scan --cloud counts the flagged files"
+newsha=$(sha256sum cloudscan/new.txt | cut -d' ' -f1)
+"$VIGIL" scan --no-default-rules --submit cloudscan >"$out" 2>"$err"
+http GET /v1/files/$newsha "$t1"
+expect_code 200 "scan --submit shares the file the node had never seen"
+unset VIGIL_HOME
+
 # --- kill -9 during a burst: every acknowledged submission survives ----------------------
 : >acked
 i=0

@@ -1,0 +1,252 @@
+/*
+ * cloud.c - the cloud half of `vigil scan --cloud`; see cloud.h.
+ *
+ * Hashes are collected while files are scanned, deduplicated, and sent in
+ * batches once the scan is over, so that a scan of a whole disk costs a
+ * handful of requests, not one per file.
+ */
+#include "cli/cloud.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/userconf.h"
+#include "common/text.h"
+#include "common/xmalloc.h"
+#include "engine/digest.h"
+
+#define CLOUD_BATCH 10000
+
+struct cloud_object {
+	char sha256[65];
+	char *display; /* PATH!member..., escaped for a terminal */
+	size_t file;   /* index in files */
+};
+
+struct cloud {
+	char **files; /* the path of each file recorded */
+	size_t n_files;
+	struct cloud_object *obj;
+	size_t n_obj;
+	int truncated;
+};
+
+struct cloud *
+cloud_new(void)
+{
+	return xcalloc(1, sizeof(struct cloud));
+}
+
+void
+cloud_free(struct cloud *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n_files; i++)
+		free(c->files[i]);
+	for (size_t i = 0; i < c->n_obj; i++)
+		free(c->obj[i].display);
+	free(c->files);
+	free(c->obj);
+	free(c);
+}
+
+/* Writes object i's display path (as vigil scan prints it) to f. */
+static void
+display(FILE *f, const char *path, const struct report *r, size_t i)
+{
+	const struct object *o = &r->objects[i];
+	char *safe;
+
+	if (o->parent < 0) {
+		safe = text_sanitize(path, true);
+		fputs(safe, f);
+		free(safe);
+		return;
+	}
+	display(f, path, r, (size_t)o->parent);
+	if (o->name != NULL) {
+		safe = text_sanitize(o->name, true);
+		fprintf(f, "!%s", safe);
+		free(safe);
+	} else {
+		fprintf(f, "!#%u", o->index);
+	}
+}
+
+void
+cloud_add(struct cloud *c, const char *path, const struct report *r)
+{
+	/* A file the engine already calls malicious needs no second opinion. */
+	if (r->verdict == VERDICT_MALICIOUS || r->n_objects == 0)
+		return;
+	if (c->n_obj + r->n_objects > CLOUD_MAX_HASHES) {
+		c->truncated = 1;
+		return;
+	}
+	c->files = xreallocarray(c->files, c->n_files + 1, sizeof(char *));
+	c->files[c->n_files] = xstrdup(path);
+	c->obj =
+		xreallocarray(c->obj, c->n_obj + r->n_objects, sizeof(*c->obj));
+	for (size_t i = 0; i < r->n_objects; i++) {
+		struct cloud_object *o = &c->obj[c->n_obj++];
+		size_t len = 0;
+		FILE *f = open_memstream(&o->display, &len);
+
+		digest_hex(r->objects[i].sha256, 32, o->sha256);
+		if (f == NULL)
+			fatal("out of memory");
+		display(f, path, r, i);
+		fclose(f);
+		o->file = c->n_files;
+	}
+	c->n_files++;
+}
+
+static int
+cmp_hash(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The answers, by hash: a sorted array for binary search. */
+struct answer {
+	const char *hash;
+	json_t *result;
+};
+
+static int
+cmp_answer(const void *a, const void *b)
+{
+	return strcmp(((const struct answer *)a)->hash,
+		      ((const struct answer *)b)->hash);
+}
+
+int
+cloud_resolve(struct cloud *c, bool json, bool submit, uint64_t *found)
+{
+	struct userconf u;
+	struct answer *ans = NULL;
+	char **uniq = NULL, err[512];
+	size_t n_uniq = 0, n_ans = 0;
+	unsigned char *flagged = NULL, *unknown = NULL;
+	int status = 0, consent_told = 0;
+
+	*found = 0;
+	if (c->truncated)
+		fprintf(stderr,
+			"vigil: more than %d objects; the rest were not "
+			"looked up\n",
+			CLOUD_MAX_HASHES);
+	if (c->n_obj == 0)
+		return 0;
+	if (userconf_load(&u, err, sizeof(err)) != 0) {
+		fprintf(stderr,
+			"vigil scan --cloud: %s\nvigil scan --cloud: "
+			"enrol first: vigil enroll --server URL\n",
+			err);
+		return 2;
+	}
+	uniq = xreallocarray(NULL, c->n_obj, sizeof(char *));
+	for (size_t i = 0; i < c->n_obj; i++)
+		uniq[i] = c->obj[i].sha256;
+	qsort(uniq, c->n_obj, sizeof(char *), cmp_hash);
+	for (size_t i = 0; i < c->n_obj; i++)
+		if (n_uniq == 0 || strcmp(uniq[n_uniq - 1], uniq[i]) != 0)
+			uniq[n_uniq++] = uniq[i];
+	ans = xreallocarray(NULL, n_uniq, sizeof(*ans));
+	for (size_t i = 0; i < n_uniq && status == 0; i += CLOUD_BATCH) {
+		json_t *hashes = json_array(), *results = NULL, *r;
+		size_t k;
+
+		for (size_t j = i; j < n_uniq && j < i + CLOUD_BATCH; j++)
+			json_array_append_new(hashes, json_string(uniq[j]));
+		if (cli_lookup_batch(&u, hashes, &results) != 0)
+			status = 2;
+		json_array_foreach(results, k, r)
+		{
+			const char *h =
+				json_string_value(json_object_get(r, "hash"));
+			if (h != NULL && i + k < n_uniq &&
+			    strcmp(h, uniq[i + k]) == 0) {
+				ans[n_ans].hash = uniq[i + k];
+				ans[n_ans++].result = json_incref(r);
+			}
+		}
+		json_decref(results);
+		json_decref(hashes);
+	}
+	qsort(ans, n_ans, sizeof(*ans), cmp_answer);
+	flagged = xcalloc(c->n_files + 1, 1);
+	unknown = xcalloc(c->n_files + 1, 1);
+	for (size_t i = 0; i < c->n_obj && status == 0; i++) {
+		struct cloud_object *o = &c->obj[i];
+		struct answer key = {.hash = o->sha256}, *a;
+		const char *v;
+
+		a = bsearch(&key, ans, n_ans, sizeof(*ans), cmp_answer);
+		v = a ? json_string_value(json_object_get(a->result, "verdict"))
+		      : NULL;
+		if (v == NULL)
+			continue;
+		if (strcmp(v, "unknown") == 0 &&
+		    strcmp(o->display, c->files[o->file]) != 0)
+			continue;
+		if (strcmp(v, "unknown") == 0) {
+			unknown[o->file] = 1; /* the file itself is unknown */
+			continue;
+		}
+		if (strcmp(v, "malicious") != 0 && strcmp(v, "suspicious") != 0)
+			continue;
+		flagged[o->file] = 1;
+		if (json) {
+			json_t *line = json_pack(
+				"{s:{s:s, s:s, s:s, s:O, s:O}}", "cloud",
+				"path", c->files[o->file], "object", o->sha256,
+				"verdict", v, "detections",
+				json_object_get(a->result, "detections"),
+				"prevalence",
+				json_object_get(a->result, "prevalence"));
+			char *s = json_dumps(line, JSON_COMPACT);
+			puts(s);
+			free(s);
+			json_decref(line);
+		} else {
+			json_t *d;
+			size_t k;
+
+			json_array_foreach(
+				json_object_get(a->result, "detections"), k, d)
+				printf("%s: %s FOUND (cloud)\n", o->display,
+				       json_string_value(d));
+			if (json_array_size(json_object_get(a->result,
+							    "detections")) == 0)
+				printf("%s: %s (cloud)\n", o->display, v);
+		}
+	}
+	for (size_t f = 0; f < c->n_files; f++) {
+		*found += flagged[f];
+		if (!submit || !unknown[f] || status != 0)
+			continue;
+		if (strcmp(u.consent, "files") != 0) {
+			if (!consent_told++)
+				fprintf(stderr,
+					"vigil: this endpoint's consent does "
+					"not include files; nothing was "
+					"submitted\n");
+			continue;
+		}
+		if (cli_submit_file(&u, c->files[f], 0) == 2)
+			status = 2;
+	}
+	for (size_t i = 0; i < n_ans; i++)
+		json_decref(ans[i].result);
+	free(ans);
+	free(uniq);
+	free(flagged);
+	free(unknown);
+	return status;
+}
