@@ -64,7 +64,7 @@ struct bucket {
  * does not reach SQLite for every request. Only tokens the store vouched
  * for enter, so it grows with the enrolled clients, not with attackers.
  */
-struct token_cache {
+static struct token_cache {
 	struct token_slot {
 		uint8_t hash[32];
 		struct caller who;
