@@ -1,4 +1,4 @@
-# lib.sh - shared helpers for the `vigil scan` integration tests.
+# lib.sh - shared helpers for the integration tests (vigil scan, vigild).
 #
 # Sourced (POSIX sh, dash) by every tests/integration/test-*.sh script:
 #
@@ -21,6 +21,7 @@
 #   jeval FILE EXPR     print a Python expression over the same
 #   eicar               write the EICAR test string to stdout
 #   write_rule FILE NAME STRING [SCORE]   a YARA rule matching STRING
+#   node_start NAME [ENV...] -- ARGS...   start vigild on an ephemeral port
 #   finish              print "N passed, M failed" and exit accordingly
 #
 # The tests never exit 77 (skip): a missing tool is a failed check.
@@ -173,6 +174,32 @@ sys.exit(0 if ok else 1)" "$1"; then
 jeval() {
 	"$PYTHON" -c "$_jprelude
 print($2)" "$1"
+}
+
+# node_start NAME [ENV=VALUE...] -- [VIGILD ARGS...]: starts the real
+# vigild on an ephemeral loopback port, stdout in NAME.out and stderr
+# appended to NAME.err, and waits until it says where it listens. Sets
+# $node_pid and $node_base (http://127.0.0.1:PORT); fails if it never does.
+node_start() {
+	_name=$1
+	shift
+	_env=
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		_env="$_env $1"
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	env $_env "$VIGILD" --listen 127.0.0.1:0 "$@" >"$_name.out" 2>>"$_name.err" &
+	node_pid=$!
+	node_base=
+	_i=0
+	while [ $_i -lt 200 ] && [ -z "$node_base" ]; do
+		node_base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' "$_name.out")
+		kill -0 $node_pid 2>/dev/null || break
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	[ -n "$node_base" ]
 }
 
 # EICAR from two halves: this file never holds the whole string.

@@ -17,20 +17,11 @@ workers = 2
 max_sample_body = 1048576
 CONF
 
-# start_node [EXTRA_ENV]: starts vigild on an ephemeral port; sets $pid, $base.
+# start_node [ENV=VALUE]: the node of this test; sets $pid and $base.
 start_node() {
-	env ${1:-} "$VIGILD" -c node.conf --listen 127.0.0.1:0 --data "$tmp/var" \
-		>vigild.out 2>>vigild.err &
-	pid=$!
-	base=
-	i=0
-	while [ $i -lt 200 ] && [ -z "$base" ]; do
-		base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' vigild.out)
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -n "$base" ]
+	node_start vigild ${1:-} -- -c node.conf --data "$tmp/var" || return 1
+	pid=$node_pid
+	base=$node_base
 }
 
 stop_node() {

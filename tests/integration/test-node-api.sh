@@ -20,21 +20,12 @@ max_batch = 5
 us = https://us.vigil.example:8440
 CONF
 
-"$VIGILD" -c node.conf --listen 127.0.0.1:0 --data "$tmp/var" >vigild.out 2>vigild.err &
-pid=$!
-base=
-i=0
-while [ $i -lt 100 ]; do
-	base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' vigild.out)
-	[ -n "$base" ] && break
-	kill -0 $pid 2>/dev/null || break
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ -z "$base" ]; then
+if ! node_start vigild -- -c node.conf --data "$tmp/var"; then
 	fail "vigild starts and prints where it listens" "$(cat vigild.err)"
 	finish
 fi
+pid=$node_pid
+base=$node_base
 pass "vigild starts and prints where it listens ($base)"
 
 # http METHOD PATH [DATA] [HEADER]: status in $code, body in $out.
@@ -191,15 +182,9 @@ expect_rc 2 "vigil enroll with a bad --consent: exit 2"
 # A node of region us that knows where eu lives: the client, pointed at it,
 # gets 421 and follows to its home region.
 printf '[node]\nregion = us\nsite = nyc1\n[regions]\neu = %s\n' "$base" >us.conf
-"$VIGILD" -c us.conf --listen 127.0.0.1:0 --data "$tmp/var-us" >us.out 2>us.err &
-us_pid=$!
-us=
-i=0
-while [ $i -lt 100 ] && [ -z "$us" ]; do
-	us=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' us.out)
-	sleep 0.1
-	i=$((i + 1))
-done
+node_start us -- -c us.conf --data "$tmp/var-us"
+us_pid=$node_pid
+us=$node_base
 sed -i "s|^server = .*|server = $us|" "$VIGIL_HOME/config"
 "$VIGIL" lookup 44d88612fea8a8f36de82e1278abb02f >"$out" 2>"$err"
 rc=$?
@@ -247,15 +232,9 @@ st=$?
 	fail "SIGTERM: vigild drains and exits 0" "status $st" "$(tail -5 vigild.err)"
 
 # --- a restart keeps the enrolled client ---------------------------------------------
-"$VIGILD" -c node.conf --listen 127.0.0.1:0 --data "$tmp/var" >vigild.out 2>vigild.err &
-pid=$!
-base=
-i=0
-while [ $i -lt 100 ] && [ -z "$base" ]; do
-	base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' vigild.out)
-	sleep 0.1
-	i=$((i + 1))
-done
+node_start vigild -- -c node.conf --data "$tmp/var"
+pid=$node_pid
+base=$node_base
 http GET /v1/files/$h "" "$AUTH"
 expect_http 404 unknown "after a restart the enrolled token still authenticates"
 kill -TERM $pid
@@ -268,15 +247,9 @@ rate_per_sec = 2
 rate_burst = 3
 max_connections = 2
 CONF
-"$VIGILD" -c limits.conf --listen 127.0.0.1:0 --data "$tmp/var-limits" >lim.out 2>lim.err &
-lpid=$!
-base=
-i=0
-while [ $i -lt 100 ] && [ -z "$base" ]; do
-	base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' lim.out)
-	sleep 0.1
-	i=$((i + 1))
-done
+node_start lim -- -c limits.conf --data "$tmp/var-limits"
+lpid=$node_pid
+base=$node_base
 http POST /v1/enroll '{"consent":"none"}'
 ltoken=$(json 'd["token"]')
 codes=
