@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <yara.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/text.h"
 #include "common/xmalloc.h"
@@ -91,15 +92,6 @@ struct member {
  * a member this small is not missing when it does not arrive. */
 #define CL_SMALL_OBJECT 5
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 hit(struct scan_ctx *c, enum vg_limit_kind k)
 {
@@ -129,7 +121,7 @@ over_limits(struct scan_ctx *c, uint32_t depth, uint64_t size)
 		hit(c, VG_LIMIT_SCAN_BYTES);
 		return true;
 	}
-	if (now_ms() - c->t0_ms > l->max_scan_ms) {
+	if (clock_ms() - c->t0_ms > l->max_scan_ms) {
 		hit(c, VG_LIMIT_TIME);
 		return true;
 	}
@@ -211,7 +203,7 @@ analyse(struct scan_ctx *c, struct object *o, const uint8_t *buf, size_t len)
 	match_hashes(c, o);
 	if (s->e->rs.n_rules == 0)
 		return;
-	left_ms = s->e->limits.max_scan_ms - (now_ms() - c->t0_ms);
+	left_ms = s->e->limits.max_scan_ms - (clock_ms() - c->t0_ms);
 	yr_scanner_set_timeout(s->yr, (int)(left_ms / 1000) + 1);
 	c->cur = o;
 	rc = yr_scanner_scan_mem(s->yr, buf, len);
@@ -763,7 +755,7 @@ finish(struct scan_ctx *c, cl_error_t rc)
 		report_add_problem(c->r, msg);
 		free(msg);
 	}
-	c->r->elapsed_ms = (double)(now_ms() - c->t0_ms);
+	c->r->elapsed_ms = (double)(clock_ms() - c->t0_ms);
 	report_decide(c->r);
 }
 
@@ -773,7 +765,7 @@ ctx_init(struct scan_ctx *c, struct scanner *s, const char *name)
 	memset(c, 0, sizeof(*c));
 	c->s = s;
 	c->r = report_new(name);
-	c->t0_ms = now_ms();
+	c->t0_ms = clock_ms();
 	if (s->yr != NULL)
 		yr_scanner_set_callback(s->yr, yara_cb, c);
 }
@@ -788,7 +780,7 @@ too_large(struct scan_ctx *c, uint64_t size)
 	o->cl_type = xstrdup("CL_TYPE_ANY");
 	hit(c, size > c->s->e->limits.max_file_size ? VG_LIMIT_FILE_SIZE
 						    : VG_LIMIT_SCAN_BYTES);
-	c->r->elapsed_ms = (double)(now_ms() - c->t0_ms);
+	c->r->elapsed_ms = (double)(clock_ms() - c->t0_ms);
 	report_decide(c->r);
 	return c->r;
 }

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -66,15 +67,6 @@ struct analysis {
 	unsigned n_slots;
 	struct slot slot[ANALYSIS_MAX_SLOTS];
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Hands a changed sample to the event loop. */
 static void
@@ -187,7 +179,7 @@ static void
 reap(struct slot *s, int force, char *why, size_t len)
 {
 	int status = 0;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = clock_ms();
 
 	if (s->sock >= 0) {
 		close(s->sock);
@@ -199,7 +191,7 @@ reap(struct slot *s, int force, char *why, size_t len)
 		kill(s->pid, SIGKILL);
 	/* Closing the socket asks a healthy worker to exit. */
 	while (waitpid(s->pid, &status, WNOHANG) == 0) {
-		if (now_ms() - t0 > 2000) {
+		if (clock_ms() - t0 > 2000) {
 			kill(s->pid, SIGKILL);
 			waitpid(s->pid, &status, 0);
 			break;
@@ -457,7 +449,7 @@ run_job(struct slot *s, struct job *j)
 	size_t len = 0;
 	char why[160];
 	char *text = NULL;
-	uint64_t t0 = now_ms(), deadline;
+	uint64_t t0 = clock_ms(), deadline;
 	int fd, rc;
 
 	rc = samples_get(a->cfg.samples, j->sha256, &buf, &len);
@@ -494,7 +486,7 @@ run_job(struct slot *s, struct job *j)
 							   : ANALYSIS_GRACE_MS);
 	for (;;) {
 		struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
-		uint64_t now = now_ms();
+		uint64_t now = clock_ms();
 		int n;
 
 		if (now >= deadline) {
@@ -545,13 +537,13 @@ run_job(struct slot *s, struct job *j)
 	}
 	text[h.len] = '\0';
 	clean_tmpdir(s);
-	if (apply_report(s, j, text, h.len, (double)(now_ms() - t0)) != 0) {
+	if (apply_report(s, j, text, h.len, (double)(clock_ms() - t0)) != 0) {
 		job_failed(s, j, "the worker's report is malformed", 0);
 	} else {
 		a->jobs_done++;
 		log_event(LOG_INFO, "analysed", "job=%lld sha256=%s ms=%llu",
 			  (long long)j->id, j->sha256,
-			  (unsigned long long)(now_ms() - t0));
+			  (unsigned long long)(clock_ms() - t0));
 	}
 	free(text);
 }

@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -195,13 +196,12 @@ wrong_method(h2o_req_t *req, enum route r, const char *allow)
 			  "this route does not take that method");
 }
 
-static double now_seconds(void);
 
 /* Takes one token from b; false when the client is over its rate. */
 static int
 take_token(struct bucket *b)
 {
-	double now = now_seconds();
+	double now = clock_seconds();
 
 	b->tokens += (now - b->at) * N->cfg.rate_per_sec;
 	if (b->tokens > N->cfg.rate_burst)
@@ -286,7 +286,7 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		memcpy(t->who.id, c.id, sizeof(t->who.id));
 		t->who.consent = c.consent;
 		t->bucket.tokens = N->cfg.rate_burst;
-		t->bucket.at = now_seconds();
+		t->bucket.at = clock_seconds();
 		client_clear(&c);
 	}
 	if (!take_token(&t->bucket)) {
@@ -457,19 +457,10 @@ on_files(h2o_req_t *req, const char *hash, size_t len)
 	return send_json(req, ROUTE_FILES, 200, entry_json(e));
 }
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int
 on_lookup(h2o_req_t *req)
 {
-	double t0 = now_seconds(), dt;
+	double t0 = clock_seconds(), dt;
 	json_t *j, *hashes, *results;
 	struct caller who;
 	size_t i, n;
@@ -522,7 +513,7 @@ on_lookup(h2o_req_t *req)
 	json_decref(j);
 	send_json(req, ROUTE_LOOKUP, 200,
 		  json_pack("{s:o}", "results", results));
-	dt = now_seconds() - t0;
+	dt = clock_seconds() - t0;
 	N->metrics.lookup_count++;
 	N->metrics.lookup_seconds += dt;
 	N->metrics.lookup_hashes += n;
@@ -743,15 +734,6 @@ struct waiter {
 };
 static struct waiter *waiters;
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 unlink_waiter(struct waiter *w)
 {
@@ -885,7 +867,7 @@ on_submission(h2o_req_t *req, const char *id, size_t len)
 			w->req = req;
 			memcpy(w->id, sub.id, sizeof(w->id));
 			memcpy(w->sha256, sub.sha256, sizeof(w->sha256));
-			w->deadline_ms = mono_ms() + (uint64_t)wait * 1000;
+			w->deadline_ms = clock_ms() + (uint64_t)wait * 1000;
 			w->next = waiters;
 			if (waiters)
 				waiters->prev = w;
@@ -938,7 +920,7 @@ api_on_analysis_done(struct node *node)
 void
 api_tick(struct node *node)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_ms();
 
 	(void)node;
 	for (struct waiter *w = waiters, *next; w != NULL; w = next) {

@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 
 /* Most fds a record may carry before we call it malformed; room for more
@@ -350,15 +351,6 @@ struct worker {
 	uint64_t max_file_size;
 };
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int
 usage(const char *why)
 {
@@ -597,7 +589,7 @@ serve_job(struct worker *w, const struct worker_msg_hdr *h, int fd)
 {
 	struct report *r = NULL;
 	struct stat st;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = clock_ms();
 	char *json = NULL;
 	const char *why = NULL;
 	size_t n = 0;
@@ -643,7 +635,7 @@ serve_job(struct worker *w, const struct worker_msg_hdr *h, int fd)
 		  "job=%llu len=%llu verdict=%s ms=%llu",
 		  (unsigned long long)h->job_id, (unsigned long long)h->len,
 		  r != NULL ? verdict_name(r->verdict) : "error",
-		  (unsigned long long)(now_ms() - t0));
+		  (unsigned long long)(clock_ms() - t0));
 	report_free(r);
 	close(fd);
 
@@ -714,7 +706,7 @@ worker_main(int argc, char **argv)
 			  log_value(w.tmpdir, v, sizeof(v)), errno);
 		return WORKER_EXIT_INIT;
 	}
-	t0 = now_ms();
+	t0 = clock_ms();
 	if (empty_tmpdir(&w) != 0 || engine_up(&w) != 0)
 		return WORKER_EXIT_INIT;
 
@@ -730,7 +722,7 @@ worker_main(int argc, char **argv)
 		return WORKER_EXIT_PROTOCOL;
 	log_event(LOG_INFO, "worker_ready",
 		  "rules=%zu init_ms=%llu landlock_abi=%d",
-		  engine_rule_count(w.e), (unsigned long long)(now_ms() - t0),
+		  engine_rule_count(w.e), (unsigned long long)(clock_ms() - t0),
 		  sandbox_landlock_abi());
 
 	for (;;) {
