@@ -196,7 +196,6 @@ wrong_method(h2o_req_t *req, enum route r, const char *allow)
 			  "this route does not take that method");
 }
 
-
 /* Takes one token from b; false when the client is over its rate. */
 static int
 take_token(struct bucket *b)
@@ -915,6 +914,14 @@ api_on_analysis_done(struct node *node)
 		}
 	}
 	free(done);
+}
+
+void
+api_release_waiters(struct node *node)
+{
+	(void)node;
+	while (waiters != NULL)
+		wake(waiters);
 }
 
 void

@@ -18,6 +18,9 @@ int api_load_index(struct node *node);
  * index and answers the requests waiting for them. Loop thread only. */
 void api_on_analysis_done(struct node *node);
 
+/* Answers every long-poll now, with the state as it is (shutdown). */
+void api_release_waiters(struct node *node);
+
 /* Answers long-polls whose time is up. Call often from the loop. */
 void api_tick(struct node *node);
 

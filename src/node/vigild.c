@@ -374,6 +374,8 @@ main(int argc, char **argv)
 	h2o_socket_read_stop(lsock);
 	h2o_socket_close(lsock);
 	h2o_context_request_shutdown(&ctx);
+	/* Long-polls would hold their connections past the drain. */
+	api_release_waiters(&node);
 	for (time_t t0 = time(NULL); time(NULL) - t0 < NODE_DRAIN_SECONDS;) {
 		if (h2o_linklist_is_empty(&ctx.http1._conns) &&
 		    h2o_linklist_is_empty(&ctx.http2._conns))

@@ -298,6 +298,21 @@ n=$(sed -n 's/^vigil_worker_restarts_total //p' "$out")
 	fail "the crashed and hung workers were replaced" "restarts: ${n:-none}"
 http GET /healthz ""
 expect_code 200 "the node never goes down with a worker"
-stop_node
+# SIGTERM while a client long-polls a job that is still running: the
+# client gets its answer at once, and the node exits 0.
+printf 'VIGIL-SELF-TEST-HANG %s\n' "$(date +%s%N)" >hang2.bin
+http POST /v1/submissions "$t1" --data-binary @hang2.bin
+hid=$(json 'd["id"]')
+curl -s -o "$tmp/poll.out" -w '%{http_code}' -H "Authorization: Bearer $t1" \
+	"$base/v1/submissions/$hid?wait=60" >"$tmp/poll.code" &
+poller=$!
+sleep 0.5
+kill -TERM $pid
+wait $poller
+wait $pid
+st=$?
+[ "$(cat "$tmp/poll.code")" = 200 ] && [ "$st" = 0 ] &&
+	pass "SIGTERM answers pending long-polls and exits 0" ||
+	fail "SIGTERM answers pending long-polls and exits 0" "poll $(cat "$tmp/poll.code"), status $st"
 
 finish
