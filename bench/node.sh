@@ -18,8 +18,9 @@
 #      against the disk's synchronous 4 KiB writes (dd oflag=dsync);
 #   4. submission-to-verdict latency of distinct 100 KB samples submitted
 #      at 100/s for 20 s (POST, then GET ?wait=10 until done), p50 and p99;
-#   5. vigild's VmRSS idle after start and peak during the lookup load
-#      (and the same with its worker processes added).
+#   5. vigild's VmRSS idle after start, idle after the 300 analyses, and
+#      peak during the lookup load (and the same with its worker processes,
+#      which start with the first job, added).
 #
 # Needs wrk, nginx, redis-server, redis-benchmark (scripts/install-deps
 # bench) and a built tree (ninja -C build). It starts and stops its own
@@ -43,12 +44,24 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-bench.XXXXXXXX")
 node_pid='' ngx_pid='' redis_pid='' watch_pid=''
+# stop_pid PID [SIGNAL]: signals a process this script started and reaps
+# it; the signal is sent again every 2 s (one that lands before the
+# program installed its handlers is lost), and after 20 s it is killed.
+stop_pid() {
+	kill -"${2:-TERM}" "$1" 2>/dev/null || true
+	k=0
+	while [ $k -lt 200 ] && [ -e "/proc/$1/stat" ] &&
+		[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]; do
+		k=$((k + 1))
+		sleep 0.1
+		[ $((k % 20)) -ne 0 ] || kill -"${2:-TERM}" "$1" 2>/dev/null || true
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
 cleanup() {
 	for p in $watch_pid $node_pid $ngx_pid $redis_pid; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in $watch_pid $node_pid $ngx_pid $redis_pid; do
-		wait "$p" 2>/dev/null || true
+		stop_pid "$p"
 	done
 	rm -rf "$tmp"
 }
@@ -144,6 +157,8 @@ def latency(base, token, rate, seconds, size):
                 if st != 200:
                     raise RuntimeError("GET %d %s" % (st, data[:100]))
                 d = json.loads(data)
+            if d["status"] != "done":
+                raise RuntimeError("analysis %s: %s" % (d["status"], d.get("error")))
         except Exception as e:  # counted, and the connection renewed
             local.c = conn(base)
             with lock:
@@ -249,6 +264,8 @@ def report(results, cmds):
     print("| --- | --- | --- |")
     print("| idle after start, default rules | %.1f | %.1f |" % (
         m["rss_idle"] / 1024, m["rss_idle_all"] / 1024))
+    print("| idle after 300 analyses (workers started) | %.1f | %.1f |" % (
+        m["rss_warm"] / 1024, m["rss_warm_all"] / 1024))
     print("| peak during the lookup load (300 samples) | %.1f | %.1f |" % (
         m["rss_lookup"] / 1024, m["rss_lookup_all"] / 1024))
 
@@ -310,6 +327,7 @@ CONF
 start_node() {
 	rm -rf "$tmp/${1:?}"
 	mkdir "$tmp/$1"
+	: >"$tmp/$1/out"
 	"$vigild" -c "$tmp/node.conf" --listen 127.0.0.1:0 --data "$tmp/$1/var" \
 		>"$tmp/$1/out" 2>"$tmp/$1/err" &
 	node_pid=$!
@@ -327,8 +345,7 @@ start_node() {
 }
 
 stop_node() {
-	kill -TERM "$node_pid"
-	wait "$node_pid" || true
+	stop_pid "$node_pid"
 	node_pid=
 }
 
@@ -399,18 +416,18 @@ PY
 }
 
 ngx_stop() {
-	kill -QUIT "$ngx_pid"
-	wait "$ngx_pid" || true
+	stop_pid "$ngx_pid" QUIT
 	ngx_pid=
 }
 
 : >"$tmp/results"
 put() { echo "$1 $2" >>"$tmp/results"; }
 
-i=0
-while [ "$i" -lt "$runs" ]; do
-	i=$((i + 1))
-	echo "run $i/$runs"
+# (the helpers' counters are globals: the runs have their own name)
+run=0
+while [ "$run" -lt "$runs" ]; do
+	run=$((run + 1))
+	echo "run $run/$runs"
 
 	# -- 5 (idle), 1, 2, 5 (peak): one vigild with 300 analysed samples --
 	start_node lookup
@@ -422,6 +439,10 @@ while [ "$i" -lt "$runs" ]; do
 	echo "  populating: 300 samples submitted and analysed"
 	sha=$("$py" "$tmp/client.py" populate "$base" "$token" 300 "$tmp/lookup")
 	put files_bytes "$(wc -c <"$tmp/lookup/files.json")"
+	# shellcheck disable=SC2046
+	set -- $(rss "$node_pid")
+	put rss_warm "$1"
+	put rss_warm_all "$2"
 
 	echo "  GET /v1/files: vigild, nginx"
 	wrk -t2 -c64 -d10s -H "Authorization: Bearer $token" "$base/v1/files/$sha" >"$tmp/wrk.out"
@@ -446,8 +467,7 @@ while [ "$i" -lt "$runs" ]; do
 	watch_pid=$!
 	wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$tmp/lookup.lua" \
 		"$base/v1/lookup" -- "$tmp/lookup/lookup.json" >"$tmp/wrk.out"
-	kill "$watch_pid"
-	wait "$watch_pid" 2>/dev/null || true
+	stop_pid "$watch_pid"
 	watch_pid=
 	wrk_put lookup_vigild
 	put rss_lookup "$(awk '$1 > m {m = $1} END {print m}' "$tmp/rss.log")"
@@ -468,8 +488,7 @@ while [ "$i" -lt "$runs" ]; do
 	done
 	redis-benchmark -p "$rport" -t get -P 16 -q -n 4000000 | tr '\r' '\n' >"$tmp/redis.out"
 	put redis_get "$(awk '/^GET:/ {v = $2} END {print v}' "$tmp/redis.out")"
-	kill -TERM "$redis_pid"
-	wait "$redis_pid" || true
+	stop_pid "$redis_pid"
 	redis_pid=
 
 	# -- 3: durable submissions against the disk's synchronous writes --

@@ -155,6 +155,9 @@ reply(h2o_req_t *req, enum route r, int status, const char *ctype,
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
 		       NULL, H2O_STRLIT("no-store"));
 	count(r, status);
+	/* Without a length, h2o 2.2 ends every answer but a 200 by closing
+	 * the connection: keep-alive clients would reconnect each time. */
+	req->res.content_length = len;
 	h2o_send_inline(req, body, len);
 }
 
@@ -1063,6 +1066,7 @@ on_metrics(h2o_req_t *req)
 	req->res.reason = "OK";
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
 		       NULL, H2O_STRLIT("text/plain; version=0.0.4"));
+	req->res.content_length = o;
 	h2o_send_inline(req, b, o);
 	return 0;
 }

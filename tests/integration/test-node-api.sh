@@ -210,10 +210,25 @@ grep -q "^vigil: http://127.0.0.1:9: " "$err" &&
 	pass "an unreachable node gets a clear message naming it" ||
 	fail "an unreachable node gets a clear message naming it" "$(cat "$err")"
 
+# --- refusals keep the connection alive ---------------------------------------------------
+if "$PYTHON" - "$base" <<'PY'
+import http.client, sys
+host, port = sys.argv[1][len("http://"):].rsplit(":", 1)
+c = http.client.HTTPConnection(host, int(port))
+c.request("GET", "/nope")
+r = c.getresponse(); r.read()
+first = c.sock
+c.request("POST", "/v1/enroll", body=b'{"consent":"none"}')
+r2 = c.getresponse(); r2.read()
+sys.exit(0 if r.status == 404 and r2.status == 201 and c.sock is first else 1)
+PY
+then pass "a 404 and a 201 are answered on one keep-alive connection"
+else fail "a 404 and a 201 are answered on one keep-alive connection"; fi
+
 # --- metrics, then still serving -------------------------------------------------------
 http GET /metrics
 expect_http 200 - "GET /metrics: 200"
-grep -q '^vigil_http_requests_total{route="enroll",code="201"} 2$' "$out" &&
+grep -q '^vigil_http_requests_total{route="enroll",code="201"} 3$' "$out" &&
 	pass "metrics count requests by route and status" ||
 	fail "metrics count requests by route and status" "$(head -20 "$out")"
 grep -q '^vigil_lookup_duration_seconds_count [1-9]' "$out" &&
