@@ -189,7 +189,10 @@ node_start() {
 		shift
 	done
 	[ $# -gt 0 ] && shift
-	env $_env "$VIGILD" --listen 127.0.0.1:0 "$@" >"$_name.out" 2>>"$_name.err" &
+	# Emptied here, not by the background job's redirection: the loop
+	# below must never read the address of a node that ran before.
+	: >"$_name.out"
+	env $_env "$VIGILD" --listen 127.0.0.1:0 "$@" >>"$_name.out" 2>>"$_name.err" &
 	node_pid=$!
 	node_base=
 	_i=0
