@@ -414,28 +414,21 @@ on_enroll(h2o_req_t *req)
 	return 0;
 }
 
-static json_t *
-entry_json(const struct index_entry *e)
-{
-	char md5[33], sha1[41], sha256[65];
-	json_error_t err;
-	json_t *det = json_loads(e->detections, 0, &err);
+/* A growing answer buffer. */
+struct out {
+	char *p;
+	size_t n, cap;
+};
 
-	sodium_bin2hex(md5, sizeof(md5), e->md5, 16);
-	sodium_bin2hex(sha1, sizeof(sha1), e->sha1, 20);
-	sodium_bin2hex(sha256, sizeof(sha256), e->sha256, 32);
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:o, s:I, s:I, "
-			 "s:I, s:o, s:f}",
-			 "md5", md5, "sha1", sha1, "sha256", sha256, "verdict",
-			 e->verdict, "score", e->score, "detections",
-			 det ? det : json_array(), "size", (json_int_t)e->size,
-			 "type", e->type ? json_string(e->type) : json_null(),
-			 "first_seen", (json_int_t)e->first_seen, "last_seen",
-			 (json_int_t)e->last_seen, "prevalence",
-			 (json_int_t)e->prevalence, "analysed_at",
-			 e->analysed_at ? json_integer(e->analysed_at)
-					: json_null(),
-			 "analysis_ms", e->analysis_ms);
+static void
+out_add(struct out *o, const char *s, size_t len)
+{
+	if (o->n + len + 1 > o->cap) {
+		o->cap = (o->n + len + 1) * 2;
+		o->p = xreallocarray(o->p, o->cap, 1);
+	}
+	memcpy(o->p + o->n, s, len);
+	o->n += len;
 }
 
 static int
@@ -456,14 +449,16 @@ on_files(h2o_req_t *req, const char *hash, size_t len)
 	if (e == NULL)
 		return send_error(req, ROUTE_FILES, 404, "unknown",
 				  "no sample with this hash is known");
-	return send_json(req, ROUTE_FILES, 200, entry_json(e));
+	reply(req, ROUTE_FILES, 200, "application/json", e->json, e->json_len);
+	return 0;
 }
 
 static int
 on_lookup(h2o_req_t *req)
 {
 	double t0 = clock_seconds(), dt;
-	json_t *j, *hashes, *results;
+	struct out o = {0};
+	json_t *j, *hashes;
 	struct caller who;
 	size_t i, n;
 
@@ -489,32 +484,40 @@ on_lookup(h2o_req_t *req)
 		return send_error(req, ROUTE_LOOKUP, 413, "batch_too_large",
 				  msg);
 	}
-	results = json_array();
+	/* Known samples' answers are pre-rendered; a valid hash is hex and
+	 * is copied as it is; anything else is re-encoded by jansson. */
+	out_add(&o, "{\"results\":[", 12);
 	for (i = 0; i < n; i++) {
 		json_t *h = json_array_get(hashes, i);
 		const struct index_entry *e = NULL;
 		int bad = 1;
 
+		if (i > 0)
+			out_add(&o, ",", 1);
 		if (json_is_string(h))
 			e = index_get(N->index, json_string_value(h),
 				      json_string_length(h), &bad);
-		if (bad)
-			json_array_append_new(results,
-					      json_pack("{s:O, s:s}", "hash", h,
-							"error", "bad_hash"));
-		else if (e == NULL)
-			json_array_append_new(results,
-					      json_pack("{s:O, s:s}", "hash", h,
-							"verdict", "unknown"));
+		if (bad) {
+			char *t = json_dumps(h, JSON_ENCODE_ANY | JSON_COMPACT);
+			out_add(&o, "{\"hash\":", 8);
+			out_add(&o, t ? t : "null", t ? strlen(t) : 4);
+			out_add(&o, ",\"error\":\"bad_hash\"}", 20);
+			free(t);
+			continue;
+		}
+		out_add(&o, "{\"hash\":\"", 9);
+		out_add(&o, json_string_value(h), json_string_length(h));
+		if (e == NULL)
+			out_add(&o, "\",\"verdict\":\"unknown\"}", 22);
 		else {
-			json_t *r = entry_json(e);
-			json_object_set(r, "hash", h);
-			json_array_append_new(results, r);
+			out_add(&o, "\",", 2);
+			out_add(&o, e->json + 1, e->json_len - 1);
 		}
 	}
+	out_add(&o, "]}", 2);
 	json_decref(j);
-	send_json(req, ROUTE_LOOKUP, 200,
-		  json_pack("{s:o}", "results", results));
+	reply(req, ROUTE_LOOKUP, 200, "application/json", o.p, o.n);
+	free(o.p);
 	dt = clock_seconds() - t0;
 	N->metrics.lookup_count++;
 	N->metrics.lookup_seconds += dt;

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <jansson.h>
+#include <sodium.h>
+
 #include "common/err.h"
 #include "common/xmalloc.h"
 
@@ -67,6 +70,7 @@ index_free(struct lookup_index *ix)
 	for (size_t i = 0; i < ix->n; i++) {
 		free(ix->e[i].detections);
 		free(ix->e[i].type);
+		free(ix->e[i].json);
 	}
 	free(ix->e);
 	for (int k = 0; k < 3; k++)
@@ -146,6 +150,41 @@ unhex(const char *h, size_t len, uint8_t *out)
 	return 0;
 }
 
+/*
+ * Renders e's answer once, so that lookups copy text instead of building
+ * JSON per request (building it was most of their time).
+ */
+static void
+render(struct index_entry *e)
+{
+	char md5[33], sha1[41], sha256[65];
+	json_t *det = json_loads(e->detections, 0, NULL), *j;
+
+	sodium_bin2hex(md5, sizeof(md5), e->md5, 16);
+	sodium_bin2hex(sha1, sizeof(sha1), e->sha1, 20);
+	sodium_bin2hex(sha256, sizeof(sha256), e->sha256, 32);
+	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:o, s:I, s:I, "
+		      "s:I, s:o, s:f}",
+		      "md5", md5, "sha1", sha1, "sha256", sha256, "verdict",
+		      e->verdict, "score", e->score, "detections",
+		      json_is_array(det) ? det : json_array(), "size",
+		      (json_int_t)e->size, "type",
+		      e->type ? json_string(e->type) : json_null(),
+		      "first_seen", (json_int_t)e->first_seen, "last_seen",
+		      (json_int_t)e->last_seen, "prevalence",
+		      (json_int_t)e->prevalence, "analysed_at",
+		      e->analysed_at ? json_integer(e->analysed_at)
+				     : json_null(),
+		      "analysis_ms", e->analysis_ms);
+	if (det != NULL && !json_is_array(det))
+		json_decref(det);
+	e->json = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (e->json == NULL)
+		fatal("out of memory");
+	e->json_len = strlen(e->json);
+}
+
 int
 index_put(struct lookup_index *ix, const struct reputation *r)
 {
@@ -169,10 +208,12 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 	e.analysed_at = r->analysed_at;
 	e.prevalence = r->prevalence;
 	e.analysis_ms = r->analysis_ms;
+	render(&e);
 	if ((at = find(ix, 2, e.sha256)) >= 0) {
 		struct index_entry *old = &ix->e[at];
 		free(old->detections);
 		free(old->type);
+		free(old->json);
 		*old = e; /* same digests: the tables stay valid */
 		return 0;
 	}

@@ -26,6 +26,10 @@ struct index_entry {
 	int64_t first_seen, last_seen, analysed_at;
 	uint64_t prevalence;
 	double analysis_ms;
+	/* The answer of GET /v1/files for this sample, rendered once when
+	 * the entry is put (docs/API.md); owned by the index. */
+	char *json;
+	size_t json_len;
 };
 
 /* Returns an empty index; never NULL (OOM is fatal). */

@@ -149,6 +149,12 @@ expect_http 200 - "POST /v1/lookup with mixed hashes: 200"
 [ "$(json '[r.get("verdict", r.get("error")) for r in d["results"]]')" = "['unknown', 'bad_hash', 'bad_hash']" ] &&
 	pass "lookup: one result per hash, unknown and bad_hash as appropriate" ||
 	fail "lookup: one result per hash, unknown and bad_hash as appropriate" "$(cat "$out")"
+http POST /v1/lookup '{"hashes":["\u0000"]}' "$AUTH"
+expect_http 400 bad_json "a NUL inside a JSON string: 400"
+http POST /v1/lookup '{"hashes":["a\"b","\u00e9",null,{"x":[1]}]}' "$AUTH"
+[ "$code" = 200 ] && [ "$(json '[r["error"] for r in d["results"]] == ["bad_hash"] * 4 and d["results"][0]["hash"] == "a\"b" and d["results"][3]["hash"] == {"x": [1]}')" = True ] &&
+	pass "lookup echoes hostile hash values as valid JSON, each a bad_hash" ||
+	fail "lookup echoes hostile hash values as valid JSON, each a bad_hash" "$code $(cat "$out")"
 http POST /v1/lookup '{"hashes":["a","b","c","d","e","f"]}' "$AUTH"
 expect_http 413 batch_too_large "a batch over max_batch: 413"
 http POST /v1/lookup '{"hashes":"x"}' "$AUTH"
