@@ -320,26 +320,30 @@ verdict_word(int score)
 	return verdict_name(verdict_from_score(score));
 }
 
-/* Notes the reputation of every object found inside the sample. */
+/* Notes the reputation of every object found inside the sample, in one
+ * transaction: an archive of thousands of members costs one sync. */
 static void
 note_objects(struct slot *s, json_t *report)
 {
 	json_t *objs = json_object_get(report, "objects"), *o;
-	size_t i;
+	size_t n = json_array_size(objs), k = 0, i, skipped = 0;
+	struct reputation *r;
+	char **dets;
 
+	if (n < 2)
+		return;
+	r = xcalloc(n, sizeof(*r));
+	dets = xcalloc(n, sizeof(*dets));
 	json_array_foreach(objs, i, o)
 	{
-		struct reputation r;
 		json_t *ms = json_object_get(o, "matches"), *m, *det;
 		int score = 0;
-		size_t k;
-		char *dj;
+		size_t q;
 
 		if (i == 0)
 			continue;
-		memset(&r, 0, sizeof(r));
 		det = json_array();
-		json_array_foreach(ms, k, m)
+		json_array_foreach(ms, q, m)
 		{
 			int sc = (int)json_integer_value(
 				json_object_get(m, "score"));
@@ -347,21 +351,33 @@ note_objects(struct slot *s, json_t *report)
 			if (sc > score)
 				score = sc;
 		}
-		dj = json_dumps(det, JSON_COMPACT);
+		dets[k] = json_dumps(det, JSON_COMPACT);
 		json_decref(det);
-		snprintf(r.md5, sizeof(r.md5), "%s", jstr(o, "md5"));
-		snprintf(r.sha1, sizeof(r.sha1), "%s", jstr(o, "sha1"));
-		snprintf(r.sha256, sizeof(r.sha256), "%s", jstr(o, "sha256"));
-		r.size = (uint64_t)json_integer_value(
+		snprintf(r[k].md5, sizeof(r[k].md5), "%s", jstr(o, "md5"));
+		snprintf(r[k].sha1, sizeof(r[k].sha1), "%s", jstr(o, "sha1"));
+		snprintf(r[k].sha256, sizeof(r[k].sha256), "%s",
+			 jstr(o, "sha256"));
+		r[k].size = (uint64_t)json_integer_value(
 			json_object_get(o, "size"));
-		r.verdict = (char *)verdict_word(score);
-		r.score = score;
-		r.detections = dj;
-		r.type = (char *)json_string_value(json_object_get(o, "mime"));
-		if (s->store->ops->reputation_note(s->store, &r) == 0)
-			post_done(s->a, r.sha256);
-		free(dj);
+		r[k].verdict = (char *)verdict_word(score);
+		r[k].score = score;
+		r[k].detections = dets[k] ? dets[k] : "[]";
+		r[k].type =
+			(char *)json_string_value(json_object_get(o, "mime"));
+		k++;
 	}
+	if (s->store->ops->reputation_note_many(s->store, r, k, &skipped) ==
+	    0) {
+		for (i = 0; i < k; i++)
+			post_done(s->a, r[i].sha256);
+	} else {
+		log_event(LOG_ERROR, "store_failed",
+			  "op=reputation_note_many err=\"%s\"", s->store->err);
+	}
+	for (i = 0; i < k; i++)
+		free(dets[i]);
+	free(dets);
+	free(r);
 }
 
 /* Records the analysis of job j from its worker's report. */

@@ -32,21 +32,22 @@ enum job_state {
 };
 
 struct client {
-	char id[37];             /* UUID text form */
-	uint8_t token_hash[32];  /* SHA-256 of the bearer token; never the token */
+	char id[37];            /* UUID text form */
+	uint8_t token_hash[32]; /* SHA-256 of the bearer token; never the token
+				 */
 	enum consent consent;
 	char region[33];
-	int64_t created;         /* unix seconds */
+	int64_t created; /* unix seconds */
 };
 
 /* What the node knows about one sample, by any of its hashes. */
 struct reputation {
 	char md5[33], sha1[41], sha256[65];
-	char *verdict;      /* "malicious", "suspicious", "clean", "unknown" */
+	char *verdict; /* "malicious", "suspicious", "clean", "unknown" */
 	int score;
-	char *detections;   /* JSON array text, e.g. ["Vigil_Test_EICAR"] */
+	char *detections; /* JSON array text, e.g. ["Vigil_Test_EICAR"] */
 	uint64_t size;
-	char *type;         /* MIME type; may be NULL */
+	char *type;                    /* MIME type; may be NULL */
 	int64_t first_seen, last_seen; /* unix seconds */
 	uint64_t prevalence;           /* distinct clients that reported it */
 	int64_t analysed_at;           /* unix seconds; 0 if not analysed */
@@ -57,7 +58,7 @@ struct submission {
 	char id[37];
 	char client_id[37];
 	char sha256[65];
-	char *metadata;     /* JSON object text as received, validated */
+	char *metadata; /* JSON object text as received, validated */
 	int64_t created;
 };
 
@@ -66,8 +67,8 @@ struct job {
 	char sha256[65];
 	enum job_state state;
 	int attempts;
-	char *report;       /* JSON report text when done; NULL otherwise */
-	char *error;        /* why it failed; NULL otherwise */
+	char *report; /* JSON report text when done; NULL otherwise */
+	char *error;  /* why it failed; NULL otherwise */
 	int64_t updated;
 };
 
@@ -94,7 +95,8 @@ struct store_ops {
 	int (*submission_get)(struct store *s, const char *id,
 			      struct submission *out);
 	/* Jobs */
-	int (*job_claim)(struct store *s, struct job *out); /* VG_ENOENT: none */
+	int (*job_claim)(struct store *s,
+			 struct job *out); /* VG_ENOENT: none */
 	int (*job_get_by_sha256)(struct store *s, const char *sha256,
 				 struct job *out);
 	int (*job_finish)(struct store *s, int64_t id, const char *report_json,
@@ -105,7 +107,8 @@ struct store_ops {
 			int max_attempts); /* requeues below max_attempts */
 	/* job_finish and job_fail: VG_ENOENT for an unknown id, VG_EINVAL
 	 * for a job that is not being analysed (finished or requeued). */
-	int (*job_requeue_stale)(struct store *s); /* analysing -> queued, at start */
+	int (*job_requeue_stale)(
+		struct store *s); /* analysing -> queued, at start */
 	/* Counts the jobs waiting to be analysed (for metrics). */
 	int (*jobs_queued)(struct store *s, uint64_t *n);
 	/* Reputation */
@@ -118,6 +121,11 @@ struct store_ops {
 	 * own keeps it. Hashes and size must agree with a known row
 	 * (VG_EINVAL otherwise). r's first_seen is the time (0: now). */
 	int (*reputation_note)(struct store *s, const struct reputation *r);
+	/* reputation_note() for n rows in one transaction (the objects of
+	 * one report); rows refused as invalid are skipped and counted in
+	 * *skipped. Returns 0 or the first store error. */
+	int (*reputation_note_many)(struct store *s, const struct reputation *r,
+				    size_t n, size_t *skipped);
 	/* Calls fn for every reputation row (to build the in-memory lookup
 	 * index at start); stops early if fn returns non-zero, and returns
 	 * that value. */

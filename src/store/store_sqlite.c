@@ -1193,6 +1193,31 @@ op_jobs_queued(struct store *base, uint64_t *n)
 	return rc;
 }
 
+static int
+op_reputation_note_many(struct store *base, const struct reputation *r,
+			size_t n, size_t *skipped)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	int rc;
+
+	*skipped = 0;
+	/* One commit, one sync, for all the objects of a report. */
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		rc = op_reputation_note(base, &r[i]);
+		if (rc == VG_EINVAL) {
+			(*skipped)++;
+			continue;
+		}
+		if (rc != 0) {
+			tx_rollback(s);
+			return rc;
+		}
+	}
+	return tx_commit(s);
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
@@ -1204,6 +1229,7 @@ static const struct store_ops sqlite_ops = {
 	.job_get_by_sha256 = op_job_get_by_sha256,
 	.job_finish = op_job_finish,
 	.reputation_note = op_reputation_note,
+	.reputation_note_many = op_reputation_note_many,
 	.jobs_queued = op_jobs_queued,
 	.job_fail = op_job_fail,
 	.job_requeue_stale = op_job_requeue_stale,

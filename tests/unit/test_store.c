@@ -583,6 +583,31 @@ test_note_sets_the_verdict_of_a_submitted_sample_not_yet_analysed(void **state)
 }
 
 static void
+test_note_many_records_all_in_one_go_and_skips_invalid_rows(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r[3], got;
+	size_t skipped = 9;
+
+	r[0] = noted(8, "malicious", 100);
+	r[1] = noted(9, "evil", 100); /* invalid verdict */
+	r[2] = noted(10, "clean", 0);
+	assert_int_equal(
+		f->st->ops->reputation_note_many(f->st, r, 3, &skipped), 0);
+	assert_int_equal(skipped, 1);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r[0].sha256, &got),
+			 0);
+	assert_string_equal(got.verdict, "malicious");
+	reputation_clear(&got);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r[2].sha256, &got),
+			 0);
+	assert_string_equal(got.verdict, "clean");
+	reputation_clear(&got);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r[1].sha256, &got),
+			 VG_ENOENT);
+}
+
+static void
 test_note_with_malformed_hash_or_verdict_is_einval(void **state)
 {
 	struct fx *f = *state;
@@ -1114,6 +1139,7 @@ main(void)
 		T(test_note_never_overrides_a_sample_analysed_on_its_own),
 		T(test_note_sets_the_verdict_of_a_submitted_sample_not_yet_analysed),
 		T(test_note_with_malformed_hash_or_verdict_is_einval),
+		T(test_note_many_records_all_in_one_go_and_skips_invalid_rows),
 		T(test_claim_then_finish_sets_verdict),
 		T(test_finish_of_job_not_analysing_is_refused),
 		T(test_job_fail_requeues_until_max_attempts_then_fails),
