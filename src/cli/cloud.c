@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/objpath.h"
 #include "cli/userconf.h"
 #include "common/text.h"
 #include "common/xmalloc.h"
@@ -54,29 +55,6 @@ cloud_free(struct cloud *c)
 	free(c);
 }
 
-/* Writes object i's display path (as vigil scan prints it) to f. */
-static void
-display(FILE *f, const char *path, const struct report *r, size_t i)
-{
-	const struct object *o = &r->objects[i];
-	char *safe;
-
-	if (o->parent < 0) {
-		safe = text_sanitize(path, true);
-		fputs(safe, f);
-		free(safe);
-		return;
-	}
-	display(f, path, r, (size_t)o->parent);
-	if (o->name != NULL) {
-		safe = text_sanitize(o->name, true);
-		fprintf(f, "!%s", safe);
-		free(safe);
-	} else {
-		fprintf(f, "!#%u", o->index);
-	}
-}
-
 void
 cloud_add(struct cloud *c, const char *path, const struct report *r)
 {
@@ -99,7 +77,7 @@ cloud_add(struct cloud *c, const char *path, const struct report *r)
 		digest_hex(r->objects[i].sha256, 32, o->sha256);
 		if (f == NULL)
 			fatal("out of memory");
-		display(f, path, r, i);
+		objpath_print(f, path, r, i);
 		fclose(f);
 		o->file = c->n_files;
 	}

@@ -26,6 +26,7 @@
 
 #include "cli/cli.h"
 #include "cli/cloud.h"
+#include "cli/objpath.h"
 #include "cli/progress.h"
 #include "cli/walk.h"
 #include "common/err.h"
@@ -221,29 +222,6 @@ print_error(const char *path, const char *why, void *ud)
 	progress_unlock();
 }
 
-/* Writes the display path of object i: the file's path, then each
- * container's member name, joined by '!'. Unnamed objects show as #N. */
-static void
-print_object_path(FILE *f, const struct report *r, size_t i)
-{
-	const struct object *o = &r->objects[i];
-
-	if (o->parent < 0) {
-		char *safe = text_sanitize(r->path, true);
-		fputs(safe, f);
-		free(safe);
-		return;
-	}
-	print_object_path(f, r, (size_t)o->parent);
-	if (o->name != NULL) {
-		char *safe = text_sanitize(o->name, true);
-		fprintf(f, "!%s", safe);
-		free(safe);
-	} else {
-		fprintf(f, "!#%" PRIu32, o->index);
-	}
-}
-
 static void
 print_report_locked(struct scan *sc, const struct report *r)
 {
@@ -268,7 +246,7 @@ print_report_locked(struct scan *sc, const struct report *r)
 
 			if (!found && !sc->verbose)
 				continue;
-			print_object_path(stdout, r, i);
+			objpath_print(stdout, r->path, r, i);
 			if (found && m->score > 0)
 				printf(": %s FOUND\n", m->name);
 			else
