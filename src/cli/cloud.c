@@ -108,7 +108,7 @@ cloud_resolve(struct cloud *c, bool json, bool submit, uint64_t *found)
 {
 	struct userconf u;
 	struct answer *ans = NULL;
-	char **uniq = NULL, err[512];
+	char **uniq = NULL;
 	size_t n_uniq = 0, n_ans = 0;
 	unsigned char *flagged = NULL, *unknown = NULL;
 	int status = 0, consent_told = 0;
@@ -121,13 +121,8 @@ cloud_resolve(struct cloud *c, bool json, bool submit, uint64_t *found)
 			CLOUD_MAX_HASHES);
 	if (c->n_obj == 0)
 		return 0;
-	if (userconf_load(&u, err, sizeof(err)) != 0) {
-		fprintf(stderr,
-			"vigil scan --cloud: %s\nvigil scan --cloud: "
-			"enrol first: vigil enroll --server URL\n",
-			err);
+	if (userconf_require(&u, "vigil scan --cloud") != 0)
 		return 2;
-	}
 	uniq = xreallocarray(NULL, c->n_obj, sizeof(char *));
 	for (size_t i = 0; i < c->n_obj; i++)
 		uniq[i] = c->obj[i].sha256;

@@ -74,7 +74,6 @@ cmd_lookup(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct userconf u;
-	char err[512];
 	int c, json = 0, found = 0, status = 0;
 
 	optind = 1;
@@ -89,13 +88,8 @@ cmd_lookup(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (userconf_load(&u, err, sizeof(err)) != 0) {
-		fprintf(stderr,
-			"vigil lookup: %s\nvigil lookup: enrol first: "
-			"vigil enroll --server URL\n",
-			err);
+	if (userconf_require(&u, "vigil lookup") != 0)
 		return 2;
-	}
 	for (int i = optind; i < argc && status != 2; i += LOOKUP_BATCH) {
 		json_t *hashes = json_array(), *results = NULL;
 		size_t k;

@@ -211,7 +211,7 @@ cmd_submit(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct userconf u;
-	char err[512], *end;
+	char *end;
 	long wait = 0;
 	int c, status = 0;
 
@@ -235,13 +235,8 @@ cmd_submit(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (userconf_load(&u, err, sizeof(err)) != 0) {
-		fprintf(stderr,
-			"vigil submit: %s\nvigil submit: enrol first: "
-			"vigil enroll --server URL --consent files\n",
-			err);
+	if (userconf_require(&u, "vigil submit") != 0)
 		return 2;
-	}
 	for (int i = optind; i < argc; i++) {
 		int rc = cli_submit_file(&u, argv[i], wait);
 

@@ -95,6 +95,20 @@ userconf_load(struct userconf *u, char *err, size_t errlen)
 }
 
 int
+userconf_require(struct userconf *u, const char *cmd)
+{
+	char err[512];
+
+	if (userconf_load(u, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr,
+		"%s: %s\n%s: enrol first: vigil enroll --server URL "
+		"[--consent files]\n",
+		cmd, err, cmd);
+	return 2;
+}
+
+int
 userconf_save(const struct userconf *u, char *err, size_t errlen)
 {
 	char dir[1024], path[1100], tmp[1120];

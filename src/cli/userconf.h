@@ -26,6 +26,10 @@ int userconf_dir(char *buf, size_t len);
  * VG_EFORMAT with a reason in err for a damaged one. */
 int userconf_load(struct userconf *u, char *err, size_t errlen);
 
+/* Loads the file into *u, or explains on stderr, as command cmd, why it
+ * cannot and that the endpoint must enrol first. Returns 0 or 2. */
+int userconf_require(struct userconf *u, const char *cmd);
+
 /* Saves *u. Returns 0 or a VG_E* code with a reason in err. */
 int userconf_save(const struct userconf *u, char *err, size_t errlen);
 
