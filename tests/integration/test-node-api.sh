@@ -181,6 +181,11 @@ expect_line "$out" "44d88612fea8a8f36de82e1278abb02f: unknown" "vigil lookup pri
 rc=$?
 expect_rc 2 "vigil lookup of a malformed hash: exit 2"
 expect_line "$out" "nothex: ERROR bad_hash" "vigil lookup names the malformed hash"
+VIGIL_HOME="$tmp/never-enrolled" "$VIGIL" lookup 44d88612fea8a8f36de82e1278abb02f >"$out" 2>"$err"
+rc=$?
+expect_rc 2 "vigil lookup before any enrolment: exit 2"
+grep -q "enrol first" "$err" && pass "vigil lookup before any enrolment says to enrol first" ||
+	fail "vigil lookup before any enrolment says to enrol first" "$(cat "$err")"
 "$VIGIL" enroll --server "$base" --consent all >"$out" 2>"$err"
 rc=$?
 expect_rc 2 "vigil enroll with a bad --consent: exit 2"
