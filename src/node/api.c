@@ -12,6 +12,8 @@
 #include "node/api.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -351,6 +353,65 @@ body_object(h2o_req_t *req, enum route r)
 	return j;
 }
 
+/*
+ * Enrolment needs no token, so it is limited by client address: a small
+ * table of token buckets indexed by a hash of the address. Two addresses
+ * that share a slot share a bucket, which errs on the side of refusing.
+ */
+#define ENROLL_SLOTS 4096
+
+static struct bucket enroll_bucket[ENROLL_SLOTS];
+
+static int
+enroll_allowed(h2o_req_t *req)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const uint8_t *p = (const uint8_t *)&ss;
+	uint64_t h = 1469598103934665603ull;
+	struct bucket *b;
+	double now = clock_seconds(), rate = NODE_ENROLL_PER_MIN / 60.0;
+	size_t n = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	len = req->conn->callbacks->get_peername(req->conn,
+						 (struct sockaddr *)&ss);
+	if (ss.ss_family == AF_INET) {
+		p = (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr;
+		n = 4;
+	} else if (ss.ss_family == AF_INET6) {
+		p = (const uint8_t *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+		n = 16;
+	}
+	(void)len;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	b = &enroll_bucket[h % ENROLL_SLOTS];
+	if (b->at == 0) {
+		b->tokens = NODE_ENROLL_BURST;
+		b->at = now;
+	}
+	b->tokens += (now - b->at) * rate;
+	if (b->tokens > NODE_ENROLL_BURST)
+		b->tokens = NODE_ENROLL_BURST;
+	b->at = now;
+	if (b->tokens < 1.0) {
+		char secs[24];
+
+		snprintf(secs, sizeof(secs), "%ld",
+			 (long)((1.0 - b->tokens) / rate) + 1);
+		h2o_add_header(&req->pool, &req->res.headers,
+			       H2O_TOKEN_RETRY_AFTER, NULL, secs, strlen(secs));
+		N->metrics.rate_limited++;
+		send_error(
+			req, ROUTE_ENROLL, 429, "rate_limited",
+			"too many enrolments from this address; retry later");
+		return 0;
+	}
+	b->tokens -= 1.0;
+	return 1;
+}
+
 static int
 on_enroll(h2o_req_t *req)
 {
@@ -365,6 +426,8 @@ on_enroll(h2o_req_t *req)
 
 	if (!is_method(req, "POST"))
 		return wrong_method(req, ROUTE_ENROLL, "POST");
+	if (!enroll_allowed(req))
+		return 0;
 	if ((j = body_object(req, ROUTE_ENROLL)) == NULL)
 		return 0;
 	v = json_object_get(j, "consent");

@@ -24,7 +24,10 @@
 #define NODE_MAX_CONNECTIONS_DEFAULT    4096u
 #define NODE_RATE_PER_SEC_DEFAULT       200u /* requests per client */
 #define NODE_RATE_BURST_DEFAULT         400u
-#define NODE_MAX_REGIONS                32
+/* Enrolments per client address: a burst, then a few a minute. */
+#define NODE_ENROLL_BURST   30u
+#define NODE_ENROLL_PER_MIN 20u
+#define NODE_MAX_REGIONS    32
 
 struct region_endpoint {
 	char name[33];

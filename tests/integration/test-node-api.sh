@@ -311,6 +311,16 @@ PY
 [ "$(cat "$tmp/conn.out")" = "000 200" ] &&
 	pass "beyond max_connections a connection is refused; once others close, served" ||
 	fail "beyond max_connections a connection is refused; once others close, served" "$(cat "$tmp/conn.out")"
+# Enrolment needs no token: it is limited by the client's address.
+codes=
+for k in $(seq 1 35); do
+	codes="$codes $(curl -s -o /dev/null -w '%{http_code}' -X POST \
+		--data-binary '{"consent":"none"}' "$base/v1/enroll")"
+done
+case $codes in
+*201*429*) pass "enrolments beyond the per-address burst get 429" ;;
+*) fail "enrolments beyond the per-address burst get 429" "$codes" ;;
+esac
 kill -TERM $lpid
 wait $lpid
 
