@@ -201,20 +201,36 @@ wrong_method(h2o_req_t *req, enum route r, const char *allow)
 			  "this route does not take that method");
 }
 
-/* Takes one token from b; false when the client is over its rate. */
+/*
+ * Takes one token from b, which refills at rate a second up to burst (a
+ * bucket never used starts full). When it is empty, answers 429 with
+ * Retry-After and why, and returns 0.
+ */
 static int
-take_token(struct bucket *b)
+bucket_take(struct bucket *b, double rate, double burst, h2o_req_t *req,
+	    enum route r, const char *why)
 {
 	double now = clock_seconds();
+	char secs[24];
 
-	b->tokens += (now - b->at) * N->cfg.rate_per_sec;
-	if (b->tokens > N->cfg.rate_burst)
-		b->tokens = N->cfg.rate_burst;
+	if (b->at == 0)
+		b->tokens = burst;
+	else
+		b->tokens += (now - b->at) * rate;
+	if (b->tokens > burst)
+		b->tokens = burst;
 	b->at = now;
-	if (b->tokens < 1.0)
-		return 0;
-	b->tokens -= 1.0;
-	return 1;
+	if (b->tokens >= 1.0) {
+		b->tokens -= 1.0;
+		return 1;
+	}
+	snprintf(secs, sizeof(secs), "%ld",
+		 (long)((1.0 - b->tokens) / rate) + 1);
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER,
+		       NULL, secs, strlen(secs));
+	N->metrics.rate_limited++;
+	send_error(req, r, 429, "rate_limited", why);
+	return 0;
 }
 
 static int
@@ -289,22 +305,12 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		t = token_find(hash, 1);
 		memcpy(t->who.id, c.id, sizeof(t->who.id));
 		t->who.consent = c.consent;
-		t->bucket.tokens = N->cfg.rate_burst;
-		t->bucket.at = clock_seconds();
 		client_clear(&c);
 	}
-	if (!take_token(&t->bucket)) {
-		double wait = (1.0 - t->bucket.tokens) / N->cfg.rate_per_sec;
-		char secs[24];
-
-		snprintf(secs, sizeof(secs), "%ld", (long)wait + 1);
-		h2o_add_header(&req->pool, &req->res.headers,
-			       H2O_TOKEN_RETRY_AFTER, NULL, secs, strlen(secs));
-		N->metrics.rate_limited++;
-		send_error(req, r, 429, "rate_limited",
-			   "too many requests from this client; retry later");
+	if (!bucket_take(&t->bucket, N->cfg.rate_per_sec, N->cfg.rate_burst,
+			 req, r,
+			 "too many requests from this client; retry later"))
 		return -1;
-	}
 	*who = t->who;
 	return 0;
 }
@@ -369,8 +375,6 @@ enroll_allowed(h2o_req_t *req)
 	socklen_t len;
 	const uint8_t *p = (const uint8_t *)&ss;
 	uint64_t h = 1469598103934665603ull;
-	struct bucket *b;
-	double now = clock_seconds(), rate = NODE_ENROLL_PER_MIN / 60.0;
 	size_t n = 0;
 
 	memset(&ss, 0, sizeof(ss));
@@ -386,30 +390,10 @@ enroll_allowed(h2o_req_t *req)
 	(void)len;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 1099511628211ull;
-	b = &enroll_bucket[h % ENROLL_SLOTS];
-	if (b->at == 0) {
-		b->tokens = NODE_ENROLL_BURST;
-		b->at = now;
-	}
-	b->tokens += (now - b->at) * rate;
-	if (b->tokens > NODE_ENROLL_BURST)
-		b->tokens = NODE_ENROLL_BURST;
-	b->at = now;
-	if (b->tokens < 1.0) {
-		char secs[24];
-
-		snprintf(secs, sizeof(secs), "%ld",
-			 (long)((1.0 - b->tokens) / rate) + 1);
-		h2o_add_header(&req->pool, &req->res.headers,
-			       H2O_TOKEN_RETRY_AFTER, NULL, secs, strlen(secs));
-		N->metrics.rate_limited++;
-		send_error(
-			req, ROUTE_ENROLL, 429, "rate_limited",
-			"too many enrolments from this address; retry later");
-		return 0;
-	}
-	b->tokens -= 1.0;
-	return 1;
+	return bucket_take(
+		&enroll_bucket[h % ENROLL_SLOTS], NODE_ENROLL_PER_MIN / 60.0,
+		NODE_ENROLL_BURST, req, ROUTE_ENROLL,
+		"too many enrolments from this address; retry later");
 }
 
 static int
