@@ -456,6 +456,18 @@ job_failed(struct slot *s, const struct job *j, const char *why, int final)
 	}
 }
 
+/* The worker died or broke the protocol during job j: it is killed and
+ * replaced, and the job is retried with how the worker ended as reason. */
+static void
+lost_worker(struct slot *s, const struct job *j)
+{
+	char why[160];
+
+	reap(s, 1, why, sizeof(why));
+	s->a->restarts++;
+	job_failed(s, j, why, 0);
+}
+
 static void
 run_job(struct slot *s, struct job *j)
 {
@@ -490,9 +502,7 @@ run_job(struct slot *s, struct job *j)
 	rc = worker_send_hdr(s->sock, WORKER_JOB, (uint64_t)j->id, len, fd);
 	close(fd);
 	if (rc != 0) {
-		reap(s, 1, why, sizeof(why));
-		a->restarts++;
-		job_failed(s, j, why, 0);
+		lost_worker(s, j);
 		return;
 	}
 	/* The engine stops itself at max_scan_ms and reports the limit; the
@@ -523,9 +533,7 @@ run_job(struct slot *s, struct job *j)
 	if (worker_recv_hdr(s->sock, &h, NULL) != 0 ||
 	    h.job_id != (uint64_t)j->id ||
 	    (h.type != WORKER_REPORT && h.type != WORKER_ERROR)) {
-		reap(s, 1, why, sizeof(why));
-		a->restarts++;
-		job_failed(s, j, why, 0);
+		lost_worker(s, j);
 		return;
 	}
 	if (h.type == WORKER_ERROR) {
@@ -533,12 +541,9 @@ run_job(struct slot *s, struct job *j)
 
 		if (worker_recv_error(s->sock, &h, reason, sizeof(reason)) !=
 		    0) {
-			reap(s, 1, why, sizeof(why));
-			a->restarts++;
-			job_failed(s, j, why, 0);
+			lost_worker(s, j);
 			return;
 		}
-		clean_tmpdir(s);
 		snprintf(why, sizeof(why), "engine: %.120s", reason);
 		job_failed(s, j, why, 0);
 		return;
@@ -546,13 +551,11 @@ run_job(struct slot *s, struct job *j)
 	text = xmalloc(h.len + 1);
 	if (worker_recv_body(s->sock, text, h.len) != 0) {
 		free(text);
-		reap(s, 1, why, sizeof(why));
-		a->restarts++;
-		job_failed(s, j, why, 0);
+		lost_worker(s, j);
 		return;
 	}
+	/* The worker empties its tmpdir before it answers (worker.h). */
 	text[h.len] = '\0';
-	clean_tmpdir(s);
 	if (apply_report(s, j, text, h.len, (double)(clock_ms() - t0)) != 0) {
 		job_failed(s, j, "the worker's report is malformed", 0);
 	} else {
