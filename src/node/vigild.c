@@ -25,7 +25,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
-#include "engine/engine.h"
+#include "engine/digest.h"
 #include "node/analysis.h"
 #include "node/api.h"
 #include "node/config.h"
@@ -274,7 +274,8 @@ main(int argc, char **argv)
 		}
 	}
 	node.samples = samples;
-	if (engine_global_init() != 0 || (node.digest = digest_new()) == NULL)
+	/* vigild only hashes submissions; the engine runs in the workers. */
+	if (digest_global_init() != 0 || (node.digest = digest_new()) == NULL)
 		fatal("cannot initialise the digests");
 	node.index = index_new();
 	if (api_load_index(&node) != 0) {
