@@ -214,7 +214,7 @@ report_decide(struct report *r)
 	if (r->score > 100)
 		r->score = 100;
 	r->verdict = r->n_objects == 0 ? VERDICT_UNKNOWN
-					: verdict_from_score(r->score);
+				       : verdict_from_score(r->score);
 }
 
 /* Names come from file systems and archives: not always UTF-8. */

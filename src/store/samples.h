@@ -40,8 +40,7 @@ struct samples;
  * or a negative VG_E* code with a message in err.
  */
 int samples_open(const char *dir, const char *key_path, struct samples **out,
-		 char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+		 char *err, size_t errlen) __attribute__((warn_unused_result));
 void samples_close(struct samples *s);
 
 /*
