@@ -478,14 +478,18 @@ run_job(struct slot *s, struct job *j)
 	char why[160];
 	char *text = NULL;
 	uint64_t t0 = clock_ms(), deadline;
+	struct sample_loc loc;
 	int fd, rc;
 
-	rc = samples_get(a->cfg.samples, j->sha256, &buf, &len);
+	rc = s->store->ops->sample_locate(s->store, j->sha256, &loc);
+	if (rc == 0)
+		rc = samples_read(a->cfg.samples, &loc, j->sha256, &buf, &len);
 	if (rc != 0) {
-		/* Retrying cannot bring back a missing or corrupt sample. */
+		/* Retrying cannot bring back a missing or corrupt sample;
+		 * a store or disk error may pass. */
 		snprintf(why, sizeof(why), "sample unreadable: %s",
 			 vg_strerror(rc));
-		job_failed(s, j, why, 1);
+		job_failed(s, j, why, rc == VG_ENOENT || rc == VG_ECORRUPT);
 		return;
 	}
 	fd = sample_fd(buf, len);
@@ -660,6 +664,14 @@ analysis_start(const struct analysis_config *cfg, struct analysis **out,
 		clean_tmpdir(s);
 		if (store_sqlite_open(a->db_path, &s->store, err, errlen) != 0)
 			goto fail;
+		/* A claim or a result lost to a power cut is redone: the job
+		 * is still queued (or analysing, requeued at start) in the
+		 * store. Not syncing them leaves the sync, and the write
+		 * lock it holds, to the submissions that must wait for it. */
+		if (s->store->ops->set_synced(s->store, false) != 0) {
+			snprintf(err, errlen, "%s", s->store->err);
+			goto fail;
+		}
 	}
 	for (i = 0; i < a->n_slots; i++)
 		if (pthread_create(&a->slot[i].thread, NULL, slot_main,

@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "node/ingest.h"
 
 #define TOKEN_PREFIX       "vg1."
 #define TOKEN_SECRET_BYTES 32
@@ -323,6 +324,39 @@ consent_name(enum consent c)
 				       : "none";
 }
 
+/*
+ * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74
+ * random bits. Time-ordered ids keep the store's inserts at the end of
+ * its index, and still cannot be guessed (74 bits). version 4 (all
+ * random) for client ids, which say nothing about when.
+ */
+static void
+uuid_text(const uint8_t b[16], char out[37])
+{
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%"
+		 "02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static void
+uuid7(char out[37])
+{
+	struct timespec ts;
+	uint64_t ms;
+	uint8_t b[16];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	randombytes_buf(b, sizeof(b));
+	for (int i = 0; i < 6; i++)
+		b[i] = (uint8_t)(ms >> (40 - 8 * i));
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x70);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	uuid_text(b, out);
+}
+
 static void
 uuid4(char out[37])
 {
@@ -331,11 +365,7 @@ uuid4(char out[37])
 	randombytes_buf(b, sizeof(b));
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%"
-		 "02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
+	uuid_text(b, out);
 }
 
 /* Parses req's body as a JSON object, or answers 400 and returns NULL. */
@@ -703,17 +733,30 @@ refresh(const char *sha256)
 	}
 }
 
+/* A submission handed to the committer: the request's pool holds this,
+ * and the item points to it (item->ud). Whichever goes first unhooks the
+ * other: the client leaving clears item->ud; the answer clears item. */
+struct pending {
+	h2o_req_t *req;
+	struct ingest_item *item;
+};
+
+static void
+pending_dispose(void *p)
+{
+	struct pending *pd = p;
+
+	if (pd->item != NULL)
+		pd->item->ud = NULL;
+}
+
 static int
 on_submit(h2o_req_t *req)
 {
-	struct digest_result dr;
-	struct submission sub;
+	struct ingest_item *it;
+	struct pending *pd;
 	struct caller who;
-	struct job j;
-	char md5[33], sha1[41], sha256[65], *meta;
-	const char *status = "queued";
-	bool new_job = false;
-	int rc;
+	char *meta;
 
 	if (!is_method(req, "POST"))
 		return wrong_method(req, ROUTE_SUBMIT, "POST");
@@ -725,56 +768,98 @@ on_submit(h2o_req_t *req)
 			"this client's consent does not include files");
 	if ((meta = submission_metadata(req)) == NULL)
 		return 0;
-	if (digest_buffer(N->digest, req->entity.base ? req->entity.base : "",
-			  req->entity.len, false, &dr) != 0) {
+	if (N->ingest == NULL) {
 		free(meta);
-		return send_error(req, ROUTE_SUBMIT, 500, "internal",
-				  "the sample could not be hashed");
-	}
-	digest_hex(dr.md5, 16, md5);
-	digest_hex(dr.sha1, 20, sha1);
-	digest_hex(dr.sha256, 32, sha256);
-	/* The sample first, then the row that points to it: a crash between
-	 * the two leaves an unreferenced sample, never a dangling row. */
-	rc = samples_put(N->samples, sha256,
-			 req->entity.base ? req->entity.base : "",
-			 req->entity.len);
-	if (rc != 0) {
-		free(meta);
-		log_event(LOG_ERROR, "sample_store_failed", "sha256=%s err=%d",
-			  sha256, rc);
 		return send_error(req, ROUTE_SUBMIT, 503, "store_unavailable",
-				  "the sample could not be stored; try again");
+				  "the node is shutting down; try again");
 	}
-	memset(&sub, 0, sizeof(sub));
-	uuid4(sub.id);
-	memcpy(sub.client_id, who.id, sizeof(sub.client_id));
-	memcpy(sub.sha256, sha256, sizeof(sub.sha256));
-	sub.metadata = meta;
-	sub.created = (int64_t)time(NULL);
-	rc = N->store->ops->submission_add(N->store, &sub, md5, sha1,
-					   req->entity.len, &new_job);
-	free(meta);
-	if (rc != 0) {
-		log_event(LOG_ERROR, "store_failed",
-			  "op=submission_add err=\"%s\"", N->store->err);
-		return send_error(
-			req, ROUTE_SUBMIT, 503, "store_unavailable",
-			"the submission could not be stored; try again");
+	/* The committer gets its own copy of the body: the request's
+	 * memory goes away if the client does, while the item may still be
+	 * in a batch. */
+	it = xcalloc(1, sizeof(*it));
+	uuid7(it->id);
+	memcpy(it->client_id, who.id, sizeof(it->client_id));
+	it->metadata = meta;
+	it->len = req->entity.len;
+	it->body = xmalloc(it->len ? it->len : 1);
+	if (it->len > 0)
+		memcpy(it->body, req->entity.base, it->len);
+	it->created = (int64_t)time(NULL);
+	if (ingest_submit(N->ingest, it) != 0) {
+		ingest_item_free(it);
+		h2o_add_header(&req->pool, &req->res.headers,
+			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+		return send_error(req, ROUTE_SUBMIT, 503, "busy",
+				  "too many samples are waiting to be stored;"
+				  " try again");
 	}
-	if (new_job && N->analysis != NULL)
-		analysis_kick(N->analysis);
-	refresh(sha256);
-	if (N->store->ops->job_get_by_sha256(N->store, sha256, &j) == 0) {
-		status = job_state_name(j.state);
-		job_clear(&j);
+	pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
+	pd->req = req;
+	pd->item = it;
+	it->ud = pd;
+	/* Answered from api_on_ingest_done() once the batch is durable. */
+	return 0;
+}
+
+/* Answers one committed (or refused) submission, if its client is still
+ * there, and brings the index and the analysis up to date. */
+static void
+submitted(struct ingest_item *it)
+{
+	struct pending *pd = it->ud;
+	h2o_req_t *req;
+
+	if (it->rc == 0) {
+		if (it->new_job && N->analysis != NULL)
+			analysis_kick(N->analysis);
+		if (it->have_rep)
+			index_put(N->index, &it->rep);
+		else
+			refresh(it->sha256);
+		log_event(LOG_INFO, "submitted",
+			  "id=%s client=%s sha256=%s size=%zu new=%d", it->id,
+			  it->client_id, it->sha256, it->len, it->new_job);
 	}
-	log_event(LOG_INFO, "submitted",
-		  "id=%s client=%s sha256=%s size=%zu new=%d", sub.id, who.id,
-		  sha256, req->entity.len, new_job);
-	return send_json(req, ROUTE_SUBMIT, 202,
-			 json_pack("{s:s, s:s, s:s}", "id", sub.id, "sha256",
-				   sha256, "status", status));
+	if (pd == NULL)
+		return; /* the client left */
+	/* The pool's pointer to the item goes before the item does. */
+	pd->item = NULL;
+	req = pd->req;
+	switch (it->rc) {
+	case 0:
+		send_json(req, ROUTE_SUBMIT, 202,
+			  json_pack("{s:s, s:s, s:s}", "id", it->id, "sha256",
+				    it->sha256, "status",
+				    job_state_name(it->job)));
+		break;
+	case VG_EINVAL:
+		send_error(req, ROUTE_SUBMIT, 409, "conflict",
+			   "the sample's hashes collide with another stored "
+			   "sample's");
+		break;
+	case VG_ENOENT:
+		send_error(req, ROUTE_SUBMIT, 401, "unauthorized",
+			   "this client is not enrolled");
+		break;
+	default:
+		send_error(req, ROUTE_SUBMIT, 503, "store_unavailable",
+			   "the submission could not be stored; try again");
+		break;
+	}
+}
+
+void
+api_on_ingest_done(struct node *node)
+{
+	struct ingest_item *it, *next;
+
+	if (node->ingest == NULL)
+		return;
+	for (it = ingest_take_done(node->ingest); it != NULL; it = next) {
+		next = it->next;
+		submitted(it);
+		ingest_item_free(it);
+	}
 }
 
 /* A request waiting for an analysis (GET /v1/submissions/{id}?wait=). */
@@ -1056,6 +1141,31 @@ on_metrics(h2o_req_t *req)
 			    "# TYPE vigil_analysis_queue_depth gauge\n"
 			    "vigil_analysis_queue_depth %llu\n",
 			    (unsigned long long)q);
+	}
+	if (N->ingest != NULL) {
+		struct ingest_stats is;
+
+		ingest_get_stats(N->ingest, &is);
+		OUT("# HELP vigil_ingest_batches_total Group commits of "
+		    "submissions.\n"
+		    "# TYPE vigil_ingest_batches_total counter\n"
+		    "vigil_ingest_batches_total %llu\n"
+		    "# HELP vigil_ingest_submissions_total Submissions "
+		    "committed in them.\n"
+		    "# TYPE vigil_ingest_submissions_total counter\n"
+		    "vigil_ingest_submissions_total %llu\n"
+		    "# HELP vigil_ingest_samples_stored_total New samples "
+		    "written.\n"
+		    "# TYPE vigil_ingest_samples_stored_total counter\n"
+		    "vigil_ingest_samples_stored_total %llu\n"
+		    "# HELP vigil_ingest_queue Submissions waiting to be "
+		    "stored.\n"
+		    "# TYPE vigil_ingest_queue gauge\n"
+		    "vigil_ingest_queue %llu\n",
+		    (unsigned long long)is.batches,
+		    (unsigned long long)is.items,
+		    (unsigned long long)is.samples_stored,
+		    (unsigned long long)is.queued);
 	}
 	if (N->analysis != NULL) {
 		struct analysis_stats st;

@@ -18,6 +18,10 @@ int api_load_index(struct node *node);
  * index and answers the requests waiting for them. Loop thread only. */
 void api_on_analysis_done(struct node *node);
 
+/* Answers the submissions committed (or refused) since the last call and
+ * refreshes the index for them. Loop thread only. */
+void api_on_ingest_done(struct node *node);
+
 /* Answers every long-poll now, with the state as it is (shutdown). */
 void api_release_waiters(struct node *node);
 

@@ -4,16 +4,18 @@
  * One event loop thread (h2o) serves the HTTP API (api.c). The lookup hot
  * path answers from an in-memory index of reputation (index.c), never from
  * the disk; the store (src/store) holds clients and reputation durably.
+ * Submissions are stored by a committer thread in batches (ingest.c) and
+ * analysed by one supervisor thread per sandboxed worker (analysis.c).
  */
 #ifndef VIGIL_NODE_NODE_H
 #define VIGIL_NODE_NODE_H
 
 #include <stdint.h>
 
-#include "engine/digest.h"
 #include "node/analysis.h"
 #include "node/config.h"
 #include "node/index.h"
+#include "node/ingest.h"
 #include "store/samples.h"
 #include "store/store.h"
 
@@ -49,7 +51,7 @@ struct node {
 	struct store *store;
 	struct samples *samples;
 	struct analysis *analysis; /* NULL when analysis is off */
-	struct digest *digest;     /* hashes submissions, on the loop thread */
+	struct ingest *ingest;     /* group commit of submissions */
 	struct lookup_index *index;
 	struct metrics metrics;
 	int64_t started;

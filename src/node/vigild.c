@@ -141,7 +141,7 @@ on_accept(h2o_socket_t *listener, const char *status)
 	h2o_accept(&accept_ctx, sock);
 }
 
-/* The notify pipe: analysis results are ready. */
+/* The notify pipe: submissions are stored, or analysis results ready. */
 static struct node *the_node;
 
 static void
@@ -150,6 +150,7 @@ on_notify(h2o_socket_t *sock, const char *err)
 	if (err != NULL)
 		return;
 	h2o_buffer_consume(&sock->input, sock->input->size);
+	api_on_ingest_done(the_node);
 	api_on_analysis_done(the_node);
 }
 
@@ -275,7 +276,7 @@ main(int argc, char **argv)
 	}
 	node.samples = samples;
 	/* vigild only hashes submissions; the engine runs in the workers. */
-	if (digest_global_init() != 0 || (node.digest = digest_new()) == NULL)
+	if (digest_global_init() != 0)
 		fatal("cannot initialise the digests");
 	node.index = index_new();
 	if (api_load_index(&node) != 0) {
@@ -289,7 +290,6 @@ main(int argc, char **argv)
 	if (node.store->ops->job_requeue_stale(node.store) != 0)
 		log_event(LOG_WARN, "requeue_failed", "err=\"%s\"",
 			  node.store->err);
-	samples_sweep(samples);
 	if (pipe2(notify, O_NONBLOCK | O_CLOEXEC) != 0 ||
 	    worker_path(wpath, sizeof(wpath)) != 0)
 		fatal("cannot set up analysis");
@@ -313,6 +313,11 @@ main(int argc, char **argv)
 	acfg.notify_fd = notify[1];
 	if (analysis_start(&acfg, &node.analysis, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: analysis: %s\n", err);
+		return 2;
+	}
+	if (ingest_start(dbpath, samples, notify[1], &node.ingest, err,
+			 sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
 	}
 
@@ -384,6 +389,9 @@ main(int argc, char **argv)
 		h2o_evloop_run(ctx.loop, 100);
 		api_tick(&node);
 	}
+	/* Submissions still queued are stored; nobody is left to answer. */
+	ingest_stop(node.ingest);
+	node.ingest = NULL;
 	/* In-flight analyses finish (or hit their deadline) before exit. */
 	analysis_stop(node.analysis);
 	node.analysis = NULL;
@@ -393,7 +401,6 @@ main(int argc, char **argv)
 	node.store->ops->close(node.store);
 	samples_close(samples);
 	index_free(node.index);
-	digest_free(node.digest);
 	log_event(LOG_INFO, "stopped", "connections=%zu", n_conns_accepted);
 	return 0;
 }

@@ -1,34 +1,34 @@
 /*
- * samples.c - the encrypted, content-addressed sample store; see samples.h.
+ * samples.c - the encrypted sample store in segment files; see samples.h.
  *
  * Owns the store's root directory descriptor, the sample key (in
- * sodium_malloc'd memory, read-only once loaded, wiped by samples_close)
- * and the fetched SHA-256 implementation. All three are fixed by
- * samples_open and only read afterwards, so one struct samples is shared
- * by any number of threads; everything else lives for one call.
+ * sodium_malloc'd memory, read-only once loaded, wiped by samples_close),
+ * the fetched SHA-256 implementation, and the writer's state: the open
+ * segment, its number and size. Readers use only the first three, which
+ * samples_open fixes, so they share one struct samples with the writer.
  *
- * File format, version 1 (integers big-endian):
+ * Record format, version 2 (integers big-endian):
  *
  *   offset  size  field
- *   0       4     magic "VGS1"; the final '1' is the format version
- *   4       24    secretstream header
+ *   0       4     magic "VGS2"; the final '2' is the format version
+ *   4       32    SHA-256 of the plaintext
+ *   36      8     plaintext length
+ *   44      24    secretstream header
  *                 (crypto_secretstream_xchacha20poly1305_HEADERBYTES)
- *   28      ...   chunks, each a 4-byte ciphertext length n and n bytes of
+ *   68      ...   chunks, each a 4-byte ciphertext length n and n bytes of
  *                 crypto_secretstream_xchacha20poly1305_push() output
  *
  * The plaintext is cut into chunks of exactly SAMPLES_CHUNK bytes except
  * the last, which holds the remaining 1..SAMPLES_CHUNK bytes (an empty
- * sample is one empty chunk). Every chunk carries the 32-byte binary
- * SHA-256 of the whole plaintext as additional data; the last is tagged
- * FINAL, the others MESSAGE. So n = plaintext bytes + ABYTES (17), and
- * the layout is canonical: the file's size alone fixes the plaintext
- * length and every chunk's n. The reader uses that to allocate once and
- * to reject a truncated or extended file before decrypting anything; any
- * n other than the expected one, a tag out of place, a byte after the
- * FINAL chunk or a failed authentication is VG_ECORRUPT.
+ * sample is one empty chunk). Every chunk carries the record's first 44
+ * bytes (magic, SHA-256, length) as additional data; the last is tagged
+ * FINAL, the others MESSAGE. So n = plaintext bytes + ABYTES (17), and the
+ * layout is canonical: the plaintext length alone fixes the record's
+ * length and every chunk's n. The reader checks the location's length
+ * against it before decrypting anything; any n other than the expected
+ * one, a tag out of place, or a failed authentication is VG_ECORRUPT.
  *
- * The magic is not authenticated; it does not need to be, since exactly
- * one value is accepted. A version 2 would get a new magic.
+ * A version 3 would get a new magic.
  */
 #include "store/samples.h"
 
@@ -49,24 +49,20 @@
 #include "common/err.h"
 #include "common/xmalloc.h"
 
-#define MAGIC      "VGS1"
+#define MAGIC      "VGS2"
 #define MAGIC_LEN  4
 #define SS_HEADER  crypto_secretstream_xchacha20poly1305_HEADERBYTES
 #define SS_ABYTES  crypto_secretstream_xchacha20poly1305_ABYTES
 #define KEY_LEN    crypto_secretstream_xchacha20poly1305_KEYBYTES
-#define FILE_HDR   (MAGIC_LEN + SS_HEADER)
+#define AD_LEN     (MAGIC_LEN + 32 + 8) /* magic, SHA-256, length */
+#define REC_HDR    (AD_LEN + SS_HEADER)
 #define CHUNK_OVER (4 + SS_ABYTES) /* length prefix + tag and MAC */
 #define TAG_MSG    crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 #define TAG_FINAL  crypto_secretstream_xchacha20poly1305_TAG_FINAL
-
-/* A temporary file older than this has no live writer: a writer touches
- * its file with every chunk and renames it right after the fsync. */
-#define TMP_MAX_AGE 600
-#define TMP_PREFIX  ".tmp."
-/* ".tmp." + 64 hex + "." + pid + "." + 16 hex */
-#define TMP_NAME_MAX 128
-/* "aa/bb/" + 64 hex */
-#define REL_LEN (6 + 64)
+/* "%016llu.seg" */
+#define SEG_NAME_LEN 20
+#define SEG_DIGITS   16
+#define SEG_SUFFIX   ".seg"
 
 _Static_assert(KEY_LEN == 32, "the key file holds 32 bytes");
 _Static_assert(SAMPLES_CHUNK + SS_ABYTES <= UINT32_MAX, "length prefix");
@@ -75,6 +71,15 @@ struct samples {
 	int root;           /* O_DIRECTORY descriptor of the store */
 	unsigned char *key; /* sodium_malloc'd, KEY_LEN bytes, read-only */
 	EVP_MD *sha256;
+	/* The writer's: the open segment (-1: none yet, or abandoned), its
+	 * number, its size, and whether it holds unsynced records. */
+	int seg_fd;
+	uint64_t seg_no, seg_size;
+	bool seg_dirty;
+	/* Records appended since the last sync were lost with an abandoned
+	 * segment: the next samples_sync() must say so. */
+	bool seg_lost;
+	uint8_t *scratch; /* one chunk with its length prefix */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -117,44 +122,10 @@ parse_hex(const char *hex, uint8_t out[32])
 	return 0;
 }
 
-static bool
-is_hex2(const char *name)
-{
-	for (int i = 0; i < 2; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') ||
-		      (name[i] >= 'a' && name[i] <= 'f')))
-			return false;
-	return name[2] == '\0';
-}
-
 static uint64_t
 chunk_count(uint64_t len)
 {
 	return len == 0 ? 1 : (len + SAMPLES_CHUNK - 1) / SAMPLES_CHUNK;
-}
-
-static uint64_t
-encrypted_size(uint64_t len)
-{
-	return FILE_HDR + chunk_count(len) * CHUNK_OVER + len;
-}
-
-/* The inverse of encrypted_size: false if no plaintext length, up to
- * SAMPLES_MAX_SIZE, is stored in exactly size bytes. */
-static bool
-plain_size(uint64_t size, uint64_t *len)
-{
-	uint64_t body, k;
-
-	if (size < FILE_HDR + CHUNK_OVER)
-		return false;
-	body = size - FILE_HDR;
-	k = (body + SAMPLES_CHUNK + CHUNK_OVER - 1) /
-	    (SAMPLES_CHUNK + CHUNK_OVER);
-	if (body < k * CHUNK_OVER)
-		return false;
-	*len = body - k * CHUNK_OVER;
-	return *len <= SAMPLES_MAX_SIZE && chunk_count(*len) == k;
 }
 
 static void
@@ -166,11 +137,24 @@ put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
 static uint32_t
 get_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
 }
 
 /* Writes all n bytes, through EINTR and short writes; -1 with errno. */
@@ -272,105 +256,195 @@ open_errno(void)
 	}
 }
 
+/* Parses a segment file name; false for anything else in the directory. */
+static bool
+parse_seg_name(const char *name, uint64_t *no)
+{
+	uint64_t v = 0;
+
+	if (strlen(name) != SEG_NAME_LEN ||
+	    strcmp(name + SEG_DIGITS, SEG_SUFFIX) != 0)
+		return false;
+	for (int i = 0; i < SEG_DIGITS; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	*no = v;
+	return v > 0;
+}
+
+static void
+seg_name(uint64_t no, char out[SEG_NAME_LEN + 1])
+{
+	snprintf(out, SEG_NAME_LEN + 1, "%016llu" SEG_SUFFIX,
+		 (unsigned long long)no);
+}
+
 /*
- * Opens <root>/aa and <root>/aa/bb for hex, creating them first when
- * create is set (mode 0700; a concurrent creator's EEXIST is fine).
- * O_NOFOLLOW: a symlink planted in the tree must not redirect writes.
+ * Lists the store directory: *last is the highest segment number found
+ * (0: none), *used whether anything at all is there. Returns 0 or VG_EIO.
  */
 static int
-open_leaf(const struct samples *s, const char *hex, bool create, int *aafd,
-	  int *bbfd)
+scan_dir(int root, uint64_t *last, bool *used)
 {
-	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	char aa[3] = {hex[0], hex[1], '\0'}, bb[3] = {hex[2], hex[3], '\0'};
+	struct dirent *de;
+	int fd;
+	DIR *d;
 
-	*aafd = *bbfd = -1;
-	if (create && mkdirat(s->root, aa, 0700) != 0 && errno != EEXIST)
+	*last = 0;
+	*used = false;
+	/* A fresh open file description, not dup(): readdir moves the
+	 * offset. */
+	if ((fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return VG_EIO;
-	if ((*aafd = openat(s->root, aa, flags)) < 0)
-		return open_errno();
-	if (create && mkdirat(*aafd, bb, 0700) != 0 && errno != EEXIST)
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
 		return VG_EIO;
-	if ((*bbfd = openat(*aafd, bb, flags)) < 0)
-		return open_errno();
+	}
+	while ((de = readdir(d)) != NULL) {
+		uint64_t no;
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		*used = true;
+		if (parse_seg_name(de->d_name, &no) && no > *last)
+			*last = no;
+	}
+	closedir(d);
 	return 0;
 }
 
-/*
- * Makes aa/bb/<hex> durable: its entry in bb, bb's in aa, aa's in the
- * root. All three every time, because whoever created aa or bb (another
- * thread or process) may not have synced it yet, and a sample we report
- * stored must survive a power cut. Measured on ext4 (2-core VM): about
- * 55 us per fsync of a clean directory, so 0.17 ms on a put that finds
- * the sample stored; a new 1 MiB sample takes 3.4 ms with its four
- * fsyncs and 1.9 ms without.
- */
-static int
-sync_leaf(const struct samples *s, int aafd, int bbfd)
+uint64_t
+samples_record_size(uint64_t len)
 {
-	int rc;
-
-	if ((rc = fsync_fd(bbfd)) != 0 || (rc = fsync_fd(aafd)) != 0)
-		return rc;
-	return fsync_fd(s->root);
+	return REC_HDR + chunk_count(len) * CHUNK_OVER + len;
 }
 
-/* Encrypts len bytes at p into fd in the format described at the top. */
+/* Writes all n bytes at off, through EINTR and short writes. */
 static int
-encrypt_to(const struct samples *s, int fd, const uint8_t *p, size_t len,
-	   const uint8_t ad[32])
+pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 {
-	crypto_secretstream_xchacha20poly1305_state st;
-	uint8_t hdr[FILE_HDR], *c;
-	size_t off = 0;
-	int rc = 0;
+	const uint8_t *p = buf;
 
-	memcpy(hdr, MAGIC, MAGIC_LEN);
-	crypto_secretstream_xchacha20poly1305_init_push(&st, hdr + MAGIC_LEN,
-							s->key);
-	if (write_all(fd, hdr, sizeof(hdr)) != 0) {
-		rc = VG_EIO;
-		goto out_state;
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return VG_EIO;
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
 	}
-	/* Heap, not stack: 64 KiB is a lot for a thread pool's stacks. */
-	c = xmalloc(4 + SAMPLES_CHUNK + SS_ABYTES);
-	do {
-		size_t n =
-			len - off < SAMPLES_CHUNK ? len - off : SAMPLES_CHUNK;
-		bool last = off + n == len;
-		unsigned long long clen = 0;
+	return 0;
+}
 
-		if (crypto_secretstream_xchacha20poly1305_push(
-			    &st, c + 4, &clen, n ? p + off : hdr, n, ad, 32,
-			    last ? TAG_FINAL : TAG_MSG) != 0) {
-			rc = VG_ELIB;
-			goto out;
+/* Reads exactly n bytes at off; VG_ECORRUPT if the file ends first. */
+static int
+pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (n > 0) {
+		ssize_t r = pread(fd, p, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return VG_EIO;
+		if (r == 0)
+			return VG_ECORRUPT;
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+/* Closes the open segment; its unsynced records, if any, are lost to the
+ * caller (who was told so by a failed samples_sync or append). */
+static void
+seg_abandon(struct samples *s)
+{
+	if (s->seg_fd >= 0)
+		close(s->seg_fd);
+	if (s->seg_dirty)
+		s->seg_lost = true;
+	s->seg_fd = -1;
+	s->seg_dirty = false;
+}
+
+/* fdatasync, retried only on EINTR: after any other failure the kernel
+ * may have dropped the dirty pages, and a second call could falsely
+ * pass. */
+static int
+datasync_fd(int fd)
+{
+	int r;
+
+	do
+		r = fdatasync(fd);
+	while (r != 0 && errno == EINTR);
+	return r == 0 ? 0 : VG_EIO;
+}
+
+/*
+ * Makes sure a segment with room for need more bytes is open: the first
+ * append after open, after an abandoned segment, or once the current one
+ * is full starts the next segment. A new segment's directory entry is
+ * made durable before any record in it can be referred to.
+ */
+static int
+seg_ready(struct samples *s, uint64_t need)
+{
+	char name[SEG_NAME_LEN + 1];
+	int fd;
+
+	if (s->seg_fd >= 0 &&
+	    (s->seg_size == 0 || s->seg_size + need <= SAMPLES_SEGMENT_MAX))
+		return 0;
+	if (s->seg_fd >= 0) {
+		/* Full: what is in it must be durable before it is closed,
+		 * since samples_sync only flushes the open segment. */
+		if (s->seg_dirty && datasync_fd(s->seg_fd) != 0) {
+			seg_abandon(s);
+			return VG_EIO;
 		}
-		put_be32(c, (uint32_t)clen);
-		if (write_all(fd, c, 4 + (size_t)clen) != 0) {
-			rc = VG_EIO;
-			goto out;
-		}
-		off += n;
-	} while (off < len);
-out:
-	free(c);
-out_state:
-	sodium_memzero(&st, sizeof(st));
-	return rc;
+		s->seg_dirty = false;
+		seg_abandon(s);
+	}
+	/* The number is used up whatever happens next: a file left by a
+	 * failed attempt (or put there by someone else) is skipped, not
+	 * retried forever. */
+	s->seg_no++;
+	seg_name(s->seg_no, name);
+	fd = openat(s->root, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return VG_EIO;
+	if (fsync_fd(s->root) != 0) {
+		close(fd);
+		return VG_EIO;
+	}
+	s->seg_fd = fd;
+	s->seg_size = 0;
+	return 0;
 }
 
 int
-samples_put(struct samples *s, const char *sha256_hex, const void *buf,
-	    size_t len)
+samples_append(struct samples *s, const char *sha256_hex, const void *buf,
+	       size_t len, struct sample_loc *loc)
 {
-	uint8_t want[32], got[32], rnd[8];
-	char tmp[TMP_NAME_MAX], rhex[2 * sizeof(rnd) + 1];
-	int aafd = -1, bbfd = -1, fd = -1, rc;
-	bool have_tmp = false;
-	struct stat st;
+	crypto_secretstream_xchacha20poly1305_state st;
+	uint8_t want[32], got[32], hdr[REC_HDR];
+	const uint8_t *p = buf;
+	uint64_t rec, at;
+	size_t off = 0;
+	int rc;
 
-	if (parse_hex(sha256_hex, want) != 0 || (buf == NULL && len > 0))
+	if (parse_hex(sha256_hex, want) != 0 || (buf == NULL && len > 0) ||
+	    loc == NULL)
 		return VG_EINVAL;
 	if (len > SAMPLES_MAX_SIZE)
 		return VG_ELIMIT;
@@ -378,135 +452,117 @@ samples_put(struct samples *s, const char *sha256_hex, const void *buf,
 		return rc;
 	if (memcmp(want, got, sizeof(want)) != 0)
 		return VG_EINVAL;
-	if ((rc = open_leaf(s, sha256_hex, true, &aafd, &bbfd)) != 0)
-		goto out;
+	rec = samples_record_size(len);
+	if ((rc = seg_ready(s, rec)) != 0)
+		return rc;
+	at = s->seg_size;
 
-	if (fstatat(bbfd, sha256_hex, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (!S_ISREG(st.st_mode)) {
-			rc = VG_ETYPE;
-			goto out;
-		}
-		/* Already stored (another client or a retry sent it). A
-		 * copy of the wrong size is damaged and cannot decrypt, so
-		 * it is replaced below; checking more would cost a full
-		 * decryption per put. */
-		if ((uint64_t)st.st_size == encrypted_size(len)) {
-			rc = sync_leaf(s, aafd, bbfd);
-			goto out;
-		}
-	} else if (errno != ENOENT) {
-		rc = VG_EIO;
-		goto out;
-	}
+	memcpy(hdr, MAGIC, MAGIC_LEN);
+	memcpy(hdr + MAGIC_LEN, want, 32);
+	put_be64(hdr + MAGIC_LEN + 32, (uint64_t)len);
+	crypto_secretstream_xchacha20poly1305_init_push(&st, hdr + AD_LEN,
+							s->key);
+	rc = pwrite_all(s->seg_fd, hdr, sizeof(hdr), at);
+	at += sizeof(hdr);
+	while (rc == 0) {
+		size_t n =
+			len - off < SAMPLES_CHUNK ? len - off : SAMPLES_CHUNK;
+		bool last = off + n == len;
+		unsigned long long clen = 0;
 
-	/* A unique name per writer: concurrent puts of one sample each
-	 * write their own temporary file and the renames race harmlessly,
-	 * since every copy holds the same plaintext. */
-	for (int tries = 0;; tries++) {
-		randombytes_buf(rnd, sizeof(rnd));
-		sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
-		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s.%ld.%s", sha256_hex,
-			 (long)getpid(), rhex);
-		fd = openat(bbfd, tmp,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				    O_CLOEXEC,
-			    0600);
-		if (fd >= 0)
+		if (crypto_secretstream_xchacha20poly1305_push(
+			    &st, s->scratch + 4, &clen, n ? p + off : hdr, n,
+			    hdr, AD_LEN, last ? TAG_FINAL : TAG_MSG) != 0) {
+			rc = VG_ELIB;
 			break;
-		if (errno != EEXIST || tries == 3) {
-			rc = VG_EIO;
-			goto out;
 		}
+		put_be32(s->scratch, (uint32_t)clen);
+		rc = pwrite_all(s->seg_fd, s->scratch, 4 + (size_t)clen, at);
+		at += 4 + clen;
+		off += n;
+		if (last)
+			break;
 	}
-	have_tmp = true;
-	if ((rc = encrypt_to(s, fd, buf, len, want)) != 0)
-		goto out;
-	/* The data must be on disk before the name points at it, or a
-	 * crash could leave a whole-looking name over missing blocks. */
-	if ((rc = fsync_fd(fd)) != 0)
-		goto out;
-	if (close(fd) != 0) {
-		fd = -1;
-		rc = VG_EIO;
-		goto out;
-	}
-	fd = -1;
-	if (renameat(bbfd, tmp, bbfd, sha256_hex) != 0) {
-		rc = VG_EIO;
-		goto out;
-	}
-	have_tmp = false;
-	rc = sync_leaf(s, aafd, bbfd);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (have_tmp)
-		unlinkat(bbfd, tmp, 0);
-	if (bbfd >= 0)
-		close(bbfd);
-	if (aafd >= 0)
-		close(aafd);
-	return rc;
+	sodium_memzero(&st, sizeof(st));
+	/* On failure the size does not move: the next record overwrites
+	 * whatever part of this one reached the file. */
+	if (rc != 0)
+		return rc;
+	loc->segment = s->seg_no;
+	loc->offset = s->seg_size;
+	loc->length = rec;
+	s->seg_size += rec;
+	s->seg_dirty = true;
+	return 0;
 }
 
 int
-samples_has(struct samples *s, const char *sha256_hex)
+samples_sync(struct samples *s)
 {
-	uint8_t bin[32];
-	char rel[REL_LEN + 1];
-	struct stat st;
-	uint64_t len;
-
-	if (parse_hex(sha256_hex, bin) != 0)
-		return VG_EINVAL;
-	snprintf(rel, sizeof(rel), "%.2s/%.2s/%s", sha256_hex, sha256_hex + 2,
-		 sha256_hex);
-	if (fstatat(s->root, rel, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : VG_EIO;
-	if (!S_ISREG(st.st_mode))
-		return VG_ETYPE;
-	/* A file whose size no sample can have is damaged: report it
-	 * absent, so that the caller asks for the sample again and
-	 * samples_put() replaces it. Most damage keeps a plausible size;
-	 * only samples_get() finds that. */
-	return plain_size((uint64_t)st.st_size, &len) ? 1 : 0;
+	if (s->seg_lost) {
+		s->seg_lost = false;
+		return VG_EIO;
+	}
+	if (s->seg_fd < 0 || !s->seg_dirty)
+		return 0;
+	/* A failed sync gives the segment up (see datasync_fd). */
+	if (datasync_fd(s->seg_fd) != 0) {
+		seg_abandon(s);
+		s->seg_lost = false;
+		return VG_EIO;
+	}
+	s->seg_dirty = false;
+	return 0;
 }
 
 int
-samples_get(struct samples *s, const char *sha256_hex, uint8_t **out,
-	    size_t *len)
+samples_read(struct samples *s, const struct sample_loc *loc,
+	     const char *sha256_hex, uint8_t **out, size_t *len)
 {
 	crypto_secretstream_xchacha20poly1305_state st;
-	uint8_t want[32], got[32], hdr[FILE_HDR], *c = NULL, *p = NULL;
-	char rel[REL_LEN + 1];
-	uint64_t plen, k, off = 0;
+	uint8_t want[32], got[32], hdr[REC_HDR], *c = NULL, *p = NULL;
+	char name[SEG_NAME_LEN + 1];
+	uint64_t plen = 0, k, at, off = 0;
 	bool have_state = false;
 	struct stat sb;
 	int fd, rc;
-	ssize_t r;
 
 	*out = NULL;
 	*len = 0;
-	if (parse_hex(sha256_hex, want) != 0)
+	if (parse_hex(sha256_hex, want) != 0 || loc == NULL ||
+	    loc->segment == 0 || loc->segment > 9999999999999999ULL)
 		return VG_EINVAL;
-	snprintf(rel, sizeof(rel), "%.2s/%.2s/%s", sha256_hex, sha256_hex + 2,
-		 sha256_hex);
-	fd = openat(s->root, rel,
+	if (loc->length < samples_record_size(0) ||
+	    loc->length > samples_record_size(SAMPLES_MAX_SIZE) ||
+	    loc->offset > (uint64_t)INT64_MAX - loc->length)
+		return VG_ECORRUPT;
+	seg_name(loc->segment, name);
+	fd = openat(s->root, name,
 		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return open_errno();
-	if (fstat(fd, &sb) != 0) {
-		rc = VG_EIO;
-		goto out;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return VG_ETYPE;
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		rc = VG_ETYPE;
+	at = loc->offset;
+	if ((rc = pread_all(fd, hdr, sizeof(hdr), at)) != 0)
 		goto out;
-	}
-	/* The size bounds everything that follows: the allocation, the
-	 * number of chunks and each chunk's length. */
-	if (!plain_size((uint64_t)sb.st_size, &plen) ||
+	at += sizeof(hdr);
+	/* The header must name this sample, and its length must be the
+	 * one the location was recorded with: that bounds the allocation,
+	 * the number of chunks and each chunk's length. */
+	plen = get_be64(hdr + MAGIC_LEN + 32);
+	if (memcmp(hdr, MAGIC, MAGIC_LEN) != 0 ||
+	    memcmp(hdr + MAGIC_LEN, want, 32) != 0 || plen > SAMPLES_MAX_SIZE ||
+	    samples_record_size(plen) != loc->length ||
 	    (uint64_t)(size_t)plen != plen) {
+		rc = VG_ECORRUPT;
+		goto out;
+	}
+	have_state = true;
+	if (crypto_secretstream_xchacha20poly1305_init_pull(&st, hdr + AD_LEN,
+							    s->key) != 0) {
 		rc = VG_ECORRUPT;
 		goto out;
 	}
@@ -516,18 +572,6 @@ samples_get(struct samples *s, const char *sha256_hex, uint8_t **out,
 		goto out;
 	}
 	c = xmalloc(4 + SAMPLES_CHUNK + SS_ABYTES);
-
-	if ((r = read_full(fd, hdr, sizeof(hdr))) != (ssize_t)sizeof(hdr)) {
-		rc = r < 0 ? VG_EIO : VG_ECORRUPT;
-		goto out;
-	}
-	have_state = true;
-	if (memcmp(hdr, MAGIC, MAGIC_LEN) != 0 ||
-	    crypto_secretstream_xchacha20poly1305_init_pull(
-		    &st, hdr + MAGIC_LEN, s->key) != 0) {
-		rc = VG_ECORRUPT;
-		goto out;
-	}
 	for (uint64_t i = 0; i < k; i++) {
 		bool last = i == k - 1;
 		size_t n = last ? (size_t)(plen - off) : SAMPLES_CHUNK;
@@ -535,36 +579,28 @@ samples_get(struct samples *s, const char *sha256_hex, uint8_t **out,
 		unsigned char tag = 0xff;
 		uint32_t clen;
 
-		if ((r = read_full(fd, c, 4)) != 4) {
-			rc = r < 0 ? VG_EIO : VG_ECORRUPT;
+		if ((rc = pread_all(fd, c, 4, at)) != 0)
 			goto out;
-		}
 		/* Exactly the expected length, which is also within the
-		 * buffer: the file changed under us or lies otherwise. */
+		 * buffer. */
 		clen = get_be32(c);
 		if (clen != n + SS_ABYTES) {
 			rc = VG_ECORRUPT;
 			goto out;
 		}
-		if ((r = read_full(fd, c + 4, clen)) != (ssize_t)clen) {
-			rc = r < 0 ? VG_EIO : VG_ECORRUPT;
+		if ((rc = pread_all(fd, c + 4, clen, at + 4)) != 0)
 			goto out;
-		}
+		at += 4 + (uint64_t)clen;
 		if (crypto_secretstream_xchacha20poly1305_pull(
-			    &st, p + off, &mlen, &tag, c + 4, clen, want,
-			    sizeof(want)) != 0 ||
+			    &st, p + off, &mlen, &tag, c + 4, clen, hdr,
+			    AD_LEN) != 0 ||
 		    mlen != n || tag != (last ? TAG_FINAL : TAG_MSG)) {
 			rc = VG_ECORRUPT;
 			goto out;
 		}
 		off += n;
 	}
-	/* Nothing may follow the FINAL chunk. */
-	if ((r = read_full(fd, c, 1)) != 0) {
-		rc = r < 0 ? VG_EIO : VG_ECORRUPT;
-		goto out;
-	}
-	/* Defence in depth: the AD already binds the name, but a bug in
+	/* Defence in depth: the AD already binds the hash, but a bug in
 	 * the writer or a reused key would show up here. */
 	if ((rc = sha256(s, p, (size_t)plen, got)) != 0)
 		goto out;
@@ -581,115 +617,17 @@ out:
 		sodium_memzero(&st, sizeof(st));
 	if (p != NULL) {
 		/* Unverified plaintext of a client's file: not left in the
-		 * heap for the next allocation to find. Only the first off
-		 * bytes were written (a chunk that fails authentication
-		 * writes nothing), and wiping all plen would touch up to
-		 * SAMPLES_MAX_SIZE of memory a damaged file merely claimed. */
-		sodium_memzero(p, (size_t)off);
+		 * heap for the next allocation to find. A chunk that fails
+		 * authentication writes nothing, but one that authenticates
+		 * with the wrong tag did, past off: up to one chunk more. */
+		size_t wiped = (size_t)off + SAMPLES_CHUNK;
+
+		sodium_memzero(p, wiped < plen ? wiped : (size_t)plen);
 		free(p);
 	}
 	free(c);
 	close(fd);
 	return rc;
-}
-
-/* Removes stale temporary files from one leaf directory. */
-static int
-sweep_leaf(int bbfd, time_t cutoff)
-{
-	struct dirent *de;
-	int n = 0, fd;
-	DIR *d;
-
-	if ((fd = openat(bbfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return 0;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return 0;
-	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
-			continue;
-		if (fstatat(bbfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
-			continue;
-		if (unlinkat(bbfd, de->d_name, 0) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
-/* Calls fn on every two-hex-digit subdirectory of dirfd; returns the sum
- * of fn's results, or VG_EIO if dirfd cannot be listed. */
-static int
-each_hex_dir(int dirfd, int (*fn)(int fd, time_t cutoff), time_t cutoff)
-{
-	struct dirent *de;
-	int total = 0, fd;
-	DIR *d;
-
-	/* A fresh open file description, not dup(): readdir moves the
-	 * offset, and another thread may be walking the same directory. */
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return VG_EIO;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return VG_EIO;
-	}
-	while ((de = readdir(d)) != NULL) {
-		int sub, n;
-
-		if (!is_hex2(de->d_name))
-			continue;
-		sub = openat(dirfd, de->d_name,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0)
-			continue;
-		n = fn(sub, cutoff);
-		close(sub);
-		if (n > 0)
-			total += n;
-	}
-	closedir(d);
-	return total;
-}
-
-static int
-sweep_top(int aafd, time_t cutoff)
-{
-	return each_hex_dir(aafd, sweep_leaf, cutoff);
-}
-
-int
-samples_sweep(struct samples *s)
-{
-	/* Temporary files exist only in the leaf directories, so the walk
-	 * is bounded: root, 256 aa directories, 256 bb in each. */
-	return each_hex_dir(s->root, sweep_top, time(NULL) - TMP_MAX_AGE);
-}
-
-/* Returns true if the store has any aa directory: it has held samples. */
-static bool
-store_in_use(int root)
-{
-	struct dirent *de;
-	bool used = false;
-	int fd;
-	DIR *d;
-
-	if ((fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return true; /* unknown: do not risk a second key */
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return true;
-	}
-	while (!used && (de = readdir(d)) != NULL)
-		used = is_hex2(de->d_name);
-	closedir(d);
-	return used;
 }
 
 /*
@@ -784,6 +722,16 @@ load_key(struct samples *s, int fd, const char *key_path, char *err,
 	return VG_EINVAL;
 }
 
+/* True if the store directory holds anything, or cannot be listed. */
+static bool
+store_in_use(struct samples *s)
+{
+	uint64_t last;
+	bool used;
+
+	return scan_dir(s->root, &last, &used) != 0 || used;
+}
+
 static int
 open_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 {
@@ -802,9 +750,8 @@ open_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 			return VG_EIO;
 		}
 		/* A new key for a store that holds samples could read none
-		 * of them, and put() would dedupe against the unreadable
-		 * copies forever: most likely key_path is wrong. */
-		if (store_in_use(s->root)) {
+		 * of them: most likely key_path is wrong. */
+		if (store_in_use(s)) {
 			seterr(err, errlen,
 			       "%s: key file missing, but the sample store "
 			       "already holds samples; restore the key or "
@@ -825,6 +772,7 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 	     char *err, size_t errlen)
 {
 	struct samples *s;
+	bool used;
 	int rc;
 
 	*out = NULL;
@@ -834,6 +782,7 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->root = -1;
+	s->seg_fd = -1;
 	if ((s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
 		seterr(err, errlen, "OpenSSL has no SHA-256");
 		rc = VG_ELIB;
@@ -866,6 +815,15 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 	}
 	if ((rc = open_key(s, key_path, err, errlen)) != 0)
 		goto out;
+	/* Appends go to a new segment after the last one: a tail a crash
+	 * left in it is never written over or read. */
+	if (scan_dir(s->root, &s->seg_no, &used) != 0) {
+		seterr(err, errlen, "%s: cannot list: %s", dir,
+		       strerror(errno));
+		rc = VG_EIO;
+		goto out;
+	}
+	s->scratch = xmalloc(4 + SAMPLES_CHUNK + SS_ABYTES);
 	*out = s;
 	return 0;
 out:
@@ -883,6 +841,8 @@ samples_close(struct samples *s)
 		sodium_memzero(s->key, KEY_LEN);
 		sodium_free(s->key);
 	}
+	seg_abandon(s);
+	free(s->scratch);
 	EVP_MD_free(s->sha256);
 	if (s->root >= 0)
 		close(s->root);

@@ -1,25 +1,39 @@
 /*
- * samples.h - the regional node's sample store: content-addressed by
- * SHA-256, encrypted at rest, written crash-safely.
+ * samples.h - the regional node's sample store: encrypted at rest,
+ * appended to segment files, made durable in groups.
  *
- * A sample is stored once however many clients submit it, at
- * <dir>/<aa>/<bb>/<sha256>, where aa and bb are the first two byte pairs
- * of the hex digest. The file is a libsodium secretstream
- * (XChaCha20-Poly1305) under the region's sample key: a header, then
- * chunks of at most SAMPLES_CHUNK bytes, the last tagged FINAL; the
- * SHA-256 of the plaintext is bound as additional data of every chunk, so
- * a file cannot be moved to another name. Writes go to a temporary file in
- * the same directory, are fsync()ed, renamed into place, and the directory
- * is fsync()ed: a sample is either absent or whole, never half-written,
- * even after kill -9 or a power cut. Reading verifies every chunk and the
- * final tag before returning any byte: a truncated or tampered file is
- * VG_ECORRUPT, never served.
+ * Samples are records appended to segment files <dir>/<NNNNNNNNNNNNNNNN>.seg
+ * (16 decimal digits, numbered from 1). A record is a libsodium
+ * secretstream (XChaCha20-Poly1305) under the region's sample key: a
+ * header naming the sample's SHA-256 and length, then chunks of at most
+ * SAMPLES_CHUNK bytes, the last tagged FINAL; every chunk carries the
+ * record header as additional data, so a record cannot pass for another
+ * sample. A record is addressed by a struct sample_loc, which the caller
+ * keeps (the node keeps it in its metadata store, in the same transaction
+ * as the submission that brought the sample).
+ *
+ * Durability is grouped: samples_append() writes records, samples_sync()
+ * makes everything appended so far durable with one fdatasync(), so that
+ * one flush covers a whole batch of submissions. The caller records a
+ * location only after samples_sync() succeeded, so a location always
+ * names a whole record; bytes a crash left after the last sync belong to
+ * no location and are never read. A restarted store never appends to an
+ * existing segment: it starts a new one, so a torn tail stays where it is.
+ *
+ * Reading (samples_read) checks the location against the record, verifies
+ * every chunk and the final tag before returning any byte: a truncated,
+ * tampered or misplaced record is VG_ECORRUPT, never served.
+ *
+ * Threads: samples_append() and samples_sync() belong to one writer
+ * thread at a time; samples_read() may run in any number of threads (and
+ * processes) beside it.
  *
  * Key: 32 random bytes in a key file of mode 0600, created on first use;
  * a key file with wider permissions, or of the wrong size, is refused. A
- * missing key file is generated only while the store holds no samples: a
- * new key could read none of them (the path is most likely wrong), so
- * that is refused too. The key is wiped from memory by samples_close().
+ * missing key file is generated only while the store directory is empty: a
+ * new key could read none of what is there (the path is most likely
+ * wrong), so that is refused too. The key is wiped from memory by
+ * samples_close().
  */
 #ifndef VIGIL_STORE_SAMPLES_H
 #define VIGIL_STORE_SAMPLES_H
@@ -29,8 +43,18 @@
 
 #define SAMPLES_CHUNK (64 * 1024)
 /* Largest sample stored: the engine's ceiling on one file. It bounds what
- * samples_get() allocates, whatever a damaged file claims. */
+ * samples_read() allocates, whatever a damaged record claims. */
 #define SAMPLES_MAX_SIZE (4ULL * 1024 * 1024 * 1024)
+/* A segment that has reached this size is closed and a new one started. */
+#define SAMPLES_SEGMENT_MAX (1ULL << 30)
+
+/* Where a sample's record is: segment number, byte offset in it, and the
+ * record's length in bytes (which fixes the sample's length). */
+struct sample_loc {
+	uint64_t segment;
+	uint64_t offset;
+	uint64_t length;
+};
 
 struct samples;
 
@@ -44,35 +68,35 @@ int samples_open(const char *dir, const char *key_path, struct samples **out,
 void samples_close(struct samples *s);
 
 /*
- * Stores len bytes at buf under their SHA-256, which the caller has
- * computed (sha256_hex, 64 lowercase hex digits; checked again here, and
- * VG_EINVAL if it does not match; VG_ELIMIT above SAMPLES_MAX_SIZE).
- * Returns 0 once the sample is durable, including when it was already
- * stored. Safe to call concurrently from several threads or processes for
- * the same or different samples.
+ * Encrypts len bytes at buf, whose SHA-256 the caller has computed
+ * (sha256_hex: 64 lowercase hex digits; checked again here, VG_EINVAL if
+ * it does not match; VG_ELIMIT above SAMPLES_MAX_SIZE), into a new record
+ * of the current segment, and returns its location. The record is not
+ * durable until samples_sync() returns 0. VG_EIO if it could not be
+ * written (nothing referable was written then).
  */
-int samples_put(struct samples *s, const char *sha256_hex, const void *buf,
-		size_t len) __attribute__((warn_unused_result));
-
-/* Returns 1 if the sample is stored, 0 if not (or if the stored file's size
- * fits no sample at all), or a negative VG_E* code. Cheap: it neither
- * decrypts nor knows the length, so only samples_get() proves a file
- * sound. samples_put() replaces a copy whose size is wrong for its data. */
-int samples_has(struct samples *s, const char *sha256_hex);
+int samples_append(struct samples *s, const char *sha256_hex, const void *buf,
+		   size_t len, struct sample_loc *loc)
+	__attribute__((warn_unused_result));
 
 /*
- * Decrypts and verifies the sample into a new buffer of *len bytes that
- * the caller frees with free(). VG_ENOENT if absent, VG_ECORRUPT if the
- * file is truncated, tampered with, or its plaintext does not hash to
- * sha256_hex.
+ * Makes every record appended so far durable. 0, or VG_EIO: then the
+ * records appended since the last successful sync must be treated as
+ * lost (the segment is abandoned and the next append starts a new one).
  */
-int samples_get(struct samples *s, const char *sha256_hex, uint8_t **out,
-		size_t *len) __attribute__((warn_unused_result));
+int samples_sync(struct samples *s) __attribute__((warn_unused_result));
 
 /*
- * Removes temporary files left by a crash (older than a writer could be
- * using); call at start. Returns the number removed or a VG_E* code.
+ * Decrypts and verifies the sample at loc into a new buffer of *len bytes
+ * that the caller frees with free(). VG_ENOENT if the segment does not
+ * exist, VG_ECORRUPT if the record is truncated, tampered with, is not
+ * the one of sha256_hex, or its plaintext does not hash to sha256_hex.
  */
-int samples_sweep(struct samples *s);
+int samples_read(struct samples *s, const struct sample_loc *loc,
+		 const char *sha256_hex, uint8_t **out, size_t *len)
+	__attribute__((warn_unused_result));
+
+/* The length of the record that holds a sample of len bytes. */
+uint64_t samples_record_size(uint64_t len);
 
 #endif

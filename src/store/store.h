@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/samples.h"
+
 enum consent { CONSENT_NONE = 0, CONSENT_METADATA, CONSENT_FILES };
 
 enum job_state {
@@ -62,6 +64,21 @@ struct submission {
 	int64_t created;
 };
 
+/* One submission of a batch (submission_add_many). */
+struct submission_add {
+	/* In */
+	const struct submission *sub;
+	const char *md5, *sha1;
+	uint64_t size;
+	/* Where the sample's bytes were appended; NULL if the store already
+	 * has them (sample_locate found them). */
+	const struct sample_loc *loc;
+	/* Out */
+	int rc;             /* 0, or why this one was refused */
+	bool new_job;       /* a job was queued for the sample */
+	enum job_state job; /* the sample's job state after the commit */
+};
+
 struct job {
 	int64_t id;
 	char sha256[65];
@@ -84,14 +101,27 @@ struct store_ops {
 	/* Submissions: one row per (client, sample) report. Records the
 	 * submission, upserts the sample's reputation row (first/last seen,
 	 * prevalence = distinct clients) and, if the sample has no job yet,
-	 * queues one; all in one transaction. *new_job tells whether a job
-	 * was queued. sub->created is the time of the report (first/last
-	 * seen); 0 means now. VG_ENOENT: unknown client; VG_EINVAL: a
-	 * duplicate id, or hashes or size that disagree with the stored
-	 * sample's. */
+	 * queues one; all in one transaction. loc, if not NULL, records
+	 * where the sample's bytes are (once per sample: a later location
+	 * is ignored). *new_job tells whether a job was queued. sub->created is
+	 * the time of the report (first/last seen); 0 means now. VG_ENOENT:
+	 * unknown client; VG_EINVAL: a duplicate id, or hashes or size that
+	 * disagree with the stored sample's. */
 	int (*submission_add)(struct store *s, const struct submission *sub,
 			      const char *md5, const char *sha1, uint64_t size,
-			      bool *new_job);
+			      const struct sample_loc *loc, bool *new_job);
+	/* submission_add() for n submissions, in one transaction and one
+	 * commit (group commit). Each item is applied on its own (a refused
+	 * one leaves no trace and does not stop the others) and says how it
+	 * went in its rc, new_job and job. Returns 0 once the transaction is
+	 * durable, or a store error: then nothing of any item was stored. */
+	int (*submission_add_many)(struct store *s,
+				   struct submission_add *items, size_t n);
+	/* Where a sample's bytes are stored (samples.h). VG_ENOENT: not
+	 * stored, even if the sample is known (an object seen only inside
+	 * another sample). */
+	int (*sample_locate)(struct store *s, const char *sha256,
+			     struct sample_loc *out);
 	int (*submission_get)(struct store *s, const char *id,
 			      struct submission *out);
 	/* Jobs */
@@ -126,6 +156,13 @@ struct store_ops {
 	 * *skipped. Returns 0 or the first store error. */
 	int (*reputation_note_many)(struct store *s, const struct reputation *r,
 				    size_t n, size_t *skipped);
+	/* Whether each commit of this handle is synced before it returns
+	 * (the default). Off, a commit is durable only once a later synced
+	 * commit of any handle, or a checkpoint, has happened: for work that
+	 * is redone after a crash anyway (analysis results), so that it
+	 * does not hold the write lock through a sync the submissions wait
+	 * for. */
+	int (*set_synced)(struct store *s, bool synced);
 	/* Calls fn for every reputation row (to build the in-memory lookup
 	 * index at start); stops early if fn returns non-zero, and returns
 	 * that value. */

@@ -12,27 +12,43 @@
  * can fail with SQLITE_BUSY however long it waits, if another connection
  * committed in between.
  *
- * Schema, version 1 (PRAGMA user_version; migrations[] below):
+ * Schema, version 2 (PRAGMA user_version; migrations[] below):
  *
  *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
  *           region TEXT, created INT)
- *   samples(sha256 TEXT PK, md5 TEXT UNIQUE, sha1 TEXT UNIQUE, size INT,
- *           verdict TEXT, score INT, detections TEXT (JSON array),
- *           mime TEXT NULL, first_seen INT, last_seen INT, prevalence INT,
- *           analysed_at INT (0: not yet), analysis_ms REAL)
- *       The reputation of a sample. prevalence is the number of rows of
- *       sample_clients for the sample, kept in the same transaction as
- *       the insert into sample_clients so a lookup never counts.
- *   sample_clients(sha256, client_id; PK both) - who reported what.
+ *   samples(n INTEGER PK, sha256 TEXT UNIQUE, md5 TEXT, sha1 TEXT,
+ *           size INT, verdict TEXT, score INT, detections TEXT (JSON
+ *           array), mime TEXT NULL, first_seen INT, last_seen INT,
+ *           prevalence INT, analysed_at INT (0: not yet), analysis_ms
+ *           REAL, blob_segment INT NULL, blob_offset INT NULL,
+ *           blob_length INT NULL)
+ *       The reputation of a sample, and where its encrypted bytes are
+ *       (samples.h; all three blob columns or none: an object seen only
+ *       inside another sample has none). The location is written in the
+ *       transaction of the submission that brought the bytes, after they
+ *       were synced, so it always names a whole record. prevalence is
+ *       the number of rows of sample_clients for the sample, kept in the
+ *       same transaction as the insert into sample_clients so a lookup
+ *       never counts. n numbers samples in arrival order and keys their
+ *       job and clients: a new sample's rows all go at the end of their
+ *       B-trees, so a batch of submissions writes a few pages, not ten
+ *       random ones each. MD5 and SHA-1 are not indexed (and not unique:
+ *       a collision is not the store's business); the node answers them
+ *       from its in-memory index, built with reputation_each.
+ *   sample_clients(sample, client_id; PK both) - who reported what.
  *   submissions(id TEXT PK, client_id, sha256, metadata TEXT (JSON
  *               object), created INT)
- *   jobs(id INTEGER PK, sha256 UNIQUE, state INT 0..3 (enum job_state),
+ *       Ids are time-ordered (UUIDv7) for the same reason as n.
+ *   jobs(id INTEGER PK = samples.n, state INT 0..3 (enum job_state),
  *        attempts INT, report TEXT NULL, error TEXT NULL, updated INT)
  *       One job per sample, ever: a sample is analysed once however many
  *       clients submit it. error keeps the last failure while a job is
  *       requeued, so the next attempt's logs can say why it is retried.
  *       Queued jobs are claimed oldest (by updated, then id) first, so a
  *       retried job goes behind the jobs that waited longer.
+ *
+ * Version 1 had the same tables keyed by SHA-256, and samples in files;
+ * its migration keeps every row and fails the jobs it cannot run.
  *
  * Tables are STRICT, with foreign keys and CHECKs on hashes and enums, so
  * this code cannot write a row that makes no sense. Rows are still
@@ -128,6 +144,88 @@ static const char *const migrations[] = {
 	/* job_claim's ORDER BY and job_requeue_stale's WHERE. */
 	"CREATE INDEX jobs_by_state ON jobs(state, updated, id);"
 	"PRAGMA user_version = 1;",
+	/*
+	 * 1 -> 2: every row of a new submission goes where the previous
+	 * submission's did, instead of into a random page of each of ten
+	 * B-trees. Samples get an integer key in arrival order, which keys
+	 * their job and their reporting clients too; the MD5 and SHA-1
+	 * indexes go (the node answers those from memory); where a
+	 * sample's bytes are is a column of its row.
+	 */
+	"CREATE TABLE samples_v2 ("
+	"  n INTEGER PRIMARY KEY,"
+	"  sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64"
+	"    AND sha256 NOT GLOB '*[^0-9a-f]*'),"
+	"  md5 TEXT NOT NULL CHECK (length(md5) = 32"
+	"    AND md5 NOT GLOB '*[^0-9a-f]*'),"
+	"  sha1 TEXT NOT NULL CHECK (length(sha1) = 40"
+	"    AND sha1 NOT GLOB '*[^0-9a-f]*'),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  verdict TEXT NOT NULL"
+	"    CHECK (verdict IN ('malicious', 'suspicious', 'clean',"
+	"                       'unknown')),"
+	"  score INTEGER NOT NULL,"
+	"  detections TEXT NOT NULL,"
+	"  mime TEXT,"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  prevalence INTEGER NOT NULL CHECK (prevalence >= 0),"
+	"  analysed_at INTEGER NOT NULL CHECK (analysed_at >= 0),"
+	"  analysis_ms REAL NOT NULL CHECK (analysis_ms >= 0),"
+	"  blob_segment INTEGER CHECK (blob_segment > 0),"
+	"  blob_offset INTEGER CHECK (blob_offset >= 0),"
+	"  blob_length INTEGER CHECK (blob_length > 0),"
+	"  CHECK ((blob_segment IS NULL) = (blob_offset IS NULL)"
+	"    AND (blob_offset IS NULL) = (blob_length IS NULL))"
+	") STRICT;"
+	"INSERT INTO samples_v2 (sha256, md5, sha1, size, verdict, score,"
+	"  detections, mime, first_seen, last_seen, prevalence, analysed_at,"
+	"  analysis_ms)"
+	"  SELECT sha256, md5, sha1, size, verdict, score, detections, mime,"
+	"  first_seen, last_seen, prevalence, analysed_at, analysis_ms"
+	"  FROM samples ORDER BY rowid;"
+	"CREATE TABLE sample_clients_v2 ("
+	"  sample INTEGER NOT NULL REFERENCES samples_v2(n),"
+	"  client_id TEXT NOT NULL REFERENCES clients(id),"
+	"  PRIMARY KEY (sample, client_id)"
+	") STRICT, WITHOUT ROWID;"
+	"INSERT INTO sample_clients_v2 SELECT s.n, c.client_id"
+	"  FROM sample_clients c JOIN samples_v2 s ON s.sha256 = c.sha256;"
+	"CREATE TABLE jobs_v2 ("
+	"  id INTEGER PRIMARY KEY REFERENCES samples_v2(n),"
+	"  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 3),"
+	"  attempts INTEGER NOT NULL CHECK (attempts >= 0),"
+	"  report TEXT,"
+	"  error TEXT,"
+	"  updated INTEGER NOT NULL"
+	") STRICT;"
+	/* A version 1 store kept samples as files this version does not
+	 * read: their jobs cannot run again. */
+	"INSERT INTO jobs_v2 SELECT s.n,"
+	"  CASE WHEN j.state IN (0, 1) THEN 3 ELSE j.state END, j.attempts,"
+	"  j.report, CASE WHEN j.state IN (0, 1)"
+	"  THEN 'sample stored in the version 1 format' ELSE j.error END,"
+	"  j.updated FROM jobs j JOIN samples_v2 s ON s.sha256 = j.sha256;"
+	"CREATE TABLE submissions_v2 ("
+	"  id TEXT PRIMARY KEY NOT NULL"
+	"    CHECK (length(id) BETWEEN 1 AND 36),"
+	"  client_id TEXT NOT NULL REFERENCES clients(id),"
+	"  sha256 TEXT NOT NULL REFERENCES samples_v2(sha256),"
+	"  metadata TEXT NOT NULL,"
+	"  created INTEGER NOT NULL"
+	") STRICT;"
+	"INSERT INTO submissions_v2 SELECT id, client_id, sha256, metadata,"
+	"  created FROM submissions ORDER BY rowid;"
+	"DROP TABLE submissions;"
+	"DROP TABLE jobs;"
+	"DROP TABLE sample_clients;"
+	"DROP TABLE samples;"
+	"ALTER TABLE samples_v2 RENAME TO samples;"
+	"ALTER TABLE sample_clients_v2 RENAME TO sample_clients;"
+	"ALTER TABLE jobs_v2 RENAME TO jobs;"
+	"ALTER TABLE submissions_v2 RENAME TO submissions;"
+	"CREATE INDEX jobs_by_state ON jobs(state, updated, id);"
+	"PRAGMA user_version = 2;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -136,12 +234,20 @@ static const char *const migrations[] = {
 #define REP_COLS                                                               \
 	"md5, sha1, sha256, verdict, score, detections, size, mime, "          \
 	"first_seen, last_seen, prevalence, analysed_at, analysis_ms"
-#define JOB_COLS "id, sha256, state, attempts, report, error, updated"
+#define JOB_COLS                                                               \
+	"id, (SELECT sha256 FROM samples WHERE samples.n = jobs.id), state, "  \
+	"attempts, report, error, updated"
 
 enum stmt {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_BLOB_PUT,
+	ST_BLOB_GET,
+	ST_JOB_STATE_BY_SHA256,
 	ST_CLIENT_PUT,
 	ST_CLIENT_BY_TOKEN,
 	ST_SAMPLE_UPSERT,
@@ -158,8 +264,6 @@ enum stmt {
 	ST_SAMPLE_VERDICT,
 	ST_JOB_FAIL,
 	ST_JOB_REQUEUE,
-	ST_REP_MD5,
-	ST_REP_SHA1,
 	ST_REP_SHA256,
 	ST_REP_NOTE,
 	ST_JOBS_QUEUED,
@@ -170,6 +274,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT item",
+	[ST_RELEASE] = "RELEASE item",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO item",
+	/* The first location recorded stays. */
+	[ST_BLOB_PUT] = "UPDATE samples SET blob_segment = ?2,"
+			" blob_offset = ?3, blob_length = ?4"
+			" WHERE n = ?1 AND blob_segment IS NULL",
+	[ST_JOB_STATE_BY_SHA256] = "SELECT state FROM jobs WHERE id ="
+				   " (SELECT n FROM samples WHERE sha256 = ?1)",
+	[ST_BLOB_GET] = "SELECT blob_segment, blob_offset, blob_length"
+			" FROM samples WHERE sha256 = ?1",
 	[ST_CLIENT_PUT] =
 		"INSERT INTO clients (id, token_hash, consent, region, created)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -192,14 +307,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" first_seen = min(first_seen, excluded.first_seen),"
 		" last_seen = max(last_seen, excluded.last_seen)"
 		" WHERE md5 = excluded.md5 AND sha1 = excluded.sha1"
-		" AND size = excluded.size",
-	[ST_SAMPLE_CLIENT] = "INSERT INTO sample_clients (sha256, client_id)"
+		" AND size = excluded.size RETURNING n",
+	[ST_SAMPLE_CLIENT] = "INSERT INTO sample_clients (sample, client_id)"
 			     " VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 	[ST_PREVALENCE] = "UPDATE samples SET prevalence = prevalence + 1"
-			  " WHERE sha256 = ?1",
-	[ST_JOB_QUEUE] =
-		"INSERT INTO jobs (sha256, state, attempts, updated)"
-		" VALUES (?1, 0, 0, ?2) ON CONFLICT (sha256) DO NOTHING",
+			  " WHERE n = ?1",
+	[ST_JOB_QUEUE] = "INSERT INTO jobs (id, state, attempts, updated)"
+			 " VALUES (?1, 0, 0, ?2) ON CONFLICT (id) DO NOTHING",
 	[ST_SUB_INSERT] = "INSERT INTO submissions (id, client_id, sha256,"
 			  " metadata, created) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_SUB_GET] = "SELECT id, client_id, sha256, metadata, created"
@@ -214,12 +328,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_JOB_MARK_CORRUPT] = "UPDATE jobs SET state = 3,"
 				" error = 'corrupt job row', updated = ?2"
 				" WHERE id = ?1",
-	[ST_JOB_BY_SHA256] = "SELECT " JOB_COLS " FROM jobs WHERE sha256 = ?1",
+	[ST_JOB_BY_SHA256] = "SELECT " JOB_COLS " FROM jobs WHERE id ="
+			     " (SELECT n FROM samples WHERE sha256 = ?1)",
 	[ST_JOB_STATE] = "SELECT state FROM jobs WHERE id = ?1",
 	[ST_JOB_FINISH] =
 		"UPDATE jobs SET state = 2, report = ?2, error = NULL,"
 		" updated = ?3 WHERE id = ?1 AND state = 1"
-		" RETURNING sha256",
+		" RETURNING (SELECT sha256 FROM samples WHERE n = jobs.id)",
 	[ST_SAMPLE_VERDICT] =
 		"UPDATE samples SET verdict = ?2, score = ?3, detections = ?4,"
 		" mime = ?5, analysed_at = ?6, analysis_ms = ?7"
@@ -229,8 +344,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			" WHERE id = ?1 AND state = 1",
 	[ST_JOB_REQUEUE] = "UPDATE jobs SET state = 0, updated = ?1"
 			   " WHERE state = 1",
-	[ST_REP_MD5] = "SELECT " REP_COLS " FROM samples WHERE md5 = ?1",
-	[ST_REP_SHA1] = "SELECT " REP_COLS " FROM samples WHERE sha1 = ?1",
 	[ST_REP_SHA256] = "SELECT " REP_COLS " FROM samples WHERE sha256 = ?1",
 	[ST_JOBS_QUEUED] = "SELECT count(*) FROM jobs WHERE state = 0",
 	/* An object's verdict from inside a container never overrides the
@@ -740,29 +853,63 @@ out:
 	return rc;
 }
 
+/* Runs one statement that takes no parameters and answers nothing. */
 static int
-op_submission_add(struct store *base, const struct submission *sub,
-		  const char *md5, const char *sha1, uint64_t size,
-		  bool *new_job)
+run_plain(struct store_sqlite *s, enum stmt which, const char *what)
 {
-	struct store_sqlite *s = to_sqlite(base);
-	sqlite3_stmt *st = NULL;
-	int64_t t;
-	bool queued = false;
+	int rc = run(s, s->st[which], what);
+
+	done(s->st[which]);
+	return rc;
+}
+
+/* Reads a job's state by sample (after a submission, for its answer). */
+static int
+job_state_of(struct store_sqlite *s, const char *sha256, enum job_state *out)
+{
+	sqlite3_stmt *st = s->st[ST_JOB_STATE_BY_SHA256];
+	int64_t state;
 	int rc;
 
-	if (new_job != NULL)
-		*new_job = false;
+	if ((rc = bind_text(s, st, 1, sha256)) != 0)
+		return rc;
+	rc = step(s, st, "job state");
+	if (rc == SQLITE_ROW) {
+		rc = col_i64(s, st, 0, JOB_QUEUED, JOB_FAILED, &state);
+		if (rc == 0)
+			*out = (enum job_state)state;
+	} else if (rc == SQLITE_DONE) {
+		seterr(s, "no job for %s", sha256);
+		rc = VG_ENOENT;
+	}
+	done(st);
+	return rc;
+}
+
+/* One submission, inside the caller's transaction; on failure the caller
+ * rolls back to a savepoint taken before it. */
+static int
+add_one(struct store_sqlite *s, struct submission_add *it)
+{
+	const struct submission *sub = it->sub;
+	const char *md5 = it->md5, *sha1 = it->sha1;
+	const struct sample_loc *loc = it->loc;
+	sqlite3_stmt *st = NULL;
+	uint64_t size = it->size;
+	int64_t t, n;
+	int rc;
+
 	if (sub == NULL || !valid_id(sub->id) || !valid_id(sub->client_id) ||
 	    !valid_hash(sub->sha256, 64) || !valid_hash(md5, 32) ||
 	    !valid_hash(sha1, 40) || sub->metadata == NULL ||
-	    size > INT64_MAX) {
+	    size > INT64_MAX ||
+	    (loc != NULL && (loc->segment == 0 || loc->segment > INT64_MAX ||
+			     loc->offset > INT64_MAX || loc->length == 0 ||
+			     loc->length > INT64_MAX))) {
 		seterr(s, "submission_add: invalid submission");
 		return VG_EINVAL;
 	}
 	t = sub->created != 0 ? sub->created : now();
-	if ((rc = tx_begin(s)) != 0)
-		return rc;
 
 	st = s->st[ST_SAMPLE_UPSERT];
 	if ((rc = bind_text(s, st, 1, sub->sha256)) != 0 ||
@@ -771,11 +918,10 @@ op_submission_add(struct store *base, const struct submission *sub,
 	    (rc = bind_i64(s, st, 4, (int64_t)size)) != 0 ||
 	    (rc = bind_i64(s, st, 5, t)) != 0)
 		goto out;
-	/* A UNIQUE violation here is an MD5 or SHA-1 that another sample
-	 * already has. */
-	if ((rc = run(s, st, "submission_add: sample")) != 0)
-		goto out;
-	if (sqlite3_changes(s->db) != 1) {
+	/* No row: the upsert's WHERE refused to touch a stored sample
+	 * whose other hashes or size disagree. */
+	rc = step(s, st, "submission_add: sample");
+	if (rc == SQLITE_DONE) {
 		seterr(s,
 		       "submission_add: MD5, SHA-1 or size disagree with"
 		       " the stored sample %s",
@@ -783,10 +929,17 @@ op_submission_add(struct store *base, const struct submission *sub,
 		rc = VG_EINVAL;
 		goto out;
 	}
+	if (rc != SQLITE_ROW)
+		goto out;
+	n = (int64_t)sqlite3_column_int64(st, 0);
+	if ((rc = step(s, st, "submission_add: sample")) != SQLITE_DONE) {
+		rc = rc == SQLITE_ROW ? VG_EIO : rc;
+		goto out;
+	}
 	done(st);
 
 	st = s->st[ST_SAMPLE_CLIENT];
-	if ((rc = bind_text(s, st, 1, sub->sha256)) != 0 ||
+	if ((rc = bind_i64(s, st, 1, n)) != 0 ||
 	    (rc = bind_text(s, st, 2, sub->client_id)) != 0)
 		goto out;
 	if ((rc = run(s, st, "submission_add: sample_clients")) != 0) {
@@ -799,19 +952,30 @@ op_submission_add(struct store *base, const struct submission *sub,
 	if (sqlite3_changes(s->db) == 1) {
 		done(st);
 		st = s->st[ST_PREVALENCE];
-		if ((rc = bind_text(s, st, 1, sub->sha256)) != 0 ||
+		if ((rc = bind_i64(s, st, 1, n)) != 0 ||
 		    (rc = run(s, st, "submission_add: prevalence")) != 0)
 			goto out;
 	}
 	done(st);
 
 	st = s->st[ST_JOB_QUEUE];
-	if ((rc = bind_text(s, st, 1, sub->sha256)) != 0 ||
+	if ((rc = bind_i64(s, st, 1, n)) != 0 ||
 	    (rc = bind_i64(s, st, 2, now())) != 0 ||
 	    (rc = run(s, st, "submission_add: job")) != 0)
 		goto out;
-	queued = sqlite3_changes(s->db) == 1;
+	it->new_job = sqlite3_changes(s->db) == 1;
 	done(st);
+
+	if (loc != NULL) {
+		st = s->st[ST_BLOB_PUT];
+		if ((rc = bind_i64(s, st, 1, n)) != 0 ||
+		    (rc = bind_i64(s, st, 2, (int64_t)loc->segment)) != 0 ||
+		    (rc = bind_i64(s, st, 3, (int64_t)loc->offset)) != 0 ||
+		    (rc = bind_i64(s, st, 4, (int64_t)loc->length)) != 0 ||
+		    (rc = run(s, st, "submission_add: blob")) != 0)
+			goto out;
+		done(st);
+	}
 
 	st = s->st[ST_SUB_INSERT];
 	if ((rc = bind_text(s, st, 1, sub->id)) != 0 ||
@@ -824,15 +988,107 @@ op_submission_add(struct store *base, const struct submission *sub,
 		goto out;
 	done(st);
 	st = NULL;
-
-	rc = tx_commit(s);
+	rc = job_state_of(s, sub->sha256, &it->job);
 out:
 	if (st != NULL)
 		done(st);
-	if (rc != 0)
-		tx_rollback(s);
-	else if (new_job != NULL)
-		*new_job = queued;
+	return rc;
+}
+
+static int
+op_submission_add_many(struct store *base, struct submission_add *items,
+		       size_t n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		items[i].rc = VG_EIO;
+		items[i].new_job = false;
+		items[i].job = JOB_QUEUED;
+	}
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct submission_add *it = &items[i];
+
+		if ((rc = run_plain(s, ST_SAVEPOINT, "savepoint")) != 0)
+			goto fail;
+		it->rc = add_one(s, it);
+		if (it->rc == 0) {
+			rc = run_plain(s, ST_RELEASE, "release");
+		} else {
+			it->new_job = false;
+			if ((rc = run_plain(s, ST_ROLLBACK_TO,
+					    "rollback to")) == 0)
+				rc = run_plain(s, ST_RELEASE, "release");
+		}
+		if (rc != 0)
+			goto fail;
+	}
+	if ((rc = tx_commit(s)) == 0)
+		return 0;
+fail:
+	tx_rollback(s);
+	for (size_t i = 0; i < n; i++) {
+		items[i].rc = rc;
+		items[i].new_job = false;
+	}
+	return rc;
+}
+
+static int
+op_submission_add(struct store *base, const struct submission *sub,
+		  const char *md5, const char *sha1, uint64_t size,
+		  const struct sample_loc *loc, bool *new_job)
+{
+	struct submission_add it = {
+		.sub = sub, .md5 = md5, .sha1 = sha1, .size = size, .loc = loc};
+	int rc;
+
+	if (new_job != NULL)
+		*new_job = false;
+	if ((rc = op_submission_add_many(base, &it, 1)) != 0)
+		return rc;
+	if (it.rc == 0 && new_job != NULL)
+		*new_job = it.new_job;
+	return it.rc;
+}
+
+static int
+op_sample_locate(struct store *base, const char *sha256, struct sample_loc *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_BLOB_GET];
+	int64_t seg, off, len;
+	int rc;
+
+	if (!valid_hash(sha256, 64)) {
+		seterr(s, "sample_locate: invalid hash");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, sha256)) != 0)
+		return rc;
+	rc = step(s, st, "sample_locate");
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL &&
+	    sqlite3_column_type(st, 1) == SQLITE_NULL &&
+	    sqlite3_column_type(st, 2) == SQLITE_NULL) {
+		/* Known (inside another sample, say), bytes not stored. */
+		seterr(s, "sample_locate: %s is not stored", sha256);
+		rc = VG_ENOENT;
+	} else if (rc == SQLITE_ROW) {
+		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) == 0 &&
+		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) == 0 &&
+		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) == 0) {
+			out->segment = (uint64_t)seg;
+			out->offset = (uint64_t)off;
+			out->length = (uint64_t)len;
+		}
+	} else if (rc == SQLITE_DONE) {
+		seterr(s, "sample_locate: %s is not stored", sha256);
+		rc = VG_ENOENT;
+	}
+	done(st);
 	return rc;
 }
 
@@ -1077,14 +1333,11 @@ op_reputation_get(struct store *base, const char *hash, struct reputation *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	switch (hash != NULL ? strnlen(hash, 65) : 0) {
-	case 32: st = s->st[ST_REP_MD5]; break;
-	case 40: st = s->st[ST_REP_SHA1]; break;
-	case 64: st = s->st[ST_REP_SHA256]; break;
-	default:
-		seterr(s, "reputation_get: not an MD5, SHA-1 or SHA-256");
+	if (hash == NULL || strnlen(hash, 65) != 64) {
+		seterr(s, "reputation_get: not a SHA-256");
 		return VG_EINVAL;
 	}
+	st = s->st[ST_REP_SHA256];
 	if (!is_hex(hash, strlen(hash))) {
 		seterr(s, "reputation_get: not lowercase hex");
 		return VG_EINVAL;
@@ -1218,12 +1471,27 @@ op_reputation_note_many(struct store *base, const struct reputation *r,
 	return tx_commit(s);
 }
 
+static int
+op_set_synced(struct store *base, bool synced)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	int rc = sqlite3_exec(s->db,
+			      synced ? "PRAGMA synchronous = FULL"
+				     : "PRAGMA synchronous = NORMAL",
+			      NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : dberr(s, rc, "synchronous");
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
 	.client_put = op_client_put,
 	.client_by_token_hash = op_client_by_token_hash,
 	.submission_add = op_submission_add,
+	.submission_add_many = op_submission_add_many,
+	.set_synced = op_set_synced,
+	.sample_locate = op_sample_locate,
 	.submission_get = op_submission_get,
 	.job_claim = op_job_claim,
 	.job_get_by_sha256 = op_job_get_by_sha256,

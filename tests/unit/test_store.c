@@ -12,9 +12,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,6 +116,24 @@ raw_text(const char *path, const char *sql, char *out, size_t n)
 	sqlite3_close(db);
 }
 
+/* The number of rows a query answers, through a connection of its own. */
+static int
+raw_rows(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc, n = 0;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		n++;
+	assert_int_equal(rc, SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 struct hashes {
 	char md5[33], sha1[41], sha256[65];
 };
@@ -151,9 +171,11 @@ put_client(struct store *st, int n)
 	assert_int_equal(st->ops->client_put(st, &c), 0);
 }
 
-/* Client n reports sample k as submission subn at time t. */
+/* Client n reports sample k as submission subn at time t, with the
+ * sample's bytes at loc (NULL: not stored by this submission). */
 static int
-submit_at(struct store *st, int subn, int n, int k, int64_t t, bool *new_job)
+submit_loc(struct store *st, int subn, int n, int k, int64_t t,
+	   const struct sample_loc *loc, bool *new_job)
 {
 	struct submission sub;
 	struct hashes h = sample(k);
@@ -164,7 +186,15 @@ submit_at(struct store *st, int subn, int n, int k, int64_t t, bool *new_job)
 	memcpy(sub.sha256, h.sha256, sizeof(sub.sha256));
 	sub.metadata = "{\"path\":\"C:\\\\x.exe\"}";
 	sub.created = t;
-	return st->ops->submission_add(st, &sub, h.md5, h.sha1, 68, new_job);
+	return st->ops->submission_add(st, &sub, h.md5, h.sha1, 68, loc,
+				       new_job);
+}
+
+/* Client n reports sample k as submission subn at time t. */
+static int
+submit_at(struct store *st, int subn, int n, int k, int64_t t, bool *new_job)
+{
+	return submit_loc(st, subn, n, k, t, NULL, new_job);
 }
 
 static int
@@ -186,7 +216,7 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	raw_text(f->path, "PRAGMA user_version", mode, sizeof(mode));
-	assert_string_equal(mode, "1");
+	assert_string_equal(mode, "2");
 	/* The WAL holds the same data and must be as private. */
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 1, &nj), 0);
@@ -389,7 +419,9 @@ test_hashes_disagreeing_with_stored_sample_are_refused(void **state)
 	struct fx *f = *state;
 	struct submission sub;
 	struct reputation r;
+	struct job j;
 	struct hashes h5 = sample(5), h6 = sample(6);
+	bool nj = true;
 
 	put_client(f->st, 1);
 	put_client(f->st, 2);
@@ -402,49 +434,131 @@ test_hashes_disagreeing_with_stored_sample_are_refused(void **state)
 	sub.created = 1;
 	/* Known SHA-256, another MD5. */
 	assert_int_equal(f->st->ops->submission_add(f->st, &sub, h6.md5,
-						    h5.sha1, 68, NULL),
+						    h5.sha1, 68, NULL, &nj),
+			 VG_EINVAL);
+	assert_false(nj);
+	/* Known SHA-256, another SHA-1. */
+	assert_int_equal(f->st->ops->submission_add(f->st, &sub, h5.md5,
+						    h6.sha1, 68, NULL, NULL),
 			 VG_EINVAL);
 	/* Known SHA-256, another size. */
 	assert_int_equal(f->st->ops->submission_add(f->st, &sub, h5.md5,
-						    h5.sha1, 69, NULL),
+						    h5.sha1, 69, NULL, NULL),
 			 VG_EINVAL);
-	/* New SHA-256 claiming an MD5 another sample has. */
-	memcpy(sub.sha256, h6.sha256, sizeof(sub.sha256));
-	assert_int_equal(f->st->ops->submission_add(f->st, &sub, h5.md5,
-						    h6.sha1, 68, NULL),
-			 VG_EINVAL);
+	/* Nothing of the refused submissions stayed: client 2 does not
+	 * count, the stored hashes and size are the first ones, and the
+	 * submission id is still free. */
 	assert_int_equal(f->st->ops->reputation_get(f->st, h5.sha256, &r), 0);
 	assert_int_equal(r.prevalence, 1);
+	assert_string_equal(r.md5, h5.md5);
+	assert_string_equal(r.sha1, h5.sha1);
+	assert_int_equal(r.size, 68);
+	assert_int_equal(r.first_seen, 1700000100);
 	reputation_clear(&r);
-	assert_int_equal(f->st->ops->reputation_get(f->st, h6.sha256, &r),
-			 VG_ENOENT);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_string_equal(j.sha256, h5.sha256);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ENOENT);
+	assert_int_equal(f->st->ops->submission_add(f->st, &sub, h5.md5,
+						    h5.sha1, 68, NULL, NULL),
+			 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h5.sha256, &r), 0);
+	assert_int_equal(r.prevalence, 2);
+	reputation_clear(&r);
 }
 
+/* MD5 and SHA-1 are not keys: a new sample that shares them with a
+ * stored one is another sample, with its own row and job. */
 static void
-test_lookup_by_md5_sha1_sha256_gives_same_row(void **state)
+test_new_sample_sharing_an_md5_or_sha1_is_accepted(void **state)
 {
 	struct fx *f = *state;
-	struct reputation a, b, c;
+	struct submission sub;
+	struct reputation r;
+	struct job j;
+	struct hashes h5 = sample(5), h6 = sample(6), h7 = sample(7);
+	bool nj = false;
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	assert_int_equal(submit(f->st, 1, 1, 5, NULL), 0);
+	memset(&sub, 0, sizeof(sub));
+	snprintf(sub.id, sizeof(sub.id), "sub-6");
+	client_id(sub.client_id, 2);
+	memcpy(sub.sha256, h6.sha256, sizeof(sub.sha256));
+	sub.metadata = "{}";
+	sub.created = 1700000200;
+	/* Sample 6 claims sample 5's MD5, with a size of its own. */
+	assert_int_equal(f->st->ops->submission_add(f->st, &sub, h5.md5,
+						    h6.sha1, 99, NULL, &nj),
+			 0);
+	assert_true(nj);
+	/* Sample 7 claims sample 5's SHA-1. */
+	nj = false;
+	snprintf(sub.id, sizeof(sub.id), "sub-7");
+	memcpy(sub.sha256, h7.sha256, sizeof(sub.sha256));
+	assert_int_equal(f->st->ops->submission_add(f->st, &sub, h7.md5,
+						    h5.sha1, 68, NULL, &nj),
+			 0);
+	assert_true(nj);
+
+	assert_int_equal(f->st->ops->reputation_get(f->st, h5.sha256, &r), 0);
+	assert_string_equal(r.md5, h5.md5);
+	assert_string_equal(r.sha1, h5.sha1);
+	assert_int_equal(r.size, 68);
+	assert_int_equal(r.prevalence, 1);
+	reputation_clear(&r);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h6.sha256, &r), 0);
+	assert_string_equal(r.md5, h5.md5);
+	assert_string_equal(r.sha1, h6.sha1);
+	assert_int_equal(r.size, 99);
+	assert_int_equal(r.prevalence, 1);
+	assert_int_equal(r.first_seen, 1700000200);
+	reputation_clear(&r);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h7.sha256, &r), 0);
+	assert_string_equal(r.md5, h7.md5);
+	assert_string_equal(r.sha1, h5.sha1);
+	reputation_clear(&r);
+	/* One job each. */
+	for (int k = 5; k <= 7; k++) {
+		assert_int_equal(f->st->ops->job_get_by_sha256(
+					 f->st, sample(k).sha256, &j),
+				 0);
+		assert_string_equal(j.sha256, sample(k).sha256);
+		assert_int_equal(j.state, JOB_QUEUED);
+		job_clear(&j);
+	}
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM samples"), 3);
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM jobs"), 3);
+}
+
+/* Lookups by MD5 or SHA-1 are the node's in-memory index's business:
+ * the store answers a SHA-256 only. */
+static void
+test_reputation_get_takes_only_a_sha256(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r;
 	struct hashes h = sample(3);
 
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 3, NULL), 0);
 	assert_int_equal(submit(f->st, 2, 1, 4, NULL), 0);
-	assert_int_equal(f->st->ops->reputation_get(f->st, h.md5, &a), 0);
-	assert_int_equal(f->st->ops->reputation_get(f->st, h.sha1, &b), 0);
-	assert_int_equal(f->st->ops->reputation_get(f->st, h.sha256, &c), 0);
-	assert_string_equal(a.sha256, h.sha256);
-	assert_string_equal(b.sha256, h.sha256);
-	assert_string_equal(c.md5, h.md5);
-	assert_string_equal(c.sha1, h.sha1);
-	assert_string_equal(a.md5, b.md5);
-	assert_string_equal(b.sha1, c.sha1);
-	assert_int_equal(a.size, 68);
-	assert_int_equal(b.size, 68);
-	assert_int_equal(c.size, 68);
-	reputation_clear(&a);
-	reputation_clear(&b);
-	reputation_clear(&c);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h.sha256, &r), 0);
+	assert_string_equal(r.sha256, h.sha256);
+	assert_string_equal(r.md5, h.md5);
+	assert_string_equal(r.sha1, h.sha1);
+	assert_int_equal(r.size, 68);
+	reputation_clear(&r);
+	/* Well-formed digests of a stored sample, but not SHA-256. */
+	assert_int_equal(f->st->ops->reputation_get(f->st, h.md5, &r),
+			 VG_EINVAL);
+	assert_non_null(strstr(f->st->err, "SHA-256"));
+	assert_null(r.verdict);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h.sha1, &r),
+			 VG_EINVAL);
+	assert_non_null(strstr(f->st->err, "SHA-256"));
+	assert_null(r.verdict);
 }
 
 static void
@@ -453,7 +567,7 @@ test_malformed_hash_is_einval(void **state)
 	struct fx *f = *state;
 	struct reputation r;
 	struct hashes h = sample(3);
-	char upper[65], longer[70], odd[34];
+	char upper[65], longer[70], shorter[65], odd[66], nothex[65];
 	const char *bad[] = {
 		"",
 		"abc",
@@ -462,14 +576,19 @@ test_malformed_hash_is_einval(void **state)
 		"0123456789abcdef0123456789abcdef0", /* 33 */
 		upper,
 		longer,
+		shorter,
 		odd,
+		nothex,
 	};
 
 	snprintf(upper, sizeof(upper), "%s", h.sha256);
 	upper[0] = 'A';
 	upper[5] = 'F';
 	snprintf(longer, sizeof(longer), "%s00", h.sha256);
-	snprintf(odd, sizeof(odd), "%.31s ", h.md5);
+	snprintf(shorter, sizeof(shorter), "%.63s", h.sha256);
+	snprintf(odd, sizeof(odd), "%.63s ", h.sha256);
+	snprintf(nothex, sizeof(nothex), "%s", h.sha256);
+	nothex[10] = 'g';
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 3, NULL), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -477,9 +596,15 @@ test_malformed_hash_is_einval(void **state)
 				 VG_EINVAL);
 	assert_int_equal(f->st->ops->reputation_get(f->st, NULL, &r),
 			 VG_EINVAL);
-	/* Well-formed but unknown is another answer. */
+	/* A well-formed but unknown SHA-256 is another answer; an MD5 or
+	 * SHA-1 is not one the store takes, known or not. */
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(9).sha256, &r),
+		VG_ENOENT);
+	assert_int_equal(f->st->ops->reputation_get(f->st, sample(9).md5, &r),
+			 VG_EINVAL);
 	assert_int_equal(f->st->ops->reputation_get(f->st, sample(9).sha1, &r),
-			 VG_ENOENT);
+			 VG_EINVAL);
 }
 
 static void
@@ -535,14 +660,18 @@ test_note_records_an_embedded_object_without_prevalence(void **state)
 {
 	struct fx *f = *state;
 	struct reputation r = noted(7, "malicious", 100), got;
+	struct job j;
 
 	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
-	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha1, &got), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
 	assert_string_equal(got.verdict, "malicious");
 	assert_string_equal(got.detections, "[\"Inner\"]");
 	assert_int_equal(got.prevalence, 0);
 	assert_true(got.analysed_at > 0);
 	reputation_clear(&got);
+	/* Not submitted: nothing to analyse. */
+	assert_int_equal(f->st->ops->job_get_by_sha256(f->st, r.sha256, &j),
+			 VG_ENOENT);
 }
 
 static void
@@ -640,7 +769,7 @@ test_claim_then_finish_sets_verdict(void **state)
 			 0);
 	job_clear(&j);
 
-	assert_int_equal(f->st->ops->reputation_get(f->st, h.md5, &r), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h.sha256, &r), 0);
 	assert_string_equal(r.verdict, "malicious");
 	assert_int_equal(r.score, 100);
 	assert_string_equal(r.detections, "[\"Vigil_Test_EICAR\"]");
@@ -1018,18 +1147,38 @@ test_corrupt_queued_job_does_not_block_the_queue(void **state)
 {
 	struct fx *f = *state;
 	struct job j;
+	char got[128];
+	uint64_t n = 99;
 
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 5, NULL), 0);
 	assert_int_equal(submit(f->st, 2, 1, 6, NULL), 0);
-	raw_exec(f->path, "UPDATE jobs SET sha256 = 'short', updated = 0"
-			  " WHERE sha256 = (SELECT sha256 FROM samples"
+	assert_int_equal(submit(f->st, 3, 1, 7, NULL), 0);
+	/* Sample 5's job points at no sample; sample 6's has been tried
+	 * so often that one more attempt is out of range. Both are at the
+	 * head of the queue. */
+	raw_exec(f->path, "UPDATE jobs SET id = 1000, updated = 0"
+			  " WHERE id = (SELECT n FROM samples"
 			  " WHERE md5 LIKE '05%')");
+	raw_exec(f->path, "UPDATE jobs SET attempts = 2147483647, updated = 1"
+			  " WHERE id = (SELECT n FROM samples"
+			  " WHERE md5 LIKE '06%')");
 	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ECORRUPT);
+	assert_non_null(strstr(f->st->err, "sha256"));
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ECORRUPT);
+	assert_non_null(strstr(f->st->err, "attempts"));
 	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
-	assert_string_equal(j.sha256, sample(6).sha256);
+	assert_string_equal(j.sha256, sample(7).sha256);
 	job_clear(&j);
 	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ENOENT);
+	/* Both were failed, not left queued or analysing. */
+	raw_text(f->path,
+		 "SELECT group_concat(id || ':' || state || ':' || error, ',')"
+		 " FROM (SELECT * FROM jobs WHERE state = 3 ORDER BY id)",
+		 got, sizeof(got));
+	assert_string_equal(got, "2:3:corrupt job row,1000:3:corrupt job row");
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &n), 0);
+	assert_int_equal(n, 0);
 }
 
 static void
@@ -1041,7 +1190,7 @@ test_newer_schema_version_is_refused(void **state)
 
 	assert_int_equal(f->st->ops->close(f->st), 0);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 2");
+	raw_exec(f->path, "PRAGMA user_version = 3");
 	assert_int_equal(store_sqlite_open(f->path, &st, err, sizeof(err)),
 			 VG_ECORRUPT);
 	assert_null(st);
@@ -1113,6 +1262,664 @@ test_reputation_each_stops_with_callbacks_value(void **state)
 	assert_int_equal(v.rows, 3);
 }
 
+/* A batch of submissions: good ones commit together, a bad one in the
+ * middle is refused alone, and locations are recorded once per sample. */
+static void
+test_submission_add_many_applies_each_item_on_its_own(void **state)
+{
+	struct fx *f = *state;
+	struct submission subs[4];
+	struct submission_add it[4];
+	struct hashes h[4];
+	struct sample_loc loc0 = {1, 0, 100}, loc1 = {1, 100, 200},
+			  other = {7, 7, 7}, got;
+	struct reputation r;
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	memset(subs, 0, sizeof(subs));
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < 4; i++) {
+		h[i] = sample(i < 3 ? i : 0);
+		snprintf(subs[i].id, sizeof(subs[i].id), "batch-%d", i);
+		client_id(subs[i].client_id, i == 3 ? 2 : 1);
+		memcpy(subs[i].sha256, h[i].sha256, sizeof(subs[i].sha256));
+		subs[i].metadata = "{}";
+		subs[i].created = 1700000000;
+		it[i].sub = &subs[i];
+		it[i].md5 = h[i].md5;
+		it[i].sha1 = h[i].sha1;
+		it[i].size = 68;
+	}
+	it[0].loc = &loc0;
+	it[1].loc = &loc1;
+	/* Item 2: a client that does not exist. */
+	client_id(subs[2].client_id, 9);
+	it[2].loc = &other;
+	/* Item 3: sample 0 again from client 2, with another location,
+	 * which must not replace the first. */
+	it[3].loc = &other;
+	assert_int_equal(f->st->ops->submission_add_many(f->st, it, 4), 0);
+	assert_int_equal(it[0].rc, 0);
+	assert_true(it[0].new_job);
+	assert_int_equal(it[0].job, JOB_QUEUED);
+	assert_int_equal(it[1].rc, 0);
+	assert_true(it[1].new_job);
+	assert_int_equal(it[2].rc, VG_ENOENT);
+	assert_false(it[2].new_job);
+	assert_int_equal(it[3].rc, 0);
+	assert_false(it[3].new_job);
+
+	assert_int_equal(f->st->ops->sample_locate(f->st, h[0].sha256, &got),
+			 0);
+	assert_memory_equal(&got, &loc0, sizeof(got));
+	assert_int_equal(f->st->ops->sample_locate(f->st, h[1].sha256, &got),
+			 0);
+	assert_memory_equal(&got, &loc1, sizeof(got));
+	/* The refused item left nothing: no sample, no location. */
+	assert_int_equal(f->st->ops->sample_locate(f->st, h[2].sha256, &got),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h[2].sha256, &r),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h[0].sha256, &r), 0);
+	assert_int_equal(r.prevalence, 2);
+	reputation_clear(&r);
+}
+
+static void
+test_sample_locate_refuses_malformed_and_unknown(void **state)
+{
+	struct fx *f = *state;
+	struct sample_loc got;
+	struct sample_loc bad = {0, 0, 10};
+	struct submission sub;
+	struct hashes h = sample(3);
+
+	assert_int_equal(f->st->ops->sample_locate(f->st, "abc", &got),
+			 VG_EINVAL);
+	assert_int_equal(f->st->ops->sample_locate(f->st, h.sha256, &got),
+			 VG_ENOENT);
+	/* A location in segment 0 does not exist. */
+	put_client(f->st, 1);
+	memset(&sub, 0, sizeof(sub));
+	snprintf(sub.id, sizeof(sub.id), "sub-bad-loc");
+	client_id(sub.client_id, 1);
+	memcpy(sub.sha256, h.sha256, sizeof(sub.sha256));
+	sub.metadata = "{}";
+	assert_int_equal(f->st->ops->submission_add(f->st, &sub, h.md5, h.sha1,
+						    68, &bad, NULL),
+			 VG_EINVAL);
+}
+
+/* A sample the store knows but whose bytes it does not have: submitted
+ * without them, or seen only inside another sample. */
+static void
+test_sample_locate_of_a_sample_without_bytes_is_enoent(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(4, "malicious", 100), got;
+	struct sample_loc loc = {2, 4096, 300}, where;
+
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 3, NULL), 0);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	reputation_clear(&got);
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(3).sha256, &where),
+		VG_ENOENT);
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(4).sha256, &where),
+		VG_ENOENT);
+	/* The bytes come with a later report. */
+	assert_int_equal(submit_loc(f->st, 2, 1, 3, 1700000200, &loc, NULL), 0);
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(3).sha256, &where), 0);
+	assert_memory_equal(&where, &loc, sizeof(where));
+}
+
+/* The first location recorded for a sample stays: later reports of it,
+ * with bytes appended again, change nothing of it. */
+static void
+test_second_location_of_a_sample_is_ignored(void **state)
+{
+	struct fx *f = *state;
+	struct sample_loc first = {3, 512, 1000}, second = {4, 0, 1000};
+	struct sample_loc where;
+	struct reputation r;
+	char cols[64];
+	bool nj = false;
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	assert_int_equal(submit_loc(f->st, 1, 1, 2, 1000, &first, &nj), 0);
+	assert_true(nj);
+	/* Another client, another location. */
+	assert_int_equal(submit_loc(f->st, 2, 2, 2, 2000, &second, &nj), 0);
+	assert_false(nj);
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(2).sha256, &where), 0);
+	assert_memory_equal(&where, &first, sizeof(where));
+	/* The same client again, another location. */
+	assert_int_equal(submit_loc(f->st, 3, 1, 2, 3000, &second, &nj), 0);
+	assert_false(nj);
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(2).sha256, &where), 0);
+	assert_memory_equal(&where, &first, sizeof(where));
+	raw_text(f->path,
+		 "SELECT blob_segment || ',' || blob_offset || ','"
+		 " || blob_length FROM samples",
+		 cols, sizeof(cols));
+	assert_string_equal(cols, "3,512,1000");
+	/* The reports themselves counted. */
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(2).sha256, &r), 0);
+	assert_int_equal(r.prevalence, 2);
+	assert_int_equal(r.first_seen, 1000);
+	assert_int_equal(r.last_seen, 3000);
+	reputation_clear(&r);
+}
+
+static void
+test_corrupt_sample_location_is_ecorrupt(void **state)
+{
+	struct fx *f = *state;
+	struct sample_loc loc = {1, 0, 100}, where;
+
+	put_client(f->st, 1);
+	assert_int_equal(submit_loc(f->st, 1, 1, 5, 1000, &loc, NULL), 0);
+	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
+			  "UPDATE samples SET blob_segment = 0");
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(5).sha256, &where),
+		VG_ECORRUPT);
+	assert_non_null(strstr(f->st->err, "blob_segment"));
+	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
+			  "UPDATE samples SET blob_segment = 1,"
+			  " blob_offset = -1");
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(5).sha256, &where),
+		VG_ECORRUPT);
+	assert_non_null(strstr(f->st->err, "blob_offset"));
+	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
+			  "UPDATE samples SET blob_offset = 0,"
+			  " blob_length = 0");
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(5).sha256, &where),
+		VG_ECORRUPT);
+	assert_non_null(strstr(f->st->err, "blob_length"));
+	/* Half a location is no location. */
+	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
+			  "UPDATE samples SET blob_length = NULL");
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(5).sha256, &where),
+		VG_ECORRUPT);
+	assert_non_null(strstr(f->st->err, "blob_length"));
+}
+
+/* A batch whose commit fails leaves nothing, and says so for every
+ * item, even those that had been refused or had queued a job. Writes
+ * past the first byte of any file are refused (RLIMIT_FSIZE) while it
+ * runs: nothing of a small transaction is written before its commit
+ * appends it to the WAL. */
+static void
+test_submission_add_many_that_cannot_commit_stores_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct submission subs[3], got;
+	struct submission_add it[3];
+	struct sample_loc loc = {1, 0, 100}, where;
+	struct sigaction ign, old_sa;
+	struct rlimit lim, old_lim;
+	struct reputation r;
+	uint64_t queued = 99;
+	int rc;
+
+	put_client(f->st, 1);
+	memset(subs, 0, sizeof(subs));
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < 3; i++) {
+		struct hashes h = sample(i + 1);
+
+		snprintf(subs[i].id, sizeof(subs[i].id), "batch-%d", i);
+		/* Item 2: a client that does not exist. */
+		client_id(subs[i].client_id, i == 2 ? 9 : 1);
+		memcpy(subs[i].sha256, h.sha256, sizeof(subs[i].sha256));
+		subs[i].metadata = "{}";
+		subs[i].created = 1700000000;
+		it[i].sub = &subs[i];
+		it[i].md5 = strdup(h.md5);
+		it[i].sha1 = strdup(h.sha1);
+		assert_non_null(it[i].md5);
+		assert_non_null(it[i].sha1);
+		it[i].size = 68;
+	}
+	it[0].loc = &loc;
+
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	assert_int_equal(sigaction(SIGXFSZ, &ign, &old_sa), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+	lim = old_lim;
+	lim.rlim_cur = 1;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = f->st->ops->submission_add_many(f->st, it, 3);
+	/* Restored before any assertion, which may write a file. */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+	assert_int_equal(sigaction(SIGXFSZ, &old_sa, NULL), 0);
+
+	assert_int_equal(rc, VG_EIO);
+	assert_non_null(strstr(f->st->err, "commit"));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(it[i].rc, rc);
+		assert_false(it[i].new_job);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(f->st->ops->reputation_get(
+					 f->st, sample(i + 1).sha256, &r),
+				 VG_ENOENT);
+		assert_int_equal(
+			f->st->ops->submission_get(f->st, subs[i].id, &got),
+			VG_ENOENT);
+	}
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(1).sha256, &where),
+		VG_ENOENT);
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &queued), 0);
+	assert_int_equal(queued, 0);
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM samples"), 0);
+
+	/* The handle works again, and the same batch goes through. */
+	assert_int_equal(f->st->ops->submission_add_many(f->st, it, 3), 0);
+	assert_int_equal(it[0].rc, 0);
+	assert_true(it[0].new_job);
+	assert_int_equal(it[1].rc, 0);
+	assert_true(it[1].new_job);
+	assert_int_equal(it[2].rc, VG_ENOENT);
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, sample(1).sha256, &where), 0);
+	assert_memory_equal(&where, &loc, sizeof(where));
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &queued), 0);
+	assert_int_equal(queued, 2);
+	for (int i = 0; i < 3; i++) {
+		free((char *)it[i].md5);
+		free((char *)it[i].sha1);
+	}
+}
+
+/*
+ * The schema exactly as version 1 of vigild wrote it (the first entry of
+ * migrations[] in store_sqlite.c), copied here so that the test builds a
+ * real version 1 file whatever the current schema is.
+ */
+static const char v1_schema[] =
+	"CREATE TABLE clients ("
+	"  id TEXT PRIMARY KEY NOT NULL"
+	"    CHECK (length(id) BETWEEN 1 AND 36),"
+	"  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  consent INTEGER NOT NULL CHECK (consent BETWEEN 0 AND 2),"
+	"  region TEXT NOT NULL CHECK (length(region) <= 32),"
+	"  created INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE samples ("
+	"  sha256 TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64"
+	"    AND sha256 NOT GLOB '*[^0-9a-f]*'),"
+	"  md5 TEXT NOT NULL UNIQUE CHECK (length(md5) = 32"
+	"    AND md5 NOT GLOB '*[^0-9a-f]*'),"
+	"  sha1 TEXT NOT NULL UNIQUE CHECK (length(sha1) = 40"
+	"    AND sha1 NOT GLOB '*[^0-9a-f]*'),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  verdict TEXT NOT NULL"
+	"    CHECK (verdict IN ('malicious', 'suspicious', 'clean',"
+	"                       'unknown')),"
+	"  score INTEGER NOT NULL,"
+	"  detections TEXT NOT NULL,"
+	"  mime TEXT,"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  prevalence INTEGER NOT NULL CHECK (prevalence >= 0),"
+	"  analysed_at INTEGER NOT NULL CHECK (analysed_at >= 0),"
+	"  analysis_ms REAL NOT NULL CHECK (analysis_ms >= 0)"
+	") STRICT;"
+	"CREATE TABLE sample_clients ("
+	"  sha256 TEXT NOT NULL REFERENCES samples(sha256),"
+	"  client_id TEXT NOT NULL REFERENCES clients(id),"
+	"  PRIMARY KEY (sha256, client_id)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE submissions ("
+	"  id TEXT PRIMARY KEY NOT NULL"
+	"    CHECK (length(id) BETWEEN 1 AND 36),"
+	"  client_id TEXT NOT NULL REFERENCES clients(id),"
+	"  sha256 TEXT NOT NULL REFERENCES samples(sha256),"
+	"  metadata TEXT NOT NULL,"
+	"  created INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE jobs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  sha256 TEXT NOT NULL UNIQUE REFERENCES samples(sha256),"
+	"  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 3),"
+	"  attempts INTEGER NOT NULL CHECK (attempts >= 0),"
+	"  report TEXT,"
+	"  error TEXT,"
+	"  updated INTEGER NOT NULL"
+	") STRICT;"
+	/* job_claim's ORDER BY and job_requeue_stale's WHERE. */
+	"CREATE INDEX jobs_by_state ON jobs(state, updated, id);"
+	"PRAGMA user_version = 1;";
+
+/* Runs SQL built by sqlite3_vmprintf (%Q quotes a string, or writes NULL
+ * for a null pointer) on db. */
+static void
+db_exec(sqlite3 *db, const char *fmt, ...)
+{
+	char *sql, *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	sql = sqlite3_vmprintf(fmt, ap);
+	va_end(ap);
+	assert_non_null(sql);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_free(sql);
+}
+
+static void
+assert_reputation_equal(const struct reputation *got,
+			const struct reputation *want)
+{
+	assert_string_equal(got->md5, want->md5);
+	assert_string_equal(got->sha1, want->sha1);
+	assert_string_equal(got->sha256, want->sha256);
+	assert_string_equal(got->verdict, want->verdict);
+	assert_int_equal(got->score, want->score);
+	assert_string_equal(got->detections, want->detections);
+	assert_int_equal(got->size, want->size);
+	if (want->type == NULL)
+		assert_null(got->type);
+	else
+		assert_string_equal(got->type, want->type);
+	assert_int_equal(got->first_seen, want->first_seen);
+	assert_int_equal(got->last_seen, want->last_seen);
+	assert_int_equal(got->prevalence, want->prevalence);
+	assert_int_equal(got->analysed_at, want->analysed_at);
+	assert_true(got->analysis_ms == want->analysis_ms);
+}
+
+static int
+count_rows(const struct reputation *r, void *ud)
+{
+	(void)r;
+	(*(int *)ud)++;
+	return 0;
+}
+
+/*
+ * A database written by version 1 (samples keyed by SHA-256, MD5 and
+ * SHA-1 unique, samples' bytes in files) is migrated at open: every
+ * client, reputation, report and submission stays; the jobs that were
+ * still to run fail, as their samples are in a format this version does
+ * not read; nothing is located; and the migrated rows work with the new
+ * operations.
+ */
+static void
+test_version_1_database_is_migrated(void **state)
+{
+	struct fx *f = *state;
+	struct sample_loc loc = {2, 4096, 300}, where;
+	struct reputation want[4], r;
+	struct submission sub, got;
+	struct client c;
+	struct job j;
+	char path[160], v[160], tok[65], cid[3][37];
+	const char *v1_failed = "sample stored in the version 1 format";
+	/* Submissions of version 1: id, client, sample, metadata, time. */
+	static const struct {
+		const char *id;
+		int client, sample;
+		const char *metadata;
+		int64_t created;
+	} subs[] = {
+		{"v1-sub-1", 1, 0, "{\"path\":\"C:\\\\a.exe\"}", 1000},
+		{"v1-sub-2", 2, 0, "{\"path\":\"/tmp/a\"}", 2000},
+		{"v1-sub-3", 1, 1, "{}", 1500},
+		{"v1-sub-4", 2, 2, "{\"n\":4}", 1700},
+	};
+	uint8_t hash[32];
+	uint64_t queued = 99;
+	sqlite3 *db = NULL;
+	int rows = 0;
+	bool nj = true;
+
+	/* Sample 1: analysed, malicious, reported by both clients. */
+	want[0] = noted(1, "malicious", 100);
+	want[0].detections = "[\"Vigil_Test_EICAR\"]";
+	want[0].first_seen = 1000;
+	want[0].last_seen = 2000;
+	want[0].prevalence = 2;
+	want[0].analysed_at = 2100;
+	want[0].analysis_ms = 12.5;
+	/* Sample 2: queued; sample 3: being analysed. */
+	for (int i = 1; i <= 2; i++) {
+		want[i] = noted(i + 1, "unknown", 0);
+		want[i].detections = "[]";
+		want[i].type = NULL;
+		want[i].prevalence = 1;
+		want[i].analysis_ms = 0;
+	}
+	want[1].size = 1234;
+	want[1].first_seen = want[1].last_seen = 1500;
+	want[2].first_seen = 1600;
+	want[2].last_seen = 1700;
+	/* Sample 4: an object seen inside sample 1, without a job. */
+	want[3] = noted(4, "suspicious", 50);
+	want[3].type = "application/zip";
+	want[3].size = 4096;
+	want[3].first_seen = want[3].last_seen = 2100;
+	want[3].analysed_at = 2100;
+
+	snprintf(path, sizeof(path), "%s/v1.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	db_exec(db, "PRAGMA journal_mode = WAL");
+	db_exec(db, v1_schema);
+	db_exec(db, "BEGIN");
+	for (int n = 1; n <= 2; n++) {
+		for (int i = 0; i < 32; i++)
+			snprintf(tok + 2 * i, 3, "%02x", n);
+		client_id(cid[n], n);
+		db_exec(db,
+			"INSERT INTO clients VALUES (%Q, X'%q', 2, 'eu-west',"
+			" 1700000000)",
+			cid[n], tok);
+	}
+	for (int i = 0; i < 4; i++) {
+		db_exec(db,
+			"INSERT INTO samples VALUES (%Q, %Q, %Q, %lld, %Q, %d,"
+			" %Q, %Q, %lld, %lld, %lld, %lld, %f)",
+			want[i].sha256, want[i].md5, want[i].sha1,
+			(long long)want[i].size, want[i].verdict, want[i].score,
+			want[i].detections, want[i].type,
+			(long long)want[i].first_seen,
+			(long long)want[i].last_seen,
+			(long long)want[i].prevalence,
+			(long long)want[i].analysed_at, want[i].analysis_ms);
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		db_exec(db, "INSERT INTO sample_clients VALUES (%Q, %Q)",
+			want[subs[i].sample].sha256, cid[subs[i].client]);
+		db_exec(db,
+			"INSERT INTO submissions VALUES (%Q, %Q, %Q, %Q,"
+			" %lld)",
+			subs[i].id, cid[subs[i].client],
+			want[subs[i].sample].sha256, subs[i].metadata,
+			(long long)subs[i].created);
+	}
+	/* Job ids of version 1 were its own, not the samples'. */
+	db_exec(db,
+		"INSERT INTO jobs VALUES (7, %Q, 2, 1,"
+		" '{\"verdict\":\"malicious\"}', NULL, 2100)",
+		want[0].sha256);
+	db_exec(db, "INSERT INTO jobs VALUES (8, %Q, 0, 0, NULL, NULL, 1500)",
+		want[1].sha256);
+	db_exec(db,
+		"INSERT INTO jobs VALUES (9, %Q, 1, 2, NULL, 'sandbox died',"
+		" 1750)",
+		want[2].sha256);
+	db_exec(db, "COMMIT");
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	raw_text(path, "PRAGMA user_version", v, sizeof(v));
+	assert_string_equal(v, "1");
+	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
+
+	assert_int_equal(f->st->ops->close(f->st), 0);
+	f->st = NULL;
+	if (store_sqlite_open(path, &f->st, v, sizeof(v)) != 0)
+		fail_msg("store_sqlite_open: %s", v);
+	raw_text(path, "PRAGMA user_version", v, sizeof(v));
+	assert_string_equal(v, "2");
+	raw_text(path,
+		 "SELECT group_concat(name, ',') FROM (SELECT name"
+		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
+		 v, sizeof(v));
+	assert_string_equal(v, "clients,jobs,sample_clients,samples,"
+			       "submissions");
+	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
+	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
+	assert_string_equal(v, "ok");
+
+	/* Clients. */
+	for (int n = 1; n <= 2; n++) {
+		memset(hash, n, sizeof(hash));
+		assert_int_equal(
+			f->st->ops->client_by_token_hash(f->st, hash, &c), 0);
+		assert_string_equal(c.id, cid[n]);
+		assert_int_equal(c.consent, CONSENT_FILES);
+		assert_string_equal(c.region, "eu-west");
+		assert_int_equal(c.created, 1700000000);
+		client_clear(&c);
+	}
+	/* Reputation, prevalence included, by SHA-256. */
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+			f->st->ops->reputation_get(f->st, want[i].sha256, &r),
+			0);
+		assert_reputation_equal(&r, &want[i]);
+		reputation_clear(&r);
+	}
+	assert_int_equal(f->st->ops->reputation_each(f->st, count_rows, &rows),
+			 0);
+	assert_int_equal(rows, 4);
+	/* Submissions. */
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		assert_int_equal(
+			f->st->ops->submission_get(f->st, subs[i].id, &got), 0);
+		assert_string_equal(got.client_id, cid[subs[i].client]);
+		assert_string_equal(got.sha256, want[subs[i].sample].sha256);
+		assert_string_equal(got.metadata, subs[i].metadata);
+		assert_int_equal(got.created, subs[i].created);
+		submission_clear(&got);
+	}
+	/* The finished job keeps its report; the others failed. */
+	assert_int_equal(
+		f->st->ops->job_get_by_sha256(f->st, want[0].sha256, &j), 0);
+	assert_int_equal(j.state, JOB_DONE);
+	assert_string_equal(j.report, "{\"verdict\":\"malicious\"}");
+	assert_null(j.error);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(j.updated, 2100);
+	job_clear(&j);
+	assert_int_equal(
+		f->st->ops->job_get_by_sha256(f->st, want[1].sha256, &j), 0);
+	assert_int_equal(j.state, JOB_FAILED);
+	assert_string_equal(j.error, v1_failed);
+	assert_null(j.report);
+	assert_int_equal(j.attempts, 0);
+	job_clear(&j);
+	assert_int_equal(
+		f->st->ops->job_get_by_sha256(f->st, want[2].sha256, &j), 0);
+	assert_int_equal(j.state, JOB_FAILED);
+	assert_string_equal(j.error, v1_failed);
+	assert_null(j.report);
+	assert_int_equal(j.attempts, 2);
+	job_clear(&j);
+	assert_int_equal(
+		f->st->ops->job_get_by_sha256(f->st, want[3].sha256, &j),
+		VG_ENOENT);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ENOENT);
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &queued), 0);
+	assert_int_equal(queued, 0);
+	/* Version 1's files are not locations. */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(f->st->ops->sample_locate(
+					 f->st, want[i].sha256, &where),
+				 VG_ENOENT);
+
+	/* A report of sample 1 by a client that reported it before brings
+	 * its bytes: located now, still two clients, no new job. */
+	memset(&sub, 0, sizeof(sub));
+	snprintf(sub.id, sizeof(sub.id), "after-migration-1");
+	snprintf(sub.client_id, sizeof(sub.client_id), "%s", cid[1]);
+	memcpy(sub.sha256, want[0].sha256, sizeof(sub.sha256));
+	sub.metadata = "{}";
+	sub.created = 3000;
+	assert_int_equal(f->st->ops->submission_add(f->st, &sub, want[0].md5,
+						    want[0].sha1, 68, &loc,
+						    &nj),
+			 0);
+	assert_false(nj);
+	assert_int_equal(
+		f->st->ops->sample_locate(f->st, want[0].sha256, &where), 0);
+	assert_memory_equal(&where, &loc, sizeof(where));
+	want[0].last_seen = 3000;
+	assert_int_equal(f->st->ops->reputation_get(f->st, want[0].sha256, &r),
+			 0);
+	assert_reputation_equal(&r, &want[0]);
+	reputation_clear(&r);
+	assert_int_equal(
+		f->st->ops->job_get_by_sha256(f->st, want[0].sha256, &j), 0);
+	assert_int_equal(j.state, JOB_DONE);
+	assert_string_equal(j.report, "{\"verdict\":\"malicious\"}");
+	job_clear(&j);
+	/* Sample 2 from client 2, new to it: two clients now; the failed
+	 * job is not queued again. Sample 3 from client 2 again: one. */
+	snprintf(sub.id, sizeof(sub.id), "after-migration-2");
+	snprintf(sub.client_id, sizeof(sub.client_id), "%s", cid[2]);
+	memcpy(sub.sha256, want[1].sha256, sizeof(sub.sha256));
+	nj = true;
+	assert_int_equal(f->st->ops->submission_add(f->st, &sub, want[1].md5,
+						    want[1].sha1, 1234, NULL,
+						    &nj),
+			 0);
+	assert_false(nj);
+	assert_int_equal(f->st->ops->reputation_get(f->st, want[1].sha256, &r),
+			 0);
+	assert_int_equal(r.prevalence, 2);
+	reputation_clear(&r);
+	snprintf(sub.id, sizeof(sub.id), "after-migration-3");
+	memcpy(sub.sha256, want[2].sha256, sizeof(sub.sha256));
+	assert_int_equal(f->st->ops->submission_add(f->st, &sub, want[2].md5,
+						    want[2].sha1, 68, NULL,
+						    NULL),
+			 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, want[2].sha256, &r),
+			 0);
+	assert_int_equal(r.prevalence, 1);
+	reputation_clear(&r);
+	/* A new sample goes after the migrated ones and is analysed. */
+	nj = false;
+	assert_int_equal(submit_loc(f->st, 5, 1, 5, 3100, &loc, &nj), 0);
+	assert_true(nj);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_string_equal(j.sha256, sample(5).sha256);
+	assert_true(j.id > 4);
+	job_clear(&j);
+
+	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
+	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
+	assert_string_equal(v, "ok");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1131,7 +1938,8 @@ main(void)
 		T(test_duplicate_submission_id_is_refused_and_changes_nothing),
 		T(test_submission_from_unknown_client_is_enoent),
 		T(test_hashes_disagreeing_with_stored_sample_are_refused),
-		T(test_lookup_by_md5_sha1_sha256_gives_same_row),
+		T(test_new_sample_sharing_an_md5_or_sha1_is_accepted),
+		T(test_reputation_get_takes_only_a_sha256),
 		T(test_malformed_hash_is_einval),
 		T(test_jobs_queued_counts_waiting_jobs),
 		T(test_claim_on_empty_queue_is_enoent),
@@ -1157,6 +1965,13 @@ main(void)
 		T(test_file_that_is_not_a_database_is_refused),
 		T(test_reputation_each_visits_every_row),
 		T(test_reputation_each_stops_with_callbacks_value),
+		T(test_submission_add_many_applies_each_item_on_its_own),
+		T(test_sample_locate_refuses_malformed_and_unknown),
+		T(test_sample_locate_of_a_sample_without_bytes_is_enoent),
+		T(test_second_location_of_a_sample_is_ignored),
+		T(test_corrupt_sample_location_is_ecorrupt),
+		T(test_submission_add_many_that_cannot_commit_stores_nothing),
+		T(test_version_1_database_is_migrated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,92 @@
+/*
+ * ingest.h - group commit of submitted samples (POST /v1/submissions).
+ *
+ * The event loop hands each accepted submission to one committer thread
+ * and goes on serving. The committer takes everything queued as one batch:
+ * it hashes each sample, appends those the node does not hold yet to the
+ * sample store (samples.h), makes them durable with one sync, then records
+ * every submission of the batch, with where its sample is, in one store
+ * transaction (one commit, one WAL sync). Only then are the items handed
+ * back to the loop, which answers 202. So a batch of n submissions costs
+ * two syncs instead of 2n, and the more clients submit at once, the larger
+ * the batches grow; a lone submission waits for no timer.
+ *
+ * Order of durability: sample bytes, then the rows that point to them.
+ * A crash in between leaves bytes no row names, never a row naming
+ * missing bytes; a submission is acknowledged only after both.
+ */
+#ifndef VIGIL_NODE_INGEST_H
+#define VIGIL_NODE_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/samples.h"
+#include "store/store.h"
+
+/* What the queue may hold in sample bytes before submissions are turned
+ * away (503) rather than buffered without bound. */
+#define INGEST_MAX_QUEUED_BYTES (256ULL * 1024 * 1024)
+/* The most submissions, and sample bytes, one batch takes. */
+#define INGEST_BATCH_MAX       256
+#define INGEST_BATCH_MAX_BYTES (64ULL * 1024 * 1024)
+
+struct ingest_item {
+	/* Set by the caller. */
+	char id[37];        /* the submission's id */
+	char client_id[37]; /* who submitted it */
+	char *metadata;     /* JSON object text; malloc'd, owned by the item */
+	uint8_t *body;      /* the sample; malloc'd, owned by the item */
+	size_t len;
+	int64_t created; /* unix seconds */
+	void *ud;        /* the caller's */
+	/* Set by the committer. */
+	int rc; /* 0, VG_EINVAL (refused: hashes disagree), VG_ENOENT (the
+		 * client is gone), or a store or disk error (try again) */
+	char md5[33], sha1[41], sha256[65];
+	bool new_job;       /* a job was queued for the sample */
+	enum job_state job; /* the sample's job after the commit */
+	/* The sample's reputation after the commit, read by the committer
+	 * so that the loop can update its index without the store. */
+	bool have_rep;
+	struct reputation rep;
+	struct ingest_item *next;
+};
+
+struct ingest_stats {
+	uint64_t batches;        /* transactions committed */
+	uint64_t items;          /* submissions in them */
+	uint64_t samples_stored; /* new samples appended */
+	uint64_t queued;         /* submissions waiting now */
+	uint64_t queued_bytes;   /* their sample bytes */
+};
+
+struct ingest;
+
+/*
+ * Starts the committer: it opens its own store handle on the SQLite file
+ * at db_path and appends to samples (whose writer it becomes). Finished
+ * items are announced by writing one byte to notify_fd (non-blocking).
+ * Returns 0 or a VG_E* code with a message in err.
+ */
+int ingest_start(const char *db_path, struct samples *samples, int notify_fd,
+		 struct ingest **out, char *err, size_t errlen);
+
+/* Queues it. VG_ELIMIT if the queue already holds INGEST_MAX_QUEUED_BYTES
+ * (it is not queued then); 0 otherwise. Never waits for the disk. */
+int ingest_submit(struct ingest *g, struct ingest_item *it);
+
+/* The items finished since the last call, in the order they were
+ * queued, as a list through next; NULL if none. */
+struct ingest_item *ingest_take_done(struct ingest *g);
+
+void ingest_item_free(struct ingest_item *it);
+
+void ingest_get_stats(struct ingest *g, struct ingest_stats *out);
+
+/* Commits what is queued, stops the thread and frees g, including any
+ * finished items not taken. */
+void ingest_stop(struct ingest *g);
+
+#endif
