@@ -127,27 +127,31 @@ grow(struct lookup_index *ix)
 			insert(ix, k, (uint32_t)i);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/* Hex digit values, either case; -1 for anything else. */
+static const int8_t hexv[256] = {
+	['0'] = 0 + 1,  ['1'] = 1 + 1,  ['2'] = 2 + 1,  ['3'] = 3 + 1,
+	['4'] = 4 + 1,  ['5'] = 5 + 1,  ['6'] = 6 + 1,  ['7'] = 7 + 1,
+	['8'] = 8 + 1,  ['9'] = 9 + 1,  ['a'] = 10 + 1, ['b'] = 11 + 1,
+	['c'] = 12 + 1, ['d'] = 13 + 1, ['e'] = 14 + 1, ['f'] = 15 + 1,
+	['A'] = 10 + 1, ['B'] = 11 + 1, ['C'] = 12 + 1, ['D'] = 13 + 1,
+	['E'] = 14 + 1, ['F'] = 15 + 1,
+};
 
+/* The table holds value + 1, so that the zero-initialised rest means
+ * "not a digit"; a byte is decoded with one load per digit and the
+ * validity of the whole string is checked once at the end. */
 static int
 unhex(const char *h, size_t len, uint8_t *out)
 {
+	int ok = 1;
+
 	for (size_t i = 0; i < len; i += 2) {
-		int a = hexval(h[i]), b = hexval(h[i + 1]);
-		if (a < 0 || b < 0)
-			return -1;
-		out[i / 2] = (uint8_t)(a << 4 | b);
+		int a = hexv[(uint8_t)h[i]], b = hexv[(uint8_t)h[i + 1]];
+
+		ok &= (a != 0) & (b != 0);
+		out[i / 2] = (uint8_t)((a - 1) << 4 | ((b - 1) & 15));
 	}
-	return 0;
+	return ok ? 0 : -1;
 }
 
 /*

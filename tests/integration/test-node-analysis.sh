@@ -84,6 +84,17 @@ http POST /v1/lookup "$t2" --data-binary "{\"hashes\":[\"$md5\",\"$(printf %064d
 [ "$(json '[r.get("verdict", r.get("error")) for r in d["results"]]')" = "['malicious', 'unknown', 'bad_hash']" ] &&
 	pass "a batch lookup with known, unknown and malformed hashes" ||
 	fail "a batch lookup with known, unknown and malformed hashes" "$(cat "$out")"
+# Plain bodies are answered by a scanner, others through a JSON tree: the
+# same hashes must get the same bytes back either way.
+http POST /v1/lookup "$t2" --data-binary " { \"hashes\" : [ \"$md5\" , \"$sha1\",\"$sha\",\"$(printf %064d 0)\",\"zz\",\"ABC\" ] } "
+cp "$out" plain.json
+esc=$(printf '\\u%04x' "'$(echo "$sha" | cut -c1)")$(echo "$sha" | cut -c2-)
+http POST /v1/lookup "$t2" --data-binary "{\"other\":1,\"hashes\":[\"$md5\",\"$sha1\",\"$esc\",\"$(printf %064d 0)\",\"zz\",\"ABC\"]}"
+if cmp -s plain.json "$out" && [ "$(json '[r.get("verdict", r.get("error")) for r in d["results"]]')" = "['malicious', 'malicious', 'malicious', 'unknown', 'bad_hash', 'bad_hash']" ]; then
+	pass "a lookup answers the same whether its body is plain or needs a JSON parser"
+else
+	fail "a lookup answers the same whether its body is plain or needs a JSON parser" "$(cat plain.json; echo; cat "$out")"
+fi
 grep -q '"path":"/home/<user>/Downloads/eicar.com"' var/vigil.db* 2>/dev/null &&
 	pass "the stored path has the user's name replaced" ||
 	fail "the stored path has the user's name replaced"

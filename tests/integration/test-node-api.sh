@@ -155,6 +155,20 @@ http POST /v1/lookup '{"hashes":["a\"b","\u00e9",null,{"x":[1]}]}' "$AUTH"
 [ "$code" = 200 ] && [ "$(json '[r["error"] for r in d["results"]] == ["bad_hash"] * 4 and d["results"][0]["hash"] == "a\"b" and d["results"][3]["hash"] == {"x": [1]}')" = True ] &&
 	pass "lookup echoes hostile hash values as valid JSON, each a bad_hash" ||
 	fail "lookup echoes hostile hash values as valid JSON, each a bad_hash" "$code $(cat "$out")"
+# Bodies the plain-body scanner must not take as plain, nor answer wrongly.
+for body in '{"hashes":["44d88612fea8a8f36de82e1278abb02f",]}' \
+	'{"hashes":["44d88612fea8a8f36de82e1278abb02f"]} x' \
+	'{"hashes":["44d88612fea8a8f36de82e1278abb02f"' \
+	'{"hashes":["44d88612fea8a8f36de82e1278abb02f]}' \
+	'{"hashes":["a"]"b"]}' '{"hashes" ["a"]}' '{"hashes":["a"],"hashes":["b"]}'; do
+	http POST /v1/lookup "$body" "$AUTH"
+	expect_http 400 bad_json "malformed lookup body $body: 400"
+done
+http POST /v1/lookup '	{ "hashes" :
+ [ ] }  ' "$AUTH"
+[ "$code" = 200 ] && [ "$(cat "$out")" = '{"results":[]}' ] &&
+	pass "an empty batch with JSON whitespace everywhere: 200, no results" ||
+	fail "an empty batch with JSON whitespace everywhere: 200, no results" "$code $(cat "$out")"
 http POST /v1/lookup '{"hashes":["a","b","c","d","e","f"]}' "$AUTH"
 expect_http 413 batch_too_large "a batch over max_batch: 413"
 http POST /v1/lookup '{"hashes":"x"}' "$AUTH"
