@@ -17,6 +17,7 @@ vg_strerror(int code)
 	case VG_ENOENT: return "not found";
 	case VG_ETYPE: return "not a regular file";
 	case VG_ECORRUPT: return "corrupt data";
+	case VG_EVERIFY: return "verification failed";
 	}
 	return "unknown error";
 }

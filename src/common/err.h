@@ -18,7 +18,8 @@ enum {
 	VG_ENOENT = -7,   /* no such file or entry */
 	VG_ETYPE = -8,    /* wrong kind of file (fifo, device, ...) */
 	VG_ECORRUPT = -9, /* stored data makes no sense */
-	VG_ERR_MIN = -9,
+	VG_EVERIFY = -10, /* a signature or proof does not verify */
+	VG_ERR_MIN = -10,
 };
 
 /* Returns a static, human-readable name for code; never NULL. */

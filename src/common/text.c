@@ -9,15 +9,17 @@
 
 #include "common/xmalloc.h"
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
+size_t
+text_utf8_decode(const char *s, size_t n, uint32_t *cpp)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	uint32_t cp;
 	size_t len;
 
-	if (p[0] < 0x80)
+	if (p[0] < 0x80) {
+		*cpp = p[0];
 		return 1;
+	}
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
 		len = 2, cp = p[0] & 0x1f;
 	else if (p[0] >= 0xe0 && p[0] <= 0xef)
@@ -36,6 +38,7 @@ utf8_len(const unsigned char *p, size_t n)
 	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
 	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	*cpp = cp;
 	return len;
 }
 
@@ -51,7 +54,8 @@ text_sanitize(const char *s, bool for_terminal)
 	n = strlen(s);
 	out = xreallocarray(NULL, n + 1, 4);
 	for (size_t i = 0; i < n;) {
-		size_t l = utf8_len(p + i, n - i);
+		uint32_t cp;
+		size_t l = text_utf8_decode(s + i, n - i, &cp);
 		bool esc = l == 0;
 
 		if (!esc && for_terminal) {

@@ -9,6 +9,8 @@
 #define VIGIL_COMMON_TEXT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /*
  * Returns a malloc'd copy of s (NULL if s is NULL) in which every byte
@@ -17,5 +19,13 @@
  * The result is always valid UTF-8.
  */
 char *text_sanitize(const char *s, bool for_terminal);
+
+/*
+ * Returns the length (1 to 4) of the valid UTF-8 sequence at p, reading at
+ * most n bytes (n >= 1), and stores its code point in *cp; returns 0 if the
+ * bytes there are not UTF-8 (overlong forms, surrogates and values above
+ * U+10FFFF included).
+ */
+size_t text_utf8_decode(const char *p, size_t n, uint32_t *cp);
 
 #endif

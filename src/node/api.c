@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "node/ingest.h"
+#include "node/lookup_body.h"
 
 #define TOKEN_PREFIX       "vg1."
 #define TOKEN_SECRET_BYTES 32
@@ -530,24 +531,18 @@ on_files(h2o_req_t *req, const char *hash, size_t len)
 	return 0;
 }
 
-/* Skips JSON whitespace. */
-static const char *
-skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
-}
-
 /* Appends the answer for one hash, given as the len bytes at s, which
  * are plain (printable ASCII, no quote or backslash) and so are valid in
  * a JSON string as they are. */
 static void
-lookup_one(struct out *o, const char *s, size_t len)
+lookup_one(void *ud, size_t i, const char *s, size_t len)
 {
+	struct out *o = ud;
 	const struct index_entry *e;
 	int bad;
 
+	if (i > 0)
+		out_add(o, ",", 1);
 	e = index_get(N->index, s, len, &bad);
 	out_add(o, "{\"hash\":\"", 9);
 	out_add(o, s, len);
@@ -561,69 +556,19 @@ lookup_one(struct out *o, const char *s, size_t len)
 	}
 }
 
-/*
- * The lookup body in its usual form, {"hashes": ["...", ...]} of plain
- * strings, answered without building a JSON tree: each string goes
- * straight to the index and into the answer. Returns 1 with the answer
- * in o and the number of hashes in *n; 0 for anything else (escapes,
- * bytes outside printable ASCII, other keys or types, more than max
- * hashes, malformed JSON), and the general path then answers, errors
- * included. The two give the same answer to every body this one takes.
- */
+/* The usual lookup body, answered without a JSON tree (lookup_body.h):
+ * 1 with the answer in o and the number of hashes in *n, or 0 for the
+ * general path. Both give the same answer to every body this takes. */
 static int
 lookup_plain(const char *p, size_t len, size_t max, struct out *o, size_t *n)
 {
-	const char *end = p + len;
-	size_t k = 0;
+	long k;
 
-	p = skip_ws(p, end);
-	if (p == end || *p++ != '{')
-		return 0;
-	p = skip_ws(p, end);
-	if ((size_t)(end - p) < 8 || memcmp(p, "\"hashes\"", 8) != 0)
-		return 0;
-	p = skip_ws(p + 8, end);
-	if (p == end || *p++ != ':')
-		return 0;
-	p = skip_ws(p, end);
-	if (p == end || *p++ != '[')
-		return 0;
-	p = skip_ws(p, end);
 	out_add(o, "{\"results\":[", 12);
-	if (p < end && *p == ']') {
-		p++;
-	} else {
-		for (;;) {
-			const char *s;
-
-			if (p == end || *p++ != '"')
-				return 0;
-			for (s = p; p < end && *p != '"'; p++)
-				if ((unsigned char)*p < 0x20 ||
-				    (unsigned char)*p > 0x7e || *p == '\\')
-					return 0;
-			if (p == end || ++k > max)
-				return 0;
-			if (k > 1)
-				out_add(o, ",", 1);
-			lookup_one(o, s, (size_t)(p - s));
-			p = skip_ws(p + 1, end);
-			if (p == end)
-				return 0;
-			if (*p == ']') {
-				p++;
-				break;
-			}
-			if (*p++ != ',')
-				return 0;
-			p = skip_ws(p, end);
-		}
-	}
-	p = skip_ws(p, end);
-	if (p == end || *p++ != '}' || skip_ws(p, end) != end)
+	if ((k = lookup_body_scan(p, len, max, lookup_one, o)) < 0)
 		return 0;
 	out_add(o, "]}", 2);
-	*n = k;
+	*n = (size_t)k;
 	return 1;
 }
 
