@@ -34,6 +34,32 @@
 #define TOKEN_MAX_LEN      128
 
 static struct node *N;
+/* The event loop this thread runs (api_loop_enter). */
+static __thread struct api_loop *L;
+/* The token cache and every token bucket, shared by the loops. */
+static pthread_mutex_t limits_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* A loop's own counters; /metrics reads them from another thread. */
+#define BUMP(x, n) __atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
+#define READ(x)    __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static void
+index_read_lock(void)
+{
+	pthread_rwlock_rdlock(&N->index_lock);
+}
+
+static void
+index_write_lock(void)
+{
+	pthread_rwlock_wrlock(&N->index_lock);
+}
+
+static void
+index_unlock(void)
+{
+	pthread_rwlock_unlock(&N->index_lock);
+}
 
 /* Latency buckets of vigil_lookup_duration_seconds. */
 static const double latency_le[METRICS_LATENCY_BUCKETS] = {
@@ -121,7 +147,7 @@ static void
 count(enum route r, int status)
 {
 	if (status >= 0 && status < METRICS_STATUS_MAX)
-		N->metrics.requests[r][status]++;
+		BUMP(L->metrics.requests[r][status], 1);
 }
 
 static void
@@ -205,15 +231,13 @@ wrong_method(h2o_req_t *req, enum route r, const char *allow)
 
 /*
  * Takes one token from b, which refills at rate a second up to burst (a
- * bucket never used starts full). When it is empty, answers 429 with
- * Retry-After and why, and returns 0.
+ * bucket never used starts full). Returns 0 if it did, or else the
+ * seconds until one is there. Under limits_mu.
  */
-static int
-bucket_take(struct bucket *b, double rate, double burst, h2o_req_t *req,
-	    enum route r, const char *why)
+static long
+bucket_take(struct bucket *b, double rate, double burst)
 {
 	double now = clock_seconds();
-	char secs[24];
 
 	if (b->at == 0)
 		b->tokens = burst;
@@ -224,15 +248,22 @@ bucket_take(struct bucket *b, double rate, double burst, h2o_req_t *req,
 	b->at = now;
 	if (b->tokens >= 1.0) {
 		b->tokens -= 1.0;
-		return 1;
+		return 0;
 	}
-	snprintf(secs, sizeof(secs), "%ld",
-		 (long)((1.0 - b->tokens) / rate) + 1);
+	return (long)((1.0 - b->tokens) / rate) + 1;
+}
+
+/* Answers 429 with Retry-After: wait seconds, and why. */
+static void
+rate_limited(h2o_req_t *req, enum route r, long wait, const char *why)
+{
+	char secs[24];
+
+	snprintf(secs, sizeof(secs), "%ld", wait);
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER,
 		       NULL, secs, strlen(secs));
-	N->metrics.rate_limited++;
+	BUMP(L->metrics.rate_limited, 1);
 	send_error(req, r, 429, "rate_limited", why);
-	return 0;
 }
 
 static int
@@ -257,6 +288,7 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	uint8_t hash[32];
 	struct token_slot *t;
 	struct client c;
+	long wait;
 
 	if (at < 0)
 		return deny(req, r,
@@ -300,20 +332,28 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		return -1;
 	}
 	crypto_hash_sha256(hash, (const uint8_t *)v, len);
+	pthread_mutex_lock(&limits_mu);
 	if ((t = token_find(hash, 0)) == NULL) {
-		if (N->store->ops->client_by_token_hash(N->store, hash, &c) !=
+		/* The store is read without the lock; another loop may cache
+		 * the same client meanwhile, which token_find(, 1) finds. */
+		pthread_mutex_unlock(&limits_mu);
+		if (L->store->ops->client_by_token_hash(L->store, hash, &c) !=
 		    0)
 			return deny(req, r, "unknown token");
+		pthread_mutex_lock(&limits_mu);
 		t = token_find(hash, 1);
 		memcpy(t->who.id, c.id, sizeof(t->who.id));
 		t->who.consent = c.consent;
 		client_clear(&c);
 	}
-	if (!bucket_take(&t->bucket, N->cfg.rate_per_sec, N->cfg.rate_burst,
-			 req, r,
-			 "too many requests from this client; retry later"))
-		return -1;
+	wait = bucket_take(&t->bucket, N->cfg.rate_per_sec, N->cfg.rate_burst);
 	*who = t->who;
+	pthread_mutex_unlock(&limits_mu);
+	if (wait > 0) {
+		rate_limited(req, r, wait,
+			     "too many requests from this client; retry later");
+		return -1;
+	}
 	return 0;
 }
 
@@ -407,6 +447,7 @@ enroll_allowed(h2o_req_t *req)
 	const uint8_t *p = (const uint8_t *)&ss;
 	uint64_t h = 1469598103934665603ull;
 	size_t n = 0;
+	long wait;
 
 	memset(&ss, 0, sizeof(ss));
 	len = req->conn->callbacks->get_peername(req->conn,
@@ -421,10 +462,15 @@ enroll_allowed(h2o_req_t *req)
 	(void)len;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 1099511628211ull;
-	return bucket_take(
-		&enroll_bucket[h % ENROLL_SLOTS], NODE_ENROLL_PER_MIN / 60.0,
-		NODE_ENROLL_BURST, req, ROUTE_ENROLL,
-		"too many enrolments from this address; retry later");
+	pthread_mutex_lock(&limits_mu);
+	wait = bucket_take(&enroll_bucket[h % ENROLL_SLOTS],
+			   NODE_ENROLL_PER_MIN / 60.0, NODE_ENROLL_BURST);
+	pthread_mutex_unlock(&limits_mu);
+	if (wait == 0)
+		return 1;
+	rate_limited(req, ROUTE_ENROLL, wait,
+		     "too many enrolments from this address; retry later");
+	return 0;
 }
 
 static int
@@ -476,7 +522,7 @@ on_enroll(h2o_req_t *req)
 	crypto_hash_sha256(c.token_hash, (const uint8_t *)token, strlen(token));
 	snprintf(c.region, sizeof(c.region), "%s", N->cfg.region);
 	c.created = (int64_t)time(NULL);
-	if ((rc = N->store->ops->client_put(N->store, &c)) != 0) {
+	if ((rc = L->store->ops->client_put(L->store, &c)) != 0) {
 		log_event(LOG_ERROR, "store_failed", "op=client_put err=%d",
 			  rc);
 		return send_error(req, ROUTE_ENROLL, 503, "store_unavailable",
@@ -520,14 +566,20 @@ on_files(h2o_req_t *req, const char *hash, size_t len)
 		return wrong_method(req, ROUTE_FILES, "GET");
 	if (authenticate(req, ROUTE_FILES, &who) != 0)
 		return 0;
+	index_read_lock();
 	e = index_get(N->index, hash, len, &bad);
+	/* The answer is copied into the request's pool before the lock
+	 * goes: a writer may replace the entry right after. */
+	if (e != NULL)
+		reply(req, ROUTE_FILES, 200, "application/json", e->json,
+		      e->json_len);
+	index_unlock();
 	if (bad)
 		return send_error(req, ROUTE_FILES, 400, "bad_hash",
 				  "expected an MD5, SHA-1 or SHA-256 in hex");
 	if (e == NULL)
 		return send_error(req, ROUTE_FILES, 404, "unknown",
 				  "no sample with this hash is known");
-	reply(req, ROUTE_FILES, 200, "application/json", e->json, e->json_len);
 	return 0;
 }
 
@@ -580,13 +632,17 @@ on_lookup(h2o_req_t *req)
 	json_t *j, *hashes;
 	struct caller who;
 	size_t i, n;
+	int plain;
 
 	if (!is_method(req, "POST"))
 		return wrong_method(req, ROUTE_LOOKUP, "POST");
 	if (authenticate(req, ROUTE_LOOKUP, &who) != 0)
 		return 0;
-	if (lookup_plain(req->entity.base, req->entity.len, N->cfg.max_batch,
-			 &o, &n))
+	index_read_lock();
+	plain = lookup_plain(req->entity.base, req->entity.len,
+			     N->cfg.max_batch, &o, &n);
+	index_unlock();
+	if (plain)
 		goto answer;
 	o.n = 0;
 	if ((j = body_object(req, ROUTE_LOOKUP)) == NULL) {
@@ -614,6 +670,7 @@ on_lookup(h2o_req_t *req)
 	/* Known samples' answers are pre-rendered; a valid hash is hex and
 	 * is copied as it is; anything else is re-encoded by jansson. */
 	out_add(&o, "{\"results\":[", 12);
+	index_read_lock();
 	for (i = 0; i < n; i++) {
 		json_t *h = json_array_get(hashes, i);
 		const struct index_entry *e = NULL;
@@ -641,18 +698,19 @@ on_lookup(h2o_req_t *req)
 			out_add(&o, e->json + 1, e->json_len - 1);
 		}
 	}
+	index_unlock();
 	out_add(&o, "]}", 2);
 	json_decref(j);
 answer:
 	reply(req, ROUTE_LOOKUP, 200, "application/json", o.p, o.n);
 	free(o.p);
 	dt = clock_seconds() - t0;
-	N->metrics.lookup_count++;
-	N->metrics.lookup_seconds += dt;
-	N->metrics.lookup_hashes += n;
+	BUMP(L->metrics.lookup_count, 1);
+	BUMP(L->metrics.lookup_ns, (uint64_t)(dt * 1e9));
+	BUMP(L->metrics.lookup_hashes, n);
 	for (i = 0; i < METRICS_LATENCY_BUCKETS; i++)
 		if (dt <= latency_le[i])
-			N->metrics.lookup_latency[i]++;
+			BUMP(L->metrics.lookup_latency[i], 1);
 	return 0;
 }
 
@@ -778,8 +836,10 @@ refresh(const char *sha256)
 {
 	struct reputation r;
 
-	if (N->store->ops->reputation_get(N->store, sha256, &r) == 0) {
+	if (L->store->ops->reputation_get(L->store, sha256, &r) == 0) {
+		index_write_lock();
 		index_put(N->index, &r);
+		index_unlock();
 		reputation_clear(&r);
 	}
 }
@@ -836,6 +896,7 @@ on_submit(h2o_req_t *req)
 	if (it->len > 0)
 		memcpy(it->body, req->entity.base, it->len);
 	it->created = (int64_t)time(NULL);
+	it->port = L->id;
 	if (ingest_submit(N->ingest, it) != 0) {
 		ingest_item_free(it);
 		h2o_add_header(&req->pool, &req->res.headers,
@@ -863,9 +924,11 @@ submitted(struct ingest_item *it)
 	if (it->rc == 0) {
 		if (it->new_job && N->analysis != NULL)
 			analysis_kick(N->analysis);
-		if (it->have_rep)
+		if (it->have_rep) {
+			index_write_lock();
 			index_put(N->index, &it->rep);
-		else
+			index_unlock();
+		} else
 			refresh(it->sha256);
 		log_event(LOG_INFO, "submitted",
 			  "id=%s client=%s sha256=%s size=%zu new=%d", it->id,
@@ -899,14 +962,15 @@ submitted(struct ingest_item *it)
 	}
 }
 
-void
-api_on_ingest_done(struct node *node)
+static void
+on_ingest_done(struct node *node)
 {
 	struct ingest_item *it, *next;
 
 	if (node->ingest == NULL)
 		return;
-	for (it = ingest_take_done(node->ingest); it != NULL; it = next) {
+	for (it = ingest_take_done(node->ingest, L->id); it != NULL;
+	     it = next) {
 		next = it->next;
 		submitted(it);
 		ingest_item_free(it);
@@ -920,15 +984,14 @@ struct waiter {
 	uint64_t deadline_ms;
 	struct waiter *next, *prev;
 };
-static struct waiter *waiters;
 
 static void
 unlink_waiter(struct waiter *w)
 {
 	if (w->prev)
 		w->prev->next = w->next;
-	else if (waiters == w)
-		waiters = w->next;
+	else if (L->waiters == w)
+		L->waiters = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
 	w->next = w->prev = NULL;
@@ -957,7 +1020,7 @@ answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
 
 	*done = 0;
 	out = json_pack("{s:s, s:s}", "id", sub->id, "sha256", sub->sha256);
-	if (N->store->ops->job_get_by_sha256(N->store, sub->sha256, &j) != 0) {
+	if (L->store->ops->job_get_by_sha256(L->store, sub->sha256, &j) != 0) {
 		json_decref(out);
 		return send_error(req, ROUTE_SUBMISSION, 503,
 				  "store_unavailable",
@@ -968,7 +1031,7 @@ answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
 	json_object_set_new(out, "attempts", json_integer(j.attempts));
 	if (j.state == JOB_DONE || j.state == JOB_FAILED) {
 		*done = 1;
-		if (N->store->ops->reputation_get(N->store, sub->sha256, &r) ==
+		if (L->store->ops->reputation_get(L->store, sub->sha256, &r) ==
 		    0) {
 			json_t *det = json_loads(r.detections, 0, NULL);
 			json_object_set_new(out, "verdict",
@@ -1031,7 +1094,7 @@ on_submission(h2o_req_t *req, const char *id, size_t len)
 	}
 	/* Someone else's submission is as unknown as one that never was. */
 	memset(&sub, 0, sizeof(sub));
-	if (N->store->ops->submission_get(N->store, idz, &sub) != 0 ||
+	if (L->store->ops->submission_get(L->store, idz, &sub) != 0 ||
 	    strcmp(sub.client_id, who.id) != 0) {
 		if (sub.metadata != NULL)
 			submission_clear(&sub);
@@ -1042,7 +1105,7 @@ on_submission(h2o_req_t *req, const char *id, size_t len)
 		struct job j;
 		int pending = 1;
 
-		if (N->store->ops->job_get_by_sha256(N->store, sub.sha256,
+		if (L->store->ops->job_get_by_sha256(L->store, sub.sha256,
 						     &j) == 0) {
 			pending = j.state == JOB_QUEUED ||
 				  j.state == JOB_ANALYSING;
@@ -1056,10 +1119,10 @@ on_submission(h2o_req_t *req, const char *id, size_t len)
 			memcpy(w->id, sub.id, sizeof(w->id));
 			memcpy(w->sha256, sub.sha256, sizeof(w->sha256));
 			w->deadline_ms = clock_ms() + (uint64_t)wait * 1000;
-			w->next = waiters;
-			if (waiters)
-				waiters->prev = w;
-			waiters = w;
+			w->next = L->waiters;
+			if (L->waiters)
+				L->waiters->prev = w;
+			L->waiters = w;
 			submission_clear(&sub);
 			return 0;
 		}
@@ -1085,32 +1148,97 @@ wake(struct waiter *w)
 	answer_submission(req, &sub, &done);
 }
 
-void
-api_on_analysis_done(struct node *node)
+/* Answers this loop's long-polls for the n samples in done. */
+static void
+wake_done(char (*done)[65], size_t n)
 {
-	char(*done)[65] = NULL;
-	size_t n;
-
-	if (node->analysis == NULL)
-		return;
-	n = analysis_take_done(node->analysis, &done);
-	for (size_t i = 0; i < n; i++) {
-		refresh(done[i]);
-		for (struct waiter *w = waiters, *next; w != NULL; w = next) {
+	for (size_t i = 0; i < n; i++)
+		for (struct waiter *w = L->waiters, *next; w != NULL;
+		     w = next) {
 			next = w->next;
 			if (strcmp(w->sha256, done[i]) == 0)
 				wake(w);
 		}
+}
+
+/* Loop 0 takes the analyses' results, brings the index up to date, and
+ * passes the samples on to every other loop for their long-polls. */
+static void
+on_analysis_done(struct node *node)
+{
+	char(*done)[65] = NULL;
+	size_t n;
+	char b = 'a';
+
+	if (node->analysis == NULL)
+		return;
+	if ((n = analysis_take_done(node->analysis, &done)) == 0) {
+		free(done);
+		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		refresh(done[i]);
+	for (unsigned k = 1; k < node->n_loops; k++) {
+		struct api_loop *l = &node->loops[k];
+
+		pthread_mutex_lock(&l->mu);
+		if (l->inbox_n + n > l->inbox_cap) {
+			l->inbox_cap = (l->inbox_n + n) * 2;
+			l->inbox = xreallocarray(l->inbox, l->inbox_cap,
+						 sizeof(*l->inbox));
+		}
+		memcpy(l->inbox + l->inbox_n, done, n * sizeof(*done));
+		l->inbox_n += n;
+		pthread_mutex_unlock(&l->mu);
+		/* A full pipe already says there is something to take. */
+		if (write(l->notify_fd, &b, 1) < 0 && errno != EAGAIN)
+			log_event(LOG_ERROR, "notify_failed", "err=\"%s\"",
+				  strerror(errno));
+	}
+	wake_done(done, n);
 	free(done);
+}
+
+/* What loop 0 passed on to this one. */
+static void
+on_inbox(void)
+{
+	char(*done)[65];
+	size_t n;
+
+	pthread_mutex_lock(&L->mu);
+	done = L->inbox;
+	n = L->inbox_n;
+	L->inbox = NULL;
+	L->inbox_n = L->inbox_cap = 0;
+	pthread_mutex_unlock(&L->mu);
+	wake_done(done, n);
+	free(done);
+}
+
+void
+api_on_notify(struct node *node)
+{
+	on_ingest_done(node);
+	if (L->id == 0)
+		on_analysis_done(node);
+	else
+		on_inbox();
+}
+
+void
+api_loop_enter(struct node *node, struct api_loop *l)
+{
+	N = node;
+	L = l;
 }
 
 void
 api_release_waiters(struct node *node)
 {
 	(void)node;
-	while (waiters != NULL)
-		wake(waiters);
+	while (L->waiters != NULL)
+		wake(L->waiters);
 }
 
 void
@@ -1119,7 +1247,7 @@ api_tick(struct node *node)
 	uint64_t now = clock_ms();
 
 	(void)node;
-	for (struct waiter *w = waiters, *next; w != NULL; w = next) {
+	for (struct waiter *w = L->waiters, *next; w != NULL; w = next) {
 		next = w->next;
 		if (now >= w->deadline_ms)
 			wake(w);
@@ -1129,24 +1257,50 @@ api_tick(struct node *node)
 static int
 on_healthz(h2o_req_t *req)
 {
+	size_t n;
+
 	if (!is_method(req, "GET"))
 		return wrong_method(req, ROUTE_HEALTHZ, "GET");
+	index_read_lock();
+	n = index_count(N->index);
+	index_unlock();
 	return send_json(req, ROUTE_HEALTHZ, 200,
 			 json_pack("{s:s, s:s, s:s, s:I}", "status", "ok",
 				   "region", N->cfg.region, "site", N->cfg.site,
-				   "samples",
-				   (json_int_t)index_count(N->index)));
+				   "samples", (json_int_t)n));
+}
+
+/* Adds up every loop's counters. */
+static void
+sum_metrics(struct metrics *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (unsigned k = 0; k < N->n_loops; k++) {
+		struct metrics *l = &N->loops[k].metrics;
+
+		for (int r = 0; r < ROUTE_COUNT; r++)
+			for (int st = 0; st < METRICS_STATUS_MAX; st++)
+				m->requests[r][st] += READ(l->requests[r][st]);
+		for (int i = 0; i < METRICS_LATENCY_BUCKETS; i++)
+			m->lookup_latency[i] += READ(l->lookup_latency[i]);
+		m->lookup_count += READ(l->lookup_count);
+		m->lookup_ns += READ(l->lookup_ns);
+		m->lookup_hashes += READ(l->lookup_hashes);
+		m->rate_limited += READ(l->rate_limited);
+	}
 }
 
 static int
 on_metrics(h2o_req_t *req)
 {
-	size_t cap = 64 * 1024, o = 0;
+	size_t cap = 64 * 1024, o = 0, n;
+	struct metrics m;
 	char *b;
 
 	if (!is_method(req, "GET"))
 		return wrong_method(req, ROUTE_METRICS, "GET");
 	count(ROUTE_METRICS, 200); /* this answer counts itself */
+	sum_metrics(&m);
 	b = h2o_mem_alloc_pool(&req->pool, cap);
 #define OUT(...)                                                               \
 	do {                                                                   \
@@ -1159,33 +1313,30 @@ on_metrics(h2o_req_t *req)
 	    "# TYPE vigil_http_requests_total counter\n");
 	for (int r = 0; r < ROUTE_COUNT; r++)
 		for (int s = 0; s < METRICS_STATUS_MAX; s++)
-			if (N->metrics.requests[r][s])
+			if (m.requests[r][s])
 				OUT("vigil_http_requests_total{route=\"%s\","
 				    "code=\"%d\"} %llu\n",
 				    route_name(r), s,
-				    (unsigned long long)
-					    N->metrics.requests[r][s]);
+				    (unsigned long long)m.requests[r][s]);
 	OUT("# HELP vigil_lookup_duration_seconds Time to answer a lookup "
 	    "batch.\n"
 	    "# TYPE vigil_lookup_duration_seconds histogram\n");
 	for (int i = 0; i < METRICS_LATENCY_BUCKETS; i++)
 		OUT("vigil_lookup_duration_seconds_bucket{le=\"%g\"} %llu\n",
-		    latency_le[i],
-		    (unsigned long long)N->metrics.lookup_latency[i]);
+		    latency_le[i], (unsigned long long)m.lookup_latency[i]);
 	OUT("vigil_lookup_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 	    "vigil_lookup_duration_seconds_sum %.6f\n"
 	    "vigil_lookup_duration_seconds_count %llu\n",
-	    (unsigned long long)N->metrics.lookup_count,
-	    N->metrics.lookup_seconds,
-	    (unsigned long long)N->metrics.lookup_count);
+	    (unsigned long long)m.lookup_count, (double)m.lookup_ns / 1e9,
+	    (unsigned long long)m.lookup_count);
 	OUT("# HELP vigil_lookup_hashes_total Hashes looked up.\n"
 	    "# TYPE vigil_lookup_hashes_total counter\n"
 	    "vigil_lookup_hashes_total %llu\n",
-	    (unsigned long long)N->metrics.lookup_hashes);
+	    (unsigned long long)m.lookup_hashes);
 	{
 		uint64_t q = 0;
 
-		if (N->store->ops->jobs_queued(N->store, &q) == 0)
+		if (L->store->ops->jobs_queued(L->store, &q) == 0)
 			OUT("# HELP vigil_analysis_queue_depth Jobs waiting "
 			    "for a "
 			    "worker.\n"
@@ -1249,13 +1400,15 @@ on_metrics(h2o_req_t *req)
 	    "(max_connections).\n"
 	    "# TYPE vigil_connections_refused_total counter\n"
 	    "vigil_connections_refused_total %llu\n",
-	    (unsigned long long)N->metrics.rate_limited,
-	    (unsigned long long)N->metrics.connections_open,
-	    (unsigned long long)N->metrics.connections_refused);
+	    (unsigned long long)m.rate_limited,
+	    (unsigned long long)READ(N->conns_open),
+	    (unsigned long long)READ(N->conns_refused));
 	{
 		struct verdict_count vc;
 
+		index_read_lock();
 		index_count_verdicts(N->index, &vc);
+		index_unlock();
 		OUT("# HELP vigil_samples_by_verdict Known samples by "
 		    "verdict.\n"
 		    "# TYPE vigil_samples_by_verdict gauge\n"
@@ -1265,9 +1418,12 @@ on_metrics(h2o_req_t *req)
 		    "vigil_samples_by_verdict{verdict=\"unknown\"} %zu\n",
 		    vc.malicious, vc.suspicious, vc.clean, vc.unknown);
 	}
+	index_read_lock();
+	n = index_count(N->index);
+	index_unlock();
 	OUT("# HELP vigil_samples Samples in the reputation index.\n"
 	    "# TYPE vigil_samples gauge\nvigil_samples %zu\n",
-	    index_count(N->index));
+	    n);
 	OUT("# HELP vigil_start_time_seconds When this node started.\n"
 	    "# TYPE vigil_start_time_seconds gauge\n"
 	    "vigil_start_time_seconds %lld\n",

@@ -14,18 +14,22 @@ void api_register(struct node *node, h2o_hostconf_t *host);
 /* Fills node->index from the store. Returns 0 or a VG_E* code. */
 int api_load_index(struct node *node);
 
-/* Takes the analysis results posted since the last call: refreshes the
- * index and answers the requests waiting for them. Loop thread only. */
-void api_on_analysis_done(struct node *node);
+/* Binds the calling thread to event loop l of node: every handler and
+ * the functions below then use l's store, counters and long-polls. */
+void api_loop_enter(struct node *node, struct api_loop *l);
 
-/* Answers the submissions committed (or refused) since the last call and
- * refreshes the index for them. Loop thread only. */
-void api_on_ingest_done(struct node *node);
+/* The loop's notify pipe was written to: answers the submissions the
+ * committer finished for this loop and, in loop 0, takes the analyses'
+ * results (refreshing the index and passing them on to the other loops),
+ * elsewhere what loop 0 passed on; then answers the long-polls waiting
+ * for them. Loop thread only. */
+void api_on_notify(struct node *node);
 
-/* Answers every long-poll now, with the state as it is (shutdown). */
+/* Answers every long-poll of this loop now, with the state as it is
+ * (shutdown). */
 void api_release_waiters(struct node *node);
 
-/* Answers long-polls whose time is up. Call often from the loop. */
+/* Answers this loop's long-polls whose time is up. Call often. */
 void api_tick(struct node *node);
 
 /* reputation_each() callback that adds a row to the index (ud). */

@@ -126,6 +126,8 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 			bad = set_str(v, c->rules_dir, sizeof(c->rules_dir));
 		else if (strcmp(key, "workers") == 0)
 			bad = set_u32(v, 0, 64, &c->workers) != 0;
+		else if (strcmp(key, "loops") == 0)
+			bad = set_u32(v, 0, NODE_MAX_LOOPS, &c->loops) != 0;
 		else
 			goto unknown;
 	} else if (strcmp(sec, "limits") == 0) {

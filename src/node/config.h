@@ -28,6 +28,7 @@
 #define NODE_ENROLL_BURST   30u
 #define NODE_ENROLL_PER_MIN 20u
 #define NODE_MAX_REGIONS    32
+#define NODE_MAX_LOOPS      64
 
 struct region_endpoint {
 	char name[33];
@@ -42,6 +43,7 @@ struct node_config {
 	char site[33];
 	char rules_dir[1024]; /* empty: the default rules */
 	uint32_t workers;     /* analysis worker processes; 0: one per core */
+	uint32_t loops;       /* HTTP event loop threads; 0: one per core */
 	uint32_t max_sample_body, max_json_body, max_batch;
 	uint32_t request_timeout_ms, max_connections;
 	uint32_t max_scan_ms; /* analysis time per sample */

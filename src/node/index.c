@@ -149,7 +149,8 @@ unhex(const char *h, size_t len, uint8_t *out)
 		int a = hexv[(uint8_t)h[i]], b = hexv[(uint8_t)h[i + 1]];
 
 		ok &= (a != 0) & (b != 0);
-		out[i / 2] = (uint8_t)((a - 1) << 4 | ((b - 1) & 15));
+		out[i / 2] = (uint8_t)(((unsigned)(a - 1) & 15) << 4 |
+				       ((unsigned)(b - 1) & 15));
 	}
 	return ok ? 0 : -1;
 }

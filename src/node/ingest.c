@@ -26,7 +26,12 @@ struct ingest {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct ingest_item *q_head, *q_tail; /* waiting */
-	struct ingest_item *d_head, *d_tail; /* finished, not yet taken */
+	struct port {                        /* finished, not yet taken */
+		struct ingest_item *head, *tail;
+		int notify_fd;
+		bool told;
+	} * ports;
+	unsigned nports;
 	uint64_t q_n, q_bytes;
 	bool stopping;
 	struct ingest_stats stats;
@@ -34,7 +39,6 @@ struct ingest {
 	struct store *store;
 	struct samples *samples;
 	struct digest *digest;
-	int notify_fd;
 	pthread_t thread;
 };
 
@@ -225,41 +229,58 @@ committer(void *arg)
 
 		pthread_mutex_lock(&g->mu);
 		for (size_t i = 0; i < n; i++) {
-			if (g->d_tail != NULL)
-				g->d_tail->next = batch[i];
+			struct port *p = &g->ports[batch[i]->port];
+
+			if (p->tail != NULL)
+				p->tail->next = batch[i];
 			else
-				g->d_head = batch[i];
-			g->d_tail = batch[i];
+				p->head = batch[i];
+			p->tail = batch[i];
+			p->told = false;
 		}
-		/* A full pipe already says there is something to take. */
-		if (write(g->notify_fd, &b, 1) < 0 && errno != EAGAIN)
-			log_event(LOG_ERROR, "notify_failed", "err=\"%s\"",
-				  strerror(errno));
+		for (unsigned k = 0; k < g->nports; k++) {
+			struct port *p = &g->ports[k];
+
+			if (p->head == NULL || p->told)
+				continue;
+			p->told = true;
+			/* A full pipe already says there is something to
+			 * take. */
+			if (write(p->notify_fd, &b, 1) < 0 && errno != EAGAIN)
+				log_event(LOG_ERROR, "notify_failed",
+					  "err=\"%s\"", strerror(errno));
+		}
 	}
 	pthread_mutex_unlock(&g->mu);
 	return NULL;
 }
 
 int
-ingest_start(const char *db_path, struct samples *samples, int notify_fd,
-	     struct ingest **out, char *err, size_t errlen)
+ingest_start(const char *db_path, struct samples *samples,
+	     const int *notify_fds, unsigned nports, struct ingest **out,
+	     char *err, size_t errlen)
 {
 	struct ingest *g = xcalloc(1, sizeof(*g));
 	int rc;
 
 	*out = NULL;
+	g->nports = nports;
+	g->ports = xcalloc(nports, sizeof(*g->ports));
+	for (unsigned k = 0; k < nports; k++)
+		g->ports[k].notify_fd = notify_fds[k];
 	if ((rc = store_sqlite_open(db_path, &g->store, err, errlen)) != 0) {
+		free(g->ports);
 		free(g);
 		return rc;
 	}
 	if ((g->digest = digest_new()) == NULL) {
 		snprintf(err, errlen, "cannot initialise the digests");
 		g->store->ops->close(g->store);
+		free(g->ports);
 		free(g);
 		return VG_ELIB;
 	}
 	g->samples = samples;
-	g->notify_fd = notify_fd;
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	if ((rc = pthread_create(&g->thread, NULL, committer, g)) != 0) {
@@ -269,6 +290,7 @@ ingest_start(const char *db_path, struct samples *samples, int notify_fd,
 		pthread_mutex_destroy(&g->mu);
 		digest_free(g->digest);
 		g->store->ops->close(g->store);
+		free(g->ports);
 		free(g);
 		return VG_ENOMEM;
 	}
@@ -298,13 +320,16 @@ ingest_submit(struct ingest *g, struct ingest_item *it)
 }
 
 struct ingest_item *
-ingest_take_done(struct ingest *g)
+ingest_take_done(struct ingest *g, unsigned port)
 {
-	struct ingest_item *l;
+	struct ingest_item *l = NULL;
 
 	pthread_mutex_lock(&g->mu);
-	l = g->d_head;
-	g->d_head = g->d_tail = NULL;
+	if (port < g->nports) {
+		l = g->ports[port].head;
+		g->ports[port].head = g->ports[port].tail = NULL;
+		g->ports[port].told = false;
+	}
 	pthread_mutex_unlock(&g->mu);
 	return l;
 }
@@ -343,10 +368,12 @@ ingest_stop(struct ingest *g)
 	pthread_cond_signal(&g->cv);
 	pthread_mutex_unlock(&g->mu);
 	pthread_join(g->thread, NULL);
-	for (it = g->d_head; it != NULL; it = next) {
-		next = it->next;
-		ingest_item_free(it);
-	}
+	for (unsigned k = 0; k < g->nports; k++)
+		for (it = g->ports[k].head; it != NULL; it = next) {
+			next = it->next;
+			ingest_item_free(it);
+		}
+	free(g->ports);
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
 	digest_free(g->digest);

@@ -40,6 +40,7 @@ struct ingest_item {
 	uint8_t *body;      /* the sample; malloc'd, owned by the item */
 	size_t len;
 	int64_t created; /* unix seconds */
+	unsigned port;   /* which of the caller's ports gets it back */
 	void *ud;        /* the caller's */
 	/* Set by the committer. */
 	int rc; /* 0, VG_EINVAL (refused: hashes disagree), VG_ENOENT (the
@@ -66,20 +67,23 @@ struct ingest;
 
 /*
  * Starts the committer: it opens its own store handle on the SQLite file
- * at db_path and appends to samples (whose writer it becomes). Finished
- * items are announced by writing one byte to notify_fd (non-blocking).
- * Returns 0 or a VG_E* code with a message in err.
+ * at db_path and appends to samples (whose writer it becomes). Items come
+ * back to one of nports ports (one per event loop), by their port: each
+ * has its list of finished items, announced by writing one byte to
+ * notify_fds[port] (non-blocking). Returns 0 or a VG_E* code with a
+ * message in err.
  */
-int ingest_start(const char *db_path, struct samples *samples, int notify_fd,
-		 struct ingest **out, char *err, size_t errlen);
+int ingest_start(const char *db_path, struct samples *samples,
+		 const int *notify_fds, unsigned nports, struct ingest **out,
+		 char *err, size_t errlen);
 
 /* Queues it. VG_ELIMIT if the queue already holds INGEST_MAX_QUEUED_BYTES
  * (it is not queued then); 0 otherwise. Never waits for the disk. */
 int ingest_submit(struct ingest *g, struct ingest_item *it);
 
-/* The items finished since the last call, in the order they were
- * queued, as a list through next; NULL if none. */
-struct ingest_item *ingest_take_done(struct ingest *g);
+/* The items of port finished since the last call, in the order they
+ * were queued, as a list through next; NULL if none. */
+struct ingest_item *ingest_take_done(struct ingest *g, unsigned port);
 
 void ingest_item_free(struct ingest_item *it);
 

@@ -1,15 +1,17 @@
 /*
  * node.h - the state of one vigild process and the pieces that share it.
  *
- * One event loop thread (h2o) serves the HTTP API (api.c). The lookup hot
- * path answers from an in-memory index of reputation (index.c), never from
- * the disk; the store (src/store) holds clients and reputation durably.
+ * One h2o event loop thread per core serves the HTTP API (api.c), each on
+ * its own listening socket. The lookup hot path answers from an
+ * in-memory index of reputation (index.c), never from the disk; the store
+ * (src/store) holds clients and reputation durably.
  * Submissions are stored by a committer thread in batches (ingest.c) and
  * analysed by one supervisor thread per sandboxed worker (analysis.c).
  */
 #ifndef VIGIL_NODE_NODE_H
 #define VIGIL_NODE_NODE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "node/analysis.h"
@@ -35,25 +37,47 @@ enum route {
 #define METRICS_STATUS_MAX      600
 #define METRICS_LATENCY_BUCKETS 12
 
+/* One event loop's counters: only its own thread adds to them (with
+ * relaxed atomics), /metrics sums every loop's. */
 struct metrics {
 	uint64_t requests[ROUTE_COUNT][METRICS_STATUS_MAX];
 	/* lookup latency, cumulative buckets of docs/API.md, in seconds */
 	uint64_t lookup_latency[METRICS_LATENCY_BUCKETS];
 	uint64_t lookup_count;
-	double lookup_seconds;
+	uint64_t lookup_ns;
 	uint64_t lookup_hashes;
 	uint64_t rate_limited;
-	uint64_t connections_open, connections_refused;
+};
+
+struct waiter;
+
+/* One HTTP event loop thread's share of the API's state (api.c). */
+struct api_loop {
+	unsigned id;         /* 0: the loop that takes analysis results */
+	struct store *store; /* its own handle */
+	struct metrics metrics;
+	int notify_fd;          /* write end of its notify pipe */
+	struct waiter *waiters; /* its long-polls */
+	/* Analyses finished, for its long-polls; loop 0 fills it. */
+	pthread_mutex_t mu;
+	char (*inbox)[65];
+	size_t inbox_n, inbox_cap;
 };
 
 struct node {
 	struct node_config cfg;
-	struct store *store;
+	struct store *store; /* the main thread's, at start; loop 0's then */
 	struct samples *samples;
 	struct analysis *analysis; /* NULL when analysis is off */
 	struct ingest *ingest;     /* group commit of submissions */
+	/* The reputation index: read by every loop, written under the lock
+	 * for writing when a submission or an analysis changes a sample. */
 	struct lookup_index *index;
-	struct metrics metrics;
+	pthread_rwlock_t index_lock;
+	struct api_loop *loops;
+	unsigned n_loops;
+	/* Connections, over every loop. */
+	uint64_t conns_open, conns_refused;
 	int64_t started;
 };
 

@@ -4,8 +4,10 @@
  *
  *   vigild [-c FILE] [--listen ADDR:PORT] [--data DIR] [--region R] [--site S]
  *
- * SIGTERM and SIGINT stop accepting connections, let the requests in
- * flight finish (for at most NODE_DRAIN_SECONDS), and exit 0.
+ * The API is served by one h2o event loop per core (the `loops` setting),
+ * all accepting on one listening socket. SIGTERM and SIGINT stop accepting
+ * connections, let the requests in flight finish (for at most
+ * NODE_DRAIN_SECONDS), and exit 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,7 +39,7 @@
 #define NODE_DRAIN_SECONDS 10
 
 static volatile sig_atomic_t stop_signal, reload_signal;
-static uint64_t the_metrics_refused;
+static const char *the_rules_dir;
 
 static void
 on_signal(int sig)
@@ -100,6 +103,7 @@ listen_on(const struct node_config *c, char *bound, size_t boundlen)
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
 		snprintf(bound, boundlen, "[%s]:%u", host,
 			 ntohs(s6->sin6_port));
+
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
@@ -108,50 +112,119 @@ listen_on(const struct node_config *c, char *bound, size_t boundlen)
 	return fd;
 }
 
-static h2o_accept_ctx_t accept_ctx;
-static size_t n_conns_accepted, n_conns_open, max_conns;
+/* One HTTP event loop: a thread with its h2o context, its listening
+ * socket, its notify pipe and its share of the API (struct api_loop). */
+struct loop {
+	struct api_loop *api; /* in the_node.loops */
+	h2o_globalconf_t *gconf;
+	h2o_context_t ctx;
+	h2o_accept_ctx_t accept_ctx;
+	h2o_socket_t *lsock, *nsock;
+	int lfd, notify[2];
+	pthread_t thread;
+};
+
+static struct node the_node;
+static uint64_t conns_accepted;
+static size_t max_conns;
 
 static void
 on_conn_close(void *data)
 {
 	(void)data;
-	n_conns_open--;
+	__atomic_fetch_sub(&the_node.conns_open, 1, __ATOMIC_RELAXED);
 }
 
-/* Beyond max_connections a new connection is closed at once: the node
- * keeps serving the ones it has rather than degrading all of them. */
+/* Beyond max_connections (over every loop) a new connection is closed at
+ * once: the node keeps serving the ones it has rather than degrading all
+ * of them. */
 static void
 on_accept(h2o_socket_t *listener, const char *status)
 {
+	struct loop *lp = listener->data;
 	h2o_socket_t *sock;
 
 	if (status != NULL)
 		return;
 	if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
 		return;
-	n_conns_accepted++;
-	if (n_conns_open >= max_conns) {
-		the_metrics_refused++;
+	__atomic_fetch_add(&conns_accepted, 1, __ATOMIC_RELAXED);
+	if (__atomic_add_fetch(&the_node.conns_open, 1, __ATOMIC_RELAXED) >
+	    max_conns) {
+		__atomic_fetch_sub(&the_node.conns_open, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&the_node.conns_refused, 1,
+				   __ATOMIC_RELAXED);
 		h2o_socket_close(sock);
 		return;
 	}
-	n_conns_open++;
 	sock->on_close.cb = on_conn_close;
 	sock->on_close.data = NULL;
-	h2o_accept(&accept_ctx, sock);
+	h2o_accept(&lp->accept_ctx, sock);
 }
 
 /* The notify pipe: submissions are stored, or analysis results ready. */
-static struct node *the_node;
-
 static void
 on_notify(h2o_socket_t *sock, const char *err)
 {
 	if (err != NULL)
 		return;
 	h2o_buffer_consume(&sock->input, sock->input->size);
-	api_on_ingest_done(the_node);
-	api_on_analysis_done(the_node);
+	api_on_notify(&the_node);
+}
+
+/* Runs one loop until SIGTERM, then drains it: no new connections, the
+ * requests in flight finish (long-polls are answered at once). */
+static void *
+loop_main(void *arg)
+{
+	struct loop *lp = arg;
+	struct node *node = &the_node;
+
+	/* Everything of the loop's is created in its own thread: h2o keeps
+	 * socket buffers in per-thread pools, and a socket made by one
+	 * thread and read by another would mix two threads' pools. */
+	api_loop_enter(node, lp->api);
+	h2o_context_init(&lp->ctx, h2o_evloop_create(), lp->gconf);
+	lp->accept_ctx.ctx = &lp->ctx;
+	lp->accept_ctx.hosts = lp->gconf->hosts;
+	lp->lsock = h2o_evloop_socket_create(lp->ctx.loop, lp->lfd,
+					     H2O_SOCKET_FLAG_DONT_READ);
+	lp->lsock->data = lp;
+	h2o_socket_read_start(lp->lsock, on_accept);
+	lp->nsock = h2o_evloop_socket_create(lp->ctx.loop, lp->notify[0], 0);
+	h2o_socket_read_start(lp->nsock, on_notify);
+	while (!stop_signal) {
+		h2o_evloop_run(lp->ctx.loop, 100);
+		api_tick(node);
+		if (lp->api->id == 0 && reload_signal) {
+			/* Connections stay up; each worker finishes its job
+			 * and the next one starts with the rules as they are
+			 * now. */
+			reload_signal = 0;
+			log_event(LOG_INFO, "reload", "rules=%s",
+				  the_rules_dir);
+			analysis_reload(node->analysis);
+		}
+	}
+	if (lp->api->id == 0)
+		log_event(LOG_INFO, "draining", "signal=%d", (int)stop_signal);
+	h2o_socket_read_stop(lp->lsock);
+	h2o_socket_close(lp->lsock);
+	h2o_context_request_shutdown(&lp->ctx);
+	/* Long-polls would hold their connections past the drain. */
+	api_release_waiters(node);
+	for (time_t t0 = time(NULL); time(NULL) - t0 < NODE_DRAIN_SECONDS;) {
+		if (h2o_linklist_is_empty(&lp->ctx.http1._conns) &&
+		    h2o_linklist_is_empty(&lp->ctx.http2._conns))
+			break;
+		h2o_evloop_run(lp->ctx.loop, 100);
+		api_tick(node);
+	}
+	h2o_socket_read_stop(lp->nsock);
+	h2o_socket_close(lp->nsock);
+	/* One more turn, so that h2o closes what it was told to. */
+	h2o_evloop_run(lp->ctx.loop, 0);
+	return NULL;
 }
 
 /* vigil-worker lives beside vigild (or where $VIGIL_WORKER says). */
@@ -200,18 +273,15 @@ main(int argc, char **argv)
 	const char *conf_path = NULL, *listen = NULL, *data = NULL;
 	const char *region = NULL, *site = NULL;
 	static h2o_globalconf_t gconf;
-	static h2o_context_t ctx;
-	static struct node node;
 	struct samples *samples = NULL;
 	struct analysis_config acfg;
 	char wpath[1024], tmproot[1200], dbpath[1200];
-	int notify[2];
-	h2o_socket_t *nsock;
 	h2o_hostconf_t *host;
-	h2o_socket_t *lsock;
 	char err[1024], path[1200], bound[128];
+	struct loop *loops;
+	int nfds[NODE_MAX_LOOPS];
 	struct sigaction sa;
-	int c, fd;
+	int c, lfd;
 
 	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -229,94 +299,137 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	config_default(&node.cfg);
+	config_default(&the_node.cfg);
 	if (conf_path != NULL &&
-	    config_load(&node.cfg, conf_path, err, sizeof(err)) != 0) {
+	    config_load(&the_node.cfg, conf_path, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
 	}
-	if (listen != NULL && config_set_listen(&node.cfg, listen) != 0) {
+	if (listen != NULL && config_set_listen(&the_node.cfg, listen) != 0) {
 		fprintf(stderr, "vigild: --listen takes HOST:PORT\n");
 		return 2;
 	}
-	if ((data && snprintf(node.cfg.data_dir, sizeof(node.cfg.data_dir),
-			      "%s", data) >= (int)sizeof(node.cfg.data_dir)) ||
-	    (region && snprintf(node.cfg.region, sizeof(node.cfg.region), "%s",
-				region) >= (int)sizeof(node.cfg.region)) ||
-	    (site && snprintf(node.cfg.site, sizeof(node.cfg.site), "%s",
-			      site) >= (int)sizeof(node.cfg.site))) {
+	if ((data &&
+	     snprintf(the_node.cfg.data_dir, sizeof(the_node.cfg.data_dir),
+		      "%s", data) >= (int)sizeof(the_node.cfg.data_dir)) ||
+	    (region &&
+	     snprintf(the_node.cfg.region, sizeof(the_node.cfg.region), "%s",
+		      region) >= (int)sizeof(the_node.cfg.region)) ||
+	    (site && snprintf(the_node.cfg.site, sizeof(the_node.cfg.site),
+			      "%s", site) >= (int)sizeof(the_node.cfg.site))) {
 		fprintf(stderr, "vigild: an argument is too long\n");
 		return 2;
 	}
-	if (config_check(&node.cfg, err, sizeof(err)) != 0) {
+	if (config_check(&the_node.cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
 	}
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
-	if (make_dir(node.cfg.data_dir) != 0) {
-		fprintf(stderr, "vigild: %s: %s\n", node.cfg.data_dir,
+	if (make_dir(the_node.cfg.data_dir) != 0) {
+		fprintf(stderr, "vigild: %s: %s\n", the_node.cfg.data_dir,
 			strerror(errno));
 		return 2;
 	}
-	snprintf(path, sizeof(path), "%s/vigil.db", node.cfg.data_dir);
-	if (store_sqlite_open(path, &node.store, err, sizeof(err)) != 0) {
+	snprintf(path, sizeof(path), "%s/vigil.db", the_node.cfg.data_dir);
+	if (store_sqlite_open(path, &the_node.store, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
 	}
 	{
 		char sdir[1200], key[1200];
 
-		snprintf(sdir, sizeof(sdir), "%s/samples", node.cfg.data_dir);
-		snprintf(key, sizeof(key), "%s/sample.key", node.cfg.data_dir);
+		snprintf(sdir, sizeof(sdir), "%s/samples",
+			 the_node.cfg.data_dir);
+		snprintf(key, sizeof(key), "%s/sample.key",
+			 the_node.cfg.data_dir);
 		if (samples_open(sdir, key, &samples, err, sizeof(err)) != 0) {
 			fprintf(stderr, "vigild: %s\n", err);
 			return 2;
 		}
 	}
-	node.samples = samples;
+	the_node.samples = samples;
 	/* vigild only hashes submissions; the engine runs in the workers. */
 	if (digest_global_init() != 0)
 		fatal("cannot initialise the digests");
-	node.index = index_new();
-	if (api_load_index(&node) != 0) {
+	the_node.index = index_new();
+	if (api_load_index(&the_node) != 0) {
 		fprintf(stderr, "vigild: cannot read the reputation store\n");
 		return 2;
 	}
-	node.started = (int64_t)time(NULL);
-	the_node = &node;
+	the_node.started = (int64_t)time(NULL);
+	{
+		/* Writers first: lookups from every loop would otherwise
+		 * keep the lock read-held and starve the index's updates. */
+		pthread_rwlockattr_t ra;
+
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(
+			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		if (pthread_rwlock_init(&the_node.index_lock, &ra) != 0)
+			fatal("cannot initialise the index lock");
+		pthread_rwlockattr_destroy(&ra);
+	}
 
 	/* Analysis: jobs a crash left half-done go back to the queue. */
-	if (node.store->ops->job_requeue_stale(node.store) != 0)
+	if (the_node.store->ops->job_requeue_stale(the_node.store) != 0)
 		log_event(LOG_WARN, "requeue_failed", "err=\"%s\"",
-			  node.store->err);
-	if (pipe2(notify, O_NONBLOCK | O_CLOEXEC) != 0 ||
-	    worker_path(wpath, sizeof(wpath)) != 0)
+			  the_node.store->err);
+	the_node.n_loops = the_node.cfg.loops
+				   ? the_node.cfg.loops
+				   : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (the_node.n_loops < 1)
+		the_node.n_loops = 1;
+	if (the_node.n_loops > NODE_MAX_LOOPS)
+		the_node.n_loops = NODE_MAX_LOOPS;
+	loops = xcalloc(the_node.n_loops, sizeof(*loops));
+	the_node.loops = xcalloc(the_node.n_loops, sizeof(*the_node.loops));
+	for (unsigned k = 0; k < the_node.n_loops; k++) {
+		struct api_loop *al = &the_node.loops[k];
+
+		if (pipe2(loops[k].notify, O_NONBLOCK | O_CLOEXEC) != 0)
+			fatal("cannot create a notify pipe");
+		nfds[k] = loops[k].notify[1];
+		al->id = k;
+		al->notify_fd = loops[k].notify[1];
+		pthread_mutex_init(&al->mu, NULL);
+		/* Loop 0 takes over the main thread's handle. */
+		if (k == 0)
+			al->store = the_node.store;
+		else if (store_sqlite_open(path, &al->store, err,
+					   sizeof(err)) != 0) {
+			fprintf(stderr, "vigild: %s\n", err);
+			return 2;
+		}
+	}
+	if (worker_path(wpath, sizeof(wpath)) != 0)
 		fatal("cannot set up analysis");
-	snprintf(tmproot, sizeof(tmproot), "%s/tmp", node.cfg.data_dir);
+	snprintf(tmproot, sizeof(tmproot), "%s/tmp", the_node.cfg.data_dir);
 	memcpy(dbpath, path, sizeof(dbpath));
 	memset(&acfg, 0, sizeof(acfg));
 	acfg.db_path = dbpath;
 	acfg.samples = samples;
 	acfg.worker_path = wpath;
 	/* The workers get the configured rules, else the default ones. */
-	if (node.cfg.rules_dir[0] != '\0')
-		acfg.rules_dir = node.cfg.rules_dir;
+	if (the_node.cfg.rules_dir[0] != '\0')
+		acfg.rules_dir = the_node.cfg.rules_dir;
 	else if (getenv("VIGIL_RULES_DIR") && *getenv("VIGIL_RULES_DIR"))
 		acfg.rules_dir = getenv("VIGIL_RULES_DIR");
 	else
 		acfg.rules_dir = VIGIL_DEFAULT_RULES_DIR;
 	acfg.tmp_root = tmproot;
-	acfg.slots = node.cfg.workers ? node.cfg.workers
-				      : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-	acfg.max_scan_ms = node.cfg.max_scan_ms;
-	acfg.notify_fd = notify[1];
-	if (analysis_start(&acfg, &node.analysis, err, sizeof(err)) != 0) {
+	acfg.slots = the_node.cfg.workers
+			     ? the_node.cfg.workers
+			     : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	acfg.max_scan_ms = the_node.cfg.max_scan_ms;
+	acfg.notify_fd = loops[0].notify[1];
+	if (analysis_start(&acfg, &the_node.analysis, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: analysis: %s\n", err);
 		return 2;
 	}
-	if (ingest_start(dbpath, samples, notify[1], &node.ingest, err,
-			 sizeof(err)) != 0) {
+	the_rules_dir = acfg.rules_dir;
+	if (ingest_start(dbpath, samples, nfds, the_node.n_loops,
+			 &the_node.ingest, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
 	}
@@ -330,77 +443,63 @@ main(int argc, char **argv)
 
 	h2o_config_init(&gconf);
 	gconf.max_request_entity_size =
-		node.cfg.max_sample_body > node.cfg.max_json_body
-			? node.cfg.max_sample_body
-			: node.cfg.max_json_body;
-	gconf.http1.req_timeout = node.cfg.request_timeout_ms;
+		the_node.cfg.max_sample_body > the_node.cfg.max_json_body
+			? the_node.cfg.max_sample_body
+			: the_node.cfg.max_json_body;
+	gconf.http1.req_timeout = the_node.cfg.request_timeout_ms;
 	host = h2o_config_register_host(
 		&gconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-	api_register(&node, host);
-	h2o_context_init(&ctx, h2o_evloop_create(), &gconf);
-	accept_ctx.ctx = &ctx;
-	accept_ctx.hosts = gconf.hosts;
-	if ((fd = listen_on(&node.cfg, bound, sizeof(bound))) < 0)
+	api_register(&the_node, host);
+	if ((lfd = listen_on(&the_node.cfg, bound, sizeof(bound))) < 0)
 		return 2;
-	lsock = h2o_evloop_socket_create(ctx.loop, fd,
-					 H2O_SOCKET_FLAG_DONT_READ);
-	h2o_socket_read_start(lsock, on_accept);
-	nsock = h2o_evloop_socket_create(ctx.loop, notify[0], 0);
-	h2o_socket_read_start(nsock, on_notify);
+	for (unsigned k = 0; k < the_node.n_loops; k++) {
+		loops[k].api = &the_node.loops[k];
+		loops[k].gconf = &gconf;
+		/* Every loop waits on the one listening socket, and the
+		 * first to wake takes the connection: an idle loop takes
+		 * more. (SO_REUSEPORT would let another process of the same
+		 * user share the port without an error.) */
+		if ((loops[k].lfd = k == 0 ? lfd : dup(lfd)) < 0)
+			fatal("cannot share the listening socket");
+	}
 	log_event(LOG_INFO, "listening",
-		  "addr=%s region=%s site=%s data=%s samples=%zu", bound,
-		  node.cfg.region, node.cfg.site, node.cfg.data_dir,
-		  index_count(node.index));
+		  "addr=%s region=%s site=%s data=%s samples=%zu loops=%u",
+		  bound, the_node.cfg.region, the_node.cfg.site,
+		  the_node.cfg.data_dir, index_count(the_node.index),
+		  the_node.n_loops);
 	printf("vigild listening on http://%s (region %s, site %s)\n", bound,
-	       node.cfg.region, node.cfg.site);
+	       the_node.cfg.region, the_node.cfg.site);
 	printf("try: build/vigil enroll --server http://%s --consent files\n"
 	       "     curl -s http://%s/healthz\n",
 	       bound, bound);
 	fflush(stdout);
 
-	max_conns = node.cfg.max_connections;
-	while (!stop_signal) {
-		h2o_evloop_run(ctx.loop, 100);
-		api_tick(&node);
-		node.metrics.connections_open = n_conns_open;
-		node.metrics.connections_refused = the_metrics_refused;
-		if (reload_signal) {
-			/* Connections stay up; each worker finishes its job and
-			 * the next one starts with the rules as they are now.
-			 */
-			reload_signal = 0;
-			log_event(LOG_INFO, "reload", "rules=%s",
-				  acfg.rules_dir);
-			analysis_reload(node.analysis);
-		}
-	}
+	max_conns = the_node.cfg.max_connections;
+	for (unsigned k = 1; k < the_node.n_loops; k++)
+		if (pthread_create(&loops[k].thread, NULL, loop_main,
+				   &loops[k]) != 0)
+			fatal("cannot start an event loop thread");
+	loop_main(&loops[0]);
+	for (unsigned k = 1; k < the_node.n_loops; k++)
+		pthread_join(loops[k].thread, NULL);
 
-	/* Drain: no new connections; let those open finish their requests. */
-	log_event(LOG_INFO, "draining", "signal=%d", (int)stop_signal);
-	h2o_socket_read_stop(lsock);
-	h2o_socket_close(lsock);
-	h2o_context_request_shutdown(&ctx);
-	/* Long-polls would hold their connections past the drain. */
-	api_release_waiters(&node);
-	for (time_t t0 = time(NULL); time(NULL) - t0 < NODE_DRAIN_SECONDS;) {
-		if (h2o_linklist_is_empty(&ctx.http1._conns) &&
-		    h2o_linklist_is_empty(&ctx.http2._conns))
-			break;
-		h2o_evloop_run(ctx.loop, 100);
-		api_tick(&node);
-	}
 	/* Submissions still queued are stored; nobody is left to answer. */
-	ingest_stop(node.ingest);
-	node.ingest = NULL;
+	ingest_stop(the_node.ingest);
+	the_node.ingest = NULL;
 	/* In-flight analyses finish (or hit their deadline) before exit. */
-	analysis_stop(node.analysis);
-	node.analysis = NULL;
-	h2o_socket_read_stop(nsock);
-	h2o_socket_close(nsock);
-	close(notify[1]);
-	node.store->ops->close(node.store);
+	analysis_stop(the_node.analysis);
+	the_node.analysis = NULL;
+	for (unsigned k = 0; k < the_node.n_loops; k++) {
+		struct api_loop *al = &the_node.loops[k];
+
+		close(loops[k].notify[1]);
+		al->store->ops->close(al->store);
+		free(al->inbox);
+		pthread_mutex_destroy(&al->mu);
+	}
 	samples_close(samples);
-	index_free(node.index);
-	log_event(LOG_INFO, "stopped", "connections=%zu", n_conns_accepted);
+	index_free(the_node.index);
+	log_event(LOG_INFO, "stopped", "connections=%llu",
+		  (unsigned long long)conns_accepted);
 	return 0;
 }

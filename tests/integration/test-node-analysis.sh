@@ -10,9 +10,12 @@
 : "${VIGIL_WORKER:?VIGIL_WORKER must be the path of vigil-worker}"
 cd "$tmp" || exit 1
 
+# Three event loops on two cores: long-polls land on loops other than
+# the one that takes the analyses' results, which must pass them on.
 cat >node.conf <<'CONF'
 [node]
 workers = 2
+loops = 3
 [limits]
 max_sample_body = 1048576
 CONF
@@ -50,6 +53,9 @@ expect_code() { # CODE WHAT
 
 start_node || { fail "vigild starts" "$(cat vigild.err)"; finish; }
 pass "vigild starts with two analysis workers"
+grep -q 'event=listening .*loops=3' vigild.err &&
+	pass "vigild runs the three event loops configured" ||
+	fail "vigild runs the three event loops configured" "$(grep listening vigild.err)"
 t1=$(enroll files)
 t2=$(enroll files)
 t3=$(enroll files)
@@ -289,9 +295,12 @@ grep -q 'event=reload' vigild.err && pass "the reload is logged" || fail "the re
 stop_node
 
 # --- a worker that crashes or hangs is replaced; its job fails after retries ---------------
+# Three event loops on two cores: long-polls land on loops other than
+# the one that takes the analyses' results, which must pass them on.
 cat >node.conf <<'CONF'
 [node]
 workers = 2
+loops = 3
 [limits]
 max_scan_ms = 1000
 CONF
