@@ -70,6 +70,7 @@ test_full_file_is_read(void **state)
 				   "data = \"/srv/vigil data\"\n"
 				   "region = us  # trailing comment\n"
 				   "site = nyc2\n"
+				   "loops = 3\n"
 				   "[limits]\n"
 				   "max_batch = 500\n"
 				   "[regions]\n"
@@ -81,6 +82,7 @@ test_full_file_is_read(void **state)
 	assert_string_equal(c.data_dir, "/srv/vigil data");
 	assert_string_equal(c.region, "us");
 	assert_string_equal(c.site, "nyc2");
+	assert_int_equal(c.loops, 3);
 	assert_int_equal(c.max_batch, 500);
 	assert_string_equal(config_region_url(&c, "eu"),
 			    "https://eu.vigil.example:8440");
@@ -122,6 +124,8 @@ test_bad_lines_are_refused_with_their_number(void **state)
 	expect_refused("[regions]\nU$ = https://x\n",
 		       ":2: bad character in key");
 	expect_refused("[node]\ndata = \"unterminated\n", ":2: unterminated");
+	expect_refused("[node]\nloops = 65\n", ":2: bad value for loops");
+	expect_refused("[node]\nloops = -1\n", ":2: bad value for loops");
 }
 
 static void
