@@ -896,7 +896,7 @@ on_submit(h2o_req_t *req)
 	if (it->len > 0)
 		memcpy(it->body, req->entity.base, it->len);
 	it->created = (int64_t)time(NULL);
-	it->port = L->id;
+	it->hdr.port = L->id;
 	if (ingest_submit(N->ingest, it) != 0) {
 		ingest_item_free(it);
 		h2o_add_header(&req->pool, &req->res.headers,

@@ -1,21 +1,16 @@
 /*
- * ingest.c - the committer thread behind POST /v1/submissions; see
- * ingest.h.
+ * ingest.c - the committer behind POST /v1/submissions; see ingest.h.
  *
- * The queue and the list of finished items are guarded by one mutex; the
- * committer holds it only to move items between them, never while it
- * hashes, writes or syncs. Everything else (the store handle, the digest
- * context, the sample store's writer side) belongs to the committer
- * thread alone.
+ * commit_batch() runs in the batcher's thread; the store handle, the
+ * digest context and the sample store's writer side belong to it alone.
+ * The counters are the only state shared with the loops.
  */
 #include "node/ingest.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -23,23 +18,13 @@
 #include "engine/digest.h"
 
 struct ingest {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct ingest_item *q_head, *q_tail; /* waiting */
-	struct port {                        /* finished, not yet taken */
-		struct ingest_item *head, *tail;
-		int notify_fd;
-		bool told;
-	} * ports;
-	unsigned nports;
-	uint64_t q_n, q_bytes;
-	bool stopping;
+	struct batcher *b;
+	pthread_mutex_t mu; /* stats */
 	struct ingest_stats stats;
 	/* The committer's own. */
 	struct store *store;
 	struct samples *samples;
 	struct digest *digest;
-	pthread_t thread;
 };
 
 static void
@@ -110,8 +95,10 @@ place(struct ingest *g, struct ingest_item *it, struct ingest_item **batch,
 /* Stores one batch: samples, one sync, rows, one commit. Every item ends
  * with its rc set. */
 static void
-commit_batch(struct ingest *g, struct ingest_item **batch, size_t n)
+commit_batch(void *ctx, struct batch_item **items, size_t n)
 {
+	struct ingest *g = ctx;
+	struct ingest_item **batch = (struct ingest_item **)items;
 	struct sample_loc *locs = xcalloc(n, sizeof(*locs));
 	const struct sample_loc **loc = xcalloc(n, sizeof(*loc));
 	struct submission_add *adds = xcalloc(n, sizeof(*adds));
@@ -191,147 +178,62 @@ commit_batch(struct ingest *g, struct ingest_item **batch, size_t n)
 	free(locs);
 }
 
-static void *
-committer(void *arg)
-{
-	struct ingest *g = arg;
-	struct ingest_item *batch[INGEST_BATCH_MAX];
-
-	pthread_setname_np(pthread_self(), "vigild-ingest");
-	pthread_mutex_lock(&g->mu);
-	for (;;) {
-		uint64_t bytes = 0;
-		size_t n = 0;
-		char b = 'i';
-
-		while (g->q_head == NULL && !g->stopping)
-			pthread_cond_wait(&g->cv, &g->mu);
-		if (g->q_head == NULL)
-			break;
-		/* Everything waiting, up to the batch limits; always one. */
-		while (g->q_head != NULL && n < INGEST_BATCH_MAX &&
-		       (n == 0 ||
-			bytes + g->q_head->len <= INGEST_BATCH_MAX_BYTES)) {
-			struct ingest_item *it = g->q_head;
-
-			g->q_head = it->next;
-			it->next = NULL;
-			bytes += it->len;
-			batch[n++] = it;
-		}
-		if (g->q_head == NULL)
-			g->q_tail = NULL;
-		g->q_n -= n;
-		g->q_bytes -= bytes;
-		pthread_mutex_unlock(&g->mu);
-
-		commit_batch(g, batch, n);
-
-		pthread_mutex_lock(&g->mu);
-		for (size_t i = 0; i < n; i++) {
-			struct port *p = &g->ports[batch[i]->port];
-
-			if (p->tail != NULL)
-				p->tail->next = batch[i];
-			else
-				p->head = batch[i];
-			p->tail = batch[i];
-			p->told = false;
-		}
-		for (unsigned k = 0; k < g->nports; k++) {
-			struct port *p = &g->ports[k];
-
-			if (p->head == NULL || p->told)
-				continue;
-			p->told = true;
-			/* A full pipe already says there is something to
-			 * take. */
-			if (write(p->notify_fd, &b, 1) < 0 && errno != EAGAIN)
-				log_event(LOG_ERROR, "notify_failed",
-					  "err=\"%s\"", strerror(errno));
-		}
-	}
-	pthread_mutex_unlock(&g->mu);
-	return NULL;
-}
-
 int
 ingest_start(const char *db_path, struct samples *samples,
 	     const int *notify_fds, unsigned nports, struct ingest **out,
 	     char *err, size_t errlen)
 {
+	static const struct batch_limits lim = {
+		.max_items = INGEST_BATCH_MAX,
+		.max_bytes = INGEST_BATCH_MAX_BYTES,
+		.max_queued = INGEST_MAX_QUEUED_BYTES,
+	};
 	struct ingest *g = xcalloc(1, sizeof(*g));
 	int rc;
 
 	*out = NULL;
-	g->nports = nports;
-	g->ports = xcalloc(nports, sizeof(*g->ports));
-	for (unsigned k = 0; k < nports; k++)
-		g->ports[k].notify_fd = notify_fds[k];
 	if ((rc = store_sqlite_open(db_path, &g->store, err, errlen)) != 0) {
-		free(g->ports);
 		free(g);
 		return rc;
 	}
 	if ((g->digest = digest_new()) == NULL) {
 		snprintf(err, errlen, "cannot initialise the digests");
-		g->store->ops->close(g->store);
-		free(g->ports);
-		free(g);
-		return VG_ELIB;
+		rc = VG_ELIB;
+		goto fail;
 	}
 	g->samples = samples;
 	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
-	if ((rc = pthread_create(&g->thread, NULL, committer, g)) != 0) {
-		snprintf(err, errlen, "cannot start the committer: %s",
-			 strerror(rc));
-		pthread_cond_destroy(&g->cv);
+	if ((rc = batcher_start("vigild-ingest", commit_batch, g, &lim,
+				notify_fds, nports, &g->b, err, errlen)) != 0) {
 		pthread_mutex_destroy(&g->mu);
-		digest_free(g->digest);
-		g->store->ops->close(g->store);
-		free(g->ports);
-		free(g);
-		return VG_ENOMEM;
+		goto fail;
 	}
 	*out = g;
 	return 0;
+fail:
+	digest_free(g->digest);
+	g->store->ops->close(g->store);
+	free(g);
+	return rc;
 }
 
 int
 ingest_submit(struct ingest *g, struct ingest_item *it)
 {
-	pthread_mutex_lock(&g->mu);
-	if (g->q_bytes + it->len > INGEST_MAX_QUEUED_BYTES && g->q_n > 0) {
-		pthread_mutex_unlock(&g->mu);
-		return VG_ELIMIT;
-	}
-	it->next = NULL;
-	if (g->q_tail != NULL)
-		g->q_tail->next = it;
-	else
-		g->q_head = it;
-	g->q_tail = it;
-	g->q_n++;
-	g->q_bytes += it->len;
-	pthread_cond_signal(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-	return 0;
+	it->hdr.bytes = it->len;
+	return batcher_submit(g->b, &it->hdr);
 }
 
 struct ingest_item *
 ingest_take_done(struct ingest *g, unsigned port)
 {
-	struct ingest_item *l = NULL;
+	struct batch_item *l = batcher_take_done(g->b, port);
 
-	pthread_mutex_lock(&g->mu);
-	if (port < g->nports) {
-		l = g->ports[port].head;
-		g->ports[port].head = g->ports[port].tail = NULL;
-		g->ports[port].told = false;
-	}
-	pthread_mutex_unlock(&g->mu);
-	return l;
+	/* Items begin with their batch_item, so the list is theirs. */
+	for (struct batch_item *bi = l; bi != NULL; bi = bi->next)
+		((struct ingest_item *)bi)->next =
+			(struct ingest_item *)bi->next;
+	return (struct ingest_item *)l;
 }
 
 void
@@ -346,35 +248,27 @@ ingest_item_free(struct ingest_item *it)
 	free(it);
 }
 
+static void
+free_done(struct batch_item *bi)
+{
+	ingest_item_free((struct ingest_item *)bi);
+}
+
 void
 ingest_get_stats(struct ingest *g, struct ingest_stats *out)
 {
 	pthread_mutex_lock(&g->mu);
 	*out = g->stats;
-	out->queued = g->q_n;
-	out->queued_bytes = g->q_bytes;
 	pthread_mutex_unlock(&g->mu);
+	batcher_queued(g->b, &out->queued, &out->queued_bytes);
 }
 
 void
 ingest_stop(struct ingest *g)
 {
-	struct ingest_item *it, *next;
-
 	if (g == NULL)
 		return;
-	pthread_mutex_lock(&g->mu);
-	g->stopping = true;
-	pthread_cond_signal(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-	pthread_join(g->thread, NULL);
-	for (unsigned k = 0; k < g->nports; k++)
-		for (it = g->ports[k].head; it != NULL; it = next) {
-			next = it->next;
-			ingest_item_free(it);
-		}
-	free(g->ports);
-	pthread_cond_destroy(&g->cv);
+	batcher_stop(g->b, free_done);
 	pthread_mutex_destroy(&g->mu);
 	digest_free(g->digest);
 	g->store->ops->close(g->store);

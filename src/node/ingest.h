@@ -2,7 +2,8 @@
  * ingest.h - group commit of submitted samples (POST /v1/submissions).
  *
  * The event loop hands each accepted submission to one committer thread
- * and goes on serving. The committer takes everything queued as one batch:
+ * (a batcher, batcher.h) and goes on serving. The committer takes
+ * everything queued as one batch:
  * it hashes each sample, appends those the node does not hold yet to the
  * sample store (samples.h), makes them durable with one sync, then records
  * every submission of the batch, with where its sample is, in one store
@@ -22,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/batcher.h"
 #include "store/samples.h"
 #include "store/store.h"
 
@@ -33,6 +35,7 @@
 #define INGEST_BATCH_MAX_BYTES (64ULL * 1024 * 1024)
 
 struct ingest_item {
+	struct batch_item hdr; /* first; the caller sets hdr.port */
 	/* Set by the caller. */
 	char id[37];        /* the submission's id */
 	char client_id[37]; /* who submitted it */
@@ -40,7 +43,6 @@ struct ingest_item {
 	uint8_t *body;      /* the sample; malloc'd, owned by the item */
 	size_t len;
 	int64_t created; /* unix seconds */
-	unsigned port;   /* which of the caller's ports gets it back */
 	void *ud;        /* the caller's */
 	/* Set by the committer. */
 	int rc; /* 0, VG_EINVAL (refused: hashes disagree), VG_ENOENT (the
