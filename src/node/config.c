@@ -172,6 +172,15 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 				 key, lim[i].min, lim[i].max);
 			return -1;
 		}
+	} else if (strcmp(sec, "log") == 0) {
+		if (strcmp(key, "origin") != 0)
+			goto unknown;
+		/* A signed-note key name: no spaces or '+', printable. */
+		bad = *v == '\0' ||
+		      set_str(v, c->log_origin, sizeof(c->log_origin));
+		for (const char *p = v; !bad && *p; p++)
+			bad = (unsigned char)*p <= 0x20 || *p == '+' ||
+			      (unsigned char)*p >= 0x7f;
 	} else if (strcmp(sec, "regions") == 0) {
 		struct region_endpoint *r;
 
@@ -262,6 +271,15 @@ config_check(const struct node_config *c, char *err, size_t errlen)
 		return VG_EINVAL;
 	}
 	return 0;
+}
+
+const char *
+config_log_origin(const struct node_config *c, char *buf, size_t len)
+{
+	if (c->log_origin[0] != '\0')
+		return c->log_origin;
+	snprintf(buf, len, "vigil.local/%s", c->region);
+	return buf;
 }
 
 const char *

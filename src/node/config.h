@@ -29,6 +29,7 @@
 #define NODE_ENROLL_PER_MIN 20u
 #define NODE_MAX_REGIONS    32
 #define NODE_MAX_LOOPS      64
+#define NOTE_ORIGIN_MAX     200
 
 struct region_endpoint {
 	char name[33];
@@ -44,6 +45,9 @@ struct node_config {
 	char rules_dir[1024]; /* empty: the default rules */
 	uint32_t workers;     /* analysis worker processes; 0: one per core */
 	uint32_t loops;       /* HTTP event loop threads; 0: one per core */
+	/* The transparency log's origin line (and key name); empty: the
+	 * default, vigil.local/<region>. */
+	char log_origin[NOTE_ORIGIN_MAX + 1];
 	uint32_t max_sample_body, max_json_body, max_batch;
 	uint32_t request_timeout_ms, max_connections;
 	uint32_t max_scan_ms; /* analysis time per sample */
@@ -66,6 +70,11 @@ int config_set_listen(struct node_config *c, const char *addr);
 
 /* Checks the whole configuration; VG_EINVAL with a reason in err. */
 int config_check(const struct node_config *c, char *err, size_t errlen);
+
+/* The log's origin: the configured one, or vigil.local/<region> written
+ * into buf. */
+const char *config_log_origin(const struct node_config *c, char *buf,
+			      size_t len);
 
 /* Returns the endpoint URL configured for region, or NULL. */
 const char *config_region_url(const struct node_config *c, const char *region);

@@ -35,7 +35,7 @@ static void
 test_defaults_are_the_documented_ones(void **state)
 {
 	struct node_config c;
-	char err[512];
+	char err[512], buf[256];
 
 	(void)state;
 	config_default(&c);
@@ -46,6 +46,9 @@ test_defaults_are_the_documented_ones(void **state)
 	assert_string_equal(c.data_dir, "./var");
 	assert_int_equal(c.max_sample_body, 64u * 1024 * 1024);
 	assert_int_equal(c.max_batch, 10000);
+	assert_int_equal(c.loops, 0);
+	assert_string_equal(config_log_origin(&c, buf, sizeof(buf)),
+			    "vigil.local/eu");
 	assert_int_equal(config_check(&c, err, sizeof(err)), 0);
 }
 
@@ -53,7 +56,7 @@ static void
 test_full_file_is_read(void **state)
 {
 	struct node_config c;
-	char err[512];
+	char err[512], buf[256];
 
 	(void)state;
 	assert_int_equal(load_text(&c,
@@ -71,6 +74,8 @@ test_full_file_is_read(void **state)
 				   "region = us  # trailing comment\n"
 				   "site = nyc2\n"
 				   "loops = 3\n"
+				   "[log]\n"
+				   "origin = vigil.example/us\n"
 				   "[limits]\n"
 				   "max_batch = 500\n"
 				   "[regions]\n"
@@ -83,6 +88,8 @@ test_full_file_is_read(void **state)
 	assert_string_equal(c.region, "us");
 	assert_string_equal(c.site, "nyc2");
 	assert_int_equal(c.loops, 3);
+	assert_string_equal(config_log_origin(&c, buf, sizeof(buf)),
+			    "vigil.example/us");
 	assert_int_equal(c.max_batch, 500);
 	assert_string_equal(config_region_url(&c, "eu"),
 			    "https://eu.vigil.example:8440");
@@ -125,6 +132,9 @@ test_bad_lines_are_refused_with_their_number(void **state)
 		       ":2: bad character in key");
 	expect_refused("[node]\ndata = \"unterminated\n", ":2: unterminated");
 	expect_refused("[node]\nloops = 65\n", ":2: bad value for loops");
+	expect_refused("[log]\norigin = a b\n", ":2: bad value for origin");
+	expect_refused("[log]\norigin = a+b\n", ":2: bad value for origin");
+	expect_refused("[log]\nwitness = x\n", ":2: unknown key 'witness'");
 	expect_refused("[node]\nloops = -1\n", ":2: bad value for loops");
 }
 
