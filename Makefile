@@ -51,8 +51,10 @@ fuzz: deps
 	scripts/run-fuzz build-fuzz $(FUZZ_SECONDS)
 
 bench: deps all
+	scripts/install-deps bench
 	$(BUILD)/ssdeep_speed
 	bench/scan.sh
+	bench/node.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
