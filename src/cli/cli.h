@@ -10,6 +10,7 @@ struct userconf;
 
 /* Each takes argv with argv[0] the subcommand's name; returns the exit
  * status. */
+int cmd_admin(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_scan(int argc, char **argv);

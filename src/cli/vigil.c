@@ -16,6 +16,7 @@ static const struct {
 	{"enroll", cmd_enroll, "enrol this endpoint with a regional node"},
 	{"lookup", cmd_lookup, "ask the node about hashes"},
 	{"submit", cmd_submit, "share files with the node for analysis"},
+	{"admin", cmd_admin, "operate a node (its transparency log)"},
 };
 
 static void

@@ -411,8 +411,10 @@ apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
 		(int)json_integer_value(json_object_get(r, "score")), det,
 		json_string_value(json_object_get(o0, "mime")), ms);
 	if (rc == 0) {
-		post_done(s->a, j->sha256);
+		/* The objects first: whoever waits for the sample may look
+		 * up what was inside it as soon as it is done. */
 		note_objects(s, r);
+		post_done(s->a, j->sha256);
 	}
 out:
 	free(det);

@@ -28,6 +28,8 @@
 #include "common/xmalloc.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
+#include "tlog/entry.h"
+#include "tlog/note.h"
 
 #define TOKEN_PREFIX       "vg1."
 #define TOKEN_SECRET_BYTES 32
@@ -71,8 +73,8 @@ const char *
 route_name(enum route r)
 {
 	static const char *names[ROUTE_COUNT] = {
-		"healthz", "metrics", "enroll",     "files",
-		"lookup",  "submit",  "submission", "other",
+		"healthz", "metrics",    "enroll", "files",     "lookup",
+		"submit",  "submission", "log",    "admin_log", "other",
 	};
 	return r < ROUTE_COUNT ? names[r] : "other";
 }
@@ -151,8 +153,8 @@ count(enum route r, int status)
 }
 
 static void
-reply(h2o_req_t *req, enum route r, int status, const char *ctype,
-      const char *body, size_t len)
+reply_cc(h2o_req_t *req, enum route r, int status, const char *ctype,
+	 const char *cache, const char *body, size_t len)
 {
 	static const struct {
 		int status;
@@ -183,12 +185,20 @@ reply(h2o_req_t *req, enum route r, int status, const char *ctype,
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
 		       NULL, ctype, strlen(ctype));
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
-		       NULL, H2O_STRLIT("no-store"));
+		       NULL, cache, strlen(cache));
 	count(r, status);
 	/* Without a length, h2o 2.2 ends every answer but a 200 by closing
 	 * the connection: keep-alive clients would reconnect each time. */
 	req->res.content_length = len;
 	h2o_send_inline(req, body, len);
+}
+
+/* An answer nobody may cache: every API answer but the log's tiles. */
+static void
+reply(h2o_req_t *req, enum route r, int status, const char *ctype,
+      const char *body, size_t len)
+{
+	reply_cc(req, r, status, ctype, "no-store", body, len);
 }
 
 static int
@@ -849,7 +859,8 @@ refresh(const char *sha256)
  * other: the client leaving clears item->ud; the answer clears item. */
 struct pending {
 	h2o_req_t *req;
-	struct ingest_item *item;
+	struct ingest_item *item;      /* a submission, or */
+	struct nodelog_item *log_item; /* a log append */
 };
 
 static void
@@ -859,6 +870,8 @@ pending_dispose(void *p)
 
 	if (pd->item != NULL)
 		pd->item->ud = NULL;
+	if (pd->log_item != NULL)
+		pd->log_item->ud = NULL;
 }
 
 static int
@@ -908,6 +921,7 @@ on_submit(h2o_req_t *req)
 	pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
 	pd->req = req;
 	pd->item = it;
+	pd->log_item = NULL;
 	it->ud = pd;
 	/* Answered from api_on_ingest_done() once the batch is durable. */
 	return 0;
@@ -1161,6 +1175,8 @@ wake_done(char (*done)[65], size_t n)
 		}
 }
 
+static void on_log_done(struct node *node);
+
 /* Loop 0 takes the analyses' results, brings the index up to date, and
  * passes the samples on to every other loop for their long-polls. */
 static void
@@ -1220,6 +1236,7 @@ void
 api_on_notify(struct node *node)
 {
 	on_ingest_done(node);
+	on_log_done(node);
 	if (L->id == 0)
 		on_analysis_done(node);
 	else
@@ -1440,6 +1457,199 @@ on_metrics(h2o_req_t *req)
 
 /* The one handler: every path comes here, so that unknown routes and
  * wrong methods get the same JSON errors as everything else. */
+/*
+ * GET /log/key, /log/checkpoint, /log/tile/...: the transparency log as
+ * C2SP tlog-tiles clients read it. Tiles and entry bundles never change
+ * once written (a partial tile's path names its width), so they may be
+ * cached for good; the checkpoint may not be cached at all.
+ */
+static int
+on_log(h2o_req_t *req, const char *rest, size_t len)
+{
+	struct tlog_log *log;
+	uint8_t *data = NULL;
+	char rel[128];
+	size_t n = 0;
+	int rc;
+
+	if (!is_method(req, "GET"))
+		return wrong_method(req, ROUTE_LOG, "GET");
+	if (N->log == NULL)
+		return send_error(req, ROUTE_LOG, 404, "not_found",
+				  "this node keeps no log");
+	log = nodelog_log(N->log);
+	if (h2o_memis(rest, len, H2O_STRLIT("key"))) {
+		char key[NOTE_KEY_MAX + 1];
+
+		n = (size_t)snprintf(key, sizeof(key), "%s\n",
+				     nodelog_verifier(N->log));
+		reply_cc(req, ROUTE_LOG, 200, "text/plain; charset=utf-8",
+			 "public, max-age=300", key, n);
+		return 0;
+	}
+	if (h2o_memis(rest, len, H2O_STRLIT("checkpoint"))) {
+		char *text = NULL;
+
+		if ((rc = tlog_log_checkpoint(log, &text, &n)) != 0)
+			return send_error(req, ROUTE_LOG, 503, "unavailable",
+					  "the checkpoint cannot be read");
+		reply_cc(req, ROUTE_LOG, 200, "text/plain; charset=utf-8",
+			 "no-store", text, n);
+		free(text);
+		return 0;
+	}
+	/* The path goes on as a C string: one with a NUL (%00) would be
+	 * cut short, and names no tile anyway. */
+	if (len >= sizeof(rel) || memchr(rest, '\0', len) != NULL)
+		return send_error(req, ROUTE_LOG, 404, "not_found",
+				  "no such tile");
+	memcpy(rel, rest, len);
+	rel[len] = '\0';
+	rc = tlog_log_read(log, rel, &data, &n);
+	if (rc == VG_ENOENT || rc == VG_EFORMAT || rc == VG_EINVAL)
+		return send_error(req, ROUTE_LOG, 404, "not_found",
+				  "no such tile");
+	if (rc != 0)
+		return send_error(req, ROUTE_LOG, 503, "unavailable",
+				  "the tile cannot be read");
+	reply_cc(req, ROUTE_LOG, 200, "application/octet-stream",
+		 "public, max-age=31536000, immutable", (const char *)data, n);
+	free(data);
+	return 0;
+}
+
+/* The operator's bearer token, checked; answers 401 if it is not. */
+static int
+operator_ok(h2o_req_t *req, enum route r)
+{
+	ssize_t at =
+		h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+	const char *v;
+	size_t len;
+
+	if (at < 0) {
+		deny(req, r, "the operator token is required");
+		return 0;
+	}
+	v = req->headers.entries[at].value.base;
+	len = req->headers.entries[at].value.len;
+	if (len < 8 || strncasecmp(v, "Bearer ", 7) != 0 ||
+	    !nodelog_operator_ok(N->log, v + 7, len - 7)) {
+		deny(req, r, "not the operator token");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * POST /v1/admin/log?type=TYPE with the event's text as the body: an
+ * administrative entry (docs/LOG.md), answered 201 once a signed
+ * checkpoint covers it.
+ */
+static int
+on_admin_log(h2o_req_t *req)
+{
+	static const char q[] = "?type=";
+	enum tlog_entry_type type;
+	struct nodelog_item *it;
+	struct tlog_entry e;
+	struct pending *pd;
+	char name[40], err[256];
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!is_method(req, "POST"))
+		return wrong_method(req, ROUTE_ADMIN_LOG, "POST");
+	if (N->log == NULL)
+		return send_error(req, ROUTE_ADMIN_LOG, 404, "not_found",
+				  "this node keeps no log");
+	if (!operator_ok(req, ROUTE_ADMIN_LOG))
+		return 0;
+	if (req->query_at == SIZE_MAX ||
+	    req->path.len - req->query_at <= sizeof(q) - 1 ||
+	    req->path.len - req->query_at - (sizeof(q) - 1) >= sizeof(name) ||
+	    memcmp(req->path.base + req->query_at, q, sizeof(q) - 1) != 0)
+		return send_error(req, ROUTE_ADMIN_LOG, 400, "bad_request",
+				  "expected ?type=TYPE");
+	len = req->path.len - req->query_at - (sizeof(q) - 1);
+	memcpy(name, req->path.base + req->query_at + sizeof(q) - 1, len);
+	name[len] = '\0';
+	if (tlog_entry_type_parse(name, &type) != 0 ||
+	    (type != TLOG_ENTRY_KEY_CHANGE &&
+	     type != TLOG_ENTRY_WITNESS_SET_CHANGE &&
+	     type != TLOG_ENTRY_LOCATION_CHANGE &&
+	     type != TLOG_ENTRY_STATEMENT))
+		return send_error(req, ROUTE_ADMIN_LOG, 400, "bad_type",
+				  "type is key-change, witness-set-change, "
+				  "location-change or statement");
+	rc = tlog_entry_admin(type, (int64_t)time(NULL),
+			      req->entity.base ? req->entity.base : "",
+			      req->entity.len, &e, err, sizeof(err));
+	if (rc == 0) {
+		rc = tlog_entry_encode(&e, &text, &len, err, sizeof(err));
+		tlog_entry_clear(&e);
+	}
+	if (rc != 0)
+		return send_error(req, ROUTE_ADMIN_LOG,
+				  rc == VG_ELIMIT ? 413 : 400, "bad_entry",
+				  err);
+	it = xcalloc(1, sizeof(*it));
+	it->entry = (uint8_t *)text;
+	it->len = len;
+	it->hdr.port = L->id;
+	if (nodelog_submit(N->log, it) != 0) {
+		nodelog_item_free(it);
+		h2o_add_header(&req->pool, &req->res.headers,
+			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+		return send_error(req, ROUTE_ADMIN_LOG, 503, "busy",
+				  "too many entries are waiting; try again");
+	}
+	pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
+	pd->req = req;
+	pd->log_item = it;
+	pd->item = NULL;
+	it->ud = pd;
+	log_event(LOG_INFO, "log_append_requested", "type=%s bytes=%zu", name,
+		  len);
+	return 0;
+}
+
+/* The sequencer has appended (or failed to append) this loop's entries. */
+static void
+on_log_done(struct node *node)
+{
+	struct nodelog_item *it, *next;
+
+	if (node->log == NULL)
+		return;
+	for (it = nodelog_take_done(node->log, L->id); it != NULL; it = next) {
+		struct pending *pd = it->ud;
+
+		next = it->next;
+		if (it->rc == 0)
+			log_event(LOG_INFO, "log_appended",
+				  "index=%llu size=%llu",
+				  (unsigned long long)it->index,
+				  (unsigned long long)it->size);
+		if (pd != NULL) {
+			pd->log_item = NULL;
+			if (it->rc == 0)
+				send_json(pd->req, ROUTE_ADMIN_LOG, 201,
+					  json_pack("{s:I, s:I, s:s}", "index",
+						    (json_int_t)it->index,
+						    "size",
+						    (json_int_t)it->size,
+						    "origin",
+						    nodelog_origin(node->log)));
+			else
+				send_error(pd->req, ROUTE_ADMIN_LOG, 503,
+					   "log_unavailable", it->err);
+		}
+		nodelog_item_free(it);
+	}
+}
+
 static int
 on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -1447,6 +1657,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	size_t n = req->path_normalized.len;
 	static const char files[] = "/v1/files/";
 	static const char subs[] = "/v1/submissions/";
+	static const char logp[] = "/log/";
 	enum route r = ROUTE_OTHER;
 	size_t limit;
 
@@ -1466,6 +1677,10 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 		r = ROUTE_HEALTHZ;
 	else if (h2o_memis(p, n, H2O_STRLIT("/metrics")))
 		r = ROUTE_METRICS;
+	else if (n > sizeof(logp) - 1 && memcmp(p, logp, sizeof(logp) - 1) == 0)
+		r = ROUTE_LOG;
+	else if (h2o_memis(p, n, H2O_STRLIT("/v1/admin/log")))
+		r = ROUTE_ADMIN_LOG;
 	else
 		return send_error(req, ROUTE_OTHER, 404, "not_found",
 				  "no such route");
@@ -1489,6 +1704,10 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 				     n - (sizeof(subs) - 1));
 	case ROUTE_HEALTHZ: return on_healthz(req);
 	case ROUTE_METRICS: return on_metrics(req);
+	case ROUTE_LOG:
+		return on_log(req, p + sizeof(logp) - 1,
+			      n - (sizeof(logp) - 1));
+	case ROUTE_ADMIN_LOG: return on_admin_log(req);
 	default: break;
 	}
 	return send_error(req, ROUTE_OTHER, 404, "not_found", "no such route");

@@ -18,6 +18,7 @@
 #include "node/config.h"
 #include "node/index.h"
 #include "node/ingest.h"
+#include "node/nodelog.h"
 #include "store/samples.h"
 #include "store/store.h"
 
@@ -30,6 +31,8 @@ enum route {
 	ROUTE_LOOKUP,
 	ROUTE_SUBMIT,
 	ROUTE_SUBMISSION,
+	ROUTE_LOG,
+	ROUTE_ADMIN_LOG,
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };
@@ -70,6 +73,7 @@ struct node {
 	struct samples *samples;
 	struct analysis *analysis; /* NULL when analysis is off */
 	struct ingest *ingest;     /* group commit of submissions */
+	struct nodelog *log;       /* the transparency log and its sequencer */
 	/* The reputation index: read by every loop, written under the lock
 	 * for writing when a submission or an analysis changes a sample. */
 	struct lookup_index *index;

@@ -433,6 +433,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
 	}
+	if (nodelog_open(&the_node.cfg, samples, nfds, the_node.n_loops,
+			 &the_node.log, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: transparency log: %s\n", err);
+		return 2;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -467,8 +472,14 @@ main(int argc, char **argv)
 		  bound, the_node.cfg.region, the_node.cfg.site,
 		  the_node.cfg.data_dir, index_count(the_node.index),
 		  the_node.n_loops);
+	log_event(LOG_INFO, "log", "origin=%s size=%llu key=%s",
+		  nodelog_origin(the_node.log),
+		  (unsigned long long)tlog_log_size(nodelog_log(the_node.log)),
+		  nodelog_verifier(the_node.log));
 	printf("vigild listening on http://%s (region %s, site %s)\n", bound,
 	       the_node.cfg.region, the_node.cfg.site);
+	printf("transparency log %s, verifier key:\n  %s\n",
+	       nodelog_origin(the_node.log), nodelog_verifier(the_node.log));
 	printf("try: build/vigil enroll --server http://%s --consent files\n"
 	       "     curl -s http://%s/healthz\n",
 	       bound, bound);
@@ -483,6 +494,9 @@ main(int argc, char **argv)
 	for (unsigned k = 1; k < the_node.n_loops; k++)
 		pthread_join(loops[k].thread, NULL);
 
+	/* Entries still queued are appended; nobody is left to answer. */
+	nodelog_close(the_node.log);
+	the_node.log = NULL;
 	/* Submissions still queued are stored; nobody is left to answer. */
 	ingest_stop(the_node.ingest);
 	the_node.ingest = NULL;

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/xmalloc.h"
 
 #define MAGIC      "VGS2"
@@ -157,81 +158,6 @@ get_be64(const uint8_t *p)
 	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
 }
 
-/* Writes all n bytes, through EINTR and short writes; -1 with errno. */
-static int
-write_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Reads up to n bytes, stopping early only at end of file; returns the
- * count, or -1 with errno. */
-static ssize_t
-read_full(int fd, void *buf, size_t n)
-{
-	uint8_t *p = buf;
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-/* fsync, retried only on EINTR: after any other failure the kernel may
- * have dropped the dirty pages, and a second fsync could falsely pass. */
-static int
-fsync_fd(int fd)
-{
-	int r;
-
-	do
-		r = fsync(fd);
-	while (r != 0 && errno == EINTR);
-	return r == 0 ? 0 : VG_EIO;
-}
-
-/* Makes path's entry in its parent directory durable. */
-static int
-fsync_parent(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	int fd, rc;
-
-	if (slash == NULL)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return VG_EIO;
-	rc = fsync_fd(fd);
-	close(fd);
-	return rc;
-}
-
 static int
 sha256(const struct samples *s, const void *buf, size_t len, uint8_t out[32])
 {
@@ -322,46 +248,6 @@ samples_record_size(uint64_t len)
 	return REC_HDR + chunk_count(len) * CHUNK_OVER + len;
 }
 
-/* Writes all n bytes at off, through EINTR and short writes. */
-static int
-pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return VG_EIO;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-/* Reads exactly n bytes at off; VG_ECORRUPT if the file ends first. */
-static int
-pread_all(int fd, void *buf, size_t n, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t r = pread(fd, p, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return VG_EIO;
-		if (r == 0)
-			return VG_ECORRUPT;
-		p += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
 /* Closes the open segment; its unsynced records, if any, are lost to the
  * caller (who was told so by a failed samples_sync or append). */
 static void
@@ -373,20 +259,6 @@ seg_abandon(struct samples *s)
 		s->seg_lost = true;
 	s->seg_fd = -1;
 	s->seg_dirty = false;
-}
-
-/* fdatasync, retried only on EINTR: after any other failure the kernel
- * may have dropped the dirty pages, and a second call could falsely
- * pass. */
-static int
-datasync_fd(int fd)
-{
-	int r;
-
-	do
-		r = fdatasync(fd);
-	while (r != 0 && errno == EINTR);
-	return r == 0 ? 0 : VG_EIO;
 }
 
 /*
@@ -407,7 +279,7 @@ seg_ready(struct samples *s, uint64_t need)
 	if (s->seg_fd >= 0) {
 		/* Full: what is in it must be durable before it is closed,
 		 * since samples_sync only flushes the open segment. */
-		if (s->seg_dirty && datasync_fd(s->seg_fd) != 0) {
+		if (s->seg_dirty && io_fdatasync(s->seg_fd) != 0) {
 			seg_abandon(s);
 			return VG_EIO;
 		}
@@ -423,7 +295,7 @@ seg_ready(struct samples *s, uint64_t need)
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return VG_EIO;
-	if (fsync_fd(s->root) != 0) {
+	if (io_fsync(s->root) != 0) {
 		close(fd);
 		return VG_EIO;
 	}
@@ -462,7 +334,7 @@ samples_append(struct samples *s, const char *sha256_hex, const void *buf,
 	put_be64(hdr + MAGIC_LEN + 32, (uint64_t)len);
 	crypto_secretstream_xchacha20poly1305_init_push(&st, hdr + AD_LEN,
 							s->key);
-	rc = pwrite_all(s->seg_fd, hdr, sizeof(hdr), at);
+	rc = io_pwrite_all(s->seg_fd, hdr, sizeof(hdr), at);
 	at += sizeof(hdr);
 	while (rc == 0) {
 		size_t n =
@@ -477,7 +349,7 @@ samples_append(struct samples *s, const char *sha256_hex, const void *buf,
 			break;
 		}
 		put_be32(s->scratch, (uint32_t)clen);
-		rc = pwrite_all(s->seg_fd, s->scratch, 4 + (size_t)clen, at);
+		rc = io_pwrite_all(s->seg_fd, s->scratch, 4 + (size_t)clen, at);
 		at += 4 + clen;
 		off += n;
 		if (last)
@@ -505,8 +377,8 @@ samples_sync(struct samples *s)
 	}
 	if (s->seg_fd < 0 || !s->seg_dirty)
 		return 0;
-	/* A failed sync gives the segment up (see datasync_fd). */
-	if (datasync_fd(s->seg_fd) != 0) {
+	/* A failed sync gives the segment up (fileio.h says why). */
+	if (io_fdatasync(s->seg_fd) != 0) {
 		seg_abandon(s);
 		s->seg_lost = false;
 		return VG_EIO;
@@ -546,7 +418,7 @@ samples_read(struct samples *s, const struct sample_loc *loc,
 		return VG_ETYPE;
 	}
 	at = loc->offset;
-	if ((rc = pread_all(fd, hdr, sizeof(hdr), at)) != 0)
+	if ((rc = io_pread_all(fd, hdr, sizeof(hdr), at)) != 0)
 		goto out;
 	at += sizeof(hdr);
 	/* The header must name this sample, and its length must be the
@@ -579,7 +451,7 @@ samples_read(struct samples *s, const struct sample_loc *loc,
 		unsigned char tag = 0xff;
 		uint32_t clen;
 
-		if ((rc = pread_all(fd, c, 4, at)) != 0)
+		if ((rc = io_pread_all(fd, c, 4, at)) != 0)
 			goto out;
 		/* Exactly the expected length, which is also within the
 		 * buffer. */
@@ -588,7 +460,7 @@ samples_read(struct samples *s, const struct sample_loc *loc,
 			rc = VG_ECORRUPT;
 			goto out;
 		}
-		if ((rc = pread_all(fd, c + 4, clen, at + 4)) != 0)
+		if ((rc = io_pread_all(fd, c + 4, clen, at + 4)) != 0)
 			goto out;
 		at += 4 + (uint64_t)clen;
 		if (crypto_secretstream_xchacha20poly1305_pull(
@@ -651,8 +523,8 @@ create_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 	}
 	sodium_mprotect_readwrite(s->key);
 	randombytes_buf(s->key, KEY_LEN);
-	if (fchmod(fd, 0600) != 0 || write_all(fd, s->key, KEY_LEN) != 0 ||
-	    fsync_fd(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 || io_write_all(fd, s->key, KEY_LEN) != 0 ||
+	    io_fsync(fd) != 0) {
 		seterr(err, errlen, "%s: cannot write key file: %s", tmp,
 		       strerror(errno));
 		rc = VG_EIO;
@@ -670,7 +542,7 @@ create_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 		rc = VG_EIO;
 	}
 	unlink(tmp);
-	if (rc == 0 && fsync_parent(key_path) != 0) {
+	if (rc == 0 && io_fsync_parent(key_path) != 0) {
 		seterr(err, errlen, "%s: cannot sync its directory: %s",
 		       key_path, strerror(errno));
 		rc = VG_EIO;
@@ -710,9 +582,9 @@ load_key(struct samples *s, int fd, const char *key_path, char *err,
 		return VG_EINVAL;
 	}
 	sodium_mprotect_readwrite(s->key);
-	r = read_full(fd, s->key, KEY_LEN);
+	r = io_read_full(fd, s->key, KEY_LEN);
 	/* Read one byte more: the file may have grown since fstat. */
-	if (r == KEY_LEN && read_full(fd, &extra, 1) == 0) {
+	if (r == KEY_LEN && io_read_full(fd, &extra, 1) == 0) {
 		sodium_mprotect_readonly(s->key);
 		return 0;
 	}
@@ -796,7 +668,7 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 	}
 	sodium_mprotect_noaccess(s->key);
 	if (mkdir(dir, 0700) == 0) {
-		if (fsync_parent(dir) != 0) {
+		if (io_fsync_parent(dir) != 0) {
 			seterr(err, errlen, "%s: cannot sync its parent: %s",
 			       dir, strerror(errno));
 			rc = VG_EIO;
@@ -829,6 +701,13 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 out:
 	samples_close(s);
 	return rc;
+}
+
+int
+samples_key_use(struct samples *s,
+		int (*fn)(const uint8_t *key, size_t len, void *ud), void *ud)
+{
+	return fn(s->key, KEY_LEN, ud);
 }
 
 void

@@ -96,6 +96,13 @@ int samples_read(struct samples *s, const struct sample_loc *loc,
 		 const char *sha256_hex, uint8_t **out, size_t *len)
 	__attribute__((warn_unused_result));
 
+/* Calls fn with the sample key (read-only, for the call's duration only),
+ * to compute something public from it such as its ID; returns what fn
+ * returns. */
+int samples_key_use(struct samples *s,
+		    int (*fn)(const uint8_t *key, size_t len, void *ud),
+		    void *ud);
+
 /* The length of the record that holds a sample of len bytes. */
 uint64_t samples_record_size(uint64_t len);
 

@@ -1,0 +1,223 @@
+/*
+ * cmd_admin.c - `vigil admin --server URL --token-file FILE COMMAND ...`,
+ * what a node's operator does with the operator token the node wrote to
+ * <data>/operator.token at its first start.
+ *
+ *   log-append --type TYPE FILE
+ *       records an administrative event in the node's transparency log:
+ *       TYPE is key-change, witness-set-change, location-change or
+ *       statement, and FILE holds its text (UTF-8, at most
+ *       ADMIN_MAX_TEXT bytes; "-" reads standard input). Prints the
+ *       entry's index and the size of the log that includes it.
+ *
+ * Exit status: 0 done, 1 the node refused or failed, 2 a usage or input
+ * error, or no answer.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "cli/http.h"
+#include "common/err.h"
+#include "common/xmalloc.h"
+
+/* An entry is at most 65535 bytes; its header takes some. */
+#define ADMIN_MAX_TEXT (60 * 1024)
+#define TOKEN_MAX      256
+
+static const char *const admin_types[] = {
+	"key-change",
+	"witness-set-change",
+	"location-change",
+	"statement",
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: vigil admin --server URL --token-file FILE "
+		   "log-append --type TYPE FILE\n"
+		   "  TYPE: key-change, witness-set-change, location-change, "
+		   "statement\n"
+		   "  FILE: the event's text (\"-\": standard input)\n");
+}
+
+/* Reads at most max bytes of path ("-": stdin) into a new buffer. */
+static char *
+read_text(const char *path, size_t max, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		perror(path);
+		return NULL;
+	}
+	buf = xmalloc(max + 2);
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f)) {
+		perror(path);
+		n = max + 2;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (n > max) {
+		if (n == max + 1)
+			fprintf(stderr, "vigil: %s: more than %zu bytes\n",
+				path, max);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Reads the operator token: one line, from a file only its owner can
+ * read (a token anyone on the machine can read is no secret). */
+static int
+read_token(const char *path, char out[TOKEN_MAX])
+{
+	struct stat st;
+	size_t len;
+	char *t;
+
+	if (stat(path, &st) != 0) {
+		perror(path);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		fprintf(stderr,
+			"vigil: %s: readable by others (mode %04o); "
+			"chmod 600 it\n",
+			path, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if ((t = read_text(path, TOKEN_MAX - 1, &len)) == NULL)
+		return -1;
+	while (len > 0 && (t[len - 1] == '\n' || t[len - 1] == '\r'))
+		t[--len] = '\0';
+	if (len == 0 || strchr(t, '\n') != NULL) {
+		fprintf(stderr, "vigil: %s: not a token\n", path);
+		free(t);
+		return -1;
+	}
+	memcpy(out, t, len + 1);
+	free(t);
+	return 0;
+}
+
+static int
+log_append(const char *server, const char *token, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"type", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *type = NULL;
+	struct http_response r;
+	char path[96], *text;
+	json_t *answer;
+	size_t len, i;
+	int c, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': type = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (type == NULL || optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < sizeof(admin_types) / sizeof(admin_types[0]); i++)
+		if (strcmp(type, admin_types[i]) == 0)
+			break;
+	if (i == sizeof(admin_types) / sizeof(admin_types[0])) {
+		fprintf(stderr, "vigil: unknown --type %s\n", type);
+		usage(stderr);
+		return 2;
+	}
+	if ((text = read_text(argv[optind], ADMIN_MAX_TEXT, &len)) == NULL)
+		return 2;
+	snprintf(path, sizeof(path), "/v1/admin/log?type=%s", type);
+	if (http_request_ex("POST", server, path, token, text, len,
+			    "text/plain; charset=utf-8", NULL, &r) != 0) {
+		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
+		free(text);
+		return 2;
+	}
+	free(text);
+	if (r.status != 201) {
+		http_explain(server, &r);
+		http_response_clear(&r);
+		return 1;
+	}
+	answer = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+	if (json_is_integer(json_object_get(answer, "index")) &&
+	    json_is_integer(json_object_get(answer, "size"))) {
+		printf("appended %s entry %lld to %s (log size %lld)\n", type,
+		       (long long)json_integer_value(
+			       json_object_get(answer, "index")),
+		       json_string_value(json_object_get(answer, "origin"))
+			       ? json_string_value(
+					 json_object_get(answer, "origin"))
+			       : server,
+		       (long long)json_integer_value(
+			       json_object_get(answer, "size")));
+		rc = 0;
+	} else {
+		fprintf(stderr, "vigil: %s gave a malformed answer\n", server);
+	}
+	json_decref(answer);
+	http_response_clear(&r);
+	return rc;
+}
+
+int
+cmd_admin(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"server", required_argument, NULL, 's'},
+		{"token-file", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *server = NULL, *token_file = NULL;
+	char token[TOKEN_MAX];
+	int c, rc;
+
+	/* Options up to the command; the command parses its own. */
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': server = optarg; break;
+		case 't': token_file = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (server == NULL || token_file == NULL || optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[optind], "log-append") != 0) {
+		fprintf(stderr, "vigil: unknown admin command %s\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (read_token(token_file, token) != 0)
+		return 2;
+	rc = log_append(server, token, argc - optind, argv + optind);
+	explicit_bzero(token, sizeof(token));
+	return rc;
+}

@@ -1,0 +1,37 @@
+/*
+ * fileio.h - whole reads and writes, and syncs, for the code that makes
+ * files durable (the sample store, the transparency log, secret files).
+ *
+ * Every function goes on through EINTR and short transfers. A failed sync
+ * is not retried (except on EINTR): after one, the kernel may have
+ * dropped the dirty pages, and a second sync could falsely pass.
+ */
+#ifndef VIGIL_COMMON_FILEIO_H
+#define VIGIL_COMMON_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Writes all n bytes; 0, or -1 with errno. */
+int io_write_all(int fd, const void *buf, size_t n);
+
+/* Writes all n bytes at off; 0 or VG_EIO. */
+int io_pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
+
+/* Reads up to n bytes, stopping early only at end of file; returns the
+ * count, or -1 with errno. */
+ssize_t io_read_full(int fd, void *buf, size_t n);
+
+/* Reads exactly n bytes at off; VG_ECORRUPT if the file ends first,
+ * VG_EIO on an error. */
+int io_pread_all(int fd, void *buf, size_t n, uint64_t off);
+
+/* fsync() and fdatasync(); 0 or VG_EIO. */
+int io_fsync(int fd);
+int io_fdatasync(int fd);
+
+/* Makes path's entry in its parent directory durable; 0 or VG_EIO. */
+int io_fsync_parent(const char *path);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * nodelog.c - the node's transparency log; see nodelog.h.
+ */
+#include "node/nodelog.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/secretfile.h"
+#include "common/xmalloc.h"
+#include "tlog/entry.h"
+#include "tlog/note.h"
+
+#define TOKEN_PREFIX "vgop."
+#define TOKEN_BYTES  32
+#define PATH_MAX_LEN 1200
+
+struct nodelog {
+	struct tlog_log *log;
+	struct note_signer *signer;
+	struct batcher *seq;
+	char origin[NOTE_ORIGIN_MAX + 1];
+	char verifier[NOTE_KEY_MAX];
+	uint8_t token_hash[32]; /* SHA-256 of the operator token */
+};
+
+/* Loads the signer key of origin from path, creating it on first use. */
+static int
+load_signer(const char *path, const char *origin, struct note_signer **out,
+	    char *err, size_t errlen)
+{
+	char key[NOTE_KEY_MAX + 1], *text = NULL;
+	size_t len;
+	int rc;
+
+	rc = secret_file_read(path, NOTE_KEY_MAX, &text, &len, err, errlen);
+	if (rc == VG_ENOENT) {
+		if ((rc = note_signer_generate(origin, NOTE_ED25519, out, err,
+					       errlen)) != 0)
+			return rc;
+		note_signer_format(*out, key);
+		len = strlen(key);
+		key[len++] = '\n';
+		rc = secret_file_create(path, key, len, err, errlen);
+		sodium_memzero(key, sizeof(key));
+		if (rc != 0) {
+			note_signer_free(*out);
+			*out = NULL;
+		}
+		return rc;
+	}
+	if (rc != 0)
+		return rc;
+	while (len > 0 && text[len - 1] == '\n')
+		len--;
+	rc = note_signer_parse(text, len, out, err, errlen);
+	sodium_memzero(text, len);
+	free(text);
+	if (rc != 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "%s: %s", path, why);
+	}
+	return rc;
+}
+
+/* Loads the operator token's hash from path, creating it on first use. */
+static int
+load_token(const char *path, uint8_t hash[32], char *err, size_t errlen)
+{
+	uint8_t rnd[TOKEN_BYTES];
+	char tok[sizeof(TOKEN_PREFIX) + 2 * TOKEN_BYTES + 2], *text = NULL;
+	size_t len;
+	int rc;
+
+	rc = secret_file_read(path, sizeof(tok), &text, &len, err, errlen);
+	if (rc == VG_ENOENT) {
+		randombytes_buf(rnd, sizeof(rnd));
+		memcpy(tok, TOKEN_PREFIX, strlen(TOKEN_PREFIX));
+		sodium_bin2hex(tok + strlen(TOKEN_PREFIX),
+			       sizeof(tok) - strlen(TOKEN_PREFIX), rnd,
+			       sizeof(rnd));
+		sodium_memzero(rnd, sizeof(rnd));
+		len = strlen(tok);
+		crypto_hash_sha256(hash, (const uint8_t *)tok, len);
+		tok[len++] = '\n';
+		rc = secret_file_create(path, tok, len, err, errlen);
+		sodium_memzero(tok, sizeof(tok));
+		return rc;
+	}
+	if (rc != 0)
+		return rc;
+	while (len > 0 && text[len - 1] == '\n')
+		len--;
+	if (len <= strlen(TOKEN_PREFIX) ||
+	    memcmp(text, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0 ||
+	    memchr(text, '\n', len) != NULL) {
+		snprintf(err, errlen, "%s: not an operator token", path);
+		rc = VG_EFORMAT;
+	} else {
+		crypto_hash_sha256(hash, (const uint8_t *)text, len);
+	}
+	sodium_memzero(text, len);
+	free(text);
+	return rc;
+}
+
+/* The sequencer's batch: one append, one checkpoint, for all of them. */
+static void
+append_batch(void *ctx, struct batch_item **items, size_t n)
+{
+	struct nodelog *nl = ctx;
+	struct tile_entry *e = xcalloc(n, sizeof(*e));
+	uint64_t first = 0;
+	char err[160] = "";
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		struct nodelog_item *it = (struct nodelog_item *)items[i];
+
+		e[i].data = it->entry;
+		e[i].len = it->len;
+	}
+	rc = tlog_log_append(nl->log, e, n, &first, err, sizeof(err));
+	if (rc != 0)
+		log_event(LOG_ERROR, "log_append_failed",
+			  "entries=%zu err=\"%s\"", n, err);
+	for (size_t i = 0; i < n; i++) {
+		struct nodelog_item *it = (struct nodelog_item *)items[i];
+
+		it->rc = rc;
+		it->index = first + i;
+		it->size = first + n;
+		snprintf(it->err, sizeof(it->err), "%s", err);
+	}
+	free(e);
+}
+
+static int
+key_id(const uint8_t *key, size_t len, void *ud)
+{
+	return tlog_entry_sample_key_id(key, len, ud);
+}
+
+/* The log's first entry: what this node is, and its keys (the sample
+ * key by its ID only). */
+static int
+append_node_entry(struct nodelog *nl, const struct node_config *cfg,
+		  struct samples *samples, char *err, size_t errlen)
+{
+	char kid[TLOG_ENTRY_KEY_ID_LEN];
+	struct tlog_entry e;
+	struct tile_entry te;
+	char *text = NULL;
+	uint64_t first;
+	size_t len;
+	int rc;
+
+	if ((rc = samples_key_use(samples, key_id, kid)) != 0) {
+		snprintf(err, errlen, "cannot compute the sample key's ID");
+		return rc;
+	}
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_NODE;
+	e.time = (int64_t)time(NULL);
+	e.node.region = cfg->region;
+	e.node.site = cfg->site;
+	e.node.log_key = nl->verifier;
+	e.node.sample_key = kid;
+	e.node.version = VIGIL_VERSION;
+	if ((rc = tlog_entry_encode(&e, &text, &len, err, errlen)) != 0)
+		return rc;
+	te.data = (const uint8_t *)text;
+	te.len = len;
+	rc = tlog_log_append(nl->log, &te, 1, &first, err, errlen);
+	free(text);
+	return rc;
+}
+
+int
+nodelog_open(const struct node_config *cfg, struct samples *samples,
+	     const int *notify_fds, unsigned nports, struct nodelog **out,
+	     char *err, size_t errlen)
+{
+	static const struct batch_limits lim = {
+		.max_items = NODELOG_BATCH_MAX,
+		.max_bytes = NODELOG_MAX_QUEUED,
+		.max_queued = NODELOG_MAX_QUEUED,
+	};
+	struct nodelog *nl = xcalloc(1, sizeof(*nl));
+	struct note_verifier v;
+	char path[PATH_MAX_LEN];
+	int rc;
+
+	*out = NULL;
+	snprintf(nl->origin, sizeof(nl->origin), "%s",
+		 config_log_origin(cfg, path, sizeof(path)));
+	snprintf(path, sizeof(path), "%s/log.key", cfg->data_dir);
+	if ((rc = load_signer(path, nl->origin, &nl->signer, err, errlen)) != 0)
+		goto fail;
+	note_signer_verifier(nl->signer, &v);
+	note_verifier_format(&v, nl->verifier);
+	snprintf(path, sizeof(path), "%s/operator.token", cfg->data_dir);
+	if ((rc = load_token(path, nl->token_hash, err, errlen)) != 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/log", cfg->data_dir);
+	if ((rc = tlog_log_open(path, nl->origin, nl->signer, &nl->log, err,
+				errlen)) != 0)
+		goto fail;
+	if (tlog_log_size(nl->log) == 0 &&
+	    (rc = append_node_entry(nl, cfg, samples, err, errlen)) != 0)
+		goto fail;
+	if ((rc = batcher_start("vigild-log", append_batch, nl, &lim,
+				notify_fds, nports, &nl->seq, err, errlen)) !=
+	    0)
+		goto fail;
+	*out = nl;
+	return 0;
+fail:
+	if (nl->log != NULL)
+		tlog_log_close(nl->log);
+	note_signer_free(nl->signer);
+	free(nl);
+	return rc;
+}
+
+const char *
+nodelog_origin(const struct nodelog *nl)
+{
+	return nl->origin;
+}
+
+const char *
+nodelog_verifier(const struct nodelog *nl)
+{
+	return nl->verifier;
+}
+
+struct tlog_log *
+nodelog_log(struct nodelog *nl)
+{
+	return nl->log;
+}
+
+bool
+nodelog_operator_ok(const struct nodelog *nl, const char *token, size_t len)
+{
+	uint8_t h[32];
+
+	crypto_hash_sha256(h, (const uint8_t *)token, len);
+	return sodium_memcmp(h, nl->token_hash, sizeof(h)) == 0;
+}
+
+int
+nodelog_submit(struct nodelog *nl, struct nodelog_item *it)
+{
+	it->hdr.bytes = it->len;
+	return batcher_submit(nl->seq, &it->hdr);
+}
+
+struct nodelog_item *
+nodelog_take_done(struct nodelog *nl, unsigned port)
+{
+	struct batch_item *l = batcher_take_done(nl->seq, port);
+
+	for (struct batch_item *bi = l; bi != NULL; bi = bi->next)
+		((struct nodelog_item *)bi)->next =
+			(struct nodelog_item *)bi->next;
+	return (struct nodelog_item *)l;
+}
+
+void
+nodelog_item_free(struct nodelog_item *it)
+{
+	if (it == NULL)
+		return;
+	free(it->entry);
+	free(it);
+}
+
+static void
+free_done(struct batch_item *bi)
+{
+	nodelog_item_free((struct nodelog_item *)bi);
+}
+
+void
+nodelog_close(struct nodelog *nl)
+{
+	if (nl == NULL)
+		return;
+	batcher_stop(nl->seq, free_done);
+	tlog_log_close(nl->log);
+	note_signer_free(nl->signer);
+	free(nl);
+}

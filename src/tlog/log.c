@@ -1,0 +1,1370 @@
+/*
+ * log.c - the node's durable tiled log; see log.h.
+ *
+ * Owns the log directory's descriptor (flock()ed for as long as the log is
+ * open), the published tree size and signed checkpoint, which any thread
+ * reads under `lock`, and the writer's state under `wlock`: the durable
+ * state (size and root) and the rightmost tile of every level, the
+ * "edge". The edge is all an append needs of the old tree, since the
+ * hashes of the old tree a new tile holds are the old partial tile's,
+ * and the root of a tree depends only on its edge.
+ *
+ * Files are written whole or not at all: a temporary ".<name>.tmp" next
+ * to the name, fsync()ed, then rename()d over it; the directories
+ * touched are fsync()ed before anything depends on them. A tile a reader
+ * may be given (one of the published tree) is never written again, and a
+ * tile a batch writes is given to readers only after the state and
+ * checkpoint that cover it, so reads take no lock while they read files.
+ */
+#include "tlog/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/xmalloc.h"
+#include "tlog/checkpoint.h"
+#include "tlog/util.h"
+
+/* Tile levels a tree of fewer than 2^64 leaves has. */
+#define LEVELS (64 / TILE_HEIGHT)
+/* A relative path inside the log, a temporary name included. */
+#define RELPATH_MAX (TILE_PATH_MAX + 16)
+
+#define CHECKPOINT_FILE "checkpoint"
+#define STATE_FILE      "state"
+
+/*
+ * The state file, 80 bytes:
+ *   0   8   magic "VGTLOG1\n"
+ *   8   8   tree size, big-endian
+ *   16  32  root hash
+ *   48  32  SHA-256 of bytes 0..47
+ */
+#define STATE_MAGIC     "VGTLOG1\n"
+#define STATE_MAGIC_LEN 8
+#define STATE_LEN       (STATE_MAGIC_LEN + 8 + MERKLE_HASH_LEN + 32)
+
+_Static_assert(sizeof(struct merkle_hash) == MERKLE_HASH_LEN,
+	       "a tile is an array of struct merkle_hash");
+
+typedef struct merkle_hash edge_t[LEVELS][TILE_WIDTH];
+
+struct tlog_log {
+	int dirfd; /* O_DIRECTORY, flock()ed */
+	char *dir; /* for messages */
+	char *origin;
+	const struct note_signer *signer; /* not owned */
+	struct note_verifier key;         /* the signer's public key */
+
+	/* The published tree: its size is read without the lock. */
+	pthread_mutex_t lock;
+	_Atomic uint64_t size;
+	char *cp; /* its signed checkpoint, NUL-terminated */
+	size_t cp_len;
+
+	/* The writer's. */
+	pthread_mutex_t wlock;
+	uint64_t st_size; /* the durable state */
+	struct merkle_hash st_root;
+	edge_t edge; /* level L's partial tile at st_size, if it has one */
+	bool broken; /* an append failed past its state: reopen */
+};
+
+/* A file a batch writes. */
+struct wfile {
+	struct tile t;
+	uint8_t *data; /* malloc'd */
+	size_t len;
+};
+
+struct plan {
+	struct wfile *f;
+	size_t n, cap;
+};
+
+/* Directories to fsync, relative to the log's. */
+struct dirlist {
+	char (*d)[RELPATH_MAX];
+	size_t n, cap;
+};
+
+/* A tile_read_fn over the files of the tree of base leaves. */
+struct file_ctx {
+	struct tlog_log *l;
+	uint64_t base;
+	char *err;
+	size_t errlen;
+};
+
+/* A tile_read_fn over an edge of the tree of size leaves. */
+struct edge_ctx {
+	const struct merkle_hash (*edge)[TILE_WIDTH];
+	uint64_t size;
+};
+
+static bool
+hash_equal(const struct merkle_hash *a, const struct merkle_hash *b)
+{
+	return memcmp(a->b, b->b, MERKLE_HASH_LEN) == 0;
+}
+
+/* The width of the tile at (level, index) in the tree of size leaves (a
+ * level of TILE_ENTRIES meaning the bundles), or 0 if it has none. */
+static unsigned
+width_at(uint64_t size, int level, uint64_t index)
+{
+	uint64_t full;
+	unsigned partial;
+
+	if (level < TILE_ENTRIES || level >= LEVELS)
+		return 0;
+	tile_count(size, level == TILE_ENTRIES ? 0 : (unsigned)level, &full,
+		   &partial);
+	if (index < full)
+		return TILE_WIDTH;
+	return index == full ? partial : 0;
+}
+
+/* Splits rel at its last '/' into its directory ("." if none) and the
+ * temporary name of its last component. VG_EINVAL if rel is too long. */
+static int
+split_path(const char *rel, char dir[RELPATH_MAX], char tmp[RELPATH_MAX])
+{
+	const char *slash = strrchr(rel, '/');
+	int a, b;
+
+	if (slash == NULL) {
+		a = snprintf(dir, RELPATH_MAX, ".");
+		b = snprintf(tmp, RELPATH_MAX, ".%s.tmp", rel);
+	} else {
+		a = snprintf(dir, RELPATH_MAX, "%.*s", (int)(slash - rel), rel);
+		b = snprintf(tmp, RELPATH_MAX, "%.*s.%s.tmp",
+			     (int)(slash + 1 - rel), rel, slash + 1);
+	}
+	return a < 0 || b < 0 || a >= RELPATH_MAX || b >= RELPATH_MAX
+		       ? VG_EINVAL
+		       : 0;
+}
+
+static void
+dirlist_add(struct dirlist *dl, const char *dir)
+{
+	for (size_t i = 0; i < dl->n; i++)
+		if (strcmp(dl->d[i], dir) == 0)
+			return;
+	if (dl->n == dl->cap) {
+		dl->cap = dl->cap ? 2 * dl->cap : 16;
+		dl->d = xreallocarray(dl->d, dl->cap, sizeof(*dl->d));
+	}
+	snprintf(dl->d[dl->n++], RELPATH_MAX, "%s", dir);
+}
+
+/* fsyncs the directory rel of the log. */
+static int
+fsync_dir(struct tlog_log *l, const char *rel, char *err, size_t errlen)
+{
+	int fd, rc;
+
+	fd = openat(l->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, rel,
+			    strerror(errno));
+		return VG_EIO;
+	}
+	if ((rc = io_fsync(fd)) != 0)
+		tlog_seterr(err, errlen, "%s/%s: fsync: %s", l->dir, rel,
+			    strerror(errno));
+	close(fd);
+	return rc;
+}
+
+static int
+dirlist_sync(struct tlog_log *l, const struct dirlist *dl, char *err,
+	     size_t errlen)
+{
+	int rc;
+
+	for (size_t i = 0; i < dl->n; i++)
+		if ((rc = fsync_dir(l, dl->d[i], err, errlen)) != 0)
+			return rc;
+	return 0;
+}
+
+/* Creates the directory rel and its parents as needed (0700); the parent
+ * of each one created goes to dl, to be fsync()ed. */
+static int
+make_dirs(struct tlog_log *l, const char *rel, struct dirlist *dl, char *err,
+	  size_t errlen)
+{
+	char buf[RELPATH_MAX];
+	size_t len = strlen(rel);
+
+	for (size_t i = 1; i <= len; i++) {
+		if (i < len && rel[i] != '/')
+			continue;
+		snprintf(buf, sizeof(buf), "%.*s", (int)i, rel);
+		if (mkdirat(l->dirfd, buf, 0700) == 0) {
+			char *slash = strrchr(buf, '/');
+
+			if (slash == NULL)
+				dirlist_add(dl, ".");
+			else {
+				*slash = '\0';
+				dirlist_add(dl, buf);
+			}
+		} else if (errno != EEXIST) {
+			tlog_seterr(err, errlen, "%s/%s: mkdir: %s", l->dir,
+				    buf, strerror(errno));
+			return VG_EIO;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Writes rel whole: a temporary file next to it, fsync()ed, renamed over
+ * it. Its directory goes to dl, for the caller to fsync. On failure rel
+ * is as it was: the rename is the last step.
+ */
+static int
+write_atomic(struct tlog_log *l, const char *rel, const void *data, size_t len,
+	     struct dirlist *dl, char *err, size_t errlen)
+{
+	char dir[RELPATH_MAX], tmp[RELPATH_MAX];
+	int fd, rc = 0;
+
+	if (split_path(rel, dir, tmp) != 0) {
+		tlog_seterr(err, errlen, "%s: path too long", rel);
+		return VG_EINVAL;
+	}
+	if (strcmp(dir, ".") != 0 &&
+	    (rc = make_dirs(l, dir, dl, err, errlen)) != 0)
+		return rc;
+	fd = openat(l->dirfd, tmp,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0) {
+		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, tmp,
+			    strerror(errno));
+		return VG_EIO;
+	}
+	if (io_write_all(fd, data, len) != 0 || io_fsync(fd) != 0) {
+		tlog_seterr(err, errlen, "%s/%s: write: %s", l->dir, tmp,
+			    strerror(errno));
+		rc = VG_EIO;
+	}
+	if (close(fd) != 0 && rc == 0) {
+		tlog_seterr(err, errlen, "%s/%s: close: %s", l->dir, tmp,
+			    strerror(errno));
+		rc = VG_EIO;
+	}
+	if (rc == 0 && renameat(l->dirfd, tmp, l->dirfd, rel) != 0) {
+		tlog_seterr(err, errlen, "%s/%s: rename: %s", l->dir, rel,
+			    strerror(errno));
+		rc = VG_EIO;
+	}
+	if (rc != 0)
+		unlinkat(l->dirfd, tmp, 0);
+	else
+		dirlist_add(dl, dir);
+	return rc;
+}
+
+/* Opens rel of the log for reading: a regular file, its size in *size.
+ * VG_ENOENT if it does not exist. */
+static int
+open_file(struct tlog_log *l, const char *rel, int *fdp, off_t *size, char *err,
+	  size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(l->dirfd, rel,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+
+		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, rel, strerror(e));
+		return e == ENOENT || e == ENOTDIR ? VG_ENOENT : VG_EIO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		tlog_seterr(err, errlen, "%s/%s: not a regular file", l->dir,
+			    rel);
+		close(fd);
+		return VG_ECORRUPT;
+	}
+	*fdp = fd;
+	*size = st.st_size;
+	return 0;
+}
+
+/* Reads rel whole, at most max bytes, into *data (malloc'd; one byte
+ * more, a terminator) and *len. VG_ENOENT if it does not exist. */
+static int
+read_file(struct tlog_log *l, const char *rel, size_t max, uint8_t **data,
+	  size_t *len, char *err, size_t errlen)
+{
+	uint8_t *buf;
+	off_t size;
+	int fd, rc;
+
+	if ((rc = open_file(l, rel, &fd, &size, err, errlen)) != 0)
+		return rc;
+	if ((uint64_t)size > max) {
+		tlog_seterr(err, errlen, "%s/%s: %jd bytes, more than %zu",
+			    l->dir, rel, (intmax_t)size, max);
+		close(fd);
+		return VG_ECORRUPT;
+	}
+	buf = xmalloc((size_t)size + 1);
+	if ((rc = io_pread_all(fd, buf, (size_t)size, 0)) != 0) {
+		tlog_seterr(err, errlen, "%s/%s: read failed", l->dir, rel);
+		free(buf);
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	buf[size] = '\0';
+	*data = buf;
+	*len = (size_t)size;
+	return 0;
+}
+
+/*
+ * Reads the tile at (t->level, t->index) of the tree of base leaves, whose
+ * first t->width hashes are the tile t, into buf (TILE_BYTES). VG_ENOENT
+ * if that tree has no such tile or a narrower one; VG_ECORRUPT if its
+ * file is missing or of the wrong length.
+ */
+static int
+read_hashes(struct tlog_log *l, uint64_t base, const struct tile *t,
+	    uint8_t *buf, char *err, size_t errlen)
+{
+	unsigned w = t->level >= 0 ? width_at(base, t->level, t->index) : 0;
+	struct tile f = {t->level, t->index, w};
+	char path[TILE_PATH_MAX];
+	off_t size;
+	int fd, rc;
+
+	if (w == 0 || t->width > w) {
+		tlog_seterr(err, errlen, "no such tile at size %" PRIu64, base);
+		return VG_ENOENT;
+	}
+	if (tile_path(&f, path) != 0)
+		return VG_EINVAL;
+	if ((rc = open_file(l, path, &fd, &size, err, errlen)) != 0)
+		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
+	if ((uint64_t)size != (uint64_t)w * MERKLE_HASH_LEN) {
+		tlog_seterr(err, errlen, "%s/%s: %jd bytes, not %u hashes",
+			    l->dir, path, (intmax_t)size, w);
+		rc = VG_ECORRUPT;
+	} else if ((rc = io_pread_all(fd, buf, (size_t)size, 0)) != 0) {
+		tlog_seterr(err, errlen, "%s/%s: read failed", l->dir, path);
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * Reads and parses the entry bundle at index of the tree of base leaves:
+ * its bytes in *data (malloc'd), *len, its entries (TILE_WIDTH slots,
+ * pointing into *data) and their count in *width. VG_ENOENT if that tree
+ * has no such bundle; VG_ECORRUPT if its file is missing or malformed.
+ */
+static int
+read_bundle(struct tlog_log *l, uint64_t base, uint64_t index, uint8_t **data,
+	    size_t *len, struct tile_entry *entries, unsigned *width, char *err,
+	    size_t errlen)
+{
+	unsigned w = width_at(base, TILE_ENTRIES, index);
+	struct tile f = {TILE_ENTRIES, index, w};
+	char path[TILE_PATH_MAX], why[256];
+	int rc;
+
+	*data = NULL;
+	if (w == 0) {
+		tlog_seterr(err, errlen, "no such bundle at size %" PRIu64,
+			    base);
+		return VG_ENOENT;
+	}
+	if (tile_path(&f, path) != 0)
+		return VG_EINVAL;
+	rc = read_file(l, path, TILE_BUNDLE_MAX, data, len, err, errlen);
+	if (rc != 0)
+		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
+	if (tile_bundle_parse(*data, *len, w, entries, why, sizeof(why))) {
+		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, path, why);
+		free(*data);
+		*data = NULL;
+		return VG_ECORRUPT;
+	}
+	*width = w;
+	return 0;
+}
+
+static int
+file_read(void *ud, const struct tile *t, uint8_t *buf, size_t *len)
+{
+	struct file_ctx *c = ud;
+	int rc = read_hashes(c->l, c->base, t, buf, c->err, c->errlen);
+
+	if (rc == VG_ENOENT) /* a proof within base needs no tile beyond */
+		return VG_ECORRUPT;
+	if (rc == 0)
+		*len = (size_t)t->width * MERKLE_HASH_LEN;
+	return rc;
+}
+
+static int
+edge_read(void *ud, const struct tile *t, uint8_t *buf, size_t *len)
+{
+	const struct edge_ctx *c = ud;
+	uint64_t full;
+	unsigned w;
+
+	if (t->level < 0 || t->level >= LEVELS)
+		return VG_ECORRUPT;
+	tile_count(c->size, (unsigned)t->level, &full, &w);
+	/* The root of a tree depends on its edge only. */
+	if (t->index != full || t->width > w)
+		return VG_ECORRUPT;
+	memcpy(buf, c->edge[t->level], (size_t)t->width * MERKLE_HASH_LEN);
+	*len = (size_t)t->width * MERKLE_HASH_LEN;
+	return 0;
+}
+
+/* Computes the root of the tree of size leaves from the files of the tree
+ * of base leaves (size <= base). */
+static int
+files_root(struct tlog_log *l, uint64_t base, uint64_t size,
+	   struct merkle_hash *root, char *err, size_t errlen)
+{
+	struct file_ctx fc = {l, base, err, errlen};
+	struct tile_reader tr;
+	struct merkle_reader mr;
+
+	tile_reader_init(&tr, size, file_read, &fc);
+	mr = tile_reader_merkle(&tr);
+	return merkle_root_from_reader(&mr, size, root);
+}
+
+/*
+ * Checks, from the files of the tree of size2 leaves whose root is root2,
+ * that the tree of size1 leaves with root1 is its prefix: root1 is
+ * recomputed from them, and a consistency proof generated from them
+ * verifies. Returns 0 or VG_ECORRUPT (or the files' error) with a message.
+ */
+static int
+check_prefix(struct tlog_log *l, uint64_t size1,
+	     const struct merkle_hash *root1, uint64_t size2,
+	     const struct merkle_hash *root2, char *err, size_t errlen)
+{
+	struct merkle_hash r, proof[MERKLE_PROOF_MAX];
+	struct file_ctx fc = {l, size2, err, errlen};
+	struct tile_reader tr;
+	struct merkle_reader mr;
+	char why[256] = "";
+	size_t n;
+	int rc;
+
+	if (size1 > size2) {
+		tlog_seterr(err, errlen,
+			    "tree of %" PRIu64 " shrinks to %" PRIu64, size1,
+			    size2);
+		return VG_ECORRUPT;
+	}
+	if (size1 == 0) {
+		merkle_hash_empty(&r);
+		if (hash_equal(&r, root1))
+			return 0;
+		tlog_seterr(err, errlen,
+			    "empty tree with a root not SHA-256(\"\")");
+		return VG_ECORRUPT;
+	}
+	if ((rc = files_root(l, size2, size1, &r, err, errlen)) != 0)
+		return rc;
+	if (!hash_equal(&r, root1)) {
+		tlog_seterr(err, errlen,
+			    "the tiles of size %" PRIu64
+			    " do not extend the tree "
+			    "of size %" PRIu64 ": its root differs",
+			    size2, size1);
+		return VG_ECORRUPT;
+	}
+	if (size1 == size2)
+		return hash_equal(root1, root2) ? 0 : VG_ECORRUPT;
+	tile_reader_init(&tr, size2, file_read, &fc);
+	mr = tile_reader_merkle(&tr);
+	rc = merkle_prove_consistency(&mr, size1, size2, proof, &n, err,
+				      errlen);
+	if (rc != 0)
+		return rc;
+	rc = merkle_verify_consistency(size1, size2, root1, root2, proof, n,
+				       why, sizeof(why));
+	if (rc != 0) {
+		tlog_seterr(err, errlen,
+			    "tree of size %" PRIu64 " not consistent with that "
+			    "of size %" PRIu64 ": %s",
+			    size2, size1, why);
+		return VG_ECORRUPT;
+	}
+	return 0;
+}
+
+static int
+state_encode(uint64_t size, const struct merkle_hash *root,
+	     uint8_t out[STATE_LEN])
+{
+	struct tlog_bytes part = {out, STATE_LEN - 32};
+
+	memcpy(out, STATE_MAGIC, STATE_MAGIC_LEN);
+	tlog_put_be64(out + STATE_MAGIC_LEN, size);
+	memcpy(out + STATE_MAGIC_LEN + 8, root->b, MERKLE_HASH_LEN);
+	return tlog_sha256(&part, 1, out + STATE_LEN - 32);
+}
+
+static int
+state_decode(const uint8_t *buf, size_t len, uint64_t *size,
+	     struct merkle_hash *root, char *err, size_t errlen)
+{
+	struct tlog_bytes part = {buf, STATE_LEN - 32};
+	uint8_t sum[32];
+	int rc;
+
+	if (len != STATE_LEN || memcmp(buf, STATE_MAGIC, STATE_MAGIC_LEN)) {
+		tlog_seterr(err, errlen, "not a state file");
+		return VG_ECORRUPT;
+	}
+	if ((rc = tlog_sha256(&part, 1, sum)) != 0)
+		return rc;
+	if (memcmp(sum, buf + STATE_LEN - 32, 32) != 0) {
+		tlog_seterr(err, errlen, "checksum does not match");
+		return VG_ECORRUPT;
+	}
+	*size = tlog_be64(buf + STATE_MAGIC_LEN);
+	memcpy(root->b, buf + STATE_MAGIC_LEN + 8, MERKLE_HASH_LEN);
+	return 0;
+}
+
+/* Persists the state (size, root). VG_EIO from the directory's fsync
+ * leaves unknown which state is durable. */
+static int
+write_state(struct tlog_log *l, uint64_t size, const struct merkle_hash *root,
+	    bool *renamed, char *err, size_t errlen)
+{
+	struct dirlist dl = {0};
+	uint8_t buf[STATE_LEN];
+	int rc;
+
+	*renamed = false;
+	if ((rc = state_encode(size, root, buf)) != 0) {
+		tlog_seterr(err, errlen, "hashing failed");
+		return rc;
+	}
+	rc = write_atomic(l, STATE_FILE, buf, sizeof(buf), &dl, err, errlen);
+	if (rc == 0) {
+		*renamed = true;
+		rc = dirlist_sync(l, &dl, err, errlen);
+	}
+	free(dl.d);
+	return rc;
+}
+
+/* Signs the checkpoint of (size, root), writes it durably and makes it the
+ * published one. */
+static int
+publish(struct tlog_log *l, uint64_t size, const struct merkle_hash *root,
+	char *err, size_t errlen)
+{
+	const struct note_signer *signers[1] = {l->signer};
+	struct dirlist dl = {0};
+	char *text = NULL, *note = NULL;
+	size_t text_len, note_len;
+	int rc;
+
+	rc = checkpoint_format(l->origin, size, root, NULL, &text, &text_len,
+			       err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = note_sign(text, text_len, signers, 1, (uint64_t)time(NULL), &note,
+		       &note_len, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = write_atomic(l, CHECKPOINT_FILE, note, note_len, &dl, err, errlen);
+	if (rc == 0)
+		rc = dirlist_sync(l, &dl, err, errlen);
+	if (rc != 0)
+		goto out;
+	pthread_mutex_lock(&l->lock);
+	free(l->cp);
+	l->cp = note;
+	l->cp_len = note_len;
+	atomic_store(&l->size, size);
+	pthread_mutex_unlock(&l->lock);
+	note = NULL;
+out:
+	free(text);
+	free(note);
+	free(dl.d);
+	return rc;
+}
+
+static void
+plan_add(struct plan *p, int level, uint64_t index, unsigned width,
+	 uint8_t *data, size_t len)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 16;
+		p->f = xreallocarray(p->f, p->cap, sizeof(*p->f));
+	}
+	p->f[p->n++] = (struct wfile){{level, index, width}, data, len};
+}
+
+static void
+plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->f[i].data);
+	free(p->f);
+}
+
+/*
+ * Plans the entry bundles appending the n entries to the tree of size1
+ * leaves writes: its partial bundle (read back and checked against its
+ * leaf hashes) with the new entries, cut into bundles of TILE_WIDTH.
+ */
+static int
+plan_bundles(struct tlog_log *l, uint64_t size1,
+	     const struct tile_entry *entries, size_t n, struct plan *p,
+	     char *err, size_t errlen)
+{
+	struct tile_entry old[TILE_WIDTH], group[TILE_WIDTH];
+	uint8_t *olddata = NULL;
+	char why[256];
+	size_t oldlen, total;
+	uint64_t full;
+	unsigned w, ow;
+	int rc;
+
+	tile_count(size1, 0, &full, &w);
+	if (w > 0) {
+		rc = read_bundle(l, size1, full, &olddata, &oldlen, old, &ow,
+				 err, errlen);
+		if (rc != 0)
+			return rc;
+		if (tile_bundle_verify(old, w, (const uint8_t *)l->edge[0],
+				       (size_t)w * MERKLE_HASH_LEN, why,
+				       sizeof(why)) != 0) {
+			tlog_seterr(err, errlen,
+				    "partial bundle %" PRIu64 ": %s", full,
+				    why);
+			free(olddata);
+			return VG_ECORRUPT;
+		}
+	}
+	total = w + n;
+	for (size_t start = 0; start < total; start += TILE_WIDTH) {
+		size_t cnt =
+			total - start < TILE_WIDTH ? total - start : TILE_WIDTH;
+		size_t size;
+		uint8_t *buf;
+
+		for (size_t k = 0; k < cnt; k++) {
+			size_t j = start + k;
+
+			group[k] = j < w ? old[j] : entries[j - w];
+		}
+		size = tile_bundle_size(group, cnt);
+		buf = xmalloc(size);
+		if (tile_bundle_encode(group, cnt, buf) != 0)
+			fatal("entry sizes were checked");
+		plan_add(p, TILE_ENTRIES, full + start / TILE_WIDTH,
+			 (unsigned)cnt, buf, size);
+	}
+	free(olddata);
+	return 0;
+}
+
+/*
+ * Plans the hash tiles appending the n leaf hashes to the tree of size1
+ * leaves writes, level by level: the level's partial tile (from edge)
+ * with the new hashes, cut into tiles; the roots of the tiles that became
+ * full are the new hashes of the level above. edge becomes the new tree's.
+ */
+static int
+plan_tiles(uint64_t size1, const struct merkle_hash *leaves, size_t n,
+	   edge_t edge, struct plan *p)
+{
+	const struct merkle_hash *in = leaves;
+	struct merkle_hash *next = NULL;
+	uint64_t m = n;
+	int rc = 0;
+
+	for (unsigned level = 0; level < LEVELS && m > 0; level++) {
+		struct merkle_hash *buf;
+		uint64_t full, total, nfull;
+		unsigned w, rem;
+
+		tile_count(size1, level, &full, &w);
+		total = w + m;
+		nfull = total / TILE_WIDTH;
+		rem = (unsigned)(total % TILE_WIDTH);
+		buf = xreallocarray(NULL, total, sizeof(*buf));
+		memcpy(buf, edge[level], (size_t)w * sizeof(*buf));
+		memcpy(buf + w, in, m * sizeof(*buf));
+		next = xreallocarray(NULL, nfull ? nfull : 1, sizeof(*next));
+		for (uint64_t j = 0; j < nfull && rc == 0; j++) {
+			uint8_t *t = xmalloc(TILE_BYTES);
+
+			memcpy(t, buf + j * TILE_WIDTH, TILE_BYTES);
+			plan_add(p, (int)level, full + j, TILE_WIDTH, t,
+				 TILE_BYTES);
+			rc = merkle_root(buf + j * TILE_WIDTH, TILE_WIDTH,
+					 &next[j]);
+		}
+		if (rem > 0) {
+			size_t len = (size_t)rem * MERKLE_HASH_LEN;
+			uint8_t *t = xmalloc(len);
+
+			memcpy(t, buf + nfull * TILE_WIDTH, len);
+			plan_add(p, (int)level, full + nfull, rem, t, len);
+			memcpy(edge[level], t, len);
+		}
+		free(buf);
+		if (in != leaves)
+			free((void *)in);
+		in = next;
+		next = NULL;
+		m = nfull;
+		if (rc != 0)
+			break;
+	}
+	if (in != leaves)
+		free((void *)in);
+	return rc;
+}
+
+/* Writes the planned files, then fsyncs their directories. */
+static int
+write_plan(struct tlog_log *l, const struct plan *p, char *err, size_t errlen)
+{
+	struct dirlist dl = {0};
+	int rc = 0;
+
+	for (size_t i = 0; i < p->n && rc == 0; i++) {
+		char path[TILE_PATH_MAX];
+
+		if (tile_path(&p->f[i].t, path) != 0)
+			fatal("planned an impossible tile");
+		rc = write_atomic(l, path, p->f[i].data, p->f[i].len, &dl, err,
+				  errlen);
+	}
+	if (rc == 0)
+		rc = dirlist_sync(l, &dl, err, errlen);
+	free(dl.d);
+	return rc;
+}
+
+/*
+ * Checks the files of the tree of size2 leaves before it is committed:
+ * their root is the one computed from edge (what the batch holds), and
+ * the tree of the state is their prefix. The root goes to *root2.
+ */
+static int
+check_batch(struct tlog_log *l, uint64_t size2, edge_t edge,
+	    struct merkle_hash *root2, char *err, size_t errlen)
+{
+	struct edge_ctx ec = {(const struct merkle_hash(*)[TILE_WIDTH])edge,
+			      size2};
+	struct merkle_hash mem;
+	struct tile_reader tr;
+	struct merkle_reader mr;
+	int rc;
+
+	tile_reader_init(&tr, size2, edge_read, &ec);
+	mr = tile_reader_merkle(&tr);
+	if ((rc = merkle_root_from_reader(&mr, size2, &mem)) != 0) {
+		tlog_seterr(err, errlen, "cannot hash the new tree's edge");
+		return rc;
+	}
+	if ((rc = files_root(l, size2, size2, root2, err, errlen)) != 0)
+		return rc;
+	if (!hash_equal(&mem, root2)) {
+		tlog_seterr(err, errlen,
+			    "the tiles written do not give the batch's root");
+		return VG_ECORRUPT;
+	}
+	return check_prefix(l, l->st_size, &l->st_root, size2, root2, err,
+			    errlen);
+}
+
+int
+tlog_log_append(struct tlog_log *l, const struct tile_entry *entries, size_t n,
+		uint64_t *first_index, char *err, size_t errlen)
+{
+	struct merkle_hash *leaves = NULL, root2;
+	struct merkle_hash(*edge)[TILE_WIDTH] = NULL;
+	struct plan p = {0};
+	uint64_t size1, size2;
+	bool renamed;
+	int rc;
+
+	pthread_mutex_lock(&l->wlock);
+	size1 = l->st_size;
+	if (l->broken) {
+		tlog_seterr(err, errlen,
+			    "%s: an earlier append failed; reopen the log",
+			    l->dir);
+		rc = VG_EIO;
+		goto out;
+	}
+	if (n == 0) {
+		*first_index = size1;
+		rc = 0;
+		goto out;
+	}
+	if (entries == NULL) {
+		tlog_seterr(err, errlen, "no entries");
+		rc = VG_EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (entries[i].len > TILE_ENTRY_MAX) {
+			tlog_seterr(err, errlen,
+				    "entry %zu of the batch has %zu bytes, "
+				    "more than %d",
+				    i, entries[i].len, TILE_ENTRY_MAX);
+			rc = VG_ELIMIT;
+			goto out;
+		}
+		if (entries[i].data == NULL && entries[i].len > 0) {
+			tlog_seterr(err, errlen, "entry %zu has no data", i);
+			rc = VG_EINVAL;
+			goto out;
+		}
+	}
+	if (n > UINT64_MAX - size1) {
+		tlog_seterr(err, errlen, "the log would pass 2^64-1 entries");
+		rc = VG_ELIMIT;
+		goto out;
+	}
+	size2 = size1 + n;
+
+	leaves = xreallocarray(NULL, n, sizeof(*leaves));
+	for (size_t i = 0; i < n; i++) {
+		rc = merkle_hash_leaf(entries[i].data, entries[i].len,
+				      &leaves[i]);
+		if (rc != 0) {
+			tlog_seterr(err, errlen, "hashing failed");
+			goto out;
+		}
+	}
+	edge = xmalloc(sizeof(edge_t));
+	memcpy(edge, l->edge, sizeof(edge_t));
+	if ((rc = plan_bundles(l, size1, entries, n, &p, err, errlen)) != 0)
+		goto out;
+	if ((rc = plan_tiles(size1, leaves, n, edge, &p)) != 0) {
+		tlog_seterr(err, errlen, "hashing failed");
+		goto out;
+	}
+	/* 1, 2: the tiles, checked. Until the state moves, what they hold
+	 * is garbage no reader is given. */
+	if ((rc = write_plan(l, &p, err, errlen)) != 0)
+		goto out;
+	if ((rc = check_batch(l, size2, edge, &root2, err, errlen)) != 0)
+		goto out;
+	/* 3: the signer commits to the new tree. */
+	rc = write_state(l, size2, &root2, &renamed, err, errlen);
+	if (rc != 0) {
+		l->broken = renamed;
+		goto out;
+	}
+	l->st_size = size2;
+	l->st_root = root2;
+	memcpy(l->edge, edge, sizeof(edge_t));
+	/* 4: and signs it. */
+	if ((rc = publish(l, size2, &root2, err, errlen)) != 0) {
+		l->broken = true;
+		goto out;
+	}
+	*first_index = size1;
+out:
+	pthread_mutex_unlock(&l->wlock);
+	plan_free(&p);
+	free(edge);
+	free(leaves);
+	return rc;
+}
+
+/* Loads the edge of the state's tree from its files. */
+static int
+load_edge(struct tlog_log *l, char *err, size_t errlen)
+{
+	for (unsigned level = 0; level < LEVELS; level++) {
+		uint64_t full;
+		unsigned w;
+		struct tile t;
+		int rc;
+
+		tile_count(l->st_size, level, &full, &w);
+		if (w == 0)
+			continue;
+		t = (struct tile){(int)level, full, w};
+		rc = read_hashes(l, l->st_size, &t, (uint8_t *)l->edge[level],
+				 err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Fails unless the log directory, which has no state, holds nothing but
+ * what a crash during its creation can leave. */
+static int
+check_unused(struct tlog_log *l, char *err, size_t errlen)
+{
+	struct dirent *de;
+	int fd, rc = 0;
+	DIR *d;
+
+	/* A fresh open file description: readdir moves the offset. */
+	if ((fd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+		    0 ||
+	    (d = fdopendir(fd)) == NULL) {
+		tlog_seterr(err, errlen, "%s: %s", l->dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return VG_EIO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+		    strcmp(name, "." STATE_FILE ".tmp") == 0 ||
+		    strcmp(name, "." CHECKPOINT_FILE ".tmp") == 0)
+			continue;
+		tlog_seterr(err, errlen,
+			    "%s has no %s but holds %s: not a log, or one "
+			    "that lost its state",
+			    l->dir, STATE_FILE, name);
+		rc = VG_ECORRUPT;
+		break;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Creates the empty log: its state, then its checkpoint. */
+static int
+create_log(struct tlog_log *l, char *err, size_t errlen)
+{
+	bool renamed;
+	int rc;
+
+	if ((rc = check_unused(l, err, errlen)) != 0)
+		return rc;
+	l->st_size = 0;
+	merkle_hash_empty(&l->st_root);
+	rc = write_state(l, 0, &l->st_root, &renamed, err, errlen);
+	if (rc != 0)
+		return rc;
+	return publish(l, 0, &l->st_root, err, errlen);
+}
+
+/* Loads and checks the log, creating it if it is new, republishing the
+ * state's checkpoint if the crash rule asks for it. */
+static int
+load_log(struct tlog_log *l, char *err, size_t errlen)
+{
+	struct checkpoint c = {0};
+	struct merkle_hash root;
+	struct tile_entry ent[TILE_WIDTH];
+	uint8_t *buf = NULL;
+	char why[512] = "";
+	size_t len;
+	uint64_t full;
+	unsigned w, bw;
+	int rc;
+
+	rc = read_file(l, STATE_FILE, STATE_LEN, &buf, &len, why, sizeof(why));
+	if (rc == VG_ENOENT)
+		return create_log(l, err, errlen);
+	if (rc == 0)
+		rc = state_decode(buf, len, &l->st_size, &l->st_root, why,
+				  sizeof(why));
+	free(buf);
+	buf = NULL;
+	if (rc != 0) {
+		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, STATE_FILE, why);
+		return rc;
+	}
+
+	/* The tiles give the state's root. */
+	if ((rc = load_edge(l, why, sizeof(why))) == 0)
+		rc = files_root(l, l->st_size, l->st_size, &root, why,
+				sizeof(why));
+	if (rc == 0 && !hash_equal(&root, &l->st_root)) {
+		snprintf(why, sizeof(why), "their root is not the state's");
+		rc = VG_ECORRUPT;
+	}
+	if (rc != 0) {
+		tlog_seterr(err, errlen,
+			    "%s: the tiles disagree with the state (size "
+			    "%" PRIu64 "): %s",
+			    l->dir, l->st_size, why);
+		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
+	}
+	/* The next append reads the partial bundle back: it must hold the
+	 * entries of the partial level-0 tile. */
+	tile_count(l->st_size, 0, &full, &w);
+	if (w > 0) {
+		rc = read_bundle(l, l->st_size, full, &buf, &len, ent, &bw, why,
+				 sizeof(why));
+		if (rc == 0 &&
+		    tile_bundle_verify(ent, w, (const uint8_t *)l->edge[0],
+				       (size_t)w * MERKLE_HASH_LEN, why,
+				       sizeof(why)) != 0)
+			rc = VG_ECORRUPT;
+		free(buf);
+		buf = NULL;
+		if (rc != 0) {
+			tlog_seterr(err, errlen,
+				    "%s: the partial entry bundle disagrees "
+				    "with its tile: %s",
+				    l->dir, why);
+			return rc;
+		}
+	}
+
+	/* The checkpoint: the state's, or an older one (crash rule). */
+	rc = read_file(l, CHECKPOINT_FILE, NOTE_MAX_SIZE, &buf, &len, why,
+		       sizeof(why));
+	if (rc == VG_ENOENT && l->st_size == 0) /* crashed while created */
+		return publish(l, 0, &l->st_root, err, errlen);
+	if (rc != 0) {
+		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, CHECKPOINT_FILE,
+			    why);
+		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
+	}
+	rc = checkpoint_open((const char *)buf, len, l->origin, &l->key, NULL,
+			     0, 0, &c, why, sizeof(why));
+	if (rc != 0) {
+		tlog_seterr(err, errlen,
+			    "%s/%s does not verify as a checkpoint of %s by "
+			    "the log's key: %s",
+			    l->dir, CHECKPOINT_FILE, l->origin, why);
+		free(buf);
+		return VG_ECORRUPT;
+	}
+	if (c.size > l->st_size ||
+	    (c.size == l->st_size && !hash_equal(&c.root, &l->st_root))) {
+		tlog_seterr(err, errlen,
+			    "%s: the checkpoint (size %" PRIu64 ") is not of "
+			    "the state's tree (size %" PRIu64 ")",
+			    l->dir, c.size, l->st_size);
+		rc = VG_ECORRUPT;
+	} else if (c.size < l->st_size) {
+		/* Crashed between the state and its checkpoint. */
+		rc = check_prefix(l, c.size, &c.root, l->st_size, &l->st_root,
+				  why, sizeof(why));
+		if (rc != 0)
+			tlog_seterr(err, errlen,
+				    "%s: the checkpoint (size %" PRIu64 ") is "
+				    "not a prefix of the state's tree: %s",
+				    l->dir, c.size, why);
+		else
+			rc = publish(l, l->st_size, &l->st_root, err, errlen);
+	} else {
+		l->cp = (char *)buf;
+		l->cp_len = len;
+		buf = NULL;
+		atomic_store(&l->size, l->st_size);
+	}
+	checkpoint_clear(&c);
+	free(buf);
+	return rc;
+}
+
+/* Creates (0700) and opens the log's directory, and locks it. */
+static int
+open_dir(struct tlog_log *l, char *err, size_t errlen)
+{
+	if (mkdir(l->dir, 0700) == 0) {
+		/* The new directory's entry must survive a crash too. */
+		char *copy = xstrdup(l->dir);
+		int fd, rc;
+
+		fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = fd < 0 ? VG_EIO : io_fsync(fd);
+		if (fd >= 0)
+			close(fd);
+		free(copy);
+		if (rc != 0) {
+			tlog_seterr(err, errlen, "%s: cannot sync its parent",
+				    l->dir);
+			return rc;
+		}
+	} else if (errno != EEXIST) {
+		tlog_seterr(err, errlen, "%s: mkdir: %s", l->dir,
+			    strerror(errno));
+		return VG_EIO;
+	}
+	l->dirfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->dirfd < 0) {
+		tlog_seterr(err, errlen, "%s: %s", l->dir, strerror(errno));
+		return VG_EIO;
+	}
+	if (flock(l->dirfd, LOCK_EX | LOCK_NB) != 0) {
+		bool busy = errno == EWOULDBLOCK;
+
+		tlog_seterr(err, errlen, "%s: %s", l->dir,
+			    busy ? "log in use by another process or handle"
+				 : strerror(errno));
+		return busy ? VG_EINVAL : VG_EIO;
+	}
+	return 0;
+}
+
+int
+tlog_log_open(const char *dir, const char *origin,
+	      const struct note_signer *signer, struct tlog_log **out,
+	      char *err, size_t errlen)
+{
+	struct merkle_hash empty;
+	struct tlog_log *l;
+	char *text = NULL;
+	size_t text_len;
+	int rc;
+
+	*out = NULL;
+	if (dir == NULL || *dir == '\0' || origin == NULL || signer == NULL) {
+		tlog_seterr(err, errlen, "no directory, origin or signer");
+		return VG_EINVAL;
+	}
+	/* An origin no checkpoint can carry is refused before anything is
+	 * created. */
+	merkle_hash_empty(&empty);
+	rc = checkpoint_format(origin, 0, &empty, NULL, &text, &text_len, err,
+			       errlen);
+	free(text);
+	if (rc != 0)
+		return rc;
+
+	l = xcalloc(1, sizeof(*l));
+	l->dirfd = -1;
+	l->dir = xstrdup(dir);
+	l->origin = xstrdup(origin);
+	l->signer = signer;
+	note_signer_verifier(signer, &l->key);
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->wlock, NULL);
+	atomic_init(&l->size, 0);
+	if ((rc = open_dir(l, err, errlen)) == 0)
+		rc = load_log(l, err, errlen);
+	if (rc != 0) {
+		tlog_log_close(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+void
+tlog_log_close(struct tlog_log *l)
+{
+	if (l == NULL)
+		return;
+	if (l->dirfd >= 0)
+		close(l->dirfd); /* and the flock with it */
+	pthread_mutex_destroy(&l->lock);
+	pthread_mutex_destroy(&l->wlock);
+	free(l->cp);
+	free(l->dir);
+	free(l->origin);
+	free(l);
+}
+
+uint64_t
+tlog_log_size(const struct tlog_log *l)
+{
+	return atomic_load(&l->size);
+}
+
+int
+tlog_log_checkpoint(struct tlog_log *l, char **text, size_t *len)
+{
+	pthread_mutex_lock(&l->lock);
+	*text = xmalloc(l->cp_len + 1);
+	memcpy(*text, l->cp, l->cp_len + 1);
+	*len = l->cp_len;
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
+int
+tlog_log_read(struct tlog_log *l, const char *relpath, uint8_t **data,
+	      size_t *len)
+{
+	struct tile_entry ent[TILE_WIDTH];
+	uint64_t base = atomic_load(&l->size);
+	size_t plen;
+	struct tile t;
+	unsigned w;
+	uint8_t *buf;
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	if (relpath == NULL)
+		return VG_ENOENT;
+	if (strcmp(relpath, CHECKPOINT_FILE) == 0) {
+		char *text;
+
+		tlog_log_checkpoint(l, &text, len);
+		*data = (uint8_t *)text;
+		return 0;
+	}
+	plen = strnlen(relpath, TILE_PATH_MAX);
+	if (plen == TILE_PATH_MAX ||
+	    tile_parse_path(relpath, plen, &t, NULL, 0) != 0)
+		return VG_ENOENT;
+	/* From here on only t is used, never relpath. */
+	if (t.level != TILE_ENTRIES) {
+		buf = xmalloc(TILE_BYTES);
+		if ((rc = read_hashes(l, base, &t, buf, NULL, 0)) != 0) {
+			free(buf);
+			return rc;
+		}
+		*data = buf;
+		*len = (size_t)t.width * MERKLE_HASH_LEN;
+		return 0;
+	}
+	if (width_at(base, TILE_ENTRIES, t.index) < t.width)
+		return VG_ENOENT;
+	rc = read_bundle(l, base, t.index, &buf, &plen, ent, &w, NULL, 0);
+	if (rc != 0)
+		return rc;
+	/* A narrower bundle is the prefix of the published one. */
+	*len = (size_t)(ent[t.width - 1].data + ent[t.width - 1].len - buf);
+	*data = buf;
+	return 0;
+}
+
+int
+tlog_log_entry(struct tlog_log *l, uint64_t index, uint8_t **data, size_t *len)
+{
+	struct tile_entry ent[TILE_WIDTH];
+	uint64_t base = atomic_load(&l->size);
+	struct tile t = {0, index / TILE_WIDTH, 0};
+	struct merkle_hash *hashes = NULL, h;
+	unsigned k = (unsigned)(index % TILE_WIDTH), w;
+	uint8_t *buf = NULL;
+	size_t blen;
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	if (index >= base)
+		return VG_ENOENT;
+	rc = read_bundle(l, base, t.index, &buf, &blen, ent, &w, NULL, 0);
+	if (rc != 0)
+		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
+	t.width = k + 1;
+	hashes = xmalloc(TILE_BYTES);
+	if ((rc = read_hashes(l, base, &t, (uint8_t *)hashes, NULL, 0)) != 0)
+		goto out;
+	if ((rc = merkle_hash_leaf(ent[k].data, ent[k].len, &h)) != 0)
+		goto out;
+	if (!hash_equal(&h, &hashes[k])) {
+		rc = VG_ECORRUPT;
+		goto out;
+	}
+	*data = xmalloc(ent[k].len ? ent[k].len : 1);
+	if (ent[k].len > 0)
+		memcpy(*data, ent[k].data, ent[k].len);
+	*len = ent[k].len;
+out:
+	free(hashes);
+	free(buf);
+	return rc == VG_ENOENT ? VG_ECORRUPT : rc;
+}
+
+int
+tlog_log_prove_inclusion(struct tlog_log *l, uint64_t index, uint64_t size,
+			 struct merkle_hash *proof, size_t *n)
+{
+	struct file_ctx fc = {l, atomic_load(&l->size), NULL, 0};
+	struct tile_reader tr;
+	struct merkle_reader mr;
+
+	*n = 0;
+	if (size == 0 || size > fc.base || index >= size)
+		return VG_EINVAL;
+	tile_reader_init(&tr, size, file_read, &fc);
+	mr = tile_reader_merkle(&tr);
+	return merkle_prove_inclusion(&mr, index, size, proof, n, NULL, 0);
+}
+
+int
+tlog_log_prove_consistency(struct tlog_log *l, uint64_t size1, uint64_t size2,
+			   struct merkle_hash *proof, size_t *n)
+{
+	struct file_ctx fc = {l, atomic_load(&l->size), NULL, 0};
+	struct tile_reader tr;
+	struct merkle_reader mr;
+
+	*n = 0;
+	if (size1 == 0 || size1 > size2 || size2 > fc.base)
+		return VG_EINVAL;
+	tile_reader_init(&tr, size2, file_read, &fc);
+	mr = tile_reader_merkle(&tr);
+	return merkle_prove_consistency(&mr, size1, size2, proof, n, NULL, 0);
+}
+
+int
+tlog_log_find(struct tlog_log *l, const struct merkle_hash *leaf_hash,
+	      uint64_t *index)
+{
+	uint64_t base = atomic_load(&l->size);
+	struct merkle_hash *hashes;
+	int rc = VG_ENOENT;
+
+	if (base == 0)
+		return VG_ENOENT;
+	hashes = xmalloc(TILE_BYTES);
+	for (uint64_t n = 0; n <= (base - 1) / TILE_WIDTH; n++) {
+		struct tile t = {0, n, width_at(base, 0, n)};
+
+		if ((rc = read_hashes(l, base, &t, (uint8_t *)hashes, NULL,
+				      0)) != 0) {
+			rc = rc == VG_ENOENT ? VG_ECORRUPT : rc;
+			break;
+		}
+		rc = VG_ENOENT;
+		for (unsigned i = 0; i < t.width; i++)
+			if (hash_equal(&hashes[i], leaf_hash)) {
+				*index = n * TILE_WIDTH + i;
+				rc = 0;
+				break;
+			}
+		if (rc == 0)
+			break;
+	}
+	free(hashes);
+	return rc;
+}
