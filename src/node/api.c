@@ -28,8 +28,10 @@
 #include "common/xmalloc.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
+#include "tlog/checkpoint.h"
 #include "tlog/entry.h"
 #include "tlog/note.h"
+#include "tlog/proof.h"
 
 #define TOKEN_PREFIX       "vg1."
 #define TOKEN_SECRET_BYTES 32
@@ -73,10 +75,19 @@ const char *
 route_name(enum route r)
 {
 	static const char *names[ROUTE_COUNT] = {
-		"healthz", "metrics",    "enroll", "files",     "lookup",
-		"submit",  "submission", "log",    "admin_log", "other",
+		[ROUTE_HEALTHZ] = "healthz",
+		[ROUTE_METRICS] = "metrics",
+		[ROUTE_ENROLL] = "enroll",
+		[ROUTE_FILES] = "files",
+		[ROUTE_LOOKUP] = "lookup",
+		[ROUTE_SUBMIT] = "submit",
+		[ROUTE_SUBMISSION] = "submission",
+		[ROUTE_LOG] = "log",
+		[ROUTE_ADMIN_LOG] = "admin_log",
+		[ROUTE_LOG_PROOF] = "log_proof",
+		[ROUTE_OTHER] = "other",
 	};
-	return r < ROUTE_COUNT ? names[r] : "other";
+	return r < ROUTE_COUNT && names[r] != NULL ? names[r] : "other";
 }
 
 /* The authenticated client of a request. */
@@ -1518,6 +1529,191 @@ on_log(h2o_req_t *req, const char *rest, size_t len)
 	return 0;
 }
 
+/* Finds name=VALUE in req's query string: 1 with the (undecoded) value
+ * in *v and *vl, 0 if absent. */
+static int
+query_param(h2o_req_t *req, const char *name, const char **v, size_t *vl)
+{
+	size_t nl = strlen(name);
+	const char *q, *end;
+
+	if (req->query_at == SIZE_MAX)
+		return 0;
+	q = req->path.base + req->query_at + 1;
+	end = req->path.base + req->path.len;
+	while (q < end) {
+		const char *amp = memchr(q, '&', (size_t)(end - q));
+		const char *stop = amp ? amp : end;
+
+		if ((size_t)(stop - q) > nl && memcmp(q, name, nl) == 0 &&
+		    q[nl] == '=') {
+			*v = q + nl + 1;
+			*vl = (size_t)(stop - q) - nl - 1;
+			return 1;
+		}
+		q = stop + 1;
+	}
+	return 0;
+}
+
+/* A canonical decimal (no sign, no leading zero) of at most 19 digits. */
+static int
+parse_u64(const char *v, size_t vl, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (vl == 0 || vl > 19 || (vl > 1 && v[0] == '0'))
+		return -1;
+	for (size_t i = 0; i < vl; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+/* The published signed checkpoint and its tree size. */
+static int
+published(struct tlog_log *log, char **text, size_t *len, uint64_t *size)
+{
+	struct checkpoint c;
+	struct note *n = NULL;
+	char err[160];
+	int rc;
+
+	if ((rc = tlog_log_checkpoint(log, text, len)) != 0)
+		return rc;
+	if ((rc = note_parse(*text, *len, &n, err, sizeof(err))) == 0) {
+		rc = checkpoint_parse(n->text, n->text_len, &c, err,
+				      sizeof(err));
+		if (rc == 0) {
+			*size = c.size;
+			checkpoint_clear(&c);
+		}
+	}
+	note_free(n);
+	if (rc != 0) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
+}
+
+/*
+ * GET /v1/log/proof?index=N or ?hash=LEAF (the entry's RFC 6962 leaf hash,
+ * SHA-256 of 0x00 and the entry, 64 hex digits): the entry's inclusion
+ * proof in the published tree, as a c2sp.org/tlog-proof@v1 text that
+ * carries the signed checkpoint it is against.
+ */
+static int
+on_log_proof(h2o_req_t *req)
+{
+	struct tlog_log *log = nodelog_log(N->log);
+	struct tlog_proof pr;
+	uint64_t index = 0, size = 0;
+	char *cp = NULL, *out = NULL, err[160];
+	const char *v;
+	size_t vl, cplen = 0, outlen = 0;
+	int rc;
+
+	memset(&pr, 0, sizeof(pr));
+	if ((rc = published(log, &cp, &cplen, &size)) != 0)
+		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
+				  "the checkpoint cannot be read");
+	if (query_param(req, "index", &v, &vl)) {
+		if (parse_u64(v, vl, &index) != 0) {
+			free(cp);
+			return send_error(req, ROUTE_LOG_PROOF, 400,
+					  "bad_request",
+					  "index is a decimal number");
+		}
+	} else if (query_param(req, "hash", &v, &vl)) {
+		struct merkle_hash leaf;
+
+		if (vl != 64 || sodium_hex2bin(leaf.b, sizeof(leaf.b), v, vl,
+					       NULL, NULL, NULL) != 0) {
+			free(cp);
+			return send_error(
+				req, ROUTE_LOG_PROOF, 400, "bad_hash",
+				"hash is a leaf hash in 64 hex digits");
+		}
+		if ((rc = tlog_log_find(log, &leaf, &index)) != 0 ||
+		    index >= size) {
+			free(cp);
+			return send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
+					  "no entry with this leaf hash");
+		}
+	} else {
+		free(cp);
+		return send_error(req, ROUTE_LOG_PROOF, 400, "bad_request",
+				  "expected ?index=N or ?hash=LEAF");
+	}
+	if (index >= size) {
+		free(cp);
+		return send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
+				  "no entry with this index");
+	}
+	pr.index = index;
+	rc = tlog_log_prove_inclusion(log, index, size, pr.path, &pr.path_len);
+	pr.checkpoint = cp;
+	pr.checkpoint_len = cplen;
+	if (rc == 0)
+		rc = tlog_proof_format(&pr, &out, &outlen, err, sizeof(err));
+	free(cp);
+	if (rc != 0)
+		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
+				  "the proof cannot be made");
+	reply(req, ROUTE_LOG_PROOF, 200, "text/plain; charset=utf-8", out,
+	      outlen);
+	free(out);
+	return 0;
+}
+
+/*
+ * GET /v1/log/consistency?from=A&to=B (0 < A <= B <= the published size):
+ * the consistency proof from the tree of A entries to that of B, one
+ * base64 hash per line.
+ */
+static int
+on_log_consistency(h2o_req_t *req)
+{
+	struct merkle_hash proof[MERKLE_PROOF_MAX];
+	uint64_t from, to, size;
+	size_t vl, n = 0, o = 0, cplen;
+	const char *v;
+	char *cp = NULL, *out;
+	int rc;
+
+	if (!query_param(req, "from", &v, &vl) ||
+	    parse_u64(v, vl, &from) != 0 || !query_param(req, "to", &v, &vl) ||
+	    parse_u64(v, vl, &to) != 0 || from == 0 || from > to)
+		return send_error(req, ROUTE_LOG_PROOF, 400, "bad_request",
+				  "expected ?from=A&to=B with 0 < A <= B");
+	if (published(nodelog_log(N->log), &cp, &cplen, &size) != 0)
+		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
+				  "the checkpoint cannot be read");
+	free(cp);
+	if (to > size)
+		return send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
+				  "the log is not that large");
+	rc = tlog_log_prove_consistency(nodelog_log(N->log), from, to, proof,
+					&n);
+	if (rc != 0)
+		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
+				  "the proof cannot be made");
+	out = xmalloc(n * 46 + 1);
+	for (size_t i = 0; i < n; i++) {
+		sodium_bin2base64(out + o, 46, proof[i].b, sizeof(proof[i].b),
+				  sodium_base64_VARIANT_ORIGINAL);
+		o += 44;
+		out[o++] = '\n';
+	}
+	reply(req, ROUTE_LOG_PROOF, 200, "text/plain; charset=utf-8", out, o);
+	free(out);
+	return 0;
+}
+
 /* The operator's bearer token, checked; answers 401 if it is not. */
 static int
 operator_ok(h2o_req_t *req, enum route r)
@@ -1681,6 +1877,9 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 		r = ROUTE_LOG;
 	else if (h2o_memis(p, n, H2O_STRLIT("/v1/admin/log")))
 		r = ROUTE_ADMIN_LOG;
+	else if (h2o_memis(p, n, H2O_STRLIT("/v1/log/proof")) ||
+		 h2o_memis(p, n, H2O_STRLIT("/v1/log/consistency")))
+		r = ROUTE_LOG_PROOF;
 	else
 		return send_error(req, ROUTE_OTHER, 404, "not_found",
 				  "no such route");
@@ -1708,6 +1907,15 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 		return on_log(req, p + sizeof(logp) - 1,
 			      n - (sizeof(logp) - 1));
 	case ROUTE_ADMIN_LOG: return on_admin_log(req);
+	case ROUTE_LOG_PROOF:
+		if (!is_method(req, "GET"))
+			return wrong_method(req, ROUTE_LOG_PROOF, "GET");
+		if (N->log == NULL)
+			return send_error(req, ROUTE_LOG_PROOF, 404,
+					  "not_found",
+					  "this node keeps no log");
+		return p[8] == 'p' ? on_log_proof(req)
+				   : on_log_consistency(req);
 	default: break;
 	}
 	return send_error(req, ROUTE_OTHER, 404, "not_found", "no such route");

@@ -33,6 +33,7 @@ enum route {
 	ROUTE_SUBMISSION,
 	ROUTE_LOG,
 	ROUTE_ADMIN_LOG,
+	ROUTE_LOG_PROOF, /* counted as "log" */
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };

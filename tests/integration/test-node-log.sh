@@ -113,6 +113,39 @@ for t in key-change witness-set-change location-change; do
 done
 [ "$(size)" = 5 ] && pass "every administrative type is appended" || fail "every administrative type is appended" "$(size)"
 
+# --- proofs ---------------------------------------------------------------------------
+get '/v1/log/proof?index=1'
+if [ "$code" = 200 ] && [ "$(sed -n 1p "$out")" = c2sp.org/tlog-proof@v1 ] &&
+	[ "$(sed -n 2p "$out")" = "index 1" ] &&
+	grep -qx 'vigil.example/eu' "$out" && grep -qx 5 "$out"; then
+	pass "GET /v1/log/proof?index=1: a tlog-proof with the checkpoint of size 5"
+else
+	fail "GET /v1/log/proof?index=1: a tlog-proof with the checkpoint of size 5" "$code $(cat "$out")"
+fi
+cp "$out" proof1.txt
+# The leaf hash of entry 1, from its bundle: SHA-256(0x00 || entry).
+leaf=$(curl -s "$base/log/tile/entries/000.p/5" | "$PYTHON" -c '
+import hashlib, sys
+b = sys.stdin.buffer.read(); i = 0; entries = []
+while i < len(b):
+    n = int.from_bytes(b[i:i + 2], "big"); entries.append(b[i + 2:i + 2 + n]); i += 2 + n
+print(hashlib.sha256(b"\0" + entries[1]).hexdigest())')
+get "/v1/log/proof?hash=$leaf"
+cmp -s "$out" proof1.txt && pass "the proof by leaf hash is the proof by index" ||
+	fail "the proof by leaf hash is the proof by index" "$code $(cat "$out")"
+get '/v1/log/consistency?from=2&to=5'
+[ "$code" = 200 ] && [ "$(wc -l <"$out")" -ge 1 ] &&
+	! grep -Evq '^[A-Za-z0-9+/]{43}=$' "$out" &&
+	pass "GET /v1/log/consistency?from=2&to=5: base64 hashes, one a line" ||
+	fail "GET /v1/log/consistency?from=2&to=5: base64 hashes, one a line" "$code $(cat "$out")"
+for q in 'proof?index=01:400' 'proof?index=5:404' 'proof?index=x:400' 'proof:400' \
+	"proof?hash=$(printf %064d 0):404" 'proof?hash=abc:400' 'consistency?from=0&to=2:400' \
+	'consistency?from=3&to=2:400' 'consistency?from=1&to=6:404' 'consistency?from=1:400'; do
+	get "/v1/log/${q%:*}"
+	[ "$code" = "${q##*:}" ] && pass "GET /v1/log/${q%:*}: ${q##*:}" ||
+		fail "GET /v1/log/${q%:*}: ${q##*:}" "$code $(cat "$out")"
+done
+
 # --- bad appends: refused, nothing appended ------------------------------------------
 cp var/operator.token tok.bad && chmod 600 tok.bad && echo vgop.0000 >tok.bad
 "$VIGIL" admin --server "$base" --token-file tok.bad log-append --type statement statement.txt >"$out" 2>"$err"
