@@ -53,6 +53,7 @@ fuzz: deps
 bench: deps all
 	scripts/install-deps bench
 	$(BUILD)/ssdeep_speed
+	$(BUILD)/tlog_speed
 	bench/scan.sh
 	bench/node.sh
 

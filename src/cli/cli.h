@@ -12,9 +12,11 @@ struct userconf;
  * status. */
 int cmd_admin(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
+int cmd_witness(int argc, char **argv);
 
 /* One POST /v1/lookup of up to 10,000 hashes (a JSON array); *results is
  * the answer's array (caller decrefs). Returns 0, or 2 after explaining

@@ -17,6 +17,8 @@ static const struct {
 	{"lookup", cmd_lookup, "ask the node about hashes"},
 	{"submit", cmd_submit, "share files with the node for analysis"},
 	{"admin", cmd_admin, "operate a node (its transparency log)"},
+	{"log", cmd_log, "check a region's transparency log"},
+	{"witness", cmd_witness, "cosign other logs' checkpoints"},
 };
 
 static void

@@ -1187,6 +1187,8 @@ wake_done(char (*done)[65], size_t n)
 }
 
 static void on_log_done(struct node *node);
+static int published(struct tlog_log *log, char **text, size_t *len,
+		     uint64_t *size);
 
 /* Loop 0 takes the analyses' results, brings the index up to date, and
  * passes the samples on to every other loop for their long-polls. */
@@ -1499,11 +1501,20 @@ on_log(h2o_req_t *req, const char *rest, size_t len)
 		return 0;
 	}
 	if (h2o_memis(rest, len, H2O_STRLIT("checkpoint"))) {
-		char *text = NULL;
+		char *text = NULL, *cosigned;
+		uint64_t size;
+		size_t cn;
 
-		if ((rc = tlog_log_checkpoint(log, &text, &n)) != 0)
+		if ((rc = published(log, &text, &n, &size)) != 0)
 			return send_error(req, ROUTE_LOG, 503, "unavailable",
 					  "the checkpoint cannot be read");
+		/* With the witnesses' cosignatures, once they gave them. */
+		if ((cosigned = witnessing_checkpoint(N->witnessing, size,
+						      &cn)) != NULL) {
+			free(text);
+			text = cosigned;
+			n = cn;
+		}
 		reply_cc(req, ROUTE_LOG, 200, "text/plain; charset=utf-8",
 			 "no-store", text, n);
 		free(text);
@@ -1823,6 +1834,8 @@ on_log_done(struct node *node)
 		struct pending *pd = it->ud;
 
 		next = it->next;
+		if (it->rc == 0)
+			witnessing_kick(node->witnessing);
 		if (it->rc == 0)
 			log_event(LOG_INFO, "log_appended",
 				  "index=%llu size=%llu",

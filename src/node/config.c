@@ -181,6 +181,42 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 		for (const char *p = v; !bad && *p; p++)
 			bad = (unsigned char)*p <= 0x20 || *p == '+' ||
 			      (unsigned char)*p >= 0x7f;
+	} else if (strcmp(sec, "witnesses") == 0) {
+		struct witness_endpoint *w;
+		const char *sp = strchr(v, ' ');
+
+		if (!region_name_ok(key)) {
+			snprintf(err, errlen, "bad witness name '%s'", key);
+			return -1;
+		}
+		if (c->n_witnesses == NODE_MAX_WITNESSES) {
+			snprintf(err, errlen, "more than %d witnesses",
+				 NODE_MAX_WITNESSES);
+			return -1;
+		}
+		w = &c->witnesses[c->n_witnesses];
+		while (sp != NULL && sp[1] == ' ')
+			sp++;
+		if (sp == NULL ||
+		    (strncmp(sp + 1, "http://", 7) != 0 &&
+		     strncmp(sp + 1, "https://", 8) != 0) ||
+		    (size_t)(strchr(v, ' ') - v) >= sizeof(w->vkey) ||
+		    strchr(sp + 1, ' ') != NULL) {
+			snprintf(err, errlen,
+				 "witness %s: expected its verifier key, a "
+				 "space and its http:// or https:// URL",
+				 key);
+			return -1;
+		}
+		memcpy(w->vkey, v, (size_t)(strchr(v, ' ') - v));
+		w->vkey[strchr(v, ' ') - v] = '\0';
+		if (set_str(key, w->name, sizeof(w->name)) != 0 ||
+		    set_str(sp + 1, w->url, sizeof(w->url)) != 0) {
+			snprintf(err, errlen, "witness %s: value too long",
+				 key);
+			return -1;
+		}
+		c->n_witnesses++;
 	} else if (strcmp(sec, "regions") == 0) {
 		struct region_endpoint *r;
 

@@ -36,6 +36,15 @@ struct region_endpoint {
 	char url[256];
 };
 
+#define NODE_MAX_WITNESSES 16
+
+/* A witness the node asks to cosign its checkpoints (tlog-witness). */
+struct witness_endpoint {
+	char name[33];  /* the configuration's label */
+	char vkey[384]; /* its cosignature verifier key (checked at start) */
+	char url[256];  /* its submission prefix */
+};
+
 struct node_config {
 	char listen_host[256];
 	uint16_t listen_port;
@@ -54,6 +63,8 @@ struct node_config {
 	uint32_t rate_per_sec, rate_burst;
 	struct region_endpoint regions[NODE_MAX_REGIONS];
 	size_t n_regions;
+	struct witness_endpoint witnesses[NODE_MAX_WITNESSES];
+	size_t n_witnesses;
 };
 
 /* Fills *c with the defaults above. */

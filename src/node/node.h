@@ -19,6 +19,7 @@
 #include "node/index.h"
 #include "node/ingest.h"
 #include "node/nodelog.h"
+#include "node/witnessing.h"
 #include "store/samples.h"
 #include "store/store.h"
 
@@ -75,6 +76,8 @@ struct node {
 	struct analysis *analysis; /* NULL when analysis is off */
 	struct ingest *ingest;     /* group commit of submissions */
 	struct nodelog *log;       /* the transparency log and its sequencer */
+	struct witnessing
+		*witnessing; /* cosignatures; NULL without witnesses */
 	/* The reputation index: read by every loop, written under the lock
 	 * for writing when a submission or an analysis changes a sample. */
 	struct lookup_index *index;

@@ -10,6 +10,7 @@
  * NODE_DRAIN_SECONDS), and exit 0.
  */
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -438,6 +439,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "vigild: transparency log: %s\n", err);
 		return 2;
 	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatal("libcurl failed to initialise");
+	if (witnessing_start(&the_node.cfg, the_node.log, &the_node.witnessing,
+			     err, sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: %s\n", err);
+		return 2;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -494,6 +502,8 @@ main(int argc, char **argv)
 	for (unsigned k = 1; k < the_node.n_loops; k++)
 		pthread_join(loops[k].thread, NULL);
 
+	witnessing_stop(the_node.witnessing);
+	the_node.witnessing = NULL;
 	/* Entries still queued are appended; nobody is left to answer. */
 	nodelog_close(the_node.log);
 	the_node.log = NULL;
