@@ -406,16 +406,15 @@ apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
 	stored = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (det == NULL || stored == NULL)
 		goto out;
+	/* The objects first, stored and announced: whoever learns that the
+	 * sample is done may look up what was inside it at once. */
+	note_objects(s, r);
 	rc = s->store->ops->job_finish(
 		s->store, j->id, stored, verdict,
 		(int)json_integer_value(json_object_get(r, "score")), det,
 		json_string_value(json_object_get(o0, "mime")), ms);
-	if (rc == 0) {
-		/* The objects first: whoever waits for the sample may look
-		 * up what was inside it as soon as it is done. */
-		note_objects(s, r);
+	if (rc == 0)
 		post_done(s->a, j->sha256);
-	}
 out:
 	free(det);
 	free(stored);

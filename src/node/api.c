@@ -1034,6 +1034,31 @@ waiter_dispose(void *p)
 	}
 }
 
+/* Brings into the index the objects of a report (every object but the
+ * sample itself) that it does not know yet. */
+static void
+index_objects(json_t *report)
+{
+	json_t *objs = json_object_get(report, "objects"), *o;
+	size_t i;
+
+	json_array_foreach(objs, i, o)
+	{
+		const char *sha =
+			json_string_value(json_object_get(o, "sha256"));
+		const struct index_entry *e;
+		int bad;
+
+		if (i == 0 || sha == NULL)
+			continue;
+		index_read_lock();
+		e = index_get(N->index, sha, strlen(sha), &bad);
+		index_unlock();
+		if (e == NULL && !bad)
+			refresh(sha);
+	}
+}
+
 /* Answers with the submission's current state; done says whether the
  * analysis is over (a waiter only answers early when it is). */
 static int
@@ -1065,12 +1090,19 @@ answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
 					    json_integer(r.score));
 			json_object_set_new(out, "detections",
 					    det ? det : json_array());
+			/* Whoever learns the verdict here may look the sample
+			 * up next, maybe before loop 0 has taken the
+			 * analysis's results: the index must know it now. */
+			index_write_lock();
+			index_put(N->index, &r);
+			index_unlock();
 			reputation_clear(&r);
 		}
 		if (j.report != NULL) {
 			json_t *rep = json_loads(j.report, 0, NULL);
 			json_object_set_new(out, "report",
 					    rep ? rep : json_null());
+			index_objects(rep);
 		}
 		if (j.error != NULL)
 			json_object_set_new(out, "error", json_string(j.error));

@@ -7,7 +7,8 @@
  * state (size and root) and the rightmost tile of every level, the
  * "edge". The edge is all an append needs of the old tree, since the
  * hashes of the old tree a new tile holds are the old partial tile's,
- * and the root of a tree depends only on its edge.
+ * and the root of a tree depends only on its edge. And the proofs' tile
+ * cache, under `clock` (see "The tile cache" below).
  *
  * Files are written whole or not at all: a temporary ".<name>.tmp" next
  * to the name, fsync()ed, then rename()d over it; the directories
@@ -64,6 +65,47 @@ _Static_assert(sizeof(struct merkle_hash) == MERKLE_HASH_LEN,
 
 typedef struct merkle_hash edge_t[LEVELS][TILE_WIDTH];
 
+/*
+ * The tile cache. Proofs (tlog_log_prove_inclusion() and _consistency())
+ * read the tree through it, never the appender's checks, which always
+ * read the files. An entry is the tile at (level, index) of the published
+ * tree, of the width it had when read, with every complete node of the
+ * 7 Merkle levels tlog-tiles does not store above its hashes: node[0..255]
+ * are the tile's hashes, node[NODE_OFF(s) + p] the root of hashes
+ * p * 2^s .. (p + 1) * 2^s - 1 (s = 1..7), so a stored hash at any Merkle
+ * level is one lookup. A tile of the published tree at width w is the
+ * first w hashes of every wider tile at (level, index) the log will ever
+ * publish (log.h, "Partial tiles"), so an entry never goes stale: it
+ * serves any request of its width or less, and one that needs a wider
+ * tile (the log grew) reads it and replaces the entry. Full tiles are
+ * never replaced.
+ *
+ * At most TCACHE_MAX entries (TCACHE_BYTES, about 4,100 tiles of 16 KiB:
+ * 64 MiB covers the hash tiles of a log of 1,000,000 entries); past that
+ * an insertion evicts the first entry the clock hand finds unused since
+ * it last passed (CLOCK, an approximation of least recently used that
+ * needs no write to shared state on a hit). Proofs hold clock to read
+ * while they look entries up, insertions and evictions take it to write,
+ * so no entry is freed while a proof reads it.
+ */
+#ifndef TCACHE_BYTES /* -DTCACHE_BYTES=... to change it */
+#define TCACHE_BYTES ((size_t)64 << 20)
+#endif
+#define TCACHE_NODES   (2 * TILE_WIDTH - 2)
+#define NODE_OFF(s)    (2 * TILE_WIDTH - (2 * TILE_WIDTH >> (s)))
+#define TCACHE_MAX     (TCACHE_BYTES / sizeof(struct tcache_ent))
+#define TCACHE_BUCKETS 8192 /* a power of two, above TCACHE_MAX */
+
+struct tcache_ent {
+	struct tcache_ent *hnext;       /* its bucket's chain */
+	struct tcache_ent *prev, *next; /* the clock's ring */
+	uint64_t index;
+	int level;
+	unsigned width;
+	atomic_bool used; /* looked up since the clock hand last passed */
+	struct merkle_hash node[TCACHE_NODES];
+};
+
 struct tlog_log {
 	int dirfd; /* O_DIRECTORY, flock()ed */
 	char *dir; /* for messages */
@@ -83,6 +125,13 @@ struct tlog_log {
 	struct merkle_hash st_root;
 	edge_t edge; /* level L's partial tile at st_size, if it has one */
 	bool broken; /* an append failed past its state: reopen */
+
+	/* The proofs' tile cache (above): all of it under clock but the
+	 * entries' used flags, which are atomic. */
+	pthread_rwlock_t clock;
+	struct tcache_ent **ctab; /* TCACHE_BUCKETS chains */
+	struct tcache_ent *hand;  /* the clock hand, on the ring of all */
+	size_t cn;                /* entries in ctab */
 };
 
 /* A file a batch writes. */
@@ -446,6 +495,211 @@ edge_read(void *ud, const struct tile *t, uint8_t *buf, size_t *len)
 	memcpy(buf, c->edge[t->level], (size_t)t->width * MERKLE_HASH_LEN);
 	*len = (size_t)t->width * MERKLE_HASH_LEN;
 	return 0;
+}
+
+_Static_assert(TCACHE_MAX >= 16 && TCACHE_MAX < TCACHE_BUCKETS,
+	       "a cache of a few tiles, in a table of short chains");
+_Static_assert(NODE_OFF(TILE_HEIGHT - 1) + 2 == TCACHE_NODES,
+	       "sub-levels 0..7 of a tile");
+
+static size_t
+tcache_bucket(int level, uint64_t index)
+{
+	uint64_t h = (index + (uint64_t)level * 0x100000001b3ull) *
+		     0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (TCACHE_BUCKETS - 1);
+}
+
+/* The entry of (level, index), or NULL; under clock, read or write. */
+static struct tcache_ent *
+tcache_lookup(struct tlog_log *l, int level, uint64_t index)
+{
+	struct tcache_ent *e = l->ctab[tcache_bucket(level, index)];
+
+	while (e != NULL && (e->level != level || e->index != index))
+		e = e->hnext;
+	return e;
+}
+
+/* Takes e out of the table and the ring, for the caller to free; under
+ * clock, written. */
+static void
+tcache_unlink(struct tlog_log *l, struct tcache_ent *e)
+{
+	struct tcache_ent **pp = &l->ctab[tcache_bucket(e->level, e->index)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	if (e->next == e) {
+		l->hand = NULL;
+	} else {
+		e->prev->next = e->next;
+		e->next->prev = e->prev;
+		if (l->hand == e)
+			l->hand = e->next;
+	}
+	l->cn--;
+}
+
+/*
+ * Reads the tile t of the tree of base leaves whole (the width it has in
+ * that tree) and hashes its inner nodes into a new entry, not in the
+ * table. Errors as read_hashes(), VG_ENOENT being VG_ECORRUPT: a proof
+ * within base needs no tile beyond it.
+ */
+static int
+tcache_load(struct tlog_log *l, uint64_t base, const struct tile *t,
+	    struct tcache_ent **out)
+{
+	struct tcache_ent *e = xmalloc(sizeof(*e));
+	unsigned w = width_at(base, t->level, t->index);
+	int rc;
+
+	rc = read_hashes(l, base, t, (uint8_t *)e->node, NULL, 0);
+	if (rc != 0) {
+		free(e);
+		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
+	}
+	for (unsigned s = 1; s < TILE_HEIGHT; s++) {
+		const struct merkle_hash *below = e->node + NODE_OFF(s - 1);
+		struct merkle_hash *here = e->node + NODE_OFF(s);
+
+		for (unsigned p = 0; p < w >> s; p++) {
+			rc = merkle_hash_children(&below[2 * p],
+						  &below[2 * p + 1], &here[p]);
+			if (rc != 0) {
+				free(e);
+				return rc;
+			}
+		}
+	}
+	e->index = t->index;
+	e->level = t->level;
+	e->width = w;
+	atomic_init(&e->used, true);
+	*out = e;
+	return 0;
+}
+
+/*
+ * Puts the new entry e in the table (taking clock to write; the caller
+ * must not hold it), unless a wider or as wide one is there already: it
+ * replaces a narrower one, and makes room by evicting the first entry the
+ * clock hand finds unused since it last passed. Frees what it drops.
+ */
+static void
+tcache_insert(struct tlog_log *l, struct tcache_ent *e)
+{
+	struct tcache_ent *old, *drop = NULL;
+	size_t b = tcache_bucket(e->level, e->index);
+
+	pthread_rwlock_wrlock(&l->clock);
+	old = tcache_lookup(l, e->level, e->index);
+	if (old != NULL && old->width >= e->width) {
+		drop = e;
+		goto out;
+	}
+	if (old != NULL) {
+		tcache_unlink(l, old);
+		drop = old;
+	} else if (l->cn >= TCACHE_MAX) {
+		struct tcache_ent *v = l->hand;
+
+		while (atomic_load_explicit(&v->used, memory_order_relaxed)) {
+			atomic_store_explicit(&v->used, false,
+					      memory_order_relaxed);
+			v = v->next;
+		}
+		l->hand = v; /* and on to the next */
+		tcache_unlink(l, v);
+		drop = v;
+	}
+	e->hnext = l->ctab[b];
+	l->ctab[b] = e;
+	/* Behind the hand: the last the hand looks at. */
+	if (l->hand == NULL) {
+		e->prev = e->next = e;
+		l->hand = e;
+	} else {
+		e->next = l->hand;
+		e->prev = l->hand->prev;
+		e->prev->next = e;
+		e->next->prev = e;
+	}
+	l->cn++;
+out:
+	pthread_rwlock_unlock(&l->clock);
+	free(drop);
+}
+
+/* Empties the cache; no proof may be in progress. */
+static void
+tcache_free(struct tlog_log *l)
+{
+	if (l->ctab == NULL)
+		return;
+	while (l->hand != NULL) {
+		struct tcache_ent *e = l->hand;
+
+		tcache_unlink(l, e);
+		free(e);
+	}
+	free(l->ctab);
+	l->ctab = NULL;
+}
+
+/*
+ * A merkle_reader over the cache, for one proof in the tree of size
+ * leaves of the published tree of base leaves. The proof holds clock to
+ * read from start to end, so no entry it looks at is dropped meanwhile,
+ * and takes it once for all its lookups: a mutex taken at every change
+ * of tile (a cache line both cores write, and sleeps in the kernel when
+ * they met) made two threads slower than one. A miss lets it go to read
+ * the file and takes it to write to insert the tile.
+ */
+struct cache_ctx {
+	struct tlog_log *l;
+	uint64_t base, size;
+	const struct tcache_ent *held; /* the entry last used, or NULL */
+};
+
+static int
+cache_read(void *ud, unsigned level, uint64_t index, struct merkle_hash *out)
+{
+	struct cache_ctx *c = ud;
+	struct tcache_ent *e;
+	unsigned first, count, sub = level % TILE_HEIGHT;
+	struct tile t;
+	int rc;
+
+	if (tile_locate(c->size, level, index, &t, &first, &count) != 0)
+		return VG_EINVAL;
+	/* The subtree is complete within t.width hashes. */
+	if (c->held != NULL && c->held->level == t.level &&
+	    c->held->index == t.index && c->held->width >= t.width) {
+		*out = c->held->node[NODE_OFF(sub) + (first >> sub)];
+		return 0;
+	}
+	e = tcache_lookup(c->l, t.level, t.index);
+	if (e != NULL && e->width >= t.width) {
+		if (!atomic_load_explicit(&e->used, memory_order_relaxed))
+			atomic_store_explicit(&e->used, true,
+					      memory_order_relaxed);
+		c->held = e;
+		*out = e->node[NODE_OFF(sub) + (first >> sub)];
+		return 0;
+	}
+	/* A miss: the file is read and hashed without the lock. */
+	c->held = NULL;
+	pthread_rwlock_unlock(&c->l->clock);
+	if ((rc = tcache_load(c->l, c->base, &t, &e)) == 0) {
+		*out = e->node[NODE_OFF(sub) + (first >> sub)];
+		tcache_insert(c->l, e);
+	}
+	pthread_rwlock_rdlock(&c->l->clock);
+	return rc;
 }
 
 /* Computes the root of the tree of size leaves from the files of the tree
@@ -1146,6 +1400,7 @@ tlog_log_open(const char *dir, const char *origin,
 	      char *err, size_t errlen)
 {
 	struct merkle_hash empty;
+	pthread_rwlockattr_t ra;
 	struct tlog_log *l;
 	char *text = NULL;
 	size_t text_len;
@@ -1173,6 +1428,13 @@ tlog_log_open(const char *dir, const char *origin,
 	note_signer_verifier(signer, &l->key);
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_mutex_init(&l->wlock, NULL);
+	/* Writers first: a miss must not wait for a pause in the proofs. */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(
+		&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&l->clock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	l->ctab = xcalloc(TCACHE_BUCKETS, sizeof(*l->ctab));
 	atomic_init(&l->size, 0);
 	if ((rc = open_dir(l, err, errlen)) == 0)
 		rc = load_log(l, err, errlen);
@@ -1193,6 +1455,8 @@ tlog_log_close(struct tlog_log *l)
 		close(l->dirfd); /* and the flock with it */
 	pthread_mutex_destroy(&l->lock);
 	pthread_mutex_destroy(&l->wlock);
+	tcache_free(l);
+	pthread_rwlock_destroy(&l->clock);
 	free(l->cp);
 	free(l->dir);
 	free(l->origin);
@@ -1308,32 +1572,34 @@ int
 tlog_log_prove_inclusion(struct tlog_log *l, uint64_t index, uint64_t size,
 			 struct merkle_hash *proof, size_t *n)
 {
-	struct file_ctx fc = {l, atomic_load(&l->size), NULL, 0};
-	struct tile_reader tr;
-	struct merkle_reader mr;
+	struct cache_ctx cc = {l, atomic_load(&l->size), size, NULL};
+	struct merkle_reader mr = {cache_read, &cc};
+	int rc;
 
 	*n = 0;
-	if (size == 0 || size > fc.base || index >= size)
+	if (size == 0 || size > cc.base || index >= size)
 		return VG_EINVAL;
-	tile_reader_init(&tr, size, file_read, &fc);
-	mr = tile_reader_merkle(&tr);
-	return merkle_prove_inclusion(&mr, index, size, proof, n, NULL, 0);
+	pthread_rwlock_rdlock(&l->clock);
+	rc = merkle_prove_inclusion(&mr, index, size, proof, n, NULL, 0);
+	pthread_rwlock_unlock(&l->clock);
+	return rc;
 }
 
 int
 tlog_log_prove_consistency(struct tlog_log *l, uint64_t size1, uint64_t size2,
 			   struct merkle_hash *proof, size_t *n)
 {
-	struct file_ctx fc = {l, atomic_load(&l->size), NULL, 0};
-	struct tile_reader tr;
-	struct merkle_reader mr;
+	struct cache_ctx cc = {l, atomic_load(&l->size), size2, NULL};
+	struct merkle_reader mr = {cache_read, &cc};
+	int rc;
 
 	*n = 0;
-	if (size1 == 0 || size1 > size2 || size2 > fc.base)
+	if (size1 == 0 || size1 > size2 || size2 > cc.base)
 		return VG_EINVAL;
-	tile_reader_init(&tr, size2, file_read, &fc);
-	mr = tile_reader_merkle(&tr);
-	return merkle_prove_consistency(&mr, size1, size2, proof, n, NULL, 0);
+	pthread_rwlock_rdlock(&l->clock);
+	rc = merkle_prove_consistency(&mr, size1, size2, proof, n, NULL, 0);
+	pthread_rwlock_unlock(&l->clock);
+	return rc;
 }
 
 int

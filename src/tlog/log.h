@@ -85,11 +85,37 @@
  * fix, and a path once served keeps its bytes as the log grows (tiles
  * are immutable, as tlog-tiles has them).
  *
+ * Proofs and the tile cache. Proofs are generated from the tiles of the
+ * published tree through a cache in memory, per open log: the first
+ * proof that needs a tile reads its file and hashes the 254 nodes of the
+ * 7 Merkle levels between its hashes and the next tile level, which
+ * tlog-tiles does not store; later proofs look them up, so a proof is
+ * about 20 lookups and no file read once its tiles are cached. Full
+ * tiles never change and a partial one is the prefix of every later
+ * tile at its place, so the cache is never invalidated: a proof that
+ * needs a wider partial tile than the cached one (the log grew) reads it
+ * and replaces it. The cache holds at most 64 MiB (about 4,100 tiles of
+ * 16 KiB, the hash tiles of a log of some 1,000,000 entries; TCACHE_BYTES
+ * in log.c), the least recently used going first (CLOCK), plus the
+ * tile each proof in progress may be loading. Appends never use it:
+ * their checks (step 2) always read the files, and so do
+ * tlog_log_read(), tlog_log_entry() and tlog_log_find(). Changed tile
+ * files: a tile file changed before its tile is cached is used as read,
+ * as without a cache (a wrong length is VG_ECORRUPT, a wrong hash gives
+ * proofs that do not verify); one changed after its tile is cached does
+ * not change the proofs, which keep coming from the bytes read before,
+ * until the tile leaves the cache (eviction, or tlog_log_close() and a
+ * new open).
+ *
  * Threads. One thread appends at a time (the node's sequencer thread;
  * appends are also serialized by a mutex). Any number of threads may
  * read concurrently with it: the published size and checkpoint are
  * switched under a mutex after the checkpoint file is in place, and tile
  * files are replaced only by rename, so a reader never sees half a file.
+ * A proof holds the tile cache's read-write lock to read while it looks
+ * tiles up (no entry is freed under it), and lets it go to read a file
+ * and hash it on a miss; putting the tile in the cache (and evicting
+ * one) takes it to write, briefly, ahead of new proofs.
  */
 #ifndef VIGIL_TLOG_LOG_H
 #define VIGIL_TLOG_LOG_H

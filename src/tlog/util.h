@@ -3,8 +3,10 @@
  * not for use outside that folder.
  *
  * It owns the library's only global state: the SHA-256 implementation,
- * fetched from OpenSSL once (pthread_once) and then only read, so every
- * function here and in the modules is safe to call from any thread.
+ * fetched from OpenSSL once (pthread_once) and then only read, and one
+ * hashing context per thread (thread-local, made on the thread's first
+ * hash, freed at its exit), so every function here and in the modules is
+ * safe to call from any thread.
  *
  * The parsers are strict because every format they serve is canonical:
  * one value has exactly one encoding, so two parties that agree on the
@@ -26,8 +28,9 @@ struct tlog_bytes {
 	size_t n;
 };
 
-/* Hashes the concatenation of n parts into out. Returns 0, or VG_ELIB if
- * OpenSSL has no SHA-256 or fails. */
+/* Hashes the concatenation of n parts into out with the calling thread's
+ * context (no allocation after the thread's first call). Returns 0, or
+ * VG_ELIB if OpenSSL has no SHA-256 or fails. */
 int tlog_sha256(const struct tlog_bytes *parts, size_t n,
 		uint8_t out[TLOG_SHA256_LEN])
 	__attribute__((warn_unused_result));

@@ -4,8 +4,9 @@
  * the test computes itself; its checkpoints verify and never contradict
  * each other; reads serve only what the published checkpoint fixes and
  * nothing outside it; proofs verify; files that disagree make open
- * refuse; readers run beside the writer; and a writer killed at random
- * moments never loses an acknowledged entry.
+ * refuse; readers run beside the writer; proofs from the tile cache are
+ * those of the files; and a writer killed at random moments never loses
+ * an acknowledged entry.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1099,6 +1100,207 @@ test_readers_run_beside_the_writer(void **state)
 }
 
 /*
+ * The proofs' tile cache (log.c): proofs from a cold cache, from a warm
+ * one and from a reference reader over the model's own leaves are the
+ * same bytes; a tile file changed before its tile is cached shows in the
+ * proofs (a wrong length as VG_ECORRUPT, a wrong hash as a proof that
+ * does not verify), and one changed after its tile is cached does not,
+ * until the log is reopened.
+ */
+struct mem_tree {
+	struct merkle_hash *lv[64]; /* every complete node, level by level */
+	uint64_t n[64];
+};
+
+static void
+mem_tree_init(struct mem_tree *t, const struct merkle_hash *leaves, uint64_t n)
+{
+	memset(t, 0, sizeof(*t));
+	t->n[0] = n;
+	assert_non_null(t->lv[0] = malloc(n * sizeof(*leaves)));
+	memcpy(t->lv[0], leaves, n * sizeof(*leaves));
+	for (unsigned k = 1; t->n[k - 1] >= 2; k++) {
+		t->n[k] = t->n[k - 1] / 2;
+		assert_non_null(t->lv[k] = malloc(t->n[k] * sizeof(*leaves)));
+		for (uint64_t p = 0; p < t->n[k]; p++)
+			assert_int_equal(
+				merkle_hash_children(&t->lv[k - 1][2 * p],
+						     &t->lv[k - 1][2 * p + 1],
+						     &t->lv[k][p]),
+				0);
+	}
+}
+
+static void
+mem_tree_free(struct mem_tree *t)
+{
+	for (unsigned k = 0; k < 64; k++)
+		free(t->lv[k]);
+}
+
+static int
+mem_tree_read(void *ctx, unsigned level, uint64_t index,
+	      struct merkle_hash *out)
+{
+	const struct mem_tree *t = ctx;
+
+	if (level >= 64 || index >= t->n[level])
+		return VG_EINVAL;
+	*out = t->lv[level][index];
+	return 0;
+}
+
+struct query {
+	bool cons; /* consistency from a to b, or inclusion of a in b */
+	uint64_t a, b;
+};
+
+struct answer {
+	int rc;
+	size_t n;
+	struct merkle_hash p[MERKLE_PROOF_MAX];
+};
+
+static void
+ask(struct tlog_log *l, const struct query *q, struct answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->rc = q->cons ? tlog_log_prove_consistency(l, q->a, q->b, a->p, &a->n)
+			: tlog_log_prove_inclusion(l, q->a, q->b, a->p, &a->n);
+}
+
+static void
+same_answer(const struct answer *got, const struct answer *want,
+	    const struct query *q, const char *what)
+{
+	if (got->rc != want->rc || got->n != want->n ||
+	    memcmp(got->p, want->p, want->n * sizeof(want->p[0])) != 0)
+		fail_msg("%s: %s %" PRIu64 ", %" PRIu64
+			 ": not the reference proof (rc %d, %zu hashes)",
+			 what, q->cons ? "consistency" : "inclusion", q->a,
+			 q->b, got->rc, got->n);
+}
+
+static void
+test_proofs_from_the_cache_are_the_proofs_of_the_files(void **state)
+{
+	enum { N = 66300, NQ = 600 };
+	static const uint64_t sizes[] = {N,     N - 1, 65537, 65536,
+					 65535, 40000, 1000,  257,
+					 256,   255,   2,     1};
+	struct fx *f = *state;
+	struct tlog_log *l = open_log(f->dir);
+	struct query *q = calloc(NQ, sizeof(*q));
+	struct answer *ref = calloc(NQ, sizeof(*ref)), got;
+	struct mem_tree mt;
+	struct merkle_reader mr = {mem_tree_read, &mt};
+	struct merkle_hash root, proof[MERKLE_PROOF_MAX];
+	uint8_t *data;
+	size_t len, n;
+	uint64_t x = 7;
+	char err[256];
+
+	assert_non_null(q);
+	assert_non_null(ref);
+	append_batches(l, &f->m, N, 14, (const size_t[]){1000, 3, 997}, 3);
+	tlog_log_close(l);
+	mem_tree_init(&mt, f->m.leaves, N);
+	assert_int_equal(merkle_root(f->m.leaves, N, &root), 0);
+	for (size_t i = 0; i < NQ; i++) {
+		uint64_t b = sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
+
+		x = mix(x + i);
+		q[i].cons = i % 3 == 2;
+		q[i].b = b;
+		q[i].a = q[i].cons ? 1 + x % b : x % b;
+		if (q[i].cons)
+			ref[i].rc = merkle_prove_consistency(
+				&mr, q[i].a, b, ref[i].p, &ref[i].n, NULL, 0);
+		else
+			ref[i].rc = merkle_prove_inclusion(
+				&mr, q[i].a, b, ref[i].p, &ref[i].n, NULL, 0);
+		assert_int_equal(ref[i].rc, 0);
+	}
+
+	/* Each proof from a freshly opened log: every tile cold. */
+	for (size_t i = 0; i < NQ; i += 37) {
+		l = open_log(f->dir);
+		ask(l, &q[i], &got);
+		same_answer(&got, &ref[i], &q[i], "cold");
+		tlog_log_close(l);
+	}
+	/* All of them as the cache fills, then again from it, then in the
+	 * other order from another one. */
+	l = open_log(f->dir);
+	for (size_t i = 0; i < NQ; i++) {
+		ask(l, &q[i], &got);
+		same_answer(&got, &ref[i], &q[i], "filling");
+	}
+	for (size_t i = 0; i < NQ; i++) {
+		ask(l, &q[i], &got);
+		same_answer(&got, &ref[i], &q[i], "warm");
+	}
+	tlog_log_close(l);
+	l = open_log(f->dir);
+	for (size_t i = NQ; i-- > 0;) {
+		ask(l, &q[i], &got);
+		same_answer(&got, &ref[i], &q[i], "reverse");
+	}
+
+	/* Tiles changed once cached: proofs still come from the bytes read
+	 * before (tiles read through tlog_log_read() are the files'). Every
+	 * level-0 tile is in the cache now: the queries cover them all. */
+	for (uint64_t t = 0; t < N / 256; t++) {
+		assert_int_equal(
+			tlog_log_prove_inclusion(l, t * 256 + 1, N, proof, &n),
+			0);
+	}
+	flip(f->dir, "tile/0/002", 5 * 32 + 3);
+	assert_true(read_path(f->dir, "tile/0/003", &data, &len));
+	write_path(f->dir, "tile/0/003", data, len - 32);
+	free(data);
+	assert_int_equal(tlog_log_read(l, "tile/0/003", &data, &len),
+			 VG_ECORRUPT);
+	assert_int_equal(tlog_log_read(l, "tile/0/002", &data, &len), 0);
+	assert_memory_not_equal(data + 5 * 32, f->m.leaves[2 * 256 + 5].b, 32);
+	free(data);
+	for (size_t i = 0; i < NQ; i++) {
+		ask(l, &q[i], &got);
+		same_answer(&got, &ref[i], &q[i], "changed files, warm");
+	}
+	tlog_log_close(l);
+
+	/* Reopened, the cache is cold and the changes show. The open itself
+	 * checks only the rightmost tiles (log.h). */
+	l = open_log(f->dir);
+	assert_int_equal(tlog_log_prove_inclusion(l, 3 * 256 + 1, N, proof, &n),
+			 VG_ECORRUPT);
+	assert_int_equal(
+		tlog_log_prove_consistency(l, 3 * 256 + 10, N, proof, &n),
+		VG_ECORRUPT);
+	/* The changed hash's sibling, and the other half of its tile. */
+	for (uint64_t i = 2 * 256 + 4; i < 3 * 256; i += 196) {
+		assert_int_equal(tlog_log_prove_inclusion(l, i, N, proof, &n),
+				 0);
+		assert_int_equal(merkle_verify_inclusion(i, N, &f->m.leaves[i],
+							 proof, n, &root, err,
+							 sizeof(err)),
+				 VG_EVERIFY);
+	}
+	/* A tile the changes do not touch. */
+	assert_int_equal(tlog_log_prove_inclusion(l, 10 * 256, N, proof, &n),
+			 0);
+	assert_int_equal(merkle_verify_inclusion(10 * 256, N,
+						 &f->m.leaves[10 * 256], proof,
+						 n, &root, err, sizeof(err)),
+			 0);
+	tlog_log_close(l);
+	mem_tree_free(&mt);
+	free(q);
+	free(ref);
+}
+
+/*
  * The crash test. A child appends batches in a loop and, after each
  * acknowledged one, writes a record to a pipe; the parent kills it at a
  * random moment, reopens the log, checks it, appends a batch itself, and
@@ -1447,6 +1649,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_readers_run_beside_the_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_proofs_from_the_cache_are_the_proofs_of_the_files,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_kill_at_any_moment_loses_no_acknowledged_entry,
 			setup, teardown),
