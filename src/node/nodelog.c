@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -185,6 +186,110 @@ append_node_entry(struct nodelog *nl, const struct node_config *cfg,
 	return rc;
 }
 
+/* Appends one administrative entry of type t with text body, now. */
+static int
+append_admin(struct nodelog *nl, enum tlog_entry_type t, const char *body,
+	     char *err, size_t errlen)
+{
+	struct tlog_entry e;
+	struct tile_entry te;
+	char *text = NULL;
+	uint64_t first;
+	size_t len;
+	int rc;
+
+	if ((rc = tlog_entry_admin(t, (int64_t)time(NULL), body, strlen(body),
+				   &e, err, errlen)) != 0)
+		return rc;
+	rc = tlog_entry_encode(&e, &text, &len, err, errlen);
+	tlog_entry_clear(&e);
+	if (rc != 0)
+		return rc;
+	te.data = (const uint8_t *)text;
+	te.len = len;
+	rc = tlog_log_append(nl->log, &te, 1, &first, err, errlen);
+	free(text);
+	if (rc == 0)
+		log_event(LOG_INFO, "log_appended", "index=%llu type=%s",
+			  (unsigned long long)first, tlog_entry_type_name(t));
+	return rc;
+}
+
+/*
+ * What the log says about this node's configuration: where it processes
+ * data and which witnesses it asks. <data>/log.settings remembers what
+ * was last recorded; a start with another region or site appends a
+ * location-change, one with another set of witnesses a
+ * witness-set-change, and only then is the file updated. (A crash
+ * between the two records the change twice, never not at all.)
+ */
+static int
+record_settings(struct nodelog *nl, const struct node_config *cfg, bool fresh,
+		char *err, size_t errlen)
+{
+	char path[PATH_MAX_LEN], *old = NULL, *now, *loc, *wit, *body;
+	size_t oldlen = 0, wlen = 0;
+	const char *oldloc = NULL, *oldwit = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/log.settings", cfg->data_dir);
+	wit = xstrdup("");
+	for (size_t i = 0; i < cfg->n_witnesses; i++) {
+		char *n = xasprintf("%s%s %s %s\n", wit, cfg->witnesses[i].name,
+				    cfg->witnesses[i].vkey,
+				    cfg->witnesses[i].url);
+		free(wit);
+		wit = n;
+	}
+	wlen = strlen(wit);
+	loc = xasprintf("region %s, site %s", cfg->region, cfg->site);
+	now = xasprintf("location: %s\n%s", loc, wit);
+	rc = secret_file_read(path, 64 * 1024, &old, &oldlen, err, errlen);
+	if (rc == 0) {
+		char *nl1 = strchr(old, '\n');
+
+		if (strncmp(old, "location: ", 10) == 0 && nl1 != NULL) {
+			*nl1 = '\0';
+			oldloc = old + 10;
+			oldwit = nl1 + 1;
+		}
+	} else if (rc != VG_ENOENT) {
+		goto out;
+	}
+	rc = 0;
+	/* The first entry of a new log already says where it is. */
+	if (!fresh && (oldloc == NULL || strcmp(oldloc, loc) != 0)) {
+		body = xasprintf("The node now processes data in %s%s%s.\n",
+				 loc, oldloc ? "; before, in " : "",
+				 oldloc ? oldloc : "");
+		rc = append_admin(nl, TLOG_ENTRY_LOCATION_CHANGE, body, err,
+				  errlen);
+		free(body);
+	}
+	if (rc == 0 && ((oldwit == NULL && wlen > 0) ||
+			(oldwit != NULL && strcmp(oldwit, wit) != 0))) {
+		body = xasprintf("The node asks these witnesses to cosign its "
+				 "checkpoints (name, key, URL):\n%s",
+				 wlen ? wit : "none\n");
+		rc = append_admin(nl, TLOG_ENTRY_WITNESS_SET_CHANGE, body, err,
+				  errlen);
+		free(body);
+	}
+	if (rc == 0 && (oldloc == NULL || strcmp(oldloc, loc) != 0 ||
+			strcmp(oldwit, wit) != 0)) {
+		/* Rewritten whole: unlink, then create (mode 0600). */
+		unlink(path);
+		rc = secret_file_create(path, now, strlen(now), err, errlen);
+	}
+out:
+	if (old != NULL)
+		free(old);
+	free(now);
+	free(loc);
+	free(wit);
+	return rc;
+}
+
 int
 nodelog_open(const struct node_config *cfg, struct samples *samples,
 	     const int *notify_fds, unsigned nports, struct nodelog **out,
@@ -198,6 +303,7 @@ nodelog_open(const struct node_config *cfg, struct samples *samples,
 	struct nodelog *nl = xcalloc(1, sizeof(*nl));
 	struct note_verifier v;
 	char path[PATH_MAX_LEN];
+	bool fresh;
 	int rc;
 
 	*out = NULL;
@@ -215,8 +321,11 @@ nodelog_open(const struct node_config *cfg, struct samples *samples,
 	if ((rc = tlog_log_open(path, nl->origin, nl->signer, &nl->log, err,
 				errlen)) != 0)
 		goto fail;
-	if (tlog_log_size(nl->log) == 0 &&
+	fresh = tlog_log_size(nl->log) == 0;
+	if (fresh &&
 	    (rc = append_node_entry(nl, cfg, samples, err, errlen)) != 0)
+		goto fail;
+	if ((rc = record_settings(nl, cfg, fresh, err, errlen)) != 0)
 		goto fail;
 	if ((rc = batcher_start("vigild-log", append_batch, nl, &lim,
 				notify_fds, nports, &nl->seq, err, errlen)) !=

@@ -49,6 +49,12 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-it.XXXXXXXX") || {
 	exit 1
 }
 
+# Nothing a test runs may read or write the real home directory (vigil
+# keeps its enrolment and its log state under $HOME/.config/vigil).
+HOME=$tmp/home
+export HOME
+mkdir -p "$HOME"
+
 cleanup() {
 	# chmod first: a test may leave a directory of mode 000 behind.
 	chmod -R u+rwX "$tmp" 2>/dev/null

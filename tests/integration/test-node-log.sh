@@ -243,6 +243,24 @@ done <acked
 "$VIGIL" admin --server "$base" --token-file var/operator.token log-append --type statement statement.txt >"$out" 2>"$err" &&
 	[ "$(size)" = $((sz + 1)) ] &&
 	pass "appends go on after the restart" || fail "appends go on after the restart" "$(cat "$err") $(size)"
+# --- another site: the log says so ------------------------------------------------------
+kill -TERM $pid
+wait $pid
+node_start vigild -- -c node.conf --data "$tmp/var" --site gva1 || { fail "vigild starts on another site" "$(cat vigild.err)"; finish; }
+pid=$node_pid
+base=$node_base
+n=$(size)
+[ "$n" -ge 1 ] && "$VIGIL" log get "$base/log" $((n - 1)) --key "$key" >"$out" 2>"$err" &&
+	grep -q 'location-change' "$out" && grep -q 'site gva1; before, in region eu, site zrh1' "$out" &&
+	pass "starting on another site appends a location-change entry" ||
+	fail "starting on another site appends a location-change entry" "$(cat "$out" "$err")"
+kill -TERM $pid
+wait $pid
+node_start vigild -- -c node.conf --data "$tmp/var" --site gva1 || { fail "vigild restarts" "$(cat vigild.err)"; finish; }
+pid=$node_pid
+base=$node_base
+[ "$(size)" = "$n" ] && pass "a restart with the same settings appends nothing" ||
+	fail "a restart with the same settings appends nothing" "$n, then $(size)"
 kill -TERM $pid
 wait $pid
 finish

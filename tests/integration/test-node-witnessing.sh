@@ -39,6 +39,10 @@ node_start vigild -- -c node.conf --data "$tmp/var" || { fail "vigild starts wit
 pid=$node_pid
 base=$node_base
 pass "vigild starts with a witness configured"
+curl -s "$base/log/tile/entries/000.p/2" >bundle
+grep -qa '^type witness-set-change$' bundle && grep -qaF "w1 $wkey $wurl" bundle &&
+	pass "configuring a witness appends a witness-set-change entry naming it" ||
+	fail "configuring a witness appends a witness-set-change entry naming it" "$(cat bundle)"
 
 # cosigned SIZE: waits (up to 10 s) for /log/checkpoint of that size with
 # the witness's cosignature line.
@@ -54,12 +58,12 @@ cosigned() {
 	done
 	return 1
 }
-cosigned 1 && grep -q '^— vigil.example/eu ' cp.txt &&
+cosigned 2 && grep -q '^— vigil.example/eu ' cp.txt &&
 	pass "the first checkpoint is served with the log's signature and the witness's cosignature" ||
 	fail "the first checkpoint is served with the log's signature and the witness's cosignature" "$(cat cp.txt; tail -5 vigild.err)"
 echo "first statement" >s1.txt
 "$VIGIL" admin --server "$base" --token-file var/operator.token log-append --type statement s1.txt >/dev/null
-cosigned 2 && pass "a new checkpoint is cosigned too (the witness checked the consistency proof)" ||
+cosigned 3 && pass "a new checkpoint is cosigned too (the witness checked the consistency proof)" ||
 	fail "a new checkpoint is cosigned too" "$(cat cp.txt; tail -5 witness.err)"
 VIGIL_HOME="$tmp/client" "$VIGIL" log checkpoint "$base/log" --key "$logkey" --witness "$wkey" --quorum 1 >"$out" 2>"$err" &&
 	pass "vigil log checkpoint verifies the cosignature (quorum 1)" ||
@@ -77,7 +81,7 @@ pid=$node_pid
 base=$node_base
 echo "second statement" >s2.txt
 "$VIGIL" admin --server "$base" --token-file var/operator.token log-append --type statement s2.txt >/dev/null
-cosigned 3 && pass "after a restart the node catches the witness up from its size (409, then 200)" ||
+cosigned 4 && pass "after a restart the node catches the witness up from its size (409, then 200)" ||
 	fail "after a restart the node catches the witness up" "$(cat cp.txt; tail -5 vigild.err)"
 
 # A witness that is down: the log goes on, without its cosignature.
@@ -88,7 +92,7 @@ echo "third statement" >s3.txt
 	pass "appends go on while the witness is down" || fail "appends go on while the witness is down" "$(cat "$err")"
 sleep 1.5
 curl -s "$base/log/checkpoint" >cp.txt
-[ "$(sed -n 2p cp.txt)" = 4 ] && ! grep -q '^— witness.example/w1 ' cp.txt &&
+[ "$(sed -n 2p cp.txt)" = 5 ] && ! grep -q '^— witness.example/w1 ' cp.txt &&
 	pass "the checkpoint is published without the missing cosignature" ||
 	fail "the checkpoint is published without the missing cosignature" "$(cat cp.txt)"
 i=0
@@ -107,7 +111,7 @@ wait $pid
 node_start vigild -- -c node.conf --data "$tmp/var" || { fail "vigild restarts" "$(cat vigild.err)"; finish; }
 pid=$node_pid
 base=$node_base
-cosigned 5 && pass "once the witness is back, the latest checkpoint is cosigned again" ||
+cosigned 7 && pass "once the witness is back, the latest checkpoint is cosigned again" ||
 	fail "once the witness is back, the latest checkpoint is cosigned again" "$(cat cp.txt; tail -5 vigild.err)"
 kill -TERM $pid
 wait $pid
