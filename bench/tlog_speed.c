@@ -618,7 +618,7 @@ main(int argc, char **argv)
 	       num(PROOF_LOG, a), BATCH_MAX, build_s,
 	       num(PROOF_LOG / build_s, b));
 	/* The root the checkpoint signs, and the one of the entries. */
-	if (tlog_log_checkpoint(l, &cptext, &cplen) != 0 ||
+	if (tlog_log_checkpoint(l, &cptext, &cplen, NULL) != 0 ||
 	    checkpoint_open(cptext, cplen, ORIGIN, &key, NULL, 0, 0, &cp, err,
 			    sizeof(err)) != 0)
 		die("checkpoint", err);

@@ -34,8 +34,10 @@
 #include "cli/cli.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "common/secretfile.h"
 #include "common/xmalloc.h"
+#include "tlog/keyfile.h"
 #include "tlog/note.h"
 #include "tlog/witness.h"
 
@@ -73,74 +75,44 @@ usage(FILE *f)
 }
 
 /* Loads the cosigner key from path, creating it (named name) if missing. */
+/* Loads the witness's cosigner key from path, creating it (named name)
+ * if it is missing and name is given. */
 static int
 load_key(const char *path, const char *name, struct note_signer **out)
 {
 	struct note_verifier v;
-	char key[NOTE_KEY_MAX + 1], err[512], *text = NULL;
-	size_t len;
+	char err[512];
+	bool created;
 	int rc;
 
-	rc = secret_file_read(path, NOTE_KEY_MAX, &text, &len, err,
+	rc = note_signer_file(path, name, NOTE_COSIGNATURE, out, &created, err,
 			      sizeof(err));
-	if (rc == VG_ENOENT) {
-		if (name == NULL) {
-			fprintf(stderr,
-				"vigil: %s does not exist; --name NAME "
-				"creates it\n",
-				path);
-			return VG_EINVAL;
-		}
-		rc = note_signer_generate(name, NOTE_COSIGNATURE, out, err,
-					  sizeof(err));
-		if (rc != 0) {
-			fprintf(stderr, "vigil: --name %s: %s\n", name, err);
-			return rc;
-		}
-		note_signer_format(*out, key);
-		len = strlen(key);
-		key[len++] = '\n';
-		rc = secret_file_create(path, key, len, err, sizeof(err));
-		sodium_memzero(key, sizeof(key));
-		if (rc != 0) {
-			fprintf(stderr, "vigil: %s\n", err);
-			note_signer_free(*out);
-			*out = NULL;
-			return rc;
-		}
-		log_event(LOG_INFO, "key_created", "file=%s",
-			  log_value(path, err, sizeof(err)));
-		return 0;
+	if (rc == VG_ENOENT && name == NULL) {
+		fprintf(stderr,
+			"vigil: %s does not exist; --name NAME creates "
+			"it\n",
+			path);
+		return VG_EINVAL;
 	}
 	if (rc != 0) {
 		fprintf(stderr, "vigil: %s\n", err);
 		return rc;
 	}
-	while (len > 0 && text[len - 1] == '\n')
-		len--;
-	rc = note_signer_parse(text, len, out, err, sizeof(err));
-	sodium_memzero(text, len);
-	free(text);
-	if (rc != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", path, err);
-		return rc;
+	if (created) {
+		log_event(LOG_INFO, "key_created", "file=%s",
+			  log_value(path, err, sizeof(err)));
+		return 0;
 	}
 	note_signer_verifier(*out, &v);
-	if (v.type != NOTE_COSIGNATURE) {
-		fprintf(stderr, "vigil: %s: not a cosigner key (type 0x04)\n",
-			path);
-		rc = VG_EINVAL;
-	} else if (name != NULL && strcmp(name, v.name) != 0) {
+	if (name != NULL && strcmp(name, v.name) != 0) {
 		fprintf(stderr,
 			"vigil: %s is the key of %s, not of --name %s\n", path,
 			v.name, name);
-		rc = VG_EINVAL;
-	}
-	if (rc != 0) {
 		note_signer_free(*out);
 		*out = NULL;
+		return VG_EINVAL;
 	}
-	return rc;
+	return 0;
 }
 
 /* Binds and listens on ADDR:PORT ("[v6]:port" for IPv6); returns the
@@ -148,64 +120,17 @@ load_key(const char *path, const char *name, struct note_signer **out)
 static int
 listen_on(const char *addr, char *bound, size_t boundlen)
 {
-	struct addrinfo hints = {0}, *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[256], ip[INET6_ADDRSTRLEN];
-	const char *colon = strrchr(addr, ':'), *h = addr;
-	size_t hl;
-	int fd, one = 1, rc;
+	char host[256], err[512];
+	uint16_t port;
+	int fd;
 
-	if (colon == NULL || colon[1] == '\0' ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strlen(colon + 1) > 5 || atoi(colon + 1) > 65535) {
+	if (net_parse_hostport(addr, host, sizeof(host), &port) != 0) {
 		fprintf(stderr, "vigil: --listen takes ADDR:PORT\n");
 		return -1;
 	}
-	hl = (size_t)(colon - addr);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(host)) {
-		fprintf(stderr, "vigil: --listen takes ADDR:PORT\n");
-		return -1;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0) {
-		fprintf(stderr, "vigil: --listen %s: %s\n", addr,
-			gai_strerror(rc));
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-	    listen(fd, SOMAXCONN) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-		fprintf(stderr, "vigil: --listen %s: %s\n", addr,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return -1;
-	}
-	freeaddrinfo(ai);
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(bound, boundlen, "[%s]:%u", ip, ntohs(s6->sin6_port));
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		snprintf(bound, boundlen, "%s:%u", ip, ntohs(s4->sin_port));
-	}
+	if ((fd = net_listen(host, port, bound, boundlen, err, sizeof(err))) <
+	    0)
+		fprintf(stderr, "vigil: --listen %s: %s\n", addr, err);
 	return fd;
 }
 

@@ -5,8 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -128,4 +131,38 @@ io_fsync_parent(const char *path)
 	rc = io_fsync(fd);
 	close(fd);
 	return rc;
+}
+
+int
+io_dir_open(const char *dir, const char *busy, int *fd, char *err,
+	    size_t errlen)
+{
+	int e;
+
+	*fd = -1;
+	if (mkdir(dir, 0700) == 0) {
+		/* The new directory's entry must survive a crash too. */
+		if (io_fsync_parent(dir) != 0) {
+			snprintf(err, errlen, "%s: cannot sync its parent: %s",
+				 dir, strerror(errno));
+			return VG_EIO;
+		}
+	} else if (errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return VG_EIO;
+	}
+	if ((*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(e));
+		return e == ENOTDIR ? VG_ETYPE : VG_EIO;
+	}
+	if (busy != NULL && flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: %s", dir,
+			 e == EWOULDBLOCK ? busy : strerror(e));
+		close(*fd);
+		*fd = -1;
+		return e == EWOULDBLOCK ? VG_EINVAL : VG_EIO;
+	}
+	return 0;
 }

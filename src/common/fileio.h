@@ -34,4 +34,14 @@ int io_fdatasync(int fd);
 /* Makes path's entry in its parent directory durable; 0 or VG_EIO. */
 int io_fsync_parent(const char *path);
 
+/*
+ * Opens the directory dir into *fd, creating it first (mode 0700, its
+ * entry synced) if it does not exist. With busy not NULL, also takes an
+ * exclusive lock on it (flock), held while *fd is open: a directory
+ * another process or handle holds is VG_EINVAL, with "dir: <busy>" in err.
+ * Other failures: VG_ETYPE (not a directory) or VG_EIO, with a message.
+ */
+int io_dir_open(const char *dir, const char *busy, int *fd, char *err,
+		size_t errlen);
+
 #endif

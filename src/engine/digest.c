@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "engine/ssdeep.h"
 
 #define CHUNK (32 * 1024)
@@ -85,13 +86,7 @@ digest_entropy(const uint64_t hist[256], uint64_t n)
 void
 digest_hex(const uint8_t *bytes, size_t len, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = hex[bytes[i] >> 4];
-		out[2 * i + 1] = hex[bytes[i] & 0xf];
-	}
-	out[2 * len] = '\0';
+	hex_encode(bytes, len, out);
 }
 
 /*

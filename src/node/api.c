@@ -1219,8 +1219,6 @@ wake_done(char (*done)[65], size_t n)
 }
 
 static void on_log_done(struct node *node);
-static int published(struct tlog_log *log, char **text, size_t *len,
-		     uint64_t *size);
 
 /* Loop 0 takes the analyses' results, brings the index up to date, and
  * passes the samples on to every other loop for their long-polls. */
@@ -1533,20 +1531,12 @@ on_log(h2o_req_t *req, const char *rest, size_t len)
 		return 0;
 	}
 	if (h2o_memis(rest, len, H2O_STRLIT("checkpoint"))) {
-		char *text = NULL, *cosigned;
-		uint64_t size;
-		size_t cn;
-
-		if ((rc = published(log, &text, &n, &size)) != 0)
-			return send_error(req, ROUTE_LOG, 503, "unavailable",
-					  "the checkpoint cannot be read");
 		/* With the witnesses' cosignatures, once they gave them. */
-		if ((cosigned = witnessing_checkpoint(N->witnessing, size,
-						      &cn)) != NULL) {
-			free(text);
-			text = cosigned;
-			n = cn;
-		}
+		char *text = witnessing_checkpoint(N->witnessing,
+						   tlog_log_size(log), &n);
+
+		if (text == NULL)
+			(void)tlog_log_checkpoint(log, &text, &n, NULL);
 		reply_cc(req, ROUTE_LOG, 200, "text/plain; charset=utf-8",
 			 "no-store", text, n);
 		free(text);
@@ -1616,33 +1606,6 @@ parse_u64(const char *v, size_t vl, uint64_t *out)
 	return 0;
 }
 
-/* The published signed checkpoint and its tree size. */
-static int
-published(struct tlog_log *log, char **text, size_t *len, uint64_t *size)
-{
-	struct checkpoint c;
-	struct note *n = NULL;
-	char err[160];
-	int rc;
-
-	if ((rc = tlog_log_checkpoint(log, text, len)) != 0)
-		return rc;
-	if ((rc = note_parse(*text, *len, &n, err, sizeof(err))) == 0) {
-		rc = checkpoint_parse(n->text, n->text_len, &c, err,
-				      sizeof(err));
-		if (rc == 0) {
-			*size = c.size;
-			checkpoint_clear(&c);
-		}
-	}
-	note_free(n);
-	if (rc != 0) {
-		free(*text);
-		*text = NULL;
-	}
-	return rc;
-}
-
 /*
  * GET /v1/log/proof?index=N or ?hash=LEAF (the entry's RFC 6962 leaf hash,
  * SHA-256 of 0x00 and the entry, 64 hex digits): the entry's inclusion
@@ -1661,7 +1624,7 @@ on_log_proof(h2o_req_t *req)
 	int rc;
 
 	memset(&pr, 0, sizeof(pr));
-	if ((rc = published(log, &cp, &cplen, &size)) != 0)
+	if ((rc = tlog_log_checkpoint(log, &cp, &cplen, &size)) != 0)
 		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
 				  "the checkpoint cannot be read");
 	if (query_param(req, "index", &v, &vl)) {
@@ -1722,10 +1685,10 @@ static int
 on_log_consistency(h2o_req_t *req)
 {
 	struct merkle_hash proof[MERKLE_PROOF_MAX];
-	uint64_t from, to, size;
-	size_t vl, n = 0, o = 0, cplen;
+	uint64_t from, to;
+	size_t vl, n = 0, o = 0;
 	const char *v;
-	char *cp = NULL, *out;
+	char *out;
 	int rc;
 
 	if (!query_param(req, "from", &v, &vl) ||
@@ -1733,11 +1696,7 @@ on_log_consistency(h2o_req_t *req)
 	    parse_u64(v, vl, &to) != 0 || from == 0 || from > to)
 		return send_error(req, ROUTE_LOG_PROOF, 400, "bad_request",
 				  "expected ?from=A&to=B with 0 < A <= B");
-	if (published(nodelog_log(N->log), &cp, &cplen, &size) != 0)
-		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
-				  "the checkpoint cannot be read");
-	free(cp);
-	if (to > size)
+	if (to > tlog_log_size(nodelog_log(N->log)))
 		return send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
 				  "the log is not that large");
 	rc = tlog_log_prove_consistency(nodelog_log(N->log), from, to, proof,
@@ -1859,6 +1818,7 @@ static void
 on_log_done(struct node *node)
 {
 	struct nodelog_item *it, *next;
+	bool appended = false;
 
 	if (node->log == NULL)
 		return;
@@ -1866,8 +1826,7 @@ on_log_done(struct node *node)
 		struct pending *pd = it->ud;
 
 		next = it->next;
-		if (it->rc == 0)
-			witnessing_kick(node->witnessing);
+		appended |= it->rc == 0;
 		if (it->rc == 0)
 			log_event(LOG_INFO, "log_appended",
 				  "index=%llu size=%llu",
@@ -1889,6 +1848,9 @@ on_log_done(struct node *node)
 		}
 		nodelog_item_free(it);
 	}
+	/* New checkpoints for the witnesses to cosign. */
+	if (appended)
+		witnessing_kick(node->witnessing);
 }
 
 static int

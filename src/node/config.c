@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/net.h"
 #include "common/ini.h"
 
 #define CONFIG_MAX_FILE (1024 * 1024)
@@ -37,32 +38,8 @@ config_default(struct node_config *c)
 int
 config_set_listen(struct node_config *c, const char *addr)
 {
-	const char *colon = strrchr(addr, ':');
-	const char *host = addr;
-	size_t hlen;
-	char *end;
-	long port;
-
-	if (colon == NULL || colon == addr)
-		return VG_EINVAL;
-	hlen = (size_t)(colon - addr);
-	if (addr[0] == '[') {
-		if (hlen < 3 || addr[hlen - 1] != ']')
-			return VG_EINVAL;
-		host++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(c->listen_host))
-		return VG_EINVAL;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || colon[1] == '\0' || port < 0 ||
-	    port > 65535)
-		return VG_EINVAL;
-	memcpy(c->listen_host, host, hlen);
-	c->listen_host[hlen] = '\0';
-	c->listen_port = (uint16_t)port;
-	return 0;
+	return net_parse_hostport(addr, c->listen_host, sizeof(c->listen_host),
+				  &c->listen_port);
 }
 
 static int

@@ -27,18 +27,6 @@ struct ingest {
 	struct digest *digest;
 };
 
-static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* Hashes it and finds or appends its sample; *loc is where the bytes
  * were appended, NULL when the store had them already. The item's rc
  * says whether it can go on to the transaction. */
@@ -57,9 +45,9 @@ place(struct ingest *g, struct ingest_item *it, struct ingest_item **batch,
 		it->rc = VG_ELIB;
 		return;
 	}
-	hex(dr.md5, 16, it->md5);
-	hex(dr.sha1, 20, it->sha1);
-	hex(dr.sha256, 32, it->sha256);
+	digest_hex(dr.md5, 16, it->md5);
+	digest_hex(dr.sha1, 20, it->sha1);
+	digest_hex(dr.sha256, 32, it->sha256);
 	/* The same sample earlier in this batch: share its bytes. */
 	for (size_t k = 0; k < i; k++) {
 		if (batch[k]->rc == 0 &&

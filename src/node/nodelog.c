@@ -17,6 +17,7 @@
 #include "common/secretfile.h"
 #include "common/xmalloc.h"
 #include "tlog/entry.h"
+#include "tlog/keyfile.h"
 #include "tlog/note.h"
 
 #define TOKEN_PREFIX "vgop."
@@ -31,47 +32,6 @@ struct nodelog {
 	char verifier[NOTE_KEY_MAX];
 	uint8_t token_hash[32]; /* SHA-256 of the operator token */
 };
-
-/* Loads the signer key of origin from path, creating it on first use. */
-static int
-load_signer(const char *path, const char *origin, struct note_signer **out,
-	    char *err, size_t errlen)
-{
-	char key[NOTE_KEY_MAX + 1], *text = NULL;
-	size_t len;
-	int rc;
-
-	rc = secret_file_read(path, NOTE_KEY_MAX, &text, &len, err, errlen);
-	if (rc == VG_ENOENT) {
-		if ((rc = note_signer_generate(origin, NOTE_ED25519, out, err,
-					       errlen)) != 0)
-			return rc;
-		note_signer_format(*out, key);
-		len = strlen(key);
-		key[len++] = '\n';
-		rc = secret_file_create(path, key, len, err, errlen);
-		sodium_memzero(key, sizeof(key));
-		if (rc != 0) {
-			note_signer_free(*out);
-			*out = NULL;
-		}
-		return rc;
-	}
-	if (rc != 0)
-		return rc;
-	while (len > 0 && text[len - 1] == '\n')
-		len--;
-	rc = note_signer_parse(text, len, out, err, errlen);
-	sodium_memzero(text, len);
-	free(text);
-	if (rc != 0) {
-		char why[256];
-
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, errlen, "%s: %s", path, why);
-	}
-	return rc;
-}
 
 /* Loads the operator token's hash from path, creating it on first use. */
 static int
@@ -151,6 +111,31 @@ key_id(const uint8_t *key, size_t len, void *ud)
 	return tlog_entry_sample_key_id(key, len, ud);
 }
 
+/* Encodes e and appends it on its own (at start, before the sequencer
+ * runs). */
+static int
+append_entry(struct nodelog *nl, const struct tlog_entry *e, char *err,
+	     size_t errlen)
+{
+	struct tile_entry te;
+	char *text = NULL;
+	uint64_t first;
+	size_t len;
+	int rc;
+
+	if ((rc = tlog_entry_encode(e, &text, &len, err, errlen)) != 0)
+		return rc;
+	te.data = (const uint8_t *)text;
+	te.len = len;
+	rc = tlog_log_append(nl->log, &te, 1, &first, err, errlen);
+	free(text);
+	if (rc == 0)
+		log_event(LOG_INFO, "log_appended", "index=%llu type=%s",
+			  (unsigned long long)first,
+			  tlog_entry_type_name(e->type));
+	return rc;
+}
+
 /* The log's first entry: what this node is, and its keys (the sample
  * key by its ID only). */
 static int
@@ -159,10 +144,6 @@ append_node_entry(struct nodelog *nl, const struct node_config *cfg,
 {
 	char kid[TLOG_ENTRY_KEY_ID_LEN];
 	struct tlog_entry e;
-	struct tile_entry te;
-	char *text = NULL;
-	uint64_t first;
-	size_t len;
 	int rc;
 
 	if ((rc = samples_key_use(samples, key_id, kid)) != 0) {
@@ -177,13 +158,7 @@ append_node_entry(struct nodelog *nl, const struct node_config *cfg,
 	e.node.log_key = nl->verifier;
 	e.node.sample_key = kid;
 	e.node.version = VIGIL_VERSION;
-	if ((rc = tlog_entry_encode(&e, &text, &len, err, errlen)) != 0)
-		return rc;
-	te.data = (const uint8_t *)text;
-	te.len = len;
-	rc = tlog_log_append(nl->log, &te, 1, &first, err, errlen);
-	free(text);
-	return rc;
+	return append_entry(nl, &e, err, errlen);
 }
 
 /* Appends one administrative entry of type t with text body, now. */
@@ -192,26 +167,13 @@ append_admin(struct nodelog *nl, enum tlog_entry_type t, const char *body,
 	     char *err, size_t errlen)
 {
 	struct tlog_entry e;
-	struct tile_entry te;
-	char *text = NULL;
-	uint64_t first;
-	size_t len;
 	int rc;
 
 	if ((rc = tlog_entry_admin(t, (int64_t)time(NULL), body, strlen(body),
 				   &e, err, errlen)) != 0)
 		return rc;
-	rc = tlog_entry_encode(&e, &text, &len, err, errlen);
+	rc = append_entry(nl, &e, err, errlen);
 	tlog_entry_clear(&e);
-	if (rc != 0)
-		return rc;
-	te.data = (const uint8_t *)text;
-	te.len = len;
-	rc = tlog_log_append(nl->log, &te, 1, &first, err, errlen);
-	free(text);
-	if (rc == 0)
-		log_event(LOG_INFO, "log_appended", "index=%llu type=%s",
-			  (unsigned long long)first, tlog_entry_type_name(t));
 	return rc;
 }
 
@@ -303,14 +265,15 @@ nodelog_open(const struct node_config *cfg, struct samples *samples,
 	struct nodelog *nl = xcalloc(1, sizeof(*nl));
 	struct note_verifier v;
 	char path[PATH_MAX_LEN];
-	bool fresh;
+	bool fresh, created;
 	int rc;
 
 	*out = NULL;
 	snprintf(nl->origin, sizeof(nl->origin), "%s",
 		 config_log_origin(cfg, path, sizeof(path)));
 	snprintf(path, sizeof(path), "%s/log.key", cfg->data_dir);
-	if ((rc = load_signer(path, nl->origin, &nl->signer, err, errlen)) != 0)
+	if ((rc = note_signer_file(path, nl->origin, NOTE_ED25519, &nl->signer,
+				   &created, err, errlen)) != 0)
 		goto fail;
 	note_signer_verifier(nl->signer, &v);
 	note_verifier_format(&v, nl->verifier);

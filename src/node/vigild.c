@@ -28,6 +28,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "common/xmalloc.h"
 #include "engine/digest.h"
 #include "node/analysis.h"
@@ -69,47 +70,12 @@ usage(FILE *f)
 static int
 listen_on(const struct node_config *c, char *bound, size_t boundlen)
 {
-	struct addrinfo hints = {0}, *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char port[8], host[INET6_ADDRSTRLEN];
-	int fd = -1, one = 1, rc;
+	char err[512];
+	int fd = net_listen(c->listen_host, c->listen_port, bound, boundlen,
+			    err, sizeof(err));
 
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", c->listen_port);
-	if ((rc = getaddrinfo(c->listen_host, port, &hints, &ai)) != 0) {
-		log_event(LOG_ERROR, "listen_failed", "host=%s reason=\"%s\"",
-			  c->listen_host, gai_strerror(rc));
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-	    listen(fd, SOMAXCONN) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-		log_event(LOG_ERROR, "listen_failed",
-			  "addr=%s:%s reason=\"%s\"", c->listen_host, port,
-			  strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return -1;
-	}
-	freeaddrinfo(ai);
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(bound, boundlen, "[%s]:%u", host,
-			 ntohs(s6->sin6_port));
-
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(bound, boundlen, "%s:%u", host, ntohs(s4->sin_port));
-	}
+	if (fd < 0)
+		log_event(LOG_ERROR, "listen_failed", "reason=\"%s\"", err);
 	return fd;
 }
 

@@ -212,39 +212,25 @@ run(void *arg)
 	pthread_setname_np(pthread_self(), "vigild-witness");
 	for (;;) {
 		struct buf sigs = {0};
-		struct timespec ts;
 		uint64_t size;
 		char *cp = NULL;
 		size_t cplen = 0;
-		struct checkpoint ck;
-		struct note *n = NULL;
-		char err[160];
 
+		/* Every append of the node kicks (witnessing_kick), and the
+		 * first round is kicked at start. */
 		pthread_mutex_lock(&g->mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		while (!g->stopping && !g->kicked &&
-		       pthread_cond_timedwait(&g->cv, &g->mu, &ts) == 0)
-			;
+		while (!g->stopping && !g->kicked)
+			pthread_cond_wait(&g->cv, &g->mu);
 		g->kicked = false;
 		if (g->stopping) {
 			pthread_mutex_unlock(&g->mu);
 			break;
 		}
 		pthread_mutex_unlock(&g->mu);
-		if (c == NULL ||
-		    tlog_log_checkpoint(nodelog_log(g->nl), &cp, &cplen) != 0)
+		if (c == NULL)
 			continue;
-		if (note_parse(cp, cplen, &n, err, sizeof(err)) != 0 ||
-		    checkpoint_parse(n->text, n->text_len, &ck, err,
-				     sizeof(err)) != 0) {
-			note_free(n);
-			free(cp);
-			continue;
-		}
-		size = ck.size;
-		checkpoint_clear(&ck);
-		note_free(n);
+		(void)tlog_log_checkpoint(nodelog_log(g->nl), &cp, &cplen,
+					  &size);
 		if (size == done) {
 			free(cp);
 			continue;

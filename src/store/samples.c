@@ -48,6 +48,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/hex.h"
 #include "common/xmalloc.h"
 
 #define MAGIC      "VGS2"
@@ -103,23 +104,9 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 static int
 parse_hex(const char *hex, uint8_t out[32])
 {
-	if (hex == NULL || strnlen(hex, 65) != 64)
+	if (hex == NULL || strnlen(hex, 65) != 64 ||
+	    !hex_decode_lower(hex, 32, out))
 		return VG_EINVAL;
-	for (size_t i = 0; i < 64; i++) {
-		char c = hex[i];
-		int v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
-			return VG_EINVAL;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
-	}
 	return 0;
 }
 
@@ -667,24 +654,8 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 		goto out;
 	}
 	sodium_mprotect_noaccess(s->key);
-	if (mkdir(dir, 0700) == 0) {
-		if (io_fsync_parent(dir) != 0) {
-			seterr(err, errlen, "%s: cannot sync its parent: %s",
-			       dir, strerror(errno));
-			rc = VG_EIO;
-			goto out;
-		}
-	} else if (errno != EEXIST) {
-		seterr(err, errlen, "%s: %s", dir, strerror(errno));
-		rc = VG_EIO;
+	if ((rc = io_dir_open(dir, NULL, &s->root, err, errlen)) != 0)
 		goto out;
-	}
-	s->root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->root < 0) {
-		seterr(err, errlen, "%s: %s", dir, strerror(errno));
-		rc = errno == ENOTDIR ? VG_ETYPE : VG_EIO;
-		goto out;
-	}
 	if ((rc = open_key(s, key_path, err, errlen)) != 0)
 		goto out;
 	/* Appends go to a new segment after the last one: a tail a crash

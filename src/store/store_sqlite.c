@@ -75,6 +75,7 @@
 #include <sqlite3.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/xmalloc.h"
 
 /* How long a statement waits for another connection's write lock. */
@@ -524,20 +525,9 @@ tx_commit(struct store_sqlite *s)
  * "abc" must not be two samples. */
 
 static bool
-is_hex(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!((p[i] >= '0' && p[i] <= '9') ||
-		      (p[i] >= 'a' && p[i] <= 'f')))
-			return false;
-	}
-	return true;
-}
-
-static bool
 valid_hash(const char *h, size_t len)
 {
-	return h != NULL && strnlen(h, len + 1) == len && is_hex(h, len);
+	return h != NULL && strnlen(h, len + 1) == len && hex_is_lower(h, len);
 }
 
 static bool
@@ -595,7 +585,7 @@ col_hex(struct store_sqlite *s, sqlite3_stmt *st, int i, size_t len, char *out)
 
 	if ((rc = col_textp(s, st, i, &p, &n)) != 0)
 		return rc;
-	if (n != len || !is_hex((const char *)p, n))
+	if (n != len || !hex_is_lower((const char *)p, n))
 		return corrupt(s, st, i, "is not a lowercase hex digest");
 	memcpy(out, p, len);
 	out[len] = '\0';
@@ -1338,7 +1328,7 @@ op_reputation_get(struct store *base, const char *hash, struct reputation *out)
 		return VG_EINVAL;
 	}
 	st = s->st[ST_REP_SHA256];
-	if (!is_hex(hash, strlen(hash))) {
+	if (!hex_is_lower(hash, strlen(hash))) {
 		seterr(s, "reputation_get: not lowercase hex");
 		return VG_EINVAL;
 	}
@@ -1401,9 +1391,9 @@ op_reputation_note(struct store *base, const struct reputation *r)
 	int64_t t = r->first_seen ? r->first_seen : now();
 	int rc;
 
-	if (strlen(r->md5) != 32 || !is_hex(r->md5, 32) ||
-	    strlen(r->sha1) != 40 || !is_hex(r->sha1, 40) ||
-	    strlen(r->sha256) != 64 || !is_hex(r->sha256, 64) ||
+	if (strlen(r->md5) != 32 || !hex_is_lower(r->md5, 32) ||
+	    strlen(r->sha1) != 40 || !hex_is_lower(r->sha1, 40) ||
+	    strlen(r->sha256) != 64 || !hex_is_lower(r->sha256, 64) ||
 	    r->verdict == NULL ||
 	    !valid_verdict(r->verdict, strlen(r->verdict)) ||
 	    r->detections == NULL || r->size > INT64_MAX ||

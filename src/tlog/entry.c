@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/text.h"
 #include "common/xmalloc.h"
 #include "tlog/note.h"
@@ -160,44 +161,11 @@ tlog_entry_type_name(enum tlog_entry_type t)
 
 /* --- values ---------------------------------------------------------- */
 
-static bool
-is_lower_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-static unsigned
-hex_val(char c)
-{
-	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
-}
-
 /* Decodes 64 lowercase hex digits into out; false if they are not. */
 static bool
 sha256_decode(const char *s, size_t n, uint8_t out[TLOG_ENTRY_HASH_LEN])
 {
-	if (n != SHA256_HEX || !is_lower_hex(s, n))
-		return false;
-	for (size_t i = 0; i < TLOG_ENTRY_HASH_LEN; i++)
-		out[i] = (uint8_t)(hex_val(s[2 * i]) << 4 |
-				   hex_val(s[2 * i + 1]));
-	return true;
-}
-
-static void
-hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0xf];
-	}
-	out[2 * n] = '\0';
+	return n == SHA256_HEX && hex_decode_lower(s, TLOG_ENTRY_HASH_LEN, out);
 }
 
 static bool
@@ -359,7 +327,7 @@ check_string(const struct field *f, const char *s, size_t n, char *why,
 	case K_TEXT: return check_text(s, n, why, whylen);
 	case K_LOG_KEY: return check_log_key(s, n, why, whylen);
 	case K_KEY_ID:
-		if (n != KEY_ID_HEX || !is_lower_hex(s, n)) {
+		if (n != KEY_ID_HEX || !hex_is_lower(s, n)) {
 			tlog_seterr(why, whylen,
 				    "is not %d lowercase hex digits",
 				    KEY_ID_HEX);

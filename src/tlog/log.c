@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -1354,46 +1353,6 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 	return rc;
 }
 
-/* Creates (0700) and opens the log's directory, and locks it. */
-static int
-open_dir(struct tlog_log *l, char *err, size_t errlen)
-{
-	if (mkdir(l->dir, 0700) == 0) {
-		/* The new directory's entry must survive a crash too. */
-		char *copy = xstrdup(l->dir);
-		int fd, rc;
-
-		fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		rc = fd < 0 ? VG_EIO : io_fsync(fd);
-		if (fd >= 0)
-			close(fd);
-		free(copy);
-		if (rc != 0) {
-			tlog_seterr(err, errlen, "%s: cannot sync its parent",
-				    l->dir);
-			return rc;
-		}
-	} else if (errno != EEXIST) {
-		tlog_seterr(err, errlen, "%s: mkdir: %s", l->dir,
-			    strerror(errno));
-		return VG_EIO;
-	}
-	l->dirfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (l->dirfd < 0) {
-		tlog_seterr(err, errlen, "%s: %s", l->dir, strerror(errno));
-		return VG_EIO;
-	}
-	if (flock(l->dirfd, LOCK_EX | LOCK_NB) != 0) {
-		bool busy = errno == EWOULDBLOCK;
-
-		tlog_seterr(err, errlen, "%s: %s", l->dir,
-			    busy ? "log in use by another process or handle"
-				 : strerror(errno));
-		return busy ? VG_EINVAL : VG_EIO;
-	}
-	return 0;
-}
-
 int
 tlog_log_open(const char *dir, const char *origin,
 	      const struct note_signer *signer, struct tlog_log **out,
@@ -1436,7 +1395,8 @@ tlog_log_open(const char *dir, const char *origin,
 	pthread_rwlockattr_destroy(&ra);
 	l->ctab = xcalloc(TCACHE_BUCKETS, sizeof(*l->ctab));
 	atomic_init(&l->size, 0);
-	if ((rc = open_dir(l, err, errlen)) == 0)
+	if ((rc = io_dir_open(l->dir, "log in use by another process or handle",
+			      &l->dirfd, err, errlen)) == 0)
 		rc = load_log(l, err, errlen);
 	if (rc != 0) {
 		tlog_log_close(l);
@@ -1470,12 +1430,15 @@ tlog_log_size(const struct tlog_log *l)
 }
 
 int
-tlog_log_checkpoint(struct tlog_log *l, char **text, size_t *len)
+tlog_log_checkpoint(struct tlog_log *l, char **text, size_t *len,
+		    uint64_t *size)
 {
 	pthread_mutex_lock(&l->lock);
 	*text = xmalloc(l->cp_len + 1);
 	memcpy(*text, l->cp, l->cp_len + 1);
 	*len = l->cp_len;
+	if (size != NULL)
+		*size = atomic_load(&l->size);
 	pthread_mutex_unlock(&l->lock);
 	return 0;
 }
@@ -1499,7 +1462,7 @@ tlog_log_read(struct tlog_log *l, const char *relpath, uint8_t **data,
 	if (strcmp(relpath, CHECKPOINT_FILE) == 0) {
 		char *text;
 
-		tlog_log_checkpoint(l, &text, len);
+		tlog_log_checkpoint(l, &text, len, NULL);
 		*data = (uint8_t *)text;
 		return 0;
 	}

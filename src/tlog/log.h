@@ -164,8 +164,11 @@ int tlog_log_append(struct tlog_log *l, const struct tile_entry *entries,
 uint64_t tlog_log_size(const struct tlog_log *l);
 
 /* Returns the published signed checkpoint, malloc'd and NUL-terminated,
- * in *text (the caller frees it) and its length in *len. Returns 0. */
-int tlog_log_checkpoint(struct tlog_log *l, char **text, size_t *len);
+ * in *text (the caller frees it), its length in *len, and, if size is not
+ * NULL, the size of the tree it signs (read together: an append between
+ * cannot mix them). Returns 0. */
+int tlog_log_checkpoint(struct tlog_log *l, char **text, size_t *len,
+			uint64_t *size);
 
 /*
  * Returns the resource relpath of the published log ("checkpoint", or a

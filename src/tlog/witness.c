@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -349,46 +348,6 @@ state_write(struct witness *w, struct wlog *lg, uint64_t size,
 
 /* --- opening ----------------------------------------------------------- */
 
-/* Creates (0700) and opens the state directory, and locks it. */
-static int
-open_dir(struct witness *w, char *err, size_t errlen)
-{
-	if (mkdir(w->dir, 0700) == 0) {
-		/* The new directory's entry must survive a crash too. */
-		char *copy = xstrdup(w->dir);
-		int fd, rc;
-
-		fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		rc = fd < 0 ? VG_EIO : io_fsync(fd);
-		if (fd >= 0)
-			close(fd);
-		free(copy);
-		if (rc != 0) {
-			tlog_seterr(err, errlen, "%s: cannot sync its parent",
-				    w->dir);
-			return rc;
-		}
-	} else if (errno != EEXIST) {
-		tlog_seterr(err, errlen, "%s: mkdir: %s", w->dir,
-			    strerror(errno));
-		return VG_EIO;
-	}
-	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->dirfd < 0) {
-		tlog_seterr(err, errlen, "%s: %s", w->dir, strerror(errno));
-		return VG_EIO;
-	}
-	if (flock(w->dirfd, LOCK_EX | LOCK_NB) != 0) {
-		bool busy = errno == EWOULDBLOCK;
-
-		tlog_seterr(err, errlen, "%s: %s", w->dir,
-			    busy ? "state directory in use by another witness"
-				 : strerror(errno));
-		return busy ? VG_EINVAL : VG_EIO;
-	}
-	return 0;
-}
-
 /* Checks the keys witness_open() is given. */
 static int
 check_keys(const struct note_signer *cosigner, const struct note_verifier *logs,
@@ -443,7 +402,9 @@ witness_open(const char *dir, const struct note_signer *cosigner,
 	w->dirfd = -1;
 	w->dir = xstrdup(dir);
 	w->cosigner = cosigner;
-	if ((rc = open_dir(w, err, errlen)) != 0) {
+	if ((rc = io_dir_open(w->dir,
+			      "state directory in use by another witness",
+			      &w->dirfd, err, errlen)) != 0) {
 		witness_close(w);
 		return rc;
 	}

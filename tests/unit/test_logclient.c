@@ -216,7 +216,7 @@ log_checkpoint(struct tlog_log *l)
 	size_t len;
 	char *t;
 
-	assert_int_equal(tlog_log_checkpoint(l, &t, &len), 0);
+	assert_int_equal(tlog_log_checkpoint(l, &t, &len, NULL), 0);
 	return t;
 }
 

@@ -473,7 +473,7 @@ get_checkpoint(struct tlog_log *l, struct checkpoint *c)
 	size_t len;
 	int rc;
 
-	assert_int_equal(tlog_log_checkpoint(l, &text, &len), 0);
+	assert_int_equal(tlog_log_checkpoint(l, &text, &len, NULL), 0);
 	assert_int_equal(strlen(text), len);
 	rc = checkpoint_open(text, len, ORIGIN, &verifier, NULL, 0, 0, c, err,
 			     sizeof(err));
@@ -929,14 +929,14 @@ test_an_append_over_tiles_that_changed_is_refused(void **state)
 	char err[512] = "";
 
 	append_batches(l, &f->m, 300, 13, (const size_t[]){300}, 1);
-	tlog_log_checkpoint(l, (char **)&cp, &len);
+	tlog_log_checkpoint(l, (char **)&cp, &len, NULL);
 	/* The level-1 tile holding the root of the first 256 entries. */
 	keep = save(f->dir, "tile/1/000.p/1", &klen);
 	flip(f->dir, "tile/1/000.p/1", 3);
 	assert_int_equal(tlog_log_append(l, &e, 1, &first, err, sizeof(err)),
 			 VG_ECORRUPT);
 	assert_true(first == 42 && tlog_log_size(l) == 300);
-	tlog_log_checkpoint(l, (char **)&cp2, &len2);
+	tlog_log_checkpoint(l, (char **)&cp2, &len2, NULL);
 	assert_int_equal(len, len2);
 	assert_memory_equal(cp, cp2, len);
 	free(cp2);
@@ -1021,7 +1021,7 @@ reader_main(void *arg)
 		uint64_t i;
 		size_t len, n, elen;
 
-		tlog_log_checkpoint(r->l, &text, &len);
+		tlog_log_checkpoint(r->l, &text, &len, NULL);
 		if (checkpoint_open(text, len, ORIGIN, &verifier, NULL, 0, 0,
 				    &c, NULL, 0) != 0) {
 			atomic_fetch_add(&r->errors, 1);
@@ -1408,7 +1408,7 @@ child_main(const char *dir, int fd, uint64_t seed)
 		    a.first != first)
 			_exit(4);
 		a.n = (uint32_t)n;
-		tlog_log_checkpoint(l, &text, &len);
+		tlog_log_checkpoint(l, &text, &len, NULL);
 		if (len > CP_MAX)
 			_exit(5);
 		memcpy(a.cp, text, len);
@@ -1541,7 +1541,7 @@ test_kill_at_any_moment_loses_no_acknowledged_entry(void **state)
 			char *text;
 			size_t len;
 
-			tlog_log_checkpoint(l, &text, &len);
+			tlog_log_checkpoint(l, &text, &len, NULL);
 			see_checkpoint(&seen, &nseen, text, len);
 			free(text);
 		}
@@ -1596,7 +1596,7 @@ test_kill_at_any_moment_loses_no_acknowledged_entry(void **state)
 			for (size_t i = 0; i < n; i++)
 				gen[size + i] = g;
 			ngen = acked = last = size + n;
-			tlog_log_checkpoint(l, &text, &len);
+			tlog_log_checkpoint(l, &text, &len, NULL);
 			see_checkpoint(&seen, &nseen, text, len);
 			free(text);
 		}
