@@ -8,12 +8,15 @@
 #   make fuzz       build the libFuzzer targets and fuzz each for FUZZ_SECONDS
 #   make bench      benchmarks (bench/), results in docs/BENCHMARKS.md
 #   make format     clang-format every source file
+#   make reproducible-check  two release builds of HEAD must be identical,
+#                   and verify-build must agree (scripts/reproducible-check)
 
 BUILD ?= build
 MESON ?= meson
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps setup test run demo asan fuzz bench format clean
+.PHONY: all deps setup test run demo asan fuzz bench format clean \
+	reproducible-check
 
 all: setup
 	ninja -C $(BUILD)
@@ -56,6 +59,9 @@ bench: deps all
 	$(BUILD)/tlog_speed
 	bench/scan.sh
 	bench/node.sh
+
+reproducible-check: deps
+	scripts/reproducible-check
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

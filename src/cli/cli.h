@@ -17,6 +17,20 @@ int cmd_lookup(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_witness(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+
+/* The subcommands of `vigil release` written in their own files. */
+int cmd_release_check_rules(int argc, char **argv);
+int cmd_release_provenance(int argc, char **argv);
+int cmd_release_verify_build(int argc, char **argv);
+
+/* Longest operator token. */
+#define ADMIN_TOKEN_MAX 256
+
+/* Reads a node's operator token: one line, from a file only its owner
+ * can read. Returns 0, or 2 after saying why on stderr. */
+int admin_read_token(const char *path, char out[ADMIN_TOKEN_MAX]);
 
 /* One POST /v1/lookup of up to 10,000 hashes (a JSON array); *results is
  * the answer's array (caller decrefs). Returns 0, or 2 after explaining

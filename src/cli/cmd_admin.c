@@ -10,24 +10,33 @@
  *       ADMIN_MAX_TEXT bytes; "-" reads standard input). Prints the
  *       entry's index and the size of the log that includes it.
  *
+ *   sample-get SHA256 --reason TEXT [--role ROLE] [--who NAME] --out FILE
+ *       reads a stored sample's content out of the node, which first
+ *       records the access in its transparency log (a sample-access
+ *       entry: the hash, who, the role and the reason). FILE is written
+ *       whole or not at all, mode 0600; the entry's index and the log
+ *       size that covers it go to standard error.
+ *
  * Exit status: 0 done, 1 the node refused or failed, 2 a usage or input
  * error, or no answer.
  */
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/http.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/xmalloc.h"
 
 /* An entry is at most 65535 bytes; its header takes some. */
 #define ADMIN_MAX_TEXT (60 * 1024)
-#define TOKEN_MAX      256
 
 static const char *const admin_types[] = {
 	"key-change",
@@ -43,7 +52,10 @@ usage(FILE *f)
 		   "log-append --type TYPE FILE\n"
 		   "  TYPE: key-change, witness-set-change, location-change, "
 		   "statement\n"
-		   "  FILE: the event's text (\"-\": standard input)\n");
+		   "  FILE: the event's text (\"-\": standard input)\n"
+		   "       vigil admin --server URL --token-file FILE "
+		   "sample-get SHA256 --reason TEXT\n"
+		   "         [--role ROLE] [--who NAME] --out FILE\n");
 }
 
 /* Reads at most max bytes of path ("-": stdin) into a new buffer. */
@@ -80,8 +92,8 @@ read_text(const char *path, size_t max, size_t *len)
 
 /* Reads the operator token: one line, from a file only its owner can
  * read (a token anyone on the machine can read is no secret). */
-static int
-read_token(const char *path, char out[TOKEN_MAX])
+int
+admin_read_token(const char *path, char out[ADMIN_TOKEN_MAX])
 {
 	struct stat st;
 	size_t len;
@@ -98,7 +110,7 @@ read_token(const char *path, char out[TOKEN_MAX])
 			path, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
-	if ((t = read_text(path, TOKEN_MAX - 1, &len)) == NULL)
+	if ((t = read_text(path, ADMIN_TOKEN_MAX - 1, &len)) == NULL)
 		return -1;
 	while (len > 0 && (t[len - 1] == '\n' || t[len - 1] == '\r'))
 		t[--len] = '\0';
@@ -183,6 +195,136 @@ log_append(const char *server, const char *token, int argc, char **argv)
 	return rc;
 }
 
+/* Writes data[0..len) to path whole or not at all, mode 0600: a
+ * temporary file beside it, synced, renamed over it, the directory
+ * synced. Returns 0, or -1 after saying why. */
+static int
+write_out(const char *path, const void *data, size_t len)
+{
+	char *tmp = xasprintf("%s.XXXXXX", path);
+	int fd = mkstemp(tmp); /* mode 0600 */
+	bool ok;
+
+	if (fd < 0) {
+		perror(path);
+		free(tmp);
+		return -1;
+	}
+	ok = io_write_all(fd, data, len) == 0 && io_fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (ok && rename(tmp, path) == 0 && io_fsync_parent(path) == 0) {
+		free(tmp);
+		return 0;
+	}
+	perror(path);
+	unlink(tmp);
+	free(tmp);
+	return -1;
+}
+
+/* True if s has no control byte: it goes into a header line as is. */
+static int
+header_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+sample_get(const char *server, const char *token, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"reason", required_argument, NULL, 'r'},
+		{"role", required_argument, NULL, 'R'},
+		{"who", required_argument, NULL, 'w'},
+		{"out", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const keep[] = {"X-Vigil-Log-Index",
+					   "X-Vigil-Log-Size"};
+	const char *reason = NULL, *role = NULL, *who = NULL, *outp = NULL;
+	const char *headers[4] = {NULL};
+	char kept[2][HTTP_HEADER_VALUE_MAX], *path, *h[3];
+	struct http_response r;
+	const char *sha;
+	size_t nh = 0;
+	int c, rc = 1;
+
+	optind = 0; /* GNU: start over, permuting (SHA256 first) */
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': reason = optarg; break;
+		case 'R': role = optarg; break;
+		case 'w': who = optarg; break;
+		case 'o': outp = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (reason == NULL || outp == NULL || optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	sha = argv[optind];
+	/* The node judges the values; a control byte (a newline) would
+	 * break the request itself, so it never leaves here. */
+	if (!header_safe(reason) || (role && !header_safe(role)) ||
+	    (who && !header_safe(who)) || strchr(sha, '/') != NULL ||
+	    strchr(sha, '?') != NULL || strchr(sha, '#') != NULL ||
+	    !header_safe(sha)) {
+		fprintf(stderr, "vigil: the reason, role, name and hash are "
+				"one line each, without control characters\n");
+		return 2;
+	}
+	h[nh] = xasprintf("X-Vigil-Reason: %s", reason);
+	headers[nh] = h[nh];
+	nh++;
+	if (role != NULL) {
+		h[nh] = xasprintf("X-Vigil-Role: %s", role);
+		headers[nh] = h[nh];
+		nh++;
+	}
+	if (who != NULL) {
+		h[nh] = xasprintf("X-Vigil-Who: %s", who);
+		headers[nh] = h[nh];
+		nh++;
+	}
+	path = xasprintf("/v1/admin/samples/%s", sha);
+	c = http_request_hdrs("GET", server, path, token, headers, keep, kept,
+			      2, &r);
+	free(path);
+	for (size_t i = 0; i < nh; i++)
+		free(h[i]);
+	if (c != 0) {
+		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
+		http_response_clear(&r);
+		return 2;
+	}
+	if (r.status != 200) {
+		http_explain(server, &r);
+		http_response_clear(&r);
+		return 1;
+	}
+	if (kept[0][0] == '\0' || kept[1][0] == '\0') {
+		fprintf(stderr,
+			"vigil: %s sent the sample without its log index\n",
+			server);
+	} else if (write_out(outp, r.body ? r.body : "", r.len) == 0) {
+		fprintf(stderr,
+			"vigil: sample %s: %zu bytes to %s; access logged as "
+			"entry %s (log size %s)\n",
+			sha, r.len, outp, kept[0], kept[1]);
+		rc = 0;
+	}
+	if (r.body != NULL)
+		explicit_bzero(r.body, r.len);
+	http_response_clear(&r);
+	return rc;
+}
+
 int
 cmd_admin(int argc, char **argv)
 {
@@ -193,7 +335,7 @@ cmd_admin(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *server = NULL, *token_file = NULL;
-	char token[TOKEN_MAX];
+	char token[ADMIN_TOKEN_MAX];
 	int c, rc;
 
 	/* Options up to the command; the command parses its own. */
@@ -209,15 +351,19 @@ cmd_admin(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[optind], "log-append") != 0) {
+	if (strcmp(argv[optind], "log-append") != 0 &&
+	    strcmp(argv[optind], "sample-get") != 0) {
 		fprintf(stderr, "vigil: unknown admin command %s\n",
 			argv[optind]);
 		usage(stderr);
 		return 2;
 	}
-	if (read_token(token_file, token) != 0)
+	if (admin_read_token(token_file, token) != 0)
 		return 2;
-	rc = log_append(server, token, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "sample-get") == 0)
+		rc = sample_get(server, token, argc - optind, argv + optind);
+	else
+		rc = log_append(server, token, argc - optind, argv + optind);
 	explicit_bzero(token, sizeof(token));
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "cli/cloud.h"
 #include "cli/objpath.h"
 #include "cli/progress.h"
+#include "cli/userconf.h"
 #include "cli/walk.h"
 #include "common/err.h"
 #include "common/text.h"
@@ -49,6 +51,9 @@ struct scan {
 	struct engine *engine;
 	bool json, verbose;
 	struct cloud *cloud; /* --cloud; NULL otherwise */
+	/* the default rules, and where they come from; NULL with
+	 * --no-default-rules */
+	const char *rules_dir, *rules_from;
 	/* the jobs, in walk order, and an index by (dev, ino) */
 	struct job *jobs;
 	size_t n_jobs, cap_jobs;
@@ -75,7 +80,9 @@ usage(FILE *f)
 		"  -j, --jobs N          worker threads (default: number of "
 		"cores)\n"
 		"      --rules FILE|DIR  add YARA rules (repeatable)\n"
-		"      --no-default-rules  do not load the default rules\n"
+		"      --no-default-rules  do not load the default rules (the\n"
+		"                        installed $VIGIL_HOME/rules if any,\n"
+		"                        else the built-in ones)\n"
 		"      --hashes FILE     add .hdb/.hsb hash signatures "
 		"(repeatable)\n"
 		"      --json            one JSON report per file (JSON "
@@ -353,6 +360,9 @@ summary(struct scan *sc, double secs)
 	fprintf(f, "\n----------- SCAN SUMMARY -----------\n");
 	fprintf(f, "Rules: %zu YARA, %zu hash signatures\n",
 		engine_rule_count(sc->engine), engine_hash_count(sc->engine));
+	if (sc->rules_dir != NULL)
+		fprintf(f, "Default rules: %s (%s)\n", sc->rules_dir,
+			sc->rules_from);
 	fprintf(f, "Scanned files: %" PRIu64 "\n", sc->n_files);
 	fprintf(f, "Distinct files: %" PRIu64 "\n", sc->n_distinct);
 	fprintf(f, "Scanned objects: %" PRIu64 "\n", sc->n_objects);
@@ -384,6 +394,34 @@ scan_tmpdir(void)
 	if (access("/dev/shm", W_OK | X_OK) == 0)
 		return "/dev/shm";
 	return "/tmp";
+}
+
+/*
+ * The default rules: $VIGIL_RULES_DIR when set; else the rules `vigil
+ * update` installed, $VIGIL_HOME/rules (a link to rules.d/<version>,
+ * docs/RELEASES.md), when it leads to a directory; else the rules built
+ * in. *from says which.
+ */
+static const char *
+default_rules_dir(char *buf, size_t len, const char **from)
+{
+	const char *env = getenv("VIGIL_RULES_DIR");
+	struct stat st;
+	size_t n;
+
+	if (env != NULL && *env != '\0') {
+		*from = "VIGIL_RULES_DIR";
+		return env;
+	}
+	if (userconf_dir(buf, len) == 0 && (n = strlen(buf)) + 7 <= len) {
+		memcpy(buf + n, "/rules", 7);
+		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode)) {
+			*from = "installed";
+			return buf;
+		}
+	}
+	*from = "built-in";
+	return VIGIL_DEFAULT_RULES_DIR;
 }
 
 enum {
@@ -429,7 +467,7 @@ cmd_scan(int argc, char **argv)
 	uint64_t jobs = ncpu > 0 ? (uint64_t)ncpu : 1, v;
 	pthread_t *threads;
 	struct timespec t0, t1;
-	char err[4096];
+	char err[4096], home_rules[4096];
 	bool cloud = false, submit = false;
 	uint64_t cloud_found = 0;
 	int c, status = 2, cloud_rc = 0;
@@ -497,11 +535,11 @@ cmd_scan(int argc, char **argv)
 		goto out;
 	}
 	if (default_rules) {
-		const char *dir = getenv("VIGIL_RULES_DIR");
-
 		rules = xreallocarray(rules, n_rules + 1, sizeof(char *));
 		memmove(rules + 1, rules, n_rules * sizeof(char *));
-		rules[0] = dir && *dir ? dir : VIGIL_DEFAULT_RULES_DIR;
+		rules[0] = default_rules_dir(home_rules, sizeof(home_rules),
+					     &sc.rules_from);
+		sc.rules_dir = rules[0];
 		n_rules++;
 	}
 	cfg.tmpdir = scan_tmpdir();

@@ -43,14 +43,40 @@ on_body(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* The answer's headers a caller keeps (http_request_hdrs). */
+struct hdr_sink {
+	struct http_response *r;
+	const char *const *keep;
+	char (*kept)[HTTP_HEADER_VALUE_MAX];
+	size_t nkeep;
+};
+
 static size_t
 on_header(char *p, size_t size, size_t n, void *ud)
 {
-	struct http_response *r = ud;
-	size_t len = size * n;
+	struct hdr_sink *hs = ud;
+	size_t len = size * n, nl, vl;
+	const char *v;
 
 	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-		r->retry_after = strtol(p + 12, NULL, 10);
+		hs->r->retry_after = strtol(p + 12, NULL, 10);
+	for (size_t i = 0; i < hs->nkeep; i++) {
+		nl = strlen(hs->keep[i]);
+		if (len <= nl || strncasecmp(p, hs->keep[i], nl) != 0 ||
+		    p[nl] != ':')
+			continue;
+		v = p + nl + 1;
+		vl = len - nl - 1;
+		while (vl > 0 && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
+				  v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		if (vl >= HTTP_HEADER_VALUE_MAX)
+			vl = HTTP_HEADER_VALUE_MAX - 1;
+		memcpy(hs->kept[i], v, vl);
+		hs->kept[i][vl] = '\0';
+	}
 	return len;
 }
 
@@ -63,11 +89,11 @@ http_request(const char *method, const char *base, const char *path,
 			       "application/json", NULL, resp);
 }
 
-int
-http_request_ex(const char *method, const char *base, const char *path,
-		const char *token, const char *body, size_t len,
-		const char *ctype, const char *header,
-		struct http_response *resp)
+static int
+perform(const char *method, const char *base, const char *path,
+	const char *token, const char *body, size_t len, const char *ctype,
+	const char *const *headers, struct hdr_sink *hs,
+	struct http_response *resp)
 {
 	struct curl_slist *h = NULL;
 	struct sink s = {.r = resp};
@@ -91,14 +117,14 @@ http_request_ex(const char *method, const char *base, const char *path,
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, hs);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "vigil/" VIGIL_VERSION);
 	if (token != NULL) {
 		auth = xasprintf("Authorization: Bearer %s", token);
 		h = curl_slist_append(h, auth);
 	}
-	if (header != NULL)
-		h = curl_slist_append(h, header);
+	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+		h = curl_slist_append(h, headers[i]);
 	if (body != NULL) {
 		char *ct = xasprintf("Content-Type: %s", ctype);
 		h = curl_slist_append(h, ct);
@@ -126,6 +152,33 @@ http_request_ex(const char *method, const char *base, const char *path,
 	}
 	free(url);
 	return rc == CURLE_OK ? 0 : VG_EIO;
+}
+
+int
+http_request_ex(const char *method, const char *base, const char *path,
+		const char *token, const char *body, size_t len,
+		const char *ctype, const char *header,
+		struct http_response *resp)
+{
+	const char *headers[] = {header, NULL};
+	struct hdr_sink hs = {.r = resp};
+
+	return perform(method, base, path, token, body, len, ctype, headers,
+		       &hs, resp);
+}
+
+int
+http_request_hdrs(const char *method, const char *base, const char *path,
+		  const char *token, const char *const *headers,
+		  const char *const *keep, char (*kept)[HTTP_HEADER_VALUE_MAX],
+		  size_t nkeep, struct http_response *resp)
+{
+	struct hdr_sink hs = {resp, keep, kept, nkeep};
+
+	for (size_t i = 0; i < nkeep; i++)
+		kept[i][0] = '\0';
+	return perform(method, base, path, token, NULL, 0, NULL, headers, &hs,
+		       resp);
 }
 
 void

@@ -35,6 +35,19 @@ int http_request_ex(const char *method, const char *base, const char *path,
 		    const char *ctype, const char *header,
 		    struct http_response *resp);
 
+/* Longest value kept of an answer's header, with its terminator. */
+#define HTTP_HEADER_VALUE_MAX 128
+
+/* As http_request_ex() without a body, sending every line of headers
+ * (NULL-terminated, each "Name: value") and keeping the value of the
+ * answer's header named keep[i] in kept[i] ("" if absent, cut to fit),
+ * for i below nkeep. */
+int http_request_hdrs(const char *method, const char *base, const char *path,
+		      const char *token, const char *const *headers,
+		      const char *const *keep,
+		      char (*kept)[HTTP_HEADER_VALUE_MAX], size_t nkeep,
+		      struct http_response *resp);
+
 /* Explains on stderr an answer whose status is not the expected one:
  * 429 with its Retry-After, 401 (enrol again), or the node's message. */
 void http_explain(const char *server, const struct http_response *r);

@@ -19,6 +19,8 @@ static const struct {
 	{"admin", cmd_admin, "operate a node (its transparency log)"},
 	{"log", cmd_log, "check a region's transparency log"},
 	{"witness", cmd_witness, "cosign other logs' checkpoints"},
+	{"release", cmd_release, "sign and publish rule and software releases"},
+	{"update", cmd_update, "verify and install the latest rule release"},
 };
 
 static void

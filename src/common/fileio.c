@@ -134,6 +134,78 @@ io_fsync_parent(const char *path)
 }
 
 int
+io_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	ssize_t n;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? VG_ENOENT : VG_EIO;
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return VG_EIO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return VG_ETYPE;
+	}
+	/* Read one byte more than allowed: a file that grew since fstat()
+	 * is still caught. */
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return VG_ELIMIT;
+	}
+	buf = xmalloc((size_t)st.st_size + 2);
+	n = io_read_full(fd, buf, (size_t)st.st_size + 1);
+	e = errno;
+	close(fd);
+	if (n < 0 || (size_t)n > max) {
+		free(buf);
+		errno = e;
+		return n < 0 ? VG_EIO : VG_ELIMIT;
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+int
+io_write_file(const char *path, const void *data, size_t len, int mode)
+{
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd = mkstemp(tmp), bad, e;
+
+	if (fd < 0) {
+		e = errno;
+		free(tmp);
+		errno = e;
+		return VG_EIO;
+	}
+	bad = fchmod(fd, (mode_t)mode) != 0 ||
+	      io_write_all(fd, data, len) != 0 || io_fsync(fd) != 0;
+	e = errno;
+	bad |= close(fd) != 0;
+	if (!bad && rename(tmp, path) != 0) {
+		e = errno;
+		bad = 1;
+	}
+	if (bad) {
+		unlink(tmp);
+		free(tmp);
+		errno = e;
+		return VG_EIO;
+	}
+	free(tmp);
+	return io_fsync_parent(path);
+}
+
+int
 io_dir_open(const char *dir, const char *busy, int *fd, char *err,
 	    size_t errlen)
 {

@@ -35,6 +35,24 @@ int io_fdatasync(int fd);
 int io_fsync_parent(const char *path);
 
 /*
+ * Reads the whole regular file at path, at most max bytes, into *data
+ * (malloc'd, with a NUL after the last byte; the caller frees it) and
+ * *len. Returns 0, VG_ENOENT (no such file), VG_ETYPE (not a regular
+ * file), VG_ELIMIT (more than max bytes) or VG_EIO, with errno kept.
+ */
+int io_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+	__attribute__((warn_unused_result));
+
+/*
+ * Replaces path with data[0..len), mode mode, so that a crash leaves the
+ * old file or the new one: a temporary file beside it, written and
+ * synced, renamed over path, the directory synced. Returns 0 or VG_EIO
+ * with errno kept; nothing is left behind on failure.
+ */
+int io_write_file(const char *path, const void *data, size_t len, int mode)
+	__attribute__((warn_unused_result));
+
+/*
  * Opens the directory dir into *fd, creating it first (mode 0700, its
  * entry synced) if it does not exist. With busy not NULL, also takes an
  * exclusive lock on it (flock), held while *fd is open: a directory

@@ -26,8 +26,10 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "node/access.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
+#include "node/releases.h"
 #include "tlog/checkpoint.h"
 #include "tlog/entry.h"
 #include "tlog/note.h"
@@ -84,7 +86,10 @@ route_name(enum route r)
 		[ROUTE_SUBMISSION] = "submission",
 		[ROUTE_LOG] = "log",
 		[ROUTE_ADMIN_LOG] = "admin_log",
+		[ROUTE_ADMIN_SAMPLE] = "admin_sample",
 		[ROUTE_LOG_PROOF] = "log_proof",
+		[ROUTE_RELEASES] = "releases",
+		[ROUTE_ADMIN_RELEASES] = "admin_releases",
 		[ROUTE_OTHER] = "other",
 	};
 	return r < ROUTE_COUNT && names[r] != NULL ? names[r] : "other";
@@ -179,8 +184,10 @@ reply_cc(h2o_req_t *req, enum route r, int status, const char *ctype,
 		{403, "Forbidden"},
 		{404, "Not Found"},
 		{405, "Method Not Allowed"},
+		{409, "Conflict"},
 		{413, "Payload Too Large"},
 		{415, "Unsupported Media Type"},
+		{422, "Unprocessable Entity"},
 		{421, "Misdirected Request"},
 		{429, "Too Many Requests"},
 		{500, "Internal Server Error"},
@@ -202,6 +209,13 @@ reply_cc(h2o_req_t *req, enum route r, int status, const char *ctype,
 	 * the connection: keep-alive clients would reconnect each time. */
 	req->res.content_length = len;
 	h2o_send_inline(req, body, len);
+}
+
+void
+api_reply(h2o_req_t *req, enum route r, int status, const char *ctype,
+	  const char *cache, const char *body, size_t len)
+{
+	reply_cc(req, r, status, ctype, cache, body, len);
 }
 
 /* An answer nobody may cache: every API answer but the log's tiles. */
@@ -248,6 +262,12 @@ wrong_method(h2o_req_t *req, enum route r, const char *allow)
 		       allow, strlen(allow));
 	return send_error(req, r, 405, "method_not_allowed",
 			  "this route does not take that method");
+}
+
+int
+api_wrong_method(h2o_req_t *req, enum route r, const char *allow)
+{
+	return wrong_method(req, r, allow);
 }
 
 /*
@@ -1612,18 +1632,51 @@ parse_u64(const char *v, size_t vl, uint64_t *out)
  * proof in the published tree, as a c2sp.org/tlog-proof@v1 text that
  * carries the signed checkpoint it is against.
  */
+int
+api_log_proof(struct node *node, uint64_t index, bool cosigned, char **out,
+	      size_t *len)
+{
+	struct tlog_log *log = nodelog_log(node->log);
+	struct tlog_proof pr;
+	uint64_t size = 0;
+	char *cp = NULL, *wcp, err[160];
+	size_t cplen = 0, wlen = 0;
+	int rc;
+
+	memset(&pr, 0, sizeof(pr));
+	if ((rc = tlog_log_checkpoint(log, &cp, &cplen, &size)) != 0)
+		return rc;
+	/* The checkpoint as GET /log/checkpoint serves it. */
+	if (cosigned && (wcp = witnessing_checkpoint(node->witnessing, size,
+						     &wlen)) != NULL) {
+		free(cp);
+		cp = wcp;
+		cplen = wlen;
+	}
+	if (index >= size) {
+		free(cp);
+		return VG_ENOENT;
+	}
+	pr.index = index;
+	rc = tlog_log_prove_inclusion(log, index, size, pr.path, &pr.path_len);
+	pr.checkpoint = cp;
+	pr.checkpoint_len = cplen;
+	if (rc == 0)
+		rc = tlog_proof_format(&pr, out, len, err, sizeof(err));
+	free(cp);
+	return rc;
+}
+
 static int
 on_log_proof(h2o_req_t *req)
 {
 	struct tlog_log *log = nodelog_log(N->log);
-	struct tlog_proof pr;
 	uint64_t index = 0, size = 0;
-	char *cp = NULL, *out = NULL, err[160];
+	char *cp = NULL, *out = NULL;
 	const char *v;
 	size_t vl, cplen = 0, outlen = 0;
 	int rc;
 
-	memset(&pr, 0, sizeof(pr));
 	if ((rc = tlog_log_checkpoint(log, &cp, &cplen, &size)) != 0)
 		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
 				  "the checkpoint cannot be read");
@@ -1660,14 +1713,8 @@ on_log_proof(h2o_req_t *req)
 		return send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
 				  "no entry with this index");
 	}
-	pr.index = index;
-	rc = tlog_log_prove_inclusion(log, index, size, pr.path, &pr.path_len);
-	pr.checkpoint = cp;
-	pr.checkpoint_len = cplen;
-	if (rc == 0)
-		rc = tlog_proof_format(&pr, &out, &outlen, err, sizeof(err));
 	free(cp);
-	if (rc != 0)
+	if (api_log_proof(N, index, false, &out, &outlen) != 0)
 		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
 				  "the proof cannot be made");
 	reply(req, ROUTE_LOG_PROOF, 200, "text/plain; charset=utf-8", out,
@@ -1737,6 +1784,12 @@ operator_ok(h2o_req_t *req, enum route r)
 		return 0;
 	}
 	return 1;
+}
+
+int
+api_operator_ok(h2o_req_t *req, enum route r)
+{
+	return operator_ok(req, r);
 }
 
 /*
@@ -1832,6 +1885,10 @@ on_log_done(struct node *node)
 				  "index=%llu size=%llu",
 				  (unsigned long long)it->index,
 				  (unsigned long long)it->size);
+		if (it->done != NULL) { /* not an admin append (access.c) */
+			it->done(it);
+			continue;
+		}
 		if (pd != NULL) {
 			pd->log_item = NULL;
 			if (it->rc == 0)
@@ -1861,6 +1918,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	static const char files[] = "/v1/files/";
 	static const char subs[] = "/v1/submissions/";
 	static const char logp[] = "/log/";
+	static const char asmp[] = "/v1/admin/samples/";
 	enum route r = ROUTE_OTHER;
 	size_t limit;
 
@@ -1884,6 +1942,14 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 		r = ROUTE_LOG;
 	else if (h2o_memis(p, n, H2O_STRLIT("/v1/admin/log")))
 		r = ROUTE_ADMIN_LOG;
+	else if (n >= sizeof(asmp) - 1 &&
+		 memcmp(p, asmp, sizeof(asmp) - 1) == 0)
+		r = ROUTE_ADMIN_SAMPLE;
+	else if (h2o_memis(p, n, H2O_STRLIT("/v1/admin/releases")))
+		r = ROUTE_ADMIN_RELEASES;
+	else if (n >= 12 && memcmp(p, "/v1/releases", 12) == 0 &&
+		 (n == 12 || p[12] == '/'))
+		r = ROUTE_RELEASES;
 	else if (h2o_memis(p, n, H2O_STRLIT("/v1/log/proof")) ||
 		 h2o_memis(p, n, H2O_STRLIT("/v1/log/consistency")))
 		r = ROUTE_LOG_PROOF;
@@ -1892,8 +1958,9 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 				  "no such route");
 	/* h2o has already refused bodies over the largest route limit;
 	 * each route has its own, smaller one. */
-	limit = r == ROUTE_SUBMIT ? N->cfg.max_sample_body
-				  : N->cfg.max_json_body;
+	limit = r == ROUTE_SUBMIT	   ? N->cfg.max_sample_body
+		: r == ROUTE_ADMIN_RELEASES ? N->cfg.max_release_body
+					    : N->cfg.max_json_body;
 	if (req->entity.base != NULL && req->entity.len > limit)
 		return send_error(
 			req, r, 413, "body_too_large",
@@ -1914,6 +1981,11 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 		return on_log(req, p + sizeof(logp) - 1,
 			      n - (sizeof(logp) - 1));
 	case ROUTE_ADMIN_LOG: return on_admin_log(req);
+	case ROUTE_RELEASES:
+	case ROUTE_ADMIN_RELEASES: return releases_handle(N, L->id, req, r, p, n);
+	case ROUTE_ADMIN_SAMPLE:
+		return access_on_sample(N, L, req, p + sizeof(asmp) - 1,
+					n - (sizeof(asmp) - 1));
 	case ROUTE_LOG_PROOF:
 		if (!is_method(req, "GET"))
 			return wrong_method(req, ROUTE_LOG_PROOF, "GET");

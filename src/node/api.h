@@ -4,6 +4,9 @@
 #ifndef VIGIL_NODE_API_H
 #define VIGIL_NODE_API_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <h2o.h>
 
 #include "node/node.h"
@@ -31,6 +34,21 @@ void api_release_waiters(struct node *node);
 
 /* Answers this loop's long-polls whose time is up. Call often. */
 void api_tick(struct node *node);
+
+/* For the handlers of other files (releases.c): an answer with its
+ * Cache-Control, counted under route r; 405 naming the allowed method;
+ * the operator's bearer token, checked (0 after answering 401). */
+void api_reply(h2o_req_t *req, enum route r, int status, const char *ctype,
+	       const char *cache, const char *body, size_t len);
+int api_wrong_method(h2o_req_t *req, enum route r, const char *allow);
+int api_operator_ok(h2o_req_t *req, enum route r);
+
+/* The c2sp.org/tlog-proof@v1 text (malloc'd, the caller's) of entry index
+ * under the log's latest checkpoint, with the witnesses' cosignatures if
+ * cosigned and they gave them (as GET /log/checkpoint serves it).
+ * VG_ENOENT for an index beyond it. */
+int api_log_proof(struct node *node, uint64_t index, bool cosigned,
+		  char **out, size_t *len);
 
 /* reputation_each() callback that adds a row to the index (ud). */
 int index_put_cb(const struct reputation *r, void *ud);

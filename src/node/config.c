@@ -27,6 +27,8 @@ config_default(struct node_config *c)
 	snprintf(c->site, sizeof(c->site), "%s", NODE_SITE_DEFAULT);
 	c->max_sample_body = NODE_MAX_SAMPLE_BODY_DEFAULT;
 	c->max_json_body = NODE_MAX_JSON_BODY_DEFAULT;
+	c->max_release_body = NODE_MAX_RELEASE_BODY_DEFAULT;
+	c->release_timestamp_refresh = NODE_TIMESTAMP_REFRESH_DEFAULT;
 	c->max_batch = NODE_MAX_BATCH_DEFAULT;
 	c->request_timeout_ms = NODE_REQUEST_TIMEOUT_MS_DEFAULT;
 	c->max_scan_ms = NODE_MAX_SCAN_MS_DEFAULT;
@@ -119,6 +121,9 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 			{"max_json_body",
 			 offsetof(struct node_config, max_json_body), 1024,
 			 256u << 20},
+			{"max_release_body",
+			 offsetof(struct node_config, max_release_body), 1024,
+			 1u << 30},
 			{"max_batch", offsetof(struct node_config, max_batch),
 			 1, 1000000},
 			{"max_scan_ms",
@@ -158,6 +163,11 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 		for (const char *p = v; !bad && *p; p++)
 			bad = (unsigned char)*p <= 0x20 || *p == '+' ||
 			      (unsigned char)*p >= 0x7f;
+	} else if (strcmp(sec, "releases") == 0) {
+		/* Under the timestamp's lifetime of one day. */
+		if (strcmp(key, "timestamp_refresh") != 0)
+			goto unknown;
+		bad = set_u32(v, 1, 86399, &c->release_timestamp_refresh) != 0;
 	} else if (strcmp(sec, "witnesses") == 0) {
 		struct witness_endpoint *w;
 		const char *sp = strchr(v, ' ');

@@ -18,6 +18,9 @@
 /* Request limits (docs/API.md). */
 #define NODE_MAX_SAMPLE_BODY_DEFAULT    (64u * 1024 * 1024) /* submissions */
 #define NODE_MAX_JSON_BODY_DEFAULT      (2u * 1024 * 1024)  /* other POSTs */
+#define NODE_MAX_RELEASE_BODY_DEFAULT   (256u * 1024 * 1024) /* publishes */
+/* Seconds before the release timestamp is signed again (docs/RELEASES.md). */
+#define NODE_TIMESTAMP_REFRESH_DEFAULT 3600u
 #define NODE_MAX_BATCH_DEFAULT          10000u /* hashes per lookup */
 #define NODE_REQUEST_TIMEOUT_MS_DEFAULT 30000u
 #define NODE_MAX_SCAN_MS_DEFAULT        120000u /* the engine's own default */
@@ -58,6 +61,8 @@ struct node_config {
 	 * default, vigil.local/<region>. */
 	char log_origin[NOTE_ORIGIN_MAX + 1];
 	uint32_t max_sample_body, max_json_body, max_batch;
+	uint32_t max_release_body;          /* POST /v1/admin/releases */
+	uint32_t release_timestamp_refresh; /* seconds */
 	uint32_t request_timeout_ms, max_connections;
 	uint32_t max_scan_ms; /* analysis time per sample */
 	uint32_t rate_per_sec, rate_burst;

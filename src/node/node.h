@@ -34,7 +34,10 @@ enum route {
 	ROUTE_SUBMISSION,
 	ROUTE_LOG,
 	ROUTE_ADMIN_LOG,
+	ROUTE_ADMIN_SAMPLE,
 	ROUTE_LOG_PROOF, /* counted as "log" */
+	ROUTE_RELEASES,
+	ROUTE_ADMIN_RELEASES,
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };
@@ -55,6 +58,7 @@ struct metrics {
 };
 
 struct waiter;
+struct releases;
 
 /* One HTTP event loop thread's share of the API's state (api.c). */
 struct api_loop {
@@ -78,6 +82,7 @@ struct node {
 	struct nodelog *log;       /* the transparency log and its sequencer */
 	struct witnessing
 		*witnessing; /* cosignatures; NULL without witnesses */
+	struct releases *releases; /* signed releases (releases.c) */
 	/* The reputation index: read by every loop, written under the lock
 	 * for writing when a submission or an analysis changes a sample. */
 	struct lookup_index *index;

@@ -178,22 +178,104 @@ append_admin(struct nodelog *nl, enum tlog_entry_type t, const char *body,
 }
 
 /*
- * What the log says about this node's configuration: where it processes
- * data and which witnesses it asks. <data>/log.settings remembers what
- * was last recorded; a start with another region or site appends a
- * location-change, one with another set of witnesses a
- * witness-set-change, and only then is the file updated. (A crash
- * between the two records the change twice, never not at all.)
+ * What the log says about this node: where it processes data, which
+ * witnesses it asks, and its keys. <data>/log.settings remembers what was
+ * last recorded:
+ *
+ *   log-key: <the log's verifier key>
+ *   sample-key: <the sample key's ID>
+ *   location: region <region>, site <site>
+ *   <name> <key> <url>                  one line per witness
+ *
+ * (Files written before the keys were recorded start at "location: ".)
+ * A start with another region or site appends a location-change, one
+ * with another set of witnesses a witness-set-change, one with another
+ * log key or sample key a key-change, and only then is the file
+ * updated. (A crash between the two records the change twice, never not
+ * at all.)
  */
-static int
-record_settings(struct nodelog *nl, const struct node_config *cfg, bool fresh,
-		char *err, size_t errlen)
+struct settings {
+	char *raw;  /* the file as read */
+	char *text; /* a copy the members point into */
+	const char *log_key, *sample_key, *loc, *wit;
+};
+
+/* Splits off the line at *p that starts with prefix, if it does. */
+static const char *
+take_line(char **p, const char *prefix)
 {
-	char path[PATH_MAX_LEN], *old = NULL, *now, *loc, *wit, *body;
-	size_t oldlen = 0, wlen = 0;
-	const char *oldloc = NULL, *oldwit = NULL;
+	size_t n = strlen(prefix);
+	char *nl1, *v;
+
+	if (strncmp(*p, prefix, n) != 0 || (nl1 = strchr(*p, '\n')) == NULL)
+		return NULL;
+	*nl1 = '\0';
+	v = *p + n;
+	*p = nl1 + 1;
+	return v;
+}
+
+/* Reads <data>/log.settings into *st; no file leaves every member NULL. */
+static int
+read_settings(const char *path, struct settings *st, char *err, size_t errlen)
+{
+	size_t len;
+	char *p;
 	int rc;
 
+	memset(st, 0, sizeof(*st));
+	rc = secret_file_read(path, 64 * 1024, &st->text, &len, err, errlen);
+	if (rc == VG_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	st->raw = xstrdup(st->text);
+	p = st->text;
+	st->log_key = take_line(&p, "log-key: ");
+	st->sample_key = take_line(&p, "sample-key: ");
+	if ((st->loc = take_line(&p, "location: ")) != NULL)
+		st->wit = p;
+	return 0;
+}
+
+static void
+settings_clear(struct settings *st)
+{
+	free(st->raw);
+	if (st->text != NULL) {
+		explicit_bzero(st->text, strlen(st->text));
+		free(st->text);
+	}
+	memset(st, 0, sizeof(*st));
+}
+
+/* Appends a key-change for the key what, now new, recorded as old. */
+static int
+key_changed(struct nodelog *nl, const char *what, const char *old,
+	    const char *new, char *err, size_t errlen)
+{
+	char *body = xasprintf("The %s is replaced.\nold %s\nnew %s\n", what,
+			       old, new);
+	int rc = append_admin(nl, TLOG_ENTRY_KEY_CHANGE, body, err, errlen);
+
+	free(body);
+	return rc;
+}
+
+static int
+record_settings(struct nodelog *nl, const struct node_config *cfg,
+		struct samples *samples, const struct settings *old, bool fresh,
+		char *err, size_t errlen)
+{
+	char path[PATH_MAX_LEN], kid[TLOG_ENTRY_KEY_ID_LEN];
+	char *now, *loc, *wit, *body;
+	size_t wlen = 0;
+	int rc;
+
+	if ((rc = samples_key_use(samples, key_id, kid)) != 0) {
+		snprintf(err, errlen, "cannot compute the sample key's ID");
+		return rc;
+	}
 	snprintf(path, sizeof(path), "%s/log.settings", cfg->data_dir);
 	wit = xstrdup("");
 	for (size_t i = 0; i < cfg->n_witnesses; i++) {
@@ -205,31 +287,21 @@ record_settings(struct nodelog *nl, const struct node_config *cfg, bool fresh,
 	}
 	wlen = strlen(wit);
 	loc = xasprintf("region %s, site %s", cfg->region, cfg->site);
-	now = xasprintf("location: %s\n%s", loc, wit);
-	rc = secret_file_read(path, 64 * 1024, &old, &oldlen, err, errlen);
-	if (rc == 0) {
-		char *nl1 = strchr(old, '\n');
-
-		if (strncmp(old, "location: ", 10) == 0 && nl1 != NULL) {
-			*nl1 = '\0';
-			oldloc = old + 10;
-			oldwit = nl1 + 1;
-		}
-	} else if (rc != VG_ENOENT) {
-		goto out;
-	}
-	rc = 0;
-	/* The first entry of a new log already says where it is. */
-	if (!fresh && (oldloc == NULL || strcmp(oldloc, loc) != 0)) {
+	now = xasprintf("log-key: %s\nsample-key: %s\nlocation: %s\n%s",
+			nl->verifier, kid, loc, wit);
+	/* The first entry of a new log already says where it is and what
+	 * its keys are; a file from before keys were recorded records them
+	 * now, with no change to report. */
+	if (!fresh && (old->loc == NULL || strcmp(old->loc, loc) != 0)) {
 		body = xasprintf("The node now processes data in %s%s%s.\n",
-				 loc, oldloc ? "; before, in " : "",
-				 oldloc ? oldloc : "");
+				 loc, old->loc ? "; before, in " : "",
+				 old->loc ? old->loc : "");
 		rc = append_admin(nl, TLOG_ENTRY_LOCATION_CHANGE, body, err,
 				  errlen);
 		free(body);
 	}
-	if (rc == 0 && ((oldwit == NULL && wlen > 0) ||
-			(oldwit != NULL && strcmp(oldwit, wit) != 0))) {
+	if (rc == 0 && ((old->wit == NULL && wlen > 0) ||
+			(old->wit != NULL && strcmp(old->wit, wit) != 0))) {
 		body = xasprintf("The node asks these witnesses to cosign its "
 				 "checkpoints (name, key, URL):\n%s",
 				 wlen ? wit : "none\n");
@@ -237,15 +309,19 @@ record_settings(struct nodelog *nl, const struct node_config *cfg, bool fresh,
 				  errlen);
 		free(body);
 	}
-	if (rc == 0 && (oldloc == NULL || strcmp(oldloc, loc) != 0 ||
-			strcmp(oldwit, wit) != 0)) {
+	if (rc == 0 && !fresh && old->log_key != NULL &&
+	    strcmp(old->log_key, nl->verifier) != 0)
+		rc = key_changed(nl, "log's key (its verifier key)",
+				 old->log_key, nl->verifier, err, errlen);
+	if (rc == 0 && !fresh && old->sample_key != NULL &&
+	    strcmp(old->sample_key, kid) != 0)
+		rc = key_changed(nl, "sample key (its ID)", old->sample_key,
+				 kid, err, errlen);
+	if (rc == 0 && (old->raw == NULL || strcmp(old->raw, now) != 0)) {
 		/* Rewritten whole: unlink, then create (mode 0600). */
 		unlink(path);
 		rc = secret_file_create(path, now, strlen(now), err, errlen);
 	}
-out:
-	if (old != NULL)
-		free(old);
 	free(now);
 	free(loc);
 	free(wit);
@@ -263,9 +339,10 @@ nodelog_open(const struct node_config *cfg, struct samples *samples,
 		.max_queued = NODELOG_MAX_QUEUED,
 	};
 	struct nodelog *nl = xcalloc(1, sizeof(*nl));
-	struct note_verifier v;
+	struct note_verifier v, prev;
+	struct settings old = {0};
 	char path[PATH_MAX_LEN];
-	bool fresh, created;
+	bool fresh, created, rekey = false;
 	int rc;
 
 	*out = NULL;
@@ -280,23 +357,43 @@ nodelog_open(const struct node_config *cfg, struct samples *samples,
 	snprintf(path, sizeof(path), "%s/operator.token", cfg->data_dir);
 	if ((rc = load_token(path, nl->token_hash, err, errlen)) != 0)
 		goto fail;
-	snprintf(path, sizeof(path), "%s/log", cfg->data_dir);
-	if ((rc = tlog_log_open(path, nl->origin, nl->signer, &nl->log, err,
-				errlen)) != 0)
+	snprintf(path, sizeof(path), "%s/log.settings", cfg->data_dir);
+	if ((rc = read_settings(path, &old, err, errlen)) != 0)
 		goto fail;
+	/* log.key was replaced: the log goes on under the new key, from the
+	 * tree the recorded key signed (tlog_log_open_rekey). */
+	if (old.log_key != NULL && strcmp(old.log_key, nl->verifier) != 0) {
+		if ((rc = note_verifier_parse(old.log_key, strlen(old.log_key),
+					      &prev, err, errlen)) != 0) {
+			snprintf(err, errlen, "%s: not a verifier key", path);
+			goto fail;
+		}
+		rekey = true;
+	}
+	snprintf(path, sizeof(path), "%s/log", cfg->data_dir);
+	if ((rc = tlog_log_open_rekey(path, nl->origin, nl->signer,
+				      rekey ? &prev : NULL, &nl->log, err,
+				      errlen)) != 0)
+		goto fail;
+	if (rekey)
+		log_event(LOG_WARN, "log_key_replaced", "old=%s new=%s",
+			  old.log_key, nl->verifier);
 	fresh = tlog_log_size(nl->log) == 0;
 	if (fresh &&
 	    (rc = append_node_entry(nl, cfg, samples, err, errlen)) != 0)
 		goto fail;
-	if ((rc = record_settings(nl, cfg, fresh, err, errlen)) != 0)
+	if ((rc = record_settings(nl, cfg, samples, &old, fresh, err,
+				  errlen)) != 0)
 		goto fail;
 	if ((rc = batcher_start("vigild-log", append_batch, nl, &lim,
 				notify_fds, nports, &nl->seq, err, errlen)) !=
 	    0)
 		goto fail;
+	settings_clear(&old);
 	*out = nl;
 	return 0;
 fail:
+	settings_clear(&old);
 	if (nl->log != NULL)
 		tlog_log_close(nl->log);
 	note_signer_free(nl->signer);

@@ -8,7 +8,10 @@
  * and the log itself under <data>/log/ (the C2SP tlog-tiles layout,
  * src/tlog/log.h), and appends the log's first entry: a `node` entry
  * naming the region, the site, the log's verifier key and the software
- * version.
+ * version. At every start it compares the node's region, site,
+ * witnesses and keys (the log's verifier key, the sample key's ID) with
+ * <data>/log.settings and appends what changed; a replaced log.key is
+ * taken over from the tree the recorded key signed.
  *
  * Appends go through the sequencer, a batcher (batcher.h): every entry
  * waiting is appended as one batch, made durable and covered by one new
@@ -36,6 +39,9 @@ struct nodelog_item {
 	uint8_t *entry;        /* the encoded entry; owned */
 	size_t len;
 	void *ud; /* the caller's */
+	/* If set, the event loop hands the finished item to it (which then
+	 * owns it) instead of answering it as an administrative append. */
+	void (*done)(struct nodelog_item *it);
 	/* Set by the sequencer. */
 	int rc;
 	uint64_t index; /* where the entry is */

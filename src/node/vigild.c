@@ -35,6 +35,7 @@
 #include "node/api.h"
 #include "node/config.h"
 #include "node/node.h"
+#include "node/releases.h"
 #include "store/samples.h"
 #include "store/store.h"
 
@@ -163,6 +164,8 @@ loop_main(void *arg)
 	while (!stop_signal) {
 		h2o_evloop_run(lp->ctx.loop, 100);
 		api_tick(node);
+		if (lp->api->id == 0)
+			releases_refresh(node->releases);
 		if (lp->api->id == 0 && reload_signal) {
 			/* Connections stay up; each worker finishes its job
 			 * and the next one starts with the rules as they are
@@ -405,6 +408,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "vigild: transparency log: %s\n", err);
 		return 2;
 	}
+	if (releases_open(&the_node.cfg, &the_node.releases, err,
+			  sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: releases: %s\n", err);
+		return 2;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("libcurl failed to initialise");
 	if (witnessing_start(&the_node.cfg, the_node.log, &the_node.witnessing,
@@ -425,6 +433,8 @@ main(int argc, char **argv)
 		the_node.cfg.max_sample_body > the_node.cfg.max_json_body
 			? the_node.cfg.max_sample_body
 			: the_node.cfg.max_json_body;
+	if (the_node.cfg.max_release_body > gconf.max_request_entity_size)
+		gconf.max_request_entity_size = the_node.cfg.max_release_body;
 	gconf.http1.req_timeout = the_node.cfg.request_timeout_ms;
 	host = h2o_config_register_host(
 		&gconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -450,10 +460,14 @@ main(int argc, char **argv)
 		  nodelog_origin(the_node.log),
 		  (unsigned long long)tlog_log_size(nodelog_log(the_node.log)),
 		  nodelog_verifier(the_node.log));
+	log_event(LOG_INFO, "release_online_key", "keyid=%s",
+		  releases_online_key_id(the_node.releases));
 	printf("vigild listening on http://%s (region %s, site %s)\n", bound,
 	       the_node.cfg.region, the_node.cfg.site);
 	printf("transparency log %s, verifier key:\n  %s\n",
 	       nodelog_origin(the_node.log), nodelog_verifier(the_node.log));
+	printf("release online key (snapshot, timestamp): %s\n",
+	       releases_online_key_id(the_node.releases));
 	printf("try: build/vigil enroll --server http://%s --consent files\n"
 	       "     curl -s http://%s/healthz\n",
 	       bound, bound);
@@ -473,6 +487,8 @@ main(int argc, char **argv)
 	/* Entries still queued are appended; nobody is left to answer. */
 	nodelog_close(the_node.log);
 	the_node.log = NULL;
+	releases_close(the_node.releases);
+	the_node.releases = NULL;
 	/* Submissions still queued are stored; nobody is left to answer. */
 	ingest_stop(the_node.ingest);
 	the_node.ingest = NULL;

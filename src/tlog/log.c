@@ -111,6 +111,8 @@ struct tlog_log {
 	char *origin;
 	const struct note_signer *signer; /* not owned */
 	struct note_verifier key;         /* the signer's public key */
+	struct note_verifier prev;        /* tlog_log_open_rekey()'s, */
+	bool has_prev;                    /* if given */
 
 	/* The published tree: its size is read without the lock. */
 	pthread_mutex_t lock;
@@ -1245,6 +1247,7 @@ static int
 load_log(struct tlog_log *l, char *err, size_t errlen)
 {
 	struct checkpoint c = {0};
+	bool rekey = false;
 	struct merkle_hash root;
 	struct tile_entry ent[TILE_WIDTH];
 	uint8_t *buf = NULL;
@@ -1316,6 +1319,15 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 	}
 	rc = checkpoint_open((const char *)buf, len, l->origin, &l->key, NULL,
 			     0, 0, &c, why, sizeof(why));
+	/* A new key takes over a tree its predecessor signed: the
+	 * checkpoint must verify with the previous key, and is signed again
+	 * (below) with the new one. */
+	if (rc != 0 && l->has_prev &&
+	    checkpoint_open((const char *)buf, len, l->origin, &l->prev, NULL,
+			    0, 0, &c, why, sizeof(why)) == 0) {
+		rc = 0;
+		rekey = true;
+	}
 	if (rc != 0) {
 		tlog_seterr(err, errlen,
 			    "%s/%s does not verify as a checkpoint of %s by "
@@ -1331,8 +1343,9 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 			    "the state's tree (size %" PRIu64 ")",
 			    l->dir, c.size, l->st_size);
 		rc = VG_ECORRUPT;
-	} else if (c.size < l->st_size) {
-		/* Crashed between the state and its checkpoint. */
+	} else if (c.size < l->st_size || rekey) {
+		/* Crashed between the state and its checkpoint, or the
+		 * checkpoint is the previous key's. */
 		rc = check_prefix(l, c.size, &c.root, l->st_size, &l->st_root,
 				  why, sizeof(why));
 		if (rc != 0)
@@ -1357,6 +1370,15 @@ int
 tlog_log_open(const char *dir, const char *origin,
 	      const struct note_signer *signer, struct tlog_log **out,
 	      char *err, size_t errlen)
+{
+	return tlog_log_open_rekey(dir, origin, signer, NULL, out, err, errlen);
+}
+
+int
+tlog_log_open_rekey(const char *dir, const char *origin,
+		    const struct note_signer *signer,
+		    const struct note_verifier *prev, struct tlog_log **out,
+		    char *err, size_t errlen)
 {
 	struct merkle_hash empty;
 	pthread_rwlockattr_t ra;
@@ -1385,6 +1407,10 @@ tlog_log_open(const char *dir, const char *origin,
 	l->origin = xstrdup(origin);
 	l->signer = signer;
 	note_signer_verifier(signer, &l->key);
+	if (prev != NULL) {
+		l->prev = *prev;
+		l->has_prev = true;
+	}
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_mutex_init(&l->wlock, NULL);
 	/* Writers first: a miss must not wait for a pause in the proofs. */

@@ -143,6 +143,22 @@ int tlog_log_open(const char *dir, const char *origin,
 		  const struct note_signer *signer, struct tlog_log **out,
 		  char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * As tlog_log_open(), when the log's key has been replaced: the published
+ * checkpoint may instead verify with prev (copied), the key that signed
+ * the log so far. Then, once every check above has passed, the state's
+ * tree is signed again with signer and published, and the log goes on
+ * under the new key; nothing else changes. Whoever calls it vouches for
+ * prev (the node takes it from what it recorded while the old key was in
+ * use, and says so in the log: docs/LOG.md). prev NULL is
+ * tlog_log_open().
+ */
+int tlog_log_open_rekey(const char *dir, const char *origin,
+			const struct note_signer *signer,
+			const struct note_verifier *prev, struct tlog_log **out,
+			char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Closes l and releases its directory; accepts NULL. */
 void tlog_log_close(struct tlog_log *l);
 
