@@ -185,6 +185,32 @@ v scan --json beta-sample.txt
 jcheck "$out" "r['verdict'] == 'malicious' or r.get('detections')" \
 	"the endpoint scans with the new rules: release 2's rule fires"
 
+# --- a software release: programs, source and provenance, logged ---------------------
+v release keygen --out keys/builder
+mkdir -p sw
+cp "$VIGIL" sw/vigil
+printf 'source of the release\n' >sw/README
+tar -C sw -czf sw/vigil-0.9.0.tar.gz README
+SOURCE_DATE_EPOCH=1700000000 v release provenance --key keys/builder.key --out sw/prov.json \
+	--commit 0123456789abcdef0123456789abcdef01234567 \
+	--tree 89abcdef0123456789abcdef0123456789abcdef \
+	--source-uri https://vigil.example/vigil.git sw/vigil
+expect 0 "release provenance signs the build's statement"
+v release stage rel --software --version 0.9.0 --program sw/vigil \
+	--source sw/vigil-0.9.0.tar.gz --provenance sw/prov.json
+expect 0 "release stage --software stages programs, source and provenance"
+v release sign rel --key keys/targets1.key
+v release sign rel --key keys/targets2.key
+v release publish rel --server "$base" --token-file "$tok"
+expect 0 "the software release is published"
+curl -s "$base/v1/releases" >releases.json
+jcheck releases.json "any(a['name'] == 'software/0.9.0/vigil' and a.get('log_index') is not None for rel in (r if isinstance(r, list) else r['releases']) for a in rel['artifacts'])" \
+	"GET /v1/releases lists the program with its log index"
+jcheck releases.json "any(a['name'] == 'rules/vigil-rules-2.json' for rel in (r if isinstance(r, list) else r['releases'])[:1] for a in rel['artifacts'])" \
+	"the rules of the previous release are carried over into the new targets"
+v update
+expect 0 "an endpoint at rules 2 finds the software release up to date"
+
 ep 2
 v update --init --root rel/1.root.json --log-key "$logkey"
 v update --from-bundle b2
