@@ -42,30 +42,28 @@
 #define MAX_KEYS  TUF_KEYS_MAX
 #define ROOT_DAYS 365
 
-
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: vigil release COMMAND ...  (docs/RELEASES.md)\n"
-		"  keygen --out PATH\n"
-		"  init DIR --root-key PUB... --root-threshold N\n"
-		"       --targets-key PUB... --targets-threshold N "
-		"--online-key PUB [--expires DAYS]\n"
-		"  rotate-root DIR [the options of init]\n"
-		"  stage DIR --rules RULESDIR --version V [--fixtures DIR] "
-		"[--corpus DIR]...\n"
-		"  stage DIR --software --version V --program FILE... "
-		"--source ARCHIVE\n"
-		"       [--provenance FILE]   (both: [--expires DAYS])\n"
-		"  sign DIR --key PATH.key\n"
-		"  publish DIR --server URL --token-file FILE\n"
-		"  bundle --server URL --out FILE\n"
-		"  check-rules RULESDIR [--fixtures DIR] [--corpus DIR]... "
-		"[--report FILE]\n"
-		"  provenance --key PATH.key --out FILE PROGRAM...\n"
-		"  verify-build --targets TARGETS.JSON --source ARCHIVE "
-		"[--provenance FILE --builder-key PUB]\n");
+	fprintf(f, "usage: vigil release COMMAND ...  (docs/RELEASES.md)\n"
+		   "  keygen --out PATH\n"
+		   "  init DIR --root-key PUB... --root-threshold N\n"
+		   "       --targets-key PUB... --targets-threshold N "
+		   "--online-key PUB [--expires DAYS]\n"
+		   "  rotate-root DIR [the options of init]\n"
+		   "  stage DIR --rules RULESDIR --version V [--fixtures DIR] "
+		   "[--corpus DIR]...\n"
+		   "  stage DIR --software --version V --program FILE... "
+		   "--source ARCHIVE\n"
+		   "       [--provenance FILE]   (both: [--expires DAYS])\n"
+		   "  sign DIR --key PATH.key\n"
+		   "  publish DIR --server URL --token-file FILE\n"
+		   "  bundle --server URL --out FILE\n"
+		   "  check-rules RULESDIR [--fixtures DIR] [--corpus DIR]... "
+		   "[--report FILE]\n"
+		   "  provenance --key PATH.key --out FILE PROGRAM...\n"
+		   "  verify-build --targets TARGETS.JSON --source ARCHIVE "
+		   "[--provenance FILE --builder-key PUB]\n");
 }
 
 static int
@@ -140,8 +138,8 @@ parse_opts(int argc, char **argv, struct ropts *o)
 				     MAX_KEYS, optarg, "targets keys");
 			break;
 		case 'R':
-			rc = parse_long(optarg, "--root-threshold", 1,
-					MAX_KEYS, &o->root_threshold);
+			rc = parse_long(optarg, "--root-threshold", 1, MAX_KEYS,
+					&o->root_threshold);
 			break;
 		case 'T':
 			rc = parse_long(optarg, "--targets-threshold", 1,
@@ -159,16 +157,14 @@ parse_opts(int argc, char **argv, struct ropts *o)
 		case 'u': o->rules = optarg; break;
 		case 'x': o->fixtures = optarg; break;
 		case 'c':
-			rc = add_arg(o->corpus, &o->ncorpus,
-				     RELEASE_LIST_MAX, optarg,
-				     "corpus directories");
+			rc = add_arg(o->corpus, &o->ncorpus, RELEASE_LIST_MAX,
+				     optarg, "corpus directories");
 			break;
 		case 'v': o->version = optarg; break;
 		case 'S': o->software = 1; break;
 		case 'p':
 			rc = add_arg(o->programs, &o->nprograms,
-				     RELEASE_LIST_MAX, optarg,
-				     "programs");
+				     RELEASE_LIST_MAX, optarg, "programs");
 			break;
 		case 'z': o->source = optarg; break;
 		case 'P': o->provenance = optarg; break;
@@ -324,8 +320,7 @@ do_keygen(struct ropts *o)
 /* Adds the public keys in files[] to keys and their IDs, sorted and
  * unique, to a new array in *ids. */
 static int
-load_role_keys(const char *const *files, size_t n, json_t *keys,
-	       json_t **ids)
+load_role_keys(const char *const *files, size_t n, json_t *keys, json_t **ids)
 {
 	uint8_t pub[32];
 	char id[TUF_KEYID_LEN], err[256];
@@ -383,11 +378,10 @@ root_keys_of(json_t *roles, json_t *all)
 	const char *name;
 	size_t i;
 
-	json_object_foreach(roles, name, role)
-		json_array_foreach(json_object_get(role, "keyids"), i, v)
-			json_object_set(keys, json_string_value(v),
-					json_object_get(all,
-							json_string_value(v)));
+	json_object_foreach(roles, name, role) json_array_foreach(
+		json_object_get(role, "keyids"), i, v)
+		json_object_set(keys, json_string_value(v),
+				json_object_get(all, json_string_value(v)));
 	return keys;
 }
 
@@ -416,15 +410,15 @@ make_root(struct ropts *o, const struct tuf_meta *prev, struct tuf_meta *out)
 	json_t *signed_;
 
 	if (prev != NULL)
-		json_object_update(all,
-				   json_object_get(prev->signed_, "keys"));
+		json_object_update(all, json_object_get(prev->signed_, "keys"));
 	for (size_t i = 0; i < 4; i++) {
 		const char *name = tuf_role_name(spec[i].role);
-		json_t *old = prev == NULL
-				      ? NULL
-				      : json_object_get(json_object_get(
-						prev->signed_, "roles"),
-							name);
+		json_t *old =
+			prev == NULL
+				? NULL
+				: json_object_get(json_object_get(prev->signed_,
+								  "roles"),
+						  name);
 		long threshold = spec[i].threshold;
 
 		if (spec[i].n == 0) {
@@ -443,8 +437,9 @@ make_root(struct ropts *o, const struct tuf_meta *prev, struct tuf_meta *out)
 		}
 		if (threshold == 0) {
 			if (old == NULL) {
-				fprintf(stderr, "vigil: give the threshold of "
-						"role %s\n",
+				fprintf(stderr,
+					"vigil: give the threshold of "
+					"role %s\n",
 					name);
 				json_decref(ids);
 				goto fail;
@@ -467,12 +462,11 @@ make_root(struct ropts *o, const struct tuf_meta *prev, struct tuf_meta *out)
 							  : ROOT_DAYS) *
 					RELEASE_DAY,
 			exp);
-	signed_ = json_pack(
-		"{s:s,s:s,s:I,s:s,s:b,s:o,s:o}", "_type", "root",
-		"spec_version", TUF_SPEC_VERSION, "version",
-		(json_int_t)(prev == NULL ? 1 : prev->version + 1), "expires",
-		exp, "consistent_snapshot", 0, "keys", root_keys_of(roles, all),
-		"roles", roles);
+	signed_ = json_pack("{s:s,s:s,s:I,s:s,s:b,s:o,s:o}", "_type", "root",
+			    "spec_version", TUF_SPEC_VERSION, "version",
+			    (json_int_t)(prev == NULL ? 1 : prev->version + 1),
+			    "expires", exp, "consistent_snapshot", 0, "keys",
+			    root_keys_of(roles, all), "roles", roles);
 	json_decref(all);
 	if (tuf_meta_new(signed_, TUF_ROOT, out, &r) != 0) {
 		fprintf(stderr, "vigil: %s\n", r.msg);
@@ -656,8 +650,9 @@ cmd_release(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (strcmp(sub, "keygen") == 0 || strcmp(sub, "bundle") == 0) {
 		if (optind != argc) {
-			fprintf(stderr, "vigil: release %s takes no "
-					"arguments\n",
+			fprintf(stderr,
+				"vigil: release %s takes no "
+				"arguments\n",
 				sub);
 			return 2;
 		}

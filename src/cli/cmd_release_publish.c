@@ -134,11 +134,10 @@ stage_rules(const struct ropts *o, json_t *targets)
 	}
 	report_text = json_dumps(report, JSON_SORT_KEYS | JSON_INDENT(1));
 	if (!pass) {
-		char *p = xasprintf("%s/rule-check-%s.json", o->dir,
-				    o->version);
-		json_array_foreach(json_object_get(report, "failures"), i,
-				   fail) fprintf(stderr, "vigil: %s\n",
-						 json_string_value(fail));
+		char *p =
+			xasprintf("%s/rule-check-%s.json", o->dir, o->version);
+		json_array_foreach(json_object_get(report, "failures"), i, fail)
+			fprintf(stderr, "vigil: %s\n", json_string_value(fail));
 		if (release_write(p, report_text, strlen(report_text)) == 0)
 			fprintf(stderr, "vigil: the report is in %s\n", p);
 		fprintf(stderr, "vigil: the rule check failed: nothing "
@@ -227,12 +226,9 @@ release_stage(const struct ropts *o)
 			goto out;
 		}
 		/* Carry over what this release does not replace. */
-		json_object_foreach_safe(json_object_get(prev.signed_,
-							 "targets"),
-					 tmp, name, t) if (!kind_in(t,
-								    o->rules
-									    ? rule_kinds
-									    : soft_kinds))
+		json_object_foreach_safe(
+			json_object_get(prev.signed_, "targets"), tmp, name,
+			t) if (!kind_in(t, o->rules ? rule_kinds : soft_kinds))
 			json_object_set(targets, name, t);
 	}
 	printf("staging targets version %llu:\n",
@@ -302,8 +298,7 @@ artifact_path(const char *dir, const char *name)
 
 /* Adds a file to the container; 0 or 2. */
 static int
-put(struct container_writer *w, const char *path, const void *data,
-    size_t len)
+put(struct container_writer *w, const char *path, const void *data, size_t len)
 {
 	if (container_writer_add(w, path, data, len) != 0) {
 		fprintf(stderr, "vigil: %s: cannot add it to the release\n",
@@ -374,16 +369,18 @@ check_and_pack(const struct ropts *o, struct container_writer *w,
 		} else
 			rc = tuf_verify_role(&root, &root, &r);
 		if (rc != 0) {
-			fprintf(stderr, "vigil: refusing to publish root.json: "
-					"%s\n",
+			fprintf(stderr,
+				"vigil: refusing to publish root.json: "
+				"%s\n",
 				r.msg);
 			rc = 1;
 			goto out;
 		}
 		rc = 2;
 	} else if (cur.doc == NULL) {
-		fprintf(stderr, "vigil: %s: no root; run vigil release init "
-				"first\n",
+		fprintf(stderr,
+			"vigil: %s: no root; run vigil release init "
+			"first\n",
 			o->dir);
 		goto out;
 	}
@@ -442,8 +439,9 @@ check_and_pack(const struct ropts *o, struct container_writer *w,
 			if (rc != 0)
 				goto out;
 			if (tuf_check_artifact(&t, data, len, &r) != 0) {
-				fprintf(stderr, "vigil: refusing to publish: "
-						"%s\n",
+				fprintf(stderr,
+					"vigil: refusing to publish: "
+					"%s\n",
 					r.msg);
 				free(data);
 				rc = 1;
@@ -621,8 +619,7 @@ fetch_put(struct logclient_http *h, const char *relpath, size_t max,
 	size_t len;
 	int rc;
 
-	rc = logclient_http_get(h, relpath, max, &data, &len, err,
-				sizeof(err));
+	rc = logclient_http_get(h, relpath, max, &data, &len, err, sizeof(err));
 	if (rc == VG_ENOENT)
 		return 1;
 	if (rc != 0) {
@@ -745,11 +742,11 @@ bundle_into(const struct ropts *o, struct fetch *f)
 	{
 		/* The checkpoint body is its text up to the blank line. */
 		const char *end = memmem(data, len, "\n\n", 2);
-		int bad = end == NULL ||
-			  checkpoint_parse((const char *)data,
-					   (size_t)(end - (const char *)data) +
-						   1,
-					   &c, err, sizeof(err)) != 0;
+		int bad =
+			end == NULL ||
+			checkpoint_parse((const char *)data,
+					 (size_t)(end - (const char *)data) + 1,
+					 &c, err, sizeof(err)) != 0;
 		free(data);
 		if (bad) {
 			fprintf(stderr, "vigil: the log's checkpoint is "
@@ -765,8 +762,9 @@ bundle_into(const struct ropts *o, struct fetch *f)
 		bool dup = false;
 
 		if (indexes[i] >= c.size) {
-			fprintf(stderr, "vigil: a proof names entry %llu, "
-					"beyond the log's %llu\n",
+			fprintf(stderr,
+				"vigil: a proof names entry %llu, "
+				"beyond the log's %llu\n",
 				(unsigned long long)indexes[i],
 				(unsigned long long)c.size);
 			goto out;

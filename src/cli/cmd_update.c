@@ -74,10 +74,10 @@ enum {
 	UPD_INSTALL = 19,
 };
 
-#define MAX_WITNESSES  16
-#define POLICY_MAX     (16 * 1024)
-#define BUNDLE_MAX     (1ULL << 30)
-#define WARN_DAYS      30
+#define MAX_WITNESSES 16
+#define POLICY_MAX    (16 * 1024)
+#define BUNDLE_MAX    (1ULL << 30)
+#define WARN_DAYS     30
 
 static const char *const fail_class[] = {
 	[TUF_OK] = "ok",
@@ -111,8 +111,8 @@ refuse(const struct tuf_result *r)
 	return exit_of(r->fail);
 }
 
-static int
-refuse_code(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse_code(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int
 refuse_code(int code, const char *fmt, ...)
@@ -138,8 +138,8 @@ struct source {
 
 /* A bundle's file, copied: 0, VG_ENOENT, VG_ELIMIT. */
 static int
-bundle_get(const struct source *s, const char *path, size_t max,
-	   uint8_t **data, size_t *len)
+bundle_get(const struct source *s, const char *path, size_t max, uint8_t **data,
+	   size_t *len)
 {
 	const struct container_file *f = container_find(&s->c, path);
 
@@ -157,8 +157,8 @@ bundle_get(const struct source *s, const char *path, size_t max,
 /* The release file rel ("timestamp.json", "3.root.json", "targets/x"),
  * at most max bytes. */
 static int
-get_release(const struct source *s, const char *rel, size_t max,
-	    uint8_t **data, size_t *len, char *err, size_t errlen)
+get_release(const struct source *s, const char *rel, size_t max, uint8_t **data,
+	    size_t *len, char *err, size_t errlen)
 {
 	char *path;
 	int rc;
@@ -181,8 +181,8 @@ get_release(const struct source *s, const char *rel, size_t max,
 
 /* The log's files, for logclient. */
 static int
-get_log(void *ud, const char *relpath, size_t max, uint8_t **data,
-	size_t *len, char *err, size_t errlen)
+get_log(void *ud, const char *relpath, size_t max, uint8_t **data, size_t *len,
+	char *err, size_t errlen)
 {
 	const struct source *s = ud;
 	char *path;
@@ -195,8 +195,7 @@ get_log(void *ud, const char *relpath, size_t max, uint8_t **data,
 	rc = bundle_get(s, path, max, data, len);
 	if (rc != 0)
 		snprintf(err, errlen, "%s: %s %s", s->name,
-			 rc == VG_ENOENT ? "the bundle has no"
-					 : "too large:",
+			 rc == VG_ENOENT ? "the bundle has no" : "too large:",
 			 path);
 	free(path);
 	return rc;
@@ -219,8 +218,7 @@ source_open(struct source *s, const char *server, const char *bundle)
 						: strerror(errno));
 			return UPD_USAGE;
 		}
-		if (container_parse(s->buf, len, &s->c, err, sizeof(err)) !=
-		    0)
+		if (container_parse(s->buf, len, &s->c, err, sizeof(err)) != 0)
 			return refuse_code(UPD_FORMAT, "%s: %s", bundle, err);
 		return 0;
 	}
@@ -341,13 +339,14 @@ policy_load(struct state *st)
 			rc = UPD_USAGE;
 	}
 	free(buf);
-	if (rc == 0 && (st->pol.origin[0] == '\0' ||
-			st->pol.log_key.name[0] == '\0' ||
-			st->pol.quorum > st->pol.nwitnesses))
+	if (rc == 0 &&
+	    (st->pol.origin[0] == '\0' || st->pol.log_key.name[0] == '\0' ||
+	     st->pol.quorum > st->pol.nwitnesses))
 		rc = UPD_USAGE;
 	if (rc != 0)
-		fprintf(stderr, "vigil: %s: damaged; run vigil update --init "
-				"again\n",
+		fprintf(stderr,
+			"vigil: %s: damaged; run vigil update --init "
+			"again\n",
 			path);
 	free(path);
 	return rc;
@@ -605,8 +604,8 @@ prove_logged(struct upd *u, const struct tuf_target *t, const char *version,
 	free(name);
 	if (rc == VG_ENOENT)
 		return refuse_code(UPD_NOT_LOGGED,
-				   "%s: no log entry is given for %s", u->src.name,
-				   t->name);
+				   "%s: no log entry is given for %s",
+				   u->src.name, t->name);
 	if (rc != 0)
 		return refuse_code(UPD_FETCH, "%s", err);
 	rc = tlog_proof_parse((const char *)raw, len, &p, err, sizeof(err));
@@ -695,8 +694,8 @@ update_rules(struct upd *u, int notify_pid)
 		return refuse_code(UPD_FORMAT,
 				   "targets.json: no single, well-formed rule "
 				   "bundle");
-	if (rules_installed_version(u->st.home, installed,
-				    sizeof(installed)) == 0) {
+	if (rules_installed_version(u->st.home, installed, sizeof(installed)) ==
+	    0) {
 		int c = version_cmp(version, installed);
 		if (c == 0) {
 			printf("rules %s: up to date\n", installed);
@@ -717,10 +716,11 @@ update_rules(struct upd *u, int notify_pid)
 			 sizeof(err));
 	free(name);
 	if (rc == VG_ELIMIT)
-		return refuse_code(UPD_ARTIFACT,
-				   "%s: longer than the %llu bytes targets.json "
-				   "declares",
-				   t.name, (unsigned long long)t.length);
+		return refuse_code(
+			UPD_ARTIFACT,
+			"%s: longer than the %llu bytes targets.json "
+			"declares",
+			t.name, (unsigned long long)t.length);
 	if (rc != 0)
 		return refuse_code(UPD_FETCH, "%s", err);
 	if (tuf_check_artifact(&t, data, len, &r) != 0) {
@@ -743,11 +743,12 @@ update_rules(struct upd *u, int notify_pid)
 		rc = refuse_code(UPD_INSTALL, "%s", err);
 		goto out;
 	}
-	printf("installed rules %s (%zu rules) in %s/rules\n", version,
-	       b.n_ids, u->st.home);
+	printf("installed rules %s (%zu rules) in %s/rules\n", version, b.n_ids,
+	       u->st.home);
 	if (notify_pid > 0 && kill(notify_pid, SIGHUP) != 0)
-		fprintf(stderr, "vigil: could not tell process %d to reload: "
-				"%s\n",
+		fprintf(stderr,
+			"vigil: could not tell process %d to reload: "
+			"%s\n",
 			notify_pid, strerror(errno));
 	rc = 0;
 out:
@@ -853,7 +854,8 @@ run_check(long warn_days)
 			rc = UPD_EXPIRED;
 		} else if (left < (int64_t)warn_days * RELEASE_DAY) {
 			fprintf(stderr,
-				"vigil: warning: %s version %llu expires on %s, "
+				"vigil: warning: %s version %llu expires on "
+				"%s, "
 				"in %lld days (warning at %ld)\n",
 				which[i].file, (unsigned long long)m.version,
 				when, (long long)(left / RELEASE_DAY),
@@ -900,8 +902,9 @@ run_init(const char *server, const char *root_file, const char *log_key,
 	if (quorum < 0)
 		quorum = (long)nwitnesses;
 	if ((size_t)quorum > nwitnesses) {
-		fprintf(stderr, "vigil: --quorum %ld is above the %zu "
-				"witnesses\n",
+		fprintf(stderr,
+			"vigil: --quorum %ld is above the %zu "
+			"witnesses\n",
 			quorum, nwitnesses);
 		return UPD_USAGE;
 	}
@@ -972,21 +975,20 @@ out:
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"usage: vigil update --init --server URL --root ROOT.JSON "
-		"--log-key VKEY\n"
-		"                    [--origin ORIGIN] [--witness VKEY]... "
-		"[--quorum N]\n"
-		"       vigil update [--server URL] [--notify-pid PID]\n"
-		"       vigil update --from-bundle FILE [--notify-pid PID]\n"
-		"       vigil update --check [--warn-days 30]\n"
-		"exit: 0 installed or up to date, 2 usage, 4 fetch, 10 "
-		"malformed,\n"
-		"      11 signature, 12 rollback, 13 expired, 14 "
-		"mix-and-match,\n"
-		"      15 artifact, 16 not in the log, 17 split view, 18 "
-		"witnesses,\n"
-		"      19 rules do not install (--check: 1 expires soon)\n");
+	fprintf(f, "usage: vigil update --init --server URL --root ROOT.JSON "
+		   "--log-key VKEY\n"
+		   "                    [--origin ORIGIN] [--witness VKEY]... "
+		   "[--quorum N]\n"
+		   "       vigil update [--server URL] [--notify-pid PID]\n"
+		   "       vigil update --from-bundle FILE [--notify-pid PID]\n"
+		   "       vigil update --check [--warn-days 30]\n"
+		   "exit: 0 installed or up to date, 2 usage, 4 fetch, 10 "
+		   "malformed,\n"
+		   "      11 signature, 12 rollback, 13 expired, 14 "
+		   "mix-and-match,\n"
+		   "      15 artifact, 16 not in the log, 17 split view, 18 "
+		   "witnesses,\n"
+		   "      19 rules do not install (--check: 1 expires soon)\n");
 }
 
 int
@@ -1027,8 +1029,9 @@ cmd_update(int argc, char **argv)
 		case 'b': bundle = optarg; break;
 		case 'w':
 			if (nwitnesses == MAX_WITNESSES) {
-				fprintf(stderr, "vigil: more than %d "
-						"witnesses\n",
+				fprintf(stderr,
+					"vigil: more than %d "
+					"witnesses\n",
 					MAX_WITNESSES);
 				return UPD_USAGE;
 			}

@@ -53,8 +53,7 @@ bool release_exists(const char *path);
 int release_read(const char *path, size_t max, uint8_t **data, size_t *len);
 int release_write(const char *path, const void *data, size_t len);
 /* Reads and parses a manifest of role, or writes one; 0 or 2. */
-int release_load_meta(const char *path, enum tuf_role role,
-		      struct tuf_meta *m);
+int release_load_meta(const char *path, enum tuf_role role, struct tuf_meta *m);
 int release_save_meta(const char *path, const struct tuf_meta *m);
 /* True if root names the key ID for role. */
 bool release_role_has(const struct tuf_meta *root, enum tuf_role role,

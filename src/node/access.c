@@ -29,6 +29,7 @@
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "node/api.h"
 #include "tlog/entry.h"
 
 #define PREFIX_WHO   "operator"
@@ -60,35 +61,6 @@ count(struct api_loop *l, int status)
 		__atomic_fetch_add(
 			&l->metrics.requests[ROUTE_ADMIN_SAMPLE][status], 1,
 			__ATOMIC_RELAXED);
-}
-
-/* Sends {"error": code, "message": message} with status, uncached. */
-static int
-send_error(struct api_loop *l, h2o_req_t *req, int status, const char *code,
-	   const char *message)
-{
-	json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
-	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-
-	json_decref(j);
-	if (s == NULL)
-		fatal("out of memory");
-	req->res.status = status;
-	req->res.reason = status == 400   ? "Bad Request"
-			  : status == 401 ? "Unauthorized"
-			  : status == 404 ? "Not Found"
-			  : status == 405 ? "Method Not Allowed"
-			  : status == 503 ? "Service Unavailable"
-					  : "Internal Server Error";
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
-		       NULL, H2O_STRLIT("application/json"));
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
-		       NULL, H2O_STRLIT("no-store"));
-	count(l, status);
-	req->res.content_length = strlen(s);
-	h2o_send_inline(req, s, strlen(s));
-	free(s);
-	return 0;
 }
 
 static bool
@@ -123,22 +95,6 @@ header(h2o_req_t *req, const char *name, const char **v, size_t *vl)
 	return 1;
 }
 
-static bool
-operator_ok(struct node *node, h2o_req_t *req)
-{
-	ssize_t at =
-		h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-	const char *v;
-	size_t len;
-
-	if (at < 0)
-		return false;
-	v = req->headers.entries[at].value.base;
-	len = req->headers.entries[at].value.len;
-	return len >= 8 && strncasecmp(v, "Bearer ", 7) == 0 &&
-	       nodelog_operator_ok(node->log, v + 7, len - 7);
-}
-
 /*
  * Makes the sample-access entry from the request's headers into *text
  * and *len (malloc'd; the caller frees it). Returns 0, or answers 400
@@ -146,8 +102,7 @@ operator_ok(struct node *node, h2o_req_t *req)
  * reason, so the node refuses exactly what the format refuses.
  */
 static int
-make_entry(struct api_loop *l, h2o_req_t *req, const char *sha256, char **text,
-	   size_t *len)
+make_entry(h2o_req_t *req, const char *sha256, char **text, size_t *len)
 {
 	const char *v;
 	size_t vl;
@@ -162,19 +117,22 @@ make_entry(struct api_loop *l, h2o_req_t *req, const char *sha256, char **text,
 	 * name: refused (RFC 9112 5.2), or a reason would be cut short. */
 	for (size_t i = 0; i < req->headers.size; i++)
 		if (req->headers.entries[i].name->len == 0)
-			return send_error(l, req, 400, "bad_header",
-					  "a header is folded over lines"),
+			return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400,
+					      "bad_header",
+					      "a header is folded over lines"),
 			       -1;
 	h = header(req, ACCESS_HDR_REASON, &v, &vl);
 	if (h == 0)
-		return send_error(l, req, 400, "reason_required",
-				  "X-Vigil-Reason is required"),
+		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400,
+				      "reason_required",
+				      "X-Vigil-Reason is required"),
 		       -1;
 	if (h < 0 || vl == 0 || vl > sizeof(reason) - 1 ||
 	    memchr(v, '\0', vl) != NULL)
-		return send_error(l, req, 400, "bad_reason",
-				  "X-Vigil-Reason must be given once, 1 to "
-				  "1024 bytes of one line of text"),
+		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400,
+				      "bad_reason",
+				      "X-Vigil-Reason must be given once, 1 to "
+				      "1024 bytes of one line of text"),
 		       -1;
 	memcpy(reason, v, vl);
 	reason[vl] = '\0';
@@ -182,9 +140,10 @@ make_entry(struct api_loop *l, h2o_req_t *req, const char *sha256, char **text,
 	if (h == 0) {
 		snprintf(role, sizeof(role), "%s", DEFAULT_ROLE);
 	} else if (h < 0 || !is_label(v, vl)) {
-		return send_error(l, req, 400, "bad_role",
-				  "X-Vigil-Role must be given at most once, "
-				  "a label: 1 to 32 of a-z, 0-9, -"),
+		return api_send_error(
+			       req, ROUTE_ADMIN_SAMPLE, 400, "bad_role",
+			       "X-Vigil-Role must be given at most once, "
+			       "a label: 1 to 32 of a-z, 0-9, -"),
 		       -1;
 	} else {
 		memcpy(role, v, vl);
@@ -194,9 +153,9 @@ make_entry(struct api_loop *l, h2o_req_t *req, const char *sha256, char **text,
 	if (h == 0) {
 		snprintf(who, sizeof(who), "%s", PREFIX_WHO);
 	} else if (h < 0 || !is_label(v, vl)) {
-		return send_error(l, req, 400, "bad_who",
-				  "X-Vigil-Who must be given at most once, "
-				  "a label: 1 to 32 of a-z, 0-9, -"),
+		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400, "bad_who",
+				      "X-Vigil-Who must be given at most once, "
+				      "a label: 1 to 32 of a-z, 0-9, -"),
 		       -1;
 	} else {
 		snprintf(who, sizeof(who), "%s:%.*s", PREFIX_WHO, (int)vl, v);
@@ -213,7 +172,7 @@ make_entry(struct api_loop *l, h2o_req_t *req, const char *sha256, char **text,
 		msg = xasprintf("X-Vigil-Reason is not one line of text as the "
 				"log takes it: %s",
 				err);
-		send_error(l, req, 400, "bad_reason", msg);
+		api_send_error(req, ROUTE_ADMIN_SAMPLE, 400, "bad_reason", msg);
 		free(msg);
 		return -1;
 	}
@@ -268,9 +227,10 @@ send_sample(struct access *a, uint64_t index, uint64_t size)
 			  "func=%s sha256=%s index=%llu err=\"%s\"", __func__,
 			  a->sha256, (unsigned long long)index,
 			  vg_strerror(rc));
-		send_error(a->loop, req, 500, "sample_unreadable",
-			   "the access is logged, but the sample's record "
-			   "cannot be read");
+		api_send_error(req, ROUTE_ADMIN_SAMPLE, 500,
+			       "sample_unreadable",
+			       "the access is logged, but the sample's record "
+			       "cannot be read");
 		return;
 	}
 	req->res.status = 200;
@@ -309,7 +269,8 @@ on_logged(struct nodelog_item *it)
 	}
 	a->it = NULL;
 	if (it->rc != 0)
-		send_error(a->loop, a->req, 503, "log_unavailable", it->err);
+		api_send_error(a->req, ROUTE_ADMIN_SAMPLE, 503,
+			       "log_unavailable", it->err);
 	else
 		send_sample(a, it->index, it->size);
 	nodelog_item_free(it);
@@ -327,36 +288,33 @@ access_on_sample(struct node *node, struct api_loop *l, h2o_req_t *req,
 	size_t tlen;
 	int rc;
 
-	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW,
-			       NULL, H2O_STRLIT("GET"));
-		return send_error(l, req, 405, "method_not_allowed",
-				  "this route does not take that method");
-	}
+	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
+		return api_wrong_method(req, ROUTE_ADMIN_SAMPLE, "GET");
 	if (node->log == NULL)
-		return send_error(l, req, 404, "not_found",
-				  "this node keeps no log");
-	if (!operator_ok(node, req))
-		return send_error(l, req, 401, "unauthorized",
-				  "the operator token is required");
+		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 404, "not_found",
+				      "this node keeps no log");
+	if (!api_operator_ok(req, ROUTE_ADMIN_SAMPLE))
+		return 0;
 	if (len != 64 || !hex_is_lower(hash, len))
-		return send_error(l, req, 400, "bad_hash",
-				  "expected a SHA-256 in lowercase hex");
+		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400, "bad_hash",
+				      "expected a SHA-256 in lowercase hex");
 	memcpy(sha256, hash, 64);
 	sha256[64] = '\0';
-	if (make_entry(l, req, sha256, &text, &tlen) != 0)
+	if (make_entry(req, sha256, &text, &tlen) != 0)
 		return 0;
 	rc = l->store->ops->sample_locate(l->store, sha256, &loc);
 	if (rc != 0) {
 		free(text);
 		if (rc == VG_ENOENT)
-			return send_error(l, req, 404, "unknown_sample",
-					  "no such sample is stored");
+			return api_send_error(req, ROUTE_ADMIN_SAMPLE, 404,
+					      "unknown_sample",
+					      "no such sample is stored");
 		log_event(LOG_ERROR, "store_failed",
 			  "func=%s op=sample_locate err=\"%s\"", __func__,
 			  l->store->err);
-		return send_error(l, req, 503, "store_unavailable",
-				  "the store failed; try again");
+		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 503,
+				      "store_unavailable",
+				      "the store failed; try again");
 	}
 	it = xcalloc(1, sizeof(*it));
 	it->entry = (uint8_t *)text;
@@ -367,8 +325,9 @@ access_on_sample(struct node *node, struct api_loop *l, h2o_req_t *req,
 		nodelog_item_free(it);
 		h2o_add_header(&req->pool, &req->res.headers,
 			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-		return send_error(l, req, 503, "busy",
-				  "too many entries are waiting; try again");
+		return api_send_error(
+			req, ROUTE_ADMIN_SAMPLE, 503, "busy",
+			"too many entries are waiting; try again");
 	}
 	a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), access_dispose);
 	a->req = req;

@@ -226,8 +226,8 @@ reply(h2o_req_t *req, enum route r, int status, const char *ctype,
 	reply_cc(req, r, status, ctype, "no-store", body, len);
 }
 
-static int
-send_json(h2o_req_t *req, enum route r, int status, json_t *j)
+int
+api_send_json(h2o_req_t *req, enum route r, int status, json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
@@ -239,12 +239,11 @@ send_json(h2o_req_t *req, enum route r, int status, json_t *j)
 	return 0;
 }
 
-/* Sends {"error": code, "message": message}. */
-static int
-send_error(h2o_req_t *req, enum route r, int status, const char *code,
-	   const char *message)
+int
+api_send_error(h2o_req_t *req, enum route r, int status, const char *code,
+	       const char *message)
 {
-	return send_json(
+	return api_send_json(
 		req, r, status,
 		json_pack("{s:s, s:s}", "error", code, "message", message));
 }
@@ -260,8 +259,8 @@ wrong_method(h2o_req_t *req, enum route r, const char *allow)
 {
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
 		       allow, strlen(allow));
-	return send_error(req, r, 405, "method_not_allowed",
-			  "this route does not take that method");
+	return api_send_error(req, r, 405, "method_not_allowed",
+			      "this route does not take that method");
 }
 
 int
@@ -304,13 +303,13 @@ rate_limited(h2o_req_t *req, enum route r, long wait, const char *why)
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER,
 		       NULL, secs, strlen(secs));
 	BUMP(L->metrics.rate_limited, 1);
-	send_error(req, r, 429, "rate_limited", why);
+	api_send_error(req, r, 429, "rate_limited", why);
 }
 
 static int
 deny(h2o_req_t *req, enum route r, const char *why)
 {
-	send_error(req, r, 401, "unauthorized", why);
+	api_send_error(req, r, 401, "unauthorized", why);
 	return -1;
 }
 
@@ -364,12 +363,12 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		memcpy(name, region, rlen);
 		name[rlen] = '\0';
 		url = config_region_url(&N->cfg, name);
-		send_json(req, r, 421,
-			  json_pack("{s:s, s:s, s:s, s:o}", "error",
-				    "misdirected", "message",
-				    "this token belongs to another region",
-				    "region", name, "endpoint",
-				    url ? json_string(url) : json_null()));
+		api_send_json(req, r, 421,
+			      json_pack("{s:s, s:s, s:s, s:o}", "error",
+					"misdirected", "message",
+					"this token belongs to another region",
+					"region", name, "endpoint",
+					url ? json_string(url) : json_null()));
 		return -1;
 	}
 	crypto_hash_sha256(hash, (const uint8_t *)v, len);
@@ -465,7 +464,7 @@ body_object(h2o_req_t *req, enum route r)
 		snprintf(msg, sizeof(msg), "the body is not a JSON object%s%s",
 			 j == NULL ? ": " : "", j == NULL ? e.text : "");
 		json_decref(j);
-		send_error(req, r, 400, "bad_json", msg);
+		api_send_error(req, r, 400, "bad_json", msg);
 		return NULL;
 	}
 	return j;
@@ -535,8 +534,9 @@ on_enroll(h2o_req_t *req)
 	v = json_object_get(j, "consent");
 	if (v != NULL && !json_is_string(v)) {
 		json_decref(j);
-		return send_error(req, ROUTE_ENROLL, 400, "bad_consent",
-				  "consent is one of none, metadata, files");
+		return api_send_error(
+			req, ROUTE_ENROLL, 400, "bad_consent",
+			"consent is one of none, metadata, files");
 	}
 	if (v != NULL)
 		consent = json_string_value(v);
@@ -549,8 +549,9 @@ on_enroll(h2o_req_t *req)
 		c.consent = CONSENT_FILES;
 	else {
 		json_decref(j);
-		return send_error(req, ROUTE_ENROLL, 400, "bad_consent",
-				  "consent is one of none, metadata, files");
+		return api_send_error(
+			req, ROUTE_ENROLL, 400, "bad_consent",
+			"consent is one of none, metadata, files");
 	}
 	json_decref(j);
 	randombytes_buf(secret, sizeof(secret));
@@ -566,15 +567,16 @@ on_enroll(h2o_req_t *req)
 	if ((rc = L->store->ops->client_put(L->store, &c)) != 0) {
 		log_event(LOG_ERROR, "store_failed", "op=client_put err=%d",
 			  rc);
-		return send_error(req, ROUTE_ENROLL, 503, "store_unavailable",
-				  "the client could not be stored; try again");
+		return api_send_error(
+			req, ROUTE_ENROLL, 503, "store_unavailable",
+			"the client could not be stored; try again");
 	}
 	log_event(LOG_INFO, "enrolled", "client=%s consent=%s", c.id,
 		  consent_name(c.consent));
-	send_json(req, ROUTE_ENROLL, 201,
-		  json_pack("{s:s, s:s, s:s, s:s}", "client_id", c.id, "token",
-			    token, "region", N->cfg.region, "consent",
-			    consent_name(c.consent)));
+	api_send_json(req, ROUTE_ENROLL, 201,
+		      json_pack("{s:s, s:s, s:s, s:s}", "client_id", c.id,
+				"token", token, "region", N->cfg.region,
+				"consent", consent_name(c.consent)));
 	sodium_memzero(token, sizeof(token));
 	return 0;
 }
@@ -616,11 +618,12 @@ on_files(h2o_req_t *req, const char *hash, size_t len)
 		      e->json_len);
 	index_unlock();
 	if (bad)
-		return send_error(req, ROUTE_FILES, 400, "bad_hash",
-				  "expected an MD5, SHA-1 or SHA-256 in hex");
+		return api_send_error(
+			req, ROUTE_FILES, 400, "bad_hash",
+			"expected an MD5, SHA-1 or SHA-256 in hex");
 	if (e == NULL)
-		return send_error(req, ROUTE_FILES, 404, "unknown",
-				  "no sample with this hash is known");
+		return api_send_error(req, ROUTE_FILES, 404, "unknown",
+				      "no sample with this hash is known");
 	return 0;
 }
 
@@ -694,8 +697,8 @@ on_lookup(h2o_req_t *req)
 	if (!json_is_array(hashes)) {
 		json_decref(j);
 		free(o.p);
-		return send_error(req, ROUTE_LOOKUP, 400, "bad_request",
-				  "expected {\"hashes\": [...]}");
+		return api_send_error(req, ROUTE_LOOKUP, 400, "bad_request",
+				      "expected {\"hashes\": [...]}");
 	}
 	n = json_array_size(hashes);
 	if (n > N->cfg.max_batch) {
@@ -705,8 +708,8 @@ on_lookup(h2o_req_t *req)
 		free(o.p);
 		snprintf(msg, sizeof(msg), "at most %u hashes per lookup",
 			 N->cfg.max_batch);
-		return send_error(req, ROUTE_LOOKUP, 413, "batch_too_large",
-				  msg);
+		return api_send_error(req, ROUTE_LOOKUP, 413, "batch_too_large",
+				      msg);
 	}
 	/* Known samples' answers are pre-rendered; a valid hash is hex and
 	 * is copied as it is; anything else is re-encoded by jansson. */
@@ -817,8 +820,8 @@ submission_metadata(h2o_req_t *req)
 	if (at < 0)
 		return xstrdup("{}");
 	if (req->headers.entries[at].value.len > METADATA_MAX_HEADER) {
-		send_error(req, ROUTE_SUBMIT, 400, "bad_metadata",
-			   "Vigil-Metadata is over 4096 bytes");
+		api_send_error(req, ROUTE_SUBMIT, 400, "bad_metadata",
+			       "Vigil-Metadata is over 4096 bytes");
 		return NULL;
 	}
 	j = json_loadb(req->headers.entries[at].value.base,
@@ -826,8 +829,8 @@ submission_metadata(h2o_req_t *req)
 		       JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		send_error(req, ROUTE_SUBMIT, 400, "bad_metadata",
-			   "Vigil-Metadata is not a JSON object");
+		api_send_error(req, ROUTE_SUBMIT, 400, "bad_metadata",
+			       "Vigil-Metadata is not a JSON object");
 		return NULL;
 	}
 	json_object_foreach(j, key, v)
@@ -842,10 +845,11 @@ submission_metadata(h2o_req_t *req)
 		    !json_is_string(v) ||
 		    json_string_length(v) > METADATA_MAX_VALUE) {
 			json_decref(j);
-			send_error(req, ROUTE_SUBMIT, 400, "bad_metadata",
-				   "Vigil-Metadata takes name, path, found_by, "
-				   "local_detection, product_version and os, "
-				   "as strings of at most 1024 bytes");
+			api_send_error(
+				req, ROUTE_SUBMIT, 400, "bad_metadata",
+				"Vigil-Metadata takes name, path, found_by, "
+				"local_detection, product_version and os, "
+				"as strings of at most 1024 bytes");
 			return NULL;
 		}
 	}
@@ -918,15 +922,16 @@ on_submit(h2o_req_t *req)
 	if (authenticate(req, ROUTE_SUBMIT, &who) != 0)
 		return 0;
 	if (who.consent != CONSENT_FILES)
-		return send_error(
+		return api_send_error(
 			req, ROUTE_SUBMIT, 403, "consent",
 			"this client's consent does not include files");
 	if ((meta = submission_metadata(req)) == NULL)
 		return 0;
 	if (N->ingest == NULL) {
 		free(meta);
-		return send_error(req, ROUTE_SUBMIT, 503, "store_unavailable",
-				  "the node is shutting down; try again");
+		return api_send_error(req, ROUTE_SUBMIT, 503,
+				      "store_unavailable",
+				      "the node is shutting down; try again");
 	}
 	/* The committer gets its own copy of the body: the request's
 	 * memory goes away if the client does, while the item may still be
@@ -945,9 +950,10 @@ on_submit(h2o_req_t *req)
 		ingest_item_free(it);
 		h2o_add_header(&req->pool, &req->res.headers,
 			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-		return send_error(req, ROUTE_SUBMIT, 503, "busy",
-				  "too many samples are waiting to be stored;"
-				  " try again");
+		return api_send_error(
+			req, ROUTE_SUBMIT, 503, "busy",
+			"too many samples are waiting to be stored;"
+			" try again");
 	}
 	pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
 	pd->req = req;
@@ -986,23 +992,24 @@ submitted(struct ingest_item *it)
 	req = pd->req;
 	switch (it->rc) {
 	case 0:
-		send_json(req, ROUTE_SUBMIT, 202,
-			  json_pack("{s:s, s:s, s:s}", "id", it->id, "sha256",
-				    it->sha256, "status",
-				    job_state_name(it->job)));
+		api_send_json(req, ROUTE_SUBMIT, 202,
+			      json_pack("{s:s, s:s, s:s}", "id", it->id,
+					"sha256", it->sha256, "status",
+					job_state_name(it->job)));
 		break;
 	case VG_EINVAL:
-		send_error(req, ROUTE_SUBMIT, 409, "conflict",
-			   "the sample's hashes collide with another stored "
-			   "sample's");
+		api_send_error(
+			req, ROUTE_SUBMIT, 409, "conflict",
+			"the sample's hashes collide with another stored "
+			"sample's");
 		break;
 	case VG_ENOENT:
-		send_error(req, ROUTE_SUBMIT, 401, "unauthorized",
-			   "this client is not enrolled");
+		api_send_error(req, ROUTE_SUBMIT, 401, "unauthorized",
+			       "this client is not enrolled");
 		break;
 	default:
-		send_error(req, ROUTE_SUBMIT, 503, "store_unavailable",
-			   "the submission could not be stored; try again");
+		api_send_error(req, ROUTE_SUBMIT, 503, "store_unavailable",
+			       "the submission could not be stored; try again");
 		break;
 	}
 }
@@ -1092,9 +1099,9 @@ answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
 	out = json_pack("{s:s, s:s}", "id", sub->id, "sha256", sub->sha256);
 	if (L->store->ops->job_get_by_sha256(L->store, sub->sha256, &j) != 0) {
 		json_decref(out);
-		return send_error(req, ROUTE_SUBMISSION, 503,
-				  "store_unavailable",
-				  "the job could not be read; try again");
+		return api_send_error(req, ROUTE_SUBMISSION, 503,
+				      "store_unavailable",
+				      "the job could not be read; try again");
 	}
 	json_object_set_new(out, "status",
 			    json_string(job_state_name(j.state)));
@@ -1128,7 +1135,7 @@ answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
 			json_object_set_new(out, "error", json_string(j.error));
 	}
 	job_clear(&j);
-	return send_json(req, ROUTE_SUBMISSION, 200, out);
+	return api_send_json(req, ROUTE_SUBMISSION, 200, out);
 }
 
 static int
@@ -1145,8 +1152,8 @@ on_submission(h2o_req_t *req, const char *id, size_t len)
 	if (authenticate(req, ROUTE_SUBMISSION, &who) != 0)
 		return 0;
 	if (len != 36)
-		return send_error(req, ROUTE_SUBMISSION, 404, "unknown",
-				  "no such submission");
+		return api_send_error(req, ROUTE_SUBMISSION, 404, "unknown",
+				      "no such submission");
 	memcpy(idz, id, 36);
 	idz[36] = '\0';
 	if (req->query_at != SIZE_MAX) {
@@ -1160,13 +1167,13 @@ on_submission(h2o_req_t *req, const char *id, size_t len)
 			buf[ql - 6] = '\0';
 			wait = strtol(buf, &end, 10);
 			if (*end != '\0' || wait < 0 || wait > 60)
-				return send_error(req, ROUTE_SUBMISSION, 400,
-						  "bad_request",
-						  "wait is 0..60 seconds");
+				return api_send_error(req, ROUTE_SUBMISSION,
+						      400, "bad_request",
+						      "wait is 0..60 seconds");
 		} else {
-			return send_error(req, ROUTE_SUBMISSION, 400,
-					  "bad_request",
-					  "the only query parameter is wait");
+			return api_send_error(
+				req, ROUTE_SUBMISSION, 400, "bad_request",
+				"the only query parameter is wait");
 		}
 	}
 	/* Someone else's submission is as unknown as one that never was. */
@@ -1175,8 +1182,8 @@ on_submission(h2o_req_t *req, const char *id, size_t len)
 	    strcmp(sub.client_id, who.id) != 0) {
 		if (sub.metadata != NULL)
 			submission_clear(&sub);
-		return send_error(req, ROUTE_SUBMISSION, 404, "unknown",
-				  "no such submission");
+		return api_send_error(req, ROUTE_SUBMISSION, 404, "unknown",
+				      "no such submission");
 	}
 	if (wait > 0) {
 		struct job j;
@@ -1344,10 +1351,10 @@ on_healthz(h2o_req_t *req)
 	index_read_lock();
 	n = index_count(N->index);
 	index_unlock();
-	return send_json(req, ROUTE_HEALTHZ, 200,
-			 json_pack("{s:s, s:s, s:s, s:I}", "status", "ok",
-				   "region", N->cfg.region, "site", N->cfg.site,
-				   "samples", (json_int_t)n));
+	return api_send_json(req, ROUTE_HEALTHZ, 200,
+			     json_pack("{s:s, s:s, s:s, s:I}", "status", "ok",
+				       "region", N->cfg.region, "site",
+				       N->cfg.site, "samples", (json_int_t)n));
 }
 
 /* Adds up every loop's counters. */
@@ -1538,8 +1545,8 @@ on_log(h2o_req_t *req, const char *rest, size_t len)
 	if (!is_method(req, "GET"))
 		return wrong_method(req, ROUTE_LOG, "GET");
 	if (N->log == NULL)
-		return send_error(req, ROUTE_LOG, 404, "not_found",
-				  "this node keeps no log");
+		return api_send_error(req, ROUTE_LOG, 404, "not_found",
+				      "this node keeps no log");
 	log = nodelog_log(N->log);
 	if (h2o_memis(rest, len, H2O_STRLIT("key"))) {
 		char key[NOTE_KEY_MAX + 1];
@@ -1565,17 +1572,17 @@ on_log(h2o_req_t *req, const char *rest, size_t len)
 	/* The path goes on as a C string: one with a NUL (%00) would be
 	 * cut short, and names no tile anyway. */
 	if (len >= sizeof(rel) || memchr(rest, '\0', len) != NULL)
-		return send_error(req, ROUTE_LOG, 404, "not_found",
-				  "no such tile");
+		return api_send_error(req, ROUTE_LOG, 404, "not_found",
+				      "no such tile");
 	memcpy(rel, rest, len);
 	rel[len] = '\0';
 	rc = tlog_log_read(log, rel, &data, &n);
 	if (rc == VG_ENOENT || rc == VG_EFORMAT || rc == VG_EINVAL)
-		return send_error(req, ROUTE_LOG, 404, "not_found",
-				  "no such tile");
+		return api_send_error(req, ROUTE_LOG, 404, "not_found",
+				      "no such tile");
 	if (rc != 0)
-		return send_error(req, ROUTE_LOG, 503, "unavailable",
-				  "the tile cannot be read");
+		return api_send_error(req, ROUTE_LOG, 503, "unavailable",
+				      "the tile cannot be read");
 	reply_cc(req, ROUTE_LOG, 200, "application/octet-stream",
 		 "public, max-age=31536000, immutable", (const char *)data, n);
 	free(data);
@@ -1678,14 +1685,14 @@ on_log_proof(h2o_req_t *req)
 	int rc;
 
 	if ((rc = tlog_log_checkpoint(log, &cp, &cplen, &size)) != 0)
-		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
-				  "the checkpoint cannot be read");
+		return api_send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
+				      "the checkpoint cannot be read");
 	if (query_param(req, "index", &v, &vl)) {
 		if (parse_u64(v, vl, &index) != 0) {
 			free(cp);
-			return send_error(req, ROUTE_LOG_PROOF, 400,
-					  "bad_request",
-					  "index is a decimal number");
+			return api_send_error(req, ROUTE_LOG_PROOF, 400,
+					      "bad_request",
+					      "index is a decimal number");
 		}
 	} else if (query_param(req, "hash", &v, &vl)) {
 		struct merkle_hash leaf;
@@ -1693,30 +1700,31 @@ on_log_proof(h2o_req_t *req)
 		if (vl != 64 || sodium_hex2bin(leaf.b, sizeof(leaf.b), v, vl,
 					       NULL, NULL, NULL) != 0) {
 			free(cp);
-			return send_error(
+			return api_send_error(
 				req, ROUTE_LOG_PROOF, 400, "bad_hash",
 				"hash is a leaf hash in 64 hex digits");
 		}
 		if ((rc = tlog_log_find(log, &leaf, &index)) != 0 ||
 		    index >= size) {
 			free(cp);
-			return send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
-					  "no entry with this leaf hash");
+			return api_send_error(req, ROUTE_LOG_PROOF, 404,
+					      "unknown",
+					      "no entry with this leaf hash");
 		}
 	} else {
 		free(cp);
-		return send_error(req, ROUTE_LOG_PROOF, 400, "bad_request",
-				  "expected ?index=N or ?hash=LEAF");
+		return api_send_error(req, ROUTE_LOG_PROOF, 400, "bad_request",
+				      "expected ?index=N or ?hash=LEAF");
 	}
 	if (index >= size) {
 		free(cp);
-		return send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
-				  "no entry with this index");
+		return api_send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
+				      "no entry with this index");
 	}
 	free(cp);
 	if (api_log_proof(N, index, false, &out, &outlen) != 0)
-		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
-				  "the proof cannot be made");
+		return api_send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
+				      "the proof cannot be made");
 	reply(req, ROUTE_LOG_PROOF, 200, "text/plain; charset=utf-8", out,
 	      outlen);
 	free(out);
@@ -1741,16 +1749,16 @@ on_log_consistency(h2o_req_t *req)
 	if (!query_param(req, "from", &v, &vl) ||
 	    parse_u64(v, vl, &from) != 0 || !query_param(req, "to", &v, &vl) ||
 	    parse_u64(v, vl, &to) != 0 || from == 0 || from > to)
-		return send_error(req, ROUTE_LOG_PROOF, 400, "bad_request",
-				  "expected ?from=A&to=B with 0 < A <= B");
+		return api_send_error(req, ROUTE_LOG_PROOF, 400, "bad_request",
+				      "expected ?from=A&to=B with 0 < A <= B");
 	if (to > tlog_log_size(nodelog_log(N->log)))
-		return send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
-				  "the log is not that large");
+		return api_send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
+				      "the log is not that large");
 	rc = tlog_log_prove_consistency(nodelog_log(N->log), from, to, proof,
 					&n);
 	if (rc != 0)
-		return send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
-				  "the proof cannot be made");
+		return api_send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
+				      "the proof cannot be made");
 	out = xmalloc(n * 46 + 1);
 	for (size_t i = 0; i < n; i++) {
 		sodium_bin2base64(out + o, 46, proof[i].b, sizeof(proof[i].b),
@@ -1813,16 +1821,16 @@ on_admin_log(h2o_req_t *req)
 	if (!is_method(req, "POST"))
 		return wrong_method(req, ROUTE_ADMIN_LOG, "POST");
 	if (N->log == NULL)
-		return send_error(req, ROUTE_ADMIN_LOG, 404, "not_found",
-				  "this node keeps no log");
+		return api_send_error(req, ROUTE_ADMIN_LOG, 404, "not_found",
+				      "this node keeps no log");
 	if (!operator_ok(req, ROUTE_ADMIN_LOG))
 		return 0;
 	if (req->query_at == SIZE_MAX ||
 	    req->path.len - req->query_at <= sizeof(q) - 1 ||
 	    req->path.len - req->query_at - (sizeof(q) - 1) >= sizeof(name) ||
 	    memcmp(req->path.base + req->query_at, q, sizeof(q) - 1) != 0)
-		return send_error(req, ROUTE_ADMIN_LOG, 400, "bad_request",
-				  "expected ?type=TYPE");
+		return api_send_error(req, ROUTE_ADMIN_LOG, 400, "bad_request",
+				      "expected ?type=TYPE");
 	len = req->path.len - req->query_at - (sizeof(q) - 1);
 	memcpy(name, req->path.base + req->query_at + sizeof(q) - 1, len);
 	name[len] = '\0';
@@ -1831,9 +1839,9 @@ on_admin_log(h2o_req_t *req)
 	     type != TLOG_ENTRY_WITNESS_SET_CHANGE &&
 	     type != TLOG_ENTRY_LOCATION_CHANGE &&
 	     type != TLOG_ENTRY_STATEMENT))
-		return send_error(req, ROUTE_ADMIN_LOG, 400, "bad_type",
-				  "type is key-change, witness-set-change, "
-				  "location-change or statement");
+		return api_send_error(req, ROUTE_ADMIN_LOG, 400, "bad_type",
+				      "type is key-change, witness-set-change, "
+				      "location-change or statement");
 	rc = tlog_entry_admin(type, (int64_t)time(NULL),
 			      req->entity.base ? req->entity.base : "",
 			      req->entity.len, &e, err, sizeof(err));
@@ -1842,9 +1850,9 @@ on_admin_log(h2o_req_t *req)
 		tlog_entry_clear(&e);
 	}
 	if (rc != 0)
-		return send_error(req, ROUTE_ADMIN_LOG,
-				  rc == VG_ELIMIT ? 413 : 400, "bad_entry",
-				  err);
+		return api_send_error(req, ROUTE_ADMIN_LOG,
+				      rc == VG_ELIMIT ? 413 : 400, "bad_entry",
+				      err);
 	it = xcalloc(1, sizeof(*it));
 	it->entry = (uint8_t *)text;
 	it->len = len;
@@ -1853,8 +1861,9 @@ on_admin_log(h2o_req_t *req)
 		nodelog_item_free(it);
 		h2o_add_header(&req->pool, &req->res.headers,
 			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-		return send_error(req, ROUTE_ADMIN_LOG, 503, "busy",
-				  "too many entries are waiting; try again");
+		return api_send_error(
+			req, ROUTE_ADMIN_LOG, 503, "busy",
+			"too many entries are waiting; try again");
 	}
 	pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
 	pd->req = req;
@@ -1892,16 +1901,16 @@ on_log_done(struct node *node)
 		if (pd != NULL) {
 			pd->log_item = NULL;
 			if (it->rc == 0)
-				send_json(pd->req, ROUTE_ADMIN_LOG, 201,
-					  json_pack("{s:I, s:I, s:s}", "index",
-						    (json_int_t)it->index,
-						    "size",
-						    (json_int_t)it->size,
-						    "origin",
-						    nodelog_origin(node->log)));
+				api_send_json(
+					pd->req, ROUTE_ADMIN_LOG, 201,
+					json_pack("{s:I, s:I, s:s}", "index",
+						  (json_int_t)it->index, "size",
+						  (json_int_t)it->size,
+						  "origin",
+						  nodelog_origin(node->log)));
 			else
-				send_error(pd->req, ROUTE_ADMIN_LOG, 503,
-					   "log_unavailable", it->err);
+				api_send_error(pd->req, ROUTE_ADMIN_LOG, 503,
+					       "log_unavailable", it->err);
 		}
 		nodelog_item_free(it);
 	}
@@ -1954,15 +1963,15 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 		 h2o_memis(p, n, H2O_STRLIT("/v1/log/consistency")))
 		r = ROUTE_LOG_PROOF;
 	else
-		return send_error(req, ROUTE_OTHER, 404, "not_found",
-				  "no such route");
+		return api_send_error(req, ROUTE_OTHER, 404, "not_found",
+				      "no such route");
 	/* h2o has already refused bodies over the largest route limit;
 	 * each route has its own, smaller one. */
-	limit = r == ROUTE_SUBMIT	   ? N->cfg.max_sample_body
+	limit = r == ROUTE_SUBMIT           ? N->cfg.max_sample_body
 		: r == ROUTE_ADMIN_RELEASES ? N->cfg.max_release_body
 					    : N->cfg.max_json_body;
 	if (req->entity.base != NULL && req->entity.len > limit)
-		return send_error(
+		return api_send_error(
 			req, r, 413, "body_too_large",
 			"the request body is over this route's limit");
 	switch (r) {
@@ -1982,7 +1991,8 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 			      n - (sizeof(logp) - 1));
 	case ROUTE_ADMIN_LOG: return on_admin_log(req);
 	case ROUTE_RELEASES:
-	case ROUTE_ADMIN_RELEASES: return releases_handle(N, L->id, req, r, p, n);
+	case ROUTE_ADMIN_RELEASES:
+		return releases_handle(N, L->id, req, r, p, n);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + sizeof(asmp) - 1,
 					n - (sizeof(asmp) - 1));
@@ -1990,14 +2000,15 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 		if (!is_method(req, "GET"))
 			return wrong_method(req, ROUTE_LOG_PROOF, "GET");
 		if (N->log == NULL)
-			return send_error(req, ROUTE_LOG_PROOF, 404,
-					  "not_found",
-					  "this node keeps no log");
+			return api_send_error(req, ROUTE_LOG_PROOF, 404,
+					      "not_found",
+					      "this node keeps no log");
 		return p[8] == 'p' ? on_log_proof(req)
 				   : on_log_consistency(req);
 	default: break;
 	}
-	return send_error(req, ROUTE_OTHER, 404, "not_found", "no such route");
+	return api_send_error(req, ROUTE_OTHER, 404, "not_found",
+			      "no such route");
 }
 
 void

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <h2o.h>
+#include <jansson.h>
 
 #include "node/node.h"
 
@@ -41,14 +42,19 @@ void api_tick(struct node *node);
 void api_reply(h2o_req_t *req, enum route r, int status, const char *ctype,
 	       const char *cache, const char *body, size_t len);
 int api_wrong_method(h2o_req_t *req, enum route r, const char *allow);
+/* A JSON answer (j is stolen), and {"error": code, "message": message};
+ * both uncached. Return 0. */
+int api_send_json(h2o_req_t *req, enum route r, int status, json_t *j);
+int api_send_error(h2o_req_t *req, enum route r, int status, const char *code,
+		   const char *message);
 int api_operator_ok(h2o_req_t *req, enum route r);
 
 /* The c2sp.org/tlog-proof@v1 text (malloc'd, the caller's) of entry index
  * under the log's latest checkpoint, with the witnesses' cosignatures if
  * cosigned and they gave them (as GET /log/checkpoint serves it).
  * VG_ENOENT for an index beyond it. */
-int api_log_proof(struct node *node, uint64_t index, bool cosigned,
-		  char **out, size_t *len);
+int api_log_proof(struct node *node, uint64_t index, bool cosigned, char **out,
+		  size_t *len);
 
 /* reputation_each() callback that adds a row to the index (ud). */
 int index_put_cb(const struct reputation *r, void *ud);

@@ -449,28 +449,6 @@ releases_close(struct releases *rs)
 
 /* ---- answers ---- */
 
-static int
-send_json(h2o_req_t *req, enum route r, int status, json_t *j)
-{
-	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-	json_decref(j);
-	if (s == NULL)
-		fatal("out of memory");
-	api_reply(req, r, status, "application/json", "no-store", s, strlen(s));
-	free(s);
-	return 0;
-}
-
-static int
-send_error(h2o_req_t *req, enum route r, int status, const char *code,
-	   const char *message)
-{
-	return send_json(
-		req, r, status,
-		json_pack("{s:s, s:s}", "error", code, "message", message));
-}
-
 static const char *
 fail_name(enum tuf_fail f)
 {
@@ -1247,11 +1225,11 @@ publish_finish(struct publish *pb)
 	if (req != NULL) {
 		*pb->slot = NULL;
 		if (pb->failed)
-			send_error(req, ROUTE_ADMIN_RELEASES, 503,
-				   "log_unavailable", pb->fail_msg);
+			api_send_error(req, ROUTE_ADMIN_RELEASES, 503,
+				       "log_unavailable", pb->fail_msg);
 		else
-			send_json(req, ROUTE_ADMIN_RELEASES, 201,
-				  json_incref(pb->record));
+			api_send_json(req, ROUTE_ADMIN_RELEASES, 201,
+				      json_incref(pb->record));
 	}
 	publish_free(pb);
 }
@@ -1297,8 +1275,8 @@ on_publish(struct node *node, unsigned port, h2o_req_t *req)
 	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
 		return api_wrong_method(req, r, "POST");
 	if (node->log == NULL || rs == NULL)
-		return send_error(req, r, 404, "not_found",
-				  "this node keeps no log");
+		return api_send_error(req, r, 404, "not_found",
+				      "this node keeps no log");
 	if (!api_operator_ok(req, r))
 		return 0;
 	pthread_mutex_lock(&rs->mu);
@@ -1306,8 +1284,8 @@ on_publish(struct node *node, unsigned port, h2o_req_t *req)
 		pthread_mutex_unlock(&rs->mu);
 		h2o_add_header(&req->pool, &req->res.headers,
 			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-		return send_error(req, r, 503, "busy",
-				  "another release is being published");
+		return api_send_error(req, r, 503, "busy",
+				      "another release is being published");
 	}
 	rs->busy = true;
 	pthread_mutex_unlock(&rs->mu);
@@ -1370,7 +1348,7 @@ refuse:
 	pthread_mutex_lock(&rs->mu);
 	rs->busy = false;
 	pthread_mutex_unlock(&rs->mu);
-	return send_error(req, r, status, code, msg);
+	return api_send_error(req, r, status, code, msg);
 }
 
 /* ---- serving ---- */
@@ -1399,7 +1377,8 @@ serve_current(struct releases *rs, h2o_req_t *req, const struct blob *b,
 	}
 	pthread_mutex_unlock(&rs->mu);
 	if (copy.p == NULL)
-		return send_error(req, ROUTE_RELEASES, 404, "not_found", what);
+		return api_send_error(req, ROUTE_RELEASES, 404, "not_found",
+				      what);
 	send_manifest(req, &copy);
 	blob_free(&copy);
 	return 0;
@@ -1415,8 +1394,8 @@ serve_list(struct releases *rs, h2o_req_t *req)
 	json_array_foreach(rs->index, i, rec)
 		json_array_insert_new(list, 0, json_deep_copy(rec));
 	pthread_mutex_unlock(&rs->mu);
-	return send_json(req, ROUTE_RELEASES, 200,
-			 json_pack("{s:o}", "releases", list));
+	return api_send_json(req, ROUTE_RELEASES, 200,
+			     json_pack("{s:o}", "releases", list));
 }
 
 static int
@@ -1428,23 +1407,23 @@ serve_root(struct releases *rs, h2o_req_t *req, const char *v, size_t vl)
 	int rc;
 
 	if (vl == 0 || vl > 15 || (vl > 1 && v[0] == '0'))
-		return send_error(req, ROUTE_RELEASES, 404, "not_found",
-				  "no such root");
+		return api_send_error(req, ROUTE_RELEASES, 404, "not_found",
+				      "no such root");
 	for (size_t i = 0; i < vl; i++) {
 		if (v[i] < '0' || v[i] > '9')
-			return send_error(req, ROUTE_RELEASES, 404, "not_found",
-					  "no such root");
+			return api_send_error(req, ROUTE_RELEASES, 404,
+					      "not_found", "no such root");
 		n = n * 10 + (uint64_t)(v[i] - '0');
 	}
 	snprintf(path, sizeof(path), "%s/root/%llu.root.json", rs->dir,
 		 (unsigned long long)n);
 	rc = read_file(path, TUF_META_MAX, &b);
 	if (rc == VG_ENOENT || n == 0)
-		return send_error(req, ROUTE_RELEASES, 404, "not_found",
-				  "no such root");
+		return api_send_error(req, ROUTE_RELEASES, 404, "not_found",
+				      "no such root");
 	if (rc != 0)
-		return send_error(req, ROUTE_RELEASES, 500, "corrupt",
-				  "the root cannot be read");
+		return api_send_error(req, ROUTE_RELEASES, 500, "corrupt",
+				      "the root cannot be read");
 	send_manifest(req, &b);
 	blob_free(&b);
 	return 0;
@@ -1501,8 +1480,9 @@ serve_artifact(struct releases *rs, h2o_req_t *req, const char *name,
 	int rc;
 
 	if (find_target(rs, name, len, hex, &length, &li) != 0)
-		return send_error(req, ROUTE_RELEASES, 404, "not_found",
-				  "no such artifact in the current release");
+		return api_send_error(
+			req, ROUTE_RELEASES, 404, "not_found",
+			"no such artifact in the current release");
 	snprintf(path, sizeof(path), "%s/artifacts/%s", rs->dir, hex);
 	/* Stored bytes are checked like downloaded ones. */
 	rc = read_file(path, length, &b);
@@ -1519,8 +1499,8 @@ serve_artifact(struct releases *rs, h2o_req_t *req, const char *name,
 		log_event(LOG_ERROR, "release_artifact_corrupt",
 			  "func=%s path=%s err=%s", __func__, path,
 			  vg_strerror(rc));
-		return send_error(req, ROUTE_RELEASES, 500, "corrupt",
-				  "the artifact cannot be read");
+		return api_send_error(req, ROUTE_RELEASES, 500, "corrupt",
+				      "the artifact cannot be read");
 	}
 	api_reply(req, ROUTE_RELEASES, 200, "application/octet-stream",
 		  "public, max-age=31536000, immutable", (const char *)b.p,
@@ -1538,15 +1518,17 @@ serve_proof(struct node *node, h2o_req_t *req, const char *name, size_t len)
 	size_t n = 0;
 
 	if (find_target(node->releases, name, len, hex, &length, &li) != 0)
-		return send_error(req, ROUTE_RELEASES, 404, "not_found",
-				  "no such artifact in the current release");
+		return api_send_error(
+			req, ROUTE_RELEASES, 404, "not_found",
+			"no such artifact in the current release");
 	if (li < 0)
-		return send_error(req, ROUTE_RELEASES, 404, "no_entry",
-				  "this artifact has no log entry of its own "
-				  "(a rule check report)");
+		return api_send_error(
+			req, ROUTE_RELEASES, 404, "no_entry",
+			"this artifact has no log entry of its own "
+			"(a rule check report)");
 	if (api_log_proof(node, (uint64_t)li, true, &out, &n) != 0)
-		return send_error(req, ROUTE_RELEASES, 503, "unavailable",
-				  "the proof cannot be made");
+		return api_send_error(req, ROUTE_RELEASES, 503, "unavailable",
+				      "the proof cannot be made");
 	api_reply(req, ROUTE_RELEASES, 200, "text/plain; charset=utf-8",
 		  "no-cache", out, n);
 	free(out);
@@ -1567,8 +1549,8 @@ releases_handle(struct node *node, unsigned port, h2o_req_t *req, enum route r,
 	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
 		return api_wrong_method(req, r, "GET");
 	if (rs == NULL)
-		return send_error(req, r, 404, "not_found",
-				  "this node serves no releases");
+		return api_send_error(req, r, 404, "not_found",
+				      "this node serves no releases");
 	if (len == sizeof(pre) - 1)
 		return serve_list(rs, req);
 	rest = path + sizeof(pre);
@@ -1600,5 +1582,5 @@ releases_handle(struct node *node, unsigned port, h2o_req_t *req, enum route r,
 		return serve_proof(node, req, rest + 7, rl - 7);
 	if (rl > 10 && memcmp(rest + rl - 10, ".root.json", 10) == 0)
 		return serve_root(rs, req, rest, rl - 10);
-	return send_error(req, r, 404, "not_found", "no such release file");
+	return api_send_error(req, r, 404, "not_found", "no such release file");
 }

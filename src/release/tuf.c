@@ -1746,35 +1746,22 @@ tuf_pubfile_load(const char *path, uint8_t pub[32], char *err, size_t errlen)
 {
 	struct tuf_result r;
 	json_error_t jerr;
-	struct stat st;
-	char buf[PUBFILE_MAX + 1];
 	json_t *key;
-	ssize_t n;
-	int fd, rc;
+	uint8_t *buf;
+	size_t n;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) <
-	    0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? VG_ENOENT : VG_EIO;
+	rc = io_read_file(path, PUBFILE_MAX, &buf, &n);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", path,
+			 rc == VG_ELIMIT  ? "too large for a public key"
+			 : rc == VG_ETYPE ? "not a regular file"
+					  : strerror(errno));
+		return rc;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return VG_ETYPE;
-	}
-	n = io_read_full(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return VG_EIO;
-	}
-	if ((size_t)n > PUBFILE_MAX) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path,
-			 PUBFILE_MAX);
-		return VG_ELIMIT;
-	}
-	if ((key = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, &jerr)) ==
-	    NULL) {
+	key = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	if (key == NULL) {
 		snprintf(err, errlen, "%s: not JSON: %s (line %d)", path,
 			 jerr.text, jerr.line);
 		return VG_EFORMAT;

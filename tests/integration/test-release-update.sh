@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
-: "${TUF_TOOL:?TUF_TOOL must be the path of tuf_tool}"
+: "${RELEASE_TOOL:?RELEASE_TOOL must be the path of release_tool}"
 cd "$tmp" || exit 1
 
 cat >node.conf <<'CONF'
@@ -265,15 +265,15 @@ expect 13 "freeze: a timestamp past its expiry is refused (13)"
 edit b2 t.json get targets.json >t.json
 edit b2 s.json get snapshot.json >s.json
 edit b2 ts.json get timestamp.json >ts.json
-"$TUF_TOOL" resign t.json targets keys/stranger.key keys/targets1.key &&
-	"$TUF_TOOL" chain t.json s.json ts.json var/release-online.key ||
-	fail "tuf_tool re-signs the manifests"
+"$RELEASE_TOOL" resign t.json keys/stranger.key keys/targets1.key &&
+	"$RELEASE_TOOL" chain t.json s.json ts.json var/release-online.key ||
+	fail "release_tool re-signs the manifests"
 edit b2 x.bundle set targets.json t.json set snapshot.json s.json set timestamp.json ts.json
 fresh 7
 v update --from-bundle x.bundle
 expect 11 "a signature from an unknown key does not count: below threshold (11)"
-"$TUF_TOOL" resign t.json targets keys/targets2.key &&
-	"$TUF_TOOL" chain t.json s.json ts.json var/release-online.key
+"$RELEASE_TOOL" resign t.json keys/targets2.key &&
+	"$RELEASE_TOOL" chain t.json s.json ts.json var/release-online.key
 edit b2 x.bundle set targets.json t.json set snapshot.json s.json set timestamp.json ts.json
 v update --from-bundle x.bundle
 expect 11 "fewer signatures than the threshold are refused (11)"
@@ -325,8 +325,8 @@ d = json.load(open(sys.argv[1]))
 d['signed']['version'] += 1
 json.dump(d, open(sys.argv[1], 'w'))
 PY
-"$TUF_TOOL" resign t.json targets keys/targets1.key keys/targets2.key &&
-	"$TUF_TOOL" chain t.json s.json ts.json var/release-online.key
+"$RELEASE_TOOL" resign t.json keys/targets1.key keys/targets2.key &&
+	"$RELEASE_TOOL" chain t.json s.json ts.json var/release-online.key
 edit b3 x.bundle set targets.json t.json set snapshot.json s.json set timestamp.json ts.json
 v update --from-bundle x.bundle
 expect 11 "after the rotation, the removed key's signature no longer counts (11)"

@@ -11,11 +11,18 @@
  *                TARGETS_PUBS ONLINE_PUB        (PUBS: comma-separated)
  *   release_tool targets OUT VERSION DAYS NAME:FILE:KIND:VERSION...
  *   release_tool sign FILE KEY...
+ *   release_tool resign FILE KEY...   drops every signature first
+ *   release_tool chain TARGETS SNAPSHOT TIMESTAMP ONLINE_KEY
+ *       points SNAPSHOT at the targets file as it is now and TIMESTAMP at
+ *       that snapshot, each one version up, signed by ONLINE_KEY alone:
+ *       what a node, or a thief of its online key, does after changing
+ *       targets (test-release-update.sh)
  *   release_tool bundle OUT RULESDIR VERSION
  *   release_tool container OUT PATH=FILE...
  */
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +164,7 @@ cmd_targets(char **a, int n)
 }
 
 static int
-cmd_sign(char **a, int n)
+cmd_sign(char **a, int n, bool strip)
 {
 	struct tuf_meta m;
 	struct tuf_result r;
@@ -184,6 +191,8 @@ cmd_sign(char **a, int n)
 		return die(a[0], role < 0 ? "no _type" : r.msg);
 	}
 	free(data);
+	if (strip)
+		json_array_clear(json_object_get(m.doc, "signatures"));
 	for (int i = 1; i < n; i++) {
 		if (tuf_keyfile_load(a[i], sk, err, sizeof(err)) != 0)
 			return die(a[i], err);
@@ -246,6 +255,56 @@ cmd_container(char **a, int n)
 	return 0;
 }
 
+/* Points parent (a snapshot or a timestamp) at the file child, one
+ * version up, signed by key alone. */
+static int
+repoint(const char *parent, enum tuf_role role, const char *child,
+	enum tuf_role child_role, const char *key)
+{
+	struct tuf_meta p = {0}, c = {0};
+	struct tuf_result r = {0};
+	uint8_t *praw = NULL, *craw = NULL, sk[64];
+	size_t plen, clen;
+	char *out = NULL, err[256];
+	json_t *meta;
+	int rc = 1;
+
+	if (io_read_file(parent, TUF_META_MAX, &praw, &plen) != 0 ||
+	    io_read_file(child, TUF_META_MAX, &craw, &clen) != 0) {
+		rc = die(parent, "cannot read it or its child");
+		goto out;
+	}
+	if (tuf_meta_parse(praw, plen, role, &p, &r) != 0 ||
+	    tuf_meta_parse(craw, clen, child_role, &c, &r) != 0) {
+		rc = die(parent, r.msg);
+		goto out;
+	}
+	meta = json_object_get(p.signed_, "meta");
+	json_object_clear(meta);
+	json_object_set_new(meta,
+			    child_role == TUF_TARGETS ? "targets.json"
+						      : "snapshot.json",
+			    tuf_meta_ref_json(c.version, craw, clen));
+	json_object_set_new(p.signed_, "version",
+			    json_integer((json_int_t)p.version + 1));
+	json_array_clear(json_object_get(p.doc, "signatures"));
+	if (tuf_keyfile_load(key, sk, err, sizeof(err)) != 0) {
+		rc = die(key, err);
+		goto out;
+	}
+	rc = tuf_meta_sign(&p, sk) != 0 || tuf_meta_encode(&p, &out, &plen);
+	sodium_memzero(sk, sizeof(sk));
+	if (rc == 0)
+		rc = write_out(parent, out, plen);
+out:
+	tuf_meta_clear(&p);
+	tuf_meta_clear(&c);
+	free(praw);
+	free(craw);
+	free(out);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -263,7 +322,14 @@ main(int argc, char **argv)
 	if (argc >= 5 && strcmp(argv[1], "targets") == 0)
 		return cmd_targets(argv + 2, argc - 2);
 	if (argc >= 4 && strcmp(argv[1], "sign") == 0)
-		return cmd_sign(argv + 2, argc - 2);
+		return cmd_sign(argv + 2, argc - 2, false);
+	if (argc >= 4 && strcmp(argv[1], "resign") == 0)
+		return cmd_sign(argv + 2, argc - 2, true);
+	if (argc == 6 && strcmp(argv[1], "chain") == 0)
+		return repoint(argv[3], TUF_SNAPSHOT, argv[2], TUF_TARGETS,
+			       argv[5]) ||
+		       repoint(argv[4], TUF_TIMESTAMP, argv[3], TUF_SNAPSHOT,
+			       argv[5]);
 	if (argc == 5 && strcmp(argv[1], "bundle") == 0)
 		return cmd_bundle(argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "container") == 0)
@@ -275,6 +341,9 @@ main(int argc, char **argv)
 		"       release_tool targets OUT VERSION DAYS "
 		"NAME:FILE:KIND:VERSION...\n"
 		"       release_tool sign FILE KEY...\n"
+		"       release_tool resign FILE KEY...\n"
+		"       release_tool chain TARGETS SNAPSHOT TIMESTAMP "
+		"ONLINE_KEY\n"
 		"       release_tool bundle OUT RULESDIR VERSION\n"
 		"       release_tool container OUT PATH=FILE...\n");
 	return 2;
