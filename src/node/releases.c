@@ -641,7 +641,8 @@ rules_diff(const struct releases *rs, json_t *rules)
 				   v) if (json_is_string(v)) a[na++] =
 			json_string_value(v);
 	}
-	qsort(a, na, sizeof(*a), strp_cmp);
+	if (na > 0) /* a is NULL with no previous rules */
+		qsort(a, na, sizeof(*a), strp_cmp);
 	qsort(b, nb, sizeof(*b), strp_cmp);
 	while (i < na || j < nb) {
 		int c = i == na ? 1 : j == nb ? -1 : strcmp(a[i], b[j]);
