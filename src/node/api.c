@@ -29,6 +29,7 @@
 #include "node/access.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
+#include "node/portal.h"
 #include "node/releases.h"
 #include "tlog/checkpoint.h"
 #include "tlog/entry.h"
@@ -90,6 +91,7 @@ route_name(enum route r)
 		[ROUTE_LOG_PROOF] = "log_proof",
 		[ROUTE_RELEASES] = "releases",
 		[ROUTE_ADMIN_RELEASES] = "admin_releases",
+		[ROUTE_PORTAL] = "portal",
 		[ROUTE_OTHER] = "other",
 	};
 	return r < ROUTE_COUNT && names[r] != NULL ? names[r] : "other";
@@ -1962,6 +1964,9 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	else if (h2o_memis(p, n, H2O_STRLIT("/v1/log/proof")) ||
 		 h2o_memis(p, n, H2O_STRLIT("/v1/log/consistency")))
 		r = ROUTE_LOG_PROOF;
+	else if (n >= 7 && memcmp(p, "/portal", 7) == 0 &&
+		 (n == 7 || p[7] == '/'))
+		r = ROUTE_PORTAL;
 	else
 		return api_send_error(req, ROUTE_OTHER, 404, "not_found",
 				      "no such route");
@@ -1993,6 +1998,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_RELEASES:
 	case ROUTE_ADMIN_RELEASES:
 		return releases_handle(N, L->id, req, r, p, n);
+	case ROUTE_PORTAL: return portal_handle(N, req, p, n);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + sizeof(asmp) - 1,
 					n - (sizeof(asmp) - 1));

@@ -38,6 +38,7 @@ enum route {
 	ROUTE_LOG_PROOF, /* counted as "log" */
 	ROUTE_RELEASES,
 	ROUTE_ADMIN_RELEASES,
+	ROUTE_PORTAL, /* the Transparency Center's pages, /portal/ */
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };

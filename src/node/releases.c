@@ -934,12 +934,18 @@ verify(struct publish *pb, const char **code, char *msg, size_t msglen)
 							 ids[i]) == 0)
 			json_array_append_new(signers, json_string(ids[i]));
 	}
-	pb->record =
-		json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:n, s:n}", "version",
-			  (json_int_t)pb->targets.version, "published", when,
-			  "root_version", (json_int_t)trusted->version,
-			  "signers", signers, "artifacts", artifacts,
-			  "key_changes", key_changes, "rules", "rules_diff");
+	pb->record = json_pack(
+		"{s:I, s:s, s:I, s:o, s:O?, s:o, s:o, s:n, s:n}", "version",
+		(json_int_t)pb->targets.version, "published", when,
+		"root_version", (json_int_t)trusted->version, "signers",
+		signers, "targets_threshold",
+		json_object_get(
+			json_object_get(
+				json_object_get(trusted->signed_, "roles"),
+				"targets"),
+			"threshold"),
+		"artifacts", artifacts, "key_changes", key_changes, "rules",
+		"rules_diff");
 	for (size_t i = 0; i < tuf_targets_count(&pb->targets); i++) {
 		struct tuf_target t;
 		const struct container_file *f;
@@ -1385,18 +1391,26 @@ serve_current(struct releases *rs, h2o_req_t *req, const struct blob *b,
 	return 0;
 }
 
-static int
-serve_list(struct releases *rs, h2o_req_t *req)
+json_t *
+releases_list(struct releases *rs)
 {
 	json_t *list = json_array(), *rec;
 	size_t i;
 
+	if (list == NULL)
+		fatal("out of memory");
 	pthread_mutex_lock(&rs->mu);
 	json_array_foreach(rs->index, i, rec)
 		json_array_insert_new(list, 0, json_deep_copy(rec));
 	pthread_mutex_unlock(&rs->mu);
+	return list;
+}
+
+static int
+serve_list(struct releases *rs, h2o_req_t *req)
+{
 	return api_send_json(req, ROUTE_RELEASES, 200,
-			     json_pack("{s:o}", "releases", list));
+			     json_pack("{s:o}", "releases", releases_list(rs)));
 }
 
 static int

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include <h2o.h>
+#include <jansson.h>
 
 #include "node/node.h"
 
@@ -57,6 +58,11 @@ void releases_close(struct releases *rs);
  */
 int releases_handle(struct node *node, unsigned port, h2o_req_t *req,
 		    enum route r, const char *path, size_t len);
+
+/* A deep copy of every release record of the index, newest first, as
+ * GET /v1/releases lists them (the caller's, to json_decref). Any
+ * thread. */
+json_t *releases_list(struct releases *rs);
 
 /* Signs a new timestamp (and snapshot) if the current one is older than
  * the configured refresh; cheap when it is not. Any thread. */

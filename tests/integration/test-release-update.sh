@@ -192,8 +192,11 @@ expect 0 "release bundle writes release 2"
 v update
 expect 0 "update installs release 2"
 v scan --json beta-sample.txt
-jcheck "$out" "r['verdict'] == 'malicious' or r.get('detections')" \
+jcheck "$out" "r['detections'] == ['Test_Beta']" \
 	"the endpoint scans with the new rules: release 2's rule fires"
+grep -q "Default rules: $VIGIL_HOME/rules (installed)" "$err" &&
+	pass "... and says it scans with the installed rules" ||
+	fail "... and says it scans with the installed rules" "$(cat "$err")"
 
 # --- a software release: programs, source and provenance, logged ---------------------
 v release keygen --out keys/builder
