@@ -146,6 +146,18 @@ stage_rules(const struct ropts *o, json_t *targets)
 		rc = 1;
 		goto out;
 	}
+	{
+		json_t *c = json_object_get(report, "corpus");
+		printf("rule check passed: %zu rules compiled and fired on "
+		       "their fixtures; %lld corpus files (%lld MiB), no false "
+		       "positive\n",
+		       b.n_ids,
+		       (long long)json_integer_value(
+			       json_object_get(c, "files_scanned")),
+		       (long long)json_integer_value(
+			       json_object_get(c, "bytes_scanned")) >>
+			       20);
+	}
 	if (rules_bundle_encode(&b, &text, &len) != 0) {
 		fprintf(stderr, "vigil: cannot encode the rule bundle\n");
 		goto out;

@@ -634,11 +634,11 @@ prove_logged(struct upd *u, const struct tuf_target *t, const char *version,
 				 want, (unsigned long long)nrules);
 		goto out;
 	}
-	printf("%s is log entry %llu of %s (a tree of %llu, cosigned by "
-	       "%zu of %zu witnesses needed)\n",
+	printf("%s is log entry %llu of %s, proved in a tree of %llu "
+	       "(witness cosignatures required: %zu)\n",
 	       t->name, (unsigned long long)p.index, u->st.pol.origin,
 	       (unsigned long long)logclient_current(lc, NULL, NULL)->size,
-	       u->st.pol.quorum, u->st.pol.nwitnesses);
+	       u->st.pol.quorum);
 	rc = 0;
 out:
 	tlog_entry_clear(&e);
