@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/logclient.h"
@@ -429,6 +430,43 @@ fetch_meta(struct upd *u, const char *name, enum tuf_role role, size_t max,
 	return 0;
 }
 
+/* The key IDs and threshold of a role, as one comparable JSON value. */
+static json_t *
+role_of(const struct tuf_meta *root, enum tuf_role role)
+{
+	return json_object_get(json_object_get(root->signed_, "roles"),
+			       tuf_role_name(role));
+}
+
+/*
+ * When a new root changes the keys of the timestamp or snapshot role, the
+ * trusted timestamp and snapshot are forgotten (TUF 5.3.11): after a
+ * compromised online key signed versions far ahead, the rotation is how
+ * the repository recovers, and those versions must not keep the real
+ * ones out as rollbacks.
+ */
+static void
+forget_rotated(struct upd *u, const struct tuf_meta *next)
+{
+	static const char *const files[] = {"timestamp.json", "snapshot.json"};
+
+	if (json_equal(role_of(&u->root, TUF_TIMESTAMP),
+		       role_of(next, TUF_TIMESTAMP)) &&
+	    json_equal(role_of(&u->root, TUF_SNAPSHOT),
+		       role_of(next, TUF_SNAPSHOT)))
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		char *p = state_file(&u->st, files[i]);
+		if (unlink(p) != 0 && errno != ENOENT)
+			fprintf(stderr, "vigil: %s: %s\n", p, strerror(errno));
+		free(p);
+	}
+	tuf_meta_clear(&u->timestamp);
+	tuf_meta_clear(&u->snapshot);
+	printf("the online keys changed: the trusted timestamp and snapshot "
+	       "are forgotten\n");
+}
+
 /* Step 1: follows the root chain from the trusted root. */
 static int
 update_roots(struct upd *u)
@@ -474,6 +512,7 @@ update_roots(struct upd *u)
 		}
 		printf("trusting %s\n", name);
 		free(name);
+		forget_rotated(u, &next);
 		tuf_meta_clear(&u->root);
 		u->root = next;
 	}

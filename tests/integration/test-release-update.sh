@@ -343,6 +343,39 @@ edit b3 x.bundle set targets.json t.json set snapshot.json s.json set timestamp.
 v update --from-bundle x.bundle
 expect 11 "after the rotation, the removed key's signature no longer counts (11)"
 
+# --- a fast-forward attack, and the recovery by rotating the online key --------------
+# A thief of the online key signs timestamp version 1000: an endpoint that
+# trusts it takes every real timestamp after it for a rollback, until a
+# new root names a new online key and the endpoint forgets the old ones.
+fresh 10
+edit b3 ts.json get timestamp.json >ts.json
+$PYTHON - ts.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d['signed']['version'] = 1000
+json.dump(d, open(sys.argv[1], 'w'))
+PY
+"$RELEASE_TOOL" resign ts.json var/release-online.key
+edit b3 x.bundle set timestamp.json ts.json
+v update --from-bundle x.bundle
+expect 0 "a timestamp signed far ahead with the stolen online key is taken"
+v update --server "$base"
+expect 12 "... after which the real timestamps look like rollbacks (12)"
+stop_node
+rm var/release-online.key var/release-online.pub
+start_node || { fail "vigild restarts with a new online key" "$(cat vigild.err)"; finish; }
+curl -s -o online2.pub "$base/v1/releases/online-key.json"
+cmp -s online.pub online2.pub && fail "the node made a new online key"
+v release rotate-root rel --online-key online2.pub
+v release stage rel --rules rules2 --version 3.1 --corpus corpus
+for k in root1 root2 targets1 targets3; do v release sign rel --key "keys/$k.key"; done
+v release publish rel --server "$base" --token-file "$tok"
+expect 0 "root 3 names the new online key and is published"
+v update --server "$base"
+expect 0 "the endpoint follows root 3, forgets the fast-forwarded timestamp and updates"
+grep -q 'forgotten' "$out" && pass "... and says it forgot them" ||
+	fail "... and says it forgot them" "$(cat "$out")"
+
 # --- split view: the operator rewrites the log's history ------------------------------
 # Back up the node, publish release 4 and let an endpoint see it; restore
 # the backup (the log forgets), grow a different history past it, and
