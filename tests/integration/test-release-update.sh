@@ -343,6 +343,50 @@ edit b3 x.bundle set targets.json t.json set snapshot.json s.json set timestamp.
 v update --from-bundle x.bundle
 expect 11 "after the rotation, the removed key's signature no longer counts (11)"
 
+# --- endless data over the network ------------------------------------------------
+# A hostile mirror passes everything through from the node, but follows
+# each artifact with bytes that never end: the download must stop at the
+# declared length.
+$PYTHON - "$base" >mirror.port 2>mirror.err <<'PY' &
+import http.server, socketserver, sys, urllib.error, urllib.request
+base = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        try:
+            with urllib.request.urlopen(base + self.path) as r:
+                code, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            code, body = e.code, e.read()
+        endless = code == 200 and self.path.startswith('/v1/releases/targets/')
+        self.send_response(code)
+        if not endless:
+            self.send_header('Content-Length', str(len(body)))
+        self.send_header('Connection', 'close')
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+            while endless:
+                self.wfile.write(b'A' * 65536)
+        except OSError:
+            pass
+    def log_message(self, *a):
+        pass
+socketserver.ThreadingTCPServer.daemon_threads = True
+srv = socketserver.ThreadingTCPServer(('127.0.0.1', 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+PY
+mirror_pid=$!
+i=0
+while [ $i -lt 100 ] && [ ! -s mirror.port ]; do sleep 0.1; i=$((i + 1)); done
+fresh 11
+v update --server "http://127.0.0.1:$(cat mirror.port)"
+expect 15 "endless data from a mirror: the download stops at the declared length (15)"
+[ "$(installed)" = none ] && pass "... and nothing is installed" ||
+	fail "... and nothing is installed" "$(installed)"
+kill $mirror_pid 2>/dev/null
+wait $mirror_pid 2>/dev/null
+
 # --- a fast-forward attack, and the recovery by rotating the online key --------------
 # A thief of the online key signs timestamp version 1000: an endpoint that
 # trusts it takes every real timestamp after it for a rollback, until a
