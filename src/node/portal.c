@@ -203,7 +203,8 @@ art_name_cmp(const void *a, const void *b)
 }
 
 /* The artifacts of the newest release, by name: the node serves those
- * (GET /v1/releases/targets/<name>), and only those. */
+ * under their names (GET /v1/releases/targets/<name>); every other one,
+ * by its hash (GET /v1/releases/objects/<sha256>). */
 struct served {
 	const json_t **a;
 	size_t n;
@@ -372,6 +373,7 @@ render_artifacts(struct page *pg, const json_t *rec, const struct served *sv)
 		const char *name = field_str(a, "name");
 		long long len = field_uint(a, "length");
 		const char *kind = field_str(a, "kind");
+		const char *sha = field_str(a, "sha256");
 
 		page_str(pg, "<tr class=\"artifact\"><td>");
 		if (name != NULL && served_has(sv, a)) {
@@ -380,11 +382,19 @@ render_artifacts(struct page *pg, const json_t *rec, const struct served *sv)
 			page_str(pg, "\"><code class=\"name\">");
 			page_esc(pg, name);
 			page_str(pg, "</code></a>");
+		} else if (name != NULL && sha != NULL &&
+			   releases_is_sha256_hex(sha, strlen(sha))) {
+			/* An older artifact: by its hash, which needs no
+			 * escaping once it is known to be hex. */
+			page_str(pg, "<a href=\"/v1/releases/objects/");
+			page_str(pg, sha);
+			page_str(pg, "\"><code class=\"name\">");
+			page_esc(pg, name);
+			page_str(pg, "</code></a>");
 		} else if (name != NULL) {
 			page_str(pg, "<code class=\"name\">");
 			page_esc(pg, name);
-			page_str(pg, "</code> <span class=\"note\">(no longer "
-				     "served)</span>");
+			page_str(pg, "</code>");
 		} else {
 			page_str(pg, "&mdash;");
 		}

@@ -1483,27 +1483,32 @@ find_target(struct releases *rs, const char *name, size_t len, char hex[65],
 	return rc;
 }
 
-static int
-serve_artifact(struct releases *rs, h2o_req_t *req, const char *name,
-	       size_t len)
+bool
+releases_is_sha256_hex(const char *s, size_t len)
 {
-	char hex[65], path[1300];
-	uint64_t length;
-	json_int_t li;
+	if (len != 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Serves <dir>/artifacts/<hex>, which must be length bytes hashing to
+ * hex: stored bytes are checked like downloaded ones. */
+static int
+serve_stored(struct releases *rs, h2o_req_t *req, const char hex[65],
+	     uint64_t length)
+{
+	char path[1300], got[65];
 	struct blob b;
 	uint8_t h[32];
 	int rc;
 
-	if (find_target(rs, name, len, hex, &length, &li) != 0)
-		return api_send_error(
-			req, ROUTE_RELEASES, 404, "not_found",
-			"no such artifact in the current release");
 	snprintf(path, sizeof(path), "%s/artifacts/%s", rs->dir, hex);
-	/* Stored bytes are checked like downloaded ones. */
 	rc = read_file(path, length, &b);
 	if (rc == 0) {
-		char got[65];
-
 		crypto_hash_sha256(h, b.p, b.n);
 		hex32(h, got);
 		if (b.n != length || strcmp(got, hex) != 0)
@@ -1522,6 +1527,83 @@ serve_artifact(struct releases *rs, h2o_req_t *req, const char *name,
 		  b.n);
 	blob_free(&b);
 	return 0;
+}
+
+static int
+serve_artifact(struct releases *rs, h2o_req_t *req, const char *name,
+	       size_t len)
+{
+	char hex[65];
+	uint64_t length;
+	json_int_t li;
+
+	if (find_target(rs, name, len, hex, &length, &li) != 0)
+		return api_send_error(
+			req, ROUTE_RELEASES, 404, "not_found",
+			"no such artifact in the current release");
+	return serve_stored(rs, req, hex, length);
+}
+
+/* The length of an artifact with the hash hex that some release of the
+ * index lists: 0, VG_ENOENT if none does, VG_ECORRUPT if the index gives
+ * it no length that makes sense. */
+static int
+find_object(struct releases *rs, const char hex[65], uint64_t *length)
+{
+	json_t *rec, *a;
+	size_t i, k;
+	int rc = VG_ENOENT;
+
+	pthread_mutex_lock(&rs->mu);
+	json_array_foreach(rs->index, i, rec)
+	{
+		json_array_foreach(json_object_get(rec, "artifacts"), k, a)
+		{
+			const char *h =
+				json_string_value(json_object_get(a, "sha256"));
+			const json_t *l = json_object_get(a, "length");
+
+			if (h == NULL || strcmp(h, hex) != 0)
+				continue;
+			if (json_is_integer(l) && json_integer_value(l) >= 0) {
+				*length = (uint64_t)json_integer_value(l);
+				rc = 0;
+				goto out;
+			}
+			rc = VG_ECORRUPT;
+		}
+	}
+out:
+	pthread_mutex_unlock(&rs->mu);
+	return rc;
+}
+
+/* GET /v1/releases/objects/<sha256>: an artifact of any release, by its
+ * hash; only a hash the index lists names a file. */
+static int
+serve_object(struct releases *rs, h2o_req_t *req, const char *s, size_t len)
+{
+	char hex[65];
+	uint64_t length = 0;
+	int rc;
+
+	if (!releases_is_sha256_hex(s, len))
+		return api_send_error(req, ROUTE_RELEASES, 400, "bad_hash",
+				      "an object is named by the SHA-256 of "
+				      "its bytes, 64 lowercase hex digits");
+	memcpy(hex, s, 64);
+	hex[64] = '\0';
+	if ((rc = find_object(rs, hex, &length)) == VG_ENOENT)
+		return api_send_error(req, ROUTE_RELEASES, 404, "not_found",
+				      "no release has an artifact with this "
+				      "hash");
+	if (rc != 0) {
+		log_event(LOG_ERROR, "release_index_corrupt",
+			  "func=%s sha256=%s err=\"no length\"", __func__, hex);
+		return api_send_error(req, ROUTE_RELEASES, 500, "corrupt",
+				      "the artifact cannot be read");
+	}
+	return serve_stored(rs, req, hex, length);
 }
 
 static int
@@ -1595,6 +1677,8 @@ releases_handle(struct node *node, unsigned port, h2o_req_t *req, enum route r,
 		return serve_artifact(rs, req, rest + 8, rl - 8);
 	if (rl > 7 && memcmp(rest, "proofs/", 7) == 0)
 		return serve_proof(node, req, rest + 7, rl - 7);
+	if (rl >= 8 && memcmp(rest, "objects/", 8) == 0)
+		return serve_object(rs, req, rest + 8, rl - 8);
 	if (rl > 10 && memcmp(rest + rl - 10, ".root.json", 10) == 0)
 		return serve_root(rs, req, rest, rl - 10);
 	return api_send_error(req, r, 404, "not_found", "no such release file");

@@ -2,7 +2,9 @@
  * releases.h - the node's release repository (docs/RELEASES.md, "The
  * node"): it takes signed releases from the operator, checks them as an
  * endpoint would, logs them, signs the snapshot and timestamp manifests
- * with its online key, and serves every manifest, artifact and proof.
+ * with its online key, and serves every manifest, artifact and proof:
+ * the current targets' artifacts by name, and those of every release by
+ * their hash.
  *
  * On disk, under <data>/releases/ (every file written to a temporary
  * name, synced, renamed, and its directory synced):
@@ -58,6 +60,10 @@ void releases_close(struct releases *rs);
  */
 int releases_handle(struct node *node, unsigned port, h2o_req_t *req,
 		    enum route r, const char *path, size_t len);
+
+/* Whether s[0..len) names an artifact as GET /v1/releases/objects/<sha256>
+ * does: exactly 64 lowercase hex digits. */
+bool releases_is_sha256_hex(const char *s, size_t len);
 
 /* A deep copy of every release record of the index, newest first, as
  * GET /v1/releases lists them (the caller's, to json_decref). Any

@@ -4,8 +4,9 @@
 # artifact's proof verified with `vigil log verify`, the log's entries,
 # every kind of refused publish (401, 400, 409, 413, 422) each leaving
 # nothing served and the node up, a root rotation refused when only the
-# new keys sign it and taken when both sets do, and the timestamp signed
-# again when it is stale.
+# new keys sign it and taken when both sets do, the artifacts of an older
+# release served by their hash (and nothing the index does not list), and
+# the timestamp signed again when it is stale.
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
@@ -326,6 +327,73 @@ get /v1/releases
 jcheck "$out" '[x["version"] for x in r["releases"]] == [2, 1] and
 	r["releases"][0]["rules"] is None' "GET /v1/releases: newest first"
 
+# --- artifacts of every release, by their hash -----------------------------------------
+# Targets 2 lists only bin/vigil (prog2): release 1's rule bundle and
+# program are served by their SHA-256, re-hashed, and only hashes that the
+# index lists name a file.
+# obj HASH [CURL ARGS...]: GET objects/HASH; status in $code, body in $out,
+# headers in $tmp/.ohdr.
+obj() {
+	o=$1
+	shift
+	code=$(curl -s -D "$tmp/.ohdr" -o "$out" -w '%{http_code}' "$@" \
+		"$base/v1/releases/objects/$o")
+}
+ohdr() { grep -i "^$1:" "$tmp/.ohdr" | head -n 1 | tr -d '\r' | cut -d: -f2- | sed 's/^ //'; }
+rules1=$(sha256sum rules-1.json | cut -c1-64)
+prog1=$(sha256sum prog | cut -c1-64)
+get /v1/releases/targets/rules/vigil-rules-1.json
+expect_code 404 "targets 2 no longer serves release 1's rule bundle by name" '"error"'
+obj "$rules1"
+[ "$code" = 200 ] && cmp -s "$out" rules-1.json &&
+	pass "GET objects/<sha256>: release 1's rule bundle, by its hash" ||
+	fail "GET objects/<sha256>: release 1's rule bundle, by its hash" "$code $(head -c 300 "$out")"
+[ "$(ohdr content-type)" = application/octet-stream ] &&
+	[ "$(ohdr cache-control)" = "public, max-age=31536000, immutable" ] &&
+	pass "objects: application/octet-stream, public, max-age=31536000, immutable" ||
+	fail "objects: application/octet-stream, public, max-age=31536000, immutable" "$(cat "$tmp/.ohdr")"
+obj "$prog1"
+[ "$code" = 200 ] && cmp -s "$out" prog &&
+	pass "GET objects/<sha256>: release 1's program, which targets 2 replaced" ||
+	fail "GET objects/<sha256>: release 1's program, which targets 2 replaced" "$code"
+obj "$(sha256sum prog2 | cut -c1-64)"
+[ "$code" = 200 ] && cmp -s "$out" prog2 &&
+	pass "GET objects/<sha256>: the current program too" ||
+	fail "GET objects/<sha256>: the current program too" "$code"
+nbad=0
+for o in "$(echo "$rules1" | tr a-f A-F)" "${rules1%?}" "${rules1}0" \
+	"g${rules1#?}" "${rules1}/" ""; do
+	nbad=$((nbad + 1))
+	obj "$o"
+	expect_code 400 "GET objects/'$o' (not 64 lowercase hex): 400" bad_hash
+done
+obj "$(printf 'never published' | sha256sum | cut -c1-64)"
+expect_code 404 "GET objects/<sha256> of bytes never published: 404 with a JSON error" not_found
+# A file under artifacts/ that no release lists is never served.
+printf 'not an artifact\n' >planted
+planted=$(sha256sum planted | cut -c1-64)
+cp planted "var/releases/artifacts/$planted"
+obj "$planted"
+expect_code 404 "a file in artifacts/ that no release lists: 404" not_found
+# Stored bytes are hashed again before they are served.
+printf 'A program\n' >"var/releases/artifacts/$prog1"
+obj "$prog1"
+expect_code 500 "an old artifact whose stored bytes changed: 500, not served" corrupt
+cp prog "var/releases/artifacts/$prog1"
+obj "$rules1" -X POST --data x
+[ "$code" = 405 ] && [ "$(ohdr allow)" = GET ] &&
+	pass "POST objects/<sha256>: 405, allowing GET" ||
+	fail "POST objects/<sha256>: 405, allowing GET" "$code $(cat "$tmp/.ohdr")"
+curl -s "$base/metrics" >metrics.txt
+grep -qx "vigil_http_requests_total{route=\"releases\",code=\"400\"} $nbad" metrics.txt &&
+	grep -qx 'vigil_http_requests_total{route="releases",code="500"} 1' metrics.txt &&
+	grep -q '^vigil_http_requests_total{route="releases",code="405"} [1-9]' metrics.txt &&
+	pass "/metrics counts the object answers under route=\"releases\"" ||
+	fail "/metrics counts the object answers under route=\"releases\"" "$(grep 'route="releases"' metrics.txt)"
+h=$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")
+[ "$h" = 200 ] && pass "after the object requests the node answers /healthz" ||
+	fail "after the object requests the node answers /healthz" "$h"
+
 # --- the timestamp is signed again when stale ----------------------------------------
 tsv() {
 	curl -s "$base/v1/releases/timestamp.json" |
@@ -348,6 +416,10 @@ get /v1/releases/targets.json
 cmp -s "$out" t2.json && get /v1/releases/2.root.json && [ "$code" = 200 ] &&
 	pass "after a restart the node serves the same release" ||
 	fail "after a restart the node serves the same release" "$code"
+obj "$rules1"
+[ "$code" = 200 ] && cmp -s "$out" rules-1.json &&
+	pass "after a restart release 1's rule bundle is still served by its hash" ||
+	fail "after a restart release 1's rule bundle is still served by its hash" "$code"
 grep -q "$onlineid" vigild.out && pass "the online key survives a restart" ||
 	fail "the online key survives a restart"
 kill "$node_pid"

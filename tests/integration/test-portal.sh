@@ -4,8 +4,9 @@
 # releases published with the real `vigil release` flow and rendered by
 # headless Chromium (a DOM with no script), newest first, with their key
 # IDs, threshold, artifact hashes (the linked artifact hashing to what is
-# shown), log indexes whose proof links answer with a tlog-proof, and the
-# rule diff naming the added rule; the portal's headers (CSP allowing no
+# shown; the first release's, no longer current, by their hash), log
+# indexes whose proof links answer with a tlog-proof, and the rule diff
+# naming the added rule; the portal's headers (CSP allowing no
 # script, nosniff), 405 for another method, an HTML 404 for an unknown
 # page, its routes in /metrics, and the node still serving.
 . "$(dirname "$0")/lib.sh"
@@ -271,6 +272,28 @@ done <arts.txt
 	pass "the newest release's artifact links serve bytes with the SHA-256 shown" ||
 	fail "the newest release's artifact links serve bytes with the SHA-256 shown" "$ok"
 
+# The first release's artifacts are no longer in the current targets: they
+# link to the bytes by their hash.
+jcheck page.json "all(a['href'] == '/v1/releases/objects/' + a['sha256'] for a in $P[1]['artifacts']) and not set(a['name'] for a in $P[1]['artifacts']) & set(a['name'] for a in $R[0]['artifacts']) and 'no longer served' not in r['text']" \
+	"the first release's artifacts, no longer current, link to /v1/releases/objects/<sha256>"
+"$PYTHON" -c '
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+for a in r["releases"][1]["artifacts"]:
+    print(a["href"] or "-", a.get("sha256"))' page.json >arts1.txt
+ok=y
+n=0
+while read -r u h; do
+	n=$((n + 1))
+	[ "$u" != - ] || { ok="an artifact of the first release has no link"; continue; }
+	get "$base$u"
+	got=$(sha256sum "$out" | cut -d' ' -f1)
+	[ "$code" = 200 ] && [ "$got" = "$h" ] || ok="$u: $code, sha256 $got, shown $h"
+done <arts1.txt
+[ "$ok" = y ] && [ "$n" -ge 2 ] &&
+	pass "the first release's artifact links serve bytes with the SHA-256 shown ($n links)" ||
+	fail "the first release's artifact links serve bytes with the SHA-256 shown" "$ok"
+
 # --- headers, refusals, metrics ----------------------------------------------------
 get "$base/portal/releases"
 hdr() { grep -i "^$1:" "$tmp/.hdr" | head -n 1 | tr -d '\r' | cut -d: -f2- | sed 's/^ //'; }
@@ -324,6 +347,7 @@ recs = json.load(open(sys.argv[1]))
 recs[-1]['published'] = sys.argv[2]
 recs[-1]['artifacts'][-1]['name'] = 'rules/a b' + sys.argv[2]
 recs[-1]['rules_diff']['added'] = [sys.argv[2]]
+recs[0]['artifacts'][0]['sha256'] = sys.argv[2]
 json.dump(recs, open(sys.argv[1], 'w'))
 PY
 node_start vigild -- -c node.conf --data "$tmp/var" ||
@@ -342,6 +366,8 @@ jcheck evil.json "$P[0]['added'] == $R[0]['rules_diff']['added'] and $P[0]['arti
 	"... and so is markup in a rule ID and an artifact name"
 jcheck evil.json "$P[0]['artifacts'][-1]['href'] == '/v1/releases/targets/rules/a%20b%3Cscript%3Ealert%281%29%3C/script%3E%26%22%27x'" \
 	"the artifact's link is percent-encoded"
+jcheck evil.json "$P[1]['artifacts'][0]['href'] is None and $P[1]['artifacts'][0]['sha256'] == __import__('os').environ['EVIL'] and $P[1]['artifacts'][1]['href'].startswith('/v1/releases/objects/')" \
+	"an older artifact whose stored hash is not hex is shown, unlinked"
 kill "$pid"
 wait "$pid" 2>/dev/null
 finish
