@@ -407,7 +407,8 @@ compile_each(const struct rules_bundle *b, struct rule_ent **ents, size_t *n,
 		if (rc != 0)
 			goto out;
 	}
-	qsort(*ents, *n, sizeof(**ents), cmp_rule_ent);
+	if (*n > 0) /* no rule at all: *ents is still NULL */
+		qsort(*ents, *n, sizeof(**ents), cmp_rule_ent);
 	rc = find_duplicate(*ents, *n, err, errlen);
 out:
 	yr_finalize();
