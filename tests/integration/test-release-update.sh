@@ -189,8 +189,18 @@ v release publish rel --server "$base" --token-file "$tok"
 expect 0 "release 2 is published"
 v release bundle --server "$base" --out b2
 expect 0 "release bundle writes release 2"
-v update
+# A running scanner, told to reload.
+sh -c 'trap "echo reloaded >hup.txt; exit 0" HUP; while :; do sleep 0.1; done' &
+scanner=$!
+sleep 0.3
+v update --notify-pid "$scanner"
 expect 0 "update installs release 2"
+i=0
+while [ $i -lt 50 ] && [ ! -s hup.txt ]; do sleep 0.1; i=$((i + 1)); done
+[ -s hup.txt ] && pass "... and tells the running scanner to reload (SIGHUP)" ||
+	fail "... and tells the running scanner to reload (SIGHUP)"
+kill "$scanner" 2>/dev/null
+wait "$scanner" 2>/dev/null
 v scan --json beta-sample.txt
 jcheck "$out" "r['detections'] == ['Test_Beta']" \
 	"the endpoint scans with the new rules: release 2's rule fires"
