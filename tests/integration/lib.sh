@@ -22,6 +22,9 @@
 #   eicar               write the EICAR test string to stdout
 #   write_rule FILE NAME STRING [SCORE]   a YARA rule matching STRING
 #   node_start NAME [ENV...] -- ARGS...   start vigild on an ephemeral port
+#   log_node_conf [INI]  write node.conf: region eu, site zrh1, one worker,
+#                       the log's origin vigil.example/eu, then INI
+#   start_node          vigild with node.conf on $tmp/var: $pid, $base
 #   finish              print "N passed, M failed" and exit accordingly
 #
 # The tests never exit 77 (skip): a missing tool is a failed check.
@@ -209,6 +212,17 @@ node_start() {
 		_i=$((_i + 1))
 	done
 	[ -n "$node_base" ]
+}
+
+log_node_conf() {
+	printf '[node]\nregion = eu\nsite = zrh1\nworkers = 1\n[log]\norigin = vigil.example/eu\n%s' \
+		"${1:-}" >node.conf
+}
+
+start_node() {
+	node_start vigild -- -c node.conf --data "$tmp/var" || return 1
+	pid=$node_pid
+	base=$node_base
 }
 
 # EICAR from two halves: this file never holds the whole string.

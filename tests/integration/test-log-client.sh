@@ -16,14 +16,7 @@ VIGIL_HOME=$tmp/home
 export VIGIL_HOME
 state="$VIGIL_HOME/logs/vigil.example%2Feu/checkpoint"
 
-cat >node.conf <<'CONF'
-[node]
-region = eu
-site = zrh1
-workers = 1
-[log]
-origin = vigil.example/eu
-CONF
+log_node_conf
 sed 's|vigil.example/eu|vigil.example/us|; s|region = eu|region = us|' node.conf >us.conf
 
 pids=

@@ -12,20 +12,7 @@
 : "${VIGIL:?VIGIL must be the path of the vigil binary}"
 cd "$tmp" || exit 1
 
-cat >node.conf <<'CONF'
-[node]
-region = eu
-site = zrh1
-workers = 1
-[log]
-origin = vigil.example/eu
-CONF
-
-start_node() {
-	node_start vigild -- -c node.conf --data "$tmp/var" || return 1
-	pid=$node_pid
-	base=$node_base
-}
+log_node_conf
 
 stop_node() {
 	kill -TERM $pid 2>/dev/null

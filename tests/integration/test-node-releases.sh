@@ -14,18 +14,11 @@
 RT=$RELEASE_TOOL
 cd "$tmp" || exit 1
 
-cat >node.conf <<'CONF'
-[node]
-region = eu
-site = zrh1
-workers = 1
-[log]
-origin = vigil.example/eu
-[limits]
+log_node_conf '[limits]
 max_release_body = 262144
 [releases]
 timestamp_refresh = 2
-CONF
+'
 
 node_start vigild -- -c node.conf --data "$tmp/var" ||
 	{ fail "vigild starts" "$(cat vigild.err)"; finish; }

@@ -21,14 +21,7 @@ if [ -z "$CHROMIUM" ]; then
 	finish
 fi
 
-cat >node.conf <<'CONF'
-[node]
-region = eu
-site = zrh1
-workers = 1
-[log]
-origin = vigil.example/eu
-CONF
+log_node_conf
 
 node_start vigild -- -c node.conf --data "$tmp/var" ||
 	{ fail "vigild starts" "$(cat vigild.err)"; finish; }

@@ -13,20 +13,7 @@
 : "${RELEASE_TOOL:?RELEASE_TOOL must be the path of release_tool}"
 cd "$tmp" || exit 1
 
-cat >node.conf <<'CONF'
-[node]
-region = eu
-site = zrh1
-workers = 1
-[log]
-origin = vigil.example/eu
-CONF
-
-start_node() {
-	node_start vigild -- -c node.conf --data "$tmp/var" || return 1
-	pid=$node_pid
-	base=$node_base
-}
+log_node_conf
 
 stop_node() {
 	kill "$pid" 2>/dev/null

@@ -11,14 +11,7 @@
 : "${TLOG_TOOL:?TLOG_TOOL must be the path of the tlog_tool binary}"
 cd "$tmp" || exit 1
 
-cat >node.conf <<'CONF'
-[node]
-region = eu
-site = zrh1
-workers = 1
-[log]
-origin = vigil.example/eu
-CONF
+log_node_conf
 
 node_start vigild -- -c node.conf --data "$tmp/var" || {
 	fail "vigild starts" "$(cat vigild.err)"
