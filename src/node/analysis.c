@@ -51,6 +51,7 @@ struct slot {
 	int sock;            /* our end of the worker's socket; -1 when none */
 	char tmpdir[1024];
 	struct store *store;
+	uint64_t last_job_ms; /* when the slot last finished a job */
 };
 
 struct analysis {
@@ -64,6 +65,7 @@ struct analysis {
 	char (*done)[65];
 	size_t n_done, cap_done;
 	_Atomic uint64_t jobs_done, jobs_failed, jobs_retried, restarts, busy;
+	_Atomic uint64_t deferred; /* waits of yield_to_ingest() */
 	unsigned n_slots;
 	struct slot slot[ANALYSIS_MAX_SLOTS];
 };
@@ -126,6 +128,7 @@ analysis_stats(struct analysis *a, struct analysis_stats *st)
 	st->jobs_retried = a->jobs_retried;
 	st->worker_restarts = a->restarts;
 	st->busy = a->busy;
+	st->deferred = a->deferred;
 }
 
 /* Removes everything below dir (not dir itself), without following
@@ -572,6 +575,37 @@ run_job(struct slot *s, struct job *j)
 	free(text);
 }
 
+/*
+ * Submissions are what clients wait on, analyses are not: during a burst
+ * of submissions (analysis_config.yield_rate), the slot lets the event
+ * loops and the committer have the CPU, and the jobs wait in the store,
+ * durable. It still takes a job at least every ANALYSIS_YIELD_MAX_MS, so
+ * that a sustained burst slows analysis down but never stops it.
+ */
+static void
+yield_to_ingest(struct slot *s)
+{
+	struct analysis *a = s->a;
+	const struct timespec step = {0, ANALYSIS_YIELD_STEP_MS * 1000000L};
+
+	if (a->cfg.yield_rate == 0 || a->cfg.ingest_rate == NULL)
+		return;
+	/* A sleep, not a wait on a->cv: every submission kicks that. */
+	for (;;) {
+		int stopping;
+
+		pthread_mutex_lock(&a->mu);
+		stopping = a->stopping;
+		pthread_mutex_unlock(&a->mu);
+		if (stopping ||
+		    clock_ms() - s->last_job_ms >= ANALYSIS_YIELD_MAX_MS ||
+		    a->cfg.ingest_rate(a->cfg.ingest_ud) < a->cfg.yield_rate)
+			return;
+		a->deferred++;
+		nanosleep(&step, NULL);
+	}
+}
+
 static void *
 slot_main(void *arg)
 {
@@ -591,6 +625,7 @@ slot_main(void *arg)
 		/* Rules reloaded: retire the worker between jobs. */
 		if (s->pid != 0 && s->generation != a->generation)
 			reap(s, 0, NULL, 0);
+		yield_to_ingest(s);
 		rc = s->store->ops->job_claim(s->store, &j);
 		if (rc == 0) {
 			a->busy++;
@@ -601,6 +636,7 @@ slot_main(void *arg)
 				run_job(s, &j);
 			a->busy--;
 			job_clear(&j);
+			s->last_job_ms = clock_ms();
 			continue;
 		}
 		if (rc != VG_ENOENT)

@@ -23,6 +23,10 @@
 #define ANALYSIS_MAX_ATTEMPTS 3
 #define ANALYSIS_GRACE_MS     5000 /* beyond the engine's own time limit */
 #define ANALYSIS_MAX_SLOTS    64
+/* The longest a slot defers its next job to a burst of submissions: each
+ * slot still analyses at least one sample per this much time. */
+#define ANALYSIS_YIELD_MAX_MS  100
+#define ANALYSIS_YIELD_STEP_MS 20 /* how often a yielding slot looks again */
 
 struct analysis;
 
@@ -35,6 +39,13 @@ struct analysis_config {
 	unsigned slots;          /* 1..ANALYSIS_MAX_SLOTS */
 	uint32_t max_scan_ms;
 	int notify_fd; /* written one byte when results are ready */
+	/* Yielding to ingest: while ingest_rate(ingest_ud) (submissions
+	 * committed per second) is at least yield_rate, a slot waits before
+	 * it claims its next job, but never more than ANALYSIS_YIELD_MAX_MS
+	 * after its last one. yield_rate 0 or no ingest_rate: never. */
+	uint64_t (*ingest_rate)(void *ud);
+	void *ingest_ud;
+	uint32_t yield_rate;
 };
 
 /* Starts the slots. Returns 0 and *out, or a VG_E* code with err set. */
@@ -59,7 +70,8 @@ void analysis_reload(struct analysis *a);
 /* Counters for /metrics. */
 struct analysis_stats {
 	uint64_t jobs_done, jobs_failed, jobs_retried, worker_restarts;
-	uint64_t busy; /* slots analysing right now */
+	uint64_t busy;     /* slots analysing right now */
+	uint64_t deferred; /* ANALYSIS_YIELD_STEP_MS waits, yielding */
 };
 void analysis_stats(struct analysis *a, struct analysis_stats *st);
 

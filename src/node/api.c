@@ -948,6 +948,8 @@ on_submit(h2o_req_t *req)
 		memcpy(it->body, req->entity.base, it->len);
 	it->created = (int64_t)time(NULL);
 	it->hdr.port = L->id;
+	/* A failure here leaves it to the committer. */
+	(void)ingest_hash(it, L->digest);
 	if (ingest_submit(N->ingest, it) != 0) {
 		ingest_item_free(it);
 		h2o_add_header(&req->pool, &req->res.headers,
@@ -1473,12 +1475,17 @@ on_metrics(h2o_req_t *req)
 		    "vigil_worker_restarts_total %llu\n"
 		    "# HELP vigil_analysis_busy Workers analysing now.\n"
 		    "# TYPE vigil_analysis_busy gauge\nvigil_analysis_busy "
-		    "%llu\n",
+		    "%llu\n"
+		    "# HELP vigil_analysis_deferred_total 20 ms waits of an "
+		    "analysis slot yielding to a burst of submissions.\n"
+		    "# TYPE vigil_analysis_deferred_total counter\n"
+		    "vigil_analysis_deferred_total %llu\n",
 		    (unsigned long long)st.jobs_done,
 		    (unsigned long long)st.jobs_failed,
 		    (unsigned long long)st.jobs_retried,
 		    (unsigned long long)st.worker_restarts,
-		    (unsigned long long)st.busy);
+		    (unsigned long long)st.busy,
+		    (unsigned long long)st.deferred);
 	}
 	OUT("# HELP vigil_rate_limited_total Requests refused with 429.\n"
 	    "# TYPE vigil_rate_limited_total counter\n"

@@ -35,6 +35,7 @@ config_default(struct node_config *c)
 	c->max_connections = NODE_MAX_CONNECTIONS_DEFAULT;
 	c->rate_per_sec = NODE_RATE_PER_SEC_DEFAULT;
 	c->rate_burst = NODE_RATE_BURST_DEFAULT;
+	c->analysis_yield_rate = NODE_ANALYSIS_YIELD_RATE_DEFAULT;
 }
 
 int
@@ -107,6 +108,9 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 			bad = set_u32(v, 0, 64, &c->workers) != 0;
 		else if (strcmp(key, "loops") == 0)
 			bad = set_u32(v, 0, NODE_MAX_LOOPS, &c->loops) != 0;
+		else if (strcmp(key, "analysis_yield_rate") == 0)
+			bad = set_u32(v, 0, 100000000,
+				      &c->analysis_yield_rate) != 0;
 		else
 			goto unknown;
 	} else if (strcmp(sec, "limits") == 0) {

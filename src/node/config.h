@@ -16,17 +16,19 @@
 #define NODE_SITE_DEFAULT   "zrh1"
 
 /* Request limits (docs/API.md). */
-#define NODE_MAX_SAMPLE_BODY_DEFAULT    (64u * 1024 * 1024) /* submissions */
-#define NODE_MAX_JSON_BODY_DEFAULT      (2u * 1024 * 1024)  /* other POSTs */
-#define NODE_MAX_RELEASE_BODY_DEFAULT   (256u * 1024 * 1024) /* publishes */
+#define NODE_MAX_SAMPLE_BODY_DEFAULT  (64u * 1024 * 1024)  /* submissions */
+#define NODE_MAX_JSON_BODY_DEFAULT    (2u * 1024 * 1024)   /* other POSTs */
+#define NODE_MAX_RELEASE_BODY_DEFAULT (256u * 1024 * 1024) /* publishes */
 /* Seconds before the release timestamp is signed again (docs/RELEASES.md). */
-#define NODE_TIMESTAMP_REFRESH_DEFAULT 3600u
+#define NODE_TIMESTAMP_REFRESH_DEFAULT  3600u
 #define NODE_MAX_BATCH_DEFAULT          10000u /* hashes per lookup */
 #define NODE_REQUEST_TIMEOUT_MS_DEFAULT 30000u
 #define NODE_MAX_SCAN_MS_DEFAULT        120000u /* the engine's own default */
 #define NODE_MAX_CONNECTIONS_DEFAULT    4096u
 #define NODE_RATE_PER_SEC_DEFAULT       200u /* requests per client */
 #define NODE_RATE_BURST_DEFAULT         400u
+/* Submissions per second above which analyses yield to ingest. */
+#define NODE_ANALYSIS_YIELD_RATE_DEFAULT 1000
 /* Enrolments per client address: a burst, then a few a minute. */
 #define NODE_ENROLL_BURST   30u
 #define NODE_ENROLL_PER_MIN 20u
@@ -57,6 +59,8 @@ struct node_config {
 	char rules_dir[1024]; /* empty: the default rules */
 	uint32_t workers;     /* analysis worker processes; 0: one per core */
 	uint32_t loops;       /* HTTP event loop threads; 0: one per core */
+	uint32_t analysis_yield_rate; /* submissions/s above which analyses
+					 wait (analysis.h); 0: never */
 	/* The transparency log's origin line (and key name); empty: the
 	 * default, vigil.local/<region>. */
 	char log_origin[NOTE_ORIGIN_MAX + 1];

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -19,13 +20,63 @@
 
 struct ingest {
 	struct batcher *b;
-	pthread_mutex_t mu; /* stats */
+	pthread_mutex_t mu; /* stats and the rate */
 	struct ingest_stats stats;
+	uint64_t win_start, win_items; /* the window being counted */
+	uint64_t rate, rate_at;        /* the last full window's rate */
 	/* The committer's own. */
 	struct store *store;
 	struct samples *samples;
 	struct digest *digest;
 };
+
+int
+ingest_hash(struct ingest_item *it, struct digest *d)
+{
+	struct digest_result dr;
+
+	if (digest_buffer(d, it->body ? (void *)it->body : "", it->len, false,
+			  &dr) != 0)
+		return VG_ELIB;
+	digest_hex(dr.md5, 16, it->md5);
+	digest_hex(dr.sha1, 20, it->sha1);
+	digest_hex(dr.sha256, 32, it->sha256);
+	it->hashed = true;
+	return 0;
+}
+
+/* Counts n more committed submissions into the rate (g->mu held). */
+static void
+count_rate(struct ingest *g, uint64_t n)
+{
+	uint64_t now = clock_ms();
+
+	if (g->win_start == 0 ||
+	    now - g->win_start > 4 * INGEST_RATE_WINDOW_MS) {
+		/* Nothing for a while: a new window starts here. */
+		g->win_start = now;
+		g->win_items = 0;
+	}
+	g->win_items += n;
+	if (now - g->win_start >= INGEST_RATE_WINDOW_MS) {
+		g->rate = g->win_items * 1000 / (now - g->win_start);
+		g->rate_at = now;
+		g->win_start = now;
+		g->win_items = 0;
+	}
+}
+
+uint64_t
+ingest_rate(struct ingest *g)
+{
+	uint64_t rate;
+
+	pthread_mutex_lock(&g->mu);
+	rate = clock_ms() - g->rate_at <= 2 * INGEST_RATE_WINDOW_MS ? g->rate
+								    : 0;
+	pthread_mutex_unlock(&g->mu);
+	return rate;
+}
 
 /* Hashes it and finds or appends its sample; *loc is where the bytes
  * were appended, NULL when the store had them already. The item's rc
@@ -35,19 +86,12 @@ place(struct ingest *g, struct ingest_item *it, struct ingest_item **batch,
       size_t i, struct sample_loc *locs, const struct sample_loc **loc,
       bool *appended)
 {
-	struct digest_result dr;
 	int rc;
 
 	*loc = NULL;
 	*appended = false;
-	if (digest_buffer(g->digest, it->body ? (void *)it->body : "", it->len,
-			  false, &dr) != 0) {
-		it->rc = VG_ELIB;
+	if (!it->hashed && (it->rc = ingest_hash(it, g->digest)) != 0)
 		return;
-	}
-	digest_hex(dr.md5, 16, it->md5);
-	digest_hex(dr.sha1, 20, it->sha1);
-	digest_hex(dr.sha256, 32, it->sha256);
 	/* The same sample earlier in this batch: share its bytes. */
 	for (size_t k = 0; k < i; k++) {
 		if (batch[k]->rc == 0 &&
@@ -158,6 +202,7 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 	g->stats.batches += m > 0;
 	g->stats.items += m;
 	g->stats.samples_stored += stored;
+	count_rate(g, m);
 	pthread_mutex_unlock(&g->mu);
 	free(appended);
 	free(subs);

@@ -44,11 +44,14 @@ struct ingest_item {
 	size_t len;
 	int64_t created; /* unix seconds */
 	void *ud;        /* the caller's */
-	/* Set by the committer. */
-	int rc; /* 0, VG_EINVAL (refused: hashes disagree), VG_ENOENT (the
-		 * client is gone), or a store or disk error (try again) */
+	/* The body's hashes: set by the caller (ingest_hash(), on the event
+	 * loop, which has CPU to spare), else by the committer. */
+	bool hashed;
 	char md5[33], sha1[41], sha256[65];
-	bool new_job;       /* a job was queued for the sample */
+	/* Set by the committer. */
+	int rc;       /* 0, VG_EINVAL (refused: hashes disagree), VG_ENOENT (the
+		       * client is gone), or a store or disk error (try again) */
+	bool new_job; /* a job was queued for the sample */
 	enum job_state job; /* the sample's job after the commit */
 	/* The sample's reputation after the commit, read by the committer
 	 * so that the loop can update its index without the store. */
@@ -89,7 +92,18 @@ struct ingest_item *ingest_take_done(struct ingest *g, unsigned port);
 
 void ingest_item_free(struct ingest_item *it);
 
+struct digest;
+/* Sets it's hashes from its body with d (the caller's, one per thread),
+ * so that the committer, the one thread every submission goes through,
+ * does not have to. Returns 0 or VG_ELIB. */
+int ingest_hash(struct ingest_item *it, struct digest *d);
+
 void ingest_get_stats(struct ingest *g, struct ingest_stats *out);
+
+/* Submissions committed per second over the last INGEST_RATE_WINDOW_MS
+ * or so; 0 when nothing was committed lately. Safe from any thread. */
+#define INGEST_RATE_WINDOW_MS 200
+uint64_t ingest_rate(struct ingest *g);
 
 /* Commits what is queued, stops the thread and frees g, including any
  * finished items not taken. */

@@ -62,9 +62,12 @@ struct waiter;
 struct releases;
 
 /* One HTTP event loop thread's share of the API's state (api.c). */
+struct digest;
+
 struct api_loop {
-	unsigned id;         /* 0: the loop that takes analysis results */
-	struct store *store; /* its own handle */
+	unsigned id;           /* 0: the loop that takes analysis results */
+	struct store *store;   /* its own handle */
+	struct digest *digest; /* hashes submissions before they queue */
 	struct metrics metrics;
 	int notify_fd;          /* write end of its notify pipe */
 	struct waiter *waiters; /* its long-polls */
@@ -82,7 +85,7 @@ struct node {
 	struct ingest *ingest;     /* group commit of submissions */
 	struct nodelog *log;       /* the transparency log and its sequencer */
 	struct witnessing
-		*witnessing; /* cosignatures; NULL without witnesses */
+		*witnessing;       /* cosignatures; NULL without witnesses */
 	struct releases *releases; /* signed releases (releases.c) */
 	/* The reputation index: read by every loop, written under the lock
 	 * for writing when a submission or an analysis changes a sample. */

@@ -220,6 +220,16 @@ worker_path(char *buf, size_t len)
 	return 0;
 }
 
+/* The committer's rate, for the analysis slots (analysis_config). */
+static uint64_t
+node_ingest_rate(void *ud)
+{
+	struct node *node = ud;
+	struct ingest *g = __atomic_load_n(&node->ingest, __ATOMIC_ACQUIRE);
+
+	return g == NULL ? 0 : ingest_rate(g);
+}
+
 static int
 make_dir(const char *path)
 {
@@ -244,6 +254,7 @@ main(int argc, char **argv)
 	const char *region = NULL, *site = NULL;
 	static h2o_globalconf_t gconf;
 	struct samples *samples = NULL;
+	struct ingest *ingest = NULL;
 	struct analysis_config acfg;
 	char wpath[1024], tmproot[1200], dbpath[1200];
 	h2o_hostconf_t *host;
@@ -362,6 +373,8 @@ main(int argc, char **argv)
 		nfds[k] = loops[k].notify[1];
 		al->id = k;
 		al->notify_fd = loops[k].notify[1];
+		if ((al->digest = digest_new()) == NULL)
+			fatal("out of memory");
 		pthread_mutex_init(&al->mu, NULL);
 		/* Loop 0 takes over the main thread's handle. */
 		if (k == 0)
@@ -393,16 +406,21 @@ main(int argc, char **argv)
 			     : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	acfg.max_scan_ms = the_node.cfg.max_scan_ms;
 	acfg.notify_fd = loops[0].notify[1];
+	acfg.ingest_rate = node_ingest_rate;
+	acfg.ingest_ud = &the_node;
+	acfg.yield_rate = the_node.cfg.analysis_yield_rate;
 	if (analysis_start(&acfg, &the_node.analysis, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: analysis: %s\n", err);
 		return 2;
 	}
 	the_rules_dir = acfg.rules_dir;
-	if (ingest_start(dbpath, samples, nfds, the_node.n_loops,
-			 &the_node.ingest, err, sizeof(err)) != 0) {
+	if (ingest_start(dbpath, samples, nfds, the_node.n_loops, &ingest, err,
+			 sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
 	}
+	/* The analysis slots already run and read it (node_ingest_rate). */
+	__atomic_store_n(&the_node.ingest, ingest, __ATOMIC_RELEASE);
 	if (nodelog_open(&the_node.cfg, samples, nfds, the_node.n_loops,
 			 &the_node.log, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: transparency log: %s\n", err);
@@ -500,6 +518,7 @@ main(int argc, char **argv)
 
 		close(loops[k].notify[1]);
 		al->store->ops->close(al->store);
+		digest_free(al->digest);
 		free(al->inbox);
 		pthread_mutex_destroy(&al->mu);
 	}

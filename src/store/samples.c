@@ -82,7 +82,17 @@ struct samples {
 	 * segment: the next samples_sync() must say so. */
 	bool seg_lost;
 	uint8_t *scratch; /* one chunk with its length prefix */
+	/* Records appended but not yet written: wlen bytes that belong at
+	 * offset wat of the open segment (wat + wlen == seg_size). A batch
+	 * of small records goes out in one write at samples_sync(). */
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	uint64_t wat;
 };
+
+/* Records up to this size are gathered in wbuf, which is written out
+ * when it reaches it; larger ones are written as they are encrypted. */
+#define WBUF_MAX (1u << 20)
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -246,6 +256,22 @@ seg_abandon(struct samples *s)
 		s->seg_lost = true;
 	s->seg_fd = -1;
 	s->seg_dirty = false;
+	s->wlen = 0;
+}
+
+/* Writes out the gathered records; VG_EIO (the caller abandons the
+ * segment) if that fails. */
+static int
+wbuf_flush(struct samples *s)
+{
+	int rc;
+
+	if (s->wlen == 0)
+		return 0;
+	rc = io_pwrite_all(s->seg_fd, s->wbuf, s->wlen, s->wat);
+	s->wat += s->wlen;
+	s->wlen = 0;
+	return rc;
 }
 
 /*
@@ -266,7 +292,8 @@ seg_ready(struct samples *s, uint64_t need)
 	if (s->seg_fd >= 0) {
 		/* Full: what is in it must be durable before it is closed,
 		 * since samples_sync only flushes the open segment. */
-		if (s->seg_dirty && io_fdatasync(s->seg_fd) != 0) {
+		if (s->seg_dirty &&
+		    (wbuf_flush(s) != 0 || io_fdatasync(s->seg_fd) != 0)) {
 			seg_abandon(s);
 			return VG_EIO;
 		}
@@ -296,10 +323,11 @@ samples_append(struct samples *s, const char *sha256_hex, const void *buf,
 	       size_t len, struct sample_loc *loc)
 {
 	crypto_secretstream_xchacha20poly1305_state st;
-	uint8_t want[32], got[32], hdr[REC_HDR];
+	uint8_t want[32], got[32], hdr[REC_HDR], *out = NULL;
 	const uint8_t *p = buf;
 	uint64_t rec, at;
 	size_t off = 0;
+	bool gather;
 	int rc;
 
 	if (parse_hex(sha256_hex, want) != 0 || (buf == NULL && len > 0) ||
@@ -315,28 +343,48 @@ samples_append(struct samples *s, const char *sha256_hex, const void *buf,
 	if ((rc = seg_ready(s, rec)) != 0)
 		return rc;
 	at = s->seg_size;
+	gather = rec <= WBUF_MAX;
+	if (gather) {
+		if (s->wlen == 0)
+			s->wat = at;
+		if (s->wcap - s->wlen < rec) {
+			s->wcap = s->wlen + rec > 2 * s->wcap ? s->wlen + rec
+							      : 2 * s->wcap;
+			s->wbuf = xreallocarray(s->wbuf, s->wcap, 1);
+		}
+		out = s->wbuf + s->wlen;
+	} else if (wbuf_flush(s) != 0) {
+		/* Records gathered before this one are lost with it. */
+		seg_abandon(s);
+		return VG_EIO;
+	}
 
 	memcpy(hdr, MAGIC, MAGIC_LEN);
 	memcpy(hdr + MAGIC_LEN, want, 32);
 	put_be64(hdr + MAGIC_LEN + 32, (uint64_t)len);
 	crypto_secretstream_xchacha20poly1305_init_push(&st, hdr + AD_LEN,
 							s->key);
-	rc = io_pwrite_all(s->seg_fd, hdr, sizeof(hdr), at);
+	if (gather)
+		memcpy(out, hdr, sizeof(hdr));
+	else
+		rc = io_pwrite_all(s->seg_fd, hdr, sizeof(hdr), at);
 	at += sizeof(hdr);
 	while (rc == 0) {
 		size_t n =
 			len - off < SAMPLES_CHUNK ? len - off : SAMPLES_CHUNK;
 		bool last = off + n == len;
 		unsigned long long clen = 0;
+		uint8_t *c = gather ? out + (at - s->seg_size) : s->scratch;
 
 		if (crypto_secretstream_xchacha20poly1305_push(
-			    &st, s->scratch + 4, &clen, n ? p + off : hdr, n,
-			    hdr, AD_LEN, last ? TAG_FINAL : TAG_MSG) != 0) {
+			    &st, c + 4, &clen, n ? p + off : hdr, n, hdr,
+			    AD_LEN, last ? TAG_FINAL : TAG_MSG) != 0) {
 			rc = VG_ELIB;
 			break;
 		}
-		put_be32(s->scratch, (uint32_t)clen);
-		rc = io_pwrite_all(s->seg_fd, s->scratch, 4 + (size_t)clen, at);
+		put_be32(c, (uint32_t)clen);
+		if (!gather)
+			rc = io_pwrite_all(s->seg_fd, c, 4 + (size_t)clen, at);
 		at += 4 + clen;
 		off += n;
 		if (last)
@@ -344,14 +392,22 @@ samples_append(struct samples *s, const char *sha256_hex, const void *buf,
 	}
 	sodium_memzero(&st, sizeof(st));
 	/* On failure the size does not move: the next record overwrites
-	 * whatever part of this one reached the file. */
+	 * whatever part of this one reached the file (or the buffer). */
 	if (rc != 0)
 		return rc;
+	if (gather)
+		s->wlen += rec;
 	loc->segment = s->seg_no;
 	loc->offset = s->seg_size;
 	loc->length = rec;
 	s->seg_size += rec;
 	s->seg_dirty = true;
+	if (s->wlen >= WBUF_MAX && wbuf_flush(s) != 0) {
+		/* This record and those gathered with it are lost: the next
+		 * samples_sync() says so. */
+		seg_abandon(s);
+		return VG_EIO;
+	}
 	return 0;
 }
 
@@ -365,7 +421,7 @@ samples_sync(struct samples *s)
 	if (s->seg_fd < 0 || !s->seg_dirty)
 		return 0;
 	/* A failed sync gives the segment up (fileio.h says why). */
-	if (io_fdatasync(s->seg_fd) != 0) {
+	if (wbuf_flush(s) != 0 || io_fdatasync(s->seg_fd) != 0) {
 		seg_abandon(s);
 		s->seg_lost = false;
 		return VG_EIO;
@@ -693,6 +749,7 @@ samples_close(struct samples *s)
 	}
 	seg_abandon(s);
 	free(s->scratch);
+	free(s->wbuf);
 	EVP_MD_free(s->sha256);
 	if (s->root >= 0)
 		close(s->root);

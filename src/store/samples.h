@@ -72,8 +72,13 @@ void samples_close(struct samples *s);
  * (sha256_hex: 64 lowercase hex digits; checked again here, VG_EINVAL if
  * it does not match; VG_ELIMIT above SAMPLES_MAX_SIZE), into a new record
  * of the current segment, and returns its location. The record is not
- * durable until samples_sync() returns 0. VG_EIO if it could not be
- * written (nothing referable was written then).
+ * durable until samples_sync() returns 0. Records of up to 1 MiB are
+ * gathered in memory and written by samples_sync() (or once 1 MiB is
+ * gathered), so that a batch of small samples costs one write: a write
+ * that fails then is reported by samples_sync(), or by the append that
+ * filled the buffer, and every record gathered with it is lost. A larger
+ * record is written as it is encrypted: VG_EIO if that fails (nothing
+ * referable was written then).
  */
 int samples_append(struct samples *s, const char *sha256_hex, const void *buf,
 		   size_t len, struct sample_loc *loc)

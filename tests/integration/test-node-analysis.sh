@@ -352,4 +352,39 @@ st=$?
 	pass "SIGTERM answers pending long-polls and exits 0" ||
 	fail "SIGTERM answers pending long-polls and exits 0" "poll $(cat "$tmp/poll.code"), status $st"
 
+# --- analyses yield to a burst of submissions, and still finish them --------------
+# With the threshold at 1 submission/s every burst counts: the slots wait
+# between jobs while it lasts (vigil_analysis_deferred_total), yet every
+# sample is analysed.
+printf '[node]\nworkers = 2\nanalysis_yield_rate = 1\n' >node.conf
+rm -rf "$tmp/var"
+start_node || { fail "vigild starts with analysis_yield_rate" "$(cat vigild.err)"; finish; }
+t3=$(enroll files)
+senders=
+for c in 1 2 3 4; do
+	(
+		for i in $(seq 1 15); do
+			printf 'yield test sample %s %s %s\n' "$c" "$i" "$(date +%s%N)" |
+				curl -s -o /dev/null -H "Authorization: Bearer $t3" \
+					--data-binary @- "$base/v1/submissions"
+		done
+	) &
+	senders="$senders $!"
+done
+# shellcheck disable=SC2086
+wait $senders
+i=0
+while [ $i -lt 120 ]; do
+	http GET /metrics ""
+	[ "$(sed -n 's/^vigil_analysis_jobs_total{outcome="done"} //p' "$out")" = 60 ] && break
+	sleep 0.5
+	i=$((i + 1))
+done
+done_n=$(sed -n 's/^vigil_analysis_jobs_total{outcome="done"} //p' "$out")
+deferred=$(sed -n 's/^vigil_analysis_deferred_total //p' "$out")
+[ "$done_n" = 60 ] && [ "${deferred:-0}" -gt 0 ] &&
+	pass "analyses yield to a burst of submissions ($deferred waits) and all 60 finish" ||
+	fail "analyses yield to a burst of submissions and all 60 finish" "done ${done_n:-?}, deferred ${deferred:-?}"
+stop_node
+
 finish

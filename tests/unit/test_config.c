@@ -47,6 +47,7 @@ test_defaults_are_the_documented_ones(void **state)
 	assert_int_equal(c.max_sample_body, 64u * 1024 * 1024);
 	assert_int_equal(c.max_batch, 10000);
 	assert_int_equal(c.loops, 0);
+	assert_int_equal(c.analysis_yield_rate, 1000);
 	assert_string_equal(config_log_origin(&c, buf, sizeof(buf)),
 			    "vigil.local/eu");
 	assert_int_equal(config_check(&c, err, sizeof(err)), 0);
@@ -74,6 +75,7 @@ test_full_file_is_read(void **state)
 				   "region = us  # trailing comment\n"
 				   "site = nyc2\n"
 				   "loops = 3\n"
+				   "analysis_yield_rate = 0\n"
 				   "[log]\n"
 				   "origin = vigil.example/us\n"
 				   "[limits]\n"
@@ -88,6 +90,7 @@ test_full_file_is_read(void **state)
 	assert_string_equal(c.region, "us");
 	assert_string_equal(c.site, "nyc2");
 	assert_int_equal(c.loops, 3);
+	assert_int_equal(c.analysis_yield_rate, 0);
 	assert_string_equal(config_log_origin(&c, buf, sizeof(buf)),
 			    "vigil.example/us");
 	assert_int_equal(c.max_batch, 500);
@@ -132,6 +135,8 @@ test_bad_lines_are_refused_with_their_number(void **state)
 		       ":2: bad character in key");
 	expect_refused("[node]\ndata = \"unterminated\n", ":2: unterminated");
 	expect_refused("[node]\nloops = 65\n", ":2: bad value for loops");
+	expect_refused("[node]\nanalysis_yield_rate = -5\n",
+		       ":2: bad value for analysis_yield_rate");
 	expect_refused("[log]\norigin = a b\n", ":2: bad value for origin");
 	expect_refused("[log]\norigin = a+b\n", ":2: bad value for origin");
 	expect_refused("[log]\nwitness = x\n", ":2: unknown key 'witness'");

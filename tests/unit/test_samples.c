@@ -1175,11 +1175,54 @@ test_fifo_segment_refused(void **state)
 	assert_true(rc == VG_ETYPE || rc == VG_EIO);
 }
 
+/* Small records are gathered and written by samples_sync(): a write that
+ * fails there loses the whole group, says so, and the store goes on in a
+ * new segment. */
+static void
+test_failed_gathered_write_fails_sync(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t mid[4 * SAMPLES_CHUNK];
+	uint8_t a[] = "synced before", c[] = "appended after";
+	struct sample_loc la, lb, lc;
+	struct rlimit old, small;
+	char ha[65], hb[65], hc[65];
+	void (*was)(int);
+	int rc;
+
+	append_sample(f, a, sizeof(a), ha, &la);
+	assert_int_equal(samples_sync(f->s), 0);
+	randombytes_buf(mid, sizeof(mid));
+	sha_hex(mid, sizeof(mid), hb);
+	assert_int_equal(samples_append(f->s, hb, mid, sizeof(mid), &lb), 0);
+	was = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_cur = la.length + SAMPLES_CHUNK;
+	small.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	rc = samples_sync(f->s);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, was);
+	assert_int_equal(rc, VG_EIO);
+	/* The next record starts a new segment; the old one is intact. */
+	append_sample(f, c, sizeof(c), hc, &lc);
+	assert_int_equal(samples_sync(f->s), 0);
+	assert_int_equal(lc.segment, la.segment + 1);
+	assert_int_equal(lc.offset, 0);
+	expect_content(f, &la, ha, a, sizeof(a));
+	expect_content(f, &lc, hc, c, sizeof(c));
+	assert_int_equal(samples_append(f->s, hb, mid, sizeof(mid), &lb), 0);
+	assert_int_equal(samples_sync(f->s), 0);
+	expect_content(f, &lb, hb, mid, sizeof(mid));
+}
+
 static void
 test_failed_append_leaves_store_usable(void **state)
 {
 	struct fx *f = *state;
-	static uint8_t big[4 * SAMPLES_CHUNK];
+	/* Larger than what is gathered in memory: written as it is
+	 * encrypted, so the failure is the append's. */
+	static uint8_t big[40 * SAMPLES_CHUNK];
 	uint8_t a[] = "synced before", c[] = "appended after";
 	struct sample_loc la, lb, lc;
 	struct rlimit old, small;
@@ -1400,6 +1443,7 @@ main(void)
 		T(test_forged_content_not_matching_name_corrupt),
 		T(test_symlinked_segment_refused),
 		T(test_fifo_segment_refused),
+		T(test_failed_gathered_write_fails_sync),
 		T(test_failed_append_leaves_store_usable),
 		T(test_readers_beside_writer),
 	};
