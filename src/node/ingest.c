@@ -28,7 +28,76 @@ struct ingest {
 	struct store *store;
 	struct samples *samples;
 	struct digest *digest;
+	/* The syncer: a thread that makes a batch's sample bytes durable
+	 * while the committer writes the batch's rows; the commit waits for
+	 * it (sync_wait(), the transaction's barrier). */
+	pthread_t sync_thread;
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	int sync_state; /* SYNC_IDLE, SYNC_ASKED, SYNC_DONE */
+	int sync_rc;
+	bool sync_stop;
 };
+
+enum { SYNC_IDLE, SYNC_ASKED, SYNC_DONE };
+
+static void *
+sync_main(void *arg)
+{
+	struct ingest *g = arg;
+
+	pthread_mutex_lock(&g->sync_mu);
+	for (;;) {
+		while (!g->sync_stop && g->sync_state != SYNC_ASKED)
+			pthread_cond_wait(&g->sync_cv, &g->sync_mu);
+		if (g->sync_state != SYNC_ASKED)
+			break;
+		pthread_mutex_unlock(&g->sync_mu);
+		/* The committer touches no sample until SYNC_DONE. */
+		int rc = samples_sync(g->samples);
+		pthread_mutex_lock(&g->sync_mu);
+		g->sync_rc = rc;
+		g->sync_state = SYNC_DONE;
+		pthread_cond_broadcast(&g->sync_cv);
+	}
+	pthread_mutex_unlock(&g->sync_mu);
+	return NULL;
+}
+
+static void
+sync_ask(struct ingest *g)
+{
+	pthread_mutex_lock(&g->sync_mu);
+	g->sync_state = SYNC_ASKED;
+	pthread_cond_broadcast(&g->sync_cv);
+	pthread_mutex_unlock(&g->sync_mu);
+}
+
+/* Ends the syncer thread (no sync is asked for any more). */
+static void
+sync_stop(struct ingest *g)
+{
+	pthread_mutex_lock(&g->sync_mu);
+	g->sync_stop = true;
+	pthread_cond_broadcast(&g->sync_cv);
+	pthread_mutex_unlock(&g->sync_mu);
+	pthread_join(g->sync_thread, NULL);
+}
+
+/* Waits for the sync asked for; its result. Safe to call again. */
+static int
+sync_wait(void *ud)
+{
+	struct ingest *g = ud;
+	int rc;
+
+	pthread_mutex_lock(&g->sync_mu);
+	while (g->sync_state == SYNC_ASKED)
+		pthread_cond_wait(&g->sync_cv, &g->sync_mu);
+	rc = g->sync_state == SYNC_DONE ? g->sync_rc : 0;
+	pthread_mutex_unlock(&g->sync_mu);
+	return rc;
+}
 
 int
 ingest_hash(struct ingest_item *it, struct digest *d)
@@ -144,16 +213,11 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 		place(g, batch[i], batch, i, locs, &loc[i], &appended[i]);
 		stored += appended[i];
 	}
-	/* The bytes are durable before any row can point at them. */
-	if (stored > 0 && (rc = samples_sync(g->samples)) != 0) {
-		log_event(LOG_ERROR, "sample_store_failed",
-			  "op=sync samples=%zu err=\"%s\"", stored,
-			  vg_strerror(rc));
-		for (size_t i = 0; i < n; i++)
-			if (loc[i] != NULL && batch[i]->rc == 0)
-				batch[i]->rc = rc;
-		stored = 0;
-	}
+	/* The bytes are durable before any row that points at them: the
+	 * syncer syncs them while the rows are written, and the commit
+	 * waits for it (a failed sync rolls the whole batch back). */
+	if (stored > 0)
+		sync_ask(g);
 	for (size_t i = 0; i < n; i++) {
 		struct ingest_item *it = batch[i];
 
@@ -173,10 +237,22 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 		m++;
 	}
 	if (m > 0 &&
-	    (rc = g->store->ops->submission_add_many(g->store, adds, m)) != 0)
+	    (rc = g->store->ops->submission_add_many(
+		     g->store, adds, m, stored > 0 ? sync_wait : NULL, g)) != 0)
 		log_event(LOG_ERROR, "store_failed",
 			  "op=submission_add_many items=%zu err=\"%s\"", m,
 			  g->store->err);
+	/* Whatever happened, the syncer is done before the next batch
+	 * appends: the sample store has one writer at a time. */
+	if (stored > 0 && (rc = sync_wait(g)) != 0) {
+		log_event(LOG_ERROR, "sample_store_failed",
+			  "op=sync samples=%zu err=\"%s\"", stored,
+			  vg_strerror(rc));
+		stored = 0;
+	}
+	pthread_mutex_lock(&g->sync_mu);
+	g->sync_state = SYNC_IDLE;
+	pthread_mutex_unlock(&g->sync_mu);
 	for (size_t i = 0, k = 0; i < n; i++) {
 		struct ingest_item *it = batch[i];
 
@@ -236,13 +312,25 @@ ingest_start(const char *db_path, struct samples *samples,
 	}
 	g->samples = samples;
 	pthread_mutex_init(&g->mu, NULL);
+	pthread_mutex_init(&g->sync_mu, NULL);
+	pthread_cond_init(&g->sync_cv, NULL);
+	if (pthread_create(&g->sync_thread, NULL, sync_main, g) != 0) {
+		snprintf(err, errlen, "cannot start the sample syncer");
+		rc = VG_ELIB;
+		goto fail_sync;
+	}
+	pthread_setname_np(g->sync_thread, "vigild-sync");
 	if ((rc = batcher_start("vigild-ingest", commit_batch, g, &lim,
 				notify_fds, nports, &g->b, err, errlen)) != 0) {
-		pthread_mutex_destroy(&g->mu);
-		goto fail;
+		sync_stop(g);
+		goto fail_sync;
 	}
 	*out = g;
 	return 0;
+fail_sync:
+	pthread_cond_destroy(&g->sync_cv);
+	pthread_mutex_destroy(&g->sync_mu);
+	pthread_mutex_destroy(&g->mu);
 fail:
 	digest_free(g->digest);
 	g->store->ops->close(g->store);
@@ -302,6 +390,9 @@ ingest_stop(struct ingest *g)
 	if (g == NULL)
 		return;
 	batcher_stop(g->b, free_done);
+	sync_stop(g);
+	pthread_cond_destroy(&g->sync_cv);
+	pthread_mutex_destroy(&g->sync_mu);
 	pthread_mutex_destroy(&g->mu);
 	digest_free(g->digest);
 	g->store->ops->close(g->store);

@@ -114,9 +114,14 @@ struct store_ops {
 	 * commit (group commit). Each item is applied on its own (a refused
 	 * one leaves no trace and does not stop the others) and says how it
 	 * went in its rc, new_job and job. Returns 0 once the transaction is
-	 * durable, or a store error: then nothing of any item was stored. */
+	 * durable, or a store error: then nothing of any item was stored.
+	 * With barrier not NULL, it is called once the rows are written and
+	 * before the commit: the caller waits there for what must be durable
+	 * first (the samples' bytes, synced meanwhile by another thread). A
+	 * non-zero return rolls everything back and is returned. */
 	int (*submission_add_many)(struct store *s,
-				   struct submission_add *items, size_t n);
+				   struct submission_add *items, size_t n,
+				   int (*barrier)(void *ud), void *ud);
 	/* Where a sample's bytes are stored (samples.h). VG_ENOENT: not
 	 * stored, even if the sample is known (an object seen only inside
 	 * another sample). */

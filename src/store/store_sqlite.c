@@ -987,7 +987,7 @@ out:
 
 static int
 op_submission_add_many(struct store *base, struct submission_add *items,
-		       size_t n)
+		       size_t n, int (*barrier)(void *ud), void *ud)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	int rc;
@@ -1016,6 +1016,13 @@ op_submission_add_many(struct store *base, struct submission_add *items,
 		if (rc != 0)
 			goto fail;
 	}
+	if (barrier != NULL && (rc = barrier(ud)) != 0) {
+		seterr(s,
+		       "submission_add_many: what the rows refer to did not "
+		       "become durable: %s",
+		       vg_strerror(rc));
+		goto fail;
+	}
 	if ((rc = tx_commit(s)) == 0)
 		return 0;
 fail:
@@ -1038,7 +1045,7 @@ op_submission_add(struct store *base, const struct submission *sub,
 
 	if (new_job != NULL)
 		*new_job = false;
-	if ((rc = op_submission_add_many(base, &it, 1)) != 0)
+	if ((rc = op_submission_add_many(base, &it, 1, NULL, NULL)) != 0)
 		return rc;
 	if (it.rc == 0 && new_job != NULL)
 		*new_job = it.new_job;

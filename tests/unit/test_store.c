@@ -1299,7 +1299,8 @@ test_submission_add_many_applies_each_item_on_its_own(void **state)
 	/* Item 3: sample 0 again from client 2, with another location,
 	 * which must not replace the first. */
 	it[3].loc = &other;
-	assert_int_equal(f->st->ops->submission_add_many(f->st, it, 4), 0);
+	assert_int_equal(
+		f->st->ops->submission_add_many(f->st, it, 4, NULL, NULL), 0);
 	assert_int_equal(it[0].rc, 0);
 	assert_true(it[0].new_job);
 	assert_int_equal(it[0].job, JOB_QUEUED);
@@ -1462,6 +1463,77 @@ test_corrupt_sample_location_is_ecorrupt(void **state)
  * past the first byte of any file are refused (RLIMIT_FSIZE) while it
  * runs: nothing of a small transaction is written before its commit
  * appends it to the WAL. */
+/* The barrier of submission_add_many: its failure rolls the whole batch
+ * back; its success lets it commit; it runs once, after the rows. */
+struct barrier_calls {
+	int calls;
+	int rc;
+};
+
+static int
+barrier_cb(void *ud)
+{
+	struct barrier_calls *b = ud;
+
+	b->calls++;
+	return b->rc;
+}
+
+static void
+test_submission_add_many_barrier(void **state)
+{
+	struct fx *f = *state;
+	struct submission subs[2], got;
+	struct submission_add it[2];
+	struct sample_loc loc = {1, 0, 100};
+	struct barrier_calls b = {0};
+	uint64_t queued = 99;
+
+	put_client(f->st, 1);
+	memset(subs, 0, sizeof(subs));
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < 2; i++) {
+		struct hashes h = sample(i + 1);
+
+		snprintf(subs[i].id, sizeof(subs[i].id), "barrier-%d", i);
+		client_id(subs[i].client_id, 1);
+		memcpy(subs[i].sha256, h.sha256, sizeof(subs[i].sha256));
+		subs[i].metadata = "{}";
+		subs[i].created = 1700000000;
+		it[i].sub = &subs[i];
+		it[i].md5 = strdup(h.md5);
+		it[i].sha1 = strdup(h.sha1);
+		it[i].size = 68;
+		it[i].loc = &loc;
+	}
+	b.rc = VG_EIO;
+	assert_int_equal(
+		f->st->ops->submission_add_many(f->st, it, 2, barrier_cb, &b),
+		VG_EIO);
+	assert_int_equal(b.calls, 1);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(it[i].rc, VG_EIO);
+		assert_int_equal(
+			f->st->ops->submission_get(f->st, subs[i].id, &got),
+			VG_ENOENT);
+	}
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &queued), 0);
+	assert_int_equal(queued, 0);
+	b.rc = 0;
+	assert_int_equal(
+		f->st->ops->submission_add_many(f->st, it, 2, barrier_cb, &b),
+		0);
+	assert_int_equal(b.calls, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(it[i].rc, 0);
+		assert_int_equal(
+			f->st->ops->submission_get(f->st, subs[i].id, &got), 0);
+		free(got.metadata);
+		free((char *)it[i].md5);
+		free((char *)it[i].sha1);
+	}
+}
+
 static void
 test_submission_add_many_that_cannot_commit_stores_nothing(void **state)
 {
@@ -1504,7 +1576,7 @@ test_submission_add_many_that_cannot_commit_stores_nothing(void **state)
 	lim = old_lim;
 	lim.rlim_cur = 1;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	rc = f->st->ops->submission_add_many(f->st, it, 3);
+	rc = f->st->ops->submission_add_many(f->st, it, 3, NULL, NULL);
 	/* Restored before any assertion, which may write a file. */
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
 	assert_int_equal(sigaction(SIGXFSZ, &old_sa, NULL), 0);
@@ -1531,7 +1603,8 @@ test_submission_add_many_that_cannot_commit_stores_nothing(void **state)
 	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM samples"), 0);
 
 	/* The handle works again, and the same batch goes through. */
-	assert_int_equal(f->st->ops->submission_add_many(f->st, it, 3), 0);
+	assert_int_equal(
+		f->st->ops->submission_add_many(f->st, it, 3, NULL, NULL), 0);
 	assert_int_equal(it[0].rc, 0);
 	assert_true(it[0].new_job);
 	assert_int_equal(it[1].rc, 0);
@@ -1971,6 +2044,7 @@ main(void)
 		T(test_second_location_of_a_sample_is_ignored),
 		T(test_corrupt_sample_location_is_ecorrupt),
 		T(test_submission_add_many_that_cannot_commit_stores_nothing),
+		T(test_submission_add_many_barrier),
 		T(test_version_1_database_is_migrated),
 	};
 
