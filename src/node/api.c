@@ -1149,7 +1149,7 @@ on_submission(h2o_req_t *req, const char *id, size_t len)
 	struct caller who;
 	char idz[37];
 	long wait = 0;
-	int done;
+	int done, rc;
 
 	if (!is_method(req, "GET"))
 		return wrong_method(req, ROUTE_SUBMISSION, "GET");
@@ -1180,10 +1180,19 @@ on_submission(h2o_req_t *req, const char *id, size_t len)
 				"the only query parameter is wait");
 		}
 	}
-	/* Someone else's submission is as unknown as one that never was. */
+	/* Someone else's submission is as unknown as one that never was;
+	 * one the store could not read is not unknown. */
 	memset(&sub, 0, sizeof(sub));
-	if (L->store->ops->submission_get(L->store, idz, &sub) != 0 ||
-	    strcmp(sub.client_id, who.id) != 0) {
+	rc = L->store->ops->submission_get(L->store, idz, &sub);
+	if (rc != 0 && rc != VG_ENOENT) {
+		log_event(LOG_ERROR, "store_failed",
+			  "op=submission_get err=\"%s\"", L->store->err);
+		return api_send_error(req, ROUTE_SUBMISSION, 503,
+				      "store_unavailable",
+				      "the submission could not be read; try "
+				      "again");
+	}
+	if (rc != 0 || strcmp(sub.client_id, who.id) != 0) {
 		if (sub.metadata != NULL)
 			submission_clear(&sub);
 		return api_send_error(req, ROUTE_SUBMISSION, 404, "unknown",

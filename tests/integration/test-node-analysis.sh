@@ -197,7 +197,10 @@ unset VIGIL_HOME
 # --- kill -9 during a burst: every acknowledged submission survives ----------------------
 # Four clients at once, so that the node commits them in groups; the kill
 # lands while batches are being written.
-: >acked
+: >acked.0
+: >acked.1
+: >acked.2
+: >acked.3
 i=0
 while [ $i -lt 120 ]; do
 	printf 'sample %d %s\n' $i "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >s$i
@@ -211,7 +214,7 @@ for lane in 0 1 2 3; do
 			f=s$i
 			c=$(curl -s -o r.$f -w '%{http_code}' -X POST -H "Authorization: Bearer $t1" \
 				--data-binary @$f "$base/v1/submissions")
-			[ "$c" = 202 ] && "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' r.$f >>acked
+			[ "$c" = 202 ] && "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' r.$f >>acked.$lane
 			i=$((i + 4))
 		done
 	) &
@@ -222,19 +225,23 @@ kill -9 $pid
 wait $pid 2>/dev/null
 # shellcheck disable=SC2086
 wait $bursts
+# One file per lane: lines appended to one file by four processes at
+# once can interleave.
+cat acked.0 acked.1 acked.2 acked.3 >acked 2>/dev/null
 segs_before=$(ls "$tmp/var/samples" | grep -c '\.seg$')
 n_acked=$(wc -l <acked)
 start_node || { fail "vigild restarts after kill -9" "$(tail -5 vigild.err)"; finish; }
 pass "vigild restarts after kill -9 ($n_acked submissions acknowledged before it)"
 missing=0
 undone=0
+why=
 while read -r sid; do
 	http GET "/v1/submissions/$sid?wait=60" "$t1"
-	[ "$code" = 200 ] || missing=$((missing + 1))
+	[ "$code" = 200 ] || { missing=$((missing + 1)); why="$why $sid:$code:$(head -c 120 "$out")"; }
 	[ "$(json 'd.get("status")')" = done ] || undone=$((undone + 1))
 done <acked
 [ $missing = 0 ] && pass "every acknowledged submission is present after kill -9" ||
-	fail "every acknowledged submission is present after kill -9" "$missing missing"
+	fail "every acknowledged submission is present after kill -9" "$missing missing:$why" "$(grep -E "level=(error|warn)" vigild.err | tail -5)"
 [ $undone = 0 ] && pass "every acknowledged submission is analysed after the restart" ||
 	fail "every acknowledged submission is analysed after the restart" "$undone not done"
 # The restarted node never appends to a segment a crash may have torn.
