@@ -28,7 +28,7 @@
 #define NODE_RATE_PER_SEC_DEFAULT       200u /* requests per client */
 #define NODE_RATE_BURST_DEFAULT         400u
 /* Submissions per second above which analyses yield to ingest. */
-#define NODE_ANALYSIS_YIELD_RATE_DEFAULT 1000
+#define NODE_ANALYSIS_YIELD_RATE_DEFAULT 4000
 /* Enrolments per client address: a burst, then a few a minute. */
 #define NODE_ENROLL_BURST   30u
 #define NODE_ENROLL_PER_MIN 20u

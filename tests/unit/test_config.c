@@ -47,7 +47,7 @@ test_defaults_are_the_documented_ones(void **state)
 	assert_int_equal(c.max_sample_body, 64u * 1024 * 1024);
 	assert_int_equal(c.max_batch, 10000);
 	assert_int_equal(c.loops, 0);
-	assert_int_equal(c.analysis_yield_rate, 1000);
+	assert_int_equal(c.analysis_yield_rate, 4000);
 	assert_string_equal(config_log_origin(&c, buf, sizeof(buf)),
 			    "vigil.local/eu");
 	assert_int_equal(config_check(&c, err, sizeof(err)), 0);
