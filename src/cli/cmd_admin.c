@@ -195,31 +195,16 @@ log_append(const char *server, const char *token, int argc, char **argv)
 	return rc;
 }
 
-/* Writes data[0..len) to path whole or not at all, mode 0600: a
- * temporary file beside it, synced, renamed over it, the directory
- * synced. Returns 0, or -1 after saying why. */
+/* Writes data[0..len) to path whole or not at all, mode 0600
+ * (io_write_file). Returns 0, or -1 after saying why. */
 static int
 write_out(const char *path, const void *data, size_t len)
 {
-	char *tmp = xasprintf("%s.XXXXXX", path);
-	int fd = mkstemp(tmp); /* mode 0600 */
-	bool ok;
-
-	if (fd < 0) {
+	if (io_write_file(path, data, len, 0600) != 0) {
 		perror(path);
-		free(tmp);
 		return -1;
 	}
-	ok = io_write_all(fd, data, len) == 0 && io_fsync(fd) == 0;
-	ok = close(fd) == 0 && ok;
-	if (ok && rename(tmp, path) == 0 && io_fsync_parent(path) == 0) {
-		free(tmp);
-		return 0;
-	}
-	perror(path);
-	unlink(tmp);
-	free(tmp);
-	return -1;
+	return 0;
 }
 
 /* True if s has no control byte: it goes into a header line as is. */

@@ -21,24 +21,21 @@
  * stderr).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "cli/cli.h"
 #include "cli/logclient.h"
+#include "cli/release.h"
 #include "cli/userconf.h"
 #include "common/err.h"
 #include "common/fileio.h"
-#include "common/xmalloc.h"
 #include "tlog/entry.h"
 #include "tlog/proof.h"
 #include "tlog/tile.h"
@@ -86,55 +83,22 @@ usage(FILE *f)
 static int
 read_file(const char *path, size_t max, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	char *buf;
+	uint8_t *buf;
 
-	if (fd < 0) {
-		fprintf(stderr, "vigil: %s: %s\n", path, strerror(errno));
+	if (release_read(path, max, &buf, len) != 0)
 		return 2;
-	}
-	buf = xmalloc(max + 2);
-	n = io_read_full(fd, buf, max + 1);
-	close(fd);
-	if (n < 0 || (size_t)n > max) {
-		if (n < 0)
-			fprintf(stderr, "vigil: %s: %s\n", path,
-				strerror(errno));
-		else
-			fprintf(stderr, "vigil: %s: more than %zu bytes\n",
-				path, max);
-		free(buf);
-		return 2;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = (size_t)n;
+	*out = (char *)buf;
 	return 0;
 }
 
-/* Writes data to path: a temporary file next to it, synced, renamed. */
+/* Replaces path with data (mode 0644) whole or not at all. */
 static int
 write_file(const char *path, const char *data, size_t len)
 {
-	char *tmp = xasprintf("%s.XXXXXX", path);
-	int fd = mkstemp(tmp), bad;
-
-	if (fd < 0) {
+	if (io_write_file(path, data, len, 0644) != 0) {
 		fprintf(stderr, "vigil: %s: %s\n", path, strerror(errno));
-		free(tmp);
 		return 2;
 	}
-	bad = fchmod(fd, 0644) != 0 || io_write_all(fd, data, len) != 0 ||
-	      io_fsync(fd) != 0;
-	bad |= close(fd) != 0;
-	if (bad || rename(tmp, path) != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return 2;
-	}
-	free(tmp);
 	return 0;
 }
 

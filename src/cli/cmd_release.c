@@ -239,22 +239,30 @@ release_write(const char *path, const void *data, size_t len)
 }
 
 int
-release_load_meta(const char *path, enum tuf_role role, struct tuf_meta *m)
+release_parse_meta(const char *name, const uint8_t *data, size_t len,
+		   enum tuf_role role, struct tuf_meta *m)
 {
 	struct tuf_result r = {0};
+
+	if (tuf_meta_parse(data, len, role, m, &r) != 0) {
+		fprintf(stderr, "vigil: %s: %s\n", name, r.msg);
+		return 2;
+	}
+	return 0;
+}
+
+int
+release_load_meta(const char *path, enum tuf_role role, struct tuf_meta *m)
+{
 	uint8_t *buf;
 	size_t len;
 	int rc;
 
 	if (release_read(path, TUF_META_MAX, &buf, &len) != 0)
 		return 2;
-	rc = tuf_meta_parse(buf, len, role, m, &r);
+	rc = release_parse_meta(path, buf, len, role, m);
 	free(buf);
-	if (rc != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", path, r.msg);
-		return 2;
-	}
-	return 0;
+	return rc;
 }
 
 int

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/release.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/hex.h"
@@ -207,74 +208,6 @@ file_sha256(const char *path, uint8_t md[32])
 	close(fd);
 	crypto_hash_sha256_final(&st, md);
 	return 0;
-}
-
-/* Reads a whole file of at most max bytes; 0, or 2 after saying why. */
-static int
-read_file(const char *path, size_t max, uint8_t **data, size_t *len)
-{
-	struct stat sb;
-	ssize_t n;
-	int fd;
-
-	*data = NULL;
-	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    fstat(fd, &sb) != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return 2;
-	}
-	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > max) {
-		fprintf(stderr, "vigil: %s: not a file of at most %zu bytes\n",
-			path, max);
-		close(fd);
-		return 2;
-	}
-	/* One byte more than allowed tells a file that grew. */
-	*data = xmalloc(max + 1);
-	n = io_read_full(fd, *data, max + 1);
-	close(fd);
-	if (n < 0 || (size_t)n > max) {
-		fprintf(stderr, "vigil: %s: %s\n", path,
-			n < 0 ? strerror(errno) : "too long");
-		free(*data);
-		*data = NULL;
-		return 2;
-	}
-	*len = (size_t)n;
-	return 0;
-}
-
-/* Writes data to path through a temporary file and a rename; 0 or 2. */
-static int
-write_file(const char *path, const void *data, size_t len)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd, rc = 2;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "vigil: %s: %s\n", tmp, strerror(errno));
-		goto out;
-	}
-	if (io_write_all(fd, data, len) != 0 || io_fsync(fd) != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp, path) != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(tmp);
-	return rc;
 }
 
 /* ---- provenance ---- */
@@ -603,8 +536,10 @@ cmd_release_provenance(int argc, char **argv)
 	if (env == NULL)
 		fatal("out of memory");
 	env[elen++] = '\n';
-	if (write_file(outpath, env, elen) != 0)
+	if (io_write_file(outpath, env, elen, 0644) != 0) {
+		fprintf(stderr, "vigil: %s: %s\n", outpath, strerror(errno));
 		goto wipe;
+	}
 	printf("%s: provenance of %zu program(s), commit %s, signed by %s\n",
 	       outpath, nsub, commit, keyid);
 	rc = 0;
@@ -704,7 +639,7 @@ load_provenance(const char *path, const char *pubpath, struct prov_info *info)
 		fprintf(stderr, "vigil: %s: %s\n", pubpath, err);
 		return 2;
 	}
-	if ((rc = read_file(path, PROV_ENVELOPE_MAX, &env, &len)) != 0)
+	if ((rc = release_read(path, PROV_ENVELOPE_MAX, &env, &len)) != 0)
 		return rc;
 	rc = prov_dsse_verify(env, len, PROV_PAYLOAD_TYPE, pub, &payload, &plen,
 			      err, sizeof(err));
@@ -791,10 +726,8 @@ cmd_release_verify_build(int argc, char **argv)
 	struct released rel[NPROGRAMS];
 	struct prov_info *info = NULL;
 	struct tuf_meta targets = {0};
-	struct tuf_result r;
 	struct stat sb;
-	uint8_t *tdata = NULL;
-	size_t tlen, nrel;
+	size_t nrel;
 	char tmpl[4096], *dir = NULL, *top = NULL, *p, sde[32];
 	const char *build[NPROGRAMS + 2];
 	int c, rc = 2, differ = 0;
@@ -817,12 +750,8 @@ cmd_release_verify_build(int argc, char **argv)
 		verify_usage(stderr);
 		return 2;
 	}
-	if (read_file(targets_path, TUF_META_MAX, &tdata, &tlen) != 0)
-		return 2;
-	if (tuf_meta_parse(tdata, tlen, TUF_TARGETS, &targets, &r) != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", targets_path, r.msg);
+	if (release_load_meta(targets_path, TUF_TARGETS, &targets) != 0)
 		goto out;
-	}
 	if ((rc = released_programs(&targets, rel, &nrel)) != 0)
 		goto out;
 	if (prov != NULL) {
@@ -925,7 +854,6 @@ out:
 	if (dir != NULL && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "vigil: %s: cannot remove\n", dir);
 	tuf_meta_clear(&targets);
-	free(tdata);
 	free(info);
 	free(top);
 	return rc;

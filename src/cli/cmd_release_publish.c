@@ -501,12 +501,14 @@ promote(const char *dir, bool has_root, bool has_targets)
 	if (has_root) {
 		char *p = release_path(dir, "staged/root.json");
 		char *cur = release_path(dir, "root.json");
-		uint8_t *data;
+		uint8_t *data = NULL;
 		size_t len;
 
-		rc = release_load_meta(p, TUF_ROOT, &m);
-		if (rc == 0 &&
-		    (rc = release_read(p, TUF_META_MAX, &data, &len)) == 0) {
+		/* One read: the bytes parsed are the bytes kept as
+		 * N.root.json. */
+		rc = release_read(p, TUF_META_MAX, &data, &len);
+		if (rc == 0 && (rc = release_parse_meta(p, data, len, TUF_ROOT,
+							&m)) == 0) {
 			char *rel = xasprintf("%llu.root.json",
 					      (unsigned long long)m.version);
 			char *vp = release_path(dir, rel);
@@ -515,8 +517,8 @@ promote(const char *dir, bool has_root, bool has_targets)
 				rc = move(p, cur);
 			free(vp);
 			free(rel);
-			free(data);
 		}
+		free(data);
 		tuf_meta_clear(&m);
 		free(p);
 		free(cur);
@@ -671,7 +673,6 @@ static int
 bundle_into(const struct ropts *o, struct fetch *f)
 {
 	struct tuf_meta targets = {0};
-	struct tuf_result r = {0};
 	struct checkpoint c = {0};
 	uint64_t *indexes = NULL, v;
 	size_t nindexes = 0;
@@ -704,12 +705,11 @@ bundle_into(const struct ropts *o, struct fetch *f)
 	    fetch_put(f->rel, "targets.json", TUF_META_MAX, f->w,
 		      "targets.json", &data, &len) != 0)
 		return 2;
-	rc = tuf_meta_parse(data, len, TUF_TARGETS, &targets, &r);
+	rc = release_parse_meta("targets.json", data, len, TUF_TARGETS,
+				&targets);
 	free(data);
-	if (rc != 0) {
-		fprintf(stderr, "vigil: targets.json: %s\n", r.msg);
+	if (rc != 0)
 		return 2;
-	}
 	rc = 2;
 	indexes = xcalloc(tuf_targets_count(&targets) + 1, sizeof(*indexes));
 	for (size_t i = 0; i < tuf_targets_count(&targets); i++) {

@@ -9,14 +9,12 @@
  * failed, 2 usage or I/O error.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/err.h"
@@ -45,32 +43,17 @@ usage(FILE *f)
 		"Exit status: 0 passed, 1 failed, 2 usage or I/O error.\n");
 }
 
-/* Replaces path with text atomically (temporary file, fsync, rename). */
+/* Replaces path with text and a newline, whole or not at all. */
 static int
 write_report(const char *path, const char *text)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd, rc = VG_EIO;
+	char *line = xasprintf("%s\n", text);
+	int rc = io_write_file(path, line, strlen(line), 0644);
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		goto out;
-	if (io_write_all(fd, text, strlen(text)) != 0 ||
-	    io_write_all(fd, "\n", 1) != 0 || io_fsync(fd) != 0) {
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
 	if (rc != 0)
 		fprintf(stderr, "vigil release check-rules: %s: %s\n", path,
 			strerror(errno));
-	free(tmp);
+	free(line);
 	return rc;
 }
 

@@ -1,7 +1,8 @@
 /*
  * release.h - what the files of `vigil release` and `vigil update` share:
  * the options of the release commands and the files of a release
- * directory (cmd_release.c describes it).
+ * directory (cmd_release.c describes it). Its whole-file reads and writes,
+ * which explain a failure on stderr, serve `vigil log` too.
  */
 #ifndef VIGIL_CLI_RELEASE_H
 #define VIGIL_CLI_RELEASE_H
@@ -52,6 +53,10 @@ bool release_exists(const char *path);
  * saying why on stderr. */
 int release_read(const char *path, size_t max, uint8_t **data, size_t *len);
 int release_write(const char *path, const void *data, size_t len);
+/* Parses the manifest of role in data[0..len), name saying where it came
+ * from; 0, or 2 after saying why. */
+int release_parse_meta(const char *name, const uint8_t *data, size_t len,
+		       enum tuf_role role, struct tuf_meta *m);
 /* Reads and parses a manifest of role, or writes one; 0 or 2. */
 int release_load_meta(const char *path, enum tuf_role role, struct tuf_meta *m);
 int release_save_meta(const char *path, const struct tuf_meta *m);

@@ -1,7 +1,38 @@
 /*
- * err.c - names for the VG_E* codes of err.h.
+ * err.c - names for the VG_E* codes of err.h, and their messages.
  */
 #include "common/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static void
+vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err != NULL && errlen > 0)
+		vsnprintf(err, errlen, fmt, ap);
+}
+
+void
+vg_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vseterr(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+vg_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vseterr(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
 
 const char *
 vg_strerror(int code)

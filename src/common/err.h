@@ -7,6 +7,8 @@
 #ifndef VIGIL_COMMON_ERR_H
 #define VIGIL_COMMON_ERR_H
 
+#include <stddef.h>
+
 enum {
 	VG_OK = 0,
 	VG_ENOMEM = -1,   /* out of memory */
@@ -24,5 +26,14 @@ enum {
 
 /* Returns a static, human-readable name for code; never NULL. */
 const char *vg_strerror(int code);
+
+/* snprintf into err, when err is not NULL and errlen > 0: the message
+ * that goes with a returned code. */
+void vg_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* vg_seterr(), then returns code: `return vg_fail(err, n, VG_E..., ...)`. */
+int vg_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

@@ -30,11 +30,11 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "node/api.h"
+#include "node/config.h"
 #include "tlog/entry.h"
 
 #define PREFIX_WHO   "operator"
 #define DEFAULT_ROLE "analyst"
-#define LABEL_MAX    32
 
 /* A request waiting for its entry: the request's pool holds this, and
  * the log item points to it (it->ud). Whichever goes first unhooks the
@@ -61,18 +61,6 @@ count(struct api_loop *l, int status)
 		__atomic_fetch_add(
 			&l->metrics.requests[ROUTE_ADMIN_SAMPLE][status], 1,
 			__ATOMIC_RELAXED);
-}
-
-static bool
-is_label(const char *s, size_t len)
-{
-	if (len == 0 || len > LABEL_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
 }
 
 /*
@@ -106,8 +94,8 @@ make_entry(h2o_req_t *req, const char *sha256, char **text, size_t *len)
 {
 	const char *v;
 	size_t vl;
-	char reason[1025], role[LABEL_MAX + 1],
-		who[sizeof(PREFIX_WHO) + 1 + LABEL_MAX];
+	char reason[1025], role[CONFIG_NAME_MAX + 1],
+		who[sizeof(PREFIX_WHO) + 1 + CONFIG_NAME_MAX];
 	struct tlog_entry e;
 	char err[256], *msg;
 	int h, rc;
@@ -139,7 +127,7 @@ make_entry(h2o_req_t *req, const char *sha256, char **text, size_t *len)
 	h = header(req, ACCESS_HDR_ROLE, &v, &vl);
 	if (h == 0) {
 		snprintf(role, sizeof(role), "%s", DEFAULT_ROLE);
-	} else if (h < 0 || !is_label(v, vl)) {
+	} else if (h < 0 || !config_name_ok(v, vl)) {
 		return api_send_error(
 			       req, ROUTE_ADMIN_SAMPLE, 400, "bad_role",
 			       "X-Vigil-Role must be given at most once, "
@@ -152,7 +140,7 @@ make_entry(h2o_req_t *req, const char *sha256, char **text, size_t *len)
 	h = header(req, ACCESS_HDR_WHO, &v, &vl);
 	if (h == 0) {
 		snprintf(who, sizeof(who), "%s", PREFIX_WHO);
-	} else if (h < 0 || !is_label(v, vl)) {
+	} else if (h < 0 || !config_name_ok(v, vl)) {
 		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400, "bad_who",
 				      "X-Vigil-Who must be given at most once, "
 				      "a label: 1 to 32 of a-z, 0-9, -"),
@@ -316,19 +304,9 @@ access_on_sample(struct node *node, struct api_loop *l, h2o_req_t *req,
 				      "store_unavailable",
 				      "the store failed; try again");
 	}
-	it = xcalloc(1, sizeof(*it));
-	it->entry = (uint8_t *)text;
-	it->len = tlen;
-	it->hdr.port = l->id;
-	it->done = on_logged;
-	if (nodelog_submit(node->log, it) != 0) {
-		nodelog_item_free(it);
-		h2o_add_header(&req->pool, &req->res.headers,
-			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-		return api_send_error(
-			req, ROUTE_ADMIN_SAMPLE, 503, "busy",
-			"too many entries are waiting; try again");
-	}
+	it = api_log_submit(req, ROUTE_ADMIN_SAMPLE, text, tlen, on_logged);
+	if (it == NULL)
+		return 0;
 	a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), access_dispose);
 	a->req = req;
 	a->it = it;

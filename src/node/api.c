@@ -349,17 +349,12 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		return deny(req, r, "malformed token");
 	region = v + strlen(TOKEN_PREFIX);
 	dot = memchr(region, '.', len - strlen(TOKEN_PREFIX));
-	if (dot == NULL || dot == region || dot - region > 32)
+	if (dot == NULL || !config_name_ok(region, (size_t)(dot - region)))
 		return deny(req, r, "malformed token");
 	rlen = (size_t)(dot - region);
-	for (size_t i = 0; i < rlen; i++)
-		if (!((region[i] >= 'a' && region[i] <= 'z') ||
-		      (region[i] >= '0' && region[i] <= '9') ||
-		      region[i] == '-'))
-			return deny(req, r, "malformed token");
 	if (rlen != strlen(N->cfg.region) ||
 	    memcmp(region, N->cfg.region, rlen) != 0) {
-		char name[33];
+		char name[CONFIG_NAME_MAX + 1];
 		const char *url;
 
 		memcpy(name, region, rlen);
@@ -1695,52 +1690,40 @@ api_log_proof(struct node *node, uint64_t index, bool cosigned, char **out,
 static int
 on_log_proof(h2o_req_t *req)
 {
-	struct tlog_log *log = nodelog_log(N->log);
-	uint64_t index = 0, size = 0;
-	char *cp = NULL, *out = NULL;
+	uint64_t index = 0;
+	char *out = NULL;
 	const char *v;
-	size_t vl, cplen = 0, outlen = 0;
+	size_t vl, outlen = 0;
 	int rc;
 
-	if ((rc = tlog_log_checkpoint(log, &cp, &cplen, &size)) != 0)
-		return api_send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
-				      "the checkpoint cannot be read");
 	if (query_param(req, "index", &v, &vl)) {
-		if (parse_u64(v, vl, &index) != 0) {
-			free(cp);
+		if (parse_u64(v, vl, &index) != 0)
 			return api_send_error(req, ROUTE_LOG_PROOF, 400,
 					      "bad_request",
 					      "index is a decimal number");
-		}
 	} else if (query_param(req, "hash", &v, &vl)) {
 		struct merkle_hash leaf;
 
 		if (vl != 64 || sodium_hex2bin(leaf.b, sizeof(leaf.b), v, vl,
-					       NULL, NULL, NULL) != 0) {
-			free(cp);
+					       NULL, NULL, NULL) != 0)
 			return api_send_error(
 				req, ROUTE_LOG_PROOF, 400, "bad_hash",
 				"hash is a leaf hash in 64 hex digits");
-		}
-		if ((rc = tlog_log_find(log, &leaf, &index)) != 0 ||
-		    index >= size) {
-			free(cp);
+		/* Found only in the published tree, which the proof's
+		 * checkpoint covers: it never shrinks. */
+		if (tlog_log_find(nodelog_log(N->log), &leaf, &index) != 0)
 			return api_send_error(req, ROUTE_LOG_PROOF, 404,
 					      "unknown",
 					      "no entry with this leaf hash");
-		}
 	} else {
-		free(cp);
 		return api_send_error(req, ROUTE_LOG_PROOF, 400, "bad_request",
 				      "expected ?index=N or ?hash=LEAF");
 	}
-	if (index >= size) {
-		free(cp);
+	rc = api_log_proof(N, index, false, &out, &outlen);
+	if (rc == VG_ENOENT)
 		return api_send_error(req, ROUTE_LOG_PROOF, 404, "unknown",
 				      "no entry with this index");
-	}
-	free(cp);
-	if (api_log_proof(N, index, false, &out, &outlen) != 0)
+	if (rc != 0)
 		return api_send_error(req, ROUTE_LOG_PROOF, 503, "unavailable",
 				      "the proof cannot be made");
 	reply(req, ROUTE_LOG_PROOF, 200, "text/plain; charset=utf-8", out,
@@ -1818,6 +1801,49 @@ api_operator_ok(h2o_req_t *req, enum route r)
 	return operator_ok(req, r);
 }
 
+struct nodelog_item *
+api_log_submit(h2o_req_t *req, enum route r, char *text, size_t len,
+	       void (*done)(struct nodelog_item *))
+{
+	struct nodelog_item *it = xcalloc(1, sizeof(*it));
+
+	it->entry = (uint8_t *)text;
+	it->len = len;
+	it->hdr.port = L->id;
+	it->done = done;
+	if (nodelog_submit(N->log, it) != 0) {
+		nodelog_item_free(it);
+		h2o_add_header(&req->pool, &req->res.headers,
+			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+		api_send_error(req, r, 503, "busy",
+			       "too many entries are waiting; try again");
+		return NULL;
+	}
+	return it;
+}
+
+/* The sequencer is done with an administrative append (loop thread);
+ * owns it. Answers 201 with where the entry is, or 503. */
+static void
+admin_logged(struct nodelog_item *it)
+{
+	struct pending *pd = it->ud;
+
+	if (pd != NULL) {
+		pd->log_item = NULL;
+		if (it->rc == 0)
+			api_send_json(pd->req, ROUTE_ADMIN_LOG, 201,
+				      json_pack("{s:I, s:I, s:s}", "index",
+						(json_int_t)it->index, "size",
+						(json_int_t)it->size, "origin",
+						nodelog_origin(N->log)));
+		else
+			api_send_error(pd->req, ROUTE_ADMIN_LOG, 503,
+				       "log_unavailable", it->err);
+	}
+	nodelog_item_free(it);
+}
+
 /*
  * POST /v1/admin/log?type=TYPE with the event's text as the body: an
  * administrative entry (docs/LOG.md), answered 201 once a signed
@@ -1871,18 +1897,9 @@ on_admin_log(h2o_req_t *req)
 		return api_send_error(req, ROUTE_ADMIN_LOG,
 				      rc == VG_ELIMIT ? 413 : 400, "bad_entry",
 				      err);
-	it = xcalloc(1, sizeof(*it));
-	it->entry = (uint8_t *)text;
-	it->len = len;
-	it->hdr.port = L->id;
-	if (nodelog_submit(N->log, it) != 0) {
-		nodelog_item_free(it);
-		h2o_add_header(&req->pool, &req->res.headers,
-			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-		return api_send_error(
-			req, ROUTE_ADMIN_LOG, 503, "busy",
-			"too many entries are waiting; try again");
-	}
+	it = api_log_submit(req, ROUTE_ADMIN_LOG, text, len, admin_logged);
+	if (it == NULL)
+		return 0;
 	pd = h2o_mem_alloc_shared(&req->pool, sizeof(*pd), pending_dispose);
 	pd->req = req;
 	pd->log_item = it;
@@ -1903,8 +1920,6 @@ on_log_done(struct node *node)
 	if (node->log == NULL)
 		return;
 	for (it = nodelog_take_done(node->log, L->id); it != NULL; it = next) {
-		struct pending *pd = it->ud;
-
 		next = it->next;
 		appended |= it->rc == 0;
 		if (it->rc == 0)
@@ -1912,25 +1927,7 @@ on_log_done(struct node *node)
 				  "index=%llu size=%llu",
 				  (unsigned long long)it->index,
 				  (unsigned long long)it->size);
-		if (it->done != NULL) { /* not an admin append (access.c) */
-			it->done(it);
-			continue;
-		}
-		if (pd != NULL) {
-			pd->log_item = NULL;
-			if (it->rc == 0)
-				api_send_json(
-					pd->req, ROUTE_ADMIN_LOG, 201,
-					json_pack("{s:I, s:I, s:s}", "index",
-						  (json_int_t)it->index, "size",
-						  (json_int_t)it->size,
-						  "origin",
-						  nodelog_origin(node->log)));
-			else
-				api_send_error(pd->req, ROUTE_ADMIN_LOG, 503,
-					       "log_unavailable", it->err);
-		}
-		nodelog_item_free(it);
+		it->done(it); /* owns it now */
 	}
 	/* New checkpoints for the witnesses to cosign. */
 	if (appended)

@@ -12,6 +12,8 @@
 
 #include "node/node.h"
 
+struct nodelog_item;
+
 /* Registers the API's one handler on host; node must outlive the server. */
 void api_register(struct node *node, h2o_hostconf_t *host);
 
@@ -48,6 +50,14 @@ int api_send_json(h2o_req_t *req, enum route r, int status, json_t *j);
 int api_send_error(h2o_req_t *req, enum route r, int status, const char *code,
 		   const char *message);
 int api_operator_ok(h2o_req_t *req, enum route r);
+
+/* Queues the log entry text[0..len) (malloc'd; taken over) for the
+ * sequencer from this loop; done then gets the finished item on this loop
+ * and owns it. Returns the queued item (its ud is the caller's to set), or
+ * NULL after answering 503 under route r when too many entries wait. */
+struct nodelog_item *api_log_submit(h2o_req_t *req, enum route r, char *text,
+				    size_t len,
+				    void (*done)(struct nodelog_item *));
 
 /* The c2sp.org/tlog-proof@v1 text (malloc'd, the caller's) of entry index
  * under the log's latest checkpoint, with the witnesses' cosignatures if

@@ -72,16 +72,22 @@ set_str(const char *v, char *dst, size_t cap)
 	return 0;
 }
 
+bool
+config_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > CONFIG_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
 static int
 region_name_ok(const char *s)
 {
-	if (*s == '\0' || strlen(s) > 32)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		      *s == '-'))
-			return 0;
-	return 1;
+	return config_name_ok(s, strlen(s));
 }
 
 static int

@@ -7,6 +7,7 @@
 #ifndef VIGIL_NODE_CONFIG_H
 #define VIGIL_NODE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +96,13 @@ int config_check(const struct node_config *c, char *err, size_t errlen);
  * into buf. */
 const char *config_log_origin(const struct node_config *c, char *buf,
 			      size_t len);
+
+/* The longest name (of a region, a site, or a role or person in the
+ * log's sample-access entries). */
+#define CONFIG_NAME_MAX 32
+
+/* True if s[0..len) is such a name: 1 to CONFIG_NAME_MAX of a-z, 0-9, -. */
+bool config_name_ok(const char *s, size_t len);
 
 /* Returns the endpoint URL configured for region, or NULL. */
 const char *config_region_url(const struct node_config *c, const char *region);

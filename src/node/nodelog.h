@@ -39,8 +39,7 @@ struct nodelog_item {
 	uint8_t *entry;        /* the encoded entry; owned */
 	size_t len;
 	void *ud; /* the caller's */
-	/* If set, the event loop hands the finished item to it (which then
-	 * owns it) instead of answering it as an administrative append. */
+	/* The event loop hands the finished item to it, which then owns it. */
 	void (*done)(struct nodelog_item *it);
 	/* Set by the sequencer. */
 	int rc;

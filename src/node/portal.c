@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hex.h"
 #include "common/xmalloc.h"
 #include "node/api.h"
 #include "node/releases.h"
@@ -382,8 +383,8 @@ render_artifacts(struct page *pg, const json_t *rec, const struct served *sv)
 			page_str(pg, "\"><code class=\"name\">");
 			page_esc(pg, name);
 			page_str(pg, "</code></a>");
-		} else if (name != NULL && sha != NULL &&
-			   releases_is_sha256_hex(sha, strlen(sha))) {
+		} else if (name != NULL && sha != NULL && strlen(sha) == 64 &&
+			   hex_is_lower(sha, 64)) {
 			/* An older artifact: by its hash, which needs no
 			 * escaping once it is known to be hex. */
 			page_str(pg, "<a href=\"/v1/releases/objects/");

@@ -29,6 +29,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "node/api.h"
@@ -89,12 +90,6 @@ blob_free(struct blob *b)
 	free(b->p);
 	b->p = NULL;
 	b->n = 0;
-}
-
-static void
-hex32(const uint8_t h[32], char out[65])
-{
-	sodium_bin2hex(out, 65, h, 32);
 }
 
 /* ---- signing the online manifests ---- */
@@ -747,7 +742,7 @@ key_change_body(const struct tuf_meta *root, const struct container_file *f)
 	size_t cap = 4096, o = 0;
 
 	crypto_hash_sha256(h, f->data, f->len);
-	hex32(h, hex);
+	hex_encode(h, 32, hex);
 	s = xmalloc(cap);
 	o += (size_t)snprintf(s + o, cap - o,
 			      "release root version %llu\nsha256 %s\n",
@@ -985,7 +980,7 @@ verify(struct publish *pb, const char **code, char *msg, size_t msglen)
 				 t.name);
 			return 422;
 		}
-		hex32(t.sha256, hex);
+		hex_encode(t.sha256, 32, hex);
 		a = json_pack("{s:s, s:s, s:s, s:I, s:s, s:n}", "name", t.name,
 			      "kind", kind, "version", version, "length",
 			      (json_int_t)t.length, "sha256", hex, "log_index");
@@ -1129,7 +1124,7 @@ commit(struct publish *pb, char *err, size_t errlen)
 			fatal("target %zu vanished", i);
 		snprintf(name, sizeof(name), "targets/%s", t.name);
 		f = container_find(&pb->c, name);
-		hex32(t.sha256, hex);
+		hex_encode(t.sha256, 32, hex);
 		snprintf(path, sizeof(path), "%s/artifacts/%s", rs->dir, hex);
 		if (stat(path, &st) == 0 && (uint64_t)st.st_size == t.length)
 			continue;
@@ -1465,7 +1460,7 @@ find_target(struct releases *rs, const char *name, size_t len, char hex[65],
 	pthread_mutex_lock(&rs->mu);
 	if (rs->targets.version > 0 &&
 	    tuf_target_get(&rs->targets, cname, &t) == 0) {
-		hex32(t.sha256, hex);
+		hex_encode(t.sha256, 32, hex);
 		*length = t.length;
 		rec = json_array_get(rs->index, json_array_size(rs->index) - 1);
 		json_array_foreach(
@@ -1483,18 +1478,6 @@ find_target(struct releases *rs, const char *name, size_t len, char hex[65],
 	return rc;
 }
 
-bool
-releases_is_sha256_hex(const char *s, size_t len)
-{
-	if (len != 64)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
 /* Serves <dir>/artifacts/<hex>, which must be length bytes hashing to
  * hex: stored bytes are checked like downloaded ones. */
 static int
@@ -1510,7 +1493,7 @@ serve_stored(struct releases *rs, h2o_req_t *req, const char hex[65],
 	rc = read_file(path, length, &b);
 	if (rc == 0) {
 		crypto_hash_sha256(h, b.p, b.n);
-		hex32(h, got);
+		hex_encode(h, 32, got);
 		if (b.n != length || strcmp(got, hex) != 0)
 			rc = VG_ECORRUPT;
 	}
@@ -1587,7 +1570,7 @@ serve_object(struct releases *rs, h2o_req_t *req, const char *s, size_t len)
 	uint64_t length = 0;
 	int rc;
 
-	if (!releases_is_sha256_hex(s, len))
+	if (len != 64 || !hex_is_lower(s, len))
 		return api_send_error(req, ROUTE_RELEASES, 400, "bad_hash",
 				      "an object is named by the SHA-256 of "
 				      "its bytes, 64 lowercase hex digits");

@@ -61,10 +61,6 @@ void releases_close(struct releases *rs);
 int releases_handle(struct node *node, unsigned port, h2o_req_t *req,
 		    enum route r, const char *path, size_t len);
 
-/* Whether s[0..len) names an artifact as GET /v1/releases/objects/<sha256>
- * does: exactly 64 lowercase hex digits. */
-bool releases_is_sha256_hex(const char *s, size_t len);
-
 /* A deep copy of every release record of the index, newest first, as
  * GET /v1/releases lists them (the caller's, to json_decref). Any
  * thread. */

@@ -10,7 +10,6 @@
 #include "release/container.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,19 +51,6 @@ container_path_ok(const char *path, size_t len)
 	return true;
 }
 
-static int
-fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 void
 container_reader_init(struct container_reader *r, const void *buf, size_t len)
 {
@@ -86,9 +72,9 @@ container_next(struct container_reader *r, struct container_file *f, char *err,
 	if (r->state == 0) {
 		if (r->len < MAGIC_LEN ||
 		    memcmp(r->buf, CONTAINER_MAGIC, MAGIC_LEN) != 0)
-			return fail(err, errlen, VG_EFORMAT,
-				    "offset 0: not a release container (no "
-				    "\"vigil.release-bundle/v1\" line)");
+			return vg_fail(err, errlen, VG_EFORMAT,
+				       "offset 0: not a release container (no "
+				       "\"vigil.release-bundle/v1\" line)");
 		r->off = MAGIC_LEN;
 		r->state = 1;
 	}
@@ -97,9 +83,9 @@ container_next(struct container_reader *r, struct container_file *f, char *err,
 	left = r->len - r->off;
 	if (left >= 4 && memcmp(p, "end\n", 4) == 0) {
 		if (left > 4)
-			return fail(err, errlen, VG_EFORMAT,
-				    "offset %zu: %zu bytes after \"end\"",
-				    r->off + 4, left - 4);
+			return vg_fail(err, errlen, VG_EFORMAT,
+				       "offset %zu: %zu bytes after \"end\"",
+				       r->off + 4, left - 4);
 		r->off += 4;
 		r->state = 2;
 		return 0;
@@ -107,19 +93,19 @@ container_next(struct container_reader *r, struct container_file *f, char *err,
 	if (left < 5 || memcmp(p, "file ", 5) != 0) {
 		if ((left < 4 && memcmp(p, "end\n", left) == 0) ||
 		    (left < 5 && memcmp(p, "file ", left) == 0))
-			return fail(err, errlen, VG_EFORMAT,
-				    "offset %zu: the container is truncated "
-				    "(no \"end\" line)",
-				    r->off);
-		return fail(err, errlen, VG_EFORMAT,
-			    "offset %zu: record %zu: expected \"file \" or "
-			    "\"end\"",
-			    r->off, rec);
+			return vg_fail(err, errlen, VG_EFORMAT,
+				       "offset %zu: the container is truncated "
+				       "(no \"end\" line)",
+				       r->off);
+		return vg_fail(err, errlen, VG_EFORMAT,
+			       "offset %zu: record %zu: expected \"file \" or "
+			       "\"end\"",
+			       r->off, rec);
 	}
 	if (rec > CONTAINER_FILES_MAX)
-		return fail(err, errlen, VG_ELIMIT,
-			    "offset %zu: record %zu: more than %d files",
-			    r->off, rec, CONTAINER_FILES_MAX);
+		return vg_fail(err, errlen, VG_ELIMIT,
+			       "offset %zu: record %zu: more than %d files",
+			       r->off, rec, CONTAINER_FILES_MAX);
 	p += 5;
 	left -= 5;
 	/* The path: up to the space before the length. */
@@ -127,18 +113,19 @@ container_next(struct container_reader *r, struct container_file *f, char *err,
 		if (p[plen] == ' ' || p[plen] == '\n')
 			break;
 	if (plen == left)
-		return fail(err, errlen, VG_EFORMAT,
-			    "offset %zu: record %zu: truncated in its path",
-			    r->off + 5 + plen, rec);
+		return vg_fail(err, errlen, VG_EFORMAT,
+			       "offset %zu: record %zu: truncated in its path",
+			       r->off + 5 + plen, rec);
 	if (plen > CONTAINER_PATH_MAX)
-		return fail(err, errlen, VG_ELIMIT,
-			    "offset %zu: record %zu: path longer than %d bytes",
-			    r->off + 5, rec, CONTAINER_PATH_MAX);
+		return vg_fail(
+			err, errlen, VG_ELIMIT,
+			"offset %zu: record %zu: path longer than %d bytes",
+			r->off + 5, rec, CONTAINER_PATH_MAX);
 	if (p[plen] != ' ' || !container_path_ok((const char *)p, plen))
-		return fail(err, errlen, VG_EFORMAT,
-			    "offset %zu: record %zu: bad path \"%.*s\"",
-			    r->off + 5, rec, (int)(plen > 80 ? 80 : plen),
-			    (const char *)p);
+		return vg_fail(err, errlen, VG_EFORMAT,
+			       "offset %zu: record %zu: bad path \"%.*s\"",
+			       r->off + 5, rec, (int)(plen > 80 ? 80 : plen),
+			       (const char *)p);
 	/* The length: decimal, no leading zero, then a newline. */
 	i = plen + 1;
 	for (ndig = 0; i + ndig < left && ndig <= LENGTH_DIGITS_MAX; ndig++) {
@@ -149,48 +136,51 @@ container_next(struct container_reader *r, struct container_file *f, char *err,
 		dlen = dlen * 10 + (size_t)(c - '0');
 	}
 	if (i + ndig == left)
-		return fail(err, errlen, VG_EFORMAT,
-			    "offset %zu: record %zu: truncated in its length",
-			    r->off + 5 + i + ndig, rec);
+		return vg_fail(
+			err, errlen, VG_EFORMAT,
+			"offset %zu: record %zu: truncated in its length",
+			r->off + 5 + i + ndig, rec);
 	if (ndig > LENGTH_DIGITS_MAX && p[i] != '0')
-		return fail(err, errlen, VG_ELIMIT,
-			    "offset %zu: record %zu: length over the "
-			    "container's limit of %llu bytes",
-			    r->off + 5 + i, rec,
-			    (unsigned long long)CONTAINER_BYTES_MAX);
+		return vg_fail(err, errlen, VG_ELIMIT,
+			       "offset %zu: record %zu: length over the "
+			       "container's limit of %llu bytes",
+			       r->off + 5 + i, rec,
+			       (unsigned long long)CONTAINER_BYTES_MAX);
 	if (ndig == 0 || p[i + ndig] != '\n' || (ndig > 1 && p[i] == '0'))
-		return fail(err, errlen, VG_EFORMAT,
-			    "offset %zu: record %zu (%.*s): the length is "
-			    "not a decimal without leading zero and a newline",
-			    r->off + 5 + i, rec, (int)(plen > 80 ? 80 : plen),
-			    (const char *)p);
+		return vg_fail(
+			err, errlen, VG_EFORMAT,
+			"offset %zu: record %zu (%.*s): the length is "
+			"not a decimal without leading zero and a newline",
+			r->off + 5 + i, rec, (int)(plen > 80 ? 80 : plen),
+			(const char *)p);
 	if (ndig > LENGTH_DIGITS_MAX || dlen > CONTAINER_BYTES_MAX)
-		return fail(err, errlen, VG_ELIMIT,
-			    "offset %zu: record %zu: length over the "
-			    "container's limit of %llu bytes",
-			    r->off + 5 + i, rec,
-			    (unsigned long long)CONTAINER_BYTES_MAX);
+		return vg_fail(err, errlen, VG_ELIMIT,
+			       "offset %zu: record %zu: length over the "
+			       "container's limit of %llu bytes",
+			       r->off + 5 + i, rec,
+			       (unsigned long long)CONTAINER_BYTES_MAX);
 	i += ndig + 1; /* the data starts at p + i */
 	/* The data, its newline, and "end\n" after it must fit the limit. */
 	if ((uint64_t)(r->off + 5 + i) + dlen + 1 + 4 > CONTAINER_BYTES_MAX)
-		return fail(err, errlen, VG_ELIMIT,
-			    "offset %zu: record %zu: the container would be "
-			    "over %llu bytes",
-			    r->off, rec,
-			    (unsigned long long)CONTAINER_BYTES_MAX);
+		return vg_fail(err, errlen, VG_ELIMIT,
+			       "offset %zu: record %zu: the container would be "
+			       "over %llu bytes",
+			       r->off, rec,
+			       (unsigned long long)CONTAINER_BYTES_MAX);
 	if (dlen > left - i || left - i - dlen < 1)
-		return fail(err, errlen, VG_EFORMAT,
-			    "offset %zu: record %zu (%.*s) declares %zu bytes "
-			    "but only %zu remain",
-			    r->off + 5 + i, rec, (int)(plen > 80 ? 80 : plen),
-			    (const char *)p, dlen, left - i);
+		return vg_fail(
+			err, errlen, VG_EFORMAT,
+			"offset %zu: record %zu (%.*s) declares %zu bytes "
+			"but only %zu remain",
+			r->off + 5 + i, rec, (int)(plen > 80 ? 80 : plen),
+			(const char *)p, dlen, left - i);
 	if (p[i + dlen] != '\n')
-		return fail(err, errlen, VG_EFORMAT,
-			    "offset %zu: record %zu (%.*s): no newline after "
-			    "its %zu bytes",
-			    r->off + 5 + i + dlen, rec,
-			    (int)(plen > 80 ? 80 : plen), (const char *)p,
-			    dlen);
+		return vg_fail(
+			err, errlen, VG_EFORMAT,
+			"offset %zu: record %zu (%.*s): no newline after "
+			"its %zu bytes",
+			r->off + 5 + i + dlen, rec,
+			(int)(plen > 80 ? 80 : plen), (const char *)p, dlen);
 	f->path = xmalloc(plen + 1);
 	memcpy(f->path, p, plen);
 	f->path[plen] = '\0';
@@ -246,11 +236,12 @@ container_parse(const void *buf, size_t len, struct container *c, char *err,
 				size_t a = sorted[i - 1]->record,
 				       b = sorted[i]->record;
 
-				rc = fail(err, errlen, VG_EFORMAT,
-					  "record %zu: path \"%s\" is already "
-					  "record %zu",
-					  a > b ? a : b, sorted[i]->path,
-					  a > b ? b : a);
+				rc = vg_fail(
+					err, errlen, VG_EFORMAT,
+					"record %zu: path \"%s\" is already "
+					"record %zu",
+					a > b ? a : b, sorted[i]->path,
+					a > b ? b : a);
 				goto out;
 			}
 	}

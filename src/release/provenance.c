@@ -6,7 +6,6 @@
 
 #include <inttypes.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +14,6 @@
 #include "common/err.h"
 #include "common/hex.h"
 #include "release/tuf.h"
-
-static int
-fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int
 prov_pae(const char *type, const void *body, size_t len, uint8_t **out,
@@ -165,47 +151,49 @@ prov_dsse_verify(const void *env, size_t len, const char *type,
 	*payload = NULL;
 	*plen = 0;
 	if (len > PROV_ENVELOPE_MAX)
-		return fail(err, errlen, VG_ELIMIT,
-			    "envelope: more than %u bytes", PROV_ENVELOPE_MAX);
+		return vg_fail(err, errlen, VG_ELIMIT,
+			       "envelope: more than %u bytes",
+			       PROV_ENVELOPE_MAX);
 	doc = json_loadb(env, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL) {
-		rc = fail(err, errlen, VG_EFORMAT, "envelope: %s (line %d)",
-			  jerr.text, jerr.line);
+		rc = vg_fail(err, errlen, VG_EFORMAT, "envelope: %s (line %d)",
+			     jerr.text, jerr.line);
 		goto out;
 	}
 	if (!has_exactly(doc, env_members, 3)) {
-		rc = fail(err, errlen, VG_EFORMAT,
-			  "envelope: not exactly payload, payloadType and "
-			  "signatures");
+		rc = vg_fail(err, errlen, VG_EFORMAT,
+			     "envelope: not exactly payload, payloadType and "
+			     "signatures");
 		goto out;
 	}
 	v = json_object_get(doc, "payloadType");
 	if (!json_is_string(v) ||
 	    !json_is_string(json_object_get(doc, "payload"))) {
-		rc = fail(err, errlen, VG_EFORMAT,
-			  "envelope: payload and payloadType must be strings");
+		rc = vg_fail(
+			err, errlen, VG_EFORMAT,
+			"envelope: payload and payloadType must be strings");
 		goto out;
 	}
 	ptype = json_string_value(v);
 	if (json_string_length(v) != strlen(type) || strcmp(ptype, type) != 0) {
-		rc = fail(err, errlen, VG_EVERIFY,
-			  "envelope: payloadType is \"%s\", not \"%s\"", ptype,
-			  type);
+		rc = vg_fail(err, errlen, VG_EVERIFY,
+			     "envelope: payloadType is \"%s\", not \"%s\"",
+			     ptype, type);
 		goto out;
 	}
 	v = json_object_get(doc, "payload");
 	if (!b64_decode(json_string_value(v), json_string_length(v), &body,
 			&blen)) {
-		rc = fail(err, errlen, VG_EFORMAT,
-			  "envelope: payload is not base64");
+		rc = vg_fail(err, errlen, VG_EFORMAT,
+			     "envelope: payload is not base64");
 		goto out;
 	}
 	sigs = json_object_get(doc, "signatures");
 	if (!json_is_array(sigs) || json_array_size(sigs) == 0 ||
 	    json_array_size(sigs) > PROV_SIGS_MAX) {
-		rc = fail(err, errlen, VG_EFORMAT,
-			  "envelope: signatures must be 1 to %d entries",
-			  PROV_SIGS_MAX);
+		rc = vg_fail(err, errlen, VG_EFORMAT,
+			     "envelope: signatures must be 1 to %d entries",
+			     PROV_SIGS_MAX);
 		goto out;
 	}
 	/* Every entry is checked for its form before any is believed. */
@@ -216,18 +204,18 @@ prov_dsse_verify(const void *env, size_t len, const char *type,
 
 		if (!has_exactly(v, sig_members, 2) || !json_is_string(k) ||
 		    !json_is_string(s)) {
-			rc = fail(err, errlen, VG_EFORMAT,
-				  "envelope: signature %zu is not exactly a "
-				  "keyid and a sig (strings)",
-				  i);
+			rc = vg_fail(err, errlen, VG_EFORMAT,
+				     "envelope: signature %zu is not exactly a "
+				     "keyid and a sig (strings)",
+				     i);
 			goto out;
 		}
 	}
 	if ((rc = prov_pae(type, body, blen, &pae, &paelen)) != 0)
 		goto out;
 	tuf_key_id(pub, keyid);
-	rc = fail(err, errlen, VG_EVERIFY,
-		  "envelope: no signature by key %s verifies", keyid);
+	rc = vg_fail(err, errlen, VG_EVERIFY,
+		     "envelope: no signature by key %s verifies", keyid);
 	json_array_foreach(sigs, i, v)
 	{
 		const json_t *s = json_object_get(v, "sig");
@@ -238,8 +226,9 @@ prov_dsse_verify(const void *env, size_t len, const char *type,
 		free(sig);
 		if (!b64_decode(json_string_value(s), json_string_length(s),
 				&sig, &siglen)) {
-			rc = fail(err, errlen, VG_EFORMAT,
-				  "envelope: signature %zu is not base64", i);
+			rc = vg_fail(err, errlen, VG_EFORMAT,
+				     "envelope: signature %zu is not base64",
+				     i);
 			goto out;
 		}
 		if (siglen == crypto_sign_BYTES &&
@@ -288,14 +277,15 @@ prov_statement_json(const struct prov_build *b, char *err, size_t errlen)
 	if (b->source_uri == NULL || b->commit == NULL || b->tree == NULL ||
 	    b->command == NULL || b->builder_id == NULL ||
 	    b->invocation_id == NULL || b->source_date_epoch < 0) {
-		fail(err, errlen, VG_EINVAL, "statement: a field is missing");
+		vg_fail(err, errlen, VG_EINVAL,
+			"statement: a field is missing");
 		return NULL;
 	}
 	if (b->nsubjects == 0 || b->nsubjects > PROV_SUBJECTS_MAX ||
 	    b->ndeps > PROV_DEPS_MAX) {
-		fail(err, errlen, VG_ELIMIT,
-		     "statement: 1 to %d subjects and up to %d dependencies",
-		     PROV_SUBJECTS_MAX, PROV_DEPS_MAX);
+		vg_fail(err, errlen, VG_ELIMIT,
+			"statement: 1 to %d subjects and up to %d dependencies",
+			PROV_SUBJECTS_MAX, PROV_DEPS_MAX);
 		return NULL;
 	}
 	if ((subjects = json_array()) == NULL || (deps = json_array()) == NULL)
@@ -341,14 +331,14 @@ prov_statement_json(const struct prov_build *b, char *err, size_t errlen)
 		       "startedOn", started, "finishedOn", finished);
 	/* json_pack's "o" stole both arrays, whether or not it succeeded. */
 	if (st == NULL) {
-		fail(err, errlen, VG_ENOMEM, "statement: out of memory");
+		vg_fail(err, errlen, VG_ENOMEM, "statement: out of memory");
 		return NULL;
 	}
 	return st;
 oom:
 	json_decref(subjects);
 	json_decref(deps);
-	fail(err, errlen, VG_ENOMEM, "statement: out of memory");
+	vg_fail(err, errlen, VG_ENOMEM, "statement: out of memory");
 	return NULL;
 }
 
@@ -365,7 +355,8 @@ prov_statement_encode(const struct prov_build *b, char **out, size_t *len,
 	*out = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(st);
 	if (*out == NULL)
-		return fail(err, errlen, VG_ENOMEM, "statement: out of memory");
+		return vg_fail(err, errlen, VG_ENOMEM,
+			       "statement: out of memory");
 	*len = strlen(*out);
 	return 0;
 }
@@ -387,9 +378,9 @@ parse_subjects(const json_t *arr, struct prov_info *info, char *err,
 
 	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
 	    json_array_size(arr) > PROV_SUBJECTS_MAX)
-		return fail(err, errlen, VG_EFORMAT,
-			    "statement: subject must be 1 to %d entries",
-			    PROV_SUBJECTS_MAX);
+		return vg_fail(err, errlen, VG_EFORMAT,
+			       "statement: subject must be 1 to %d entries",
+			       PROV_SUBJECTS_MAX);
 	json_array_foreach(arr, i, s)
 	{
 		const json_t *name = json_object_get(s, "name");
@@ -399,29 +390,29 @@ parse_subjects(const json_t *arr, struct prov_info *info, char *err,
 
 		if (!has_exactly(s, members, 2) || !json_is_string(name) ||
 		    !json_is_object(dig) || h == NULL)
-			return fail(err, errlen, VG_EFORMAT,
-				    "statement: subject %zu must be a name "
-				    "and a digest with sha256",
-				    i);
+			return vg_fail(err, errlen, VG_EFORMAT,
+				       "statement: subject %zu must be a name "
+				       "and a digest with sha256",
+				       i);
 		if (json_string_length(name) == 0 ||
 		    json_string_length(name) > PROV_NAME_MAX ||
 		    memchr(json_string_value(name), '\0',
 			   json_string_length(name)) != NULL)
-			return fail(err, errlen, VG_EFORMAT,
-				    "statement: subject %zu: bad name", i);
+			return vg_fail(err, errlen, VG_EFORMAT,
+				       "statement: subject %zu: bad name", i);
 		if (strlen(h) != 64 || !hex_decode_lower(h, 32, out->sha256))
-			return fail(err, errlen, VG_EFORMAT,
-				    "statement: subject %zu: sha256 is not "
-				    "64 lowercase hex digits",
-				    i);
+			return vg_fail(err, errlen, VG_EFORMAT,
+				       "statement: subject %zu: sha256 is not "
+				       "64 lowercase hex digits",
+				       i);
 		memcpy(out->name, json_string_value(name),
 		       json_string_length(name) + 1);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(info->subjects[j].name, out->name) == 0)
-				return fail(err, errlen, VG_EFORMAT,
-					    "statement: subject \"%s\" "
-					    "twice",
-					    out->name);
+				return vg_fail(err, errlen, VG_EFORMAT,
+					       "statement: subject \"%s\" "
+					       "twice",
+					       out->name);
 	}
 	info->nsubjects = json_array_size(arr);
 	return 0;
@@ -440,28 +431,28 @@ prov_statement_parse(const void *payload, size_t len, struct prov_info *info,
 
 	memset(info, 0, sizeof(*info));
 	if (len > PROV_ENVELOPE_MAX)
-		return fail(err, errlen, VG_ELIMIT, "statement: too long");
+		return vg_fail(err, errlen, VG_ELIMIT, "statement: too long");
 	doc = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL)
-		return fail(err, errlen, VG_EFORMAT, "statement: %s",
-			    jerr.text);
+		return vg_fail(err, errlen, VG_EFORMAT, "statement: %s",
+			       jerr.text);
 	if (!has_exactly(doc, members, 4)) {
-		rc = fail(err, errlen, VG_EFORMAT,
-			  "statement: not exactly _type, subject, "
-			  "predicateType and predicate");
+		rc = vg_fail(err, errlen, VG_EFORMAT,
+			     "statement: not exactly _type, subject, "
+			     "predicateType and predicate");
 		goto out;
 	}
 	if ((s = get_str(doc, "_type")) == NULL ||
 	    strcmp(s, PROV_STATEMENT_TYPE) != 0) {
-		rc = fail(err, errlen, VG_EVERIFY, "statement: _type is not %s",
-			  PROV_STATEMENT_TYPE);
+		rc = vg_fail(err, errlen, VG_EVERIFY,
+			     "statement: _type is not %s", PROV_STATEMENT_TYPE);
 		goto out;
 	}
 	if ((s = get_str(doc, "predicateType")) == NULL ||
 	    strcmp(s, PROV_PREDICATE_TYPE) != 0) {
-		rc = fail(err, errlen, VG_EVERIFY,
-			  "statement: predicateType is not %s",
-			  PROV_PREDICATE_TYPE);
+		rc = vg_fail(err, errlen, VG_EVERIFY,
+			     "statement: predicateType is not %s",
+			     PROV_PREDICATE_TYPE);
 		goto out;
 	}
 	if ((rc = parse_subjects(json_object_get(doc, "subject"), info, err,
@@ -471,31 +462,31 @@ prov_statement_parse(const void *payload, size_t len, struct prov_info *info,
 	def = json_object_get(pred, "buildDefinition");
 	if (!json_is_object(def) ||
 	    !json_is_object(json_object_get(pred, "runDetails"))) {
-		rc = fail(err, errlen, VG_EFORMAT,
-			  "statement: predicate without buildDefinition or "
-			  "runDetails");
+		rc = vg_fail(err, errlen, VG_EFORMAT,
+			     "statement: predicate without buildDefinition or "
+			     "runDetails");
 		goto out;
 	}
 	if ((s = get_str(def, "buildType")) == NULL ||
 	    strcmp(s, PROV_BUILD_TYPE) != 0) {
-		rc = fail(err, errlen, VG_EVERIFY,
-			  "statement: buildType is not %s", PROV_BUILD_TYPE);
+		rc = vg_fail(err, errlen, VG_EVERIFY,
+			     "statement: buildType is not %s", PROV_BUILD_TYPE);
 		goto out;
 	}
 	s = get_str(json_object_get(def, "externalParameters"), "commit");
 	if (s == NULL || strlen(s) != 40 || !hex_is_lower(s, 40)) {
-		rc = fail(err, errlen, VG_EFORMAT,
-			  "statement: externalParameters.commit is not 40 "
-			  "lowercase hex digits");
+		rc = vg_fail(err, errlen, VG_EFORMAT,
+			     "statement: externalParameters.commit is not 40 "
+			     "lowercase hex digits");
 		goto out;
 	}
 	memcpy(info->commit, s, 41);
 	v = json_object_get(json_object_get(def, "internalParameters"),
 			    "SOURCE_DATE_EPOCH");
 	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		rc = fail(err, errlen, VG_EFORMAT,
-			  "statement: internalParameters.SOURCE_DATE_EPOCH "
-			  "is not a Unix time");
+		rc = vg_fail(err, errlen, VG_EFORMAT,
+			     "statement: internalParameters.SOURCE_DATE_EPOCH "
+			     "is not a Unix time");
 		goto out;
 	}
 	info->source_date_epoch = json_integer_value(v);

@@ -37,7 +37,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,21 +92,6 @@ struct samples {
 /* Records up to this size are gathered in wbuf, which is written out
  * when it reaches it; larger ones are written as they are encrypted. */
 #define WBUF_MAX (1u << 20)
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Parses exactly 64 lowercase hex digits: the store's names are
  * canonical, so "ABCD..." and "abcd..." must not be two samples. */
@@ -559,8 +543,8 @@ create_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 	int fd, rc = 0;
 
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		seterr(err, errlen, "%s: cannot create key file: %s", key_path,
-		       strerror(errno));
+		vg_seterr(err, errlen, "%s: cannot create key file: %s",
+			  key_path, strerror(errno));
 		free(tmp);
 		return VG_EIO;
 	}
@@ -568,26 +552,26 @@ create_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 	randombytes_buf(s->key, KEY_LEN);
 	if (fchmod(fd, 0600) != 0 || io_write_all(fd, s->key, KEY_LEN) != 0 ||
 	    io_fsync(fd) != 0) {
-		seterr(err, errlen, "%s: cannot write key file: %s", tmp,
-		       strerror(errno));
+		vg_seterr(err, errlen, "%s: cannot write key file: %s", tmp,
+			  strerror(errno));
 		rc = VG_EIO;
 	}
 	sodium_memzero(s->key, KEY_LEN);
 	sodium_mprotect_noaccess(s->key);
 	if (close(fd) != 0 && rc == 0) {
-		seterr(err, errlen, "%s: cannot write key file: %s", tmp,
-		       strerror(errno));
+		vg_seterr(err, errlen, "%s: cannot write key file: %s", tmp,
+			  strerror(errno));
 		rc = VG_EIO;
 	}
 	if (rc == 0 && link(tmp, key_path) != 0 && errno != EEXIST) {
-		seterr(err, errlen, "%s: cannot create key file: %s", key_path,
-		       strerror(errno));
+		vg_seterr(err, errlen, "%s: cannot create key file: %s",
+			  key_path, strerror(errno));
 		rc = VG_EIO;
 	}
 	unlink(tmp);
 	if (rc == 0 && io_fsync_parent(key_path) != 0) {
-		seterr(err, errlen, "%s: cannot sync its directory: %s",
-		       key_path, strerror(errno));
+		vg_seterr(err, errlen, "%s: cannot sync its directory: %s",
+			  key_path, strerror(errno));
 		rc = VG_EIO;
 	}
 	free(tmp);
@@ -604,24 +588,26 @@ load_key(struct samples *s, int fd, const char *key_path, char *err,
 	ssize_t r;
 
 	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "%s: %s", key_path, strerror(errno));
+		vg_seterr(err, errlen, "%s: %s", key_path, strerror(errno));
 		return VG_EIO;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: key file is not a regular file",
-		       key_path);
+		vg_seterr(err, errlen, "%s: key file is not a regular file",
+			  key_path);
 		return VG_EINVAL;
 	}
 	if ((st.st_mode & 077) != 0) {
-		seterr(err, errlen,
-		       "%s: key file has mode %04o; it must not be accessible "
-		       "to group or others (chmod 600)",
-		       key_path, (unsigned)(st.st_mode & 07777));
+		vg_seterr(
+			err, errlen,
+			"%s: key file has mode %04o; it must not be accessible "
+			"to group or others (chmod 600)",
+			key_path, (unsigned)(st.st_mode & 07777));
 		return VG_EINVAL;
 	}
 	if (st.st_size != KEY_LEN) {
-		seterr(err, errlen, "%s: key file is %lld bytes, expected %d",
-		       key_path, (long long)st.st_size, KEY_LEN);
+		vg_seterr(err, errlen,
+			  "%s: key file is %lld bytes, expected %d", key_path,
+			  (long long)st.st_size, KEY_LEN);
 		return VG_EINVAL;
 	}
 	sodium_mprotect_readwrite(s->key);
@@ -633,7 +619,8 @@ load_key(struct samples *s, int fd, const char *key_path, char *err,
 	}
 	sodium_memzero(s->key, KEY_LEN);
 	sodium_mprotect_noaccess(s->key);
-	seterr(err, errlen, "%s: key file changed while being read", key_path);
+	vg_seterr(err, errlen, "%s: key file changed while being read",
+		  key_path);
 	return VG_EINVAL;
 }
 
@@ -660,18 +647,19 @@ open_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 		if (fd >= 0)
 			break;
 		if (errno != ENOENT || tries > 0) {
-			seterr(err, errlen, "%s: %s", key_path,
-			       strerror(errno));
+			vg_seterr(err, errlen, "%s: %s", key_path,
+				  strerror(errno));
 			return VG_EIO;
 		}
 		/* A new key for a store that holds samples could read none
 		 * of them: most likely key_path is wrong. */
 		if (store_in_use(s)) {
-			seterr(err, errlen,
-			       "%s: key file missing, but the sample store "
-			       "already holds samples; restore the key or "
-			       "fix the path (a new key could not read them)",
-			       key_path);
+			vg_seterr(
+				err, errlen,
+				"%s: key file missing, but the sample store "
+				"already holds samples; restore the key or "
+				"fix the path (a new key could not read them)",
+				key_path);
 			return VG_EINVAL;
 		}
 		if ((rc = create_key(s, key_path, err, errlen)) != 0)
@@ -692,20 +680,20 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 
 	*out = NULL;
 	if (sodium_init() < 0) {
-		seterr(err, errlen, "libsodium failed to initialise");
+		vg_seterr(err, errlen, "libsodium failed to initialise");
 		return VG_ELIB;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->root = -1;
 	s->seg_fd = -1;
 	if ((s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
-		seterr(err, errlen, "OpenSSL has no SHA-256");
+		vg_seterr(err, errlen, "OpenSSL has no SHA-256");
 		rc = VG_ELIB;
 		goto out;
 	}
 	/* Guarded pages, locked out of swap where the limit allows. */
 	if ((s->key = sodium_malloc(KEY_LEN)) == NULL) {
-		seterr(err, errlen, "cannot allocate memory for the key");
+		vg_seterr(err, errlen, "cannot allocate memory for the key");
 		rc = VG_ENOMEM;
 		goto out;
 	}
@@ -717,8 +705,8 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 	/* Appends go to a new segment after the last one: a tail a crash
 	 * left in it is never written over or read. */
 	if (scan_dir(s->root, &s->seg_no, &used) != 0) {
-		seterr(err, errlen, "%s: cannot list: %s", dir,
-		       strerror(errno));
+		vg_seterr(err, errlen, "%s: cannot list: %s", dir,
+			  strerror(errno));
 		rc = VG_EIO;
 		goto out;
 	}

@@ -248,7 +248,6 @@ enum stmt {
 	ST_ROLLBACK_TO,
 	ST_BLOB_PUT,
 	ST_BLOB_GET,
-	ST_JOB_STATE_BY_SHA256,
 	ST_CLIENT_PUT,
 	ST_CLIENT_BY_TOKEN,
 	ST_SAMPLE_UPSERT,
@@ -282,8 +281,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BLOB_PUT] = "UPDATE samples SET blob_segment = ?2,"
 			" blob_offset = ?3, blob_length = ?4"
 			" WHERE n = ?1 AND blob_segment IS NULL",
-	[ST_JOB_STATE_BY_SHA256] = "SELECT state FROM jobs WHERE id ="
-				   " (SELECT n FROM samples WHERE sha256 = ?1)",
 	[ST_BLOB_GET] = "SELECT blob_segment, blob_offset, blob_length"
 			" FROM samples WHERE sha256 = ?1",
 	[ST_CLIENT_PUT] =
@@ -853,15 +850,17 @@ run_plain(struct store_sqlite *s, enum stmt which, const char *what)
 	return rc;
 }
 
-/* Reads a job's state by sample (after a submission, for its answer). */
+/* Reads the state of sample n's job, named sha256 in messages (after a
+ * submission, for its answer). */
 static int
-job_state_of(struct store_sqlite *s, const char *sha256, enum job_state *out)
+job_state_of(struct store_sqlite *s, int64_t n, const char *sha256,
+	     enum job_state *out)
 {
-	sqlite3_stmt *st = s->st[ST_JOB_STATE_BY_SHA256];
+	sqlite3_stmt *st = s->st[ST_JOB_STATE];
 	int64_t state;
 	int rc;
 
-	if ((rc = bind_text(s, st, 1, sha256)) != 0)
+	if ((rc = bind_i64(s, st, 1, n)) != 0)
 		return rc;
 	rc = step(s, st, "job state");
 	if (rc == SQLITE_ROW) {
@@ -978,7 +977,7 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 		goto out;
 	done(st);
 	st = NULL;
-	rc = job_state_of(s, sub->sha256, &it->job);
+	rc = job_state_of(s, n, sub->sha256, &it->job);
 out:
 	if (st != NULL)
 		done(st);

@@ -24,27 +24,25 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *c, char *err,
 	struct checkpoint cp;
 
 	if (len > CHECKPOINT_MAX_TEXT) {
-		tlog_seterr(err, errlen, "checkpoint longer than %d bytes",
-			    CHECKPOINT_MAX_TEXT);
+		vg_seterr(err, errlen, "checkpoint longer than %d bytes",
+			  CHECKPOINT_MAX_TEXT);
 		return VG_ELIMIT;
 	}
 	if (!tlog_text_valid(text, len, &bad)) {
-		tlog_seterr(err, errlen,
-			    "byte %zu is not UTF-8 or a control character",
-			    bad);
+		vg_seterr(err, errlen,
+			  "byte %zu is not UTF-8 or a control character", bad);
 		return VG_EFORMAT;
 	}
 	if (len == 0 || text[len - 1] != '\n') {
-		tlog_seterr(err, errlen,
-			    "checkpoint does not end in a newline");
+		vg_seterr(err, errlen, "checkpoint does not end in a newline");
 		return VG_EFORMAT;
 	}
 	for (int i = 0; i < 3; i++) {
 		const char *nl = tlog_memchr(p, (size_t)(end - p), '\n');
 
 		if (nl == NULL) {
-			tlog_seterr(err, errlen,
-				    "checkpoint has %d lines, needs 3", i);
+			vg_seterr(err, errlen,
+				  "checkpoint has %d lines, needs 3", i);
 			return VG_EFORMAT;
 		}
 		line[i] = p;
@@ -52,26 +50,26 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *c, char *err,
 		p = nl + 1;
 	}
 	if (llen[0] == 0) {
-		tlog_seterr(err, errlen, "empty origin line");
+		vg_seterr(err, errlen, "empty origin line");
 		return VG_EFORMAT;
 	}
 	if (tlog_parse_u64(line[1], llen[1], &cp.size) != 0) {
-		tlog_seterr(err, errlen,
-			    "tree size is not a decimal without leading zeros "
-			    "below 2^64");
+		vg_seterr(err, errlen,
+			  "tree size is not a decimal without leading zeros "
+			  "below 2^64");
 		return VG_EFORMAT;
 	}
 	if (tlog_b64_decode(line[2], llen[2], cp.root.b, MERKLE_HASH_LEN,
 			    &rlen) != 0 ||
 	    rlen != MERKLE_HASH_LEN) {
-		tlog_seterr(err, errlen,
-			    "root hash is not the base64 of 32 bytes");
+		vg_seterr(err, errlen,
+			  "root hash is not the base64 of 32 bytes");
 		return VG_EFORMAT;
 	}
 	/* Extension lines: p..end, each non-empty. */
 	for (const char *q = p; q < end; q++)
 		if (*q == '\n' && (q == p || q[-1] == '\n')) {
-			tlog_seterr(err, errlen, "empty extension line");
+			vg_seterr(err, errlen, "empty extension line");
 			return VG_EFORMAT;
 		}
 
@@ -107,15 +105,15 @@ checkpoint_format(const char *origin, uint64_t size,
 		extensions = "";
 	elen = strlen(extensions);
 	if (olen == 0 || strchr(origin, '\n') != NULL) {
-		tlog_seterr(err, errlen, "origin is empty or has a newline");
+		vg_seterr(err, errlen, "origin is empty or has a newline");
 		return VG_EINVAL;
 	}
 	if (elen > 0 &&
 	    (extensions[0] == '\n' || extensions[elen - 1] != '\n' ||
 	     strstr(extensions, "\n\n") != NULL)) {
-		tlog_seterr(err, errlen,
-			    "extensions are not non-empty lines ending in a "
-			    "newline");
+		vg_seterr(err, errlen,
+			  "extensions are not non-empty lines ending in a "
+			  "newline");
 		return VG_EINVAL;
 	}
 	tlog_b64_encode(root->b, MERKLE_HASH_LEN, b64);
@@ -125,9 +123,9 @@ checkpoint_format(const char *origin, uint64_t size,
 			       size, b64, extensions);
 	if (len > CHECKPOINT_MAX_TEXT || !tlog_text_valid(buf, len, &bad)) {
 		free(buf);
-		tlog_seterr(err, errlen,
-			    "checkpoint would be too long or hold a byte that "
-			    "is not UTF-8 or is a control character");
+		vg_seterr(err, errlen,
+			  "checkpoint would be too long or hold a byte that "
+			  "is not UTF-8 or is a control character");
 		return VG_EINVAL;
 	}
 	*out = buf;
@@ -156,23 +154,23 @@ checkpoint_open(const char *msg, size_t len, const char *origin,
 	if ((rc = note_verify(n, keys, nkeys, &ok, err, errlen)) != 0)
 		goto out;
 	if (!note_verified_by(n, log_key)) {
-		tlog_seterr(err, errlen, "checkpoint not signed by the log");
+		vg_seterr(err, errlen, "checkpoint not signed by the log");
 		rc = VG_EVERIFY;
 		goto out;
 	}
 	for (size_t i = 0; i < nwitnesses; i++)
 		count += note_verified_by(n, &witnesses[i]);
 	if (count < quorum) {
-		tlog_seterr(err, errlen,
-			    "%zu witness cosignatures verify, %zu needed",
-			    count, quorum);
+		vg_seterr(err, errlen,
+			  "%zu witness cosignatures verify, %zu needed", count,
+			  quorum);
 		rc = VG_EVERIFY;
 		goto out;
 	}
 	if ((rc = checkpoint_parse(n->text, n->text_len, &cp, err, errlen)))
 		goto out;
 	if (strcmp(cp.origin, origin) != 0) {
-		tlog_seterr(err, errlen, "checkpoint of another log");
+		vg_seterr(err, errlen, "checkpoint of another log");
 		checkpoint_clear(&cp);
 		rc = VG_EVERIFY;
 		goto out;

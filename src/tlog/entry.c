@@ -203,7 +203,7 @@ static int
 check_text(const char *s, size_t n, char *why, size_t whylen)
 {
 	if (s[0] == ' ' || s[n - 1] == ' ') {
-		tlog_seterr(why, whylen, "has a leading or trailing space");
+		vg_seterr(why, whylen, "has a leading or trailing space");
 		return VG_EFORMAT;
 	}
 	for (size_t i = 0; i < n;) {
@@ -211,26 +211,26 @@ check_text(const char *s, size_t n, char *why, size_t whylen)
 		size_t l = text_utf8_decode(s + i, n - i, &cp);
 
 		if (l == 0) {
-			tlog_seterr(why, whylen, "is not UTF-8 at byte %zu", i);
+			vg_seterr(why, whylen, "is not UTF-8 at byte %zu", i);
 			return VG_EFORMAT;
 		}
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-			tlog_seterr(why, whylen,
-				    "has a control character at byte %zu", i);
+			vg_seterr(why, whylen,
+				  "has a control character at byte %zu", i);
 			return VG_EFORMAT;
 		}
 		if (cp != ' ' && tlog_is_space(cp)) {
-			tlog_seterr(why, whylen,
-				    "has white space other than a space at "
-				    "byte %zu",
-				    i);
+			vg_seterr(why, whylen,
+				  "has white space other than a space at "
+				  "byte %zu",
+				  i);
 			return VG_EFORMAT;
 		}
 		if (is_bidi_control(cp)) {
-			tlog_seterr(why, whylen,
-				    "has a bidirectional control character at "
-				    "byte %zu",
-				    i);
+			vg_seterr(why, whylen,
+				  "has a bidirectional control character at "
+				  "byte %zu",
+				  i);
 			return VG_EFORMAT;
 		}
 		i += l;
@@ -249,22 +249,22 @@ check_log_key(const char *s, size_t n, char *why, size_t whylen)
 		return rc;
 	rc = note_verifier_parse(s, n, &v, nerr, sizeof(nerr));
 	if (rc == VG_ELIB) {
-		tlog_seterr(why, whylen, "could not be checked: %s", nerr);
+		vg_seterr(why, whylen, "could not be checked: %s", nerr);
 		return rc;
 	}
 	if (rc != 0) {
-		tlog_seterr(why, whylen,
-			    "is not a signed-note verifier key: %s", nerr);
+		vg_seterr(why, whylen, "is not a signed-note verifier key: %s",
+			  nerr);
 		return VG_EFORMAT;
 	}
 	if (v.type != NOTE_ED25519) {
-		tlog_seterr(why, whylen, "is a key of type 0x%02x, not Ed25519",
-			    v.type);
+		vg_seterr(why, whylen, "is a key of type 0x%02x, not Ed25519",
+			  v.type);
 		return VG_EFORMAT;
 	}
 	note_verifier_format(&v, canon);
 	if (strlen(canon) != n || memcmp(canon, s, n) != 0) {
-		tlog_seterr(why, whylen, "is not in canonical form");
+		vg_seterr(why, whylen, "is not in canonical form");
 		return VG_EFORMAT;
 	}
 	return 0;
@@ -282,36 +282,36 @@ check_string(const struct field *f, const char *s, size_t n, char *why,
 	bool ok = true;
 
 	if (n == 0) {
-		tlog_seterr(why, whylen, "is empty");
+		vg_seterr(why, whylen, "is empty");
 		return VG_EFORMAT;
 	}
 	if (n > f->max && f->kind != K_KEY_ID) {
-		tlog_seterr(why, whylen, "is longer than %zu bytes", f->max);
+		vg_seterr(why, whylen, "is longer than %zu bytes", f->max);
 		return VG_ELIMIT;
 	}
 	switch (f->kind) {
 	case K_LABEL:
 		if (!all_of(s, n, is_lower_alnum, "-")) {
-			tlog_seterr(why, whylen,
-				    "is not lowercase letters, digits and '-'");
+			vg_seterr(why, whylen,
+				  "is not lowercase letters, digits and '-'");
 			return VG_EFORMAT;
 		}
 		return 0;
 	case K_NAME:
 		if (!is_lower_alnum(s[0]) ||
 		    !all_of(s, n, is_lower_alnum, ".+-")) {
-			tlog_seterr(why, whylen,
-				    "is not a lowercase letter or digit, then "
-				    "lowercase letters, digits, '.', '+' and "
-				    "'-'");
+			vg_seterr(why, whylen,
+				  "is not a lowercase letter or digit, then "
+				  "lowercase letters, digits, '.', '+' and "
+				  "'-'");
 			return VG_EFORMAT;
 		}
 		return 0;
 	case K_VERSION:
 		if (!is_alnum(s[0]) || !all_of(s, n, is_alnum, ".+~_:-")) {
-			tlog_seterr(why, whylen,
-				    "is not a letter or digit, then letters, "
-				    "digits, '.', '+', '~', '_', ':' and '-'");
+			vg_seterr(why, whylen,
+				  "is not a letter or digit, then letters, "
+				  "digits, '.', '+', '~', '_', ':' and '-'");
 			return VG_EFORMAT;
 		}
 		return 0;
@@ -319,8 +319,8 @@ check_string(const struct field *f, const char *s, size_t n, char *why,
 		for (size_t i = 0; i < n; i++)
 			ok = ok && s[i] > ' ' && s[i] < 0x7f;
 		if (!ok) {
-			tlog_seterr(why, whylen,
-				    "is not printable ASCII without spaces");
+			vg_seterr(why, whylen,
+				  "is not printable ASCII without spaces");
 			return VG_EFORMAT;
 		}
 		return 0;
@@ -328,9 +328,8 @@ check_string(const struct field *f, const char *s, size_t n, char *why,
 	case K_LOG_KEY: return check_log_key(s, n, why, whylen);
 	case K_KEY_ID:
 		if (n != KEY_ID_HEX || !hex_is_lower(s, n)) {
-			tlog_seterr(why, whylen,
-				    "is not %d lowercase hex digits",
-				    KEY_ID_HEX);
+			vg_seterr(why, whylen, "is not %d lowercase hex digits",
+				  KEY_ID_HEX);
 			return VG_EFORMAT;
 		}
 		return 0;
@@ -470,8 +469,8 @@ check_body(const struct type_spec *ts, const char *b, size_t n,
 	bool blank = true;
 
 	if (ts->body == BODY_NONE && n > 0) {
-		tlog_seterr(err, errlen, "%s %u: type %s has no body", where,
-			    line, ts->name);
+		vg_seterr(err, errlen, "%s %u: type %s has no body", where,
+			  line, ts->name);
 		return VG_EFORMAT;
 	}
 	for (size_t i = 0; i < n;) {
@@ -479,23 +478,23 @@ check_body(const struct type_spec *ts, const char *b, size_t n,
 		size_t l = text_utf8_decode(b + i, n - i, &cp);
 
 		if (l == 0) {
-			tlog_seterr(err, errlen, "%s %u: body is not UTF-8",
-				    where, line);
+			vg_seterr(err, errlen, "%s %u: body is not UTF-8",
+				  where, line);
 			return VG_EFORMAT;
 		}
 		if (cp == '\r') {
-			tlog_seterr(err, errlen,
-				    "%s %u: carriage return in the body (lines "
-				    "end in LF alone)",
-				    where, line);
+			vg_seterr(err, errlen,
+				  "%s %u: carriage return in the body (lines "
+				  "end in LF alone)",
+				  where, line);
 			return VG_EFORMAT;
 		}
 		if ((cp < 0x20 && cp != '\n' && cp != '\t') ||
 		    (cp >= 0x7f && cp <= 0x9f)) {
-			tlog_seterr(err, errlen,
-				    "%s %u: control character U+%04" PRIX32
-				    " in the body",
-				    where, line, cp);
+			vg_seterr(err, errlen,
+				  "%s %u: control character U+%04" PRIX32
+				  " in the body",
+				  where, line, cp);
 			return VG_EFORMAT;
 		}
 		line += cp == '\n';
@@ -503,10 +502,10 @@ check_body(const struct type_spec *ts, const char *b, size_t n,
 		i += l;
 	}
 	if (ts->body == BODY_REQUIRED && blank) {
-		tlog_seterr(err, errlen,
-			    "%s %u: type %s needs a body that is not empty or "
-			    "only white space",
-			    where, first, ts->name);
+		vg_seterr(err, errlen,
+			  "%s %u: type %s needs a body that is not empty or "
+			  "only white space",
+			  where, first, ts->name);
 		return VG_EFORMAT;
 	}
 	return 0;
@@ -565,15 +564,15 @@ split_line(const char *s, size_t n, unsigned no, struct hline *h, char *err,
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '\r') {
-			tlog_seterr(err, errlen,
-				    "line %u: carriage return (lines end in LF "
-				    "alone)",
-				    no);
+			vg_seterr(err, errlen,
+				  "line %u: carriage return (lines end in LF "
+				  "alone)",
+				  no);
 			return VG_EFORMAT;
 		}
 		if (c < 0x20 || c == 0x7f) {
-			tlog_seterr(err, errlen,
-				    "line %u: control character 0x%02x", no, c);
+			vg_seterr(err, errlen,
+				  "line %u: control character 0x%02x", no, c);
 			return VG_EFORMAT;
 		}
 	}
@@ -581,16 +580,15 @@ split_line(const char *s, size_t n, unsigned no, struct hline *h, char *err,
 	h->name = s;
 	h->nlen = sp == NULL ? n : (size_t)(sp - s);
 	if (!name_ok(h->name, h->nlen)) {
-		tlog_seterr(
-			err, errlen,
-			"line %u: not \"<field> <value>\" with a field name "
-			"of lowercase letters, digits and '-'",
-			no);
+		vg_seterr(err, errlen,
+			  "line %u: not \"<field> <value>\" with a field name "
+			  "of lowercase letters, digits and '-'",
+			  no);
 		return VG_EFORMAT;
 	}
 	if (sp == NULL) {
-		tlog_seterr(err, errlen, "line %u: field %.*s has no value", no,
-			    (int)h->nlen, h->name);
+		vg_seterr(err, errlen, "line %u: field %.*s has no value", no,
+			  (int)h->nlen, h->name);
 		return VG_EFORMAT;
 	}
 	h->val = sp + 1;
@@ -626,31 +624,30 @@ misplaced(const struct reader *r, const struct hline *h,
 
 	for (size_t i = 0; i < k; i++)
 		if (name_is(h, names[i])) {
-			tlog_seterr(err, errlen,
-				    "line %u: duplicate field %.*s", r->line,
-				    nl, h->name);
+			vg_seterr(err, errlen, "line %u: duplicate field %.*s",
+				  r->line, nl, h->name);
 			return VG_EFORMAT;
 		}
 	for (size_t i = k + 1; i < n; i++)
 		if (name_is(h, names[i])) {
 			if (ahead(*r, names[k]))
-				tlog_seterr(err, errlen,
-					    "line %u: field %.*s out of order "
-					    "(%s comes first)",
-					    r->line, nl, h->name, names[k]);
+				vg_seterr(err, errlen,
+					  "line %u: field %.*s out of order "
+					  "(%s comes first)",
+					  r->line, nl, h->name, names[k]);
 			else
-				tlog_seterr(err, errlen,
-					    "line %u: missing field %s",
-					    r->line, names[k]);
+				vg_seterr(err, errlen,
+					  "line %u: missing field %s", r->line,
+					  names[k]);
 			return VG_EFORMAT;
 		}
 	if (k < 2)
-		tlog_seterr(err, errlen, "line %u: missing field %s", r->line,
-			    names[k]);
+		vg_seterr(err, errlen, "line %u: missing field %s", r->line,
+			  names[k]);
 	else
-		tlog_seterr(err, errlen,
-			    "line %u: unknown field %.*s for type %s", r->line,
-			    nl, h->name, type);
+		vg_seterr(err, errlen,
+			  "line %u: unknown field %.*s for type %s", r->line,
+			  nl, h->name, type);
 	return VG_EFORMAT;
 }
 
@@ -697,25 +694,23 @@ parse_value(const struct field *f, const char *v, size_t n,
 	switch (f->kind) {
 	case K_SHA256:
 		if (!sha256_decode(v, n, (uint8_t *)member)) {
-			tlog_seterr(why, whylen,
-				    "is not %d lowercase hex digits",
-				    SHA256_HEX);
+			vg_seterr(why, whylen, "is not %d lowercase hex digits",
+				  SHA256_HEX);
 			return VG_EFORMAT;
 		}
 		return 0;
 	case K_SHA256_LIST:
 		if (n % (SHA256_HEX + 1) != SHA256_HEX) {
-			tlog_seterr(
-				why, whylen,
-				"is not SHA-256s of %d lowercase hex digits "
-				"one space apart",
-				SHA256_HEX);
+			vg_seterr(why, whylen,
+				  "is not SHA-256s of %d lowercase hex digits "
+				  "one space apart",
+				  SHA256_HEX);
 			return VG_EFORMAT;
 		}
 		count = n / (SHA256_HEX + 1) + 1;
 		if (count > TLOG_ENTRY_HASHES_MAX) {
-			tlog_seterr(why, whylen, "has more than %d hashes",
-				    TLOG_ENTRY_HASHES_MAX);
+			vg_seterr(why, whylen, "has more than %d hashes",
+				  TLOG_ENTRY_HASHES_MAX);
 			return VG_ELIMIT;
 		}
 		hashes = arena_take(a, count * TLOG_ENTRY_HASH_LEN);
@@ -725,17 +720,17 @@ parse_value(const struct field *f, const char *v, size_t n,
 			if ((i > 0 && h[-1] != ' ') ||
 			    !sha256_decode(h, SHA256_HEX,
 					   hashes + i * TLOG_ENTRY_HASH_LEN)) {
-				tlog_seterr(why, whylen,
-					    "is not SHA-256s of %d lowercase "
-					    "hex digits one space apart",
-					    SHA256_HEX);
+				vg_seterr(why, whylen,
+					  "is not SHA-256s of %d lowercase "
+					  "hex digits one space apart",
+					  SHA256_HEX);
 				return VG_EFORMAT;
 			}
 		}
 		if (!hashes_ascending(hashes, count)) {
-			tlog_seterr(why, whylen,
-				    "has hashes not in strictly ascending "
-				    "order");
+			vg_seterr(why, whylen,
+				  "has hashes not in strictly ascending "
+				  "order");
 			return VG_EFORMAT;
 		}
 		*(const uint8_t **)member = hashes;
@@ -743,14 +738,14 @@ parse_value(const struct field *f, const char *v, size_t n,
 		return 0;
 	case K_COUNT:
 		if (n > f->max) {
-			tlog_seterr(why, whylen, "is longer than %zu bytes",
-				    f->max);
+			vg_seterr(why, whylen, "is longer than %zu bytes",
+				  f->max);
 			return VG_ELIMIT;
 		}
 		if (tlog_parse_u64(v, n, &u) != 0 || u > TLOG_ENTRY_COUNT_MAX) {
-			tlog_seterr(why, whylen,
-				    "is not a decimal without leading zeros "
-				    "from 0 to 2^53-1");
+			vg_seterr(why, whylen,
+				  "is not a decimal without leading zeros "
+				  "from 0 to 2^53-1");
 			return VG_EFORMAT;
 		}
 		*(uint64_t *)member = u;
@@ -779,26 +774,26 @@ tlog_entry_parse(const char *buf, size_t len, struct tlog_entry *e, char *err,
 	int rc;
 
 	if (len > TLOG_ENTRY_MAX) {
-		tlog_seterr(err, errlen, "entry longer than %d bytes",
-			    TLOG_ENTRY_MAX);
+		vg_seterr(err, errlen, "entry longer than %d bytes",
+			  TLOG_ENTRY_MAX);
 		return VG_ELIMIT;
 	}
 	if (!take_line(&r, &s, &n) || n != strlen(TLOG_ENTRY_MAGIC) ||
 	    memcmp(s, TLOG_ENTRY_MAGIC, n) != 0) {
 		if (r.line == 1 && n > 0 && s[n - 1] == '\r')
-			tlog_seterr(err, errlen,
-				    "line 1: carriage return (lines end in LF "
-				    "alone)");
+			vg_seterr(err, errlen,
+				  "line 1: carriage return (lines end in LF "
+				  "alone)");
 		else if (len >= strlen(MAGIC_PREFIX) &&
 			 memcmp(buf, MAGIC_PREFIX, strlen(MAGIC_PREFIX)) == 0)
-			tlog_seterr(err, errlen,
-				    "line 1: not \"%s\": another version of "
-				    "the format",
-				    TLOG_ENTRY_MAGIC);
+			vg_seterr(err, errlen,
+				  "line 1: not \"%s\": another version of "
+				  "the format",
+				  TLOG_ENTRY_MAGIC);
 		else
-			tlog_seterr(err, errlen,
-				    "line 1: not \"%s\": not a log entry",
-				    TLOG_ENTRY_MAGIC);
+			vg_seterr(err, errlen,
+				  "line 1: not \"%s\": not a log entry",
+				  TLOG_ENTRY_MAGIC);
 		return VG_EFORMAT;
 	}
 	memset(&t, 0, sizeof(t));
@@ -808,25 +803,25 @@ tlog_entry_parse(const char *buf, size_t len, struct tlog_entry *e, char *err,
 		rc = VG_EFORMAT;
 		if (!take_line(&r, &s, &n)) {
 			if (r.p < r.end)
-				tlog_seterr(err, errlen,
-					    "line %u: no newline at its end",
-					    r.line + 1);
+				vg_seterr(err, errlen,
+					  "line %u: no newline at its end",
+					  r.line + 1);
 			else if (k < nnames)
-				tlog_seterr(err, errlen,
-					    "line %u: missing field %s",
-					    r.line + 1, names[k]);
+				vg_seterr(err, errlen,
+					  "line %u: missing field %s",
+					  r.line + 1, names[k]);
 			else
-				tlog_seterr(err, errlen,
-					    "line %u: missing the empty line "
-					    "after the fields",
-					    r.line + 1);
+				vg_seterr(err, errlen,
+					  "line %u: missing the empty line "
+					  "after the fields",
+					  r.line + 1);
 			goto out;
 		}
 		if (n == 0) {
 			if (k < nnames) {
-				tlog_seterr(err, errlen,
-					    "line %u: missing field %s", r.line,
-					    names[k]);
+				vg_seterr(err, errlen,
+					  "line %u: missing field %s", r.line,
+					  names[k]);
 				goto out;
 			}
 			break;
@@ -840,8 +835,8 @@ tlog_entry_parse(const char *buf, size_t len, struct tlog_entry *e, char *err,
 		}
 		if (k == 0) {
 			if ((ts = spec_by_name(h.val, h.vlen)) == NULL) {
-				tlog_seterr(err, errlen,
-					    "line %u: unknown type", r.line);
+				vg_seterr(err, errlen, "line %u: unknown type",
+					  r.line);
 				goto out;
 			}
 			t.type = (enum tlog_entry_type)(ts - types);
@@ -849,17 +844,17 @@ tlog_entry_parse(const char *buf, size_t len, struct tlog_entry *e, char *err,
 				names[nnames++] = ts->fields[i].name;
 		} else if (k == 1) {
 			if (!time_parse(h.val, h.vlen, &t.time)) {
-				tlog_seterr(err, errlen,
-					    "line %u: time is not "
-					    "YYYY-MM-DDTHH:MM:SSZ from 1970 "
-					    "to 9999",
-					    r.line);
+				vg_seterr(err, errlen,
+					  "line %u: time is not "
+					  "YYYY-MM-DDTHH:MM:SSZ from 1970 "
+					  "to 9999",
+					  r.line);
 				goto out;
 			}
 		} else if ((rc = parse_value(&ts->fields[k - 2], h.val, h.vlen,
 					     &t, &a, why, sizeof(why))) != 0) {
-			tlog_seterr(err, errlen, "line %u: field %s %s", r.line,
-				    names[k], why);
+			vg_seterr(err, errlen, "line %u: field %s %s", r.line,
+				  names[k], why);
 			goto out;
 		}
 	}
@@ -898,13 +893,12 @@ check_entry(const struct tlog_entry *e, const struct type_spec **tsp, char *err,
 	int rc;
 
 	if (ts == NULL) {
-		tlog_seterr(err, errlen, "no entry type %d", (int)e->type);
+		vg_seterr(err, errlen, "no entry type %d", (int)e->type);
 		return VG_EINVAL;
 	}
 	if (e->time < 0 || e->time > TLOG_ENTRY_TIME_MAX) {
-		tlog_seterr(err, errlen,
-			    "time %" PRId64 " is not from 1970 to 9999",
-			    e->time);
+		vg_seterr(err, errlen,
+			  "time %" PRId64 " is not from 1970 to 9999", e->time);
 		return VG_EINVAL;
 	}
 	for (size_t i = 0; i < ts->nfields; i++) {
@@ -920,53 +914,51 @@ check_entry(const struct tlog_entry *e, const struct type_spec **tsp, char *err,
 			hs = *(const uint8_t *const *)member;
 			n = *(const size_t *)((const char *)e + f->off_n);
 			if (n > TLOG_ENTRY_HASHES_MAX) {
-				tlog_seterr(err, errlen,
-					    "field %s has more than %d hashes",
-					    f->name, TLOG_ENTRY_HASHES_MAX);
+				vg_seterr(err, errlen,
+					  "field %s has more than %d hashes",
+					  f->name, TLOG_ENTRY_HASHES_MAX);
 				return VG_ELIMIT;
 			}
 			if (n == 0 || hs == NULL) {
-				tlog_seterr(err, errlen, "field %s is missing",
-					    f->name);
+				vg_seterr(err, errlen, "field %s is missing",
+					  f->name);
 				return VG_EINVAL;
 			}
 			if (!hashes_ascending(hs, n)) {
-				tlog_seterr(err, errlen,
-					    "field %s has hashes not in "
-					    "strictly ascending order",
-					    f->name);
+				vg_seterr(err, errlen,
+					  "field %s has hashes not in "
+					  "strictly ascending order",
+					  f->name);
 				return VG_EINVAL;
 			}
 			continue;
 		case K_COUNT:
 			if (*(const uint64_t *)member > TLOG_ENTRY_COUNT_MAX) {
-				tlog_seterr(err, errlen,
-					    "field %s is above 2^53-1",
-					    f->name);
+				vg_seterr(err, errlen,
+					  "field %s is above 2^53-1", f->name);
 				return VG_EINVAL;
 			}
 			continue;
 		default: break;
 		}
 		if ((s = *(const char *const *)member) == NULL) {
-			tlog_seterr(err, errlen, "field %s is missing",
-				    f->name);
+			vg_seterr(err, errlen, "field %s is missing", f->name);
 			return VG_EINVAL;
 		}
 		/* Bounded: a longer value is refused whatever it holds. */
 		n = strnlen(s, TLOG_ENTRY_MAX + 1);
 		if ((rc = check_string(f, s, n, why, sizeof(why))) != 0) {
-			tlog_seterr(err, errlen, "field %s %s", f->name, why);
+			vg_seterr(err, errlen, "field %s %s", f->name, why);
 			return rc == VG_EFORMAT ? VG_EINVAL : rc;
 		}
 	}
 	if (e->body_len > 0 && e->body == NULL) {
-		tlog_seterr(err, errlen, "body is NULL");
+		vg_seterr(err, errlen, "body is NULL");
 		return VG_EINVAL;
 	}
 	if (e->body_len > TLOG_ENTRY_MAX) {
-		tlog_seterr(err, errlen, "body longer than %d bytes",
-			    TLOG_ENTRY_MAX);
+		vg_seterr(err, errlen, "body longer than %d bytes",
+			  TLOG_ENTRY_MAX);
 		return VG_ELIMIT;
 	}
 	if (check_body(ts, e->body, e->body_len, "body line", 1, err, errlen) !=
@@ -1058,8 +1050,8 @@ tlog_entry_encode(const struct tlog_entry *e, char **out, size_t *len,
 	put(&o, e->body, e->body_len);
 	if (o.over) {
 		free(o.b);
-		tlog_seterr(err, errlen, "entry longer than %d bytes",
-			    TLOG_ENTRY_MAX);
+		vg_seterr(err, errlen, "entry longer than %d bytes",
+			  TLOG_ENTRY_MAX);
 		return VG_ELIMIT;
 	}
 	o.b[o.n] = '\0';
@@ -1145,28 +1137,27 @@ tlog_entry_admin(enum tlog_entry_type t, int64_t when, const char *body,
 	int rc;
 
 	if (body_len > 0 && body == NULL) {
-		tlog_seterr(err, errlen, "body is NULL");
+		vg_seterr(err, errlen, "body is NULL");
 		return VG_EINVAL;
 	}
 	if (ts == NULL || ts->body != BODY_REQUIRED) {
-		tlog_seterr(err, errlen,
-			    "%s is not an administrative entry type",
-			    ts != NULL ? ts->name : "this");
+		vg_seterr(err, errlen, "%s is not an administrative entry type",
+			  ts != NULL ? ts->name : "this");
 		return VG_EINVAL;
 	}
 	if (when < 0 || when > TLOG_ENTRY_TIME_MAX) {
-		tlog_seterr(err, errlen,
-			    "time %" PRId64 " is not from 1970 to 9999", when);
+		vg_seterr(err, errlen,
+			  "time %" PRId64 " is not from 1970 to 9999", when);
 		return VG_EINVAL;
 	}
 	/* The header: the magic, "type <name>", "time <20>", empty line. */
 	head = strlen(TLOG_ENTRY_MAGIC) + 1 + 5 + strlen(ts->name) + 1 + 5 +
 	       TIME_CHARS + 1 + 1;
 	if (body_len > TLOG_ENTRY_MAX - head) {
-		tlog_seterr(err, errlen,
-			    "body longer than %zu bytes, the most a %s entry "
-			    "holds",
-			    TLOG_ENTRY_MAX - head, ts->name);
+		vg_seterr(err, errlen,
+			  "body longer than %zu bytes, the most a %s entry "
+			  "holds",
+			  TLOG_ENTRY_MAX - head, ts->name);
 		return VG_ELIMIT;
 	}
 	if ((rc = check_body(ts, body, body_len, "line", 1, err, errlen)) != 0)

@@ -232,13 +232,13 @@ fsync_dir(struct tlog_log *l, const char *rel, char *err, size_t errlen)
 
 	fd = openat(l->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, rel,
-			    strerror(errno));
+		vg_seterr(err, errlen, "%s/%s: %s", l->dir, rel,
+			  strerror(errno));
 		return VG_EIO;
 	}
 	if ((rc = io_fsync(fd)) != 0)
-		tlog_seterr(err, errlen, "%s/%s: fsync: %s", l->dir, rel,
-			    strerror(errno));
+		vg_seterr(err, errlen, "%s/%s: fsync: %s", l->dir, rel,
+			  strerror(errno));
 	close(fd);
 	return rc;
 }
@@ -278,8 +278,8 @@ make_dirs(struct tlog_log *l, const char *rel, struct dirlist *dl, char *err,
 				dirlist_add(dl, buf);
 			}
 		} else if (errno != EEXIST) {
-			tlog_seterr(err, errlen, "%s/%s: mkdir: %s", l->dir,
-				    buf, strerror(errno));
+			vg_seterr(err, errlen, "%s/%s: mkdir: %s", l->dir, buf,
+				  strerror(errno));
 			return VG_EIO;
 		}
 	}
@@ -299,7 +299,7 @@ write_atomic(struct tlog_log *l, const char *rel, const void *data, size_t len,
 	int fd, rc = 0;
 
 	if (split_path(rel, dir, tmp) != 0) {
-		tlog_seterr(err, errlen, "%s: path too long", rel);
+		vg_seterr(err, errlen, "%s: path too long", rel);
 		return VG_EINVAL;
 	}
 	if (strcmp(dir, ".") != 0 &&
@@ -309,23 +309,23 @@ write_atomic(struct tlog_log *l, const char *rel, const void *data, size_t len,
 		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		    0600);
 	if (fd < 0) {
-		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, tmp,
-			    strerror(errno));
+		vg_seterr(err, errlen, "%s/%s: %s", l->dir, tmp,
+			  strerror(errno));
 		return VG_EIO;
 	}
 	if (io_write_all(fd, data, len) != 0 || io_fsync(fd) != 0) {
-		tlog_seterr(err, errlen, "%s/%s: write: %s", l->dir, tmp,
-			    strerror(errno));
+		vg_seterr(err, errlen, "%s/%s: write: %s", l->dir, tmp,
+			  strerror(errno));
 		rc = VG_EIO;
 	}
 	if (close(fd) != 0 && rc == 0) {
-		tlog_seterr(err, errlen, "%s/%s: close: %s", l->dir, tmp,
-			    strerror(errno));
+		vg_seterr(err, errlen, "%s/%s: close: %s", l->dir, tmp,
+			  strerror(errno));
 		rc = VG_EIO;
 	}
 	if (rc == 0 && renameat(l->dirfd, tmp, l->dirfd, rel) != 0) {
-		tlog_seterr(err, errlen, "%s/%s: rename: %s", l->dir, rel,
-			    strerror(errno));
+		vg_seterr(err, errlen, "%s/%s: rename: %s", l->dir, rel,
+			  strerror(errno));
 		rc = VG_EIO;
 	}
 	if (rc != 0)
@@ -349,12 +349,12 @@ open_file(struct tlog_log *l, const char *rel, int *fdp, off_t *size, char *err,
 	if (fd < 0) {
 		int e = errno;
 
-		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, rel, strerror(e));
+		vg_seterr(err, errlen, "%s/%s: %s", l->dir, rel, strerror(e));
 		return e == ENOENT || e == ENOTDIR ? VG_ENOENT : VG_EIO;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		tlog_seterr(err, errlen, "%s/%s: not a regular file", l->dir,
-			    rel);
+		vg_seterr(err, errlen, "%s/%s: not a regular file", l->dir,
+			  rel);
 		close(fd);
 		return VG_ECORRUPT;
 	}
@@ -376,14 +376,14 @@ read_file(struct tlog_log *l, const char *rel, size_t max, uint8_t **data,
 	if ((rc = open_file(l, rel, &fd, &size, err, errlen)) != 0)
 		return rc;
 	if ((uint64_t)size > max) {
-		tlog_seterr(err, errlen, "%s/%s: %jd bytes, more than %zu",
-			    l->dir, rel, (intmax_t)size, max);
+		vg_seterr(err, errlen, "%s/%s: %jd bytes, more than %zu",
+			  l->dir, rel, (intmax_t)size, max);
 		close(fd);
 		return VG_ECORRUPT;
 	}
 	buf = xmalloc((size_t)size + 1);
 	if ((rc = io_pread_all(fd, buf, (size_t)size, 0)) != 0) {
-		tlog_seterr(err, errlen, "%s/%s: read failed", l->dir, rel);
+		vg_seterr(err, errlen, "%s/%s: read failed", l->dir, rel);
 		free(buf);
 		close(fd);
 		return rc;
@@ -412,7 +412,7 @@ read_hashes(struct tlog_log *l, uint64_t base, const struct tile *t,
 	int fd, rc;
 
 	if (w == 0 || t->width > w) {
-		tlog_seterr(err, errlen, "no such tile at size %" PRIu64, base);
+		vg_seterr(err, errlen, "no such tile at size %" PRIu64, base);
 		return VG_ENOENT;
 	}
 	if (tile_path(&f, path) != 0)
@@ -420,11 +420,11 @@ read_hashes(struct tlog_log *l, uint64_t base, const struct tile *t,
 	if ((rc = open_file(l, path, &fd, &size, err, errlen)) != 0)
 		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
 	if ((uint64_t)size != (uint64_t)w * MERKLE_HASH_LEN) {
-		tlog_seterr(err, errlen, "%s/%s: %jd bytes, not %u hashes",
-			    l->dir, path, (intmax_t)size, w);
+		vg_seterr(err, errlen, "%s/%s: %jd bytes, not %u hashes",
+			  l->dir, path, (intmax_t)size, w);
 		rc = VG_ECORRUPT;
 	} else if ((rc = io_pread_all(fd, buf, (size_t)size, 0)) != 0) {
-		tlog_seterr(err, errlen, "%s/%s: read failed", l->dir, path);
+		vg_seterr(err, errlen, "%s/%s: read failed", l->dir, path);
 	}
 	close(fd);
 	return rc;
@@ -448,8 +448,7 @@ read_bundle(struct tlog_log *l, uint64_t base, uint64_t index, uint8_t **data,
 
 	*data = NULL;
 	if (w == 0) {
-		tlog_seterr(err, errlen, "no such bundle at size %" PRIu64,
-			    base);
+		vg_seterr(err, errlen, "no such bundle at size %" PRIu64, base);
 		return VG_ENOENT;
 	}
 	if (tile_path(&f, path) != 0)
@@ -458,7 +457,7 @@ read_bundle(struct tlog_log *l, uint64_t base, uint64_t index, uint8_t **data,
 	if (rc != 0)
 		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
 	if (tile_bundle_parse(*data, *len, w, entries, why, sizeof(why))) {
-		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, path, why);
+		vg_seterr(err, errlen, "%s/%s: %s", l->dir, path, why);
 		free(*data);
 		*data = NULL;
 		return VG_ECORRUPT;
@@ -738,27 +737,27 @@ check_prefix(struct tlog_log *l, uint64_t size1,
 	int rc;
 
 	if (size1 > size2) {
-		tlog_seterr(err, errlen,
-			    "tree of %" PRIu64 " shrinks to %" PRIu64, size1,
-			    size2);
+		vg_seterr(err, errlen,
+			  "tree of %" PRIu64 " shrinks to %" PRIu64, size1,
+			  size2);
 		return VG_ECORRUPT;
 	}
 	if (size1 == 0) {
 		merkle_hash_empty(&r);
 		if (hash_equal(&r, root1))
 			return 0;
-		tlog_seterr(err, errlen,
-			    "empty tree with a root not SHA-256(\"\")");
+		vg_seterr(err, errlen,
+			  "empty tree with a root not SHA-256(\"\")");
 		return VG_ECORRUPT;
 	}
 	if ((rc = files_root(l, size2, size1, &r, err, errlen)) != 0)
 		return rc;
 	if (!hash_equal(&r, root1)) {
-		tlog_seterr(err, errlen,
-			    "the tiles of size %" PRIu64
-			    " do not extend the tree "
-			    "of size %" PRIu64 ": its root differs",
-			    size2, size1);
+		vg_seterr(err, errlen,
+			  "the tiles of size %" PRIu64
+			  " do not extend the tree "
+			  "of size %" PRIu64 ": its root differs",
+			  size2, size1);
 		return VG_ECORRUPT;
 	}
 	if (size1 == size2)
@@ -772,10 +771,10 @@ check_prefix(struct tlog_log *l, uint64_t size1,
 	rc = merkle_verify_consistency(size1, size2, root1, root2, proof, n,
 				       why, sizeof(why));
 	if (rc != 0) {
-		tlog_seterr(err, errlen,
-			    "tree of size %" PRIu64 " not consistent with that "
-			    "of size %" PRIu64 ": %s",
-			    size2, size1, why);
+		vg_seterr(err, errlen,
+			  "tree of size %" PRIu64 " not consistent with that "
+			  "of size %" PRIu64 ": %s",
+			  size2, size1, why);
 		return VG_ECORRUPT;
 	}
 	return 0;
@@ -802,13 +801,13 @@ state_decode(const uint8_t *buf, size_t len, uint64_t *size,
 	int rc;
 
 	if (len != STATE_LEN || memcmp(buf, STATE_MAGIC, STATE_MAGIC_LEN)) {
-		tlog_seterr(err, errlen, "not a state file");
+		vg_seterr(err, errlen, "not a state file");
 		return VG_ECORRUPT;
 	}
 	if ((rc = tlog_sha256(&part, 1, sum)) != 0)
 		return rc;
 	if (memcmp(sum, buf + STATE_LEN - 32, 32) != 0) {
-		tlog_seterr(err, errlen, "checksum does not match");
+		vg_seterr(err, errlen, "checksum does not match");
 		return VG_ECORRUPT;
 	}
 	*size = tlog_be64(buf + STATE_MAGIC_LEN);
@@ -828,7 +827,7 @@ write_state(struct tlog_log *l, uint64_t size, const struct merkle_hash *root,
 
 	*renamed = false;
 	if ((rc = state_encode(size, root, buf)) != 0) {
-		tlog_seterr(err, errlen, "hashing failed");
+		vg_seterr(err, errlen, "hashing failed");
 		return rc;
 	}
 	rc = write_atomic(l, STATE_FILE, buf, sizeof(buf), &dl, err, errlen);
@@ -925,9 +924,8 @@ plan_bundles(struct tlog_log *l, uint64_t size1,
 		if (tile_bundle_verify(old, w, (const uint8_t *)l->edge[0],
 				       (size_t)w * MERKLE_HASH_LEN, why,
 				       sizeof(why)) != 0) {
-			tlog_seterr(err, errlen,
-				    "partial bundle %" PRIu64 ": %s", full,
-				    why);
+			vg_seterr(err, errlen, "partial bundle %" PRIu64 ": %s",
+				  full, why);
 			free(olddata);
 			return VG_ECORRUPT;
 		}
@@ -1054,14 +1052,14 @@ check_batch(struct tlog_log *l, uint64_t size2, edge_t edge,
 	tile_reader_init(&tr, size2, edge_read, &ec);
 	mr = tile_reader_merkle(&tr);
 	if ((rc = merkle_root_from_reader(&mr, size2, &mem)) != 0) {
-		tlog_seterr(err, errlen, "cannot hash the new tree's edge");
+		vg_seterr(err, errlen, "cannot hash the new tree's edge");
 		return rc;
 	}
 	if ((rc = files_root(l, size2, size2, root2, err, errlen)) != 0)
 		return rc;
 	if (!hash_equal(&mem, root2)) {
-		tlog_seterr(err, errlen,
-			    "the tiles written do not give the batch's root");
+		vg_seterr(err, errlen,
+			  "the tiles written do not give the batch's root");
 		return VG_ECORRUPT;
 	}
 	return check_prefix(l, l->st_size, &l->st_root, size2, root2, err,
@@ -1082,9 +1080,9 @@ tlog_log_append(struct tlog_log *l, const struct tile_entry *entries, size_t n,
 	pthread_mutex_lock(&l->wlock);
 	size1 = l->st_size;
 	if (l->broken) {
-		tlog_seterr(err, errlen,
-			    "%s: an earlier append failed; reopen the log",
-			    l->dir);
+		vg_seterr(err, errlen,
+			  "%s: an earlier append failed; reopen the log",
+			  l->dir);
 		rc = VG_EIO;
 		goto out;
 	}
@@ -1094,27 +1092,27 @@ tlog_log_append(struct tlog_log *l, const struct tile_entry *entries, size_t n,
 		goto out;
 	}
 	if (entries == NULL) {
-		tlog_seterr(err, errlen, "no entries");
+		vg_seterr(err, errlen, "no entries");
 		rc = VG_EINVAL;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (entries[i].len > TILE_ENTRY_MAX) {
-			tlog_seterr(err, errlen,
-				    "entry %zu of the batch has %zu bytes, "
-				    "more than %d",
-				    i, entries[i].len, TILE_ENTRY_MAX);
+			vg_seterr(err, errlen,
+				  "entry %zu of the batch has %zu bytes, "
+				  "more than %d",
+				  i, entries[i].len, TILE_ENTRY_MAX);
 			rc = VG_ELIMIT;
 			goto out;
 		}
 		if (entries[i].data == NULL && entries[i].len > 0) {
-			tlog_seterr(err, errlen, "entry %zu has no data", i);
+			vg_seterr(err, errlen, "entry %zu has no data", i);
 			rc = VG_EINVAL;
 			goto out;
 		}
 	}
 	if (n > UINT64_MAX - size1) {
-		tlog_seterr(err, errlen, "the log would pass 2^64-1 entries");
+		vg_seterr(err, errlen, "the log would pass 2^64-1 entries");
 		rc = VG_ELIMIT;
 		goto out;
 	}
@@ -1125,7 +1123,7 @@ tlog_log_append(struct tlog_log *l, const struct tile_entry *entries, size_t n,
 		rc = merkle_hash_leaf(entries[i].data, entries[i].len,
 				      &leaves[i]);
 		if (rc != 0) {
-			tlog_seterr(err, errlen, "hashing failed");
+			vg_seterr(err, errlen, "hashing failed");
 			goto out;
 		}
 	}
@@ -1134,7 +1132,7 @@ tlog_log_append(struct tlog_log *l, const struct tile_entry *entries, size_t n,
 	if ((rc = plan_bundles(l, size1, entries, n, &p, err, errlen)) != 0)
 		goto out;
 	if ((rc = plan_tiles(size1, leaves, n, edge, &p)) != 0) {
-		tlog_seterr(err, errlen, "hashing failed");
+		vg_seterr(err, errlen, "hashing failed");
 		goto out;
 	}
 	/* 1, 2: the tiles, checked. Until the state moves, what they hold
@@ -1201,7 +1199,7 @@ check_unused(struct tlog_log *l, char *err, size_t errlen)
 	if ((fd = openat(l->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
 		    0 ||
 	    (d = fdopendir(fd)) == NULL) {
-		tlog_seterr(err, errlen, "%s: %s", l->dir, strerror(errno));
+		vg_seterr(err, errlen, "%s: %s", l->dir, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return VG_EIO;
@@ -1213,10 +1211,10 @@ check_unused(struct tlog_log *l, char *err, size_t errlen)
 		    strcmp(name, "." STATE_FILE ".tmp") == 0 ||
 		    strcmp(name, "." CHECKPOINT_FILE ".tmp") == 0)
 			continue;
-		tlog_seterr(err, errlen,
-			    "%s has no %s but holds %s: not a log, or one "
-			    "that lost its state",
-			    l->dir, STATE_FILE, name);
+		vg_seterr(err, errlen,
+			  "%s has no %s but holds %s: not a log, or one "
+			  "that lost its state",
+			  l->dir, STATE_FILE, name);
 		rc = VG_ECORRUPT;
 		break;
 	}
@@ -1266,7 +1264,7 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 	free(buf);
 	buf = NULL;
 	if (rc != 0) {
-		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, STATE_FILE, why);
+		vg_seterr(err, errlen, "%s/%s: %s", l->dir, STATE_FILE, why);
 		return rc;
 	}
 
@@ -1279,10 +1277,10 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 		rc = VG_ECORRUPT;
 	}
 	if (rc != 0) {
-		tlog_seterr(err, errlen,
-			    "%s: the tiles disagree with the state (size "
-			    "%" PRIu64 "): %s",
-			    l->dir, l->st_size, why);
+		vg_seterr(err, errlen,
+			  "%s: the tiles disagree with the state (size "
+			  "%" PRIu64 "): %s",
+			  l->dir, l->st_size, why);
 		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
 	}
 	/* The next append reads the partial bundle back: it must hold the
@@ -1299,10 +1297,10 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 		free(buf);
 		buf = NULL;
 		if (rc != 0) {
-			tlog_seterr(err, errlen,
-				    "%s: the partial entry bundle disagrees "
-				    "with its tile: %s",
-				    l->dir, why);
+			vg_seterr(err, errlen,
+				  "%s: the partial entry bundle disagrees "
+				  "with its tile: %s",
+				  l->dir, why);
 			return rc;
 		}
 	}
@@ -1313,8 +1311,8 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 	if (rc == VG_ENOENT && l->st_size == 0) /* crashed while created */
 		return publish(l, 0, &l->st_root, err, errlen);
 	if (rc != 0) {
-		tlog_seterr(err, errlen, "%s/%s: %s", l->dir, CHECKPOINT_FILE,
-			    why);
+		vg_seterr(err, errlen, "%s/%s: %s", l->dir, CHECKPOINT_FILE,
+			  why);
 		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
 	}
 	rc = checkpoint_open((const char *)buf, len, l->origin, &l->key, NULL,
@@ -1329,19 +1327,19 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 		rekey = true;
 	}
 	if (rc != 0) {
-		tlog_seterr(err, errlen,
-			    "%s/%s does not verify as a checkpoint of %s by "
-			    "the log's key: %s",
-			    l->dir, CHECKPOINT_FILE, l->origin, why);
+		vg_seterr(err, errlen,
+			  "%s/%s does not verify as a checkpoint of %s by "
+			  "the log's key: %s",
+			  l->dir, CHECKPOINT_FILE, l->origin, why);
 		free(buf);
 		return VG_ECORRUPT;
 	}
 	if (c.size > l->st_size ||
 	    (c.size == l->st_size && !hash_equal(&c.root, &l->st_root))) {
-		tlog_seterr(err, errlen,
-			    "%s: the checkpoint (size %" PRIu64 ") is not of "
-			    "the state's tree (size %" PRIu64 ")",
-			    l->dir, c.size, l->st_size);
+		vg_seterr(err, errlen,
+			  "%s: the checkpoint (size %" PRIu64 ") is not of "
+			  "the state's tree (size %" PRIu64 ")",
+			  l->dir, c.size, l->st_size);
 		rc = VG_ECORRUPT;
 	} else if (c.size < l->st_size || rekey) {
 		/* Crashed between the state and its checkpoint, or the
@@ -1349,10 +1347,10 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 		rc = check_prefix(l, c.size, &c.root, l->st_size, &l->st_root,
 				  why, sizeof(why));
 		if (rc != 0)
-			tlog_seterr(err, errlen,
-				    "%s: the checkpoint (size %" PRIu64 ") is "
-				    "not a prefix of the state's tree: %s",
-				    l->dir, c.size, why);
+			vg_seterr(err, errlen,
+				  "%s: the checkpoint (size %" PRIu64 ") is "
+				  "not a prefix of the state's tree: %s",
+				  l->dir, c.size, why);
 		else
 			rc = publish(l, l->st_size, &l->st_root, err, errlen);
 	} else {
@@ -1389,7 +1387,7 @@ tlog_log_open_rekey(const char *dir, const char *origin,
 
 	*out = NULL;
 	if (dir == NULL || *dir == '\0' || origin == NULL || signer == NULL) {
-		tlog_seterr(err, errlen, "no directory, origin or signer");
+		vg_seterr(err, errlen, "no directory, origin or signer");
 		return VG_EINVAL;
 	}
 	/* An origin no checkpoint can carry is refused before anything is

@@ -177,9 +177,9 @@ merkle_prove_inclusion(const struct merkle_reader *r, uint64_t index,
 	int rc;
 
 	if (index >= size) {
-		tlog_seterr(err, errlen,
-			    "index %" PRIu64 " is not below tree size %" PRIu64,
-			    index, size);
+		vg_seterr(err, errlen,
+			  "index %" PRIu64 " is not below tree size %" PRIu64,
+			  index, size);
 		return VG_EINVAL;
 	}
 	while (end - start > 1) {
@@ -193,8 +193,8 @@ merkle_prove_inclusion(const struct merkle_reader *r, uint64_t index,
 			start = mid;
 		}
 		if (rc != 0) {
-			tlog_seterr(err, errlen, "reading stored hashes: %s",
-				    vg_strerror(rc));
+			vg_seterr(err, errlen, "reading stored hashes: %s",
+				  vg_strerror(rc));
 			return rc;
 		}
 	}
@@ -215,10 +215,10 @@ merkle_prove_consistency(const struct merkle_reader *r, uint64_t size1,
 	int rc = 0;
 
 	if (size1 == 0 || size1 > size2) {
-		tlog_seterr(err, errlen,
-			    "no consistency proof from size %" PRIu64
-			    " to size %" PRIu64,
-			    size1, size2);
+		vg_seterr(err, errlen,
+			  "no consistency proof from size %" PRIu64
+			  " to size %" PRIu64,
+			  size1, size2);
 		return VG_EINVAL;
 	}
 	while (rc == 0) {
@@ -240,8 +240,8 @@ merkle_prove_consistency(const struct merkle_reader *r, uint64_t size1,
 		}
 	}
 	if (rc != 0) {
-		tlog_seterr(err, errlen, "reading stored hashes: %s",
-			    vg_strerror(rc));
+		vg_seterr(err, errlen, "reading stored hashes: %s",
+			  vg_strerror(rc));
 		return rc;
 	}
 	reverse(proof, k);
@@ -291,17 +291,17 @@ merkle_verify_inclusion(uint64_t index, uint64_t size,
 	int rc;
 
 	if (index >= size) {
-		tlog_seterr(err, errlen,
-			    "index %" PRIu64 " is not below tree size %" PRIu64,
-			    index, size);
+		vg_seterr(err, errlen,
+			  "index %" PRIu64 " is not below tree size %" PRIu64,
+			  index, size);
 		return VG_EINVAL;
 	}
 	want = merkle_inclusion_len(index, size);
 	if (n != want) {
-		tlog_seterr(err, errlen,
-			    "inclusion proof has %zu hashes; index %" PRIu64
-			    " in a tree of %" PRIu64 " needs %zu",
-			    n, index, size, want);
+		vg_seterr(err, errlen,
+			  "inclusion proof has %zu hashes; index %" PRIu64
+			  " in a tree of %" PRIu64 " needs %zu",
+			  n, index, size, want);
 		return VG_EFORMAT;
 	}
 	/* RFC 9162 section 2.1.3.2. */
@@ -309,7 +309,7 @@ merkle_verify_inclusion(uint64_t index, uint64_t size,
 	sn = size - 1;
 	for (size_t i = 0; i < n; i++) {
 		if (sn == 0) {
-			tlog_seterr(err, errlen, "inclusion proof too long");
+			vg_seterr(err, errlen, "inclusion proof too long");
 			return VG_EFORMAT;
 		}
 		if ((fn & 1) || fn == sn) {
@@ -322,19 +322,19 @@ merkle_verify_inclusion(uint64_t index, uint64_t size,
 			rc = merkle_hash_children(&r, &proof[i], &r);
 		}
 		if (rc != 0) {
-			tlog_seterr(err, errlen, "hashing failed");
+			vg_seterr(err, errlen, "hashing failed");
 			return rc;
 		}
 		fn >>= 1;
 		sn >>= 1;
 	}
 	if (sn != 0) {
-		tlog_seterr(err, errlen, "inclusion proof too short");
+		vg_seterr(err, errlen, "inclusion proof too short");
 		return VG_EFORMAT;
 	}
 	if (!hash_equal(&r, root)) {
-		tlog_seterr(err, errlen,
-			    "inclusion proof does not lead to the root");
+		vg_seterr(err, errlen,
+			  "inclusion proof does not lead to the root");
 		return VG_EVERIFY;
 	}
 	return 0;
@@ -347,22 +347,22 @@ verify_same_size(uint64_t size, const struct merkle_hash *root1,
 		 size_t errlen)
 {
 	if (n != 0) {
-		tlog_seterr(err, errlen,
-			    "consistency proof between equal sizes must be "
-			    "empty, has %zu hashes",
-			    n);
+		vg_seterr(err, errlen,
+			  "consistency proof between equal sizes must be "
+			  "empty, has %zu hashes",
+			  n);
 		return VG_EFORMAT;
 	}
 	if (size == 0 && (!hash_equal(root1, &empty_root) ||
 			  !hash_equal(root2, &empty_root))) {
-		tlog_seterr(err, errlen,
-			    "the root of the empty tree is not SHA-256(\"\")");
+		vg_seterr(err, errlen,
+			  "the root of the empty tree is not SHA-256(\"\")");
 		return VG_EVERIFY;
 	}
 	if (!hash_equal(root1, root2)) {
-		tlog_seterr(err, errlen,
-			    "trees of size %" PRIu64 " with different roots",
-			    size);
+		vg_seterr(err, errlen,
+			  "trees of size %" PRIu64 " with different roots",
+			  size);
 		return VG_EVERIFY;
 	}
 	return 0;
@@ -381,24 +381,24 @@ merkle_verify_consistency(uint64_t size1, uint64_t size2,
 	int rc = 0;
 
 	if (size1 > size2) {
-		tlog_seterr(err, errlen,
-			    "old size %" PRIu64 " above new size %" PRIu64,
-			    size1, size2);
+		vg_seterr(err, errlen,
+			  "old size %" PRIu64 " above new size %" PRIu64, size1,
+			  size2);
 		return VG_EINVAL;
 	}
 	if (size1 == size2)
 		return verify_same_size(size1, root1, root2, n, err, errlen);
 	if (size1 == 0) {
-		tlog_seterr(err, errlen,
-			    "no consistency proof from the empty tree");
+		vg_seterr(err, errlen,
+			  "no consistency proof from the empty tree");
 		return VG_EINVAL;
 	}
 	want = merkle_consistency_len(size1, size2);
 	if (n != want) {
-		tlog_seterr(err, errlen,
-			    "consistency proof has %zu hashes; size %" PRIu64
-			    " to %" PRIu64 " needs %zu",
-			    n, size1, size2, want);
+		vg_seterr(err, errlen,
+			  "consistency proof has %zu hashes; size %" PRIu64
+			  " to %" PRIu64 " needs %zu",
+			  n, size1, size2, want);
 		return VG_EFORMAT;
 	}
 	/* RFC 9162 section 2.1.4.2. When size1 is a power of two the old
@@ -418,7 +418,7 @@ merkle_verify_consistency(uint64_t size1, uint64_t size2,
 	}
 	for (; i < n && rc == 0; i++) {
 		if (sn == 0) {
-			tlog_seterr(err, errlen, "consistency proof too long");
+			vg_seterr(err, errlen, "consistency proof too long");
 			return VG_EFORMAT;
 		}
 		if ((fn & 1) || fn == sn) {
@@ -436,21 +436,21 @@ merkle_verify_consistency(uint64_t size1, uint64_t size2,
 		sn >>= 1;
 	}
 	if (rc != 0) {
-		tlog_seterr(err, errlen, "hashing failed");
+		vg_seterr(err, errlen, "hashing failed");
 		return rc;
 	}
 	if (sn != 0) {
-		tlog_seterr(err, errlen, "consistency proof too short");
+		vg_seterr(err, errlen, "consistency proof too short");
 		return VG_EFORMAT;
 	}
 	if (!hash_equal(&fr, root1)) {
-		tlog_seterr(err, errlen,
-			    "consistency proof does not lead to the old root");
+		vg_seterr(err, errlen,
+			  "consistency proof does not lead to the old root");
 		return VG_EVERIFY;
 	}
 	if (!hash_equal(&sr, root2)) {
-		tlog_seterr(err, errlen,
-			    "consistency proof does not lead to the new root");
+		vg_seterr(err, errlen,
+			  "consistency proof does not lead to the new root");
 		return VG_EVERIFY;
 	}
 	return 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/text.h"
 #include "common/xmalloc.h"
 #include "tlog/util.h"
@@ -74,19 +75,11 @@ note_key_id(const char *name, uint8_t type, const uint8_t *pub, size_t pub_len,
 static bool
 parse_hex8(const char *s, uint32_t *out)
 {
-	uint32_t v = 0;
+	uint8_t b[4];
 
-	for (int i = 0; i < 8; i++) {
-		char c = s[i];
-
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint32_t)(c - 'a' + 10);
-		else
-			return false;
-	}
-	*out = v;
+	if (!hex_decode_lower(s, sizeof(b), b))
+		return false;
+	*out = tlog_be32(b);
 	return true;
 }
 
@@ -103,22 +96,22 @@ parse_key_text(const char *s, size_t len, char name[NOTE_NAME_MAX + 1],
 	int rc;
 
 	if (plus == NULL) {
-		tlog_seterr(err, errlen, "key has no '+' after its name");
+		vg_seterr(err, errlen, "key has no '+' after its name");
 		return VG_EFORMAT;
 	}
 	nlen = (size_t)(plus - s);
 	if (!note_name_valid(s, nlen)) {
-		tlog_seterr(err, errlen, "invalid key name");
+		vg_seterr(err, errlen, "invalid key name");
 		return VG_EFORMAT;
 	}
 	if (nlen > NOTE_NAME_MAX) {
-		tlog_seterr(err, errlen, "key name longer than %d bytes",
-			    NOTE_NAME_MAX);
+		vg_seterr(err, errlen, "key name longer than %d bytes",
+			  NOTE_NAME_MAX);
 		return VG_ELIMIT;
 	}
 	if (len - nlen - 1 < 9 || plus[9] != '+' || !parse_hex8(plus + 1, id)) {
-		tlog_seterr(err, errlen,
-			    "key ID is not 8 lowercase hex digits and '+'");
+		vg_seterr(err, errlen,
+			  "key ID is not 8 lowercase hex digits and '+'");
 		return VG_EFORMAT;
 	}
 	b64 = plus + 10;
@@ -132,15 +125,15 @@ parse_key_text(const char *s, size_t len, char name[NOTE_NAME_MAX + 1],
 			rc = VG_EFORMAT;
 	}
 	if (rc == VG_EFORMAT || rawlen == 0) {
-		tlog_seterr(err, errlen, "key is not valid base64");
+		vg_seterr(err, errlen, "key is not valid base64");
 		return VG_EFORMAT;
 	}
 	if (raw[0] != NOTE_ED25519 && raw[0] != NOTE_COSIGNATURE) {
-		tlog_seterr(err, errlen, "unsupported key type 0x%02x", raw[0]);
+		vg_seterr(err, errlen, "unsupported key type 0x%02x", raw[0]);
 		return VG_EINVAL;
 	}
 	if (rc == VG_ELIMIT || rawlen != KEY_RAW) {
-		tlog_seterr(err, errlen, "key is not 32 bytes of Ed25519");
+		vg_seterr(err, errlen, "key is not 32 bytes of Ed25519");
 		return VG_EFORMAT;
 	}
 	memcpy(name, s, nlen);
@@ -171,25 +164,25 @@ note_verifier_parse(const char *vkey, size_t len, struct note_verifier *v,
 	int rc;
 
 	if (len >= NOTE_KEY_MAX) {
-		tlog_seterr(err, errlen, "verifier key longer than %d bytes",
-			    NOTE_KEY_MAX - 1);
+		vg_seterr(err, errlen, "verifier key longer than %d bytes",
+			  NOTE_KEY_MAX - 1);
 		return VG_ELIMIT;
 	}
 	if ((rc = parse_key_text(vkey, len, name, &id, raw, err, errlen)))
 		return rc;
 	if (sodium_init() < 0 || make_verifier(name, raw[0], raw + 1, &k)) {
-		tlog_seterr(err, errlen, "hashing failed");
+		vg_seterr(err, errlen, "hashing failed");
 		return VG_ELIB;
 	}
 	if (k.key_id != id) {
-		tlog_seterr(err, errlen,
-			    "key ID %08" PRIx32
-			    " does not match the key (%08" PRIx32 ")",
-			    id, k.key_id);
+		vg_seterr(err, errlen,
+			  "key ID %08" PRIx32
+			  " does not match the key (%08" PRIx32 ")",
+			  id, k.key_id);
 		return VG_EFORMAT;
 	}
 	if (!crypto_core_ed25519_is_valid_point(k.pub)) {
-		tlog_seterr(err, errlen, "not a valid Ed25519 public key");
+		vg_seterr(err, errlen, "not a valid Ed25519 public key");
 		return VG_EFORMAT;
 	}
 	*v = k;
@@ -203,19 +196,19 @@ note_verifier_new(const char *name, uint8_t type, const uint8_t pub[32],
 	size_t nlen = strlen(name);
 
 	if (!note_name_valid(name, nlen) || nlen > NOTE_NAME_MAX) {
-		tlog_seterr(err, errlen, "invalid key name");
+		vg_seterr(err, errlen, "invalid key name");
 		return VG_EINVAL;
 	}
 	if (type != NOTE_ED25519 && type != NOTE_COSIGNATURE) {
-		tlog_seterr(err, errlen, "unsupported key type 0x%02x", type);
+		vg_seterr(err, errlen, "unsupported key type 0x%02x", type);
 		return VG_EINVAL;
 	}
 	if (sodium_init() < 0 || !crypto_core_ed25519_is_valid_point(pub)) {
-		tlog_seterr(err, errlen, "not a valid Ed25519 public key");
+		vg_seterr(err, errlen, "not a valid Ed25519 public key");
 		return VG_EINVAL;
 	}
 	if (make_verifier(name, type, pub, v) != 0) {
-		tlog_seterr(err, errlen, "hashing failed");
+		vg_seterr(err, errlen, "hashing failed");
 		return VG_ELIB;
 	}
 	return 0;
@@ -245,7 +238,7 @@ new_signer(const char *name, uint8_t type, const uint8_t *seed,
 	struct note_signer *s;
 
 	if (sodium_init() < 0 || (s = sodium_malloc(sizeof(*s))) == NULL) {
-		tlog_seterr(err, errlen, "libsodium: cannot allocate a key");
+		vg_seterr(err, errlen, "libsodium: cannot allocate a key");
 		return VG_ELIB;
 	}
 	if (seed != NULL)
@@ -254,14 +247,14 @@ new_signer(const char *name, uint8_t type, const uint8_t *seed,
 		crypto_sign_keypair(pk, s->sk);
 	if (make_verifier(name, type, pk, &s->pub) != 0) {
 		sodium_free(s);
-		tlog_seterr(err, errlen, "hashing failed");
+		vg_seterr(err, errlen, "hashing failed");
 		return VG_ELIB;
 	}
 	if (want_id != NULL && *want_id != s->pub.key_id) {
-		tlog_seterr(err, errlen,
-			    "key ID %08" PRIx32
-			    " does not match the key (%08" PRIx32 ")",
-			    *want_id, s->pub.key_id);
+		vg_seterr(err, errlen,
+			  "key ID %08" PRIx32
+			  " does not match the key (%08" PRIx32 ")",
+			  *want_id, s->pub.key_id);
 		sodium_free(s);
 		return VG_EFORMAT;
 	}
@@ -280,13 +273,13 @@ note_signer_parse(const char *skey, size_t len, struct note_signer **out,
 	int rc;
 
 	if (len >= NOTE_KEY_MAX) {
-		tlog_seterr(err, errlen, "signer key longer than %d bytes",
-			    NOTE_KEY_MAX - 1);
+		vg_seterr(err, errlen, "signer key longer than %d bytes",
+			  NOTE_KEY_MAX - 1);
 		return VG_ELIMIT;
 	}
 	if (len < PRIVATE_LEN || memcmp(skey, PRIVATE_PREFIX, PRIVATE_LEN)) {
-		tlog_seterr(err, errlen, "signer key does not start with %s",
-			    PRIVATE_PREFIX);
+		vg_seterr(err, errlen, "signer key does not start with %s",
+			  PRIVATE_PREFIX);
 		return VG_EFORMAT;
 	}
 	rc = parse_key_text(skey + PRIVATE_LEN, len - PRIVATE_LEN, name, &id,
@@ -304,11 +297,11 @@ note_signer_generate(const char *name, uint8_t type, struct note_signer **out,
 	size_t nlen = strlen(name);
 
 	if (!note_name_valid(name, nlen) || nlen > NOTE_NAME_MAX) {
-		tlog_seterr(err, errlen, "invalid key name");
+		vg_seterr(err, errlen, "invalid key name");
 		return VG_EINVAL;
 	}
 	if (type != NOTE_ED25519 && type != NOTE_COSIGNATURE) {
-		tlog_seterr(err, errlen, "unsupported key type 0x%02x", type);
+		vg_seterr(err, errlen, "unsupported key type 0x%02x", type);
 		return VG_EINVAL;
 	}
 	return new_signer(name, type, NULL, NULL, out, err, errlen);
@@ -401,18 +394,17 @@ note_parse(const char *msg, size_t len, struct note **out, char *err,
 	int rc;
 
 	if (len > NOTE_MAX_SIZE) {
-		tlog_seterr(err, errlen, "note longer than %d bytes",
-			    NOTE_MAX_SIZE);
+		vg_seterr(err, errlen, "note longer than %d bytes",
+			  NOTE_MAX_SIZE);
 		return VG_ELIMIT;
 	}
 	if (!tlog_text_valid(msg, len, &bad)) {
-		tlog_seterr(err, errlen,
-			    "byte %zu is not UTF-8 or a control character",
-			    bad);
+		vg_seterr(err, errlen,
+			  "byte %zu is not UTF-8 or a control character", bad);
 		return VG_EFORMAT;
 	}
 	if (len == 0 || msg[len - 1] != '\n') {
-		tlog_seterr(err, errlen, "note does not end in a newline");
+		vg_seterr(err, errlen, "note does not end in a newline");
 		return VG_EFORMAT;
 	}
 	/* The text ends at the last blank line. */
@@ -420,21 +412,21 @@ note_parse(const char *msg, size_t len, struct note **out, char *err,
 		if (msg[split - 1] == '\n' && msg[split] == '\n')
 			break;
 	if (split == 0) {
-		tlog_seterr(err, errlen,
-			    "no blank line between text and signatures");
+		vg_seterr(err, errlen,
+			  "no blank line between text and signatures");
 		return VG_EFORMAT;
 	}
 	text_len = split; /* up to and including the text's newline */
 	sigs = msg + split + 1;
 	if (sigs == end) {
-		tlog_seterr(err, errlen, "note has no signature lines");
+		vg_seterr(err, errlen, "note has no signature lines");
 		return VG_EFORMAT;
 	}
 	for (p = sigs; p < end; p++)
 		nsigs += *p == '\n';
 	if (nsigs > NOTE_MAX_SIGS) {
-		tlog_seterr(err, errlen, "more than %d signatures",
-			    NOTE_MAX_SIGS);
+		vg_seterr(err, errlen, "more than %d signatures",
+			  NOTE_MAX_SIGS);
 		return VG_ELIMIT;
 	}
 
@@ -454,8 +446,8 @@ note_parse(const char *msg, size_t len, struct note **out, char *err,
 		rc = parse_sig_line(p, (size_t)(nl - p), &n->sigs[i], &store,
 				    &why);
 		if (rc != 0) {
-			tlog_seterr(err, errlen, "signature line %zu: %s",
-				    i + 1, why);
+			vg_seterr(err, errlen, "signature line %zu: %s", i + 1,
+				  why);
 			free(n);
 			return rc;
 		}
@@ -518,9 +510,9 @@ verify_sig(const struct note *n, struct note_sig *sig,
 		free(msg);
 	}
 	if (!ok) {
-		tlog_seterr(err, errlen,
-			    "invalid signature by known key %s+%08" PRIx32,
-			    k->name, k->key_id);
+		vg_seterr(err, errlen,
+			  "invalid signature by known key %s+%08" PRIx32,
+			  k->name, k->key_id);
 		return VG_EVERIFY;
 	}
 	sig->key = k;
@@ -543,7 +535,7 @@ note_verify(struct note *n, const struct note_verifier *keys, size_t nkeys,
 	int rc;
 
 	if (sodium_init() < 0) {
-		tlog_seterr(err, errlen, "libsodium failed to initialise");
+		vg_seterr(err, errlen, "libsodium failed to initialise");
 		return VG_ELIB;
 	}
 	for (size_t i = 0; i < n->nsigs; i++) {
@@ -557,10 +549,9 @@ note_verify(struct note *n, const struct note_verifier *keys, size_t nkeys,
 			    strcmp(keys[j].name, sig->name) != 0)
 				continue;
 			if (k != NULL) {
-				tlog_seterr(err, errlen,
-					    "key %s+%08" PRIx32
-					    " is known twice",
-					    sig->name, sig->key_id);
+				vg_seterr(err, errlen,
+					  "key %s+%08" PRIx32 " is known twice",
+					  sig->name, sig->key_id);
 				return VG_EINVAL;
 			}
 			k = &keys[j];
@@ -571,7 +562,7 @@ note_verify(struct note *n, const struct note_verifier *keys, size_t nkeys,
 	for (size_t j = 0; j < nkeys; j++)
 		count += note_verified_by(n, &keys[j]);
 	if (count == 0) {
-		tlog_seterr(err, errlen, "no signature by a known key");
+		vg_seterr(err, errlen, "no signature by a known key");
 		return VG_EVERIFY;
 	}
 	if (nverified != NULL)
@@ -594,19 +585,19 @@ check_text(const char *text, size_t len, char *err, size_t errlen)
 	size_t bad;
 
 	if (len == 0 || text[len - 1] != '\n') {
-		tlog_seterr(err, errlen, "note text does not end in a newline");
+		vg_seterr(err, errlen, "note text does not end in a newline");
 		return VG_EFORMAT;
 	}
 	if (len > NOTE_MAX_SIZE) {
-		tlog_seterr(err, errlen, "note text longer than %d bytes",
-			    NOTE_MAX_SIZE);
+		vg_seterr(err, errlen, "note text longer than %d bytes",
+			  NOTE_MAX_SIZE);
 		return VG_ELIMIT;
 	}
 	if (!tlog_text_valid(text, len, &bad)) {
-		tlog_seterr(err, errlen,
-			    "note text: byte %zu is not UTF-8 or a control "
-			    "character",
-			    bad);
+		vg_seterr(err, errlen,
+			  "note text: byte %zu is not UTF-8 or a control "
+			  "character",
+			  bad);
 		return VG_EFORMAT;
 	}
 	return 0;
@@ -628,8 +619,7 @@ note_sign_line(const struct note_signer *s, const char *text, size_t len,
 	tlog_put_be32(sig, s->pub.key_id);
 	if (s->pub.type == NOTE_COSIGNATURE) {
 		if (timestamp > TIME_MAX) {
-			tlog_seterr(err, errlen,
-				    "cosignature time above 2^63-1");
+			vg_seterr(err, errlen, "cosignature time above 2^63-1");
 			return VG_EINVAL;
 		}
 		tlog_put_be64(sig + n, timestamp);
@@ -659,8 +649,8 @@ note_sign(const char *text, size_t len,
 	int rc;
 
 	if (n < 1 || n > NOTE_MAX_SIGS) {
-		tlog_seterr(err, errlen, "%zu signers, not 1..%d", n,
-			    NOTE_MAX_SIGS);
+		vg_seterr(err, errlen, "%zu signers, not 1..%d", n,
+			  NOTE_MAX_SIGS);
 		return VG_EINVAL;
 	}
 	if ((rc = check_text(text, len, err, errlen)) != 0)
@@ -682,8 +672,8 @@ note_sign(const char *text, size_t len,
 	}
 	if (o > NOTE_MAX_SIZE) {
 		free(buf);
-		tlog_seterr(err, errlen, "signed note longer than %d bytes",
-			    NOTE_MAX_SIZE);
+		vg_seterr(err, errlen, "signed note longer than %d bytes",
+			  NOTE_MAX_SIZE);
 		return VG_ELIMIT;
 	}
 	*out = buf;

@@ -54,7 +54,7 @@ check_checkpoint(const char *s, size_t len, char *err, size_t errlen)
 		note_free(n);
 	}
 	if (rc != 0) {
-		tlog_seterr(err, errlen, "checkpoint: %s", why);
+		vg_seterr(err, errlen, "checkpoint: %s", why);
 		return rc;
 	}
 	checkpoint_clear(&c);
@@ -73,14 +73,14 @@ tlog_proof_parse(const char *s, size_t len, struct tlog_proof *p, char *err,
 
 	memset(&tp, 0, sizeof(tp));
 	if (len > TLOG_PROOF_MAX_SIZE) {
-		tlog_seterr(err, errlen, "proof longer than %d bytes",
-			    TLOG_PROOF_MAX_SIZE);
+		vg_seterr(err, errlen, "proof longer than %d bytes",
+			  TLOG_PROOF_MAX_SIZE);
 		return VG_ELIMIT;
 	}
 	if (!next_line(&cur, end, &line, &ll) ||
 	    ll != strlen(TLOG_PROOF_HEADER) ||
 	    memcmp(line, TLOG_PROOF_HEADER, ll) != 0) {
-		tlog_seterr(err, errlen, "line 1 is not " TLOG_PROOF_HEADER);
+		vg_seterr(err, errlen, "line 1 is not " TLOG_PROOF_HEADER);
 		return VG_EFORMAT;
 	}
 	if (!next_line(&cur, end, &line, &ll))
@@ -91,8 +91,8 @@ tlog_proof_parse(const char *s, size_t len, struct tlog_proof *p, char *err,
 		size_t blen = ll - strlen(EXTRA_PREFIX);
 
 		if (blen / 4 * 3 > TLOG_PROOF_EXTRA_MAX + 2) {
-			tlog_seterr(err, errlen, "extra data above %d bytes",
-				    TLOG_PROOF_EXTRA_MAX);
+			vg_seterr(err, errlen, "extra data above %d bytes",
+				  TLOG_PROOF_EXTRA_MAX);
 			return VG_ELIMIT;
 		}
 		extra = xmalloc(blen / 4 * 3 + 1);
@@ -100,10 +100,10 @@ tlog_proof_parse(const char *s, size_t len, struct tlog_proof *p, char *err,
 		    tlog_b64_decode(b64, blen, extra, blen / 4 * 3,
 				    &tp.extra_len) != 0 ||
 		    tp.extra_len == 0 || tp.extra_len > TLOG_PROOF_EXTRA_MAX) {
-			tlog_seterr(err, errlen,
-				    "line 2: extra is not the base64 of 1 to "
-				    "%d bytes",
-				    TLOG_PROOF_EXTRA_MAX);
+			vg_seterr(err, errlen,
+				  "line 2: extra is not the base64 of 1 to "
+				  "%d bytes",
+				  TLOG_PROOF_EXTRA_MAX);
 			goto fail;
 		}
 		if (!next_line(&cur, end, &line, &ll))
@@ -113,8 +113,8 @@ tlog_proof_parse(const char *s, size_t len, struct tlog_proof *p, char *err,
 	if (!has_prefix(line, ll, INDEX_PREFIX) ||
 	    tlog_parse_u64(line + strlen(INDEX_PREFIX),
 			   ll - strlen(INDEX_PREFIX), &tp.index) != 0) {
-		tlog_seterr(err, errlen,
-			    "line %zu is not \"index\" and a decimal", lineno);
+		vg_seterr(err, errlen,
+			  "line %zu is not \"index\" and a decimal", lineno);
 		goto fail;
 	}
 	for (;;) {
@@ -124,19 +124,19 @@ tlog_proof_parse(const char *s, size_t len, struct tlog_proof *p, char *err,
 		if (ll == 0)
 			break;
 		if (tp.path_len == TLOG_PROOF_PATH_MAX) {
-			tlog_seterr(err, errlen,
-				    "more than %d inclusion proof hashes",
-				    TLOG_PROOF_PATH_MAX);
+			vg_seterr(err, errlen,
+				  "more than %d inclusion proof hashes",
+				  TLOG_PROOF_PATH_MAX);
 			rc = VG_ELIMIT;
 			goto fail;
 		}
 		if (tlog_b64_decode(line, ll, tp.path[tp.path_len].b,
 				    MERKLE_HASH_LEN, &n) != 0 ||
 		    n != MERKLE_HASH_LEN) {
-			tlog_seterr(err, errlen,
-				    "line %zu is not the base64 of a 32-byte "
-				    "hash",
-				    lineno);
+			vg_seterr(err, errlen,
+				  "line %zu is not the base64 of a 32-byte "
+				  "hash",
+				  lineno);
 			goto fail;
 		}
 		tp.path_len++;
@@ -152,8 +152,8 @@ tlog_proof_parse(const char *s, size_t len, struct tlog_proof *p, char *err,
 	*p = tp;
 	return 0;
 truncated:
-	tlog_seterr(err, errlen,
-		    "proof ends after line %zu, before its checkpoint", lineno);
+	vg_seterr(err, errlen,
+		  "proof ends after line %zu, before its checkpoint", lineno);
 	rc = VG_EFORMAT;
 fail:
 	free(extra);
@@ -178,13 +178,13 @@ tlog_proof_format(const struct tlog_proof *p, char **out, size_t *out_len,
 
 	if (p->extra != NULL &&
 	    (p->extra_len == 0 || p->extra_len > TLOG_PROOF_EXTRA_MAX)) {
-		tlog_seterr(err, errlen, "extra data is not 1 to %d bytes",
-			    TLOG_PROOF_EXTRA_MAX);
+		vg_seterr(err, errlen, "extra data is not 1 to %d bytes",
+			  TLOG_PROOF_EXTRA_MAX);
 		return VG_EINVAL;
 	}
 	if (p->path_len > TLOG_PROOF_PATH_MAX) {
-		tlog_seterr(err, errlen, "more than %d inclusion proof hashes",
-			    TLOG_PROOF_PATH_MAX);
+		vg_seterr(err, errlen, "more than %d inclusion proof hashes",
+			  TLOG_PROOF_PATH_MAX);
 		return VG_EINVAL;
 	}
 	rc = check_checkpoint(p->checkpoint, p->checkpoint_len, err, errlen);

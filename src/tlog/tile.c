@@ -64,20 +64,20 @@ tile_parse_path(const char *path, size_t len, struct tile *t, char *err,
 	bool first = true;
 
 	if (len < 5 || memcmp(p, "tile/", 5) != 0) {
-		tlog_seterr(err, errlen, "tile path does not start with tile/");
+		vg_seterr(err, errlen, "tile path does not start with tile/");
 		return VG_EFORMAT;
 	}
 	p += 5;
 	if ((slash = tlog_memchr(p, (size_t)(end - p), '/')) == NULL) {
-		tlog_seterr(err, errlen, "tile path has no index");
+		vg_seterr(err, errlen, "tile path has no index");
 		return VG_EFORMAT;
 	}
 	if (slash - p == 7 && memcmp(p, "entries", 7) == 0) {
 		t->level = TILE_ENTRIES;
 	} else if (tlog_parse_u64(p, (size_t)(slash - p), &v) != 0 ||
 		   v > TILE_MAX_LEVEL) {
-		tlog_seterr(err, errlen, "tile level is not 0..%d",
-			    TILE_MAX_LEVEL);
+		vg_seterr(err, errlen, "tile level is not 0..%d",
+			  TILE_MAX_LEVEL);
 		return VG_EFORMAT;
 	} else {
 		t->level = (int)v;
@@ -92,19 +92,19 @@ tile_parse_path(const char *path, size_t len, struct tile *t, char *err,
 		if (more)
 			p++;
 		if (end - p < 3 || !three_digits(p)) {
-			tlog_seterr(err, errlen,
-				    "tile index group is not three digits");
+			vg_seterr(err, errlen,
+				  "tile index group is not three digits");
 			return VG_EFORMAT;
 		}
 		g = (uint64_t)(p[0] - '0') * 100 + (uint64_t)(p[1] - '0') * 10 +
 		    (uint64_t)(p[2] - '0');
 		if (more && first && g == 0) {
-			tlog_seterr(err, errlen,
-				    "tile index has a leading zero group");
+			vg_seterr(err, errlen,
+				  "tile index has a leading zero group");
 			return VG_EFORMAT;
 		}
 		if (n > (UINT64_MAX - g) / 1000) {
-			tlog_seterr(err, errlen, "tile index above 2^64-1");
+			vg_seterr(err, errlen, "tile index above 2^64-1");
 			return VG_EFORMAT;
 		}
 		n = n * 1000 + g;
@@ -113,9 +113,8 @@ tile_parse_path(const char *path, size_t len, struct tile *t, char *err,
 		if (!more)
 			break;
 		if (p == end || *p != '/') {
-			tlog_seterr(err, errlen,
-				    "tile index group x%.3s is the last",
-				    p - 3);
+			vg_seterr(err, errlen,
+				  "tile index group x%.3s is the last", p - 3);
 			return VG_EFORMAT;
 		}
 		p++;
@@ -125,14 +124,14 @@ tile_parse_path(const char *path, size_t len, struct tile *t, char *err,
 	if (p == end)
 		return 0;
 	if (end - p < 3 || memcmp(p, ".p/", 3) != 0) {
-		tlog_seterr(err, errlen, "tile path has junk after its index");
+		vg_seterr(err, errlen, "tile path has junk after its index");
 		return VG_EFORMAT;
 	}
 	p += 3;
 	if (tlog_parse_u64(p, (size_t)(end - p), &v) != 0 || v < 1 ||
 	    v >= TILE_WIDTH) {
-		tlog_seterr(err, errlen, "partial tile width is not 1..%d",
-			    TILE_WIDTH - 1);
+		vg_seterr(err, errlen, "partial tile width is not 1..%d",
+			  TILE_WIDTH - 1);
 		return VG_EFORMAT;
 	}
 	t->width = (unsigned)v;
@@ -208,26 +207,26 @@ tile_bundle_parse(const uint8_t *data, size_t len, unsigned width,
 	size_t off = 0;
 
 	if (width < 1 || width > TILE_WIDTH) {
-		tlog_seterr(err, errlen, "bundle width %u is not 1..%d", width,
-			    TILE_WIDTH);
+		vg_seterr(err, errlen, "bundle width %u is not 1..%d", width,
+			  TILE_WIDTH);
 		return VG_EINVAL;
 	}
 	for (unsigned i = 0; i < width; i++) {
 		size_t n;
 
 		if (len - off < 2) {
-			tlog_seterr(err, errlen,
-				    "bundle ends before entry %u of %u", i,
-				    width);
+			vg_seterr(err, errlen,
+				  "bundle ends before entry %u of %u", i,
+				  width);
 			return VG_EFORMAT;
 		}
 		n = (size_t)data[off] << 8 | data[off + 1];
 		off += 2;
 		if (len - off < n) {
-			tlog_seterr(err, errlen,
-				    "bundle entry %u declares %zu bytes, %zu "
-				    "remain",
-				    i, n, len - off);
+			vg_seterr(err, errlen,
+				  "bundle entry %u declares %zu bytes, %zu "
+				  "remain",
+				  i, n, len - off);
 			return VG_EFORMAT;
 		}
 		entries[i].data = data + off;
@@ -235,8 +234,8 @@ tile_bundle_parse(const uint8_t *data, size_t len, unsigned width,
 		off += n;
 	}
 	if (off != len) {
-		tlog_seterr(err, errlen, "%zu bytes after the last entry",
-			    len - off);
+		vg_seterr(err, errlen, "%zu bytes after the last entry",
+			  len - off);
 		return VG_EFORMAT;
 	}
 	return 0;
@@ -278,8 +277,8 @@ tile_bundle_verify(const struct tile_entry *entries, size_t n,
 		   size_t errlen)
 {
 	if (n > TILE_WIDTH || tile_len != n * MERKLE_HASH_LEN) {
-		tlog_seterr(err, errlen, "tile of %zu bytes for %zu entries",
-			    tile_len, n);
+		vg_seterr(err, errlen, "tile of %zu bytes for %zu entries",
+			  tile_len, n);
 		return VG_EFORMAT;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -288,13 +287,12 @@ tile_bundle_verify(const struct tile_entry *entries, size_t n,
 
 		rc = merkle_hash_leaf(entries[i].data, entries[i].len, &h);
 		if (rc != 0) {
-			tlog_seterr(err, errlen, "hashing failed");
+			vg_seterr(err, errlen, "hashing failed");
 			return rc;
 		}
 		if (memcmp(h.b, tile + i * MERKLE_HASH_LEN, MERKLE_HASH_LEN)) {
-			tlog_seterr(err, errlen,
-				    "entry %zu does not match its leaf hash",
-				    i);
+			vg_seterr(err, errlen,
+				  "entry %zu does not match its leaf hash", i);
 			return VG_EVERIFY;
 		}
 	}

@@ -7,7 +7,6 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -201,16 +200,4 @@ tlog_put_be64(uint8_t *p, uint64_t v)
 {
 	tlog_put_be32(p, (uint32_t)(v >> 32));
 	tlog_put_be32(p + 4, (uint32_t)v);
-}
-
-void
-tlog_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }

@@ -78,8 +78,4 @@ uint64_t tlog_be64(const uint8_t *p);
 void tlog_put_be32(uint8_t *p, uint32_t v);
 void tlog_put_be64(uint8_t *p, uint64_t v);
 
-/* snprintf into err (if err is not NULL and errlen > 0). */
-void tlog_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 #endif

@@ -28,6 +28,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/hex.h"
 #include "common/xmalloc.h"
 #include "tlog/checkpoint.h"
 #include "tlog/util.h"
@@ -87,8 +88,8 @@ witness_request_parse(const char *body, size_t len, struct witness_request *r,
 	size_t ll, got, lineno = 1;
 
 	if (len > WITNESS_REQUEST_MAX) {
-		tlog_seterr(err, errlen, "request longer than %d bytes",
-			    WITNESS_REQUEST_MAX);
+		vg_seterr(err, errlen, "request longer than %d bytes",
+			  WITNESS_REQUEST_MAX);
 		return VG_ELIMIT;
 	}
 	r->proof_len = 0;
@@ -97,44 +98,43 @@ witness_request_parse(const char *body, size_t len, struct witness_request *r,
 	    memcmp(cur, OLD_PREFIX, OLD_PREFIX_LEN) != 0 ||
 	    tlog_parse_u64(cur + OLD_PREFIX_LEN, ll - OLD_PREFIX_LEN,
 			   &r->old_size) != 0) {
-		tlog_seterr(err, errlen,
-			    "line 1 is not \"old\" and a tree size");
+		vg_seterr(err, errlen, "line 1 is not \"old\" and a tree size");
 		return VG_EFORMAT;
 	}
 	for (cur = nl + 1;; cur = nl + 1) {
 		lineno++;
 		nl = cur < end ? memchr(cur, '\n', (size_t)(end - cur)) : NULL;
 		if (nl == NULL) {
-			tlog_seterr(err, errlen,
-				    "line %zu: no empty line before the "
-				    "checkpoint",
-				    lineno);
+			vg_seterr(err, errlen,
+				  "line %zu: no empty line before the "
+				  "checkpoint",
+				  lineno);
 			return VG_EFORMAT;
 		}
 		ll = (size_t)(nl - cur);
 		if (ll == 0)
 			break;
 		if (r->proof_len == WITNESS_PROOF_MAX) {
-			tlog_seterr(err, errlen,
-				    "line %zu: more than %d proof lines",
-				    lineno, WITNESS_PROOF_MAX);
+			vg_seterr(err, errlen,
+				  "line %zu: more than %d proof lines", lineno,
+				  WITNESS_PROOF_MAX);
 			return VG_ELIMIT;
 		}
 		if (ll != PROOF_LINE_LEN ||
 		    tlog_b64_decode(cur, ll, r->proof[r->proof_len].b,
 				    MERKLE_HASH_LEN, &got) != 0 ||
 		    got != MERKLE_HASH_LEN) {
-			tlog_seterr(err, errlen,
-				    "line %zu is not the base64 of a 32-byte "
-				    "hash",
-				    lineno);
+			vg_seterr(err, errlen,
+				  "line %zu is not the base64 of a 32-byte "
+				  "hash",
+				  lineno);
 			return VG_EFORMAT;
 		}
 		r->proof_len++;
 	}
 	cur = nl + 1;
 	if (cur == end) {
-		tlog_seterr(err, errlen, "no checkpoint after the empty line");
+		vg_seterr(err, errlen, "no checkpoint after the empty line");
 		return VG_EFORMAT;
 	}
 	r->checkpoint = cur;
@@ -152,17 +152,17 @@ witness_request_format(uint64_t old_size, const struct merkle_hash *proof,
 
 	if (n > WITNESS_PROOF_MAX || (n > 0 && proof == NULL) || cp == NULL ||
 	    cp_len == 0) {
-		tlog_seterr(err, errlen,
-			    "%zu proof hashes (at most %d), or no checkpoint",
-			    n, WITNESS_PROOF_MAX);
+		vg_seterr(err, errlen,
+			  "%zu proof hashes (at most %d), or no checkpoint", n,
+			  WITNESS_PROOF_MAX);
 		return VG_EINVAL;
 	}
 	/* n is small: no overflow before the comparison. */
 	cap = OLD_PREFIX_LEN + TLOG_U64_DIGITS + 1 + n * (PROOF_LINE_LEN + 1) +
 	      1;
 	if (cp_len > WITNESS_REQUEST_MAX - cap) {
-		tlog_seterr(err, errlen, "request longer than %d bytes",
-			    WITNESS_REQUEST_MAX);
+		vg_seterr(err, errlen, "request longer than %d bytes",
+			  WITNESS_REQUEST_MAX);
 		return VG_EINVAL;
 	}
 	buf = xmalloc(cap + cp_len + 1);
@@ -199,18 +199,13 @@ state_sum(const uint8_t *head, const char *origin, uint8_t out[32])
 static int
 state_name(const char *origin, char out[STATE_NAME_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	struct tlog_bytes part = {origin, strlen(origin)};
 	uint8_t h[TLOG_SHA256_LEN];
 	int rc;
 
 	if ((rc = tlog_sha256(&part, 1, h)) != 0)
 		return rc;
-	for (size_t i = 0; i < sizeof(h); i++) {
-		out[2 * i] = hex[h[i] >> 4];
-		out[2 * i + 1] = hex[h[i] & 15];
-	}
-	out[STATE_NAME_LEN] = '\0';
+	hex_encode(h, sizeof(h), out);
 	return 0;
 }
 
@@ -357,25 +352,24 @@ check_keys(const struct note_signer *cosigner, const struct note_verifier *logs,
 
 	note_signer_verifier(cosigner, &ck);
 	if (ck.type != NOTE_COSIGNATURE) {
-		tlog_seterr(err, errlen,
-			    "the witness key %s is not a cosigner key (type "
-			    "0x04)",
-			    ck.name);
+		vg_seterr(err, errlen,
+			  "the witness key %s is not a cosigner key (type "
+			  "0x04)",
+			  ck.name);
 		return VG_EINVAL;
 	}
 	for (size_t i = 0; i < nlogs; i++) {
 		if (logs[i].type != NOTE_ED25519) {
-			tlog_seterr(err, errlen,
-				    "the key of log %s is not an Ed25519 "
-				    "signed-note key (type 0x01)",
-				    logs[i].name);
+			vg_seterr(err, errlen,
+				  "the key of log %s is not an Ed25519 "
+				  "signed-note key (type 0x01)",
+				  logs[i].name);
 			return VG_EINVAL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(logs[i].name, logs[j].name) == 0) {
-				tlog_seterr(err, errlen,
-					    "log %s is given twice",
-					    logs[i].name);
+				vg_seterr(err, errlen, "log %s is given twice",
+					  logs[i].name);
 				return VG_EINVAL;
 			}
 	}
@@ -393,7 +387,7 @@ witness_open(const char *dir, const struct note_signer *cosigner,
 	*out = NULL;
 	if (dir == NULL || *dir == '\0' || cosigner == NULL ||
 	    (nlogs > 0 && logs == NULL)) {
-		tlog_seterr(err, errlen, "no directory or key");
+		vg_seterr(err, errlen, "no directory or key");
 		return VG_EINVAL;
 	}
 	if ((rc = check_keys(cosigner, logs, nlogs, err, errlen)) != 0)
@@ -414,7 +408,7 @@ witness_open(const char *dir, const struct note_signer *cosigner,
 
 		lg->key = logs[i];
 		if ((rc = state_name(lg->key.name, lg->file)) != 0) {
-			tlog_seterr(err, errlen, "hashing failed");
+			vg_seterr(err, errlen, "hashing failed");
 			witness_close(w);
 			return rc;
 		}
@@ -458,12 +452,12 @@ witness_latest(struct witness *w, const char *origin, uint64_t *size,
 	int rc;
 
 	if (lg == NULL) {
-		tlog_seterr(err, errlen, "unknown log %s", origin);
+		vg_seterr(err, errlen, "unknown log %s", origin);
 		return VG_ENOENT;
 	}
 	pthread_mutex_lock(&lg->mu);
 	if ((rc = lg->broken) != 0) {
-		tlog_seterr(err, errlen, "%s: %s", w->dir, lg->why);
+		vg_seterr(err, errlen, "%s: %s", w->dir, lg->why);
 	} else {
 		if (size != NULL)
 			*size = lg->size;
