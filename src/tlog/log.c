@@ -167,12 +167,6 @@ struct edge_ctx {
 	uint64_t size;
 };
 
-static bool
-hash_equal(const struct merkle_hash *a, const struct merkle_hash *b)
-{
-	return memcmp(a->b, b->b, MERKLE_HASH_LEN) == 0;
-}
-
 /* The width of the tile at (level, index) in the tree of size leaves (a
  * level of TILE_ENTRIES meaning the bundles), or 0 if it has none. */
 static unsigned
@@ -744,7 +738,7 @@ check_prefix(struct tlog_log *l, uint64_t size1,
 	}
 	if (size1 == 0) {
 		merkle_hash_empty(&r);
-		if (hash_equal(&r, root1))
+		if (merkle_hash_equal(&r, root1))
 			return 0;
 		vg_seterr(err, errlen,
 			  "empty tree with a root not SHA-256(\"\")");
@@ -752,7 +746,7 @@ check_prefix(struct tlog_log *l, uint64_t size1,
 	}
 	if ((rc = files_root(l, size2, size1, &r, err, errlen)) != 0)
 		return rc;
-	if (!hash_equal(&r, root1)) {
+	if (!merkle_hash_equal(&r, root1)) {
 		vg_seterr(err, errlen,
 			  "the tiles of size %" PRIu64
 			  " do not extend the tree "
@@ -761,7 +755,7 @@ check_prefix(struct tlog_log *l, uint64_t size1,
 		return VG_ECORRUPT;
 	}
 	if (size1 == size2)
-		return hash_equal(root1, root2) ? 0 : VG_ECORRUPT;
+		return merkle_hash_equal(root1, root2) ? 0 : VG_ECORRUPT;
 	tile_reader_init(&tr, size2, file_read, &fc);
 	mr = tile_reader_merkle(&tr);
 	rc = merkle_prove_consistency(&mr, size1, size2, proof, &n, err,
@@ -1057,7 +1051,7 @@ check_batch(struct tlog_log *l, uint64_t size2, edge_t edge,
 	}
 	if ((rc = files_root(l, size2, size2, root2, err, errlen)) != 0)
 		return rc;
-	if (!hash_equal(&mem, root2)) {
+	if (!merkle_hash_equal(&mem, root2)) {
 		vg_seterr(err, errlen,
 			  "the tiles written do not give the batch's root");
 		return VG_ECORRUPT;
@@ -1272,7 +1266,7 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 	if ((rc = load_edge(l, why, sizeof(why))) == 0)
 		rc = files_root(l, l->st_size, l->st_size, &root, why,
 				sizeof(why));
-	if (rc == 0 && !hash_equal(&root, &l->st_root)) {
+	if (rc == 0 && !merkle_hash_equal(&root, &l->st_root)) {
 		snprintf(why, sizeof(why), "their root is not the state's");
 		rc = VG_ECORRUPT;
 	}
@@ -1334,8 +1328,8 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 		free(buf);
 		return VG_ECORRUPT;
 	}
-	if (c.size > l->st_size ||
-	    (c.size == l->st_size && !hash_equal(&c.root, &l->st_root))) {
+	if (c.size > l->st_size || (c.size == l->st_size &&
+				    !merkle_hash_equal(&c.root, &l->st_root))) {
 		vg_seterr(err, errlen,
 			  "%s: the checkpoint (size %" PRIu64 ") is not of "
 			  "the state's tree (size %" PRIu64 ")",
@@ -1541,7 +1535,7 @@ tlog_log_entry(struct tlog_log *l, uint64_t index, uint8_t **data, size_t *len)
 		goto out;
 	if ((rc = merkle_hash_leaf(ent[k].data, ent[k].len, &h)) != 0)
 		goto out;
-	if (!hash_equal(&h, &hashes[k])) {
+	if (!merkle_hash_equal(&h, &hashes[k])) {
 		rc = VG_ECORRUPT;
 		goto out;
 	}
@@ -1610,7 +1604,7 @@ tlog_log_find(struct tlog_log *l, const struct merkle_hash *leaf_hash,
 		}
 		rc = VG_ENOENT;
 		for (unsigned i = 0; i < t.width; i++)
-			if (hash_equal(&hashes[i], leaf_hash)) {
+			if (merkle_hash_equal(&hashes[i], leaf_hash)) {
 				*index = n * TILE_WIDTH + i;
 				rc = 0;
 				break;

@@ -41,12 +41,6 @@ split_point(uint64_t n)
 	return (uint64_t)1 << (bit_len(n - 1) - 1);
 }
 
-static int
-hash_equal(const struct merkle_hash *a, const struct merkle_hash *b)
-{
-	return memcmp(a->b, b->b, MERKLE_HASH_LEN) == 0;
-}
-
 int
 merkle_hash_leaf(const void *data, size_t len, struct merkle_hash *out)
 {
@@ -332,7 +326,7 @@ merkle_verify_inclusion(uint64_t index, uint64_t size,
 		vg_seterr(err, errlen, "inclusion proof too short");
 		return VG_EFORMAT;
 	}
-	if (!hash_equal(&r, root)) {
+	if (!merkle_hash_equal(&r, root)) {
 		vg_seterr(err, errlen,
 			  "inclusion proof does not lead to the root");
 		return VG_EVERIFY;
@@ -353,13 +347,13 @@ verify_same_size(uint64_t size, const struct merkle_hash *root1,
 			  n);
 		return VG_EFORMAT;
 	}
-	if (size == 0 && (!hash_equal(root1, &empty_root) ||
-			  !hash_equal(root2, &empty_root))) {
+	if (size == 0 && (!merkle_hash_equal(root1, &empty_root) ||
+			  !merkle_hash_equal(root2, &empty_root))) {
 		vg_seterr(err, errlen,
 			  "the root of the empty tree is not SHA-256(\"\")");
 		return VG_EVERIFY;
 	}
-	if (!hash_equal(root1, root2)) {
+	if (!merkle_hash_equal(root1, root2)) {
 		vg_seterr(err, errlen,
 			  "trees of size %" PRIu64 " with different roots",
 			  size);
@@ -443,12 +437,12 @@ merkle_verify_consistency(uint64_t size1, uint64_t size2,
 		vg_seterr(err, errlen, "consistency proof too short");
 		return VG_EFORMAT;
 	}
-	if (!hash_equal(&fr, root1)) {
+	if (!merkle_hash_equal(&fr, root1)) {
 		vg_seterr(err, errlen,
 			  "consistency proof does not lead to the old root");
 		return VG_EVERIFY;
 	}
-	if (!hash_equal(&sr, root2)) {
+	if (!merkle_hash_equal(&sr, root2)) {
 		vg_seterr(err, errlen,
 			  "consistency proof does not lead to the new root");
 		return VG_EVERIFY;

@@ -32,8 +32,10 @@
 #ifndef VIGIL_TLOG_MERKLE_H
 #define VIGIL_TLOG_MERKLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define MERKLE_HASH_LEN 32
 /* No proof in a tree of fewer than 2^64 leaves has more hashes than this
@@ -43,6 +45,13 @@
 struct merkle_hash {
 	uint8_t b[MERKLE_HASH_LEN];
 };
+
+/* True if a and b are the same hash. */
+static inline bool
+merkle_hash_equal(const struct merkle_hash *a, const struct merkle_hash *b)
+{
+	return memcmp(a->b, b->b, MERKLE_HASH_LEN) == 0;
+}
 
 /*
  * Fills *out with the hash of the complete subtree at (level, index).

@@ -72,12 +72,6 @@ struct answer {
 	const char **ctype;
 };
 
-static bool
-hash_equal(const struct merkle_hash *a, const struct merkle_hash *b)
-{
-	return memcmp(a->b, b->b, MERKLE_HASH_LEN) == 0;
-}
-
 /* --- the request ------------------------------------------------------- */
 
 int
@@ -270,7 +264,7 @@ state_load(struct witness *w, struct wlog *lg)
 	}
 	lg->size = tlog_be64(buf + STATE_MAGIC_LEN);
 	memcpy(lg->root.b, buf + STATE_MAGIC_LEN + 8, MERKLE_HASH_LEN);
-	if (lg->size == 0 && !hash_equal(&lg->root, &empty)) {
+	if (lg->size == 0 && !merkle_hash_equal(&lg->root, &empty)) {
 		lg->broken = VG_ECORRUPT;
 		snprintf(lg->why, sizeof(lg->why),
 			 "state file %s: size 0 with another root than the "
@@ -532,13 +526,14 @@ add_locked(struct witness *w, struct wlog *lg,
 			      req->old_size, c->size, req->proof_len);
 			return 0;
 		}
-		if (c->size == 0 && !hash_equal(&c->root, &empty)) {
+		if (c->size == 0 && !merkle_hash_equal(&c->root, &empty)) {
 			reply(a, 422, WITNESS_TEXT_TYPE,
 			      "a checkpoint of size 0 has the root of the "
 			      "empty tree\n");
 			return 0;
 		}
-		if (c->size == lg->size && !hash_equal(&c->root, &lg->root)) {
+		if (c->size == lg->size &&
+		    !merkle_hash_equal(&c->root, &lg->root)) {
 			reply(a, 409, WITNESS_TEXT_TYPE,
 			      "fork: the witness cosigned another root at "
 			      "size %" PRIu64 "\n",
@@ -569,7 +564,7 @@ add_locked(struct witness *w, struct wlog *lg,
 		      why);
 		return rc;
 	}
-	if (c->size != lg->size || !hash_equal(&c->root, &lg->root)) {
+	if (c->size != lg->size || !merkle_hash_equal(&c->root, &lg->root)) {
 		rc = state_write(w, lg, c->size, &c->root, &renamed, why,
 				 sizeof(why));
 		if (rc != 0) {
