@@ -1503,6 +1503,11 @@ on_metrics(h2o_req_t *req)
 	    (unsigned long long)m.rate_limited,
 	    (unsigned long long)READ(N->conns_open),
 	    (unsigned long long)READ(N->conns_refused));
+	OUT("# HELP vigil_loop_connections Open client connections by event "
+	    "loop.\n# TYPE vigil_loop_connections gauge\n");
+	for (unsigned k = 0; k < N->n_loops; k++)
+		OUT("vigil_loop_connections{loop=\"%u\"} %llu\n", k,
+		    (unsigned long long)READ(N->loops[k].conns));
 	{
 		struct verdict_count vc;
 

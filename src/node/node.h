@@ -70,6 +70,9 @@ struct api_loop {
 	struct digest *digest; /* hashes submissions before they queue */
 	struct metrics metrics;
 	int notify_fd;          /* write end of its notify pipe */
+	/* Its open connections, counting those handed to it and not yet
+	 * taken: loop 0 gives a new one to the loop with the fewest. */
+	uint64_t conns;
 	struct waiter *waiters; /* its long-polls */
 	/* Analyses finished, for its long-polls; loop 0 fills it. */
 	pthread_mutex_t mu;

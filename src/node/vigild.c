@@ -4,8 +4,9 @@
  *
  *   vigild [-c FILE] [--listen ADDR:PORT] [--data DIR] [--region R] [--site S]
  *
- * The API is served by one h2o event loop per core (the `loops` setting),
- * all accepting on one listening socket. SIGTERM and SIGINT stop accepting
+ * The API is served by one h2o event loop per core (the `loops` setting).
+ * Loop 0 accepts every connection and hands each to the loop with the
+ * fewest open connections. SIGTERM and SIGINT stop accepting
  * connections, let the requests in flight finish (for at most
  * NODE_DRAIN_SECONDS), and exit 0.
  */
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <pthread.h>
@@ -80,8 +83,12 @@ listen_on(const struct node_config *c, char *bound, size_t boundlen)
 	return fd;
 }
 
-/* One HTTP event loop: a thread with its h2o context, its listening
- * socket, its notify pipe and its share of the API (struct api_loop). */
+/* Connections accepted by loop 0 for another loop, not yet taken. */
+#define HANDOFF_MAX 256
+
+/* One HTTP event loop: a thread with its h2o context, its notify pipe,
+ * its share of the API (struct api_loop) and, for loop 0, the listening
+ * socket. */
 struct loop {
 	struct api_loop *api; /* in the_node.loops */
 	h2o_globalconf_t *gconf;
@@ -90,53 +97,153 @@ struct loop {
 	h2o_socket_t *lsock, *nsock;
 	int lfd, notify[2];
 	pthread_t thread;
+	pthread_mutex_t mu; /* guards the handoff queue */
+	int handoff[HANDOFF_MAX];
+	unsigned n_handoff;
+	bool closed; /* the loop has stopped taking connections */
 };
 
 static struct node the_node;
+static struct loop *the_loops;
 static uint64_t conns_accepted;
 static size_t max_conns;
 
 static void
 on_conn_close(void *data)
 {
-	(void)data;
+	struct loop *lp = data;
+
+	__atomic_fetch_sub(&lp->api->conns, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_sub(&the_node.conns_open, 1, __ATOMIC_RELAXED);
 }
 
-/* Beyond max_connections (over every loop) a new connection is closed at
- * once: the node keeps serving the ones it has rather than degrading all
- * of them. */
+/* Serves an accepted connection on lp, in lp's thread. */
 static void
-on_accept(h2o_socket_t *listener, const char *status)
+serve(struct loop *lp, int fd)
 {
-	struct loop *lp = listener->data;
-	h2o_socket_t *sock;
+	h2o_socket_t *sock = h2o_evloop_socket_create(
+		lp->ctx.loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
 
-	if (status != NULL)
-		return;
-	if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
-		return;
-	__atomic_fetch_add(&conns_accepted, 1, __ATOMIC_RELAXED);
-	if (__atomic_add_fetch(&the_node.conns_open, 1, __ATOMIC_RELAXED) >
-	    max_conns) {
-		__atomic_fetch_sub(&the_node.conns_open, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&the_node.conns_refused, 1,
-				   __ATOMIC_RELAXED);
-		h2o_socket_close(sock);
-		return;
-	}
 	sock->on_close.cb = on_conn_close;
-	sock->on_close.data = NULL;
+	sock->on_close.data = lp;
 	h2o_accept(&lp->accept_ctx, sock);
 }
 
-/* The notify pipe: submissions are stored, or analysis results ready. */
+/* The loop with the fewest open connections: connections are long-lived
+ * (keep-alive), so balancing them balances the load. Every loop waiting
+ * on the listening socket instead would let the first to wake take a
+ * whole burst of connections, and leave the other cores idle. */
+static struct loop *
+least_busy(void)
+{
+	struct loop *best = &the_loops[0];
+	uint64_t min = __atomic_load_n(&best->api->conns, __ATOMIC_RELAXED);
+
+	for (unsigned k = 1; k < the_node.n_loops; k++) {
+		uint64_t c = __atomic_load_n(&the_loops[k].api->conns,
+					     __ATOMIC_RELAXED);
+
+		if (c < min) {
+			min = c;
+			best = &the_loops[k];
+		}
+	}
+	return best;
+}
+
+/* Queues fd for lp's thread and wakes it; false if lp takes no more. */
+static bool
+hand_off(struct loop *lp, int fd)
+{
+	bool ok;
+
+	pthread_mutex_lock(&lp->mu);
+	ok = !lp->closed && lp->n_handoff < HANDOFF_MAX;
+	if (ok)
+		lp->handoff[lp->n_handoff++] = fd;
+	pthread_mutex_unlock(&lp->mu);
+	if (ok && write(lp->notify[1], "c", 1) < 0 && errno != EAGAIN)
+		log_event(LOG_WARN, "notify_failed", "errno=%d", errno);
+	return ok;
+}
+
+/* Takes the connections handed to lp (in lp's thread); with close_all,
+ * closes them instead and takes no more. */
+static void
+take_handoffs(struct loop *lp, bool close_all)
+{
+	int fds[HANDOFF_MAX];
+	unsigned n;
+
+	pthread_mutex_lock(&lp->mu);
+	n = lp->n_handoff;
+	memcpy(fds, lp->handoff, n * sizeof(fds[0]));
+	lp->n_handoff = 0;
+	lp->closed |= close_all;
+	pthread_mutex_unlock(&lp->mu);
+	for (unsigned i = 0; i < n; i++) {
+		if (!close_all) {
+			serve(lp, fds[i]);
+			continue;
+		}
+		close(fds[i]);
+		__atomic_fetch_sub(&lp->api->conns, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&the_node.conns_open, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* Loop 0's listening socket is readable. Beyond max_connections (over
+ * every loop) a new connection is closed at once: the node keeps serving
+ * the ones it has rather than degrading all of them. */
+static void
+on_accept(h2o_socket_t *listener, const char *status)
+{
+	struct loop *lp = listener->data, *to;
+	int fd, one = 1;
+
+	if (status != NULL)
+		return;
+	/* A few at a time: the listening socket stays readable while more
+	 * are waiting, and this loop has requests of its own to serve. */
+	for (int i = 0; i < 16; i++) {
+		fd = accept4(lp->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		__atomic_fetch_add(&conns_accepted, 1, __ATOMIC_RELAXED);
+		if (__atomic_add_fetch(&the_node.conns_open, 1,
+				       __ATOMIC_RELAXED) > max_conns) {
+			__atomic_fetch_sub(&the_node.conns_open, 1,
+					   __ATOMIC_RELAXED);
+			__atomic_fetch_add(&the_node.conns_refused, 1,
+					   __ATOMIC_RELAXED);
+			close(fd);
+			continue;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
+		to = least_busy();
+		__atomic_fetch_add(&to->api->conns, 1, __ATOMIC_RELAXED);
+		if (to != lp && hand_off(to, fd))
+			continue;
+		if (to != lp) {
+			__atomic_fetch_sub(&to->api->conns, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&lp->api->conns, 1, __ATOMIC_RELAXED);
+		}
+		serve(lp, fd);
+	}
+}
+
+/* The notify pipe: connections handed over, submissions stored, or
+ * analysis results ready. */
 static void
 on_notify(h2o_socket_t *sock, const char *err)
 {
+	struct loop *lp = sock->data;
+
 	if (err != NULL)
 		return;
 	h2o_buffer_consume(&sock->input, sock->input->size);
+	take_handoffs(lp, false);
 	api_on_notify(&the_node);
 }
 
@@ -155,11 +262,14 @@ loop_main(void *arg)
 	h2o_context_init(&lp->ctx, h2o_evloop_create(), lp->gconf);
 	lp->accept_ctx.ctx = &lp->ctx;
 	lp->accept_ctx.hosts = lp->gconf->hosts;
-	lp->lsock = h2o_evloop_socket_create(lp->ctx.loop, lp->lfd,
-					     H2O_SOCKET_FLAG_DONT_READ);
-	lp->lsock->data = lp;
-	h2o_socket_read_start(lp->lsock, on_accept);
+	if (lp->lfd >= 0) {
+		lp->lsock = h2o_evloop_socket_create(
+			lp->ctx.loop, lp->lfd, H2O_SOCKET_FLAG_DONT_READ);
+		lp->lsock->data = lp;
+		h2o_socket_read_start(lp->lsock, on_accept);
+	}
 	lp->nsock = h2o_evloop_socket_create(lp->ctx.loop, lp->notify[0], 0);
+	lp->nsock->data = lp;
 	h2o_socket_read_start(lp->nsock, on_notify);
 	while (!stop_signal) {
 		h2o_evloop_run(lp->ctx.loop, 100);
@@ -178,8 +288,10 @@ loop_main(void *arg)
 	}
 	if (lp->api->id == 0)
 		log_event(LOG_INFO, "draining", "signal=%d", (int)stop_signal);
-	h2o_socket_read_stop(lp->lsock);
-	h2o_socket_close(lp->lsock);
+	if (lp->lsock != NULL) {
+		h2o_socket_read_stop(lp->lsock);
+		h2o_socket_close(lp->lsock);
+	}
 	h2o_context_request_shutdown(&lp->ctx);
 	/* Long-polls would hold their connections past the drain. */
 	api_release_waiters(node);
@@ -190,6 +302,8 @@ loop_main(void *arg)
 		h2o_evloop_run(lp->ctx.loop, 100);
 		api_tick(node);
 	}
+	/* Connections handed over after the drain began are closed. */
+	take_handoffs(lp, true);
 	h2o_socket_read_stop(lp->nsock);
 	h2o_socket_close(lp->nsock);
 	/* One more turn, so that h2o closes what it was told to. */
@@ -459,15 +573,15 @@ main(int argc, char **argv)
 	api_register(&the_node, host);
 	if ((lfd = listen_on(&the_node.cfg, bound, sizeof(bound))) < 0)
 		return 2;
+	/* Loop 0 accepts for all (on_accept). SO_REUSEPORT, one socket per
+	 * loop, would let another process of the same user share the port
+	 * without an error. */
+	the_loops = loops;
 	for (unsigned k = 0; k < the_node.n_loops; k++) {
 		loops[k].api = &the_node.loops[k];
 		loops[k].gconf = &gconf;
-		/* Every loop waits on the one listening socket, and the
-		 * first to wake takes the connection: an idle loop takes
-		 * more. (SO_REUSEPORT would let another process of the same
-		 * user share the port without an error.) */
-		if ((loops[k].lfd = k == 0 ? lfd : dup(lfd)) < 0)
-			fatal("cannot share the listening socket");
+		loops[k].lfd = k == 0 ? lfd : -1;
+		pthread_mutex_init(&loops[k].mu, NULL);
 	}
 	log_event(LOG_INFO, "listening",
 		  "addr=%s region=%s site=%s data=%s samples=%zu loops=%u",
@@ -521,6 +635,7 @@ main(int argc, char **argv)
 		digest_free(al->digest);
 		free(al->inbox);
 		pthread_mutex_destroy(&al->mu);
+		pthread_mutex_destroy(&loops[k].mu);
 	}
 	samples_close(samples);
 	index_free(the_node.index);

@@ -338,6 +338,64 @@ esac
 kill -TERM $lpid
 wait $lpid
 
+# --- connections are spread over the event loops ----------------------------------------
+# Loop 0 accepts and gives each new connection to the loop with the fewest
+# open: 40 connections opened in one burst end up 10 on each of 4 loops
+# (with every loop waiting on the listening socket, the first to wake
+# took most of a burst). Each connection sends a request and gets its
+# answer, so each was really taken by its loop; the metrics connection
+# itself is one more.
+printf '[node]\nloops = 4\n' >loops.conf
+node_start loops -- -c loops.conf --data "$tmp/var-loops"
+lpid=$node_pid
+"$PYTHON" - "$node_base" <<'PY' >"$tmp/loops.out" 2>&1
+import re, socket, sys, time
+host, port = sys.argv[1][len("http://"):].rsplit(":", 1)
+req = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+def metrics():
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    return sorted((int(l), int(n)) for l, n in re.findall(
+        r'vigil_loop_connections\{loop="(\d+)"\} (\d+)', data.decode()))
+held = [socket.create_connection((host, int(port))) for _ in range(40)]
+for s in held:
+    s.sendall(req)
+for s in held:
+    s.settimeout(5)
+    assert s.recv(4096).startswith(b"HTTP/1.1 200"), "no answer"
+during = metrics()
+for s in held:
+    s.close()
+time.sleep(0.5)
+print(during, metrics())
+PY
+during=$(sed -n 's/^\(\[.*\]\) \[.*$/\1/p' "$tmp/loops.out")
+after=$(sed -n 's/^\[.*\] \(\[.*\]\)$/\1/p' "$tmp/loops.out")
+# The metrics connection goes to one of the loops with 10.
+case $during in
+"[(0, 11), (1, 10), (2, 10), (3, 10)]" | "[(0, 10), (1, 11), (2, 10), (3, 10)]" | \
+	"[(0, 10), (1, 10), (2, 11), (3, 10)]" | "[(0, 10), (1, 10), (2, 10), (3, 11)]")
+	pass "40 connections in a burst are spread 10 to each of 4 loops" ;;
+*) fail "40 connections in a burst are spread 10 to each of 4 loops" "$(cat "$tmp/loops.out")" ;;
+esac
+case $after in
+"[(0, 1), (1, 0), (2, 0), (3, 0)]" | "[(0, 0), (1, 1), (2, 0), (3, 0)]" | \
+	"[(0, 0), (1, 0), (2, 1), (3, 0)]" | "[(0, 0), (1, 0), (2, 0), (3, 1)]")
+	pass "closed connections leave their loop's count" ;;
+*) fail "closed connections leave their loop's count" "$(cat "$tmp/loops.out")" ;;
+esac
+kill -TERM $lpid
+wait $lpid &&
+	pass "vigild with 4 loops exits 0 on SIGTERM" ||
+	fail "vigild with 4 loops exits 0 on SIGTERM"
+
 # --- bad configuration ---------------------------------------------------------------------
 printf '[node]\nlisten = nowhere\n' >bad.conf
 "$VIGILD" -c bad.conf >/dev/null 2>"$err"
