@@ -202,19 +202,44 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 	    unhex(r->sha1, 40, e.sha1) != 0 ||
 	    unhex(r->sha256, 64, e.sha256) != 0)
 		return VG_EINVAL;
-	snprintf(e.verdict, sizeof(e.verdict), "%s",
-		 r->verdict ? r->verdict : "unknown");
-	e.score = r->score;
-	e.detections = xstrdup(r->detections ? r->detections : "[]");
+	if ((at = find(ix, 2, e.sha256)) >= 0 &&
+	    ix->e[at].analysed_at > r->analysed_at) {
+		/* An older state arriving late (a submission's, read before
+		 * an analysis finished) keeps the newer analysis. */
+		const struct index_entry *o = &ix->e[at];
+
+		memcpy(e.verdict, o->verdict, sizeof(e.verdict));
+		e.score = o->score;
+		e.detections = xstrdup(o->detections);
+		e.type = xstrdup(o->type);
+		e.analysed_at = o->analysed_at;
+		e.analysis_ms = o->analysis_ms;
+	} else {
+		snprintf(e.verdict, sizeof(e.verdict), "%s",
+			 r->verdict ? r->verdict : "unknown");
+		e.score = r->score;
+		e.detections = xstrdup(r->detections ? r->detections : "[]");
+		e.type = xstrdup(r->type);
+		e.analysed_at = r->analysed_at;
+		e.analysis_ms = r->analysis_ms;
+	}
 	e.size = r->size;
-	e.type = xstrdup(r->type);
 	e.first_seen = r->first_seen;
 	e.last_seen = r->last_seen;
-	e.analysed_at = r->analysed_at;
 	e.prevalence = r->prevalence;
-	e.analysis_ms = r->analysis_ms;
+	if (at >= 0) {
+		/* Counts and times only grow, whichever state comes last. */
+		const struct index_entry *o = &ix->e[at];
+
+		e.prevalence = o->prevalence > e.prevalence ? o->prevalence
+							    : e.prevalence;
+		e.first_seen = o->first_seen < e.first_seen ? o->first_seen
+							    : e.first_seen;
+		e.last_seen = o->last_seen > e.last_seen ? o->last_seen
+							 : e.last_seen;
+	}
 	render(&e);
-	if ((at = find(ix, 2, e.sha256)) >= 0) {
+	if (at >= 0) {
 		struct index_entry *old = &ix->e[at];
 		free(old->detections);
 		free(old->type);

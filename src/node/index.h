@@ -36,8 +36,11 @@ struct index_entry {
 struct lookup_index *index_new(void);
 void index_free(struct lookup_index *ix);
 
-/* Adds or replaces the entry for r's sample. Returns 0 or VG_EINVAL when
- * a hash in r is malformed. */
+/* Adds or updates the entry for r's sample. The entry never goes back:
+ * an r analysed earlier than the entry keeps the entry's analysis, and
+ * prevalence, first and last seen keep the larger span; so states put in
+ * any order end as the newest. Returns 0 or VG_EINVAL when a hash in r
+ * is malformed. */
 int index_put(struct lookup_index *ix, const struct reputation *r);
 
 /* Looks up a hex digest of 32, 40 or 64 characters (any case). Returns

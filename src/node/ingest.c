@@ -260,10 +260,10 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 			it->rc = adds[k].rc;
 			it->new_job = adds[k].new_job;
 			it->job = adds[k].job;
-			if (it->rc == 0)
-				it->have_rep = g->store->ops->reputation_get(
-						       g->store, it->sha256,
-						       &it->rep) == 0;
+			if (adds[k].have_rep) {
+				it->rep = adds[k].rep;
+				it->have_rep = true;
+			}
 			if (it->rc != 0 && it->rc != VG_EIO)
 				log_event(LOG_WARN, "submission_refused",
 					  "id=%s sha256=%s err=\"%s\"", it->id,

@@ -77,6 +77,10 @@ struct submission_add {
 	int rc;             /* 0, or why this one was refused */
 	bool new_job;       /* a job was queued for the sample */
 	enum job_state job; /* the sample's job state after the commit */
+	/* The sample's reputation after this submission, when rc is 0 (then
+	 * have_rep is true and the caller clears rep). */
+	struct reputation rep;
+	bool have_rep;
 };
 
 struct job {

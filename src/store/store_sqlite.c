@@ -235,6 +235,7 @@ static const char *const migrations[] = {
 #define REP_COLS                                                               \
 	"md5, sha1, sha256, verdict, score, detections, size, mime, "          \
 	"first_seen, last_seen, prevalence, analysed_at, analysis_ms"
+#define REP_NCOLS 13
 #define JOB_COLS                                                               \
 	"id, (SELECT sha256 FROM samples WHERE samples.n = jobs.id), state, "  \
 	"attempts, report, error, updated"
@@ -305,7 +306,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" first_seen = min(first_seen, excluded.first_seen),"
 		" last_seen = max(last_seen, excluded.last_seen)"
 		" WHERE md5 = excluded.md5 AND sha1 = excluded.sha1"
-		" AND size = excluded.size RETURNING n",
+		" AND size = excluded.size RETURNING " REP_COLS ", n",
 	[ST_SAMPLE_CLIENT] = "INSERT INTO sample_clients (sample, client_id)"
 			     " VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 	[ST_PREVALENCE] = "UPDATE samples SET prevalence = prevalence + 1"
@@ -920,7 +921,12 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 	}
 	if (rc != SQLITE_ROW)
 		goto out;
-	n = (int64_t)sqlite3_column_int64(st, 0);
+	/* The row as it is now, for the caller's index: no second lookup
+	 * by SHA-256 after the commit. */
+	n = (int64_t)sqlite3_column_int64(st, REP_NCOLS);
+	if ((rc = read_reputation(s, st, &it->rep)) != 0)
+		goto out;
+	it->have_rep = true;
 	if ((rc = step(s, st, "submission_add: sample")) != SQLITE_DONE) {
 		rc = rc == SQLITE_ROW ? VG_EIO : rc;
 		goto out;
@@ -939,6 +945,7 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 	}
 	/* Only a client new to this sample makes it more prevalent. */
 	if (sqlite3_changes(s->db) == 1) {
+		it->rep.prevalence++;
 		done(st);
 		st = s->st[ST_PREVALENCE];
 		if ((rc = bind_i64(s, st, 1, n)) != 0 ||
@@ -981,6 +988,10 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 out:
 	if (st != NULL)
 		done(st);
+	if (rc != 0 && it->have_rep) {
+		reputation_clear(&it->rep);
+		it->have_rep = false;
+	}
 	return rc;
 }
 
@@ -995,6 +1006,7 @@ op_submission_add_many(struct store *base, struct submission_add *items,
 		items[i].rc = VG_EIO;
 		items[i].new_job = false;
 		items[i].job = JOB_QUEUED;
+		items[i].have_rep = false;
 	}
 	if ((rc = tx_begin(s)) != 0)
 		return rc;
@@ -1029,6 +1041,9 @@ fail:
 	for (size_t i = 0; i < n; i++) {
 		items[i].rc = rc;
 		items[i].new_job = false;
+		if (items[i].have_rep)
+			reputation_clear(&items[i].rep);
+		items[i].have_rep = false;
 	}
 	return rc;
 }
@@ -1046,6 +1061,8 @@ op_submission_add(struct store *base, const struct submission *sub,
 		*new_job = false;
 	if ((rc = op_submission_add_many(base, &it, 1, NULL, NULL)) != 0)
 		return rc;
+	if (it.have_rep)
+		reputation_clear(&it.rep);
 	if (it.rc == 0 && new_job != NULL)
 		*new_job = it.new_job;
 	return it.rc;

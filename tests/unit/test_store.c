@@ -1262,6 +1262,17 @@ test_reputation_each_stops_with_callbacks_value(void **state)
 	assert_int_equal(v.rows, 3);
 }
 
+/* Clears what submission_add_many handed back. */
+static void
+clear_reps(struct submission_add *it, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (it[i].have_rep) {
+			reputation_clear(&it[i].rep);
+			it[i].have_rep = false;
+		}
+}
+
 /* A batch of submissions: good ones commit together, a bad one in the
  * middle is refused alone, and locations are recorded once per sample. */
 static void
@@ -1310,6 +1321,20 @@ test_submission_add_many_applies_each_item_on_its_own(void **state)
 	assert_false(it[2].new_job);
 	assert_int_equal(it[3].rc, 0);
 	assert_false(it[3].new_job);
+	/* Each item hands back its sample's reputation as the item left
+	 * it: the second client of sample 0 made it prevalence 2. */
+	assert_true(it[0].have_rep);
+	assert_string_equal(it[0].rep.sha256, h[0].sha256);
+	assert_string_equal(it[0].rep.md5, h[0].md5);
+	assert_string_equal(it[0].rep.verdict, "unknown");
+	assert_int_equal(it[0].rep.prevalence, 1);
+	assert_int_equal(it[0].rep.size, 68);
+	assert_true(it[1].have_rep);
+	assert_string_equal(it[1].rep.sha256, h[1].sha256);
+	assert_false(it[2].have_rep);
+	assert_true(it[3].have_rep);
+	assert_int_equal(it[3].rep.prevalence, 2);
+	clear_reps(it, 4);
 
 	assert_int_equal(f->st->ops->sample_locate(f->st, h[0].sha256, &got),
 			 0);
@@ -1458,11 +1483,6 @@ test_corrupt_sample_location_is_ecorrupt(void **state)
 	assert_non_null(strstr(f->st->err, "blob_length"));
 }
 
-/* A batch whose commit fails leaves nothing, and says so for every
- * item, even those that had been refused or had queued a job. Writes
- * past the first byte of any file are refused (RLIMIT_FSIZE) while it
- * runs: nothing of a small transaction is written before its commit
- * appends it to the WAL. */
 /* The barrier of submission_add_many: its failure rolls the whole batch
  * back; its success lets it commit; it runs once, after the rows. */
 struct barrier_calls {
@@ -1513,6 +1533,7 @@ test_submission_add_many_barrier(void **state)
 	assert_int_equal(b.calls, 1);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(it[i].rc, VG_EIO);
+		assert_false(it[i].have_rep);
 		assert_int_equal(
 			f->st->ops->submission_get(f->st, subs[i].id, &got),
 			VG_ENOENT);
@@ -1524,6 +1545,7 @@ test_submission_add_many_barrier(void **state)
 		f->st->ops->submission_add_many(f->st, it, 2, barrier_cb, &b),
 		0);
 	assert_int_equal(b.calls, 2);
+	clear_reps(it, 2);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(it[i].rc, 0);
 		assert_int_equal(
@@ -1534,6 +1556,11 @@ test_submission_add_many_barrier(void **state)
 	}
 }
 
+/* A batch whose commit fails leaves nothing, and says so for every
+ * item, even those that had been refused or had queued a job. Writes
+ * past the first byte of any file are refused (RLIMIT_FSIZE) while it
+ * runs: nothing of a small transaction is written before its commit
+ * appends it to the WAL. */
 static void
 test_submission_add_many_that_cannot_commit_stores_nothing(void **state)
 {
@@ -1586,6 +1613,7 @@ test_submission_add_many_that_cannot_commit_stores_nothing(void **state)
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(it[i].rc, rc);
 		assert_false(it[i].new_job);
+		assert_false(it[i].have_rep);
 	}
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(f->st->ops->reputation_get(
@@ -1610,6 +1638,7 @@ test_submission_add_many_that_cannot_commit_stores_nothing(void **state)
 	assert_int_equal(it[1].rc, 0);
 	assert_true(it[1].new_job);
 	assert_int_equal(it[2].rc, VG_ENOENT);
+	clear_reps(it, 3);
 	assert_int_equal(
 		f->st->ops->sample_locate(f->st, sample(1).sha256, &where), 0);
 	assert_memory_equal(&where, &loc, sizeof(where));

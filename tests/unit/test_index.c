@@ -1,0 +1,155 @@
+/*
+ * test_index.c - the node's in-memory reputation index (src/node/index.c):
+ * lookups by each digest, the rendered answer, malformed digests, and
+ * that an entry never goes back when states arrive out of order.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "node/index.h"
+#include "store/store.h"
+
+#define MD5 "0123456789abcdef0123456789abcdef"
+#define SHA1 "0123456789abcdef0123456789abcdef01234567"
+#define SHA256 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static struct reputation
+rep(const char *verdict, int score, const char *det, int64_t first,
+    int64_t last, uint64_t prevalence, int64_t analysed_at)
+{
+	struct reputation r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.md5, sizeof(r.md5), "%s", MD5);
+	snprintf(r.sha1, sizeof(r.sha1), "%s", SHA1);
+	snprintf(r.sha256, sizeof(r.sha256), "%s", SHA256);
+	r.verdict = (char *)verdict;
+	r.score = score;
+	r.detections = (char *)det;
+	r.size = 68;
+	r.type = analysed_at ? (char *)"text/plain" : NULL;
+	r.first_seen = first;
+	r.last_seen = last;
+	r.prevalence = prevalence;
+	r.analysed_at = analysed_at;
+	r.analysis_ms = analysed_at ? 3.5 : 0;
+	return r;
+}
+
+static const struct index_entry *
+get(struct lookup_index *ix, const char *hex)
+{
+	int bad = -1;
+	const struct index_entry *e = index_get(ix, hex, strlen(hex), &bad);
+
+	assert_int_equal(bad, 0);
+	return e;
+}
+
+static void
+test_each_digest_finds_the_entry(void **state)
+{
+	struct lookup_index *ix = index_new();
+	struct reputation r = rep("clean", 0, "[]", 10, 10, 1, 0);
+	const struct index_entry *e;
+	int bad = 0;
+
+	(void)state;
+	assert_int_equal(index_put(ix, &r), 0);
+	assert_int_equal(index_count(ix), 1);
+	e = get(ix, MD5);
+	assert_non_null(e);
+	assert_ptr_equal(get(ix, SHA1), e);
+	assert_ptr_equal(get(ix, SHA256), e);
+	/* Upper case is the same digest. */
+	assert_ptr_equal(get(ix, "0123456789ABCDEF0123456789ABCDEF"), e);
+	assert_null(get(ix, "ffffffffffffffffffffffffffffffff"));
+	assert_non_null(strstr(e->json, "\"sha256\":\"" SHA256 "\""));
+	assert_int_equal(e->json_len, strlen(e->json));
+	/* Not a digest: wrong length, not hex. */
+	assert_null(index_get(ix, "0123", 4, &bad));
+	assert_int_equal(bad, 1);
+	bad = 0;
+	assert_null(index_get(ix, "0123456789abcdef0123456789abcdeg", 32,
+			      &bad));
+	assert_int_equal(bad, 1);
+	r.md5[0] = 'x';
+	assert_int_equal(index_put(ix, &r), VG_EINVAL);
+	index_free(ix);
+}
+
+static void
+test_a_newer_analysis_replaces(void **state)
+{
+	struct lookup_index *ix = index_new();
+	struct reputation a = rep("unknown", 0, "[]", 10, 10, 1, 0);
+	struct reputation b =
+		rep("malicious", 100, "[\"Vigil_Test_EICAR\"]", 10, 12, 1, 20);
+	const struct index_entry *e;
+
+	(void)state;
+	assert_int_equal(index_put(ix, &a), 0);
+	assert_int_equal(index_put(ix, &b), 0);
+	assert_int_equal(index_count(ix), 1);
+	e = get(ix, SHA256);
+	assert_string_equal(e->verdict, "malicious");
+	assert_int_equal(e->score, 100);
+	assert_int_equal(e->analysed_at, 20);
+	assert_int_equal(e->last_seen, 12);
+	assert_non_null(strstr(e->json, "\"verdict\":\"malicious\""));
+	index_free(ix);
+}
+
+/* A submission's state, read before the sample's analysis finished, is
+ * put after the analysis: the analysis stays, the counts grow. */
+static void
+test_an_older_state_never_undoes_an_analysis(void **state)
+{
+	struct lookup_index *ix = index_new();
+	struct reputation done =
+		rep("malicious", 100, "[\"Vigil_Test_EICAR\"]", 10, 12, 2, 20);
+	struct reputation late = rep("unknown", 0, "[]", 8, 15, 3, 0);
+	struct reputation later = rep("unknown", 0, "[]", 9, 11, 1, 0);
+	const struct index_entry *e;
+
+	(void)state;
+	assert_int_equal(index_put(ix, &done), 0);
+	assert_int_equal(index_put(ix, &late), 0);
+	e = get(ix, SHA256);
+	assert_string_equal(e->verdict, "malicious");
+	assert_int_equal(e->score, 100);
+	assert_string_equal(e->detections, "[\"Vigil_Test_EICAR\"]");
+	assert_string_equal(e->type, "text/plain");
+	assert_int_equal(e->analysed_at, 20);
+	assert_int_equal(e->prevalence, 3);
+	assert_int_equal(e->first_seen, 8);
+	assert_int_equal(e->last_seen, 15);
+	assert_non_null(strstr(e->json, "\"prevalence\":3"));
+	assert_non_null(strstr(e->json, "\"verdict\":\"malicious\""));
+	/* Counts and times never shrink either. */
+	assert_int_equal(index_put(ix, &later), 0);
+	e = get(ix, SHA256);
+	assert_int_equal(e->prevalence, 3);
+	assert_int_equal(e->first_seen, 8);
+	assert_int_equal(e->last_seen, 15);
+	assert_string_equal(e->verdict, "malicious");
+	index_free(ix);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_each_digest_finds_the_entry),
+		cmocka_unit_test(test_a_newer_analysis_replaces),
+		cmocka_unit_test(test_an_older_state_never_undoes_an_analysis),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
