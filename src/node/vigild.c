@@ -23,12 +23,14 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/net.h"
@@ -101,7 +103,12 @@ struct loop {
 	int handoff[HANDOFF_MAX];
 	unsigned n_handoff;
 	bool closed; /* the loop has stopped taking connections */
+	/* Out of descriptors, loop 0 stops accepting until then (ms). */
+	uint64_t accept_paused_until;
 };
+
+/* How long loop 0 stops accepting when it has no descriptor left. */
+#define ACCEPT_PAUSE_MS 100
 
 static struct node the_node;
 static struct loop *the_loops;
@@ -207,6 +214,20 @@ on_accept(h2o_socket_t *listener, const char *status)
 	 * are waiting, and this loop has requests of its own to serve. */
 	for (int i = 0; i < 16; i++) {
 		fd = accept4(lp->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE ||
+			       errno == ENOBUFS || errno == ENOMEM)) {
+			/* The connection waits in the backlog; the socket
+			 * would stay readable, and this loop would spin. */
+			log_event(LOG_WARN, "accept_paused",
+				  "reason=\"%s\" ms=%d open=%llu",
+				  strerror(errno), ACCEPT_PAUSE_MS,
+				  (unsigned long long)__atomic_load_n(
+					  &the_node.conns_open,
+					  __ATOMIC_RELAXED));
+			h2o_socket_read_stop(listener);
+			lp->accept_paused_until = clock_ms() + ACCEPT_PAUSE_MS;
+			return;
+		}
 		if (fd < 0)
 			return;
 		__atomic_fetch_add(&conns_accepted, 1, __ATOMIC_RELAXED);
@@ -273,6 +294,11 @@ loop_main(void *arg)
 	h2o_socket_read_start(lp->nsock, on_notify);
 	while (!stop_signal) {
 		h2o_evloop_run(lp->ctx.loop, 100);
+		if (lp->accept_paused_until != 0 &&
+		    clock_ms() >= lp->accept_paused_until) {
+			lp->accept_paused_until = 0;
+			h2o_socket_read_start(lp->lsock, on_accept);
+		}
 		api_tick(node);
 		if (lp->api->id == 0)
 			releases_refresh(node->releases);
@@ -309,6 +335,31 @@ loop_main(void *arg)
 	/* One more turn, so that h2o closes what it was told to. */
 	h2o_evloop_run(lp->ctx.loop, 0);
 	return NULL;
+}
+
+/* Every connection takes a descriptor: the soft limit goes up to the
+ * hard one (Debian's soft limit is 1,024), and if max_connections still
+ * does not fit, the log says so. Beyond the limit, loop 0 pauses
+ * accepting (on_accept) instead of failing. */
+static void
+raise_fd_limit(size_t conns)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* The stores, the samples, the workers' pipes and the loops'. */
+	if (rl.rlim_cur != RLIM_INFINITY && conns + 256 > rl.rlim_cur)
+		log_event(LOG_WARN, "fd_limit",
+			  "limit=%llu max_connections=%zu reason=\"fewer "
+			  "descriptors than connections allowed; accepting "
+			  "pauses when they run out\"",
+			  (unsigned long long)rl.rlim_cur, conns);
 }
 
 /* vigil-worker lives beside vigild (or where $VIGIL_WORKER says). */
@@ -606,6 +657,7 @@ main(int argc, char **argv)
 	fflush(stdout);
 
 	max_conns = the_node.cfg.max_connections;
+	raise_fd_limit(max_conns);
 	for (unsigned k = 1; k < the_node.n_loops; k++)
 		if (pthread_create(&loops[k].thread, NULL, loop_main,
 				   &loops[k]) != 0)

@@ -396,6 +396,69 @@ wait $lpid &&
 	pass "vigild with 4 loops exits 0 on SIGTERM" ||
 	fail "vigild with 4 loops exits 0 on SIGTERM"
 
+# --- out of descriptors: accepting pauses, the node keeps serving ---------------------------
+# With 80 descriptors and max_connections at its default (4096), a client
+# holding 100 connections exhausts them. vigild says so at start, pauses
+# accepting (instead of spinning on a listening socket that stays
+# readable), serves the connections it has, and accepts again once they
+# close.
+: >fd.out
+(ulimit -n 80 && exec "$VIGILD" --listen 127.0.0.1:0 --data "$tmp/var-fd") \
+	>fd.out 2>fd.err &
+fpid=$!
+fbase=
+k=0
+while [ $k -lt 100 ] && [ -z "$fbase" ]; do
+	fbase=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' fd.out)
+	sleep 0.1
+	k=$((k + 1))
+done
+grep -q 'event=fd_limit .*limit=80 ' fd.err &&
+	pass "too few descriptors for max_connections: a warning at start" ||
+	fail "too few descriptors for max_connections: a warning at start" "$(cat fd.err)"
+"$PYTHON" - "$fbase" "$fpid" <<'PY' >"$tmp/fd.res" 2>&1
+import socket, sys, time
+host, port = sys.argv[1][len("http://"):].rsplit(":", 1)
+pid = sys.argv[2]
+def cpu():
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / 100.0
+def get(s, path):
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(5)
+    return s.recv(65536)
+first = socket.create_connection((host, int(port)))
+assert get(first, b"/healthz").startswith(b"HTTP/1.1 200")
+held = [socket.create_connection((host, int(port))) for _ in range(100)]
+time.sleep(0.5)
+c0 = cpu()
+time.sleep(2)
+busy = cpu() - c0
+# A connection accepted before the descriptors ran out is still served.
+served = get(first, b"/healthz").startswith(b"HTTP/1.1 200")
+for s in held:
+    s.close()
+time.sleep(0.5)
+again = socket.create_connection((host, int(port)))
+ok_after = get(again, b"/healthz").startswith(b"HTTP/1.1 200")
+print(served, ok_after, "%.2f" % busy)
+PY
+set -- $(cat "$tmp/fd.res")
+[ "${1:-}" = True ] && [ "${2:-}" = True ] &&
+	pass "out of descriptors: held connections served, and new ones once others close" ||
+	fail "out of descriptors: held connections served, and new ones once others close" "$(cat "$tmp/fd.res")"
+grep -q 'event=accept_paused ' fd.err &&
+	pass "out of descriptors: accepting pauses, and the log says why" ||
+	fail "out of descriptors: accepting pauses, and the log says why" "$(tail -3 fd.err)"
+# Spinning on the readable listening socket would burn the whole 2 s.
+[ -n "${3:-}" ] && "$PYTHON" -c "import sys; sys.exit(0 if float(sys.argv[1]) < 0.5 else 1)" "$3" &&
+	pass "out of descriptors: vigild does not spin (${3:-?} s of CPU in 2 s)" ||
+	fail "out of descriptors: vigild does not spin" "$(cat "$tmp/fd.res")"
+kill -TERM $fpid
+wait $fpid &&
+	pass "out of descriptors: vigild still exits 0 on SIGTERM" ||
+	fail "out of descriptors: vigild still exits 0 on SIGTERM" "$(tail -3 fd.err)"
+
 # --- bad configuration ---------------------------------------------------------------------
 printf '[node]\nlisten = nowhere\n' >bad.conf
 "$VIGILD" -c bad.conf >/dev/null 2>"$err"
