@@ -34,12 +34,12 @@ struct ingest {
 	pthread_t sync_thread;
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
-	int sync_state; /* SYNC_IDLE, SYNC_ASKED, SYNC_DONE */
+	int sync_state; /* SYNC_IDLE, SYNC_ASKED, SYNC_RUNNING, SYNC_DONE */
 	int sync_rc;
 	bool sync_stop;
 };
 
-enum { SYNC_IDLE, SYNC_ASKED, SYNC_DONE };
+enum { SYNC_IDLE, SYNC_ASKED, SYNC_RUNNING, SYNC_DONE };
 
 static void *
 sync_main(void *arg)
@@ -52,6 +52,7 @@ sync_main(void *arg)
 			pthread_cond_wait(&g->sync_cv, &g->sync_mu);
 		if (g->sync_state != SYNC_ASKED)
 			break;
+		g->sync_state = SYNC_RUNNING;
 		pthread_mutex_unlock(&g->sync_mu);
 		/* The committer touches no sample until SYNC_DONE. */
 		int rc = samples_sync(g->samples);
@@ -92,7 +93,17 @@ sync_wait(void *ud)
 	int rc;
 
 	pthread_mutex_lock(&g->sync_mu);
-	while (g->sync_state == SYNC_ASKED)
+	if (g->sync_state == SYNC_ASKED) {
+		/* The syncer has not been scheduled yet (the cores are busy):
+		 * waiting for it would add its wake-up to the sync. */
+		g->sync_state = SYNC_RUNNING;
+		pthread_mutex_unlock(&g->sync_mu);
+		rc = samples_sync(g->samples);
+		pthread_mutex_lock(&g->sync_mu);
+		g->sync_rc = rc;
+		g->sync_state = SYNC_DONE;
+	}
+	while (g->sync_state == SYNC_RUNNING)
 		pthread_cond_wait(&g->sync_cv, &g->sync_mu);
 	rc = g->sync_state == SYNC_DONE ? g->sync_rc : 0;
 	pthread_mutex_unlock(&g->sync_mu);
