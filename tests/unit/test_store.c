@@ -225,6 +225,44 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	assert_int_equal(sb.st_mode & 07777, 0600);
 }
 
+/* The WAL is checkpointed every 10,000 pages, not SQLite's 1,000: after
+ * about 3,000 frames of single commits the WAL file holds them all (with
+ * the default it would have been reused from its start at 1,000). */
+static void
+test_wal_checkpoints_every_10000_pages(void **state)
+{
+	struct fx *f = *state;
+	struct stat sb;
+	char wal[160];
+	bool nj;
+
+	put_client(f->st, 1);
+	for (unsigned i = 1; i <= 600; i++) {
+		struct submission sub;
+		struct hashes h;
+
+		snprintf(h.md5, sizeof(h.md5), "%08x%024d", i, 0);
+		snprintf(h.sha1, sizeof(h.sha1), "%08x%032d", i, 1);
+		snprintf(h.sha256, sizeof(h.sha256), "%08x%056d", i, 2);
+		memset(&sub, 0, sizeof(sub));
+		snprintf(sub.id, sizeof(sub.id), "22222222-0000-4000-8000-%012u",
+			 i);
+		client_id(sub.client_id, 1);
+		memcpy(sub.sha256, h.sha256, sizeof(sub.sha256));
+		sub.metadata = "{}";
+		sub.created = 1700000000;
+		assert_int_equal(f->st->ops->submission_add(f->st, &sub, h.md5,
+							    h.sha1, 68, NULL,
+							    &nj),
+				 0);
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(stat(wal, &sb), 0);
+	/* 32-byte header, then 24 + 4,096 bytes a frame. */
+	assert_true(sb.st_size > 32 + 1500 * (24 + 4096));
+	assert_true(sb.st_size < 32 + 10050 * (24 + 4096));
+}
+
 static void
 test_reopen_keeps_rows_and_schema(void **state)
 {
@@ -2067,6 +2105,7 @@ main(void)
 		T(test_file_that_is_not_a_database_is_refused),
 		T(test_reputation_each_visits_every_row),
 		T(test_reputation_each_stops_with_callbacks_value),
+		T(test_wal_checkpoints_every_10000_pages),
 		T(test_submission_add_many_applies_each_item_on_its_own),
 		T(test_sample_locate_refuses_malformed_and_unknown),
 		T(test_sample_locate_of_a_sample_without_bytes_is_enoent),
