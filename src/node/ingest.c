@@ -312,7 +312,8 @@ ingest_start(const char *db_path, struct samples *samples,
 	int rc;
 
 	*out = NULL;
-	if ((rc = store_sqlite_open(db_path, &g->store, err, errlen)) != 0) {
+	if ((rc = store_sqlite_open_writer(db_path, &g->store, err, errlen)) !=
+	    0) {
 		free(g);
 		return rc;
 	}

@@ -191,6 +191,12 @@ struct store {
 int store_sqlite_open(const char *path, struct store **out, char *err,
 		      size_t errlen);
 
+/* The same, for the handle that writes the most (the node's committer):
+ * its WAL writes are gathered into one write per commit (walbuf.h). Its
+ * synchronous setting stays FULL: set_synced(false) is VG_EINVAL. */
+int store_sqlite_open_writer(const char *path, struct store **out, char *err,
+			     size_t errlen);
+
 void client_clear(struct client *c);
 void reputation_clear(struct reputation *r);
 void submission_clear(struct submission *s);

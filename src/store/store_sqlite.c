@@ -77,6 +77,7 @@
 #include "common/err.h"
 #include "common/hex.h"
 #include "common/xmalloc.h"
+#include "store/walbuf.h"
 
 /* How long a statement waits for another connection's write lock. */
 #define STORE_BUSY_MS 5000
@@ -373,6 +374,7 @@ struct store_sqlite {
 	struct store base; /* first: callers hold &base */
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
+	bool gathers; /* opened on walbuf_vfs(): synchronous stays FULL */
 };
 
 static const struct store_ops sqlite_ops;
@@ -1495,7 +1497,16 @@ static int
 op_set_synced(struct store *base, bool synced)
 {
 	struct store_sqlite *s = to_sqlite(base);
-	int rc = sqlite3_exec(s->db,
+	int rc;
+
+	/* Its commits become visible after the WAL's sync, which writes
+	 * what walbuf gathered: without it, other connections could read
+	 * frames still in memory. */
+	if (!synced && s->gathers) {
+		seterr(s, "set_synced: a writer's handle stays synchronous");
+		return VG_EINVAL;
+	}
+	rc = sqlite3_exec(s->db,
 			      synced ? "PRAGMA synchronous = FULL"
 				     : "PRAGMA synchronous = NORMAL",
 			      NULL, NULL, NULL);
@@ -1669,11 +1680,29 @@ configure(struct store_sqlite *s)
 	return 0;
 }
 
+static int open_store(const char *path, bool gather, struct store **out,
+		      char *err, size_t errlen);
+
 int
 store_sqlite_open(const char *path, struct store **out, char *err,
 		  size_t errlen)
 {
+	return open_store(path, false, out, err, errlen);
+}
+
+int
+store_sqlite_open_writer(const char *path, struct store **out, char *err,
+			 size_t errlen)
+{
+	return open_store(path, true, out, err, errlen);
+}
+
+static int
+open_store(const char *path, bool gather, struct store **out, char *err,
+	   size_t errlen)
+{
 	struct store_sqlite *s = NULL;
+	const char *vfs = NULL;
 	int fd, rc;
 
 	*out = NULL;
@@ -1709,8 +1738,14 @@ store_sqlite_open(const char *path, struct store **out, char *err,
 	}
 	/* No SQLITE_OPEN_CREATE: the file exists now, and if it vanished,
 	 * SQLite must not recreate it with the wrong mode. */
+	if (gather && (vfs = walbuf_vfs()) == NULL) {
+		seterr(s, "cannot register the WAL-gathering VFS");
+		rc = VG_ELIB;
+		goto fail;
+	}
+	s->gathers = gather;
 	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc != SQLITE_OK) {
 		if (s->db == NULL) {
 			seterr(s, "%s: out of memory", path);

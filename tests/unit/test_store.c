@@ -32,6 +32,10 @@ struct fx {
 	struct store *st;
 };
 
+/* Every test runs twice: on a plain handle, then on a writer's handle
+ * (store_sqlite_open_writer, whose WAL writes are gathered). */
+static bool writer;
+
 static int
 setup(void **state)
 {
@@ -44,7 +48,10 @@ setup(void **state)
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/meta.db", f->dir);
-	if (store_sqlite_open(f->path, &f->st, err, sizeof(err)) != 0) {
+	if ((writer ? store_sqlite_open_writer(f->path, &f->st, err,
+					       sizeof(err))
+		    : store_sqlite_open(f->path, &f->st, err, sizeof(err))) !=
+	    0) {
 		fprintf(stderr, "store_sqlite_open: %s\n", err);
 		return -1;
 	}
@@ -971,6 +978,77 @@ test_two_handles_one_writes_other_reads(void **state)
 	job_clear(&j);
 	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ENOENT);
 	assert_int_equal(b->ops->close(b), 0);
+}
+
+/* A writer's commits are in the file when they return: a plain handle
+ * sees each at once, and a writer that dies without closing (its process
+ * ends with _exit) loses none. Its handle stays synchronous. */
+static void
+test_writer_commits_are_visible_and_survive_its_death(void **state)
+{
+	struct fx *f = *state;
+	struct store *w, *r;
+	char err[256], buf[64];
+	struct reputation rep;
+	int fds[2], status, n = 0;
+	pid_t pid;
+
+	put_client(f->st, 1);
+	assert_int_equal(store_sqlite_open_writer(f->path, &w, err,
+						  sizeof(err)),
+			 0);
+	assert_int_equal(w->ops->set_synced(w, false), VG_EINVAL);
+	assert_int_equal(w->ops->set_synced(w, true), 0);
+	r = reopen(f);
+	for (int k = 1; k <= 40; k++) {
+		assert_int_equal(submit(w, k, 1, k, NULL), 0);
+		assert_int_equal(r->ops->reputation_get(r, sample(k).sha256,
+							&rep),
+				 0);
+		reputation_clear(&rep);
+	}
+	assert_int_equal(w->ops->close(w), 0);
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (store_sqlite_open_writer(f->path, &w, err, sizeof(err)) !=
+		    0)
+			_exit(2);
+		for (int k = 41; k <= 120; k++) {
+			if (submit(w, k, 1, k, NULL) != 0)
+				_exit(3);
+			snprintf(buf, sizeof(buf), "%d\n", k);
+			if (write(fds[1], buf, strlen(buf)) < 0)
+				_exit(4);
+		}
+		_exit(0); /* no close: what is not in the file is lost */
+	}
+	close(fds[1]);
+	{
+		FILE *in = fdopen(fds[0], "r");
+
+		assert_non_null(in);
+		while (fgets(buf, sizeof(buf), in) != NULL)
+			n++;
+		fclose(in);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(n, 80);
+	for (int k = 1; k <= 120; k++) {
+		assert_int_equal(r->ops->reputation_get(r, sample(k).sha256,
+							&rep),
+				 0);
+		reputation_clear(&rep);
+	}
+	assert_int_equal(r->ops->close(r), 0);
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"), 120);
+	raw_text(f->path, "PRAGMA integrity_check", buf, sizeof(buf));
+	assert_string_equal(buf, "ok");
 }
 
 /* Child of the concurrency test: its own handle, many transactions. */
@@ -2094,6 +2172,7 @@ main(void)
 		T(test_retried_job_goes_behind_older_jobs),
 		T(test_requeue_stale_after_crash_makes_job_claimable),
 		T(test_two_handles_one_writes_other_reads),
+		T(test_writer_commits_are_visible_and_survive_its_death),
 		T(test_processes_submitting_at_once_count_every_client_once),
 		T(test_concurrent_claims_hand_out_each_job_once),
 		T(test_processes_opening_a_new_file_at_once_all_succeed),
@@ -2116,5 +2195,10 @@ main(void)
 		T(test_version_1_database_is_migrated),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("plain handles", tests, NULL,
+						 NULL);
+
+	writer = true;
+	return failed + cmocka_run_group_tests_name("writer handles", tests,
+						    NULL, NULL);
 }

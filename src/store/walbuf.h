@@ -1,0 +1,30 @@
+/*
+ * walbuf.h - an SQLite VFS that gathers a connection's writes to its WAL
+ * file into one write per commit.
+ *
+ * SQLite writes a WAL frame as two pwrite()s (its 24-byte header, then
+ * the page), so a commit of n pages costs 2n system calls and 2n trips
+ * through the file system's buffered-write path. The VFS "vigil-walbuf"
+ * is the default VFS with one change: writes that extend a WAL file where
+ * the last one ended are kept in memory (up to WALBUF_MAX bytes) and
+ * written as one pwrite() before anything that needs them in the file:
+ * a sync, a read, a truncate, a size query, a file control, a write
+ * elsewhere in the file, a full buffer, or the close. Other files (the
+ * database, its shared memory, journals) are the default VFS's own.
+ *
+ * Only for a connection with synchronous = FULL. SQLite makes a commit
+ * visible to other connections (in the WAL's shared index) after it
+ * synced the WAL, and the sync writes the buffer first; without that
+ * sync, another connection could read frames that are still in this
+ * connection's memory.
+ */
+#ifndef VIGIL_STORE_WALBUF_H
+#define VIGIL_STORE_WALBUF_H
+
+#define WALBUF_MAX (2u << 20)
+
+/* Registers the VFS (once; not as the default) and returns its name,
+ * or NULL if SQLite refused it. */
+const char *walbuf_vfs(void);
+
+#endif
