@@ -38,11 +38,18 @@ root(void)
 static int
 flush(struct wfile *f)
 {
-	int rc;
+	int rc = SQLITE_OK;
 
-	if (f->len == 0)
-		return SQLITE_OK;
-	rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+	/* The default VFS writes at most 128 KiB - 1 bytes a call (its
+	 * seekAndWrite masks the length with 0x1ffff). */
+	for (size_t at = 0; at < f->len && rc == SQLITE_OK;) {
+		size_t n = f->len - at < WALBUF_WRITE ? f->len - at
+						      : WALBUF_WRITE;
+
+		rc = f->real->pMethods->xWrite(f->real, f->buf + at, (int)n,
+					       f->off + (sqlite3_int64)at);
+		at += n;
+	}
 	f->len = 0;
 	return rc;
 }
@@ -84,7 +91,7 @@ w_write(sqlite3_file *file, const void *p, int amt, sqlite3_int64 ofst)
 	}
 	if ((rc = flush(f)) != SQLITE_OK)
 		return rc;
-	if ((size_t)amt > WALBUF_MAX / 2)
+	if ((size_t)amt > WALBUF_WRITE)
 		return f->real->pMethods->xWrite(f->real, p, amt, ofst);
 	if (f->buf == NULL && (f->buf = sqlite3_malloc(WALBUF_MAX)) == NULL)
 		return f->real->pMethods->xWrite(f->real, p, amt, ofst);

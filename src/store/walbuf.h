@@ -7,7 +7,7 @@
  * through the file system's buffered-write path. The VFS "vigil-walbuf"
  * is the default VFS with one change: writes that extend a WAL file where
  * the last one ended are kept in memory (up to WALBUF_MAX bytes) and
- * written as one pwrite() before anything that needs them in the file:
+ * written with one pwrite() per 64 KiB before anything that needs them in the file:
  * a sync, a read, a truncate, a size query, a file control, a write
  * elsewhere in the file, a full buffer, or the close. Other files (the
  * database, its shared memory, journals) are the default VFS's own.
@@ -22,6 +22,9 @@
 #define VIGIL_STORE_WALBUF_H
 
 #define WALBUF_MAX (2u << 20)
+/* The largest single write handed to the default VFS, which takes at
+ * most 128 KiB - 1 bytes a call. */
+#define WALBUF_WRITE (64u << 10)
 
 /* Registers the VFS (once; not as the default) and returns its name,
  * or NULL if SQLite refused it. */

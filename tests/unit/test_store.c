@@ -1051,6 +1051,61 @@ test_writer_commits_are_visible_and_survive_its_death(void **state)
 	assert_string_equal(buf, "ok");
 }
 
+/* A writer's commit of about 1 MiB (64 submissions with 16 KiB of
+ * metadata each, in one transaction): its gathered WAL goes out in
+ * several writes (the default VFS takes less than 128 KiB a call), and a
+ * plain handle reads every row back. */
+static void
+test_writer_commits_a_large_transaction(void **state)
+{
+	struct fx *f = *state;
+	struct submission subs[64], got;
+	struct submission_add it[64];
+	struct hashes h[64];
+	struct store *w, *r;
+	char err[256], *meta = malloc(16 * 1024 + 16);
+
+	assert_non_null(meta);
+	strcpy(meta, "{\"path\":\"");
+	memset(meta + strlen(meta), 'a', 16 * 1024);
+	strcpy(meta + 10 + 16 * 1024, "\"}");
+	put_client(f->st, 1);
+	assert_int_equal(store_sqlite_open_writer(f->path, &w, err,
+						  sizeof(err)),
+			 0);
+	memset(subs, 0, sizeof(subs));
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < 64; i++) {
+		h[i] = sample(i + 1);
+		snprintf(subs[i].id, sizeof(subs[i].id), "big-%d", i);
+		client_id(subs[i].client_id, 1);
+		memcpy(subs[i].sha256, h[i].sha256, sizeof(subs[i].sha256));
+		subs[i].metadata = meta;
+		subs[i].created = 1700000000;
+		it[i].sub = &subs[i];
+		it[i].md5 = h[i].md5;
+		it[i].sha1 = h[i].sha1;
+		it[i].size = 68;
+	}
+	assert_int_equal(w->ops->submission_add_many(w, it, 64, NULL, NULL),
+			 0);
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(it[i].rc, 0);
+		if (it[i].have_rep)
+			reputation_clear(&it[i].rep);
+	}
+	r = reopen(f);
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(r->ops->submission_get(r, subs[i].id, &got),
+				 0);
+		assert_string_equal(got.metadata, meta);
+		free(got.metadata);
+	}
+	assert_int_equal(r->ops->close(r), 0);
+	assert_int_equal(w->ops->close(w), 0);
+	free(meta);
+}
+
 /* Child of the concurrency test: its own handle, many transactions. */
 static int
 child_submits(const char *path, int n)
@@ -2173,6 +2228,7 @@ main(void)
 		T(test_requeue_stale_after_crash_makes_job_claimable),
 		T(test_two_handles_one_writes_other_reads),
 		T(test_writer_commits_are_visible_and_survive_its_death),
+		T(test_writer_commits_a_large_transaction),
 		T(test_processes_submitting_at_once_count_every_client_once),
 		T(test_concurrent_claims_hand_out_each_job_once),
 		T(test_processes_opening_a_new_file_at_once_all_succeed),
