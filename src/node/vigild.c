@@ -474,10 +474,14 @@ main(int argc, char **argv)
 	/* glibc gives the free top of a heap back to the kernel once it
 	 * passes 128 KiB: the committer frees a batch's bodies and SQLite's
 	 * savepoint memory every few milliseconds, and every trim was
-	 * followed by page faults to take the memory back (a fifth of the
-	 * committer's time). Freed memory stays in the process now, up to
-	 * 64 MiB a heap. */
-	(void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	 * followed by page faults to take the memory back (about 6% of the
+	 * submission rate, docs/BENCHMARKS.md). Freed memory stays in the
+	 * process now, up to 32 MiB a heap. Setting this turns off glibc's
+	 * own rise of the size above which a block is mapped on its own, so
+	 * that size is set too: a lookup's answer (up to about 4 MiB) comes
+	 * from the heap, not from a new mapping each time. */
+	(void)mallopt(M_TRIM_THRESHOLD, 32 << 20);
+	(void)mallopt(M_MMAP_THRESHOLD, 8 << 20);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
 	if (make_dir(the_node.cfg.data_dir) != 0) {
