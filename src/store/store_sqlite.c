@@ -1736,14 +1736,14 @@ open_store(const char *path, bool gather, struct store **out, char *err,
 		rc = VG_EIO;
 		goto fail;
 	}
-	/* No SQLITE_OPEN_CREATE: the file exists now, and if it vanished,
-	 * SQLite must not recreate it with the wrong mode. */
 	if (gather && (vfs = walbuf_vfs()) == NULL) {
 		seterr(s, "cannot register the WAL-gathering VFS");
 		rc = VG_ELIB;
 		goto fail;
 	}
 	s->gathers = gather;
+	/* No SQLITE_OPEN_CREATE: the file exists now, and if it vanished,
+	 * SQLite must not recreate it with the wrong mode. */
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc != SQLITE_OK) {
@@ -1756,6 +1756,13 @@ open_store(const char *path, bool gather, struct store **out, char *err,
 		goto fail;
 	}
 	if ((rc = configure(s)) != 0 || (rc = migrate(s)) != 0)
+		goto fail;
+	/* A gathering handle writes WAL frames only when it commits (each
+	 * commit then syncs, which writes them): frames spilled by a
+	 * transaction that then rolled back could stay in memory and be
+	 * written later over frames another connection put in their place. */
+	if (gather && (rc = exec(s, "PRAGMA cache_spill = OFF",
+				 "cache_spill")) != 0)
 		goto fail;
 	for (int i = 0; i < ST_COUNT; i++) {
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,

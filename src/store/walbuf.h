@@ -12,11 +12,14 @@
  * elsewhere in the file, a full buffer, or the close. Other files (the
  * database, its shared memory, journals) are the default VFS's own.
  *
- * Only for a connection with synchronous = FULL. SQLite makes a commit
- * visible to other connections (in the WAL's shared index) after it
- * synced the WAL, and the sync writes the buffer first; without that
- * sync, another connection could read frames that are still in this
- * connection's memory.
+ * Only for a connection with synchronous = FULL and cache_spill = OFF.
+ * SQLite makes a commit visible to other connections (in the WAL's
+ * shared index) after it synced the WAL, and the sync writes the buffer
+ * first; without that sync, another connection could read frames that
+ * are still in this connection's memory. Without spills, frames are
+ * written only by commits: frames a transaction spilled and then rolled
+ * back could otherwise stay in memory and later be written over frames
+ * another connection put in their place.
  */
 #ifndef VIGIL_STORE_WALBUF_H
 #define VIGIL_STORE_WALBUF_H

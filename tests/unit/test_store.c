@@ -1106,6 +1106,97 @@ test_writer_commits_a_large_transaction(void **state)
 	free(meta);
 }
 
+/* A writer's batch too large for SQLite's page cache (4 MiB of metadata)
+ * is rolled back by its barrier; another handle then commits as much
+ * over the same place in the WAL; the writer commits again. Nothing of
+ * the rolled-back batch may land on the other handle's frames: every row
+ * is there and the file is sound. (A writer's handle keeps its dirty
+ * pages in memory until the commit, cache_spill = OFF; here SQLite's
+ * rollback also reads the WAL, which writes out what was gathered.) */
+static int
+fail_barrier(void *ud)
+{
+	(void)ud;
+	return VG_EIO;
+}
+
+static void
+test_writer_rollback_of_a_large_batch_leaves_others_intact(void **state)
+{
+	struct fx *f = *state;
+	struct submission subs[64];
+	struct submission_add it[64];
+	struct hashes h[64];
+	struct store *w;
+	struct reputation rep;
+	char err[256], buf[64], *meta = malloc(64 * 1024 + 16);
+
+	assert_non_null(meta);
+	strcpy(meta, "{\"path\":\"");
+	memset(meta + strlen(meta), 'b', 64 * 1024);
+	strcpy(meta + 10 + 64 * 1024, "\"}");
+	put_client(f->st, 1);
+	assert_int_equal(store_sqlite_open_writer(f->path, &w, err,
+						  sizeof(err)),
+			 0);
+	memset(subs, 0, sizeof(subs));
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < 64; i++) {
+		h[i] = sample(i + 1);
+		snprintf(subs[i].id, sizeof(subs[i].id), "gone-%d", i);
+		client_id(subs[i].client_id, 1);
+		memcpy(subs[i].sha256, h[i].sha256, sizeof(subs[i].sha256));
+		subs[i].metadata = meta;
+		subs[i].created = 1700000000;
+		it[i].sub = &subs[i];
+		it[i].md5 = h[i].md5;
+		it[i].sha1 = h[i].sha1;
+		it[i].size = 68;
+	}
+	assert_int_equal(w->ops->submission_add_many(w, it, 64, fail_barrier,
+						     NULL),
+			 VG_EIO);
+	/* Another handle commits as much again, over the place of the
+	 * rolled-back frames, then the writer commits. */
+	for (int k = 100; k < 140; k++) {
+		struct submission sub;
+		struct hashes hk = sample(k);
+
+		memset(&sub, 0, sizeof(sub));
+		snprintf(sub.id, sizeof(sub.id), "kept-%d", k);
+		client_id(sub.client_id, 1);
+		memcpy(sub.sha256, hk.sha256, sizeof(sub.sha256));
+		sub.metadata = meta;
+		sub.created = 1700000000;
+		assert_int_equal(f->st->ops->submission_add(f->st, &sub, hk.md5,
+							    hk.sha1, 68, NULL,
+							    NULL),
+				 0);
+	}
+	assert_int_equal(submit(w, 200, 1, 200, NULL), 0);
+	assert_int_equal(w->ops->close(w), 0);
+	for (int k = 100; k < 140; k++) {
+		assert_int_equal(f->st->ops->reputation_get(
+					 f->st, sample(k).sha256, &rep),
+				 0);
+		reputation_clear(&rep);
+	}
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"), 41);
+	raw_text(f->path, "PRAGMA integrity_check", buf, sizeof(buf));
+	assert_string_equal(buf, "ok");
+	for (int k = 100; k < 140; k++) {
+		struct submission got;
+		char id[37];
+
+		snprintf(id, sizeof(id), "kept-%d", k);
+		assert_int_equal(f->st->ops->submission_get(f->st, id, &got),
+				 0);
+		assert_string_equal(got.metadata, meta);
+		free(got.metadata);
+	}
+	free(meta);
+}
+
 /* Child of the concurrency test: its own handle, many transactions. */
 static int
 child_submits(const char *path, int n)
@@ -2229,6 +2320,7 @@ main(void)
 		T(test_two_handles_one_writes_other_reads),
 		T(test_writer_commits_are_visible_and_survive_its_death),
 		T(test_writer_commits_a_large_transaction),
+		T(test_writer_rollback_of_a_large_batch_leaves_others_intact),
 		T(test_processes_submitting_at_once_count_every_client_once),
 		T(test_concurrent_claims_hand_out_each_job_once),
 		T(test_processes_opening_a_new_file_at_once_all_succeed),
