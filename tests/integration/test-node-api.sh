@@ -403,8 +403,11 @@ wait $lpid &&
 # readable), serves the connections it has, and accepts again once they
 # close.
 : >fd.out
-(ulimit -n 80 && exec "$VIGILD" --listen 127.0.0.1:0 --data "$tmp/var-fd") \
-	>fd.out 2>fd.err &
+# Two loops and one worker whatever the machine's cores: each loop takes
+# descriptors of its own.
+printf '[node]\nloops = 2\nworkers = 1\n' >fd.conf
+(ulimit -n 80 && exec "$VIGILD" -c fd.conf --listen 127.0.0.1:0 \
+	--data "$tmp/var-fd") >fd.out 2>fd.err &
 fpid=$!
 fbase=
 k=0
