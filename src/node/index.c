@@ -235,8 +235,8 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 							    : e.prevalence;
 		e.first_seen = o->first_seen < e.first_seen ? o->first_seen
 							    : e.first_seen;
-		e.last_seen = o->last_seen > e.last_seen ? o->last_seen
-							 : e.last_seen;
+		e.last_seen =
+			o->last_seen > e.last_seen ? o->last_seen : e.last_seen;
 	}
 	render(&e);
 	if (at >= 0) {

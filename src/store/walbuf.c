@@ -43,8 +43,8 @@ flush(struct wfile *f)
 	/* The default VFS writes at most 128 KiB - 1 bytes a call (its
 	 * seekAndWrite masks the length with 0x1ffff). */
 	for (size_t at = 0; at < f->len && rc == SQLITE_OK;) {
-		size_t n = f->len - at < WALBUF_WRITE ? f->len - at
-						      : WALBUF_WRITE;
+		size_t n =
+			f->len - at < WALBUF_WRITE ? f->len - at : WALBUF_WRITE;
 
 		rc = f->real->pMethods->xWrite(f->real, f->buf + at, (int)n,
 					       f->off + (sqlite3_int64)at);
@@ -71,8 +71,9 @@ w_read(sqlite3_file *file, void *p, int amt, sqlite3_int64 ofst)
 	struct wfile *f = (struct wfile *)file;
 	int rc = flush(f);
 
-	return rc != SQLITE_OK ? rc
-			       : f->real->pMethods->xRead(f->real, p, amt, ofst);
+	return rc != SQLITE_OK
+		       ? rc
+		       : f->real->pMethods->xRead(f->real, p, amt, ofst);
 }
 
 static int
@@ -206,8 +207,8 @@ static const sqlite3_io_methods wal_methods = {
 };
 
 static int
-v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file,
-       int flags, int *out_flags)
+v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, int flags,
+       int *out_flags)
 {
 	struct wfile *f = (struct wfile *)file;
 	int rc;

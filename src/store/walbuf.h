@@ -7,10 +7,10 @@
  * through the file system's buffered-write path. The VFS "vigil-walbuf"
  * is the default VFS with one change: writes that extend a WAL file where
  * the last one ended are kept in memory (up to WALBUF_MAX bytes) and
- * written with one pwrite() per 64 KiB before anything that needs them in the file:
- * a sync, a read, a truncate, a size query, a file control, a write
- * elsewhere in the file, a full buffer, or the close. Other files (the
- * database, its shared memory, journals) are the default VFS's own.
+ * written, one pwrite() per 64 KiB, before anything that needs them in
+ * the file: a sync, a read, a truncate, a size query, a file control, a
+ * write elsewhere in the file, a full buffer, or the close. Other files
+ * (the database, its shared memory, journals) are the default VFS's own.
  *
  * Only for a connection with synchronous = FULL and cache_spill = OFF.
  * SQLite makes a commit visible to other connections (in the WAL's

@@ -15,9 +15,10 @@
 #include "node/index.h"
 #include "store/store.h"
 
-#define MD5 "0123456789abcdef0123456789abcdef"
+#define MD5  "0123456789abcdef0123456789abcdef"
 #define SHA1 "0123456789abcdef0123456789abcdef01234567"
-#define SHA256 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define SHA256                                                                 \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static struct reputation
 rep(const char *verdict, int score, const char *det, int64_t first,
@@ -76,8 +77,8 @@ test_each_digest_finds_the_entry(void **state)
 	assert_null(index_get(ix, "0123", 4, &bad));
 	assert_int_equal(bad, 1);
 	bad = 0;
-	assert_null(index_get(ix, "0123456789abcdef0123456789abcdeg", 32,
-			      &bad));
+	assert_null(
+		index_get(ix, "0123456789abcdef0123456789abcdeg", 32, &bad));
 	assert_int_equal(bad, 1);
 	r.md5[0] = 'x';
 	assert_int_equal(index_put(ix, &r), VG_EINVAL);
