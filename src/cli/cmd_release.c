@@ -254,13 +254,25 @@ release_parse_meta(const char *name, const uint8_t *data, size_t len,
 int
 release_load_meta(const char *path, enum tuf_role role, struct tuf_meta *m)
 {
+	return release_load_meta_bytes(path, role, m, NULL, NULL);
+}
+
+int
+release_load_meta_bytes(const char *path, enum tuf_role role,
+			struct tuf_meta *m, uint8_t **data, size_t *len)
+{
 	uint8_t *buf;
-	size_t len;
+	size_t n;
 	int rc;
 
-	if (release_read(path, TUF_META_MAX, &buf, &len) != 0)
+	if (release_read(path, TUF_META_MAX, &buf, &n) != 0)
 		return 2;
-	rc = release_parse_meta(path, buf, len, role, m);
+	rc = release_parse_meta(path, buf, n, role, m);
+	if (rc == 0 && data != NULL) {
+		*data = buf;
+		*len = n;
+		return 0;
+	}
 	free(buf);
 	return rc;
 }

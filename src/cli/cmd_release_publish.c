@@ -346,6 +346,8 @@ check_and_pack(const struct ropts *o, struct container_writer *w,
 	char *p_cur = release_path(o->dir, "root.json");
 	char *p_root = release_path(o->dir, "staged/root.json");
 	char *p_targets = release_path(o->dir, "staged/targets.json");
+	uint8_t *root_bytes = NULL, *targets_bytes = NULL;
+	size_t root_len = 0, targets_len = 0;
 	const struct tuf_meta *newest;
 	int64_t now = (int64_t)time(NULL);
 	int rc = 2;
@@ -369,7 +371,8 @@ check_and_pack(const struct ropts *o, struct container_writer *w,
 	    release_load_meta(p_cur, TUF_ROOT, &cur) != 0)
 		goto out;
 	if (*has_root) {
-		if (release_load_meta(p_root, TUF_ROOT, &root) != 0)
+		if (release_load_meta_bytes(p_root, TUF_ROOT, &root,
+					    &root_bytes, &root_len) != 0)
 			goto out;
 		if (cur.doc != NULL)
 			rc = tuf_root_next(&cur, &root, &r);
@@ -417,61 +420,59 @@ check_and_pack(const struct ropts *o, struct container_writer *w,
 	if (*has_root) {
 		char *cpath = xasprintf("root/%llu.root.json",
 					(unsigned long long)root.version);
-		rc = put_file(w, cpath, p_root, TUF_META_MAX);
+		rc = put(w, cpath, root_bytes, root_len);
 		free(cpath);
 		if (rc != 0)
 			goto out;
 	}
-	if (*has_targets) {
-		rc = 2;
-		if (release_load_meta(p_targets, TUF_TARGETS, &targets) != 0)
+	/* Targets are staged (checked above). */
+	rc = 2;
+	if (release_load_meta_bytes(p_targets, TUF_TARGETS, &targets,
+				    &targets_bytes, &targets_len) != 0)
+		goto out;
+	if (tuf_verify_role(newest, &targets, &r) != 0 ||
+	    tuf_check_expiry(&targets, now, &r) != 0) {
+		fprintf(stderr, "vigil: refusing to publish targets.json: %s\n",
+			r.msg);
+		rc = 1;
+		goto out;
+	}
+	if (put(w, "targets.json", targets_bytes, targets_len) != 0)
+		goto out;
+	for (size_t i = 0; i < tuf_targets_count(&targets); i++) {
+		struct tuf_target t;
+		char *p, *cpath;
+		uint8_t *data;
+		size_t len;
+
+		if (tuf_target_at(&targets, i, &t) != 0)
 			goto out;
-		if (tuf_verify_role(newest, &targets, &r) != 0 ||
-		    tuf_check_expiry(&targets, now, &r) != 0) {
-			fprintf(stderr,
-				"vigil: refusing to publish targets.json: "
-				"%s\n",
+		p = artifact_path(o->dir, t.name);
+		rc = release_read(p, RELEASE_ARTIFACT_MAX, &data, &len);
+		free(p);
+		if (rc != 0)
+			goto out;
+		if (tuf_check_artifact(&t, data, len, &r) != 0) {
+			fprintf(stderr, "vigil: refusing to publish: %s\n",
 				r.msg);
+			free(data);
 			rc = 1;
 			goto out;
 		}
-		if (put_file(w, "targets.json", p_targets, TUF_META_MAX) != 0)
+		cpath = xasprintf("targets/%s", t.name);
+		rc = put(w, cpath, data, len);
+		free(cpath);
+		free(data);
+		if (rc != 0)
 			goto out;
-		for (size_t i = 0; i < tuf_targets_count(&targets); i++) {
-			struct tuf_target t;
-			char *p, *cpath;
-			uint8_t *data;
-			size_t len;
-
-			if (tuf_target_at(&targets, i, &t) != 0)
-				goto out;
-			p = artifact_path(o->dir, t.name);
-			rc = release_read(p, RELEASE_ARTIFACT_MAX, &data, &len);
-			free(p);
-			if (rc != 0)
-				goto out;
-			if (tuf_check_artifact(&t, data, len, &r) != 0) {
-				fprintf(stderr,
-					"vigil: refusing to publish: "
-					"%s\n",
-					r.msg);
-				free(data);
-				rc = 1;
-				goto out;
-			}
-			cpath = xasprintf("targets/%s", t.name);
-			rc = put(w, cpath, data, len);
-			free(cpath);
-			free(data);
-			if (rc != 0)
-				goto out;
-		}
 	}
 	rc = 0;
 out:
 	tuf_meta_clear(&cur);
 	tuf_meta_clear(&root);
 	tuf_meta_clear(&targets);
+	free(root_bytes);
+	free(targets_bytes);
 	free(p_cur);
 	free(p_root);
 	free(p_targets);

@@ -59,6 +59,10 @@ int release_parse_meta(const char *name, const uint8_t *data, size_t len,
 		       enum tuf_role role, struct tuf_meta *m);
 /* Reads and parses a manifest of role, or writes one; 0 or 2. */
 int release_load_meta(const char *path, enum tuf_role role, struct tuf_meta *m);
+/* The same, and hands back the bytes it parsed (the caller frees *data):
+ * what is verified is then what is published, read once. */
+int release_load_meta_bytes(const char *path, enum tuf_role role,
+			    struct tuf_meta *m, uint8_t **data, size_t *len);
 int release_save_meta(const char *path, const struct tuf_meta *m);
 /* True if root names the key ID for role. */
 bool release_role_has(const struct tuf_meta *root, enum tuf_role role,

@@ -872,6 +872,15 @@ job_state_name(enum job_state st)
 	return "queued";
 }
 
+/* Puts a sample's reputation in the index. */
+static void
+index_update(const struct reputation *r)
+{
+	index_write_lock();
+	index_put(N->index, r);
+	index_unlock();
+}
+
 /* Reloads a sample's reputation from the store into the index. */
 static void
 refresh(const char *sha256)
@@ -879,9 +888,7 @@ refresh(const char *sha256)
 	struct reputation r;
 
 	if (L->store->ops->reputation_get(L->store, sha256, &r) == 0) {
-		index_write_lock();
-		index_put(N->index, &r);
-		index_unlock();
+		index_update(&r);
 		reputation_clear(&r);
 	}
 }
@@ -974,12 +981,10 @@ submitted(struct ingest_item *it)
 	if (it->rc == 0) {
 		if (it->new_job && N->analysis != NULL)
 			analysis_kick(N->analysis);
-		if (it->have_rep) {
-			index_write_lock();
-			index_put(N->index, &it->rep);
-			index_unlock();
-		} else
-			refresh(it->sha256);
+		/* A stored submission hands back its sample's reputation
+		 * (submission_add_many): no read of the store here. */
+		if (it->have_rep)
+			index_update(&it->rep);
 		log_event(LOG_INFO, "submitted",
 			  "id=%s client=%s sha256=%s size=%zu new=%d", it->id,
 			  it->client_id, it->sha256, it->len, it->new_job);
@@ -1119,9 +1124,7 @@ answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
 			/* Whoever learns the verdict here may look the sample
 			 * up next, maybe before loop 0 has taken the
 			 * analysis's results: the index must know it now. */
-			index_write_lock();
-			index_put(N->index, &r);
-			index_unlock();
+			index_update(&r);
 			reputation_clear(&r);
 		}
 		if (j.report != NULL) {

@@ -41,6 +41,23 @@ struct ingest {
 
 enum { SYNC_IDLE, SYNC_ASKED, SYNC_RUNNING, SYNC_DONE };
 
+/* Does the sync asked for (SYNC_ASKED), with sync_mu held; whichever
+ * thread takes it first, the syncer or the committer at the barrier.
+ * The committer touches no sample until SYNC_DONE. */
+static void
+run_sync(struct ingest *g)
+{
+	int rc;
+
+	g->sync_state = SYNC_RUNNING;
+	pthread_mutex_unlock(&g->sync_mu);
+	rc = samples_sync(g->samples);
+	pthread_mutex_lock(&g->sync_mu);
+	g->sync_rc = rc;
+	g->sync_state = SYNC_DONE;
+	pthread_cond_broadcast(&g->sync_cv);
+}
+
 static void *
 sync_main(void *arg)
 {
@@ -52,14 +69,7 @@ sync_main(void *arg)
 			pthread_cond_wait(&g->sync_cv, &g->sync_mu);
 		if (g->sync_state != SYNC_ASKED)
 			break;
-		g->sync_state = SYNC_RUNNING;
-		pthread_mutex_unlock(&g->sync_mu);
-		/* The committer touches no sample until SYNC_DONE. */
-		int rc = samples_sync(g->samples);
-		pthread_mutex_lock(&g->sync_mu);
-		g->sync_rc = rc;
-		g->sync_state = SYNC_DONE;
-		pthread_cond_broadcast(&g->sync_cv);
+		run_sync(g);
 	}
 	pthread_mutex_unlock(&g->sync_mu);
 	return NULL;
@@ -93,16 +103,10 @@ sync_wait(void *ud)
 	int rc;
 
 	pthread_mutex_lock(&g->sync_mu);
-	if (g->sync_state == SYNC_ASKED) {
-		/* The syncer has not been scheduled yet (the cores are busy):
-		 * waiting for it would add its wake-up to the sync. */
-		g->sync_state = SYNC_RUNNING;
-		pthread_mutex_unlock(&g->sync_mu);
-		rc = samples_sync(g->samples);
-		pthread_mutex_lock(&g->sync_mu);
-		g->sync_rc = rc;
-		g->sync_state = SYNC_DONE;
-	}
+	/* The syncer has not been scheduled yet (the cores are busy):
+	 * waiting for it would add its wake-up to the sync. */
+	if (g->sync_state == SYNC_ASKED)
+		run_sync(g);
 	while (g->sync_state == SYNC_RUNNING)
 		pthread_cond_wait(&g->sync_cv, &g->sync_mu);
 	rc = g->sync_state == SYNC_DONE ? g->sync_rc : 0;

@@ -252,8 +252,8 @@ test_wal_checkpoints_every_10000_pages(void **state)
 		snprintf(h.sha1, sizeof(h.sha1), "%08x%032d", i, 1);
 		snprintf(h.sha256, sizeof(h.sha256), "%08x%056d", i, 2);
 		memset(&sub, 0, sizeof(sub));
-		snprintf(sub.id, sizeof(sub.id), "22222222-0000-4000-8000-%012u",
-			 i);
+		snprintf(sub.id, sizeof(sub.id),
+			 "22222222-0000-4000-8000-%012u", i);
 		client_id(sub.client_id, 1);
 		memcpy(sub.sha256, h.sha256, sizeof(sub.sha256));
 		sub.metadata = "{}";
@@ -994,17 +994,15 @@ test_writer_commits_are_visible_and_survive_its_death(void **state)
 	pid_t pid;
 
 	put_client(f->st, 1);
-	assert_int_equal(store_sqlite_open_writer(f->path, &w, err,
-						  sizeof(err)),
-			 0);
+	assert_int_equal(
+		store_sqlite_open_writer(f->path, &w, err, sizeof(err)), 0);
 	assert_int_equal(w->ops->set_synced(w, false), VG_EINVAL);
 	assert_int_equal(w->ops->set_synced(w, true), 0);
 	r = reopen(f);
 	for (int k = 1; k <= 40; k++) {
 		assert_int_equal(submit(w, k, 1, k, NULL), 0);
-		assert_int_equal(r->ops->reputation_get(r, sample(k).sha256,
-							&rep),
-				 0);
+		assert_int_equal(
+			r->ops->reputation_get(r, sample(k).sha256, &rep), 0);
 		reputation_clear(&rep);
 	}
 	assert_int_equal(w->ops->close(w), 0);
@@ -1040,15 +1038,55 @@ test_writer_commits_are_visible_and_survive_its_death(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(n, 80);
 	for (int k = 1; k <= 120; k++) {
-		assert_int_equal(r->ops->reputation_get(r, sample(k).sha256,
-							&rep),
-				 0);
+		assert_int_equal(
+			r->ops->reputation_get(r, sample(k).sha256, &rep), 0);
 		reputation_clear(&rep);
 	}
 	assert_int_equal(r->ops->close(r), 0);
 	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"), 120);
 	raw_text(f->path, "PRAGMA integrity_check", buf, sizeof(buf));
 	assert_string_equal(buf, "ok");
+}
+
+/* The metadata {"path":"ccc…"} with n times c; the caller frees it. */
+static char *
+long_metadata(size_t n, char c)
+{
+	char *meta = malloc(n + 16);
+
+	assert_non_null(meta);
+	strcpy(meta, "{\"path\":\"");
+	memset(meta + 9, c, n);
+	strcpy(meta + 9 + n, "\"}");
+	return meta;
+}
+
+/* One transaction's worth: 64 submissions of samples 1 to 64 by client
+ * 1, with ids "<prefix>-<i>", all with the same metadata. */
+struct batch64 {
+	struct submission subs[64];
+	struct submission_add it[64];
+	struct hashes h[64];
+};
+
+static void
+batch64_fill(struct batch64 *b, const char *prefix, char *meta)
+{
+	memset(b, 0, sizeof(*b));
+	for (int i = 0; i < 64; i++) {
+		b->h[i] = sample(i + 1);
+		snprintf(b->subs[i].id, sizeof(b->subs[i].id), "%s-%d", prefix,
+			 i);
+		client_id(b->subs[i].client_id, 1);
+		memcpy(b->subs[i].sha256, b->h[i].sha256,
+		       sizeof(b->subs[i].sha256));
+		b->subs[i].metadata = meta;
+		b->subs[i].created = 1700000000;
+		b->it[i].sub = &b->subs[i];
+		b->it[i].md5 = b->h[i].md5;
+		b->it[i].sha1 = b->h[i].sha1;
+		b->it[i].size = 68;
+	}
 }
 
 /* A writer's commit of about 1 MiB (64 submissions with 16 KiB of
@@ -1059,44 +1097,25 @@ static void
 test_writer_commits_a_large_transaction(void **state)
 {
 	struct fx *f = *state;
-	struct submission subs[64], got;
-	struct submission_add it[64];
-	struct hashes h[64];
+	static struct batch64 b;
+	struct submission got;
 	struct store *w, *r;
-	char err[256], *meta = malloc(16 * 1024 + 16);
+	char err[256], *meta = long_metadata(16 * 1024, 'a');
 
-	assert_non_null(meta);
-	strcpy(meta, "{\"path\":\"");
-	memset(meta + strlen(meta), 'a', 16 * 1024);
-	strcpy(meta + 10 + 16 * 1024, "\"}");
 	put_client(f->st, 1);
-	assert_int_equal(store_sqlite_open_writer(f->path, &w, err,
-						  sizeof(err)),
-			 0);
-	memset(subs, 0, sizeof(subs));
-	memset(it, 0, sizeof(it));
-	for (int i = 0; i < 64; i++) {
-		h[i] = sample(i + 1);
-		snprintf(subs[i].id, sizeof(subs[i].id), "big-%d", i);
-		client_id(subs[i].client_id, 1);
-		memcpy(subs[i].sha256, h[i].sha256, sizeof(subs[i].sha256));
-		subs[i].metadata = meta;
-		subs[i].created = 1700000000;
-		it[i].sub = &subs[i];
-		it[i].md5 = h[i].md5;
-		it[i].sha1 = h[i].sha1;
-		it[i].size = 68;
-	}
-	assert_int_equal(w->ops->submission_add_many(w, it, 64, NULL, NULL),
+	assert_int_equal(
+		store_sqlite_open_writer(f->path, &w, err, sizeof(err)), 0);
+	batch64_fill(&b, "big", meta);
+	assert_int_equal(w->ops->submission_add_many(w, b.it, 64, NULL, NULL),
 			 0);
 	for (int i = 0; i < 64; i++) {
-		assert_int_equal(it[i].rc, 0);
-		if (it[i].have_rep)
-			reputation_clear(&it[i].rep);
+		assert_int_equal(b.it[i].rc, 0);
+		if (b.it[i].have_rep)
+			reputation_clear(&b.it[i].rep);
 	}
 	r = reopen(f);
 	for (int i = 0; i < 64; i++) {
-		assert_int_equal(r->ops->submission_get(r, subs[i].id, &got),
+		assert_int_equal(r->ops->submission_get(r, b.subs[i].id, &got),
 				 0);
 		assert_string_equal(got.metadata, meta);
 		free(got.metadata);
@@ -1124,38 +1143,18 @@ static void
 test_writer_rollback_of_a_large_batch_leaves_others_intact(void **state)
 {
 	struct fx *f = *state;
-	struct submission subs[64];
-	struct submission_add it[64];
-	struct hashes h[64];
+	static struct batch64 b;
 	struct store *w;
 	struct reputation rep;
-	char err[256], buf[64], *meta = malloc(64 * 1024 + 16);
+	char err[256], buf[64], *meta = long_metadata(64 * 1024, 'b');
 
-	assert_non_null(meta);
-	strcpy(meta, "{\"path\":\"");
-	memset(meta + strlen(meta), 'b', 64 * 1024);
-	strcpy(meta + 10 + 64 * 1024, "\"}");
 	put_client(f->st, 1);
-	assert_int_equal(store_sqlite_open_writer(f->path, &w, err,
-						  sizeof(err)),
-			 0);
-	memset(subs, 0, sizeof(subs));
-	memset(it, 0, sizeof(it));
-	for (int i = 0; i < 64; i++) {
-		h[i] = sample(i + 1);
-		snprintf(subs[i].id, sizeof(subs[i].id), "gone-%d", i);
-		client_id(subs[i].client_id, 1);
-		memcpy(subs[i].sha256, h[i].sha256, sizeof(subs[i].sha256));
-		subs[i].metadata = meta;
-		subs[i].created = 1700000000;
-		it[i].sub = &subs[i];
-		it[i].md5 = h[i].md5;
-		it[i].sha1 = h[i].sha1;
-		it[i].size = 68;
-	}
-	assert_int_equal(w->ops->submission_add_many(w, it, 64, fail_barrier,
-						     NULL),
-			 VG_EIO);
+	assert_int_equal(
+		store_sqlite_open_writer(f->path, &w, err, sizeof(err)), 0);
+	batch64_fill(&b, "gone", meta);
+	assert_int_equal(
+		w->ops->submission_add_many(w, b.it, 64, fail_barrier, NULL),
+		VG_EIO);
 	/* Another handle commits as much again, over the place of the
 	 * rolled-back frames, then the writer commits. */
 	for (int k = 100; k < 140; k++) {
@@ -2343,10 +2342,10 @@ main(void)
 		T(test_version_1_database_is_migrated),
 	};
 
-	int failed = cmocka_run_group_tests_name("plain handles", tests, NULL,
-						 NULL);
+	int failed =
+		cmocka_run_group_tests_name("plain handles", tests, NULL, NULL);
 
 	writer = true;
-	return failed + cmocka_run_group_tests_name("writer handles", tests,
-						    NULL, NULL);
+	return failed +
+	       cmocka_run_group_tests_name("writer handles", tests, NULL, NULL);
 }
