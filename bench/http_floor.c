@@ -124,8 +124,8 @@ take(int ep, int lfd)
 {
 	int one = 1, fd;
 
-	while ((fd = accept4(lfd, NULL, NULL,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
+	       0) {
 		if (fd >= MAX_FD) {
 			close(fd);
 			continue;
