@@ -22,6 +22,19 @@ void log_event_at(enum log_level level, const char *func, const char *event,
 #define log_event(level, event, ...)                                           \
 	log_event_at(level, __func__, event, __VA_ARGS__)
 
+/*
+ * Holding (on != 0): this thread's debug and info lines wait in a buffer
+ * of its own until log_flush(), or until the buffer (16 KiB) is full,
+ * and then go out in a few writes of whole lines instead of one write
+ * each. A warning or an error flushes what is held and goes out at once.
+ * The event loops hold their lines and flush them at the end of every
+ * turn of the loop: a line may then follow, on stderr, a line another
+ * thread logged later, and the lines held when the process dies are
+ * lost. log_hold(0) flushes and stops holding.
+ */
+void log_hold(int on);
+void log_flush(void);
+
 /* Returns s as a log value in buf: bare if it is made of safe characters,
  * otherwise double-quoted with ", \ and non-printable bytes escaped.
  * Truncated to fit len bytes. Returns buf. */
