@@ -83,8 +83,12 @@ post_done(struct analysis *a, const char *sha256)
 	}
 	snprintf(a->done[a->n_done++], 65, "%s", sha256);
 	pthread_mutex_unlock(&a->mu);
-	/* A full pipe means the loop has a wake-up pending already. */
-	if (write(a->cfg.notify_fd, &b, 1) < 0 && errno != EAGAIN)
+	/* A full pipe means the loop has a wake-up pending already. A
+	 * closed one (EPIPE) means the loops have stopped while the last
+	 * jobs finish (SIGTERM): the result is in the store, and nobody is
+	 * left to wake. */
+	if (write(a->cfg.notify_fd, &b, 1) < 0 && errno != EAGAIN &&
+	    errno != EPIPE)
 		log_event(LOG_WARN, "notify_failed", "errno=%d", errno);
 }
 
