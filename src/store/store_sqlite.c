@@ -1004,26 +1004,47 @@ out:
 	return rc;
 }
 
-static int
-op_submission_add_many(struct store *base, struct submission_add *items,
-		       size_t n, int (*barrier)(void *ud), void *ud)
+/* Makes items ready for a pass: no outcome yet, nothing handed back. */
+static void
+items_reset(struct submission_add *items, size_t n)
 {
-	struct store_sqlite *s = to_sqlite(base);
-	int rc;
-
 	for (size_t i = 0; i < n; i++) {
 		items[i].rc = VG_EIO;
 		items[i].new_job = false;
 		items[i].job = JOB_QUEUED;
+		if (items[i].have_rep)
+			reputation_clear(&items[i].rep);
 		items[i].have_rep = false;
 	}
-	if ((rc = tx_begin(s)) != 0)
-		return rc;
+}
+
+/*
+ * Adds the items inside the open transaction. alone: each inside its own
+ * savepoint, so that a refused item is undone by itself and the others
+ * go on. Otherwise (two statements fewer an item), the first refused
+ * item ends the pass with *refused set, leaving its partial rows: the
+ * caller rolls the transaction back and makes a pass with savepoints.
+ * Returns 0, or the error that fails the whole batch.
+ */
+static int
+items_add(struct store_sqlite *s, struct submission_add *items, size_t n,
+	  bool alone, bool *refused)
+{
+	int rc;
+
+	*refused = false;
 	for (size_t i = 0; i < n; i++) {
 		struct submission_add *it = &items[i];
 
+		if (!alone) {
+			if ((it->rc = add_one(s, it)) != 0) {
+				*refused = true;
+				return 0;
+			}
+			continue;
+		}
 		if ((rc = run_plain(s, ST_SAVEPOINT, "savepoint")) != 0)
-			goto fail;
+			return rc;
 		it->rc = add_one(s, it);
 		if (it->rc == 0) {
 			rc = run_plain(s, ST_RELEASE, "release");
@@ -1034,8 +1055,35 @@ op_submission_add_many(struct store *base, struct submission_add *items,
 				rc = run_plain(s, ST_RELEASE, "release");
 		}
 		if (rc != 0)
-			goto fail;
+			return rc;
 	}
+	return 0;
+}
+
+static int
+op_submission_add_many(struct store *base, struct submission_add *items,
+		       size_t n, int (*barrier)(void *ud), void *ud)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	bool refused;
+	int rc;
+
+	/* The caller's items hold nothing of a pass yet. */
+	for (size_t i = 0; i < n; i++)
+		items[i].have_rep = false;
+	items_reset(items, n);
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	/* Items are almost never refused: first without savepoints. */
+	if ((rc = items_add(s, items, n, false, &refused)) == 0 && refused) {
+		tx_rollback(s);
+		items_reset(items, n);
+		if ((rc = tx_begin(s)) != 0)
+			return rc;
+		rc = items_add(s, items, n, true, &refused);
+	}
+	if (rc != 0)
+		goto fail;
 	if (barrier != NULL && (rc = barrier(ud)) != 0) {
 		seterr(s,
 		       "submission_add_many: what the rows refer to did not "

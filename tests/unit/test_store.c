@@ -1613,6 +1613,80 @@ test_submission_add_many_applies_each_item_on_its_own(void **state)
 	reputation_clear(&r);
 }
 
+/* A batch is first written without a savepoint per item; a refused item
+ * then rolls the whole pass back and the batch is written again with
+ * them. Nothing of the first pass may survive: a refused last item (after
+ * every other row was written) and a batch refused throughout. */
+static void
+test_submission_add_many_refused_items_leave_no_trace(void **state)
+{
+	struct fx *f = *state;
+	struct submission subs[3], got;
+	struct submission_add it[3];
+	struct hashes h[3];
+	struct sample_loc loc = {1, 0, 100};
+	struct reputation r;
+	uint64_t queued = 99;
+
+	put_client(f->st, 1);
+	memset(subs, 0, sizeof(subs));
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < 3; i++) {
+		h[i] = sample(10 + i);
+		snprintf(subs[i].id, sizeof(subs[i].id), "trace-%d", i);
+		/* The last item's client does not exist. */
+		client_id(subs[i].client_id, i == 2 ? 9 : 1);
+		memcpy(subs[i].sha256, h[i].sha256, sizeof(subs[i].sha256));
+		subs[i].metadata = "{}";
+		subs[i].created = 1700000000;
+		it[i].sub = &subs[i];
+		it[i].md5 = h[i].md5;
+		it[i].sha1 = h[i].sha1;
+		it[i].size = 68;
+		it[i].loc = &loc;
+	}
+	assert_int_equal(
+		f->st->ops->submission_add_many(f->st, it, 3, NULL, NULL), 0);
+	assert_int_equal(it[0].rc, 0);
+	assert_int_equal(it[1].rc, 0);
+	assert_int_equal(it[2].rc, VG_ENOENT);
+	/* Had the first pass's rows stayed, the second would have found
+	 * the samples and their client already there. */
+	assert_true(it[0].new_job && it[1].new_job && !it[2].new_job);
+	assert_int_equal(it[0].rep.prevalence, 1);
+	assert_int_equal(it[1].rep.prevalence, 1);
+	assert_false(it[2].have_rep);
+	clear_reps(it, 3);
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &queued), 0);
+	assert_int_equal(queued, 2);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h[0].sha256, &r), 0);
+	assert_int_equal(r.prevalence, 1);
+	reputation_clear(&r);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h[2].sha256, &r),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->submission_get(f->st, "trace-2", &got),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->submission_get(f->st, "trace-0", &got), 0);
+	free(got.metadata);
+
+	/* Every item refused: the same ids again (taken), and an unknown
+	 * client. Nothing changes, and each item says why. */
+	for (int i = 0; i < 3; i++)
+		client_id(subs[i].client_id, i == 2 ? 9 : 1);
+	assert_int_equal(
+		f->st->ops->submission_add_many(f->st, it, 3, NULL, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_true(it[i].rc != 0);
+		assert_false(it[i].have_rep);
+		assert_false(it[i].new_job);
+	}
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &queued), 0);
+	assert_int_equal(queued, 2);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h[0].sha256, &r), 0);
+	assert_int_equal(r.prevalence, 1);
+	reputation_clear(&r);
+}
+
 static void
 test_sample_locate_refuses_malformed_and_unknown(void **state)
 {
@@ -2333,6 +2407,7 @@ main(void)
 		T(test_reputation_each_stops_with_callbacks_value),
 		T(test_wal_checkpoints_every_10000_pages),
 		T(test_submission_add_many_applies_each_item_on_its_own),
+		T(test_submission_add_many_refused_items_leave_no_trace),
 		T(test_sample_locate_refuses_malformed_and_unknown),
 		T(test_sample_locate_of_a_sample_without_bytes_is_enoent),
 		T(test_second_location_of_a_sample_is_ignored),
