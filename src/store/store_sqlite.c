@@ -255,7 +255,6 @@ enum stmt {
 	ST_SAVEPOINT,
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
-	ST_BLOB_PUT,
 	ST_BLOB_GET,
 	ST_CLIENT_PUT,
 	ST_CLIENT_BY_TOKEN,
@@ -286,10 +285,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SAVEPOINT] = "SAVEPOINT item",
 	[ST_RELEASE] = "RELEASE item",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO item",
-	/* The first location recorded stays. */
-	[ST_BLOB_PUT] = "UPDATE samples SET blob_segment = ?2,"
-			" blob_offset = ?3, blob_length = ?4"
-			" WHERE n = ?1 AND blob_segment IS NULL",
 	[ST_BLOB_GET] = "SELECT blob_segment, blob_offset, blob_length"
 			" FROM samples WHERE sha256 = ?1",
 	[ST_CLIENT_PUT] =
@@ -303,16 +298,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 			       " FROM clients WHERE token_hash = ?1",
 	/* A known sample must agree on every hash and the size: the WHERE
 	 * makes a disagreeing upsert change nothing, which the caller sees
-	 * as zero changes. */
+	 * as zero changes. Where the bytes are (?6-?8, or NULLs): the first
+	 * location recorded stays (the three are NULL together or set
+	 * together). */
 	[ST_SAMPLE_UPSERT] =
 		"INSERT INTO samples (sha256, md5, sha1, size, verdict, score,"
 		" detections, mime, first_seen, last_seen, prevalence,"
-		" analysed_at, analysis_ms)"
+		" analysed_at, analysis_ms, blob_segment, blob_offset,"
+		" blob_length)"
 		" VALUES (?1, ?2, ?3, ?4, 'unknown', 0, '[]', NULL, ?5, ?5, 0,"
-		" 0, 0)"
+		" 0, 0, ?6, ?7, ?8)"
 		" ON CONFLICT (sha256) DO UPDATE SET"
 		" first_seen = min(first_seen, excluded.first_seen),"
-		" last_seen = max(last_seen, excluded.last_seen)"
+		" last_seen = max(last_seen, excluded.last_seen),"
+		" blob_segment = coalesce(blob_segment, excluded.blob_segment),"
+		" blob_offset = coalesce(blob_offset, excluded.blob_offset),"
+		" blob_length = coalesce(blob_length, excluded.blob_length)"
 		" WHERE md5 = excluded.md5 AND sha1 = excluded.sha1"
 		" AND size = excluded.size RETURNING " REP_COLS ", n",
 	[ST_SAMPLE_CLIENT] = "INSERT INTO sample_clients (sample, client_id)"
@@ -917,6 +918,11 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 	    (rc = bind_i64(s, st, 4, (int64_t)size)) != 0 ||
 	    (rc = bind_i64(s, st, 5, t)) != 0)
 		goto out;
+	if (loc != NULL &&
+	    ((rc = bind_i64(s, st, 6, (int64_t)loc->segment)) != 0 ||
+	     (rc = bind_i64(s, st, 7, (int64_t)loc->offset)) != 0 ||
+	     (rc = bind_i64(s, st, 8, (int64_t)loc->length)) != 0))
+		goto out;
 	/* No row: the upsert's WHERE refused to touch a stored sample
 	 * whose other hashes or size disagree. */
 	rc = step(s, st, "submission_add: sample");
@@ -971,17 +977,6 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 	it->new_job = sqlite3_changes(s->db) == 1;
 	done(st);
 
-	if (loc != NULL) {
-		st = s->st[ST_BLOB_PUT];
-		if ((rc = bind_i64(s, st, 1, n)) != 0 ||
-		    (rc = bind_i64(s, st, 2, (int64_t)loc->segment)) != 0 ||
-		    (rc = bind_i64(s, st, 3, (int64_t)loc->offset)) != 0 ||
-		    (rc = bind_i64(s, st, 4, (int64_t)loc->length)) != 0 ||
-		    (rc = run(s, st, "submission_add: blob")) != 0)
-			goto out;
-		done(st);
-	}
-
 	st = s->st[ST_SUB_INSERT];
 	if ((rc = bind_text(s, st, 1, sub->id)) != 0 ||
 	    (rc = bind_text(s, st, 2, sub->client_id)) != 0 ||
@@ -993,7 +988,8 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 		goto out;
 	done(st);
 	st = NULL;
-	rc = job_state_of(s, n, sub->sha256, &it->job);
+	/* A job queued just now is queued; another may be anywhere. */
+	rc = it->new_job ? 0 : job_state_of(s, n, sub->sha256, &it->job);
 out:
 	if (st != NULL)
 		done(st);
