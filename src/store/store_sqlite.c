@@ -887,7 +887,7 @@ job_state_of(struct store_sqlite *s, int64_t n, const char *sha256,
 }
 
 /* One submission, inside the caller's transaction; on failure the caller
- * rolls back to a savepoint taken before it. */
+ * undoes what it wrote (items_add). */
 static int
 add_one(struct store_sqlite *s, struct submission_add *it)
 {
@@ -1091,13 +1091,9 @@ op_submission_add_many(struct store *base, struct submission_add *items,
 		return 0;
 fail:
 	tx_rollback(s);
-	for (size_t i = 0; i < n; i++) {
+	items_reset(items, n);
+	for (size_t i = 0; i < n; i++)
 		items[i].rc = rc;
-		items[i].new_job = false;
-		if (items[i].have_rep)
-			reputation_clear(&items[i].rep);
-		items[i].have_rep = false;
-	}
 	return rc;
 }
 
