@@ -1061,6 +1061,24 @@ long_metadata(size_t n, char c)
 	return meta;
 }
 
+/* Submission PREFIX-I of client CLIENT of sample h (68 bytes), as one
+ * item of a batch; it points into sub and h. */
+static void
+item_fill(struct submission *sub, struct submission_add *it,
+	  const struct hashes *h, const char *prefix, int i, int client,
+	  char *meta)
+{
+	snprintf(sub->id, sizeof(sub->id), "%s-%d", prefix, i);
+	client_id(sub->client_id, client);
+	memcpy(sub->sha256, h->sha256, sizeof(sub->sha256));
+	sub->metadata = meta;
+	sub->created = 1700000000;
+	it->sub = sub;
+	it->md5 = h->md5;
+	it->sha1 = h->sha1;
+	it->size = 68;
+}
+
 /* One transaction's worth: 64 submissions of samples 1 to 64 by client
  * 1, with ids "<prefix>-<i>", all with the same metadata. */
 struct batch64 {
@@ -1075,17 +1093,7 @@ batch64_fill(struct batch64 *b, const char *prefix, char *meta)
 	memset(b, 0, sizeof(*b));
 	for (int i = 0; i < 64; i++) {
 		b->h[i] = sample(i + 1);
-		snprintf(b->subs[i].id, sizeof(b->subs[i].id), "%s-%d", prefix,
-			 i);
-		client_id(b->subs[i].client_id, 1);
-		memcpy(b->subs[i].sha256, b->h[i].sha256,
-		       sizeof(b->subs[i].sha256));
-		b->subs[i].metadata = meta;
-		b->subs[i].created = 1700000000;
-		b->it[i].sub = &b->subs[i];
-		b->it[i].md5 = b->h[i].md5;
-		b->it[i].sha1 = b->h[i].sha1;
-		b->it[i].size = 68;
+		item_fill(&b->subs[i], &b->it[i], &b->h[i], prefix, i, 1, meta);
 	}
 }
 
@@ -1553,15 +1561,8 @@ test_submission_add_many_applies_each_item_on_its_own(void **state)
 	memset(it, 0, sizeof(it));
 	for (int i = 0; i < 4; i++) {
 		h[i] = sample(i < 3 ? i : 0);
-		snprintf(subs[i].id, sizeof(subs[i].id), "batch-%d", i);
-		client_id(subs[i].client_id, i == 3 ? 2 : 1);
-		memcpy(subs[i].sha256, h[i].sha256, sizeof(subs[i].sha256));
-		subs[i].metadata = "{}";
-		subs[i].created = 1700000000;
-		it[i].sub = &subs[i];
-		it[i].md5 = h[i].md5;
-		it[i].sha1 = h[i].sha1;
-		it[i].size = 68;
+		item_fill(&subs[i], &it[i], &h[i], "batch", i, i == 3 ? 2 : 1,
+			  "{}");
 	}
 	it[0].loc = &loc0;
 	it[1].loc = &loc1;
@@ -1633,16 +1634,9 @@ test_submission_add_many_refused_items_leave_no_trace(void **state)
 	memset(it, 0, sizeof(it));
 	for (int i = 0; i < 3; i++) {
 		h[i] = sample(10 + i);
-		snprintf(subs[i].id, sizeof(subs[i].id), "trace-%d", i);
 		/* The last item's client does not exist. */
-		client_id(subs[i].client_id, i == 2 ? 9 : 1);
-		memcpy(subs[i].sha256, h[i].sha256, sizeof(subs[i].sha256));
-		subs[i].metadata = "{}";
-		subs[i].created = 1700000000;
-		it[i].sub = &subs[i];
-		it[i].md5 = h[i].md5;
-		it[i].sha1 = h[i].sha1;
-		it[i].size = 68;
+		item_fill(&subs[i], &it[i], &h[i], "trace", i, i == 2 ? 9 : 1,
+			  "{}");
 		it[i].loc = &loc;
 	}
 	assert_int_equal(
