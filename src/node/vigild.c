@@ -283,7 +283,7 @@ loop_main(void *arg)
 	api_loop_enter(node, lp->api);
 	/* A loop's log lines go out once a turn (log.h), not one write
 	 * each: at 12,000 submissions a second, a write per line cost the
-	 * node 4-9% of its rate. */
+	 * node 3-9% of its rate. */
 	log_hold(1);
 	h2o_context_init(&lp->ctx, h2o_evloop_create(), lp->gconf);
 	lp->accept_ctx.ctx = &lp->ctx;
