@@ -116,6 +116,8 @@ static struct loop *the_loops;
 static uint64_t conns_accepted;
 static size_t max_conns;
 
+/* A connection of loop data is gone: h2o closed it, or it was closed
+ * before being served. */
 static void
 on_conn_close(void *data)
 {
@@ -159,7 +161,8 @@ least_busy(void)
 	return best;
 }
 
-/* Queues fd for lp's thread and wakes it; false if lp takes no more. */
+/* Queues fd for lp's thread, counted as lp's from now on, and wakes it;
+ * false if lp takes no more. */
 static bool
 hand_off(struct loop *lp, int fd)
 {
@@ -167,8 +170,10 @@ hand_off(struct loop *lp, int fd)
 
 	pthread_mutex_lock(&lp->mu);
 	ok = !lp->closed && lp->n_handoff < HANDOFF_MAX;
-	if (ok)
+	if (ok) {
 		lp->handoff[lp->n_handoff++] = fd;
+		__atomic_fetch_add(&lp->api->conns, 1, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&lp->mu);
 	if (ok && write(lp->notify[1], "c", 1) < 0 && errno != EAGAIN)
 		log_event(LOG_WARN, "notify_failed", "errno=%d", errno);
@@ -195,8 +200,7 @@ take_handoffs(struct loop *lp, bool close_all)
 			continue;
 		}
 		close(fds[i]);
-		__atomic_fetch_sub(&lp->api->conns, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_sub(&the_node.conns_open, 1, __ATOMIC_RELAXED);
+		on_conn_close(lp);
 	}
 }
 
@@ -244,13 +248,9 @@ on_accept(h2o_socket_t *listener, const char *status)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 				 sizeof(one));
 		to = least_busy();
-		__atomic_fetch_add(&to->api->conns, 1, __ATOMIC_RELAXED);
 		if (to != lp && hand_off(to, fd))
 			continue;
-		if (to != lp) {
-			__atomic_fetch_sub(&to->api->conns, 1, __ATOMIC_RELAXED);
-			__atomic_fetch_add(&lp->api->conns, 1, __ATOMIC_RELAXED);
-		}
+		__atomic_fetch_add(&lp->api->conns, 1, __ATOMIC_RELAXED);
 		serve(lp, fd);
 	}
 }

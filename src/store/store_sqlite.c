@@ -1720,23 +1720,6 @@ configure(struct store_sqlite *s)
 	return 0;
 }
 
-static int open_store(const char *path, bool gather, struct store **out,
-		      char *err, size_t errlen);
-
-int
-store_sqlite_open(const char *path, struct store **out, char *err,
-		  size_t errlen)
-{
-	return open_store(path, false, out, err, errlen);
-}
-
-int
-store_sqlite_open_writer(const char *path, struct store **out, char *err,
-			 size_t errlen)
-{
-	return open_store(path, true, out, err, errlen);
-}
-
 static int
 open_store(const char *path, bool gather, struct store **out, char *err,
 	   size_t errlen)
@@ -1820,4 +1803,18 @@ fail:
 		snprintf(err, errlen, "%s", s->base.err);
 	op_close(&s->base);
 	return rc;
+}
+
+int
+store_sqlite_open(const char *path, struct store **out, char *err,
+		  size_t errlen)
+{
+	return open_store(path, false, out, err, errlen);
+}
+
+int
+store_sqlite_open_writer(const char *path, struct store **out, char *err,
+			 size_t errlen)
+{
+	return open_store(path, true, out, err, errlen);
 }

@@ -189,6 +189,8 @@ print($2)" "$1"
 # vigild on an ephemeral loopback port, stdout in NAME.out and stderr
 # appended to NAME.err, and waits until it says where it listens. Sets
 # $node_pid and $node_base (http://127.0.0.1:PORT); fails if it never does.
+# If $node_wrap is set, vigild runs under that command (which must exec
+# it, as `prlimit --nofile=80 --` does: $node_pid is vigild's).
 node_start() {
 	_name=$1
 	shift
@@ -201,7 +203,8 @@ node_start() {
 	# Emptied here, not by the background job's redirection: the loop
 	# below must never read the address of a node that ran before.
 	: >"$_name.out"
-	env $_env "$VIGILD" --listen 127.0.0.1:0 "$@" >>"$_name.out" 2>>"$_name.err" &
+	# shellcheck disable=SC2086
+	env $_env ${node_wrap:-} "$VIGILD" --listen 127.0.0.1:0 "$@" >>"$_name.out" 2>>"$_name.err" &
 	node_pid=$!
 	node_base=
 	_i=0

@@ -407,20 +407,14 @@ wait $lpid &&
 # accepting (instead of spinning on a listening socket that stays
 # readable), serves the connections it has, and accepts again once they
 # close.
-: >fd.out
 # Two loops and one worker whatever the machine's cores: each loop takes
 # descriptors of its own.
 printf '[node]\nloops = 2\nworkers = 1\n' >fd.conf
-(ulimit -n 80 && exec "$VIGILD" -c fd.conf --listen 127.0.0.1:0 \
-	--data "$tmp/var-fd") >fd.out 2>fd.err &
-fpid=$!
-fbase=
-k=0
-while [ $k -lt 100 ] && [ -z "$fbase" ]; do
-	fbase=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' fd.out)
-	sleep 0.1
-	k=$((k + 1))
-done
+node_wrap="prlimit --nofile=80 --"
+node_start fd -- -c fd.conf --data "$tmp/var-fd"
+node_wrap=
+fpid=$node_pid
+fbase=$node_base
 grep -q 'event=fd_limit .*limit=80 ' fd.err &&
 	pass "too few descriptors for max_connections: a warning at start" ||
 	fail "too few descriptors for max_connections: a warning at start" "$(cat fd.err)"
