@@ -1133,6 +1133,22 @@ test_writer_commits_a_large_transaction(void **state)
 	free(meta);
 }
 
+/* A barrier for submission_add_many that counts its calls and returns
+ * rc. */
+struct barrier_calls {
+	int calls;
+	int rc;
+};
+
+static int
+barrier_cb(void *ud)
+{
+	struct barrier_calls *b = ud;
+
+	b->calls++;
+	return b->rc;
+}
+
 /* A writer's batch too large for SQLite's page cache (4 MiB of metadata)
  * is rolled back by its barrier; another handle then commits as much
  * over the same place in the WAL; the writer commits again. Nothing of
@@ -1140,13 +1156,6 @@ test_writer_commits_a_large_transaction(void **state)
  * is there and the file is sound. (A writer's handle keeps its dirty
  * pages in memory until the commit, cache_spill = OFF; here SQLite's
  * rollback also reads the WAL, which writes out what was gathered.) */
-static int
-fail_barrier(void *ud)
-{
-	(void)ud;
-	return VG_EIO;
-}
-
 static void
 test_writer_rollback_of_a_large_batch_leaves_others_intact(void **state)
 {
@@ -1154,6 +1163,7 @@ test_writer_rollback_of_a_large_batch_leaves_others_intact(void **state)
 	static struct batch64 b;
 	struct store *w;
 	struct reputation rep;
+	struct barrier_calls fail = {0, VG_EIO};
 	char err[256], buf[64], *meta = long_metadata(64 * 1024, 'b');
 
 	put_client(f->st, 1);
@@ -1161,7 +1171,7 @@ test_writer_rollback_of_a_large_batch_leaves_others_intact(void **state)
 		store_sqlite_open_writer(f->path, &w, err, sizeof(err)), 0);
 	batch64_fill(&b, "gone", meta);
 	assert_int_equal(
-		w->ops->submission_add_many(w, b.it, 64, fail_barrier, NULL),
+		w->ops->submission_add_many(w, b.it, 64, barrier_cb, &fail),
 		VG_EIO);
 	/* Another handle commits as much again, over the place of the
 	 * rolled-back frames, then the writer commits. */
@@ -1814,20 +1824,6 @@ test_corrupt_sample_location_is_ecorrupt(void **state)
 
 /* The barrier of submission_add_many: its failure rolls the whole batch
  * back; its success lets it commit; it runs once, after the rows. */
-struct barrier_calls {
-	int calls;
-	int rc;
-};
-
-static int
-barrier_cb(void *ud)
-{
-	struct barrier_calls *b = ud;
-
-	b->calls++;
-	return b->rc;
-}
-
 static void
 test_submission_add_many_barrier(void **state)
 {
