@@ -1832,23 +1832,15 @@ test_submission_add_many_barrier(void **state)
 	struct submission_add it[2];
 	struct sample_loc loc = {1, 0, 100};
 	struct barrier_calls b = {0};
+	struct hashes h[2];
 	uint64_t queued = 99;
 
 	put_client(f->st, 1);
 	memset(subs, 0, sizeof(subs));
 	memset(it, 0, sizeof(it));
 	for (int i = 0; i < 2; i++) {
-		struct hashes h = sample(i + 1);
-
-		snprintf(subs[i].id, sizeof(subs[i].id), "barrier-%d", i);
-		client_id(subs[i].client_id, 1);
-		memcpy(subs[i].sha256, h.sha256, sizeof(subs[i].sha256));
-		subs[i].metadata = "{}";
-		subs[i].created = 1700000000;
-		it[i].sub = &subs[i];
-		it[i].md5 = strdup(h.md5);
-		it[i].sha1 = strdup(h.sha1);
-		it[i].size = 68;
+		h[i] = sample(i + 1);
+		item_fill(&subs[i], &it[i], &h[i], "barrier", i, 1, "{}");
 		it[i].loc = &loc;
 	}
 	b.rc = VG_EIO;
@@ -1876,8 +1868,6 @@ test_submission_add_many_barrier(void **state)
 		assert_int_equal(
 			f->st->ops->submission_get(f->st, subs[i].id, &got), 0);
 		free(got.metadata);
-		free((char *)it[i].md5);
-		free((char *)it[i].sha1);
 	}
 }
 
