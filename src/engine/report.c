@@ -60,6 +60,7 @@ report_free(struct report *r)
 			free(o->matches[j].description);
 		}
 		free(o->matches);
+		free_strv(o->problems, o->n_problems);
 	}
 	free(r->objects);
 	free_strv(r->problems, r->n_problems);
@@ -127,6 +128,41 @@ report_add_problem(struct report *r, const char *text)
 	r->problems =
 		xreallocarray(r->problems, r->n_problems + 1, sizeof(char *));
 	r->problems[r->n_problems++] = xstrdup(text);
+}
+
+/* The object obj names, or object 0 (the file) for anything else; NULL
+ * while the report has no object yet. */
+static struct object *
+object_at(struct report *r, int32_t obj)
+{
+	if (r->n_objects == 0)
+		return NULL;
+	if (obj < 0 || (size_t)obj >= r->n_objects)
+		obj = 0;
+	return &r->objects[obj];
+}
+
+void
+report_add_problem_at(struct report *r, int32_t obj, const char *text)
+{
+	struct object *o = object_at(r, obj);
+
+	report_add_problem(r, text);
+	if (o == NULL || strv_has(o->problems, o->n_problems, text))
+		return;
+	o->problems =
+		xreallocarray(o->problems, o->n_problems + 1, sizeof(char *));
+	o->problems[o->n_problems++] = xstrdup(text);
+}
+
+void
+report_hit_limit_at(struct report *r, int32_t obj, enum vg_limit_kind k)
+{
+	struct object *o = object_at(r, obj);
+
+	r->limits_hit |= (uint32_t)k;
+	if (o != NULL)
+		o->limits_hit |= (uint32_t)k;
 }
 
 enum verdict

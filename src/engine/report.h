@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/limits.h"
+
 #define REPORT_VERSION 1
 
 enum verdict {
@@ -54,6 +56,13 @@ struct object {
 	uint32_t layer_attributes; /* libclamav LAYER_ATTRIBUTES_* */
 	struct match *matches;
 	size_t n_matches, cap_matches;
+	/* What taking this object apart could not do, recorded with
+	 * report_hit_limit_at() and report_add_problem_at(): the limits hit
+	 * and the problems met while its own contents were extracted. Each
+	 * also counts for the whole file (struct report). */
+	uint32_t limits_hit;
+	char **problems;
+	size_t n_problems;
 };
 
 struct report {
@@ -89,6 +98,17 @@ struct match *object_add_match(struct object *o, enum match_source src,
 
 /* Records a decomposition problem (copied), once per distinct text. */
 void report_add_problem(struct report *r, const char *text);
+
+/* Records a problem met while object obj was taken apart (a truncated
+ * stream, a member that never arrived): on the object and, once per
+ * distinct text, on the file. obj < 0 or out of range means the file
+ * itself (object 0). */
+void report_add_problem_at(struct report *r, int32_t obj, const char *text);
+
+/* Records limit k as hit while object obj was taken apart (a member past
+ * the depth or size limit): on the object and on the file. obj as for
+ * report_add_problem_at(). */
+void report_hit_limit_at(struct report *r, int32_t obj, enum vg_limit_kind k);
 
 /* The verdict for a file's score under the policy of docs/REPORT.md. */
 enum verdict verdict_from_score(int score);
