@@ -10,21 +10,17 @@
 void
 objpath_print(FILE *f, const char *path, const struct report *r, size_t i)
 {
-	const struct object *o = &r->objects[i];
-	char *safe;
+	char *safe = text_sanitize(path, true), *inner;
 
-	if (o->parent < 0) {
-		safe = text_sanitize(path, true);
-		fputs(safe, f);
-		free(safe);
-		return;
-	}
-	objpath_print(f, path, r, (size_t)o->parent);
-	if (o->name != NULL) {
-		safe = text_sanitize(o->name, true);
+	fputs(safe, f);
+	free(safe);
+	/* The engine names the objects inside (report_object_path()), so
+	 * that vigil and a report's "because" agree. */
+	inner = report_object_path(r, 0, i);
+	if (inner != NULL && *inner != '\0') {
+		safe = text_sanitize(inner, true);
 		fprintf(f, "!%s", safe);
 		free(safe);
-	} else {
-		fprintf(f, "!#%u", o->index);
 	}
+	free(inner);
 }

@@ -2,7 +2,9 @@
  * report.c - building a report, the verdict policy, and its JSON form.
  *
  * The verdict policy and the JSON layout are specified in docs/REPORT.md;
- * keep the three in step.
+ * keep the three in step. The policy is applied to every object's subtree
+ * (the object and everything inside it), so that a container carries what
+ * it contains: the file's verdict is its own subtree's, object 0's.
  */
 #include "engine/report.h"
 
@@ -40,6 +42,19 @@ free_strv(char **v, size_t n)
 	free(v);
 }
 
+/* Frees a detections list and its parallel because. */
+static void
+free_decided(char ***det, struct cause **because, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*because)[i].path);
+	free(*because);
+	free_strv(*det, *n);
+	*det = NULL;
+	*because = NULL;
+	*n = 0;
+}
+
 void
 report_free(struct report *r)
 {
@@ -61,10 +76,11 @@ report_free(struct report *r)
 		}
 		free(o->matches);
 		free_strv(o->problems, o->n_problems);
+		free_decided(&o->detections, &o->because, &o->n_detections);
 	}
 	free(r->objects);
 	free_strv(r->problems, r->n_problems);
-	free_strv(r->detections, r->n_detections);
+	free_decided(&r->detections, &r->because, &r->n_detections);
 	free(r->path);
 	free(r);
 }
@@ -199,58 +215,260 @@ source_name(enum match_source s)
 	return "unknown";
 }
 
-void
-report_decide(struct report *r)
+/* The container of object i by the rule every subtree walk uses: an
+ * object's parent comes before it, and one that names no such parent is
+ * taken as inside the file (object 0). SIZE_MAX for object 0. */
+static size_t
+parent_of(const struct report *r, size_t i)
 {
-	int best = 0, extra = 0;
+	int32_t p = r->objects[i].parent;
 
-	free_strv(r->detections, r->n_detections);
-	r->detections = NULL;
-	r->n_detections = 0;
-	/* Limits and problems are detections of the file itself. */
-	if (r->n_objects > 0) {
-		for (int k = 0; k < VG_LIMIT_KIND_COUNT; k++) {
-			if (!(r->limits_hit & (1u << k)))
-				continue;
-			char *name = xasprintf("Limits.Exceeded.%s",
-					       limits_kind_name(1u << k));
-			object_add_match(&r->objects[0], MATCH_LIMIT, name,
-					 NULL, "limit",
-					 "a scan limit was reached; "
-					 "the file was not fully analysed",
-					 SCORE_LIMIT);
-			free(name);
+	if (i == 0)
+		return SIZE_MAX;
+	return p >= 0 && (size_t)p < i ? (size_t)p : 0;
+}
+
+char *
+report_object_path(const struct report *r, size_t top, size_t i)
+{
+	size_t n = 0, len = 0, at, *chain;
+	char *s, *p;
+
+	if (top >= r->n_objects || i >= r->n_objects)
+		return NULL;
+	/* The objects from i up to top (excluded), innermost first. */
+	chain = xreallocarray(NULL, r->n_objects, sizeof(*chain));
+	for (at = i; at != top; at = parent_of(r, at)) {
+		const struct object *o;
+
+		if (at == SIZE_MAX || at < top) {
+			free(chain);
+			return NULL;
 		}
-		if (r->n_problems > 0)
-			object_add_match(&r->objects[0], MATCH_DECOMPOSE,
-					 "Decompose.Incomplete", NULL, "limit",
-					 r->problems[0], SCORE_LIMIT);
+		o = &r->objects[at];
+		chain[n++] = at;
+		/* "#" and up to ten digits, or the name; and a '!'. */
+		len += (o->name != NULL ? strlen(o->name) : 11) + 1;
 	}
-	for (size_t i = 0; i < r->n_objects; i++) {
-		const struct object *o = &r->objects[i];
+	s = p = xmalloc(len + 1);
+	*p = '\0';
+	while (n > 0) {
+		const struct object *o = &r->objects[chain[--n]];
+		int k;
 
-		for (size_t j = 0; j < o->n_matches; j++) {
-			const struct match *m = &o->matches[j];
+		if (o->name != NULL)
+			k = snprintf(p, len + 1 - (size_t)(p - s), "%s",
+				     o->name);
+		else
+			k = snprintf(p, len + 1 - (size_t)(p - s), "#%u",
+				     o->index);
+		p += k;
+		if (n > 0)
+			*p++ = '!';
+		*p = '\0';
+	}
+	free(chain);
+	return s;
+}
 
-			if (strv_has(r->detections, r->n_detections, m->name))
-				continue;
-			r->detections = xreallocarray(r->detections,
-						      r->n_detections + 1,
-						      sizeof(char *));
-			r->detections[r->n_detections++] = xstrdup(m->name);
-			if (m->score >= SCORE_CORROBORATE_MIN)
-				extra++;
-			if (m->score > best)
-				best = m->score;
+/* A detection of a subtree, while report_decide() gathers them. */
+struct found {
+	const char *name; /* borrowed from a match or from limit_name[] */
+	int score;        /* the highest of its occurrences */
+	/* Where it was first seen (object, then order in the object): the
+	 * order of the detections. */
+	uint32_t first_obj, first_seq;
+	/* The object because names: the first occurrence that is not weak. A
+	 * weak one is object 0's copy of the file's limits and problems,
+	 * which names the file when the object they concern is known. */
+	uint32_t src;
+	bool weak;
+};
+
+struct found_list {
+	struct found *v;
+	size_t n, cap;
+};
+
+static void
+found_add(struct found_list *l, const struct found *f)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct found *g = &l->v[i];
+
+		if (strcmp(g->name, f->name) != 0)
+			continue;
+		if (f->score > g->score)
+			g->score = f->score;
+		if (f->first_obj < g->first_obj ||
+		    (f->first_obj == g->first_obj &&
+		     f->first_seq < g->first_seq)) {
+			g->first_obj = f->first_obj;
+			g->first_seq = f->first_seq;
 		}
+		if ((g->weak && !f->weak) ||
+		    (g->weak == f->weak && f->src < g->src)) {
+			g->src = f->src;
+			g->weak = f->weak;
+		}
+		return;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n++] = *f;
+}
+
+static int
+cmp_found(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+
+	if (x->first_obj != y->first_obj)
+		return x->first_obj < y->first_obj ? -1 : 1;
+	if (x->first_seq != y->first_seq)
+		return x->first_seq < y->first_seq ? -1 : 1;
+	return 0;
+}
+
+/* The policy of docs/REPORT.md over one subtree's distinct detections:
+ * the best score, plus a bonus for each further one that counts. */
+static int
+policy_score(const struct found_list *l)
+{
+	int best = 0, extra = 0, score;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].score >= SCORE_CORROBORATE_MIN)
+			extra++;
+		if (l->v[i].score > best)
+			best = l->v[i].score;
 	}
 	if (best >= SCORE_CORROBORATE_MIN)
 		extra--; /* the best detection itself is not a bonus */
-	r->score = best + (extra > 0 ? extra * SCORE_CORROBORATE : 0);
-	if (r->score > 100)
-		r->score = 100;
-	r->verdict = r->n_objects == 0 ? VERDICT_UNKNOWN
-				       : verdict_from_score(r->score);
+	score = best + (extra > 0 ? extra * SCORE_CORROBORATE : 0);
+	return score > 100 ? 100 : score;
+}
+
+/* Object i's own detections: its matches, then the limits and problems
+ * recorded on it. */
+static void
+gather_own(const struct report *r, size_t i, char *const *limit_name,
+	   struct found_list *l)
+{
+	const struct object *o = &r->objects[i];
+	struct found f = {.first_obj = (uint32_t)i, .src = (uint32_t)i};
+	uint32_t seq = 0;
+
+	for (size_t j = 0; j < o->n_matches; j++) {
+		const struct match *m = &o->matches[j];
+
+		f.name = m->name;
+		f.score = m->score;
+		f.first_seq = seq++;
+		f.weak = i == 0 && (m->source == MATCH_LIMIT ||
+				    m->source == MATCH_DECOMPOSE);
+		found_add(l, &f);
+	}
+	f.weak = false;
+	f.score = SCORE_LIMIT;
+	for (int k = 0; k < VG_LIMIT_KIND_COUNT; k++) {
+		if (!(o->limits_hit & (1u << k)))
+			continue;
+		f.name = limit_name[k];
+		f.first_seq = seq++;
+		found_add(l, &f);
+	}
+	if (o->n_problems > 0) {
+		f.name = "Decompose.Incomplete";
+		f.first_seq = seq++;
+		found_add(l, &f);
+	}
+}
+
+/* Fills object i's decided fields from its subtree's detections. */
+static void
+decide_object(struct report *r, size_t i, struct found_list *l)
+{
+	struct object *o = &r->objects[i];
+
+	qsort(l->v, l->n, sizeof(*l->v), cmp_found);
+	o->score = policy_score(l);
+	o->verdict = verdict_from_score(o->score);
+	o->n_detections = l->n;
+	o->detections = xreallocarray(NULL, l->n ? l->n : 1, sizeof(char *));
+	o->because = xreallocarray(NULL, l->n ? l->n : 1, sizeof(*o->because));
+	for (size_t k = 0; k < l->n; k++) {
+		char *path = report_object_path(r, i, l->v[k].src);
+
+		o->detections[k] = xstrdup(l->v[k].name);
+		o->because[k].object = l->v[k].src;
+		/* src is in i's subtree by construction. */
+		o->because[k].path = path ? path : xstrdup("");
+	}
+}
+
+void
+report_decide(struct report *r)
+{
+	char *limit_name[VG_LIMIT_KIND_COUNT];
+	struct found_list *lists;
+	size_t n = r->n_objects;
+
+	free_decided(&r->detections, &r->because, &r->n_detections);
+	r->score = 0;
+	r->verdict = VERDICT_UNKNOWN;
+	if (n == 0)
+		return;
+	for (int k = 0; k < VG_LIMIT_KIND_COUNT; k++)
+		limit_name[k] = xasprintf("Limits.Exceeded.%s",
+					  limits_kind_name(1u << k));
+	/* Limits and problems are detections of the file itself, whichever
+	 * object they concern: a file not fully analysed is never clean. */
+	for (int k = 0; k < VG_LIMIT_KIND_COUNT; k++)
+		if (r->limits_hit & (1u << k))
+			object_add_match(&r->objects[0], MATCH_LIMIT,
+					 limit_name[k], NULL, "limit",
+					 "a scan limit was reached; "
+					 "the file was not fully analysed",
+					 SCORE_LIMIT);
+	if (r->n_problems > 0)
+		object_add_match(&r->objects[0], MATCH_DECOMPOSE,
+				 "Decompose.Incomplete", NULL, "limit",
+				 r->problems[0], SCORE_LIMIT);
+	/* Bottom up: an object comes after its container, so walking the
+	 * objects backwards finishes every subtree before its container
+	 * takes it in. */
+	lists = xcalloc(n, sizeof(*lists));
+	for (size_t i = n; i-- > 0;) {
+		struct object *o = &r->objects[i];
+		size_t p = parent_of(r, i);
+
+		gather_own(r, i, limit_name, &lists[i]);
+		free_decided(&o->detections, &o->because, &o->n_detections);
+		decide_object(r, i, &lists[i]);
+		if (p != SIZE_MAX)
+			for (size_t k = 0; k < lists[i].n; k++)
+				found_add(&lists[p], &lists[i].v[k]);
+		free(lists[i].v);
+	}
+	free(lists);
+	for (int k = 0; k < VG_LIMIT_KIND_COUNT; k++)
+		free(limit_name[k]);
+	/* The file's verdict is its own subtree's. */
+	r->score = r->objects[0].score;
+	r->verdict = r->objects[0].verdict;
+	r->n_detections = r->objects[0].n_detections;
+	r->detections = xreallocarray(
+		NULL, r->n_detections ? r->n_detections : 1, sizeof(char *));
+	r->because = xreallocarray(NULL, r->n_detections ? r->n_detections : 1,
+				   sizeof(*r->because));
+	for (size_t k = 0; k < r->n_detections; k++) {
+		r->detections[k] = xstrdup(r->objects[0].detections[k]);
+		r->because[k].object = r->objects[0].because[k].object;
+		r->because[k].path = xstrdup(r->objects[0].because[k].path);
+	}
 }
 
 /* Names come from file systems and archives: not always UTF-8. */
@@ -284,6 +502,31 @@ strv_json(char **v, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* [{"path": ..., "name": ...}], parallel to the detections. */
+static json_t *
+because_json(char **det, const struct cause *because, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:o, s:o}", "path",
+						   jstr(because[i].path),
+						   "name", jstr(det[i])));
+	return a;
+}
+
+static json_t *
+limits_json(uint32_t hit)
+{
+	json_t *a = json_array();
+
+	for (int k = 0; k < VG_LIMIT_KIND_COUNT; k++)
+		if (hit & (1u << k))
+			json_array_append_new(
+				a, json_string(limits_kind_name(1u << k)));
 	return a;
 }
 
@@ -327,13 +570,24 @@ object_json(const struct object *o)
 		json_array_append_new(ms, jm);
 	}
 	json_object_set_new(j, "matches", ms);
+	json_object_set_new(j, "limits_exceeded", limits_json(o->limits_hit));
+	json_object_set_new(j, "problems",
+			    strv_json(o->problems, o->n_problems));
+	json_object_set_new(j, "verdict",
+			    json_string(verdict_name(o->verdict)));
+	json_object_set_new(j, "score", json_integer(o->score));
+	json_object_set_new(j, "detections",
+			    strv_json(o->detections, o->n_detections));
+	json_object_set_new(
+		j, "because",
+		because_json(o->detections, o->because, o->n_detections));
 	return j;
 }
 
 char *
 report_to_json(const struct report *r)
 {
-	json_t *j = json_object(), *objs = json_array(), *lim = json_array();
+	json_t *j = json_object(), *objs = json_array();
 	char *s;
 
 	json_object_set_new(j, "version", json_integer(REPORT_VERSION));
@@ -343,11 +597,10 @@ report_to_json(const struct report *r)
 	json_object_set_new(j, "score", json_integer(r->score));
 	json_object_set_new(j, "detections",
 			    strv_json(r->detections, r->n_detections));
-	for (int k = 0; k < VG_LIMIT_KIND_COUNT; k++)
-		if (r->limits_hit & (1u << k))
-			json_array_append_new(
-				lim, json_string(limits_kind_name(1u << k)));
-	json_object_set_new(j, "limits_exceeded", lim);
+	json_object_set_new(
+		j, "because",
+		because_json(r->detections, r->because, r->n_detections));
+	json_object_set_new(j, "limits_exceeded", limits_json(r->limits_hit));
 	json_object_set_new(j, "problems",
 			    strv_json(r->problems, r->n_problems));
 	json_object_set_new(j, "bytes_scanned",

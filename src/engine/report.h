@@ -39,6 +39,15 @@ struct match {
 	int score; /* 0..100 */
 };
 
+/* Which object inside a subtree earned one of its detections
+ * (docs/REPORT.md, "Containers carry what they contain"). */
+struct cause {
+	uint32_t object; /* index of the object that has the detection */
+	char *path;      /* its path relative to the subtree's top: members
+			  * joined with '!', "#N" for an unnamed one; "" for
+			  * the top object itself */
+};
+
 struct object {
 	uint32_t index; /* 0 is the file itself */
 	int32_t parent; /* index of the containing object; -1 for the file */
@@ -63,6 +72,15 @@ struct object {
 	uint32_t limits_hit;
 	char **problems;
 	size_t n_problems;
+	/* Filled by report_decide(): the verdict of the object's whole
+	 * subtree (itself and everything inside it at any depth), its score,
+	 * its distinct detections in first-seen order, and because[i], the
+	 * object that earned detections[i]. */
+	enum verdict verdict;
+	int score;
+	char **detections;
+	size_t n_detections;
+	struct cause *because;
 };
 
 struct report {
@@ -76,9 +94,12 @@ struct report {
 	size_t n_problems;
 	enum verdict verdict;
 	int score;
-	/* Distinct detection names over all objects, in first-seen order. */
+	/* Distinct detection names over all objects, in first-seen order,
+	 * and because[i], the object that earned detections[i]: object 0's
+	 * subtree verdict, copied. */
 	char **detections;
 	size_t n_detections;
+	struct cause *because;
 	uint64_t bytes_scanned;
 	double elapsed_ms;
 };
@@ -117,10 +138,20 @@ enum verdict verdict_from_score(int score);
 const char *verdict_name(enum verdict v);
 
 /*
- * Applies the verdict policy of docs/REPORT.md: fills r->score,
- * r->verdict and r->detections from the matches, limits and problems.
+ * Applies the verdict policy of docs/REPORT.md: fills every object's
+ * subtree verdict, score, detections and because from the matches, limits
+ * and problems of the objects inside it, and r->score, r->verdict,
+ * r->detections and r->because from object 0's. May be called again after
+ * a change (each call starts over).
  */
 void report_decide(struct report *r);
+
+/* Returns the path of object i relative to object top, an ancestor of it:
+ * the names of the objects below top down to i joined with '!', "#N" for
+ * an object without a name (N its index); "" when i is top. Names are as
+ * found, not escaped. Caller frees; NULL if i or top is out of range or
+ * top is not an ancestor of i. */
+char *report_object_path(const struct report *r, size_t top, size_t i);
 
 /* Returns the JSON text of r, one line, no trailing newline; caller frees.
  * NULL on OOM. */
