@@ -27,6 +27,7 @@ reputation_clear(struct reputation *r)
 	free(r->verdict);
 	free(r->detections);
 	free(r->type);
+	free(r->because);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -54,6 +54,11 @@ struct reputation {
 	uint64_t prevalence;           /* distinct clients that reported it */
 	int64_t analysed_at;           /* unix seconds; 0 if not analysed */
 	double analysis_ms;
+	/* JSON array text: which object inside the sample earned which
+	 * detection, [{"path": "inner.zip!eicar.com", "name": "..."}], path
+	 * relative to the sample ("" for itself); "[]" when nothing did
+	 * (docs/REPORT.md). NULL is taken as "[]" by reputation_note. */
+	char *because;
 };
 
 struct submission {
@@ -138,6 +143,8 @@ struct store_ops {
 			 struct job *out); /* VG_ENOENT: none */
 	int (*job_get_by_sha256)(struct store *s, const char *sha256,
 				 struct job *out);
+	/* job_finish: the sample's because is the report's top-level
+	 * "because" (docs/REPORT.md), "[]" when it has none. */
 	int (*job_finish)(struct store *s, int64_t id, const char *report_json,
 			  const char *verdict, int score,
 			  const char *detections_json, const char *mime,
@@ -165,6 +172,16 @@ struct store_ops {
 	 * *skipped. Returns 0 or the first store error. */
 	int (*reputation_note_many)(struct store *s, const struct reputation *r,
 				    size_t n, size_t *skipped);
+	/* Records that the analysis of a known sample failed or was stopped,
+	 * with reason a detection name (1..128 bytes, e.g. "Analysis.Failed"
+	 * or "Limits.Exceeded.Time"), whatever wrote its verdict before (a
+	 * container's note, an earlier analysis): a clean or unknown verdict
+	 * becomes suspicious (score at least 50), a suspicious or malicious
+	 * one stays with its detections; reason is added to the detections
+	 * and to because (as the sample's own), once. A failure is never
+	 * clean. VG_ENOENT: no such sample; VG_EINVAL: bad arguments. */
+	int (*reputation_fail)(struct store *s, const char *sha256,
+			       const char *reason, double analysis_ms);
 	/* Whether each commit of this handle is synced before it returns
 	 * (the default). Off, a commit is durable only once a later synced
 	 * commit of any handle, or a checkpoint, has happened: for work that

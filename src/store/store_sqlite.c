@@ -12,7 +12,7 @@
  * can fail with SQLITE_BUSY however long it waits, if another connection
  * committed in between.
  *
- * Schema, version 2 (PRAGMA user_version; migrations[] below):
+ * Schema, version 3 (PRAGMA user_version; migrations[] below):
  *
  *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
  *           region TEXT, created INT)
@@ -95,6 +95,9 @@
 
 #define ID_MAX     36 /* a UUID's text form */
 #define REGION_MAX 32 /* sizeof(client.region) - 1 */
+
+/* reputation_fail()'s reason: a detection name. */
+#define REASON_MAX 128
 
 /* Each entry migrates the schema from version i to i + 1, in the same
  * transaction as every other entry of the same open. */
@@ -235,6 +238,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE submissions_v2 RENAME TO submissions;"
 	"CREATE INDEX jobs_by_state ON jobs(state, updated, id);"
 	"PRAGMA user_version = 2;",
+	/*
+	 * 2 -> 3: why a sample has its verdict. because is a JSON array of
+	 * {"path", "name"}: which object inside the sample (its path
+	 * relative to the sample, "" for the sample itself) earned which
+	 * detection (docs/REPORT.md, "Containers carry what they contain").
+	 */
+	"ALTER TABLE samples ADD COLUMN because TEXT NOT NULL DEFAULT '[]';"
+	"PRAGMA user_version = 3;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -242,8 +253,8 @@ static const char *const migrations[] = {
 /* The columns read_reputation() expects, in order. */
 #define REP_COLS                                                               \
 	"md5, sha1, sha256, verdict, score, detections, size, mime, "          \
-	"first_seen, last_seen, prevalence, analysed_at, analysis_ms"
-#define REP_NCOLS 13
+	"first_seen, last_seen, prevalence, analysed_at, analysis_ms, because"
+#define REP_NCOLS 14
 #define JOB_COLS                                                               \
 	"id, (SELECT sha256 FROM samples WHERE samples.n = jobs.id), state, "  \
 	"attempts, report, error, updated"
@@ -275,6 +286,7 @@ enum stmt {
 	ST_REP_SHA256,
 	ST_REP_NOTE,
 	ST_JOBS_QUEUED,
+	ST_REP_FAIL,
 	ST_COUNT
 };
 
@@ -343,9 +355,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE jobs SET state = 2, report = ?2, error = NULL,"
 		" updated = ?3 WHERE id = ?1 AND state = 1"
 		" RETURNING (SELECT sha256 FROM samples WHERE n = jobs.id)",
+	/* because is the report's (?8), when it has one. */
 	[ST_SAMPLE_VERDICT] =
 		"UPDATE samples SET verdict = ?2, score = ?3, detections = ?4,"
-		" mime = ?5, analysed_at = ?6, analysis_ms = ?7"
+		" mime = ?5, analysed_at = ?6, analysis_ms = ?7,"
+		" because = CASE WHEN json_valid(?8)"
+		" AND json_type(?8, '$.because') = 'array'"
+		" THEN json_extract(?8, '$.because') ELSE '[]' END"
 		" WHERE sha256 = ?1",
 	[ST_JOB_FAIL] = "UPDATE jobs SET state = CASE WHEN attempts < ?2"
 			" THEN 0 ELSE 3 END, error = ?3, updated = ?4"
@@ -359,16 +375,41 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_REP_NOTE] =
 		"INSERT INTO samples (sha256, md5, sha1, size, verdict, score,"
 		" detections, mime, first_seen, last_seen, prevalence,"
-		" analysed_at, analysis_ms)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 0, ?9, ?10)"
+		" analysed_at, analysis_ms, because)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 0, ?9, ?10,"
+		" ?11)"
 		" ON CONFLICT (sha256) DO UPDATE SET verdict = "
 		"excluded.verdict,"
 		" score = excluded.score, detections = excluded.detections,"
-		" mime = excluded.mime, analysed_at = excluded.analysed_at,"
+		" because = excluded.because, mime = excluded.mime,"
+		" analysed_at = excluded.analysed_at,"
 		" analysis_ms = excluded.analysis_ms,"
 		" last_seen = max(last_seen, excluded.last_seen)"
 		" WHERE analysed_at = 0 AND md5 = excluded.md5"
 		" AND sha1 = excluded.sha1 AND size = excluded.size",
+	/* A failed analysis is never clean, whoever wrote the verdict first:
+	 * clean and unknown become suspicious (score at least 50); a
+	 * suspicious or malicious verdict stays, with its detections. The
+	 * reason (?2) is added to the detections and to because (as the
+	 * sample's own), once. */
+	[ST_REP_FAIL] =
+		"UPDATE samples SET"
+		" verdict = CASE WHEN verdict IN ('clean', 'unknown')"
+		" THEN 'suspicious' ELSE verdict END,"
+		" score = CASE WHEN verdict IN ('clean', 'unknown')"
+		" THEN max(score, 50) ELSE score END,"
+		" detections = CASE WHEN json_type(detections) IS NOT 'array'"
+		" THEN json_array(?2) WHEN EXISTS (SELECT 1 FROM"
+		" json_each(samples.detections) WHERE value = ?2)"
+		" THEN detections ELSE json_insert(detections, '$[#]', ?2) END,"
+		" because = CASE WHEN json_type(because) IS NOT 'array'"
+		" THEN json_array(json_object('path', '', 'name', ?2))"
+		" WHEN EXISTS (SELECT 1 FROM json_each(samples.because)"
+		" WHERE json_extract(value, '$.name') = ?2) THEN because"
+		" ELSE json_insert(because, '$[#]',"
+		" json_object('path', '', 'name', ?2)) END,"
+		" analysed_at = ?3, analysis_ms = ?4"
+		" WHERE sha256 = ?1",
 };
 
 struct store_sqlite {
@@ -770,6 +811,12 @@ read_reputation(struct store_sqlite *s, sqlite3_stmt *st,
 		goto out;
 	}
 	out->analysis_ms = sqlite3_column_double(st, 12);
+	if ((rc = col_dup(s, st, 13, false, &out->because)) != 0)
+		goto out;
+	/* A JSON array, as written; the readers parse it. */
+	if (out->because[0] != '[' ||
+	    out->because[strlen(out->because) - 1] != ']')
+		rc = corrupt(s, st, 13, "is not a JSON array");
 out:
 	if (rc != 0)
 		reputation_clear(out);
@@ -1323,6 +1370,7 @@ op_job_finish(struct store *base, int64_t id, const char *report_json,
 	    (rc = bind_text(s, st, 5, mime)) != 0 ||
 	    (rc = bind_i64(s, st, 6, t)) != 0 ||
 	    (rc = bind_double(s, st, 7, analysis_ms)) != 0 ||
+	    (rc = bind_text(s, st, 8, report_json)) != 0 ||
 	    (rc = run(s, st, "job_finish: reputation")) != 0)
 		goto out;
 	/* The foreign key makes a job without its sample impossible unless
@@ -1482,7 +1530,8 @@ op_reputation_note(struct store *base, const struct reputation *r)
 	    (rc = bind_text(s, st, 7, r->detections)) != 0 ||
 	    (rc = bind_text(s, st, 8, r->type)) != 0 ||
 	    (rc = bind_i64(s, st, 9, t)) != 0 ||
-	    (rc = bind_double(s, st, 10, r->analysis_ms)) != 0)
+	    (rc = bind_double(s, st, 10, r->analysis_ms)) != 0 ||
+	    (rc = bind_text(s, st, 11, r->because ? r->because : "[]")) != 0)
 		goto out;
 	rc = run(s, st, "reputation_note");
 out:
@@ -1534,6 +1583,35 @@ op_reputation_note_many(struct store *base, const struct reputation *r,
 }
 
 static int
+op_reputation_fail(struct store *base, const char *sha256, const char *reason,
+		   double analysis_ms)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_REP_FAIL];
+	int rc;
+
+	if (!valid_hash(sha256, 64) || reason == NULL || reason[0] == '\0' ||
+	    strnlen(reason, REASON_MAX + 1) > REASON_MAX ||
+	    !isfinite(analysis_ms) || analysis_ms < 0) {
+		seterr(s, "reputation_fail: invalid arguments");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, sha256)) != 0 ||
+	    (rc = bind_text(s, st, 2, reason)) != 0 ||
+	    (rc = bind_i64(s, st, 3, now())) != 0 ||
+	    (rc = bind_double(s, st, 4, analysis_ms)) != 0 ||
+	    (rc = run(s, st, "reputation_fail")) != 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		seterr(s, "reputation_fail: no sample %s", sha256);
+		rc = VG_ENOENT;
+	}
+out:
+	done(st);
+	return rc;
+}
+
+static int
 op_set_synced(struct store *base, bool synced)
 {
 	struct store_sqlite *s = to_sqlite(base);
@@ -1569,6 +1647,7 @@ static const struct store_ops sqlite_ops = {
 	.job_finish = op_job_finish,
 	.reputation_note = op_reputation_note,
 	.reputation_note_many = op_reputation_note_many,
+	.reputation_fail = op_reputation_fail,
 	.jobs_queued = op_jobs_queued,
 	.job_fail = op_job_fail,
 	.job_requeue_stale = op_job_requeue_stale,

@@ -223,7 +223,7 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	raw_text(f->path, "PRAGMA user_version", mode, sizeof(mode));
-	assert_string_equal(mode, "2");
+	assert_string_equal(mode, "3");
 	/* The WAL holds the same data and must be as private. */
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 1, &nj), 0);
@@ -791,6 +791,123 @@ test_note_with_malformed_hash_or_verdict_is_einval(void **state)
 	assert_int_equal(f->st->ops->reputation_note(f->st, &r), VG_EINVAL);
 	r = noted(4, "evil", 100);
 	assert_int_equal(f->st->ops->reputation_note(f->st, &r), VG_EINVAL);
+}
+
+static void
+test_note_and_finish_store_because(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(11, "malicious", 100), got;
+	struct job j;
+
+	r.because = "[{\"path\":\"eicar.com\",\"name\":\"Inner\"}]";
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.because, r.because);
+	reputation_clear(&got);
+	/* No because given: none. */
+	r = noted(12, "clean", 0);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.because, "[]");
+	reputation_clear(&got);
+	/* A finished analysis: the report's top-level because. */
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_int_equal(
+		f->st->ops->job_finish(
+			f->st, j.id,
+			"{\"because\":[{\"path\":\"a.zip!b\",\"name\":\"X\"}]}",
+			"malicious", 100, "[\"X\"]", NULL, 1.0),
+		0);
+	job_clear(&j);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(2).sha256, &got), 0);
+	assert_string_equal(got.because,
+			    "[{\"path\":\"a.zip!b\",\"name\":\"X\"}]");
+	reputation_clear(&got);
+}
+
+static void
+test_failure_overrides_a_clean_note(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(2, "clean", 0), got;
+	struct job j;
+
+	/* Seen clean inside a container first, then submitted on its own,
+	 * and its own analysis fails: suspicious, never clean. */
+	r.detections = "[]";
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_int_equal(f->st->ops->job_fail(f->st, j.id, "crashed", 1), 0);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->reputation_fail(f->st, r.sha256,
+						     "Analysis.Failed", 3.0),
+			 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.verdict, "suspicious");
+	assert_int_equal(got.score, 50);
+	assert_string_equal(got.detections, "[\"Analysis.Failed\"]");
+	assert_string_equal(got.because,
+			    "[{\"path\":\"\",\"name\":\"Analysis.Failed\"}]");
+	reputation_clear(&got);
+	/* Twice: listed once. A later container's clean note changes
+	 * nothing. */
+	assert_int_equal(f->st->ops->reputation_fail(f->st, r.sha256,
+						     "Analysis.Failed", 3.0),
+			 0);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.verdict, "suspicious");
+	assert_string_equal(got.detections, "[\"Analysis.Failed\"]");
+	reputation_clear(&got);
+}
+
+static void
+test_failure_keeps_a_worse_verdict_and_its_detections(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(13, "malicious", 100), got;
+
+	r.because = "[{\"path\":\"x\",\"name\":\"Inner\"}]";
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_fail(f->st, r.sha256,
+						     "Limits.Exceeded.Time", 0),
+			 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.verdict, "malicious");
+	assert_int_equal(got.score, 100);
+	assert_string_equal(got.detections,
+			    "[\"Inner\",\"Limits.Exceeded.Time\"]");
+	assert_string_equal(
+		got.because,
+		"[{\"path\":\"x\",\"name\":\"Inner\"},"
+		"{\"path\":\"\",\"name\":\"Limits.Exceeded.Time\"}]");
+	reputation_clear(&got);
+	assert_int_equal(f->st->ops->reputation_fail(f->st, sample(14).sha256,
+						     "Analysis.Failed", 0),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->reputation_fail(f->st, r.sha256, "", 0),
+			 VG_EINVAL);
+}
+
+static void
+test_corrupt_because_is_ecorrupt(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r;
+
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 5, NULL), 0);
+	raw_exec(f->path, "UPDATE samples SET because = 'nonsense'");
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(5).sha256, &r),
+		VG_ECORRUPT);
+	assert_non_null(strstr(f->st->err, "because"));
 }
 
 static void
@@ -1469,7 +1586,7 @@ test_newer_schema_version_is_refused(void **state)
 
 	assert_int_equal(f->st->ops->close(f->st), 0);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 3");
+	raw_exec(f->path, "PRAGMA user_version = 4");
 	assert_int_equal(store_sqlite_open(f->path, &st, err, sizeof(err)),
 			 VG_ECORRUPT);
 	assert_null(st);
@@ -2194,7 +2311,11 @@ test_version_1_database_is_migrated(void **state)
 	if (store_sqlite_open(path, &f->st, v, sizeof(v)) != 0)
 		fail_msg("store_sqlite_open: %s", v);
 	raw_text(path, "PRAGMA user_version", v, sizeof(v));
-	assert_string_equal(v, "2");
+	assert_string_equal(v, "3");
+	/* Every sample migrated has an empty because. */
+	raw_text(path, "SELECT count(*) FROM samples WHERE because != '[]'", v,
+		 sizeof(v));
+	assert_string_equal(v, "0");
 	raw_text(path,
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
@@ -2378,6 +2499,10 @@ main(void)
 		T(test_concurrent_claims_hand_out_each_job_once),
 		T(test_processes_opening_a_new_file_at_once_all_succeed),
 		T(test_corrupt_reputation_row_is_ecorrupt),
+		T(test_corrupt_because_is_ecorrupt),
+		T(test_note_and_finish_store_because),
+		T(test_failure_overrides_a_clean_note),
+		T(test_failure_keeps_a_worse_verdict_and_its_detections),
 		T(test_corrupt_job_state_is_ecorrupt),
 		T(test_corrupt_client_row_is_ecorrupt),
 		T(test_corrupt_queued_job_does_not_block_the_queue),
