@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "engine/report.h"
+#include "node/report_check.h"
 #include "node/worker.h"
 #include "store/store.h"
 
@@ -321,54 +322,36 @@ jstr(json_t *o, const char *key)
 	return v ? v : "";
 }
 
-static const char *
-verdict_word(int score)
-{
-	return verdict_name(verdict_from_score(score));
-}
-
 /* Notes the reputation of every object found inside the sample, in one
- * transaction: an archive of thousands of members costs one sync. */
+ * transaction: an archive of thousands of members costs one sync. Each
+ * object's reputation is its subtree's verdict (cv, decided by the node
+ * from the checked report), so that a container of malware is never clean;
+ * the store keeps an object's own analysis over any container's note. */
 static void
-note_objects(struct slot *s, json_t *report)
+note_objects(struct slot *s, json_t *report, const struct checked_verdict *cv,
+	     size_t n)
 {
 	json_t *objs = json_object_get(report, "objects"), *o;
-	size_t n = json_array_size(objs), k = 0, i, skipped = 0;
+	size_t k = 0, i, skipped = 0;
 	struct reputation *r;
-	char **dets;
 
 	if (n < 2)
 		return;
 	r = xcalloc(n, sizeof(*r));
-	dets = xcalloc(n, sizeof(*dets));
 	json_array_foreach(objs, i, o)
 	{
-		json_t *ms = json_object_get(o, "matches"), *m, *det;
-		int score = 0;
-		size_t q;
-
-		if (i == 0)
+		if (i == 0 || i >= n)
 			continue;
-		det = json_array();
-		json_array_foreach(ms, q, m)
-		{
-			int sc = (int)json_integer_value(
-				json_object_get(m, "score"));
-			json_array_append(det, json_object_get(m, "name"));
-			if (sc > score)
-				score = sc;
-		}
-		dets[k] = json_dumps(det, JSON_COMPACT);
-		json_decref(det);
 		snprintf(r[k].md5, sizeof(r[k].md5), "%s", jstr(o, "md5"));
 		snprintf(r[k].sha1, sizeof(r[k].sha1), "%s", jstr(o, "sha1"));
 		snprintf(r[k].sha256, sizeof(r[k].sha256), "%s",
 			 jstr(o, "sha256"));
 		r[k].size = (uint64_t)json_integer_value(
 			json_object_get(o, "size"));
-		r[k].verdict = (char *)verdict_word(score);
-		r[k].score = score;
-		r[k].detections = dets[k] ? dets[k] : "[]";
+		r[k].verdict = (char *)cv[i].verdict;
+		r[k].score = cv[i].score;
+		r[k].detections = cv[i].detections;
+		r[k].because = cv[i].because;
 		r[k].type =
 			(char *)json_string_value(json_object_get(o, "mime"));
 		k++;
@@ -381,9 +364,6 @@ note_objects(struct slot *s, json_t *report)
 		log_event(LOG_ERROR, "store_failed",
 			  "op=reputation_note_many err=\"%s\"", s->store->err);
 	}
-	for (i = 0; i < k; i++)
-		free(dets[i]);
-	free(dets);
 	free(r);
 }
 
@@ -394,74 +374,105 @@ apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
 {
 	json_error_t e;
 	json_t *r = json_loadb(text, len, 0, &e), *o0;
-	const char *verdict, *sha;
-	char *det = NULL, *stored = NULL;
+	struct checked_verdict *cv = NULL;
+	size_t n = 0;
+	const char *sha;
+	char *stored = NULL;
 	int rc = VG_EFORMAT;
 
 	if (r == NULL)
 		goto out;
 	o0 = json_array_get(json_object_get(r, "objects"), 0);
-	verdict = json_string_value(json_object_get(r, "verdict"));
 	sha = json_string_value(json_object_get(o0, "sha256"));
 	/* The worker is sandboxed but not trusted: its report must be about
-	 * the sample it was given. */
-	if (verdict == NULL || sha == NULL || strcmp(sha, j->sha256) != 0)
+	 * the sample it was given, and well-formed; the verdicts are the
+	 * node's (report_check.h). */
+	if (sha == NULL || strcmp(sha, j->sha256) != 0 ||
+	    report_check(r, &cv, &n) != 0)
 		goto out;
-	det = json_dumps(json_object_get(r, "detections"), JSON_COMPACT);
 	/* The worker saw bytes, not a name: the sample is its SHA-256. */
 	json_object_set_new(r, "path", json_string(j->sha256));
 	stored = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (det == NULL || stored == NULL)
+	if (stored == NULL)
 		goto out;
 	/* The objects first, stored and announced: whoever learns that the
 	 * sample is done may look up what was inside it at once. */
-	note_objects(s, r);
+	note_objects(s, r, cv, n);
 	rc = s->store->ops->job_finish(
-		s->store, j->id, stored, verdict,
-		(int)json_integer_value(json_object_get(r, "score")), det,
+		s->store, j->id, stored, cv[0].verdict, cv[0].score,
+		cv[0].detections,
 		json_string_value(json_object_get(o0, "mime")), ms);
 	if (rc == 0)
 		post_done(s->a, j->sha256);
 out:
-	free(det);
+	report_check_free(cv, n);
 	free(stored);
 	json_decref(r);
 	return rc;
 }
 
+/* Records on the sample that its analysis failed or was stopped (reason, a
+ * detection name): never clean (store.h, reputation_fail). */
+static void
+note_failure(struct slot *s, const struct job *j, const char *reason, double ms)
+{
+	if (s->store->ops->reputation_fail(s->store, j->sha256, reason, ms) !=
+	    0)
+		log_event(LOG_ERROR, "store_failed",
+			  "op=reputation_fail err=\"%s\"", s->store->err);
+}
+
 /* A job that could not be analysed: retried, or after the last attempt
- * failed with the verdict suspicious. */
+ * failed with the verdict suspicious (Analysis.Failed). */
 static void
 job_failed(struct slot *s, const struct job *j, const char *why, int final)
 {
-	struct reputation r;
 	int max = final ? j->attempts : ANALYSIS_MAX_ATTEMPTS;
+	int last = j->attempts >= max; /* job_fail's own test */
 
 	log_event(LOG_WARN, "job_failed",
 		  "job=%lld sha256=%s attempt=%d reason=\"%s\"",
 		  (long long)j->id, j->sha256, j->attempts, why);
+	/* The verdict before the job's state: whoever sees the job failed
+	 * sees a verdict that is not clean. */
+	if (last)
+		note_failure(s, j, "Analysis.Failed", 0);
 	if (s->store->ops->job_fail(s->store, j->id, why, max) != 0) {
 		log_event(LOG_ERROR, "store_failed", "op=job_fail err=\"%s\"",
 			  s->store->err);
 		return;
 	}
-	if (j->attempts < max) {
+	if (!last) {
 		s->a->jobs_retried++;
 		analysis_kick(s->a);
 		return;
 	}
 	s->a->jobs_failed++;
-	if (s->store->ops->reputation_get(s->store, j->sha256, &r) == 0) {
-		free(r.verdict);
-		free(r.detections);
-		r.verdict = xstrdup("suspicious");
-		r.score = 50;
-		r.detections = xstrdup("[\"Analysis.Failed\"]");
-		r.first_seen = 0;
-		if (s->store->ops->reputation_note(s->store, &r) == 0)
-			post_done(s->a, j->sha256);
-		reputation_clear(&r);
+	post_done(s->a, j->sha256);
+}
+
+/* Job j ran past the node's time limit: the node stopped it, once and for
+ * all. Retrying would only let one sample hold a worker for longer. */
+static void
+job_stopped(struct slot *s, const struct job *j, uint64_t ms)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why),
+		 "stopped by the node: no report within the time limit "
+		 "(max_scan_ms %u, %llu ms)",
+		 s->a->cfg.max_scan_ms, (unsigned long long)ms);
+	log_event(LOG_WARN, "job_stopped",
+		  "job=%lld sha256=%s attempt=%d ms=%llu", (long long)j->id,
+		  j->sha256, j->attempts, (unsigned long long)ms);
+	note_failure(s, j, "Limits.Exceeded.Time", (double)ms);
+	if (s->store->ops->job_fail(s->store, j->id, why, j->attempts) != 0) {
+		log_event(LOG_ERROR, "store_failed", "op=job_fail err=\"%s\"",
+			  s->store->err);
+		return;
 	}
+	s->a->jobs_failed++;
+	post_done(s->a, j->sha256);
 }
 
 /* The worker died or broke the protocol during job j: it is killed and
@@ -485,7 +496,7 @@ run_job(struct slot *s, struct job *j)
 	size_t len = 0;
 	char why[160];
 	char *text = NULL;
-	uint64_t t0 = clock_ms(), deadline;
+	uint64_t t0 = clock_ms(), t_sent, deadline;
 	struct sample_loc loc;
 	int fd, rc;
 
@@ -517,9 +528,12 @@ run_job(struct slot *s, struct job *j)
 		lost_worker(s, j);
 		return;
 	}
-	/* The engine stops itself at max_scan_ms and reports the limit; the
-	 * grace covers that report, not a second budget. */
-	deadline = t0 + a->cfg.max_scan_ms +
+	/* The worker has the sample from now on. The engine stops itself at
+	 * max_scan_ms and reports the limit; the grace covers that report,
+	 * not a second budget. Past it the node stops the job itself, once:
+	 * no sample holds a worker longer than the limit and the grace. */
+	t_sent = clock_ms();
+	deadline = t_sent + a->cfg.max_scan_ms +
 		   (a->cfg.max_scan_ms < ANALYSIS_GRACE_MS ? a->cfg.max_scan_ms
 							   : ANALYSIS_GRACE_MS);
 	for (;;) {
@@ -530,10 +544,7 @@ run_job(struct slot *s, struct job *j)
 		if (now >= deadline) {
 			reap(s, 1, NULL, 0);
 			a->restarts++;
-			snprintf(why, sizeof(why),
-				 "worker hung: no report after %llu ms",
-				 (unsigned long long)(now - t0));
-			job_failed(s, j, why, 0);
+			job_stopped(s, j, now - t_sent);
 			return;
 		}
 		n = poll(&pfd, 1, (int)(deadline - now));

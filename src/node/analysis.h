@@ -5,10 +5,17 @@
  * Each of the node's analysis slots is a thread that owns one sandboxed
  * worker process (vigil-worker, protocol in worker.h). The thread claims
  * a queued job from the store, decrypts the sample into a sealed memfd,
- * hands it to its worker, and waits for the report with a deadline. A
- * worker that crashes, hangs past the deadline or dies of its rlimits is
- * killed and replaced; its job is retried up to ANALYSIS_MAX_ATTEMPTS
- * times, then marked failed with the verdict `suspicious`. Results go to
+ * hands it to its worker, and waits for the report with a deadline:
+ * max_scan_ms and a grace of at most ANALYSIS_GRACE_MS for the report to
+ * arrive. A worker still busy at the deadline is killed and replaced, and
+ * its job is failed at once, not retried, with the verdict `suspicious`
+ * (Limits.Exceeded.Time): no sample holds a worker longer. A worker that
+ * crashes, breaks the protocol or dies of its rlimits is killed and
+ * replaced; its job is retried up to ANALYSIS_MAX_ATTEMPTS times, then
+ * failed with the verdict `suspicious` (Analysis.Failed). A failure is
+ * never clean, whatever was noted before (store.h, reputation_fail).
+ * Every object of a report is noted with its subtree's verdict, decided
+ * by the node (report_check.h). Results go to
  * the store, and the hashes whose reputation changed are handed to the
  * event loop through analysis_take_done() after a byte on notify_fd.
  */
@@ -21,7 +28,7 @@
 #include "store/samples.h"
 
 #define ANALYSIS_MAX_ATTEMPTS 3
-#define ANALYSIS_GRACE_MS     5000 /* beyond the engine's own time limit */
+#define ANALYSIS_GRACE_MS     1000 /* beyond the engine's own time limit */
 #define ANALYSIS_MAX_SLOTS    64
 /* The longest a slot defers its next job to a burst of submissions: each
  * slot still analyses at least one sample per this much time. */

@@ -1121,6 +1121,9 @@ answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
 					    json_integer(r.score));
 			json_object_set_new(out, "detections",
 					    det ? det : json_array());
+			det = json_loads(r.because, 0, NULL);
+			json_object_set_new(out, "because",
+					    det ? det : json_array());
 			/* Whoever learns the verdict here may look the sample
 			 * up next, maybe before loop 0 has taken the
 			 * analysis's results: the index must know it now. */

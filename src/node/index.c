@@ -69,6 +69,7 @@ index_free(struct lookup_index *ix)
 		return;
 	for (size_t i = 0; i < ix->n; i++) {
 		free(ix->e[i].detections);
+		free(ix->e[i].because);
 		free(ix->e[i].type);
 		free(ix->e[i].json);
 	}
@@ -164,15 +165,17 @@ render(struct index_entry *e)
 {
 	char md5[33], sha1[41], sha256[65];
 	json_t *det = json_loads(e->detections, 0, NULL), *j;
+	json_t *why = json_loads(e->because, 0, NULL);
 
 	sodium_bin2hex(md5, sizeof(md5), e->md5, 16);
 	sodium_bin2hex(sha1, sizeof(sha1), e->sha1, 20);
 	sodium_bin2hex(sha256, sizeof(sha256), e->sha256, 32);
-	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:o, s:I, s:I, "
-		      "s:I, s:o, s:f}",
+	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:I, s:o, s:I, "
+		      "s:I, s:I, s:o, s:f}",
 		      "md5", md5, "sha1", sha1, "sha256", sha256, "verdict",
 		      e->verdict, "score", e->score, "detections",
-		      json_is_array(det) ? det : json_array(), "size",
+		      json_is_array(det) ? det : json_array(), "because",
+		      json_is_array(why) ? why : json_array(), "size",
 		      (json_int_t)e->size, "type",
 		      e->type ? json_string(e->type) : json_null(),
 		      "first_seen", (json_int_t)e->first_seen, "last_seen",
@@ -183,11 +186,26 @@ render(struct index_entry *e)
 		      "analysis_ms", e->analysis_ms);
 	if (det != NULL && !json_is_array(det))
 		json_decref(det);
+	if (why != NULL && !json_is_array(why))
+		json_decref(why);
 	e->json = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (e->json == NULL)
 		fatal("out of memory");
 	e->json_len = strlen(e->json);
+}
+
+/* How bad a verdict is: unknown < clean < suspicious < malicious. */
+static int
+severity(const char *v)
+{
+	if (v == NULL)
+		return 0;
+	if (strcmp(v, "malicious") == 0)
+		return 3;
+	if (strcmp(v, "suspicious") == 0)
+		return 2;
+	return strcmp(v, "clean") == 0 ? 1 : 0;
 }
 
 int
@@ -203,7 +221,9 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 	    unhex(r->sha256, 64, e.sha256) != 0)
 		return VG_EINVAL;
 	if ((at = find(ix, 2, e.sha256)) >= 0 &&
-	    ix->e[at].analysed_at > r->analysed_at) {
+	    (ix->e[at].analysed_at > r->analysed_at ||
+	     (ix->e[at].analysed_at == r->analysed_at &&
+	      severity(ix->e[at].verdict) > severity(r->verdict)))) {
 		/* An older state arriving late (a submission's, read before
 		 * an analysis finished) keeps the newer analysis. */
 		const struct index_entry *o = &ix->e[at];
@@ -211,6 +231,7 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 		memcpy(e.verdict, o->verdict, sizeof(e.verdict));
 		e.score = o->score;
 		e.detections = xstrdup(o->detections);
+		e.because = xstrdup(o->because);
 		e.type = xstrdup(o->type);
 		e.analysed_at = o->analysed_at;
 		e.analysis_ms = o->analysis_ms;
@@ -219,6 +240,7 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 			 r->verdict ? r->verdict : "unknown");
 		e.score = r->score;
 		e.detections = xstrdup(r->detections ? r->detections : "[]");
+		e.because = xstrdup(r->because ? r->because : "[]");
 		e.type = xstrdup(r->type);
 		e.analysed_at = r->analysed_at;
 		e.analysis_ms = r->analysis_ms;
@@ -242,6 +264,7 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 	if (at >= 0) {
 		struct index_entry *old = &ix->e[at];
 		free(old->detections);
+		free(old->because);
 		free(old->type);
 		free(old->json);
 		*old = e; /* same digests: the tables stay valid */

@@ -21,6 +21,7 @@ struct index_entry {
 	char verdict[12];
 	int score;
 	char *detections; /* JSON array text, owned by the index */
+	char *because;    /* JSON array text, owned by the index */
 	uint64_t size;
 	char *type; /* may be NULL */
 	int64_t first_seen, last_seen, analysed_at;
@@ -39,8 +40,10 @@ void index_free(struct lookup_index *ix);
 /* Adds or updates the entry for r's sample. The entry never goes back:
  * an r analysed earlier than the entry keeps the entry's analysis, and
  * prevalence, first and last seen keep the larger span; so states put in
- * any order end as the newest. Returns 0 or VG_EINVAL when a hash in r
- * is malformed. */
+ * any order end as the newest. Of two states analysed in the same second
+ * (analysed_at has seconds), the worse verdict stays: a state read before
+ * a failure was recorded never makes the entry clean again. Returns 0 or
+ * VG_EINVAL when a hash in r is malformed. */
 int index_put(struct lookup_index *ix, const struct reputation *r);
 
 /* Looks up a hex digest of 32, 40 or 64 characters (any case). Returns
