@@ -21,7 +21,7 @@
  *           array), mime TEXT NULL, first_seen INT, last_seen INT,
  *           prevalence INT, analysed_at INT (0: not yet), analysis_ms
  *           REAL, blob_segment INT NULL, blob_offset INT NULL,
- *           blob_length INT NULL)
+ *           blob_length INT NULL, because TEXT (JSON array))
  *       The reputation of a sample, and where its encrypted bytes are
  *       (samples.h; all three blob columns or none: an object seen only
  *       inside another sample has none). The location is written in the
