@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,46 +229,42 @@ parent_of(const struct report *r, size_t i)
 	return p >= 0 && (size_t)p < i ? (size_t)p : 0;
 }
 
+/* The name object o has in a path: its own, or "#N"; in buf if made. */
+static const char *
+path_name(const struct object *o, char buf[16])
+{
+	if (o->name != NULL)
+		return o->name;
+	snprintf(buf, 16, "#%u", o->index);
+	return buf;
+}
+
 char *
 report_object_path(const struct report *r, size_t top, size_t i)
 {
-	size_t n = 0, len = 0, at, *chain;
-	char *s, *p;
+	size_t len = 0, at;
+	char buf[16], *s, *end;
 
 	if (top >= r->n_objects || i >= r->n_objects)
 		return NULL;
-	/* The objects from i up to top (excluded), innermost first. */
-	chain = xreallocarray(NULL, r->n_objects, sizeof(*chain));
+	/* Measure the walk from i up to top, then write it backwards. */
 	for (at = i; at != top; at = parent_of(r, at)) {
-		const struct object *o;
-
-		if (at == SIZE_MAX || at < top) {
-			free(chain);
-			return NULL;
-		}
-		o = &r->objects[at];
-		chain[n++] = at;
-		/* "#" and up to ten digits, or the name; and a '!'. */
-		len += (o->name != NULL ? strlen(o->name) : 11) + 1;
+		if (at == SIZE_MAX || at < top)
+			return NULL; /* top is not an ancestor of i */
+		len += strlen(path_name(&r->objects[at], buf)) + 1;
 	}
-	s = p = xmalloc(len + 1);
-	*p = '\0';
-	while (n > 0) {
-		const struct object *o = &r->objects[chain[--n]];
-		int k;
+	s = xmalloc(len + 1);
+	end = s + (len > 0 ? len - 1 : 0);
+	*end = '\0';
+	for (at = i; at != top; at = parent_of(r, at)) {
+		const char *name = path_name(&r->objects[at], buf);
+		size_t n = strlen(name);
 
-		if (o->name != NULL)
-			k = snprintf(p, len + 1 - (size_t)(p - s), "%s",
-				     o->name);
-		else
-			k = snprintf(p, len + 1 - (size_t)(p - s), "#%u",
-				     o->index);
-		p += k;
-		if (n > 0)
-			*p++ = '!';
-		*p = '\0';
+		end -= n;
+		memcpy(end, name, n);
+		if (end > s)
+			*--end = '!';
 	}
-	free(chain);
 	return s;
 }
 

@@ -143,6 +143,45 @@ test_an_older_state_never_undoes_an_analysis(void **state)
 	index_free(ix);
 }
 
+static void
+test_the_answer_says_because(void **state)
+{
+	struct lookup_index *ix = index_new();
+	struct reputation r =
+		rep("malicious", 100, "[\"Vigil_Test_EICAR\"]", 10, 10, 0, 20);
+
+	(void)state;
+	r.because = "[{\"path\":\"eicar.com\",\"name\":\"Vigil_Test_EICAR\"}]";
+	assert_int_equal(index_put(ix, &r), 0);
+	assert_non_null(strstr(get(ix, MD5)->json,
+			       "\"because\":[{\"path\":\"eicar.com\","
+			       "\"name\":\"Vigil_Test_EICAR\"}]"));
+	index_free(ix);
+}
+
+static void
+test_a_state_of_the_same_second_never_makes_it_clean(void **state)
+{
+	struct lookup_index *ix = index_new();
+	struct reputation failed =
+		rep("suspicious", 50, "[\"Analysis.Failed\"]", 10, 10, 1, 20);
+	struct reputation noted = rep("clean", 0, "[]", 10, 10, 1, 20);
+
+	(void)state;
+	/* A clean state read before the failure was recorded, put after. */
+	assert_int_equal(index_put(ix, &failed), 0);
+	assert_int_equal(index_put(ix, &noted), 0);
+	assert_string_equal(get(ix, MD5)->verdict, "suspicious");
+	assert_non_null(strstr(get(ix, MD5)->json, "Analysis.Failed"));
+	/* The other way round, the worse one wins too. */
+	index_free(ix);
+	ix = index_new();
+	assert_int_equal(index_put(ix, &noted), 0);
+	assert_int_equal(index_put(ix, &failed), 0);
+	assert_string_equal(get(ix, MD5)->verdict, "suspicious");
+	index_free(ix);
+}
+
 int
 main(void)
 {
@@ -150,6 +189,9 @@ main(void)
 		cmocka_unit_test(test_each_digest_finds_the_entry),
 		cmocka_unit_test(test_a_newer_analysis_replaces),
 		cmocka_unit_test(test_an_older_state_never_undoes_an_analysis),
+		cmocka_unit_test(test_the_answer_says_because),
+		cmocka_unit_test(
+			test_a_state_of_the_same_second_never_makes_it_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
