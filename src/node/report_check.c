@@ -272,6 +272,8 @@ report_check(json_t *j, struct checked_verdict **out, size_t *n)
 	struct checked_verdict *cv = NULL;
 	struct report *r = NULL;
 	uint32_t *depth = NULL;
+	enum verdict *verdicts = NULL;
+	int *scores = NULL;
 	size_t count = json_array_size(objs), i;
 	int rc = VG_EFORMAT, top_v, top_score;
 
@@ -292,27 +294,42 @@ report_check(json_t *j, struct checked_verdict **out, size_t *n)
 			goto out;
 	}
 	report_decide(r);
-	cv = xcalloc(count, sizeof(*cv));
+	/* Claims only raise: an object's own, and for the file the report's
+	 * too. The claims' bits first, then bottom up, so that what a claim
+	 * raises, every container above it carries too. */
+	verdicts = xreallocarray(NULL, count, sizeof(*verdicts));
+	scores = xreallocarray(NULL, count, sizeof(*scores));
 	for (i = 0; i < count; i++) {
-		json_t *jo = json_array_get(objs, i);
-		const struct object *o = &r->objects[i];
-		enum verdict v = o->verdict;
-		int score = o->score, cl_v, cl_score;
+		int cl_v, cl_score;
 
-		/* Claims only raise: the object's own, and for the file the
-		 * report's too. */
-		check_claim(jo, &cl_v, &cl_score);
+		verdicts[i] = r->objects[i].verdict;
+		scores[i] = r->objects[i].score;
+		check_claim(json_array_get(objs, i), &cl_v, &cl_score);
 		if (i == 0) {
 			cl_v = top_v > cl_v ? top_v : cl_v;
 			cl_score = top_score > cl_score ? top_score : cl_score;
 		}
-		if (cl_score > score)
-			score = cl_score;
-		if (verdict_from_score(score) > v)
-			v = verdict_from_score(score);
-		if (cl_v > (int)v)
-			v = (enum verdict)cl_v;
-		decide(jo, i == 0 ? j : NULL, o, v, score, &cv[i]);
+		if (cl_score > scores[i])
+			scores[i] = cl_score;
+		if (cl_v > (int)verdicts[i])
+			verdicts[i] = (enum verdict)cl_v;
+	}
+	for (i = count; i-- > 1;) {
+		size_t p = (size_t)r->objects[i].parent;
+
+		if (scores[i] > scores[p])
+			scores[p] = scores[i];
+		if (verdicts[i] > verdicts[p])
+			verdicts[p] = verdicts[i];
+	}
+	cv = xcalloc(count, sizeof(*cv));
+	for (i = 0; i < count; i++) {
+		enum verdict v = verdicts[i];
+
+		if (verdict_from_score(scores[i]) > v)
+			v = verdict_from_score(scores[i]);
+		decide(json_array_get(objs, i), i == 0 ? j : NULL,
+		       &r->objects[i], v, scores[i], &cv[i]);
 	}
 	*out = cv;
 	*n = count;
@@ -320,6 +337,8 @@ report_check(json_t *j, struct checked_verdict **out, size_t *n)
 	rc = 0;
 out:
 	free(depth);
+	free(verdicts);
+	free(scores);
 	report_free(r);
 	return rc;
 }
