@@ -457,6 +457,30 @@ test_error_record_carries_its_reason(void **state)
 }
 
 static void
+test_quarantine_record_names_file_and_reason(void **state)
+{
+	struct worker_msg_hdr h;
+	char text[WORKER_MAX_ERROR + 1];
+	int sv[2], fd;
+
+	(void)state;
+	pair(sv);
+	assert_int_equal(worker_send_quarantined(sv[0], "/r/bad.yar",
+						 "line 3: syntax error"),
+			 0);
+	assert_int_equal(worker_send_hdr(sv[0], WORKER_READY, 0, 0, -1), 0);
+	assert_int_equal(worker_recv_hdr(sv[1], &h, &fd), 0);
+	assert_int_equal(h.type, WORKER_RULE_QUARANTINED);
+	assert_int_equal(h.job_id, 0);
+	assert_int_equal(worker_recv_error(sv[1], &h, text, sizeof(text)), 0);
+	assert_string_equal(text, "/r/bad.yar\nline 3: syntax error");
+	assert_int_equal(worker_recv_hdr(sv[1], &h, &fd), 0);
+	assert_int_equal(h.type, WORKER_READY);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
 test_recv_hdr_at_eof_is_enoent(void **state)
 {
 	struct worker_msg_hdr h;
@@ -603,6 +627,35 @@ test_eicar_in_zip_is_malicious_with_its_member(void **state)
 	assert_non_null(strstr(json, "\"type\":\"CL_TYPE_ZIP\""));
 	assert_non_null(strstr(json, "\"name\":\"eicar.com\""));
 	assert_non_null(strstr(json, "\"Vigil_Test_EICAR\""));
+	free(json);
+	finish(&w);
+}
+
+/* A rule file that does not compile costs that file, not the worker: it
+ * is named to the node before READY, and the other rules still match. */
+static void
+test_broken_rule_file_is_named_and_the_rest_loads(void **state)
+{
+	char bad[600], text[WORKER_MAX_ERROR + 1];
+	struct worker_msg_hdr h;
+	struct wk w;
+	char *json;
+	int fd;
+
+	(void)state;
+	NEED_WORKER();
+	snprintf(bad, sizeof(bad), "%s/broken.yar", root);
+	write_file(
+		bad, "rule Broken {\n  condition:\n    true and and\n}\n",
+		strlen("rule Broken {\n  condition:\n    true and and\n}\n"));
+	spawn(&w, "--rules", bad);
+	assert_int_equal(worker_recv_hdr(w.sock, &h, &fd), 0);
+	assert_int_equal(h.type, WORKER_RULE_QUARANTINED);
+	assert_int_equal(worker_recv_error(w.sock, &h, text, sizeof(text)), 0);
+	assert_non_null(strstr(text, "broken.yar\nline 3: "));
+	expect_ready(&w);
+	json = analyse(&w, 1, eicar, strlen(eicar));
+	assert_verdict(json, "malicious");
 	free(json);
 	finish(&w);
 }
@@ -964,6 +1017,7 @@ main(void)
 		cmocka_unit_test(test_hdr_round_trip_passes_the_memfd),
 		cmocka_unit_test(test_body_round_trip_spans_chunks),
 		cmocka_unit_test(test_error_record_carries_its_reason),
+		cmocka_unit_test(test_quarantine_record_names_file_and_reason),
 		cmocka_unit_test(test_recv_hdr_at_eof_is_enoent),
 		cmocka_unit_test(test_recv_hdr_rejects_bad_magic),
 		cmocka_unit_test(test_recv_hdr_rejects_unknown_type_and_flags),
@@ -976,6 +1030,8 @@ main(void)
 		cmocka_unit_test(
 			test_eicar_in_zip_is_malicious_with_its_member),
 		cmocka_unit_test(test_clean_text_is_clean),
+		cmocka_unit_test(
+			test_broken_rule_file_is_named_and_the_rest_loads),
 		cmocka_unit_test(test_empty_sample_is_analysed),
 		cmocka_unit_test(test_one_worker_serves_jobs_in_a_row),
 		cmocka_unit_test(
