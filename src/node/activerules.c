@@ -272,6 +272,26 @@ settle(struct activerules *ar, struct cand *c, size_t n, char *err,
 	return VG_EIO;
 }
 
+/* For a file system without RENAME_EXCHANGE: two renames, and a worker
+ * starting between them finds no rules directory, fails to start and is
+ * started again (analysis.c). 0, or -1 with errno. */
+static int
+swap_by_two(struct activerules *ar)
+{
+	char *old = xasprintf("%s.old", ar->active);
+	int rc = -1, e;
+
+	remove_dir(old);
+	if (rename(ar->active, old) == 0) {
+		if (rename(ar->stage, ar->active) == 0)
+			rc = rename(old, ar->stage);
+		else if ((e = errno, rename(old, ar->active)) == 0)
+			errno = e;
+	}
+	free(old);
+	return rc;
+}
+
 /* Puts the staging directory in the active one's place. */
 static int
 swap_in(struct activerules *ar, char *err, size_t errlen)
@@ -279,8 +299,12 @@ swap_in(struct activerules *ar, char *err, size_t errlen)
 	struct stat st;
 
 	if (lstat(ar->active, &st) == 0) {
-		if (renameat2(AT_FDCWD, ar->stage, AT_FDCWD, ar->active,
-			      RENAME_EXCHANGE) != 0) {
+		int rc = renameat2(AT_FDCWD, ar->stage, AT_FDCWD, ar->active,
+				   RENAME_EXCHANGE);
+
+		if (rc != 0 && (errno == EINVAL || errno == ENOSYS))
+			rc = swap_by_two(ar);
+		if (rc != 0) {
 			snprintf(err, errlen, "%s: %s", ar->active,
 				 strerror(errno));
 			return VG_EIO;
