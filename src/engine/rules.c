@@ -185,12 +185,21 @@ compile_pass(YR_COMPILER **c, char **files, size_t nfiles, bool *out,
 	memset(&eb, 0, sizeof(eb));
 	yr_compiler_set_callback(*c, compiler_cb, &eb);
 	for (size_t i = 0; i < nfiles; i++) {
+		struct stat st;
 		FILE *f;
 
 		if (out[i])
 			continue;
 		if ((f = fopen(files[i], "r")) == NULL) {
 			quarantine(rs, files[i], strerror(errno));
+			out[i] = true;
+			continue;
+		}
+		/* libyara's scanner fails on a read error (a directory) and
+		 * leaks its buffer: only regular files go in. */
+		if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+			fclose(f);
+			quarantine(rs, files[i], "not a regular file");
 			out[i] = true;
 			continue;
 		}

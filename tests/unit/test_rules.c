@@ -168,6 +168,8 @@ test_unreadable_and_every_broken_file_listed(void **state)
 	assert_non_null(quarantined(&rs, "a.yar"));
 	assert_non_null(quarantined(&rs, "c.yar"));
 	assert_non_null(quarantined(&rs, "d.yar"));
+	assert_string_equal(quarantined(&rs, "d.yar")->reason,
+			    "not a regular file");
 	ruleset_free(&rs);
 	rmdir(path);
 	remove_file("a.yar");
