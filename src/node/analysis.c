@@ -614,27 +614,32 @@ bisect(struct slot *s, const struct job *j, const char *why)
 		size_t half = cnt / 2;
 
 		runs++;
-		if ((r = trial(s, j, fd, len, files + lo, half)) == 1) {
-			cnt = half;
-		} else if (r < 0) {
-			goto out;
-		} else if (runs++, trial(s, j, fd, len, files + lo + half,
-					 cnt - half) == 1) {
-			lo += half;
-			cnt -= half;
-		} else {
-			goto out;
+		r = trial(s, j, fd, len, files + lo, half);
+		if (r == 0) {
+			runs++;
+			r = trial(s, j, fd, len, files + lo + half, cnt - half);
+			if (r == 1)
+				lo += half;
+			half = cnt - half;
 		}
+		if (r != 1) /* neither half alone, or no worker to try */
+			goto out;
+		cnt = half;
 		pinned = cnt == 1;
 	}
 	if (cnt != 1)
 		goto out;
-	if (!pinned && (runs++, trial(s, j, fd, len, files + lo, 1)) != 1)
-		goto out;
+	if (!pinned) {
+		runs++;
+		if (trial(s, j, fd, len, files + lo, 1) != 1)
+			goto out;
+	}
+	/* /healthz shows the reason to anyone: the sample is named only in
+	 * the log (event=rule_bisect). */
 	snprintf(reason, sizeof(reason),
-		 "analysis of sample %s failed twice (%s); this file alone "
+		 "a sample failed analysis twice (%s); this file alone "
 		 "reproduces it (%zu runs)",
-		 j->sha256, why, runs);
+		 why, runs);
 	if (activerules_quarantine(a->cfg.rules, files[lo], reason) == 0) {
 		blamed = strrchr(files[lo], '/') ? strrchr(files[lo], '/') + 1
 						 : files[lo];

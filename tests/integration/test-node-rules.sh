@@ -171,6 +171,12 @@ grep -q 'event=rule_bisect .*file=slow.yar' vigild.err &&
 http GET /healthz ""
 check "/healthz: slow.yar quarantined for analysis, bravo.yar still for compile" \
 	'sorted((q["file"], q["cause"]) for q in d["rules_quarantined"]) == [("bravo.yar", "compile"), ("slow.yar", "analysis")]'
+slowsha=$(sha256sum slow.bin | cut -d' ' -f1)
+check "/healthz (public) does not name the sample that hung" \
+	"'$slowsha' not in json.dumps(d)"
+grep -q "event=rule_bisect .*sha256=$slowsha" vigild.err &&
+	pass "the log names the sample the search ran on" ||
+	fail "the log names the sample the search ran on"
 [ "$(quarantined_metric)" = 2 ] && pass "vigil_rules_quarantined 2" ||
 	fail "vigil_rules_quarantined 2" "$(quarantined_metric)"
 [ ! -e var/rules-active/slow.yar ] && pass "slow.yar is out of the active rules" ||
