@@ -4,7 +4,8 @@
 # /metrics, named by /healthz) and every other rule keeps working; on
 # SIGHUP a newly broken file keeps its last good version and a fixed one
 # comes back; a rule that makes analysis hang is found by halving the
-# rule files and quarantined, and the sample then gets a real verdict.
+# rule files and quarantined, and the sample then gets a real verdict; a
+# sample that crashes the worker without any rule blames none.
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
@@ -197,6 +198,30 @@ wait_healthz 'd["status"] == "ok" and d["rules_quarantined"] == []' &&
 [ "$(quarantined_metric)" = 0 ] && pass "vigil_rules_quarantined 0" ||
 	fail "vigil_rules_quarantined 0" "$(quarantined_metric)"
 
+kill -TERM $pid
+wait $pid
+
+# --- a sample that crashes the worker whatever the rules: no rule is blamed ---------------------
+cat >worker-wrapper <<WRAP
+#!/bin/sh
+exec "$VIGIL_WORKER" --self-test-crash "\$@"
+WRAP
+chmod +x worker-wrapper
+node_start vigild2 "VIGIL_WORKER=$tmp/worker-wrapper" -- -c node.conf --data "$tmp/var" ||
+	{ fail "vigild restarts with the self-test worker" "$(tail -5 vigild2.err)"; finish; }
+pid=$node_pid
+base=$node_base
+printf 'VIGIL-SELF-TEST-CRASH %s\n' "$(date +%s%N)" >crash.bin
+submit crash.bin
+check "a sample that crashes the worker with no rules at all fails as before" \
+	'd["status"] == "failed" and d["detections"] == ["Analysis.Failed"]'
+grep -q 'event=rule_bisect .*runs=1 file=none' vigild2.err &&
+	pass "the search stops after its run without rules and blames no file" ||
+	fail "the search stops after its run without rules and blames no file" \
+		"$(grep rule_bisect vigild2.err)"
+http GET /healthz ""
+check "/healthz: still ok, nothing quarantined" \
+	'd["status"] == "ok" and d["rules_quarantined"] == []'
 kill -TERM $pid
 wait $pid
 finish
