@@ -352,7 +352,9 @@ worker_recv_body(int sock, void *p, size_t len)
 #include "engine/rules.h"
 #include "node/sandbox.h"
 
-#define WORKER_MAX_RULE_PATHS 64
+/* As many as an engine loads: the node's search for a rule that crashes
+ * analysis (analysis.c) names the files of each half one by one. */
+#define WORKER_MAX_RULE_PATHS RULES_MAX_FILES
 /* Deepest directory nesting removed from the tmpdir. libclamav nests a
  * directory or two per archive level (max_depth levels); each level
  * removed holds one fd, under RLIMIT_NOFILE. */
