@@ -35,6 +35,7 @@
 #include "common/text.h"
 #include "common/xmalloc.h"
 #include "engine/engine.h"
+#include "engine/rules.h"
 
 #define SCAN_MAX_JOBS 256
 
@@ -555,6 +556,18 @@ cmd_scan(int argc, char **argv)
 	if (engine_new(&cfg, &sc.engine, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigil scan: %s\n", err);
 		goto out;
+	}
+	{
+		/* The other rules still work; the scan goes on, but a rule
+		 * that could not load is an error (exit 2 if nothing is
+		 * found): a clean result is less sure than it looks. */
+		const struct rule_quarantine *q;
+		size_t nq = engine_rules_quarantined(sc.engine, &q);
+
+		for (size_t i = 0; i < nq; i++)
+			fprintf(stderr, "vigil: rules: %s: quarantined: %s\n",
+				q[i].file, q[i].reason);
+		sc.n_errors += nq;
 	}
 	if (cloud)
 		sc.cloud = cloud_new();

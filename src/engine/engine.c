@@ -575,6 +575,14 @@ engine_hash_count(const struct engine *e)
 	return hashdb_count(e->hdb);
 }
 
+size_t
+engine_rules_quarantined(const struct engine *e,
+			 const struct rule_quarantine **q)
+{
+	*q = e->rs.quarantined;
+	return e->rs.n_quarantined;
+}
+
 static magic_t
 magic_new(int flags)
 {

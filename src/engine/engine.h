@@ -25,6 +25,7 @@
 
 struct engine;
 struct scanner;
+struct rule_quarantine; /* rules.h */
 
 struct engine_config {
 	struct vg_limits limits;
@@ -46,10 +47,11 @@ void engine_config_default(struct engine_config *cfg);
 
 /*
  * Builds an engine: compiles every rule file, loads every hash file, and
- * prepares libclamav. On failure returns a negative VG_E* code and writes a
- * message naming the file and line into err (errlen bytes). On success
- * *out is owned by the caller; free it with engine_free() after every
- * scanner built from it is freed.
+ * prepares libclamav. A rule file that does not compile is quarantined,
+ * not an error (engine_rules_quarantined()). On failure returns a negative
+ * VG_E* code and writes a message naming the file and line into err (errlen
+ * bytes). On success *out is owned by the caller; free it with engine_free()
+ * after every scanner built from it is freed.
  */
 int engine_new(const struct engine_config *cfg, struct engine **out, char *err,
 	       size_t errlen);
@@ -58,6 +60,11 @@ void engine_free(struct engine *e);
 /* Number of YARA rules and hash signatures loaded. */
 size_t engine_rule_count(const struct engine *e);
 size_t engine_hash_count(const struct engine *e);
+
+/* Number of rule files left out because they did not compile or could
+ * not be read; *q points at them (file, reason), owned by e. */
+size_t engine_rules_quarantined(const struct engine *e,
+				const struct rule_quarantine **q);
 
 /* Creates a per-thread scanner. Returns 0 or a negative VG_E* code. */
 int scanner_new(struct engine *e, struct scanner **out);

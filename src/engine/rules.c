@@ -15,9 +15,9 @@
 #include "common/err.h"
 #include "common/xmalloc.h"
 
+/* The first compiler error of the file being added, for its quarantine. */
 struct errbuf {
-	char *buf;
-	size_t len, used;
+	char buf[RULES_REASON_MAX];
 	int errors;
 };
 
@@ -26,20 +26,14 @@ compiler_cb(int level, const char *file, int line, const YR_RULE *rule,
 	    const char *message, void *ud)
 {
 	struct errbuf *e = ud;
-	int n;
 
+	(void)file;
 	(void)rule;
 	if (level != YARA_ERROR_LEVEL_ERROR)
 		return;
-	e->errors++;
-	if (e->used + 1 >= e->len)
-		return;
-	n = snprintf(e->buf + e->used, e->len - e->used, "%s%s:%d: %s",
-		     e->used ? "; " : "", file ? file : "(rules)", line,
-		     message);
-	if (n > 0)
-		e->used += (size_t)n < e->len - e->used ? (size_t)n
-							: e->len - e->used - 1;
+	if (e->errors++ == 0)
+		snprintf(e->buf, sizeof(e->buf), "line %d: %s", line,
+			 message ? message : "error");
 }
 
 int
@@ -162,13 +156,73 @@ index_meta(struct ruleset *rs)
 	}
 }
 
+static void
+quarantine(struct ruleset *rs, const char *file, const char *reason)
+{
+	struct rule_quarantine *q;
+
+	rs->quarantined = xreallocarray(rs->quarantined, rs->n_quarantined + 1,
+					sizeof(*rs->quarantined));
+	q = &rs->quarantined[rs->n_quarantined++];
+	q->file = xstrdup(file);
+	q->reason = xstrdup(reason);
+}
+
+/*
+ * One attempt at compiling every file not yet quarantined, in order. YARA
+ * refuses any further file once one has failed, so the first file that
+ * fails is quarantined and the attempt ends: 1 means "start again without
+ * it". 0: every file went in and *c holds them.
+ */
+static int
+compile_pass(YR_COMPILER **c, char **files, size_t nfiles, bool *out,
+	     struct ruleset *rs)
+{
+	struct errbuf eb;
+
+	if (yr_compiler_create(c) != ERROR_SUCCESS)
+		return VG_ENOMEM;
+	memset(&eb, 0, sizeof(eb));
+	yr_compiler_set_callback(*c, compiler_cb, &eb);
+	for (size_t i = 0; i < nfiles; i++) {
+		struct stat st;
+		FILE *f;
+
+		if (out[i])
+			continue;
+		if ((f = fopen(files[i], "r")) == NULL) {
+			quarantine(rs, files[i], strerror(errno));
+			out[i] = true;
+			continue;
+		}
+		/* libyara's scanner fails on a read error (a directory) and
+		 * leaks its buffer: only regular files go in. */
+		if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+			fclose(f);
+			quarantine(rs, files[i], "not a regular file");
+			out[i] = true;
+			continue;
+		}
+		yr_compiler_add_file(*c, f, NULL, files[i]);
+		fclose(f);
+		if (eb.errors) {
+			quarantine(rs, files[i], eb.buf);
+			out[i] = true;
+			yr_compiler_destroy(*c);
+			*c = NULL;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int
 ruleset_compile(const char *const *paths, size_t n, struct ruleset *out,
 		char *err, size_t errlen)
 {
 	YR_COMPILER *c = NULL;
-	struct errbuf eb = {err, errlen, 0, 0};
 	char **files = NULL;
+	bool *left_out = NULL;
 	size_t nfiles = 0;
 	int rc = 0;
 
@@ -178,30 +232,13 @@ ruleset_compile(const char *const *paths, size_t n, struct ruleset *out,
 	for (size_t i = 0; i < n; i++)
 		if ((rc = collect(paths[i], &files, &nfiles, err, errlen)) != 0)
 			goto out;
-	if (yr_compiler_create(&c) != ERROR_SUCCESS) {
-		rc = VG_ENOMEM;
+	left_out = xcalloc(nfiles ? nfiles : 1, sizeof(*left_out));
+	/* Each pass either succeeds or quarantines one more file: at most
+	 * nfiles + 1 passes. */
+	while ((rc = compile_pass(&c, files, nfiles, left_out, out)) == 1)
+		;
+	if (rc != 0)
 		goto out;
-	}
-	yr_compiler_set_callback(c, compiler_cb, &eb);
-	for (size_t i = 0; i < nfiles; i++) {
-		FILE *f = fopen(files[i], "r");
-
-		if (f == NULL) {
-			snprintf(err, errlen, "%s: %s", files[i],
-				 strerror(errno));
-			rc = VG_EIO;
-			goto out;
-		}
-		yr_compiler_add_file(c, f, NULL, files[i]);
-		fclose(f);
-		/* After the first failing file YARA refuses further adds. */
-		if (eb.errors)
-			break;
-	}
-	if (eb.errors) {
-		rc = VG_EFORMAT;
-		goto out;
-	}
 	if (yr_compiler_get_rules(c, &out->rules) != ERROR_SUCCESS) {
 		rc = VG_ENOMEM;
 		goto out;
@@ -213,6 +250,9 @@ out:
 	for (size_t i = 0; i < nfiles; i++)
 		free(files[i]);
 	free(files);
+	free(left_out);
+	if (rc != 0)
+		ruleset_free(out);
 	return rc;
 }
 
@@ -224,6 +264,11 @@ ruleset_free(struct ruleset *rs)
 	if (rs->rules != NULL)
 		yr_rules_destroy(rs->rules);
 	free(rs->info);
+	for (size_t i = 0; i < rs->n_quarantined; i++) {
+		free(rs->quarantined[i].file);
+		free(rs->quarantined[i].reason);
+	}
+	free(rs->quarantined);
 	memset(rs, 0, sizeof(*rs));
 }
 

@@ -34,6 +34,8 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "engine/report.h"
+#include "engine/rules.h"
+#include "node/activerules.h"
 #include "node/report_check.h"
 #include "node/worker.h"
 #include "store/store.h"
@@ -220,16 +222,37 @@ reap(struct slot *s, int force, char *why, size_t len)
 	clean_tmpdir(s);
 }
 
-/* Starts a worker and waits for its READY. */
+/* A worker could not load a rule file the node had accepted (worker.h,
+ * RULE_QUARANTINED): it is taken out of the active rules, and every
+ * worker restarts without it. */
+static void
+rule_unloadable(struct slot *s, char *text)
+{
+	struct analysis *a = s->a;
+	char *nl = strchr(text, '\n'), why[RULES_REASON_MAX], v[600];
+
+	if (nl == NULL)
+		return;
+	*nl = '\0';
+	log_event(LOG_WARN, "worker_rule_unloadable", "slot=%u file=%s",
+		  s->index, log_value(text, v, sizeof(v)));
+	snprintf(why, sizeof(why), "a worker could not load it: %s", nl + 1);
+	if (a->cfg.rules != NULL &&
+	    activerules_quarantine(a->cfg.rules, text, why) == 0)
+		analysis_reload(a);
+}
+
+/* Starts a worker that loads the rule paths given (n_rules of them; none:
+ * no YARA rules) and waits for its READY. */
 static int
-spawn(struct slot *s)
+spawn_with(struct slot *s, char *const *rules, size_t n_rules)
 {
 	struct analysis *a = s->a;
 	posix_spawn_file_actions_t fa;
-	char maxms[16], *argv[12];
+	char maxms[16], **argv;
 	struct worker_msg_hdr h;
 	int sv[2], child, rc, argc = 0;
-	struct pollfd pfd;
+	uint64_t t0;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return VG_EIO;
@@ -244,10 +267,11 @@ spawn(struct slot *s)
 		}
 	}
 	snprintf(maxms, sizeof(maxms), "%u", a->cfg.max_scan_ms);
+	argv = xcalloc(8 + 2 * n_rules, sizeof(*argv));
 	argv[argc++] = a->worker_path;
-	if (a->rules_dir != NULL) {
+	for (size_t i = 0; i < n_rules; i++) {
 		argv[argc++] = "--rules";
-		argv[argc++] = a->rules_dir;
+		argv[argc++] = rules[i];
 	}
 	argv[argc++] = "--tmpdir";
 	argv[argc++] = s->tmpdir;
@@ -259,6 +283,7 @@ spawn(struct slot *s)
 	posix_spawn_file_actions_adddup2(&fa, child, WORKER_FD);
 	rc = posix_spawn(&s->pid, a->worker_path, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	free(argv);
 	close(child);
 	if (rc != 0) {
 		log_event(LOG_ERROR, "worker_spawn_failed", "path=%s errno=%d",
@@ -268,10 +293,29 @@ spawn(struct slot *s)
 		return VG_EIO;
 	}
 	s->sock = sv[0];
-	pfd.fd = s->sock;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, READY_TIMEOUT_MS) != 1 ||
-	    worker_recv_hdr(s->sock, &h, NULL) != 0 || h.type != WORKER_READY) {
+	/* Before its READY, the worker names the rule files it could not
+	 * load, if any; at most RULES_MAX_FILES of them. */
+	t0 = clock_ms();
+	for (unsigned k = 0; k <= RULES_MAX_FILES; k++) {
+		struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
+		char text[WORKER_MAX_ERROR + 1];
+		uint64_t now = clock_ms();
+
+		rc = VG_EIO;
+		if (now - t0 >= READY_TIMEOUT_MS ||
+		    poll(&pfd, 1, (int)(READY_TIMEOUT_MS - (now - t0))) != 1 ||
+		    worker_recv_hdr(s->sock, &h, NULL) != 0)
+			break;
+		if (h.type == WORKER_READY) {
+			rc = 0;
+			break;
+		}
+		if (h.type != WORKER_RULE_QUARANTINED ||
+		    worker_recv_error(s->sock, &h, text, sizeof(text)) != 0)
+			break;
+		rule_unloadable(s, text);
+	}
+	if (rc != 0) {
 		char why[128];
 
 		reap(s, 1, why, sizeof(why));
@@ -283,6 +327,15 @@ spawn(struct slot *s)
 		  (int)s->pid);
 	s->generation = a->generation;
 	return 0;
+}
+
+/* Starts a worker on the node's rules and waits for its READY. */
+static int
+spawn(struct slot *s)
+{
+	char *rules = s->a->rules_dir;
+
+	return spawn_with(s, &rules, rules != NULL ? 1 : 0);
 }
 
 /* A sealed memfd holding the decrypted sample. */
@@ -475,6 +528,157 @@ job_stopped(struct slot *s, const struct job *j, uint64_t ms)
 	post_done(s->a, j->sha256);
 }
 
+/* The sample of job j, decrypted into a sealed memfd (*fd, *len bytes). */
+static int
+load_sample(struct slot *s, const struct job *j, int *fd, size_t *len)
+{
+	struct sample_loc loc;
+	uint8_t *buf = NULL;
+	int rc;
+
+	*fd = -1;
+	rc = s->store->ops->sample_locate(s->store, j->sha256, &loc);
+	if (rc == 0)
+		rc = samples_read(s->a->cfg.samples, &loc, j->sha256, &buf,
+				  len);
+	if (rc != 0)
+		return rc;
+	*fd = sample_fd(buf, *len);
+	free(buf);
+	return *fd < 0 ? VG_EIO : 0;
+}
+
+/*
+ * One run of job j's sample on a fresh worker that loads only the n rule
+ * files given: 1 if the worker crashed or missed its deadline, 0 if it
+ * answered (a report or an engine error), VG_EIO if no worker started.
+ * The worker is killed either way: only the outcome counts.
+ */
+static int
+trial(struct slot *s, const struct job *j, int fd, size_t len,
+      char *const *files, size_t n)
+{
+	struct analysis *a = s->a;
+	struct worker_msg_hdr h;
+	uint64_t t0, deadline;
+	int failed = 1;
+
+	if (spawn_with(s, files, n) != 0)
+		return VG_EIO;
+	t0 = clock_ms();
+	deadline = t0 + a->cfg.max_scan_ms +
+		   (a->cfg.max_scan_ms < ANALYSIS_GRACE_MS ? a->cfg.max_scan_ms
+							   : ANALYSIS_GRACE_MS);
+	if (worker_send_hdr(s->sock, WORKER_JOB, (uint64_t)j->id, len, fd) != 0)
+		goto out;
+	for (;;) {
+		struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
+		uint64_t now = clock_ms();
+		int k;
+
+		if (now >= deadline)
+			goto out;
+		k = poll(&pfd, 1, (int)(deadline - now));
+		if (k == 1)
+			break;
+		if (k < 0 && errno != EINTR)
+			goto out;
+	}
+	if (worker_recv_hdr(s->sock, &h, NULL) == 0 &&
+	    h.job_id == (uint64_t)j->id &&
+	    (h.type == WORKER_REPORT || h.type == WORKER_ERROR))
+		failed = 0;
+out:
+	reap(s, 1, NULL, 0);
+	return failed;
+}
+
+/*
+ * Job j's sample crashed or hung its worker twice in a row (why: how, the
+ * second time). Is one rule file to blame? With no rules at all the
+ * sample must pass (or no rule is to blame); then the active files are
+ * halved, keeping the half that still fails alone, down to one file,
+ * which is quarantined. A failure that needs files from both halves, or
+ * that does not come back, blames nothing. At most
+ * ANALYSIS_BISECT_MAX_RUNS runs, each within the job's deadline, all on
+ * this slot while its job waits.
+ */
+static void
+bisect(struct slot *s, const struct job *j, const char *why)
+{
+	struct analysis *a = s->a;
+	char **files = NULL, reason[RULES_REASON_MAX], v[600];
+	const char *blamed = "none";
+	size_t n = 0, lo = 0, cnt, runs = 0;
+	bool pinned = false; /* the last run was files[lo] alone, failing */
+	size_t len = 0;
+	int fd = -1, r;
+
+	if (a->cfg.rules == NULL ||
+	    activerules_files(a->cfg.rules, &files, &n) != 0 || n == 0 ||
+	    load_sample(s, j, &fd, &len) != 0)
+		goto out;
+	runs++;
+	if (trial(s, j, fd, len, NULL, 0) != 0)
+		goto out;
+	for (cnt = n; cnt > 1 && runs + 2 <= ANALYSIS_BISECT_MAX_RUNS;) {
+		size_t half = cnt / 2;
+
+		runs++;
+		r = trial(s, j, fd, len, files + lo, half);
+		if (r == 0) {
+			runs++;
+			r = trial(s, j, fd, len, files + lo + half, cnt - half);
+			if (r == 1)
+				lo += half;
+			half = cnt - half;
+		}
+		if (r != 1) /* neither half alone, or no worker to try */
+			goto out;
+		cnt = half;
+		pinned = cnt == 1;
+	}
+	if (cnt != 1)
+		goto out;
+	if (!pinned) {
+		runs++;
+		if (trial(s, j, fd, len, files + lo, 1) != 1)
+			goto out;
+	}
+	/* /healthz shows the reason to anyone: the sample is named only in
+	 * the log (event=rule_bisect). */
+	snprintf(reason, sizeof(reason),
+		 "a sample failed analysis twice (%s); this file alone "
+		 "reproduces it (%zu runs)",
+		 why, runs);
+	if (activerules_quarantine(a->cfg.rules, files[lo], reason) == 0) {
+		blamed = strrchr(files[lo], '/') ? strrchr(files[lo], '/') + 1
+						 : files[lo];
+		analysis_reload(a);
+	}
+out:
+	log_event(LOG_WARN, "rule_bisect",
+		  "job=%lld sha256=%s runs=%zu file=%s", (long long)j->id,
+		  j->sha256, runs, log_value(blamed, v, sizeof(v)));
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+/* The worker crashed or hung on job j (killed and reaped by now): the job
+ * is retried. The second time in a row, with an attempt left, the rules
+ * are searched for one to blame first (bisect()). */
+static void
+worker_failed(struct slot *s, const struct job *j, const char *why)
+{
+	if (j->attempts >= 2 && j->attempts < ANALYSIS_MAX_ATTEMPTS &&
+	    j->error != NULL && strncmp(j->error, "worker ", 7) == 0)
+		bisect(s, j, why);
+	job_failed(s, j, why, 0);
+}
+
 /* The worker died or broke the protocol during job j: it is killed and
  * replaced, and the job is retried with how the worker ended as reason. */
 static void
@@ -484,7 +688,7 @@ lost_worker(struct slot *s, const struct job *j)
 
 	reap(s, 1, why, sizeof(why));
 	s->a->restarts++;
-	job_failed(s, j, why, 0);
+	worker_failed(s, j, why);
 }
 
 static void
@@ -545,6 +749,12 @@ run_job(struct slot *s, struct job *j)
 			reap(s, 1, NULL, 0);
 			a->restarts++;
 			job_stopped(s, j, now - t_sent);
+			/* Was a rule to blame? The verdict is recorded
+			 * already; the search only holds this slot. */
+			snprintf(why, sizeof(why),
+				 "worker hung: no report after %llu ms",
+				 (unsigned long long)(now - t_sent));
+			bisect(s, j, why);
 			return;
 		}
 		n = poll(&pfd, 1, (int)(deadline - now));

@@ -15,7 +15,10 @@
  * failed with the verdict `suspicious` (Analysis.Failed). A failure is
  * never clean, whatever was noted before (store.h, reputation_fail).
  * Every object of a report is noted with its subtree's verdict, decided
- * by the node (report_check.h). Results go to
+ * by the node (report_check.h). When a sample crashes its worker on two
+ * attempts in a row, or is stopped at the deadline, the slot looks for
+ * the one rule file responsible by halving the active rule files, and
+ * quarantines it (activerules.h). Results go to
  * the store, and the hashes whose reputation changed are handed to the
  * event loop through analysis_take_done() after a byte on notify_fd.
  */
@@ -28,22 +31,29 @@
 #include "store/samples.h"
 
 #define ANALYSIS_MAX_ATTEMPTS 3
-#define ANALYSIS_GRACE_MS     1000 /* beyond the engine's own time limit */
-#define ANALYSIS_MAX_SLOTS    64
+/* Worker runs one search for a rule file that crashes or hangs analysis
+ * may take (analysis.c, bisect()): enough for 2^15 files. */
+#define ANALYSIS_BISECT_MAX_RUNS 32
+#define ANALYSIS_GRACE_MS        1000 /* beyond the engine's own time limit */
+#define ANALYSIS_MAX_SLOTS       64
 /* The longest a slot defers its next job to a burst of submissions: each
  * slot still analyses at least one sample per this much time. */
 #define ANALYSIS_YIELD_MAX_MS  100
 #define ANALYSIS_YIELD_STEP_MS 20 /* how often a yielding slot looks again */
 
 struct analysis;
+struct activerules;
 
 struct analysis_config {
 	const char *db_path;     /* the store's file; each slot opens its own */
 	struct samples *samples; /* shared, read-only after open */
 	const char *worker_path; /* the vigil-worker program */
 	const char *rules_dir;   /* NULL: the worker's default rules */
-	const char *tmp_root;    /* private temporary folders go below */
-	unsigned slots;          /* 1..ANALYSIS_MAX_SLOTS */
+	/* The active rules rules_dir is the directory of, for quarantining a
+	 * file a worker cannot load or that crashes analysis; may be NULL. */
+	struct activerules *rules;
+	const char *tmp_root; /* private temporary folders go below */
+	unsigned slots;       /* 1..ANALYSIS_MAX_SLOTS */
 	uint32_t max_scan_ms;
 	int notify_fd; /* written one byte when results are ready */
 	/* Yielding to ingest: while ingest_rate(ingest_ud) (submissions

@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "node/access.h"
+#include "node/activerules.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
 #include "node/portal.h"
@@ -1358,17 +1359,31 @@ api_tick(struct node *node)
 static int
 on_healthz(h2o_req_t *req)
 {
-	size_t n;
+	struct activerules_entry *q = NULL;
+	json_t *qj = json_array();
+	size_t n, nq = 0;
 
 	if (!is_method(req, "GET"))
 		return wrong_method(req, ROUTE_HEALTHZ, "GET");
 	index_read_lock();
 	n = index_count(N->index);
 	index_unlock();
+	/* Still 200 when degraded: the node serves, with fewer rules. */
+	if (N->rules != NULL)
+		nq = activerules_quarantined(N->rules, &q);
+	for (size_t i = 0; i < nq; i++)
+		json_array_append_new(
+			qj, json_pack("{s:s, s:s, s:s, s:b}", "file", q[i].file,
+				      "reason", q[i].reason, "cause",
+				      q[i].crash ? "analysis" : "compile",
+				      "last_good", q[i].kept));
+	free(q);
 	return api_send_json(req, ROUTE_HEALTHZ, 200,
-			     json_pack("{s:s, s:s, s:s, s:I}", "status", "ok",
-				       "region", N->cfg.region, "site",
-				       N->cfg.site, "samples", (json_int_t)n));
+			     json_pack("{s:s, s:s, s:s, s:I, s:o}", "status",
+				       nq ? "degraded" : "ok", "region",
+				       N->cfg.region, "site", N->cfg.site,
+				       "samples", (json_int_t)n,
+				       "rules_quarantined", qj));
 }
 
 /* Adds up every loop's counters. */
@@ -1430,6 +1445,17 @@ on_metrics(h2o_req_t *req)
 	    "vigil_lookup_duration_seconds_count %llu\n",
 	    (unsigned long long)m.lookup_count, (double)m.lookup_ns / 1e9,
 	    (unsigned long long)m.lookup_count);
+	if (N->rules != NULL) {
+		struct activerules_entry *q;
+		size_t nq = activerules_quarantined(N->rules, &q);
+
+		free(q);
+		OUT("# HELP vigil_rules_quarantined Rule files left out of "
+		    "analysis (/healthz names them).\n"
+		    "# TYPE vigil_rules_quarantined gauge\n"
+		    "vigil_rules_quarantined %zu\n",
+		    nq);
+	}
 	OUT("# HELP vigil_lookup_hashes_total Hashes looked up.\n"
 	    "# TYPE vigil_lookup_hashes_total counter\n"
 	    "vigil_lookup_hashes_total %llu\n",

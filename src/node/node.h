@@ -60,6 +60,7 @@ struct metrics {
 
 struct waiter;
 struct releases;
+struct activerules;
 
 /* One HTTP event loop thread's share of the API's state (api.c). */
 struct digest;
@@ -85,6 +86,7 @@ struct node {
 	struct store *store; /* the main thread's, at start; loop 0's then */
 	struct samples *samples;
 	struct analysis *analysis; /* NULL when analysis is off */
+	struct activerules *rules; /* what the workers load; activerules.h */
 	struct ingest *ingest;     /* group commit of submissions */
 	struct nodelog *log;       /* the transparency log and its sequencer */
 	struct witnessing

@@ -37,6 +37,7 @@
 #include "common/net.h"
 #include "common/xmalloc.h"
 #include "engine/digest.h"
+#include "node/activerules.h"
 #include "node/analysis.h"
 #include "node/api.h"
 #include "node/config.h"
@@ -311,10 +312,20 @@ loop_main(void *arg)
 			/* Connections stay up; each worker finishes its job
 			 * and the next one starts with the rules as they are
 			 * now. */
+			char rerr[512], v[600];
+
 			reload_signal = 0;
 			log_event(LOG_INFO, "reload", "rules=%s",
 				  the_rules_dir);
-			analysis_reload(node->analysis);
+			/* A broken file keeps its last good version; if the
+			 * directory cannot be read at all, every file does. */
+			if (activerules_reload(node->rules, rerr,
+					       sizeof(rerr)) != 0)
+				log_event(LOG_ERROR, "reload_failed",
+					  "reason=%s",
+					  log_value(rerr, v, sizeof(v)));
+			else
+				analysis_reload(node->analysis);
 		}
 		log_flush();
 	}
@@ -577,13 +588,21 @@ main(int argc, char **argv)
 	acfg.db_path = dbpath;
 	acfg.samples = samples;
 	acfg.worker_path = wpath;
-	/* The workers get the configured rules, else the default ones. */
+	/* The configured rules, else the default ones; the workers load the
+	 * active copy of them (activerules.h), never these directly. */
 	if (the_node.cfg.rules_dir[0] != '\0')
-		acfg.rules_dir = the_node.cfg.rules_dir;
+		the_rules_dir = the_node.cfg.rules_dir;
 	else if (getenv("VIGIL_RULES_DIR") && *getenv("VIGIL_RULES_DIR"))
-		acfg.rules_dir = getenv("VIGIL_RULES_DIR");
+		the_rules_dir = getenv("VIGIL_RULES_DIR");
 	else
-		acfg.rules_dir = VIGIL_DEFAULT_RULES_DIR;
+		the_rules_dir = VIGIL_DEFAULT_RULES_DIR;
+	if (activerules_open(the_rules_dir, the_node.cfg.data_dir,
+			     &the_node.rules, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: rules: %s\n", err);
+		return 2;
+	}
+	acfg.rules = the_node.rules;
+	acfg.rules_dir = activerules_dir(the_node.rules);
 	acfg.tmp_root = tmproot;
 	acfg.slots = the_node.cfg.workers
 			     ? the_node.cfg.workers
@@ -597,7 +616,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "vigild: analysis: %s\n", err);
 		return 2;
 	}
-	the_rules_dir = acfg.rules_dir;
 	if (ingest_start(dbpath, samples, nfds, the_node.n_loops, &ingest, err,
 			 sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
@@ -698,6 +716,8 @@ main(int argc, char **argv)
 	/* In-flight analyses finish (or hit their deadline) before exit. */
 	analysis_stop(the_node.analysis);
 	the_node.analysis = NULL;
+	activerules_free(the_node.rules);
+	the_node.rules = NULL;
 	for (unsigned k = 0; k < the_node.n_loops; k++) {
 		struct api_loop *al = &the_node.loops[k];
 

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -160,19 +161,35 @@ worker_send_hdr(int sock, uint16_t type, uint64_t job_id, uint64_t len,
 	return send_record(sock, &iov, 1, fd_to_pass);
 }
 
-int
-worker_send_error(int sock, uint64_t job_id, const char *reason)
+/* A header and its text in one record (ERROR, RULE_QUARANTINED). */
+static int
+send_text(int sock, uint16_t type, uint64_t job_id, const char *text)
 {
 	struct worker_msg_hdr h;
-	size_t n = strnlen(reason, WORKER_MAX_ERROR);
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)reason, n}};
+	size_t n = strnlen(text, WORKER_MAX_ERROR);
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)text, n}};
 
 	memset(&h, 0, sizeof(h));
 	h.magic = WORKER_MAGIC;
-	h.type = WORKER_ERROR;
+	h.type = type;
 	h.job_id = job_id;
 	h.len = n;
 	return send_record(sock, iov, 2, -1);
+}
+
+int
+worker_send_error(int sock, uint64_t job_id, const char *reason)
+{
+	return send_text(sock, WORKER_ERROR, job_id, reason);
+}
+
+int
+worker_send_quarantined(int sock, const char *file, const char *reason)
+{
+	char text[WORKER_MAX_ERROR + 1];
+
+	snprintf(text, sizeof(text), "%s\n%s", file, reason);
+	return send_text(sock, WORKER_RULE_QUARANTINED, 0, text);
 }
 
 /* Checks a header against the record that carries it (record bytes long). */
@@ -189,6 +206,7 @@ hdr_valid(const struct worker_msg_hdr *h, size_t record)
 		return h->len > 0 && h->len <= WORKER_MAX_REPORT &&
 		       record == sizeof(*h);
 	case WORKER_ERROR:
+	case WORKER_RULE_QUARANTINED:
 		return h->len <= WORKER_MAX_ERROR &&
 		       record == sizeof(*h) + h->len;
 	default: return false;
@@ -225,7 +243,7 @@ worker_recv_hdr(int sock, struct worker_msg_hdr *h, int *fd_out)
 		return VG_ENOENT;
 	if ((size_t)n < sizeof(*h) || !hdr_valid(h, (size_t)n))
 		return VG_EFORMAT;
-	if (h->type == WORKER_ERROR)
+	if (h->type == WORKER_ERROR || h->type == WORKER_RULE_QUARANTINED)
 		return 0;
 
 	iov.iov_base = &got;
@@ -256,7 +274,8 @@ worker_recv_error(int sock, const struct worker_msg_hdr *h, char *reason,
 	bool odd;
 	ssize_t n;
 
-	if (h->type != WORKER_ERROR || cap == 0)
+	if ((h->type != WORKER_ERROR && h->type != WORKER_RULE_QUARANTINED) ||
+	    cap == 0)
 		return VG_EINVAL;
 	n = recv_record(sock, iov, 2, fds, &nfds, &odd);
 	if (n < 0)
@@ -330,9 +349,12 @@ worker_recv_body(int sock, void *p, size_t len)
 
 #include "common/log.h"
 #include "engine/engine.h"
+#include "engine/rules.h"
 #include "node/sandbox.h"
 
-#define WORKER_MAX_RULE_PATHS 64
+/* As many as an engine loads: the node's search for a rule that crashes
+ * analysis (analysis.c) names the files of each half one by one. */
+#define WORKER_MAX_RULE_PATHS RULES_MAX_FILES
 /* Deepest directory nesting removed from the tmpdir. libclamav nests a
  * directory or two per archive level (max_depth levels); each level
  * removed holds one fd, under RLIMIT_NOFILE. */
@@ -488,6 +510,30 @@ empty_tmpdir(struct worker *w)
 	return rc;
 }
 
+/*
+ * Tells the node, before READY, about each rule file this worker could not
+ * load: the node checked them all, so one failing here means the worker
+ * and the node disagree (memory, a file changed), and the node takes it
+ * out of the active rules. Analysis goes on with the other rules.
+ */
+static void
+report_quarantined(struct worker *w)
+{
+	const struct rule_quarantine *q;
+	size_t n = engine_rules_quarantined(w->e, &q);
+	char f[600], r[600];
+
+	for (size_t i = 0; i < n; i++) {
+		log_event(LOG_WARN, "worker_rule_quarantined",
+			  "file=%s reason=%s",
+			  log_value(q[i].file, f, sizeof(f)),
+			  log_value(q[i].reason, r, sizeof(r)));
+		if (worker_send_quarantined(WORKER_FD, q[i].file,
+					    q[i].reason) != 0)
+			break; /* the node is gone: READY fails too */
+	}
+}
+
 static int
 engine_up(struct worker *w)
 {
@@ -511,6 +557,7 @@ engine_up(struct worker *w)
 			  vg_strerror(rc), log_value(err, v, sizeof(v)));
 		return rc;
 	}
+	report_quarantined(w);
 	if ((rc = scanner_new(w->e, &w->s)) != 0) {
 		log_event(LOG_ERROR, "worker_scanner_new", "rc=%s",
 			  vg_strerror(rc));

@@ -20,6 +20,14 @@
  * Messages. Each message is one SOCK_SEQPACKET record that begins with
  * struct worker_msg_hdr, in native byte order (both ends are on one host):
  *
+ *   WORKER_RULE_QUARANTINED
+ *                 worker -> node  a rule file the worker could not load
+ *                                 (engine/rules.h); the others are loaded.
+ *                                 Zero or more, before READY, job_id 0.
+ *                                 Shaped as ERROR: len bytes (<=
+ *                                 WORKER_MAX_ERROR) follow the header in
+ *                                 the same record, "FILE\nREASON"; read
+ *                                 them with worker_recv_error().
  *   WORKER_READY  worker -> node  len 0. Sent once, when the engine is up
  *                                 and the sandbox applied.
  *   WORKER_JOB    node -> worker  len = the sample's size. Exactly one fd
@@ -85,6 +93,7 @@ enum worker_msg_type {
 	WORKER_JOB = 2,
 	WORKER_REPORT = 3,
 	WORKER_ERROR = 4,
+	WORKER_RULE_QUARANTINED = 5,
 };
 
 struct worker_msg_hdr {
@@ -130,6 +139,10 @@ int worker_send_hdr(int sock, uint16_t type, uint64_t job_id, uint64_t len,
  * WORKER_MAX_ERROR bytes) in one record. */
 int worker_send_error(int sock, uint64_t job_id, const char *reason);
 
+/* Sends a RULE_QUARANTINED record: "file\nreason", truncated to
+ * WORKER_MAX_ERROR bytes, in one record. */
+int worker_send_quarantined(int sock, const char *file, const char *reason);
+
 /*
  * Receives the next header into *h and validates it: magic, flags 0, a
  * known type, len within that type's bounds, a record of exactly a header
@@ -139,15 +152,16 @@ int worker_send_error(int sock, uint64_t job_id, const char *reason);
  * there is none *fd_out is -1. fd_out may be NULL only for peers that
  * expect no fd: a JOB then gives VG_EFORMAT.
  *
- * The socket at EOF gives VG_ENOENT (no further message). An ERROR record
- * is left unread, for worker_recv_error() to consume.
+ * The socket at EOF gives VG_ENOENT (no further message). An ERROR or
+ * RULE_QUARANTINED record is left unread, for worker_recv_error() to
+ * consume.
  */
 int worker_recv_hdr(int sock, struct worker_msg_hdr *h, int *fd_out);
 
-/* Consumes the ERROR record whose header worker_recv_hdr() returned in h,
- * copying its reason, NUL-terminated and truncated to fit, into reason.
- * The reason comes from a process that parsed a hostile sample: log it
- * through log_value(). */
+/* Consumes the ERROR or RULE_QUARANTINED record whose header
+ * worker_recv_hdr() returned in h, copying its text, NUL-terminated and
+ * truncated to fit, into reason. The text comes from a process that
+ * parsed a hostile sample: log it through log_value(). */
 int worker_recv_error(int sock, const struct worker_msg_hdr *h, char *reason,
 		      size_t cap);
 

@@ -187,17 +187,19 @@ fi
 # --- a YARA rule file with a syntax error --------------------------------------------------
 printf 'rule Broken\n{\n    strings:\n        $a = "x"\n    condition:\n        $a and\n}\n' >broken.yar
 scan --no-default-rules --rules broken.yar eicar.com
-expect_rc 2 "YARA syntax error: exit status 2"
-if grep -Eq 'broken\.yar:(6|7):' "$err"; then
-	pass "YARA syntax error: message names broken.yar:LINE"
+expect_rc 2 "YARA syntax error: exit status 2 (an error, nothing found)"
+if grep -Eq '^vigil: rules: broken\.yar: quarantined: line (6|7): ' "$err"; then
+	pass "YARA syntax error: the file is quarantined, named with its line"
 else
-	fail "YARA syntax error: message names broken.yar:LINE"
+	fail "YARA syntax error: the file is quarantined, named with its line"
 	show_last
 fi
-expect_no_match "$out" "FOUND" "YARA syntax error: nothing scanned"
-# The bad file is refused even next to a good one.
+expect_no_match "$out" "FOUND" "YARA syntax error: nothing found"
+# The broken file is left out; the good one next to it still works.
 scan --no-default-rules --rules test.yar --rules broken.yar eicar.com
-expect_rc 2 "a good and a broken rule file: exit status 2"
+expect_rc 1 "a good and a broken rule file: the good rule still finds EICAR"
+expect_count "$err" '^vigil: rules: broken\.yar: quarantined: ' 1 \
+	"a good and a broken rule file: the broken one is named on stderr"
 scan --no-default-rules --rules no-such-rules.yar eicar.com
 expect_rc 2 "a missing rule file: exit status 2"
 if grep -Fq "no-such-rules.yar" "$err"; then

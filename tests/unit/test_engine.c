@@ -1,7 +1,7 @@
 /*
  * test_engine.c - the engine end to end on buffers and descriptors: rule
- * and hash matches, rule errors named, limits reported, special files
- * refused.
+ * and hash matches, broken rule files quarantined, limits reported, special
+ * files refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +17,7 @@
 
 #include "common/err.h"
 #include "engine/engine.h"
+#include "engine/rules.h"
 
 static char dir[] = "/tmp/vigil-test-engine-XXXXXX";
 static char rules_path[512], hashes_path[512], bad_rules_path[512];
@@ -202,20 +203,33 @@ test_file_over_size_limit_is_suspicious(void **state)
 }
 
 static void
-test_rule_error_names_file_and_line(void **state)
+test_broken_rule_file_is_quarantined(void **state)
 {
-	const char *rules[] = {bad_rules_path};
+	const char *rules[] = {rules_path, bad_rules_path};
+	const struct rule_quarantine *q;
 	struct engine_config cfg;
 	struct engine *e = NULL;
+	struct scanner *s;
+	struct report *r = NULL;
 	char err[512];
 
 	(void)state;
 	engine_config_default(&cfg);
 	cfg.rule_paths = rules;
-	cfg.n_rule_paths = 1;
-	assert_int_equal(engine_new(&cfg, &e, err, sizeof(err)), VG_EFORMAT);
-	assert_null(e);
-	assert_non_null(strstr(err, "bad.yar:2:"));
+	cfg.n_rule_paths = 2;
+	assert_int_equal(engine_new(&cfg, &e, err, sizeof(err)), 0);
+	assert_int_equal(engine_rule_count(e), 1);
+	assert_int_equal(engine_rules_quarantined(e, &q), 1);
+	assert_string_equal(q[0].file, bad_rules_path);
+	assert_non_null(strstr(q[0].reason, "line 2: "));
+	/* The good file's rule still matches. */
+	assert_int_equal(scanner_new(e, &s), 0);
+	assert_int_equal(engine_scan_buffer(s, marker, strlen(marker), "m", &r),
+			 0);
+	assert_int_equal(r->verdict, VERDICT_MALICIOUS);
+	report_free(r);
+	scanner_free(s);
+	engine_free(e);
 }
 
 static void
@@ -249,7 +263,7 @@ main(void)
 		cmocka_unit_test(test_empty_file_is_clean_with_empty_digests),
 		cmocka_unit_test(test_hash_signature_matches),
 		cmocka_unit_test(test_file_over_size_limit_is_suspicious),
-		cmocka_unit_test(test_rule_error_names_file_and_line),
+		cmocka_unit_test(test_broken_rule_file_is_quarantined),
 		cmocka_unit_test(test_fifo_is_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -138,9 +138,9 @@ dir_is_empty(const char *path)
 	return n == 0;
 }
 
-/* Starts vigil-worker on a fresh tmpdir with extra arguments. */
+/* Starts vigil-worker on a fresh tmpdir with n extra arguments. */
 static void
-spawn(struct wk *w, const char *extra1, const char *extra2)
+spawn_args(struct wk *w, const char *const *extra, size_t n)
 {
 	static int seq;
 	int sv[2];
@@ -156,9 +156,11 @@ spawn(struct wk *w, const char *extra1, const char *extra2)
 	w->pid = fork();
 	assert_true(w->pid >= 0);
 	if (w->pid == 0) {
-		const char *argv[12];
+		const char **argv = calloc(n + 8, sizeof(*argv));
 		int k = 0, null, log;
 
+		if (argv == NULL)
+			_exit(126);
 		argv[k++] = worker_path;
 		argv[k++] = "--rules";
 		argv[k++] = rules_dir;
@@ -166,10 +168,8 @@ spawn(struct wk *w, const char *extra1, const char *extra2)
 		argv[k++] = w->tmpdir;
 		argv[k++] = "--max-scan-ms";
 		argv[k++] = "30000";
-		if (extra1 != NULL)
-			argv[k++] = extra1;
-		if (extra2 != NULL)
-			argv[k++] = extra2;
+		for (size_t i = 0; i < n; i++)
+			argv[k++] = extra[i];
 		argv[k] = NULL;
 		null = open("/dev/null", O_RDONLY);
 		log = open(w->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -189,6 +189,20 @@ spawn(struct wk *w, const char *extra1, const char *extra2)
 	assert_int_equal(
 		setsockopt(w->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)),
 		0);
+}
+
+/* Starts vigil-worker on a fresh tmpdir with up to two extra arguments. */
+static void
+spawn(struct wk *w, const char *extra1, const char *extra2)
+{
+	const char *extra[2] = {NULL, NULL};
+	size_t n = 0;
+
+	if (extra1 != NULL)
+		extra[n++] = extra1;
+	if (extra2 != NULL)
+		extra[n++] = extra2;
+	spawn_args(w, extra, n);
 }
 
 static void
@@ -457,6 +471,30 @@ test_error_record_carries_its_reason(void **state)
 }
 
 static void
+test_quarantine_record_names_file_and_reason(void **state)
+{
+	struct worker_msg_hdr h;
+	char text[WORKER_MAX_ERROR + 1];
+	int sv[2], fd;
+
+	(void)state;
+	pair(sv);
+	assert_int_equal(worker_send_quarantined(sv[0], "/r/bad.yar",
+						 "line 3: syntax error"),
+			 0);
+	assert_int_equal(worker_send_hdr(sv[0], WORKER_READY, 0, 0, -1), 0);
+	assert_int_equal(worker_recv_hdr(sv[1], &h, &fd), 0);
+	assert_int_equal(h.type, WORKER_RULE_QUARANTINED);
+	assert_int_equal(h.job_id, 0);
+	assert_int_equal(worker_recv_error(sv[1], &h, text, sizeof(text)), 0);
+	assert_string_equal(text, "/r/bad.yar\nline 3: syntax error");
+	assert_int_equal(worker_recv_hdr(sv[1], &h, &fd), 0);
+	assert_int_equal(h.type, WORKER_READY);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
 test_recv_hdr_at_eof_is_enoent(void **state)
 {
 	struct worker_msg_hdr h;
@@ -603,6 +641,69 @@ test_eicar_in_zip_is_malicious_with_its_member(void **state)
 	assert_non_null(strstr(json, "\"type\":\"CL_TYPE_ZIP\""));
 	assert_non_null(strstr(json, "\"name\":\"eicar.com\""));
 	assert_non_null(strstr(json, "\"Vigil_Test_EICAR\""));
+	free(json);
+	finish(&w);
+}
+
+/* A rule file that does not compile costs that file, not the worker: it
+ * is named to the node before READY, and the other rules still match. */
+static void
+test_broken_rule_file_is_named_and_the_rest_loads(void **state)
+{
+	char bad[600], text[WORKER_MAX_ERROR + 1];
+	struct worker_msg_hdr h;
+	struct wk w;
+	char *json;
+	int fd;
+
+	(void)state;
+	NEED_WORKER();
+	snprintf(bad, sizeof(bad), "%s/broken.yar", root);
+	write_file(
+		bad, "rule Broken {\n  condition:\n    true and and\n}\n",
+		strlen("rule Broken {\n  condition:\n    true and and\n}\n"));
+	spawn(&w, "--rules", bad);
+	assert_int_equal(worker_recv_hdr(w.sock, &h, &fd), 0);
+	assert_int_equal(h.type, WORKER_RULE_QUARANTINED);
+	assert_int_equal(worker_recv_error(w.sock, &h, text, sizeof(text)), 0);
+	assert_non_null(strstr(text, "broken.yar\nline 3: "));
+	expect_ready(&w);
+	json = analyse(&w, 1, eicar, strlen(eicar));
+	assert_verdict(json, "malicious");
+	free(json);
+	finish(&w);
+}
+
+/* The node's search for a rule that crashes analysis names each half's
+ * files one by one: a worker takes as many as an engine loads. */
+static void
+test_worker_takes_a_hundred_rule_files(void **state)
+{
+	enum { N = 100 };
+	const char *extra[2 * N];
+	char names[N][600];
+	struct wk w;
+	char *json;
+
+	(void)state;
+	NEED_WORKER();
+	for (int i = 0; i < N; i++) {
+		char text[128];
+
+		snprintf(names[i], sizeof(names[i]), "%s/many%03d.yar", root,
+			 i);
+		snprintf(text, sizeof(text),
+			 "rule Many_%03d { strings: $a = \"many-%03d-x\" "
+			 "condition: $a }\n",
+			 i, i);
+		write_file(names[i], text, strlen(text));
+		extra[2 * i] = "--rules";
+		extra[2 * i + 1] = names[i];
+	}
+	spawn_args(&w, extra, 2 * N);
+	expect_ready(&w);
+	json = analyse(&w, 1, "many-099-x", strlen("many-099-x"));
+	assert_non_null(strstr(json, "\"Many_099\""));
 	free(json);
 	finish(&w);
 }
@@ -964,6 +1065,7 @@ main(void)
 		cmocka_unit_test(test_hdr_round_trip_passes_the_memfd),
 		cmocka_unit_test(test_body_round_trip_spans_chunks),
 		cmocka_unit_test(test_error_record_carries_its_reason),
+		cmocka_unit_test(test_quarantine_record_names_file_and_reason),
 		cmocka_unit_test(test_recv_hdr_at_eof_is_enoent),
 		cmocka_unit_test(test_recv_hdr_rejects_bad_magic),
 		cmocka_unit_test(test_recv_hdr_rejects_unknown_type_and_flags),
@@ -976,6 +1078,9 @@ main(void)
 		cmocka_unit_test(
 			test_eicar_in_zip_is_malicious_with_its_member),
 		cmocka_unit_test(test_clean_text_is_clean),
+		cmocka_unit_test(test_worker_takes_a_hundred_rule_files),
+		cmocka_unit_test(
+			test_broken_rule_file_is_named_and_the_rest_loads),
 		cmocka_unit_test(test_empty_sample_is_analysed),
 		cmocka_unit_test(test_one_worker_serves_jobs_in_a_row),
 		cmocka_unit_test(
