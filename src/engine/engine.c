@@ -446,16 +446,25 @@ split_trailer(struct scan_ctx *c, struct object *o, const char *type,
 {
 	size_t end;
 	uint8_t *copy;
+	int truncated = 0;
 
 	if (strcmp(type, "CL_TYPE_ZIP") == 0 && len >= 4 &&
 	    memcmp(buf, "PK\x03\x04", 4) == 0)
 		end = stream_zip_end(buf, len);
 	else if (strcmp(type, "CL_TYPE_POSIX_TAR") == 0 ||
 		 strcmp(type, "CL_TYPE_OLD_TAR") == 0)
-		end = stream_tar_end(buf, len);
+		end = stream_tar_end(buf, len, &truncated);
 	else
 		return;
-	if (end >= len || stream_all_zero(buf + end, len - end))
+	if (truncated)
+		problem_at(c, (int32_t)o->index,
+			   "tar object %u: an entry's data runs past the end "
+			   "(truncated)",
+			   o->index);
+	/* Zero padding (tar pads to its record size) is not data. */
+	while (end < len && buf[end] == 0)
+		end++;
+	if (end >= len)
 		return;
 	copy = xmalloc(len - end);
 	memcpy(copy, buf + end, len - end);
@@ -894,17 +903,6 @@ check_empty_containers(struct scan_ctx *c)
 	for (size_t i = 0; i < r->n_objects; i++) {
 		const struct object *o = &r->objects[i];
 		bool parent = false;
-
-		/* A tar archive is whole 512-byte blocks; anything else was
-		 * cut short, e.g. by a truncated gzip stream around it. */
-		if ((strcmp(o->cl_type, "CL_TYPE_POSIX_TAR") == 0 ||
-		     strcmp(o->cl_type, "CL_TYPE_OLD_TAR") == 0) &&
-		    o->size % 512 != 0)
-			problem_at(
-				c, (int32_t)i,
-				"tar object %zu is not whole 512-byte blocks "
-				"(truncated?)",
-				i);
 
 		for (size_t k = 0; k < sizeof(archives) / sizeof(archives[0]);
 		     k++) {

@@ -410,8 +410,12 @@ stream_split(enum stream_format f, const uint8_t *buf, size_t len,
 		if (n > 0 && !member_starts(f, buf + off, len - off)) {
 			/* xz pads between streams with zeros; gzip and bzip2
 			 * files are often padded to a block. */
-			if (stream_all_zero(buf + off, len - off))
+			while (off < len && buf[off] == 0)
+				off++;
+			if (off == len)
 				break;
+			if (member_starts(f, buf + off, len - off))
+				continue;
 			if (len - off > b->max_member || len - off > total) {
 				out->limits_hit |=
 					len - off > b->max_member
@@ -601,10 +605,11 @@ tar_size(const uint8_t *h, uint64_t *size)
 }
 
 size_t
-stream_tar_end(const uint8_t *buf, size_t len)
+stream_tar_end(const uint8_t *buf, size_t len, int *truncated)
 {
 	size_t off = 0;
 
+	*truncated = 0;
 	while (len - off >= 512) {
 		const uint8_t *h = buf + off;
 		uint64_t size, blocks;
@@ -621,9 +626,11 @@ stream_tar_end(const uint8_t *buf, size_t len)
 		if (h[156] == '1' || h[156] == '2' || h[156] == '5')
 			size = 0;
 		blocks = size / 512 + (size % 512 != 0);
-		if (blocks > (len - off) / 512 - 1)
-			return len; /* the data runs past the end */
+		if (blocks > (len - off) / 512 - 1) {
+			*truncated = 1; /* the data runs past the end */
+			return len;
+		}
 		off += 512 + (size_t)blocks * 512;
 	}
-	return len;
+	return off;
 }

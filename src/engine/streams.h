@@ -69,8 +69,9 @@ void stream_result_free(struct stream_result *r);
 size_t stream_zip_end(const uint8_t *buf, size_t len);
 
 /* Where a tar archive's data ends: just past its end-of-archive blocks,
- * or at the first block that is not a valid header; len if truncated. */
-size_t stream_tar_end(const uint8_t *buf, size_t len);
+ * or at the first block that is not a whole, valid header. When an
+ * entry's data runs past len, returns len and sets *truncated. */
+size_t stream_tar_end(const uint8_t *buf, size_t len, int *truncated);
 
 /* True if all len bytes of buf are zero (padding, not data). */
 int stream_all_zero(const uint8_t *buf, size_t len);
