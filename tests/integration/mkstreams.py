@@ -138,6 +138,9 @@ def samples(eicar):
     bad[-8] ^= 0x01  # the CRC-32 trailer
     write("bad-crc.gz", bytes(bad))
     write("clean-two-members.gz", gz(hello) + gz(b"another harmless line\n"))
+    # 20 MiB of zeros: past the ratio limit's 16 MiB floor, at ~1000:1
+    deflate, crc = zeros_deflate(20)
+    write("zeros-20m.gz", gzip_member(deflate, crc, 20 * MiB))
 
 
 def bombs():
