@@ -449,22 +449,21 @@ stream_split(enum stream_format f, const uint8_t *buf, size_t len,
 		default: end = xz_member(buf + off, len - off, &o, &m); break;
 		}
 		n++;
-		if (end == M_BAD && o.len == 0 && n == 1 && m.used == 0) {
+		/* A member that failed before yielding a byte is no object;
+		 * an empty member that ended well is one (an empty file). */
+		if (o.len == 0 && end != M_END) {
 			free(o.p);
-			set_problem(out, xasprintf("%s data at offset 0 could "
-						   "not be read: %s",
-						   format_name(f), m.why));
-			break;
+		} else {
+			p = add_part(out, off);
+			p->data = o.p;
+			p->len = o.len;
+			p->in_len = m.used;
+			if (m.name[0] != '\0')
+				p->name = xstrdup(m.name);
+			else if (n > 1)
+				p->name = xasprintf("#member%u", n);
+			total -= o.len;
 		}
-		p = add_part(out, off);
-		p->data = o.p;
-		p->len = o.len;
-		p->in_len = m.used;
-		if (m.name[0] != '\0')
-			p->name = xstrdup(m.name);
-		else if (n > 1)
-			p->name = xasprintf("#member%u", n);
-		total -= o.len;
 		if (end == M_LIMIT) {
 			out->limits_hit |= m.limit;
 			break;
