@@ -1123,7 +1123,7 @@ engine_scan_fd(struct scanner *s, int fd, const char *display_name,
 	rc = engine_scan_buffer(s, got ? s->buf : (const uint8_t *)"", got,
 				display_name, out);
 	if (rc == 0 && got < (size_t)st.st_size) {
-		report_add_problem(*out, "the file shrank while it was read");
+		report_add_problem_at(*out, 0, "the file shrank while it was read");
 		report_decide(*out);
 	}
 	trim_buffer(s);
