@@ -337,25 +337,6 @@ note_member(struct scan_ctx *c, const char *name, uint64_t size,
 	};
 }
 
-/*
- * A zip file always ends with its end-of-central-directory record, within
- * the last 64 KiB + 22 bytes. Without it libclamav falls back to walking
- * local headers and silently drops members whose data is cut off; the
- * missing record is how we know the file is truncated. This is a search
- * for a signature, not a zip parser: every member is still libclamav's.
- */
-static bool
-zip_lacks_end_record(const uint8_t *buf, size_t len)
-{
-	static const uint8_t eocd[4] = {'P', 'K', 5, 6};
-	size_t window = 65535 + 22, start;
-
-	if (len < 4 || memcmp(buf, "PK\x03\x04", 4) != 0)
-		return false; /* not a zip file of its own (e.g. embedded) */
-	start = len > window ? len - window : 0;
-	return memmem(buf + start, len - start, eocd, sizeof(eocd)) == NULL;
-}
-
 /* Bytes the file may still have analysed, queued objects counted. */
 static uint64_t
 budget_left(const struct scan_ctx *c)
@@ -449,10 +430,19 @@ split_trailer(struct scan_ctx *c, struct object *o, const char *type,
 	int truncated = 0;
 
 	if (strcmp(type, "CL_TYPE_ZIP") == 0 && len >= 4 &&
-	    memcmp(buf, "PK\x03\x04", 4) == 0)
-		end = stream_zip_end(buf, len);
-	else if (strcmp(type, "CL_TYPE_POSIX_TAR") == 0 ||
-		 strcmp(type, "CL_TYPE_OLD_TAR") == 0)
+	    memcmp(buf, "PK\x03\x04", 4) == 0) {
+		if ((end = stream_zip_end(buf, len)) == 0) {
+			/* Without its end record libclamav walks the local
+			 * headers and silently drops what it cannot read. */
+			problem_at(c, (int32_t)o->index,
+				   "zip object %u has no whole end of central "
+				   "directory record that matches its central "
+				   "directory (truncated or corrupt?)",
+				   o->index);
+			return;
+		}
+	} else if (strcmp(type, "CL_TYPE_POSIX_TAR") == 0 ||
+		   strcmp(type, "CL_TYPE_OLD_TAR") == 0)
 		end = stream_tar_end(buf, len, &truncated);
 	else
 		return;
@@ -528,12 +518,6 @@ inspect_cb(int fd, const char *type, const char **ancestors, size_t parent_size,
 	c->last_buf = map != NULL ? NULL : (const uint8_t *)buffer;
 	c->last_len = size;
 	c->last_type = type;
-	if (strcmp(type, "CL_TYPE_ZIP") == 0 &&
-	    zip_lacks_end_record((const uint8_t *)buffer, size))
-		problem_at(c, (int32_t)o->index,
-			   "zip object %u has no end of central directory "
-			   "(truncated?)",
-			   o->index);
 	if (stream_format_of(type, &f) == 0)
 		split_stream(c, o, f, (const uint8_t *)buffer, size);
 	else
@@ -1123,7 +1107,8 @@ engine_scan_fd(struct scanner *s, int fd, const char *display_name,
 	rc = engine_scan_buffer(s, got ? s->buf : (const uint8_t *)"", got,
 				display_name, out);
 	if (rc == 0 && got < (size_t)st.st_size) {
-		report_add_problem_at(*out, 0, "the file shrank while it was read");
+		report_add_problem_at(*out, 0,
+				      "the file shrank while it was read");
 		report_decide(*out);
 	}
 	trim_buffer(s);

@@ -519,15 +519,16 @@ rd32(const uint8_t *p)
 
 /*
  * The end record that belongs to this zip is the one whose central
- * directory ends where the record starts. Searching back from the end, a
- * second zip glued on (whose offsets count from its own start) does not
- * qualify, nor does an end record inside a stored member.
+ * directory ends where the record starts (or where its zip64 end record
+ * starts, when a zip64 locator sits just before it). Searching back from
+ * the end, a second zip glued on (whose offsets count from its own start)
+ * does not qualify, nor does an end record inside a stored member.
  */
 size_t
 stream_zip_end(const uint8_t *buf, size_t len)
 {
 	if (len < 22)
-		return len;
+		return 0;
 	for (size_t i = len - 22 + 1; i-- > 0;) {
 		const uint8_t *e = buf + i;
 		uint64_t cd_size, cd_off, end;
@@ -539,14 +540,16 @@ stream_zip_end(const uint8_t *buf, size_t len)
 			continue;
 		cd_size = rd32(e + 12);
 		cd_off = rd32(e + 16);
-		/* zip64 keeps the real values elsewhere: trust the record's
-		 * place and comment alone. */
-		if (cd_size == 0xffffffffu || cd_off == 0xffffffffu)
+		/* zip64 keeps the real values in its own end record, found
+		 * through the locator: trust the record's place and comment
+		 * alone. */
+		if (cd_size == 0xffffffffu || cd_off == 0xffffffffu ||
+		    (i >= 20 && memcmp(e - 20, "PK\x06\x07", 4) == 0))
 			return (size_t)end;
 		if (cd_off + cd_size == i)
 			return (size_t)end;
 	}
-	return len;
+	return 0;
 }
 
 /* A tar header's checksum: its bytes summed with the checksum field as

@@ -65,7 +65,8 @@ void stream_split(enum stream_format f, const uint8_t *buf, size_t len,
 void stream_result_free(struct stream_result *r);
 
 /* Where a zip file's data ends: just past its end-of-central-directory
- * record and comment, or len when no consistent record is found. */
+ * record and comment; 0 when no whole record agrees with the central
+ * directory before it (a truncated or corrupt zip). */
 size_t stream_zip_end(const uint8_t *buf, size_t len);
 
 /* Where a tar archive's data ends: just past its end-of-archive blocks,

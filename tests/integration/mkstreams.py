@@ -129,6 +129,8 @@ def samples(eicar):
     write("two-streams.bz2", bz2.compress(hello) + bz2.compress(eicar))
     write("two-streams.xz", lzma.compress(hello) + lzma.compress(eicar))
     write("appended.zip", zip_deflated([("hello.txt", hello)]) + eicar)
+    # the end record's signature is there, the rest of the record is not
+    write("cut-end.zip", zip_deflated([("hello.txt", hello)])[:-10])
     write("appended.tar", tar_of([("hello.txt", hello)]) + eicar)
     write("appended.gz", gz(hello) + eicar)
     write("truncated.gz", gz(eicar)[:30])

@@ -56,6 +56,9 @@ for f in truncated.gz zeros-head.gz bad-crc.gz; do
 	jcheck "$out" 'r["verdict"] != "clean" and "Decompose.Incomplete" in r["detections"]' \
 		"$f: Decompose.Incomplete, not clean"
 done
+scan $R --json cut-end.zip
+jcheck "$out" 'r["verdict"] == "suspicious" and "Decompose.Incomplete" in r["detections"]' \
+	"zip cut inside its end record: Decompose.Incomplete, not clean"
 scan $R --json truncated.gz
 jcheck "$out" 'r["verdict"] == "suspicious" and any("truncated" in p for p in r["problems"])' \
 	"gzip cut at 30 bytes: suspicious, the problem says truncated"
