@@ -315,6 +315,18 @@ member_starts(enum stream_format f, const uint8_t *p, size_t n)
 	return false;
 }
 
+/* True if p (n bytes) is the start of a member's magic, cut short. */
+static bool
+member_cut(enum stream_format f, const uint8_t *p, size_t n)
+{
+	static const char *const magic[] = {"\x1f\x8b", "BZh",
+					    "\xfd"
+					    "7zXZ"};
+	const char *m = magic[f];
+
+	return n < strlen(m) && memcmp(p, m, n) == 0;
+}
+
 int
 stream_all_zero(const uint8_t *buf, size_t len)
 {
@@ -416,6 +428,15 @@ stream_split(enum stream_format f, const uint8_t *buf, size_t len,
 				break;
 			if (member_starts(f, buf + off, len - off))
 				continue;
+			if (member_cut(f, buf + off, len - off)) {
+				set_problem(out,
+					    xasprintf("%s member %u at offset "
+						      "%zu is truncated in "
+						      "its header",
+						      format_name(f), n + 1,
+						      off));
+				break;
+			}
 			if (len - off > b->max_member || len - off > total) {
 				out->limits_hit |=
 					len - off > b->max_member
