@@ -402,6 +402,61 @@ gzip_declared_too_big(const uint8_t *buf, size_t len,
 	return true;
 }
 
+/*
+ * An xz file's index states each stream's uncompressed and compressed
+ * size: read from the end of the file, without decompressing anything.
+ * A file the index decoder cannot read (appended bytes, corruption) is
+ * left to the bounded decoding, which says what is wrong with it.
+ */
+static bool
+xz_declared_too_big(const uint8_t *buf, size_t len,
+		    const struct stream_bounds *b, uint64_t total,
+		    uint32_t *limit)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	lzma_index *idx = NULL;
+	lzma_index_iter it;
+	lzma_ret rc;
+	bool over = false;
+
+	if (lzma_file_info_decoder(&s, &idx, 16 * 1024 * 1024, len) != LZMA_OK)
+		return false;
+	s.next_in = buf;
+	s.avail_in = len;
+	/* Given the whole file, the decoder seeks within it by itself. */
+	rc = lzma_code(&s, LZMA_FINISH);
+	lzma_end(&s);
+	if (rc != LZMA_STREAM_END || idx == NULL) {
+		if (idx != NULL)
+			lzma_index_end(idx, NULL);
+		return false;
+	}
+	if (lzma_index_uncompressed_size(idx) > total) {
+		*limit = VG_LIMIT_SCAN_BYTES;
+		over = true;
+	}
+	lzma_index_iter_init(&it, idx);
+	while (!lzma_index_iter_next(&it, LZMA_INDEX_ITER_STREAM)) {
+		uint64_t out = it.stream.uncompressed_size;
+		uint64_t in = it.stream.compressed_size
+				      ? it.stream.compressed_size
+				      : 1;
+
+		if (out > b->max_member) {
+			*limit = VG_LIMIT_FILE_SIZE;
+			over = true;
+			break;
+		}
+		if (out > VG_LIMIT_RATIO_FLOOR && out / in > b->max_ratio) {
+			*limit = VG_LIMIT_RATIO;
+			over = true;
+			break;
+		}
+	}
+	lzma_index_end(idx, NULL);
+	return over;
+}
+
 void
 stream_split(enum stream_format f, const uint8_t *buf, size_t len,
 	     const struct stream_bounds *b, struct stream_result *out)
@@ -412,6 +467,9 @@ stream_split(enum stream_format f, const uint8_t *buf, size_t len,
 
 	if (f == STREAM_GZIP &&
 	    gzip_declared_too_big(buf, len, b, total, &out->limits_hit))
+		return;
+	if (f == STREAM_XZ &&
+	    xz_declared_too_big(buf, len, b, total, &out->limits_hit))
 		return;
 	while (off < len) {
 		struct outbuf o;

@@ -55,8 +55,8 @@ int stream_format_of(const char *cl_type, enum stream_format *f);
  * caller zeroes first and frees with stream_result_free()). Never fails:
  * whatever could not be taken apart is in out->problem or
  * out->limits_hit, and the parts hold every byte that was recovered.
- * A declared size (gzip's ISIZE trailer) over the bounds is refused
- * before any inflation.
+ * A declared size (gzip's ISIZE trailer, xz's index) over the bounds is
+ * refused before any inflation.
  */
 void stream_split(enum stream_format f, const uint8_t *buf, size_t len,
 		  const struct stream_bounds *b, struct stream_result *out);
