@@ -40,6 +40,7 @@ struct outbuf {
 	uint32_t limit_kind;  /* the limit that says so */
 	uint64_t deadline_ms; /* from the bounds */
 	uint32_t max_ratio;
+	bool oom; /* the buffer could not grow */
 };
 
 enum member_end {
@@ -57,7 +58,9 @@ struct member {
 };
 
 /* Room for the next step of output: 0 once the buffer holds one byte
- * past its limit. */
+ * past its limit, or when it cannot grow (o->oom): a hostile stream may
+ * ask for hundreds of megabytes, and running out of them is a problem
+ * to report, not a reason to die. */
 static size_t
 out_room(struct outbuf *o)
 {
@@ -67,10 +70,15 @@ out_room(struct outbuf *o)
 		return 0;
 	if (o->len == o->cap) {
 		size_t ncap = o->cap < FIRST_CAP ? FIRST_CAP : o->cap * 2;
+		uint8_t *np;
 
 		if (ncap > o->limit + 1 || ncap < o->cap)
 			ncap = o->limit + 1;
-		o->p = xreallocarray(o->p, ncap, 1);
+		if ((np = realloc(o->p, ncap)) == NULL) {
+			o->oom = true;
+			return 0;
+		}
+		o->p = np;
 		o->cap = ncap;
 	}
 	room = o->cap - o->len;
@@ -119,6 +127,11 @@ gzip_member(const uint8_t *in, size_t inlen, struct outbuf *o, struct member *m)
 		size_t room = out_room(o), before;
 		int rc;
 
+		if (room == 0 && o->oom) {
+			m->why = "out of memory";
+			end = M_BAD;
+			break;
+		}
 		if (room == 0 || over_bounds(o, fed - z.avail_in, &m->limit)) {
 			if (room == 0)
 				over_bounds(o, fed - z.avail_in, &m->limit);
@@ -183,6 +196,11 @@ bzip2_member(const uint8_t *in, size_t inlen, struct outbuf *o,
 		size_t room = out_room(o), before;
 		int rc;
 
+		if (room == 0 && o->oom) {
+			m->why = "out of memory";
+			end = M_BAD;
+			break;
+		}
 		if (room == 0 || over_bounds(o, fed - s.avail_in, &m->limit)) {
 			if (room == 0)
 				over_bounds(o, fed - s.avail_in, &m->limit);
@@ -249,6 +267,11 @@ xz_member(const uint8_t *in, size_t inlen, struct outbuf *o, struct member *m)
 		size_t room = out_room(o), before;
 		lzma_ret rc;
 
+		if (room == 0 && o->oom) {
+			m->why = "out of memory";
+			end = M_BAD;
+			break;
+		}
 		if (room == 0 || over_bounds(o, s.total_in, &m->limit)) {
 			if (room == 0)
 				over_bounds(o, s.total_in, &m->limit);
