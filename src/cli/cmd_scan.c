@@ -108,13 +108,16 @@ usage(FILE *f)
 		"%u)\n"
 		"      --max-scantime MS time per file, milliseconds (default "
 		"%u)\n"
+		"      --max-ratio N     compression ratio of one object, "
+		"judged\n"
+		"                        past 16 MiB of output (default %u)\n"
 		"\n"
 		"Exit status: 0 nothing found, 1 something found, 2 an error\n"
 		"occurred and nothing was found.\n",
 		(unsigned long long)VG_LIMIT_MAX_FILE_SIZE_DEFAULT,
 		(unsigned long long)VG_LIMIT_MAX_SCAN_BYTES_DEFAULT,
 		VG_LIMIT_MAX_DEPTH_DEFAULT, VG_LIMIT_MAX_OBJECTS_DEFAULT,
-		VG_LIMIT_MAX_SCAN_MS_DEFAULT);
+		VG_LIMIT_MAX_SCAN_MS_DEFAULT, VG_LIMIT_MAX_RATIO_DEFAULT);
 }
 
 static bool
@@ -435,6 +438,7 @@ enum {
 	OPT_MAX_RECURSION,
 	OPT_MAX_FILES,
 	OPT_MAX_SCANTIME,
+	OPT_MAX_RATIO,
 	OPT_CLOUD,
 	OPT_SUBMIT,
 };
@@ -454,6 +458,7 @@ cmd_scan(int argc, char **argv)
 		{"max-recursion", required_argument, NULL, OPT_MAX_RECURSION},
 		{"max-files", required_argument, NULL, OPT_MAX_FILES},
 		{"max-scantime", required_argument, NULL, OPT_MAX_SCANTIME},
+		{"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
 		{"cloud", no_argument, NULL, OPT_CLOUD},
 		{"submit", no_argument, NULL, OPT_SUBMIT},
 		{"help", no_argument, NULL, 'h'},
@@ -523,6 +528,11 @@ cmd_scan(int argc, char **argv)
 				cfg.limits.max_objects = (uint32_t)v;
 			else
 				cfg.limits.max_scan_ms = (uint32_t)v;
+			break;
+		case OPT_MAX_RATIO:
+			if (!parse_num(optarg, VG_LIMIT_MAX_RATIO_CEILING, &v))
+				goto badnum;
+			cfg.limits.max_ratio = (uint32_t)v;
 			break;
 		case 'h':
 			usage(stdout);

@@ -12,6 +12,13 @@
  * member with its declared size before extraction, the virus-found
  * callback reports libclamav's own limit and encryption heuristics, and
  * the scan's return code tells us when a parser failed.
+ *
+ * gzip, bzip2 and xz we take apart ourselves (streams.h), member by
+ * member, as well as the bytes after the end of a zip or tar archive.
+ * What they yield is copied into a bounded queue and, once libclamav's
+ * scan has returned, each queued object is scanned in turn as a child of
+ * the object it came from, with its depth and parent carried in the scan
+ * context; libclamav is never re-entered from its own callbacks.
  */
 #include "engine/engine.h"
 
@@ -20,6 +27,7 @@
 #include <fcntl.h>
 #include <magic.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +45,7 @@
 #include "engine/elf.h"
 #include "engine/hashdb.h"
 #include "engine/rules.h"
+#include "engine/streams.h"
 
 /* libmagic sees at most this much of an object: types are decided by
  * headers, and a hostile object must not make libmagic walk 400 MB. */
@@ -62,6 +71,15 @@ struct scanner {
 	struct digest *dg;
 };
 
+/* An object found by our own decomposition, waiting for its scan. */
+struct pending {
+	uint8_t *data; /* owned */
+	size_t len;
+	char *name;     /* sanitised; owned; may be NULL */
+	int32_t parent; /* the object it came from */
+	uint32_t depth; /* its own depth */
+};
+
 /* The state of one file's scan, passed to every libclamav callback. */
 struct scan_ctx {
 	struct scanner *s;
@@ -79,12 +97,25 @@ struct scan_ctx {
 	 * as their objects arrive; any left over were never analysed. */
 	struct member *members;
 	size_t n_members;
+	/* The pass being run: libclamav numbers depths from 0 in every
+	 * cl_scanmap_callback(), so a queued object's scan adds its depth,
+	 * and its root hangs under root_parent with root_name. */
+	uint32_t depth_base;
+	int32_t root_parent;
+	const char *root_name;
+	int32_t scan_root; /* the object this pass began with, or -1 */
+	/* Objects our own decomposition found, scanned after libclamav's
+	 * pass: queue[head..n_queue), holding queued_bytes. */
+	struct pending *queue;
+	size_t head, n_queue;
+	uint64_t queued_bytes;
 };
 
 struct member {
 	char *base; /* last path component of the member's name */
 	uint64_t size, container_size;
 	unsigned int pos;
+	int32_t container; /* the object announcing it */
 	bool seen;
 };
 
@@ -92,40 +123,69 @@ struct member {
  * a member this small is not missing when it does not arrive. */
 #define CL_SMALL_OBJECT 5
 
+/* Records limit k on the object whose contents it concerns (-1: the
+ * file) and on the file. */
 static void
-hit(struct scan_ctx *c, enum vg_limit_kind k)
+hit_at(struct scan_ctx *c, int32_t obj, enum vg_limit_kind k)
 {
-	c->r->limits_hit |= (uint32_t)k;
+	report_hit_limit_at(c->r, obj, k);
+}
+
+static void problem_at(struct scan_ctx *c, int32_t obj, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Records a problem met while taking object obj apart. */
+static void
+problem_at(struct scan_ctx *c, int32_t obj, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	report_add_problem_at(c->r, obj, msg ? msg : fmt);
+	free(msg);
+}
+
+/* The object that contains the object about to be made at depth d of
+ * this pass (libclamav's numbering), or -1 for the file itself. Only
+ * depths within the limit have a stack entry. */
+static int32_t
+parent_of(const struct scan_ctx *c, uint32_t d)
+{
+	uint32_t at = c->depth_base + d - 1;
+	uint32_t top = c->s->e->limits.max_depth;
+
+	if (d == 0)
+		return c->root_parent;
+	return c->stack[at < top ? at : top];
 }
 
 /* Checks the limits that forbid analysing one more object of size bytes
- * at depth; records the first one hit. */
+ * at depth (in the file); records the first one hit on parent, the
+ * container that could not be taken apart in full. */
 static bool
-over_limits(struct scan_ctx *c, uint32_t depth, uint64_t size)
+over_limits(struct scan_ctx *c, uint32_t depth, uint64_t size, int32_t parent)
 {
 	const struct vg_limits *l = &c->s->e->limits;
+	enum vg_limit_kind k;
 
-	if (depth > l->max_depth) {
-		hit(c, VG_LIMIT_DEPTH);
-		return true;
-	}
-	if (c->r->n_objects >= l->max_objects) {
-		hit(c, VG_LIMIT_OBJECTS);
-		return true;
-	}
-	if (size > l->max_file_size) {
-		hit(c, VG_LIMIT_FILE_SIZE);
-		return true;
-	}
-	if (c->r->bytes_scanned + size > l->max_scan_bytes) {
-		hit(c, VG_LIMIT_SCAN_BYTES);
-		return true;
-	}
-	if (clock_ms() - c->t0_ms > l->max_scan_ms) {
-		hit(c, VG_LIMIT_TIME);
-		return true;
-	}
-	return false;
+	if (depth > l->max_depth)
+		k = VG_LIMIT_DEPTH;
+	else if (c->r->n_objects >= l->max_objects)
+		k = VG_LIMIT_OBJECTS;
+	else if (size > l->max_file_size)
+		k = VG_LIMIT_FILE_SIZE;
+	else if (c->r->bytes_scanned + size > l->max_scan_bytes)
+		k = VG_LIMIT_SCAN_BYTES;
+	else if (clock_ms() - c->t0_ms > l->max_scan_ms)
+		k = VG_LIMIT_TIME;
+	else
+		return false;
+	hit_at(c, parent, k);
+	return true;
 }
 
 static int
@@ -143,8 +203,9 @@ yara_cb(YR_SCAN_CONTEXT *yctx, int message, void *data, void *ud)
 					 ri->category, ri->description,
 					 ri->score);
 	} else if (message == CALLBACK_MSG_TOO_MANY_MATCHES) {
-		report_add_problem(c->r, "yara: too many string matches; "
-					 "a rule may have missed");
+		problem_at(c, c->cur ? (int32_t)c->cur->index : -1,
+			   "yara: too many string matches; a rule may have "
+			   "missed");
 	}
 	return CALLBACK_CONTINUE;
 }
@@ -197,7 +258,7 @@ analyse(struct scan_ctx *c, struct object *o, const uint8_t *buf, size_t len)
 		if (dr.ssdeep[0] != '\0')
 			o->ssdeep = xstrdup(dr.ssdeep);
 	} else {
-		report_add_problem(c->r, "digest: OpenSSL failed");
+		problem_at(c, (int32_t)o->index, "digest: OpenSSL failed");
 	}
 	magic_type(s, buf, len, o);
 	match_hashes(c, o);
@@ -209,9 +270,9 @@ analyse(struct scan_ctx *c, struct object *o, const uint8_t *buf, size_t len)
 	rc = yr_scanner_scan_mem(s->yr, buf, len);
 	c->cur = NULL;
 	if (rc == ERROR_SCAN_TIMEOUT)
-		hit(c, VG_LIMIT_TIME);
+		hit_at(c, (int32_t)o->index, VG_LIMIT_TIME);
 	else if (rc != ERROR_SUCCESS)
-		report_add_problem(c->r, "yara: scan failed");
+		problem_at(c, (int32_t)o->index, "yara: scan failed");
 }
 
 static const char *
@@ -244,7 +305,7 @@ tick_member(struct scan_ctx *c, const char *name, uint64_t size)
 
 static void
 note_member(struct scan_ctx *c, const char *name, uint64_t size,
-	    uint64_t container_size, unsigned int pos)
+	    uint64_t container_size, unsigned int pos, int32_t container)
 {
 	const char *base = basename_of(name ? name : "");
 	const size_t cap = 4 * (size_t)c->s->e->limits.max_objects;
@@ -262,7 +323,7 @@ note_member(struct scan_ctx *c, const char *name, uint64_t size,
 			return;
 	}
 	if (c->n_members >= cap) {
-		hit(c, VG_LIMIT_OBJECTS);
+		hit_at(c, container, VG_LIMIT_OBJECTS);
 		return;
 	}
 	c->members = xreallocarray(c->members, c->n_members + 1,
@@ -272,26 +333,133 @@ note_member(struct scan_ctx *c, const char *name, uint64_t size,
 		.size = size,
 		.container_size = container_size,
 		.pos = pos,
+		.container = container,
 	};
 }
 
-/*
- * A zip file always ends with its end-of-central-directory record, within
- * the last 64 KiB + 22 bytes. Without it libclamav falls back to walking
- * local headers and silently drops members whose data is cut off; the
- * missing record is how we know the file is truncated. This is a search
- * for a signature, not a zip parser: every member is still libclamav's.
- */
-static bool
-zip_lacks_end_record(const uint8_t *buf, size_t len)
+/* Bytes the file may still have analysed, queued objects counted. */
+static uint64_t
+budget_left(const struct scan_ctx *c)
 {
-	static const uint8_t eocd[4] = {'P', 'K', 5, 6};
-	size_t window = 65535 + 22, start;
+	uint64_t used = c->r->bytes_scanned + c->queued_bytes;
+	uint64_t max = c->s->e->limits.max_scan_bytes;
 
-	if (len < 4 || memcmp(buf, "PK\x03\x04", 4) != 0)
-		return false; /* not a zip file of its own (e.g. embedded) */
-	start = len > window ? len - window : 0;
-	return memmem(buf + start, len - start, eocd, sizeof(eocd)) == NULL;
+	return used < max ? max - used : 0;
+}
+
+/*
+ * Queues an object found by our own decomposition, as a child of parent
+ * at depth; takes data and name (raw, sanitised here). Refused, with the
+ * limit recorded on parent, when it would pass a limit.
+ */
+static void
+queue_take(struct scan_ctx *c, int32_t parent, uint32_t depth, char *name,
+	   uint8_t *data, size_t len)
+{
+	const struct vg_limits *l = &c->s->e->limits;
+	size_t waiting = c->n_queue - c->head;
+	enum vg_limit_kind k = 0;
+
+	if (depth > l->max_depth)
+		k = VG_LIMIT_DEPTH;
+	else if (c->r->n_objects + waiting >= l->max_objects)
+		k = VG_LIMIT_OBJECTS;
+	else if (len > l->max_file_size)
+		k = VG_LIMIT_FILE_SIZE;
+	else if (len > budget_left(c))
+		k = VG_LIMIT_SCAN_BYTES;
+	if (k != 0) {
+		hit_at(c, parent, k);
+		free(data);
+		free(name);
+		return;
+	}
+	c->queue = xreallocarray(c->queue, c->n_queue + 1, sizeof(*c->queue));
+	c->queue[c->n_queue++] = (struct pending){
+		.data = data,
+		.len = len,
+		.name = name ? text_sanitize(name, false) : NULL,
+		.parent = parent,
+		.depth = depth,
+	};
+	free(name);
+	c->queued_bytes += len;
+}
+
+/* Takes a gzip, bzip2 or xz object apart, member by member. */
+static void
+split_stream(struct scan_ctx *c, struct object *o, enum stream_format f,
+	     const uint8_t *buf, size_t len)
+{
+	const struct vg_limits *l = &c->s->e->limits;
+	struct stream_bounds b = {
+		.max_member = l->max_file_size,
+		.max_total = budget_left(c),
+		.max_ratio = l->max_ratio,
+		.deadline_ms = c->t0_ms + l->max_scan_ms,
+	};
+	struct stream_result sr;
+
+	memset(&sr, 0, sizeof(sr));
+	stream_split(f, buf, len, &b, &sr);
+	for (size_t i = 0; i < sr.n_parts; i++) {
+		struct stream_part *p = &sr.parts[i];
+
+		queue_take(c, (int32_t)o->index, o->depth + 1, p->name, p->data,
+			   p->len);
+		p->data = NULL;
+		p->name = NULL;
+	}
+	for (int k = 0; k < VG_LIMIT_KIND_COUNT; k++)
+		if (sr.limits_hit & (1u << k))
+			hit_at(c, (int32_t)o->index, 1u << k);
+	if (sr.problem != NULL)
+		problem_at(c, (int32_t)o->index, "object %u: %s", o->index,
+			   sr.problem);
+	stream_result_free(&sr);
+}
+
+/* Queues the bytes after the end of a zip or tar archive's data, unless
+ * they are zero padding: they are an object of their own. */
+static void
+split_trailer(struct scan_ctx *c, struct object *o, const char *type,
+	      const uint8_t *buf, size_t len)
+{
+	size_t end;
+	uint8_t *copy;
+	int truncated = 0;
+
+	if (strcmp(type, "CL_TYPE_ZIP") == 0 && len >= 4 &&
+	    memcmp(buf, "PK\x03\x04", 4) == 0) {
+		if ((end = stream_zip_end(buf, len)) == 0) {
+			/* Without its end record libclamav walks the local
+			 * headers and silently drops what it cannot read. */
+			problem_at(c, (int32_t)o->index,
+				   "zip object %u has no whole end of central "
+				   "directory record that matches its central "
+				   "directory (truncated or corrupt?)",
+				   o->index);
+			return;
+		}
+	} else if (strcmp(type, "CL_TYPE_POSIX_TAR") == 0 ||
+		   strcmp(type, "CL_TYPE_OLD_TAR") == 0)
+		end = stream_tar_end(buf, len, &truncated);
+	else
+		return;
+	if (truncated)
+		problem_at(c, (int32_t)o->index,
+			   "tar object %u: an entry's data runs past the end "
+			   "(truncated)",
+			   o->index);
+	/* Zero padding (tar pads to its record size) is not data. */
+	while (end < len && buf[end] == 0)
+		end++;
+	if (end >= len)
+		return;
+	copy = xmalloc(len - end);
+	memcpy(copy, buf + end, len - end);
+	queue_take(c, (int32_t)o->index, o->depth + 1, xstrdup("#appended"),
+		   copy, len - end);
 }
 
 static cl_error_t
@@ -300,30 +468,39 @@ inspect_cb(int fd, const char *type, const char **ancestors, size_t parent_size,
 	   uint32_t attrs, void *ctx)
 {
 	struct scan_ctx *c = ctx;
+	uint32_t d = c->depth_base + depth; /* depth in the file */
+	int32_t parent = parent_of(c, depth);
+	enum stream_format f;
 	struct object *o;
 	void *map = NULL;
 
 	(void)ancestors;
 	(void)parent_size;
-	if (over_limits(c, depth, size)) {
+	if (type == NULL)
+		type = "CL_TYPE_ANY";
+	if (over_limits(c, d, size, parent)) {
 		/* The file itself refused: it still needs an object 0 for
 		 * the limit's detection to sit on. */
 		if (c->r->n_objects == 0) {
 			o = report_add_object(c->r);
 			o->size = size;
-			o->cl_type = xstrdup(type ? type : "CL_TYPE_ANY");
+			o->cl_type = xstrdup(type);
 		}
 		return CL_BREAK;
 	}
 	o = report_add_object(c->r);
-	o->depth = depth;
-	o->parent = depth == 0 ? -1 : c->stack[depth - 1];
-	c->stack[depth] = (int32_t)o->index;
-	if (depth == 0 && c->r->n_objects == 1)
+	o->depth = d;
+	o->parent = parent;
+	c->stack[d] = (int32_t)o->index;
+	if (depth == 0)
+		c->scan_root = (int32_t)o->index;
+	if (d == 0)
 		o->name = NULL; /* the file itself: its path is the report's */
+	else if (depth == 0)
+		o->name = c->root_name ? xstrdup(c->root_name) : NULL;
 	else
 		o->name = name ? text_sanitize(name, false) : NULL;
-	o->cl_type = xstrdup(type ? type : "CL_TYPE_ANY");
+	o->cl_type = xstrdup(type);
 	o->layer_attributes = attrs;
 	if (depth > 0)
 		tick_member(c, name, size);
@@ -331,8 +508,8 @@ inspect_cb(int fd, const char *type, const char **ancestors, size_t parent_size,
 		/* libclamav gave no buffer: map the descriptor ourselves. */
 		map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (map == MAP_FAILED) {
-			report_add_problem(c->r, "an extracted object could "
-						 "not be read");
+			problem_at(c, (int32_t)o->index,
+				   "object %u could not be read", o->index);
 			return CL_CLEAN;
 		}
 		buffer = map;
@@ -341,42 +518,43 @@ inspect_cb(int fd, const char *type, const char **ancestors, size_t parent_size,
 	c->last_buf = map != NULL ? NULL : (const uint8_t *)buffer;
 	c->last_len = size;
 	c->last_type = type;
-	if (strcmp(type, "CL_TYPE_ZIP") == 0 &&
-	    zip_lacks_end_record((const uint8_t *)buffer, size)) {
-		char *msg = xasprintf("zip object %u has no end of central "
-				      "directory (truncated?)",
-				      o->index);
-		report_add_problem(c->r, msg);
-		free(msg);
-	}
+	if (stream_format_of(type, &f) == 0)
+		split_stream(c, o, f, (const uint8_t *)buffer, size);
+	else
+		split_trailer(c, o, type, (const uint8_t *)buffer, size);
 	if (map != NULL)
 		munmap(map, size);
 	return CL_CLEAN;
 }
 
-static bool
-have_object_of_type(const struct scan_ctx *c, const char *type)
+/* The latest object of libclamav's type, or -1 if there is none. */
+static int32_t
+latest_of_type(const struct scan_ctx *c, const char *type)
 {
 	if (type == NULL)
-		return false;
+		return -1;
 	for (size_t i = c->r->n_objects; i-- > 0;)
 		if (strcmp(c->r->objects[i].cl_type, type) == 0)
-			return true;
-	return false;
+			return (int32_t)i;
+	return -1;
 }
 
 /*
  * Called for each object after the inspection callback, before libclamav
  * parses it. An ELF file whose headers account for all its bytes has
  * nothing embedded for libclamav to find (elf.h); it was analysed in full
- * by inspect_cb, so libclamav's own pass over it is skipped.
+ * by inspect_cb, so libclamav's own pass over it is skipped. So is its
+ * pass over a gzip, bzip2 or xz object: inspect_cb took it apart.
  */
 static cl_error_t
 prescan_cb(int fd, const char *type, void *ctx)
 {
 	struct scan_ctx *c = ctx;
+	enum stream_format f;
 	struct stat st;
 
+	if (stream_format_of(type, &f) == 0)
+		return CL_BREAK;
 	if (type == NULL || strcmp(type, "CL_TYPE_ELF") != 0 ||
 	    c->last_buf == NULL || c->last_type == NULL ||
 	    strcmp(c->last_type, type) != 0)
@@ -388,9 +566,16 @@ prescan_cb(int fd, const char *type, void *ctx)
 							     : CL_CLEAN;
 }
 
-/* Every archive member is announced here with its declared size before
- * libclamav decides whether to extract it: a member it will skip for
- * size is caught here, so a zip bomb is never reported clean. */
+/*
+ * Every archive member is announced here with its declared size and its
+ * compressed size (container_size, despite libclamav's name) before
+ * libclamav extracts it. A member over the size or ratio limit is
+ * recorded on its container, and the scan is stopped there: libclamav
+ * would otherwise inflate it up to its own size limit into a temporary
+ * file, and every sibling after it (a 42-style bomb). Returning CL_VIRUS
+ * makes libclamav record "Detected.By.Callback", a strong indicator that
+ * ends the whole scan because the scan options leave out ALLMATCHES.
+ */
 static cl_error_t
 meta_cb(const char *container_type, unsigned long container_size,
 	const char *name, unsigned long real_size, int encrypted,
@@ -398,18 +583,28 @@ meta_cb(const char *container_type, unsigned long container_size,
 {
 	struct scan_ctx *c = ctx;
 	const struct vg_limits *l = &c->s->e->limits;
+	int32_t container = latest_of_type(c, container_type);
+	uint64_t csize = container_size ? container_size : 1;
 
 	/* libclamav also parses archive headers it finds embedded in other
 	 * files (a zip signature in a library's code): those are not
 	 * containers we analysed, and their "members" are noise. */
-	if (!have_object_of_type(c, container_type))
+	if (container < 0)
 		return CL_CLEAN;
-	note_member(c, name, real_size, container_size, pos);
+	note_member(c, name, real_size, container_size, pos, container);
 	if (encrypted)
-		report_add_problem(c->r, "an encrypted archive member could "
-					 "not be analysed");
-	if (real_size > l->max_file_size)
-		hit(c, VG_LIMIT_FILE_SIZE);
+		problem_at(c, container,
+			   "an encrypted archive member could not be "
+			   "analysed");
+	if (real_size > l->max_file_size) {
+		hit_at(c, container, VG_LIMIT_FILE_SIZE);
+		return CL_VIRUS;
+	}
+	if (real_size > VG_LIMIT_RATIO_FLOOR &&
+	    real_size / csize > l->max_ratio) {
+		hit_at(c, container, VG_LIMIT_RATIO);
+		return CL_VIRUS;
+	}
 	return CL_CLEAN;
 }
 
@@ -430,27 +625,30 @@ virus_cb(int fd, const char *virname, void *ctx)
 		{"MaxScanTime", VG_LIMIT_TIME},
 	};
 	const char *pfx = "Heuristics.Limits.Exceeded.";
+	/* libclamav reports at the end of a pass, with no descriptor: the
+	 * most precise object it can concern is the pass's first. */
+	int32_t at = c->scan_root;
 
 	(void)fd;
 	if (virname == NULL)
+		return;
+	/* Our own meta_cb stopping the scan: its limit is recorded. */
+	if (strncmp(virname, "Detected.By.Callback", 20) == 0)
 		return;
 	if (strncmp(virname, pfx, strlen(pfx)) == 0) {
 		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 			if (strncmp(virname + strlen(pfx), map[i].suffix,
 				    strlen(map[i].suffix)) == 0) {
-				hit(c, map[i].kind);
+				hit_at(c, at, map[i].kind);
 				return;
 			}
 	}
 	if (strstr(virname, "Encrypted") != NULL) {
-		report_add_problem(c->r, "encrypted content could not be "
-					 "analysed");
+		problem_at(c, at, "encrypted content could not be analysed");
 		return;
 	}
 	char *safe = text_sanitize(virname, false);
-	char *msg = xasprintf("libclamav: %s", safe);
-	report_add_problem(c->r, msg);
-	free(msg);
+	problem_at(c, at, "libclamav: %s", safe);
 	free(safe);
 }
 
@@ -643,7 +841,9 @@ scan_options(void)
 	struct cl_scan_options o;
 
 	memset(&o, 0, sizeof(o));
-	o.general = CL_SCAN_GENERAL_ALLMATCHES | CL_SCAN_GENERAL_HEURISTICS;
+	/* Not ALLMATCHES: with no signatures loaded the only strong
+	 * indicator is meta_cb's, which must end the scan (a bomb). */
+	o.general = CL_SCAN_GENERAL_HEURISTICS;
 	o.parse = ~0u;
 	o.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX |
 		      CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE |
@@ -670,10 +870,11 @@ analyse_root_if_skipped(struct scan_ctx *c, const uint8_t *buf, size_t len)
 
 /*
  * Containers that show they were cut short. Compressed containers that
- * yielded nothing: libclamav gives up on a
- * truncated or corrupt 7z, gzip, bzip2 or xz stream without a word. Below
- * these sizes a container may legitimately hold only objects too small
- * for libclamav to hand over.
+ * yielded nothing: libclamav gives up on a truncated or corrupt 7z, RAR,
+ * CAB or ARJ archive without a word (gzip, bzip2 and xz are ours, and
+ * streams.c says exactly what it could not read). Below these sizes a
+ * container may legitimately hold only objects too small for libclamav
+ * to hand over.
  */
 static void
 check_empty_containers(struct scan_ctx *c)
@@ -682,8 +883,9 @@ check_empty_containers(struct scan_ctx *c)
 		const char *type;
 		uint64_t min;
 	} archives[] = {
-		{"CL_TYPE_7Z", 32},  {"CL_TYPE_GZ", 64},  {"CL_TYPE_BZ", 64},
-		{"CL_TYPE_XZ", 64},  {"CL_TYPE_RAR", 64}, {"CL_TYPE_MSCAB", 64},
+		{"CL_TYPE_7Z", 32},
+		{"CL_TYPE_RAR", 64},
+		{"CL_TYPE_MSCAB", 64},
 		{"CL_TYPE_ARJ", 64},
 	};
 	struct report *r = c->r;
@@ -694,18 +896,6 @@ check_empty_containers(struct scan_ctx *c)
 		const struct object *o = &r->objects[i];
 		bool parent = false;
 
-		/* A tar archive is whole 512-byte blocks; anything else was
-		 * cut short, e.g. by a truncated gzip stream around it. */
-		if ((strcmp(o->cl_type, "CL_TYPE_POSIX_TAR") == 0 ||
-		     strcmp(o->cl_type, "CL_TYPE_OLD_TAR") == 0) &&
-		    o->size % 512 != 0) {
-			char *msg = xasprintf("tar object %zu is not whole "
-					      "512-byte blocks (truncated?)",
-					      i);
-			report_add_problem(r, msg);
-			free(msg);
-		}
-
 		for (size_t k = 0; k < sizeof(archives) / sizeof(archives[0]);
 		     k++) {
 			if (strcmp(o->cl_type, archives[k].type) != 0 ||
@@ -713,22 +903,38 @@ check_empty_containers(struct scan_ctx *c)
 				continue;
 			for (size_t j = i + 1; j < r->n_objects && !parent; j++)
 				parent = r->objects[j].parent == (int32_t)i;
-			if (!parent) {
-				char *msg =
-					xasprintf("%s object %zu yielded no "
-						  "members (truncated or "
-						  "corrupt?)",
-						  o->cl_type, i);
-				report_add_problem(r, msg);
-				free(msg);
-			}
+			if (!parent)
+				problem_at(c, (int32_t)i,
+					   "%s object %zu yielded no members "
+					   "(truncated or corrupt?)",
+					   o->cl_type, i);
 		}
 	}
 }
 
-/* Turns libclamav's result for the whole file into report entries. */
+/* Turns libclamav's result for one pass into report entries, on the
+ * object the pass began with. */
 static void
-finish(struct scan_ctx *c, cl_error_t rc)
+note_scan_result(struct scan_ctx *c, cl_error_t rc)
+{
+	int32_t at = c->scan_root;
+
+	if (rc == CL_ETIMEOUT)
+		hit_at(c, at, VG_LIMIT_TIME);
+	else if (rc == CL_EMAXREC)
+		hit_at(c, at, VG_LIMIT_DEPTH);
+	else if (rc == CL_EMAXSIZE)
+		hit_at(c, at, VG_LIMIT_SCAN_BYTES);
+	else if (rc == CL_EMAXFILES)
+		hit_at(c, at, VG_LIMIT_OBJECTS);
+	else if (rc != CL_CLEAN && rc != CL_VIRUS && rc != CL_BREAK)
+		problem_at(c, at, "libclamav: %s", cl_strerror(rc));
+}
+
+/* Completes the report: members that never arrived, containers cut
+ * short, and the verdict. */
+static void
+finish(struct scan_ctx *c)
 {
 	for (size_t i = 0; i < c->n_members; i++) {
 		struct member *m = &c->members[i];
@@ -736,12 +942,11 @@ finish(struct scan_ctx *c, cl_error_t rc)
 		/* A limit already explains members that were skipped. */
 		if (!m->seen && c->r->limits_hit == 0) {
 			char *safe = text_sanitize(m->base, false);
-			char *msg =
-				xasprintf("archive member '%s' (%llu bytes) "
-					  "could not be extracted",
-					  safe, (unsigned long long)m->size);
-			report_add_problem(c->r, msg);
-			free(msg);
+
+			problem_at(c, m->container,
+				   "archive member '%s' (%llu bytes) could "
+				   "not be extracted",
+				   safe, (unsigned long long)m->size);
 			free(safe);
 		}
 		free(m->base);
@@ -750,21 +955,69 @@ finish(struct scan_ctx *c, cl_error_t rc)
 	c->members = NULL;
 	c->n_members = 0;
 	check_empty_containers(c);
-	if (rc == CL_ETIMEOUT)
-		hit(c, VG_LIMIT_TIME);
-	else if (rc == CL_EMAXREC)
-		hit(c, VG_LIMIT_DEPTH);
-	else if (rc == CL_EMAXSIZE)
-		hit(c, VG_LIMIT_SCAN_BYTES);
-	else if (rc == CL_EMAXFILES)
-		hit(c, VG_LIMIT_OBJECTS);
-	else if (rc != CL_CLEAN && rc != CL_VIRUS && rc != CL_BREAK) {
-		char *msg = xasprintf("libclamav: %s", cl_strerror(rc));
-		report_add_problem(c->r, msg);
-		free(msg);
-	}
 	c->r->elapsed_ms = (double)(clock_ms() - c->t0_ms);
 	report_decide(c->r);
+}
+
+/* Analyses, without libclamav, a queued object too small for it to call
+ * back for. */
+static void
+analyse_small(struct scan_ctx *c, const struct pending *p)
+{
+	struct object *o;
+
+	if (over_limits(c, p->depth, p->len, p->parent))
+		return;
+	o = report_add_object(c->r);
+	o->depth = p->depth;
+	o->parent = p->parent;
+	o->name = p->name ? xstrdup(p->name) : NULL;
+	o->cl_type = xstrdup("CL_TYPE_ANY");
+	analyse(c, o, p->data ? p->data : (const uint8_t *)"", p->len);
+}
+
+/*
+ * Scans the objects our own decomposition queued, oldest first, each as a
+ * child of the object it came from; their scans may queue more. Once the
+ * time is up, each remaining one is recorded as a limit on its parent.
+ */
+static void
+scan_queue(struct scan_ctx *c)
+{
+	struct scanner *s = c->s;
+	struct cl_scan_options opts = scan_options();
+
+	while (c->head < c->n_queue) {
+		struct pending p = c->queue[c->head++];
+		unsigned long scanned = 0;
+		const char *virname = NULL;
+		cl_fmap_t *map;
+		cl_error_t rc;
+
+		c->queued_bytes -= p.len;
+		if (clock_ms() - c->t0_ms > s->e->limits.max_scan_ms) {
+			hit_at(c, p.parent, VG_LIMIT_TIME);
+		} else if (p.len <= CL_SMALL_OBJECT) {
+			analyse_small(c, &p);
+		} else if ((map = cl_fmap_open_memory(p.data, p.len)) == NULL) {
+			problem_at(c, p.parent, "out of memory");
+		} else {
+			c->depth_base = p.depth;
+			c->root_parent = p.parent;
+			c->root_name = p.name;
+			c->scan_root = -1;
+			c->last_buf = NULL;
+			rc = cl_scanmap_callback(map, p.name, &virname,
+						 &scanned, s->e->cl, &opts, c);
+			cl_fmap_close(map);
+			note_scan_result(c, rc);
+		}
+		free(p.data);
+		free(p.name);
+	}
+	free(c->queue);
+	c->queue = NULL;
+	c->head = c->n_queue = 0;
 }
 
 static void
@@ -772,6 +1025,8 @@ ctx_init(struct scan_ctx *c, struct scanner *s, const char *name)
 {
 	memset(c, 0, sizeof(*c));
 	c->s = s;
+	c->root_parent = -1;
+	c->scan_root = -1;
 	c->r = report_new(name);
 	c->t0_ms = clock_ms();
 	if (s->yr != NULL)
@@ -786,7 +1041,8 @@ too_large(struct scan_ctx *c, uint64_t size)
 
 	o->size = size;
 	o->cl_type = xstrdup("CL_TYPE_ANY");
-	hit(c, size > c->s->e->limits.max_file_size ? VG_LIMIT_FILE_SIZE
+	hit_at(c, 0,
+	       size > c->s->e->limits.max_file_size ? VG_LIMIT_FILE_SIZE
 						    : VG_LIMIT_SCAN_BYTES);
 	c->r->elapsed_ms = (double)(clock_ms() - c->t0_ms);
 	report_decide(c->r);
@@ -859,7 +1115,8 @@ engine_scan_fd(struct scanner *s, int fd, const char *display_name,
 	rc = engine_scan_buffer(s, got ? s->buf : (const uint8_t *)"", got,
 				display_name, out);
 	if (rc == 0 && got < (size_t)st.st_size) {
-		report_add_problem(*out, "the file shrank while it was read");
+		report_add_problem_at(*out, 0,
+				      "the file shrank while it was read");
 		report_decide(*out);
 	}
 	trim_buffer(s);
@@ -892,7 +1149,9 @@ engine_scan_buffer(struct scanner *s, const void *buf, size_t len,
 				 s->e->cl, &opts, &c);
 	cl_fmap_close(map);
 	analyse_root_if_skipped(&c, buf, len);
-	finish(&c, rc);
+	note_scan_result(&c, rc);
+	scan_queue(&c);
+	finish(&c);
 	*out = c.r;
 	return 0;
 }

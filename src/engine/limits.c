@@ -13,6 +13,7 @@ limits_default(struct vg_limits *l)
 	l->max_depth = VG_LIMIT_MAX_DEPTH_DEFAULT;
 	l->max_objects = VG_LIMIT_MAX_OBJECTS_DEFAULT;
 	l->max_scan_ms = VG_LIMIT_MAX_SCAN_MS_DEFAULT;
+	l->max_ratio = VG_LIMIT_MAX_RATIO_DEFAULT;
 }
 
 int
@@ -28,6 +29,8 @@ limits_check(const struct vg_limits *l)
 		return VG_EINVAL;
 	if (l->max_objects == 0 || l->max_scan_ms == 0)
 		return VG_EINVAL;
+	if (l->max_ratio == 0 || l->max_ratio > VG_LIMIT_MAX_RATIO_CEILING)
+		return VG_EINVAL;
 	return 0;
 }
 
@@ -40,6 +43,7 @@ limits_kind_name(enum vg_limit_kind kind)
 	case VG_LIMIT_DEPTH: return "Recursion";
 	case VG_LIMIT_OBJECTS: return "Files";
 	case VG_LIMIT_TIME: return "Time";
+	case VG_LIMIT_RATIO: return "Ratio";
 	}
 	return "Unknown";
 }

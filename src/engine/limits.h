@@ -24,10 +24,19 @@
 #define VG_LIMIT_MAX_OBJECTS_DEFAULT 10000U
 /* Wall-clock budget for one file, in milliseconds. */
 #define VG_LIMIT_MAX_SCAN_MS_DEFAULT 120000U
+/* Largest compression ratio (bytes out per byte in) of one object: a
+ * compressed stream or an archive member. Ordinary data compresses 2-20
+ * times, and logs or sparse images up to a few hundred; a bomb of zeros
+ * 1,000 (deflate) to 100,000 (bzip2) times. */
+#define VG_LIMIT_MAX_RATIO_DEFAULT 250U
+/* The ratio is only judged once an object's output passes this size:
+ * a few megabytes of zeros are ordinary, and cost nothing to analyse. */
+#define VG_LIMIT_RATIO_FLOOR (16ULL * 1024 * 1024)
 
 /* Hard ceilings a configuration may not exceed. */
 #define VG_LIMIT_MAX_DEPTH_CEILING     64U
 #define VG_LIMIT_MAX_FILE_SIZE_CEILING (4ULL * 1024 * 1024 * 1024)
+#define VG_LIMIT_MAX_RATIO_CEILING     1000000U
 
 /* Which limit was hit; a bit set, so a report can carry several. */
 enum vg_limit_kind {
@@ -36,8 +45,9 @@ enum vg_limit_kind {
 	VG_LIMIT_DEPTH = 1 << 2,
 	VG_LIMIT_OBJECTS = 1 << 3,
 	VG_LIMIT_TIME = 1 << 4,
+	VG_LIMIT_RATIO = 1 << 5,
 };
-#define VG_LIMIT_KIND_COUNT 5
+#define VG_LIMIT_KIND_COUNT 6
 
 struct vg_limits {
 	uint64_t max_file_size;  /* bytes */
@@ -45,6 +55,7 @@ struct vg_limits {
 	uint32_t max_depth;      /* levels */
 	uint32_t max_objects;    /* objects */
 	uint32_t max_scan_ms;    /* milliseconds */
+	uint32_t max_ratio;      /* output bytes per input byte */
 };
 
 /* Fills *l with the defaults above. */
@@ -54,7 +65,8 @@ void limits_default(struct vg_limits *l);
 int limits_check(const struct vg_limits *l);
 
 /* Returns the name used in detections and JSON for one kind
- * ("FileSize", "ScanSize", "Recursion", "Files", "Time"); static storage. */
+ * ("FileSize", "ScanSize", "Recursion", "Files", "Time", "Ratio"); static
+ * storage. */
 const char *limits_kind_name(enum vg_limit_kind kind);
 
 #endif

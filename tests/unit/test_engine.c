@@ -1,8 +1,12 @@
 /*
  * test_engine.c - the engine end to end on buffers and descriptors: rule
- * and hash matches, broken rule files quarantined, limits reported, special
- * files refused.
+ * and hash matches, broken rule files quarantined, limits reported,
+ * special files refused; every member of a gzip, bzip2 or xz file and the
+ * bytes after a zip's end analysed, cut or corrupt streams and bombs never
+ * clean.
  */
+#include <bzlib.h>
+#include <lzma.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +18,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common/err.h"
 #include "engine/engine.h"
+#include "engine/report.h"
 #include "engine/rules.h"
 
 static char dir[] = "/tmp/vigil-test-engine-XXXXXX";
@@ -254,6 +260,329 @@ test_fifo_is_refused(void **state)
 	engine_free(e);
 }
 
+/* A growing byte string for building test inputs. */
+struct bytes {
+	uint8_t *p;
+	size_t len;
+};
+
+static void
+bytes_add(struct bytes *b, const void *p, size_t n)
+{
+	b->p = realloc(b->p, b->len + n + 1);
+	assert_non_null(b->p);
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+/* Appends one gzip member (one complete gzip file) of n bytes of p. */
+static void
+add_gzip(struct bytes *b, const void *p, size_t n)
+{
+	z_stream z;
+	uint8_t out[1 << 16];
+
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
+				      Z_DEFAULT_STRATEGY),
+			 Z_OK);
+	z.next_in = (Bytef *)(uintptr_t)p;
+	z.avail_in = (uInt)n;
+	for (;;) {
+		int rc;
+
+		z.next_out = out;
+		z.avail_out = sizeof(out);
+		rc = deflate(&z, Z_FINISH);
+		bytes_add(b, out, sizeof(out) - z.avail_out);
+		if (rc == Z_STREAM_END)
+			break;
+		assert_int_equal(rc, Z_OK);
+	}
+	deflateEnd(&z);
+}
+
+/* Appends a gzip member of n zero bytes, made without holding them. */
+static void
+add_gzip_zeros(struct bytes *b, size_t n)
+{
+	static const uint8_t zeros[1 << 16];
+	uint8_t out[1 << 16];
+	z_stream z;
+
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8,
+				      Z_DEFAULT_STRATEGY),
+			 Z_OK);
+	for (size_t left = n;;) {
+		size_t k = left < sizeof(zeros) ? left : sizeof(zeros);
+		int flush = left == k ? Z_FINISH : Z_NO_FLUSH, rc;
+
+		z.next_in = (Bytef *)(uintptr_t)zeros;
+		z.avail_in = (uInt)k;
+		left -= k;
+		do {
+			z.next_out = out;
+			z.avail_out = sizeof(out);
+			rc = deflate(&z, flush);
+			bytes_add(b, out, sizeof(out) - z.avail_out);
+		} while (z.avail_out == 0);
+		if (flush == Z_FINISH) {
+			assert_int_equal(rc, Z_STREAM_END);
+			break;
+		}
+	}
+	deflateEnd(&z);
+}
+
+static void
+add_bzip2(struct bytes *b, const void *p, size_t n)
+{
+	unsigned int cap = (unsigned int)(n + n / 100 + 600);
+	char *out = malloc(cap);
+
+	assert_non_null(out);
+	assert_int_equal(BZ2_bzBuffToBuffCompress(out, &cap, (char *)p,
+						  (unsigned int)n, 9, 0, 0),
+			 BZ_OK);
+	bytes_add(b, out, cap);
+	free(out);
+}
+
+static void
+add_xz(struct bytes *b, const void *p, size_t n)
+{
+	size_t cap = lzma_stream_buffer_bound(n), pos = 0;
+	uint8_t *out = malloc(cap);
+
+	assert_non_null(out);
+	assert_int_equal(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, p,
+						 n, out, &pos, cap),
+			 LZMA_OK);
+	bytes_add(b, out, pos);
+	free(out);
+}
+
+static void
+put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v);
+	put16(p + 2, v >> 16);
+}
+
+/* Appends a zip file with one stored member, name holding p. */
+static void
+add_zip_stored(struct bytes *b, const char *name, const void *p, size_t n)
+{
+	uint8_t lh[30] = {'P', 'K', 3, 4}, cd[46] = {'P', 'K', 1, 2};
+	uint8_t eocd[22] = {'P', 'K', 5, 6};
+	uint32_t crc = (uint32_t)crc32(0, p, (uInt)n);
+	size_t nl = strlen(name), start = b->len, cd_off;
+
+	put16(lh + 4, 10);
+	put32(lh + 14, crc);
+	put32(lh + 18, (uint32_t)n);
+	put32(lh + 22, (uint32_t)n);
+	put16(lh + 26, (uint32_t)nl);
+	bytes_add(b, lh, sizeof(lh));
+	bytes_add(b, name, nl);
+	bytes_add(b, p, n);
+	cd_off = b->len - start;
+	put16(cd + 4, 20);
+	put16(cd + 6, 10);
+	put32(cd + 16, crc);
+	put32(cd + 20, (uint32_t)n);
+	put32(cd + 24, (uint32_t)n);
+	put16(cd + 28, (uint32_t)nl);
+	bytes_add(b, cd, sizeof(cd));
+	bytes_add(b, name, nl);
+	put16(eocd + 8, 1);
+	put16(eocd + 10, 1);
+	put32(eocd + 12, (uint32_t)(sizeof(cd) + nl));
+	put32(eocd + 16, (uint32_t)cd_off);
+	bytes_add(b, eocd, sizeof(eocd));
+}
+
+static bool
+has_detection(const struct report *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_detections; i++)
+		if (strcmp(r->detections[i], name) == 0)
+			return true;
+	return false;
+}
+
+static const char harmless[] = "a harmless first member, long enough to "
+			       "be handed over by libclamav\n";
+
+static void
+test_gzip_second_member_is_analysed(void **state)
+{
+	struct engine *e = make_engine(NULL);
+	struct bytes b = {0};
+	char text[128];
+	struct report *r;
+
+	(void)state;
+	snprintf(text, sizeof(text), "second member: %s\n", marker);
+	add_gzip(&b, harmless, strlen(harmless));
+	add_gzip(&b, text, strlen(text));
+	r = scan(e, b.p, b.len);
+	assert_int_equal(r->verdict, VERDICT_MALICIOUS);
+	assert_true(has_detection(r, "Test_Marker"));
+	assert_int_equal(r->n_problems, 0);
+	assert_int_equal(r->n_objects, 3);
+	assert_int_equal(r->objects[2].parent, 0);
+	assert_int_equal(r->objects[2].depth, 1);
+	assert_string_equal(r->objects[2].name, "#member2");
+	report_free(r);
+	free(b.p);
+	engine_free(e);
+}
+
+static void
+test_bzip2_and_xz_second_stream_is_analysed(void **state)
+{
+	struct engine *e = make_engine(NULL);
+	char text[128];
+
+	(void)state;
+	snprintf(text, sizeof(text), "second stream: %s\n", marker);
+	for (int xz = 0; xz < 2; xz++) {
+		struct bytes b = {0};
+		struct report *r;
+
+		(xz ? add_xz : add_bzip2)(&b, harmless, strlen(harmless));
+		(xz ? add_xz : add_bzip2)(&b, text, strlen(text));
+		r = scan(e, b.p, b.len);
+		assert_int_equal(r->verdict, VERDICT_MALICIOUS);
+		assert_string_equal(r->objects[0].cl_type,
+				    xz ? "CL_TYPE_XZ" : "CL_TYPE_BZ");
+		assert_int_equal(r->n_problems, 0);
+		report_free(r);
+		free(b.p);
+	}
+	engine_free(e);
+}
+
+static void
+test_truncated_gzip_is_incomplete_on_its_object(void **state)
+{
+	struct engine *e = make_engine(NULL);
+	struct bytes b = {0};
+	struct report *r;
+
+	(void)state;
+	add_gzip(&b, harmless, strlen(harmless));
+	r = scan(e, b.p, 30);
+	assert_int_equal(r->verdict, VERDICT_SUSPICIOUS);
+	assert_true(has_detection(r, "Decompose.Incomplete"));
+	assert_int_equal(r->objects[0].n_problems, 1);
+	assert_non_null(strstr(r->objects[0].problems[0], "truncated"));
+	report_free(r);
+	free(b.p);
+	engine_free(e);
+}
+
+static void
+test_gzip_with_wrong_crc_is_incomplete(void **state)
+{
+	struct engine *e = make_engine(NULL);
+	struct bytes b = {0};
+	struct report *r;
+
+	(void)state;
+	add_gzip(&b, harmless, strlen(harmless));
+	b.p[b.len - 8] ^= 0x01; /* the CRC32 trailer */
+	r = scan(e, b.p, b.len);
+	assert_int_equal(r->verdict, VERDICT_SUSPICIOUS);
+	assert_true(has_detection(r, "Decompose.Incomplete"));
+	assert_int_equal(r->objects[0].n_problems, 1);
+	report_free(r);
+	free(b.p);
+	engine_free(e);
+}
+
+static void
+test_bytes_after_zip_end_are_analysed(void **state)
+{
+	struct engine *e = make_engine(NULL);
+	struct bytes b = {0};
+	char text[128];
+	struct report *r;
+
+	(void)state;
+	snprintf(text, sizeof(text), "appended: %s\n", marker);
+	add_zip_stored(&b, "readme.txt", harmless, strlen(harmless));
+	bytes_add(&b, text, strlen(text));
+	r = scan(e, b.p, b.len);
+	assert_int_equal(r->verdict, VERDICT_MALICIOUS);
+	assert_string_equal(r->objects[r->n_objects - 1].name, "#appended");
+	assert_int_equal(r->objects[r->n_objects - 1].parent, 0);
+	assert_int_equal(r->objects[r->n_objects - 1].size, strlen(text));
+	report_free(r);
+	free(b.p);
+	engine_free(e);
+}
+
+/* A gzip declaring more than --max-filesize in its trailer is refused
+ * before it is inflated; the limit is on the gzip object. */
+static void
+test_gzip_bomb_refused_from_declared_size(void **state)
+{
+	struct vg_limits l;
+	struct engine *e;
+	struct bytes b = {0};
+	struct report *r;
+
+	(void)state;
+	limits_default(&l);
+	l.max_file_size = 1024 * 1024;
+	e = make_engine(&l);
+	add_gzip_zeros(&b, 8 * 1024 * 1024);
+	r = scan(e, b.p, b.len);
+	assert_int_equal(r->verdict, VERDICT_SUSPICIOUS);
+	assert_true(has_detection(r, "Limits.Exceeded.FileSize"));
+	assert_true(r->objects[0].limits_hit & VG_LIMIT_FILE_SIZE);
+	assert_int_equal(r->n_objects, 1);
+	assert_int_equal(r->bytes_scanned, b.len);
+	report_free(r);
+	free(b.p);
+	engine_free(e);
+}
+
+/* bzip2 declares no size: inflation stops at the ratio limit, 16 MiB in,
+ * not at the 400 MiB size limit. */
+static void
+test_bzip2_bomb_stopped_by_ratio(void **state)
+{
+	struct engine *e = make_engine(NULL);
+	size_t n = 64 * 1024 * 1024;
+	uint8_t *zeros = calloc(1, n);
+	struct bytes b = {0};
+	struct report *r;
+
+	(void)state;
+	assert_non_null(zeros);
+	add_bzip2(&b, zeros, n);
+	free(zeros);
+	r = scan(e, b.p, b.len);
+	assert_int_equal(r->verdict, VERDICT_SUSPICIOUS);
+	assert_true(has_detection(r, "Limits.Exceeded.Ratio"));
+	assert_true(r->objects[0].limits_hit & VG_LIMIT_RATIO);
+	assert_true(r->bytes_scanned < 32 * 1024 * 1024);
+	report_free(r);
+	free(b.p);
+	engine_free(e);
+}
+
 int
 main(void)
 {
@@ -265,6 +594,14 @@ main(void)
 		cmocka_unit_test(test_file_over_size_limit_is_suspicious),
 		cmocka_unit_test(test_broken_rule_file_is_quarantined),
 		cmocka_unit_test(test_fifo_is_refused),
+		cmocka_unit_test(test_gzip_second_member_is_analysed),
+		cmocka_unit_test(test_bzip2_and_xz_second_stream_is_analysed),
+		cmocka_unit_test(
+			test_truncated_gzip_is_incomplete_on_its_object),
+		cmocka_unit_test(test_gzip_with_wrong_crc_is_incomplete),
+		cmocka_unit_test(test_bytes_after_zip_end_are_analysed),
+		cmocka_unit_test(test_gzip_bomb_refused_from_declared_size),
+		cmocka_unit_test(test_bzip2_bomb_stopped_by_ratio),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

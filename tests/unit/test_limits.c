@@ -47,6 +47,12 @@ test_zero_and_oversized_limits_refused(void **state)
 	limits_default(&l);
 	l.max_scan_ms = 0;
 	assert_int_equal(limits_check(&l), VG_EINVAL);
+	limits_default(&l);
+	l.max_ratio = 0;
+	assert_int_equal(limits_check(&l), VG_EINVAL);
+	limits_default(&l);
+	l.max_ratio = VG_LIMIT_MAX_RATIO_CEILING + 1;
+	assert_int_equal(limits_check(&l), VG_EINVAL);
 }
 
 static void
@@ -62,6 +68,7 @@ test_every_kind_has_a_distinct_name(void **state)
 			assert_string_not_equal(seen[k], seen[j]);
 	}
 	assert_string_equal(limits_kind_name(VG_LIMIT_DEPTH), "Recursion");
+	assert_string_equal(limits_kind_name(VG_LIMIT_RATIO), "Ratio");
 }
 
 int
