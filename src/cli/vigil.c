@@ -16,6 +16,7 @@ static const struct {
 	{"enroll", cmd_enroll, "enrol this endpoint with a regional node"},
 	{"lookup", cmd_lookup, "ask the node about hashes"},
 	{"submit", cmd_submit, "share files with the node for analysis"},
+	{"report-fp", cmd_report_fp, "report a false positive to the node"},
 	{"admin", cmd_admin, "operate a node (its transparency log)"},
 	{"log", cmd_log, "check a region's transparency log"},
 	{"witness", cmd_witness, "cosign other logs' checkpoints"},
