@@ -276,6 +276,14 @@ http GET "/v1/files/$sha" "$t1"
 [ "$(json 'd["verdict"], "retracted" in d')" = "malicious False" ] &&
 	pass "after a restart the reinstatement holds" ||
 	fail "after a restart the reinstatement holds" "$(cat "$out")"
+if "$PYTHON" - "$VIGIL_SOURCE_DIR/docs/openapi.yaml" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+want = {"/v1/fp", "/v1/admin/fp", "/v1/admin/fp/{hash}/{action}"}
+sys.exit(0 if want <= set(doc["paths"]) else 1)
+PY
+then pass "docs/openapi.yaml lists the false-positive routes"
+else fail "docs/openapi.yaml lists the false-positive routes"; fi
 curl -s "$base/healthz" | grep -q '"status":"ok"' && pass "the node is healthy at the end" ||
 	fail "the node is healthy at the end"
 stop_node
