@@ -304,9 +304,9 @@ operator_only(struct node *node, struct api_loop *l, h2o_req_t *req)
 
 			if (nodelog_operator_ok(node->log, v + 7, len - 7))
 				return 1;
-			crypto_hash_sha256(hash, (const uint8_t *)v + 7,
-					   len - 7);
 			if (len - 7 <= FP_TOKEN_MAX &&
+			    crypto_hash_sha256(hash, (const uint8_t *)v + 7,
+					       len - 7) == 0 &&
 			    l->store->ops->client_by_token_hash(l->store, hash,
 								&c) == 0) {
 				client_clear(&c);
