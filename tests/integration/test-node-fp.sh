@@ -225,6 +225,14 @@ http POST "/v1/admin/fp/$sha/reinstate" "$t1" --data-binary '{"reason":"r"}'
 expect_http 403 forbidden "an admin decision with a client token: 403"
 http POST "/v1/admin/fp/$sha/reinstate" "" --data-binary '{"reason":"r"}'
 expect_http 401 unauthorized "an admin decision without a token: 401"
+http GET "/v1/admin/fp/$sha/accept" "$ot"
+expect_http 405 method_not_allowed "GET on an admin decision: 405"
+http POST /v1/admin/fp "$ot" --data-binary '{"reason":"r"}'
+expect_http 405 method_not_allowed "POST on the list: 405"
+http POST "/v1/admin/fp/$sha/reinstate" "$ot" --data-binary '["r"]'
+expect_http 400 bad_json "an admin decision whose body is not an object: 400"
+http POST "/v1/admin/fp/$sha/reinstate" "$ot" --data-binary '{}'
+expect_http 400 reason_required "an admin decision without a reason: 400"
 http POST "/v1/admin/fp/$sha/delete" "$ot" --data-binary '{"reason":"r"}'
 expect_http 404 not_found "an unknown admin action: 404"
 http POST "/v1/admin/fp/$unknown/accept" "$ot" --data-binary '{"reason":"r"}'
