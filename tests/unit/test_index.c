@@ -1,7 +1,8 @@
 /*
  * test_index.c - the node's in-memory reputation index (src/node/index.c):
- * lookups by each digest, the rendered answer, malformed digests, and
- * that an entry never goes back when states arrive out of order.
+ * lookups by each digest, the rendered answer, malformed digests, that
+ * an entry never goes back when states arrive out of order, and a
+ * retraction laid over an answer across new analyses.
  */
 #include <stdarg.h>
 #include <stddef.h>
