@@ -336,9 +336,9 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req)
 		return store_failed(l, req, ROUTE_ADMIN_FP, "fp_list");
 	}
 	for (size_t i = 0; i < n; i++) {
-		json_t *reasons = json_array(), *item, *ans = NULL,
-		       *v_retracted;
+		json_t *reasons = json_array(), *item, *ans = NULL;
 		const struct index_entry *e;
+		int64_t retracted = -1;
 		int bad;
 
 		for (size_t k = 0; k < v[i].reporters; k++)
@@ -353,6 +353,7 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req)
 		e = index_get(node->index, v[i].sha256, 64, &bad);
 		if (e != NULL) {
 			ans = json_loadb(e->json, e->json_len, 0, NULL);
+			retracted = e->retracted;
 			/* What the analysis found, whatever the answer. */
 			json_object_set_new(
 				item, "analysis",
@@ -369,10 +370,11 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req)
 					json_object_get(ans, "sha1"));
 			json_object_set(item, "verdict",
 					json_object_get(ans, "verdict"));
-			v_retracted = json_object_get(ans, "retracted");
+			/* In force, even when a new detection decides the
+			 * answer. */
 			json_object_set_new(item, "retracted",
-					    v_retracted
-						    ? json_incref(v_retracted)
+					    retracted >= 0
+						    ? json_integer(retracted)
 						    : json_null());
 			json_decref(ans);
 		}
