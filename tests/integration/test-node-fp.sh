@@ -174,6 +174,12 @@ expect_rc 0 "vigil scan --cloud of a retracted file exits 0"
 expect_line "$out" "eicar.com: Vigil_Test_EICAR RETRACTED (log $n)" \
 	"vigil scan --cloud prints the local detection as RETRACTED (log N)"
 expect_no_match "$out" "FOUND" "and prints no FOUND line"
+"$VIGIL" scan --json --cloud eicar.com >scan.jsonl 2>"$err"
+rc=$?
+expect_rc 0 "vigil scan --json --cloud of a retracted file exits 0"
+jcheck scan.jsonl "[x['cloud'] for x in rs if 'cloud' in x] == [{'path': 'eicar.com',
+	'object': '$sha', 'verdict': 'clean', 'retracted': $n, 'detections': ['Vigil_Test_EICAR']}]" \
+	"and adds a cloud line with the retraction"
 "$VIGIL" lookup "$sha" >"$out" 2>"$err"
 grep -q "^$sha: clean .* retracted (log $n)\$" "$out" &&
 	pass "vigil lookup shows the retraction" || fail "vigil lookup shows the retraction" "$(cat "$out")"
