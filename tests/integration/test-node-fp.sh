@@ -5,8 +5,10 @@
 # lists (no client named), rejects (still malicious), then accepts a
 # second report: a retraction entry in the log (hash, detections, reason,
 # nothing of the clients), after which every hash answers clean with
-# "retracted", vigil scan --cloud prints RETRACTED and exits 0, and a
-# restart keeps it; reinstating brings malicious back with a new entry.
+# "retracted", vigil scan --cloud prints RETRACTED and exits 0, a restart
+# keeps it, and so does a new analysis unless it finds a detection the
+# retraction did not name; reinstating brings malicious back with a new
+# entry.
 # Every bad input gets its 4xx, logs nothing and loses nothing.
 . "$(dirname "$0")/lib.sh"
 
@@ -200,6 +202,37 @@ http GET "/v1/files/$md5" "$t1"
 [ "$(json 'd["verdict"], d["retracted"]')" = "clean $n" ] &&
 	pass "after a restart the sample still answers clean, retracted $n" ||
 	fail "after a restart the sample still answers clean, retracted $n" "HTTP $code $(cat "$out")"
+
+# --- a new analysis: the retraction holds, for exactly its detections ---------------------
+# What an analysis of the sample under new rules leaves in the store, as
+# job_finish writes it, with the node stopped; the node reads it at start.
+analyse() { # DETECTIONS-JSON SCORE
+	stop_node
+	"$PYTHON" - "$tmp/var/vigil.db" "$sha" "$1" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE samples SET detections = ?, score = ?, verdict = 'malicious',"
+           " analysed_at = analysed_at + 1 WHERE sha256 = ?",
+           (sys.argv[3], int(sys.argv[4]), sys.argv[2]))
+db.commit()
+PY
+	restart
+}
+analyse '["Vigil_Test_EICAR"]' 90 || { fail "vigild starts after a new analysis" "$(cat vigild.err)"; finish; }
+http GET "/v1/files/$sha" "$t1"
+[ "$(json 'd["verdict"], d["retracted"], d["analysed_at"] > 0')" = "clean $n True" ] &&
+	pass "a new analysis with the same detection: still clean, retracted $n" ||
+	fail "a new analysis with the same detection: still clean, retracted $n" "$(cat "$out")"
+analyse '["Vigil_Test_EICAR","Gen_New_Loader"]' 95 || { fail "vigild starts after a second analysis" "$(cat vigild.err)"; finish; }
+http GET "/v1/files/$md5" "$t1"
+[ "$(json 'd["verdict"], d["detections"], "retracted" in d')" = "malicious ['Vigil_Test_EICAR', 'Gen_New_Loader'] False" ] &&
+	pass "an analysis with a detection the retraction did not name: answered malicious" ||
+	fail "an analysis with a detection the retraction did not name: answered malicious" "$(cat "$out")"
+analyse '["Vigil_Test_EICAR"]' 100 || { fail "vigild starts after a third analysis" "$(cat vigild.err)"; finish; }
+http GET "/v1/files/$sha1" "$t1"
+[ "$(json 'd["verdict"], d["retracted"]')" = "clean $n" ] &&
+	pass "the retraction stayed in force: without the new detection, clean again" ||
+	fail "the retraction stayed in force: without the new detection, clean again" "$(cat "$out")"
 
 # --- bad input: a 4xx each, nothing stored or logged, the node serving on ------------------
 n2=$(size)
