@@ -323,6 +323,29 @@ http GET "/v1/files/$sha" "$t1"
 [ "$(json 'd["verdict"], "retracted" in d')" = "malicious False" ] &&
 	pass "after a restart the reinstatement holds" ||
 	fail "after a restart the reinstatement holds" "$(cat "$out")"
+# --- two accepts at once: one decision, one entry ---------------------------------------------
+t3=$(curl -s -X POST --data-binary '{"consent":"none"}' "$base/v1/enroll" |
+	"$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+http POST /v1/fp "$t3" --data-binary "{\"hash\":\"$sha\",\"reason\":\"a third client\"}"
+expect_http 201 - "a third client reports the reinstated sample"
+k=$(size)
+acc=
+for i in 1 2; do
+	curl -s -o "acc$i.json" -w '%{http_code}\n' -X POST -H "Authorization: Bearer $ot" \
+		--data-binary '{"reason":"Case 18"}' "$base/v1/admin/fp/$sha/accept" >"acc$i.code" &
+	acc="$acc $!"
+done
+# shellcheck disable=SC2086
+wait $acc
+codes=$(cat acc1.code acc2.code | sort | tr '\n' ' ')
+[ "$codes" = "201 409 " ] && [ "$(size)" = $((k + 1)) ] &&
+	pass "two accepts sent together: one 201, one 409, one entry" ||
+	fail "two accepts sent together: one 201, one 409, one entry" "$codes; log $k -> $(size): $(cat acc1.json acc2.json)"
+http GET "/v1/files/$sha" "$t1"
+[ "$(json 'd["verdict"], d["retracted"]')" = "clean $k" ] &&
+	pass "and the sample answers clean, retracted by that entry" ||
+	fail "and the sample answers clean, retracted by that entry" "$(cat "$out")"
+
 if "$PYTHON" - "$VIGIL_SOURCE_DIR/docs/openapi.yaml" <<'PY'
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
