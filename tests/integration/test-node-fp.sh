@@ -176,6 +176,10 @@ expect_rc 0 "vigil scan --cloud of a retracted file exits 0"
 expect_line "$out" "eicar.com: Vigil_Test_EICAR RETRACTED (log $n)" \
 	"vigil scan --cloud prints the local detection as RETRACTED (log N)"
 expect_no_match "$out" "FOUND" "and prints no FOUND line"
+VIGIL_HOME="$tmp/nowhere" "$VIGIL" scan --cloud eicar.com >"$out" 2>"$err"
+rc=$?
+expect_rc 1 "vigil scan --cloud with no node to ask counts the detection: exit 1"
+expect_line "$out" "eicar.com: Vigil_Test_EICAR FOUND" "and prints it FOUND"
 "$VIGIL" scan --json --cloud eicar.com >scan.jsonl 2>"$err"
 rc=$?
 expect_rc 0 "vigil scan --json --cloud of a retracted file exits 0"
