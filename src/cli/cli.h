@@ -14,6 +14,7 @@ int cmd_admin(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
+int cmd_report_fp(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_witness(int argc, char **argv);
@@ -24,6 +25,10 @@ int cmd_update(int argc, char **argv);
 int cmd_release_check_rules(int argc, char **argv);
 int cmd_release_provenance(int argc, char **argv);
 int cmd_release_verify_build(int argc, char **argv);
+
+/* `vigil admin ... fp ...` (cmd_admin_fp.c): argv[0] is "fp"; server
+ * and token are the node's and the operator's. Returns the exit status. */
+int cmd_admin_fp(const char *server, const char *token, int argc, char **argv);
 
 /* Longest operator token. */
 #define ADMIN_TOKEN_MAX 256

@@ -25,10 +25,14 @@ struct cloud_object {
 	char sha256[65];
 	char *display; /* PATH!member..., escaped for a terminal */
 	size_t file;   /* index in files */
+	char **local;  /* its local detections (a found file's), printed
+			  by cloud_resolve */
+	size_t n_local;
 };
 
 struct cloud {
-	char **files; /* the path of each file recorded */
+	char **files;          /* the path of each file recorded */
+	enum verdict *verdict; /* and its local verdict */
 	size_t n_files;
 	struct cloud_object *obj;
 	size_t n_obj;
@@ -48,25 +52,37 @@ cloud_free(struct cloud *c)
 		return;
 	for (size_t i = 0; i < c->n_files; i++)
 		free(c->files[i]);
-	for (size_t i = 0; i < c->n_obj; i++)
+	for (size_t i = 0; i < c->n_obj; i++) {
 		free(c->obj[i].display);
+		for (size_t k = 0; k < c->obj[i].n_local; k++)
+			free(c->obj[i].local[k]);
+		free(c->obj[i].local);
+	}
 	free(c->files);
+	free(c->verdict);
 	free(c->obj);
 	free(c);
 }
 
-void
+bool
 cloud_add(struct cloud *c, const char *path, const struct report *r)
 {
-	/* A file the engine already calls malicious needs no second opinion. */
-	if (r->verdict == VERDICT_MALICIOUS || r->n_objects == 0)
-		return;
+	bool found = r->verdict == VERDICT_MALICIOUS ||
+		     r->verdict == VERDICT_SUSPICIOUS;
+
+	/* A file the engine calls malicious is asked about too: the node
+	 * may have retracted the detection as a false positive. */
+	if (r->n_objects == 0)
+		return false;
 	if (c->n_obj + r->n_objects > CLOUD_MAX_HASHES) {
 		c->truncated = 1;
-		return;
+		return false;
 	}
 	c->files = xreallocarray(c->files, c->n_files + 1, sizeof(char *));
 	c->files[c->n_files] = xstrdup(path);
+	c->verdict =
+		xreallocarray(c->verdict, c->n_files + 1, sizeof(*c->verdict));
+	c->verdict[c->n_files] = r->verdict;
 	c->obj =
 		xreallocarray(c->obj, c->n_obj + r->n_objects, sizeof(*c->obj));
 	for (size_t i = 0; i < r->n_objects; i++) {
@@ -80,8 +96,21 @@ cloud_add(struct cloud *c, const char *path, const struct report *r)
 		objpath_print(f, path, r, i);
 		fclose(f);
 		o->file = c->n_files;
+		o->local = NULL;
+		o->n_local = 0;
+		/* The matches vigil scan prints as FOUND. */
+		for (size_t k = 0; found && k < r->objects[i].n_matches; k++) {
+			const struct match *m = &r->objects[i].matches[k];
+
+			if (m->score <= 0)
+				continue;
+			o->local = xreallocarray(o->local, o->n_local + 1,
+						 sizeof(char *));
+			o->local[o->n_local++] = xstrdup(m->name);
+		}
 	}
 	c->n_files++;
+	return true;
 }
 
 static int
@@ -103,8 +132,106 @@ cmp_answer(const void *a, const void *b)
 		      ((const struct answer *)b)->hash);
 }
 
+/*
+ * The log index of the retraction in answer a that covers every local
+ * detection of o, or -1 if there is none.
+ */
+static long long
+retracted_by(const struct cloud_object *o, const struct answer *a)
+{
+	json_t *idx, *names, *v;
+	size_t i;
+
+	if (a == NULL || o->n_local == 0)
+		return -1;
+	idx = json_object_get(a->result, "retracted");
+	names = json_object_get(a->result, "retracted_detections");
+	if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
+	    !json_is_array(names))
+		return -1;
+	for (size_t k = 0; k < o->n_local; k++) {
+		bool in = false;
+
+		json_array_foreach(names, i, v)
+		{
+			in = in ||
+			     (json_is_string(v) &&
+			      strcmp(json_string_value(v), o->local[k]) == 0);
+		}
+		if (!in)
+			return -1;
+	}
+	return (long long)json_integer_value(idx);
+}
+
+/*
+ * Prints the local detections of the found files, each FOUND or, when
+ * the node's answer retracts them, RETRACTED; counts the files whose
+ * every detecting object is retracted into res.
+ */
+static void
+print_local(struct cloud *c, const struct answer *ans, size_t n_ans, bool json,
+	    struct cloud_result *res)
+{
+	unsigned char *kept = xcalloc(c->n_files + 1, 1);
+	unsigned char *taken = xcalloc(c->n_files + 1, 1);
+
+	for (size_t i = 0; i < c->n_obj; i++) {
+		struct cloud_object *o = &c->obj[i];
+		struct answer key = {.hash = o->sha256}, *a;
+		long long log;
+
+		if (o->n_local == 0)
+			continue;
+		a = bsearch(&key, ans, n_ans, sizeof(*ans), cmp_answer);
+		log = retracted_by(o, a);
+		if (log < 0)
+			kept[o->file] = 1;
+		else
+			taken[o->file] = 1;
+		if (json && log >= 0) {
+			json_t *names = json_array(), *line;
+			char *s;
+
+			for (size_t k = 0; k < o->n_local; k++)
+				json_array_append_new(names,
+						      json_string(o->local[k]));
+			line = json_pack("{s:{s:s, s:s, s:s, s:I, s:o}}",
+					 "cloud", "path", c->files[o->file],
+					 "object", o->sha256, "verdict",
+					 "clean", "retracted", (json_int_t)log,
+					 "detections", names);
+			s = json_dumps(line, JSON_COMPACT);
+			puts(s);
+			free(s);
+			json_decref(line);
+			continue;
+		}
+		if (json)
+			continue; /* the report says it */
+		for (size_t k = 0; k < o->n_local; k++) {
+			if (log >= 0)
+				printf("%s: %s RETRACTED (log %lld)\n",
+				       o->display, o->local[k], log);
+			else
+				printf("%s: %s FOUND\n", o->display,
+				       o->local[k]);
+		}
+	}
+	for (size_t f = 0; f < c->n_files; f++) {
+		if (!taken[f] || kept[f])
+			continue;
+		if (c->verdict[f] == VERDICT_MALICIOUS)
+			res->retracted_malicious++;
+		else if (c->verdict[f] == VERDICT_SUSPICIOUS)
+			res->retracted_suspicious++;
+	}
+	free(kept);
+	free(taken);
+}
+
 int
-cloud_resolve(struct cloud *c, bool json, bool submit, uint64_t *found)
+cloud_resolve(struct cloud *c, bool json, bool submit, struct cloud_result *res)
 {
 	struct userconf u;
 	struct answer *ans = NULL;
@@ -113,7 +240,7 @@ cloud_resolve(struct cloud *c, bool json, bool submit, uint64_t *found)
 	unsigned char *flagged = NULL, *unknown = NULL;
 	int status = 0, consent_told = 0;
 
-	*found = 0;
+	memset(res, 0, sizeof(*res));
 	if (c->truncated)
 		fprintf(stderr,
 			"vigil: more than %d objects; the rest were not "
@@ -121,8 +248,10 @@ cloud_resolve(struct cloud *c, bool json, bool submit, uint64_t *found)
 			CLOUD_MAX_HASHES);
 	if (c->n_obj == 0)
 		return 0;
-	if (userconf_require(&u, "vigil scan --cloud") != 0)
+	if (userconf_require(&u, "vigil scan --cloud") != 0) {
+		print_local(c, NULL, 0, json, res);
 		return 2;
+	}
 	uniq = xreallocarray(NULL, c->n_obj, sizeof(char *));
 	for (size_t i = 0; i < c->n_obj; i++)
 		uniq[i] = c->obj[i].sha256;
@@ -172,6 +301,10 @@ cloud_resolve(struct cloud *c, bool json, bool submit, uint64_t *found)
 			unknown[o->file] = 1; /* the file itself is unknown */
 			continue;
 		}
+		/* Local detections are printed below, with their
+		 * retractions. */
+		if (o->n_local > 0)
+			continue;
 		if (strcmp(v, "malicious") != 0 && strcmp(v, "suspicious") != 0)
 			continue;
 		flagged[o->file] = 1;
@@ -200,9 +333,14 @@ cloud_resolve(struct cloud *c, bool json, bool submit, uint64_t *found)
 				printf("%s: %s (cloud)\n", o->display, v);
 		}
 	}
+	/* Without the node's answers (status 2), every one is FOUND. */
+	print_local(c, status == 0 ? ans : NULL, status == 0 ? n_ans : 0, json,
+		    res);
 	for (size_t f = 0; f < c->n_files; f++) {
-		*found += flagged[f];
-		if (!submit || !unknown[f] || status != 0)
+		res->found += flagged[f];
+		/* A file found malicious here is not shared by a scan. */
+		if (!submit || !unknown[f] || status != 0 ||
+		    c->verdict[f] == VERDICT_MALICIOUS)
 			continue;
 		if (strcmp(u.consent, "files") != 0) {
 			if (!consent_told++)

@@ -17,6 +17,10 @@
  *       whole or not at all, mode 0600; the entry's index and the log
  *       size that covers it go to standard error.
  *
+ *   fp list | fp accept|reject|reinstate HASH --reason TEXT
+ *       reviews false-positive reports and retracts detections in the
+ *       open (cmd_admin_fp.c).
+ *
  * Exit status: 0 done, 1 the node refused or failed, 2 a usage or input
  * error, or no answer.
  */
@@ -55,7 +59,11 @@ usage(FILE *f)
 		   "  FILE: the event's text (\"-\": standard input)\n"
 		   "       vigil admin --server URL --token-file FILE "
 		   "sample-get SHA256 --reason TEXT\n"
-		   "         [--role ROLE] [--who NAME] --out FILE\n");
+		   "         [--role ROLE] [--who NAME] --out FILE\n"
+		   "       vigil admin --server URL --token-file FILE "
+		   "fp list [--json]\n"
+		   "       vigil admin --server URL --token-file FILE "
+		   "fp accept|reject|reinstate HASH --reason TEXT\n");
 }
 
 /* Reads at most max bytes of path ("-": stdin) into a new buffer. */
@@ -337,7 +345,8 @@ cmd_admin(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[optind], "log-append") != 0 &&
-	    strcmp(argv[optind], "sample-get") != 0) {
+	    strcmp(argv[optind], "sample-get") != 0 &&
+	    strcmp(argv[optind], "fp") != 0) {
 		fprintf(stderr, "vigil: unknown admin command %s\n",
 			argv[optind]);
 		usage(stderr);
@@ -345,7 +354,9 @@ cmd_admin(int argc, char **argv)
 	}
 	if (admin_read_token(token_file, token) != 0)
 		return 2;
-	if (strcmp(argv[optind], "sample-get") == 0)
+	if (strcmp(argv[optind], "fp") == 0)
+		rc = cmd_admin_fp(server, token, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "sample-get") == 0)
 		rc = sample_get(server, token, argc - optind, argv + optind);
 	else
 		rc = log_append(server, token, argc - optind, argv + optind);

@@ -397,6 +397,12 @@ print_entry(uint64_t index, const char *origin, uint64_t size,
 		row("role", e->sample_access.role);
 		row("reason", e->sample_access.reason);
 		break;
+	case TLOG_ENTRY_RETRACTION:
+		row_hash("sample", e->retraction.sample);
+		row("action", e->retraction.action);
+		row("detections", e->retraction.detections);
+		row("reason", e->retraction.reason);
+		break;
 	case TLOG_ENTRY_NODE:
 		row("region", e->node.region);
 		row("site", e->node.site);

@@ -2,10 +2,12 @@
  * cmd_lookup.c - `vigil lookup HASH...`
  *
  * Asks the node about MD5, SHA-1 or SHA-256 hashes in batches, and prints
- * one line per hash: `HASH: VERDICT (score N) DETECTIONS`. A node of
- * another region answers 421 with the client's home endpoint: vigil
- * follows it once and remembers it. Exit status: 0 nothing malicious or
- * suspicious, 1 something is, 2 an error.
+ * one line per hash: `HASH: VERDICT (score N) DETECTIONS`, and
+ * `retracted (log N)` after a sample whose detections the operator
+ * retracted as a false positive. A node of another region answers 421
+ * with the client's home endpoint: vigil follows it once and remembers
+ * it. Exit status: 0 nothing malicious or suspicious, 1 something is, 2
+ * an error.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -136,6 +138,13 @@ cmd_lookup(int argc, char **argv)
 							       r,
 							       "prevalence")),
 					       d ? d : "[]");
+				if (json_is_integer(
+					    json_object_get(r, "retracted")))
+					printf(" retracted (log %lld)",
+					       (long long)json_integer_value(
+						       json_object_get(
+							       r,
+							       "retracted")));
 				putchar('\n');
 				free(d);
 			}

@@ -8,7 +8,10 @@
  * take jobs in walk order and print results. Output follows clamscan: `PATH:
  * NAME FOUND` per detection (PATH!INNER for an object inside a container), a
  * summary, and exit status 0 (nothing found), 1 (something found) or 2 (an
- * error, nothing found). --json prints one report per file as JSON Lines
+ * error, nothing found). With --cloud, the FOUND lines of a file wait for
+ * the node's answers (cloud.c): a detection the node retracted as a
+ * false positive is printed `PATH: NAME RETRACTED (log N)` instead, and
+ * does not count. --json prints one report per file as JSON Lines
  * (docs/REPORT.md).
  */
 #include <errno.h>
@@ -88,10 +91,10 @@ usage(FILE *f)
 		"(repeatable)\n"
 		"      --json            one JSON report per file (JSON "
 		"Lines)\n"
-		"      --cloud           then ask the node about every object "
-		"not\n"
-		"                        found malicious here (vigil enroll "
-		"first)\n"
+		"      --cloud           then ask the node about every object\n"
+		"                        (vigil enroll first): its verdicts, "
+		"and\n"
+		"                        the false positives it retracted\n"
 		"      --submit          with --cloud: share the files the "
 		"node "
 		"has\n"
@@ -233,8 +236,10 @@ print_error(const char *path, const char *why, void *ud)
 	progress_unlock();
 }
 
+/* deferred: the FOUND lines are left to cloud_resolve(), which knows
+ * whether the node retracted them. */
 static void
-print_report_locked(struct scan *sc, const struct report *r)
+print_report_locked(struct scan *sc, const struct report *r, bool deferred)
 {
 	bool found = r->verdict == VERDICT_MALICIOUS ||
 		     r->verdict == VERDICT_SUSPICIOUS;
@@ -256,6 +261,8 @@ print_report_locked(struct scan *sc, const struct report *r)
 			const struct match *m = &o->matches[k];
 
 			if (!found && !sc->verbose)
+				continue;
+			if (deferred && m->score > 0)
 				continue;
 			objpath_print(stdout, r->path, r, i);
 			if (found && m->score > 0)
@@ -289,6 +296,7 @@ static void
 scan_job(struct scan *sc, struct scanner *s, const struct job *j)
 {
 	struct report *r = NULL;
+	bool found;
 	int fd, rc;
 
 	/* O_NONBLOCK: a file swapped for a fifo after the walk must not
@@ -315,8 +323,12 @@ scan_job(struct scan *sc, struct scanner *s, const struct job *j)
 		report_free(r);
 		return;
 	}
+	found = r->verdict == VERDICT_MALICIOUS ||
+		r->verdict == VERDICT_SUSPICIOUS;
 	progress_lock();
 	for (size_t k = 0; k < j->n_paths; k++) {
+		bool deferred = false;
+
 		/* The same bytes under another name: the same report. */
 		if (k > 0) {
 			free(r->path);
@@ -329,11 +341,14 @@ scan_job(struct scan *sc, struct scanner *s, const struct job *j)
 			sc->n_malicious++;
 		else if (r->verdict == VERDICT_SUSPICIOUS)
 			sc->n_suspicious++;
-		print_report_locked(sc, r);
+		/* The node is asked once per file, and a found file's
+		 * detections are printed under each of its names. */
+		if (sc->cloud != NULL && (k == 0 || found))
+			deferred = cloud_add(sc->cloud, r->path, r) && found &&
+				   !sc->json;
+		print_report_locked(sc, r, deferred);
 	}
 	sc->n_distinct++;
-	if (sc->cloud != NULL)
-		cloud_add(sc->cloud, j->paths[0], r);
 	progress_unlock();
 	sc->prog.files_done += j->n_paths;
 	sc->prog.bytes_done += j->size;
@@ -475,7 +490,7 @@ cmd_scan(int argc, char **argv)
 	struct timespec t0, t1;
 	char err[4096], home_rules[4096];
 	bool cloud = false, submit = false;
-	uint64_t cloud_found = 0;
+	struct cloud_result cres = {0};
 	int c, status = 2, cloud_rc = 0;
 
 	memset(&sc, 0, sizeof(sc));
@@ -596,23 +611,33 @@ cmd_scan(int argc, char **argv)
 		pthread_join(threads[i], NULL);
 	progress_stop();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	summary(&sc, (double)(t1.tv_sec - t0.tv_sec) +
-			     (t1.tv_nsec - t0.tv_nsec) / 1e9);
-	fflush(stdout);
+	/* The node's answers come before the summary: a detection it
+	 * retracted is not counted as found. */
 	if (cloud) {
-		cloud_rc =
-			cloud_resolve(sc.cloud, sc.json, submit, &cloud_found);
-		fprintf(sc.json ? stderr : stdout,
-			"Cloud: %llu files flagged%s\n",
-			(unsigned long long)cloud_found,
-			cloud_rc ? " (the node could not be asked)" : "");
+		cloud_rc = cloud_resolve(sc.cloud, sc.json, submit, &cres);
+		sc.n_malicious -= cres.retracted_malicious;
+		sc.n_suspicious -= cres.retracted_suspicious;
 		if (cloud_rc)
 			sc.n_errors++;
 	}
+	summary(&sc, (double)(t1.tv_sec - t0.tv_sec) +
+			     (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (cloud) {
+		fprintf(sc.json ? stderr : stdout,
+			"Cloud: %llu files flagged%s\n",
+			(unsigned long long)cres.found,
+			cloud_rc ? " (the node could not be asked)" : "");
+		if (cres.retracted_malicious + cres.retracted_suspicious > 0)
+			fprintf(sc.json ? stderr : stdout,
+				"Cloud: %llu files retracted\n",
+				(unsigned long long)(cres.retracted_malicious +
+						     cres.retracted_suspicious));
+	}
+	fflush(stdout);
 	cloud_free(sc.cloud);
-	status = sc.n_malicious + sc.n_suspicious + cloud_found > 0 ? 1
-		 : sc.n_errors > 0                                  ? 2
-								    : 0;
+	status = sc.n_malicious + sc.n_suspicious + cres.found > 0 ? 1
+		 : sc.n_errors > 0                                 ? 2
+								   : 0;
 	free(threads);
 	free_jobs(&sc);
 	engine_free(sc.engine);

@@ -16,7 +16,9 @@ static const struct {
 	{"enroll", cmd_enroll, "enrol this endpoint with a regional node"},
 	{"lookup", cmd_lookup, "ask the node about hashes"},
 	{"submit", cmd_submit, "share files with the node for analysis"},
-	{"admin", cmd_admin, "operate a node (its transparency log)"},
+	{"report-fp", cmd_report_fp, "report a false positive to the node"},
+	{"admin", cmd_admin,
+	 "operate a node (its log, samples, false positives)"},
 	{"log", cmd_log, "check a region's transparency log"},
 	{"witness", cmd_witness, "cosign other logs' checkpoints"},
 	{"release", cmd_release, "sign and publish rule and software releases"},
@@ -28,7 +30,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: vigil COMMAND [options] [args]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name,
+		fprintf(f, "  %-9s %s\n", commands[i].name,
 			commands[i].summary);
 	fprintf(f, "\n'vigil COMMAND --help' describes a command.\n");
 }

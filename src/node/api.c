@@ -28,6 +28,7 @@
 #include "common/xmalloc.h"
 #include "node/access.h"
 #include "node/activerules.h"
+#include "node/fp.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
 #include "node/portal.h"
@@ -93,6 +94,8 @@ route_name(enum route r)
 		[ROUTE_RELEASES] = "releases",
 		[ROUTE_ADMIN_RELEASES] = "admin_releases",
 		[ROUTE_PORTAL] = "portal",
+		[ROUTE_FP] = "fp",
+		[ROUTE_ADMIN_FP] = "admin_fp",
 		[ROUTE_OTHER] = "other",
 	};
 	return r < ROUTE_COUNT && names[r] != NULL ? names[r] : "other";
@@ -1809,6 +1812,19 @@ on_log_consistency(h2o_req_t *req)
 	return 0;
 }
 
+/* POST /v1/fp: a false-positive report (fp.c), from a known client. */
+static int
+on_fp(h2o_req_t *req)
+{
+	struct caller who;
+
+	if (!is_method(req, "POST"))
+		return wrong_method(req, ROUTE_FP, "POST");
+	if (authenticate(req, ROUTE_FP, &who) != 0)
+		return 0;
+	return fp_on_report(N, L, req, who.id);
+}
+
 /* The operator's bearer token, checked; answers 401 if it is not. */
 static int
 operator_ok(h2o_req_t *req, enum route r)
@@ -1980,6 +1996,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	static const char subs[] = "/v1/submissions/";
 	static const char logp[] = "/log/";
 	static const char asmp[] = "/v1/admin/samples/";
+	static const char afp[] = "/v1/admin/fp";
 	enum route r = ROUTE_OTHER;
 	size_t limit;
 
@@ -2006,6 +2023,11 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	else if (n >= sizeof(asmp) - 1 &&
 		 memcmp(p, asmp, sizeof(asmp) - 1) == 0)
 		r = ROUTE_ADMIN_SAMPLE;
+	else if (h2o_memis(p, n, H2O_STRLIT("/v1/fp")))
+		r = ROUTE_FP;
+	else if (n >= sizeof(afp) - 1 && memcmp(p, afp, sizeof(afp) - 1) == 0 &&
+		 (n == sizeof(afp) - 1 || p[sizeof(afp) - 1] == '/'))
+		r = ROUTE_ADMIN_FP;
 	else if (h2o_memis(p, n, H2O_STRLIT("/v1/admin/releases")))
 		r = ROUTE_ADMIN_RELEASES;
 	else if (n >= 12 && memcmp(p, "/v1/releases", 12) == 0 &&
@@ -2049,6 +2071,10 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_ADMIN_RELEASES:
 		return releases_handle(N, L->id, req, r, p, n);
 	case ROUTE_PORTAL: return portal_handle(N, req, p, n);
+	case ROUTE_FP: return on_fp(req);
+	case ROUTE_ADMIN_FP:
+		return fp_on_admin(N, L, req, p + sizeof(afp) - 1,
+				   n - (sizeof(afp) - 1));
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + sizeof(asmp) - 1,
 					n - (sizeof(asmp) - 1));
@@ -2080,10 +2106,13 @@ api_register(struct node *node, h2o_hostconf_t *host)
 int
 api_load_index(struct node *node)
 {
-	return node->store->ops->reputation_each(
+	int rc = node->store->ops->reputation_each(
 		node->store,
 		(int (*)(const struct reputation *, void *))index_put_cb,
 		node->index);
+
+	/* Retractions are laid over the rows they retract. */
+	return rc != 0 ? rc : fp_load_index(node);
 }
 
 int

@@ -72,6 +72,7 @@ index_free(struct lookup_index *ix)
 		free(ix->e[i].because);
 		free(ix->e[i].type);
 		free(ix->e[i].json);
+		free(ix->e[i].retracted_detections);
 	}
 	free(ix->e);
 	for (int k = 0; k < 3; k++)
@@ -156,16 +157,54 @@ unhex(const char *h, size_t len, uint8_t *out)
 	return ok ? 0 : -1;
 }
 
+/* True if every string of det (an array) is in the array set. */
+static bool
+covered(json_t *det, json_t *set)
+{
+	json_t *d, *r;
+	size_t i, k;
+
+	json_array_foreach(det, i, d)
+	{
+		bool in = false;
+
+		json_array_foreach(set, k, r)
+		{
+			in = in || json_equal(d, r);
+		}
+		if (!in)
+			return false;
+	}
+	return true;
+}
+
 /*
  * Renders e's answer once, so that lookups copy text instead of building
- * JSON per request (building it was most of their time).
+ * JSON per request (building it was most of their time). With a
+ * retraction that covers every detection, the answer is clean and says
+ * which log entry made it so.
  */
 static void
 render(struct index_entry *e)
 {
 	char md5[33], sha1[41], sha256[65];
-	json_t *det = json_loads(e->detections, 0, NULL), *j;
+	json_t *det = json_loads(e->detections, 0, NULL), *j, *rdet = NULL;
 	json_t *why = json_loads(e->because, 0, NULL);
+	const char *verdict = e->verdict;
+	int score = e->score;
+
+	e->applied = false;
+	if (e->retracted >= 0 && e->retracted_detections != NULL &&
+	    (rdet = json_loads(e->retracted_detections, 0, NULL)) != NULL &&
+	    json_is_array(det) && covered(det, rdet)) {
+		e->applied = true;
+		verdict = "clean";
+		score = 0;
+		json_decref(det);
+		det = json_array();
+		json_decref(why);
+		why = json_array();
+	}
 
 	sodium_bin2hex(md5, sizeof(md5), e->md5, 16);
 	sodium_bin2hex(sha1, sizeof(sha1), e->sha1, 20);
@@ -173,7 +212,7 @@ render(struct index_entry *e)
 	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:I, s:o, s:I, "
 		      "s:I, s:I, s:o, s:f}",
 		      "md5", md5, "sha1", sha1, "sha256", sha256, "verdict",
-		      e->verdict, "score", e->score, "detections",
+		      verdict, "score", score, "detections",
 		      json_is_array(det) ? det : json_array(), "because",
 		      json_is_array(why) ? why : json_array(), "size",
 		      (json_int_t)e->size, "type",
@@ -188,6 +227,11 @@ render(struct index_entry *e)
 		json_decref(det);
 	if (why != NULL && !json_is_array(why))
 		json_decref(why);
+	if (j != NULL && e->applied) {
+		json_object_set_new(j, "retracted", json_integer(e->retracted));
+		json_object_set(j, "retracted_detections", rdet);
+	}
+	json_decref(rdet);
 	e->json = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (e->json == NULL)
@@ -215,6 +259,7 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 	long at;
 
 	memset(&e, 0, sizeof(e));
+	e.retracted = -1;
 	if (strlen(r->md5) != 32 || strlen(r->sha1) != 40 ||
 	    strlen(r->sha256) != 64 || unhex(r->md5, 32, e.md5) != 0 ||
 	    unhex(r->sha1, 40, e.sha1) != 0 ||
@@ -253,6 +298,11 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 		/* Counts and times only grow, whichever state comes last. */
 		const struct index_entry *o = &ix->e[at];
 
+		/* A retraction outlives every analysis; only
+		 * index_set_retraction() lifts it. */
+		e.retracted = o->retracted;
+		e.retracted_detections = xstrdup(o->retracted_detections);
+
 		e.prevalence = o->prevalence > e.prevalence ? o->prevalence
 							    : e.prevalence;
 		e.first_seen = o->first_seen < e.first_seen ? o->first_seen
@@ -267,6 +317,7 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 		free(old->because);
 		free(old->type);
 		free(old->json);
+		free(old->retracted_detections);
 		*old = e; /* same digests: the tables stay valid */
 		return 0;
 	}
@@ -305,12 +356,51 @@ index_get(const struct lookup_index *ix, const char *hex, size_t len, int *bad)
 	return at < 0 ? NULL : &ix->e[at];
 }
 
+int
+index_set_retraction(struct lookup_index *ix, const char *sha256,
+		     int64_t log_index, const char *detections)
+{
+	struct index_entry *e;
+	uint8_t d[32];
+	json_t *det = NULL, *v;
+	size_t i;
+	long at;
+
+	if (sha256 == NULL || strnlen(sha256, 65) != 64 ||
+	    unhex(sha256, 64, d) != 0)
+		return VG_EINVAL;
+	if (log_index >= 0) {
+		det = detections ? json_loads(detections, 0, NULL) : NULL;
+		if (!json_is_array(det)) {
+			json_decref(det);
+			return VG_EINVAL;
+		}
+		json_array_foreach(det, i, v)
+		{
+			if (!json_is_string(v)) {
+				json_decref(det);
+				return VG_EINVAL;
+			}
+		}
+		json_decref(det);
+	}
+	if ((at = find(ix, 2, d)) < 0)
+		return VG_ENOENT;
+	e = &ix->e[at];
+	free(e->retracted_detections);
+	free(e->json);
+	e->retracted = log_index >= 0 ? log_index : -1;
+	e->retracted_detections = log_index >= 0 ? xstrdup(detections) : NULL;
+	render(e);
+	return 0;
+}
+
 void
 index_count_verdicts(const struct lookup_index *ix, struct verdict_count *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < ix->n; i++) {
-		const char *v = ix->e[i].verdict;
+		const char *v = ix->e[i].applied ? "clean" : ix->e[i].verdict;
 
 		if (strcmp(v, "malicious") == 0)
 			out->malicious++;

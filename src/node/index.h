@@ -5,10 +5,18 @@
  * Lookups never touch the disk. The index is filled from the store at
  * start and updated whenever an analysis finishes. Keys are the binary
  * digests; the entry carries what a lookup answers.
+ *
+ * A retraction (a false positive the operator accepted, docs/API.md) is
+ * laid over an entry, not written into it: the entry keeps the verdict of
+ * the latest analysis, and its answer says clean, with the log index of
+ * the retraction, for as long as every detection of that analysis is
+ * among those retracted. A later analysis that finds a detection the
+ * retraction did not name is answered with its own verdict.
  */
 #ifndef VIGIL_NODE_INDEX_H
 #define VIGIL_NODE_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +35,12 @@ struct index_entry {
 	int64_t first_seen, last_seen, analysed_at;
 	uint64_t prevalence;
 	double analysis_ms;
+	/* The retraction in force: the log index of its entry, or -1; the
+	 * detections it names (JSON array text, owned by the index; NULL
+	 * without one). applied: it decides the answer (clean). */
+	int64_t retracted;
+	char *retracted_detections;
+	bool applied;
 	/* The answer of GET /v1/files for this sample, rendered once when
 	 * the entry is put (docs/API.md); owned by the index. */
 	char *json;
@@ -42,8 +56,9 @@ void index_free(struct lookup_index *ix);
  * prevalence, first and last seen keep the larger span; so states put in
  * any order end as the newest. Of two states analysed in the same second
  * (analysed_at has seconds), the worse verdict stays: a state read before
- * a failure was recorded never makes the entry clean again. Returns 0 or
- * VG_EINVAL when a hash in r is malformed. */
+ * a failure was recorded never makes the entry clean again. A retraction
+ * laid over the entry stays. Returns 0 or VG_EINVAL when a hash in r is
+ * malformed. */
 int index_put(struct lookup_index *ix, const struct reputation *r);
 
 /* Looks up a hex digest of 32, 40 or 64 characters (any case). Returns
@@ -52,11 +67,23 @@ int index_put(struct lookup_index *ix, const struct reputation *r);
 const struct index_entry *index_get(const struct lookup_index *ix,
 				    const char *hex, size_t len, int *bad);
 
+/*
+ * Lays the retraction of log entry log_index, which names detections (a
+ * JSON array text of strings, copied), over the entry of sha256 (64
+ * lowercase hex digits), and renders its answer again; log_index < 0
+ * lifts the retraction (detections is then ignored). Returns 0,
+ * VG_ENOENT if the index holds no such sample, or VG_EINVAL for a
+ * malformed hash or detections.
+ */
+int index_set_retraction(struct lookup_index *ix, const char *sha256,
+			 int64_t log_index, const char *detections);
+
 struct verdict_count {
 	size_t malicious, suspicious, clean, unknown;
 };
 
-/* Counts the samples by verdict (a walk over the index: for /metrics). */
+/* Counts the samples by the verdict they are answered with (a retracted
+ * one counts as clean), a walk over the index: for /metrics. */
 void index_count_verdicts(const struct lookup_index *ix,
 			  struct verdict_count *out);
 

@@ -39,6 +39,9 @@ enum route {
 	ROUTE_RELEASES,
 	ROUTE_ADMIN_RELEASES,
 	ROUTE_PORTAL, /* the Transparency Center's pages, /portal/ */
+	/* False positives (fp.h): POST /v1/fp, /v1/admin/fp... */
+	ROUTE_FP,
+	ROUTE_ADMIN_FP,
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };

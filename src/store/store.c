@@ -49,3 +49,26 @@ job_clear(struct job *j)
 	free(j->error);
 	memset(j, 0, sizeof(*j));
 }
+
+void
+retraction_clear(struct retraction *r)
+{
+	if (r == NULL)
+		return;
+	free(r->detections);
+	free(r->reason);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+fp_summaries_free(struct fp_summary *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < v[i].reporters; k++)
+			free(v[i].reasons[k]);
+		free(v[i].reasons);
+	}
+	free(v);
+}

@@ -98,6 +98,33 @@ struct job {
 	int64_t updated;
 };
 
+/* False-positive reports (docs/API.md, "False positives"). A client
+ * reports a sample once; the operator accepts (a retraction) or rejects
+ * every open report of the sample at once. */
+enum fp_state { FP_OPEN = 0, FP_ACCEPTED, FP_REJECTED };
+
+/* Longest reason of a report or a decision, in bytes. */
+#define STORE_FP_REASON_MAX 1024
+
+/* The open reports of one sample, as the operator reviews them: how many
+ * clients and what they said, never who they are. */
+struct fp_summary {
+	char sha256[65];
+	uint64_t reporters;  /* open reports: one per client */
+	char **reasons;      /* their reasons, oldest first; reporters long */
+	int64_t first, last; /* when the oldest and newest came, unix s */
+};
+
+/* A retraction in force: the sample answers clean while its detections
+ * are among these. log_index names its `retraction` log entry. */
+struct retraction {
+	char sha256[65];
+	uint64_t log_index;
+	char *detections; /* JSON array text of names */
+	char *reason;     /* the operator's */
+	int64_t created;  /* unix seconds */
+};
+
 struct store;
 
 struct store_ops {
@@ -195,6 +222,44 @@ struct store_ops {
 	int (*reputation_each)(struct store *s,
 			       int (*fn)(const struct reputation *r, void *ud),
 			       void *ud);
+	/* False positives and retractions. Hashes are SHA-256s; reasons are
+	 * 1 to STORE_FP_REASON_MAX bytes. */
+	/* Records client_id's report on sample sha256, open, at when (0:
+	 * now). VG_ENOENT: unknown sample or client; VG_EINVAL: this client
+	 * already reported this sample, or an invalid argument. */
+	int (*fp_report_add)(struct store *s, const char *sha256,
+			     const char *client_id, const char *reason,
+			     int64_t when);
+	/* Counts the open reports on sha256 into *n. */
+	int (*fp_open_count)(struct store *s, const char *sha256, uint64_t *n);
+	/* Every sample with open reports, oldest first report first, into
+	 * *out (the caller frees it with fp_summaries_free) and *n. */
+	int (*fp_list)(struct store *s, struct fp_summary **out, size_t *n);
+	/* Rejects every open report on sha256 with the operator's reason;
+	 * *n says how many. VG_ENOENT: none is open. */
+	int (*fp_reject)(struct store *s, const char *sha256,
+			 const char *reason, int64_t when, uint64_t *n);
+	/* Puts retraction r in force and accepts the open reports on its
+	 * sample, in one transaction; *accepted says how many. VG_ENOENT:
+	 * no open report (then nothing is stored); VG_EINVAL: a retraction
+	 * of the sample is already in force, r's log index is taken, or r
+	 * is invalid. */
+	int (*retraction_add)(struct store *s, const struct retraction *r,
+			      uint64_t *accepted);
+	/* Ends the retraction in force on sha256: undo_index is the log
+	 * entry that undid it. VG_ENOENT: none in force. */
+	int (*retraction_undo)(struct store *s, const char *sha256,
+			       uint64_t undo_index);
+	/* The retraction in force on sha256 into *out (retraction_clear).
+	 * VG_ENOENT: none. */
+	int (*retraction_get)(struct store *s, const char *sha256,
+			      struct retraction *out);
+	/* Calls fn for every retraction in force (to overlay them on the
+	 * lookup index at start); stops early if fn returns non-zero, and
+	 * returns that value. */
+	int (*retraction_each)(struct store *s,
+			       int (*fn)(const struct retraction *r, void *ud),
+			       void *ud);
 };
 
 struct store {
@@ -218,5 +283,8 @@ void client_clear(struct client *c);
 void reputation_clear(struct reputation *r);
 void submission_clear(struct submission *s);
 void job_clear(struct job *j);
+void retraction_clear(struct retraction *r);
+/* Frees the n summaries of fp_list and the array; accepts NULL. */
+void fp_summaries_free(struct fp_summary *v, size_t n);
 
 #endif

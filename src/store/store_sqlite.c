@@ -47,6 +47,19 @@
  *       Queued jobs are claimed oldest (by updated, then id) first, so a
  *       retried job goes behind the jobs that waited longer.
  *
+ *   fp_reports(sha256, client_id; PK both, reason TEXT (1-1024 bytes),
+ *              created INT, state INT 0..2 (enum fp_state), decided INT
+ *              NULL, decision TEXT NULL)
+ *       Clients' false-positive reports, one per client and sample; the
+ *       operator's decision (accept or reject, with a reason) closes
+ *       every open report of the sample.
+ *   retractions(log_index INTEGER PK, sha256, detections TEXT (JSON
+ *               array), reason TEXT, created INT, undone INT NULL)
+ *       Each is a `retraction` log entry (docs/LOG.md); undone is the
+ *       log index of the entry that reinstated it. At most one per
+ *       sample has undone NULL (a partial UNIQUE index): the one in
+ *       force, laid over the sample's answers by the node.
+ *
  * Version 1 had the same tables keyed by SHA-256, and samples in files;
  * its migration keeps every row and fails the jobs it cannot run.
  *
@@ -246,6 +259,38 @@ static const char *const migrations[] = {
 	 */
 	"ALTER TABLE samples ADD COLUMN because TEXT NOT NULL DEFAULT '[]';"
 	"PRAGMA user_version = 3;",
+	/*
+	 * 3 -> 4: false positives. Clients' reports, one per client and
+	 * sample; retractions, keyed by the log index of their entry, at
+	 * most one in force (undone IS NULL) per sample. A retraction is
+	 * laid over the sample's answers, never written into its verdict,
+	 * so that a new analysis neither loses it nor is lost to it.
+	 */
+	"CREATE TABLE fp_reports ("
+	"  sha256 TEXT NOT NULL REFERENCES samples(sha256),"
+	"  client_id TEXT NOT NULL REFERENCES clients(id),"
+	"  reason TEXT NOT NULL CHECK (length(reason) >= 1"
+	"    AND length(CAST(reason AS BLOB)) <= 1024),"
+	"  created INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2),"
+	"  decided INTEGER,"
+	"  decision TEXT CHECK (decision IS NULL"
+	"    OR length(CAST(decision AS BLOB)) <= 1024),"
+	"  PRIMARY KEY (sha256, client_id)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE INDEX fp_reports_by_state ON fp_reports(state, sha256);"
+	"CREATE TABLE retractions ("
+	"  log_index INTEGER PRIMARY KEY CHECK (log_index >= 0),"
+	"  sha256 TEXT NOT NULL REFERENCES samples(sha256),"
+	"  detections TEXT NOT NULL,"
+	"  reason TEXT NOT NULL CHECK (length(reason) >= 1"
+	"    AND length(CAST(reason AS BLOB)) <= 1024),"
+	"  created INTEGER NOT NULL,"
+	"  undone INTEGER CHECK (undone IS NULL OR undone > log_index)"
+	") STRICT;"
+	"CREATE UNIQUE INDEX retractions_in_force ON retractions(sha256)"
+	"  WHERE undone IS NULL;"
+	"PRAGMA user_version = 4;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -287,8 +332,18 @@ enum stmt {
 	ST_REP_NOTE,
 	ST_JOBS_QUEUED,
 	ST_REP_FAIL,
+	ST_FP_ADD,
+	ST_FP_OPEN_COUNT,
+	ST_FP_OPEN,
+	ST_FP_DECIDE,
+	ST_RETR_ADD,
+	ST_RETR_UNDO,
+	ST_RETR_GET,
 	ST_COUNT
 };
+
+/* The columns read_retraction() expects, in order. */
+#define RETR_COLS "sha256, log_index, detections, reason, created"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -370,6 +425,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " WHERE state = 1",
 	[ST_REP_SHA256] = "SELECT " REP_COLS " FROM samples WHERE sha256 = ?1",
 	[ST_JOBS_QUEUED] = "SELECT count(*) FROM jobs WHERE state = 0",
+	[ST_FP_ADD] = "INSERT INTO fp_reports (sha256, client_id, reason,"
+		      " created, state) VALUES (?1, ?2, ?3, ?4, 0)",
+	[ST_FP_OPEN_COUNT] = "SELECT count(*) FROM fp_reports"
+			     " WHERE state = 0 AND sha256 = ?1",
+	[ST_FP_OPEN] = "SELECT sha256, reason, created FROM fp_reports"
+		       " WHERE state = 0 ORDER BY sha256, created",
+	[ST_FP_DECIDE] = "UPDATE fp_reports SET state = ?2, decided = ?3,"
+			 " decision = ?4 WHERE state = 0 AND sha256 = ?1",
+	[ST_RETR_ADD] = "INSERT INTO retractions (log_index, sha256,"
+			" detections, reason, created)"
+			" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_RETR_UNDO] = "UPDATE retractions SET undone = ?2"
+			 " WHERE sha256 = ?1 AND undone IS NULL",
+	[ST_RETR_GET] = "SELECT " RETR_COLS " FROM retractions"
+			" WHERE sha256 = ?1 AND undone IS NULL",
 	/* An object's verdict from inside a container never overrides the
 	 * analysis of that object submitted on its own (analysed_at != 0). */
 	[ST_REP_NOTE] =
@@ -1632,6 +1702,349 @@ op_set_synced(struct store *base, bool synced)
 	return rc == SQLITE_OK ? 0 : dberr(s, rc, "synchronous");
 }
 
+/* False positives and retractions */
+
+/* A reason: 1 to STORE_FP_REASON_MAX bytes. */
+static bool
+valid_reason(const char *r)
+{
+	size_t n;
+
+	if (r == NULL)
+		return false;
+	n = strnlen(r, STORE_FP_REASON_MAX + 1);
+	return n >= 1 && n <= STORE_FP_REASON_MAX;
+}
+
+/* Steps a statement that answers one count. */
+static int
+count_of(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
+	 uint64_t *n)
+{
+	int rc = step(s, st, what);
+
+	if (rc == SQLITE_ROW) {
+		int64_t v = sqlite3_column_int64(st, 0);
+		*n = v < 0 ? 0 : (uint64_t)v;
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		seterr(s, "%s: no row", what);
+		rc = VG_EIO;
+	}
+	return rc;
+}
+
+static int
+op_fp_report_add(struct store *base, const char *sha256, const char *client_id,
+		 const char *reason, int64_t when)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_FP_ADD];
+	int rc;
+
+	if (!valid_hash(sha256, 64) || !valid_id(client_id) ||
+	    !valid_reason(reason)) {
+		seterr(s, "fp_report_add: invalid report");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, sha256)) != 0 ||
+	    (rc = bind_text(s, st, 2, client_id)) != 0 ||
+	    (rc = bind_text(s, st, 3, reason)) != 0 ||
+	    (rc = bind_i64(s, st, 4, when ? when : now())) != 0)
+		goto out;
+	/* A second report of the client is a PRIMARY KEY violation
+	 * (VG_EINVAL); an unknown sample or client a foreign key one
+	 * (VG_ENOENT). */
+	rc = run(s, st, "fp_report_add");
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_fp_open_count(struct store *base, const char *sha256, uint64_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_FP_OPEN_COUNT];
+	int rc;
+
+	*n = 0;
+	if (!valid_hash(sha256, 64)) {
+		seterr(s, "fp_open_count: not a SHA-256");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, sha256)) == 0)
+		rc = count_of(s, st, "fp_open_count", n);
+	done(st);
+	return rc;
+}
+
+static int
+cmp_first(const void *a, const void *b)
+{
+	const struct fp_summary *x = a, *y = b;
+
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return strcmp(x->sha256, y->sha256);
+}
+
+static int
+op_fp_list(struct store *base, struct fp_summary **out, size_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_FP_OPEN];
+	struct fp_summary *v = NULL, *cur = NULL;
+	size_t nv = 0, cap = 0;
+	char sha[65], *reason;
+	int64_t when;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	/* One read transaction: the rows of a sample come together. */
+	for (;;) {
+		rc = step(s, st, "fp_list");
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW)
+			goto fail;
+		if ((rc = col_hex(s, st, 0, 64, sha)) != 0 ||
+		    (rc = col_i64(s, st, 2, 0, INT64_MAX, &when)) != 0)
+			goto fail;
+		if (cur == NULL || strcmp(cur->sha256, sha) != 0) {
+			if (nv == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = xreallocarray(v, cap, sizeof(*v));
+			}
+			cur = &v[nv++];
+			memset(cur, 0, sizeof(*cur));
+			memcpy(cur->sha256, sha, sizeof(sha));
+			cur->first = when;
+		}
+		if ((rc = col_dup(s, st, 1, false, &reason)) != 0)
+			goto fail;
+		if (strlen(reason) > STORE_FP_REASON_MAX) {
+			free(reason);
+			rc = corrupt(s, st, 1, "is longer than a reason");
+			goto fail;
+		}
+		cur->reasons = xreallocarray(cur->reasons, cur->reporters + 1,
+					     sizeof(char *));
+		cur->reasons[cur->reporters++] = reason;
+		cur->last = when;
+	}
+	done(st);
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), cmp_first);
+	*out = v;
+	*n = nv;
+	return 0;
+fail:
+	done(st);
+	fp_summaries_free(v, nv);
+	return rc;
+}
+
+/* Moves every open report on sha256 to state, with the operator's
+ * reason; *n says how many. Inside or outside a transaction. */
+static int
+fp_decide(struct store_sqlite *s, const char *sha256, enum fp_state state,
+	  const char *reason, int64_t when, uint64_t *n)
+{
+	sqlite3_stmt *st = s->st[ST_FP_DECIDE];
+	int rc;
+
+	if ((rc = bind_text(s, st, 1, sha256)) != 0 ||
+	    (rc = bind_i64(s, st, 2, state)) != 0 ||
+	    (rc = bind_i64(s, st, 3, when ? when : now())) != 0 ||
+	    (rc = bind_text(s, st, 4, reason)) != 0)
+		goto out;
+	if ((rc = run(s, st, "fp_decide")) == 0)
+		*n = (uint64_t)sqlite3_changes(s->db);
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_fp_reject(struct store *base, const char *sha256, const char *reason,
+	     int64_t when, uint64_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	int rc;
+
+	*n = 0;
+	if (!valid_hash(sha256, 64) || !valid_reason(reason)) {
+		seterr(s, "fp_reject: invalid argument");
+		return VG_EINVAL;
+	}
+	rc = fp_decide(s, sha256, FP_REJECTED, reason, when, n);
+	if (rc == 0 && *n == 0) {
+		seterr(s, "fp_reject: no open report");
+		rc = VG_ENOENT;
+	}
+	return rc;
+}
+
+static int
+op_retraction_add(struct store *base, const struct retraction *r,
+		  uint64_t *accepted)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_RETR_ADD];
+	int rc;
+
+	*accepted = 0;
+	if (r == NULL || !valid_hash(r->sha256, 64) ||
+	    r->log_index > INT64_MAX || r->detections == NULL ||
+	    !valid_reason(r->reason)) {
+		seterr(s, "retraction_add: invalid retraction");
+		return VG_EINVAL;
+	}
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	if ((rc = bind_i64(s, st, 1, (int64_t)r->log_index)) != 0 ||
+	    (rc = bind_text(s, st, 2, r->sha256)) != 0 ||
+	    (rc = bind_text(s, st, 3, r->detections)) != 0 ||
+	    (rc = bind_text(s, st, 4, r->reason)) != 0 ||
+	    (rc = bind_i64(s, st, 5, r->created ? r->created : now())) != 0)
+		goto out;
+	/* One in force per sample: the partial UNIQUE index refuses a
+	 * second (VG_EINVAL). */
+	rc = run(s, st, "retraction_add");
+	done(st);
+	if (rc == 0)
+		rc = fp_decide(s, r->sha256, FP_ACCEPTED, r->reason, r->created,
+			       accepted);
+	if (rc == 0 && *accepted == 0) {
+		seterr(s, "retraction_add: no open report");
+		rc = VG_ENOENT;
+	}
+out:
+	done(st);
+	if (rc == 0)
+		return tx_commit(s);
+	tx_rollback(s);
+	*accepted = 0;
+	return rc;
+}
+
+static int
+op_retraction_undo(struct store *base, const char *sha256, uint64_t undo_index)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_RETR_UNDO];
+	int rc;
+
+	if (!valid_hash(sha256, 64) || undo_index > INT64_MAX) {
+		seterr(s, "retraction_undo: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, sha256)) != 0 ||
+	    (rc = bind_i64(s, st, 2, (int64_t)undo_index)) != 0)
+		goto out;
+	rc = run(s, st, "retraction_undo");
+	if (rc == 0 && sqlite3_changes(s->db) == 0) {
+		seterr(s, "retraction_undo: none in force");
+		rc = VG_ENOENT;
+	}
+out:
+	done(st);
+	return rc;
+}
+
+/* Reads the columns of RETR_COLS. */
+static int
+read_retraction(struct store_sqlite *s, sqlite3_stmt *st,
+		struct retraction *out)
+{
+	int64_t index;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = col_hex(s, st, 0, 64, out->sha256)) != 0 ||
+	    (rc = col_i64(s, st, 1, 0, INT64_MAX, &index)) != 0 ||
+	    (rc = col_dup(s, st, 2, false, &out->detections)) != 0 ||
+	    (rc = col_dup(s, st, 3, false, &out->reason)) != 0 ||
+	    (rc = col_i64(s, st, 4, INT64_MIN, INT64_MAX, &out->created)) != 0)
+		goto out;
+	out->log_index = (uint64_t)index;
+	if (out->detections[0] != '[')
+		rc = corrupt(s, st, 2, "is not a JSON array");
+out:
+	if (rc != 0)
+		retraction_clear(out);
+	return rc;
+}
+
+static int
+op_retraction_get(struct store *base, const char *sha256,
+		  struct retraction *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_RETR_GET];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!valid_hash(sha256, 64)) {
+		seterr(s, "retraction_get: not a SHA-256");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, sha256)) != 0)
+		goto out;
+	rc = step(s, st, "retraction_get");
+	if (rc == SQLITE_ROW)
+		rc = read_retraction(s, st, out);
+	else if (rc == SQLITE_DONE)
+		rc = VG_ENOENT;
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_retraction_each(struct store *base,
+		   int (*fn)(const struct retraction *r, void *ud), void *ud)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	struct retraction r;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (fn == NULL)
+		return VG_EINVAL;
+	/* Prepared per call, as reputation_each: fn may use the store. */
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT " RETR_COLS " FROM retractions"
+				" WHERE undone IS NULL",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = dberr(s, rc, "retraction_each");
+		goto out;
+	}
+	for (;;) {
+		rc = step(s, st, "retraction_each");
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW)
+			break;
+		if ((rc = read_retraction(s, st, &r)) != 0)
+			break;
+		rc = fn(&r, ud);
+		retraction_clear(&r);
+		if (rc != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
@@ -1653,6 +2066,14 @@ static const struct store_ops sqlite_ops = {
 	.job_requeue_stale = op_job_requeue_stale,
 	.reputation_get = op_reputation_get,
 	.reputation_each = op_reputation_each,
+	.fp_report_add = op_fp_report_add,
+	.fp_open_count = op_fp_open_count,
+	.fp_list = op_fp_list,
+	.fp_reject = op_fp_reject,
+	.retraction_add = op_retraction_add,
+	.retraction_undo = op_retraction_undo,
+	.retraction_get = op_retraction_get,
+	.retraction_each = op_retraction_each,
 };
 
 /* Opening */

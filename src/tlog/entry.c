@@ -53,6 +53,8 @@ enum kind {
 	K_SHA256,      /* 64 lowercase hex digits; uint8_t[32] member */
 	K_SHA256_LIST, /* ascending, one space apart; pointer and count */
 	K_COUNT,       /* decimal 0..2^53-1; uint64_t member */
+	K_ACTION,      /* "retract" or "reinstate" */
+	K_NAME_LIST,   /* K_IDENT names, ascending, one space apart */
 };
 
 enum body_rule { BODY_NONE, BODY_OPTIONAL, BODY_REQUIRED };
@@ -102,6 +104,18 @@ static const struct field node_fields[] = {
 	{"version", K_VERSION, 64, OFF(node.version), 0},
 };
 
+/* The longest detections value: names one space apart. */
+#define NAME_LIST_MAX                                                          \
+	(TLOG_ENTRY_DETECTIONS_MAX * (TLOG_ENTRY_DETECTION_NAME_MAX + 1) - 1)
+
+static const struct field retraction_fields[] = {
+	{"sample", K_SHA256, SHA256_HEX, OFF(retraction.sample), 0},
+	{"action", K_ACTION, 9, OFF(retraction.action), 0},
+	{"detections", K_NAME_LIST, NAME_LIST_MAX, OFF(retraction.detections),
+	 0},
+	{"reason", K_TEXT, 1024, OFF(retraction.reason), 0},
+};
+
 #define FIELDS(a) a, sizeof(a) / sizeof(a[0])
 
 static const struct type_spec types[] = {
@@ -118,6 +132,8 @@ static const struct type_spec types[] = {
 					0},
 	[TLOG_ENTRY_STATEMENT] = {"statement", BODY_REQUIRED, NULL, 0},
 	[TLOG_ENTRY_NODE] = {"node", BODY_OPTIONAL, FIELDS(node_fields)},
+	[TLOG_ENTRY_RETRACTION] = {"retraction", BODY_NONE,
+				   FIELDS(retraction_fields)},
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))
@@ -271,6 +287,63 @@ check_log_key(const char *s, size_t n, char *why, size_t whylen)
 }
 
 /*
+ * A K_NAME_LIST value: 1 to TLOG_ENTRY_DETECTIONS_MAX names of printable
+ * ASCII without space, each at most TLOG_ENTRY_DETECTION_NAME_MAX bytes,
+ * one space apart, strictly ascending (bytewise), so that a set of names
+ * has one encoding.
+ */
+static int
+check_name_list(const char *s, size_t n, char *why, size_t whylen)
+{
+	const char *prev = NULL, *p = s, *end = s + n;
+	size_t prevlen = 0, count = 0;
+
+	while (p <= end) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p));
+		size_t len = sp == NULL ? (size_t)(end - p) : (size_t)(sp - p);
+		int c;
+
+		if (len == 0) {
+			vg_seterr(why, whylen, "is not names one space apart");
+			return VG_EFORMAT;
+		}
+		if (len > TLOG_ENTRY_DETECTION_NAME_MAX) {
+			vg_seterr(why, whylen,
+				  "has a name longer than %d bytes",
+				  TLOG_ENTRY_DETECTION_NAME_MAX);
+			return VG_ELIMIT;
+		}
+		if (++count > TLOG_ENTRY_DETECTIONS_MAX) {
+			vg_seterr(why, whylen, "has more than %d names",
+				  TLOG_ENTRY_DETECTIONS_MAX);
+			return VG_ELIMIT;
+		}
+		for (size_t i = 0; i < len; i++)
+			if (p[i] <= ' ' || p[i] >= 0x7f) {
+				vg_seterr(why, whylen,
+					  "has a name that is not printable "
+					  "ASCII");
+				return VG_EFORMAT;
+			}
+		if (prev != NULL) {
+			c = memcmp(prev, p, prevlen < len ? prevlen : len);
+			if (c > 0 || (c == 0 && prevlen >= len)) {
+				vg_seterr(why, whylen,
+					  "has names not in strictly ascending "
+					  "order");
+				return VG_EFORMAT;
+			}
+		}
+		prev = p;
+		prevlen = len;
+		if (sp == NULL)
+			break;
+		p = sp + 1;
+	}
+	return 0;
+}
+
+/*
  * Checks the value s[0..n) of a string field f. Returns 0, VG_EFORMAT or
  * VG_ELIMIT (VG_ELIB if a log key cannot be hashed) with the reason in
  * why, worded to follow "field <name> ".
@@ -285,7 +358,7 @@ check_string(const struct field *f, const char *s, size_t n, char *why,
 		vg_seterr(why, whylen, "is empty");
 		return VG_EFORMAT;
 	}
-	if (n > f->max && f->kind != K_KEY_ID) {
+	if (n > f->max && f->kind != K_KEY_ID && f->kind != K_ACTION) {
 		vg_seterr(why, whylen, "is longer than %zu bytes", f->max);
 		return VG_ELIMIT;
 	}
@@ -333,6 +406,18 @@ check_string(const struct field *f, const char *s, size_t n, char *why,
 			return VG_EFORMAT;
 		}
 		return 0;
+	case K_ACTION:
+		if ((n != strlen(TLOG_RETRACTION_RETRACT) ||
+		     memcmp(s, TLOG_RETRACTION_RETRACT, n) != 0) &&
+		    (n != strlen(TLOG_RETRACTION_REINSTATE) ||
+		     memcmp(s, TLOG_RETRACTION_REINSTATE, n) != 0)) {
+			vg_seterr(why, whylen, "is not %s or %s",
+				  TLOG_RETRACTION_RETRACT,
+				  TLOG_RETRACTION_REINSTATE);
+			return VG_EFORMAT;
+		}
+		return 0;
+	case K_NAME_LIST: return check_name_list(s, n, why, whylen);
 	default: break;
 	}
 	fatal("field %s is not a string", f->name);
@@ -1107,6 +1192,19 @@ tlog_entry_to_json(const struct tlog_entry *e, char **out)
 		case K_COUNT:
 			count = *(const uint64_t *)member;
 			v = json_integer((json_int_t)count);
+			break;
+		case K_NAME_LIST:
+			v = a = json_array();
+			for (const char *p = *(const char *const *)member, *sp;;
+			     p = sp + 1) {
+				sp = strchr(p, ' ');
+				json_array_append_new(
+					a,
+					sp ? json_stringn(p, (size_t)(sp - p))
+					   : json_string(p));
+				if (sp == NULL)
+					break;
+			}
 			break;
 		default: v = json_string(*(const char *const *)member); break;
 		}

@@ -14,6 +14,7 @@
  *   rule-release        version, sha256, rules                 optional
  *   software-release    name, version, sha256 (1 to 64 hashes) optional
  *   sample-access       sample, who, role, reason              none
+ *   retraction          sample, action, detections, reason     none
  *   node                region, site, log-key, sample-key,
  *                       version                                optional
  *   key-change, witness-set-change, location-change, statement:
@@ -64,6 +65,13 @@
 #define TLOG_ENTRY_COUNT_MAX UINT64_C(9007199254740991)
 /* A sample key's ID: 16 lowercase hex digits and a terminator. */
 #define TLOG_ENTRY_KEY_ID_LEN 17
+/* Most detection names in a retraction, and the longest name (as a hash
+ * signature's name may be). */
+#define TLOG_ENTRY_DETECTIONS_MAX     64
+#define TLOG_ENTRY_DETECTION_NAME_MAX 256
+/* The two actions of a retraction entry. */
+#define TLOG_RETRACTION_RETRACT   "retract"
+#define TLOG_RETRACTION_REINSTATE "reinstate"
 
 /* Value 0 is no type, so that a zeroed entry is refused. */
 enum tlog_entry_type {
@@ -75,6 +83,9 @@ enum tlog_entry_type {
 	TLOG_ENTRY_LOCATION_CHANGE,
 	TLOG_ENTRY_STATEMENT,
 	TLOG_ENTRY_NODE,
+	/* Explicit: values are part of no encoding, but other types are
+	 * numbered in parallel. */
+	TLOG_ENTRY_RETRACTION = 9,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -100,6 +111,19 @@ struct tlog_entry_sample_access {
 	const char *reason; /* the stated reason, one line */
 };
 
+/* A false positive retracted (or the retraction undone) by the operator:
+ * the sample's answers say clean while the named detections are the only
+ * ones. It never names who reported the false positive. */
+struct tlog_entry_retraction {
+	uint8_t sample[TLOG_ENTRY_HASH_LEN]; /* the sample's SHA-256 */
+	const char *action; /* TLOG_RETRACTION_RETRACT or _REINSTATE */
+	/* The detections retracted (or reinstated): 1 to
+	 * TLOG_ENTRY_DETECTIONS_MAX names of printable ASCII without space,
+	 * strictly ascending (strcmp), one space apart. */
+	const char *detections;
+	const char *reason; /* the operator's reason, one line */
+};
+
 struct tlog_entry_node {
 	const char *region;     /* as in vigild.conf: "eu" */
 	const char *site;       /* "zrh1" */
@@ -117,6 +141,7 @@ struct tlog_entry {
 		struct tlog_entry_software_release software_release;
 		struct tlog_entry_sample_access sample_access;
 		struct tlog_entry_node node;
+		struct tlog_entry_retraction retraction;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */
@@ -161,7 +186,8 @@ void tlog_entry_clear(struct tlog_entry *e);
  * Writes e as one line of compact JSON into *out, malloc'd (the caller
  * frees it): {"type":..., "time":"<RFC 3339>", the fields in order under
  * their names in the encoding (hashes as lowercase hex, software-release
- * sha256 as an array, rules as a number), "body":"..."}. Returns 0, or
+ * sha256 and retraction detections as arrays, rules as a number),
+ * "body":"..."}. Returns 0, or
  * VG_EINVAL or VG_ELIMIT if e would not encode.
  */
 int tlog_entry_to_json(const struct tlog_entry *e, char **out)

@@ -1,7 +1,8 @@
 /*
  * test_index.c - the node's in-memory reputation index (src/node/index.c):
- * lookups by each digest, the rendered answer, malformed digests, and
- * that an entry never goes back when states arrive out of order.
+ * lookups by each digest, the rendered answer, malformed digests, that
+ * an entry never goes back when states arrive out of order, and a
+ * retraction laid over an answer across new analyses.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,9 @@
 #define SHA1 "0123456789abcdef0123456789abcdef01234567"
 #define SHA256                                                                 \
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+#define SHA256_OTHER                                                           \
+	"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 
 static struct reputation
 rep(const char *verdict, int score, const char *det, int64_t first,
@@ -182,6 +186,72 @@ test_a_state_of_the_same_second_never_makes_it_clean(void **state)
 	index_free(ix);
 }
 
+/* A retraction answers clean, by every digest, and outlives a new
+ * analysis with the same detections; one with a detection it did not
+ * name is answered as analysed; lifting it brings the verdict back. */
+static void
+test_a_retraction_is_laid_over_the_answer(void **state)
+{
+	struct lookup_index *ix = index_new();
+	struct reputation mal =
+		rep("malicious", 100, "[\"Vigil_Test_EICAR\"]", 10, 12, 2, 20);
+	struct reputation again =
+		rep("malicious", 90, "[\"Vigil_Test_EICAR\"]", 10, 13, 2, 30);
+	struct reputation newdet =
+		rep("malicious", 95, "[\"Vigil_Test_EICAR\",\"Gen.New\"]", 10,
+		    14, 2, 40);
+	struct verdict_count vc;
+	const struct index_entry *e;
+
+	(void)state;
+	assert_int_equal(index_put(ix, &mal), 0);
+	assert_int_equal(index_set_retraction(ix, SHA256_OTHER, 7,
+					      "[\"Vigil_Test_EICAR\"]"),
+			 VG_ENOENT);
+	assert_int_equal(index_set_retraction(ix, SHA256, 7, "not json"),
+			 VG_EINVAL);
+	assert_int_equal(index_set_retraction(ix, SHA256, 7, "[1]"), VG_EINVAL);
+	assert_int_equal(index_set_retraction(ix, "xyz", 7, "[]"), VG_EINVAL);
+	assert_int_equal(
+		index_set_retraction(ix, SHA256, 7, "[\"Vigil_Test_EICAR\"]"),
+		0);
+	for (int k = 0; k < 3; k++) {
+		e = get(ix, k == 0 ? MD5 : k == 1 ? SHA1 : SHA256);
+		assert_non_null(strstr(e->json, "\"verdict\":\"clean\""));
+		assert_non_null(strstr(e->json, "\"score\":0"));
+		assert_non_null(strstr(e->json, "\"detections\":[]"));
+		assert_non_null(strstr(e->json, "\"retracted\":7,"));
+		assert_non_null(strstr(e->json, "\"retracted_detections\":["
+						"\"Vigil_Test_EICAR\"]"));
+	}
+	/* The entry itself keeps the analysis. */
+	assert_string_equal(e->verdict, "malicious");
+	index_count_verdicts(ix, &vc);
+	assert_int_equal(vc.clean, 1);
+	assert_int_equal(vc.malicious, 0);
+
+	assert_int_equal(index_put(ix, &again), 0);
+	e = get(ix, SHA256);
+	assert_int_equal(e->analysed_at, 30);
+	assert_non_null(strstr(e->json, "\"verdict\":\"clean\""));
+	assert_non_null(strstr(e->json, "\"retracted\":7"));
+
+	assert_int_equal(index_put(ix, &newdet), 0);
+	e = get(ix, SHA256);
+	assert_non_null(strstr(e->json, "\"verdict\":\"malicious\""));
+	assert_non_null(strstr(e->json, "Gen.New"));
+	assert_null(strstr(e->json, "retracted"));
+	assert_int_equal(e->retracted, 7); /* still in force */
+
+	assert_int_equal(index_put(ix, &again), 0); /* older: ignored */
+	assert_int_equal(index_set_retraction(ix, SHA256, -1, NULL), 0);
+	e = get(ix, SHA256);
+	assert_non_null(strstr(e->json, "\"verdict\":\"malicious\""));
+	assert_null(strstr(e->json, "retracted"));
+	assert_int_equal(e->retracted, -1);
+	index_free(ix);
+}
+
 int
 main(void)
 {
@@ -192,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_the_answer_says_because),
 		cmocka_unit_test(
 			test_a_state_of_the_same_second_never_makes_it_clean),
+		cmocka_unit_test(test_a_retraction_is_laid_over_the_answer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -223,7 +223,7 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	raw_text(f->path, "PRAGMA user_version", mode, sizeof(mode));
-	assert_string_equal(mode, "3");
+	assert_string_equal(mode, "4");
 	/* The WAL holds the same data and must be as private. */
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 1, &nj), 0);
@@ -1586,7 +1586,7 @@ test_newer_schema_version_is_refused(void **state)
 
 	assert_int_equal(f->st->ops->close(f->st), 0);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 4");
+	raw_exec(f->path, "PRAGMA user_version = 5");
 	assert_int_equal(store_sqlite_open(f->path, &st, err, sizeof(err)),
 			 VG_ECORRUPT);
 	assert_null(st);
@@ -2311,7 +2311,7 @@ test_version_1_database_is_migrated(void **state)
 	if (store_sqlite_open(path, &f->st, v, sizeof(v)) != 0)
 		fail_msg("store_sqlite_open: %s", v);
 	raw_text(path, "PRAGMA user_version", v, sizeof(v));
-	assert_string_equal(v, "3");
+	assert_string_equal(v, "4");
 	/* Every sample migrated has an empty because. */
 	raw_text(path, "SELECT count(*) FROM samples WHERE because != '[]'", v,
 		 sizeof(v));
@@ -2320,8 +2320,8 @@ test_version_1_database_is_migrated(void **state)
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
-	assert_string_equal(v, "clients,jobs,sample_clients,samples,"
-			       "submissions");
+	assert_string_equal(v, "clients,fp_reports,jobs,retractions,"
+			       "sample_clients,samples,submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
 	assert_string_equal(v, "ok");
@@ -2458,6 +2458,131 @@ test_version_1_database_is_migrated(void **state)
 	assert_string_equal(v, "ok");
 }
 
+/* False positives: one report per client and sample, the operator's
+ * decision closes every open report, at most one retraction in force,
+ * and all of it survives a reopen. */
+static void
+test_fp_reports_and_retractions(void **state)
+{
+	struct fx *f = *state;
+	const char *sha = sample(7).sha256;
+	struct fp_summary *v = NULL;
+	struct retraction r, got;
+	char cid[37], big[STORE_FP_REASON_MAX + 2];
+	uint64_t n = 0;
+	size_t nv = 0;
+	bool nj;
+
+	for (int c = 1; c <= 3; c++)
+		put_client(f->st, c);
+	assert_int_equal(submit(f->st, 1, 1, 7, &nj), 0);
+	client_id(cid, 1);
+	/* Unknown sample, duplicate, bad reasons. */
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sample(8).sha256, cid,
+						   "fp", 10),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sha, cid, "fp", 10),
+			 0);
+	assert_int_equal(
+		f->st->ops->fp_report_add(f->st, sha, cid, "again", 11),
+		VG_EINVAL);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	client_id(cid, 2);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sha, cid, big, 12),
+			 VG_EINVAL);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sha, cid, "", 12),
+			 VG_EINVAL);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, "ABC", cid, "x", 12),
+			 VG_EINVAL);
+	assert_int_equal(
+		f->st->ops->fp_report_add(f->st, sha, cid, "vendor tool", 12),
+		0);
+	assert_int_equal(f->st->ops->fp_open_count(f->st, sha, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->st->ops->fp_list(f->st, &v, &nv), 0);
+	assert_int_equal(nv, 1);
+	assert_string_equal(v[0].sha256, sha);
+	assert_int_equal(v[0].reporters, 2);
+	assert_string_equal(v[0].reasons[0], "fp");
+	assert_string_equal(v[0].reasons[1], "vendor tool");
+	assert_true(v[0].first == 10 && v[0].last == 12);
+	fp_summaries_free(v, nv);
+
+	/* Rejecting closes both; nothing is open any more. */
+	assert_int_equal(f->st->ops->fp_reject(f->st, sha, "no", 13, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->st->ops->fp_reject(f->st, sha, "no", 13, &n),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->fp_list(f->st, &v, &nv), 0);
+	assert_int_equal(nv, 0);
+	fp_summaries_free(v, nv);
+
+	/* A retraction needs an open report. */
+	memset(&r, 0, sizeof(r));
+	memcpy(r.sha256, sha, 65);
+	r.log_index = 5;
+	r.detections = "[\"Vigil_Test_EICAR\"]";
+	r.reason = "signed by the vendor";
+	r.created = 14;
+	assert_int_equal(f->st->ops->retraction_add(f->st, &r, &n), VG_ENOENT);
+	assert_int_equal(f->st->ops->retraction_get(f->st, sha, &got),
+			 VG_ENOENT);
+	client_id(cid, 3);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sha, cid, "fp", 15),
+			 0);
+	assert_int_equal(f->st->ops->retraction_add(f->st, &r, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->st->ops->fp_open_count(f->st, sha, &n), 0);
+	assert_int_equal(n, 0);
+	/* A second one is refused while the first is in force. */
+	r.log_index = 6;
+	assert_int_equal(f->st->ops->retraction_add(f->st, &r, &n), VG_EINVAL);
+
+	f->st->ops->close(f->st);
+	f->st = reopen(f);
+	assert_int_equal(f->st->ops->retraction_get(f->st, sha, &got), 0);
+	assert_int_equal(got.log_index, 5);
+	assert_string_equal(got.detections, "[\"Vigil_Test_EICAR\"]");
+	assert_string_equal(got.reason, "signed by the vendor");
+	retraction_clear(&got);
+	assert_int_equal(f->st->ops->retraction_undo(f->st, sha, 4),
+			 VG_EINVAL); /* before the entry it undoes */
+	assert_int_equal(f->st->ops->retraction_undo(f->st, sha, 9), 0);
+	assert_int_equal(f->st->ops->retraction_undo(f->st, sha, 10),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->retraction_get(f->st, sha, &got),
+			 VG_ENOENT);
+	assert_int_equal(raw_rows(f->path, "SELECT * FROM retractions"), 1);
+}
+
+/* A retraction whose row was edited into nonsense is VG_ECORRUPT. */
+static void
+test_corrupt_retraction_row_is_ecorrupt(void **state)
+{
+	struct fx *f = *state;
+	const char *sha = sample(7).sha256;
+	struct retraction r;
+	char cid[37];
+	uint64_t n;
+	bool nj;
+
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 7, &nj), 0);
+	client_id(cid, 1);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sha, cid, "fp", 1),
+			 0);
+	memset(&r, 0, sizeof(r));
+	memcpy(r.sha256, sha, 65);
+	r.detections = "[\"A\"]";
+	r.reason = "r";
+	assert_int_equal(f->st->ops->retraction_add(f->st, &r, &n), 0);
+	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
+			  "UPDATE retractions SET detections = 'A'");
+	assert_int_equal(f->st->ops->retraction_get(f->st, sha, &r),
+			 VG_ECORRUPT);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -2520,6 +2645,8 @@ main(void)
 		T(test_submission_add_many_that_cannot_commit_stores_nothing),
 		T(test_submission_add_many_barrier),
 		T(test_version_1_database_is_migrated),
+		T(test_fp_reports_and_retractions),
+		T(test_corrupt_retraction_row_is_ecorrupt),
 	};
 
 	int failed =

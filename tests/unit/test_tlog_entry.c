@@ -95,9 +95,18 @@
 	      "was used from an unknown address.\n"                            \
 	      "\tNo sample was read.\n"
 
+#define EX_RETRACTION                                                          \
+	MAGIC "type retraction\n"                                              \
+	      "time " T0 "\n"                                                  \
+	      "sample " H_SAMPLE "\n"                                          \
+	      "action retract\n"                                               \
+	      "detections Gen.Loader Vigil_Test_EICAR\n"                       \
+	      "reason Case 4711: a signed installer of the vendor\n"           \
+	      "\n"
+
 static const char *const examples[] = {
-	EX_RULE,    EX_SOFTWARE, EX_ACCESS,    EX_KEY_CHANGE,
-	EX_WITNESS, EX_LOCATION, EX_STATEMENT, EX_NODE,
+	EX_RULE,     EX_SOFTWARE,  EX_ACCESS, EX_KEY_CHANGE, EX_WITNESS,
+	EX_LOCATION, EX_STATEMENT, EX_NODE,   EX_RETRACTION,
 }; /* in the order of enum tlog_entry_type */
 
 static void
@@ -161,6 +170,7 @@ test_type_names_parse_and_print(void **state)
 		"sample-access",      "key-change",
 		"witness-set-change", "location-change",
 		"statement",          "node",
+		"retraction",
 	};
 	static const char *const bad[] = {
 		"",      "Statement",    "statement ",
@@ -178,7 +188,7 @@ test_type_names_parse_and_print(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(tlog_entry_type_parse(bad[i], &t), VG_EINVAL);
 	assert_null(tlog_entry_type_name((enum tlog_entry_type)0));
-	assert_null(tlog_entry_type_name((enum tlog_entry_type)9));
+	assert_null(tlog_entry_type_name((enum tlog_entry_type)99));
 	assert_null(tlog_entry_type_name((enum tlog_entry_type) ~0u));
 }
 
@@ -337,6 +347,7 @@ struct bad {
 	MAGIC "type sample-access\ntime " T0 "\nsample " H_SAMPLE              \
 	      "\nwho a\nrole analyst\n"
 #define NODE_HEAD MAGIC "type node\ntime " T0 "\nregion eu\nsite zrh1\n"
+#define RETR_HEAD MAGIC "type retraction\ntime " T0 "\nsample " H_SAMPLE "\n"
 #define SOFT_HEAD                                                              \
 	MAGIC "type software-release\ntime " T0 "\nname vigil\nversion 1\n"
 #define STMT_HEAD MAGIC "type statement\ntime " T0 "\n\n"
@@ -959,6 +970,135 @@ test_admin_builds_administrative_entries(void **state)
 		assert_int_equal(((unsigned char *)&e)[i], 0x5a);
 }
 
+/* The retraction type: exact bytes, its action and detection list, what
+ * parse and encode refuse, and its JSON. */
+static void
+test_retraction_entries(void **state)
+{
+	static const struct bad bad[] = {
+		{RETR_HEAD "action retracted\ndetections A\nreason r\n\n",
+		 VG_EFORMAT,
+		 "line 5: field action is not retract or reinstate"},
+		{RETR_HEAD "action Retract\ndetections A\nreason r\n\n",
+		 VG_EFORMAT,
+		 "line 5: field action is not retract or reinstate"},
+		{RETR_HEAD "action retract\ndetections B A\nreason r\n\n",
+		 VG_EFORMAT,
+		 "line 6: field detections has names not in strictly "
+		 "ascending order"},
+		{RETR_HEAD "action retract\ndetections A A\nreason r\n\n",
+		 VG_EFORMAT,
+		 "line 6: field detections has names not in strictly "
+		 "ascending order"},
+		{RETR_HEAD "action retract\ndetections A  B\nreason r\n\n",
+		 VG_EFORMAT,
+		 "line 6: field detections is not names one space apart"},
+		{RETR_HEAD "action retract\ndetections A \nreason r\n\n",
+		 VG_EFORMAT,
+		 "line 6: field detections is not names one space apart"},
+		{RETR_HEAD "action retract\ndetections A\xc3\xa9\nreason r\n\n",
+		 VG_EFORMAT,
+		 "line 6: field detections has a name that is not printable"},
+		{RETR_HEAD "action retract\nreason r\n\n", VG_EFORMAT,
+		 "line 6: missing field detections"},
+		{RETR_HEAD "action retract\ndetections A\nreason r\nwho x\n\n",
+		 VG_EFORMAT, "line 8: unknown field who for type retraction"},
+		{RETR_HEAD "action retract\ndetections A\nreason r\n\nbody\n",
+		 VG_EFORMAT, "line 9: type retraction has no body"},
+	};
+	char name[TLOG_ENTRY_DETECTION_NAME_MAX + 2];
+	char many[TLOG_ENTRY_DETECTIONS_MAX * 4 + 8];
+	char err[256], *out = NULL, *json;
+	struct tlog_entry e, p;
+	size_t len, o = 0;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_RETRACTION;
+	e.time = T0_SEC;
+	hex_decode(H_SAMPLE, e.retraction.sample);
+	e.retraction.action = TLOG_RETRACTION_RETRACT;
+	e.retraction.detections = "Gen.Loader Vigil_Test_EICAR";
+	e.retraction.reason = "Case 4711: a signed installer of the vendor";
+	encode_is(&e, EX_RETRACTION);
+	e.retraction.action = TLOG_RETRACTION_REINSTATE;
+	e.retraction.detections = "Vigil_Test_EICAR";
+	encode_is(&e, RETR_HEAD "action reinstate\ndetections "
+				"Vigil_Test_EICAR\nreason Case 4711: a "
+				"signed installer of the vendor\n\n");
+
+	parse_ok(EX_RETRACTION, strlen(EX_RETRACTION), &p);
+	assert_int_equal(p.type, TLOG_ENTRY_RETRACTION);
+	assert_string_equal(p.retraction.action, "retract");
+	assert_string_equal(p.retraction.detections,
+			    "Gen.Loader Vigil_Test_EICAR");
+	assert_int_equal(tlog_entry_to_json(&p, &json), 0);
+	assert_string_equal(
+		json, "{\"type\":\"retraction\",\"time\":\"" T0 "\","
+		      "\"sample\":\"" H_SAMPLE "\",\"action\":\"retract\","
+		      "\"detections\":[\"Gen.Loader\",\"Vigil_Test_EICAR\"],"
+		      "\"reason\":\"Case 4711: a signed installer of the "
+		      "vendor\",\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&p);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(tlog_entry_parse(bad[i].text,
+						  strlen(bad[i].text), &p, err,
+						  sizeof(err)),
+				 bad[i].code);
+		if (strstr(err, bad[i].why) == NULL)
+			fail_msg("%zu: \"%s\" lacks \"%s\"", i, err,
+				 bad[i].why);
+	}
+
+	/* Limits: a name of 257 bytes, 65 names. */
+	memset(name, 'N', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	e.retraction.detections = name;
+	assert_int_equal(tlog_entry_encode(&e, &out, &len, err, sizeof(err)),
+			 VG_ELIMIT);
+	assert_non_null(strstr(err, "field detections has a name longer "
+				    "than 256 bytes"));
+	name[sizeof(name) - 2] = '\0';
+	assert_int_equal(tlog_entry_encode(&e, &out, &len, err, sizeof(err)),
+			 0);
+	free(out);
+	out = NULL;
+	for (int i = 0; i <= TLOG_ENTRY_DETECTIONS_MAX; i++)
+		o += (size_t)snprintf(many + o, sizeof(many) - o, "%sA%02d",
+				      i ? " " : "", i);
+	e.retraction.detections = many;
+	assert_int_equal(tlog_entry_encode(&e, &out, &len, err, sizeof(err)),
+			 VG_ELIMIT);
+	assert_non_null(strstr(err, "field detections has more than 64 names"));
+	many[o - 4] = '\0'; /* 64 names */
+	assert_int_equal(tlog_entry_encode(&e, &out, &len, err, sizeof(err)),
+			 0);
+	free(out);
+	out = NULL;
+
+	/* The encoder refuses what the parser would. */
+	e.retraction.detections = "";
+	assert_int_equal(tlog_entry_encode(&e, &out, &len, err, sizeof(err)),
+			 VG_EINVAL);
+	assert_non_null(strstr(err, "field detections is empty"));
+	e.retraction.detections = "A\nreason forged";
+	assert_int_equal(tlog_entry_encode(&e, &out, &len, err, sizeof(err)),
+			 VG_EINVAL);
+	e.retraction.detections = "A";
+	e.retraction.action = "undo";
+	assert_int_equal(tlog_entry_encode(&e, &out, &len, err, sizeof(err)),
+			 VG_EINVAL);
+	assert_non_null(strstr(err, "field action is not retract or "
+				    "reinstate"));
+	e.retraction.action = NULL;
+	assert_int_equal(tlog_entry_encode(&e, &out, &len, err, sizeof(err)),
+			 VG_EINVAL);
+	assert_null(out);
+}
+
 static void
 test_times_match_gmtime(void **state)
 {
@@ -1103,6 +1243,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_encode_refuses_what_would_not_parse),
 		cmocka_unit_test(test_admin_builds_administrative_entries),
+		cmocka_unit_test(test_retraction_entries),
 		cmocka_unit_test(test_times_match_gmtime),
 		cmocka_unit_test(test_json_has_every_field_in_order),
 		cmocka_unit_test(test_sample_key_id_is_a_prefix_of_its_hash),
