@@ -1493,6 +1493,26 @@ on_metrics(h2o_req_t *req)
 		    (unsigned long long)st.worker_restarts,
 		    (unsigned long long)st.busy,
 		    (unsigned long long)st.deferred);
+		OUT("# HELP vigil_reanalysed_total Stored samples analysed "
+		    "again after the rules changed.\n"
+		    "# TYPE vigil_reanalysed_total counter\n"
+		    "vigil_reanalysed_total %llu\n"
+		    "# HELP vigil_verdicts_changed_total Re-analyses that "
+		    "changed the sample's verdict.\n"
+		    "# TYPE vigil_verdicts_changed_total counter\n"
+		    "vigil_verdicts_changed_total %llu\n",
+		    (unsigned long long)st.reanalysed,
+		    (unsigned long long)st.verdicts_changed);
+	}
+	{
+		uint64_t q = 0;
+
+		if (L->store->ops->rescans_queued(L->store, &q) == 0)
+			OUT("# HELP vigil_reanalysis_queue_depth Stored "
+			    "samples waiting to be analysed again.\n"
+			    "# TYPE vigil_reanalysis_queue_depth gauge\n"
+			    "vigil_reanalysis_queue_depth %llu\n",
+			    (unsigned long long)q);
 	}
 	OUT("# HELP vigil_rate_limited_total Requests refused with 429.\n"
 	    "# TYPE vigil_rate_limited_total counter\n"
