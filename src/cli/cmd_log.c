@@ -397,6 +397,12 @@ print_entry(uint64_t index, const char *origin, uint64_t size,
 		row("role", e->sample_access.role);
 		row("reason", e->sample_access.reason);
 		break;
+	case TLOG_ENTRY_RETROHUNT:
+		row_hash("rule", e->retrohunt.rule);
+		row("who", e->retrohunt.who);
+		row("role", e->retrohunt.role);
+		row("reason", e->retrohunt.reason);
+		break;
 	case TLOG_ENTRY_NODE:
 		row("region", e->node.region);
 		row("site", e->node.site);

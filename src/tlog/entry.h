@@ -16,6 +16,7 @@
  *   sample-access       sample, who, role, reason              none
  *   node                region, site, log-key, sample-key,
  *                       version                                optional
+ *   retrohunt           rule, who, role, reason                none
  *   key-change, witness-set-change, location-change, statement:
  *                       no fields                              required
  *
@@ -75,6 +76,9 @@ enum tlog_entry_type {
 	TLOG_ENTRY_LOCATION_CHANGE,
 	TLOG_ENTRY_STATEMENT,
 	TLOG_ENTRY_NODE,
+	/* Explicit: values are the types' identity in code, and are never
+	 * reused or renumbered. */
+	TLOG_ENTRY_RETROHUNT = 10,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -100,6 +104,15 @@ struct tlog_entry_sample_access {
 	const char *reason; /* the stated reason, one line */
 };
 
+/* An ad-hoc rule run over every stored sample (a retro-hunt): it reads
+ * users' samples, as sample-access does, all of them at once. */
+struct tlog_entry_retrohunt {
+	uint8_t rule[TLOG_ENTRY_HASH_LEN]; /* SHA-256 of the rule's text */
+	const char *who;                   /* operator or service identity */
+	const char *role;                  /* the role it acted in */
+	const char *reason;                /* the stated reason, one line */
+};
+
 struct tlog_entry_node {
 	const char *region;     /* as in vigild.conf: "eu" */
 	const char *site;       /* "zrh1" */
@@ -117,6 +130,7 @@ struct tlog_entry {
 		struct tlog_entry_software_release software_release;
 		struct tlog_entry_sample_access sample_access;
 		struct tlog_entry_node node;
+		struct tlog_entry_retrohunt retrohunt;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */
