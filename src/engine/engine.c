@@ -613,6 +613,34 @@ fail:
 	return VG_ELIB;
 }
 
+int
+engine_load_rules_text(struct engine *e, struct scanner *s, const char *text,
+		       size_t len, char *err, size_t errlen)
+{
+	struct ruleset rs;
+	YR_SCANNER *yr = NULL;
+	int rc;
+
+	if (s->e != e)
+		return VG_EINVAL;
+	if ((rc = ruleset_compile_text(text, len, &rs, err, errlen)) != 0)
+		return rc;
+	if (rs.n_rules > 0) {
+		if (yr_scanner_create(rs.rules, &yr) != ERROR_SUCCESS) {
+			ruleset_free(&rs);
+			snprintf(err, errlen, "yara: cannot create a scanner");
+			return VG_ELIB;
+		}
+		yr_scanner_set_flags(yr, SCAN_FLAGS_FAST_MODE);
+	}
+	if (s->yr != NULL)
+		yr_scanner_destroy(s->yr);
+	s->yr = yr;
+	ruleset_free(&e->rs);
+	e->rs = rs;
+	return 0;
+}
+
 void
 scanner_free(struct scanner *s)
 {

@@ -59,6 +59,18 @@ void engine_free(struct engine *e);
 size_t engine_rule_count(const struct engine *e);
 size_t engine_hash_count(const struct engine *e);
 
+/*
+ * Replaces the YARA rules of e with those compiled from the source
+ * text[0..len) (includes refused; rules.h ruleset_compile_text) and
+ * binds s, which must be the only scanner of e, to them. For a retro-
+ * hunt's worker, which builds its engine before the sandbox and gets the
+ * rule after. Returns 0, or VG_EFORMAT (VG_EINVAL for a NUL) with the
+ * compiler's messages in err; on error e and s keep their old rules.
+ */
+int engine_load_rules_text(struct engine *e, struct scanner *s,
+			   const char *text, size_t len, char *err,
+			   size_t errlen);
+
 /* Creates a per-thread scanner. Returns 0 or a negative VG_E* code. */
 int scanner_new(struct engine *e, struct scanner **out);
 void scanner_free(struct scanner *s);

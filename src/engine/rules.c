@@ -216,6 +216,50 @@ out:
 	return rc;
 }
 
+int
+ruleset_compile_text(const char *text, size_t len, struct ruleset *out,
+		     char *err, size_t errlen)
+{
+	YR_COMPILER *c = NULL;
+	struct errbuf eb = {err, errlen, 0, 0};
+	char *src = NULL;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (errlen)
+		err[0] = '\0';
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errlen, "the rule holds a NUL byte");
+		return VG_EINVAL;
+	}
+	src = xmalloc(len + 1);
+	memcpy(src, text, len);
+	src[len] = '\0';
+	if (yr_compiler_create(&c) != ERROR_SUCCESS) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	yr_compiler_set_callback(c, compiler_cb, &eb);
+	/* No callback: YARA refuses every include ("includes are
+	 * disabled"), so the text cannot name a file to read. */
+	yr_compiler_set_include_callback(c, NULL, NULL, NULL);
+	yr_compiler_add_string(c, src, NULL);
+	if (eb.errors) {
+		rc = VG_EFORMAT;
+		goto out;
+	}
+	if (yr_compiler_get_rules(c, &out->rules) != ERROR_SUCCESS) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	index_meta(out);
+out:
+	if (c != NULL)
+		yr_compiler_destroy(c);
+	free(src);
+	return rc;
+}
+
 void
 ruleset_free(struct ruleset *rs)
 {

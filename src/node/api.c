@@ -31,6 +31,7 @@
 #include "node/lookup_body.h"
 #include "node/portal.h"
 #include "node/releases.h"
+#include "node/retrohunt.h"
 #include "tlog/checkpoint.h"
 #include "tlog/entry.h"
 #include "tlog/note.h"
@@ -92,6 +93,7 @@ route_name(enum route r)
 		[ROUTE_RELEASES] = "releases",
 		[ROUTE_ADMIN_RELEASES] = "admin_releases",
 		[ROUTE_PORTAL] = "portal",
+		[ROUTE_ADMIN_RETROHUNT] = "admin_retrohunt",
 		[ROUTE_OTHER] = "other",
 	};
 	return r < ROUTE_COUNT && names[r] != NULL ? names[r] : "other";
@@ -1504,6 +1506,20 @@ on_metrics(h2o_req_t *req)
 		    (unsigned long long)st.reanalysed,
 		    (unsigned long long)st.verdicts_changed);
 	}
+	if (N->retrohunt != NULL) {
+		struct retrohunt_stats rs;
+
+		retrohunt_stats(N->retrohunt, &rs);
+		OUT("# HELP vigil_retrohunt_samples_total Stored samples "
+		    "an ad-hoc retro-hunt ran its rule over.\n"
+		    "# TYPE vigil_retrohunt_samples_total counter\n"
+		    "vigil_retrohunt_samples_total %llu\n"
+		    "# HELP vigil_retrohunts_total Retro-hunts finished.\n"
+		    "# TYPE vigil_retrohunts_total counter\n"
+		    "vigil_retrohunts_total %llu\n",
+		    (unsigned long long)rs.samples,
+		    (unsigned long long)rs.hunts);
+	}
 	{
 		uint64_t q = 0;
 
@@ -2008,14 +2024,18 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	else if (n >= 7 && memcmp(p, "/portal", 7) == 0 &&
 		 (n == 7 || p[7] == '/'))
 		r = ROUTE_PORTAL;
+	else if (n >= 19 && memcmp(p, "/v1/admin/retrohunt", 19) == 0 &&
+		 (n == 19 || p[19] == '/'))
+		r = ROUTE_ADMIN_RETROHUNT;
 	else
 		return api_send_error(req, ROUTE_OTHER, 404, "not_found",
 				      "no such route");
 	/* h2o has already refused bodies over the largest route limit;
 	 * each route has its own, smaller one. */
-	limit = r == ROUTE_SUBMIT           ? N->cfg.max_sample_body
-		: r == ROUTE_ADMIN_RELEASES ? N->cfg.max_release_body
-					    : N->cfg.max_json_body;
+	limit = r == ROUTE_SUBMIT            ? N->cfg.max_sample_body
+		: r == ROUTE_ADMIN_RELEASES  ? N->cfg.max_release_body
+		: r == ROUTE_ADMIN_RETROHUNT ? RETROHUNT_MAX_RULE
+					     : N->cfg.max_json_body;
 	if (req->entity.base != NULL && req->entity.len > limit)
 		return api_send_error(
 			req, r, 413, "body_too_large",
@@ -2040,6 +2060,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_ADMIN_RELEASES:
 		return releases_handle(N, L->id, req, r, p, n);
 	case ROUTE_PORTAL: return portal_handle(N, req, p, n);
+	case ROUTE_ADMIN_RETROHUNT: return retrohunt_handle(N, L, req, p, n);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + sizeof(asmp) - 1,
 					n - (sizeof(asmp) - 1));

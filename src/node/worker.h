@@ -10,7 +10,8 @@
  *	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)
  * and execs
  *	vigil-worker --rules DIR [--rules DIR...] --tmpdir DIR --max-scan-ms N
- * (--rules may be left out, with a warning: no YARA rules then) with its
+ * (--rules may be left out, with a warning: no YARA rules then; --hunt
+ * instead of --rules starts a hunt worker, below) with its
  * end of the pair as fd 3 (WORKER_FD), stdin on /dev/null and
  * stderr inherited (the worker logs with log_event()). Every other fd is
  * closed by the worker at startup: Landlock does not confine descriptors
@@ -39,6 +40,24 @@
  *                                 UTF-8 reason (<= WORKER_MAX_ERROR) follow
  *                                 the header IN THE SAME RECORD; read them
  *                                 with worker_recv_error().
+ *
+ *   WORKER_RULE   node -> worker  hunt mode only (--hunt), before any
+ *                                 JOB: len = the length of a YARA rule's
+ *                                 source, at most WORKER_MAX_RULE, sent
+ *                                 after the header as worker_send_body()
+ *                                 records. The worker compiles it inside
+ *                                 its sandbox (includes refused) and
+ *                                 answers READY (compiled; it then takes
+ *                                 JOBs) or ERROR with the compiler's
+ *                                 messages (it then waits for another
+ *                                 RULE).
+ *
+ * Hunt mode (a retro-hunt, retrohunt.h). Started with --hunt instead of
+ * --rules, the worker builds its engine without rules (and without
+ * ssdeep, which a hunt does not use), sandboxes itself, sends READY and
+ * waits for a RULE. Its REPORT to a JOB is not a full report but
+ * {"sha256": the sample's SHA-256, "matches": [the distinct names of the
+ * hunt's rules that matched the sample or any object inside it]}.
  *
  * job_id is the node's: the worker copies it from JOB into REPORT/ERROR.
  * By the time a REPORT or ERROR is sent the worker has closed the memfd and
@@ -85,7 +104,11 @@ enum worker_msg_type {
 	WORKER_JOB = 2,
 	WORKER_REPORT = 3,
 	WORKER_ERROR = 4,
+	WORKER_RULE = 5,
 };
+
+/* Largest rule source of a RULE (a retro-hunt's rule). */
+#define WORKER_MAX_RULE (1024 * 1024)
 
 struct worker_msg_hdr {
 	uint32_t magic; /* WORKER_MAGIC */
@@ -133,7 +156,7 @@ int worker_send_error(int sock, uint64_t job_id, const char *reason);
 /*
  * Receives the next header into *h and validates it: magic, flags 0, a
  * known type, len within that type's bounds, a record of exactly a header
- * (READY, JOB, REPORT) or of a header and len bytes (ERROR), exactly one
+ * (READY, JOB, REPORT, RULE) or of a header and len bytes (ERROR), exactly one
  * fd with JOB and none otherwise. Anything odd: VG_EFORMAT, with every fd
  * received closed. A JOB's fd (close-on-exec) is returned in *fd_out; when
  * there is none *fd_out is -1. fd_out may be NULL only for peers that
