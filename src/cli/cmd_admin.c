@@ -17,6 +17,12 @@
  *       whole or not at all, mode 0600; the entry's index and the log
  *       size that covers it go to standard error.
  *
+ *   retrohunt RULEFILE --reason TEXT --who NAME [--role ROLE]
+ *       runs an ad-hoc YARA rule over every sample the node stores
+ *       (cmd_admin_retrohunt.c), after the node logged it (a retrohunt
+ *       entry: the rule's SHA-256, who, the role and the reason); prints
+ *       the SHA-256 of every matching sample.
+ *
  * Exit status: 0 done, 1 the node refused or failed, 2 a usage or input
  * error, or no answer.
  */
@@ -29,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/admin.h"
 #include "cli/cli.h"
 #include "cli/http.h"
 #include "common/err.h"
@@ -55,7 +62,10 @@ usage(FILE *f)
 		   "  FILE: the event's text (\"-\": standard input)\n"
 		   "       vigil admin --server URL --token-file FILE "
 		   "sample-get SHA256 --reason TEXT\n"
-		   "         [--role ROLE] [--who NAME] --out FILE\n");
+		   "         [--role ROLE] [--who NAME] --out FILE\n"
+		   "       vigil admin --server URL --token-file FILE "
+		   "retrohunt RULEFILE --reason TEXT\n"
+		   "         --who NAME [--role ROLE]\n");
 }
 
 /* Reads at most max bytes of path ("-": stdin) into a new buffer. */
@@ -337,7 +347,8 @@ cmd_admin(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[optind], "log-append") != 0 &&
-	    strcmp(argv[optind], "sample-get") != 0) {
+	    strcmp(argv[optind], "sample-get") != 0 &&
+	    strcmp(argv[optind], "retrohunt") != 0) {
 		fprintf(stderr, "vigil: unknown admin command %s\n",
 			argv[optind]);
 		usage(stderr);
@@ -347,6 +358,9 @@ cmd_admin(int argc, char **argv)
 		return 2;
 	if (strcmp(argv[optind], "sample-get") == 0)
 		rc = sample_get(server, token, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "retrohunt") == 0)
+		rc = admin_retrohunt(server, token, argc - optind,
+				     argv + optind);
 	else
 		rc = log_append(server, token, argc - optind, argv + optind);
 	explicit_bzero(token, sizeof(token));

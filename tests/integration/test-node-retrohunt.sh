@@ -35,6 +35,10 @@ http() {
 		${t:+-H "Authorization: Bearer $t"} "$@" "$base$p")
 }
 
+expect_code() { # CODE WHAT
+	[ "$code" = "$1" ] && pass "$2" || fail "$2" "HTTP $code: $(head -c 300 "$out")"
+}
+
 json() { "$PYTHON" -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$out"; }
 
 # metric NAME: its value on /metrics.
@@ -146,4 +150,105 @@ grep 'event=rules_generation' vigild.err | tail -1 | grep -q 'queued=0' &&
 [ "$(metric vigil_reanalysed_total)" = 0 ] && [ "$(verdict_of $late "$t")" = malicious ] &&
 	pass "after the restart nothing is re-analysed and the verdict stays" ||
 	fail "after the restart nothing is re-analysed and the verdict stays" "$(metric vigil_reanalysed_total)"
+
+# --- a restart with changed rules -------------------------------------------------------------
+stop_node
+write_rule rules/late.yar Test_Late_Other "NOT-IN-ANY-SAMPLE-0e7f"
+start_node || { fail "vigild restarts" "$(cat vigild.err)"; finish; }
+_i=0
+while [ $_i -lt 300 ] && [ "$(metric vigil_reanalysed_total)" != 4 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+grep 'event=rules_generation' vigild.err | tail -1 | grep -q 'queued=4' &&
+	[ "$(metric vigil_reanalysed_total)" = 4 ] &&
+	pass "a restart with changed rules re-analyses the four stored samples" ||
+	fail "a restart with changed rules re-analyses the four stored samples" \
+		"$(grep rules_generation vigild.err | tail -1)" "$(metric vigil_reanalysed_total)"
+
+# --- an ad-hoc retro-hunt ------------------------------------------------------------------
+cat >hunt.yar <<'EOF'
+rule Hunt_Needle
+{
+    strings:
+        $n = "HUNT-NEEDLE-9d2b"
+    condition:
+        $n
+}
+EOF
+rule_sha=$(sha256sum hunt.yar | cut -d' ' -f1)
+n0=$(curl -s "$base/log/checkpoint" | sed -n 2p)
+"$VIGIL" admin --server "$base" --token-file $tok retrohunt hunt.yar \
+	--reason "Case 4712: which stored samples carry the needle?" --who alice >hunt.out 2>hunt.err
+rc=$?
+printf '%s\n%s\n' "$n1" "$nz" | sort >want.txt
+sort hunt.out >got.txt
+[ $rc = 0 ] && cmp -s want.txt got.txt &&
+	pass "vigil admin retrohunt prints exactly the two matching samples, one matched inside a zip" ||
+	fail "vigil admin retrohunt prints exactly the two matching samples, one matched inside a zip" \
+		"rc $rc" "$(cat hunt.out hunt.err)"
+grep -q "retro-hunt [0-9a-f]* of rule $rule_sha logged as entry $n0 " hunt.err &&
+	grep -q ': 4 samples, 2 matched, 0 failed' hunt.err &&
+	pass "it tells the log entry and a summary on stderr" ||
+	fail "it tells the log entry and a summary on stderr" "$(cat hunt.err)"
+"$VIGIL" log get "$base/log" "$n0" --key "$key" --json >e.json 2>"$err"
+jcheck e.json "r['type'] == 'retrohunt' and r['rule'] == '$rule_sha' and
+	r['who'] == 'operator:alice' and r['role'] == 'analyst' and
+	r['reason'] == 'Case 4712: which stored samples carry the needle?' and
+	r['body'] == ''" \
+	"the log holds a retrohunt entry: the rule's SHA-256, who, role and reason"
+"$VIGIL" log get "$base/log" "$n0" --key "$key" >get.txt 2>"$err"
+grep -Eq "type +retrohunt" get.txt && grep -Eq "rule +$rule_sha" get.txt &&
+	grep -Eq "who +operator:alice" get.txt &&
+	pass "vigil log get prints the retrohunt entry" ||
+	fail "vigil log get prints the retrohunt entry" "$(cat get.txt "$err")"
+# The entry was durable before any worker had the rule or any sample.
+l_logged=$(grep -n 'event=retrohunt_logged' vigild.err | tail -1 | cut -d: -f1)
+l_rule=$(grep -n 'event=worker_hunt_rule' vigild.err | head -1 | cut -d: -f1)
+l_start=$(grep -n 'event=retrohunt_started' vigild.err | tail -1 | cut -d: -f1)
+[ -n "$l_logged" ] && [ -n "$l_rule" ] && [ -n "$l_start" ] &&
+	[ "$l_logged" -lt "$l_rule" ] && [ "$l_rule" -lt "$l_start" ] &&
+	pass "the entry is durable before a worker gets the rule or a sample" ||
+	fail "the entry is durable before a worker gets the rule or a sample" "$l_logged $l_rule $l_start"
+[ "$(metric vigil_retrohunt_samples_total)" = 4 ] &&
+	pass "/metrics counts the four samples hunted through" ||
+	fail "/metrics counts the four samples hunted through" "$(metric vigil_retrohunt_samples_total)"
+
+# --- refusals -------------------------------------------------------------------------------
+printf 'rule Broken { strings: $a = "x" condition: $b }\n' >broken.yar
+"$VIGIL" admin --server "$base" --token-file $tok retrohunt broken.yar \
+	--reason "a typo" --who alice >b.out 2>b.err
+rc=$?
+[ $rc = 1 ] && [ ! -s b.out ] && grep -q 'does not compile: (rules):1: undefined string "\$b"' b.err &&
+	pass "a rule that does not compile fails with the compiler's message" ||
+	fail "a rule that does not compile fails with the compiler's message" "rc $rc" "$(cat b.out b.err)"
+printf 'include "/etc/passwd"\nrule I { condition: true }\n' >incl.yar
+"$VIGIL" admin --server "$base" --token-file $tok retrohunt incl.yar \
+	--reason "an include" --who alice >b.out 2>b.err
+rc=$?
+[ $rc = 1 ] && grep -q 'includes are disabled' b.err &&
+	pass "a rule that includes a file is refused by the worker's compiler" ||
+	fail "a rule that includes a file is refused by the worker's compiler" "rc $rc" "$(cat b.out b.err)"
+"$VIGIL" admin --server "$base" --token-file $tok retrohunt hunt.yar --reason "no name" >b.out 2>b.err
+[ $? = 2 ] && pass "vigil admin retrohunt requires --who" ||
+	fail "vigil admin retrohunt requires --who" "$(cat b.err)"
+n1s=$(curl -s "$base/log/checkpoint" | sed -n 2p)
+http POST /v1/admin/retrohunt "" -H "X-Vigil-Reason: r" --data-binary @hunt.yar
+expect_code 401 "no operator token: 401"
+http POST /v1/admin/retrohunt "not-the-token" -H "X-Vigil-Reason: r" --data-binary @hunt.yar
+expect_code 401 "a wrong operator token: 401"
+http POST /v1/admin/retrohunt "$(cat $tok)" --data-binary @hunt.yar
+expect_code 400 "no reason: 400"
+head -c 300000 /dev/zero | tr '\0' 'a' >big.yar
+http POST /v1/admin/retrohunt "$(cat $tok)" -H "X-Vigil-Reason: r" --data-binary @big.yar
+expect_code 413 "a rule over 256 KiB: 413"
+http GET /v1/admin/retrohunt "$(cat $tok)"
+expect_code 405 "GET on the hunts' collection: 405"
+http GET /v1/admin/retrohunt/0123456789abcdef0123456789abcdef "$(cat $tok)"
+expect_code 404 "an unknown hunt: 404"
+[ "$(curl -s "$base/log/checkpoint" | sed -n 2p)" = "$n1s" ] &&
+	pass "the refusals log nothing" ||
+	fail "the refusals log nothing" "$n1s, then $(curl -s "$base/log/checkpoint" | sed -n 2p)"
+
+stop_node
 finish
