@@ -28,7 +28,7 @@
 /* Polling: from POLL_MIN_MS, doubling up to POLL_MAX_MS while nothing
  * new comes. */
 #define POLL_MIN_MS 50
-#define POLL_MAX_MS 1000
+#define POLL_MAX_MS 250
 
 static void
 usage(FILE *f)

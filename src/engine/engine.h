@@ -39,6 +39,11 @@ struct engine_config {
 	const char *tmpdir;
 	/* Compute ssdeep for every object (the default). */
 	bool fuzzy;
+	/* Only what rule matching needs (a retro-hunt): each object is still
+	 * decomposed and matched, but gets no MD5, SHA-1, entropy, ssdeep or
+	 * type, and no hash signature lookup; the file itself gets its
+	 * SHA-256, which names it. Off by default. */
+	bool match_only;
 };
 
 /* Fills *cfg with default limits and no rules or hashes. */

@@ -345,7 +345,6 @@ hunt_one(struct slot *s, const struct item *it, uint64_t job)
 		return 0;
 	}
 	fd = sample_fd(buf, len);
-	sodium_memzero(buf, len);
 	free(buf);
 	if (fd < 0) {
 		h->failed++;

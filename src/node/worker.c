@@ -515,9 +515,12 @@ engine_up(struct worker *w)
 	cfg.rule_paths = w->rules;
 	cfg.n_rule_paths = w->n_rules;
 	cfg.tmpdir = w->tmpdir;
-	/* A hunt asks which rules match; fuzzy hashes answer nothing. */
-	if (w->hunt)
+	/* A hunt asks which rules match: fingerprints and types of the
+	 * objects answer nothing. */
+	if (w->hunt) {
 		cfg.fuzzy = false;
+		cfg.match_only = true;
+	}
 	err[0] = '\0';
 	if ((rc = engine_new(&cfg, &w->e, err, sizeof(err))) != 0) {
 		log_event(LOG_ERROR, "worker_engine_new", "rc=%s err=%s",
