@@ -6,7 +6,7 @@
 #
 # RUNS defaults to 3; every figure is the median of RUNS. The corpus is up
 # to FILES (default 3000) distinct regular files, at most MB (default 300)
-# MB in all, of 1 byte to 16 MiB each, from /usr/lib/x86_64-linux-gnu then
+# MB in all, of 1 byte to 2 MiB each, from /usr/lib/x86_64-linux-gnu then
 # /usr/share, in name order. The script
 #
 #   1. starts vigild (fresh data directory, two analysis workers, which is
@@ -18,8 +18,11 @@
 #      `vigil scan -j 2 --no-default-rules --rules RULE DIR`, the same
 #      rule over the same bytes;
 #
-# and prints a table of the medians and the ratio of throughputs (hunt /
-# scan), and checks that both found the same number of matching files.
+# and prints a table of the medians, the ratio of throughputs (hunt /
+# scan), the CPU time each took (vigild and its workers; the scan's user +
+# system) and its ratio, which the other load of a shared machine moves
+# less than wall time, and checks that both found the same number of
+# matching files.
 # The node keeps the samples encrypted: the hunt decrypts each (XChaCha20-
 # Poly1305), hands it to a sandboxed worker in a sealed memfd and reads
 # the answer; the scan reads the files.
@@ -91,7 +94,7 @@ for root in ("/usr/lib/x86_64-linux-gnu", "/usr/share"):
                 if os.path.islink(p) or not os.path.isfile(p):
                     continue
                 size = os.path.getsize(p)
-                if size < 1 or size > 16 << 20 or total + size > max_bytes:
+                if size < 1 or size > 2 << 20 or total + size > max_bytes:
                     continue
                 data = open(p, "rb").read()
             except OSError:
@@ -177,46 +180,60 @@ cat "$tmp"/corpus/* >/dev/null
 
 # ---- the runs ----------------------------------------------------------------------------------
 now() { "$py" -c 'import time; print("%.3f" % time.monotonic())'; }
+# node_cpu: CPU seconds of vigild and of the workers it reaped (a hunt's
+# workers are reaped before the hunt is done).
+node_cpu() {
+	awk -v t="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15 + $16 + $17) / t}' \
+		"/proc/$node_pid/stat"
+}
 i=0
 while [ "$i" -lt "$runs" ]; do
 	i=$((i + 1))
 	echo "run $i/$runs"
+	c0=$(node_cpu)
 	t0=$(now)
 	"$vigil" admin --server "$base" --token-file "$tmp/var/operator.token" \
 		retrohunt "$tmp/hunt.yar" --reason "bench/retrohunt.sh run $i" \
 		--who bench >"$tmp/hunt.out" 2>"$tmp/hunt.err" ||
 		{ echo "bench: the retro-hunt failed:" >&2; cat "$tmp/hunt.err" >&2; exit 2; }
 	t1=$(now)
-	echo "hunt $(echo "$t1 - $t0" | bc) $(wc -l <"$tmp/hunt.out") $(sed -n 's/.* failed, \([0-9]*\) ms.*/\1/p' "$tmp/hunt.err")" >>"$tmp/results"
+	c1=$(node_cpu)
+	echo "hunt $(echo "$t1 - $t0" | bc) $(wc -l <"$tmp/hunt.out") $(echo "$c1 - $c0" | bc) $(sed -n 's/.* failed, \([0-9]*\) ms.*/\1/p' "$tmp/hunt.err")" >>"$tmp/results"
 	t0=$(now)
 	rc=0
-	"$vigil" scan -j 2 --no-default-rules --rules "$tmp/hunt.yar" "$tmp/corpus" \
+	/usr/bin/time -f "%U %S" -o "$tmp/scan.cpu" \
+		"$vigil" scan -j 2 --no-default-rules --rules "$tmp/hunt.yar" "$tmp/corpus" \
 		>"$tmp/scan.out" 2>"$tmp/scan.err" || rc=$?
 	t1=$(now)
 	[ "$rc" -le 1 ] || { echo "bench: vigil scan failed ($rc):" >&2; tail -5 "$tmp/scan.err" >&2; exit 2; }
-	echo "scan $(echo "$t1 - $t0" | bc) $(grep -c 'Bench_Retrohunt' "$tmp/scan.out") 0" >>"$tmp/results"
+	echo "scan $(echo "$t1 - $t0" | bc) $(grep -c 'Bench_Retrohunt' "$tmp/scan.out") $(awk '{print $1 + $2}' "$tmp/scan.cpu") 0" >>"$tmp/results"
 done
 
 "$py" - "$tmp/results" "$bytes" "$files" <<'PY'
 import statistics, sys
 res = {}
 for line in open(sys.argv[1]):
-    name, secs, matched, node_ms = line.split()
-    res.setdefault(name, []).append((float(secs), int(matched), int(node_ms or 0)))
+    name, secs, matched, cpu, node_ms = line.split()
+    res.setdefault(name, []).append((float(secs), int(matched), float(cpu), int(node_ms or 0)))
 nbytes, nfiles = int(sys.argv[2]), int(sys.argv[3])
-med = {n: statistics.median(s for s, _, _ in v) for n, v in res.items()}
+med = {n: statistics.median(x[0] for x in v) for n, v in res.items()}
+cpu = {n: statistics.median(x[2] for x in v) for n, v in res.items()}
 print()
-print("| command | median s | MB/s | files/s | matching files | throughput / vigil scan's |")
-print("| --- | --- | --- | --- | --- | --- |")
+print("| command | median s | MB/s | files/s | CPU s | matching files | throughput / vigil scan's | CPU / vigil scan's |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 labels = {"hunt": "vigil admin retrohunt (node, 2 workers)",
           "scan": "vigil scan -j 2 (same rule, same bytes)"}
 for n in ("hunt", "scan"):
     s = med[n]
-    print("| %s | %.2f | %.0f | %.0f | %d | %.2fx |" % (
-        labels[n], s, nbytes / 1e6 / s, nfiles / s, res[n][0][1], med["scan"] / s))
+    print("| %s | %.2f | %.0f | %.0f | %.2f | %d | %.2fx | %.2fx |" % (
+        labels[n], s, nbytes / 1e6 / s, nfiles / s, cpu[n], res[n][0][1],
+        med["scan"] / s, cpu[n] / cpu["scan"]))
 print()
 print("node-side hunt time (median, from the node's summary): %.2f s" %
-      (statistics.median(ms for _, _, ms in res["hunt"]) / 1000))
+      (statistics.median(x[3] for x in res["hunt"]) / 1000))
+print("runs (s): hunt %s, scan %s" % (
+    " ".join("%.2f" % x[0] for x in res["hunt"]),
+    " ".join("%.2f" % x[0] for x in res["scan"])))
 if res["hunt"][0][1] != res["scan"][0][1]:
     print("WARNING: the hunt and the scan found different numbers of matching files")
 PY

@@ -87,6 +87,7 @@ struct hunt {
 	size_t n_matches, cap_matches;
 	bool truncated;
 	struct item *items; /* the samples, for the slots */
+	uint64_t n_items;   /* while listing them; then total */
 };
 
 struct retrohunt {
@@ -429,21 +430,22 @@ collect(const char *sha256, const struct sample_loc *loc, void *ud)
 {
 	struct hunt *h = ud;
 
-	if (h->total % 1024 == 0)
-		h->items = xreallocarray(h->items, h->total + 1024,
+	if (h->n_items % 1024 == 0)
+		h->items = xreallocarray(h->items, h->n_items + 1024,
 					 sizeof(*h->items));
-	memcpy(h->items[h->total].sha256, sha256, 65);
-	h->items[h->total].loc = *loc;
-	h->total++;
+	memcpy(h->items[h->n_items].sha256, sha256, 65);
+	h->items[h->n_items].loc = *loc;
+	h->n_items++;
 	return 0;
 }
 
 static void
-hunt_end(struct hunt *h, enum hunt_state st, const char *error)
+hunt_end(struct hunt *h, enum hunt_state st, const char *error, uint64_t t0)
 {
 	struct retrohunt *rh = h->rh;
 
 	pthread_mutex_lock(&rh->mu);
+	h->elapsed_ms = clock_ms() - t0;
 	h->state = st;
 	if (error != NULL)
 		snprintf(h->error, sizeof(h->error), "%s", error);
@@ -473,7 +475,8 @@ hunt_main(void *arg)
 		snprintf(slots[i].tmpdir, sizeof(slots[i].tmpdir), "%s/hunt-%u",
 			 rh->tmp_root, i);
 		if (mkdir(slots[i].tmpdir, 0700) != 0 && errno != EEXIST) {
-			hunt_end(h, HUNT_FAILED, "cannot make a worker folder");
+			hunt_end(h, HUNT_FAILED, "cannot make a worker folder",
+				 t0);
 			goto out;
 		}
 		clean_tmpdir(&slots[i]);
@@ -489,7 +492,7 @@ hunt_main(void *arg)
 			 why);
 		log_event(LOG_WARN, "retrohunt_failed", "hunt=%s reason=%s",
 			  h->id, rc == VG_EFORMAT ? "compile" : "worker");
-		hunt_end(h, HUNT_FAILED, msg);
+		hunt_end(h, HUNT_FAILED, msg, t0);
 		goto out;
 	}
 	if (store_sqlite_open(rh->db_path, &st, err, sizeof(err)) != 0 ||
@@ -498,9 +501,12 @@ hunt_main(void *arg)
 			  "func=%s op=samples_stored_each err=\"%s\"", __func__,
 			  st != NULL ? st->err : err);
 		reap(&slots[0], false);
-		hunt_end(h, HUNT_FAILED, "the store failed");
+		hunt_end(h, HUNT_FAILED, "the store failed", t0);
 		goto out;
 	}
+	pthread_mutex_lock(&rh->mu);
+	h->total = h->n_items;
+	pthread_mutex_unlock(&rh->mu);
 	log_event(LOG_INFO, "retrohunt_started", "hunt=%s samples=%llu", h->id,
 		  (unsigned long long)h->total);
 	for (unsigned i = 0; i < n; i++) {
@@ -514,21 +520,18 @@ hunt_main(void *arg)
 	}
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(slots[i].thread, NULL);
-	h->elapsed_ms = clock_ms() - t0;
 	if (rh->stopping || h->scanned < h->total) {
-		hunt_end(h, HUNT_FAILED, "the hunt was stopped");
+		hunt_end(h, HUNT_FAILED, "the hunt was stopped", t0);
 	} else {
 		log_event(
 			LOG_INFO, "retrohunt_done",
 			"hunt=%s samples=%llu matched=%zu failed=%llu ms=%llu",
 			h->id, (unsigned long long)h->scanned, h->n_matches,
 			(unsigned long long)h->failed,
-			(unsigned long long)h->elapsed_ms);
-		hunt_end(h, HUNT_DONE, NULL);
+			(unsigned long long)(clock_ms() - t0));
+		hunt_end(h, HUNT_DONE, NULL, t0);
 	}
 out:
-	if (h->elapsed_ms == 0)
-		h->elapsed_ms = clock_ms() - t0;
 	if (st != NULL)
 		st->ops->close(st);
 	free(h->items);
