@@ -206,7 +206,7 @@ while [ "$i" -lt "$runs" ]; do
 		>"$tmp/scan.out" 2>"$tmp/scan.err" || rc=$?
 	t1=$(now)
 	[ "$rc" -le 1 ] || { echo "bench: vigil scan failed ($rc):" >&2; tail -5 "$tmp/scan.err" >&2; exit 2; }
-	echo "scan $(echo "$t1 - $t0" | bc) $(grep -c 'Bench_Retrohunt' "$tmp/scan.out") $(awk '{print $1 + $2}' "$tmp/scan.cpu") 0" >>"$tmp/results"
+	echo "scan $(echo "$t1 - $t0" | bc) $(grep -c 'Bench_Retrohunt' "$tmp/scan.out") $(tail -1 "$tmp/scan.cpu" | awk '{print $1 + $2}') 0" >>"$tmp/results"
 done
 
 "$py" - "$tmp/results" "$bytes" "$files" <<'PY'

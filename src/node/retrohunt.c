@@ -58,6 +58,8 @@
 #define READY_TIMEOUT_MS 60000 /* a worker starting and compiling */
 /* Largest answer of a hunt worker to one sample: the rule names. */
 #define HUNT_MAX_ANSWER (4 * 1024 * 1024)
+/* Jobs queued on one worker's socket (hunt_loop). */
+#define HUNT_DEPTH 2
 
 extern char **environ;
 
@@ -80,12 +82,18 @@ struct hunt {
 	pthread_t thread;
 	/* Below under rh->mu, or atomics. */
 	enum hunt_state state;
-	char error[WORKER_MAX_ERROR + 1];
+	char error[WORKER_MAX_ERROR + 64];
 	uint64_t total;
 	_Atomic uint64_t next, scanned, failed;
 	char (*matches)[65];
 	size_t n_matches, cap_matches;
 	bool truncated;
+	/* Start-up, under rh->mu: the slots' workers report (compiled 1:
+	 * the rule compiles, -1: it does not), then wait for go (1: hunt,
+	 * -1: give up), which the hunt sets once the samples are listed. */
+	pthread_cond_t cv;
+	unsigned reported;
+	int compiled, go;
 	struct item *items; /* the samples, for the slots */
 	uint64_t n_items;   /* while listing them; then total */
 };
@@ -319,47 +327,66 @@ add_match(struct hunt *h, const char *sha256)
 	pthread_mutex_unlock(&h->rh->mu);
 }
 
+/* The sample is done with (matched or not, or counted as failed). */
+static void
+done_one(struct hunt *h)
+{
+	h->scanned++;
+	h->rh->samples_total++;
+}
+
 /*
- * Hunts through one sample; returns 0 (matched or not, or the sample
- * failed and is counted), or VG_EIO when the worker is lost (the caller
- * replaces it).
+ * Decrypts sample i into a sealed memfd and queues it to the worker.
+ * Returns 0 (sent), 1 (the sample cannot be read: counted as failed and
+ * done with) or -1 (the worker is lost; the sample was not taken).
  */
 static int
-hunt_one(struct slot *s, const struct item *it, uint64_t job)
+send_one(struct slot *s, uint64_t i)
 {
 	struct hunt *h = s->h;
-	struct retrohunt *rh = h->rh;
-	struct worker_msg_hdr m;
+	const struct item *it = &h->items[i];
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char *text = NULL;
-	json_t *j = NULL, *ms;
-	const char *sha;
 	int fd, rc;
 
-	rc = samples_read(rh->cfg.samples, &it->loc, it->sha256, &buf, &len);
+	rc = samples_read(h->rh->cfg.samples, &it->loc, it->sha256, &buf, &len);
 	if (rc != 0) {
 		log_event(LOG_WARN, "retrohunt_sample_unreadable",
 			  "hunt=%s sha256=%s err=\"%s\"", h->id, it->sha256,
 			  vg_strerror(rc));
 		h->failed++;
-		return 0;
+		return 1;
 	}
 	fd = sample_fd(buf, len);
 	free(buf);
 	if (fd < 0) {
 		h->failed++;
-		return 0;
+		return 1;
 	}
-	rc = worker_send_hdr(s->sock, WORKER_JOB, job, len, fd);
+	rc = worker_send_hdr(s->sock, WORKER_JOB, i + 1, len, fd);
 	close(fd);
-	if (rc != 0 ||
-	    wait_hdr(s,
-		     rh->cfg.max_scan_ms + (rh->cfg.max_scan_ms < 5000
-						    ? rh->cfg.max_scan_ms
-						    : 5000),
-		     &m) != 0 ||
-	    m.job_id != job)
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * Reads the worker's answer about sample i by deadline (clock_ms()).
+ * Returns 0 (a match is recorded; an engine error counts the sample as
+ * failed), or -1 (the worker crashed, hung or broke the protocol on it:
+ * counted as failed; the caller replaces the worker).
+ */
+static int
+recv_one(struct slot *s, uint64_t i, uint64_t deadline)
+{
+	struct hunt *h = s->h;
+	const struct item *it = &h->items[i];
+	struct worker_msg_hdr m;
+	uint64_t now = clock_ms();
+	char *text = NULL;
+	json_t *j = NULL, *ms;
+	const char *sha;
+
+	if (now >= deadline || wait_hdr(s, deadline - now, &m) != 0 ||
+	    m.job_id != i + 1)
 		goto lost;
 	if (m.type == WORKER_ERROR) {
 		char reason[WORKER_MAX_ERROR + 1], v[256];
@@ -395,33 +422,74 @@ lost:
 	h->failed++;
 	log_event(LOG_WARN, "retrohunt_worker_lost", "hunt=%s sha256=%s", h->id,
 		  it->sha256);
-	return VG_EIO;
+	return -1;
 }
 
-static void *
-slot_main(void *arg)
+/*
+ * Feeds the slot's worker until no sample is left. HUNT_DEPTH jobs are
+ * queued on its socket, so that it starts the next sample as soon as it
+ * answers one instead of waiting for the node to decrypt it: the worker
+ * answers in order, and each answer's deadline runs from the previous
+ * one. When a worker is lost, the sample it was on counts as failed and
+ * those queued behind it go to its replacement.
+ */
+static void
+hunt_loop(struct slot *s)
 {
-	struct slot *s = arg;
 	struct hunt *h = s->h;
+	struct retrohunt *rh = h->rh;
+	uint64_t q[HUNT_DEPTH], retry[2 * HUNT_DEPTH], head_t = 0;
+	uint64_t budget =
+		rh->cfg.max_scan_ms +
+		(rh->cfg.max_scan_ms < 5000 ? rh->cfg.max_scan_ms : 5000);
+	size_t nq = 0, nretry = 0;
 	char why[WORKER_MAX_ERROR + 1];
 
 	for (;;) {
-		uint64_t i;
-
-		if (h->rh->stopping)
+		if (rh->stopping)
 			break;
 		if (s->pid == 0 && spawn(s, why, sizeof(why)) != 0)
-			break; /* the others go on */
-		i = h->next++;
-		if (i >= h->total)
+			break; /* the others go on; what is left is failed */
+		while (nq < HUNT_DEPTH) {
+			uint64_t i;
+			int rc;
+
+			if (nretry > 0) {
+				i = retry[--nretry];
+			} else {
+				i = h->next++;
+				if (i >= h->total)
+					break;
+			}
+			rc = send_one(s, i);
+			if (rc > 0) {
+				done_one(h);
+				continue;
+			}
+			if (rc < 0) {
+				retry[nretry++] = i;
+				goto lost;
+			}
+			if (nq == 0)
+				head_t = clock_ms();
+			q[nq++] = i;
+		}
+		if (nq == 0)
 			break;
-		if (hunt_one(s, &h->items[i], i + 1) != 0)
-			reap(s, true);
-		h->scanned++;
-		h->rh->samples_total++;
+		if (recv_one(s, q[0], head_t + budget) != 0) {
+			done_one(h);
+			memmove(q, q + 1, --nq * sizeof(*q));
+			goto lost;
+		}
+		done_one(h);
+		memmove(q, q + 1, --nq * sizeof(*q));
+		head_t = clock_ms();
+		continue;
+	lost:
+		reap(s, true);
+		while (nq > 0 && nretry < sizeof(retry) / sizeof(*retry))
+			retry[nretry++] = q[--nq];
 	}
-	reap(s, false);
-	return NULL;
 }
 
 /* Lists the stored samples (samples_stored_each). */
@@ -437,6 +505,40 @@ collect(const char *sha256, const struct sample_loc *loc, void *ud)
 	h->items[h->n_items].loc = *loc;
 	h->n_items++;
 	return 0;
+}
+
+/*
+ * A slot: starts its worker, which compiles the rule, says how that went,
+ * waits for the list of samples (or the word to give up) and hunts.
+ */
+static void *
+slot_main(void *arg)
+{
+	struct slot *s = arg;
+	struct hunt *h = s->h;
+	char why[WORKER_MAX_ERROR + 1];
+	int rc = spawn(s, why, sizeof(why)), go;
+
+	pthread_mutex_lock(&h->rh->mu);
+	h->reported++;
+	if (rc == 0 && h->compiled == 0) {
+		h->compiled = 1;
+	} else if (rc == VG_EFORMAT && h->compiled == 0) {
+		h->compiled = -1;
+		snprintf(h->error, sizeof(h->error),
+			 "the rule does not compile: %s", why);
+	} else if (rc != 0 && h->error[0] == '\0') {
+		snprintf(h->error, sizeof(h->error),
+			 "no worker could be started: %s", why);
+	}
+	pthread_cond_broadcast(&h->cv);
+	while ((go = h->go) == 0)
+		pthread_cond_wait(&h->cv, &h->rh->mu);
+	pthread_mutex_unlock(&h->rh->mu);
+	if (go > 0 && rc == 0)
+		hunt_loop(s);
+	reap(s, false);
+	return NULL;
 }
 
 static void
@@ -461,11 +563,11 @@ hunt_main(void *arg)
 	struct hunt *h = arg;
 	struct retrohunt *rh = h->rh;
 	struct slot slots[RETROHUNT_MAX_WORKERS];
-	char why[WORKER_MAX_ERROR + 1], err[256];
+	char err[256];
 	struct store *st = NULL;
 	uint64_t t0 = clock_ms();
 	unsigned n = rh->cfg.workers, started = 0;
-	int rc;
+	bool listed = true, ok;
 
 	memset(slots, 0, sizeof(slots));
 	for (unsigned i = 0; i < n; i++) {
@@ -481,47 +583,50 @@ hunt_main(void *arg)
 		}
 		clean_tmpdir(&slots[i]);
 	}
-	/* The first worker says whether the rule compiles, before any
-	 * sample is read. */
-	rc = spawn(&slots[0], why, sizeof(why));
-	if (rc != 0) {
-		char msg[sizeof(why) + 64];
-
-		snprintf(msg, sizeof(msg), "%s%s",
-			 rc == VG_EFORMAT ? "the rule does not compile: " : "",
-			 why);
-		log_event(LOG_WARN, "retrohunt_failed", "hunt=%s reason=%s",
-			  h->id, rc == VG_EFORMAT ? "compile" : "worker");
-		hunt_end(h, HUNT_FAILED, msg, t0);
-		goto out;
+	/* Every worker starts and compiles the rule while the samples are
+	 * listed; the first answer says whether the rule compiles. */
+	for (unsigned i = 0; i < n; i++) {
+		if (pthread_create(&slots[i].thread, NULL, slot_main,
+				   &slots[i]) != 0)
+			break;
+		started++;
 	}
 	if (store_sqlite_open(rh->db_path, &st, err, sizeof(err)) != 0 ||
 	    st->ops->samples_stored_each(st, collect, h) != 0) {
 		log_event(LOG_ERROR, "store_failed",
 			  "func=%s op=samples_stored_each err=\"%s\"", __func__,
 			  st != NULL ? st->err : err);
-		reap(&slots[0], false);
-		hunt_end(h, HUNT_FAILED, "the store failed", t0);
-		goto out;
+		listed = false;
 	}
 	pthread_mutex_lock(&rh->mu);
-	h->total = h->n_items;
+	while (h->compiled == 0 && h->reported < started)
+		pthread_cond_wait(&h->cv, &rh->mu);
+	ok = listed && h->compiled > 0;
+	if (ok)
+		h->total = h->n_items;
+	else if (!listed)
+		snprintf(h->error, sizeof(h->error), "the store failed");
+	else if (h->error[0] == '\0')
+		snprintf(h->error, sizeof(h->error),
+			 "no worker could be started");
+	h->go = ok ? 1 : -1;
+	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&rh->mu);
-	log_event(LOG_INFO, "retrohunt_started", "hunt=%s samples=%llu", h->id,
-		  (unsigned long long)h->total);
-	for (unsigned i = 0; i < n; i++) {
-		if (pthread_create(&slots[i].thread, NULL, slot_main,
-				   &slots[i]) != 0) {
-			if (i == 0)
-				reap(&slots[0], false);
-			break;
-		}
-		started++;
-	}
+	if (ok)
+		log_event(LOG_INFO, "retrohunt_started", "hunt=%s samples=%llu",
+			  h->id, (unsigned long long)h->total);
+	else
+		log_event(LOG_WARN, "retrohunt_failed", "hunt=%s reason=%s",
+			  h->id, h->compiled < 0 ? "compile" : "start");
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(slots[i].thread, NULL);
-	if (rh->stopping || h->scanned < h->total) {
-		hunt_end(h, HUNT_FAILED, "the hunt was stopped", t0);
+	if (!ok) {
+		hunt_end(h, HUNT_FAILED, NULL, t0);
+	} else if (rh->stopping || h->scanned < h->total) {
+		hunt_end(h, HUNT_FAILED,
+			 rh->stopping ? "the hunt was stopped"
+				      : "the workers were lost",
+			 t0);
 	} else {
 		log_event(
 			LOG_INFO, "retrohunt_done",
@@ -547,6 +652,7 @@ hunt_free(struct hunt *h)
 	if (h == NULL)
 		return;
 	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->cv);
 	free(h->matches);
 	free(h->items);
 	free(h->rule);
@@ -569,6 +675,7 @@ hunt_start(struct retrohunt *rh, char *rule, size_t rule_len,
 	h->rule_len = rule_len;
 	h->log_index = log_index;
 	h->started = (int64_t)time(NULL);
+	pthread_cond_init(&h->cv, NULL);
 	pthread_mutex_lock(&rh->mu);
 	if (rh->n_hunts == RETROHUNT_MAX_HUNTS) {
 		/* The oldest is finished: only one runs (busy). */

@@ -68,7 +68,7 @@ submit() { # FILE TOKEN
 
 start_node || { fail "vigild starts" "$(cat vigild.err)"; finish; }
 key=$(curl -s "$base/log/key")
-t=$(curl -s -X POST --data-binary '{"consent":"files"}' "$base/v1/enroll" |
+client=$(curl -s -X POST --data-binary '{"consent":"files"}' "$base/v1/enroll" |
 	"$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
 # --- samples ----------------------------------------------------------------------------
@@ -96,12 +96,12 @@ n1=$(sha256sum needle1.bin | cut -d' ' -f1)
 nz=$(sha256sum needle-in.zip | cut -d' ' -f1)
 ok=1
 for f in late.bin plain.bin needle1.bin needle-in.zip; do
-	submit $f "$t" || ok=0
+	submit $f "$client" || ok=0
 done
 [ $ok = 1 ] && pass "four samples are submitted" || fail "four samples are submitted" "$code $(cat "$out")"
 ok=1
 for s in $late $plain $n1 $nz; do
-	wait_verdict $s "$t" clean || ok=0
+	wait_verdict $s "$client" clean || ok=0
 done
 [ $ok = 1 ] && pass "all four are analysed as clean under the node's rules" ||
 	fail "all four are analysed as clean under the node's rules" "$(cat "$out")"
@@ -112,14 +112,14 @@ done
 # --- the rules change: SIGHUP ------------------------------------------------------------
 write_rule rules/late.yar Test_Late_Marker "RETRO-MARKER-4c1e"
 kill -HUP $pid
-if wait_verdict $late "$t" malicious; then
+if wait_verdict $late "$client" malicious; then
 	pass "after SIGHUP with a new rule the stored sample is malicious on /v1/files"
 else
 	fail "after SIGHUP with a new rule the stored sample is malicious on /v1/files" "$(cat "$out")"
 fi
 json 'd["detections"]' | grep -q Test_Late_Marker &&
 	pass "its detections name the new rule" || fail "its detections name the new rule" "$(cat "$out")"
-http POST /v1/lookup "$t" --data-binary "{\"hashes\":[\"$late\",\"$plain\"]}"
+http POST /v1/lookup "$client" --data-binary "{\"hashes\":[\"$late\",\"$plain\"]}"
 [ "$code" = 200 ] && json "[r['verdict'] for r in d['results']] if 'results' in d else d" >lk.txt
 grep -q "'malicious', 'clean'" lk.txt &&
 	pass "/v1/lookup answers the new verdict (and the old one for the other sample)" ||
@@ -147,7 +147,7 @@ sleep 1
 grep 'event=rules_generation' vigild.err | tail -1 | grep -q 'queued=0' &&
 	pass "a restart with the same rules queues no re-analysis" ||
 	fail "a restart with the same rules queues no re-analysis" "$(grep rules_generation vigild.err)"
-[ "$(metric vigil_reanalysed_total)" = 0 ] && [ "$(verdict_of $late "$t")" = malicious ] &&
+[ "$(metric vigil_reanalysed_total)" = 0 ] && [ "$(verdict_of $late "$client")" = malicious ] &&
 	pass "after the restart nothing is re-analysed and the verdict stays" ||
 	fail "after the restart nothing is re-analysed and the verdict stays" "$(metric vigil_reanalysed_total)"
 
@@ -202,6 +202,10 @@ grep -Eq "type +retrohunt" get.txt && grep -Eq "rule +$rule_sha" get.txt &&
 	grep -Eq "who +operator:alice" get.txt &&
 	pass "vigil log get prints the retrohunt entry" ||
 	fail "vigil log get prints the retrohunt entry" "$(cat get.txt "$err")"
+timeout 60 "$VIGIL" log tail "$base/log" --key "$key" --from "$n0" --count 1 >tail.txt 2>"$err"
+grep -Eq "type +retrohunt" tail.txt && grep -Eq "reason +Case 4712" tail.txt &&
+	pass "vigil log tail prints the retrohunt entry" ||
+	fail "vigil log tail prints the retrohunt entry" "$(cat tail.txt "$err")"
 # The entry was durable before any worker had the rule or any sample.
 l_logged=$(grep -n 'event=retrohunt_logged' vigild.err | tail -1 | cut -d: -f1)
 l_rule=$(grep -n 'event=worker_hunt_rule' vigild.err | head -1 | cut -d: -f1)
@@ -249,6 +253,40 @@ expect_code 404 "an unknown hunt: 404"
 [ "$(curl -s "$base/log/checkpoint" | sed -n 2p)" = "$n1s" ] &&
 	pass "the refusals log nothing" ||
 	fail "the refusals log nothing" "$n1s, then $(curl -s "$base/log/checkpoint" | sed -n 2p)"
+
+# --- a hunt worker that crashes or hangs is replaced; the hunt goes on ---------------------
+stop_node
+sed -i 's/^\[limits\]$//' node.conf
+printf '[limits]\nmax_scan_ms = 1000\n' >>node.conf
+cat >worker-wrapper <<WRAP
+#!/bin/sh
+exec "$VIGIL_WORKER" --self-test-crash --self-test-hang "\$@"
+WRAP
+chmod +x worker-wrapper
+node_start vigild "VIGIL_WORKER=$tmp/worker-wrapper" -- -c node.conf --data "$tmp/var" ||
+	{ fail "vigild starts with the self-test worker" "$(tail -5 vigild.err)"; finish; }
+pid=$node_pid
+base=$node_base
+printf 'VIGIL-SELF-TEST-CRASH %s\n' "$(date +%s%N)" >crash.bin
+printf 'VIGIL-SELF-TEST-HANG %s\n' "$(date +%s%N)" >hang.bin
+submit crash.bin "$client" && submit hang.bin "$client"
+ok=1
+for f in crash hang; do
+	wait_verdict "$(sha256sum $f.bin | cut -d' ' -f1)" "$client" suspicious || ok=0
+done
+[ $ok = 1 ] && pass "the crashing and hanging samples are stored (their analyses failed)" ||
+	fail "the crashing and hanging samples are stored (their analyses failed)" "$(cat "$out")"
+"$VIGIL" admin --server "$base" --token-file $tok retrohunt hunt.yar \
+	--reason "Case 4713: again, with hostile samples" --who alice >hunt.out 2>hunt.err
+rc=$?
+sort hunt.out >got.txt
+[ $rc = 1 ] && cmp -s want.txt got.txt && grep -q ': 6 samples, 2 matched, 2 failed' hunt.err &&
+	pass "a hunt whose workers crash and hang on two samples still finds the two matches, and says 2 failed" ||
+	fail "a hunt whose workers crash and hang on two samples still finds the two matches, and says 2 failed" \
+		"rc $rc" "$(cat hunt.out hunt.err)"
+[ "$(grep -c 'event=retrohunt_worker_lost' vigild.err)" -ge 2 ] &&
+	pass "the lost hunt workers are logged and replaced" ||
+	fail "the lost hunt workers are logged and replaced" "$(grep -c retrohunt_worker_lost vigild.err)"
 
 stop_node
 finish
