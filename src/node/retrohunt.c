@@ -11,13 +11,13 @@
  * the compiler's messages, having read no sample.
  *
  * A hunt is a thread that lists the stored samples once (one query, most
- * prevalent and newest first) and runs `workers` slot threads, each with
- * a vigil-worker in hunt mode (worker.h) that compiled the rule. A slot
- * takes the next sample, decrypts it into a sealed memfd, hands it over
- * and waits with the analyses' deadline; the worker runs the full
- * engine, so a rule matching an object inside an archive matches the
- * sample. A worker that crashes or hangs is replaced and the sample
- * counted as failed. Analyses and hunts run side by side: a hunt only
+ * prevalent and newest first) while `workers` slot threads each start a
+ * vigil-worker in hunt mode (worker.h) that compiles the rule. A slot
+ * takes the next sample, decrypts it into a sealed memfd and hands it
+ * over, keeping HUNT_DEPTH jobs queued, and waits for each answer with
+ * the analyses' deadline; the worker runs the full engine, so a rule
+ * matching an object inside an archive matches the sample. A worker that
+ * crashes or hangs is replaced and the sample counted as failed. Analyses and hunts run side by side: a hunt only
  * reads the store.
  */
 #include "node/retrohunt.h"
