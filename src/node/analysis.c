@@ -446,7 +446,7 @@ verdict_word(int score)
 /* Notes the reputation of every object found inside the sample, in one
  * transaction: an archive of thousands of members costs one sync. */
 static void
-note_objects(struct slot *s, json_t *report)
+note_objects(struct slot *s, json_t *report, bool rescan)
 {
 	json_t *objs = json_object_get(report, "objects"), *o;
 	size_t n = json_array_size(objs), k = 0, i, skipped = 0;
@@ -489,8 +489,10 @@ note_objects(struct slot *s, json_t *report)
 			(char *)json_string_value(json_object_get(o, "mime"));
 		k++;
 	}
-	if (s->store->ops->reputation_note_many(s->store, r, k, &skipped) ==
-	    0) {
+	if ((rescan ? s->store->ops->objects_renote_many(s->store, r, k,
+							 &skipped)
+		    : s->store->ops->reputation_note_many(s->store, r, k,
+							  &skipped)) == 0) {
 		for (i = 0; i < k; i++)
 			post_done(s->a, r[i].sha256);
 	} else {
@@ -531,7 +533,7 @@ apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
 		goto out;
 	/* The objects first, stored and announced: whoever learns that the
 	 * sample is done may look up what was inside it at once. */
-	note_objects(s, r);
+	note_objects(s, r, j->rescan);
 	if (j->rescan) {
 		bool changed = false;
 

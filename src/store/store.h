@@ -179,6 +179,11 @@ struct store_ops {
 	 * verdict. */
 	int (*rescan_fail)(struct store *s, int64_t id, int max_attempts,
 			   bool *dropped);
+	/* reputation_note_many() for the objects found by a re-analysis:
+	 * also overwrites the verdict of a known object that was never
+	 * analysed on its own (it has no job), as the new rules judge it. */
+	int (*objects_renote_many)(struct store *s, const struct reputation *r,
+				   size_t n, size_t *skipped);
 	/* Counts the rescans waiting (for metrics). */
 	int (*rescans_queued)(struct store *s, uint64_t *n);
 	/* Calls fn for every sample whose bytes are stored, most prevalent

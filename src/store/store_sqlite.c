@@ -317,6 +317,7 @@ enum stmt {
 	ST_RESCAN_DROP,
 	ST_RESCAN_REQUEUE,
 	ST_RESCANS_QUEUED,
+	ST_REP_RENOTE,
 	ST_COUNT
 };
 
@@ -430,6 +431,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RESCAN_DROP] = "DELETE FROM rescans WHERE id = ?1 AND state = 1",
 	[ST_RESCAN_REQUEUE] = "UPDATE rescans SET state = 0 WHERE state = 1",
 	[ST_RESCANS_QUEUED] = "SELECT count(*) FROM rescans WHERE state = 0",
+	/* A re-analysis re-judges the objects inside the sample, unless
+	 * one was analysed on its own (it has a job). */
+	[ST_REP_RENOTE] =
+		"UPDATE samples SET verdict = ?5, score = ?6, detections = ?7,"
+		" mime = ?8, analysed_at = ?9, analysis_ms = ?10"
+		" WHERE sha256 = ?1 AND md5 = ?2 AND sha1 = ?3 AND size = ?4"
+		" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = "
+		"samples.n)",
 	/* An object's verdict from inside a container never overrides the
 	 * analysis of that object submitted on its own (analysed_at != 0). */
 	[ST_REP_NOTE] =
@@ -1900,6 +1909,46 @@ op_set_synced(struct store *base, bool synced)
 	return rc == SQLITE_OK ? 0 : dberr(s, rc, "synchronous");
 }
 
+static int
+op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
+		       size_t *skipped)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_REP_RENOTE];
+	int64_t t = now();
+	int rc;
+
+	*skipped = 0;
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		/* New rows, and rows not analysed yet, as the first time;
+		 * it also refuses what is invalid. */
+		rc = op_reputation_note(base, &r[i]);
+		if (rc == VG_EINVAL) {
+			(*skipped)++;
+			continue;
+		}
+		if (rc == 0 && (rc = bind_text(s, st, 1, r[i].sha256)) == 0 &&
+		    (rc = bind_text(s, st, 2, r[i].md5)) == 0 &&
+		    (rc = bind_text(s, st, 3, r[i].sha1)) == 0 &&
+		    (rc = bind_i64(s, st, 4, (int64_t)r[i].size)) == 0 &&
+		    (rc = bind_text(s, st, 5, r[i].verdict)) == 0 &&
+		    (rc = bind_i64(s, st, 6, r[i].score)) == 0 &&
+		    (rc = bind_text(s, st, 7, r[i].detections)) == 0 &&
+		    (rc = bind_text(s, st, 8, r[i].type)) == 0 &&
+		    (rc = bind_i64(s, st, 9, t)) == 0 &&
+		    (rc = bind_double(s, st, 10, r[i].analysis_ms)) == 0)
+			rc = run(s, st, "objects_renote_many");
+		done(st);
+		if (rc != 0) {
+			tx_rollback(s);
+			return rc;
+		}
+	}
+	return tx_commit(s);
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
@@ -1922,6 +1971,7 @@ static const struct store_ops sqlite_ops = {
 	.rescan_finish = op_rescan_finish,
 	.rescan_fail = op_rescan_fail,
 	.rescans_queued = op_rescans_queued,
+	.objects_renote_many = op_objects_renote_many,
 	.samples_stored_each = op_samples_stored_each,
 	.reputation_get = op_reputation_get,
 	.reputation_each = op_reputation_each,

@@ -90,21 +90,29 @@ mkdir arc
 	head -c 5000 /dev/urandom
 } >arc/inner.txt
 (cd arc && zip -q ../needle-in.zip inner.txt)
+mkdir arc2
+{
+	printf 'RETRO-MARKER-4c1e also inside an archive\n'
+	head -c 5000 /dev/urandom
+} >arc2/late-inner.txt
+(cd arc2 && zip -q ../late.zip late-inner.txt)
+lz=$(sha256sum late.zip | cut -d' ' -f1)
+li=$(sha256sum arc2/late-inner.txt | cut -d' ' -f1)
 late=$(sha256sum late.bin | cut -d' ' -f1)
 plain=$(sha256sum plain.bin | cut -d' ' -f1)
 n1=$(sha256sum needle1.bin | cut -d' ' -f1)
 nz=$(sha256sum needle-in.zip | cut -d' ' -f1)
 ok=1
-for f in late.bin plain.bin needle1.bin needle-in.zip; do
+for f in late.bin plain.bin needle1.bin needle-in.zip late.zip; do
 	submit $f "$client" || ok=0
 done
-[ $ok = 1 ] && pass "four samples are submitted" || fail "four samples are submitted" "$code $(cat "$out")"
+[ $ok = 1 ] && pass "five samples are submitted" || fail "five samples are submitted" "$code $(cat "$out")"
 ok=1
-for s in $late $plain $n1 $nz; do
+for s in $late $plain $n1 $nz $lz $li; do
 	wait_verdict $s "$client" clean || ok=0
 done
-[ $ok = 1 ] && pass "all four are analysed as clean under the node's rules" ||
-	fail "all four are analysed as clean under the node's rules" "$(cat "$out")"
+[ $ok = 1 ] && pass "all five, and the file inside late.zip, are clean under the node's rules" ||
+	fail "all five, and the file inside late.zip, are clean under the node's rules" "$(cat "$out")"
 [ "$(metric vigil_reanalysed_total)" = 0 ] &&
 	pass "nothing is re-analysed while the rules stay the same" ||
 	fail "nothing is re-analysed while the rules stay the same" "$(metric vigil_reanalysed_total)"
@@ -124,18 +132,21 @@ http POST /v1/lookup "$client" --data-binary "{\"hashes\":[\"$late\",\"$plain\"]
 grep -q "'malicious', 'clean'" lk.txt &&
 	pass "/v1/lookup answers the new verdict (and the old one for the other sample)" ||
 	fail "/v1/lookup answers the new verdict (and the old one for the other sample)" "$code $(cat "$out")"
-# Every stored sample is re-analysed: four.
+# Every stored sample is re-analysed: five.
 _i=0
-while [ $_i -lt 300 ] && [ "$(metric vigil_reanalysed_total)" != 4 ]; do
+while [ $_i -lt 300 ] && [ "$(metric vigil_reanalysed_total)" != 5 ]; do
 	sleep 0.1
 	_i=$((_i + 1))
 done
-[ "$(metric vigil_reanalysed_total)" = 4 ] &&
-	pass "/metrics counts the four stored samples re-analysed" ||
-	fail "/metrics counts the four stored samples re-analysed" "$(curl -s "$base/metrics" | grep -i reanaly)"
-[ "$(metric vigil_verdicts_changed_total)" = 1 ] &&
-	pass "/metrics counts one changed verdict" ||
-	fail "/metrics counts one changed verdict" "$(metric vigil_verdicts_changed_total)"
+[ "$(metric vigil_reanalysed_total)" = 5 ] &&
+	pass "/metrics counts the five stored samples re-analysed" ||
+	fail "/metrics counts the five stored samples re-analysed" "$(curl -s "$base/metrics" | grep -i reanaly)"
+[ "$(verdict_of $lz "$client")" = malicious ] && [ "$(verdict_of $li "$client")" = malicious ] &&
+	pass "an archive and the file inside it, known only from it, turn malicious too" ||
+	fail "an archive and the file inside it, known only from it, turn malicious too" "$(cat "$out")"
+[ "$(metric vigil_verdicts_changed_total)" = 2 ] &&
+	pass "/metrics counts two changed verdicts" ||
+	fail "/metrics counts two changed verdicts" "$(metric vigil_verdicts_changed_total)"
 [ "$(metric vigil_reanalysis_queue_depth)" = 0 ] &&
 	pass "the re-analysis queue is empty afterwards" ||
 	fail "the re-analysis queue is empty afterwards" "$(metric vigil_reanalysis_queue_depth)"
@@ -156,14 +167,14 @@ stop_node
 write_rule rules/late.yar Test_Late_Other "NOT-IN-ANY-SAMPLE-0e7f"
 start_node || { fail "vigild restarts" "$(cat vigild.err)"; finish; }
 _i=0
-while [ $_i -lt 300 ] && [ "$(metric vigil_reanalysed_total)" != 4 ]; do
+while [ $_i -lt 300 ] && [ "$(metric vigil_reanalysed_total)" != 5 ]; do
 	sleep 0.1
 	_i=$((_i + 1))
 done
-grep 'event=rules_generation' vigild.err | tail -1 | grep -q 'queued=4' &&
-	[ "$(metric vigil_reanalysed_total)" = 4 ] &&
-	pass "a restart with changed rules re-analyses the four stored samples" ||
-	fail "a restart with changed rules re-analyses the four stored samples" \
+grep 'event=rules_generation' vigild.err | tail -1 | grep -q 'queued=5' &&
+	[ "$(metric vigil_reanalysed_total)" = 5 ] &&
+	pass "a restart with changed rules re-analyses the five stored samples" ||
+	fail "a restart with changed rules re-analyses the five stored samples" \
 		"$(grep rules_generation vigild.err | tail -1)" "$(metric vigil_reanalysed_total)"
 
 # --- an ad-hoc retro-hunt ------------------------------------------------------------------
@@ -188,7 +199,7 @@ sort hunt.out >got.txt
 	fail "vigil admin retrohunt prints exactly the two matching samples, one matched inside a zip" \
 		"rc $rc" "$(cat hunt.out hunt.err)"
 grep -q "retro-hunt [0-9a-f]* of rule $rule_sha logged as entry $n0 " hunt.err &&
-	grep -q ': 4 samples, 2 matched, 0 failed' hunt.err &&
+	grep -q ': 5 samples, 2 matched, 0 failed' hunt.err &&
 	pass "it tells the log entry and a summary on stderr" ||
 	fail "it tells the log entry and a summary on stderr" "$(cat hunt.err)"
 "$VIGIL" log get "$base/log" "$n0" --key "$key" --json >e.json 2>"$err"
@@ -214,9 +225,9 @@ l_start=$(grep -n 'event=retrohunt_started' vigild.err | tail -1 | cut -d: -f1)
 	[ "$l_logged" -lt "$l_rule" ] && [ "$l_rule" -lt "$l_start" ] &&
 	pass "the entry is durable before a worker gets the rule or a sample" ||
 	fail "the entry is durable before a worker gets the rule or a sample" "$l_logged $l_rule $l_start"
-[ "$(metric vigil_retrohunt_samples_total)" = 4 ] &&
-	pass "/metrics counts the four samples hunted through" ||
-	fail "/metrics counts the four samples hunted through" "$(metric vigil_retrohunt_samples_total)"
+[ "$(metric vigil_retrohunt_samples_total)" = 5 ] &&
+	pass "/metrics counts the five samples hunted through" ||
+	fail "/metrics counts the five samples hunted through" "$(metric vigil_retrohunt_samples_total)"
 
 # --- refusals -------------------------------------------------------------------------------
 printf 'rule Broken { strings: $a = "x" condition: $b }\n' >broken.yar
@@ -280,7 +291,7 @@ done
 	--reason "Case 4713: again, with hostile samples" --who alice >hunt.out 2>hunt.err
 rc=$?
 sort hunt.out >got.txt
-[ $rc = 1 ] && cmp -s want.txt got.txt && grep -q ': 6 samples, 2 matched, 2 failed' hunt.err &&
+[ $rc = 1 ] && cmp -s want.txt got.txt && grep -q ': 7 samples, 2 matched, 2 failed' hunt.err &&
 	pass "a hunt whose workers crash and hang on two samples still finds the two matches, and says 2 failed" ||
 	fail "a hunt whose workers crash and hang on two samples still finds the two matches, and says 2 failed" \
 		"rc $rc" "$(cat hunt.out hunt.err)"

@@ -1657,6 +1657,57 @@ test_samples_stored_each_visits_stored_samples_by_prevalence(void **state)
 	assert_string_equal(order, "020301");
 }
 
+static struct reputation
+object_rep(int k, const char *verdict)
+{
+	struct reputation r;
+	struct hashes h = sample(k);
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.md5, h.md5, sizeof(r.md5));
+	memcpy(r.sha1, h.sha1, sizeof(r.sha1));
+	memcpy(r.sha256, h.sha256, sizeof(r.sha256));
+	r.size = 68;
+	r.verdict = (char *)verdict;
+	r.detections = strcmp(verdict, "clean") ? "[\"New\"]" : "[]";
+	r.score = strcmp(verdict, "clean") ? 100 : 0;
+	return r;
+}
+
+static void
+test_objects_renote_rejudges_objects_but_not_samples_of_their_own(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r[3], got;
+	size_t skipped = 9;
+	int subn = 1;
+
+	put_client(f->st, 1);
+	stored_sample(f->st, &subn, 1, 1, 1700000100, true); /* its own job */
+	r[0] = object_rep(5, "clean");
+	assert_int_equal(
+		f->st->ops->reputation_note_many(f->st, r, 1, &skipped), 0);
+	r[0] = object_rep(5, "malicious");
+	r[1] = object_rep(1, "malicious");
+	r[2] = object_rep(6, "malicious");
+	assert_int_equal(f->st->ops->objects_renote_many(f->st, r, 3, &skipped),
+			 0);
+	assert_int_equal(skipped, 0);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(5).sha256, &got), 0);
+	assert_string_equal(got.verdict, "malicious");
+	assert_string_equal(got.detections, "[\"New\"]");
+	reputation_clear(&got);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(1).sha256, &got), 0);
+	assert_string_equal(got.verdict, "clean");
+	reputation_clear(&got);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(6).sha256, &got), 0);
+	assert_string_equal(got.verdict, "malicious");
+	reputation_clear(&got);
+}
+
 static void
 test_newer_schema_version_is_refused(void **state)
 {
@@ -2568,6 +2619,7 @@ main(void)
 		T(test_rescan_finish_overwrites_the_verdict_and_says_if_it_changed),
 		T(test_rescan_fail_requeues_then_drops_keeping_the_verdict),
 		T(test_samples_stored_each_visits_stored_samples_by_prevalence),
+		T(test_objects_renote_rejudges_objects_but_not_samples_of_their_own),
 		T(test_finish_of_job_not_analysing_is_refused),
 		T(test_job_fail_requeues_until_max_attempts_then_fails),
 		T(test_retried_job_goes_behind_older_jobs),
