@@ -17,8 +17,8 @@
  * over, keeping HUNT_DEPTH jobs queued, and waits for each answer with
  * the analyses' deadline; the worker runs the full engine, so a rule
  * matching an object inside an archive matches the sample. A worker that
- * crashes or hangs is replaced and the sample counted as failed. Analyses and hunts run side by side: a hunt only
- * reads the store.
+ * crashes or hangs is replaced and the sample counted as failed. Analyses and
+ * hunts run side by side: a hunt only reads the store.
  */
 #include "node/retrohunt.h"
 

@@ -65,12 +65,13 @@
  *
  * The worker handles one job at a time and answers every JOB with exactly
  * one REPORT or ERROR, in order; the node may queue a JOB before the
- * previous one is answered (a retro-hunt does, to keep the worker busy). It exits 0 when the socket reaches EOF.
- * Anything it does not expect from the node (a bad header, a JOB without
- * its memfd, a memfd whose size is not len or that is not write-sealed)
- * makes it exit with WORKER_EXIT_PROTOCOL: it fails closed. A worker that
- * dies by a signal (SIGSYS from seccomp, SIGKILL from the supervisor's
- * deadline, SIGXCPU from the CPU backstop, SIGABRT) crashed on its job.
+ * previous one is answered (a retro-hunt does, to keep the worker busy). It
+ *exits 0 when the socket reaches EOF. Anything it does not expect from the node
+ *(a bad header, a JOB without its memfd, a memfd whose size is not len or that
+ *is not write-sealed) makes it exit with WORKER_EXIT_PROTOCOL: it fails closed.
+ *A worker that dies by a signal (SIGSYS from seccomp, SIGKILL from the
+ *supervisor's deadline, SIGXCPU from the CPU backstop, SIGABRT) crashed on its
+ *job.
  *
  * The worker's resources are bounded by sandbox.c: among them RLIMIT_CPU,
  * one hour of CPU over its whole life, a backstop for a supervisor that
