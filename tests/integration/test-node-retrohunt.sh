@@ -2,12 +2,16 @@
 # test-node-retrohunt.sh - verdicts that follow the rules, on the real
 # vigild with its real sandboxed workers: a sample stored as clean turns
 # malicious on /v1/files and /v1/lookup once a rule that matches it is
-# added and the node reloads (SIGHUP), /metrics counts it, and a restart
-# with the same rules queues nothing again; an ad-hoc retro-hunt (`vigil
-# admin retrohunt`) prints exactly the stored samples its rule matches,
-# one matched only inside an archive, after its retrohunt entry (who,
-# reason, the rule's SHA-256) is in the log; a rule that does not compile,
-# a missing or wrong token and an oversized rule are refused.
+# added and the node reloads (SIGHUP), with an archive and the file known
+# only from inside it; /metrics counts it; a restart with the same rules
+# queues nothing again, one with changed rules re-analyses everything,
+# and a node killed mid-way resumes from the store. An ad-hoc retro-hunt
+# (`vigil admin retrohunt`) prints exactly the stored samples its rule
+# matches, one matched only inside an archive, after its retrohunt entry
+# (who, reason, the rule's SHA-256) is in the log; a rule that does not
+# compile or includes a file, a missing or wrong token, a missing reason
+# and an oversized rule are refused; hunt workers that crash or hang are
+# replaced and the hunt goes on.
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
@@ -298,6 +302,32 @@ sort hunt.out >got.txt
 [ "$(grep -c 'event=retrohunt_worker_lost' vigild.err)" -ge 2 ] &&
 	pass "the lost hunt workers are logged and replaced" ||
 	fail "the lost hunt workers are logged and replaced" "$(grep -c retrohunt_worker_lost vigild.err)"
+
+# --- a node killed mid-way through a re-analysis resumes it --------------------------------
+write_rule rules/late.yar Test_Late_Third "NOT-IN-ANY-SAMPLE-5a1d"
+kill -HUP $pid
+_i=0
+while [ $_i -lt 100 ] && ! grep 'event=rules_generation' vigild.err | tail -1 | grep -q 'queued=7'; do
+	sleep 0.05
+	_i=$((_i + 1))
+done
+kill -KILL $pid
+wait $pid 2>/dev/null
+node_start vigild "VIGIL_WORKER=$tmp/worker-wrapper" -- -c node.conf --data "$tmp/var" ||
+	{ fail "vigild restarts after kill -9" "$(tail -5 vigild.err)"; finish; }
+pid=$node_pid
+base=$node_base
+_i=0
+while [ $_i -lt 600 ] && { [ "$(metric vigil_reanalysis_queue_depth)" != 0 ] ||
+	[ "$(metric vigil_analysis_busy)" != 0 ]; }; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+grep 'event=rules_generation' vigild.err | tail -1 | grep -q 'queued=0' &&
+	[ "$(metric vigil_reanalysed_total)" = 5 ] &&
+	pass "killed mid-way, the node resumes the re-analysis from the store (5 done after the restart, nothing queued again)" ||
+	fail "killed mid-way, the node resumes the re-analysis from the store (5 done after the restart, nothing queued again)" \
+		"$(grep rules_generation vigild.err | tail -2)" "reanalysed $(metric vigil_reanalysed_total)"
 
 stop_node
 finish
