@@ -26,9 +26,10 @@
  *   WORKER_JOB    node -> worker  len = the sample's size. Exactly one fd
  *                                 attached with SCM_RIGHTS: a memfd holding
  *                                 the decrypted sample, sealed against
- *                                 writes (F_SEAL_WRITE; add F_SEAL_SHRINK
- *                                 so that the worker can map it rather
- *                                 than copy it).
+ *                                 writes (F_SEAL_WRITE; the node adds
+ *                                 F_SEAL_SHRINK and F_SEAL_GROW). The
+ *                                 worker reads it into its scanner's
+ *                                 buffer.
  *   WORKER_REPORT worker -> node  len = the length of the report's JSON
  *                                 text (report_to_json()), at most
  *                                 WORKER_MAX_REPORT. The header is a record
