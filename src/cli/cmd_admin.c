@@ -20,6 +20,11 @@
  *   fp list | fp accept|reject|reinstate HASH --reason TEXT
  *       reviews false-positive reports and retracts detections in the
  *       open (cmd_admin_fp.c).
+ *   retrohunt RULEFILE --reason TEXT --who NAME [--role ROLE]
+ *       runs an ad-hoc YARA rule over every sample the node stores
+ *       (cmd_admin_retrohunt.c), after the node logged it (a retrohunt
+ *       entry: the rule's SHA-256, who, the role and the reason); prints
+ *       the SHA-256 of every matching sample.
  *
  * Exit status: 0 done, 1 the node refused or failed, 2 a usage or input
  * error, or no answer.
@@ -33,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/admin.h"
 #include "cli/cli.h"
 #include "cli/http.h"
 #include "common/err.h"
@@ -63,7 +69,10 @@ usage(FILE *f)
 		   "       vigil admin --server URL --token-file FILE "
 		   "fp list [--json]\n"
 		   "       vigil admin --server URL --token-file FILE "
-		   "fp accept|reject|reinstate HASH --reason TEXT\n");
+		   "fp accept|reject|reinstate HASH --reason TEXT\n"
+		   "       vigil admin --server URL --token-file FILE "
+		   "retrohunt RULEFILE --reason TEXT\n"
+		   "         --who NAME [--role ROLE]\n");
 }
 
 /* Reads at most max bytes of path ("-": stdin) into a new buffer. */
@@ -346,7 +355,8 @@ cmd_admin(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], "log-append") != 0 &&
 	    strcmp(argv[optind], "sample-get") != 0 &&
-	    strcmp(argv[optind], "fp") != 0) {
+	    strcmp(argv[optind], "fp") != 0 &&
+	    strcmp(argv[optind], "retrohunt") != 0) {
 		fprintf(stderr, "vigil: unknown admin command %s\n",
 			argv[optind]);
 		usage(stderr);
@@ -358,6 +368,9 @@ cmd_admin(int argc, char **argv)
 		rc = cmd_admin_fp(server, token, argc - optind, argv + optind);
 	else if (strcmp(argv[optind], "sample-get") == 0)
 		rc = sample_get(server, token, argc - optind, argv + optind);
+	else if (strcmp(argv[optind], "retrohunt") == 0)
+		rc = admin_retrohunt(server, token, argc - optind,
+				     argv + optind);
 	else
 		rc = log_append(server, token, argc - optind, argv + optind);
 	explicit_bzero(token, sizeof(token));

@@ -403,6 +403,12 @@ print_entry(uint64_t index, const char *origin, uint64_t size,
 		row("detections", e->retraction.detections);
 		row("reason", e->retraction.reason);
 		break;
+	case TLOG_ENTRY_RETROHUNT:
+		row_hash("rule", e->retrohunt.rule);
+		row("who", e->retrohunt.who);
+		row("role", e->retrohunt.role);
+		row("reason", e->retrohunt.reason);
+		break;
 	case TLOG_ENTRY_NODE:
 		row("region", e->node.region);
 		row("site", e->node.site);

@@ -168,6 +168,18 @@ http_request_ex(const char *method, const char *base, const char *path,
 }
 
 int
+http_request_body_hdrs(const char *method, const char *base, const char *path,
+		       const char *token, const char *body, size_t len,
+		       const char *ctype, const char *const *headers,
+		       struct http_response *resp)
+{
+	struct hdr_sink hs = {resp, NULL, NULL, 0};
+
+	return perform(method, base, path, token, body, len, ctype, headers,
+		       &hs, resp);
+}
+
+int
 http_request_hdrs(const char *method, const char *base, const char *path,
 		  const char *token, const char *const *headers,
 		  const char *const *keep, char (*kept)[HTTP_HEADER_VALUE_MAX],

@@ -48,6 +48,14 @@ int http_request_hdrs(const char *method, const char *base, const char *path,
 		      char (*kept)[HTTP_HEADER_VALUE_MAX], size_t nkeep,
 		      struct http_response *resp);
 
+/* As http_request_ex(), with every line of headers (NULL-terminated,
+ * each "Name: value") instead of one. */
+int http_request_body_hdrs(const char *method, const char *base,
+			   const char *path, const char *token,
+			   const char *body, size_t len, const char *ctype,
+			   const char *const *headers,
+			   struct http_response *resp);
+
 /* Explains on stderr an answer whose status is not the expected one:
  * 429 with its Retry-After, 401 (enrol again), or the node's message. */
 void http_explain(const char *server, const struct http_response *r);

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <magic.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +58,7 @@ struct engine {
 	struct hashdb *hdb;
 	struct vg_limits limits;
 	bool fuzzy;
+	bool match_only;
 };
 
 /* A scanner keeps its read buffer between files up to this size. */
@@ -250,6 +252,13 @@ analyse(struct scan_ctx *c, struct object *o, const uint8_t *buf, size_t len)
 
 	o->size = len;
 	c->r->bytes_scanned += len;
+	if (s->e->match_only) {
+		/* The file's name is its SHA-256; objects inside need none. */
+		if (o->index == 0 && EVP_Digest(buf, len, o->sha256, NULL,
+						EVP_sha256(), NULL) != 1)
+			report_add_problem(c->r, "digest: OpenSSL failed");
+		goto rules;
+	}
 	if (digest_buffer(s->dg, buf, len, s->e->fuzzy, &dr) == 0) {
 		memcpy(o->md5, dr.md5, sizeof(o->md5));
 		memcpy(o->sha1, dr.sha1, sizeof(o->sha1));
@@ -262,6 +271,7 @@ analyse(struct scan_ctx *c, struct object *o, const uint8_t *buf, size_t len)
 	}
 	magic_type(s, buf, len, o);
 	match_hashes(c, o);
+rules:
 	if (s->e->rs.n_rules == 0)
 		return;
 	left_ms = s->e->limits.max_scan_ms - (clock_ms() - c->t0_ms);
@@ -725,6 +735,7 @@ engine_new(const struct engine_config *cfg, struct engine **out, char *err,
 	*out = NULL;
 	e->limits = cfg->limits;
 	e->fuzzy = cfg->fuzzy;
+	e->match_only = cfg->match_only;
 	if (limits_check(&e->limits) != 0) {
 		snprintf(err, errlen, "limits out of range");
 		rc = VG_EINVAL;
@@ -817,6 +828,34 @@ scanner_new(struct engine *e, struct scanner **out)
 fail:
 	scanner_free(s);
 	return VG_ELIB;
+}
+
+int
+engine_load_rules_text(struct engine *e, struct scanner *s, const char *text,
+		       size_t len, char *err, size_t errlen)
+{
+	struct ruleset rs;
+	YR_SCANNER *yr = NULL;
+	int rc;
+
+	if (s->e != e)
+		return VG_EINVAL;
+	if ((rc = ruleset_compile_text(text, len, &rs, err, errlen)) != 0)
+		return rc;
+	if (rs.n_rules > 0) {
+		if (yr_scanner_create(rs.rules, &yr) != ERROR_SUCCESS) {
+			ruleset_free(&rs);
+			snprintf(err, errlen, "yara: cannot create a scanner");
+			return VG_ELIB;
+		}
+		yr_scanner_set_flags(yr, SCAN_FLAGS_FAST_MODE);
+	}
+	if (s->yr != NULL)
+		yr_scanner_destroy(s->yr);
+	s->yr = yr;
+	ruleset_free(&e->rs);
+	e->rs = rs;
+	return 0;
 }
 
 void

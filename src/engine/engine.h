@@ -40,6 +40,11 @@ struct engine_config {
 	const char *tmpdir;
 	/* Compute ssdeep for every object (the default). */
 	bool fuzzy;
+	/* Only what rule matching needs (a retro-hunt): each object is still
+	 * decomposed and matched, but gets no MD5, SHA-1, entropy, ssdeep or
+	 * type, and no hash signature lookup; the file itself gets its
+	 * SHA-256, which names it. Off by default. */
+	bool match_only;
 };
 
 /* Fills *cfg with default limits and no rules or hashes. */
@@ -65,6 +70,17 @@ size_t engine_hash_count(const struct engine *e);
  * not be read; *q points at them (file, reason), owned by e. */
 size_t engine_rules_quarantined(const struct engine *e,
 				const struct rule_quarantine **q);
+/*
+ * Replaces the YARA rules of e with those compiled from the source
+ * text[0..len) (includes refused; rules.h ruleset_compile_text) and
+ * binds s, which must be the only scanner of e, to them. For a retro-
+ * hunt's worker, which builds its engine before the sandbox and gets the
+ * rule after. Returns 0, or VG_EFORMAT (VG_EINVAL for a NUL) with the
+ * compiler's messages in err; on error e and s keep their old rules.
+ */
+int engine_load_rules_text(struct engine *e, struct scanner *s,
+			   const char *text, size_t len, char *err,
+			   size_t errlen);
 
 /* Creates a per-thread scanner. Returns 0 or a negative VG_E* code. */
 int scanner_new(struct engine *e, struct scanner **out);

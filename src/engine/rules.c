@@ -256,6 +256,79 @@ out:
 	return rc;
 }
 
+/* Every compiler error of a rule given as text, "(rules):line: message",
+ * "; " apart, as many as fit. */
+struct textbuf {
+	char *buf;
+	size_t len, used;
+	int errors;
+};
+
+static void
+text_compiler_cb(int level, const char *file, int line, const YR_RULE *rule,
+		 const char *message, void *ud)
+{
+	struct textbuf *e = ud;
+	int n;
+
+	(void)rule;
+	if (level != YARA_ERROR_LEVEL_ERROR)
+		return;
+	e->errors++;
+	if (e->used + 1 >= e->len)
+		return;
+	n = snprintf(e->buf + e->used, e->len - e->used, "%s%s:%d: %s",
+		     e->used ? "; " : "", file ? file : "(rules)", line,
+		     message ? message : "error");
+	if (n > 0)
+		e->used += (size_t)n < e->len - e->used ? (size_t)n
+							: e->len - e->used - 1;
+}
+
+int
+ruleset_compile_text(const char *text, size_t len, struct ruleset *out,
+		     char *err, size_t errlen)
+{
+	YR_COMPILER *c = NULL;
+	struct textbuf eb = {err, errlen, 0, 0};
+	char *src = NULL;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (errlen)
+		err[0] = '\0';
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errlen, "the rule holds a NUL byte");
+		return VG_EINVAL;
+	}
+	src = xmalloc(len + 1);
+	memcpy(src, text, len);
+	src[len] = '\0';
+	if (yr_compiler_create(&c) != ERROR_SUCCESS) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	yr_compiler_set_callback(c, text_compiler_cb, &eb);
+	/* No callback: YARA refuses every include ("includes are
+	 * disabled"), so the text cannot name a file to read. */
+	yr_compiler_set_include_callback(c, NULL, NULL, NULL);
+	yr_compiler_add_string(c, src, NULL);
+	if (eb.errors) {
+		rc = VG_EFORMAT;
+		goto out;
+	}
+	if (yr_compiler_get_rules(c, &out->rules) != ERROR_SUCCESS) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	index_meta(out);
+out:
+	if (c != NULL)
+		yr_compiler_destroy(c);
+	free(src);
+	return rc;
+}
+
 void
 ruleset_free(struct ruleset *rs)
 {

@@ -57,6 +57,15 @@ struct ruleset {
  */
 int ruleset_compile(const char *const *paths, size_t n, struct ruleset *out,
 		    char *err, size_t errlen);
+/*
+ * Compiles the rule source text[0..len) (operator input: it may hold a
+ * NUL or be malformed) into *out, with includes refused. On a compile
+ * error returns VG_EFORMAT with every error as "(rule):line: message" in
+ * err; VG_EINVAL for a NUL in the text. Nothing is kept on error.
+ */
+int ruleset_compile_text(const char *text, size_t len, struct ruleset *out,
+			 char *err, size_t errlen);
+
 /* Frees what *rs holds (rules, meta, quarantine list); NULL is accepted. */
 void ruleset_free(struct ruleset *rs);
 

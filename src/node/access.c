@@ -83,6 +83,61 @@ header(h2o_req_t *req, const char *name, const char **v, size_t *vl)
 	return 1;
 }
 
+int
+access_caller(h2o_req_t *req, enum route r, struct access_caller *c)
+{
+	const char *v;
+	size_t vl;
+	int h;
+
+	/* A header folded over lines (obs-fold) comes as a line with no
+	 * name: refused (RFC 9112 5.2), or a reason would be cut short. */
+	for (size_t i = 0; i < req->headers.size; i++)
+		if (req->headers.entries[i].name->len == 0)
+			return api_send_error(req, r, 400, "bad_header",
+					      "a header is folded over lines"),
+			       -1;
+	h = header(req, ACCESS_HDR_REASON, &v, &vl);
+	if (h == 0)
+		return api_send_error(req, r, 400, "reason_required",
+				      "X-Vigil-Reason is required"),
+		       -1;
+	if (h < 0 || vl == 0 || vl > sizeof(c->reason) - 1 ||
+	    memchr(v, '\0', vl) != NULL)
+		return api_send_error(req, r, 400, "bad_reason",
+				      "X-Vigil-Reason must be given once, 1 to "
+				      "1024 bytes of one line of text"),
+		       -1;
+	memcpy(c->reason, v, vl);
+	c->reason[vl] = '\0';
+	h = header(req, ACCESS_HDR_ROLE, &v, &vl);
+	if (h == 0) {
+		snprintf(c->role, sizeof(c->role), "%s", DEFAULT_ROLE);
+	} else if (h < 0 || !config_name_ok(v, vl)) {
+		return api_send_error(
+			       req, r, 400, "bad_role",
+			       "X-Vigil-Role must be given at most once, "
+			       "a label: 1 to 32 of a-z, 0-9, -"),
+		       -1;
+	} else {
+		memcpy(c->role, v, vl);
+		c->role[vl] = '\0';
+	}
+	h = header(req, ACCESS_HDR_WHO, &v, &vl);
+	if (h == 0) {
+		snprintf(c->who, sizeof(c->who), "%s", PREFIX_WHO);
+	} else if (h < 0 || !config_name_ok(v, vl)) {
+		return api_send_error(req, r, 400, "bad_who",
+				      "X-Vigil-Who must be given at most once, "
+				      "a label: 1 to 32 of a-z, 0-9, -"),
+		       -1;
+	} else {
+		snprintf(c->who, sizeof(c->who), "%s:%.*s", PREFIX_WHO, (int)vl,
+			 v);
+	}
+	return 0;
+}
+
 /*
  * Makes the sample-access entry from the request's headers into *text
  * and *len (malloc'd; the caller frees it). Returns 0, or answers 400
@@ -92,69 +147,21 @@ header(h2o_req_t *req, const char *name, const char **v, size_t *vl)
 static int
 make_entry(h2o_req_t *req, const char *sha256, char **text, size_t *len)
 {
-	const char *v;
-	size_t vl;
-	char reason[1025], role[CONFIG_NAME_MAX + 1],
-		who[sizeof(PREFIX_WHO) + 1 + CONFIG_NAME_MAX];
+	struct access_caller c;
 	struct tlog_entry e;
 	char err[256], *msg;
-	int h, rc;
+	int rc;
 
 	memset(&e, 0, sizeof(e));
-	/* A header folded over lines (obs-fold) comes as a line with no
-	 * name: refused (RFC 9112 5.2), or a reason would be cut short. */
-	for (size_t i = 0; i < req->headers.size; i++)
-		if (req->headers.entries[i].name->len == 0)
-			return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400,
-					      "bad_header",
-					      "a header is folded over lines"),
-			       -1;
-	h = header(req, ACCESS_HDR_REASON, &v, &vl);
-	if (h == 0)
-		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400,
-				      "reason_required",
-				      "X-Vigil-Reason is required"),
-		       -1;
-	if (h < 0 || vl == 0 || vl > sizeof(reason) - 1 ||
-	    memchr(v, '\0', vl) != NULL)
-		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400,
-				      "bad_reason",
-				      "X-Vigil-Reason must be given once, 1 to "
-				      "1024 bytes of one line of text"),
-		       -1;
-	memcpy(reason, v, vl);
-	reason[vl] = '\0';
-	h = header(req, ACCESS_HDR_ROLE, &v, &vl);
-	if (h == 0) {
-		snprintf(role, sizeof(role), "%s", DEFAULT_ROLE);
-	} else if (h < 0 || !config_name_ok(v, vl)) {
-		return api_send_error(
-			       req, ROUTE_ADMIN_SAMPLE, 400, "bad_role",
-			       "X-Vigil-Role must be given at most once, "
-			       "a label: 1 to 32 of a-z, 0-9, -"),
-		       -1;
-	} else {
-		memcpy(role, v, vl);
-		role[vl] = '\0';
-	}
-	h = header(req, ACCESS_HDR_WHO, &v, &vl);
-	if (h == 0) {
-		snprintf(who, sizeof(who), "%s", PREFIX_WHO);
-	} else if (h < 0 || !config_name_ok(v, vl)) {
-		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400, "bad_who",
-				      "X-Vigil-Who must be given at most once, "
-				      "a label: 1 to 32 of a-z, 0-9, -"),
-		       -1;
-	} else {
-		snprintf(who, sizeof(who), "%s:%.*s", PREFIX_WHO, (int)vl, v);
-	}
+	if (access_caller(req, ROUTE_ADMIN_SAMPLE, &c) != 0)
+		return -1;
 	e.type = TLOG_ENTRY_SAMPLE_ACCESS;
 	e.time = (int64_t)time(NULL);
 	if (!hex_decode_lower(sha256, 32, e.sample_access.sample))
 		fatal("a checked hash does not decode");
-	e.sample_access.who = who;
-	e.sample_access.role = role;
-	e.sample_access.reason = reason;
+	e.sample_access.who = c.who;
+	e.sample_access.role = c.role;
+	e.sample_access.reason = c.reason;
 	rc = tlog_entry_encode(&e, text, len, err, sizeof(err));
 	if (rc != 0) {
 		msg = xasprintf("X-Vigil-Reason is not one line of text as the "

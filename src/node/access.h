@@ -9,6 +9,7 @@
 
 #include <h2o.h>
 
+#include "node/config.h"
 #include "node/node.h"
 
 /* The headers of the request and of its answer. */
@@ -17,6 +18,23 @@
 #define ACCESS_HDR_WHO    "x-vigil-who"
 #define ACCESS_HDR_INDEX  "X-Vigil-Log-Index"
 #define ACCESS_HDR_SIZE   "X-Vigil-Log-Size"
+
+/* Who asks for a privileged access, and why, as the headers state it. */
+struct access_caller {
+	char reason[1025];              /* one line, 1..1024 bytes */
+	char role[CONFIG_NAME_MAX + 1]; /* a label; "analyst" */
+	char who[sizeof("operator") + 1 +
+		 CONFIG_NAME_MAX]; /* operator[:name] */
+};
+
+/*
+ * Reads X-Vigil-Reason (required), X-Vigil-Role and X-Vigil-Who of req
+ * into *c. Returns 0, or answers 400 under route r (a missing or
+ * repeated reason, a folded header, a role or name that is not a
+ * label) and returns -1. The reason is checked as the log's text syntax
+ * only when its entry is encoded.
+ */
+int access_caller(h2o_req_t *req, enum route r, struct access_caller *c);
 
 /*
  * Handles the request for sample hash[0..len) (the path after

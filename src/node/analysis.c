@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -69,6 +71,10 @@ struct analysis {
 	size_t n_done, cap_done;
 	_Atomic uint64_t jobs_done, jobs_failed, jobs_retried, restarts, busy;
 	_Atomic uint64_t deferred; /* waits of yield_to_ingest() */
+	_Atomic uint64_t reanalysed, verdicts_changed;
+	/* The generation whose rescans were queued (rescan_queue); another
+	 * value than generation makes the next slot queue them. */
+	_Atomic unsigned queued_generation;
 	unsigned n_slots;
 	struct slot slot[ANALYSIS_MAX_SLOTS];
 };
@@ -136,6 +142,116 @@ analysis_stats(struct analysis *a, struct analysis_stats *st)
 	st->worker_restarts = a->restarts;
 	st->busy = a->busy;
 	st->deferred = a->deferred;
+	st->reanalysed = a->reanalysed;
+	st->verdicts_changed = a->verdicts_changed;
+}
+
+/* Feeds one rule file's name and contents to the hash (rules_generation). */
+static int
+hash_rule_file(crypto_hash_sha256_state *h, int dfd, const char *name)
+{
+	uint8_t buf[65536], len[8];
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return VG_EIO;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0; /* not a file the compiler would read either */
+	}
+	for (int i = 0; i < 8; i++)
+		len[i] = (uint8_t)((uint64_t)st.st_size >> (56 - 8 * i));
+	crypto_hash_sha256_update(h, (const uint8_t *)name, strlen(name) + 1);
+	crypto_hash_sha256_update(h, len, sizeof(len));
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = VG_EIO;
+		if (n <= 0)
+			break;
+		crypto_hash_sha256_update(h, buf, (size_t)n);
+	}
+	close(fd);
+	return rc;
+}
+
+static int
+cmp_name(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/*
+ * The generation of the rules in dir: the SHA-256 over its rule files
+ * (*.yar, *.yara, as rules.c compiles them) in name order, each as its
+ * name, a NUL, its size (8 bytes, big endian) and its contents. Equal
+ * rules give equal generations across restarts. Returns 0 or VG_EIO.
+ */
+static int
+rules_generation(const char *dir, char out[65])
+{
+	crypto_hash_sha256_state h;
+	uint8_t md[crypto_hash_sha256_BYTES];
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+	int dfd, rc = 0;
+
+	if (dir == NULL || (d = opendir(dir)) == NULL)
+		return VG_EIO;
+	while ((de = readdir(d)) != NULL) {
+		const char *dot = strrchr(de->d_name, '.');
+
+		if (de->d_name[0] == '.' || dot == NULL ||
+		    (strcmp(dot, ".yar") != 0 && strcmp(dot, ".yara") != 0))
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	qsort(names, n, sizeof(*names), cmp_name);
+	dfd = dirfd(d);
+	crypto_hash_sha256_init(&h);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = hash_rule_file(&h, dfd, names[i]);
+	crypto_hash_sha256_final(&h, md);
+	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (rc == 0)
+		sodium_bin2hex(out, 65, md, sizeof(md));
+	return rc;
+}
+
+/* The rules changed (or the node started): queues the stored samples
+ * for re-analysis if their verdicts were made with other rules. */
+static void
+queue_rescans(struct slot *s)
+{
+	struct analysis *a = s->a;
+	char gen[65];
+	uint64_t n = 0;
+
+	if (rules_generation(a->rules_dir, gen) != 0) {
+		log_event(LOG_WARN, "rules_unreadable",
+			  "func=%s reason=\"no re-analysis queued\"", __func__);
+		return;
+	}
+	if (s->store->ops->rescan_queue(s->store, gen, &n) != 0) {
+		log_event(LOG_ERROR, "store_failed",
+			  "func=%s op=rescan_queue err=\"%s\"", __func__,
+			  s->store->err);
+		return;
+	}
+	log_event(LOG_INFO, "rules_generation", "generation=%s queued=%llu",
+		  gen, (unsigned long long)n);
+	if (n > 0)
+		analysis_kick(a);
 }
 
 /* Removes everything below dir (not dir itself), without following
@@ -382,7 +498,7 @@ jstr(json_t *o, const char *key)
  * the store keeps an object's own analysis over any container's note. */
 static void
 note_objects(struct slot *s, json_t *report, const struct checked_verdict *cv,
-	     size_t n)
+	     size_t n, bool rescan)
 {
 	json_t *objs = json_object_get(report, "objects"), *o;
 	size_t k = 0, i, skipped = 0;
@@ -409,8 +525,10 @@ note_objects(struct slot *s, json_t *report, const struct checked_verdict *cv,
 			(char *)json_string_value(json_object_get(o, "mime"));
 		k++;
 	}
-	if (s->store->ops->reputation_note_many(s->store, r, k, &skipped) ==
-	    0) {
+	if ((rescan ? s->store->ops->objects_renote_many(s->store, r, k,
+							 &skipped)
+		    : s->store->ops->reputation_note_many(s->store, r, k,
+							  &skipped)) == 0) {
 		for (i = 0; i < k; i++)
 			post_done(s->a, r[i].sha256);
 	} else {
@@ -450,11 +568,34 @@ apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
 		goto out;
 	/* The objects first, stored and announced: whoever learns that the
 	 * sample is done may look up what was inside it at once. */
-	note_objects(s, r, cv, n);
-	rc = s->store->ops->job_finish(
-		s->store, j->id, stored, cv[0].verdict, cv[0].score,
-		cv[0].detections,
-		json_string_value(json_object_get(o0, "mime")), ms);
+	note_objects(s, r, cv, n, j->rescan);
+	if (j->rescan) {
+		bool changed = false;
+
+		rc = s->store->ops->rescan_finish(
+			s->store, j->id, stored, cv[0].verdict, cv[0].score,
+			cv[0].detections,
+			json_string_value(json_object_get(o0, "mime")), ms,
+			&changed);
+		if (rc == 0) {
+			s->a->reanalysed++;
+			if (changed) {
+				s->a->verdicts_changed++;
+				log_event(LOG_INFO, "verdict_changed",
+					  "sha256=%s verdict=%s", j->sha256,
+					  cv[0].verdict);
+			}
+		} else if (rc == VG_EINVAL) {
+			/* Queued again by newer rules meanwhile: that
+			 * analysis will write the verdict. */
+			rc = 0;
+		}
+	} else {
+		rc = s->store->ops->job_finish(
+			s->store, j->id, stored, cv[0].verdict, cv[0].score,
+			cv[0].detections,
+			json_string_value(json_object_get(o0, "mime")), ms);
+	}
 	if (rc == 0)
 		post_done(s->a, j->sha256);
 out:
@@ -484,12 +625,28 @@ job_failed(struct slot *s, const struct job *j, const char *why, int final)
 	int last = j->attempts >= max; /* job_fail's own test */
 
 	log_event(LOG_WARN, "job_failed",
-		  "job=%lld sha256=%s attempt=%d reason=\"%s\"",
-		  (long long)j->id, j->sha256, j->attempts, why);
+		  "job=%lld sha256=%s attempt=%d rescan=%d reason=\"%s\"",
+		  (long long)j->id, j->sha256, j->attempts, (int)j->rescan,
+		  why);
 	/* The verdict before the job's state: whoever sees the job failed
-	 * sees a verdict that is not clean. */
+	 * sees a verdict that is not clean. A re-analysis that fails for
+	 * good does too: the rules it was meant to apply were never
+	 * applied. */
 	if (last)
 		note_failure(s, j, "Analysis.Failed", 0);
+	if (j->rescan) {
+		bool dropped = false;
+
+		if (s->store->ops->rescan_fail(s->store, j->id, max,
+					       &dropped) != 0)
+			log_event(LOG_ERROR, "store_failed",
+				  "op=rescan_fail err=\"%s\"", s->store->err);
+		else if (!dropped)
+			analysis_kick(s->a);
+		else
+			post_done(s->a, j->sha256);
+		return;
+	}
 	if (s->store->ops->job_fail(s->store, j->id, why, max) != 0) {
 		log_event(LOG_ERROR, "store_failed", "op=job_fail err=\"%s\"",
 			  s->store->err);
@@ -519,6 +676,16 @@ job_stopped(struct slot *s, const struct job *j, uint64_t ms)
 		  "job=%lld sha256=%s attempt=%d ms=%llu", (long long)j->id,
 		  j->sha256, j->attempts, (unsigned long long)ms);
 	note_failure(s, j, "Limits.Exceeded.Time", (double)ms);
+	if (j->rescan) {
+		bool dropped = false;
+
+		if (s->store->ops->rescan_fail(s->store, j->id, j->attempts,
+					       &dropped) != 0)
+			log_event(LOG_ERROR, "store_failed",
+				  "op=rescan_fail err=\"%s\"", s->store->err);
+		post_done(s->a, j->sha256);
+		return;
+	}
 	if (s->store->ops->job_fail(s->store, j->id, why, j->attempts) != 0) {
 		log_event(LOG_ERROR, "store_failed", "op=job_fail err=\"%s\"",
 			  s->store->err);
@@ -850,8 +1017,21 @@ slot_main(void *arg)
 		/* Rules reloaded: retire the worker between jobs. */
 		if (s->pid != 0 && s->generation != a->generation)
 			reap(s, 0, NULL, 0);
+		if (a->queued_generation != a->generation) {
+			unsigned want = a->generation,
+				 was = a->queued_generation;
+
+			/* One slot queues them; the others go on. */
+			if (was != want &&
+			    atomic_compare_exchange_strong(
+				    &a->queued_generation, &was, want))
+				queue_rescans(s);
+		}
 		yield_to_ingest(s);
 		rc = s->store->ops->job_claim(s->store, &j);
+		/* A reload between the check above and the claim. */
+		if (rc == 0 && s->pid != 0 && s->generation != a->generation)
+			reap(s, 0, NULL, 0);
 		if (rc == 0) {
 			a->busy++;
 			/* Jobs requeued after a crash keep their attempts. */
@@ -901,6 +1081,7 @@ analysis_start(const struct analysis_config *cfg, struct analysis **out,
 						       : cfg->slots;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
+	a->queued_generation = ~0U; /* compared with the store's at start */
 	if (access(a->worker_path, X_OK) != 0) {
 		snprintf(err, errlen, "%s: %s", a->worker_path,
 			 strerror(errno));

@@ -81,7 +81,11 @@ size_t analysis_take_done(struct analysis *a, char (**out)[65]);
 
 /* Makes every worker restart, after its current job, with the rules as
  * they are on disk now (SIGHUP). A worker whose new rules fail to load
- * is reported and retried like any failed start. Safe from any thread. */
+ * is reported and retried like any failed start. If the rules differ
+ * from those the stored verdicts were made with (their generation, a
+ * SHA-256 over the rule files, is kept in the store), every stored
+ * sample is queued for re-analysis, behind the submissions (store.h
+ * rescan_queue); at start too. Safe from any thread. */
 void analysis_reload(struct analysis *a);
 
 /* Counters for /metrics. */
@@ -89,6 +93,9 @@ struct analysis_stats {
 	uint64_t jobs_done, jobs_failed, jobs_retried, worker_restarts;
 	uint64_t busy;     /* slots analysing right now */
 	uint64_t deferred; /* ANALYSIS_YIELD_STEP_MS waits, yielding */
+	/* Samples analysed again after the rules changed, and those whose
+	 * verdict that changed. */
+	uint64_t reanalysed, verdicts_changed;
 };
 void analysis_stats(struct analysis *a, struct analysis_stats *st);
 

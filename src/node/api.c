@@ -33,6 +33,7 @@
 #include "node/lookup_body.h"
 #include "node/portal.h"
 #include "node/releases.h"
+#include "node/retrohunt.h"
 #include "tlog/checkpoint.h"
 #include "tlog/entry.h"
 #include "tlog/note.h"
@@ -96,6 +97,7 @@ route_name(enum route r)
 		[ROUTE_PORTAL] = "portal",
 		[ROUTE_FP] = "fp",
 		[ROUTE_ADMIN_FP] = "admin_fp",
+		[ROUTE_ADMIN_RETROHUNT] = "admin_retrohunt",
 		[ROUTE_OTHER] = "other",
 	};
 	return r < ROUTE_COUNT && names[r] != NULL ? names[r] : "other";
@@ -1525,6 +1527,40 @@ on_metrics(h2o_req_t *req)
 		    (unsigned long long)st.worker_restarts,
 		    (unsigned long long)st.busy,
 		    (unsigned long long)st.deferred);
+		OUT("# HELP vigil_reanalysed_total Stored samples analysed "
+		    "again after the rules changed.\n"
+		    "# TYPE vigil_reanalysed_total counter\n"
+		    "vigil_reanalysed_total %llu\n"
+		    "# HELP vigil_verdicts_changed_total Re-analyses that "
+		    "changed the sample's verdict.\n"
+		    "# TYPE vigil_verdicts_changed_total counter\n"
+		    "vigil_verdicts_changed_total %llu\n",
+		    (unsigned long long)st.reanalysed,
+		    (unsigned long long)st.verdicts_changed);
+	}
+	if (N->retrohunt != NULL) {
+		struct retrohunt_stats rs;
+
+		retrohunt_stats(N->retrohunt, &rs);
+		OUT("# HELP vigil_retrohunt_samples_total Stored samples "
+		    "an ad-hoc retro-hunt ran its rule over.\n"
+		    "# TYPE vigil_retrohunt_samples_total counter\n"
+		    "vigil_retrohunt_samples_total %llu\n"
+		    "# HELP vigil_retrohunts_total Retro-hunts finished.\n"
+		    "# TYPE vigil_retrohunts_total counter\n"
+		    "vigil_retrohunts_total %llu\n",
+		    (unsigned long long)rs.samples,
+		    (unsigned long long)rs.hunts);
+	}
+	{
+		uint64_t q = 0;
+
+		if (L->store->ops->rescans_queued(L->store, &q) == 0)
+			OUT("# HELP vigil_reanalysis_queue_depth Stored "
+			    "samples waiting to be analysed again.\n"
+			    "# TYPE vigil_reanalysis_queue_depth gauge\n"
+			    "vigil_reanalysis_queue_depth %llu\n",
+			    (unsigned long long)q);
 	}
 	OUT("# HELP vigil_rate_limited_total Requests refused with 429.\n"
 	    "# TYPE vigil_rate_limited_total counter\n"
@@ -2039,14 +2075,18 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	else if (n >= 7 && memcmp(p, "/portal", 7) == 0 &&
 		 (n == 7 || p[7] == '/'))
 		r = ROUTE_PORTAL;
+	else if (n >= 19 && memcmp(p, "/v1/admin/retrohunt", 19) == 0 &&
+		 (n == 19 || p[19] == '/'))
+		r = ROUTE_ADMIN_RETROHUNT;
 	else
 		return api_send_error(req, ROUTE_OTHER, 404, "not_found",
 				      "no such route");
 	/* h2o has already refused bodies over the largest route limit;
 	 * each route has its own, smaller one. */
-	limit = r == ROUTE_SUBMIT           ? N->cfg.max_sample_body
-		: r == ROUTE_ADMIN_RELEASES ? N->cfg.max_release_body
-					    : N->cfg.max_json_body;
+	limit = r == ROUTE_SUBMIT            ? N->cfg.max_sample_body
+		: r == ROUTE_ADMIN_RELEASES  ? N->cfg.max_release_body
+		: r == ROUTE_ADMIN_RETROHUNT ? RETROHUNT_MAX_RULE
+					     : N->cfg.max_json_body;
 	if (req->entity.base != NULL && req->entity.len > limit)
 		return api_send_error(
 			req, r, 413, "body_too_large",
@@ -2075,6 +2115,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_ADMIN_FP:
 		return fp_on_admin(N, L, req, p + sizeof(afp) - 1,
 				   n - (sizeof(afp) - 1));
+	case ROUTE_ADMIN_RETROHUNT: return retrohunt_handle(N, L, req, p, n);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + sizeof(asmp) - 1,
 					n - (sizeof(asmp) - 1));

@@ -42,6 +42,7 @@ enum route {
 	/* False positives (fp.h): POST /v1/fp, /v1/admin/fp... */
 	ROUTE_FP,
 	ROUTE_ADMIN_FP,
+	ROUTE_ADMIN_RETROHUNT, /* /v1/admin/retrohunt[/{id}] */
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };
@@ -64,6 +65,7 @@ struct metrics {
 struct waiter;
 struct releases;
 struct activerules;
+struct retrohunt;
 
 /* One HTTP event loop thread's share of the API's state (api.c). */
 struct digest;
@@ -73,7 +75,7 @@ struct api_loop {
 	struct store *store;   /* its own handle */
 	struct digest *digest; /* hashes submissions before they queue */
 	struct metrics metrics;
-	int notify_fd;          /* write end of its notify pipe */
+	int notify_fd; /* write end of its notify pipe */
 	/* Its open connections, counting those handed to it and not yet
 	 * taken: loop 0 gives a new one to the loop with the fewest. */
 	uint64_t conns;
@@ -93,8 +95,9 @@ struct node {
 	struct ingest *ingest;     /* group commit of submissions */
 	struct nodelog *log;       /* the transparency log and its sequencer */
 	struct witnessing
-		*witnessing;       /* cosignatures; NULL without witnesses */
-	struct releases *releases; /* signed releases (releases.c) */
+		*witnessing;         /* cosignatures; NULL without witnesses */
+	struct releases *releases;   /* signed releases (releases.c) */
+	struct retrohunt *retrohunt; /* ad-hoc retro-hunts (retrohunt.c) */
 	/* The reputation index: read by every loop, written under the lock
 	 * for writing when a submission or an analysis changes a sample. */
 	struct lookup_index *index;

@@ -43,6 +43,7 @@
 #include "node/config.h"
 #include "node/node.h"
 #include "node/releases.h"
+#include "node/retrohunt.h"
 #include "store/samples.h"
 #include "store/store.h"
 
@@ -290,8 +291,8 @@ loop_main(void *arg)
 	lp->accept_ctx.ctx = &lp->ctx;
 	lp->accept_ctx.hosts = lp->gconf->hosts;
 	if (lp->lfd >= 0) {
-		lp->lsock = h2o_evloop_socket_create(
-			lp->ctx.loop, lp->lfd, H2O_SOCKET_FLAG_DONT_READ);
+		lp->lsock = h2o_evloop_socket_create(lp->ctx.loop, lp->lfd,
+						     H2O_SOCKET_FLAG_DONT_READ);
 		lp->lsock->data = lp;
 		h2o_socket_read_start(lp->lsock, on_accept);
 	}
@@ -440,6 +441,7 @@ main(int argc, char **argv)
 	struct samples *samples = NULL;
 	struct ingest *ingest = NULL;
 	struct analysis_config acfg;
+	struct retrohunt_config rcfg;
 	char wpath[1024], tmproot[1200], dbpath[1200];
 	h2o_hostconf_t *host;
 	char err[1024], path[1200], bound[128];
@@ -616,6 +618,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "vigild: analysis: %s\n", err);
 		return 2;
 	}
+	memset(&rcfg, 0, sizeof(rcfg));
+	rcfg.db_path = dbpath;
+	rcfg.samples = samples;
+	rcfg.worker_path = wpath;
+	rcfg.tmp_root = tmproot;
+	rcfg.workers = acfg.slots;
+	rcfg.max_scan_ms = acfg.max_scan_ms;
+	if (retrohunt_open(&rcfg, &the_node.retrohunt, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: retro-hunt: %s\n", err);
+		return 2;
+	}
 	if (ingest_start(dbpath, samples, nfds, the_node.n_loops, &ingest, err,
 			 sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
@@ -713,6 +726,8 @@ main(int argc, char **argv)
 	/* Submissions still queued are stored; nobody is left to answer. */
 	ingest_stop(the_node.ingest);
 	the_node.ingest = NULL;
+	retrohunt_close(the_node.retrohunt);
+	the_node.retrohunt = NULL;
 	/* In-flight analyses finish (or hit their deadline) before exit. */
 	analysis_stop(the_node.analysis);
 	the_node.analysis = NULL;

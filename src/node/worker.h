@@ -10,7 +10,8 @@
  *	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)
  * and execs
  *	vigil-worker --rules DIR [--rules DIR...] --tmpdir DIR --max-scan-ms N
- * (--rules may be left out, with a warning: no YARA rules then) with its
+ * (--rules may be left out, with a warning: no YARA rules then; --hunt
+ * instead of --rules starts a hunt worker, below) with its
  * end of the pair as fd 3 (WORKER_FD), stdin on /dev/null and
  * stderr inherited (the worker logs with log_event()). Every other fd is
  * closed by the worker at startup: Landlock does not confine descriptors
@@ -33,9 +34,10 @@
  *   WORKER_JOB    node -> worker  len = the sample's size. Exactly one fd
  *                                 attached with SCM_RIGHTS: a memfd holding
  *                                 the decrypted sample, sealed against
- *                                 writes (F_SEAL_WRITE; add F_SEAL_SHRINK
- *                                 so that the worker can map it rather
- *                                 than copy it).
+ *                                 writes (F_SEAL_WRITE; the node adds
+ *                                 F_SEAL_SHRINK and F_SEAL_GROW). The
+ *                                 worker reads it into its scanner's
+ *                                 buffer.
  *   WORKER_REPORT worker -> node  len = the length of the report's JSON
  *                                 text (report_to_json()), at most
  *                                 WORKER_MAX_REPORT. The header is a record
@@ -48,17 +50,37 @@
  *                                 the header IN THE SAME RECORD; read them
  *                                 with worker_recv_error().
  *
+ *   WORKER_RULE   node -> worker  hunt mode only (--hunt), before any
+ *                                 JOB: len = the length of a YARA rule's
+ *                                 source, at most WORKER_MAX_RULE, sent
+ *                                 after the header as worker_send_body()
+ *                                 records. The worker compiles it inside
+ *                                 its sandbox (includes refused) and
+ *                                 answers READY (compiled; it then takes
+ *                                 JOBs) or ERROR with the compiler's
+ *                                 messages (it then waits for another
+ *                                 RULE).
+ *
+ * Hunt mode (a retro-hunt, retrohunt.h). Started with --hunt instead of
+ * --rules, the worker builds its engine without rules (and without
+ * ssdeep, which a hunt does not use), sandboxes itself, sends READY and
+ * waits for a RULE. Its REPORT to a JOB is not a full report but
+ * {"sha256": the sample's SHA-256, "matches": [the distinct names of the
+ * hunt's rules that matched the sample or any object inside it]}.
+ *
  * job_id is the node's: the worker copies it from JOB into REPORT/ERROR.
  * By the time a REPORT or ERROR is sent the worker has closed the memfd and
  * emptied its tmpdir. flags are reserved and must be 0.
  *
  * The worker handles one job at a time and answers every JOB with exactly
- * one REPORT or ERROR, in order. It exits 0 when the socket reaches EOF.
- * Anything it does not expect from the node (a bad header, a JOB without
- * its memfd, a memfd whose size is not len or that is not write-sealed)
- * makes it exit with WORKER_EXIT_PROTOCOL: it fails closed. A worker that
- * dies by a signal (SIGSYS from seccomp, SIGKILL from the supervisor's
- * deadline, SIGXCPU from the CPU backstop, SIGABRT) crashed on its job.
+ * one REPORT or ERROR, in order; the node may queue a JOB before the
+ * previous one is answered (a retro-hunt does, to keep the worker busy). It
+ *exits 0 when the socket reaches EOF. Anything it does not expect from the node
+ *(a bad header, a JOB without its memfd, a memfd whose size is not len or that
+ *is not write-sealed) makes it exit with WORKER_EXIT_PROTOCOL: it fails closed.
+ *A worker that dies by a signal (SIGSYS from seccomp, SIGKILL from the
+ *supervisor's deadline, SIGXCPU from the CPU backstop, SIGABRT) crashed on its
+ *job.
  *
  * The worker's resources are bounded by sandbox.c: among them RLIMIT_CPU,
  * one hour of CPU over its whole life, a backstop for a supervisor that
@@ -94,7 +116,11 @@ enum worker_msg_type {
 	WORKER_REPORT = 3,
 	WORKER_ERROR = 4,
 	WORKER_RULE_QUARANTINED = 5,
+	WORKER_RULE = 6,
 };
+
+/* Largest rule source of a RULE (a retro-hunt's rule). */
+#define WORKER_MAX_RULE (1024 * 1024)
 
 struct worker_msg_hdr {
 	uint32_t magic; /* WORKER_MAGIC */
@@ -146,7 +172,7 @@ int worker_send_quarantined(int sock, const char *file, const char *reason);
 /*
  * Receives the next header into *h and validates it: magic, flags 0, a
  * known type, len within that type's bounds, a record of exactly a header
- * (READY, JOB, REPORT) or of a header and len bytes (ERROR), exactly one
+ * (READY, JOB, REPORT, RULE) or of a header and len bytes (ERROR), exactly one
  * fd with JOB and none otherwise. Anything odd: VG_EFORMAT, with every fd
  * received closed. A JOB's fd (close-on-exec) is returned in *fd_out; when
  * there is none *fd_out is -1. fd_out may be NULL only for peers that

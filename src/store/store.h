@@ -96,6 +96,10 @@ struct job {
 	char *report; /* JSON report text when done; NULL otherwise */
 	char *error;  /* why it failed; NULL otherwise */
 	int64_t updated;
+	/* A re-analysis of a sample already analysed (rescan_queue): id is
+	 * the rescan's, finished with rescan_finish or rescan_fail; only
+	 * id, sha256, state and attempts are set. */
+	bool rescan;
 };
 
 /* False-positive reports (docs/API.md, "False positives"). A client
@@ -166,8 +170,9 @@ struct store_ops {
 	int (*submission_get)(struct store *s, const char *id,
 			      struct submission *out);
 	/* Jobs */
-	int (*job_claim)(struct store *s,
-			 struct job *out); /* VG_ENOENT: none */
+	/* Claims the oldest queued job or, when none is queued, the first
+	 * queued rescan (out->rescan). VG_ENOENT: neither. */
+	int (*job_claim)(struct store *s, struct job *out);
 	int (*job_get_by_sha256)(struct store *s, const char *sha256,
 				 struct job *out);
 	/* job_finish: the sample's because is the report's top-level
@@ -180,10 +185,49 @@ struct store_ops {
 			int max_attempts); /* requeues below max_attempts */
 	/* job_finish and job_fail: VG_ENOENT for an unknown id, VG_EINVAL
 	 * for a job that is not being analysed (finished or requeued). */
-	int (*job_requeue_stale)(
-		struct store *s); /* analysing -> queued, at start */
+	/* Jobs and rescans analysing -> queued, at start. */
+	int (*job_requeue_stale)(struct store *s);
 	/* Counts the jobs waiting to be analysed (for metrics). */
 	int (*jobs_queued)(struct store *s, uint64_t *n);
+	/* Re-analysis. generation names the rules the node analyses with
+	 * now (64 lowercase hex, e.g. their SHA-256). If it is not the one
+	 * recorded, records it and queues for re-analysis every sample
+	 * whose bytes are stored and whose job has started, most prevalent
+	 * then newest first, in one transaction; *queued says how many
+	 * (0 when the generation is the recorded one). VG_EINVAL: a
+	 * malformed generation. */
+	int (*rescan_queue)(struct store *s, const char *generation,
+			    uint64_t *queued);
+	/* Finishes the rescan id (claimed by job_claim): the sample's
+	 * verdict, score, detections, type and job report become these;
+	 * *changed says whether the verdict differs from the one before.
+	 * VG_EINVAL: not a rescan being analysed (requeued meanwhile by a
+	 * newer generation, or an invalid result). */
+	int (*rescan_finish)(struct store *s, int64_t id,
+			     const char *report_json, const char *verdict,
+			     int score, const char *detections_json,
+			     const char *mime, double analysis_ms,
+			     bool *changed);
+	/* A rescan that could not be done: queued again below max_attempts
+	 * attempts, else dropped (*dropped), the sample keeping its
+	 * verdict. */
+	int (*rescan_fail)(struct store *s, int64_t id, int max_attempts,
+			   bool *dropped);
+	/* reputation_note_many() for the objects found by a re-analysis:
+	 * also overwrites the verdict of a known object that was never
+	 * analysed on its own (it has no job), as the new rules judge it. */
+	int (*objects_renote_many)(struct store *s, const struct reputation *r,
+				   size_t n, size_t *skipped);
+	/* Counts the rescans waiting (for metrics). */
+	int (*rescans_queued)(struct store *s, uint64_t *n);
+	/* Calls fn for every sample whose bytes are stored, most prevalent
+	 * then newest first, from one snapshot (for a retro-hunt); stops
+	 * early if fn returns non-zero, and returns that value. */
+	int (*samples_stored_each)(struct store *s,
+				   int (*fn)(const char *sha256,
+					     const struct sample_loc *loc,
+					     void *ud),
+				   void *ud);
 	/* Reputation */
 	int (*reputation_get)(struct store *s, const char *hash,
 			      struct reputation *out); /* md5, sha1 or sha256 */

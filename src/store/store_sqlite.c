@@ -12,7 +12,7 @@
  * can fail with SQLITE_BUSY however long it waits, if another connection
  * committed in between.
  *
- * Schema, version 3 (PRAGMA user_version; migrations[] below):
+ * Schema, version 5 (PRAGMA user_version; migrations[] below):
  *
  *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
  *           region TEXT, created INT)
@@ -59,6 +59,15 @@
  *       log index of the entry that reinstated it. At most one per
  *       sample has undone NULL (a partial UNIQUE index): the one in
  *       force, laid over the sample's answers by the node.
+ *   rescans(id INTEGER PK = samples.n, state INT 0..1 (queued,
+ *           analysing), attempts INT, prevalence INT, last_seen INT)
+ *       Stored samples (bytes present) to analyse again because the
+ *       rules changed (rescan_queue). Claimed only when no job is
+ *       queued, most prevalent then newest first (the sample's values
+ *       when it was queued); a row is deleted when its analysis is done
+ *       or has failed for good.
+ *   settings(key TEXT PK, value TEXT) - "rules_generation": the
+ *       SHA-256 (hex) of the rules the stored verdicts were made with.
  *
  * Version 1 had the same tables keyed by SHA-256, and samples in files;
  * its migration keeps every row and fails the jobs it cannot run.
@@ -291,6 +300,26 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX retractions_in_force ON retractions(sha256)"
 	"  WHERE undone IS NULL;"
 	"PRAGMA user_version = 4;",
+	/*
+	 * 4 -> 5: re-analysis when the rules change. rescans is the queue
+	 * of stored samples to analyse again (one row per sample, deleted
+	 * when done), its order fixed when queued; settings holds the
+	 * generation of the rules the stored verdicts were made with.
+	 */
+	"CREATE TABLE rescans ("
+	"  id INTEGER PRIMARY KEY REFERENCES samples(n),"
+	"  state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 1),"
+	"  attempts INTEGER NOT NULL CHECK (attempts >= 0),"
+	"  prevalence INTEGER NOT NULL CHECK (prevalence >= 0),"
+	"  last_seen INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX rescans_by_order"
+	"  ON rescans(state, prevalence DESC, last_seen DESC, id);"
+	"CREATE TABLE settings ("
+	"  key TEXT PRIMARY KEY NOT NULL CHECK (length(key) BETWEEN 1 AND 64),"
+	"  value TEXT NOT NULL CHECK (length(value) <= 1024)"
+	") STRICT;"
+	"PRAGMA user_version = 5;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -339,6 +368,19 @@ enum stmt {
 	ST_RETR_ADD,
 	ST_RETR_UNDO,
 	ST_RETR_GET,
+	ST_SETTING_GET,
+	ST_SETTING_PUT,
+	ST_RESCAN_QUEUE,
+	ST_RESCAN_CLAIM,
+	ST_RESCAN_DONE,
+	ST_RESCAN_OLD,
+	ST_RESCAN_REPORT,
+	ST_RESCAN_VERDICT,
+	ST_RESCAN_RETRY,
+	ST_RESCAN_DROP,
+	ST_RESCAN_REQUEUE,
+	ST_RESCANS_QUEUED,
+	ST_REP_RENOTE,
 	ST_COUNT
 };
 
@@ -440,6 +482,52 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 " WHERE sha256 = ?1 AND undone IS NULL",
 	[ST_RETR_GET] = "SELECT " RETR_COLS " FROM retractions"
 			" WHERE sha256 = ?1 AND undone IS NULL",
+	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+	[ST_SETTING_PUT] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
+			   " ON CONFLICT (key) DO UPDATE SET"
+			   " value = excluded.value",
+	/* Every sample whose bytes are stored and whose job has started
+	 * (a queued job will meet the new rules anyway); a row already
+	 * there starts over. WHERE true: SQLite's parser needs it before
+	 * an upsert's ON CONFLICT after a SELECT. */
+	[ST_RESCAN_QUEUE] =
+		"INSERT INTO rescans (id, state, attempts, prevalence,"
+		" last_seen) SELECT s.n, 0, 0, s.prevalence, s.last_seen"
+		" FROM samples s JOIN jobs j ON j.id = s.n"
+		" WHERE s.blob_segment IS NOT NULL AND j.state <> 0"
+		" ON CONFLICT (id) DO UPDATE SET state = 0, attempts = 0,"
+		" prevalence = excluded.prevalence,"
+		" last_seen = excluded.last_seen",
+	[ST_RESCAN_CLAIM] =
+		"UPDATE rescans SET state = 1, attempts = attempts + 1"
+		" WHERE id = (SELECT id FROM rescans WHERE state = 0"
+		" ORDER BY prevalence DESC, last_seen DESC, id LIMIT 1)"
+		" RETURNING id, (SELECT sha256 FROM samples"
+		" WHERE samples.n = rescans.id), attempts",
+	[ST_RESCAN_DONE] = "DELETE FROM rescans WHERE id = ?1 AND state = 1",
+	[ST_RESCAN_OLD] = "SELECT verdict FROM samples WHERE n = ?1",
+	[ST_RESCAN_REPORT] = "UPDATE jobs SET report = ?2, updated = ?3"
+			     " WHERE id = ?1 AND state = 2",
+	[ST_RESCAN_VERDICT] =
+		"UPDATE samples SET verdict = ?2, score = ?3, detections = ?4,"
+		" mime = ?5, analysed_at = ?6, analysis_ms = ?7,"
+		" because = CASE WHEN json_valid(?8)"
+		" AND json_type(?8, '$.because') = 'array'"
+		" THEN json_extract(?8, '$.because') ELSE '[]' END"
+		" WHERE n = ?1",
+	[ST_RESCAN_RETRY] = "UPDATE rescans SET state = 0"
+			    " WHERE id = ?1 AND state = 1 AND attempts < ?2",
+	[ST_RESCAN_DROP] = "DELETE FROM rescans WHERE id = ?1 AND state = 1",
+	[ST_RESCAN_REQUEUE] = "UPDATE rescans SET state = 0 WHERE state = 1",
+	[ST_RESCANS_QUEUED] = "SELECT count(*) FROM rescans WHERE state = 0",
+	/* A re-analysis re-judges the objects inside the sample, unless
+	 * one was analysed on its own (it has a job). */
+	[ST_REP_RENOTE] =
+		"UPDATE samples SET verdict = ?5, score = ?6, detections = ?7,"
+		" mime = ?8, analysed_at = ?9, analysis_ms = ?10, because = ?11"
+		" WHERE sha256 = ?1 AND md5 = ?2 AND sha1 = ?3 AND size = ?4"
+		" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = "
+		"samples.n)",
 	/* An object's verdict from inside a container never overrides the
 	 * analysis of that object submitted on its own (analysed_at != 0). */
 	[ST_REP_NOTE] =
@@ -1305,6 +1393,46 @@ fail_corrupt_job(struct store_sqlite *s, int64_t id)
 	done(st);
 }
 
+/* The first queued rescan, when no job is queued (job_claim). */
+static int
+rescan_claim(struct store_sqlite *s, struct job *out)
+{
+	sqlite3_stmt *st = s->st[ST_RESCAN_CLAIM];
+	int64_t id = 0, attempts = 0;
+	int rc, done_rc;
+
+	rc = step(s, st, "job_claim: rescan");
+	if (rc == SQLITE_DONE) {
+		rc = VG_ENOENT;
+		goto out;
+	}
+	if (rc != SQLITE_ROW)
+		goto out;
+	if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &id)) == 0 &&
+	    (rc = col_hex(s, st, 1, 64, out->sha256)) == 0)
+		rc = col_i64(s, st, 2, 1, INT_MAX, &attempts);
+	if ((done_rc = step(s, st, "job_claim: rescan")) != SQLITE_DONE) {
+		rc = done_rc == SQLITE_ROW ? VG_EIO : done_rc;
+		goto out;
+	}
+	if (rc == VG_ECORRUPT && id > 0) {
+		/* Dropped, so that it does not block the queue. */
+		done(st);
+		st = s->st[ST_RESCAN_DROP];
+		if (bind_i64(s, st, 1, id) == 0)
+			(void)sqlite3_step(st);
+	}
+	if (rc == 0) {
+		out->id = id;
+		out->state = JOB_ANALYSING;
+		out->attempts = (int)attempts;
+		out->rescan = true;
+	}
+out:
+	done(st);
+	return rc;
+}
+
 static int
 op_job_claim(struct store *base, struct job *out)
 {
@@ -1319,8 +1447,8 @@ op_job_claim(struct store *base, struct job *out)
 		goto out;
 	rc = step(s, st, "job_claim");
 	if (rc == SQLITE_DONE) {
-		rc = VG_ENOENT;
-		goto out;
+		done(st);
+		return rescan_claim(s, out);
 	}
 	if (rc != SQLITE_ROW)
 		goto out;
@@ -1502,6 +1630,237 @@ op_job_requeue_stale(struct store *base)
 	if ((rc = bind_i64(s, st, 1, now())) == 0)
 		rc = run(s, st, "job_requeue_stale");
 	done(st);
+	if (rc == 0) {
+		st = s->st[ST_RESCAN_REQUEUE];
+		rc = run(s, st, "job_requeue_stale: rescans");
+		done(st);
+	}
+	return rc;
+}
+
+static int
+op_rescan_queue(struct store *base, const char *generation, uint64_t *queued)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	bool same = false;
+	int rc;
+
+	*queued = 0;
+	if (generation == NULL || !valid_hash(generation, 64)) {
+		seterr(s, "rescan_queue: invalid generation");
+		return VG_EINVAL;
+	}
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	st = s->st[ST_SETTING_GET];
+	if ((rc = bind_text(s, st, 1, "rules_generation")) != 0)
+		goto out;
+	rc = step(s, st, "rescan_queue");
+	if (rc == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(st, 0);
+
+		same = v != NULL && strcmp((const char *)v, generation) == 0;
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		goto out;
+	}
+	done(st);
+	st = NULL;
+	if (same)
+		goto out;
+	st = s->st[ST_SETTING_PUT];
+	if ((rc = bind_text(s, st, 1, "rules_generation")) != 0 ||
+	    (rc = bind_text(s, st, 2, generation)) != 0 ||
+	    (rc = run(s, st, "rescan_queue: generation")) != 0)
+		goto out;
+	done(st);
+	st = s->st[ST_RESCAN_QUEUE];
+	if ((rc = run(s, st, "rescan_queue")) != 0)
+		goto out;
+	*queued = (uint64_t)sqlite3_changes(s->db);
+	done(st);
+	st = NULL;
+out:
+	if (st != NULL)
+		done(st);
+	if (rc == 0)
+		rc = tx_commit(s);
+	if (rc != 0) {
+		tx_rollback(s);
+		*queued = 0;
+	}
+	return rc;
+}
+
+static int
+op_rescan_finish(struct store *base, int64_t id, const char *report_json,
+		 const char *verdict, int score, const char *detections_json,
+		 const char *mime, double analysis_ms, bool *changed)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int64_t t = now();
+	char old[16] = "";
+	int rc;
+
+	*changed = false;
+	if (report_json == NULL || verdict == NULL ||
+	    !valid_verdict(verdict, strlen(verdict)) ||
+	    detections_json == NULL || !isfinite(analysis_ms) ||
+	    analysis_ms < 0) {
+		seterr(s, "rescan_finish: invalid result for rescan %lld",
+		       (long long)id);
+		return VG_EINVAL;
+	}
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	st = s->st[ST_RESCAN_DONE];
+	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
+	    (rc = run(s, st, "rescan_finish")) != 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		seterr(s, "rescan_finish: rescan %lld is not being analysed",
+		       (long long)id);
+		rc = VG_EINVAL;
+		goto out;
+	}
+	done(st);
+	st = s->st[ST_RESCAN_OLD];
+	if ((rc = bind_i64(s, st, 1, id)) != 0)
+		goto out;
+	rc = step(s, st, "rescan_finish: old verdict");
+	if (rc == SQLITE_ROW)
+		rc = col_str(s, st, 0, 1, sizeof(old) - 1, old);
+	else if (rc == SQLITE_DONE)
+		rc = corrupt(s, st, 0, "rescan of no sample");
+	if (rc != 0)
+		goto out;
+	done(st);
+	st = s->st[ST_RESCAN_VERDICT];
+	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
+	    (rc = bind_text(s, st, 2, verdict)) != 0 ||
+	    (rc = bind_i64(s, st, 3, score)) != 0 ||
+	    (rc = bind_text(s, st, 4, detections_json)) != 0 ||
+	    (rc = bind_text(s, st, 5, mime)) != 0 ||
+	    (rc = bind_i64(s, st, 6, t)) != 0 ||
+	    (rc = bind_double(s, st, 7, analysis_ms)) != 0 ||
+	    (rc = bind_text(s, st, 8, report_json)) != 0 ||
+	    (rc = run(s, st, "rescan_finish: reputation")) != 0)
+		goto out;
+	done(st);
+	st = s->st[ST_RESCAN_REPORT];
+	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
+	    (rc = bind_text(s, st, 2, report_json)) != 0 ||
+	    (rc = bind_i64(s, st, 3, t)) != 0 ||
+	    (rc = run(s, st, "rescan_finish: report")) != 0)
+		goto out;
+	done(st);
+	st = NULL;
+	rc = tx_commit(s);
+	if (rc == 0)
+		*changed = strcmp(old, verdict) != 0;
+out:
+	if (st != NULL)
+		done(st);
+	if (rc != 0)
+		tx_rollback(s);
+	return rc;
+}
+
+static int
+op_rescan_fail(struct store *base, int64_t id, int max_attempts, bool *dropped)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_RESCAN_RETRY];
+	int rc;
+
+	*dropped = false;
+	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
+	    (rc = bind_i64(s, st, 2, max_attempts)) != 0 ||
+	    (rc = run(s, st, "rescan_fail")) != 0)
+		goto out;
+	if (sqlite3_changes(s->db) == 1)
+		goto out;
+	done(st);
+	st = s->st[ST_RESCAN_DROP];
+	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
+	    (rc = run(s, st, "rescan_fail: drop")) != 0)
+		goto out;
+	*dropped = sqlite3_changes(s->db) == 1;
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_rescans_queued(struct store *base, uint64_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_RESCANS_QUEUED];
+	int rc = step(s, st, "rescans_queued");
+
+	if (rc == SQLITE_ROW) {
+		int64_t v = sqlite3_column_int64(st, 0);
+		*n = v < 0 ? 0 : (uint64_t)v;
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = VG_EIO;
+	}
+	done(st);
+	return rc;
+}
+
+static int
+op_samples_stored_each(struct store *base,
+		       int (*fn)(const char *sha256,
+				 const struct sample_loc *loc, void *ud),
+		       void *ud)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (fn == NULL)
+		return VG_EINVAL;
+	/* Prepared per call, as reputation_each: fn may use the store. */
+	rc = sqlite3_prepare_v2(
+		s->db,
+		"SELECT sha256, blob_segment, blob_offset, blob_length"
+		" FROM samples WHERE blob_segment IS NOT NULL"
+		" ORDER BY prevalence DESC, last_seen DESC, n",
+		-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = dberr(s, rc, "samples_stored_each");
+		goto out;
+	}
+	for (;;) {
+		struct sample_loc loc;
+		char sha256[65];
+		int64_t seg, off, len;
+
+		rc = step(s, st, "samples_stored_each");
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW)
+			break;
+		if ((rc = col_hex(s, st, 0, 64, sha256)) != 0 ||
+		    (rc = col_i64(s, st, 1, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, st, 2, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, st, 3, 1, INT64_MAX, &len)) != 0)
+			break;
+		loc.segment = (uint64_t)seg;
+		loc.offset = (uint64_t)off;
+		loc.length = (uint64_t)len;
+		if ((rc = fn(sha256, &loc, ud)) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -1695,9 +2054,9 @@ op_set_synced(struct store *base, bool synced)
 		return VG_EINVAL;
 	}
 	rc = sqlite3_exec(s->db,
-			      synced ? "PRAGMA synchronous = FULL"
-				     : "PRAGMA synchronous = NORMAL",
-			      NULL, NULL, NULL);
+			  synced ? "PRAGMA synchronous = FULL"
+				 : "PRAGMA synchronous = NORMAL",
+			  NULL, NULL, NULL);
 
 	return rc == SQLITE_OK ? 0 : dberr(s, rc, "synchronous");
 }
@@ -2045,6 +2404,48 @@ out:
 	return rc;
 }
 
+static int
+op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
+		       size_t *skipped)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_REP_RENOTE];
+	int64_t t = now();
+	int rc;
+
+	*skipped = 0;
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		/* New rows, and rows not analysed yet, as the first time;
+		 * it also refuses what is invalid. */
+		rc = op_reputation_note(base, &r[i]);
+		if (rc == VG_EINVAL) {
+			(*skipped)++;
+			continue;
+		}
+		if (rc == 0 && (rc = bind_text(s, st, 1, r[i].sha256)) == 0 &&
+		    (rc = bind_text(s, st, 2, r[i].md5)) == 0 &&
+		    (rc = bind_text(s, st, 3, r[i].sha1)) == 0 &&
+		    (rc = bind_i64(s, st, 4, (int64_t)r[i].size)) == 0 &&
+		    (rc = bind_text(s, st, 5, r[i].verdict)) == 0 &&
+		    (rc = bind_i64(s, st, 6, r[i].score)) == 0 &&
+		    (rc = bind_text(s, st, 7, r[i].detections)) == 0 &&
+		    (rc = bind_text(s, st, 8, r[i].type)) == 0 &&
+		    (rc = bind_i64(s, st, 9, t)) == 0 &&
+		    (rc = bind_double(s, st, 10, r[i].analysis_ms)) == 0 &&
+		    (rc = bind_text(s, st, 11,
+				    r[i].because ? r[i].because : "[]")) == 0)
+			rc = run(s, st, "objects_renote_many");
+		done(st);
+		if (rc != 0) {
+			tx_rollback(s);
+			return rc;
+		}
+	}
+	return tx_commit(s);
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
@@ -2064,6 +2465,12 @@ static const struct store_ops sqlite_ops = {
 	.jobs_queued = op_jobs_queued,
 	.job_fail = op_job_fail,
 	.job_requeue_stale = op_job_requeue_stale,
+	.rescan_queue = op_rescan_queue,
+	.rescan_finish = op_rescan_finish,
+	.rescan_fail = op_rescan_fail,
+	.rescans_queued = op_rescans_queued,
+	.objects_renote_many = op_objects_renote_many,
+	.samples_stored_each = op_samples_stored_each,
 	.reputation_get = op_reputation_get,
 	.reputation_each = op_reputation_each,
 	.fp_report_add = op_fp_report_add,
@@ -2284,8 +2691,8 @@ open_store(const char *path, bool gather, struct store **out, char *err,
 	 * commit then syncs, which writes them): frames spilled by a
 	 * transaction that then rolled back could stay in memory and be
 	 * written later over frames another connection put in their place. */
-	if (gather && (rc = exec(s, "PRAGMA cache_spill = OFF",
-				 "cache_spill")) != 0)
+	if (gather &&
+	    (rc = exec(s, "PRAGMA cache_spill = OFF", "cache_spill")) != 0)
 		goto fail;
 	for (int i = 0; i < ST_COUNT; i++) {
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,

@@ -96,6 +96,13 @@ static const struct field sample_access_fields[] = {
 	{"reason", K_TEXT, 1024, OFF(sample_access.reason), 0},
 };
 
+static const struct field retrohunt_fields[] = {
+	{"rule", K_SHA256, SHA256_HEX, OFF(retrohunt.rule), 0},
+	{"who", K_IDENT, 128, OFF(retrohunt.who), 0},
+	{"role", K_LABEL, 32, OFF(retrohunt.role), 0},
+	{"reason", K_TEXT, 1024, OFF(retrohunt.reason), 0},
+};
+
 static const struct field node_fields[] = {
 	{"region", K_LABEL, 32, OFF(node.region), 0},
 	{"site", K_LABEL, 32, OFF(node.site), 0},
@@ -134,6 +141,8 @@ static const struct type_spec types[] = {
 	[TLOG_ENTRY_NODE] = {"node", BODY_OPTIONAL, FIELDS(node_fields)},
 	[TLOG_ENTRY_RETRACTION] = {"retraction", BODY_NONE,
 				   FIELDS(retraction_fields)},
+	[TLOG_ENTRY_RETROHUNT] = {"retrohunt", BODY_NONE,
+				  FIELDS(retrohunt_fields)},
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

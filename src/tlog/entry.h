@@ -17,6 +17,7 @@
  *   retraction          sample, action, detections, reason     none
  *   node                region, site, log-key, sample-key,
  *                       version                                optional
+ *   retrohunt           rule, who, role, reason                none
  *   key-change, witness-set-change, location-change, statement:
  *                       no fields                              required
  *
@@ -83,9 +84,10 @@ enum tlog_entry_type {
 	TLOG_ENTRY_LOCATION_CHANGE,
 	TLOG_ENTRY_STATEMENT,
 	TLOG_ENTRY_NODE,
-	/* Explicit: values are part of no encoding, but other types are
-	 * numbered in parallel. */
+	/* Explicit: values are the types' identity in code, and are never
+	 * reused or renumbered. */
 	TLOG_ENTRY_RETRACTION = 9,
+	TLOG_ENTRY_RETROHUNT = 10,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -124,6 +126,15 @@ struct tlog_entry_retraction {
 	const char *reason; /* the operator's reason, one line */
 };
 
+/* An ad-hoc rule run over every stored sample (a retro-hunt): it reads
+ * users' samples, as sample-access does, all of them at once. */
+struct tlog_entry_retrohunt {
+	uint8_t rule[TLOG_ENTRY_HASH_LEN]; /* SHA-256 of the rule's text */
+	const char *who;                   /* operator or service identity */
+	const char *role;                  /* the role it acted in */
+	const char *reason;                /* the stated reason, one line */
+};
+
 struct tlog_entry_node {
 	const char *region;     /* as in vigild.conf: "eu" */
 	const char *site;       /* "zrh1" */
@@ -142,6 +153,7 @@ struct tlog_entry {
 		struct tlog_entry_sample_access sample_access;
 		struct tlog_entry_node node;
 		struct tlog_entry_retraction retraction;
+		struct tlog_entry_retrohunt retrohunt;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */

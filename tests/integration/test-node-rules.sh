@@ -4,7 +4,8 @@
 # /metrics, named by /healthz) and every other rule keeps working; on
 # SIGHUP a newly broken file keeps its last good version and a fixed one
 # comes back; a rule that makes analysis hang is found by halving the
-# rule files and quarantined, and the sample then gets a real verdict; a
+# rule files and quarantined after the node stopped the sample at its
+# time limit, and the sample is then analysed again to a real verdict; a
 # sample that crashes the worker without any rule blames none.
 . "$(dirname "$0")/lib.sh"
 
@@ -164,15 +165,28 @@ wait_healthz '[q["file"] for q in d["rules_quarantined"]] == ["bravo.yar"]' &&
 	head -c 1048576 /dev/zero
 } >slow.bin
 submit slow.bin
+check "the hanging sample is stopped once at the time limit, never clean" \
+	'd["status"] == "failed" and d["attempts"] == 1 and d["verdict"] == "suspicious" and "Limits.Exceeded.Time" in d["detections"]'
+slowsha=$(sha256sum slow.bin | cut -d' ' -f1)
+# The search runs after the verdict; the quarantine changes the active
+# rules, so the sample is analysed again with the rules that remain.
+wait_healthz '"slow.yar" in [q["file"] for q in d["rules_quarantined"]]' ||
+	fail "the search by halves quarantines slow.yar" "$(head -c 600 "$out")"
+_i=0
+while [ $_i -lt 600 ]; do
+	http GET "/v1/files/$slowsha" "$tok"
+	"$PYTHON" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['verdict'] == 'malicious' else 1)" "$out" 2>/dev/null && break
+	sleep 0.1
+	_i=$((_i + 1))
+done
 check "the hanging sample gets a real verdict after the rule is quarantined" \
-	'd["status"] == "done" and d["verdict"] == "malicious" and "Test_Charlie" in d["detections"] and "Analysis.Failed" not in d["detections"]'
+	'd["verdict"] == "malicious" and "Test_Charlie" in d["detections"] and "Analysis.Failed" not in d["detections"] and "Limits.Exceeded.Time" not in d["detections"]'
 grep -q 'event=rule_bisect .*file=slow.yar' vigild.err &&
 	pass "the search by halves names slow.yar" ||
 	fail "the search by halves names slow.yar" "$(grep -E 'rule_bisect|job_failed' vigild.err | tail -5)"
 http GET /healthz ""
 check "/healthz: slow.yar quarantined for analysis, bravo.yar still for compile" \
 	'sorted((q["file"], q["cause"]) for q in d["rules_quarantined"]) == [("bravo.yar", "compile"), ("slow.yar", "analysis")]'
-slowsha=$(sha256sum slow.bin | cut -d' ' -f1)
 check "/healthz (public) does not name the sample that hung" \
 	"'$slowsha' not in json.dumps(d)"
 grep -q "event=rule_bisect .*sha256=$slowsha" vigild.err &&

@@ -583,6 +583,62 @@ test_bzip2_bomb_stopped_by_ratio(void **state)
 	engine_free(e);
 }
 
+/* A hunt's engine: built without rules, given a rule's text later. */
+static void
+test_rules_from_text_match_only(void **state)
+{
+	struct engine_config cfg;
+	struct engine *e;
+	struct scanner *s;
+	struct report *r;
+	char err[512], buf[256];
+	const char *rule = "rule Hunt { strings: $m = \"vigil-unit-test-marker"
+			   "-7f3a\" condition: $m }";
+	uint8_t zero[16] = {0};
+
+	(void)state;
+	engine_config_default(&cfg);
+	cfg.tmpdir = dir;
+	cfg.fuzzy = false;
+	cfg.match_only = true;
+	if (engine_new(&cfg, &e, err, sizeof(err)) != 0)
+		fail_msg("engine_new: %s", err);
+	assert_int_equal(scanner_new(e, &s), 0);
+	assert_int_equal(engine_rule_count(e), 0);
+
+	/* What does not compile leaves the engine as it was. */
+	assert_int_equal(engine_load_rules_text(e, s,
+						"rule X { condition: $a }", 24,
+						err, sizeof(err)),
+			 VG_EFORMAT);
+	assert_non_null(strstr(err, "(rules):1:"));
+	assert_int_equal(engine_load_rules_text(e, s,
+						"include \"/etc/passwd\"\n", 22,
+						err, sizeof(err)),
+			 VG_EFORMAT);
+	assert_non_null(strstr(err, "includes are disabled"));
+	assert_int_equal(
+		engine_load_rules_text(e, s, "rule A\0{}", 9, err, sizeof(err)),
+		VG_EINVAL);
+	assert_int_equal(engine_rule_count(e), 0);
+
+	assert_int_equal(engine_load_rules_text(e, s, rule, strlen(rule), err,
+						sizeof(err)),
+			 0);
+	assert_int_equal(engine_rule_count(e), 1);
+	snprintf(buf, sizeof(buf), "some text %s more text", marker);
+	assert_int_equal(engine_scan_buffer(s, buf, strlen(buf), "buf", &r), 0);
+	assert_int_equal(r->n_detections, 1);
+	assert_string_equal(r->detections[0], "Hunt");
+	/* The file's SHA-256 names it; nothing else is computed. */
+	assert_memory_not_equal(r->objects[0].sha256, zero, 16);
+	assert_memory_equal(r->objects[0].md5, zero, 16);
+	assert_null(r->objects[0].mime);
+	report_free(r);
+	scanner_free(s);
+	engine_free(e);
+}
+
 int
 main(void)
 {
@@ -602,6 +658,7 @@ main(void)
 		cmocka_unit_test(test_bytes_after_zip_end_are_analysed),
 		cmocka_unit_test(test_gzip_bomb_refused_from_declared_size),
 		cmocka_unit_test(test_bzip2_bomb_stopped_by_ratio),
+		cmocka_unit_test(test_rules_from_text_match_only),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -223,7 +223,7 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	raw_text(f->path, "PRAGMA user_version", mode, sizeof(mode));
-	assert_string_equal(mode, "4");
+	assert_string_equal(mode, "5");
 	/* The WAL holds the same data and must be as private. */
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 1, &nj), 0);
@@ -1577,6 +1577,254 @@ test_corrupt_queued_job_does_not_block_the_queue(void **state)
 	assert_int_equal(n, 0);
 }
 
+#define GEN_A "aa00000000000000000000000000000000000000000000000000000000000000"
+#define GEN_B "bb00000000000000000000000000000000000000000000000000000000000000"
+
+/* Sample k reported by clients 1..reporters at time t, its bytes stored,
+ * analysed (clean) unless analysed is false. */
+static void
+stored_sample(struct store *st, int *subn, int k, int reporters, int64_t t,
+	      bool analysed)
+{
+	struct sample_loc loc = {1, (uint64_t)k * 100, 100};
+	struct job j;
+
+	for (int n = 1; n <= reporters; n++)
+		assert_int_equal(submit_loc(st, (*subn)++, n, k, t, &loc, NULL),
+				 0);
+	if (!analysed)
+		return;
+	assert_int_equal(st->ops->job_claim(st, &j), 0);
+	assert_false(j.rescan);
+	assert_int_equal(st->ops->job_finish(st, j.id, "{}", "clean", 0, "[]",
+					     NULL, 1.0),
+			 0);
+	job_clear(&j);
+}
+
+static void
+test_rescan_queue_only_when_the_generation_changes(void **state)
+{
+	struct fx *f = *state;
+	struct store *st;
+	uint64_t n = 99;
+	int subn = 1;
+
+	put_client(f->st, 1);
+	stored_sample(f->st, &subn, 1, 1, 1700000100, true);
+	stored_sample(f->st, &subn, 2, 1, 1700000100, true);
+	/* Known only from inside another sample: no bytes to analyse. */
+	assert_int_equal(submit(f->st, subn++, 1, 3, NULL), 0);
+	assert_int_equal(f->st->ops->rescan_queue(f->st, GEN_A, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->st->ops->rescan_queue(f->st, GEN_A, &n), 0);
+	assert_int_equal(n, 0);
+	/* The generation survives a reopen. */
+	assert_int_equal(f->st->ops->close(f->st), 0);
+	f->st = st = reopen(f);
+	assert_int_equal(st->ops->rescan_queue(st, GEN_A, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(st->ops->rescans_queued(st, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(st->ops->rescan_queue(st, GEN_B, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(st->ops->rescans_queued(st, &n), 0);
+	assert_int_equal(n, 2); /* the same two, queued again */
+	assert_int_equal(st->ops->rescan_queue(st, "not a generation", &n),
+			 VG_EINVAL);
+}
+
+static void
+test_rescans_come_after_jobs_most_prevalent_then_newest(void **state)
+{
+	struct fx *f = *state;
+	struct job j;
+	uint64_t n;
+	int subn = 1;
+
+	for (int c = 1; c <= 3; c++)
+		put_client(f->st, c);
+	stored_sample(f->st, &subn, 1, 1, 1700000100, true); /* old, 1 */
+	stored_sample(f->st, &subn, 2, 3, 1700000100, true); /* 3 clients */
+	stored_sample(f->st, &subn, 3, 1, 1700000900, true); /* new, 1 */
+	assert_int_equal(f->st->ops->rescan_queue(f->st, GEN_A, &n), 0);
+	assert_int_equal(n, 3);
+	/* A new submission is claimed before every rescan. */
+	stored_sample(f->st, &subn, 4, 1, 1700001000, false);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_false(j.rescan);
+	assert_string_equal(j.sha256, sample(4).sha256);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_true(j.rescan);
+	assert_int_equal(j.attempts, 1);
+	assert_string_equal(j.sha256, sample(2).sha256);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_string_equal(j.sha256, sample(3).sha256);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_string_equal(j.sha256, sample(1).sha256);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ENOENT);
+	/* Claimed, not done: a restart queues them again. */
+	assert_int_equal(f->st->ops->job_requeue_stale(f->st), 0);
+	assert_int_equal(f->st->ops->rescans_queued(f->st, &n), 0);
+	assert_int_equal(n, 3);
+}
+
+static void
+test_rescan_finish_overwrites_the_verdict_and_says_if_it_changed(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r;
+	struct job j, k;
+	bool changed = true;
+	uint64_t n;
+	int subn = 1;
+
+	put_client(f->st, 1);
+	stored_sample(f->st, &subn, 1, 1, 1700000100, true);
+	stored_sample(f->st, &subn, 2, 1, 1700000100, true);
+	assert_int_equal(f->st->ops->rescan_queue(f->st, GEN_A, &n), 0);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_int_equal(f->st->ops->rescan_finish(
+				 f->st, j.id, "{\"v\":2}", "malicious", 100,
+				 "[\"New_Rule\"]", "text/plain", 3.0, &changed),
+			 0);
+	assert_true(changed);
+	assert_int_equal(f->st->ops->reputation_get(f->st, j.sha256, &r), 0);
+	assert_string_equal(r.verdict, "malicious");
+	assert_string_equal(r.detections, "[\"New_Rule\"]");
+	reputation_clear(&r);
+	assert_int_equal(f->st->ops->job_get_by_sha256(f->st, j.sha256, &k), 0);
+	assert_int_equal(k.state, JOB_DONE);
+	assert_string_equal(k.report, "{\"v\":2}");
+	job_clear(&k);
+	/* Done: finishing it again is refused. */
+	assert_int_equal(f->st->ops->rescan_finish(f->st, j.id, "{}", "clean",
+						   0, "[]", NULL, 1.0,
+						   &changed),
+			 VG_EINVAL);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_int_equal(f->st->ops->rescan_finish(f->st, j.id, "{}", "clean",
+						   0, "[]", NULL, 1.0,
+						   &changed),
+			 0);
+	assert_false(changed);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->rescans_queued(f->st, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+static void
+test_rescan_fail_requeues_then_drops_keeping_the_verdict(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r;
+	bool dropped = true;
+	struct job j;
+	uint64_t n;
+	int subn = 1;
+
+	put_client(f->st, 1);
+	stored_sample(f->st, &subn, 1, 1, 1700000100, true);
+	assert_int_equal(f->st->ops->rescan_queue(f->st, GEN_A, &n), 0);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_int_equal(f->st->ops->rescan_fail(f->st, j.id, 2, &dropped), 0);
+	assert_false(dropped);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_int_equal(j.attempts, 2);
+	assert_int_equal(f->st->ops->rescan_fail(f->st, j.id, 2, &dropped), 0);
+	assert_true(dropped);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ENOENT);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(1).sha256, &r), 0);
+	assert_string_equal(r.verdict, "clean");
+	reputation_clear(&r);
+}
+
+static int
+count_stored(const char *sha256, const struct sample_loc *loc, void *ud)
+{
+	char *order = ud;
+
+	assert_true(loc->length == 100);
+	strncat(order, sha256, 2);
+	return 0;
+}
+
+static void
+test_samples_stored_each_visits_stored_samples_by_prevalence(void **state)
+{
+	struct fx *f = *state;
+	char order[32] = "";
+	int subn = 1;
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	stored_sample(f->st, &subn, 1, 1, 1700000100, false);
+	stored_sample(f->st, &subn, 2, 2, 1700000100, false);
+	stored_sample(f->st, &subn, 3, 1, 1700000900, false);
+	assert_int_equal(submit(f->st, subn++, 1, 4, NULL), 0); /* no bytes */
+	assert_int_equal(
+		f->st->ops->samples_stored_each(f->st, count_stored, order), 0);
+	assert_string_equal(order, "020301");
+}
+
+static struct reputation
+object_rep(int k, const char *verdict)
+{
+	struct reputation r;
+	struct hashes h = sample(k);
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.md5, h.md5, sizeof(r.md5));
+	memcpy(r.sha1, h.sha1, sizeof(r.sha1));
+	memcpy(r.sha256, h.sha256, sizeof(r.sha256));
+	r.size = 68;
+	r.verdict = (char *)verdict;
+	r.detections = strcmp(verdict, "clean") ? "[\"New\"]" : "[]";
+	r.score = strcmp(verdict, "clean") ? 100 : 0;
+	return r;
+}
+
+static void
+test_objects_renote_rejudges_objects_but_not_samples_of_their_own(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r[3], got;
+	size_t skipped = 9;
+	int subn = 1;
+
+	put_client(f->st, 1);
+	stored_sample(f->st, &subn, 1, 1, 1700000100, true); /* its own job */
+	r[0] = object_rep(5, "clean");
+	assert_int_equal(
+		f->st->ops->reputation_note_many(f->st, r, 1, &skipped), 0);
+	r[0] = object_rep(5, "malicious");
+	r[1] = object_rep(1, "malicious");
+	r[2] = object_rep(6, "malicious");
+	assert_int_equal(f->st->ops->objects_renote_many(f->st, r, 3, &skipped),
+			 0);
+	assert_int_equal(skipped, 0);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(5).sha256, &got), 0);
+	assert_string_equal(got.verdict, "malicious");
+	assert_string_equal(got.detections, "[\"New\"]");
+	reputation_clear(&got);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(1).sha256, &got), 0);
+	assert_string_equal(got.verdict, "clean");
+	reputation_clear(&got);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(6).sha256, &got), 0);
+	assert_string_equal(got.verdict, "malicious");
+	reputation_clear(&got);
+}
+
 static void
 test_newer_schema_version_is_refused(void **state)
 {
@@ -1586,7 +1834,7 @@ test_newer_schema_version_is_refused(void **state)
 
 	assert_int_equal(f->st->ops->close(f->st), 0);
 	f->st = NULL;
-	raw_exec(f->path, "PRAGMA user_version = 5");
+	raw_exec(f->path, "PRAGMA user_version = 1000");
 	assert_int_equal(store_sqlite_open(f->path, &st, err, sizeof(err)),
 			 VG_ECORRUPT);
 	assert_null(st);
@@ -2311,7 +2559,7 @@ test_version_1_database_is_migrated(void **state)
 	if (store_sqlite_open(path, &f->st, v, sizeof(v)) != 0)
 		fail_msg("store_sqlite_open: %s", v);
 	raw_text(path, "PRAGMA user_version", v, sizeof(v));
-	assert_string_equal(v, "4");
+	assert_string_equal(v, "5");
 	/* Every sample migrated has an empty because. */
 	raw_text(path, "SELECT count(*) FROM samples WHERE because != '[]'", v,
 		 sizeof(v));
@@ -2320,8 +2568,8 @@ test_version_1_database_is_migrated(void **state)
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
-	assert_string_equal(v, "clients,fp_reports,jobs,retractions,"
-			       "sample_clients,samples,submissions");
+	assert_string_equal(v, "clients,fp_reports,jobs,rescans,retractions,"
+			       "sample_clients,samples,settings,submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
 	assert_string_equal(v, "ok");
@@ -2612,6 +2860,12 @@ main(void)
 		T(test_note_with_malformed_hash_or_verdict_is_einval),
 		T(test_note_many_records_all_in_one_go_and_skips_invalid_rows),
 		T(test_claim_then_finish_sets_verdict),
+		T(test_rescan_queue_only_when_the_generation_changes),
+		T(test_rescans_come_after_jobs_most_prevalent_then_newest),
+		T(test_rescan_finish_overwrites_the_verdict_and_says_if_it_changed),
+		T(test_rescan_fail_requeues_then_drops_keeping_the_verdict),
+		T(test_samples_stored_each_visits_stored_samples_by_prevalence),
+		T(test_objects_renote_rejudges_objects_but_not_samples_of_their_own),
 		T(test_finish_of_job_not_analysing_is_refused),
 		T(test_job_fail_requeues_until_max_attempts_then_fails),
 		T(test_retried_job_goes_behind_older_jobs),

@@ -258,6 +258,83 @@ test_parsed_fields_are_the_values(void **state)
 	tlog_entry_clear(&e); /* a cleared entry clears again */
 }
 
+#define H_RULE                                                                 \
+	"5d1e2a09a1f1d6c0b7e4e3a2d98c6b1f0e3b7a5c4d2e1f0a9b8c7d6e5f4a3b2c"
+/* The retrohunt example of docs/LOG.md, byte for byte. */
+#define EX_RETROHUNT                                                           \
+	MAGIC "type retrohunt\n"                                               \
+	      "time " T0 "\n"                                                  \
+	      "rule " H_RULE "\n"                                              \
+	      "who operator:alice\n"                                           \
+	      "role analyst\n"                                                 \
+	      "reason Case 4712: which stored samples carry the loader?\n"     \
+	      "\n"
+
+static void
+test_retrohunt_entry_is_type_10_and_round_trips(void **state)
+{
+	struct tlog_entry e, back;
+	enum tlog_entry_type t;
+	uint8_t h[32];
+	char err[256], *json;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(TLOG_ENTRY_RETROHUNT, 10);
+	assert_int_equal(tlog_entry_type_parse("retrohunt", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_RETROHUNT);
+	assert_string_equal(tlog_entry_type_name(t), "retrohunt");
+	assert_int_equal(tlog_entry_type_parse("retro-hunt", &t), VG_EINVAL);
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_RETROHUNT;
+	e.time = T0_SEC;
+	hex_decode(H_RULE, e.retrohunt.rule);
+	e.retrohunt.who = "operator:alice";
+	e.retrohunt.role = "analyst";
+	e.retrohunt.reason =
+		"Case 4712: which stored samples carry the loader?";
+	encode_is(&e, EX_RETROHUNT);
+
+	parse_ok(EX_RETROHUNT, strlen(EX_RETROHUNT), &back);
+	hex_decode(H_RULE, h);
+	assert_memory_equal(back.retrohunt.rule, h, 32);
+	assert_string_equal(back.retrohunt.who, "operator:alice");
+	assert_string_equal(back.retrohunt.role, "analyst");
+	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
+	assert_string_equal(
+		json, "{\"type\":\"retrohunt\",\"time\":\"" T0 "\","
+		      "\"rule\":\"" H_RULE "\",\"who\":\"operator:alice\","
+		      "\"role\":\"analyst\",\"reason\":\"Case 4712: which "
+		      "stored samples carry the loader?\",\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&back);
+
+	/* What the format refuses. */
+	static const char *const bad[] = {
+		/* a body */
+		EX_RETROHUNT "rule text\n",
+		/* the rule's hash in upper case */
+		MAGIC "type retrohunt\ntime " T0 "\nrule "
+		      "5D1E2A09A1F1D6C0B7E4E3A2D98C6B1F0E3B7A5C4D2E1F0A9B8C7D6E"
+		      "5F4A3B2C"
+		      "\nwho a\nrole analyst\nreason r\n\n",
+		/* no reason */
+		MAGIC "type retrohunt\ntime " T0 "\nrule " H_RULE
+		      "\nwho a\nrole analyst\n\n",
+		/* the fields out of order */
+		MAGIC "type retrohunt\ntime " T0 "\nwho a\nrule " H_RULE
+		      "\nrole analyst\nreason r\n\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
+						  err, sizeof(err)),
+				 VG_EFORMAT);
+	e.retrohunt.reason = "two\nlines";
+	assert_int_equal(tlog_entry_encode(&e, &json, &len, err, sizeof(err)),
+			 VG_EINVAL);
+}
+
 static void
 test_rule_release_encodes_to_exact_bytes(void **state)
 {
@@ -1233,6 +1310,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_retrohunt_entry_is_type_10_and_round_trips),
 		cmocka_unit_test(test_type_names_parse_and_print),
 		cmocka_unit_test(test_every_example_parses_and_encodes_back),
 		cmocka_unit_test(test_parsed_fields_are_the_values),

@@ -138,7 +138,10 @@ dir_is_empty(const char *path)
 	return n == 0;
 }
 
-/* Starts vigil-worker on a fresh tmpdir with n extra arguments. */
+/* Set: spawn() starts a hunt worker (--hunt, no --rules). */
+static bool spawn_hunt;
+
+/* Starts vigil-worker on a fresh tmpdir with extra arguments. */
 static void
 spawn_args(struct wk *w, const char *const *extra, size_t n)
 {
@@ -162,8 +165,12 @@ spawn_args(struct wk *w, const char *const *extra, size_t n)
 		if (argv == NULL)
 			_exit(126);
 		argv[k++] = worker_path;
-		argv[k++] = "--rules";
-		argv[k++] = rules_dir;
+		if (spawn_hunt) {
+			argv[k++] = "--hunt";
+		} else {
+			argv[k++] = "--rules";
+			argv[k++] = rules_dir;
+		}
 		argv[k++] = "--tmpdir";
 		argv[k++] = w->tmpdir;
 		argv[k++] = "--max-scan-ms";
@@ -618,6 +625,32 @@ test_recv_body_rejects_record_longer_than_expected(void **state)
 /* ---- the real worker ---- */
 
 static void
+test_recv_hdr_rejects_rule_of_bad_length(void **state)
+{
+	struct worker_msg_hdr h;
+	int sv[2], fd;
+
+	(void)state;
+	pair(sv);
+	send_raw(sv[0], WORKER_MAGIC, WORKER_RULE, 0, 0, NULL, 0);
+	assert_int_equal(worker_recv_hdr(sv[1], &h, &fd), VG_EFORMAT);
+	close(sv[0]);
+	close(sv[1]);
+	pair(sv);
+	send_raw(sv[0], WORKER_MAGIC, WORKER_RULE, 0, WORKER_MAX_RULE + 1, NULL,
+		 0);
+	assert_int_equal(worker_recv_hdr(sv[1], &h, &fd), VG_EFORMAT);
+	close(sv[0]);
+	close(sv[1]);
+	pair(sv);
+	send_raw(sv[0], WORKER_MAGIC, WORKER_RULE, 0, 10, NULL, 0);
+	assert_int_equal(worker_recv_hdr(sv[1], &h, &fd), 0);
+	assert_int_equal(h.type, WORKER_RULE);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
 test_eicar_in_zip_is_malicious_with_its_member(void **state)
 {
 	char dir[512], zip[600];
@@ -1058,6 +1091,87 @@ test_self_test_hang_spins_until_killed(void **state)
 	close(w.sock);
 }
 
+/* Sends a hunt worker its rule; returns the answer's type (READY or
+ * ERROR, whose reason goes to why). */
+static int
+send_rule(struct wk *w, const char *rule, char *why, size_t n)
+{
+	struct worker_msg_hdr h;
+	int fd;
+
+	assert_int_equal(
+		worker_send_hdr(w->sock, WORKER_RULE, 0, strlen(rule), -1), 0);
+	assert_int_equal(worker_send_body(w->sock, rule, strlen(rule)), 0);
+	assert_int_equal(worker_recv_hdr(w->sock, &h, &fd), 0);
+	if (h.type == WORKER_ERROR)
+		assert_int_equal(worker_recv_error(w->sock, &h, why, n), 0);
+	return h.type;
+}
+
+static void
+test_hunt_worker_compiles_its_rule_in_the_sandbox_and_matches_inside_zip(
+	void **state)
+{
+	char dir[512], zip[600], why[WORKER_MAX_ERROR + 1];
+	char *const argv[] = {"/usr/bin/zip", "-q", "e.zip", "eicar.com", NULL};
+	struct wk w;
+	char *json;
+
+	(void)state;
+	NEED_WORKER();
+	snprintf(dir, sizeof(dir), "%s/hzip", root);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(zip, sizeof(zip), "%s/eicar.com", dir);
+	write_file(zip, eicar, strlen(eicar));
+	assert_int_equal(run_tool(dir, argv), 0);
+	snprintf(zip, sizeof(zip), "%s/e.zip", dir);
+
+	spawn_hunt = true;
+	spawn(&w, NULL, NULL);
+	spawn_hunt = false;
+	expect_ready(&w);
+	/* A rule that does not compile is answered, not fatal. */
+	assert_int_equal(
+		send_rule(&w, "rule B { condition: $x }", why, sizeof(why)),
+		WORKER_ERROR);
+	assert_non_null(strstr(why, "(rules):1:"));
+	assert_int_equal(
+		send_rule(&w,
+			  "rule Hunt_Eicar { strings: $e = "
+			  "\"EICAR-STANDARD-ANTIVIRUS\" condition: $e }",
+			  why, sizeof(why)),
+		WORKER_READY);
+	json = analyse_file(&w, 1, zip);
+	assert_non_null(strstr(json, "\"matches\":[\"Hunt_Eicar\"]"));
+	assert_null(strstr(json, "objects")); /* not a full report */
+	free(json);
+	json = analyse(&w, 2, "nothing here", 12);
+	assert_non_null(strstr(json, "\"matches\":[]"));
+	free(json);
+	finish(&w);
+}
+
+static void
+test_hunt_worker_refuses_a_job_before_its_rule(void **state)
+{
+	struct wk w;
+
+	(void)state;
+	NEED_WORKER();
+	spawn_hunt = true;
+	spawn(&w, NULL, NULL);
+	spawn_hunt = false;
+	expect_ready(&w);
+	{
+		int fd = sealed_memfd("x", 1, NODE_SEALS);
+
+		assert_int_equal(worker_send_hdr(w.sock, WORKER_JOB, 1, 1, fd),
+				 0);
+		close(fd);
+	}
+	expect_protocol_exit(&w);
+}
+
 int
 main(void)
 {
@@ -1100,6 +1214,11 @@ main(void)
 		cmocka_unit_test(
 			test_self_test_crash_aborts_on_the_marked_sample_only),
 		cmocka_unit_test(test_self_test_hang_spins_until_killed),
+		cmocka_unit_test(test_recv_hdr_rejects_rule_of_bad_length),
+		cmocka_unit_test(
+			test_hunt_worker_compiles_its_rule_in_the_sandbox_and_matches_inside_zip),
+		cmocka_unit_test(
+			test_hunt_worker_refuses_a_job_before_its_rule),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
