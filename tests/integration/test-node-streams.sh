@@ -2,20 +2,26 @@
 # test-node-streams.sh - the node's sandboxed workers take compressed
 # files apart as `vigil scan` does: EICAR in the second member of a gzip
 # file is malicious, and a gzip file cut at 30 bytes is suspicious with
-# Decompose.Incomplete, never clean.
+# Decompose.Incomplete, never clean; a zip, bzip2 or xz bomb is decided by
+# the engine (a size or ratio limit) in one attempt, not stopped by the
+# node at its time limit.
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
 : "${VIGIL_WORKER:?VIGIL_WORKER must be the path of vigil-worker}"
 cd "$tmp" || exit 1
 
+# A bomb must be decided by the engine well inside the node's time limit:
+# one stopped by the node would say Limits.Exceeded.Time instead.
 cat >node.conf <<'CONF'
 [node]
 workers = 1
+[limits]
+max_scan_ms = 20000
 CONF
 
 eicar >eicar.com
-"$PYTHON" "$VIGIL_SOURCE_DIR/tests/integration/mkstreams.py" eicar.com ||
+"$PYTHON" "$VIGIL_SOURCE_DIR/tests/integration/mkstreams.py" eicar.com bombs ||
 	fail "mkstreams.py could not build the inputs"
 
 node_start vigild -- -c node.conf --data "$tmp/var" ||
@@ -57,6 +63,12 @@ check 'd["status"] == "done" and d["verdict"] == "suspicious" and "Decompose.Inc
 	"gzip cut at 30 bytes: suspicious with Decompose.Incomplete on the node"
 check 'any("truncated" in p for p in d["report"]["problems"])' \
 	"truncated gzip: the node's report says the member is truncated"
+
+for bomb in bomb-42.zip bomb-1g.bz2 bomb-1g.xz; do
+	submit $bomb
+	check 'd["status"] == "done" and d["attempts"] == 1 and d["verdict"] == "suspicious" and any(x.startswith("Limits.Exceeded.") and x != "Limits.Exceeded.Time" for x in d["detections"]) and "Limits.Exceeded.Time" not in d["detections"]' \
+		"$bomb: decided by the engine on the node (suspicious, a size or ratio limit), in one attempt, not stopped at the time limit"
+done
 
 kill -TERM $pid 2>/dev/null
 wait $pid
