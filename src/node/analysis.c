@@ -16,16 +16,11 @@
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,21 +35,17 @@
 #include "node/activerules.h"
 #include "node/report_check.h"
 #include "node/worker.h"
+#include "node/workerproc.h"
 #include "store/store.h"
 
-#define READY_TIMEOUT_MS 60000 /* a worker compiling the rules */
-#define IDLE_WAIT_MS     1000  /* how often an idle slot looks anyway */
-
-extern char **environ;
+#define IDLE_WAIT_MS 1000 /* how often an idle slot looks anyway */
 
 struct slot {
 	struct analysis *a;
 	pthread_t thread;
 	unsigned index;
 	unsigned generation; /* of the rules the worker loaded */
-	pid_t pid;           /* the worker; 0 when there is none */
-	int sock;            /* our end of the worker's socket; -1 when none */
-	char tmpdir[1024];
+	struct workerproc w;
 	struct store *store;
 	uint64_t last_job_ms; /* when the slot last finished a job */
 };
@@ -254,90 +245,6 @@ queue_rescans(struct slot *s)
 		analysis_kick(a);
 }
 
-/* Removes everything below dir (not dir itself), without following
- * symbolic links: a worker's leftovers are as hostile as its input. */
-static void
-empty_dir(int dfd)
-{
-	DIR *d;
-	struct dirent *de;
-	int fd = dup(dfd);
-
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		int sub;
-
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dfd, de->d_name, 0) == 0)
-			continue;
-		sub = openat(dfd, de->d_name,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub >= 0) {
-			empty_dir(sub);
-			close(sub);
-			unlinkat(dfd, de->d_name, AT_REMOVEDIR);
-		}
-	}
-	closedir(d);
-}
-
-static void
-clean_tmpdir(struct slot *s)
-{
-	int dfd = open(s->tmpdir,
-		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (dfd >= 0) {
-		empty_dir(dfd);
-		close(dfd);
-	}
-}
-
-/* Kills and reaps the slot's worker, if any; returns a description of how
- * it ended in why. */
-static void
-reap(struct slot *s, int force, char *why, size_t len)
-{
-	int status = 0;
-	uint64_t t0 = clock_ms();
-
-	if (s->sock >= 0) {
-		close(s->sock);
-		s->sock = -1;
-	}
-	if (s->pid <= 0)
-		return;
-	if (force)
-		kill(s->pid, SIGKILL);
-	/* Closing the socket asks a healthy worker to exit. */
-	while (waitpid(s->pid, &status, WNOHANG) == 0) {
-		if (clock_ms() - t0 > 2000) {
-			kill(s->pid, SIGKILL);
-			waitpid(s->pid, &status, 0);
-			break;
-		}
-		usleep(10000);
-	}
-	if (why != NULL) {
-		if (WIFSIGNALED(status))
-			snprintf(why, len, "worker killed by signal %d%s",
-				 WTERMSIG(status),
-				 WTERMSIG(status) == SIGSYS ? " (sandbox)"
-							    : "");
-		else
-			snprintf(why, len, "worker exited with status %d",
-				 WEXITSTATUS(status));
-	}
-	s->pid = 0;
-	clean_tmpdir(s);
-}
-
 /* A worker could not load a rule file the node had accepted (worker.h,
  * RULE_QUARANTINED): it is taken out of the active rules, and every
  * worker restarts without it. */
@@ -364,83 +271,57 @@ static int
 spawn_with(struct slot *s, char *const *rules, size_t n_rules)
 {
 	struct analysis *a = s->a;
-	posix_spawn_file_actions_t fa;
-	char maxms[16], **argv;
 	struct worker_msg_hdr h;
-	int sv[2], child, rc, argc = 0;
+	char **args;
+	size_t n_args = 0;
 	uint64_t t0;
+	int rc;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-		return VG_EIO;
-	/* dup2 onto itself would keep close-on-exec set. */
-	child = sv[1];
-	if (child == WORKER_FD) {
-		child = fcntl(sv[1], F_DUPFD_CLOEXEC, WORKER_FD + 1);
-		close(sv[1]);
-		if (child < 0) {
-			close(sv[0]);
-			return VG_EIO;
-		}
-	}
-	snprintf(maxms, sizeof(maxms), "%u", a->cfg.max_scan_ms);
-	argv = xcalloc(8 + 2 * n_rules, sizeof(*argv));
-	argv[argc++] = a->worker_path;
+	args = xcalloc(2 * n_rules + 1, sizeof(*args));
 	for (size_t i = 0; i < n_rules; i++) {
-		argv[argc++] = "--rules";
-		argv[argc++] = rules[i];
+		args[n_args++] = "--rules";
+		args[n_args++] = rules[i];
 	}
-	argv[argc++] = "--tmpdir";
-	argv[argc++] = s->tmpdir;
-	argv[argc++] = "--max-scan-ms";
-	argv[argc++] = maxms;
-	argv[argc] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, child, WORKER_FD);
-	rc = posix_spawn(&s->pid, a->worker_path, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	free(argv);
-	close(child);
-	if (rc != 0) {
+	rc = workerproc_start(&s->w, a->worker_path, args, n_args,
+			      a->cfg.max_scan_ms);
+	if (rc == VG_ELIB)
 		log_event(LOG_ERROR, "worker_spawn_failed", "path=%s errno=%d",
-			  a->worker_path, rc);
-		close(sv[0]);
-		s->pid = 0;
+			  a->worker_path, errno);
+	free(args);
+	if (rc != 0)
 		return VG_EIO;
-	}
-	s->sock = sv[0];
 	/* Before its READY, the worker names the rule files it could not
 	 * load, if any; at most RULES_MAX_FILES of them. */
 	t0 = clock_ms();
 	for (unsigned k = 0; k <= RULES_MAX_FILES; k++) {
-		struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
 		char text[WORKER_MAX_ERROR + 1];
 		uint64_t now = clock_ms();
 
 		rc = VG_EIO;
-		if (now - t0 >= READY_TIMEOUT_MS ||
-		    poll(&pfd, 1, (int)(READY_TIMEOUT_MS - (now - t0))) != 1 ||
-		    worker_recv_hdr(s->sock, &h, NULL) != 0)
+		if (now - t0 >= WORKERPROC_READY_TIMEOUT_MS ||
+		    workerproc_wait_hdr(
+			    &s->w, WORKERPROC_READY_TIMEOUT_MS - (now - t0),
+			    &h) != 0)
 			break;
 		if (h.type == WORKER_READY) {
 			rc = 0;
 			break;
 		}
 		if (h.type != WORKER_RULE_QUARANTINED ||
-		    worker_recv_error(s->sock, &h, text, sizeof(text)) != 0)
+		    worker_recv_error(s->w.sock, &h, text, sizeof(text)) != 0)
 			break;
 		rule_unloadable(s, text);
 	}
 	if (rc != 0) {
 		char why[128];
 
-		reap(s, 1, why, sizeof(why));
+		workerproc_reap(&s->w, true, why, sizeof(why));
 		log_event(LOG_ERROR, "worker_not_ready",
 			  "slot=%u reason=\"%s\"", s->index, why);
 		return VG_EIO;
 	}
 	log_event(LOG_INFO, "worker_started", "slot=%u pid=%d", s->index,
-		  (int)s->pid);
+		  (int)s->w.pid);
 	s->generation = a->generation;
 	return 0;
 }
@@ -452,35 +333,6 @@ spawn(struct slot *s)
 	char *rules = s->a->rules_dir;
 
 	return spawn_with(s, &rules, rules != NULL ? 1 : 0);
-}
-
-/* A sealed memfd holding the decrypted sample. */
-static int
-sample_fd(const uint8_t *buf, size_t len)
-{
-	int fd = memfd_create("vigil-sample", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	size_t off = 0;
-
-	if (fd < 0)
-		return -1;
-	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	if (fcntl(fd, F_ADD_SEALS,
-		  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) !=
-	    0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 static const char *
@@ -710,7 +562,7 @@ load_sample(struct slot *s, const struct job *j, int *fd, size_t *len)
 				  len);
 	if (rc != 0)
 		return rc;
-	*fd = sample_fd(buf, *len);
+	*fd = workerproc_sample_fd("vigil-sample", buf, *len);
 	free(buf);
 	return *fd < 0 ? VG_EIO : 0;
 }
@@ -727,7 +579,7 @@ trial(struct slot *s, const struct job *j, int fd, size_t len,
 {
 	struct analysis *a = s->a;
 	struct worker_msg_hdr h;
-	uint64_t t0, deadline;
+	uint64_t t0, deadline, now;
 	int failed = 1;
 
 	if (spawn_with(s, files, n) != 0)
@@ -736,27 +588,17 @@ trial(struct slot *s, const struct job *j, int fd, size_t len,
 	deadline = t0 + a->cfg.max_scan_ms +
 		   (a->cfg.max_scan_ms < ANALYSIS_GRACE_MS ? a->cfg.max_scan_ms
 							   : ANALYSIS_GRACE_MS);
-	if (worker_send_hdr(s->sock, WORKER_JOB, (uint64_t)j->id, len, fd) != 0)
+	if (worker_send_hdr(s->w.sock, WORKER_JOB, (uint64_t)j->id, len, fd) !=
+	    0)
 		goto out;
-	for (;;) {
-		struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
-		uint64_t now = clock_ms();
-		int k;
-
-		if (now >= deadline)
-			goto out;
-		k = poll(&pfd, 1, (int)(deadline - now));
-		if (k == 1)
-			break;
-		if (k < 0 && errno != EINTR)
-			goto out;
-	}
-	if (worker_recv_hdr(s->sock, &h, NULL) == 0 &&
+	now = clock_ms();
+	if (now < deadline &&
+	    workerproc_wait_hdr(&s->w, deadline - now, &h) == 0 &&
 	    h.job_id == (uint64_t)j->id &&
 	    (h.type == WORKER_REPORT || h.type == WORKER_ERROR))
 		failed = 0;
 out:
-	reap(s, 1, NULL, 0);
+	workerproc_reap(&s->w, true, NULL, 0);
 	return failed;
 }
 
@@ -853,7 +695,7 @@ lost_worker(struct slot *s, const struct job *j)
 {
 	char why[160];
 
-	reap(s, 1, why, sizeof(why));
+	workerproc_reap(&s->w, true, why, sizeof(why));
 	s->a->restarts++;
 	worker_failed(s, j, why);
 }
@@ -882,18 +724,18 @@ run_job(struct slot *s, struct job *j)
 		job_failed(s, j, why, rc == VG_ENOENT || rc == VG_ECORRUPT);
 		return;
 	}
-	fd = sample_fd(buf, len);
+	fd = workerproc_sample_fd("vigil-sample", buf, len);
 	free(buf);
 	if (fd < 0) {
 		job_failed(s, j, "cannot hand the sample over (memfd)", 0);
 		return;
 	}
-	if (s->pid == 0 && spawn(s) != 0) {
+	if (s->w.pid == 0 && spawn(s) != 0) {
 		close(fd);
 		job_failed(s, j, "no worker could be started", 0);
 		return;
 	}
-	rc = worker_send_hdr(s->sock, WORKER_JOB, (uint64_t)j->id, len, fd);
+	rc = worker_send_hdr(s->w.sock, WORKER_JOB, (uint64_t)j->id, len, fd);
 	close(fd);
 	if (rc != 0) {
 		lost_worker(s, j);
@@ -908,12 +750,12 @@ run_job(struct slot *s, struct job *j)
 		   (a->cfg.max_scan_ms < ANALYSIS_GRACE_MS ? a->cfg.max_scan_ms
 							   : ANALYSIS_GRACE_MS);
 	for (;;) {
-		struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
+		struct pollfd pfd = {.fd = s->w.sock, .events = POLLIN};
 		uint64_t now = clock_ms();
 		int n;
 
 		if (now >= deadline) {
-			reap(s, 1, NULL, 0);
+			workerproc_reap(&s->w, true, NULL, 0);
 			a->restarts++;
 			job_stopped(s, j, now - t_sent);
 			/* Was a rule to blame? The verdict is recorded
@@ -930,7 +772,7 @@ run_job(struct slot *s, struct job *j)
 		if (n == 1)
 			break;
 	}
-	if (worker_recv_hdr(s->sock, &h, NULL) != 0 ||
+	if (worker_recv_hdr(s->w.sock, &h, NULL) != 0 ||
 	    h.job_id != (uint64_t)j->id ||
 	    (h.type != WORKER_REPORT && h.type != WORKER_ERROR)) {
 		lost_worker(s, j);
@@ -939,7 +781,7 @@ run_job(struct slot *s, struct job *j)
 	if (h.type == WORKER_ERROR) {
 		char reason[WORKER_MAX_ERROR + 1];
 
-		if (worker_recv_error(s->sock, &h, reason, sizeof(reason)) !=
+		if (worker_recv_error(s->w.sock, &h, reason, sizeof(reason)) !=
 		    0) {
 			lost_worker(s, j);
 			return;
@@ -949,7 +791,7 @@ run_job(struct slot *s, struct job *j)
 		return;
 	}
 	text = xmalloc(h.len + 1);
-	if (worker_recv_body(s->sock, text, h.len) != 0) {
+	if (worker_recv_body(s->w.sock, text, h.len) != 0) {
 		free(text);
 		lost_worker(s, j);
 		return;
@@ -1015,8 +857,8 @@ slot_main(void *arg)
 		}
 		pthread_mutex_unlock(&a->mu);
 		/* Rules reloaded: retire the worker between jobs. */
-		if (s->pid != 0 && s->generation != a->generation)
-			reap(s, 0, NULL, 0);
+		if (s->w.pid != 0 && s->generation != a->generation)
+			workerproc_reap(&s->w, false, NULL, 0);
 		if (a->queued_generation != a->generation) {
 			unsigned want = a->generation,
 				 was = a->queued_generation;
@@ -1030,8 +872,8 @@ slot_main(void *arg)
 		yield_to_ingest(s);
 		rc = s->store->ops->job_claim(s->store, &j);
 		/* A reload between the check above and the claim. */
-		if (rc == 0 && s->pid != 0 && s->generation != a->generation)
-			reap(s, 0, NULL, 0);
+		if (rc == 0 && s->w.pid != 0 && s->generation != a->generation)
+			workerproc_reap(&s->w, false, NULL, 0);
 		if (rc == 0) {
 			a->busy++;
 			/* Jobs requeued after a crash keep their attempts. */
@@ -1060,7 +902,7 @@ slot_main(void *arg)
 		}
 		pthread_mutex_unlock(&a->mu);
 	}
-	reap(s, 0, NULL, 0);
+	workerproc_reap(&s->w, false, NULL, 0);
 	return NULL;
 }
 
@@ -1096,15 +938,11 @@ analysis_start(const struct analysis_config *cfg, struct analysis **out,
 
 		s->a = a;
 		s->index = i;
-		s->sock = -1;
-		snprintf(s->tmpdir, sizeof(s->tmpdir), "%s/slot-%u",
-			 cfg->tmp_root, i);
-		if (mkdir(s->tmpdir, 0700) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: %s", s->tmpdir,
+		if (workerproc_init(&s->w, cfg->tmp_root, "slot", i) != 0) {
+			snprintf(err, errlen, "%s: %s", s->w.tmpdir,
 				 strerror(errno));
 			goto fail;
 		}
-		clean_tmpdir(s);
 		if (store_sqlite_open(a->db_path, &s->store, err, errlen) != 0)
 			goto fail;
 		/* A claim or a result lost to a power cut is redone: the job

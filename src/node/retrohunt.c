@@ -22,24 +22,15 @@
  */
 #include "node/retrohunt.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,16 +43,14 @@
 #include "node/analysis.h"
 #include "node/api.h"
 #include "node/worker.h"
+#include "node/workerproc.h"
 #include "store/store.h"
 #include "tlog/entry.h"
 
-#define READY_TIMEOUT_MS 60000 /* a worker starting and compiling */
 /* Largest answer of a hunt worker to one sample: the rule names. */
 #define HUNT_MAX_ANSWER (4 * 1024 * 1024)
 /* Jobs queued on one worker's socket (hunt_loop). */
 #define HUNT_DEPTH 2
-
-extern char **environ;
 
 enum hunt_state { HUNT_RUNNING = 0, HUNT_DONE, HUNT_FAILED };
 
@@ -113,106 +102,11 @@ struct retrohunt {
 struct slot {
 	struct hunt *h;
 	unsigned index;
-	pid_t pid;
-	int sock;
-	char tmpdir[1024];
+	struct workerproc w;
 	pthread_t thread;
 };
 
 /* --- workers --------------------------------------------------------- */
-
-/* Removes everything below dfd without following symbolic links. */
-static void
-empty_dir(int dfd, unsigned depth)
-{
-	int fd = dup(dfd);
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		int sub;
-
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dfd, de->d_name, 0) == 0 || depth > 64)
-			continue;
-		sub = openat(dfd, de->d_name,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub >= 0) {
-			empty_dir(sub, depth + 1);
-			close(sub);
-			unlinkat(dfd, de->d_name, AT_REMOVEDIR);
-		}
-	}
-	closedir(d);
-}
-
-static void
-clean_tmpdir(struct slot *s)
-{
-	int dfd = open(s->tmpdir,
-		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (dfd >= 0) {
-		empty_dir(dfd, 0);
-		close(dfd);
-	}
-}
-
-/* Kills (force) or asks to exit, and reaps, the slot's worker. */
-static void
-reap(struct slot *s, bool force)
-{
-	uint64_t t0 = clock_ms();
-	int status;
-
-	if (s->sock >= 0) {
-		close(s->sock);
-		s->sock = -1;
-	}
-	if (s->pid <= 0)
-		return;
-	if (force)
-		kill(s->pid, SIGKILL);
-	while (waitpid(s->pid, &status, WNOHANG) == 0) {
-		if (clock_ms() - t0 > 2000) {
-			kill(s->pid, SIGKILL);
-			waitpid(s->pid, &status, 0);
-			break;
-		}
-		usleep(5000);
-	}
-	s->pid = 0;
-	clean_tmpdir(s);
-}
-
-/* Waits up to ms for the worker's next header into *m. */
-static int
-wait_hdr(struct slot *s, uint64_t ms, struct worker_msg_hdr *m)
-{
-	uint64_t deadline = clock_ms() + ms;
-
-	for (;;) {
-		struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
-		uint64_t now = clock_ms();
-		int n;
-
-		if (now >= deadline)
-			return VG_ELIMIT;
-		n = poll(&pfd, 1, (int)(deadline - now));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 1)
-			break;
-	}
-	return worker_recv_hdr(s->sock, m, NULL);
-}
 
 /*
  * Starts the slot's worker in hunt mode and gives it the rule. Returns
@@ -223,88 +117,31 @@ static int
 spawn(struct slot *s, char *why, size_t whylen)
 {
 	struct retrohunt *rh = s->h->rh;
-	posix_spawn_file_actions_t fa;
 	struct worker_msg_hdr m;
-	char maxms[16], *argv[8];
-	int sv[2], child, rc, argc = 0;
+	char *args[] = {"--hunt"};
 
 	snprintf(why, whylen, "the worker could not be started");
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+	if (workerproc_start(&s->w, rh->worker_path, args, 1,
+			     rh->cfg.max_scan_ms) != 0)
 		return VG_EIO;
-	child = sv[1];
-	if (child == WORKER_FD) {
-		child = fcntl(sv[1], F_DUPFD_CLOEXEC, WORKER_FD + 1);
-		close(sv[1]);
-		if (child < 0) {
-			close(sv[0]);
-			return VG_EIO;
-		}
-	}
-	snprintf(maxms, sizeof(maxms), "%u", rh->cfg.max_scan_ms);
-	argv[argc++] = rh->worker_path;
-	argv[argc++] = "--hunt";
-	argv[argc++] = "--tmpdir";
-	argv[argc++] = s->tmpdir;
-	argv[argc++] = "--max-scan-ms";
-	argv[argc++] = maxms;
-	argv[argc] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, child, WORKER_FD);
-	rc = posix_spawn(&s->pid, rh->worker_path, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(child);
-	if (rc != 0) {
-		close(sv[0]);
-		s->pid = 0;
-		return VG_EIO;
-	}
-	s->sock = sv[0];
-	if (wait_hdr(s, READY_TIMEOUT_MS, &m) != 0 || m.type != WORKER_READY)
+	if (workerproc_wait_hdr(&s->w, WORKERPROC_READY_TIMEOUT_MS, &m) != 0 ||
+	    m.type != WORKER_READY)
 		goto lost;
-	if (worker_send_hdr(s->sock, WORKER_RULE, 0, s->h->rule_len, -1) != 0 ||
-	    worker_send_body(s->sock, s->h->rule, s->h->rule_len) != 0 ||
-	    wait_hdr(s, READY_TIMEOUT_MS, &m) != 0)
+	if (worker_send_hdr(s->w.sock, WORKER_RULE, 0, s->h->rule_len, -1) !=
+		    0 ||
+	    worker_send_body(s->w.sock, s->h->rule, s->h->rule_len) != 0 ||
+	    workerproc_wait_hdr(&s->w, WORKERPROC_READY_TIMEOUT_MS, &m) != 0)
 		goto lost;
 	if (m.type == WORKER_READY)
 		return 0;
 	if (m.type == WORKER_ERROR &&
-	    worker_recv_error(s->sock, &m, why, whylen) == 0) {
-		reap(s, false);
+	    worker_recv_error(s->w.sock, &m, why, whylen) == 0) {
+		workerproc_reap(&s->w, false, NULL, 0);
 		return VG_EFORMAT;
 	}
 lost:
-	reap(s, true);
+	workerproc_reap(&s->w, true, NULL, 0);
 	return VG_EIO;
-}
-
-/* A sealed memfd holding the decrypted sample. */
-static int
-sample_fd(const uint8_t *buf, size_t len)
-{
-	int fd = memfd_create("vigil-hunt", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	size_t off = 0;
-
-	if (fd < 0)
-		return -1;
-	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	if (fcntl(fd, F_ADD_SEALS,
-		  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) !=
-	    0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* --- hunting ------------------------------------------------------------ */
@@ -357,13 +194,13 @@ send_one(struct slot *s, uint64_t i)
 		h->failed++;
 		return 1;
 	}
-	fd = sample_fd(buf, len);
+	fd = workerproc_sample_fd("vigil-hunt", buf, len);
 	free(buf);
 	if (fd < 0) {
 		h->failed++;
 		return 1;
 	}
-	rc = worker_send_hdr(s->sock, WORKER_JOB, i + 1, len, fd);
+	rc = worker_send_hdr(s->w.sock, WORKER_JOB, i + 1, len, fd);
 	close(fd);
 	return rc == 0 ? 0 : -1;
 }
@@ -385,13 +222,15 @@ recv_one(struct slot *s, uint64_t i, uint64_t deadline)
 	json_t *j = NULL, *ms;
 	const char *sha;
 
-	if (now >= deadline || wait_hdr(s, deadline - now, &m) != 0 ||
+	if (now >= deadline ||
+	    workerproc_wait_hdr(&s->w, deadline - now, &m) != 0 ||
 	    m.job_id != i + 1)
 		goto lost;
 	if (m.type == WORKER_ERROR) {
 		char reason[WORKER_MAX_ERROR + 1], v[256];
 
-		if (worker_recv_error(s->sock, &m, reason, sizeof(reason)) != 0)
+		if (worker_recv_error(s->w.sock, &m, reason, sizeof(reason)) !=
+		    0)
 			goto lost;
 		log_event(LOG_WARN, "retrohunt_sample_failed",
 			  "hunt=%s sha256=%s reason=%s", h->id, it->sha256,
@@ -402,7 +241,7 @@ recv_one(struct slot *s, uint64_t i, uint64_t deadline)
 	if (m.type != WORKER_REPORT || m.len > HUNT_MAX_ANSWER)
 		goto lost;
 	text = xmalloc(m.len);
-	if (worker_recv_body(s->sock, text, m.len) != 0)
+	if (worker_recv_body(s->w.sock, text, m.len) != 0)
 		goto lost;
 	/* The worker is sandboxed, not trusted: the answer must be about
 	 * the sample it was given, in the shape worker.h gives. */
@@ -448,7 +287,7 @@ hunt_loop(struct slot *s)
 	for (;;) {
 		if (rh->stopping)
 			break;
-		if (s->pid == 0 && spawn(s, why, sizeof(why)) != 0)
+		if (s->w.pid == 0 && spawn(s, why, sizeof(why)) != 0)
 			break; /* the others go on; what is left is failed */
 		while (nq < HUNT_DEPTH) {
 			uint64_t i;
@@ -486,7 +325,7 @@ hunt_loop(struct slot *s)
 		head_t = clock_ms();
 		continue;
 	lost:
-		reap(s, true);
+		workerproc_reap(&s->w, true, NULL, 0);
 		while (nq > 0 && nretry < sizeof(retry) / sizeof(*retry))
 			retry[nretry++] = q[--nq];
 	}
@@ -537,7 +376,7 @@ slot_main(void *arg)
 	pthread_mutex_unlock(&h->rh->mu);
 	if (go > 0 && rc == 0)
 		hunt_loop(s);
-	reap(s, false);
+	workerproc_reap(&s->w, false, NULL, 0);
 	return NULL;
 }
 
@@ -573,15 +412,12 @@ hunt_main(void *arg)
 	for (unsigned i = 0; i < n; i++) {
 		slots[i].h = h;
 		slots[i].index = i;
-		slots[i].sock = -1;
-		snprintf(slots[i].tmpdir, sizeof(slots[i].tmpdir), "%s/hunt-%u",
-			 rh->tmp_root, i);
-		if (mkdir(slots[i].tmpdir, 0700) != 0 && errno != EEXIST) {
+		if (workerproc_init(&slots[i].w, rh->tmp_root, "hunt", i) !=
+		    0) {
 			hunt_end(h, HUNT_FAILED, "cannot make a worker folder",
 				 t0);
 			goto out;
 		}
-		clean_tmpdir(&slots[i]);
 	}
 	/* Every worker starts and compiles the rule while the samples are
 	 * listed; the first answer says whether the rule compiles. */
