@@ -179,19 +179,12 @@ log_append(const char *server, const char *token, int argc, char **argv)
 	if ((text = read_text(argv[optind], ADMIN_MAX_TEXT, &len)) == NULL)
 		return 2;
 	snprintf(path, sizeof(path), "/v1/admin/log?type=%s", type);
-	if (http_request_ex("POST", server, path, token, text, len,
-			    "text/plain; charset=utf-8", NULL, &r) != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-		free(text);
-		return 2;
-	}
+	c = http_request_ex("POST", server, path, token, text, len,
+			    "text/plain; charset=utf-8", NULL, &r);
 	free(text);
-	if (r.status != 201) {
-		http_explain(server, &r);
-		http_response_clear(&r);
-		return 1;
-	}
-	answer = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+	if ((c = http_expect(server, c, &r, 201, 0)) != 0)
+		return c == VG_EIO ? 2 : 1;
+	answer = http_answer_json(&r);
 	if (json_is_integer(json_object_get(answer, "index")) &&
 	    json_is_integer(json_object_get(answer, "size"))) {
 		printf("appended %s entry %lld to %s (log size %lld)\n", type,
@@ -222,16 +215,6 @@ write_out(const char *path, const void *data, size_t len)
 		return -1;
 	}
 	return 0;
-}
-
-/* True if s has no control byte: it goes into a header line as is. */
-static int
-header_safe(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
 }
 
 static int
@@ -273,10 +256,10 @@ sample_get(const char *server, const char *token, int argc, char **argv)
 	sha = argv[optind];
 	/* The node judges the values; a control byte (a newline) would
 	 * break the request itself, so it never leaves here. */
-	if (!header_safe(reason) || (role && !header_safe(role)) ||
-	    (who && !header_safe(who)) || strchr(sha, '/') != NULL ||
+	if (!http_line_safe(reason) || (role && !http_line_safe(role)) ||
+	    (who && !http_line_safe(who)) || strchr(sha, '/') != NULL ||
 	    strchr(sha, '?') != NULL || strchr(sha, '#') != NULL ||
-	    !header_safe(sha)) {
+	    !http_line_safe(sha)) {
 		fprintf(stderr, "vigil: the reason, role, name and hash are "
 				"one line each, without control characters\n");
 		return 2;
@@ -300,16 +283,8 @@ sample_get(const char *server, const char *token, int argc, char **argv)
 	free(path);
 	for (size_t i = 0; i < nh; i++)
 		free(h[i]);
-	if (c != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-		http_response_clear(&r);
-		return 2;
-	}
-	if (r.status != 200) {
-		http_explain(server, &r);
-		http_response_clear(&r);
-		return 1;
-	}
+	if ((c = http_expect(server, c, &r, 200, 0)) != 0)
+		return c == VG_EIO ? 2 : 1;
 	if (kept[0][0] == '\0' || kept[1][0] == '\0') {
 		fprintf(stderr,
 			"vigil: %s sent the sample without its log index\n",

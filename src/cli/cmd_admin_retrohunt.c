@@ -20,6 +20,7 @@
 
 #include "cli/admin.h"
 #include "cli/http.h"
+#include "common/err.h"
 #include "common/xmalloc.h"
 
 /* Largest rule file read: the node takes less (it answers 413), so a
@@ -36,16 +37,6 @@ usage(FILE *f)
 	fprintf(f, "usage: vigil admin --server URL --token-file FILE "
 		   "retrohunt RULEFILE --reason TEXT --who NAME\n"
 		   "         [--role ROLE]\n");
-}
-
-/* True if s has no control byte: it goes into a header line as is. */
-static bool
-line_safe(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
 }
 
 static char *
@@ -99,18 +90,10 @@ follow(const char *server, const char *token, const char *id)
 
 		snprintf(path, sizeof(path), "/v1/admin/retrohunt/%s?from=%llu",
 			 id, (unsigned long long)printed);
-		if (http_request("GET", server, path, token, NULL, 0, &r) !=
-		    0) {
-			fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-			http_response_clear(&r);
-			return 2;
-		}
-		if (r.status != 200) {
-			http_explain(server, &r);
-			http_response_clear(&r);
-			return 1;
-		}
-		j = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+		rc = http_request("GET", server, path, token, NULL, 0, &r);
+		if ((rc = http_expect(server, rc, &r, 200, 0)) != 0)
+			return rc == VG_EIO ? 2 : 1;
+		j = http_answer_json(&r);
 		http_response_clear(&r);
 		state = json_string_value(json_object_get(j, "state"));
 		ms = json_object_get(j, "matches");
@@ -124,7 +107,7 @@ follow(const char *server, const char *token, const char *id)
 		{
 			const char *s = json_string_value(m);
 
-			if (s != NULL && strlen(s) == 64 && line_safe(s))
+			if (s != NULL && strlen(s) == 64 && http_line_safe(s))
 				printf("%s\n", s);
 		}
 		fflush(stdout);
@@ -207,8 +190,8 @@ admin_retrohunt(const char *server, const char *token, int argc, char **argv)
 	}
 	/* The node judges the values; a control byte would break the
 	 * request itself, so it never leaves here. */
-	if (!line_safe(reason) || !line_safe(who) ||
-	    (role != NULL && !line_safe(role))) {
+	if (!http_line_safe(reason) || !http_line_safe(who) ||
+	    (role != NULL && !http_line_safe(role))) {
 		fprintf(stderr, "vigil: the reason, role and name are one line "
 				"each, without control characters\n");
 		return 2;
@@ -231,17 +214,9 @@ admin_retrohunt(const char *server, const char *token, int argc, char **argv)
 	free(rule);
 	for (size_t i = 0; i < nh; i++)
 		free(h[i]);
-	if (c != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-		http_response_clear(&r);
-		return 2;
-	}
-	if (r.status != 202) {
-		http_explain(server, &r);
-		http_response_clear(&r);
-		return 1;
-	}
-	j = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+	if ((c = http_expect(server, c, &r, 202, 0)) != 0)
+		return c == VG_EIO ? 2 : 1;
+	j = http_answer_json(&r);
 	http_response_clear(&r);
 	if (json_string_value(json_object_get(j, "id")) == NULL ||
 	    strlen(json_string_value(json_object_get(j, "id"))) != 32 ||
