@@ -230,59 +230,41 @@ sample_get(const char *server, const char *token, int argc, char **argv)
 	};
 	static const char *const keep[] = {"X-Vigil-Log-Index",
 					   "X-Vigil-Log-Size"};
-	const char *reason = NULL, *role = NULL, *who = NULL, *outp = NULL;
-	const char *headers[4] = {NULL};
-	char kept[2][HTTP_HEADER_VALUE_MAX], *path, *h[3];
+	struct admin_why why = {NULL};
+	const char *outp = NULL, *sha;
+	char kept[2][HTTP_HEADER_VALUE_MAX], *path;
 	struct http_response r;
-	const char *sha;
-	size_t nh = 0;
 	int c, rc = 1;
 
 	optind = 0; /* GNU: start over, permuting (SHA256 first) */
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': reason = optarg; break;
-		case 'R': role = optarg; break;
-		case 'w': who = optarg; break;
+		case 'r': why.reason = optarg; break;
+		case 'R': why.role = optarg; break;
+		case 'w': why.who = optarg; break;
 		case 'o': outp = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (reason == NULL || outp == NULL || optind != argc - 1) {
+	if (why.reason == NULL || outp == NULL || optind != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
 	sha = argv[optind];
-	/* The node judges the values; a control byte (a newline) would
-	 * break the request itself, so it never leaves here. */
-	if (!http_line_safe(reason) || (role && !http_line_safe(role)) ||
-	    (who && !http_line_safe(who)) || strchr(sha, '/') != NULL ||
-	    strchr(sha, '?') != NULL || strchr(sha, '#') != NULL ||
-	    !http_line_safe(sha)) {
+	/* The hash goes into the path as is. */
+	if (strchr(sha, '/') != NULL || strchr(sha, '?') != NULL ||
+	    strchr(sha, '#') != NULL || !http_line_safe(sha) ||
+	    admin_why_headers(&why) != 0) {
 		fprintf(stderr, "vigil: the reason, role, name and hash are "
 				"one line each, without control characters\n");
 		return 2;
 	}
-	h[nh] = xasprintf("X-Vigil-Reason: %s", reason);
-	headers[nh] = h[nh];
-	nh++;
-	if (role != NULL) {
-		h[nh] = xasprintf("X-Vigil-Role: %s", role);
-		headers[nh] = h[nh];
-		nh++;
-	}
-	if (who != NULL) {
-		h[nh] = xasprintf("X-Vigil-Who: %s", who);
-		headers[nh] = h[nh];
-		nh++;
-	}
 	path = xasprintf("/v1/admin/samples/%s", sha);
-	c = http_request_hdrs("GET", server, path, token, headers, keep, kept,
-			      2, &r);
+	c = http_request_hdrs("GET", server, path, token, why.headers, keep,
+			      kept, 2, &r);
 	free(path);
-	for (size_t i = 0; i < nh; i++)
-		free(h[i]);
+	admin_why_clear(&why);
 	if ((c = http_expect(server, c, &r, 200, 0)) != 0)
 		return c == VG_EIO ? 2 : 1;
 	if (kept[0][0] == '\0' || kept[1][0] == '\0') {
