@@ -1,10 +1,32 @@
 /*
  * admin.h - what the files of `vigil admin` share (cmd_admin.c dispatches
  * and describes the commands; each command with its own file has its
- * entry point here).
+ * entry point here; admin.c holds the parts they have in common).
  */
 #ifndef VIGIL_CLI_ADMIN_H
 #define VIGIL_CLI_ADMIN_H
+
+/*
+ * Why the operator acts, sent with a request the node logs before it
+ * answers (docs/API.md): the X-Vigil-Reason, X-Vigil-Who and X-Vigil-Role
+ * headers.
+ */
+struct admin_why {
+	const char *reason;
+	const char *who;        /* NULL: not sent */
+	const char *role;       /* NULL: not sent */
+	char *lines[3];         /* owned; freed by admin_why_clear() */
+	const char *headers[4]; /* NULL-terminated, for http_request_*hdrs() */
+};
+
+/* Builds w->headers from w->reason, w->who and w->role. Returns 0, or
+ * VG_EINVAL, with nothing built, when a value holds a control byte (a
+ * newline would break the request itself); the caller says so. */
+int admin_why_headers(struct admin_why *w);
+
+/* Frees what admin_why_headers() built; accepts NULL, and a w it
+ * refused. */
+void admin_why_clear(struct admin_why *w);
 
 /*
  * `vigil admin ... retrohunt RULEFILE --reason TEXT --who NAME [--role

@@ -179,19 +179,12 @@ log_append(const char *server, const char *token, int argc, char **argv)
 	if ((text = read_text(argv[optind], ADMIN_MAX_TEXT, &len)) == NULL)
 		return 2;
 	snprintf(path, sizeof(path), "/v1/admin/log?type=%s", type);
-	if (http_request_ex("POST", server, path, token, text, len,
-			    "text/plain; charset=utf-8", NULL, &r) != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-		free(text);
-		return 2;
-	}
+	c = http_request_ex("POST", server, path, token, text, len,
+			    "text/plain; charset=utf-8", NULL, &r);
 	free(text);
-	if (r.status != 201) {
-		http_explain(server, &r);
-		http_response_clear(&r);
-		return 1;
-	}
-	answer = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+	if ((c = http_expect(server, c, &r, 201, 0)) != 0)
+		return c == VG_EIO ? 2 : 1;
+	answer = http_answer_json(&r);
 	if (json_is_integer(json_object_get(answer, "index")) &&
 	    json_is_integer(json_object_get(answer, "size"))) {
 		printf("appended %s entry %lld to %s (log size %lld)\n", type,
@@ -224,16 +217,6 @@ write_out(const char *path, const void *data, size_t len)
 	return 0;
 }
 
-/* True if s has no control byte: it goes into a header line as is. */
-static int
-header_safe(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
 static int
 sample_get(const char *server, const char *token, int argc, char **argv)
 {
@@ -247,69 +230,43 @@ sample_get(const char *server, const char *token, int argc, char **argv)
 	};
 	static const char *const keep[] = {"X-Vigil-Log-Index",
 					   "X-Vigil-Log-Size"};
-	const char *reason = NULL, *role = NULL, *who = NULL, *outp = NULL;
-	const char *headers[4] = {NULL};
-	char kept[2][HTTP_HEADER_VALUE_MAX], *path, *h[3];
+	struct admin_why why = {NULL};
+	const char *outp = NULL, *sha;
+	char kept[2][HTTP_HEADER_VALUE_MAX], *path;
 	struct http_response r;
-	const char *sha;
-	size_t nh = 0;
 	int c, rc = 1;
 
 	optind = 0; /* GNU: start over, permuting (SHA256 first) */
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': reason = optarg; break;
-		case 'R': role = optarg; break;
-		case 'w': who = optarg; break;
+		case 'r': why.reason = optarg; break;
+		case 'R': why.role = optarg; break;
+		case 'w': why.who = optarg; break;
 		case 'o': outp = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (reason == NULL || outp == NULL || optind != argc - 1) {
+	if (why.reason == NULL || outp == NULL || optind != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
 	sha = argv[optind];
-	/* The node judges the values; a control byte (a newline) would
-	 * break the request itself, so it never leaves here. */
-	if (!header_safe(reason) || (role && !header_safe(role)) ||
-	    (who && !header_safe(who)) || strchr(sha, '/') != NULL ||
-	    strchr(sha, '?') != NULL || strchr(sha, '#') != NULL ||
-	    !header_safe(sha)) {
+	/* The hash goes into the path as is. */
+	if (strchr(sha, '/') != NULL || strchr(sha, '?') != NULL ||
+	    strchr(sha, '#') != NULL || !http_line_safe(sha) ||
+	    admin_why_headers(&why) != 0) {
 		fprintf(stderr, "vigil: the reason, role, name and hash are "
 				"one line each, without control characters\n");
 		return 2;
 	}
-	h[nh] = xasprintf("X-Vigil-Reason: %s", reason);
-	headers[nh] = h[nh];
-	nh++;
-	if (role != NULL) {
-		h[nh] = xasprintf("X-Vigil-Role: %s", role);
-		headers[nh] = h[nh];
-		nh++;
-	}
-	if (who != NULL) {
-		h[nh] = xasprintf("X-Vigil-Who: %s", who);
-		headers[nh] = h[nh];
-		nh++;
-	}
 	path = xasprintf("/v1/admin/samples/%s", sha);
-	c = http_request_hdrs("GET", server, path, token, headers, keep, kept,
-			      2, &r);
+	c = http_request_hdrs("GET", server, path, token, why.headers, keep,
+			      kept, 2, &r);
 	free(path);
-	for (size_t i = 0; i < nh; i++)
-		free(h[i]);
-	if (c != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-		http_response_clear(&r);
-		return 2;
-	}
-	if (r.status != 200) {
-		http_explain(server, &r);
-		http_response_clear(&r);
-		return 1;
-	}
+	admin_why_clear(&why);
+	if ((c = http_expect(server, c, &r, 200, 0)) != 0)
+		return c == VG_EIO ? 2 : 1;
 	if (kept[0][0] == '\0' || kept[1][0] == '\0') {
 		fprintf(stderr,
 			"vigil: %s sent the sample without its log index\n",

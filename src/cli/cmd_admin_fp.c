@@ -26,6 +26,7 @@
 
 #include "cli/cli.h"
 #include "cli/http.h"
+#include "common/err.h"
 #include "common/text.h"
 #include "common/xmalloc.h"
 
@@ -86,18 +87,10 @@ fp_list(const char *server, const char *token, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (http_request("GET", server, "/v1/admin/fp", token, NULL, 0, &r) !=
-	    0) {
-		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-		http_response_clear(&r);
-		return 2;
-	}
-	if (r.status != 200) {
-		http_explain(server, &r);
-		http_response_clear(&r);
-		return 1;
-	}
-	answer = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+	c = http_request("GET", server, "/v1/admin/fp", token, NULL, 0, &r);
+	if ((c = http_expect(server, c, &r, 200, 0)) != 0)
+		return c == VG_EIO ? 2 : 1;
+	answer = http_answer_json(&r);
 	reports = json_object_get(answer, "reports");
 	if (!json_is_array(reports)) {
 		fprintf(stderr, "vigil: %s gave a malformed answer\n", server);
@@ -196,17 +189,9 @@ fp_decide(const char *server, const char *token, const char *action, int argc,
 			    "application/json", NULL, &r);
 	free(path);
 	free(text);
-	if (c != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-		http_response_clear(&r);
-		return 2;
-	}
-	if (r.status != 200 && r.status != 201) {
-		http_explain(server, &r);
-		http_response_clear(&r);
-		return 1;
-	}
-	a = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+	if ((c = http_expect(server, c, &r, 200, 201)) != 0)
+		return c == VG_EIO ? 2 : 1;
+	a = http_answer_json(&r);
 	if (!json_is_string(json_object_get(a, "sha256"))) {
 		fprintf(stderr, "vigil: %s gave a malformed answer\n", server);
 	} else if (strcmp(action, "reject") == 0) {

@@ -20,6 +20,7 @@
 
 #include "cli/admin.h"
 #include "cli/http.h"
+#include "common/err.h"
 #include "common/xmalloc.h"
 
 /* Largest rule file read: the node takes less (it answers 413), so a
@@ -36,16 +37,6 @@ usage(FILE *f)
 	fprintf(f, "usage: vigil admin --server URL --token-file FILE "
 		   "retrohunt RULEFILE --reason TEXT --who NAME\n"
 		   "         [--role ROLE]\n");
-}
-
-/* True if s has no control byte: it goes into a header line as is. */
-static bool
-line_safe(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
 }
 
 static char *
@@ -99,18 +90,10 @@ follow(const char *server, const char *token, const char *id)
 
 		snprintf(path, sizeof(path), "/v1/admin/retrohunt/%s?from=%llu",
 			 id, (unsigned long long)printed);
-		if (http_request("GET", server, path, token, NULL, 0, &r) !=
-		    0) {
-			fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-			http_response_clear(&r);
-			return 2;
-		}
-		if (r.status != 200) {
-			http_explain(server, &r);
-			http_response_clear(&r);
-			return 1;
-		}
-		j = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+		rc = http_request("GET", server, path, token, NULL, 0, &r);
+		if ((rc = http_expect(server, rc, &r, 200, 0)) != 0)
+			return rc == VG_EIO ? 2 : 1;
+		j = http_answer_json(&r);
 		http_response_clear(&r);
 		state = json_string_value(json_object_get(j, "state"));
 		ms = json_object_get(j, "matches");
@@ -124,7 +107,7 @@ follow(const char *server, const char *token, const char *id)
 		{
 			const char *s = json_string_value(m);
 
-			if (s != NULL && strlen(s) == 64 && line_safe(s))
+			if (s != NULL && strlen(s) == 64 && http_line_safe(s))
 				printf("%s\n", s);
 		}
 		fflush(stdout);
@@ -183,65 +166,43 @@ admin_retrohunt(const char *server, const char *token, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *reason = NULL, *role = NULL, *who = NULL;
-	const char *headers[4] = {NULL};
-	char *h[3], *rule, id[33];
+	struct admin_why why = {NULL};
 	struct http_response r;
-	size_t nh = 0, len = 0;
+	char *rule, id[33];
+	size_t len = 0;
 	json_t *j;
-	int c, rc = 1;
+	int c;
 
 	optind = 0; /* GNU: start over, permuting (RULEFILE first) */
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': reason = optarg; break;
-		case 'R': role = optarg; break;
-		case 'w': who = optarg; break;
+		case 'r': why.reason = optarg; break;
+		case 'R': why.role = optarg; break;
+		case 'w': why.who = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (reason == NULL || who == NULL || optind != argc - 1) {
+	if (why.reason == NULL || why.who == NULL || optind != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
-	/* The node judges the values; a control byte would break the
-	 * request itself, so it never leaves here. */
-	if (!line_safe(reason) || !line_safe(who) ||
-	    (role != NULL && !line_safe(role))) {
+	if (admin_why_headers(&why) != 0) {
 		fprintf(stderr, "vigil: the reason, role and name are one line "
 				"each, without control characters\n");
 		return 2;
 	}
-	if ((rule = read_rule(argv[optind], &len)) == NULL)
+	if ((rule = read_rule(argv[optind], &len)) == NULL) {
+		admin_why_clear(&why);
 		return 2;
-	h[nh] = xasprintf("X-Vigil-Reason: %s", reason);
-	headers[nh] = h[nh];
-	nh++;
-	h[nh] = xasprintf("X-Vigil-Who: %s", who);
-	headers[nh] = h[nh];
-	nh++;
-	if (role != NULL) {
-		h[nh] = xasprintf("X-Vigil-Role: %s", role);
-		headers[nh] = h[nh];
-		nh++;
 	}
 	c = http_request_body_hdrs("POST", server, "/v1/admin/retrohunt", token,
-				   rule, len, "text/plain", headers, &r);
+				   rule, len, "text/plain", why.headers, &r);
 	free(rule);
-	for (size_t i = 0; i < nh; i++)
-		free(h[i]);
-	if (c != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", server, r.error);
-		http_response_clear(&r);
-		return 2;
-	}
-	if (r.status != 202) {
-		http_explain(server, &r);
-		http_response_clear(&r);
-		return 1;
-	}
-	j = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+	admin_why_clear(&why);
+	if ((c = http_expect(server, c, &r, 202, 0)) != 0)
+		return c == VG_EIO ? 2 : 1;
+	j = http_answer_json(&r);
 	http_response_clear(&r);
 	if (json_string_value(json_object_get(j, "id")) == NULL ||
 	    strlen(json_string_value(json_object_get(j, "id"))) != 32 ||
@@ -263,6 +224,5 @@ admin_retrohunt(const char *server, const char *token, int argc, char **argv)
 		(long long)json_integer_value(json_object_get(j, "log_index")),
 		(long long)json_integer_value(json_object_get(j, "log_size")));
 	json_decref(j);
-	rc = follow(server, token, id);
-	return rc;
+	return follow(server, token, id);
 }

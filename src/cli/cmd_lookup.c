@@ -36,21 +36,16 @@ cli_lookup_batch(struct userconf *u, json_t *hashes, json_t **results)
 	json_t *req = json_pack("{s:O}", "hashes", hashes), *answer;
 	char *body = json_dumps(req, JSON_COMPACT);
 	struct http_response r;
-	int rc = 2;
+	int c, rc = 2;
 
 	json_decref(req);
 	if (body == NULL)
 		return 2;
-	if (http_call_home(u, "POST", "/v1/lookup", body, strlen(body),
-			   "application/json", NULL, &r) != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", u->server, r.error);
+	c = http_call_home(u, "POST", "/v1/lookup", body, strlen(body),
+			   "application/json", NULL, &r);
+	if (http_expect(u->server, c, &r, 200, 0) != 0)
 		goto out;
-	}
-	if (r.status != 200) {
-		http_explain(u->server, &r);
-		goto out;
-	}
-	answer = json_loadb(r.body, r.len, 0, NULL);
+	answer = http_answer_json(&r);
 	*results = json_incref(json_object_get(answer, "results"));
 	json_decref(answer);
 	if (!json_is_array(*results)) {

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/http.h"
 #include "cli/userconf.h"
+#include "common/err.h"
 #include "common/text.h"
 #include "common/xmalloc.h"
 
@@ -48,7 +49,7 @@ cmd_report_fp(int argc, char **argv)
 	struct userconf u;
 	json_t *body, *answer;
 	char *text, *safe;
-	int c, rc = 1;
+	int c;
 
 	optind = 0; /* GNU: start over, permuting (HASH first) */
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -77,29 +78,19 @@ cmd_report_fp(int argc, char **argv)
 	json_decref(body);
 	if (text == NULL)
 		fatal("out of memory");
-	if (http_call_home(&u, "POST", "/v1/fp", text, strlen(text),
-			   "application/json", NULL, &r) != 0) {
-		fprintf(stderr, "vigil: %s: %s\n", u.server, r.error);
-		free(text);
-		http_response_clear(&r);
-		return 2;
-	}
+	c = http_call_home(&u, "POST", "/v1/fp", text, strlen(text),
+			   "application/json", NULL, &r);
 	free(text);
+	if ((c = http_expect(u.server, c, &r, 201, 0)) != 0)
+		return c == VG_EIO || r.status == 0 ? 2 : 1;
 	safe = text_sanitize(hash, true);
-	if (r.status == 201) {
-		answer = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
-		printf("%s: reported as a false positive (sample %s)\n", safe,
-		       json_string_value(json_object_get(answer, "sha256"))
-			       ? json_string_value(
-					 json_object_get(answer, "sha256"))
-			       : "?");
-		json_decref(answer);
-		rc = 0;
-	} else {
-		http_explain(u.server, &r);
-		rc = r.status == 0 ? 2 : 1;
-	}
+	answer = http_answer_json(&r);
+	printf("%s: reported as a false positive (sample %s)\n", safe,
+	       json_string_value(json_object_get(answer, "sha256"))
+		       ? json_string_value(json_object_get(answer, "sha256"))
+		       : "?");
+	json_decref(answer);
 	free(safe);
 	http_response_clear(&r);
-	return rc;
+	return 0;
 }

@@ -214,7 +214,7 @@ http_call_home(struct userconf *u, const char *method, const char *path,
 
 	if (rc != 0 || resp->status != 421)
 		return rc;
-	j = json_loadb(resp->body ? resp->body : "", resp->len, 0, NULL);
+	j = http_answer_json(resp);
 	ep = json_string_value(json_object_get(j, "endpoint"));
 	if (ep == NULL || strlen(ep) >= sizeof(u->server) ||
 	    (strncmp(ep, "http://", 7) != 0 &&
@@ -231,6 +231,38 @@ http_call_home(struct userconf *u, const char *method, const char *path,
 	http_response_clear(resp);
 	return http_request_ex(method, u->server, path, u->token, body, len,
 			       ctype, header, resp);
+}
+
+int
+http_expect(const char *server, int rc, struct http_response *r, long want,
+	    long also)
+{
+	if (rc != 0) {
+		fprintf(stderr, "vigil: %s: %s\n", server, r->error);
+		http_response_clear(r);
+		return VG_EIO;
+	}
+	if (r->status != want && (also == 0 || r->status != also)) {
+		http_explain(server, r);
+		http_response_clear(r);
+		return VG_EINVAL;
+	}
+	return 0;
+}
+
+json_t *
+http_answer_json(const struct http_response *r)
+{
+	return json_loadb(r->body ? r->body : "", r->len, 0, NULL);
+}
+
+bool
+http_line_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
 }
 
 /* Explains an answer that is not 200 on stderr. */

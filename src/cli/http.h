@@ -7,6 +7,8 @@
 #ifndef VIGIL_CLI_HTTP_H
 #define VIGIL_CLI_HTTP_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HTTP_MAX_RESPONSE       (64u * 1024 * 1024)
@@ -59,6 +61,25 @@ int http_request_body_hdrs(const char *method, const char *base,
 /* Explains on stderr an answer whose status is not the expected one:
  * 429 with its Retry-After, 401 (enrol again), or the node's message. */
 void http_explain(const char *server, const struct http_response *r);
+
+/*
+ * Judges what a request gave: rc as http_request*() returned it, and the
+ * answer in r. Returns 0 when an answer came with status want, or also
+ * (0: no other). Otherwise says why on stderr as "vigil: SERVER: ..."
+ * (the transport's error) or as http_explain() does, frees r's body, and
+ * returns VG_EIO when no answer came, VG_EINVAL when the node answered
+ * another status (it refused or failed).
+ */
+int http_expect(const char *server, int rc, struct http_response *r, long want,
+		long also);
+
+/* The answer's body parsed as JSON: a new reference the caller decrefs,
+ * or NULL when the body is empty or not JSON. */
+json_t *http_answer_json(const struct http_response *r);
+
+/* True if s holds no control byte (below 0x20, or 0x7f): a value that can
+ * go into a header line as is. */
+bool http_line_safe(const char *s);
 
 struct userconf;
 
