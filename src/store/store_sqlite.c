@@ -663,6 +663,24 @@ run(struct store_sqlite *s, sqlite3_stmt *st, const char *what)
 	return rc == SQLITE_DONE ? 0 : rc;
 }
 
+/* Steps a statement that answers one count. */
+static int
+count_of(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
+	 uint64_t *n)
+{
+	int rc = step(s, st, what);
+
+	if (rc == SQLITE_ROW) {
+		int64_t v = sqlite3_column_int64(st, 0);
+		*n = v < 0 ? 0 : (uint64_t)v;
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		seterr(s, "%s: no row", what);
+		rc = VG_EIO;
+	}
+	return rc;
+}
+
 static int
 bind_text(struct store_sqlite *s, sqlite3_stmt *st, int i, const char *v)
 {
@@ -697,6 +715,61 @@ bind_double(struct store_sqlite *s, sqlite3_stmt *st, int i, double v)
 	int rc = sqlite3_bind_double(st, i, v);
 
 	return rc == SQLITE_OK ? 0 : dberr(s, rc, "bind");
+}
+
+/* Binds key (checked by the caller) as parameter 1 and steps for the
+ * one row it names: SQLITE_ROW, VG_ENOENT when there is none, or a VG_E*
+ * code. The caller reads the row, then resets st. */
+static int
+lookup(struct store_sqlite *s, sqlite3_stmt *st, const char *key,
+       const char *what)
+{
+	int rc = bind_text(s, st, 1, key);
+
+	if (rc == 0)
+		rc = step(s, st, what);
+	return rc == SQLITE_DONE ? VG_ENOENT : rc;
+}
+
+/* Binds the columns reputation_note and objects_renote_many write, of
+ * a reputation already checked, t as when it was seen. */
+static int
+bind_reputation(struct store_sqlite *s, sqlite3_stmt *st,
+		const struct reputation *r, int64_t t)
+{
+	int rc;
+
+	if ((rc = bind_text(s, st, 1, r->sha256)) != 0 ||
+	    (rc = bind_text(s, st, 2, r->md5)) != 0 ||
+	    (rc = bind_text(s, st, 3, r->sha1)) != 0 ||
+	    (rc = bind_i64(s, st, 4, (int64_t)r->size)) != 0 ||
+	    (rc = bind_text(s, st, 5, r->verdict)) != 0 ||
+	    (rc = bind_i64(s, st, 6, r->score)) != 0 ||
+	    (rc = bind_text(s, st, 7, r->detections)) != 0 ||
+	    (rc = bind_text(s, st, 8, r->type)) != 0 ||
+	    (rc = bind_i64(s, st, 9, t)) != 0 ||
+	    (rc = bind_double(s, st, 10, r->analysis_ms)) != 0)
+		return rc;
+	return bind_text(s, st, 11, r->because ? r->because : "[]");
+}
+
+/* Binds parameters 2 to 8 of the statements that record an analysis
+ * (ST_SAMPLE_VERDICT, ST_RESCAN_VERDICT); parameter 1 names the sample. */
+static int
+bind_verdict(struct store_sqlite *s, sqlite3_stmt *st, const char *verdict,
+	     int score, const char *detections_json, const char *mime,
+	     int64_t t, double analysis_ms, const char *report_json)
+{
+	int rc;
+
+	if ((rc = bind_text(s, st, 2, verdict)) != 0 ||
+	    (rc = bind_i64(s, st, 3, score)) != 0 ||
+	    (rc = bind_text(s, st, 4, detections_json)) != 0 ||
+	    (rc = bind_text(s, st, 5, mime)) != 0 ||
+	    (rc = bind_i64(s, st, 6, t)) != 0 ||
+	    (rc = bind_double(s, st, 7, analysis_ms)) != 0)
+		return rc;
+	return bind_text(s, st, 8, report_json);
 }
 
 static int
@@ -1369,14 +1442,8 @@ op_submission_get(struct store *base, const char *id, struct submission *out)
 	memset(out, 0, sizeof(*out));
 	if (!valid_id(id))
 		return VG_EINVAL;
-	if ((rc = bind_text(s, st, 1, id)) != 0)
-		goto out;
-	rc = step(s, st, "submission_get");
-	if (rc == SQLITE_ROW)
+	if ((rc = lookup(s, st, id, "submission_get")) == SQLITE_ROW)
 		rc = read_submission(s, st, out);
-	else if (rc == SQLITE_DONE)
-		rc = VG_ENOENT;
-out:
 	done(st);
 	return rc;
 }
@@ -1483,14 +1550,8 @@ op_job_get_by_sha256(struct store *base, const char *sha256, struct job *out)
 	memset(out, 0, sizeof(*out));
 	if (!valid_hash(sha256, 64))
 		return VG_EINVAL;
-	if ((rc = bind_text(s, st, 1, sha256)) != 0)
-		goto out;
-	rc = step(s, st, "job_get_by_sha256");
-	if (rc == SQLITE_ROW)
+	if ((rc = lookup(s, st, sha256, "job_get_by_sha256")) == SQLITE_ROW)
 		rc = read_job(s, st, out);
-	else if (rc == SQLITE_DONE)
-		rc = VG_ENOENT;
-out:
 	done(st);
 	return rc;
 }
@@ -1562,13 +1623,8 @@ op_job_finish(struct store *base, int64_t id, const char *report_json,
 
 	st = s->st[ST_SAMPLE_VERDICT];
 	if ((rc = bind_text(s, st, 1, sha256)) != 0 ||
-	    (rc = bind_text(s, st, 2, verdict)) != 0 ||
-	    (rc = bind_i64(s, st, 3, score)) != 0 ||
-	    (rc = bind_text(s, st, 4, detections_json)) != 0 ||
-	    (rc = bind_text(s, st, 5, mime)) != 0 ||
-	    (rc = bind_i64(s, st, 6, t)) != 0 ||
-	    (rc = bind_double(s, st, 7, analysis_ms)) != 0 ||
-	    (rc = bind_text(s, st, 8, report_json)) != 0 ||
+	    (rc = bind_verdict(s, st, verdict, score, detections_json, mime, t,
+			       analysis_ms, report_json)) != 0 ||
 	    (rc = run(s, st, "job_finish: reputation")) != 0)
 		goto out;
 	/* The foreign key makes a job without its sample impossible unless
@@ -1741,13 +1797,8 @@ op_rescan_finish(struct store *base, int64_t id, const char *report_json,
 	done(st);
 	st = s->st[ST_RESCAN_VERDICT];
 	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
-	    (rc = bind_text(s, st, 2, verdict)) != 0 ||
-	    (rc = bind_i64(s, st, 3, score)) != 0 ||
-	    (rc = bind_text(s, st, 4, detections_json)) != 0 ||
-	    (rc = bind_text(s, st, 5, mime)) != 0 ||
-	    (rc = bind_i64(s, st, 6, t)) != 0 ||
-	    (rc = bind_double(s, st, 7, analysis_ms)) != 0 ||
-	    (rc = bind_text(s, st, 8, report_json)) != 0 ||
+	    (rc = bind_verdict(s, st, verdict, score, detections_json, mime, t,
+			       analysis_ms, report_json)) != 0 ||
 	    (rc = run(s, st, "rescan_finish: reputation")) != 0)
 		goto out;
 	done(st);
@@ -1800,15 +1851,8 @@ op_rescans_queued(struct store *base, uint64_t *n)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = s->st[ST_RESCANS_QUEUED];
-	int rc = step(s, st, "rescans_queued");
+	int rc = count_of(s, st, "rescans_queued", n);
 
-	if (rc == SQLITE_ROW) {
-		int64_t v = sqlite3_column_int64(st, 0);
-		*n = v < 0 ? 0 : (uint64_t)v;
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = VG_EIO;
-	}
 	done(st);
 	return rc;
 }
@@ -1881,14 +1925,8 @@ op_reputation_get(struct store *base, const char *hash, struct reputation *out)
 		seterr(s, "reputation_get: not lowercase hex");
 		return VG_EINVAL;
 	}
-	if ((rc = bind_text(s, st, 1, hash)) != 0)
-		goto out;
-	rc = step(s, st, "reputation_get");
-	if (rc == SQLITE_ROW)
+	if ((rc = lookup(s, st, hash, "reputation_get")) == SQLITE_ROW)
 		rc = read_reputation(s, st, out);
-	else if (rc == SQLITE_DONE)
-		rc = VG_ENOENT;
-out:
 	done(st);
 	return rc;
 }
@@ -1950,20 +1988,8 @@ op_reputation_note(struct store *base, const struct reputation *r)
 		seterr(s, "reputation_note: invalid reputation");
 		return VG_EINVAL;
 	}
-	if ((rc = bind_text(s, st, 1, r->sha256)) != 0 ||
-	    (rc = bind_text(s, st, 2, r->md5)) != 0 ||
-	    (rc = bind_text(s, st, 3, r->sha1)) != 0 ||
-	    (rc = bind_i64(s, st, 4, (int64_t)r->size)) != 0 ||
-	    (rc = bind_text(s, st, 5, r->verdict)) != 0 ||
-	    (rc = bind_i64(s, st, 6, r->score)) != 0 ||
-	    (rc = bind_text(s, st, 7, r->detections)) != 0 ||
-	    (rc = bind_text(s, st, 8, r->type)) != 0 ||
-	    (rc = bind_i64(s, st, 9, t)) != 0 ||
-	    (rc = bind_double(s, st, 10, r->analysis_ms)) != 0 ||
-	    (rc = bind_text(s, st, 11, r->because ? r->because : "[]")) != 0)
-		goto out;
-	rc = run(s, st, "reputation_note");
-out:
+	if ((rc = bind_reputation(s, st, r, t)) == 0)
+		rc = run(s, st, "reputation_note");
 	done(st);
 	return rc;
 }
@@ -1973,15 +1999,8 @@ op_jobs_queued(struct store *base, uint64_t *n)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = s->st[ST_JOBS_QUEUED];
-	int rc = step(s, st, "jobs_queued");
+	int rc = count_of(s, st, "jobs_queued", n);
 
-	if (rc == SQLITE_ROW) {
-		int64_t v = sqlite3_column_int64(st, 0);
-		*n = v < 0 ? 0 : (uint64_t)v;
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = VG_EIO;
-	}
 	done(st);
 	return rc;
 }
@@ -2073,24 +2092,6 @@ valid_reason(const char *r)
 		return false;
 	n = strnlen(r, STORE_FP_REASON_MAX + 1);
 	return n >= 1 && n <= STORE_FP_REASON_MAX;
-}
-
-/* Steps a statement that answers one count. */
-static int
-count_of(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
-	 uint64_t *n)
-{
-	int rc = step(s, st, what);
-
-	if (rc == SQLITE_ROW) {
-		int64_t v = sqlite3_column_int64(st, 0);
-		*n = v < 0 ? 0 : (uint64_t)v;
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		seterr(s, "%s: no row", what);
-		rc = VG_EIO;
-	}
-	return rc;
 }
 
 static int
@@ -2352,14 +2353,8 @@ op_retraction_get(struct store *base, const char *sha256,
 		seterr(s, "retraction_get: not a SHA-256");
 		return VG_EINVAL;
 	}
-	if ((rc = bind_text(s, st, 1, sha256)) != 0)
-		goto out;
-	rc = step(s, st, "retraction_get");
-	if (rc == SQLITE_ROW)
+	if ((rc = lookup(s, st, sha256, "retraction_get")) == SQLITE_ROW)
 		rc = read_retraction(s, st, out);
-	else if (rc == SQLITE_DONE)
-		rc = VG_ENOENT;
-out:
 	done(st);
 	return rc;
 }
@@ -2424,18 +2419,7 @@ op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
 			(*skipped)++;
 			continue;
 		}
-		if (rc == 0 && (rc = bind_text(s, st, 1, r[i].sha256)) == 0 &&
-		    (rc = bind_text(s, st, 2, r[i].md5)) == 0 &&
-		    (rc = bind_text(s, st, 3, r[i].sha1)) == 0 &&
-		    (rc = bind_i64(s, st, 4, (int64_t)r[i].size)) == 0 &&
-		    (rc = bind_text(s, st, 5, r[i].verdict)) == 0 &&
-		    (rc = bind_i64(s, st, 6, r[i].score)) == 0 &&
-		    (rc = bind_text(s, st, 7, r[i].detections)) == 0 &&
-		    (rc = bind_text(s, st, 8, r[i].type)) == 0 &&
-		    (rc = bind_i64(s, st, 9, t)) == 0 &&
-		    (rc = bind_double(s, st, 10, r[i].analysis_ms)) == 0 &&
-		    (rc = bind_text(s, st, 11,
-				    r[i].because ? r[i].because : "[]")) == 0)
+		if (rc == 0 && (rc = bind_reputation(s, st, &r[i], t)) == 0)
 			rc = run(s, st, "objects_renote_many");
 		done(st);
 		if (rc != 0) {
