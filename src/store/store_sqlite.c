@@ -717,20 +717,6 @@ bind_double(struct store_sqlite *s, sqlite3_stmt *st, int i, double v)
 	return rc == SQLITE_OK ? 0 : dberr(s, rc, "bind");
 }
 
-/* Binds key (checked by the caller) as parameter 1 and steps for the
- * one row it names: SQLITE_ROW, VG_ENOENT when there is none, or a VG_E*
- * code. The caller reads the row, then resets st. */
-static int
-lookup(struct store_sqlite *s, sqlite3_stmt *st, const char *key,
-       const char *what)
-{
-	int rc = bind_text(s, st, 1, key);
-
-	if (rc == 0)
-		rc = step(s, st, what);
-	return rc == SQLITE_DONE ? VG_ENOENT : rc;
-}
-
 /* Binds the columns reputation_note and objects_renote_many write, of
  * a reputation already checked, t as when it was seen. */
 static int
@@ -832,6 +818,33 @@ valid_verdict(const char *v, size_t n)
 			return true;
 	}
 	return false;
+}
+
+/* Binds key (checked by the caller) as parameter 1 and steps for the
+ * one row it names: SQLITE_ROW, VG_ENOENT when there is none, or a VG_E*
+ * code. The caller reads the row, then resets st. */
+static int
+lookup(struct store_sqlite *s, sqlite3_stmt *st, const char *key,
+       const char *what)
+{
+	int rc = bind_text(s, st, 1, key);
+
+	if (rc == 0)
+		rc = step(s, st, what);
+	return rc == SQLITE_DONE ? VG_ENOENT : rc;
+}
+
+/* lookup() of a SHA-256, refused (VG_EINVAL) unless it is 64 lowercase
+ * hex digits. */
+static int
+lookup_sha256(struct store_sqlite *s, sqlite3_stmt *st, const char *sha256,
+	      const char *what)
+{
+	if (!valid_hash(sha256, 64)) {
+		seterr(s, "%s: not a SHA-256", what);
+		return VG_EINVAL;
+	}
+	return lookup(s, st, sha256, what);
 }
 
 /* Column readers: each checks the stored type and value before copying,
@@ -1403,13 +1416,7 @@ op_sample_locate(struct store *base, const char *sha256, struct sample_loc *out)
 	int64_t seg, off, len;
 	int rc;
 
-	if (!valid_hash(sha256, 64)) {
-		seterr(s, "sample_locate: invalid hash");
-		return VG_EINVAL;
-	}
-	if ((rc = bind_text(s, st, 1, sha256)) != 0)
-		return rc;
-	rc = step(s, st, "sample_locate");
+	rc = lookup_sha256(s, st, sha256, "sample_locate");
 	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL &&
 	    sqlite3_column_type(st, 1) == SQLITE_NULL &&
 	    sqlite3_column_type(st, 2) == SQLITE_NULL) {
@@ -1424,9 +1431,8 @@ op_sample_locate(struct store *base, const char *sha256, struct sample_loc *out)
 			out->offset = (uint64_t)off;
 			out->length = (uint64_t)len;
 		}
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == VG_ENOENT) {
 		seterr(s, "sample_locate: %s is not stored", sha256);
-		rc = VG_ENOENT;
 	}
 	done(st);
 	return rc;
@@ -1548,9 +1554,8 @@ op_job_get_by_sha256(struct store *base, const char *sha256, struct job *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!valid_hash(sha256, 64))
-		return VG_EINVAL;
-	if ((rc = lookup(s, st, sha256, "job_get_by_sha256")) == SQLITE_ROW)
+	if ((rc = lookup_sha256(s, st, sha256, "job_get_by_sha256")) ==
+	    SQLITE_ROW)
 		rc = read_job(s, st, out);
 	done(st);
 	return rc;
@@ -1912,20 +1917,11 @@ static int
 op_reputation_get(struct store *base, const char *hash, struct reputation *out)
 {
 	struct store_sqlite *s = to_sqlite(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = s->st[ST_REP_SHA256];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (hash == NULL || strnlen(hash, 65) != 64) {
-		seterr(s, "reputation_get: not a SHA-256");
-		return VG_EINVAL;
-	}
-	st = s->st[ST_REP_SHA256];
-	if (!hex_is_lower(hash, strlen(hash))) {
-		seterr(s, "reputation_get: not lowercase hex");
-		return VG_EINVAL;
-	}
-	if ((rc = lookup(s, st, hash, "reputation_get")) == SQLITE_ROW)
+	if ((rc = lookup_sha256(s, st, hash, "reputation_get")) == SQLITE_ROW)
 		rc = read_reputation(s, st, out);
 	done(st);
 	return rc;
@@ -2349,11 +2345,7 @@ op_retraction_get(struct store *base, const char *sha256,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!valid_hash(sha256, 64)) {
-		seterr(s, "retraction_get: not a SHA-256");
-		return VG_EINVAL;
-	}
-	if ((rc = lookup(s, st, sha256, "retraction_get")) == SQLITE_ROW)
+	if ((rc = lookup_sha256(s, st, sha256, "retraction_get")) == SQLITE_ROW)
 		rc = read_retraction(s, st, out);
 	done(st);
 	return rc;
