@@ -681,6 +681,30 @@ count_of(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
 	return rc;
 }
 
+/* Steps a statement that answers rows: 1 for a row, 0 at the end, or a
+ * VG_E* code. */
+static int
+next_row(struct store_sqlite *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = step(s, st, what);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* Prepares the SELECT of one call of an each operation, not once at
+ * open: its callback may use the store, even the same operation. The
+ * caller finalizes *st. */
+static int
+prepare_each(struct store_sqlite *s, const char *sql, const char *what,
+	     sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+
+	return rc == SQLITE_OK ? 0 : dberr(s, rc, what);
+}
+
 static int
 bind_text(struct store_sqlite *s, sqlite3_stmt *st, int i, const char *v)
 {
@@ -1874,29 +1898,18 @@ op_samples_stored_each(struct store *base,
 
 	if (fn == NULL)
 		return VG_EINVAL;
-	/* Prepared per call, as reputation_each: fn may use the store. */
-	rc = sqlite3_prepare_v2(
-		s->db,
-		"SELECT sha256, blob_segment, blob_offset, blob_length"
-		" FROM samples WHERE blob_segment IS NOT NULL"
-		" ORDER BY prevalence DESC, last_seen DESC, n",
-		-1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		rc = dberr(s, rc, "samples_stored_each");
+	if ((rc = prepare_each(
+		     s,
+		     "SELECT sha256, blob_segment, blob_offset, blob_length"
+		     " FROM samples WHERE blob_segment IS NOT NULL"
+		     " ORDER BY prevalence DESC, last_seen DESC, n",
+		     "samples_stored_each", &st)) != 0)
 		goto out;
-	}
-	for (;;) {
+	while ((rc = next_row(s, st, "samples_stored_each")) == 1) {
 		struct sample_loc loc;
 		char sha256[65];
 		int64_t seg, off, len;
 
-		rc = step(s, st, "samples_stored_each");
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW)
-			break;
 		if ((rc = col_hex(s, st, 0, 64, sha256)) != 0 ||
 		    (rc = col_i64(s, st, 1, 1, INT64_MAX, &seg)) != 0 ||
 		    (rc = col_i64(s, st, 2, 0, INT64_MAX, &off)) != 0 ||
@@ -1938,22 +1951,11 @@ op_reputation_each(struct store *base,
 
 	if (fn == NULL)
 		return VG_EINVAL;
-	/* Prepared per call, not once: fn may call back into the store,
-	 * even into reputation_each. One SELECT reads one snapshot. */
-	rc = sqlite3_prepare_v2(s->db, "SELECT " REP_COLS " FROM samples", -1,
-				&st, NULL);
-	if (rc != SQLITE_OK) {
-		rc = dberr(s, rc, "reputation_each");
+	/* One SELECT reads one snapshot. */
+	if ((rc = prepare_each(s, "SELECT " REP_COLS " FROM samples",
+			       "reputation_each", &st)) != 0)
 		goto out;
-	}
-	for (;;) {
-		rc = step(s, st, "reputation_each");
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW)
-			break;
+	while ((rc = next_row(s, st, "reputation_each")) == 1) {
 		if ((rc = read_reputation(s, st, &r)) != 0)
 			break;
 		rc = fn(&r, ud);
@@ -2159,14 +2161,7 @@ op_fp_list(struct store *base, struct fp_summary **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	/* One read transaction: the rows of a sample come together. */
-	for (;;) {
-		rc = step(s, st, "fp_list");
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW)
-			goto fail;
+	while ((rc = next_row(s, st, "fp_list")) == 1) {
 		if ((rc = col_hex(s, st, 0, 64, sha)) != 0 ||
 		    (rc = col_i64(s, st, 2, 0, INT64_MAX, &when)) != 0)
 			goto fail;
@@ -2192,6 +2187,8 @@ op_fp_list(struct store *base, struct fp_summary **out, size_t *n)
 		cur->reasons[cur->reporters++] = reason;
 		cur->last = when;
 	}
+	if (rc != 0)
+		goto fail;
 	done(st);
 	if (nv > 1)
 		qsort(v, nv, sizeof(*v), cmp_first);
@@ -2362,23 +2359,12 @@ op_retraction_each(struct store *base,
 
 	if (fn == NULL)
 		return VG_EINVAL;
-	/* Prepared per call, as reputation_each: fn may use the store. */
-	rc = sqlite3_prepare_v2(s->db,
-				"SELECT " RETR_COLS " FROM retractions"
-				" WHERE undone IS NULL",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		rc = dberr(s, rc, "retraction_each");
+	if ((rc = prepare_each(s,
+			       "SELECT " RETR_COLS " FROM retractions"
+			       " WHERE undone IS NULL",
+			       "retraction_each", &st)) != 0)
 		goto out;
-	}
-	for (;;) {
-		rc = step(s, st, "retraction_each");
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW)
-			break;
+	while ((rc = next_row(s, st, "retraction_each")) == 1) {
 		if ((rc = read_retraction(s, st, &r)) != 0)
 			break;
 		rc = fn(&r, ud);
