@@ -527,6 +527,21 @@ limits_json(uint32_t hit)
 	return a;
 }
 
+/* The members an object and the whole report both carry, in this order:
+ * verdict, score, detections and because (docs/REPORT.md: the report's
+ * are object 0's). */
+static void
+set_verdict(json_t *j, enum verdict verdict, int score, char **detections,
+	    const struct cause *because, size_t n_detections)
+{
+	json_object_set_new(j, "verdict", json_string(verdict_name(verdict)));
+	json_object_set_new(j, "score", json_integer(score));
+	json_object_set_new(j, "detections",
+			    strv_json(detections, n_detections));
+	json_object_set_new(j, "because",
+			    because_json(detections, because, n_detections));
+}
+
 static json_t *
 object_json(const struct object *o)
 {
@@ -570,14 +585,8 @@ object_json(const struct object *o)
 	json_object_set_new(j, "limits_exceeded", limits_json(o->limits_hit));
 	json_object_set_new(j, "problems",
 			    strv_json(o->problems, o->n_problems));
-	json_object_set_new(j, "verdict",
-			    json_string(verdict_name(o->verdict)));
-	json_object_set_new(j, "score", json_integer(o->score));
-	json_object_set_new(j, "detections",
-			    strv_json(o->detections, o->n_detections));
-	json_object_set_new(
-		j, "because",
-		because_json(o->detections, o->because, o->n_detections));
+	set_verdict(j, o->verdict, o->score, o->detections, o->because,
+		    o->n_detections);
 	return j;
 }
 
@@ -589,14 +598,8 @@ report_to_json(const struct report *r)
 
 	json_object_set_new(j, "version", json_integer(REPORT_VERSION));
 	json_object_set_new(j, "path", jstr(r->path));
-	json_object_set_new(j, "verdict",
-			    json_string(verdict_name(r->verdict)));
-	json_object_set_new(j, "score", json_integer(r->score));
-	json_object_set_new(j, "detections",
-			    strv_json(r->detections, r->n_detections));
-	json_object_set_new(
-		j, "because",
-		because_json(r->detections, r->because, r->n_detections));
+	set_verdict(j, r->verdict, r->score, r->detections, r->because,
+		    r->n_detections);
 	json_object_set_new(j, "limits_exceeded", limits_json(r->limits_hit));
 	json_object_set_new(j, "problems",
 			    strv_json(r->problems, r->n_problems));

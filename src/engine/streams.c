@@ -106,6 +106,40 @@ over_bounds(struct outbuf *o, uint64_t in_used, uint32_t *limit)
 	return false;
 }
 
+/* Room for a decoder's next step, having used in_used bytes of input;
+ * 0 when the member must end there, with *end set to M_BAD (out of
+ * memory) or M_LIMIT (m->limit says which). */
+static size_t
+step_room(struct outbuf *o, uint64_t in_used, struct member *m,
+	  enum member_end *end)
+{
+	size_t room = out_room(o);
+
+	if (room == 0 && o->oom) {
+		m->why = "out of memory";
+		*end = M_BAD;
+		return 0;
+	}
+	if (room == 0 || over_bounds(o, in_used, &m->limit)) {
+		if (room == 0)
+			over_bounds(o, in_used, &m->limit);
+		*end = M_LIMIT;
+		return 0;
+	}
+	return room;
+}
+
+/* The next piece of in (inlen bytes, *fed of them handed over) for a
+ * decoder that counts its input in unsigned int; adds it to *fed. */
+static unsigned int
+next_input(size_t inlen, size_t *fed)
+{
+	size_t n = inlen - *fed < UINT_MAX ? inlen - *fed : UINT_MAX;
+
+	*fed += n;
+	return (unsigned int)n;
+}
+
 static enum member_end
 gzip_member(const uint8_t *in, size_t inlen, struct outbuf *o, struct member *m)
 {
@@ -124,33 +158,19 @@ gzip_member(const uint8_t *in, size_t inlen, struct outbuf *o, struct member *m)
 	h.name_max = sizeof(m->name) - 1;
 	inflateGetHeader(&z, &h);
 	for (;;) {
-		size_t room = out_room(o), before;
+		size_t room = step_room(o, fed - z.avail_in, m, &end);
 		int rc;
 
-		if (room == 0 && o->oom) {
-			m->why = "out of memory";
-			end = M_BAD;
+		if (room == 0)
 			break;
-		}
-		if (room == 0 || over_bounds(o, fed - z.avail_in, &m->limit)) {
-			if (room == 0)
-				over_bounds(o, fed - z.avail_in, &m->limit);
-			end = M_LIMIT;
-			break;
-		}
 		if (z.avail_in == 0 && fed < inlen) {
-			size_t n =
-				inlen - fed < UINT_MAX ? inlen - fed : UINT_MAX;
-
 			z.next_in = (Bytef *)(uintptr_t)(in + fed);
-			z.avail_in = (uInt)n;
-			fed += n;
+			z.avail_in = next_input(inlen, &fed);
 		}
 		z.next_out = o->p + o->len;
 		z.avail_out = (uInt)room;
-		before = room;
 		rc = inflate(&z, Z_NO_FLUSH);
-		o->len += before - z.avail_out;
+		o->len += room - z.avail_out;
 		if (rc == Z_STREAM_END) {
 			end = M_END;
 			break;
@@ -193,33 +213,19 @@ bzip2_member(const uint8_t *in, size_t inlen, struct outbuf *o,
 		return M_BAD;
 	}
 	for (;;) {
-		size_t room = out_room(o), before;
+		size_t room = step_room(o, fed - s.avail_in, m, &end);
 		int rc;
 
-		if (room == 0 && o->oom) {
-			m->why = "out of memory";
-			end = M_BAD;
+		if (room == 0)
 			break;
-		}
-		if (room == 0 || over_bounds(o, fed - s.avail_in, &m->limit)) {
-			if (room == 0)
-				over_bounds(o, fed - s.avail_in, &m->limit);
-			end = M_LIMIT;
-			break;
-		}
 		if (s.avail_in == 0 && fed < inlen) {
-			size_t n =
-				inlen - fed < UINT_MAX ? inlen - fed : UINT_MAX;
-
 			s.next_in = (char *)(uintptr_t)(in + fed);
-			s.avail_in = (unsigned int)n;
-			fed += n;
+			s.avail_in = next_input(inlen, &fed);
 		}
 		s.next_out = (char *)(o->p + o->len);
 		s.avail_out = (unsigned int)room;
-		before = room;
 		rc = BZ2_bzDecompress(&s);
-		o->len += before - s.avail_out;
+		o->len += room - s.avail_out;
 		if (rc == BZ_STREAM_END) {
 			end = M_END;
 			break;
@@ -264,25 +270,15 @@ xz_member(const uint8_t *in, size_t inlen, struct outbuf *o, struct member *m)
 	s.next_in = in;
 	s.avail_in = inlen;
 	for (;;) {
-		size_t room = out_room(o), before;
+		size_t room = step_room(o, s.total_in, m, &end);
 		lzma_ret rc;
 
-		if (room == 0 && o->oom) {
-			m->why = "out of memory";
-			end = M_BAD;
+		if (room == 0)
 			break;
-		}
-		if (room == 0 || over_bounds(o, s.total_in, &m->limit)) {
-			if (room == 0)
-				over_bounds(o, s.total_in, &m->limit);
-			end = M_LIMIT;
-			break;
-		}
 		s.next_out = o->p + o->len;
 		s.avail_out = room;
-		before = room;
 		rc = lzma_code(&s, LZMA_FINISH);
-		o->len += before - s.avail_out;
+		o->len += room - s.avail_out;
 		if (rc == LZMA_STREAM_END) {
 			end = M_END;
 			break;

@@ -663,6 +663,48 @@ run(struct store_sqlite *s, sqlite3_stmt *st, const char *what)
 	return rc == SQLITE_DONE ? 0 : rc;
 }
 
+/* Steps a statement that answers one count. */
+static int
+count_of(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
+	 uint64_t *n)
+{
+	int rc = step(s, st, what);
+
+	if (rc == SQLITE_ROW) {
+		int64_t v = sqlite3_column_int64(st, 0);
+		*n = v < 0 ? 0 : (uint64_t)v;
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		seterr(s, "%s: no row", what);
+		rc = VG_EIO;
+	}
+	return rc;
+}
+
+/* Steps a statement that answers rows: 1 for a row, 0 at the end, or a
+ * VG_E* code. */
+static int
+next_row(struct store_sqlite *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = step(s, st, what);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* Prepares the SELECT of one call of an each operation, not once at
+ * open: its callback may use the store, even the same operation. The
+ * caller finalizes *st. */
+static int
+prepare_each(struct store_sqlite *s, const char *sql, const char *what,
+	     sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+
+	return rc == SQLITE_OK ? 0 : dberr(s, rc, what);
+}
+
 static int
 bind_text(struct store_sqlite *s, sqlite3_stmt *st, int i, const char *v)
 {
@@ -697,6 +739,47 @@ bind_double(struct store_sqlite *s, sqlite3_stmt *st, int i, double v)
 	int rc = sqlite3_bind_double(st, i, v);
 
 	return rc == SQLITE_OK ? 0 : dberr(s, rc, "bind");
+}
+
+/* Binds the columns reputation_note and objects_renote_many write, of
+ * a reputation already checked, t as when it was seen. */
+static int
+bind_reputation(struct store_sqlite *s, sqlite3_stmt *st,
+		const struct reputation *r, int64_t t)
+{
+	int rc;
+
+	if ((rc = bind_text(s, st, 1, r->sha256)) != 0 ||
+	    (rc = bind_text(s, st, 2, r->md5)) != 0 ||
+	    (rc = bind_text(s, st, 3, r->sha1)) != 0 ||
+	    (rc = bind_i64(s, st, 4, (int64_t)r->size)) != 0 ||
+	    (rc = bind_text(s, st, 5, r->verdict)) != 0 ||
+	    (rc = bind_i64(s, st, 6, r->score)) != 0 ||
+	    (rc = bind_text(s, st, 7, r->detections)) != 0 ||
+	    (rc = bind_text(s, st, 8, r->type)) != 0 ||
+	    (rc = bind_i64(s, st, 9, t)) != 0 ||
+	    (rc = bind_double(s, st, 10, r->analysis_ms)) != 0)
+		return rc;
+	return bind_text(s, st, 11, r->because ? r->because : "[]");
+}
+
+/* Binds parameters 2 to 8 of the statements that record an analysis
+ * (ST_SAMPLE_VERDICT, ST_RESCAN_VERDICT); parameter 1 names the sample. */
+static int
+bind_verdict(struct store_sqlite *s, sqlite3_stmt *st, const char *verdict,
+	     int score, const char *detections_json, const char *mime,
+	     int64_t t, double analysis_ms, const char *report_json)
+{
+	int rc;
+
+	if ((rc = bind_text(s, st, 2, verdict)) != 0 ||
+	    (rc = bind_i64(s, st, 3, score)) != 0 ||
+	    (rc = bind_text(s, st, 4, detections_json)) != 0 ||
+	    (rc = bind_text(s, st, 5, mime)) != 0 ||
+	    (rc = bind_i64(s, st, 6, t)) != 0 ||
+	    (rc = bind_double(s, st, 7, analysis_ms)) != 0)
+		return rc;
+	return bind_text(s, st, 8, report_json);
 }
 
 static int
@@ -759,6 +842,33 @@ valid_verdict(const char *v, size_t n)
 			return true;
 	}
 	return false;
+}
+
+/* Binds key (checked by the caller) as parameter 1 and steps for the
+ * one row it names: SQLITE_ROW, VG_ENOENT when there is none, or a VG_E*
+ * code. The caller reads the row, then resets st. */
+static int
+lookup(struct store_sqlite *s, sqlite3_stmt *st, const char *key,
+       const char *what)
+{
+	int rc = bind_text(s, st, 1, key);
+
+	if (rc == 0)
+		rc = step(s, st, what);
+	return rc == SQLITE_DONE ? VG_ENOENT : rc;
+}
+
+/* lookup() of a SHA-256, refused (VG_EINVAL) unless it is 64 lowercase
+ * hex digits. */
+static int
+lookup_sha256(struct store_sqlite *s, sqlite3_stmt *st, const char *sha256,
+	      const char *what)
+{
+	if (!valid_hash(sha256, 64)) {
+		seterr(s, "%s: not a SHA-256", what);
+		return VG_EINVAL;
+	}
+	return lookup(s, st, sha256, what);
 }
 
 /* Column readers: each checks the stored type and value before copying,
@@ -1330,13 +1440,7 @@ op_sample_locate(struct store *base, const char *sha256, struct sample_loc *out)
 	int64_t seg, off, len;
 	int rc;
 
-	if (!valid_hash(sha256, 64)) {
-		seterr(s, "sample_locate: invalid hash");
-		return VG_EINVAL;
-	}
-	if ((rc = bind_text(s, st, 1, sha256)) != 0)
-		return rc;
-	rc = step(s, st, "sample_locate");
+	rc = lookup_sha256(s, st, sha256, "sample_locate");
 	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL &&
 	    sqlite3_column_type(st, 1) == SQLITE_NULL &&
 	    sqlite3_column_type(st, 2) == SQLITE_NULL) {
@@ -1351,9 +1455,8 @@ op_sample_locate(struct store *base, const char *sha256, struct sample_loc *out)
 			out->offset = (uint64_t)off;
 			out->length = (uint64_t)len;
 		}
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == VG_ENOENT) {
 		seterr(s, "sample_locate: %s is not stored", sha256);
-		rc = VG_ENOENT;
 	}
 	done(st);
 	return rc;
@@ -1369,14 +1472,8 @@ op_submission_get(struct store *base, const char *id, struct submission *out)
 	memset(out, 0, sizeof(*out));
 	if (!valid_id(id))
 		return VG_EINVAL;
-	if ((rc = bind_text(s, st, 1, id)) != 0)
-		goto out;
-	rc = step(s, st, "submission_get");
-	if (rc == SQLITE_ROW)
+	if ((rc = lookup(s, st, id, "submission_get")) == SQLITE_ROW)
 		rc = read_submission(s, st, out);
-	else if (rc == SQLITE_DONE)
-		rc = VG_ENOENT;
-out:
 	done(st);
 	return rc;
 }
@@ -1481,16 +1578,9 @@ op_job_get_by_sha256(struct store *base, const char *sha256, struct job *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!valid_hash(sha256, 64))
-		return VG_EINVAL;
-	if ((rc = bind_text(s, st, 1, sha256)) != 0)
-		goto out;
-	rc = step(s, st, "job_get_by_sha256");
-	if (rc == SQLITE_ROW)
+	if ((rc = lookup_sha256(s, st, sha256, "job_get_by_sha256")) ==
+	    SQLITE_ROW)
 		rc = read_job(s, st, out);
-	else if (rc == SQLITE_DONE)
-		rc = VG_ENOENT;
-out:
 	done(st);
 	return rc;
 }
@@ -1562,13 +1652,8 @@ op_job_finish(struct store *base, int64_t id, const char *report_json,
 
 	st = s->st[ST_SAMPLE_VERDICT];
 	if ((rc = bind_text(s, st, 1, sha256)) != 0 ||
-	    (rc = bind_text(s, st, 2, verdict)) != 0 ||
-	    (rc = bind_i64(s, st, 3, score)) != 0 ||
-	    (rc = bind_text(s, st, 4, detections_json)) != 0 ||
-	    (rc = bind_text(s, st, 5, mime)) != 0 ||
-	    (rc = bind_i64(s, st, 6, t)) != 0 ||
-	    (rc = bind_double(s, st, 7, analysis_ms)) != 0 ||
-	    (rc = bind_text(s, st, 8, report_json)) != 0 ||
+	    (rc = bind_verdict(s, st, verdict, score, detections_json, mime, t,
+			       analysis_ms, report_json)) != 0 ||
 	    (rc = run(s, st, "job_finish: reputation")) != 0)
 		goto out;
 	/* The foreign key makes a job without its sample impossible unless
@@ -1741,13 +1826,8 @@ op_rescan_finish(struct store *base, int64_t id, const char *report_json,
 	done(st);
 	st = s->st[ST_RESCAN_VERDICT];
 	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
-	    (rc = bind_text(s, st, 2, verdict)) != 0 ||
-	    (rc = bind_i64(s, st, 3, score)) != 0 ||
-	    (rc = bind_text(s, st, 4, detections_json)) != 0 ||
-	    (rc = bind_text(s, st, 5, mime)) != 0 ||
-	    (rc = bind_i64(s, st, 6, t)) != 0 ||
-	    (rc = bind_double(s, st, 7, analysis_ms)) != 0 ||
-	    (rc = bind_text(s, st, 8, report_json)) != 0 ||
+	    (rc = bind_verdict(s, st, verdict, score, detections_json, mime, t,
+			       analysis_ms, report_json)) != 0 ||
 	    (rc = run(s, st, "rescan_finish: reputation")) != 0)
 		goto out;
 	done(st);
@@ -1800,15 +1880,8 @@ op_rescans_queued(struct store *base, uint64_t *n)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = s->st[ST_RESCANS_QUEUED];
-	int rc = step(s, st, "rescans_queued");
+	int rc = count_of(s, st, "rescans_queued", n);
 
-	if (rc == SQLITE_ROW) {
-		int64_t v = sqlite3_column_int64(st, 0);
-		*n = v < 0 ? 0 : (uint64_t)v;
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = VG_EIO;
-	}
 	done(st);
 	return rc;
 }
@@ -1825,29 +1898,18 @@ op_samples_stored_each(struct store *base,
 
 	if (fn == NULL)
 		return VG_EINVAL;
-	/* Prepared per call, as reputation_each: fn may use the store. */
-	rc = sqlite3_prepare_v2(
-		s->db,
-		"SELECT sha256, blob_segment, blob_offset, blob_length"
-		" FROM samples WHERE blob_segment IS NOT NULL"
-		" ORDER BY prevalence DESC, last_seen DESC, n",
-		-1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		rc = dberr(s, rc, "samples_stored_each");
+	if ((rc = prepare_each(
+		     s,
+		     "SELECT sha256, blob_segment, blob_offset, blob_length"
+		     " FROM samples WHERE blob_segment IS NOT NULL"
+		     " ORDER BY prevalence DESC, last_seen DESC, n",
+		     "samples_stored_each", &st)) != 0)
 		goto out;
-	}
-	for (;;) {
+	while ((rc = next_row(s, st, "samples_stored_each")) == 1) {
 		struct sample_loc loc;
 		char sha256[65];
 		int64_t seg, off, len;
 
-		rc = step(s, st, "samples_stored_each");
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW)
-			break;
 		if ((rc = col_hex(s, st, 0, 64, sha256)) != 0 ||
 		    (rc = col_i64(s, st, 1, 1, INT64_MAX, &seg)) != 0 ||
 		    (rc = col_i64(s, st, 2, 0, INT64_MAX, &off)) != 0 ||
@@ -1868,27 +1930,12 @@ static int
 op_reputation_get(struct store *base, const char *hash, struct reputation *out)
 {
 	struct store_sqlite *s = to_sqlite(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = s->st[ST_REP_SHA256];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (hash == NULL || strnlen(hash, 65) != 64) {
-		seterr(s, "reputation_get: not a SHA-256");
-		return VG_EINVAL;
-	}
-	st = s->st[ST_REP_SHA256];
-	if (!hex_is_lower(hash, strlen(hash))) {
-		seterr(s, "reputation_get: not lowercase hex");
-		return VG_EINVAL;
-	}
-	if ((rc = bind_text(s, st, 1, hash)) != 0)
-		goto out;
-	rc = step(s, st, "reputation_get");
-	if (rc == SQLITE_ROW)
+	if ((rc = lookup_sha256(s, st, hash, "reputation_get")) == SQLITE_ROW)
 		rc = read_reputation(s, st, out);
-	else if (rc == SQLITE_DONE)
-		rc = VG_ENOENT;
-out:
 	done(st);
 	return rc;
 }
@@ -1904,22 +1951,11 @@ op_reputation_each(struct store *base,
 
 	if (fn == NULL)
 		return VG_EINVAL;
-	/* Prepared per call, not once: fn may call back into the store,
-	 * even into reputation_each. One SELECT reads one snapshot. */
-	rc = sqlite3_prepare_v2(s->db, "SELECT " REP_COLS " FROM samples", -1,
-				&st, NULL);
-	if (rc != SQLITE_OK) {
-		rc = dberr(s, rc, "reputation_each");
+	/* One SELECT reads one snapshot. */
+	if ((rc = prepare_each(s, "SELECT " REP_COLS " FROM samples",
+			       "reputation_each", &st)) != 0)
 		goto out;
-	}
-	for (;;) {
-		rc = step(s, st, "reputation_each");
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW)
-			break;
+	while ((rc = next_row(s, st, "reputation_each")) == 1) {
 		if ((rc = read_reputation(s, st, &r)) != 0)
 			break;
 		rc = fn(&r, ud);
@@ -1950,20 +1986,8 @@ op_reputation_note(struct store *base, const struct reputation *r)
 		seterr(s, "reputation_note: invalid reputation");
 		return VG_EINVAL;
 	}
-	if ((rc = bind_text(s, st, 1, r->sha256)) != 0 ||
-	    (rc = bind_text(s, st, 2, r->md5)) != 0 ||
-	    (rc = bind_text(s, st, 3, r->sha1)) != 0 ||
-	    (rc = bind_i64(s, st, 4, (int64_t)r->size)) != 0 ||
-	    (rc = bind_text(s, st, 5, r->verdict)) != 0 ||
-	    (rc = bind_i64(s, st, 6, r->score)) != 0 ||
-	    (rc = bind_text(s, st, 7, r->detections)) != 0 ||
-	    (rc = bind_text(s, st, 8, r->type)) != 0 ||
-	    (rc = bind_i64(s, st, 9, t)) != 0 ||
-	    (rc = bind_double(s, st, 10, r->analysis_ms)) != 0 ||
-	    (rc = bind_text(s, st, 11, r->because ? r->because : "[]")) != 0)
-		goto out;
-	rc = run(s, st, "reputation_note");
-out:
+	if ((rc = bind_reputation(s, st, r, t)) == 0)
+		rc = run(s, st, "reputation_note");
 	done(st);
 	return rc;
 }
@@ -1973,15 +1997,8 @@ op_jobs_queued(struct store *base, uint64_t *n)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = s->st[ST_JOBS_QUEUED];
-	int rc = step(s, st, "jobs_queued");
+	int rc = count_of(s, st, "jobs_queued", n);
 
-	if (rc == SQLITE_ROW) {
-		int64_t v = sqlite3_column_int64(st, 0);
-		*n = v < 0 ? 0 : (uint64_t)v;
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = VG_EIO;
-	}
 	done(st);
 	return rc;
 }
@@ -2075,24 +2092,6 @@ valid_reason(const char *r)
 	return n >= 1 && n <= STORE_FP_REASON_MAX;
 }
 
-/* Steps a statement that answers one count. */
-static int
-count_of(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
-	 uint64_t *n)
-{
-	int rc = step(s, st, what);
-
-	if (rc == SQLITE_ROW) {
-		int64_t v = sqlite3_column_int64(st, 0);
-		*n = v < 0 ? 0 : (uint64_t)v;
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		seterr(s, "%s: no row", what);
-		rc = VG_EIO;
-	}
-	return rc;
-}
-
 static int
 op_fp_report_add(struct store *base, const char *sha256, const char *client_id,
 		 const char *reason, int64_t when)
@@ -2162,14 +2161,7 @@ op_fp_list(struct store *base, struct fp_summary **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	/* One read transaction: the rows of a sample come together. */
-	for (;;) {
-		rc = step(s, st, "fp_list");
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW)
-			goto fail;
+	while ((rc = next_row(s, st, "fp_list")) == 1) {
 		if ((rc = col_hex(s, st, 0, 64, sha)) != 0 ||
 		    (rc = col_i64(s, st, 2, 0, INT64_MAX, &when)) != 0)
 			goto fail;
@@ -2195,6 +2187,8 @@ op_fp_list(struct store *base, struct fp_summary **out, size_t *n)
 		cur->reasons[cur->reporters++] = reason;
 		cur->last = when;
 	}
+	if (rc != 0)
+		goto fail;
 	done(st);
 	if (nv > 1)
 		qsort(v, nv, sizeof(*v), cmp_first);
@@ -2348,18 +2342,8 @@ op_retraction_get(struct store *base, const char *sha256,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!valid_hash(sha256, 64)) {
-		seterr(s, "retraction_get: not a SHA-256");
-		return VG_EINVAL;
-	}
-	if ((rc = bind_text(s, st, 1, sha256)) != 0)
-		goto out;
-	rc = step(s, st, "retraction_get");
-	if (rc == SQLITE_ROW)
+	if ((rc = lookup_sha256(s, st, sha256, "retraction_get")) == SQLITE_ROW)
 		rc = read_retraction(s, st, out);
-	else if (rc == SQLITE_DONE)
-		rc = VG_ENOENT;
-out:
 	done(st);
 	return rc;
 }
@@ -2375,23 +2359,12 @@ op_retraction_each(struct store *base,
 
 	if (fn == NULL)
 		return VG_EINVAL;
-	/* Prepared per call, as reputation_each: fn may use the store. */
-	rc = sqlite3_prepare_v2(s->db,
-				"SELECT " RETR_COLS " FROM retractions"
-				" WHERE undone IS NULL",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		rc = dberr(s, rc, "retraction_each");
+	if ((rc = prepare_each(s,
+			       "SELECT " RETR_COLS " FROM retractions"
+			       " WHERE undone IS NULL",
+			       "retraction_each", &st)) != 0)
 		goto out;
-	}
-	for (;;) {
-		rc = step(s, st, "retraction_each");
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW)
-			break;
+	while ((rc = next_row(s, st, "retraction_each")) == 1) {
 		if ((rc = read_retraction(s, st, &r)) != 0)
 			break;
 		rc = fn(&r, ud);
@@ -2424,18 +2397,7 @@ op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
 			(*skipped)++;
 			continue;
 		}
-		if (rc == 0 && (rc = bind_text(s, st, 1, r[i].sha256)) == 0 &&
-		    (rc = bind_text(s, st, 2, r[i].md5)) == 0 &&
-		    (rc = bind_text(s, st, 3, r[i].sha1)) == 0 &&
-		    (rc = bind_i64(s, st, 4, (int64_t)r[i].size)) == 0 &&
-		    (rc = bind_text(s, st, 5, r[i].verdict)) == 0 &&
-		    (rc = bind_i64(s, st, 6, r[i].score)) == 0 &&
-		    (rc = bind_text(s, st, 7, r[i].detections)) == 0 &&
-		    (rc = bind_text(s, st, 8, r[i].type)) == 0 &&
-		    (rc = bind_i64(s, st, 9, t)) == 0 &&
-		    (rc = bind_double(s, st, 10, r[i].analysis_ms)) == 0 &&
-		    (rc = bind_text(s, st, 11,
-				    r[i].because ? r[i].because : "[]")) == 0)
+		if (rc == 0 && (rc = bind_reputation(s, st, &r[i], t)) == 0)
 			rc = run(s, st, "objects_renote_many");
 		done(st);
 		if (rc != 0) {

@@ -210,6 +210,22 @@ submit(struct store *st, int subn, int n, int k, bool *new_job)
 	return submit_at(st, subn, n, k, 1700000100, new_job);
 }
 
+/* Client 1, reporting sample k as submission 1. */
+static void
+one_sample(struct store *st, int k)
+{
+	put_client(st, 1);
+	assert_int_equal(submit(st, 1, 1, k, NULL), 0);
+}
+
+/* one_sample(), with the sample's job claimed into *j. */
+static void
+one_claimed(struct store *st, int k, struct job *j)
+{
+	one_sample(st, k);
+	assert_int_equal(st->ops->job_claim(st, j), 0);
+}
+
 static void
 test_open_creates_file_0600_in_wal_mode(void **state)
 {
@@ -586,8 +602,7 @@ test_reputation_get_takes_only_a_sha256(void **state)
 	struct reputation r;
 	struct hashes h = sample(3);
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 3, NULL), 0);
+	one_sample(f->st, 3);
 	assert_int_equal(submit(f->st, 2, 1, 4, NULL), 0);
 	assert_int_equal(f->st->ops->reputation_get(f->st, h.sha256, &r), 0);
 	assert_string_equal(r.sha256, h.sha256);
@@ -634,8 +649,7 @@ test_malformed_hash_is_einval(void **state)
 	snprintf(odd, sizeof(odd), "%.63s ", h.sha256);
 	snprintf(nothex, sizeof(nothex), "%s", h.sha256);
 	nothex[10] = 'g';
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 3, NULL), 0);
+	one_sample(f->st, 3);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(f->st->ops->reputation_get(f->st, bad[i], &r),
 				 VG_EINVAL);
@@ -726,9 +740,7 @@ test_note_never_overrides_a_sample_analysed_on_its_own(void **state)
 	struct reputation r = noted(2, "clean", 0), got;
 	struct job j;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
-	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	one_claimed(f->st, 2, &j);
 	assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}", "malicious",
 						100, "[\"Own\"]", NULL, 1.0),
 			 0);
@@ -747,8 +759,7 @@ test_note_sets_the_verdict_of_a_submitted_sample_not_yet_analysed(void **state)
 	struct fx *f = *state;
 	struct reputation r = noted(3, "suspicious", 50), got;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 3, NULL), 0);
+	one_sample(f->st, 3);
 	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
 	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
 	assert_string_equal(got.verdict, "suspicious");
@@ -812,9 +823,7 @@ test_note_and_finish_store_because(void **state)
 	assert_string_equal(got.because, "[]");
 	reputation_clear(&got);
 	/* A finished analysis: the report's top-level because. */
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
-	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	one_claimed(f->st, 2, &j);
 	assert_int_equal(
 		f->st->ops->job_finish(
 			f->st, j.id,
@@ -840,9 +849,7 @@ test_failure_overrides_a_clean_note(void **state)
 	 * and its own analysis fails: suspicious, never clean. */
 	r.detections = "[]";
 	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
-	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	one_claimed(f->st, 2, &j);
 	assert_int_equal(f->st->ops->job_fail(f->st, j.id, "crashed", 1), 0);
 	job_clear(&j);
 	assert_int_equal(f->st->ops->reputation_fail(f->st, r.sha256,
@@ -901,8 +908,7 @@ test_corrupt_because_is_ecorrupt(void **state)
 	struct fx *f = *state;
 	struct reputation r;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 5, NULL), 0);
+	one_sample(f->st, 5);
 	raw_exec(f->path, "UPDATE samples SET because = 'nonsense'");
 	assert_int_equal(
 		f->st->ops->reputation_get(f->st, sample(5).sha256, &r),
@@ -918,9 +924,7 @@ test_claim_then_finish_sets_verdict(void **state)
 	struct job j;
 	struct hashes h = sample(2);
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
-	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	one_claimed(f->st, 2, &j);
 	assert_int_equal(j.state, JOB_ANALYSING);
 	assert_int_equal(j.attempts, 1);
 	assert_null(j.report);
@@ -954,8 +958,7 @@ test_finish_of_job_not_analysing_is_refused(void **state)
 	struct reputation r;
 	struct job j;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
+	one_sample(f->st, 2);
 	assert_int_equal(
 		f->st->ops->job_get_by_sha256(f->st, sample(2).sha256, &j), 0);
 	/* Queued, never claimed. */
@@ -984,8 +987,7 @@ test_job_fail_requeues_until_max_attempts_then_fails(void **state)
 	struct job j;
 	int64_t id;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
+	one_sample(f->st, 2);
 	for (int attempt = 1; attempt <= 3; attempt++) {
 		assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
 		assert_int_equal(j.attempts, attempt);
@@ -1016,9 +1018,7 @@ test_retried_job_goes_behind_older_jobs(void **state)
 	struct job j;
 	int64_t id;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 1, NULL), 0);
-	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	one_claimed(f->st, 1, &j);
 	id = j.id;
 	job_clear(&j);
 	/* Make sample 1's retry strictly newer than sample 2's job. */
@@ -1038,8 +1038,7 @@ test_requeue_stale_after_crash_makes_job_claimable(void **state)
 	pid_t pid;
 	int status;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 2, NULL), 0);
+	one_sample(f->st, 2);
 	assert_int_equal(f->st->ops->close(f->st), 0);
 	f->st = NULL;
 
@@ -1484,8 +1483,7 @@ test_corrupt_reputation_row_is_ecorrupt(void **state)
 	struct fx *f = *state;
 	struct reputation r;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 5, NULL), 0);
+	one_sample(f->st, 5);
 	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
 			  "UPDATE samples SET sha1 = 'xyz'");
 	assert_int_equal(
@@ -1513,8 +1511,7 @@ test_corrupt_job_state_is_ecorrupt(void **state)
 	struct fx *f = *state;
 	struct job j;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 5, NULL), 0);
+	one_sample(f->st, 5);
 	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
 			  "UPDATE jobs SET state = 9");
 	assert_int_equal(
@@ -1546,8 +1543,7 @@ test_corrupt_queued_job_does_not_block_the_queue(void **state)
 	char got[128];
 	uint64_t n = 99;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 5, NULL), 0);
+	one_sample(f->st, 5);
 	assert_int_equal(submit(f->st, 2, 1, 6, NULL), 0);
 	assert_int_equal(submit(f->st, 3, 1, 7, NULL), 0);
 	/* Sample 5's job points at no sample; sample 6's has been tried
@@ -2090,8 +2086,7 @@ test_sample_locate_of_a_sample_without_bytes_is_enoent(void **state)
 	struct reputation r = noted(4, "malicious", 100), got;
 	struct sample_loc loc = {2, 4096, 300}, where;
 
-	put_client(f->st, 1);
-	assert_int_equal(submit(f->st, 1, 1, 3, NULL), 0);
+	one_sample(f->st, 3);
 	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
 	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
 	reputation_clear(&got);
