@@ -183,7 +183,8 @@ print_local(struct cloud *c, const struct answer *ans, size_t n_ans, bool json,
 
 		if (o->n_local == 0)
 			continue;
-		a = bsearch(&key, ans, n_ans, sizeof(*ans), cmp_answer);
+		a = n_ans ? bsearch(&key, ans, n_ans, sizeof(*ans), cmp_answer)
+			  : NULL;
 		log = retracted_by(o, a);
 		if (log < 0)
 			kept[o->file] = 1;

@@ -390,7 +390,8 @@ decide_object(struct report *r, size_t i, struct found_list *l)
 {
 	struct object *o = &r->objects[i];
 
-	qsort(l->v, l->n, sizeof(*l->v), cmp_found);
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_found);
 	o->score = policy_score(l);
 	o->verdict = verdict_from_score(o->score);
 	o->n_detections = l->n;
