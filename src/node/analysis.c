@@ -426,7 +426,7 @@ apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
 
 		rc = s->store->ops->rescan_finish(
 			s->store, j->id, stored, cv[0].verdict, cv[0].score,
-			cv[0].detections,
+			cv[0].detections, cv[0].because,
 			json_string_value(json_object_get(o0, "mime")), ms,
 			&changed);
 		if (rc == 0) {
@@ -445,7 +445,7 @@ apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
 	} else {
 		rc = s->store->ops->job_finish(
 			s->store, j->id, stored, cv[0].verdict, cv[0].score,
-			cv[0].detections,
+			cv[0].detections, cv[0].because,
 			json_string_value(json_object_get(o0, "mime")), ms);
 	}
 	if (rc == 0)

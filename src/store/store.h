@@ -175,12 +175,13 @@ struct store_ops {
 	int (*job_claim)(struct store *s, struct job *out);
 	int (*job_get_by_sha256)(struct store *s, const char *sha256,
 				 struct job *out);
-	/* job_finish: the sample's because is the report's top-level
-	 * "because" (docs/REPORT.md), "[]" when it has none. */
+	/* job_finish: the sample's verdict, score, detections, because (a
+	 * JSON array of {"path", "name"}, docs/REPORT.md; NULL for "[]"),
+	 * type and the job's report. */
 	int (*job_finish)(struct store *s, int64_t id, const char *report_json,
 			  const char *verdict, int score,
-			  const char *detections_json, const char *mime,
-			  double analysis_ms);
+			  const char *detections_json, const char *because_json,
+			  const char *mime, double analysis_ms);
 	int (*job_fail)(struct store *s, int64_t id, const char *why,
 			int max_attempts); /* requeues below max_attempts */
 	/* job_finish and job_fail: VG_ENOENT for an unknown id, VG_EINVAL
@@ -199,15 +200,16 @@ struct store_ops {
 	int (*rescan_queue)(struct store *s, const char *generation,
 			    uint64_t *queued);
 	/* Finishes the rescan id (claimed by job_claim): the sample's
-	 * verdict, score, detections, type and job report become these;
+	 * verdict, score, detections, because, type and job report become
+	 * these;
 	 * *changed says whether the verdict differs from the one before.
 	 * VG_EINVAL: not a rescan being analysed (requeued meanwhile by a
 	 * newer generation, or an invalid result). */
 	int (*rescan_finish)(struct store *s, int64_t id,
 			     const char *report_json, const char *verdict,
 			     int score, const char *detections_json,
-			     const char *mime, double analysis_ms,
-			     bool *changed);
+			     const char *because_json, const char *mime,
+			     double analysis_ms, bool *changed);
 	/* A rescan that could not be done: queued again below max_attempts
 	 * attempts, else dropped (*dropped), the sample keeping its
 	 * verdict. */

@@ -452,13 +452,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE jobs SET state = 2, report = ?2, error = NULL,"
 		" updated = ?3 WHERE id = ?1 AND state = 1"
 		" RETURNING (SELECT sha256 FROM samples WHERE n = jobs.id)",
-	/* because is the report's (?8), when it has one. */
 	[ST_SAMPLE_VERDICT] =
 		"UPDATE samples SET verdict = ?2, score = ?3, detections = ?4,"
-		" mime = ?5, analysed_at = ?6, analysis_ms = ?7,"
-		" because = CASE WHEN json_valid(?8)"
-		" AND json_type(?8, '$.because') = 'array'"
-		" THEN json_extract(?8, '$.because') ELSE '[]' END"
+		" mime = ?5, analysed_at = ?6, analysis_ms = ?7, because = ?8"
 		" WHERE sha256 = ?1",
 	[ST_JOB_FAIL] = "UPDATE jobs SET state = CASE WHEN attempts < ?2"
 			" THEN 0 ELSE 3 END, error = ?3, updated = ?4"
@@ -510,10 +506,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " WHERE id = ?1 AND state = 2",
 	[ST_RESCAN_VERDICT] =
 		"UPDATE samples SET verdict = ?2, score = ?3, detections = ?4,"
-		" mime = ?5, analysed_at = ?6, analysis_ms = ?7,"
-		" because = CASE WHEN json_valid(?8)"
-		" AND json_type(?8, '$.because') = 'array'"
-		" THEN json_extract(?8, '$.because') ELSE '[]' END"
+		" mime = ?5, analysed_at = ?6, analysis_ms = ?7, because = ?8"
 		" WHERE n = ?1",
 	[ST_RESCAN_RETRY] = "UPDATE rescans SET state = 0"
 			    " WHERE id = ?1 AND state = 1 AND attempts < ?2",
@@ -767,8 +760,8 @@ bind_reputation(struct store_sqlite *s, sqlite3_stmt *st,
  * (ST_SAMPLE_VERDICT, ST_RESCAN_VERDICT); parameter 1 names the sample. */
 static int
 bind_verdict(struct store_sqlite *s, sqlite3_stmt *st, const char *verdict,
-	     int score, const char *detections_json, const char *mime,
-	     int64_t t, double analysis_ms, const char *report_json)
+	     int score, const char *detections_json, const char *because_json,
+	     const char *mime, int64_t t, double analysis_ms)
 {
 	int rc;
 
@@ -779,7 +772,7 @@ bind_verdict(struct store_sqlite *s, sqlite3_stmt *st, const char *verdict,
 	    (rc = bind_i64(s, st, 6, t)) != 0 ||
 	    (rc = bind_double(s, st, 7, analysis_ms)) != 0)
 		return rc;
-	return bind_text(s, st, 8, report_json);
+	return bind_text(s, st, 8, because_json ? because_json : "[]");
 }
 
 static int
@@ -1613,7 +1606,7 @@ out:
 static int
 op_job_finish(struct store *base, int64_t id, const char *report_json,
 	      const char *verdict, int score, const char *detections_json,
-	      const char *mime, double analysis_ms)
+	      const char *because_json, const char *mime, double analysis_ms)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = NULL;
@@ -1652,8 +1645,8 @@ op_job_finish(struct store *base, int64_t id, const char *report_json,
 
 	st = s->st[ST_SAMPLE_VERDICT];
 	if ((rc = bind_text(s, st, 1, sha256)) != 0 ||
-	    (rc = bind_verdict(s, st, verdict, score, detections_json, mime, t,
-			       analysis_ms, report_json)) != 0 ||
+	    (rc = bind_verdict(s, st, verdict, score, detections_json,
+			       because_json, mime, t, analysis_ms)) != 0 ||
 	    (rc = run(s, st, "job_finish: reputation")) != 0)
 		goto out;
 	/* The foreign key makes a job without its sample impossible unless
@@ -1783,7 +1776,8 @@ out:
 static int
 op_rescan_finish(struct store *base, int64_t id, const char *report_json,
 		 const char *verdict, int score, const char *detections_json,
-		 const char *mime, double analysis_ms, bool *changed)
+		 const char *because_json, const char *mime, double analysis_ms,
+		 bool *changed)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = NULL;
@@ -1826,8 +1820,8 @@ op_rescan_finish(struct store *base, int64_t id, const char *report_json,
 	done(st);
 	st = s->st[ST_RESCAN_VERDICT];
 	if ((rc = bind_i64(s, st, 1, id)) != 0 ||
-	    (rc = bind_verdict(s, st, verdict, score, detections_json, mime, t,
-			       analysis_ms, report_json)) != 0 ||
+	    (rc = bind_verdict(s, st, verdict, score, detections_json,
+			       because_json, mime, t, analysis_ms)) != 0 ||
 	    (rc = run(s, st, "rescan_finish: reputation")) != 0)
 		goto out;
 	done(st);

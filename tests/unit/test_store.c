@@ -742,7 +742,8 @@ test_note_never_overrides_a_sample_analysed_on_its_own(void **state)
 
 	one_claimed(f->st, 2, &j);
 	assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}", "malicious",
-						100, "[\"Own\"]", NULL, 1.0),
+						100, "[\"Own\"]", NULL, NULL,
+						1.0),
 			 0);
 	job_clear(&j);
 	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
@@ -822,13 +823,14 @@ test_note_and_finish_store_because(void **state)
 	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
 	assert_string_equal(got.because, "[]");
 	reputation_clear(&got);
-	/* A finished analysis: the report's top-level because. */
+	/* A finished analysis: its because. */
 	one_claimed(f->st, 2, &j);
 	assert_int_equal(
 		f->st->ops->job_finish(
 			f->st, j.id,
 			"{\"because\":[{\"path\":\"a.zip!b\",\"name\":\"X\"}]}",
-			"malicious", 100, "[\"X\"]", NULL, 1.0),
+			"malicious", 100, "[\"X\"]",
+			"[{\"path\":\"a.zip!b\",\"name\":\"X\"}]", NULL, 1.0),
 		0);
 	job_clear(&j);
 	assert_int_equal(
@@ -931,7 +933,7 @@ test_claim_then_finish_sets_verdict(void **state)
 	assert_int_equal(f->st->ops->job_finish(
 				 f->st, j.id, "{\"verdict\":\"malicious\"}",
 				 "malicious", 100, "[\"Vigil_Test_EICAR\"]",
-				 "text/plain", 12.5),
+				 NULL, "text/plain", 12.5),
 			 0);
 	job_clear(&j);
 
@@ -963,15 +965,16 @@ test_finish_of_job_not_analysing_is_refused(void **state)
 		f->st->ops->job_get_by_sha256(f->st, sample(2).sha256, &j), 0);
 	/* Queued, never claimed. */
 	assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}", "clean", 0,
-						"[]", NULL, 1),
+						"[]", NULL, NULL, 1),
 			 VG_EINVAL);
 	assert_int_equal(f->st->ops->job_finish(f->st, j.id + 100, "{}",
-						"clean", 0, "[]", NULL, 1),
+						"clean", 0, "[]", NULL, NULL,
+						1),
 			 VG_ENOENT);
 	assert_int_equal(f->st->ops->job_fail(f->st, j.id + 100, "x", 3),
 			 VG_ENOENT);
 	assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}", "benign", 0,
-						"[]", NULL, 1),
+						"[]", NULL, NULL, 1),
 			 VG_EINVAL);
 	job_clear(&j);
 	assert_int_equal(
@@ -1593,7 +1596,7 @@ stored_sample(struct store *st, int *subn, int k, int reporters, int64_t t,
 	assert_int_equal(st->ops->job_claim(st, &j), 0);
 	assert_false(j.rescan);
 	assert_int_equal(st->ops->job_finish(st, j.id, "{}", "clean", 0, "[]",
-					     NULL, 1.0),
+					     NULL, NULL, 1.0),
 			 0);
 	job_clear(&j);
 }
@@ -1684,9 +1687,10 @@ test_rescan_finish_overwrites_the_verdict_and_says_if_it_changed(void **state)
 	stored_sample(f->st, &subn, 2, 1, 1700000100, true);
 	assert_int_equal(f->st->ops->rescan_queue(f->st, GEN_A, &n), 0);
 	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
-	assert_int_equal(f->st->ops->rescan_finish(
-				 f->st, j.id, "{\"v\":2}", "malicious", 100,
-				 "[\"New_Rule\"]", "text/plain", 3.0, &changed),
+	assert_int_equal(f->st->ops->rescan_finish(f->st, j.id, "{\"v\":2}",
+						   "malicious", 100,
+						   "[\"New_Rule\"]", NULL,
+						   "text/plain", 3.0, &changed),
 			 0);
 	assert_true(changed);
 	assert_int_equal(f->st->ops->reputation_get(f->st, j.sha256, &r), 0);
@@ -1699,13 +1703,13 @@ test_rescan_finish_overwrites_the_verdict_and_says_if_it_changed(void **state)
 	job_clear(&k);
 	/* Done: finishing it again is refused. */
 	assert_int_equal(f->st->ops->rescan_finish(f->st, j.id, "{}", "clean",
-						   0, "[]", NULL, 1.0,
+						   0, "[]", NULL, NULL, 1.0,
 						   &changed),
 			 VG_EINVAL);
 	job_clear(&j);
 	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
 	assert_int_equal(f->st->ops->rescan_finish(f->st, j.id, "{}", "clean",
-						   0, "[]", NULL, 1.0,
+						   0, "[]", NULL, NULL, 1.0,
 						   &changed),
 			 0);
 	assert_false(changed);
