@@ -493,6 +493,68 @@ out:
 	return rc;
 }
 
+/* Feeds one rule file's name, size and contents to the hash. */
+static int
+hash_rule_file(crypto_hash_sha256_state *h, int dfd, const char *name)
+{
+	uint8_t buf[65536], len[8];
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return VG_EIO;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0; /* not a file the compiler would read either */
+	}
+	for (int i = 0; i < 8; i++)
+		len[i] = (uint8_t)((uint64_t)st.st_size >> (56 - 8 * i));
+	crypto_hash_sha256_update(h, (const uint8_t *)name, strlen(name) + 1);
+	crypto_hash_sha256_update(h, len, sizeof(len));
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = VG_EIO;
+		if (n <= 0)
+			break;
+		crypto_hash_sha256_update(h, buf, (size_t)n);
+	}
+	close(fd);
+	return rc;
+}
+
+int
+activerules_generation(struct activerules *ar, char out[65])
+{
+	crypto_hash_sha256_state h;
+	uint8_t md[crypto_hash_sha256_BYTES];
+	char **names = NULL, err[256];
+	size_t n = 0;
+	int dfd, rc;
+
+	pthread_mutex_lock(&ar->mu);
+	if ((rc = list_rules(ar->active, &names, &n, err, sizeof(err))) != 0)
+		goto out;
+	if ((dfd = open(ar->active, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = VG_EIO;
+		goto out;
+	}
+	crypto_hash_sha256_init(&h);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = hash_rule_file(&h, dfd, names[i]);
+	crypto_hash_sha256_final(&h, md);
+	close(dfd);
+	if (rc == 0)
+		sodium_bin2hex(out, 65, md, sizeof(md));
+out:
+	pthread_mutex_unlock(&ar->mu);
+	free_names(names, n);
+	return rc == 0 ? 0 : VG_EIO;
+}
+
 size_t
 activerules_quarantined(struct activerules *ar, struct activerules_entry **out)
 {

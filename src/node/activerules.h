@@ -72,6 +72,14 @@ int activerules_files(struct activerules *ar, char ***paths, size_t *n);
 int activerules_quarantine(struct activerules *ar, const char *name,
 			   const char *reason);
 
+/* The generation of the active rules, as 64 lowercase hex digits into
+ * out: the SHA-256 over the active rule files in name order, each as its
+ * name, a NUL, its size (8 bytes, big endian) and its contents. Equal
+ * active rules give equal generations across restarts; a quarantine
+ * changes it. The store keeps the generation its verdicts were made with
+ * (store.h, rescan_queue). 0 or VG_EIO. */
+int activerules_generation(struct activerules *ar, char out[65]);
+
 /* A copy of the quarantine list into *out (the caller frees it; NULL when
  * empty); returns its length. */
 size_t activerules_quarantined(struct activerules *ar,

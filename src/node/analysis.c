@@ -10,7 +10,6 @@
  */
 #include "node/analysis.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -23,8 +22,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <sodium.h>
 
 #include "common/clock.h"
 #include "common/err.h"
@@ -137,88 +134,6 @@ analysis_stats(struct analysis *a, struct analysis_stats *st)
 	st->verdicts_changed = a->verdicts_changed;
 }
 
-/* Feeds one rule file's name and contents to the hash (rules_generation). */
-static int
-hash_rule_file(crypto_hash_sha256_state *h, int dfd, const char *name)
-{
-	uint8_t buf[65536], len[8];
-	struct stat st;
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return VG_EIO;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return 0; /* not a file the compiler would read either */
-	}
-	for (int i = 0; i < 8; i++)
-		len[i] = (uint8_t)((uint64_t)st.st_size >> (56 - 8 * i));
-	crypto_hash_sha256_update(h, (const uint8_t *)name, strlen(name) + 1);
-	crypto_hash_sha256_update(h, len, sizeof(len));
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			rc = VG_EIO;
-		if (n <= 0)
-			break;
-		crypto_hash_sha256_update(h, buf, (size_t)n);
-	}
-	close(fd);
-	return rc;
-}
-
-static int
-cmp_name(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-/*
- * The generation of the rules in dir: the SHA-256 over its rule files
- * (*.yar, *.yara, as rules.c compiles them) in name order, each as its
- * name, a NUL, its size (8 bytes, big endian) and its contents. Equal
- * rules give equal generations across restarts. Returns 0 or VG_EIO.
- */
-static int
-rules_generation(const char *dir, char out[65])
-{
-	crypto_hash_sha256_state h;
-	uint8_t md[crypto_hash_sha256_BYTES];
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	DIR *d;
-	int dfd, rc = 0;
-
-	if (dir == NULL || (d = opendir(dir)) == NULL)
-		return VG_EIO;
-	while ((de = readdir(d)) != NULL) {
-		const char *dot = strrchr(de->d_name, '.');
-
-		if (de->d_name[0] == '.' || dot == NULL ||
-		    (strcmp(dot, ".yar") != 0 && strcmp(dot, ".yara") != 0))
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
-	}
-	qsort(names, n, sizeof(*names), cmp_name);
-	dfd = dirfd(d);
-	crypto_hash_sha256_init(&h);
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = hash_rule_file(&h, dfd, names[i]);
-	crypto_hash_sha256_final(&h, md);
-	closedir(d);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	if (rc == 0)
-		sodium_bin2hex(out, 65, md, sizeof(md));
-	return rc;
-}
-
 /* The rules changed (or the node started): queues the stored samples
  * for re-analysis if their verdicts were made with other rules. */
 static void
@@ -228,7 +143,8 @@ queue_rescans(struct slot *s)
 	char gen[65];
 	uint64_t n = 0;
 
-	if (rules_generation(a->rules_dir, gen) != 0) {
+	if (a->cfg.rules == NULL ||
+	    activerules_generation(a->cfg.rules, gen) != 0) {
 		log_event(LOG_WARN, "rules_unreadable",
 			  "func=%s reason=\"no re-analysis queued\"", __func__);
 		return;

@@ -82,8 +82,8 @@ size_t analysis_take_done(struct analysis *a, char (**out)[65]);
 /* Makes every worker restart, after its current job, with the rules as
  * they are on disk now (SIGHUP). A worker whose new rules fail to load
  * is reported and retried like any failed start. If the rules differ
- * from those the stored verdicts were made with (their generation, a
- * SHA-256 over the rule files, is kept in the store), every stored
+ * from those the stored verdicts were made with (their generation,
+ * activerules_generation(), is kept in the store), every stored
  * sample is queued for re-analysis, behind the submissions (store.h
  * rescan_queue); at start too. Safe from any thread. */
 void analysis_reload(struct analysis *a);
