@@ -28,12 +28,14 @@
 #include "common/xmalloc.h"
 #include "node/access.h"
 #include "node/activerules.h"
+#include "node/edge.h"
 #include "node/fp.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
 #include "node/portal.h"
 #include "node/releases.h"
 #include "node/retrohunt.h"
+#include "node/route.h"
 #include "tlog/checkpoint.h"
 #include "tlog/entry.h"
 #include "tlog/note.h"
@@ -1461,6 +1463,29 @@ on_metrics(h2o_req_t *req)
 		    "vigil_rules_quarantined %zu\n",
 		    nq);
 	}
+	{
+		struct edge_stats es;
+
+		edge_stats_get(&es);
+		OUT("# HELP vigil_http_refused_total Requests the edge refused "
+		    "before any handler, by reason.\n"
+		    "# TYPE vigil_http_refused_total counter\n"
+		    "vigil_http_refused_total{reason=\"framing\"} %llu\n"
+		    "vigil_http_refused_total{reason=\"size\"} %llu\n"
+		    "vigil_http_refused_total{reason=\"token\"} %llu\n"
+		    "vigil_http_refused_total{reason=\"budget\"} %llu\n"
+		    "vigil_http_refused_total{reason=\"timeout\"} %llu\n"
+		    "# HELP vigil_http_body_bytes Request bodies held in memory "
+		    "now (max_body_memory bounds it).\n"
+		    "# TYPE vigil_http_body_bytes gauge\n"
+		    "vigil_http_body_bytes %llu\n",
+		    (unsigned long long)es.refused_framing,
+		    (unsigned long long)es.refused_size,
+		    (unsigned long long)es.refused_token,
+		    (unsigned long long)es.refused_budget,
+		    (unsigned long long)es.timeouts,
+		    (unsigned long long)edge_body_bytes());
+	}
 	OUT("# HELP vigil_lookup_hashes_total Hashes looked up.\n"
 	    "# TYPE vigil_lookup_hashes_total counter\n"
 	    "vigil_lookup_hashes_total %llu\n",
@@ -1890,6 +1915,58 @@ api_operator_ok(h2o_req_t *req, enum route r)
 	return operator_ok(req, r);
 }
 
+/* The edge's admission (edge.h): the route's body limit, and whether it
+ * needs a token, by the path as sent. */
+static void
+edge_admit(void *ud, const struct edge_head *h, struct edge_admission *a)
+{
+	size_t arg;
+	enum route r = route_of(h->path, h->path_len, &arg);
+
+	(void)ud;
+	a->body_limit = route_body_limit(&N->cfg, r);
+	a->needs_token = route_needs_token(r);
+}
+
+/* The edge's token check, before a large body is read: the operator's
+ * token, or a token of this region's client that the store knows. No
+ * rate is taken: the handler does that, once. */
+static int
+edge_token_ok(void *ud, const char *v, size_t len)
+{
+	uint8_t hash[32];
+	struct token_slot *t;
+	struct client c;
+
+	(void)ud;
+	if (len < 8 || len > 7 + 512 || strncasecmp(v, "Bearer ", 7) != 0)
+		return 0;
+	v += 7;
+	len -= 7;
+	if (N->log != NULL && nodelog_operator_ok(N->log, v, len))
+		return 1;
+	if (len > TOKEN_MAX_LEN)
+		return 0;
+	crypto_hash_sha256(hash, (const uint8_t *)v, len);
+	pthread_mutex_lock(&limits_mu);
+	t = token_find(hash, 0);
+	pthread_mutex_unlock(&limits_mu);
+	if (t != NULL)
+		return 1;
+	if (L->store->ops->client_by_token_hash(L->store, hash, &c) != 0)
+		return 0;
+	client_clear(&c);
+	return 1;
+}
+
+struct edge_hooks
+api_edge_hooks(void)
+{
+	struct edge_hooks h = {edge_admit, edge_token_ok, NULL};
+
+	return h;
+}
+
 struct nodelog_item *
 api_log_submit(h2o_req_t *req, enum route r, char *text, size_t len,
 	       void (*done)(struct nodelog_item *))
@@ -2027,67 +2104,17 @@ static int
 on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	const char *p = req->path_normalized.base;
-	size_t n = req->path_normalized.len;
-	static const char files[] = "/v1/files/";
-	static const char subs[] = "/v1/submissions/";
-	static const char logp[] = "/log/";
-	static const char asmp[] = "/v1/admin/samples/";
-	static const char afp[] = "/v1/admin/fp";
-	enum route r = ROUTE_OTHER;
-	size_t limit;
+	size_t n = req->path_normalized.len, arg;
+	enum route r = route_of(p, n, &arg);
 
 	(void)self;
-	if (h2o_memis(p, n, H2O_STRLIT("/v1/lookup")))
-		r = ROUTE_LOOKUP;
-	else if (h2o_memis(p, n, H2O_STRLIT("/v1/enroll")))
-		r = ROUTE_ENROLL;
-	else if (h2o_memis(p, n, H2O_STRLIT("/v1/submissions")))
-		r = ROUTE_SUBMIT;
-	else if (n > sizeof(subs) - 1 && memcmp(p, subs, sizeof(subs) - 1) == 0)
-		r = ROUTE_SUBMISSION;
-	else if (n > sizeof(files) - 1 &&
-		 memcmp(p, files, sizeof(files) - 1) == 0)
-		r = ROUTE_FILES;
-	else if (h2o_memis(p, n, H2O_STRLIT("/healthz")))
-		r = ROUTE_HEALTHZ;
-	else if (h2o_memis(p, n, H2O_STRLIT("/metrics")))
-		r = ROUTE_METRICS;
-	else if (n > sizeof(logp) - 1 && memcmp(p, logp, sizeof(logp) - 1) == 0)
-		r = ROUTE_LOG;
-	else if (h2o_memis(p, n, H2O_STRLIT("/v1/admin/log")))
-		r = ROUTE_ADMIN_LOG;
-	else if (n >= sizeof(asmp) - 1 &&
-		 memcmp(p, asmp, sizeof(asmp) - 1) == 0)
-		r = ROUTE_ADMIN_SAMPLE;
-	else if (h2o_memis(p, n, H2O_STRLIT("/v1/fp")))
-		r = ROUTE_FP;
-	else if (n >= sizeof(afp) - 1 && memcmp(p, afp, sizeof(afp) - 1) == 0 &&
-		 (n == sizeof(afp) - 1 || p[sizeof(afp) - 1] == '/'))
-		r = ROUTE_ADMIN_FP;
-	else if (h2o_memis(p, n, H2O_STRLIT("/v1/admin/releases")))
-		r = ROUTE_ADMIN_RELEASES;
-	else if (n >= 12 && memcmp(p, "/v1/releases", 12) == 0 &&
-		 (n == 12 || p[12] == '/'))
-		r = ROUTE_RELEASES;
-	else if (h2o_memis(p, n, H2O_STRLIT("/v1/log/proof")) ||
-		 h2o_memis(p, n, H2O_STRLIT("/v1/log/consistency")))
-		r = ROUTE_LOG_PROOF;
-	else if (n >= 7 && memcmp(p, "/portal", 7) == 0 &&
-		 (n == 7 || p[7] == '/'))
-		r = ROUTE_PORTAL;
-	else if (n >= 19 && memcmp(p, "/v1/admin/retrohunt", 19) == 0 &&
-		 (n == 19 || p[19] == '/'))
-		r = ROUTE_ADMIN_RETROHUNT;
-	else
+	if (r == ROUTE_OTHER)
 		return api_send_error(req, ROUTE_OTHER, 404, "not_found",
 				      "no such route");
-	/* h2o has already refused bodies over the largest route limit;
-	 * each route has its own, smaller one. */
-	limit = r == ROUTE_SUBMIT            ? N->cfg.max_sample_body
-		: r == ROUTE_ADMIN_RELEASES  ? N->cfg.max_release_body
-		: r == ROUTE_ADMIN_RETROHUNT ? RETROHUNT_MAX_RULE
-					     : N->cfg.max_json_body;
-	if (req->entity.base != NULL && req->entity.len > limit)
+	/* The edge bounded the body by the path as sent; h2o's normalised
+	 * path may name another route, with a smaller limit. */
+	if (req->entity.base != NULL &&
+	    req->entity.len > route_body_limit(&N->cfg, r))
 		return api_send_error(
 			req, r, 413, "body_too_large",
 			"the request body is over this route's limit");
@@ -2095,17 +2122,14 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_LOOKUP: return on_lookup(req);
 	case ROUTE_ENROLL: return on_enroll(req);
 	case ROUTE_FILES:
-		return on_files(req, p + sizeof(files) - 1,
-				n - (sizeof(files) - 1));
+		return on_files(req, p + arg, n - arg);
 	case ROUTE_SUBMIT: return on_submit(req);
 	case ROUTE_SUBMISSION:
-		return on_submission(req, p + sizeof(subs) - 1,
-				     n - (sizeof(subs) - 1));
+		return on_submission(req, p + arg, n - arg);
 	case ROUTE_HEALTHZ: return on_healthz(req);
 	case ROUTE_METRICS: return on_metrics(req);
 	case ROUTE_LOG:
-		return on_log(req, p + sizeof(logp) - 1,
-			      n - (sizeof(logp) - 1));
+		return on_log(req, p + arg, n - arg);
 	case ROUTE_ADMIN_LOG: return on_admin_log(req);
 	case ROUTE_RELEASES:
 	case ROUTE_ADMIN_RELEASES:
@@ -2113,12 +2137,10 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_PORTAL: return portal_handle(N, req, p, n);
 	case ROUTE_FP: return on_fp(req);
 	case ROUTE_ADMIN_FP:
-		return fp_on_admin(N, L, req, p + sizeof(afp) - 1,
-				   n - (sizeof(afp) - 1));
+		return fp_on_admin(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_RETROHUNT: return retrohunt_handle(N, L, req, p, n);
 	case ROUTE_ADMIN_SAMPLE:
-		return access_on_sample(N, L, req, p + sizeof(asmp) - 1,
-					n - (sizeof(asmp) - 1));
+		return access_on_sample(N, L, req, p + arg, n - arg);
 	case ROUTE_LOG_PROOF:
 		if (!is_method(req, "GET"))
 			return wrong_method(req, ROUTE_LOG_PROOF, "GET");

@@ -17,6 +17,12 @@ struct nodelog_item;
 /* Registers the API's one handler on host; node must outlive the server. */
 void api_register(struct node *node, h2o_hostconf_t *host);
 
+struct edge_hooks;
+/* What the edge asks before it reads a body (edge.h): each route's body
+ * limit and token requirement (route.h), and whether a token is valid.
+ * The hooks run in a loop's thread, after api_loop_enter. */
+struct edge_hooks api_edge_hooks(void);
+
 /* Fills node->index from the store. Returns 0 or a VG_E* code. */
 int api_load_index(struct node *node);
 

@@ -28,6 +28,7 @@ config_default(struct node_config *c)
 	c->max_sample_body = NODE_MAX_SAMPLE_BODY_DEFAULT;
 	c->max_json_body = NODE_MAX_JSON_BODY_DEFAULT;
 	c->max_release_body = NODE_MAX_RELEASE_BODY_DEFAULT;
+	c->max_body_memory = NODE_MAX_BODY_MEMORY_DEFAULT;
 	c->release_timestamp_refresh = NODE_TIMESTAMP_REFRESH_DEFAULT;
 	c->max_batch = NODE_MAX_BATCH_DEFAULT;
 	c->request_timeout_ms = NODE_REQUEST_TIMEOUT_MS_DEFAULT;
@@ -134,6 +135,9 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 			{"max_release_body",
 			 offsetof(struct node_config, max_release_body), 1024,
 			 1u << 30},
+			{"max_body_memory",
+			 offsetof(struct node_config, max_body_memory),
+			 1u << 20, 4095u << 20},
 			{"max_batch", offsetof(struct node_config, max_batch),
 			 1, 1000000},
 			{"max_scan_ms",

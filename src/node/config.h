@@ -20,6 +20,8 @@
 #define NODE_MAX_SAMPLE_BODY_DEFAULT  (64u * 1024 * 1024)  /* submissions */
 #define NODE_MAX_JSON_BODY_DEFAULT    (2u * 1024 * 1024)   /* other POSTs */
 #define NODE_MAX_RELEASE_BODY_DEFAULT (256u * 1024 * 1024) /* publishes */
+/* Request bodies held in memory by the whole node at once (edge.h). */
+#define NODE_MAX_BODY_MEMORY_DEFAULT (512u * 1024 * 1024)
 /* Seconds before the release timestamp is signed again (docs/RELEASES.md). */
 #define NODE_TIMESTAMP_REFRESH_DEFAULT  3600u
 #define NODE_MAX_BATCH_DEFAULT          10000u /* hashes per lookup */
@@ -67,6 +69,7 @@ struct node_config {
 	char log_origin[NOTE_ORIGIN_MAX + 1];
 	uint32_t max_sample_body, max_json_body, max_batch;
 	uint32_t max_release_body;          /* POST /v1/admin/releases */
+	uint32_t max_body_memory;           /* every body held, node-wide */
 	uint32_t release_timestamp_refresh; /* seconds */
 	uint32_t request_timeout_ms, max_connections;
 	uint32_t max_scan_ms; /* analysis time per sample */

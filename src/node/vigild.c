@@ -41,6 +41,7 @@
 #include "node/analysis.h"
 #include "node/api.h"
 #include "node/config.h"
+#include "node/edge.h"
 #include "node/node.h"
 #include "node/releases.h"
 #include "node/retrohunt.h"
@@ -98,7 +99,7 @@ struct loop {
 	struct api_loop *api; /* in the_node.loops */
 	h2o_globalconf_t *gconf;
 	h2o_context_t ctx;
-	h2o_accept_ctx_t accept_ctx;
+	struct edge *edge; /* its HTTP/1.1 connections (edge.h) */
 	h2o_socket_t *lsock, *nsock;
 	int lfd, notify[2];
 	pthread_t thread;
@@ -138,7 +139,7 @@ serve(struct loop *lp, int fd)
 
 	sock->on_close.cb = on_conn_close;
 	sock->on_close.data = lp;
-	h2o_accept(&lp->accept_ctx, sock);
+	edge_accept(lp->edge, sock);
 }
 
 /* The loop with the fewest open connections: connections are long-lived
@@ -288,8 +289,15 @@ loop_main(void *arg)
 	 * node 3-9% of its rate. */
 	log_hold(1);
 	h2o_context_init(&lp->ctx, h2o_evloop_create(), lp->gconf);
-	lp->accept_ctx.ctx = &lp->ctx;
-	lp->accept_ctx.hosts = lp->gconf->hosts;
+	{
+		struct edge_config ec = {
+			.body_budget = node->cfg.max_body_memory,
+			.timeout_ms = node->cfg.request_timeout_ms,
+			.hooks = api_edge_hooks(),
+		};
+
+		lp->edge = edge_new(&lp->ctx, lp->gconf->hosts, &ec);
+	}
 	if (lp->lfd >= 0) {
 		lp->lsock = h2o_evloop_socket_create(lp->ctx.loop, lp->lfd,
 						     H2O_SOCKET_FLAG_DONT_READ);
@@ -336,12 +344,11 @@ loop_main(void *arg)
 		h2o_socket_read_stop(lp->lsock);
 		h2o_socket_close(lp->lsock);
 	}
-	h2o_context_request_shutdown(&lp->ctx);
+	edge_shutdown(lp->edge);
 	/* Long-polls would hold their connections past the drain. */
 	api_release_waiters(node);
 	for (time_t t0 = time(NULL); time(NULL) - t0 < NODE_DRAIN_SECONDS;) {
-		if (h2o_linklist_is_empty(&lp->ctx.http1._conns) &&
-		    h2o_linklist_is_empty(&lp->ctx.http2._conns))
+		if (edge_conns(lp->edge) == 0)
 			break;
 		h2o_evloop_run(lp->ctx.loop, 100);
 		api_tick(node);
@@ -662,13 +669,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	h2o_config_init(&gconf);
-	gconf.max_request_entity_size =
-		the_node.cfg.max_sample_body > the_node.cfg.max_json_body
-			? the_node.cfg.max_sample_body
-			: the_node.cfg.max_json_body;
-	if (the_node.cfg.max_release_body > gconf.max_request_entity_size)
-		gconf.max_request_entity_size = the_node.cfg.max_release_body;
-	gconf.http1.req_timeout = the_node.cfg.request_timeout_ms;
+	gconf.server_name = h2o_iovec_init(H2O_STRLIT("vigild"));
+	/* Requests are read by the edge (edge.c), which holds bodies in
+	 * memory only; no socket buffer of h2o's ever goes to a file. */
+	h2o_socket_buffer_mmap_settings.threshold = SIZE_MAX;
 	host = h2o_config_register_host(
 		&gconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 	api_register(&the_node, host);
