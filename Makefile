@@ -59,6 +59,7 @@ bench: deps all
 	$(BUILD)/tlog_speed
 	bench/scan.sh
 	bench/node.sh
+	bench/edge.sh
 
 reproducible-check: deps
 	scripts/reproducible-check
