@@ -280,6 +280,13 @@ elif case == "head":
     check(case, first_head.startswith(b"HTTP/1.1 ") and
           after.startswith(b"HTTP/1.1 200") and b"content-length: 0" not in first_head,
           "HEAD answers a head only (%s), then the next request" % first_head[:12])
+elif case == "h2c-upgrade":
+    # Upgrade: h2c is not taken: the answer is HTTP/1.1's, never 101.
+    s = conn()
+    s.sendall(b"GET /healthz HTTP/1.1\r\n" + H + b"Connection: Upgrade, HTTP2-Settings\r\n"
+              b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+    st, h, body, rest = read_answer(s)
+    check(case, st == 200 and "upgrade" not in h, "Upgrade: h2c: %s, no upgrade" % st)
 elif case == "slow-head":
     # A head that never ends is closed at the request timeout.
     s = conn()

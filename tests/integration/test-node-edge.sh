@@ -39,7 +39,8 @@ for c in cl-te two-cl same-cl cl-list te-gzip te-http10 obs-fold bare-lf \
 	header-64k header-200k many-fields long-line h2-preface bad-version \
 	enroll-huge-cl enroll-huge-chunk enroll-chunks-over submit-no-token \
 	submit-bad-token submit-chunked-no-token chunked-ok pipelined \
-	expect-continue expect-too-large expect-other http10 head slow-head; do
+	expect-continue expect-too-large expect-other http10 head h2c-upgrade \
+	slow-head; do
 	if out=$("$PYTHON" "$probe" 127.0.0.1 "$port" "$token" "$c" 2>&1); then
 		pass "$out"
 	else
