@@ -261,16 +261,32 @@ update_expect(struct logclient *lc, enum logclient_status s, const char *msg,
 		fail_msg("message \"%s\" lacks \"%s\"", r->msg, msg);
 }
 
-/* The stored checkpoint, or NULL. */
+/* The path of the state file name of key k (NULL: of the origin). */
+static void
+state_path(struct fx *f, const struct note_verifier *k, const char *name,
+	   char *path, size_t len)
+{
+	char kname[LOGCLIENT_KEY_NAME_LEN + 1];
+
+	if (k == NULL) {
+		snprintf(path, len, "%s/vigil.example%%2Ftest/%s", f->state,
+			 name);
+		return;
+	}
+	assert_int_equal(logclient_key_name(k, kname), 0);
+	snprintf(path, len, "%s/vigil.example%%2Ftest/%s/%s", f->state, kname,
+		 name);
+}
+
+/* The content of a state file, or NULL. */
 static char *
-stored(struct fx *f)
+state_file(struct fx *f, const struct note_verifier *k, const char *name)
 {
 	char path[512], *buf;
 	FILE *fp;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/vigil.example%%2Ftest/checkpoint",
-		 f->state);
+	state_path(f, k, name, path, sizeof(path));
 	if ((fp = fopen(path, "rb")) == NULL)
 		return NULL;
 	fseek(fp, 0, SEEK_END);
@@ -281,6 +297,13 @@ stored(struct fx *f)
 	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
 	fclose(fp);
 	return buf;
+}
+
+/* The checkpoint stored for key, or NULL. */
+static char *
+stored(struct fx *f)
+{
+	return state_file(f, &key, "checkpoint");
 }
 
 static void
@@ -812,8 +835,7 @@ test_a_damaged_state_file_is_an_error(void **state)
 	append(f->a.log, "a", 2);
 	lc = client(f, &f->a, true, &key, 0, 0);
 	update_expect(lc, LOGCLIENT_OK, NULL, &r);
-	snprintf(path, sizeof(path), "%s/vigil.example%%2Ftest/checkpoint",
-		 f->state);
+	state_path(f, &key, "checkpoint", path, sizeof(path));
 	assert_non_null(fp = fopen(path, "w"));
 	fputs("garbage\n", fp);
 	fclose(fp);
