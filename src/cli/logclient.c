@@ -56,6 +56,7 @@ struct logclient {
 	struct note_verifier given; /* the key of the configuration */
 	struct note_verifier accept;
 	bool has_accept;
+	bool told; /* the notice of a recorded key in place of the given */
 	struct note_verifier *witnesses;
 
 	/* The checkpoint trusted now. */
@@ -1651,7 +1652,9 @@ logclient_update(struct logclient *lc, struct logclient_result *r)
 			 "%s is the key of the log %s for this client from "
 			 "now on, in place of %s (--accept-key)",
 			 tkey, lc->cfg.origin, okey);
-	} else if (!followed && !accepted && !same_key(&trusted, &lc->given)) {
+	} else if (!followed && !accepted && have_rec && !lc->told &&
+		   !same_key(&trusted, &lc->given)) {
+		lc->told = true;
 		note_verifier_format(&lc->given, okey);
 		note_verifier_format(&trusted, tkey);
 		snprintf(r->notice, sizeof(r->notice),
