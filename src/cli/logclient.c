@@ -1499,17 +1499,26 @@ out:
 	return rc;
 }
 
-/* True if the note text[0..len) has a signature line naming k. */
+/* True if the note text[0..len) is a checkpoint of origin with no
+ * signature line naming k: a checkpoint of this log by another key. */
 static bool
-signed_by(const char *text, size_t len, const struct note_verifier *k)
+other_key(const char *text, size_t len, const char *origin,
+	  const struct note_verifier *k)
 {
+	struct checkpoint c = {0};
 	struct note *n = NULL;
-	char err[64];
-	bool yes;
+	char err[256];
+	bool yes = false;
 
+	/* Anything else is left to open_checkpoint() to refuse. */
 	if (note_parse(text, len, &n, err, sizeof(err)) != 0)
-		return true; /* let open_checkpoint() say what is wrong */
-	yes = has_line(n, k);
+		return false;
+	if (!has_line(n, k) &&
+	    checkpoint_parse(n->text, n->text_len, &c, err, sizeof(err)) ==
+		    0 &&
+	    strcmp(c.origin, origin) == 0)
+		yes = true;
+	checkpoint_clear(&c);
 	note_free(n);
 	return yes;
 }
@@ -1575,7 +1584,8 @@ logclient_update(struct logclient *lc, struct logclient_result *r)
 	}
 	cfg = lc->cfg;
 	cfg.log_key = &trusted;
-	if (!accepted && !signed_by((const char *)text, len, &trusted)) {
+	if (!accepted &&
+	    other_key((const char *)text, len, lc->cfg.origin, &trusted)) {
 		rc = follow(lc, dfd, have_rec || lc->have, &trusted,
 			    (const char *)text, len, src_new, &c, &newk,
 			    &htext, &hlen);
