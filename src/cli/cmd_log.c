@@ -65,28 +65,29 @@ struct opts {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: vigil log checkpoint URL KEY [WITNESSES]\n"
-		   "       vigil log verify URL KEY (--index N | --entry FILE) "
-		   "[--proof-out FILE]\n"
-		   "       vigil log verify --proof FILE --entry FILE KEY\n"
-		   "       vigil log get URL N KEY [--json]\n"
-		   "       vigil log tail URL KEY [--json] [--from N] "
-		   "[--interval SECONDS] [--count K]\n"
-		   "  URL: the log's prefix (http://HOST:PORT/log)\n"
-		   "  KEY: --key VKEY | --key-file FILE (the log's verifier "
-		   "key, /log/key)\n"
-		   "       | --accept-key VKEY: trust VKEY for the log's origin "
-		   "from now on,\n"
-		   "         in place of the key this client recorded for it "
-		   "(after exit 4)\n"
-		   "  WITNESSES: [--witness VKEY]... [--quorum N] (default 0)\n"
-		   "  [--origin ORIGIN]: the log's origin if it is not the "
-		   "key's name\n"
-		   "exit status: 0 verified, 1 not in the log, 2 error, "
-		   "3 SECURITY,\n"
-		   "  4 the log's key changed: it is not the key recorded for "
-		   "its origin\n"
-		   "    and no key handover signed by that key leads to it\n");
+	fprintf(f,
+		"usage: vigil log checkpoint URL KEY [WITNESSES]\n"
+		"       vigil log verify URL KEY (--index N | --entry FILE) "
+		"[--proof-out FILE]\n"
+		"       vigil log verify --proof FILE --entry FILE KEY\n"
+		"       vigil log get URL N KEY [--json]\n"
+		"       vigil log tail URL KEY [--json] [--from N] "
+		"[--interval SECONDS] [--count K]\n"
+		"  URL: the log's prefix (http://HOST:PORT/log)\n"
+		"  KEY: --key VKEY | --key-file FILE (the log's verifier "
+		"key, /log/key)\n"
+		"       | --accept-key VKEY: trust VKEY for the log's origin "
+		"from now on,\n"
+		"         in place of the key this client recorded for it "
+		"(after exit 4)\n"
+		"  WITNESSES: [--witness VKEY]... [--quorum N] (default 0)\n"
+		"  [--origin ORIGIN]: the log's origin if it is not the "
+		"key's name\n"
+		"exit status: 0 verified, 1 not in the log, 2 error, "
+		"3 SECURITY,\n"
+		"  4 the log's key changed: it is not the key recorded for "
+		"its origin\n"
+		"    and no key handover signed by that key leads to it\n");
 }
 
 /* Reads the whole file at path, at most max bytes, into a new buffer with
@@ -281,8 +282,9 @@ load_policy(struct opts *o)
 		note_verifier_format(&a, k1);
 		note_verifier_format(&o->log_key, k2);
 		if (strcmp(k1, k2) != 0) {
-			fprintf(stderr, "vigil: --accept-key %s is not the key "
-					"given, %s: give only one\n",
+			fprintf(stderr,
+				"vigil: --accept-key %s is not the key "
+				"given, %s: give only one\n",
 				k1, k2);
 			return 2;
 		}

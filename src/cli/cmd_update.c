@@ -610,8 +610,8 @@ log_refuse(const struct upd *u, struct logclient_result *res)
 		fprintf(stderr,
 			"vigil: to trust the new key: vigil log checkpoint "
 			"%s%s --accept-key %s --origin %s\n",
-			u->src.log != NULL ? u->src.name : "SERVER",
-			"/log", res->presented_key, u->st.pol.origin);
+			u->src.log != NULL ? u->src.name : "SERVER", "/log",
+			res->presented_key, u->st.pol.origin);
 	fprintf(stderr, "vigil: update refused: the release is not proved to "
 			"be in the log\nvigil: the installed rules are "
 			"unchanged\n");

@@ -9,6 +9,12 @@
  * checked together against the checkpoint's root when a tree is set, and
  * every full tile is checked, when first read, against its hash in the
  * tile above. Nothing read from the server is used before it is checked.
+ *
+ * Keys: the state is kept per origin and key, and the origin's key is
+ * recorded. A checkpoint of the origin signed by another key is either
+ * followed through a key handover the recorded key signed (follow()) or
+ * refused as a key change (key_changed()), never taken for a fork: a fork
+ * is two trees that one key signed.
  */
 #include "cli/logclient.h"
 
@@ -52,7 +58,7 @@ struct logclient {
 	/* The configuration, with owned copies of its strings and keys. */
 	struct logclient_config cfg;
 	char *source, *origin, *state_dir;
-	struct note_verifier key; /* the log's key trusted now */
+	struct note_verifier key;   /* the log's key trusted now */
 	struct note_verifier given; /* the key of the configuration */
 	struct note_verifier accept;
 	bool has_accept;
@@ -1049,8 +1055,7 @@ logclient_key_name(const struct note_verifier *k,
 	unsigned int mdlen = 0;
 
 	note_verifier_format(k, vkey);
-	if (EVP_Digest(vkey, strlen(vkey), md, &mdlen, EVP_sha256(), NULL) !=
-	    1)
+	if (EVP_Digest(vkey, strlen(vkey), md, &mdlen, EVP_sha256(), NULL) != 1)
 		return VG_ELIB;
 	for (int i = 0; i < LOGCLIENT_KEY_NAME_LEN / 2; i++)
 		snprintf(buf + 2 * i, 3, "%02x", md[i]);
@@ -1103,8 +1108,7 @@ signer_of(const struct logclient *lc, const char *text, size_t len, char *buf,
 
 		for (size_t j = 0; j < lc->cfg.nwitnesses; j++)
 			if (n->sigs[i].key_id == lc->witnesses[j].key_id &&
-			    strcmp(n->sigs[i].name, lc->witnesses[j].name) ==
-				    0)
+			    strcmp(n->sigs[i].name, lc->witnesses[j].name) == 0)
 				witness = true;
 		if (!witness) {
 			snprintf(buf, buflen, "%s+%08" PRIx32, n->sigs[i].name,
@@ -1138,8 +1142,8 @@ state_migrate(struct logclient *lc, int dfd, const struct note_verifier *k,
 		return 0;
 	if (rc != 0)
 		return rc;
-	rc = checkpoint_open(text, strlen(text), lc->cfg.origin, k, NULL, 0,
-			     0, &c2, err, sizeof(err));
+	rc = checkpoint_open(text, strlen(text), lc->cfg.origin, k, NULL, 0, 0,
+			     &c2, err, sizeof(err));
 	if (rc == 0) {
 		if (logclient_key_name(k, kname) != 0)
 			rc = fail(lc->r, LOGCLIENT_ERROR, VG_ELIB,
@@ -1152,8 +1156,8 @@ state_migrate(struct logclient *lc, int dfd, const struct note_verifier *k,
 			*moved = true;
 		}
 	} else if (accepted) {
-		if (renameat(dfd, "checkpoint", dfd, "checkpoint.before-keys") !=
-		    0)
+		if (renameat(dfd, "checkpoint", dfd,
+			     "checkpoint.before-keys") != 0)
 			rc = fail(lc->r, LOGCLIENT_ERROR, VG_EIO,
 				  "%s/checkpoint: cannot move it aside: %s",
 				  lc->state_dir, strerror(errno));
@@ -1162,8 +1166,8 @@ state_migrate(struct logclient *lc, int dfd, const struct note_verifier *k,
 	} else {
 		note_verifier_format(k, kbuf);
 		signer_of(lc, text, strlen(text), who, sizeof(who));
-		snprintf(lc->r->recorded_key, sizeof(lc->r->recorded_key),
-			 "%s", who);
+		snprintf(lc->r->recorded_key, sizeof(lc->r->recorded_key), "%s",
+			 who);
 		snprintf(lc->r->presented_key, sizeof(lc->r->presented_key),
 			 "%s", kbuf);
 		rc = fail(lc->r, LOGCLIENT_KEY_CHANGED, VG_EVERIFY,
@@ -1326,8 +1330,9 @@ key_changed(struct logclient *lc, const struct note_verifier *old,
 		    "on with --accept-key %s. No key handover was followed: "
 		    "%s",
 		    lc->cfg.origin, lc->cfg.source, pkey,
-		    verified ? "" : " (the log does not give its verifier key: "
-				    "ask its operator)",
+		    verified ? ""
+			     : " (the log does not give its verifier key: "
+			       "ask its operator)",
 		    okey, lc->state_dir ? " in " : "",
 		    lc->state_dir ? lc->state_dir : "", lc->cfg.origin,
 		    verified ? pkey : "VERIFIERKEY", why);
@@ -1363,11 +1368,12 @@ follow(struct logclient *lc, int dfd, bool known,
 	int rc;
 
 	lc->r = &scratch;
-	rc = lc->cfg.get(lc->cfg.get_ud, "handover", TLOG_HANDOVER_MAX, &h,
-			 &hl, err, sizeof(err));
+	rc = lc->cfg.get(lc->cfg.get_ud, "handover", TLOG_HANDOVER_MAX, &h, &hl,
+			 err, sizeof(err));
 	if (rc == VG_ENOENT) {
-		snprintf(why, sizeof(why), "the log serves no key handover "
-					   "(handover: not found)");
+		snprintf(why, sizeof(why),
+			 "the log serves no key handover "
+			 "(handover: not found)");
 		goto refuse;
 	}
 	if (rc != 0) {
@@ -1455,7 +1461,8 @@ follow(struct logclient *lc, int dfd, bool known,
 				 "the tree of size %" PRIu64
 				 " its key handover names does not extend the "
 				 "tree of size %" PRIu64
-				 " this client saw signed by the old key: %.600s",
+				 " this client saw signed by the old key: "
+				 "%.600s",
 				 hsize, ss.cp->size, scratch.msg);
 			goto refuse;
 		}
@@ -1514,8 +1521,7 @@ other_key(const char *text, size_t len, const char *origin,
 	if (note_parse(text, len, &n, err, sizeof(err)) != 0)
 		return false;
 	if (!has_line(n, k) &&
-	    checkpoint_parse(n->text, n->text_len, &c, err, sizeof(err)) ==
-		    0 &&
+	    checkpoint_parse(n->text, n->text_len, &c, err, sizeof(err)) == 0 &&
 	    strcmp(c.origin, origin) == 0)
 		yes = true;
 	checkpoint_clear(&c);
@@ -1587,8 +1593,8 @@ logclient_update(struct logclient *lc, struct logclient_result *r)
 	if (!accepted &&
 	    other_key((const char *)text, len, lc->cfg.origin, &trusted)) {
 		rc = follow(lc, dfd, have_rec || lc->have, &trusted,
-			    (const char *)text, len, src_new, &c, &newk,
-			    &htext, &hlen);
+			    (const char *)text, len, src_new, &c, &newk, &htext,
+			    &hlen);
 		if (rc != 0)
 			goto out;
 		note_verifier_format(&trusted, okey);
@@ -1643,16 +1649,14 @@ logclient_update(struct logclient *lc, struct logclient_result *r)
 			if ((rc = state_write(lc, dfd, kname, "checkpoint",
 					      (const char *)text, len)) != 0)
 				goto out;
-		if (followed &&
-		    (rc = state_write(lc, dfd, kname, "handover", htext,
-				      hlen)) != 0)
+		if (followed && (rc = state_write(lc, dfd, kname, "handover",
+						  htext, hlen)) != 0)
 			goto out;
 		if ((!have_stored || !have_rec ||
 		     !same_key(&recorded, &trusted)) &&
-		    (rc = key_store(lc, dfd, &trusted,
-				    !have_rec ||
-					    !same_key(&recorded, &trusted))) !=
-			    0)
+		    (rc = key_store(
+			     lc, dfd, &trusted,
+			     !have_rec || !same_key(&recorded, &trusted))) != 0)
 			goto out;
 	}
 	if (accepted && have_rec) {

@@ -85,9 +85,9 @@ enum logclient_status {
 	LOGCLIENT_TOO_FEW_WITNESSES, /* fewer cosignatures than the quorum */
 	LOGCLIENT_NOT_PROVEN,        /* a definite no: the entry is not in the
 					log, the proof does not prove it */
-	LOGCLIENT_SECURITY, /* the log contradicts what it signed: a fork, a
-			       proof that fails, a tile or entry that does not
-			       hash to what the checkpoint commits to */
+	LOGCLIENT_SECURITY,    /* the log contradicts what it signed: a fork, a
+				  proof that fails, a tile or entry that does not
+				  hash to what the checkpoint commits to */
 	LOGCLIENT_KEY_CHANGED, /* the origin's checkpoint is signed by a key
 				  other than the one recorded for it, and no
 				  handover by the recorded key leads there:

@@ -72,9 +72,9 @@ tlog_handover_verify(const char *text, size_t len, const char *origin,
 	p = n->text;
 	end = n->text + n->text_len;
 	for (int i = 0; i < LINES; i++) {
-		const char *nl = p < end ? tlog_memchr(p, (size_t)(end - p),
-						       '\n')
-					 : NULL;
+		const char *nl =
+			p < end ? tlog_memchr(p, (size_t)(end - p), '\n')
+				: NULL;
 
 		if (nl == NULL) {
 			rc = vg_fail(err, errlen, VG_EFORMAT,
@@ -224,7 +224,7 @@ tlog_handover_format(const char *origin, const struct note_verifier *old_key,
 	note_verifier_format(new_key, nkey);
 	(void)tlog_b64_encode(tree_root, 32, b64);
 	s = xasprintf(TLOG_HANDOVER_HEADER "\norigin %s\nold %s\nnew %s\n"
-				       "tree %" PRIu64 " %s\n",
+					   "tree %" PRIu64 " %s\n",
 		      origin, okey, nkey, tree_size, b64);
 	*out = s;
 	*out_len = strlen(s);

@@ -55,10 +55,11 @@ int tlog_handover_verify(const char *text, size_t len, const char *origin,
  * VG_EINVAL (an empty origin or one with a newline, a key that is not
  * Ed25519, the same key twice) with a message in err.
  */
-int tlog_handover_format(const char *origin, const struct note_verifier *old_key,
-			 const struct note_verifier *new_key, uint64_t tree_size,
-			 const uint8_t tree_root[32], char **out,
-			 size_t *out_len, char *err, size_t errlen)
+int tlog_handover_format(const char *origin,
+			 const struct note_verifier *old_key,
+			 const struct note_verifier *new_key,
+			 uint64_t tree_size, const uint8_t tree_root[32],
+			 char **out, size_t *out_len, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 #endif

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The old key of the seeds (its signer key is in no file: the seeds were
  * made once with it). */
-#define OLD_KEY ORIGIN_NAME "+" OLD_KEY_ID "+" OLD_KEY_B64
+#define OLD_KEY     ORIGIN_NAME "+" OLD_KEY_ID "+" OLD_KEY_B64
 #define ORIGIN_NAME "vigil.example/eu"
 #define OLD_KEY_ID  "5a6c1d8a"
 #define OLD_KEY_B64 "Ac+EbFw7YzWzUvS9Kbe08WT8Q7OuGKuPZ5BKLtakAs3R"
@@ -34,8 +34,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (note_verifier_parse(OLD_KEY, strlen(OLD_KEY), &old, NULL, 0) != 0)
 		abort();
-	rc = tlog_handover_verify(s, size, ORIGIN_NAME, &old, &got, &tree,
-				  root, err, sizeof(err));
+	rc = tlog_handover_verify(s, size, ORIGIN_NAME, &old, &got, &tree, root,
+				  err, sizeof(err));
 	if (rc != 0) {
 		if (err[0] == '\0')
 			abort();

@@ -70,8 +70,8 @@ text_of(void)
 	char *t = NULL, err[256];
 	size_t len;
 
-	if (tlog_handover_format(ORIGIN, &old_k, &new_k, 5, root, &t, &len,
-				 err, sizeof(err)) != 0)
+	if (tlog_handover_format(ORIGIN, &old_k, &new_k, 5, root, &t, &len, err,
+				 sizeof(err)) != 0)
 		fail_msg("format: %s", err);
 	assert_int_equal(strlen(t), len);
 	return t;
@@ -107,15 +107,15 @@ expect(const char *note, int want, const char *msg)
 static void
 test_a_handover_signed_by_both_keys_verifies(void **state)
 {
-	const struct note_signer *both[] = {old_s, new_s}, *rev[] = {new_s,
-								     old_s};
+	const struct note_signer *both[] = {old_s, new_s},
+				 *rev[] = {new_s, old_s};
 	char *t = text_of(), *n1 = sign(t, both, 2), *n2 = sign(t, rev, 2);
 	char okey[NOTE_KEY_MAX], want[1024];
 
 	(void)state;
 	note_verifier_format(&old_k, okey);
-	snprintf(want, sizeof(want), "vigil log key handover\norigin " ORIGIN
-		 "\nold %s\n", okey);
+	snprintf(want, sizeof(want),
+		 "vigil log key handover\norigin " ORIGIN "\nold %s\n", okey);
 	assert_memory_equal(t, want, strlen(want));
 	expect(n1, 0, NULL);
 	expect(n2, 0, NULL); /* the order of the signatures is free */
@@ -178,9 +178,8 @@ test_a_handover_of_another_origin_or_old_key_is_refused(void **state)
 	expect(n, VG_EVERIFY, "vigil.example/us");
 	free(t);
 	free(n);
-	assert_int_equal(tlog_handover_format(ORIGIN, &third_k, &new_k, 5,
-					      root, &t, &len, err,
-					      sizeof(err)),
+	assert_int_equal(tlog_handover_format(ORIGIN, &third_k, &new_k, 5, root,
+					      &t, &len, err, sizeof(err)),
 			 0);
 	n = sign(t, tn, 2);
 	expect(n, VG_EVERIFY, "not from");
@@ -265,12 +264,11 @@ test_garbage_is_refused(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
 		err[0] = '\0';
-		assert_int_not_equal(tlog_handover_verify(junk[i],
-							  strlen(junk[i]),
-							  ORIGIN, &old_k, &got,
-							  &size, r, err,
-							  sizeof(err)),
-				     0);
+		assert_int_not_equal(
+			tlog_handover_verify(junk[i], strlen(junk[i]), ORIGIN,
+					     &old_k, &got, &size, r, err,
+					     sizeof(err)),
+			0);
 		assert_true(err[0] != '\0');
 	}
 	big = calloc(1, TLOG_HANDOVER_MAX + 2);

@@ -867,7 +867,8 @@ test_a_damaged_state_file_is_an_error(void **state)
 	logclient_result_clear(&r);
 }
 
-/* --- keys ------------------------------------------------------------------ */
+/* --- keys ------------------------------------------------------------------
+ */
 
 /* Replaces log b with a log of the same origin under the key other: a
  * second node, with its own key, configured with the same origin. */
@@ -1010,9 +1011,9 @@ rekey_a(struct fx *f, const struct note_signer *const *signers, size_t n,
 	size_t len;
 
 	assert_int_equal(note_parse(cp, strlen(cp), &nt, err, sizeof(err)), 0);
-	assert_int_equal(checkpoint_parse(nt->text, nt->text_len, &c, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+		checkpoint_parse(nt->text, nt->text_len, &c, err, sizeof(err)),
+		0);
 	if (size != UINT64_MAX) {
 		c.size = size;
 		c.root = *root;
@@ -1173,9 +1174,9 @@ test_a_handover_behind_what_was_seen_is_not_followed(void **state)
 	append(f->a.log, "a", 3);
 	cp = log_checkpoint(f->a.log);
 	assert_int_equal(note_parse(cp, strlen(cp), &n, err, sizeof(err)), 0);
-	assert_int_equal(checkpoint_parse(n->text, n->text_len, &c, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+		checkpoint_parse(n->text, n->text_len, &c, err, sizeof(err)),
+		0);
 	root = c.root;
 	checkpoint_clear(&c);
 	note_free(n);
@@ -1242,8 +1243,7 @@ test_a_state_from_before_keys_is_moved_to_its_key(void **state)
 	b_with_other_key(f);
 	append(f->b.log, "b", 3);
 	lc = client(f, &f->b, true, &other_key, 0, 0);
-	update_expect(lc, LOGCLIENT_KEY_CHANGED, "before it recorded keys",
-		      &r);
+	update_expect(lc, LOGCLIENT_KEY_CHANGED, "before it recorded keys", &r);
 	assert_int_equal(logclient_exit_status(r.status), 4);
 	logclient_free(lc);
 	assert_null(state_file(f, NULL, "key"));
