@@ -1412,6 +1412,18 @@ follow(struct logclient *lc, int dfd, bool known,
 		goto hard; /* the tiles contradict the checkpoint */
 	hc.size = hsize;
 	memcpy(hc.root.b, hroot, sizeof(hroot));
+	if (hsize == 0) {
+		struct merkle_hash empty;
+
+		/* No proof pins the root of the empty tree: it has one. */
+		merkle_hash_empty(&empty);
+		if (memcmp(&empty, &hc.root, sizeof(empty)) != 0) {
+			snprintf(why, sizeof(why),
+				 "its key handover names a tree of size 0 with "
+				 "a root other than the empty tree's");
+			goto refuse;
+		}
+	}
 	hsrc = xasprintf("the key handover served by %s", lc->cfg.source);
 	hs = (struct seen){(const char *)h, hsrc, &hc};
 	if (prove_extends(lc, &hs, &now, &hs, &now) != 0) {
