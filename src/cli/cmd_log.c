@@ -13,12 +13,14 @@
  *   get URL N        print entry N, proven
  *   tail URL         print every new entry, proven, as the log grows
  *
- * Every command takes the log's key (--key VKEY or --key-file FILE) and
- * the witness policy (--witness VKEY..., --quorum N). Exit status: 0 done,
- * 1 the entry is not in the log or the proof does not prove it, 2 an
- * error (network, malformed answer, bad signature, too few witnesses,
- * usage), 3 SECURITY: the log contradicts what it signed (evidence on
- * stderr).
+ * Every command takes the log's key (--key VKEY or --key-file FILE, or
+ * --accept-key VKEY to trust VKEY for the origin from now on in place of
+ * the key this client recorded for it) and the witness policy (--witness
+ * VKEY..., --quorum N). Exit status: 0 done, 1 the entry is not in the
+ * log or the proof does not prove it, 2 an error (network, malformed
+ * answer, bad signature, too few witnesses, usage), 3 SECURITY: the log
+ * contradicts what it signed (evidence on stderr), 4 the log's key is not
+ * the one recorded for its origin and no key handover leads to it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,7 +47,8 @@
 
 /* Options, each allowed by the commands whose letter list names it. */
 struct opts {
-	const char *key, *key_file, *origin, *entry, *proof, *proof_out;
+	const char *key, *key_file, *accept_key, *origin, *entry, *proof,
+		*proof_out;
 	const char *witness[MAX_WITNESSES];
 	size_t nwitness, quorum;
 	uint64_t index, from, count;
@@ -54,6 +57,7 @@ struct opts {
 	const char *url;
 	/* What they make. */
 	struct note_verifier log_key;
+	int accept; /* log_key is --accept-key's */
 	struct note_verifier witnesses[MAX_WITNESSES];
 	char state_root[1100];
 };
@@ -61,21 +65,29 @@ struct opts {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: vigil log checkpoint URL KEY [WITNESSES]\n"
-		   "       vigil log verify URL KEY (--index N | --entry FILE) "
-		   "[--proof-out FILE]\n"
-		   "       vigil log verify --proof FILE --entry FILE KEY\n"
-		   "       vigil log get URL N KEY [--json]\n"
-		   "       vigil log tail URL KEY [--json] [--from N] "
-		   "[--interval SECONDS] [--count K]\n"
-		   "  URL: the log's prefix (http://HOST:PORT/log)\n"
-		   "  KEY: --key VKEY | --key-file FILE (the log's verifier "
-		   "key, /log/key)\n"
-		   "  WITNESSES: [--witness VKEY]... [--quorum N] (default 0)\n"
-		   "  [--origin ORIGIN]: the log's origin if it is not the "
-		   "key's name\n"
-		   "exit status: 0 verified, 1 not in the log, 2 error, "
-		   "3 SECURITY\n");
+	fprintf(f,
+		"usage: vigil log checkpoint URL KEY [WITNESSES]\n"
+		"       vigil log verify URL KEY (--index N | --entry FILE) "
+		"[--proof-out FILE]\n"
+		"       vigil log verify --proof FILE --entry FILE KEY\n"
+		"       vigil log get URL N KEY [--json]\n"
+		"       vigil log tail URL KEY [--json] [--from N] "
+		"[--interval SECONDS] [--count K]\n"
+		"  URL: the log's prefix (http://HOST:PORT/log)\n"
+		"  KEY: --key VKEY | --key-file FILE (the log's verifier "
+		"key, /log/key)\n"
+		"       | --accept-key VKEY: trust VKEY for the log's origin "
+		"from now on,\n"
+		"         in place of the key this client recorded for it "
+		"(after exit 4)\n"
+		"  WITNESSES: [--witness VKEY]... [--quorum N] (default 0)\n"
+		"  [--origin ORIGIN]: the log's origin if it is not the "
+		"key's name\n"
+		"exit status: 0 verified, 1 not in the log, 2 error, "
+		"3 SECURITY,\n"
+		"  4 the log's key changed: it is not the key recorded for "
+		"its origin\n"
+		"    and no key handover signed by that key leads to it\n");
 }
 
 /* Reads the whole file at path, at most max bytes, into a new buffer with
@@ -139,6 +151,7 @@ parse_opts(int argc, char **argv, const char *allowed, struct opts *o)
 	static const struct option longopts[] = {
 		{"key", required_argument, NULL, 'k'},
 		{"key-file", required_argument, NULL, 'K'},
+		{"accept-key", required_argument, NULL, 'A'},
 		{"witness", required_argument, NULL, 'w'},
 		{"quorum", required_argument, NULL, 'q'},
 		{"origin", required_argument, NULL, 'o'},
@@ -177,6 +190,7 @@ parse_opts(int argc, char **argv, const char *allowed, struct opts *o)
 		switch (c) {
 		case 'k': o->key = optarg; break;
 		case 'K': o->key_file = optarg; break;
+		case 'A': o->accept_key = optarg; break;
 		case 'o': o->origin = optarg; break;
 		case 'e': o->entry = optarg; break;
 		case 'p': o->proof = optarg; break;
@@ -236,9 +250,11 @@ load_policy(struct opts *o)
 	size_t len;
 	int rc;
 
+	if (o->accept_key != NULL && o->key == NULL && o->key_file == NULL)
+		o->key = o->accept_key;
 	if ((o->key == NULL) == (o->key_file == NULL)) {
-		fprintf(stderr, "vigil: give the log's key: --key VKEY or "
-				"--key-file FILE\n");
+		fprintf(stderr, "vigil: give the log's key: --key VKEY, "
+				"--key-file FILE or --accept-key VKEY\n");
 		return 2;
 	}
 	if (o->key_file != NULL) {
@@ -255,6 +271,24 @@ load_policy(struct opts *o)
 		fprintf(stderr, "vigil: the log's key must be an Ed25519 "
 				"signer's (type 0x01)\n");
 		return 2;
+	}
+	if (o->accept_key != NULL) {
+		struct note_verifier a;
+		char k1[NOTE_KEY_MAX], k2[NOTE_KEY_MAX];
+
+		if (parse_key(o->accept_key, strlen(o->accept_key),
+			      "--accept-key", &a) != 0)
+			return 2;
+		note_verifier_format(&a, k1);
+		note_verifier_format(&o->log_key, k2);
+		if (strcmp(k1, k2) != 0) {
+			fprintf(stderr,
+				"vigil: --accept-key %s is not the key "
+				"given, %s: give only one\n",
+				k1, k2);
+			return 2;
+		}
+		o->accept = 1;
 	}
 	for (size_t i = 0; i < o->nwitness; i++) {
 		if (parse_key(o->witness[i], strlen(o->witness[i]), "--witness",
@@ -303,6 +337,7 @@ config_of(struct opts *o, struct logclient_http *h,
 	cfg->nwitnesses = o->nwitness;
 	cfg->quorum = o->quorum;
 	cfg->state_root = o->state_root;
+	cfg->accept_key = o->accept ? &o->log_key : NULL;
 }
 
 /* Reports a failed operation; returns its exit status. */
@@ -333,6 +368,8 @@ open_log(struct opts *o, struct logclient_http **h, struct logclient **lc)
 	config_of(o, *h, &cfg);
 	if (logclient_new(&cfg, lc, &r) != 0 || logclient_update(*lc, &r) != 0)
 		return report(&r);
+	if (r.notice[0] != '\0')
+		fprintf(stderr, "vigil: %s\n", r.notice);
 	return 0;
 }
 
@@ -670,6 +707,8 @@ log_tail(struct opts *o)
 			/* The network comes and goes; a tail goes on. */
 			fprintf(stderr, "vigil: %s (retrying)\n", r.msg);
 			logclient_result_clear(&r);
+		} else if (r.notice[0] != '\0') {
+			fprintf(stderr, "vigil: %s\n", r.notice);
 		}
 	}
 out:
@@ -683,10 +722,10 @@ cmd_log(int argc, char **argv)
 	static const struct {
 		const char *name, *allowed;
 	} cmds[] = {
-		{"checkpoint", "kKwqo"},
-		{"verify", "kKwqoiepP"},
-		{"get", "kKwqoj"},
-		{"tail", "kKwqojfIc"},
+		{"checkpoint", "kKAwqo"},
+		{"verify", "kKAwqoiepP"},
+		{"get", "kKAwqoj"},
+		{"tail", "kKAwqojfIc"},
 	};
 	const char *cmd;
 	struct opts o;

@@ -73,6 +73,7 @@ enum {
 	UPD_SPLIT_VIEW = 17,
 	UPD_WITNESSES = 18,
 	UPD_INSTALL = 19,
+	UPD_LOG_KEY = 20, /* the log's key is not the one recorded */
 };
 
 #define MAX_WITNESSES 16
@@ -592,11 +593,12 @@ version_cmp(const char *a, const char *b)
 }
 
 static int
-log_refuse(struct logclient_result *res)
+log_refuse(const struct upd *u, struct logclient_result *res)
 {
 	int code;
 
 	switch (res->status) {
+	case LOGCLIENT_KEY_CHANGED: code = UPD_LOG_KEY; break;
 	case LOGCLIENT_SECURITY: code = UPD_SPLIT_VIEW; break;
 	case LOGCLIENT_TOO_FEW_WITNESSES: code = UPD_WITNESSES; break;
 	case LOGCLIENT_NOT_PROVEN:
@@ -604,6 +606,12 @@ log_refuse(struct logclient_result *res)
 	default: code = UPD_FETCH; break;
 	}
 	logclient_result_print(res, stderr);
+	if (res->status == LOGCLIENT_KEY_CHANGED)
+		fprintf(stderr,
+			"vigil: to trust the new key: vigil log checkpoint "
+			"%s%s --accept-key %s --origin %s\n",
+			u->src.log != NULL ? u->src.name : "SERVER", "/log",
+			res->presented_key, u->st.pol.origin);
 	fprintf(stderr, "vigil: update refused: the release is not proved to "
 			"be in the log\nvigil: the installed rules are "
 			"unchanged\n");
@@ -653,9 +661,14 @@ prove_logged(struct upd *u, const struct tuf_target *t, const char *version,
 		return refuse_code(UPD_NOT_LOGGED, "the proof of %s: %s",
 				   t->name, err);
 	if (logclient_new(&cfg, &lc, &res) != 0 ||
-	    logclient_update(lc, &res) != 0 ||
-	    logclient_entry(lc, p.index, &entry, &len, proof, &n, &res) != 0) {
-		rc = log_refuse(&res);
+	    logclient_update(lc, &res) != 0) {
+		rc = log_refuse(u, &res);
+		goto out;
+	}
+	if (res.notice[0] != '\0')
+		fprintf(stderr, "vigil: %s\n", res.notice);
+	if (logclient_entry(lc, p.index, &entry, &len, proof, &n, &res) != 0) {
+		rc = log_refuse(u, &res);
 		goto out;
 	}
 	if (tlog_entry_parse((const char *)entry, len, &e, err, sizeof(err)) !=
@@ -1027,7 +1040,11 @@ usage(FILE *f)
 		   "mix-and-match,\n"
 		   "      15 artifact, 16 not in the log, 17 split view, 18 "
 		   "witnesses,\n"
-		   "      19 rules do not install (--check: 1 expires soon)\n");
+		   "      19 rules do not install, 20 the log's key is not the "
+		   "one recorded\n"
+		   "      for its origin (vigil log ... --accept-key VKEY "
+		   "trusts it)\n"
+		   "      (--check: 1 expires soon)\n");
 }
 
 int

@@ -9,6 +9,12 @@
  * checked together against the checkpoint's root when a tree is set, and
  * every full tile is checked, when first read, against its hash in the
  * tile above. Nothing read from the server is used before it is checked.
+ *
+ * Keys: the state is kept per origin and key, and the origin's key is
+ * recorded. A checkpoint of the origin signed by another key is either
+ * followed through a key handover the recorded key signed (follow()) or
+ * refused as a key change (key_changed()), never taken for a fork: a fork
+ * is two trees that one key signed.
  */
 #include "cli/logclient.h"
 
@@ -27,6 +33,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/xmalloc.h"
+#include "tlog/handover.h"
 #include "tlog/proof.h"
 #include "tlog/tile.h"
 
@@ -51,7 +58,11 @@ struct logclient {
 	/* The configuration, with owned copies of its strings and keys. */
 	struct logclient_config cfg;
 	char *source, *origin, *state_dir;
-	struct note_verifier key;
+	struct note_verifier key;   /* the log's key trusted now */
+	struct note_verifier given; /* the key of the configuration */
+	struct note_verifier accept;
+	bool has_accept;
+	bool told; /* the notice of a recorded key in place of the given */
 	struct note_verifier *witnesses;
 
 	/* The checkpoint trusted now. */
@@ -187,6 +198,7 @@ logclient_exit_status(enum logclient_status s)
 	case LOGCLIENT_OK: return 0;
 	case LOGCLIENT_NOT_PROVEN: return 1;
 	case LOGCLIENT_SECURITY: return 3;
+	case LOGCLIENT_KEY_CHANGED: return 4;
 	default: return 2;
 	}
 }
@@ -878,27 +890,28 @@ state_lock(struct logclient *lc)
 	return fd;
 }
 
-/* Loads the stored checkpoint: 0, VG_ENOENT (none), or an error in r. */
+/* Reads the state file rel (relative to the origin's directory dfd), at
+ * most max bytes, into a new NUL-terminated *out and *len: 0, VG_ENOENT
+ * (none), or an error in r. */
 static int
-state_load(struct logclient *lc, int dfd, char **text, struct checkpoint *c)
+state_read(struct logclient *lc, int dfd, const char *rel, size_t max,
+	   char **out, size_t *len)
 {
-	char err[256];
-	struct note *n = NULL;
 	struct stat st;
 	ssize_t got;
 	char *buf;
 	int fd, rc;
 
-	fd = openat(dfd, "checkpoint", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return VG_ENOENT;
 	if (fd < 0 || fstat(fd, &st) != 0)
-		rc = fail(lc->r, LOGCLIENT_ERROR, VG_EIO, "%s/checkpoint: %s",
-			  lc->state_dir, strerror(errno));
-	else if (!S_ISREG(st.st_mode) || st.st_size > NOTE_MAX_SIZE)
+		rc = fail(lc->r, LOGCLIENT_ERROR, VG_EIO, "%s/%s: %s",
+			  lc->state_dir, rel, strerror(errno));
+	else if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max)
 		rc = fail(lc->r, LOGCLIENT_ERROR, VG_ECORRUPT,
-			  "%s/checkpoint: not a checkpoint file",
-			  lc->state_dir);
+			  "%s/%s: not a state file of the log client",
+			  lc->state_dir, rel);
 	else
 		rc = 0;
 	if (rc != 0) {
@@ -912,12 +925,31 @@ state_load(struct logclient *lc, int dfd, char **text, struct checkpoint *c)
 	if (got < 0 || got > st.st_size) {
 		free(buf);
 		return fail(lc->r, LOGCLIENT_ERROR, VG_EIO,
-			    "%s/checkpoint: cannot read it", lc->state_dir);
+			    "%s/%s: cannot read it", lc->state_dir, rel);
 	}
 	buf[got] = '\0';
+	*out = buf;
+	*len = (size_t)got;
+	return 0;
+}
+
+/* Loads the stored checkpoint rel: 0, VG_ENOENT (none), or an error in
+ * r. */
+static int
+state_load(struct logclient *lc, int dfd, const char *rel, char **text,
+	   struct checkpoint *c)
+{
+	char err[256];
+	struct note *n = NULL;
+	size_t len;
+	char *buf;
+	int rc;
+
+	if ((rc = state_read(lc, dfd, rel, NOTE_MAX_SIZE, &buf, &len)) != 0)
+		return rc;
 	/* Stored data is hostile too: it must still be a checkpoint of this
 	 * origin. Its signature was checked when it was stored. */
-	rc = note_parse(buf, (size_t)got, &n, err, sizeof(err));
+	rc = note_parse(buf, len, &n, err, sizeof(err));
 	if (rc == 0)
 		rc = checkpoint_parse(n->text, n->text_len, c, err,
 				      sizeof(err));
@@ -930,40 +962,228 @@ state_load(struct logclient *lc, int dfd, char **text, struct checkpoint *c)
 	if (rc != 0) {
 		free(buf);
 		return fail(lc->r, LOGCLIENT_ERROR, VG_ECORRUPT,
-			    "%s/checkpoint is damaged (%s); move it away to "
-			    "start afresh",
-			    lc->state_dir, err);
+			    "%s/%s is damaged (%s); move it away to start "
+			    "afresh",
+			    lc->state_dir, rel, err);
 	}
 	*text = buf;
 	return 0;
 }
 
-/* Replaces the stored checkpoint: temporary file, fsync, rename, fsync. */
+/* Loads the key recorded for the origin: 0, VG_ENOENT (none), or an
+ * error in r. */
 static int
-state_store(struct logclient *lc, int dfd, const char *text, size_t len)
+key_load(struct logclient *lc, int dfd, struct note_verifier *k)
 {
-	static const char tmp[] = ".checkpoint.tmp";
-	int fd, rc = 0;
+	char err[256] = "", *buf;
+	size_t len;
+	int rc;
 
-	fd = openat(dfd, tmp,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
+	if ((rc = state_read(lc, dfd, "key", NOTE_KEY_MAX, &buf, &len)) != 0)
+		return rc;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	rc = note_verifier_parse(buf, len, k, err, sizeof(err));
+	if (rc == 0 && k->type != NOTE_ED25519) {
+		snprintf(err, sizeof(err), "not an Ed25519 key");
+		rc = VG_EFORMAT;
+	}
+	free(buf);
+	if (rc != 0)
+		return fail(lc->r, LOGCLIENT_ERROR, VG_ECORRUPT,
+			    "%s/key is damaged (%s); move it away to start "
+			    "afresh",
+			    lc->state_dir, err);
+	return 0;
+}
+
+/* Replaces the state file [sub/]name (sub: a directory in the origin's
+ * directory dfd, made if need be) with data: temporary file, fsync,
+ * rename, directory fsync. */
+static int
+state_write(struct logclient *lc, int dfd, const char *sub, const char *name,
+	    const char *data, size_t len)
+{
+	char tmp[64];
+	int sfd = dfd, fd = -1, rc = 0;
+
+	if (sub != NULL) {
+		if (mkdirat(dfd, sub, 0700) != 0 && errno != EEXIST)
+			rc = -1;
+		else if ((sfd = openat(dfd, sub,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					       O_CLOEXEC)) < 0)
+			rc = -1;
+		else if (io_fsync(dfd) != 0)
+			rc = -1;
+	}
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	if (rc == 0)
+		fd = openat(sfd, tmp,
+			    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+				    O_CLOEXEC,
+			    0600);
 	if (fd < 0)
 		rc = -1;
-	else if (io_write_all(fd, text, len) != 0 || io_fsync(fd) != 0)
+	else if (io_write_all(fd, data, len) != 0 || io_fsync(fd) != 0)
 		rc = -1;
 	if (fd >= 0 && close(fd) != 0)
 		rc = -1;
-	if (rc == 0 && renameat(dfd, tmp, dfd, "checkpoint") != 0)
+	if (rc == 0 && renameat(sfd, tmp, sfd, name) != 0)
 		rc = -1;
-	if (rc == 0 && io_fsync(dfd) != 0)
+	if (rc == 0 && io_fsync(sfd) != 0)
 		rc = -1;
 	if (rc != 0) {
 		rc = fail(lc->r, LOGCLIENT_ERROR, VG_EIO,
-			  "%s/checkpoint: cannot store it: %s", lc->state_dir,
+			  "%s/%s%s%s: cannot store it: %s", lc->state_dir,
+			  sub ? sub : "", sub ? "/" : "", name,
 			  strerror(errno));
-		(void)unlinkat(dfd, tmp, 0);
+		if (sfd >= 0)
+			(void)unlinkat(sfd, tmp, 0);
 	}
+	if (sfd >= 0 && sfd != dfd)
+		close(sfd);
+	return rc;
+}
+
+int
+logclient_key_name(const struct note_verifier *k,
+		   char buf[LOGCLIENT_KEY_NAME_LEN + 1])
+{
+	char vkey[NOTE_KEY_MAX];
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	note_verifier_format(k, vkey);
+	if (EVP_Digest(vkey, strlen(vkey), md, &mdlen, EVP_sha256(), NULL) != 1)
+		return VG_ELIB;
+	for (int i = 0; i < LOGCLIENT_KEY_NAME_LEN / 2; i++)
+		snprintf(buf + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* Records k as the key of its own state directory and, if origin is
+ * set, as the origin's key. */
+static int
+key_store(struct logclient *lc, int dfd, const struct note_verifier *k,
+	  bool origin)
+{
+	char kname[LOGCLIENT_KEY_NAME_LEN + 1], line[NOTE_KEY_MAX + 1];
+	size_t n;
+	int rc;
+
+	if (logclient_key_name(k, kname) != 0)
+		return fail(lc->r, LOGCLIENT_ERROR, VG_ELIB,
+			    "cannot name a key's state");
+	note_verifier_format(k, line);
+	n = strlen(line);
+	line[n++] = '\n';
+	if ((rc = state_write(lc, dfd, kname, "key", line, n)) != 0)
+		return rc;
+	return origin ? state_write(lc, dfd, NULL, "key", line, n) : 0;
+}
+
+static bool
+same_key(const struct note_verifier *a, const struct note_verifier *b)
+{
+	return a->type == b->type && a->key_id == b->key_id &&
+	       strcmp(a->name, b->name) == 0 &&
+	       memcmp(a->pub, b->pub, sizeof(a->pub)) == 0;
+}
+
+/* "name+keyid" of the first signature line of the note text[0..len) that
+ * is not a witness's, into buf. */
+static void
+signer_of(const struct logclient *lc, const char *text, size_t len, char *buf,
+	  size_t buflen)
+{
+	struct note *n = NULL;
+	char err[64];
+
+	snprintf(buf, buflen, "no key");
+	if (note_parse(text, len, &n, err, sizeof(err)) != 0)
+		return;
+	for (size_t i = 0; i < n->nsigs; i++) {
+		bool witness = false;
+
+		for (size_t j = 0; j < lc->cfg.nwitnesses; j++)
+			if (n->sigs[i].key_id == lc->witnesses[j].key_id &&
+			    strcmp(n->sigs[i].name, lc->witnesses[j].name) == 0)
+				witness = true;
+		if (!witness) {
+			snprintf(buf, buflen, "%s+%08" PRIx32, n->sigs[i].name,
+				 n->sigs[i].key_id);
+			break;
+		}
+	}
+	note_free(n);
+}
+
+/*
+ * Moves a state from before keys were recorded (the origin's directory
+ * holds `checkpoint` and no `key`) to the key k that signed it: its
+ * checkpoint goes to k's directory and k becomes the origin's key
+ * (*moved). A checkpoint that k did not sign is KEY_CHANGED, unless k is
+ * accepted: then it is kept aside as `checkpoint.before-keys`. Returns 0
+ * (nothing to move included) or an error in r.
+ */
+static int
+state_migrate(struct logclient *lc, int dfd, const struct note_verifier *k,
+	      bool accepted, bool *moved)
+{
+	char kname[LOGCLIENT_KEY_NAME_LEN + 1], err[256], kbuf[NOTE_KEY_MAX];
+	char who[NOTE_NAME_MAX + 16], *text = NULL;
+	struct checkpoint c = {0}, c2 = {0};
+	int rc;
+
+	*moved = false;
+	rc = state_load(lc, dfd, "checkpoint", &text, &c);
+	if (rc == VG_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	rc = checkpoint_open(text, strlen(text), lc->cfg.origin, k, NULL, 0, 0,
+			     &c2, err, sizeof(err));
+	if (rc == 0) {
+		if (logclient_key_name(k, kname) != 0)
+			rc = fail(lc->r, LOGCLIENT_ERROR, VG_ELIB,
+				  "cannot name a key's state");
+		else if ((rc = state_write(lc, dfd, kname, "checkpoint", text,
+					   strlen(text))) == 0 &&
+			 (rc = key_store(lc, dfd, k, true)) == 0) {
+			(void)unlinkat(dfd, "checkpoint", 0);
+			(void)io_fsync(dfd);
+			*moved = true;
+		}
+	} else if (accepted) {
+		if (renameat(dfd, "checkpoint", dfd,
+			     "checkpoint.before-keys") != 0)
+			rc = fail(lc->r, LOGCLIENT_ERROR, VG_EIO,
+				  "%s/checkpoint: cannot move it aside: %s",
+				  lc->state_dir, strerror(errno));
+		else
+			rc = 0;
+	} else {
+		note_verifier_format(k, kbuf);
+		signer_of(lc, text, strlen(text), who, sizeof(who));
+		snprintf(lc->r->recorded_key, sizeof(lc->r->recorded_key), "%s",
+			 who);
+		snprintf(lc->r->presented_key, sizeof(lc->r->presented_key),
+			 "%s", kbuf);
+		rc = fail(lc->r, LOGCLIENT_KEY_CHANGED, VG_EVERIFY,
+			  "the log %s: the checkpoint this client stored for "
+			  "it before it recorded keys (%s/checkpoint) is "
+			  "signed by %s, not by the key given, %s. This is "
+			  "not a fork: the log's key changed, or another log "
+			  "has this origin. To trust %s for %s from now on "
+			  "(the old checkpoint is kept as "
+			  "checkpoint.before-keys): --accept-key %s",
+			  lc->cfg.origin, lc->state_dir, who, kbuf, kbuf,
+			  lc->cfg.origin, kbuf);
+	}
+	checkpoint_clear(&c);
+	checkpoint_clear(&c2);
+	free(text);
 	return rc;
 }
 
@@ -991,6 +1211,11 @@ logclient_new(const struct logclient_config *cfg, struct logclient **out,
 	lc->source = xstrdup(cfg->source ? cfg->source : "the log");
 	lc->origin = xstrdup(cfg->origin);
 	lc->key = *cfg->log_key;
+	lc->given = *cfg->log_key;
+	if (cfg->accept_key != NULL) {
+		lc->accept = *cfg->accept_key;
+		lc->has_accept = true;
+	}
 	if (cfg->nwitnesses > 0) {
 		lc->witnesses = xreallocarray(NULL, cfg->nwitnesses,
 					      sizeof(*lc->witnesses));
@@ -1002,6 +1227,7 @@ logclient_new(const struct logclient_config *cfg, struct logclient **out,
 	lc->cfg.log_key = &lc->key;
 	lc->cfg.witnesses = lc->witnesses;
 	lc->cfg.state_root = NULL;
+	lc->cfg.accept_key = NULL;
 	if (cfg->state_root != NULL) {
 		if (logclient_state_name(cfg->origin, name, sizeof(name)) !=
 		    0) {
@@ -1042,16 +1268,294 @@ logclient_current(const struct logclient *lc, const char **text, size_t *len)
 	return &lc->cp;
 }
 
+/*
+ * The log's checkpoint (text, from src_new) is signed by a key other than
+ * old, the one trusted: names both keys in a KEY_CHANGED failure, with
+ * why no handover was followed. The other key is named by its verifier
+ * key if the key given or the log's `key` verifies the checkpoint, else
+ * by its name and key ID.
+ */
+static int
+key_changed(struct logclient *lc, const struct note_verifier *old,
+	    const char *text, size_t len, const char *why)
+{
+	struct logclient_result scratch = {0}, *r = lc->r;
+	struct logclient_config cfg = lc->cfg;
+	char okey[NOTE_KEY_MAX], pkey[NOTE_KEY_MAX] = "", err[256];
+	struct checkpoint c = {0};
+	struct note_verifier k;
+	uint8_t *d = NULL;
+	size_t dl = 0;
+	bool verified = false;
+
+	note_verifier_format(old, okey);
+	if (!same_key(&lc->given, old)) {
+		cfg.log_key = &lc->given;
+		if (open_checkpoint(&cfg, text, len, "", &c, &scratch) == 0) {
+			note_verifier_format(&lc->given, pkey);
+			verified = true;
+		}
+		checkpoint_clear(&c);
+		logclient_result_clear(&scratch);
+	}
+	if (!verified && lc->cfg.get(lc->cfg.get_ud, "key", NOTE_KEY_MAX, &d,
+				     &dl, err, sizeof(err)) == 0) {
+		size_t l = dl;
+
+		if (l > 0 && d[l - 1] == '\n')
+			l--;
+		if (note_verifier_parse((const char *)d, l, &k, err,
+					sizeof(err)) == 0 &&
+		    k.type == NOTE_ED25519 && !same_key(&k, old)) {
+			cfg.log_key = &k;
+			if (open_checkpoint(&cfg, text, len, "", &c,
+					    &scratch) == 0) {
+				note_verifier_format(&k, pkey);
+				verified = true;
+			}
+			checkpoint_clear(&c);
+			logclient_result_clear(&scratch);
+		}
+		free(d);
+	}
+	if (!verified)
+		signer_of(lc, text, len, pkey, sizeof(pkey));
+	snprintf(r->recorded_key, sizeof(r->recorded_key), "%s", okey);
+	snprintf(r->presented_key, sizeof(r->presented_key), "%s", pkey);
+	return fail(r, LOGCLIENT_KEY_CHANGED, VG_EVERIFY,
+		    "the key of the log %s changed: %s serves a checkpoint "
+		    "signed by %s%s, not by %s, the key this client recorded "
+		    "for it%s%s. This is not a fork. If the new key is right "
+		    "(a new node, a replaced key), trust it for %s from now "
+		    "on with --accept-key %s. No key handover was followed: "
+		    "%s",
+		    lc->cfg.origin, lc->cfg.source, pkey,
+		    verified ? ""
+			     : " (the log does not give its verifier key: "
+			       "ask its operator)",
+		    okey, lc->state_dir ? " in " : "",
+		    lc->state_dir ? lc->state_dir : "", lc->cfg.origin,
+		    verified ? pkey : "VERIFIERKEY", why);
+}
+
+/*
+ * The log's checkpoint text[0..len) is not signed by old, the key
+ * trusted: follows the log's key handover (`handover`) if old signed it,
+ * its new key signs the checkpoint, and its tree extends what this client
+ * saw under old (the checkpoint stored for old, the one held before) and
+ * is extended by the checkpoint, all checked from the checkpoint's tiles.
+ * Returns 0 with the checkpoint in *c, the tree set to it, the new key in
+ * *newk and the handover in *htext (malloc'd), *hlen. Otherwise an error
+ * in r: KEY_CHANGED naming both keys if the client knew old (known), or
+ * checkpoint_open()'s refusal if it did not; or a failure of the tiles.
+ */
+static int
+follow(struct logclient *lc, int dfd, bool known,
+       const struct note_verifier *old, const char *text, size_t len,
+       const char *src_new, struct checkpoint *c, struct note_verifier *newk,
+       char **htext, size_t *hlen)
+{
+	struct logclient_result scratch = {0}, *r = lc->r;
+	struct logclient_config cfg = lc->cfg;
+	char why[1200] = "", err[512], nkey[NOTE_KEY_MAX];
+	char kname[LOGCLIENT_KEY_NAME_LEN + 1], *rel = NULL, *stext = NULL;
+	char *hsrc = NULL, *ssrc = NULL;
+	struct checkpoint hc = {0}, sc = {0};
+	struct seen hs, now, ss;
+	uint8_t *h = NULL, hroot[32];
+	uint64_t hsize;
+	size_t hl = 0;
+	int rc;
+
+	lc->r = &scratch;
+	rc = lc->cfg.get(lc->cfg.get_ud, "handover", TLOG_HANDOVER_MAX, &h, &hl,
+			 err, sizeof(err));
+	if (rc == VG_ENOENT) {
+		snprintf(why, sizeof(why),
+			 "the log serves no key handover "
+			 "(handover: not found)");
+		goto refuse;
+	}
+	if (rc != 0) {
+		snprintf(why, sizeof(why), "its key handover: %s", err);
+		goto refuse;
+	}
+	h = xreallocarray(h, hl + 1, 1);
+	h[hl] = '\0';
+	rc = tlog_handover_verify((const char *)h, hl, lc->cfg.origin, old,
+				  newk, &hsize, hroot, err, sizeof(err));
+	if (rc != 0) {
+		snprintf(why, sizeof(why),
+			 "its key handover does not verify: %s", err);
+		goto refuse;
+	}
+	note_verifier_format(newk, nkey);
+	cfg.log_key = newk;
+	if (open_checkpoint(&cfg, text, len, lc->cfg.source, c, &scratch) !=
+	    0) {
+		snprintf(why, sizeof(why),
+			 "its key handover names the new key %s, but the "
+			 "checkpoint does not verify with it: %.600s",
+			 nkey, scratch.msg);
+		goto refuse;
+	}
+	if (hsize > c->size) {
+		snprintf(why, sizeof(why),
+			 "its key handover names a tree of size %" PRIu64
+			 ", larger than the new key's checkpoint (size %" PRIu64
+			 ")",
+			 hsize, c->size);
+		goto refuse;
+	}
+	now = (struct seen){text, src_new, c};
+	if ((rc = tree_set(lc, &now)) != 0)
+		goto hard; /* the tiles contradict the checkpoint */
+	hc.size = hsize;
+	memcpy(hc.root.b, hroot, sizeof(hroot));
+	if (hsize == 0) {
+		struct merkle_hash empty;
+
+		/* No proof pins the root of the empty tree: it has one. */
+		merkle_hash_empty(&empty);
+		if (memcmp(&empty, &hc.root, sizeof(empty)) != 0) {
+			snprintf(why, sizeof(why),
+				 "its key handover names a tree of size 0 with "
+				 "a root other than the empty tree's");
+			goto refuse;
+		}
+	}
+	hsrc = xasprintf("the key handover served by %s", lc->cfg.source);
+	hs = (struct seen){(const char *)h, hsrc, &hc};
+	if (prove_extends(lc, &hs, &now, &hs, &now) != 0) {
+		snprintf(why, sizeof(why),
+			 "the new key's tree does not extend the tree of size "
+			 "%" PRIu64 " its key handover names: %.600s",
+			 hsize, scratch.msg);
+		goto refuse;
+	}
+	/* What the old key signed, as this client saw it. */
+	for (int i = 0; i < 2; i++) {
+		if (i == 0) {
+			if (dfd < 0)
+				continue;
+			if (logclient_key_name(old, kname) != 0) {
+				rc = fail(&scratch, LOGCLIENT_ERROR, VG_ELIB,
+					  "cannot name a key's state");
+				goto hard;
+			}
+			rel = xasprintf("%s/checkpoint", kname);
+			rc = state_load(lc, dfd, rel, &stext, &sc);
+			if (rc == VG_ENOENT)
+				continue;
+			if (rc != 0)
+				goto hard;
+			ssrc = xasprintf("seen before, stored in %s/%s",
+					 lc->state_dir, rel);
+			ss = (struct seen){stext, ssrc, &sc};
+		} else {
+			if (!lc->have)
+				continue;
+			ss = (struct seen){lc->cp_text,
+					   "seen before by this client",
+					   &lc->cp};
+		}
+		if (ss.cp->size > hsize) {
+			snprintf(why, sizeof(why),
+				 "this client saw a tree of size %" PRIu64
+				 " signed by the old key, larger than the tree "
+				 "of size %" PRIu64 " the key handover says it "
+				 "signed last",
+				 ss.cp->size, hsize);
+			goto refuse;
+		}
+		if (prove_extends(lc, &ss, &hs, &ss, &hs) != 0) {
+			snprintf(why, sizeof(why),
+				 "the tree of size %" PRIu64
+				 " its key handover names does not extend the "
+				 "tree of size %" PRIu64
+				 " this client saw signed by the old key: "
+				 "%.600s",
+				 hsize, ss.cp->size, scratch.msg);
+			goto refuse;
+		}
+	}
+	*htext = (char *)h;
+	*hlen = hl;
+	h = NULL;
+	rc = 0;
+	goto out;
+hard:
+	logclient_result_clear(r);
+	*r = scratch;
+	memset(&scratch, 0, sizeof(scratch));
+	goto out;
+refuse:
+	checkpoint_clear(c);
+	tree_forget(lc);
+	lc->r = r;
+	if (!known) {
+		cfg.log_key = old;
+		rc = open_checkpoint(&cfg, text, len, lc->cfg.source, c, r);
+		if (rc == 0) { /* cannot be: it is not signed by old */
+			checkpoint_clear(c);
+			rc = fail(r, LOGCLIENT_BAD_SIGNATURE, VG_EVERIFY,
+				  "%s: the checkpoint is not signed by the "
+				  "log's key",
+				  lc->cfg.source);
+		}
+		goto out;
+	}
+	rc = key_changed(lc, old, text, len, why);
+out:
+	lc->r = r;
+	logclient_result_clear(&scratch);
+	checkpoint_clear(&sc);
+	free(h);
+	free(rel);
+	free(stext);
+	free(ssrc);
+	free(hsrc);
+	return rc;
+}
+
+/* True if the note text[0..len) is a checkpoint of origin with no
+ * signature line naming k: a checkpoint of this log by another key. */
+static bool
+other_key(const char *text, size_t len, const char *origin,
+	  const struct note_verifier *k)
+{
+	struct checkpoint c = {0};
+	struct note *n = NULL;
+	char err[256];
+	bool yes = false;
+
+	/* Anything else is left to open_checkpoint() to refuse. */
+	if (note_parse(text, len, &n, err, sizeof(err)) != 0)
+		return false;
+	if (!has_line(n, k) &&
+	    checkpoint_parse(n->text, n->text_len, &c, err, sizeof(err)) == 0 &&
+	    strcmp(c.origin, origin) == 0)
+		yes = true;
+	checkpoint_clear(&c);
+	note_free(n);
+	return yes;
+}
+
 int
 logclient_update(struct logclient *lc, struct logclient_result *r)
 {
 	char err[512], *stored_text = NULL, *src_new, *src_stored = NULL;
+	char kname[LOGCLIENT_KEY_NAME_LEN + 1], *rel = NULL, *htext = NULL;
+	char tkey[NOTE_KEY_MAX], okey[NOTE_KEY_MAX];
 	struct checkpoint c = {0}, stored = {0};
+	struct note_verifier trusted = lc->key, recorded, newk;
+	struct logclient_config cfg;
 	struct seen now, before, prev;
 	uint8_t *text = NULL;
-	size_t len = 0;
+	size_t len = 0, hlen = 0;
 	int rc, dfd = -1;
-	bool have_stored = false;
+	bool have_stored = false, have_rec = false, accepted = false;
+	bool followed = false, moved = false;
 
 	logclient_result_clear(r);
 	lc->r = r;
@@ -1068,26 +1572,76 @@ logclient_update(struct logclient *lc, struct logclient_result *r)
 	text = xreallocarray(text, len + 1, 1);
 	text[len] = '\0';
 	src_new = xasprintf("served now by %s", lc->cfg.source);
-	if ((rc = open_checkpoint(&lc->cfg, (const char *)text, len,
-				  lc->cfg.source, &c, r)) != 0)
-		goto out;
-	now = (struct seen){(const char *)text, src_new, &c};
-	if ((rc = tree_set(lc, &now)) != 0)
-		goto out;
+
+	/* Which key the checkpoint must be signed by. */
 	if (lc->state_dir != NULL) {
 		if ((dfd = state_lock(lc)) < 0) {
 			rc = VG_EIO;
 			goto out;
 		}
-		rc = state_load(lc, dfd, &stored_text, &stored);
+		rc = key_load(lc, dfd, &recorded);
+		if (rc == VG_ENOENT)
+			rc = state_migrate(lc, dfd,
+					   lc->has_accept ? &lc->accept
+							  : &lc->given,
+					   lc->has_accept, &moved);
+		else if (rc == 0)
+			have_rec = true;
+		if (rc != 0)
+			goto out;
+		if (moved) {
+			recorded = lc->has_accept ? lc->accept : lc->given;
+			have_rec = true;
+		}
+		if (have_rec)
+			trusted = recorded;
+	}
+	if (lc->has_accept && !same_key(&trusted, &lc->accept)) {
+		trusted = lc->accept;
+		accepted = true;
+	}
+	cfg = lc->cfg;
+	cfg.log_key = &trusted;
+	if (!accepted &&
+	    other_key((const char *)text, len, lc->cfg.origin, &trusted)) {
+		rc = follow(lc, dfd, have_rec || lc->have, &trusted,
+			    (const char *)text, len, src_new, &c, &newk, &htext,
+			    &hlen);
+		if (rc != 0)
+			goto out;
+		note_verifier_format(&trusted, okey);
+		note_verifier_format(&newk, tkey);
+		snprintf(r->notice, sizeof(r->notice),
+			 "the log %s changed its key: %s handed it over to %s "
+			 "(a key handover signed by both, whose tree extends "
+			 "what this client saw); %s is the log's key for this "
+			 "client from now on",
+			 lc->cfg.origin, okey, tkey, tkey);
+		trusted = newk;
+		followed = true;
+	} else if ((rc = open_checkpoint(&cfg, (const char *)text, len,
+					 lc->cfg.source, &c, r)) != 0) {
+		goto out;
+	}
+	now = (struct seen){(const char *)text, src_new, &c};
+	if (!followed && (rc = tree_set(lc, &now)) != 0)
+		goto out;
+	if (dfd >= 0) {
+		if (logclient_key_name(&trusted, kname) != 0) {
+			rc = fail(r, LOGCLIENT_ERROR, VG_ELIB,
+				  "cannot name a key's state");
+			goto out;
+		}
+		rel = xasprintf("%s/checkpoint", kname);
+		rc = state_load(lc, dfd, rel, &stored_text, &stored);
 		if (rc != 0 && rc != VG_ENOENT)
 			goto out;
 		have_stored = rc == 0;
 		rc = 0;
 	}
 	if (have_stored) {
-		src_stored = xasprintf("seen before, stored in %s/checkpoint",
-				       lc->state_dir);
+		src_stored = xasprintf("seen before, stored in %s/%s",
+				       lc->state_dir, rel);
 		before = (struct seen){stored_text, src_stored, &stored};
 		if ((rc = check_against(lc, &before, &now)) != 0)
 			goto out;
@@ -1102,9 +1656,39 @@ logclient_update(struct logclient *lc, struct logclient_result *r)
 		if ((rc = check_against(lc, &prev, &now)) != 0)
 			goto out;
 	}
-	if (dfd >= 0 && (!have_stored || strcmp(stored_text, (char *)text)))
-		if ((rc = state_store(lc, dfd, (const char *)text, len)) != 0)
+	if (dfd >= 0) {
+		if (!have_stored || strcmp(stored_text, (char *)text) != 0)
+			if ((rc = state_write(lc, dfd, kname, "checkpoint",
+					      (const char *)text, len)) != 0)
+				goto out;
+		if (followed && (rc = state_write(lc, dfd, kname, "handover",
+						  htext, hlen)) != 0)
 			goto out;
+		if ((!have_stored || !have_rec ||
+		     !same_key(&recorded, &trusted)) &&
+		    (rc = key_store(
+			     lc, dfd, &trusted,
+			     !have_rec || !same_key(&recorded, &trusted))) != 0)
+			goto out;
+	}
+	if (accepted && have_rec) {
+		note_verifier_format(&recorded, okey);
+		note_verifier_format(&trusted, tkey);
+		snprintf(r->notice, sizeof(r->notice),
+			 "%s is the key of the log %s for this client from "
+			 "now on, in place of %s (--accept-key)",
+			 tkey, lc->cfg.origin, okey);
+	} else if (!followed && !accepted && have_rec && !lc->told &&
+		   !same_key(&trusted, &lc->given)) {
+		lc->told = true;
+		note_verifier_format(&lc->given, okey);
+		note_verifier_format(&trusted, tkey);
+		snprintf(r->notice, sizeof(r->notice),
+			 "the log %s is checked with %s, the key this client "
+			 "recorded for it, not with the key given, %s",
+			 lc->cfg.origin, tkey, okey);
+	}
+	lc->key = trusted;
 	checkpoint_clear(&lc->cp);
 	free(lc->cp_text);
 	lc->cp = c;
@@ -1121,8 +1705,10 @@ logclient_update(struct logclient *lc, struct logclient_result *r)
 	}
 out:
 	/* The tree may be one whose text is freed below: read it afresh. */
-	if (rc != 0)
+	if (rc != 0) {
 		tree_forget(lc);
+		r->notice[0] = '\0';
+	}
 	if (dfd >= 0)
 		close(dfd); /* releases the lock */
 	checkpoint_clear(&c);
@@ -1131,6 +1717,8 @@ out:
 	free(src_stored);
 	free(src_new);
 	free(text);
+	free(rel);
+	free(htext);
 	lc->r = NULL;
 	return rc;
 }

@@ -24,13 +24,31 @@
  *   - an entry: its bundle hashes to its level-0 tile, and its inclusion
  *     proof, generated from the tiles, verifies against the root.
  *
- * State. With a state directory (STATE_ROOT/<origin as a file name>, see
- * logclient_state_name()), the last checkpoint seen is kept in its file
- * `checkpoint`, verbatim as the log signed it, replaced atomically
- * (temporary file, fsync, rename, directory fsync) and only by a
- * checkpoint at least as large and consistent with it; the directory is
- * locked (flock) from reading the file to writing it, so two clients do
- * not interleave.
+ * State, per origin and key. With a state directory, each origin has
+ * STATE_ROOT/<origin as a file name> (logclient_state_name()), locked
+ * (flock) from the first read to the last write, so two clients do not
+ * interleave. In it:
+ *   key                 the log key this client trusts for the origin
+ *                       now (a verifier key line);
+ *   <key name>/         one per key the origin was seen with, named by
+ *                       logclient_key_name(): `checkpoint`, the last
+ *                       checkpoint seen signed by that key, verbatim,
+ *                       replaced atomically (temporary file, fsync,
+ *                       rename, directory fsync) and only by one at least
+ *                       as large and consistent with it; `key`, the
+ *                       verifier key; and `handover`, the handover note
+ *                       by which the client came to the key, if it did.
+ * A state from before keys were recorded (STATE_ROOT/<origin>/checkpoint
+ * and no `key`) is read once and moved to the key that signed it.
+ *
+ * Keys. The key given (config log_key) is trusted for an origin the
+ * client has not recorded. Once recorded, the recorded key is the one
+ * checkpoints must be signed by; a checkpoint signed by another key is
+ * followed only through a key handover (tlog/handover.h) served at
+ * `handover` that the recorded key signed, whose tree extends what the
+ * client saw and is extended by the new checkpoint; otherwise it is
+ * LOGCLIENT_KEY_CHANGED, and config accept_key is how a user trusts the
+ * new key instead.
  *
  * Results. Every operation fills a struct logclient_result: what kind of
  * failure (an error, a bad signature, too few witnesses, a definite "not
@@ -55,6 +73,8 @@
 
 /* Longest file name logclient_state_name() writes, without terminator. */
 #define LOGCLIENT_STATE_NAME_MAX 200
+/* Length of logclient_key_name()'s names, without terminator. */
+#define LOGCLIENT_KEY_NAME_LEN 32
 
 enum logclient_status {
 	LOGCLIENT_OK = 0,
@@ -65,14 +85,18 @@ enum logclient_status {
 	LOGCLIENT_TOO_FEW_WITNESSES, /* fewer cosignatures than the quorum */
 	LOGCLIENT_NOT_PROVEN,        /* a definite no: the entry is not in the
 					log, the proof does not prove it */
-	LOGCLIENT_SECURITY, /* the log contradicts what it signed: a fork, a
-			       proof that fails, a tile or entry that does not
-			       hash to what the checkpoint commits to */
+	LOGCLIENT_SECURITY,    /* the log contradicts what it signed: a fork, a
+				  proof that fails, a tile or entry that does not
+				  hash to what the checkpoint commits to */
+	LOGCLIENT_KEY_CHANGED, /* the origin's checkpoint is signed by a key
+				  other than the one recorded for it, and no
+				  handover by the recorded key leads there:
+				  exit 4 */
 };
 
 struct logclient_result {
 	enum logclient_status status;
-	char msg[1024];
+	char msg[2048];
 	/* Evidence of a SECURITY failure (NULL, 0 where there is none): the
 	 * signed checkpoints, verbatim and malloc'd, and the failing proof. */
 	char *old_checkpoint;
@@ -83,6 +107,15 @@ struct logclient_result {
 	uint64_t proof_a, proof_b; /* sizes (consistency) or index, size */
 	struct merkle_hash proof[MERKLE_PROOF_MAX];
 	size_t proof_len;
+	/* LOGCLIENT_KEY_CHANGED: the key recorded for the origin and the one
+	 * the log presents (a verifier key, or "name+keyid" when the log
+	 * does not give the key itself), as strings. */
+	char recorded_key[NOTE_KEY_MAX];
+	char presented_key[NOTE_KEY_MAX];
+	/* On success, what the user should know though nothing failed (a
+	 * key handover followed, a key accepted or used in place of the one
+	 * given), or "". */
+	char notice[2048];
 };
 
 /* Frees r's evidence and zeroes it; accepts a zeroed result. */
@@ -94,7 +127,7 @@ void logclient_result_clear(struct logclient_result *r);
 void logclient_result_print(const struct logclient_result *r, FILE *f);
 
 /* The exit status of vigil log for a status: 0 OK, 1 NOT_PROVEN, 3
- * SECURITY, 2 any other failure. */
+ * SECURITY, 4 KEY_CHANGED, 2 any other failure. */
 int logclient_exit_status(enum logclient_status s);
 
 /*
@@ -129,6 +162,9 @@ struct logclient_config {
 	size_t quorum;          /* cosignatures needed: 0..nwitnesses */
 	const char *state_root; /* the directory of every log's state
 				   ($VIGIL_HOME/logs), or NULL for none */
+	/* A key to trust for the origin from now on, in place of the one
+	 * recorded (vigil log --accept-key), or NULL. */
+	const struct note_verifier *accept_key;
 };
 
 struct logclient;
@@ -145,11 +181,15 @@ int logclient_new(const struct logclient_config *cfg, struct logclient **out,
 void logclient_free(struct logclient *lc);
 
 /*
- * Fetches the log's checkpoint, opens it, checks it against its tiles,
- * checks it extends the stored checkpoint and the one held before, and
- * stores it if it is at least as large; it becomes the client's current
- * checkpoint. Returns 0, or a negative VG_E* code with r saying why (a
- * checkpoint smaller than the stored one is an error: nothing is stored).
+ * Fetches the log's checkpoint, opens it with the origin's key (above:
+ * the recorded one, the accepted one, the given one, or the new key of a
+ * handover it follows), checks it against its tiles, checks it extends
+ * the checkpoint stored for that key and the one held before, and stores
+ * it if it is at least as large; it becomes the client's current
+ * checkpoint. Returns 0 (with r->notice set if there is something to
+ * tell), or a negative VG_E* code with r saying why (a checkpoint smaller
+ * than the stored one is an error: nothing is stored; another key with
+ * no handover to follow is LOGCLIENT_KEY_CHANGED).
  */
 int logclient_update(struct logclient *lc, struct logclient_result *r)
 	__attribute__((warn_unused_result));
@@ -211,6 +251,13 @@ int logclient_verify_proof(const struct logclient_config *cfg, const char *text,
  * "." or "..", none with a '/'. Returns 0 or VG_ELIB.
  */
 int logclient_state_name(const char *origin, char *buf, size_t len)
+	__attribute__((warn_unused_result));
+
+/* Writes the name of k's state directory (see above) into buf: the
+ * first 16 bytes of SHA-256 of k's verifier key string, in lowercase hex.
+ * Returns 0 or VG_ELIB. */
+int logclient_key_name(const struct note_verifier *k,
+		       char buf[LOGCLIENT_KEY_NAME_LEN + 1])
 	__attribute__((warn_unused_result));
 
 #endif

@@ -14,7 +14,12 @@
 cd "$tmp" || exit 1
 VIGIL_HOME=$tmp/home
 export VIGIL_HOME
-state="$VIGIL_HOME/logs/vigil.example%2Feu/checkpoint"
+# The client's state for an origin and a key (docs/LOG.md): the key's
+# directory is named by the first 16 bytes of the SHA-256 of its verifier
+# key string, in hex.
+keydir() {
+	printf '%s' "$1" | sha256sum | cut -c1-32
+}
 
 log_node_conf
 sed 's|vigil.example/eu|vigil.example/us|; s|region = eu|region = us|' node.conf >us.conf
@@ -92,6 +97,8 @@ a_base=$base
 a_pid=$pid
 key=$(curl -s -m 10 "$a_base/log/key")
 printf '%s\n' "$key" >key.txt
+kdir=vigil.example%2Feu/$(keydir "$key")
+state="$VIGIL_HOME/logs/$kdir/checkpoint"
 printf 'Statement one: the first disclosure.\n' >s1.txt
 printf 'Statement two.\n\tWith a tab, and a second line.\n' >s2.txt
 append "$a_base" a s1.txt
@@ -108,8 +115,11 @@ else
 fi
 curl -s -m 10 "$a_base/log/checkpoint" >served.cp
 cmp -s served.cp "$state" && [ "$(stat -c %a "$state")" = 600 ] &&
-	pass "checkpoint: stored verbatim in \$VIGIL_HOME/logs/<origin>/checkpoint" ||
-	fail "checkpoint: stored verbatim in \$VIGIL_HOME/logs/<origin>/checkpoint" "$(ls -lR "$VIGIL_HOME")"
+	pass "checkpoint: stored verbatim in \$VIGIL_HOME/logs/<origin>/<key>/checkpoint" ||
+	fail "checkpoint: stored verbatim in \$VIGIL_HOME/logs/<origin>/<key>/checkpoint" "$(ls -lR "$VIGIL_HOME")"
+[ "$(cat "$VIGIL_HOME/logs/vigil.example%2Feu/key")" = "$key" ] &&
+	pass "checkpoint: the origin's key recorded in \$VIGIL_HOME/logs/<origin>/key" ||
+	fail "checkpoint: the origin's key recorded in \$VIGIL_HOME/logs/<origin>/key" "$(ls -lR "$VIGIL_HOME")"
 vlog checkpoint "$a_base/log" --key-file key.txt
 check "checkpoint --key-file: the same" 0 '^size 3$'
 vlog checkpoint "$a_base" --key "$key"
@@ -183,7 +193,7 @@ VIGIL_HOME=$tmp/tailhome timeout 60 "$VIGIL" log tail "$a_base/log" --key "$key"
 	--interval 0.2 --count 2 >tail.out 2>tail.err &
 tpid=$!
 i=0
-while [ $i -lt 100 ] && [ ! -f "$tmp/tailhome/logs/vigil.example%2Feu/checkpoint" ]; do
+while [ $i -lt 100 ] && [ ! -f "$tmp/tailhome/logs/$kdir/checkpoint" ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
@@ -254,7 +264,7 @@ else
 	fail "fork: stderr holds both checkpoints in full and the proof"
 	show_last
 fi
-cmp -s a.cp "$tmp/forkhome/logs/vigil.example%2Feu/checkpoint" &&
+cmp -s a.cp "$tmp/forkhome/logs/$kdir/checkpoint" &&
 	pass "fork: the checkpoint seen before is kept" ||
 	fail "fork: the checkpoint seen before is kept"
 append "$a_base" a fa.txt
@@ -291,7 +301,7 @@ check "a hash tile that does not hash to the checkpoint: SECURITY, exit 3" 3 '' 
 VIGIL_HOME=$tmp/statichome2
 vlog checkpoint "$static" --key "$key"
 check "the same on first contact: exit 3, nothing stored" 3 '' 'SECURITY'
-[ -f "$tmp/statichome2/logs/vigil.example%2Feu/checkpoint" ] &&
+[ -f "$tmp/statichome2/logs/$kdir/checkpoint" ] &&
 	fail "the same on first contact: exit 3, nothing stored" ||
 	pass "a checkpoint whose tiles do not match is not stored"
 cp tile.orig served/tile/0/000.p/7

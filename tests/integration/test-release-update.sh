@@ -6,7 +6,8 @@
 # installed rules untouched: an unknown key, too few signatures, a
 # rollback, a freeze, mix-and-match, endless data, another hash, a release
 # missing from the log, a split view of the log, too few witnesses; and
-# root rotation, including one that removes a compromised key.
+# root rotation, including one that removes a compromised key; and the
+# log's key replaced (20 until the new key is accepted).
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
@@ -451,6 +452,36 @@ expect 17 "split view: a log inconsistent with a checkpoint seen before is refus
 expect_err 'SECURITY' "... with a SECURITY error and the evidence"
 [ "$(installed)" = rules.d/4 ] && pass "... and the installed rules stay" ||
 	fail "... and the installed rules stay" "$(installed)"
+
+# --- the log's key replaced ------------------------------------------------------------
+# The operator replaces the node's log key (no handover is served): an
+# endpoint that recorded the old key refuses with 20 and says how to
+# accept the new one; accepted with `vigil log`, the update goes on.
+ep 10
+v update --init --server "$base" --root rel/1.root.json --log-key "$logkey"
+v update
+expect 0 "an endpoint installs release 5 under the log's first key"
+stop_node
+rm var/log.key
+start_node || { fail "vigild restarts with a new log key" "$(cat vigild.err)"; finish; }
+newkey=$(curl -s -m 10 "$base/log/key")
+v release stage rel --rules rules2 --version 6 --corpus corpus
+v release sign rel --key keys/targets1.key
+v release sign rel --key keys/targets3.key
+v release publish rel --server "$base" --token-file "$tok"
+v update --server "$base"
+expect 20 "a log key other than the one recorded is refused (20), not a split view"
+grep -qF -e "--accept-key $newkey" "$err" && grep -qF -e "$logkey" "$err" &&
+	pass "... naming both keys and how to accept the new one" ||
+	{ fail "... naming both keys and how to accept the new one"; show_last; }
+[ "$(installed)" = rules.d/5 ] && pass "... and the installed rules stay" ||
+	fail "... and the installed rules stay" "$(installed)"
+v log checkpoint "$base/log" --accept-key "$newkey" --origin vigil.example/eu
+expect 0 "vigil log --accept-key trusts the new key for the origin"
+v update --server "$base"
+expect 0 "then the update installs release 6 under the new key"
+[ "$(installed)" = rules.d/6 ] && pass "... release 6" ||
+	fail "... release 6" "$(installed)"
 
 # --- --check --------------------------------------------------------------------
 ep 1

@@ -16,18 +16,28 @@
  *                                           with the log's key and a
  *                                           cosignature by the witness's
  *                                           key; prints "size N time T"
+ *   tlog_tool handover OLDKEY NEWKEY CHECKPOINT
+ *                                           the key handover (docs/LOG.md)
+ *                                           from the signer key file
+ *                                           OLDKEY to NEWKEY, naming the
+ *                                           tree of the checkpoint file
+ *                                           CHECKPOINT, which OLDKEY must
+ *                                           have signed; signed by both
  *
  * Exit status 0, or 1 with a message.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "tlog/checkpoint.h"
+#include "tlog/handover.h"
+#include "tlog/keyfile.h"
 #include "tlog/merkle.h"
 #include "tlog/note.h"
 #include "tlog/tile.h"
@@ -233,6 +243,58 @@ cmd_cosigned(const char *file, const char *logkey, const char *wkey)
 	return 0;
 }
 
+static int
+cmd_handover(const char *oldfile, const char *newfile, const char *cpfile)
+{
+	static char msg[NOTE_MAX_SIZE];
+	const struct note_signer *signers[2];
+	struct note_signer *o = NULL, *n = NULL;
+	struct note_verifier ov, nv;
+	struct checkpoint c = {0};
+	char err[512], *text = NULL, *note = NULL;
+	long len = read_file(cpfile, msg, sizeof(msg));
+	size_t tl, nl;
+	bool created;
+	int rc = 1;
+
+	if (len < 0) {
+		fprintf(stderr, "tlog_tool: cannot read %s\n", cpfile);
+		return 1;
+	}
+	if (note_signer_file(oldfile, NULL, NOTE_ED25519, &o, &created, err,
+			     sizeof(err)) != 0 ||
+	    note_signer_file(newfile, NULL, NOTE_ED25519, &n, &created, err,
+			     sizeof(err)) != 0) {
+		fprintf(stderr, "tlog_tool: %s\n", err);
+		goto out;
+	}
+	note_signer_verifier(o, &ov);
+	note_signer_verifier(n, &nv);
+	if (checkpoint_open(msg, (size_t)len, ov.name, &ov, NULL, 0, 0, &c, err,
+			    sizeof(err)) != 0 ||
+	    tlog_handover_format(c.origin, &ov, &nv, c.size, c.root.b, &text,
+				 &tl, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tlog_tool: %s\n", err);
+		goto out;
+	}
+	signers[0] = o;
+	signers[1] = n;
+	if (note_sign(text, tl, signers, 2, 0, &note, &nl, err, sizeof(err)) !=
+	    0) {
+		fprintf(stderr, "tlog_tool: %s\n", err);
+		goto out;
+	}
+	fwrite(note, 1, nl, stdout);
+	rc = 0;
+out:
+	checkpoint_clear(&c);
+	free(text);
+	free(note);
+	note_signer_free(o);
+	note_signer_free(n);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -250,9 +312,12 @@ main(int argc, char **argv)
 		return cmd_sign(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "cosigned") == 0)
 		return cmd_cosigned(argv[2], argv[3], argv[4]);
+	if (argc == 5 && strcmp(argv[1], "handover") == 0)
+		return cmd_handover(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: tlog_tool consistency DIR SIZE1 SIZE2\n"
 			"       tlog_tool root DIR SIZE\n"
 			"       tlog_tool sign KEYFILE TEXTFILE\n"
-			"       tlog_tool cosigned FILE LOGKEY WKEY\n");
+			"       tlog_tool cosigned FILE LOGKEY WKEY\n"
+			"       tlog_tool handover OLDKEY NEWKEY CHECKPOINT\n");
 	return 1;
 }

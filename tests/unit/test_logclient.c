@@ -7,7 +7,11 @@
  * SECURITY failures with their evidence; a step back is refused; bad
  * signatures and too few witnesses each have their own status; entries
  * are found and proven; tlog-proof files verify offline and refuse any
- * change; partial tiles a log deleted are read from the full tile.
+ * change; partial tiles a log deleted are read from the full tile. Keys:
+ * the state is kept per origin and key; another key for a known origin
+ * is a key change (not a fork) until accepted; a key handover signed by
+ * both keys whose tree fits what was seen is followed, and any other is
+ * not; a state from before keys were recorded is moved to its key.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +30,7 @@
 #include "cli/logclient.h"
 #include "common/err.h"
 #include "tlog/checkpoint.h"
+#include "tlog/handover.h"
 #include "tlog/log.h"
 #include "tlog/merkle.h"
 #include "tlog/note.h"
@@ -47,6 +52,8 @@ struct fake {
 	bool down;            /* no answer at all */
 	struct tlog_log *alt; /* serves the paths that contain alt_match */
 	const char *alt_match;
+	char *handover; /* served as "handover" (404 if NULL) */
+	char *key_text; /* served as "key" (404 if NULL) */
 };
 
 struct fx {
@@ -66,6 +73,18 @@ fake_get(void *ud, const char *relpath, size_t max, uint8_t **data, size_t *len,
 	if (f->down) {
 		snprintf(err, errlen, "%s: connection refused", relpath);
 		return VG_EIO;
+	}
+	if (strcmp(relpath, "handover") == 0 || strcmp(relpath, "key") == 0) {
+		const char *t = relpath[0] == 'h' ? f->handover : f->key_text;
+
+		if (t == NULL) {
+			snprintf(err, errlen, "%s: not found (404)", relpath);
+			return VG_ENOENT;
+		}
+		*len = strlen(t);
+		*data = (uint8_t *)strdup(t);
+		assert_non_null(*data);
+		return 0;
 	}
 	if (strcmp(relpath, "checkpoint") == 0 && f->checkpoint != NULL) {
 		*len = strlen(f->checkpoint);
@@ -156,6 +175,10 @@ teardown(void **state)
 	tlog_log_close(f->b.log);
 	free(f->a.checkpoint);
 	free(f->b.checkpoint);
+	free(f->a.handover);
+	free(f->b.handover);
+	free(f->a.key_text);
+	free(f->b.key_text);
 	nftw(f->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(f);
 	return 0;
@@ -261,16 +284,32 @@ update_expect(struct logclient *lc, enum logclient_status s, const char *msg,
 		fail_msg("message \"%s\" lacks \"%s\"", r->msg, msg);
 }
 
-/* The stored checkpoint, or NULL. */
+/* The path of the state file name of key k (NULL: of the origin). */
+static void
+state_path(struct fx *f, const struct note_verifier *k, const char *name,
+	   char *path, size_t len)
+{
+	char kname[LOGCLIENT_KEY_NAME_LEN + 1];
+
+	if (k == NULL) {
+		snprintf(path, len, "%s/vigil.example%%2Ftest/%s", f->state,
+			 name);
+		return;
+	}
+	assert_int_equal(logclient_key_name(k, kname), 0);
+	snprintf(path, len, "%s/vigil.example%%2Ftest/%s/%s", f->state, kname,
+		 name);
+}
+
+/* The content of a state file, or NULL. */
 static char *
-stored(struct fx *f)
+state_file(struct fx *f, const struct note_verifier *k, const char *name)
 {
 	char path[512], *buf;
 	FILE *fp;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/vigil.example%%2Ftest/checkpoint",
-		 f->state);
+	state_path(f, k, name, path, sizeof(path));
 	if ((fp = fopen(path, "rb")) == NULL)
 		return NULL;
 	fseek(fp, 0, SEEK_END);
@@ -281,6 +320,13 @@ stored(struct fx *f)
 	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
 	fclose(fp);
 	return buf;
+}
+
+/* The checkpoint stored for key, or NULL. */
+static char *
+stored(struct fx *f)
+{
+	return state_file(f, &key, "checkpoint");
 }
 
 static void
@@ -812,13 +858,429 @@ test_a_damaged_state_file_is_an_error(void **state)
 	append(f->a.log, "a", 2);
 	lc = client(f, &f->a, true, &key, 0, 0);
 	update_expect(lc, LOGCLIENT_OK, NULL, &r);
-	snprintf(path, sizeof(path), "%s/vigil.example%%2Ftest/checkpoint",
-		 f->state);
+	state_path(f, &key, "checkpoint", path, sizeof(path));
 	assert_non_null(fp = fopen(path, "w"));
 	fputs("garbage\n", fp);
 	fclose(fp);
 	update_expect(lc, LOGCLIENT_ERROR, "damaged", &r);
 	logclient_free(lc);
+	logclient_result_clear(&r);
+}
+
+/* --- keys ------------------------------------------------------------------
+ */
+
+/* Replaces log b with a log of the same origin under the key other: a
+ * second node, with its own key, configured with the same origin. */
+static void
+b_with_other_key(struct fx *f)
+{
+	char dir[128];
+
+	tlog_log_close(f->b.log);
+	snprintf(dir, sizeof(dir), "%s/c", f->tmp);
+	f->b.log = open_log(dir, other);
+}
+
+static void
+expect_key_file(struct fx *f, const struct note_verifier *k)
+{
+	char want[NOTE_KEY_MAX + 1], *got = state_file(f, NULL, "key");
+
+	note_verifier_format(k, want);
+	strcat(want, "\n");
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void
+test_another_key_for_a_known_origin_is_a_key_change_not_a_fork(void **state)
+{
+	struct fx *f = *state;
+	struct logclient_result r = {0};
+	struct logclient_config cfg;
+	struct logclient *lc;
+	char k1[NOTE_KEY_MAX], k2[NOTE_KEY_MAX], *before, *got;
+
+	note_verifier_format(&key, k1);
+	note_verifier_format(&other_key, k2);
+	b_with_other_key(f);
+	append(f->a.log, "a", 3);
+	append(f->b.log, "b", 3); /* same size, another tree, another key */
+	lc = client(f, &f->a, true, &key, 0, 0);
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	assert_string_equal(r.notice, "");
+	logclient_free(lc);
+	expect_key_file(f, &key);
+	before = stored(f);
+
+	/* The second node, given with its own key: not a fork. */
+	lc = client(f, &f->b, true, &other_key, 0, 0);
+	update_expect(lc, LOGCLIENT_KEY_CHANGED, "This is not a fork", &r);
+	assert_int_equal(logclient_exit_status(r.status), 4);
+	assert_string_equal(r.recorded_key, k1);
+	assert_string_equal(r.presented_key, k2);
+	assert_non_null(strstr(r.msg, k1));
+	assert_non_null(strstr(r.msg, k2));
+	assert_non_null(strstr(r.msg, "--accept-key"));
+	assert_non_null(strstr(r.msg, "serves no key handover"));
+	logclient_free(lc);
+	got = stored(f);
+	assert_string_equal(got, before); /* nothing stored */
+	free(got);
+	assert_null(state_file(f, &other_key, "checkpoint"));
+	expect_key_file(f, &key);
+
+	/* Given the old key, the second node's checkpoint is another key's:
+	 * the log's `key` names it. */
+	f->b.key_text = strdup(k2);
+	lc = client(f, &f->b, true, &key, 0, 0);
+	update_expect(lc, LOGCLIENT_KEY_CHANGED, k2, &r);
+	assert_string_equal(r.presented_key, k2);
+	logclient_free(lc);
+
+	/* Accepting the new key: it is the origin's from now on, with its
+	 * own state; the old key's state stays. */
+	cfg = (struct logclient_config){
+		.source = "https://log.example/b",
+		.get = fake_get,
+		.get_ud = &f->b,
+		.origin = ORIGIN,
+		.log_key = &other_key,
+		.state_root = f->state,
+		.accept_key = &other_key,
+	};
+	assert_int_equal(logclient_new(&cfg, &lc, &r), 0);
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	assert_non_null(strstr(r.notice, "in place of"));
+	logclient_free(lc);
+	expect_key_file(f, &other_key);
+	got = state_file(f, &other_key, "checkpoint");
+	assert_non_null(got);
+	free(got);
+	got = stored(f);
+	assert_string_equal(got, before);
+	free(got);
+	lc = client(f, &f->b, true, &other_key, 0, 0);
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	assert_string_equal(r.notice, "");
+	logclient_free(lc);
+
+	/* And back: the first node is now the other key. */
+	lc = client(f, &f->a, true, &key, 0, 0);
+	update_expect(lc, LOGCLIENT_KEY_CHANGED, k1, &r);
+	assert_string_equal(r.recorded_key, k2);
+	logclient_free(lc);
+	free(before);
+	logclient_result_clear(&r);
+}
+
+static void
+test_a_fork_under_one_key_is_still_security(void **state)
+{
+	struct fx *f = *state;
+	struct logclient_result r = {0};
+	struct logclient *lc;
+
+	/* a and b are two logs of the same origin and the same key. */
+	append(f->a.log, "a", 3);
+	append(f->b.log, "b", 3);
+	lc = client(f, &f->a, true, &key, 0, 0);
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	logclient_free(lc);
+	lc = client(f, &f->b, true, &key, 0, 0);
+	update_expect(lc, LOGCLIENT_SECURITY, "has forked", &r);
+	assert_int_equal(logclient_exit_status(r.status), 3);
+	logclient_free(lc);
+	logclient_result_clear(&r);
+}
+
+/* Rekeys log a from signer to other, as a node whose key is replaced
+ * does, and returns the handover signed by the signers given (NULL: both
+ * keys), naming the tree the old key signed last (or size, root if
+ * size is not UINT64_MAX). */
+static char *
+rekey_a(struct fx *f, const struct note_signer *const *signers, size_t n,
+	uint64_t size, const struct merkle_hash *root)
+{
+	const struct note_signer *both[] = {signer, other};
+	struct checkpoint c = {0};
+	struct note *nt = NULL;
+	char *cp = log_checkpoint(f->a.log), *text, *out, err[256];
+	size_t len;
+
+	assert_int_equal(note_parse(cp, strlen(cp), &nt, err, sizeof(err)), 0);
+	assert_int_equal(
+		checkpoint_parse(nt->text, nt->text_len, &c, err, sizeof(err)),
+		0);
+	if (size != UINT64_MAX) {
+		c.size = size;
+		c.root = *root;
+	}
+	assert_int_equal(tlog_handover_format(ORIGIN, &key, &other_key, c.size,
+					      c.root.b, &text, &len, err,
+					      sizeof(err)),
+			 0);
+	if (signers == NULL) {
+		signers = both;
+		n = 2;
+	}
+	assert_int_equal(note_sign(text, len, signers, n, 0, &out, &len, err,
+				   sizeof(err)),
+			 0);
+	tlog_log_close(f->a.log);
+	assert_int_equal(tlog_log_open_rekey(f->dir_a, ORIGIN, other, &key,
+					     &f->a.log, err, sizeof(err)),
+			 0);
+	checkpoint_clear(&c);
+	note_free(nt);
+	free(cp);
+	free(text);
+	return out;
+}
+
+static void
+test_a_handover_signed_by_both_keys_is_followed(void **state)
+{
+	struct fx *f = *state;
+	struct logclient_result r = {0};
+	struct logclient *lc, *mem;
+	char k1[NOTE_KEY_MAX], k2[NOTE_KEY_MAX], *h;
+
+	note_verifier_format(&key, k1);
+	note_verifier_format(&other_key, k2);
+	append(f->a.log, "a", 3);
+	lc = client(f, &f->a, true, &key, 0, 0);
+	mem = client(f, &f->a, false, &key, 0, 0); /* a tail, no state */
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	update_expect(mem, LOGCLIENT_OK, NULL, &r);
+	append(f->a.log, "a", 300); /* the old key signs more */
+	f->a.handover = rekey_a(f, NULL, 0, UINT64_MAX, NULL);
+	append(f->a.log, "a", 4); /* the new key goes on */
+	h = strdup(f->a.handover);
+
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	assert_non_null(strstr(r.notice, "changed its key"));
+	assert_non_null(strstr(r.notice, k1));
+	assert_non_null(strstr(r.notice, k2));
+	expect_key_file(f, &other_key);
+	{
+		char *cp = state_file(f, &other_key, "checkpoint"),
+		     *ho = state_file(f, &other_key, "handover"),
+		     *want = log_checkpoint(f->a.log);
+
+		assert_non_null(cp);
+		assert_string_equal(cp, want);
+		assert_non_null(ho);
+		assert_string_equal(ho, h);
+		free(cp);
+		free(ho);
+		free(want);
+	}
+	update_expect(mem, LOGCLIENT_OK, NULL, &r);
+	assert_non_null(strstr(r.notice, "changed its key"));
+	/* It stays followed, without the handover; given the old key, the
+	 * client says which key it checks with. */
+	append(f->a.log, "a", 1);
+	update_expect(mem, LOGCLIENT_OK, NULL, &r);
+	assert_string_equal(r.notice, "");
+	logclient_free(lc);
+	free(f->a.handover);
+	f->a.handover = NULL;
+	lc = client(f, &f->a, true, &key, 0, 0);
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	assert_non_null(strstr(r.notice, "recorded"));
+	logclient_free(lc);
+	lc = client(f, &f->a, true, &other_key, 0, 0);
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	assert_string_equal(r.notice, "");
+	logclient_free(lc);
+	logclient_free(mem);
+	free(h);
+	logclient_result_clear(&r);
+}
+
+/* Rekeys log a with the handover made by make, and expects a client that
+ * saw the log before to refuse it as a key change saying why. */
+static void
+expect_not_followed(struct fx *f, char *handover, const char *why)
+{
+	struct logclient_result r = {0};
+	struct logclient *lc;
+	char *before = stored(f), *after;
+
+	f->a.handover = handover;
+	append(f->a.log, "a", 2);
+	lc = client(f, &f->a, true, &key, 0, 0);
+	update_expect(lc, LOGCLIENT_KEY_CHANGED, why, &r);
+	assert_int_equal(logclient_exit_status(r.status), 4);
+	logclient_free(lc);
+	after = stored(f);
+	assert_string_equal(before, after);
+	assert_null(state_file(f, &other_key, "checkpoint"));
+	expect_key_file(f, &key);
+	free(before);
+	free(after);
+	logclient_result_clear(&r);
+}
+
+/* Log a of 5 entries, seen by a client with state. */
+static void
+seen_five(struct fx *f)
+{
+	struct logclient_result r = {0};
+	struct logclient *lc;
+
+	append(f->a.log, "a", 5);
+	lc = client(f, &f->a, true, &key, 0, 0);
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	logclient_free(lc);
+	logclient_result_clear(&r);
+}
+
+static void
+test_a_handover_by_one_key_is_not_followed(void **state)
+{
+	struct fx *f = *state;
+	const struct note_signer *o[] = {signer};
+
+	seen_five(f);
+	expect_not_followed(f, rekey_a(f, o, 1, UINT64_MAX, NULL),
+			    "does not verify");
+}
+
+static void
+test_a_handover_by_the_new_key_only_is_not_followed(void **state)
+{
+	struct fx *f = *state;
+	const struct note_signer *n[] = {other};
+
+	seen_five(f);
+	expect_not_followed(f, rekey_a(f, n, 1, UINT64_MAX, NULL),
+			    "does not verify");
+}
+
+static void
+test_a_handover_behind_what_was_seen_is_not_followed(void **state)
+{
+	struct fx *f = *state;
+	struct merkle_hash root;
+	char *cp, err[256];
+	struct note *n = NULL;
+	struct checkpoint c = {0};
+
+	/* The tree of size 3, as the log signed it, then 2 more seen. */
+	append(f->a.log, "a", 3);
+	cp = log_checkpoint(f->a.log);
+	assert_int_equal(note_parse(cp, strlen(cp), &n, err, sizeof(err)), 0);
+	assert_int_equal(
+		checkpoint_parse(n->text, n->text_len, &c, err, sizeof(err)),
+		0);
+	root = c.root;
+	checkpoint_clear(&c);
+	note_free(n);
+	free(cp);
+	append(f->a.log, "a", 2);
+	{
+		struct logclient_result r = {0};
+		struct logclient *lc = client(f, &f->a, true, &key, 0, 0);
+
+		update_expect(lc, LOGCLIENT_OK, NULL, &r);
+		logclient_free(lc);
+	}
+	expect_not_followed(f, rekey_a(f, NULL, 0, 3, &root),
+			    "larger than the tree of size 3");
+}
+
+static void
+test_a_handover_of_another_tree_is_not_followed(void **state)
+{
+	struct fx *f = *state;
+	struct merkle_hash root;
+
+	seen_five(f);
+	memset(&root, 0x5a, sizeof(root)); /* a tree of size 5, not a's */
+	expect_not_followed(f, rekey_a(f, NULL, 0, 5, &root),
+			    "does not extend");
+}
+
+static void
+test_no_handover_is_a_key_change(void **state)
+{
+	struct fx *f = *state;
+
+	seen_five(f);
+	free(rekey_a(f, NULL, 0, UINT64_MAX, NULL));
+	expect_not_followed(f, NULL, "serves no key handover");
+}
+
+static void
+test_a_state_from_before_keys_is_moved_to_its_key(void **state)
+{
+	struct fx *f = *state;
+	struct logclient_result r = {0};
+	struct logclient_config cfg;
+	struct logclient *lc;
+	char path[512], *cp, *got;
+	FILE *fp;
+
+	append(f->a.log, "a", 3);
+	cp = log_checkpoint(f->a.log);
+	/* STATE/<origin>/checkpoint, as the client kept it before. */
+	snprintf(path, sizeof(path), "%s/home", f->tmp);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(mkdir(f->state, 0700), 0);
+	snprintf(path, sizeof(path), "%s/vigil.example%%2Ftest", f->state);
+	assert_int_equal(mkdir(path, 0700), 0);
+	state_path(f, NULL, "checkpoint", path, sizeof(path));
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(cp, fp);
+	fclose(fp);
+	append(f->a.log, "a", 2);
+
+	/* Another key given: the old state is not its own. */
+	b_with_other_key(f);
+	append(f->b.log, "b", 3);
+	lc = client(f, &f->b, true, &other_key, 0, 0);
+	update_expect(lc, LOGCLIENT_KEY_CHANGED, "before it recorded keys", &r);
+	assert_int_equal(logclient_exit_status(r.status), 4);
+	logclient_free(lc);
+	assert_null(state_file(f, NULL, "key"));
+
+	/* The key that signed it: moved, then checked against. */
+	lc = client(f, &f->a, true, &key, 0, 0);
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	logclient_free(lc);
+	assert_null(state_file(f, NULL, "checkpoint"));
+	expect_key_file(f, &key);
+	expect_stored(f, f->a.log);
+
+	/* A second old state, this time accepted away. */
+	state_path(f, NULL, "key", path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	state_path(f, NULL, "checkpoint", path, sizeof(path));
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(cp, fp);
+	fclose(fp);
+	cfg = (struct logclient_config){
+		.source = "https://log.example/b",
+		.get = fake_get,
+		.get_ud = &f->b,
+		.origin = ORIGIN,
+		.log_key = &other_key,
+		.state_root = f->state,
+		.accept_key = &other_key,
+	};
+	assert_int_equal(logclient_new(&cfg, &lc, &r), 0);
+	update_expect(lc, LOGCLIENT_OK, NULL, &r);
+	logclient_free(lc);
+	expect_key_file(f, &other_key);
+	got = state_file(f, NULL, "checkpoint.before-keys");
+	assert_non_null(got);
+	assert_string_equal(got, cp);
+	free(got);
+	free(cp);
 	logclient_result_clear(&r);
 }
 
@@ -866,6 +1328,32 @@ main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_a_damaged_state_file_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_another_key_for_a_known_origin_is_a_key_change_not_a_fork,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_fork_under_one_key_is_still_security, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_handover_signed_by_both_keys_is_followed, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_handover_by_one_key_is_not_followed, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_handover_by_the_new_key_only_is_not_followed,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_handover_behind_what_was_seen_is_not_followed,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_handover_of_another_tree_is_not_followed, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_no_handover_is_a_key_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_state_from_before_keys_is_moved_to_its_key,
+			setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
