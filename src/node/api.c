@@ -1891,8 +1891,8 @@ client_known(const char *token, size_t len)
 	pthread_mutex_lock(&limits_mu);
 	known = tokens.cap > 0 && token_find(hash, 0) != NULL;
 	pthread_mutex_unlock(&limits_mu);
-	if (!known && L->store->ops->client_by_token_hash(L->store, hash, &c) ==
-			      0) {
+	if (!known &&
+	    L->store->ops->client_by_token_hash(L->store, hash, &c) == 0) {
 		client_clear(&c);
 		known = true;
 	}
