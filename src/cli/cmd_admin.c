@@ -230,7 +230,7 @@ sample_get(const char *server, const char *token, int argc, char **argv)
 	};
 	static const char *const keep[] = {"X-Vigil-Log-Index",
 					   "X-Vigil-Log-Size"};
-	struct admin_why why = {NULL};
+	struct admin_why why = {0};
 	const char *outp = NULL, *sha;
 	char kept[2][HTTP_HEADER_VALUE_MAX], *path;
 	struct http_response r;

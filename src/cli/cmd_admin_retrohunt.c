@@ -166,7 +166,7 @@ admin_retrohunt(const char *server, const char *token, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct admin_why why = {NULL};
+	struct admin_why why = {0};
 	struct http_response r;
 	char *rule, id[33];
 	size_t len = 0;

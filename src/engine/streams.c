@@ -338,9 +338,11 @@ member_starts(enum stream_format f, const uint8_t *p, size_t n)
 static bool
 member_cut(enum stream_format f, const uint8_t *p, size_t n)
 {
+	/* xz's magic is FD 37 7A 58 5A: "\xfd7zXZ" would read \xfd7 as one
+	 * escape, hence two literals, joined on purpose. */
 	static const char *const magic[] = {"\x1f\x8b", "BZh",
-					    "\xfd"
-					    "7zXZ"};
+					    ("\xfd"
+					     "7zXZ")};
 	const char *m = magic[f];
 
 	return n < strlen(m) && memcmp(p, m, n) == 0;

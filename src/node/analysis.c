@@ -31,6 +31,7 @@
 #include "engine/rules.h"
 #include "node/activerules.h"
 #include "node/report_check.h"
+#include "node/worker_answer.h"
 #include "node/worker.h"
 #include "node/workerproc.h"
 #include "store/store.h"
@@ -306,29 +307,19 @@ note_objects(struct slot *s, json_t *report, const struct checked_verdict *cv,
 	free(r);
 }
 
-/* Records the analysis of job j from its worker's report. */
+/* Records the analysis of job j from its worker's report, read and
+ * checked (worker_answer.h). */
 static int
-apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
+apply_report(struct slot *s, const struct job *j, struct worker_answer *ans,
 	     double ms)
 {
-	json_error_t e;
-	json_t *r = json_loadb(text, len, 0, &e), *o0;
-	struct checked_verdict *cv = NULL;
-	size_t n = 0;
-	const char *sha;
+	json_t *r = ans->report, *o0;
+	const struct checked_verdict *cv = ans->cv;
+	size_t n = ans->n;
 	char *stored = NULL;
 	int rc = VG_EFORMAT;
 
-	if (r == NULL)
-		goto out;
 	o0 = json_array_get(json_object_get(r, "objects"), 0);
-	sha = json_string_value(json_object_get(o0, "sha256"));
-	/* The worker is sandboxed but not trusted: its report must be about
-	 * the sample it was given, and well-formed; the verdicts are the
-	 * node's (report_check.h). */
-	if (sha == NULL || strcmp(sha, j->sha256) != 0 ||
-	    report_check(r, &cv, &n) != 0)
-		goto out;
 	/* The worker saw bytes, not a name: the sample is its SHA-256. */
 	json_object_set_new(r, "path", json_string(j->sha256));
 	stored = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -367,9 +358,7 @@ apply_report(struct slot *s, const struct job *j, const char *text, size_t len,
 	if (rc == 0)
 		post_done(s->a, j->sha256);
 out:
-	report_check_free(cv, n);
 	free(stored);
-	json_decref(r);
 	return rc;
 }
 
@@ -620,11 +609,10 @@ static void
 run_job(struct slot *s, struct job *j)
 {
 	struct analysis *a = s->a;
-	struct worker_msg_hdr h;
+	struct worker_answer ans;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char why[160];
-	char *text = NULL;
 	uint64_t t0 = clock_ms(), t_sent, deadline;
 	struct sample_loc loc;
 	int fd, rc;
@@ -688,33 +676,18 @@ run_job(struct slot *s, struct job *j)
 		if (n == 1)
 			break;
 	}
-	if (worker_recv_hdr(s->w.sock, &h, NULL) != 0 ||
-	    h.job_id != (uint64_t)j->id ||
-	    (h.type != WORKER_REPORT && h.type != WORKER_ERROR)) {
-		lost_worker(s, j);
-		return;
-	}
-	if (h.type == WORKER_ERROR) {
-		char reason[WORKER_MAX_ERROR + 1];
-
-		if (worker_recv_error(s->w.sock, &h, reason, sizeof(reason)) !=
-		    0) {
-			lost_worker(s, j);
-			return;
-		}
-		snprintf(why, sizeof(why), "engine: %.120s", reason);
-		job_failed(s, j, why, 0);
-		return;
-	}
-	text = xmalloc(h.len + 1);
-	if (worker_recv_body(s->w.sock, text, h.len) != 0) {
-		free(text);
+	if (worker_answer_read(s->w.sock, (uint64_t)j->id, j->sha256, &ans) !=
+	    0) {
+		worker_answer_clear(&ans);
 		lost_worker(s, j);
 		return;
 	}
 	/* The worker empties its tmpdir before it answers (worker.h). */
-	text[h.len] = '\0';
-	if (apply_report(s, j, text, h.len, (double)(clock_ms() - t0)) != 0) {
+	if (ans.kind == WORKER_ANSWER_ERROR) {
+		snprintf(why, sizeof(why), "engine: %.120s", ans.reason);
+		job_failed(s, j, why, 0);
+	} else if (ans.kind != WORKER_ANSWER_REPORT ||
+		   apply_report(s, j, &ans, (double)(clock_ms() - t0)) != 0) {
 		job_failed(s, j, "the worker's report is malformed", 0);
 	} else {
 		a->jobs_done++;
@@ -722,7 +695,7 @@ run_job(struct slot *s, struct job *j)
 			  (long long)j->id, j->sha256,
 			  (unsigned long long)(clock_ms() - t0));
 	}
-	free(text);
+	worker_answer_clear(&ans);
 }
 
 /*

@@ -353,8 +353,17 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	/* vg1.<region>.<secret>: the region is readable without any lookup,
 	 * so that a node can send a client home without knowing it. */
 	if (len < strlen(TOKEN_PREFIX) + 3 ||
-	    memcmp(v, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0)
+	    memcmp(v, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0) {
+		/* The operator is known here, but is not a client: the wrong
+		 * role, not a stranger. */
+		if (N->log != NULL && nodelog_operator_ok(N->log, v, len)) {
+			api_send_error(req, r, 403, "forbidden",
+				       "this route takes a client's token, "
+				       "not the operator's");
+			return -1;
+		}
 		return deny(req, r, "malformed token");
+	}
 	region = v + strlen(TOKEN_PREFIX);
 	dot = memchr(region, '.', len - strlen(TOKEN_PREFIX));
 	if (dot == NULL || !config_name_ok(region, (size_t)(dot - region)))
@@ -1886,7 +1895,38 @@ on_fp(h2o_req_t *req)
 	return fp_on_report(N, L, req, who.id);
 }
 
-/* The operator's bearer token, checked; answers 401 if it is not. */
+/*
+ * Whether token (len bytes, after "Bearer ") is that of a client enrolled
+ * here. Only a token of this region reaches the store, and no request is
+ * taken from the client's rate.
+ */
+static bool
+client_known(const char *token, size_t len)
+{
+	size_t rl = strlen(N->cfg.region), pl = strlen(TOKEN_PREFIX);
+	uint8_t hash[32];
+	struct client c;
+	bool known;
+
+	if (len > TOKEN_MAX_LEN || len <= pl + rl + 1 ||
+	    memcmp(token, TOKEN_PREFIX, pl) != 0 ||
+	    memcmp(token + pl, N->cfg.region, rl) != 0 || token[pl + rl] != '.')
+		return false;
+	crypto_hash_sha256(hash, (const uint8_t *)token, len);
+	pthread_mutex_lock(&limits_mu);
+	known = tokens.cap > 0 && token_find(hash, 0) != NULL;
+	pthread_mutex_unlock(&limits_mu);
+	if (!known &&
+	    L->store->ops->client_by_token_hash(L->store, hash, &c) == 0) {
+		client_clear(&c);
+		known = true;
+	}
+	return known;
+}
+
+/* The operator's bearer token, checked: 1, or 0 after answering 403 for
+ * an enrolled client's token (known, but the wrong role) and 401 for
+ * anything else. */
 static int
 operator_ok(h2o_req_t *req, enum route r)
 {
@@ -1901,12 +1941,19 @@ operator_ok(h2o_req_t *req, enum route r)
 	}
 	v = req->headers.entries[at].value.base;
 	len = req->headers.entries[at].value.len;
-	if (len < 8 || strncasecmp(v, "Bearer ", 7) != 0 ||
-	    !nodelog_operator_ok(N->log, v + 7, len - 7)) {
+	if (len < 8 || strncasecmp(v, "Bearer ", 7) != 0) {
 		deny(req, r, "not the operator token");
 		return 0;
 	}
-	return 1;
+	if (nodelog_operator_ok(N->log, v + 7, len - 7))
+		return 1;
+	if (client_known(v + 7, len - 7))
+		api_send_error(req, r, 403, "forbidden",
+			       "this route takes the operator token, not a "
+			       "client's");
+	else
+		deny(req, r, "not the operator token");
+	return 0;
 }
 
 int

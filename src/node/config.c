@@ -290,9 +290,16 @@ config_load(struct node_config *c, const char *path, char *err, size_t errlen)
 		free(buf);
 		return VG_EIO;
 	}
-	rc = ini_parse(buf, (size_t)n, path, on_key, c, err, errlen);
+	rc = config_parse_buffer(c, buf, (size_t)n, path, err, errlen);
 	free(buf);
 	return rc;
+}
+
+int
+config_parse_buffer(struct node_config *c, const char *buf, size_t len,
+		    const char *name, char *err, size_t errlen)
+{
+	return ini_parse(buf, len, name, on_key, c, err, errlen);
 }
 
 int

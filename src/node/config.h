@@ -88,6 +88,13 @@ void config_default(struct node_config *c);
 int config_load(struct node_config *c, const char *path, char *err,
 		size_t errlen);
 
+/* Reads the len bytes at buf (not NUL-terminated; the text of an INI file
+ * that messages call name) into *c, as config_load() does a file's.
+ * Returns 0, or VG_EFORMAT with "name:line: reason" in err; keys read
+ * before the error stay set. */
+int config_parse_buffer(struct node_config *c, const char *buf, size_t len,
+			const char *name, char *err, size_t errlen);
+
 /* Sets "host:port" (IPv4, [IPv6] or a name) as the listen address.
  * Returns 0 or VG_EINVAL. */
 int config_set_listen(struct node_config *c, const char *addr);

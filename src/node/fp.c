@@ -20,12 +20,10 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -39,8 +37,6 @@
 
 /* Samples being decided at once, over every loop. */
 #define FP_BUSY_MAX 64
-/* The longest client token the API takes (api.c's TOKEN_MAX_LEN). */
-#define FP_TOKEN_MAX 128
 
 static pthread_mutex_t busy_mu = PTHREAD_MUTEX_INITIALIZER;
 static char busy[FP_BUSY_MAX][65];
@@ -281,47 +277,6 @@ out:
 }
 
 /* --- the operator ------------------------------------------------------- */
-
-/*
- * The operator's token, checked: 1, or 0 after answering 403 for the
- * token of an enrolled client (known, but not allowed here) and 401 for
- * anything else.
- */
-static int
-operator_only(struct node *node, struct api_loop *l, h2o_req_t *req)
-{
-	ssize_t at =
-		h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-	const char *v;
-	size_t len;
-
-	if (at >= 0) {
-		v = req->headers.entries[at].value.base;
-		len = req->headers.entries[at].value.len;
-		if (len > 7 && strncasecmp(v, "Bearer ", 7) == 0) {
-			uint8_t hash[32];
-			struct client c;
-
-			if (nodelog_operator_ok(node->log, v + 7, len - 7))
-				return 1;
-			if (len - 7 <= FP_TOKEN_MAX &&
-			    crypto_hash_sha256(hash, (const uint8_t *)v + 7,
-					       len - 7) == 0 &&
-			    l->store->ops->client_by_token_hash(l->store, hash,
-								&c) == 0) {
-				client_clear(&c);
-				api_send_error(req, ROUTE_ADMIN_FP, 403,
-					       "forbidden",
-					       "this route takes the operator "
-					       "token, not a client's");
-				return 0;
-			}
-		}
-	}
-	api_send_error(req, ROUTE_ADMIN_FP, 401, "unauthorized",
-		       "the operator token is required");
-	return 0;
-}
 
 static int
 on_list(struct node *node, struct api_loop *l, h2o_req_t *req)
@@ -723,7 +678,7 @@ fp_on_admin(struct node *node, struct api_loop *l, h2o_req_t *req,
 		if (!h2o_memis(req->method.base, req->method.len,
 			       H2O_STRLIT("GET")))
 			return api_wrong_method(req, ROUTE_ADMIN_FP, "GET");
-		if (!operator_only(node, l, req))
+		if (!api_operator_ok(req, ROUTE_ADMIN_FP))
 			return 0;
 		return on_list(node, l, req);
 	}
@@ -746,7 +701,7 @@ fp_on_admin(struct node *node, struct api_loop *l, h2o_req_t *req,
 				      "reject and reinstate");
 	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
 		return api_wrong_method(req, ROUTE_ADMIN_FP, "POST");
-	if (!operator_only(node, l, req))
+	if (!api_operator_ok(req, ROUTE_ADMIN_FP))
 		return 0;
 	if (find_sample(node, req, ROUTE_ADMIN_FP, rest + 1, hlen, &f) != 0)
 		return 0;

@@ -444,6 +444,12 @@ samples_read(struct samples *s, const struct sample_loc *loc,
 		close(fd);
 		return VG_ETYPE;
 	}
+	/* A record the segment does not hold whole is truncated: known
+	 * before its claimed length is allocated (up to SAMPLES_MAX_SIZE). */
+	if ((uint64_t)sb.st_size < loc->offset + loc->length) {
+		close(fd);
+		return VG_ECORRUPT;
+	}
 	at = loc->offset;
 	if ((rc = io_pread_all(fd, hdr, sizeof(hdr), at)) != 0)
 		goto out;

@@ -158,7 +158,7 @@ code=$(curl -s -o "$out" -w '%{http_code}' -H 'X-Vigil-Reason: a' "$base/v1/admi
 refused 401 "no operator token"
 code=$(curl -s -o "$out" -w '%{http_code}' -H 'X-Vigil-Reason: a' -H "Authorization: Bearer $t" \
 	"$base/v1/admin/samples/$sha")
-refused 401 "a client's token"
+refused 403 "a client's token"
 forged=$("$PYTHON" -c 'import sys; t = open(sys.argv[1]).read().strip(); print(t[:-1] + ("1" if t[-1] == "0" else "0"))' $tok)
 code=$(curl -s -o "$out" -w '%{http_code}' -H 'X-Vigil-Reason: a' \
 	-H "Authorization: Bearer $forged" "$base/v1/admin/samples/$sha")

@@ -175,7 +175,7 @@ code=$(curl -s -o "$out" -w '%{http_code}' -X POST --data-binary @statement.txt 
 enrolled=$(curl -s -X POST --data-binary '{"consent":"files"}' "$base/v1/enroll" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 code=$(curl -s -o "$out" -w '%{http_code}' -X POST -H "Authorization: Bearer $enrolled" \
 	--data-binary @statement.txt "$base/v1/admin/log?type=statement")
-[ "$code" = 401 ] && pass "a client's token is not the operator's: 401" || fail "a client's token is not the operator's: 401" "$code"
+[ "$code" = 403 ] && pass "a client's token is not the operator's: 403" || fail "a client's token is not the operator's: 403" "$code"
 code=$(curl -s -o "$out" -w '%{http_code}' -H "Authorization: Bearer $tok" "$base/v1/admin/log?type=statement")
 [ "$code" = 405 ] && pass "GET /v1/admin/log: 405" || fail "GET /v1/admin/log: 405" "$code"
 [ "$(size)" = 5 ] && pass "nothing of a refused append is in the log" || fail "nothing of a refused append is in the log" "$(size)"
