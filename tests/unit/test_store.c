@@ -1958,6 +1958,56 @@ test_objects_renote_rejudges_objects_but_not_samples_of_their_own(void **state)
 	reputation_clear(&got);
 }
 
+/* A version 5 store's notes (rows without a job of their own) are marked
+ * derived at the migration to 6, from the stored report that lists them;
+ * a note no report lists stays unmarked, and analysed samples are their
+ * own. */
+static void
+test_version_5_notes_are_marked_derived_from_the_reports_listing_them(
+	void **state)
+{
+	struct fx *f = *state;
+	struct reputation r, got;
+	char report[512];
+	struct job j;
+	int64_t id;
+
+	one_claimed(f->st, 1, &j);
+	id = j.id;
+	snprintf(report, sizeof(report),
+		 "{\"objects\":[{\"sha256\":\"%s\"},{\"sha256\":\"%s\"}]}",
+		 sample(1).sha256, sample(2).sha256);
+	assert_int_equal(f->st->ops->job_finish(f->st, j.id, report,
+						"malicious", 100, "[\"X\"]",
+						NULL, NULL, 1.0),
+			 0);
+	job_clear(&j);
+	r = noted(2, "malicious", 100);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	r = noted(3, "clean", 0);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->close(f->st), 0);
+	/* Back to version 5: no marks. */
+	raw_exec(f->path, "ALTER TABLE samples DROP COLUMN derived_job;"
+			  "ALTER TABLE samples DROP COLUMN derived_from;"
+			  "PRAGMA user_version = 5;");
+	f->st = reopen(f);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(2).sha256, &got), 0);
+	assert_string_equal(got.derived_from, sample(1).sha256);
+	assert_int_equal(got.derived_job, id);
+	reputation_clear(&got);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(3).sha256, &got), 0);
+	assert_string_equal(got.derived_from, "");
+	assert_int_equal(got.derived_job, 0);
+	reputation_clear(&got);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(1).sha256, &got), 0);
+	assert_string_equal(got.derived_from, "");
+	reputation_clear(&got);
+}
+
 static void
 test_newer_schema_version_is_refused(void **state)
 {
@@ -2992,6 +3042,7 @@ main(void)
 		T(test_derived_never_overwrites_own_whatever_the_verdicts),
 		T(test_derived_only_hash_submitted_is_analysed_and_own_replaces_derived),
 		T(test_failure_of_own_analysis_and_derived_verdicts),
+		T(test_version_5_notes_are_marked_derived_from_the_reports_listing_them),
 		T(test_note_sets_the_verdict_of_a_submitted_sample_not_yet_analysed),
 		T(test_note_with_malformed_hash_or_verdict_is_einval),
 		T(test_note_many_records_all_in_one_go_and_skips_invalid_rows),
