@@ -265,8 +265,8 @@ keeps(const struct index_entry *o, const struct reputation *r)
 	bool o_own = o->analysed_at != 0 && o->derived_from[0] == '\0';
 	bool r_own = r->analysed_at != 0 && r->derived_from[0] == '\0';
 
-	if (o_own != r_own && (o->derived_from[0] != '\0' ||
-			       r->derived_from[0] != '\0'))
+	if (o_own != r_own &&
+	    (o->derived_from[0] != '\0' || r->derived_from[0] != '\0'))
 		return o_own;
 	return o->analysed_at > r->analysed_at ||
 	       (o->analysed_at == r->analysed_at &&

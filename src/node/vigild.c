@@ -619,8 +619,9 @@ main(int argc, char **argv)
 	/* Who the workers run as, and whether they may run at all here
 	 * (workerproc.h), before the first one starts. */
 	policy.allow_without_landlock = the_node.cfg.allow_without_landlock;
-	policy.test_no_landlock = getenv("VIGIL_TEST_NO_LANDLOCK") != NULL &&
-				  strcmp(getenv("VIGIL_TEST_NO_LANDLOCK"), "1") == 0;
+	policy.test_no_landlock =
+		getenv("VIGIL_TEST_NO_LANDLOCK") != NULL &&
+		strcmp(getenv("VIGIL_TEST_NO_LANDLOCK"), "1") == 0;
 	if (workerproc_setup(&policy, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: workers: %s\n", err);
 		return 2;

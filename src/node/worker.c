@@ -373,10 +373,10 @@ struct worker {
 	bool have_user;     /* --user UID:GID */
 	uid_t uid;
 	gid_t gid;
-	bool allow_no_ll;   /* --allow-without-landlock */
-	bool test_no_ll;    /* --test-no-landlock */
-	bool have_rule;     /* hunt mode: a RULE compiled */
-	int tmpfd;          /* the tmpdir, O_DIRECTORY */
+	bool allow_no_ll; /* --allow-without-landlock */
+	bool test_no_ll;  /* --test-no-landlock */
+	bool have_rule;   /* hunt mode: a RULE compiled */
+	int tmpfd;        /* the tmpdir, O_DIRECTORY */
 	struct engine *e;
 	struct scanner *s;
 };

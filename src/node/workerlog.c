@@ -103,8 +103,8 @@ emit(struct outpipe *p, bool cut)
 		p->lines++;
 		workerlog_escape(p->line, p->len, esc, sizeof(esc));
 		log_event(LOG_INFO, "worker_output",
-			  "worker=%s pid=%d line=\"%s\"%s", p->name, (int)p->pid,
-			  esc, cut ? " cut=1" : "");
+			  "worker=%s pid=%d line=\"%s\"%s", p->name,
+			  (int)p->pid, esc, cut ? " cut=1" : "");
 	}
 	p->len = 0;
 }

@@ -38,7 +38,7 @@
 /* What workerproc_setup() decided; read-only afterwards. */
 static struct {
 	bool ready;
-	bool drop;     /* the node is root: workers become uid:gid */
+	bool drop; /* the node is root: workers become uid:gid */
 	uid_t uid;
 	gid_t gid;
 	bool landlock; /* false: absent, and allowed */
@@ -67,10 +67,10 @@ landlock_probe(void)
 static void
 create_user(void)
 {
-	char *const argv[] = {"useradd",      "--system",
-			      "--no-create-home", "--shell",
-			      "/usr/sbin/nologin", WORKERPROC_USER,
-			      NULL};
+	char *const argv[] = {
+		"useradd", "--system",          "--no-create-home",
+		"--shell", "/usr/sbin/nologin", WORKERPROC_USER,
+		NULL};
 	char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -164,8 +164,8 @@ static char **
 worker_env(void)
 {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
-	static const char *const keep[] = {"ASAN_OPTIONS=", "LSAN_OPTIONS=",
-					   "UBSAN_OPTIONS="};
+	static const char *const keep[] = {
+		"ASAN_OPTIONS=", "LSAN_OPTIONS=", "UBSAN_OPTIONS="};
 	static char *env[4];
 	size_t n = 0;
 

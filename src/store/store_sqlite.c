@@ -22,7 +22,7 @@
  *           prevalence INT, analysed_at INT (0: not yet), analysis_ms
  *           REAL, blob_segment INT NULL, blob_offset INT NULL,
  *           blob_length INT NULL, because TEXT (JSON array),
-           derived_from TEXT NULL, derived_job INT NULL)
+ *           derived_from TEXT NULL, derived_job INT NULL)
  *       The reputation of a sample, and where its encrypted bytes are
  *       (samples.h; all three blob columns or none: an object seen only
  *       inside another sample has none). The location is written in the
@@ -367,8 +367,8 @@ static const char *const migrations[] = {
 /* The columns read_reputation() expects, in order. */
 #define REP_COLS                                                               \
 	"md5, sha1, sha256, verdict, score, detections, size, mime, "          \
-	"first_seen, last_seen, prevalence, analysed_at, analysis_ms, because, " \
-	"derived_from, derived_job"
+	"first_seen, last_seen, prevalence, analysed_at, analysis_ms, "        \
+	"because, derived_from, derived_job"
 #define REP_NCOLS 16
 #define JOB_COLS                                                               \
 	"id, (SELECT sha256 FROM samples WHERE samples.n = jobs.id), state, "  \
@@ -560,8 +560,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 * one was analysed on its own (it has a job): derived from it now. */
 	[ST_REP_RENOTE] =
 		"UPDATE samples SET verdict = ?5, score = ?6, detections = ?7,"
-		" mime = ?8, analysed_at = ?9, analysis_ms = ?10, because = ?11,"
-		" derived_from = ?12, derived_job = ?13"
+		" mime = ?8, analysed_at = ?9, analysis_ms = ?10,"
+		" because = ?11, derived_from = ?12, derived_job = ?13"
 		" WHERE sha256 = ?1 AND md5 = ?2 AND sha1 = ?3 AND size = ?4"
 		" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = "
 		"samples.n)",

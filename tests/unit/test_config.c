@@ -202,9 +202,10 @@ test_sandbox_allow_without_landlock(void **state)
 	(void)state;
 	config_default(&c);
 	assert_false(c.allow_without_landlock);
-	assert_int_equal(
-		load_text(&c, "[sandbox]\nallow_without_landlock = true\n", err),
-		0);
+	assert_int_equal(load_text(&c,
+				   "[sandbox]\nallow_without_landlock = true\n",
+				   err),
+			 0);
 	assert_true(c.allow_without_landlock);
 	assert_int_equal(
 		load_text(&c, "[sandbox]\nallow_without_landlock = false\n",

@@ -260,7 +260,8 @@ test_own_analysis_outranks_a_derived_verdict(void **state)
 {
 	struct lookup_index *ix = index_new();
 	struct reputation own = rep("clean", 0, "[]", 10, 10, 1, 100);
-	struct reputation der = rep("malicious", 100, "[\"X\"]", 10, 10, 0, 200);
+	struct reputation der =
+		rep("malicious", 100, "[\"X\"]", 10, 10, 0, 200);
 	const struct index_entry *e;
 
 	(void)state;

@@ -760,11 +760,10 @@ test_derived_never_overwrites_own_whatever_the_verdicts(void **state)
 
 		assert_int_equal(submit(f->st, 20 + i, 1, 20 + i, NULL), 0);
 		assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
-		assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}",
-							pairs[i][0], 0,
-							"[\"Own\"]", NULL, NULL,
-							1.0),
-				 0);
+		assert_int_equal(
+			f->st->ops->job_finish(f->st, j.id, "{}", pairs[i][0],
+					       0, "[\"Own\"]", NULL, NULL, 1.0),
+			0);
 		job_clear(&j);
 		assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
 		r.derived_job = 100; /* a later container, too */
