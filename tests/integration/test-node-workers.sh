@@ -140,8 +140,12 @@ expect_count vigild.err 'event=worker_output worker=slot-0 .*line="hostile \\x01
 expect_count vigild.err 'event=worker_output worker=slot-0 .*line="x{400}" cut=1$' 1 \
 	"a line of 5000 bytes is cut at 400, and says so"
 expect_no_match vigild.err 'x{401}' "nothing of the long line past 400 bytes is logged"
-expect_count vigild.err 'event=worker_output_dropped worker=slot-0 .*lines=[0-9]+' 1 \
-	"a flood of lines is cut at 100 a second, and the rest counted"
+# The flood may straddle a second: dropped once or twice, never logged
+# whole.
+n=$(grep -c 'event=worker_output worker=slot-0 .*line="flood line' vigild.err)
+grep -Eq 'event=worker_output_dropped worker=slot-0 .*lines=[0-9]+' vigild.err && [ "$n" -le 200 ] &&
+	pass "a flood of lines is cut at 100 a second, and the rest counted" ||
+	fail "a flood of lines is cut at 100 a second, and the rest counted" "$n flood lines logged"
 expect_no_match vigild.err 's3cr3t' "nothing of the node's environment reaches the log"
 
 kill "$pid"
