@@ -263,12 +263,15 @@ jstr(json_t *o, const char *key)
 /* Notes the reputation of every object found inside the sample, in one
  * transaction: an archive of thousands of members costs one sync. Each
  * object's reputation is its subtree's verdict (cv, decided by the node
- * from the checked report), so that a container of malware is never clean;
- * the store keeps an object's own analysis over any container's note. */
+ * from the checked report), so that a container of malware is never clean.
+ * The worker that wrote the report is trusted for its own sample only:
+ * every object's verdict is noted as derived from job j's sample, and the
+ * store keeps an object's own analysis over any container's note. */
 static void
-note_objects(struct slot *s, json_t *report, const struct checked_verdict *cv,
-	     size_t n, bool rescan)
+note_objects(struct slot *s, const struct job *j, json_t *report,
+	     const struct checked_verdict *cv, size_t n)
 {
+	bool rescan = j->rescan;
 	json_t *objs = json_object_get(report, "objects"), *o;
 	size_t k = 0, i, skipped = 0;
 	struct reputation *r;
@@ -292,6 +295,8 @@ note_objects(struct slot *s, json_t *report, const struct checked_verdict *cv,
 		r[k].because = cv[i].because;
 		r[k].type =
 			(char *)json_string_value(json_object_get(o, "mime"));
+		memcpy(r[k].derived_from, j->sha256, sizeof(r[k].derived_from));
+		r[k].derived_job = j->id;
 		k++;
 	}
 	if ((rescan ? s->store->ops->objects_renote_many(s->store, r, k,
@@ -327,7 +332,7 @@ apply_report(struct slot *s, const struct job *j, struct worker_answer *ans,
 		goto out;
 	/* The objects first, stored and announced: whoever learns that the
 	 * sample is done may look up what was inside it at once. */
-	note_objects(s, r, cv, n, j->rescan);
+	note_objects(s, j, r, cv, n);
 	if (j->rescan) {
 		bool changed = false;
 

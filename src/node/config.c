@@ -218,6 +218,15 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 			return -1;
 		}
 		c->n_witnesses++;
+	} else if (strcmp(sec, "sandbox") == 0) {
+		if (strcmp(key, "allow_without_landlock") != 0)
+			goto unknown;
+		if (strcmp(v, "true") == 0)
+			c->allow_without_landlock = true;
+		else if (strcmp(v, "false") == 0)
+			c->allow_without_landlock = false;
+		else
+			bad = 1;
 	} else if (strcmp(sec, "regions") == 0) {
 		struct region_endpoint *r;
 

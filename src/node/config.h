@@ -78,6 +78,9 @@ struct node_config {
 	size_t n_regions;
 	struct witness_endpoint witnesses[NODE_MAX_WITNESSES];
 	size_t n_witnesses;
+	/* [sandbox] allow_without_landlock: start analysis workers on a
+	 * kernel without Landlock (workerproc.h); false: refuse to. */
+	bool allow_without_landlock;
 };
 
 /* Fills *c with the defaults above. */

@@ -227,6 +227,9 @@ render(struct index_entry *e)
 		json_decref(det);
 	if (why != NULL && !json_is_array(why))
 		json_decref(why);
+	if (j != NULL && e->derived_from[0] != '\0')
+		json_object_set_new(j, "derived_from",
+				    json_string(e->derived_from));
 	if (j != NULL && e->applied) {
 		json_object_set_new(j, "retracted", json_integer(e->retracted));
 		json_object_set(j, "retracted_detections", rdet);
@@ -252,10 +255,29 @@ severity(const char *v)
 	return strcmp(v, "clean") == 0 ? 1 : 0;
 }
 
+/* Whether entry o keeps its analysis over r's. An own analysis (done:
+ * analysed_at set, not derived) outranks a derived one whatever their
+ * times and verdicts; otherwise the newer, and of two in the same second
+ * the worse. */
+static bool
+keeps(const struct index_entry *o, const struct reputation *r)
+{
+	bool o_own = o->analysed_at != 0 && o->derived_from[0] == '\0';
+	bool r_own = r->analysed_at != 0 && r->derived_from[0] == '\0';
+
+	if (o_own != r_own &&
+	    (o->derived_from[0] != '\0' || r->derived_from[0] != '\0'))
+		return o_own;
+	return o->analysed_at > r->analysed_at ||
+	       (o->analysed_at == r->analysed_at &&
+		severity(o->verdict) > severity(r->verdict));
+}
+
 int
 index_put(struct lookup_index *ix, const struct reputation *r)
 {
 	struct index_entry e;
+	uint8_t probe[32];
 	long at;
 
 	memset(&e, 0, sizeof(e));
@@ -265,10 +287,12 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 	    unhex(r->sha1, 40, e.sha1) != 0 ||
 	    unhex(r->sha256, 64, e.sha256) != 0)
 		return VG_EINVAL;
-	if ((at = find(ix, 2, e.sha256)) >= 0 &&
-	    (ix->e[at].analysed_at > r->analysed_at ||
-	     (ix->e[at].analysed_at == r->analysed_at &&
-	      severity(ix->e[at].verdict) > severity(r->verdict)))) {
+	if (r->derived_from[0] != '\0' &&
+	    (strlen(r->derived_from) != 64 ||
+	     unhex(r->derived_from, 64, probe) != 0))
+		return VG_EINVAL;
+	at = find(ix, 2, e.sha256);
+	if (at >= 0 && keeps(&ix->e[at], r)) {
 		/* An older state arriving late (a submission's, read before
 		 * an analysis finished) keeps the newer analysis. */
 		const struct index_entry *o = &ix->e[at];
@@ -280,6 +304,7 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 		e.type = xstrdup(o->type);
 		e.analysed_at = o->analysed_at;
 		e.analysis_ms = o->analysis_ms;
+		memcpy(e.derived_from, o->derived_from, sizeof(e.derived_from));
 	} else {
 		snprintf(e.verdict, sizeof(e.verdict), "%s",
 			 r->verdict ? r->verdict : "unknown");
@@ -289,6 +314,8 @@ index_put(struct lookup_index *ix, const struct reputation *r)
 		e.type = xstrdup(r->type);
 		e.analysed_at = r->analysed_at;
 		e.analysis_ms = r->analysis_ms;
+		snprintf(e.derived_from, sizeof(e.derived_from), "%s",
+			 r->derived_from);
 	}
 	e.size = r->size;
 	e.first_seen = r->first_seen;

@@ -35,6 +35,9 @@ struct index_entry {
 	int64_t first_seen, last_seen, analysed_at;
 	uint64_t prevalence;
 	double analysis_ms;
+	/* The sample the verdict was derived from (store.h), "" when it is
+	 * the sample's own: answered as "derived_from". */
+	char derived_from[65];
 	/* The retraction in force: the log index of its entry, or -1; the
 	 * detections it names (JSON array text, owned by the index; NULL
 	 * without one). applied: it decides the answer (clean). */
@@ -56,9 +59,11 @@ void index_free(struct lookup_index *ix);
  * prevalence, first and last seen keep the larger span; so states put in
  * any order end as the newest. Of two states analysed in the same second
  * (analysed_at has seconds), the worse verdict stays: a state read before
- * a failure was recorded never makes the entry clean again. A retraction
+ * a failure was recorded never makes the entry clean again. Before any of
+ * that, the sample's own analysis outranks a derived one (r->derived_from
+ * set), whatever their times and verdicts, as in the store. A retraction
  * laid over the entry stays. Returns 0 or VG_EINVAL when a hash in r is
- * malformed. */
+ * malformed (derived_from included). */
 int index_put(struct lookup_index *ix, const struct reputation *r);
 
 /* Looks up a hex digest of 32, 40 or 64 characters (any case). Returns

@@ -8,6 +8,15 @@
  * tmpdir, talk to the node on its one socket, burn bounded CPU and memory,
  * and nothing else. Steps, in order (each needs the ones before):
  *
+ * 0. Identity, when the node runs as root (sandbox_opts.have_user): the
+ *    capability bounding set is emptied (PR_CAPBSET_DROP, while the
+ *    process still has CAP_SETPCAP), then setgroups(0), setresgid and
+ *    setresuid to the workers' user, and checked: every id is the new
+ *    one and uid 0 cannot be had back. The kernel clears the permitted
+ *    and effective capabilities with the uid change (no keep-caps);
+ *    step 2 clears them again, whoever the process is. A process that
+ *    is not root cannot empty its bounding set (no CAP_SETPCAP); with
+ *    no_new_privs it can never gain anything from it.
  * 1. rlimits. RLIMIT_CORE 0 (a core would hold the sample and the node's
  *    memory); RLIMIT_AS 2 GiB (the engine's own limits keep an object
  *    under 400 MB, libclamav may hold a few copies); RLIMIT_FSIZE 512 MiB
@@ -32,9 +41,13 @@
  *    Not execute, not symlinks, sockets, fifos or devices, not ioctl.
  *    With ABI >= 4 TCP bind and connect are handled with no rule: no TCP
  *    at all (seccomp refuses socket() anyway). With ABI >= 6 abstract
- *    unix sockets and signals are scoped to the sandbox. Only ENOSYS or
- *    EOPNOTSUPP (a kernel without Landlock, or with it disabled) is
- *    tolerated, with a warning; any other failure stops the worker.
+ *    unix sockets and signals are scoped to the sandbox. ENOSYS or
+ *    EOPNOTSUPP (a kernel without Landlock, or with it disabled) stops
+ *    the worker, unless the node said it may run without it
+ *    (allow_without_landlock, from [sandbox] allow_without_landlock):
+ *    then it is a warning. Any other failure stops the worker.
+ *    test_no_landlock makes the worker behave as on such a kernel; it
+ *    can only take Landlock away, and the refusal stays.
  *    Landlock confines paths, not fds already open: the worker closes
  *    every inherited fd above 3 before it starts, and keeps only the
  *    tmpdir's. Everything else the engine reads (rules, libmagic's
@@ -117,6 +130,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <linux/landlock.h>
 #include <seccomp.h>
@@ -241,21 +255,86 @@ drop_capabilities(void)
 	return 0;
 }
 
+/* Step 0: the bounding set emptied, then the workers' user. */
 static int
-apply_landlock(const char *tmpdir)
+drop_identity(const struct sandbox_opts *o)
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+
+	if (geteuid() == 0) {
+		/* Every capability the kernel may know; EINVAL past the
+		 * last one it does. */
+		for (int cap = 0; cap < 64; cap++)
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 &&
+			    errno != EINVAL) {
+				log_event(LOG_ERROR, "sandbox_identity",
+					  "step=bounding cap=%d errno=%d", cap,
+					  errno);
+				return VG_ELIB;
+			}
+	}
+	if (!o->have_user)
+		return 0;
+	if (o->uid == 0 || o->gid == 0) {
+		log_event(LOG_ERROR, "sandbox_identity", "%s",
+			  "reason=\"refusing to run a worker as root\"");
+		return VG_EINVAL;
+	}
+	/* Not root: only who we are already is possible, and nothing is to
+	 * be done (a node that is not root passes no user). */
+	if (geteuid() != 0 && getuid() == o->uid && getgid() == o->gid)
+		return 0;
+	if (setgroups(0, NULL) != 0 || setresgid(o->gid, o->gid, o->gid) != 0 ||
+	    setresuid(o->uid, o->uid, o->uid) != 0) {
+		log_event(LOG_ERROR, "sandbox_identity",
+			  "step=setid uid=%u gid=%u errno=%d", (unsigned)o->uid,
+			  (unsigned)o->gid, errno);
+		return VG_ELIB;
+	}
+	if (getresuid(&r, &e, &s) != 0 || getresgid(&rg, &eg, &sg) != 0 ||
+	    r != o->uid || e != o->uid || s != o->uid || rg != o->gid ||
+	    eg != o->gid || sg != o->gid || getgroups(0, NULL) != 0 ||
+	    setresuid(0, 0, 0) == 0) {
+		log_event(LOG_ERROR, "sandbox_identity", "%s",
+			  "step=check reason=\"ids not dropped\"");
+		return VG_ELIB;
+	}
+	return 0;
+}
+
+static int
+apply_landlock(const struct sandbox_opts *o)
 {
 	struct ll_ruleset_attr attr;
 	struct landlock_path_beneath_attr pb;
+	const char *tmpdir = o->tmpdir;
 	uint64_t fs, tmp;
 	long abi;
 	int rs = -1, dir = -1, rc = VG_ELIB;
 
-	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-		      LANDLOCK_CREATE_RULESET_VERSION);
+	if (o->test_no_landlock) {
+		abi = -1;
+		errno = ENOSYS;
+	} else {
+		abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+			      LANDLOCK_CREATE_RULESET_VERSION);
+	}
 	if (abi < 0) {
 		if (errno == ENOSYS || errno == EOPNOTSUPP) {
+			if (!o->allow_without_landlock) {
+				log_event(LOG_ERROR,
+					  "sandbox_landlock_unavailable",
+					  "errno=%d test=%d reason=\"refused: "
+					  "not allowed to run without "
+					  "Landlock\"",
+					  errno, (int)o->test_no_landlock);
+				return VG_ELIB;
+			}
 			log_event(LOG_WARN, "sandbox_landlock_unavailable",
-				  "errno=%d", errno);
+				  "errno=%d test=%d reason=\"allowed: running "
+				  "without Landlock\"",
+				  errno, (int)o->test_no_landlock);
 			return 0;
 		}
 		log_event(LOG_ERROR, "sandbox_landlock",
@@ -512,6 +591,8 @@ sandbox_apply(const struct sandbox_opts *o)
 			  "them all");
 		return VG_EINVAL;
 	}
+	if ((rc = drop_identity(o)) != 0)
+		return rc;
 	if ((rc = apply_rlimits(o)) != 0)
 		return rc;
 	/* An extracted file over RLIMIT_FSIZE must fail its write, not kill
@@ -531,7 +612,7 @@ sandbox_apply(const struct sandbox_opts *o)
 		log_event(LOG_ERROR, "sandbox_capabilities", "errno=%d", errno);
 		return rc;
 	}
-	if ((rc = apply_landlock(o->tmpdir)) != 0)
+	if ((rc = apply_landlock(o)) != 0)
 		return rc;
 	return apply_seccomp(o);
 }

@@ -10,7 +10,9 @@
 #ifndef VIGIL_NODE_SANDBOX_H
 #define VIGIL_NODE_SANDBOX_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct sandbox_opts {
 	/* The worker's private directory: the only place it may read, write,
@@ -22,6 +24,17 @@ struct sandbox_opts {
 	uint64_t max_fsize;  /* RLIMIT_FSIZE, bytes */
 	uint64_t max_cpu_s;  /* RLIMIT_CPU, seconds of CPU over the life */
 	uint64_t max_nofile; /* RLIMIT_NOFILE */
+	/* Who to become, first (have_user): no supplementary groups, gid
+	 * and uid as real, effective and saved ids. Needs root, unless they
+	 * are who the process is already. */
+	bool have_user;
+	uid_t uid;
+	gid_t gid;
+	/* A kernel without Landlock is refused (VG_ELIB) unless this is
+	 * set; then it is logged as a warning. */
+	bool allow_without_landlock;
+	/* For tests: behave as on a kernel without Landlock. */
+	bool test_no_landlock;
 };
 
 #define SANDBOX_MAX_AS_DEFAULT     (2ULL * 1024 * 1024 * 1024)
@@ -29,15 +42,17 @@ struct sandbox_opts {
 #define SANDBOX_MAX_CPU_S_DEFAULT  3600ULL
 #define SANDBOX_MAX_NOFILE_DEFAULT 64ULL
 
-/* Fills *o with the defaults above, tmpdir NULL and sock -1. */
+/* Fills *o with the defaults above, tmpdir NULL, sock -1, no user, and
+ * no running without Landlock. */
 void sandbox_opts_default(struct sandbox_opts *o);
 
 /*
  * Applies the sandbox to the calling process (which must have one
  * thread). Returns 0, or a negative VG_E* code after logging which step
  * failed; the process must then exit, as it may be partly restricted.
- * Landlock missing from the kernel (ENOSYS, EOPNOTSUPP) is logged as a
- * warning and is not an error; seccomp is never optional.
+ * Landlock missing from the kernel (ENOSYS, EOPNOTSUPP) is an error
+ * unless o->allow_without_landlock, then a warning; seccomp is never
+ * optional.
  */
 int sandbox_apply(const struct sandbox_opts *o);
 

@@ -45,6 +45,7 @@
 #include "node/node.h"
 #include "node/releases.h"
 #include "node/retrohunt.h"
+#include "node/workerproc.h"
 #include "store/samples.h"
 #include "store/store.h"
 
@@ -448,6 +449,7 @@ main(int argc, char **argv)
 	struct samples *samples = NULL;
 	struct ingest *ingest = NULL;
 	struct analysis_config acfg;
+	struct workerproc_policy policy = {0};
 	struct retrohunt_config rcfg;
 	char wpath[1024], tmproot[1200], dbpath[1200];
 	h2o_hostconf_t *host;
@@ -621,6 +623,16 @@ main(int argc, char **argv)
 	acfg.ingest_rate = node_ingest_rate;
 	acfg.ingest_ud = &the_node;
 	acfg.yield_rate = the_node.cfg.analysis_yield_rate;
+	/* Who the workers run as, and whether they may run at all here
+	 * (workerproc.h), before the first one starts. */
+	policy.allow_without_landlock = the_node.cfg.allow_without_landlock;
+	policy.test_no_landlock =
+		getenv("VIGIL_TEST_NO_LANDLOCK") != NULL &&
+		strcmp(getenv("VIGIL_TEST_NO_LANDLOCK"), "1") == 0;
+	if (workerproc_setup(&policy, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: workers: %s\n", err);
+		return 2;
+	}
 	if (analysis_start(&acfg, &the_node.analysis, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: analysis: %s\n", err);
 		return 2;

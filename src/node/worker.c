@@ -370,8 +370,13 @@ struct worker {
 	const char *escape; /* --self-test-escape */
 	bool crash, hang;   /* --self-test-crash, --self-test-hang */
 	bool hunt;          /* --hunt: rules come in a RULE message */
-	bool have_rule;     /* hunt mode: a RULE compiled */
-	int tmpfd;          /* the tmpdir, O_DIRECTORY */
+	bool have_user;     /* --user UID:GID */
+	uid_t uid;
+	gid_t gid;
+	bool allow_no_ll; /* --allow-without-landlock */
+	bool test_no_ll;  /* --test-no-landlock */
+	bool have_rule;   /* hunt mode: a RULE compiled */
+	int tmpfd;        /* the tmpdir, O_DIRECTORY */
 	struct engine *e;
 	struct scanner *s;
 };
@@ -384,7 +389,8 @@ usage(const char *why)
 	log_event(LOG_ERROR, "worker_usage", "reason=%s",
 		  log_value(why, v, sizeof(v)));
 	fprintf(stderr, "usage: vigil-worker --rules DIR [--rules DIR...] | "
-			"--hunt --tmpdir DIR --max-scan-ms N\n");
+			"--hunt --tmpdir DIR --max-scan-ms N [--user UID:GID] "
+			"[--allow-without-landlock]\n");
 	return WORKER_EXIT_USAGE;
 }
 
@@ -419,6 +425,28 @@ parse_args(struct worker *w, int argc, char **argv)
 			    strcmp(w->escape, "socket") != 0 &&
 			    strcmp(w->escape, "exec") != 0)
 				return usage("bad --self-test-escape");
+		} else if (strcmp(a, "--user") == 0 && val != NULL) {
+			unsigned long u, g;
+			char *end;
+
+			errno = 0;
+			u = strtoul(val, &end, 10);
+			if (errno != 0 || end == val || *end != ':' ||
+			    *val == '-' || u == 0 || u >= UINT32_MAX)
+				return usage("bad --user");
+			val = end + 1;
+			g = strtoul(val, &end, 10);
+			if (errno != 0 || end == val || *end != '\0' ||
+			    *val == '-' || g == 0 || g >= UINT32_MAX)
+				return usage("bad --user");
+			w->have_user = true;
+			w->uid = (uid_t)u;
+			w->gid = (gid_t)g;
+			i++;
+		} else if (strcmp(a, "--allow-without-landlock") == 0) {
+			w->allow_no_ll = true;
+		} else if (strcmp(a, "--test-no-landlock") == 0) {
+			w->test_no_ll = true;
 		} else if (strcmp(a, "--hunt") == 0) {
 			w->hunt = true;
 		} else if (strcmp(a, "--self-test-crash") == 0) {
@@ -558,7 +586,10 @@ engine_up(struct worker *w)
 	cfg.limits.max_scan_ms = (uint32_t)w->max_scan_ms;
 	cfg.rule_paths = w->rules;
 	cfg.n_rule_paths = w->n_rules;
-	cfg.tmpdir = w->tmpdir;
+	/* The worker works in its tmpdir (worker_main() made it the current
+	 * directory): once it is the workers' user it may not be able to
+	 * walk the node's path to it. */
+	cfg.tmpdir = ".";
 	/* A hunt asks which rules match: fingerprints and types of the
 	 * objects answer nothing. */
 	if (w->hunt) {
@@ -807,13 +838,25 @@ worker_main(int argc, char **argv)
 			  log_value(w.tmpdir, v, sizeof(v)), errno);
 		return WORKER_EXIT_INIT;
 	}
+	/* Reached while the worker is still the node's user: after --user
+	 * the folders above it (the node's data, 0700) are closed to it. */
+	if (fchdir(w.tmpfd) != 0) {
+		log_event(LOG_ERROR, "worker_tmpdir", "step=chdir errno=%d",
+			  errno);
+		return WORKER_EXIT_INIT;
+	}
 	t0 = clock_ms();
 	if (empty_tmpdir(&w) != 0 || engine_up(&w) != 0)
 		return WORKER_EXIT_INIT;
 
 	sandbox_opts_default(&so);
-	so.tmpdir = w.tmpdir;
+	so.tmpdir = ".";
 	so.sock = WORKER_FD;
+	so.have_user = w.have_user;
+	so.uid = w.uid;
+	so.gid = w.gid;
+	so.allow_without_landlock = w.allow_no_ll;
+	so.test_no_landlock = w.test_no_ll;
 	if (sandbox_apply(&so) != 0)
 		return WORKER_EXIT_SANDBOX;
 	if (w.escape != NULL)

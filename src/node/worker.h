@@ -12,11 +12,24 @@
  *	vigil-worker --rules DIR [--rules DIR...] --tmpdir DIR --max-scan-ms N
  * (--rules may be left out, with a warning: no YARA rules then; --hunt
  * instead of --rules starts a hunt worker, below) with its
- * end of the pair as fd 3 (WORKER_FD), stdin on /dev/null and
- * stderr inherited (the worker logs with log_event()). Every other fd is
- * closed by the worker at startup: Landlock does not confine descriptors
- * that are already open. The tmpdir must be private to this one worker;
- * the worker empties it after each job.
+ * end of the pair as fd 3 (WORKER_FD), stdin on /dev/null, stdout and
+ * stderr on a pipe the node reads and logs (workerlog.h; the worker logs
+ * with log_event()), and an empty environment (workerproc.h). Every
+ * other fd is closed by the worker at startup too: Landlock does not
+ * confine descriptors that are already open. The tmpdir must be private
+ * to this one worker; the worker makes it its working directory and
+ * empties it after each job.
+ *
+ * More options, from the node only:
+ *   --user UID:GID             the node is root: become this user
+ *                              (sandbox.h, step 0) after loading the
+ *                              rules and before READY
+ *   --allow-without-landlock   a kernel without Landlock is a warning,
+ *                              not a refusal ([sandbox]
+ *                              allow_without_landlock)
+ *   --test-no-landlock         behave as on a kernel without Landlock
+ *                              (VIGIL_TEST_NO_LANDLOCK; a refusal
+ *                              unless --allow-without-landlock too)
  *
  * Messages. Each message is one SOCK_SEQPACKET record that begins with
  * struct worker_msg_hdr, in native byte order (both ends are on one host):

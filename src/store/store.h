@@ -59,6 +59,12 @@ struct reputation {
 	 * relative to the sample ("" for itself); "[]" when nothing did
 	 * (docs/REPORT.md). NULL is taken as "[]" by reputation_note. */
 	char *because;
+	/* A derived verdict: not the sample's own analysis but noted from
+	 * the report of the sample derived_from (its SHA-256) contained in,
+	 * analysed by job derived_job. "" and 0 for the sample's own (or
+	 * for no verdict yet). */
+	char derived_from[65];
+	int64_t derived_job;
 };
 
 struct submission {
@@ -217,7 +223,8 @@ struct store_ops {
 			   bool *dropped);
 	/* reputation_note_many() for the objects found by a re-analysis:
 	 * also overwrites the verdict of a known object that was never
-	 * analysed on its own (it has no job), as the new rules judge it. */
+	 * analysed on its own (it has no job), as the new rules judge it,
+	 * derived from r's derived_from and derived_job. */
 	int (*objects_renote_many)(struct store *s, const struct reputation *r,
 				   size_t n, size_t *skipped);
 	/* Counts the rescans waiting (for metrics). */
@@ -233,12 +240,15 @@ struct store_ops {
 	/* Reputation */
 	int (*reputation_get)(struct store *s, const char *hash,
 			      struct reputation *out); /* md5, sha1 or sha256 */
-	/* Records a verdict for a sample that was not analysed on its own:
-	 * an object found inside another sample, or a sample whose analysis
-	 * failed. Inserts the row (prevalence 0) or, if the sample has not
-	 * been analysed yet, sets its verdict; a sample with a verdict of its
-	 * own keeps it. Hashes and size must agree with a known row
-	 * (VG_EINVAL otherwise). r's first_seen is the time (0: now). */
+	/* Records a derived verdict: that of an object found inside the
+	 * sample r->derived_from (another one; required, VG_EINVAL
+	 * otherwise), analysed by job r->derived_job (> 0). Inserts the row
+	 * (prevalence 0) or, if the sample has no verdict yet, sets it,
+	 * marked derived; a sample with a verdict of its own, or an earlier
+	 * derived one, keeps it. The sample's own analysis (job_finish,
+	 * rescan_finish) always replaces a derived verdict, and clears the
+	 * mark. Hashes and size must agree with a known row (VG_EINVAL
+	 * otherwise). r's first_seen is the time (0: now). */
 	int (*reputation_note)(struct store *s, const struct reputation *r);
 	/* reputation_note() for n rows in one transaction (the objects of
 	 * one report); rows refused as invalid are skipped and counted in
@@ -252,7 +262,10 @@ struct store_ops {
 	 * becomes suspicious (score at least 50), a suspicious or malicious
 	 * one stays with its detections; reason is added to the detections
 	 * and to because (as the sample's own), once. A failure is never
-	 * clean. VG_ENOENT: no such sample; VG_EINVAL: bad arguments. */
+	 * clean. A derived verdict that becomes suspicious is the sample's
+	 * own from then on; a derived one that stays (suspicious, malicious)
+	 * stays derived. VG_ENOENT: no such sample; VG_EINVAL: bad
+	 * arguments. */
 	int (*reputation_fail)(struct store *s, const char *sha256,
 			       const char *reason, double analysis_ms);
 	/* Whether each commit of this handle is synced before it returns

@@ -12,7 +12,7 @@
  * can fail with SQLITE_BUSY however long it waits, if another connection
  * committed in between.
  *
- * Schema, version 5 (PRAGMA user_version; migrations[] below):
+ * Schema, version 6 (PRAGMA user_version; migrations[] below):
  *
  *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
  *           region TEXT, created INT)
@@ -21,7 +21,8 @@
  *           array), mime TEXT NULL, first_seen INT, last_seen INT,
  *           prevalence INT, analysed_at INT (0: not yet), analysis_ms
  *           REAL, blob_segment INT NULL, blob_offset INT NULL,
- *           blob_length INT NULL, because TEXT (JSON array))
+ *           blob_length INT NULL, because TEXT (JSON array),
+ *           derived_from TEXT NULL, derived_job INT NULL)
  *       The reputation of a sample, and where its encrypted bytes are
  *       (samples.h; all three blob columns or none: an object seen only
  *       inside another sample has none). The location is written in the
@@ -35,6 +36,14 @@
  *       random ones each. MD5 and SHA-1 are not indexed (and not unique:
  *       a collision is not the store's business); the node answers them
  *       from its in-memory index, built with reputation_each.
+ *       derived_from and derived_job (both or neither) say that the
+ *       verdict is not the sample's own analysis but was noted from the
+ *       report of another sample that contained it: that sample's
+ *       SHA-256 and its job. A worker's report is trusted for its own
+ *       sample only; a derived verdict never replaces one of the
+ *       sample's own (analysed_at != 0 without derived_from), and the
+ *       sample's own analysis, or a failure of it that changes the
+ *       verdict, replaces a derived one.
  *   sample_clients(sample, client_id; PK both) - who reported what.
  *   submissions(id TEXT PK, client_id, sha256, metadata TEXT (JSON
  *               object), created INT)
@@ -320,6 +329,37 @@ static const char *const migrations[] = {
 	"  value TEXT NOT NULL CHECK (length(value) <= 1024)"
 	") STRICT;"
 	"PRAGMA user_version = 5;",
+	/*
+	 * 5 -> 6: a verdict noted from a container's report is marked as
+	 * derived, with the container and its job. Rows noted before this
+	 * version (those without a job of their own) are marked from the
+	 * stored report that lists them, the oldest job first; one no
+	 * stored report lists keeps no mark.
+	 */
+	"ALTER TABLE samples ADD COLUMN derived_from TEXT"
+	"  CHECK (derived_from IS NULL OR (length(derived_from) = 64"
+	"    AND derived_from NOT GLOB '*[^0-9a-f]*'));"
+	"ALTER TABLE samples ADD COLUMN derived_job INTEGER"
+	"  CHECK ((derived_job IS NULL) = (derived_from IS NULL)"
+	"    AND (derived_job IS NULL OR derived_job > 0));"
+	"CREATE TEMP TABLE derived_v6 AS"
+	"  SELECT json_extract(o.value, '$.sha256') AS h, min(j.id) AS job"
+	"  FROM jobs j, json_each(CASE WHEN json_valid(j.report)"
+	"    THEN j.report ELSE '{}' END, '$.objects') o"
+	"  WHERE j.report IS NOT NULL AND o.type = 'object'"
+	"    AND CAST(o.key AS INTEGER) > 0"
+	"    AND json_type(o.value, '$.sha256') = 'text'"
+	"  GROUP BY h;"
+	"UPDATE samples SET"
+	"  derived_job = (SELECT d.job FROM derived_v6 d"
+	"    WHERE d.h = samples.sha256),"
+	"  derived_from = (SELECT c.sha256 FROM derived_v6 d"
+	"    JOIN samples c ON c.n = d.job WHERE d.h = samples.sha256)"
+	"  WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = samples.n)"
+	"  AND EXISTS (SELECT 1 FROM derived_v6 d"
+	"    JOIN samples c ON c.n = d.job WHERE d.h = samples.sha256);"
+	"DROP TABLE derived_v6;"
+	"PRAGMA user_version = 6;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -327,8 +367,9 @@ static const char *const migrations[] = {
 /* The columns read_reputation() expects, in order. */
 #define REP_COLS                                                               \
 	"md5, sha1, sha256, verdict, score, detections, size, mime, "          \
-	"first_seen, last_seen, prevalence, analysed_at, analysis_ms, because"
-#define REP_NCOLS 14
+	"first_seen, last_seen, prevalence, analysed_at, analysis_ms, "        \
+	"because, derived_from, derived_job"
+#define REP_NCOLS 16
 #define JOB_COLS                                                               \
 	"id, (SELECT sha256 FROM samples WHERE samples.n = jobs.id), state, "  \
 	"attempts, report, error, updated"
@@ -454,7 +495,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" RETURNING (SELECT sha256 FROM samples WHERE n = jobs.id)",
 	[ST_SAMPLE_VERDICT] =
 		"UPDATE samples SET verdict = ?2, score = ?3, detections = ?4,"
-		" mime = ?5, analysed_at = ?6, analysis_ms = ?7, because = ?8"
+		" mime = ?5, analysed_at = ?6, analysis_ms = ?7, because = ?8,"
+		" derived_from = NULL, derived_job = NULL"
 		" WHERE sha256 = ?1",
 	[ST_JOB_FAIL] = "UPDATE jobs SET state = CASE WHEN attempts < ?2"
 			" THEN 0 ELSE 3 END, error = ?3, updated = ?4"
@@ -506,7 +548,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " WHERE id = ?1 AND state = 2",
 	[ST_RESCAN_VERDICT] =
 		"UPDATE samples SET verdict = ?2, score = ?3, detections = ?4,"
-		" mime = ?5, analysed_at = ?6, analysis_ms = ?7, because = ?8"
+		" mime = ?5, analysed_at = ?6, analysis_ms = ?7, because = ?8,"
+		" derived_from = NULL, derived_job = NULL"
 		" WHERE n = ?1",
 	[ST_RESCAN_RETRY] = "UPDATE rescans SET state = 0"
 			    " WHERE id = ?1 AND state = 1 AND attempts < ?2",
@@ -514,37 +557,46 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RESCAN_REQUEUE] = "UPDATE rescans SET state = 0 WHERE state = 1",
 	[ST_RESCANS_QUEUED] = "SELECT count(*) FROM rescans WHERE state = 0",
 	/* A re-analysis re-judges the objects inside the sample, unless
-	 * one was analysed on its own (it has a job). */
+	 * one was analysed on its own (it has a job): derived from it now. */
 	[ST_REP_RENOTE] =
 		"UPDATE samples SET verdict = ?5, score = ?6, detections = ?7,"
-		" mime = ?8, analysed_at = ?9, analysis_ms = ?10, because = ?11"
+		" mime = ?8, analysed_at = ?9, analysis_ms = ?10,"
+		" because = ?11, derived_from = ?12, derived_job = ?13"
 		" WHERE sha256 = ?1 AND md5 = ?2 AND sha1 = ?3 AND size = ?4"
 		" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = "
 		"samples.n)",
-	/* An object's verdict from inside a container never overrides the
-	 * analysis of that object submitted on its own (analysed_at != 0). */
+	/* An object's verdict from inside a container, derived from it
+	 * (?12, its job ?13), never overrides the analysis of that object
+	 * submitted on its own, nor an earlier note (analysed_at != 0). */
 	[ST_REP_NOTE] =
 		"INSERT INTO samples (sha256, md5, sha1, size, verdict, score,"
 		" detections, mime, first_seen, last_seen, prevalence,"
-		" analysed_at, analysis_ms, because)"
+		" analysed_at, analysis_ms, because, derived_from, derived_job)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 0, ?9, ?10,"
-		" ?11)"
+		" ?11, ?12, ?13)"
 		" ON CONFLICT (sha256) DO UPDATE SET verdict = "
 		"excluded.verdict,"
 		" score = excluded.score, detections = excluded.detections,"
 		" because = excluded.because, mime = excluded.mime,"
 		" analysed_at = excluded.analysed_at,"
 		" analysis_ms = excluded.analysis_ms,"
+		" derived_from = excluded.derived_from,"
+		" derived_job = excluded.derived_job,"
 		" last_seen = max(last_seen, excluded.last_seen)"
 		" WHERE analysed_at = 0 AND md5 = excluded.md5"
 		" AND sha1 = excluded.sha1 AND size = excluded.size",
 	/* A failed analysis is never clean, whoever wrote the verdict first:
-	 * clean and unknown become suspicious (score at least 50); a
-	 * suspicious or malicious verdict stays, with its detections. The
-	 * reason (?2) is added to the detections and to because (as the
-	 * sample's own), once. */
+	 * clean and unknown become suspicious (score at least 50), the
+	 * sample's own verdict (no longer derived); a suspicious or
+	 * malicious verdict stays, with its detections (and where it was
+	 * derived from). The reason (?2) is added to the detections and to
+	 * because (as the sample's own), once. */
 	[ST_REP_FAIL] =
 		"UPDATE samples SET"
+		" derived_from = CASE WHEN verdict IN ('clean', 'unknown')"
+		" THEN NULL ELSE derived_from END,"
+		" derived_job = CASE WHEN verdict IN ('clean', 'unknown')"
+		" THEN NULL ELSE derived_job END,"
 		" verdict = CASE WHEN verdict IN ('clean', 'unknown')"
 		" THEN 'suspicious' ELSE verdict END,"
 		" score = CASE WHEN verdict IN ('clean', 'unknown')"
@@ -751,9 +803,11 @@ bind_reputation(struct store_sqlite *s, sqlite3_stmt *st,
 	    (rc = bind_text(s, st, 7, r->detections)) != 0 ||
 	    (rc = bind_text(s, st, 8, r->type)) != 0 ||
 	    (rc = bind_i64(s, st, 9, t)) != 0 ||
-	    (rc = bind_double(s, st, 10, r->analysis_ms)) != 0)
+	    (rc = bind_double(s, st, 10, r->analysis_ms)) != 0 ||
+	    (rc = bind_text(s, st, 11, r->because ? r->because : "[]")) != 0 ||
+	    (rc = bind_text(s, st, 12, r->derived_from)) != 0)
 		return rc;
-	return bind_text(s, st, 11, r->because ? r->because : "[]");
+	return bind_i64(s, st, 13, r->derived_job);
 }
 
 /* Binds parameters 2 to 8 of the statements that record an analysis
@@ -1076,8 +1130,19 @@ read_reputation(struct store_sqlite *s, sqlite3_stmt *st,
 		goto out;
 	/* A JSON array, as written; the readers parse it. */
 	if (out->because[0] != '[' ||
-	    out->because[strlen(out->because) - 1] != ']')
+	    out->because[strlen(out->because) - 1] != ']') {
 		rc = corrupt(s, st, 13, "is not a JSON array");
+		goto out;
+	}
+	/* Derived: from a sample and its job, both or neither. */
+	if (sqlite3_column_type(st, 14) == SQLITE_NULL &&
+	    sqlite3_column_type(st, 15) == SQLITE_NULL)
+		goto out;
+	if ((rc = col_hex(s, st, 14, 64, out->derived_from)) != 0 ||
+	    (rc = col_i64(s, st, 15, 1, INT64_MAX, &out->derived_job)) != 0)
+		goto out;
+	if (strcmp(out->derived_from, out->sha256) == 0)
+		rc = corrupt(s, st, 14, "names the sample itself");
 out:
 	if (rc != 0)
 		reputation_clear(out);
@@ -1976,7 +2041,9 @@ op_reputation_note(struct store *base, const struct reputation *r)
 	    r->verdict == NULL ||
 	    !valid_verdict(r->verdict, strlen(r->verdict)) ||
 	    r->detections == NULL || r->size > INT64_MAX ||
-	    !isfinite(r->analysis_ms) || r->analysis_ms < 0) {
+	    !isfinite(r->analysis_ms) || r->analysis_ms < 0 ||
+	    !valid_hash(r->derived_from, 64) || r->derived_job <= 0 ||
+	    strcmp(r->derived_from, r->sha256) == 0) {
 		seterr(s, "reputation_note: invalid reputation");
 		return VG_EINVAL;
 	}

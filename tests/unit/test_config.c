@@ -191,6 +191,34 @@ test_listen_override_forms(void **state)
 	assert_int_equal(config_set_listen(&c, "host:"), VG_EINVAL);
 }
 
+/* [sandbox] allow_without_landlock: off unless it says true; anything
+ * but true or false is refused. */
+static void
+test_sandbox_allow_without_landlock(void **state)
+{
+	struct node_config c;
+	char err[512];
+
+	(void)state;
+	config_default(&c);
+	assert_false(c.allow_without_landlock);
+	assert_int_equal(load_text(&c,
+				   "[sandbox]\nallow_without_landlock = true\n",
+				   err),
+			 0);
+	assert_true(c.allow_without_landlock);
+	assert_int_equal(
+		load_text(&c, "[sandbox]\nallow_without_landlock = false\n",
+			  err),
+		0);
+	assert_false(c.allow_without_landlock);
+	assert_int_not_equal(
+		load_text(&c, "[sandbox]\nallow_without_landlock = yes\n", err),
+		0);
+	assert_int_not_equal(load_text(&c, "[sandbox]\nlandlock = off\n", err),
+			     0);
+}
+
 int
 main(void)
 {
@@ -201,6 +229,7 @@ main(void)
 		cmocka_unit_test(test_nul_and_long_lines_are_refused),
 		cmocka_unit_test(test_missing_file_is_io_error),
 		cmocka_unit_test(test_listen_override_forms),
+		cmocka_unit_test(test_sandbox_allow_without_landlock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,6 +252,44 @@ test_a_retraction_is_laid_over_the_answer(void **state)
 	index_free(ix);
 }
 
+/* A derived verdict (from inside another sample) says where it comes
+ * from, and never outranks the sample's own analysis, whatever the times
+ * and verdicts; the own analysis replaces it likewise. */
+static void
+test_own_analysis_outranks_a_derived_verdict(void **state)
+{
+	struct lookup_index *ix = index_new();
+	struct reputation own = rep("clean", 0, "[]", 10, 10, 1, 100);
+	struct reputation der =
+		rep("malicious", 100, "[\"X\"]", 10, 10, 0, 200);
+	const struct index_entry *e;
+
+	(void)state;
+	snprintf(der.derived_from, sizeof(der.derived_from), "%s",
+		 SHA256_OTHER);
+	der.derived_job = 7;
+	assert_int_equal(index_put(ix, &der), 0);
+	e = get(ix, SHA256);
+	assert_string_equal(e->verdict, "malicious");
+	assert_non_null(
+		strstr(e->json, "\"derived_from\":\"" SHA256_OTHER "\""));
+	/* The own analysis is older and better: it still wins. */
+	assert_int_equal(index_put(ix, &own), 0);
+	e = get(ix, SHA256);
+	assert_string_equal(e->verdict, "clean");
+	assert_null(strstr(e->json, "derived_from"));
+	/* A newer, worse derived state arriving late changes nothing. */
+	der.analysed_at = 300;
+	assert_int_equal(index_put(ix, &der), 0);
+	e = get(ix, SHA256);
+	assert_string_equal(e->verdict, "clean");
+	assert_null(strstr(e->json, "derived_from"));
+	/* A malformed derived_from is refused. */
+	snprintf(der.derived_from, sizeof(der.derived_from), "%s", "zz");
+	assert_int_equal(index_put(ix, &der), VG_EINVAL);
+	index_free(ix);
+}
+
 int
 main(void)
 {
@@ -263,6 +301,7 @@ main(void)
 		cmocka_unit_test(
 			test_a_state_of_the_same_second_never_makes_it_clean),
 		cmocka_unit_test(test_a_retraction_is_laid_over_the_answer),
+		cmocka_unit_test(test_own_analysis_outranks_a_derived_verdict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

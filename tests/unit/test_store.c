@@ -239,7 +239,7 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	raw_text(f->path, "PRAGMA user_version", mode, sizeof(mode));
-	assert_string_equal(mode, "5");
+	assert_string_equal(mode, "6");
 	/* The WAL holds the same data and must be as private. */
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 1, &nj), 0);
@@ -711,7 +711,137 @@ noted(int k, const char *verdict, int score)
 	r.detections = "[\"Inner\"]";
 	r.type = "text/plain";
 	r.analysis_ms = 1.5;
+	/* Found inside sample 99, analysed by job 99. */
+	memcpy(r.derived_from, sample(99).sha256, sizeof(r.derived_from));
+	r.derived_job = 99;
 	return r;
+}
+
+static void
+test_note_is_derived_from_its_container_and_job(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(7, "malicious", 100), got;
+
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.derived_from, sample(99).sha256);
+	assert_int_equal(got.derived_job, 99);
+	reputation_clear(&got);
+	/* Not derived from anything, from no job, or from itself: refused. */
+	r = noted(8, "clean", 0);
+	r.derived_from[0] = '\0';
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), VG_EINVAL);
+	r = noted(8, "clean", 0);
+	r.derived_job = 0;
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), VG_EINVAL);
+	r = noted(8, "clean", 0);
+	memcpy(r.derived_from, r.sha256, sizeof(r.derived_from));
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), VG_EINVAL);
+}
+
+/* Whatever the order of the verdicts: a container's worker cannot make a
+ * sample analysed on its own better or worse than its own analysis. */
+static void
+test_derived_never_overwrites_own_whatever_the_verdicts(void **state)
+{
+	struct fx *f = *state;
+	static const char *const pairs[][2] = {
+		{"clean", "malicious"},
+		{"malicious", "clean"},
+		{"suspicious", "clean"},
+		{"clean", "suspicious"},
+	};
+
+	put_client(f->st, 1);
+	for (int i = 0; i < 4; i++) {
+		struct reputation r = noted(20 + i, pairs[i][1], 0), got;
+		struct job j;
+
+		assert_int_equal(submit(f->st, 20 + i, 1, 20 + i, NULL), 0);
+		assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+		assert_int_equal(
+			f->st->ops->job_finish(f->st, j.id, "{}", pairs[i][0],
+					       0, "[\"Own\"]", NULL, NULL, 1.0),
+			0);
+		job_clear(&j);
+		assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+		r.derived_job = 100; /* a later container, too */
+		assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+		assert_int_equal(
+			f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+		assert_string_equal(got.verdict, pairs[i][0]);
+		assert_string_equal(got.detections, "[\"Own\"]");
+		assert_string_equal(got.derived_from, "");
+		assert_int_equal(got.derived_job, 0);
+		reputation_clear(&got);
+	}
+}
+
+/* A hash first known only from inside a container, then submitted with
+ * its bytes: it gets a job of its own, and its own analysis replaces the
+ * derived verdict, whichever is worse. */
+static void
+test_derived_only_hash_submitted_is_analysed_and_own_replaces_derived(
+	void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(30, "malicious", 100), got;
+	bool new_job = false;
+	struct job j;
+
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->job_get_by_sha256(f->st, r.sha256, &j),
+			 VG_ENOENT);
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 30, &new_job), 0);
+	assert_true(new_job);
+	/* Until its own analysis is done, the derived verdict is answered,
+	 * and says so. */
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.verdict, "malicious");
+	assert_string_equal(got.derived_from, sample(99).sha256);
+	reputation_clear(&got);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_string_equal(j.sha256, r.sha256);
+	assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}", "clean", 0,
+						"[]", NULL, NULL, 1.0),
+			 0);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.verdict, "clean");
+	assert_string_equal(got.detections, "[]");
+	assert_string_equal(got.derived_from, "");
+	assert_int_equal(got.derived_job, 0);
+	reputation_clear(&got);
+}
+
+/* A derived clean verdict whose own analysis fails becomes the
+ * sample's own suspicious one; a derived malicious one stays, derived. */
+static void
+test_failure_of_own_analysis_and_derived_verdicts(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(31, "clean", 0), got;
+
+	r.detections = "[]";
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_fail(f->st, r.sha256,
+						     "Analysis.Failed", 1.0),
+			 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.verdict, "suspicious");
+	assert_string_equal(got.derived_from, "");
+	reputation_clear(&got);
+	r = noted(32, "malicious", 100);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->reputation_fail(f->st, r.sha256,
+						     "Analysis.Failed", 1.0),
+			 0);
+	assert_int_equal(f->st->ops->reputation_get(f->st, r.sha256, &got), 0);
+	assert_string_equal(got.verdict, "malicious");
+	assert_string_equal(got.derived_from, sample(99).sha256);
+	reputation_clear(&got);
 }
 
 static void
@@ -1788,6 +1918,8 @@ object_rep(int k, const char *verdict)
 	r.verdict = (char *)verdict;
 	r.detections = strcmp(verdict, "clean") ? "[\"New\"]" : "[]";
 	r.score = strcmp(verdict, "clean") ? 100 : 0;
+	memcpy(r.derived_from, sample(98).sha256, sizeof(r.derived_from));
+	r.derived_job = 98;
 	return r;
 }
 
@@ -1822,6 +1954,56 @@ test_objects_renote_rejudges_objects_but_not_samples_of_their_own(void **state)
 	assert_int_equal(
 		f->st->ops->reputation_get(f->st, sample(6).sha256, &got), 0);
 	assert_string_equal(got.verdict, "malicious");
+	reputation_clear(&got);
+}
+
+/* A version 5 store's notes (rows without a job of their own) are marked
+ * derived at the migration to 6, from the stored report that lists them;
+ * a note no report lists stays unmarked, and analysed samples are their
+ * own. */
+static void
+test_version_5_notes_are_marked_derived_from_the_reports_listing_them(
+	void **state)
+{
+	struct fx *f = *state;
+	struct reputation r, got;
+	char report[512];
+	struct job j;
+	int64_t id;
+
+	one_claimed(f->st, 1, &j);
+	id = j.id;
+	snprintf(report, sizeof(report),
+		 "{\"objects\":[{\"sha256\":\"%s\"},{\"sha256\":\"%s\"}]}",
+		 sample(1).sha256, sample(2).sha256);
+	assert_int_equal(f->st->ops->job_finish(f->st, j.id, report,
+						"malicious", 100, "[\"X\"]",
+						NULL, NULL, 1.0),
+			 0);
+	job_clear(&j);
+	r = noted(2, "malicious", 100);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	r = noted(3, "clean", 0);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(f->st->ops->close(f->st), 0);
+	/* Back to version 5: no marks. */
+	raw_exec(f->path, "ALTER TABLE samples DROP COLUMN derived_job;"
+			  "ALTER TABLE samples DROP COLUMN derived_from;"
+			  "PRAGMA user_version = 5;");
+	f->st = reopen(f);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(2).sha256, &got), 0);
+	assert_string_equal(got.derived_from, sample(1).sha256);
+	assert_int_equal(got.derived_job, id);
+	reputation_clear(&got);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(3).sha256, &got), 0);
+	assert_string_equal(got.derived_from, "");
+	assert_int_equal(got.derived_job, 0);
+	reputation_clear(&got);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(1).sha256, &got), 0);
+	assert_string_equal(got.derived_from, "");
 	reputation_clear(&got);
 }
 
@@ -2558,7 +2740,7 @@ test_version_1_database_is_migrated(void **state)
 	if (store_sqlite_open(path, &f->st, v, sizeof(v)) != 0)
 		fail_msg("store_sqlite_open: %s", v);
 	raw_text(path, "PRAGMA user_version", v, sizeof(v));
-	assert_string_equal(v, "5");
+	assert_string_equal(v, "6");
 	/* Every sample migrated has an empty because. */
 	raw_text(path, "SELECT count(*) FROM samples WHERE because != '[]'", v,
 		 sizeof(v));
@@ -2855,6 +3037,11 @@ main(void)
 		T(test_claim_on_empty_queue_is_enoent),
 		T(test_note_records_an_embedded_object_without_prevalence),
 		T(test_note_never_overrides_a_sample_analysed_on_its_own),
+		T(test_note_is_derived_from_its_container_and_job),
+		T(test_derived_never_overwrites_own_whatever_the_verdicts),
+		T(test_derived_only_hash_submitted_is_analysed_and_own_replaces_derived),
+		T(test_failure_of_own_analysis_and_derived_verdicts),
+		T(test_version_5_notes_are_marked_derived_from_the_reports_listing_them),
 		T(test_note_sets_the_verdict_of_a_submitted_sample_not_yet_analysed),
 		T(test_note_with_malformed_hash_or_verdict_is_einval),
 		T(test_note_many_records_all_in_one_go_and_skips_invalid_rows),
