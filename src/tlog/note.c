@@ -354,6 +354,25 @@ note_signer_format(const struct note_signer *s, char buf[NOTE_KEY_MAX])
 	sodium_memzero(b64, sizeof(b64));
 }
 
+int
+note_signer_rename(const struct note_signer *s, const char *name,
+		   struct note_signer **out, char *err, size_t errlen)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES];
+	size_t nlen = strlen(name);
+	int rc;
+
+	if (s->remote != NULL || !note_name_valid(name, nlen) ||
+	    nlen > NOTE_NAME_MAX) {
+		vg_seterr(err, errlen, "invalid key name, or a remote key");
+		return VG_EINVAL;
+	}
+	crypto_sign_ed25519_sk_to_seed(seed, s->sk);
+	rc = new_signer(name, s->pub.type, seed, NULL, out, err, errlen);
+	sodium_memzero(seed, sizeof(seed));
+	return rc;
+}
+
 void
 note_signer_verifier(const struct note_signer *s, struct note_verifier *v)
 {
@@ -635,9 +654,8 @@ check_text(const char *text, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
-/* Signs msg with s's key, here or through its callback. */
-static int
-sign_bytes(const struct note_signer *s, const uint8_t *msg, size_t len,
+int
+note_sign_bytes(const struct note_signer *s, const uint8_t *msg, size_t len,
 	   uint8_t sig[SIG_LEN], char *err, size_t errlen)
 {
 	if (s->remote != NULL)
@@ -668,10 +686,10 @@ note_sign_line(const struct note_signer *s, const char *text, size_t len,
 		tlog_put_be64(sig + n, timestamp);
 		n += TIME_LEN;
 		msg = cosignature_message(timestamp, text, len, &mlen);
-		rc = sign_bytes(s, msg, mlen, sig + n, err, errlen);
+		rc = note_sign_bytes(s, msg, mlen, sig + n, err, errlen);
 		free(msg);
 	} else {
-		rc = sign_bytes(s, (const uint8_t *)text, len, sig + n, err,
+		rc = note_sign_bytes(s, (const uint8_t *)text, len, sig + n, err,
 				errlen);
 	}
 	if (rc != 0)

@@ -150,6 +150,14 @@ int note_signer_remote(const struct note_verifier *pub, note_sign_fn fn,
 		       void *ctx, struct note_signer **out, char *err,
 		       size_t errlen) __attribute__((warn_unused_result));
 
+/* Makes a copy of the key s under another name (a new key ID) into a new
+ * *out for note_signer_free(): a key can be generated first and named
+ * after its public key. Returns 0, VG_EINVAL (bad name, remote signer)
+ * or VG_ELIB. */
+int note_signer_rename(const struct note_signer *s, const char *name,
+		       struct note_signer **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Writes s as a signer key string (a secret: the caller wipes buf with
  * sodium_memzero after use) and a terminator into buf; a remote signer
  * has no key string and writes "". */
@@ -206,6 +214,13 @@ int note_cosignature_time(const struct note_sig *sig, uint64_t *t)
 int note_sign_line(const struct note_signer *s, const char *text, size_t len,
 		   uint64_t timestamp, char line[NOTE_LINE_MAX],
 		   size_t *line_len, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Signs msg[0..len) itself with s's Ed25519 key (here, or through a
+ * remote signer's callback) into sig: the bare signature, for a caller
+ * that makes its own signature line. Returns 0 or the callback's error. */
+int note_sign_bytes(const struct note_signer *s, const uint8_t *msg,
+		    size_t len, uint8_t sig[64], char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /*
