@@ -57,10 +57,11 @@ n0=$(size)
 # --- the memory of both processes -------------------------------------------------------
 kpid=$(sed -n 's/.*keyholder_pid=\([0-9]*\).*/\1/p' vigild.err | tail -1)
 kids=$(cat /proc/$pid/task/*/children 2>/dev/null)
-case " $kids " in
-*" $kpid "*) pass "the key holder is a child of vigild, and logs its pid" ;;
-*) fail "the key holder is a child of vigild, and logs its pid" "holder '$kpid', children '$kids'" ;;
-esac
+if [ -n "$kpid" ] && printf ' %s ' $kids | grep -q " $kpid "; then
+	pass "the key holder is a child of vigild, and logs its pid"
+else
+	fail "the key holder is a child of vigild, and logs its pid" "holder '$kpid', children '$kids'"
+fi
 
 # scan PID: prints, for each secret, "NAME found" or "NAME absent".
 cat >scan.py <<'EOF'
