@@ -315,8 +315,13 @@ keyholder_run(int sock, pid_t parent, const struct node_config *cfg,
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		_exit(1);
 	sock = HOLDER_FD;
+	/* A ^C or a service manager's SIGTERM reaches the whole group:
+	 * vigild drains, and appends what is queued, with our signatures;
+	 * we stop when its end of the socket closes. */
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, SIG_IGN); /* a ^C stops vigild, which stops us */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	err[0] = '\0';
 	if ((rc = load_log_keys(&h, cfg, origin, recorded_key, err,
 				sizeof(err))) != 0 ||
