@@ -443,11 +443,11 @@ hand_over(struct nodelog *nl, const struct node_config *cfg,
 	nl->handover = note;
 	nl->handover_len = nlen;
 	note = NULL;
+	note_verifier_format(keyholder_log_old_key(kh), path);
 	log_event(LOG_WARN, "log_key_handed_over",
 		  "tree=%llu old=%s new=%s next=\"%s/log.key.old may be "
 		  "removed\"",
-		  (unsigned long long)size, keyholder_log_old_key(kh)->name,
-		  nl->verifier, cfg->data_dir);
+		  (unsigned long long)size, path, nl->verifier, cfg->data_dir);
 out:
 	free(note);
 	return rc;
