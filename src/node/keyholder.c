@@ -75,6 +75,19 @@ load_log_keys(struct held *h, const struct node_config *cfg,
 				"again (both keys sign the handover; one alone "
 				"is refused)",
 				path, recorded_key, old);
+		if (recorded_key != NULL) {
+			char ov[NOTE_KEY_MAX];
+
+			note_signer_verifier(h->log_old, &v);
+			note_verifier_format(&v, ov);
+			if (strcmp(ov, recorded_key) != 0)
+				return vg_fail(
+					err, errlen, VG_EINVAL,
+					"%s (%s) is not the key the log is "
+					"signed with (%s): put that key there "
+					"to hand the log over",
+					old, ov, recorded_key);
+		}
 		/* A new key: generated first, named after its public key
 		 * (the default origin has its ID), then written. */
 		if ((rc = note_signer_generate("vigil.local", NOTE_ED25519,

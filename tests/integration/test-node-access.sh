@@ -233,6 +233,18 @@ start_node && { fail "a node without log.key or log.key.old does not start"; sto
 	{ grep -q 'log.key.old' vigild.err && [ ! -e var/log.key ] &&
 		pass "a node without log.key or log.key.old does not start, and says what to do" ||
 		fail "a node without log.key or log.key.old does not start, and says what to do" "$(cat vigild.err)"; }
+# Another node's key in log.key.old: refused too, and nothing changes.
+node_start other -- -c node.conf --data "$tmp/other" || fail "a second node starts" "$(cat other.err)"
+kill -TERM $node_pid
+wait $node_pid
+cp -p other/log.key var/log.key.old
+: >vigild.err
+start_node && { fail "a log.key.old that is not the log's key is refused"; stop_node; } ||
+	{ grep -q 'log.key.old .* is not the key the log is signed with' vigild.err &&
+		[ "$(sed -n 2p var/log/checkpoint)" = "$n" ] && [ ! -e var/log.key ] &&
+		pass "a log.key.old that is not the log's key is refused, and no new key is made" ||
+		fail "a log.key.old that is not the log's key is refused, and no new key is made" "$(cat vigild.err)"; }
+rm -f var/log.key.old
 # The operator moves the key to log.key.old: the node makes a new key and
 # goes on from the tree the old key signed, after a handover both keys
 # signed.
