@@ -1,6 +1,7 @@
 /*
- * vigild.c - the regional node: parses arguments and configuration, opens
- * the stores, and runs the HTTP API on an h2o event loop until SIGTERM.
+ * vigild.c - the regional node: parses arguments and configuration, forks
+ * the key holder (keyholder.h; this process never reads a key), opens the
+ * stores, and runs the HTTP API on an h2o event loop until SIGTERM.
  *
  *   vigild [-c FILE] [--listen ADDR:PORT] [--data DIR] [--region R] [--site S]
  *
