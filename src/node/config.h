@@ -97,8 +97,7 @@ int config_check(const struct node_config *c, char *err, size_t errlen);
  * the key ID being the first 16 hex digits of SHA-256(log_pub). (A log
  * keeps the origin it was created with: nodelog.h.) */
 const char *config_log_origin(const struct node_config *c,
-			      const uint8_t log_pub[32], char *buf,
-			      size_t len);
+			      const uint8_t log_pub[32], char *buf, size_t len);
 
 /* The longest name (of a region, a site, or a role or person in the
  * log's sample-access entries). */

@@ -52,8 +52,8 @@ struct keyholder {
 static _Noreturn void
 holder_died(const struct keyholder *kh, const char *why)
 {
-	log_event(LOG_ERROR, "keyholder_died",
-		  "pid=%ld why=\"%s\" action=exit", (long)kh->pid, why);
+	log_event(LOG_ERROR, "keyholder_died", "pid=%ld why=\"%s\" action=exit",
+		  (long)kh->pid, why);
 	log_flush();
 	_exit(1);
 }
@@ -93,16 +93,15 @@ exchange(struct keyholder *kh, uint32_t type, const void *body, size_t len,
 }
 
 static int
-log_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64],
-	 char *err, size_t errlen)
+log_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], char *err,
+	 size_t errlen)
 {
 	struct signer_ctx *c = ctx;
 	int rc;
 
 	if (len < 1 || len > KH_SIGN_MAX)
 		return vg_fail(err, errlen, VG_ELIMIT,
-			       "the key holder signs 1..%d bytes",
-			       KH_SIGN_MAX);
+			       "the key holder signs 1..%d bytes", KH_SIGN_MAX);
 	rc = exchange(c->kh, c->type, msg, len, sig, KH_SIG_LEN);
 	if (rc != 0)
 		vg_seterr(err, errlen, "the key holder refused to sign: %s",
@@ -154,8 +153,8 @@ take_info(struct keyholder *kh, char *err, size_t errlen)
 	    memchr(in->log_old_key, '\0', sizeof(in->log_old_key)) == NULL ||
 	    memchr(in->sample_key_id, '\0', sizeof(in->sample_key_id)) ==
 		    NULL ||
-	    note_verifier_parse(in->log_key, strlen(in->log_key),
-				&kh->log_key, why, sizeof(why)) != 0 ||
+	    note_verifier_parse(in->log_key, strlen(in->log_key), &kh->log_key,
+				why, sizeof(why)) != 0 ||
 	    (in->log_old_key[0] != '\0' &&
 	     note_verifier_parse(in->log_old_key, strlen(in->log_old_key),
 				 &kh->log_old_key, why, sizeof(why)) != 0))
@@ -177,7 +176,8 @@ keyholder_start(const struct node_config *cfg, const char *origin,
 		const char *recorded_key, struct keyholder **out, char *err,
 		size_t errlen)
 {
-	uint8_t buf[sizeof(struct kh_hdr) + KH_ERR_MAX + sizeof(struct kh_info)];
+	uint8_t buf[sizeof(struct kh_hdr) + KH_ERR_MAX +
+		    sizeof(struct kh_info)];
 	struct keyholder *kh;
 	struct kh_hdr h;
 	pid_t parent = getpid();

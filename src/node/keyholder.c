@@ -47,9 +47,8 @@ struct held {
 /* ---- loading ---- */
 
 static int
-load_log_keys(struct held *h, const struct node_config *cfg,
-	      const char *origin, const char *recorded_key, char *err,
-	      size_t errlen)
+load_log_keys(struct held *h, const struct node_config *cfg, const char *origin,
+	      const char *recorded_key, char *err, size_t errlen)
 {
 	char path[PATH_LEN], old[PATH_LEN], buf[NOTE_NAME_MAX + 1];
 	struct note_signer *tmp = NULL;
@@ -63,8 +62,8 @@ load_log_keys(struct held *h, const struct node_config *cfg,
 			      err, errlen);
 	if (rc != 0 && rc != VG_ENOENT)
 		return rc;
-	rc = note_signer_file(path, NULL, NOTE_ED25519, &h->log, &created,
-			      err, errlen);
+	rc = note_signer_file(path, NULL, NOTE_ED25519, &h->log, &created, err,
+			      errlen);
 	if (rc == VG_ENOENT) {
 		if (recorded_key != NULL && h->log_old == NULL)
 			return vg_fail(
@@ -95,8 +94,8 @@ load_log_keys(struct held *h, const struct node_config *cfg,
 			return rc;
 		note_signer_verifier(tmp, &v);
 		if (origin[0] == '\0')
-			origin = config_log_origin(cfg, v.pub, buf,
-						   sizeof(buf));
+			origin =
+				config_log_origin(cfg, v.pub, buf, sizeof(buf));
 		rc = note_signer_rename(tmp, origin, &h->log, err, errlen);
 		note_signer_free(tmp);
 		if (rc == 0)
@@ -162,8 +161,8 @@ load_sample_key(struct held *h, const struct node_config *cfg, char *err,
 	snprintf(path, sizeof(path), "%s/sample.key", cfg->data_dir);
 	if ((rc = samples_key_open(dir, path, &h->sample, err, errlen)) != 0)
 		return rc;
-	if (samples_key_use(h->sample, sample_key_id,
-			    h->info.sample_key_id) != 0)
+	if (samples_key_use(h->sample, sample_key_id, h->info.sample_key_id) !=
+	    0)
 		return vg_fail(err, errlen, VG_ELIB,
 			       "cannot compute the sample key's ID");
 	return 0;
@@ -202,14 +201,22 @@ static int
 confine(void)
 {
 	static const int allow[] = {
-		SCMP_SYS(read),	      SCMP_SYS(write),
-		SCMP_SYS(exit),	      SCMP_SYS(exit_group),
-		SCMP_SYS(brk),	      SCMP_SYS(munmap),
-		SCMP_SYS(madvise),    SCMP_SYS(mlock),
-		SCMP_SYS(munlock),    SCMP_SYS(mremap),
-		SCMP_SYS(getrandom),  SCMP_SYS(rt_sigreturn),
-		SCMP_SYS(futex),      SCMP_SYS(clock_gettime),
-		SCMP_SYS(gettimeofday), SCMP_SYS(getpid),
+		SCMP_SYS(read),
+		SCMP_SYS(write),
+		SCMP_SYS(exit),
+		SCMP_SYS(exit_group),
+		SCMP_SYS(brk),
+		SCMP_SYS(munmap),
+		SCMP_SYS(madvise),
+		SCMP_SYS(mlock),
+		SCMP_SYS(munlock),
+		SCMP_SYS(mremap),
+		SCMP_SYS(getrandom),
+		SCMP_SYS(rt_sigreturn),
+		SCMP_SYS(futex),
+		SCMP_SYS(clock_gettime),
+		SCMP_SYS(gettimeofday),
+		SCMP_SYS(getpid),
 		SCMP_SYS(rt_sigprocmask),
 	};
 	scmp_filter_ctx ctx;
@@ -245,7 +252,8 @@ is_handover(const uint8_t *msg, size_t len)
 {
 	static const char head[] = HANDOVER_HEADER "\n";
 
-	return len > sizeof(head) - 1 && memcmp(msg, head, sizeof(head) - 1) == 0;
+	return len > sizeof(head) - 1 &&
+	       memcmp(msg, head, sizeof(head) - 1) == 0;
 }
 
 /* Answers one request; returns -1 for a malformed one (after the error
@@ -274,7 +282,8 @@ serve_one(struct held *h, int fd, const struct kh_hdr *q, const uint8_t *body,
 		} else if (h->log_old == NULL || !is_handover(body, len)) {
 			rc = VG_EINVAL;
 		} else {
-			rc = note_sign_bytes(h->log_old, body, len, out, NULL, 0);
+			rc = note_sign_bytes(h->log_old, body, len, out, NULL,
+					     0);
 			/* One handover, then the old key is gone. */
 			note_signer_free(h->log_old);
 			h->log_old = NULL;
@@ -357,8 +366,8 @@ keyholder_run(int sock, pid_t parent, const struct node_config *cfg,
 		if (rc == VG_ENOENT)
 			_exit(0); /* vigild closed its end */
 		if (rc == VG_EFORMAT) {
-			log_event(LOG_ERROR, "keyholder_bad_request",
-				  "%s", "size=wrong");
+			log_event(LOG_ERROR, "keyholder_bad_request", "%s",
+				  "size=wrong");
 			(void)kh_send(sock, KH_ERROR, VG_EFORMAT, NULL, 0);
 			_exit(1);
 		}

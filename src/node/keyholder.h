@@ -52,9 +52,8 @@ struct keyholder;
  * Call it while the process has one thread.
  */
 int keyholder_start(const struct node_config *cfg, const char *origin,
-		    const char *recorded_key, struct keyholder **out,
-		    char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+		    const char *recorded_key, struct keyholder **out, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
 
 /* Starts a thread that logs keyholder_died and exits the process with
  * status 1 as soon as the holder's end of the socket closes. */
@@ -76,10 +75,8 @@ const struct note_signer *keyholder_log_signer(const struct keyholder *kh);
 /* The previous log key (log.key.old) and its signer, or NULL if there is
  * none. The holder signs one handover text (docs/LOG.md) with it and
  * nothing else, then forgets it. */
-const struct note_verifier *
-keyholder_log_old_key(const struct keyholder *kh);
-const struct note_signer *
-keyholder_log_old_signer(const struct keyholder *kh);
+const struct note_verifier *keyholder_log_old_key(const struct keyholder *kh);
+const struct note_signer *keyholder_log_old_signer(const struct keyholder *kh);
 
 /* The online release key's Ed25519 public key. */
 const uint8_t *keyholder_release_pub(const struct keyholder *kh);
@@ -95,8 +92,7 @@ const char *keyholder_sample_key_id(const struct keyholder *kh);
 
 /* Sets *src to the sample key source that asks the holder for each
  * record's secretstream state (kh must outlive every store using it). */
-void keyholder_samples_keysrc(struct keyholder *kh,
-			      struct samples_keysrc *src);
+void keyholder_samples_keysrc(struct keyholder *kh, struct samples_keysrc *src);
 
 /* The holder process's body (keyholder.c), run by keyholder_start() in
  * the child on its end of the socket; never returns. */

@@ -53,8 +53,8 @@ enum kh_type {
  * snapshot and timestamp manifests are all far below it. */
 #define KH_SIGN_MAX (16 * 1024)
 /* The longest error message of a failed KH_HELLO. */
-#define KH_ERR_MAX 1024
-#define KH_SIG_LEN 64
+#define KH_ERR_MAX   1024
+#define KH_SIG_LEN   64
 #define KH_SS_HEADER crypto_secretstream_xchacha20poly1305_HEADERBYTES
 #define KH_SS_STATE  sizeof(crypto_secretstream_xchacha20poly1305_state)
 
@@ -65,10 +65,10 @@ struct kh_hdr {
 
 /* What the holder holds, in public: each string NUL-terminated. */
 struct kh_info {
-	char origin[NOTE_NAME_MAX + 1];   /* the log's origin */
-	char log_key[NOTE_KEY_MAX];       /* log.key's verifier key */
-	char log_old_key[NOTE_KEY_MAX];   /* log.key.old's, or "" */
-	uint8_t release_pub[32];          /* the online release key */
+	char origin[NOTE_NAME_MAX + 1]; /* the log's origin */
+	char log_key[NOTE_KEY_MAX];     /* log.key's verifier key */
+	char log_old_key[NOTE_KEY_MAX]; /* log.key.old's, or "" */
+	uint8_t release_pub[32];        /* the online release key */
 	char sample_key_id[TLOG_ENTRY_KEY_ID_LEN];
 };
 
@@ -81,8 +81,7 @@ _Static_assert(sizeof(struct kh_info) <= KH_SIGN_MAX, "info fits");
 
 /* Sends one message of type and code with body[0..len) on fd. Returns 0,
  * or VG_EIO (the peer is gone, or len above KH_SIGN_MAX). */
-int kh_send(int fd, uint32_t type, int32_t code, const void *body,
-	    size_t len);
+int kh_send(int fd, uint32_t type, int32_t code, const void *body, size_t len);
 
 /*
  * Receives one message from fd into buf (cap bytes, at least KH_MSG_MAX

@@ -364,8 +364,7 @@ nodelog_recorded(const struct node_config *cfg, struct nodelog_recorded *r,
 		snprintf(path, sizeof(path), "%s/log/checkpoint",
 			 cfg->data_dir);
 		rc = io_read_file(path, CHECKPOINT_MAX_TEXT, &cp, &n);
-		if (rc == 0 &&
-		    (nl1 = memchr(cp, '\n', n)) != NULL &&
+		if (rc == 0 && (nl1 = memchr(cp, '\n', n)) != NULL &&
 		    origin_ok((const char *)cp, (size_t)(nl1 - (char *)cp)))
 			snprintf(r->origin, sizeof(r->origin), "%.*s",
 				 (int)(nl1 - (char *)cp), (const char *)cp);
@@ -393,8 +392,8 @@ signed_tree(const char *dir, const char *origin,
 	if ((rc = io_read_file(path, NOTE_MAX_SIZE, &text, &n)) != 0)
 		return vg_fail(err, errlen, rc, "%s: cannot read it", path);
 	memset(&c, 0, sizeof(c));
-	rc = checkpoint_open((const char *)text, n, origin, old, NULL, 0, 0,
-			     &c, why, sizeof(why));
+	rc = checkpoint_open((const char *)text, n, origin, old, NULL, 0, 0, &c,
+			     why, sizeof(why));
 	if (rc != 0)
 		rc = checkpoint_open((const char *)text, n, origin, new, NULL,
 				     0, 0, &c, why, sizeof(why));
@@ -418,8 +417,8 @@ hand_over(struct nodelog *nl, const struct node_config *cfg,
 	  struct keyholder *kh, uint64_t size, const uint8_t root[32],
 	  char *err, size_t errlen)
 {
-	const struct note_signer *signers[2] = {
-		keyholder_log_old_signer(kh), keyholder_log_signer(kh)};
+	const struct note_signer *signers[2] = {keyholder_log_old_signer(kh),
+						keyholder_log_signer(kh)};
 	char text[HANDOVER_TEXT_MAX], path[PATH_MAX_LEN], *note = NULL;
 	size_t len, nlen;
 	int rc;
@@ -430,8 +429,8 @@ hand_over(struct nodelog *nl, const struct node_config *cfg,
 	    (rc = note_sign(text, len, signers, 2, 0, &note, &nlen, err,
 			    errlen)) != 0)
 		return rc;
-	if ((rc = append_admin(nl, TLOG_ENTRY_KEY_CHANGE, note, err,
-			       errlen)) != 0)
+	if ((rc = append_admin(nl, TLOG_ENTRY_KEY_CHANGE, note, err, errlen)) !=
+	    0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/log.handover", cfg->data_dir);
 	if (io_write_file(path, note, nlen, 0644) != 0) {
@@ -495,7 +494,8 @@ nodelog_open(const struct node_config *cfg, struct keyholder *kh,
 				"%s/log.key (%s) is not the key the log is "
 				"signed with (%s), and there is no "
 				"%s/log.key.old: to hand the log over to a new "
-				"key, move the old key to log.key.old and start "
+				"key, move the old key to log.key.old and "
+				"start "
 				"again; a handover signed by one key alone is "
 				"refused",
 				cfg->data_dir, nl->verifier, old.log_key,
@@ -519,9 +519,9 @@ nodelog_open(const struct node_config *cfg, struct keyholder *kh,
 			  cfg->data_dir);
 	}
 	snprintf(path, sizeof(path), "%s/log", cfg->data_dir);
-	if (rekey && (rc = signed_tree(path, nl->origin, &prev,
-				       keyholder_log_key(kh), &size, root, err,
-				       errlen)) != 0)
+	if (rekey &&
+	    (rc = signed_tree(path, nl->origin, &prev, keyholder_log_key(kh),
+			      &size, root, err, errlen)) != 0)
 		goto fail;
 	if ((rc = tlog_log_open_rekey(path, nl->origin, nl->signer,
 				      rekey ? &prev : NULL, &nl->log, err,
@@ -535,13 +535,13 @@ nodelog_open(const struct node_config *cfg, struct keyholder *kh,
 		vg_seterr(err, errlen, "%s: cannot read it", path);
 		goto fail;
 	}
-	if (rekey && (rc = hand_over(nl, cfg, kh, size, root, err, errlen)) !=
-			     0)
+	if (rekey &&
+	    (rc = hand_over(nl, cfg, kh, size, root, err, errlen)) != 0)
 		goto fail;
 	fresh = tlog_log_size(nl->log) == 0;
-	if (fresh && (rc = append_node_entry(nl, cfg,
-					     keyholder_sample_key_id(kh), err,
-					     errlen)) != 0)
+	if (fresh &&
+	    (rc = append_node_entry(nl, cfg, keyholder_sample_key_id(kh), err,
+				    errlen)) != 0)
 		goto fail;
 	if ((rc = record_settings(nl, cfg, keyholder_sample_key_id(kh), &old,
 				  fresh, err, errlen)) != 0)

@@ -74,8 +74,8 @@ struct nodelog_recorded {
  * key into *r, for keyholder_start(). Returns 0, or VG_ECORRUPT or
  * VG_EIO with a message in err.
  */
-int nodelog_recorded(const struct node_config *cfg,
-		     struct nodelog_recorded *r, char *err, size_t errlen);
+int nodelog_recorded(const struct node_config *cfg, struct nodelog_recorded *r,
+		     char *err, size_t errlen);
 
 /*
  * Opens (creating on first start) the node's log, as described above,

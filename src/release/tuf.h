@@ -169,9 +169,8 @@ typedef int (*tuf_sign_fn)(void *ctx, const uint8_t *msg, size_t len,
 
 /* As tuf_meta_sign(), for the key pub whose secret is elsewhere: fn(ctx)
  * makes the signature. Returns 0, fn's error, VG_EINVAL or VG_ELIMIT. */
-int tuf_meta_sign_by(struct tuf_meta *m, const uint8_t pub[32],
-		     tuf_sign_fn fn, void *ctx)
-	__attribute__((warn_unused_result));
+int tuf_meta_sign_by(struct tuf_meta *m, const uint8_t pub[32], tuf_sign_fn fn,
+		     void *ctx) __attribute__((warn_unused_result));
 
 /* The IDs of the keys whose signatures on m verify, whether or not any
  * root trusts them, into ids (up to max) and *n. A signature names its key

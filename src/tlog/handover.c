@@ -48,11 +48,12 @@ tlog_handover_text(const char *origin, const struct note_verifier *old_key,
 	note_verifier_format(new_key, nk);
 	tlog_b64_encode(tree_root, 32, root);
 	n = snprintf(buf, HANDOVER_TEXT_MAX,
-		     HANDOVER_HEADER "\norigin %s\nold %s\nnew %s\ntree %" PRIu64
-				     " %s\n",
+		     HANDOVER_HEADER
+		     "\norigin %s\nold %s\nnew %s\ntree %" PRIu64 " %s\n",
 		     origin, ok, nk, tree_size, root);
 	if (n < 0 || (size_t)n >= HANDOVER_TEXT_MAX)
-		return vg_fail(err, errlen, VG_EINVAL, "handover text too long");
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "handover text too long");
 	*len = (size_t)n;
 	return 0;
 }
@@ -135,7 +136,8 @@ tlog_handover_verify(const char *text, size_t len, const char *origin,
 	}
 	if (wlen != n->text_len || memcmp(want, n->text, wlen) != 0) {
 		vg_seterr(err, errlen,
-			  "handover: not the handover of %s from key %s+%08" PRIx32,
+			  "handover: not the handover of %s from key "
+			  "%s+%08" PRIx32,
 			  origin, old_key->name, old_key->key_id);
 		goto out;
 	}

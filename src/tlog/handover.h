@@ -39,9 +39,9 @@
  */
 int tlog_handover_text(const char *origin, const struct note_verifier *old_key,
 		       const struct note_verifier *new_key, uint64_t tree_size,
-		       const uint8_t tree_root[32],
-		       char buf[HANDOVER_TEXT_MAX], size_t *len, char *err,
-		       size_t errlen) __attribute__((warn_unused_result));
+		       const uint8_t tree_root[32], char buf[HANDOVER_TEXT_MAX],
+		       size_t *len, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /*
  * Verifies text[0..len) as a handover note of the log origin away from

@@ -12,8 +12,8 @@
 #include "common/secretfile.h"
 
 int
-note_signer_file_write(const char *path, const struct note_signer *s,
-		       char *err, size_t errlen)
+note_signer_file_write(const char *path, const struct note_signer *s, char *err,
+		       size_t errlen)
 {
 	char key[NOTE_KEY_MAX + 1];
 	size_t len;

@@ -656,7 +656,7 @@ check_text(const char *text, size_t len, char *err, size_t errlen)
 
 int
 note_sign_bytes(const struct note_signer *s, const uint8_t *msg, size_t len,
-	   uint8_t sig[SIG_LEN], char *err, size_t errlen)
+		uint8_t sig[SIG_LEN], char *err, size_t errlen)
 {
 	if (s->remote != NULL)
 		return s->remote(s->ctx, msg, len, sig, err, errlen);
@@ -689,8 +689,8 @@ note_sign_line(const struct note_signer *s, const char *text, size_t len,
 		rc = note_sign_bytes(s, msg, mlen, sig + n, err, errlen);
 		free(msg);
 	} else {
-		rc = note_sign_bytes(s, (const uint8_t *)text, len, sig + n, err,
-				errlen);
+		rc = note_sign_bytes(s, (const uint8_t *)text, len, sig + n,
+				     err, errlen);
 	}
 	if (rc != 0)
 		return rc;

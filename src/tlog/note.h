@@ -219,8 +219,8 @@ int note_sign_line(const struct note_signer *s, const char *text, size_t len,
 /* Signs msg[0..len) itself with s's Ed25519 key (here, or through a
  * remote signer's callback) into sig: the bare signature, for a caller
  * that makes its own signature line. Returns 0 or the callback's error. */
-int note_sign_bytes(const struct note_signer *s, const uint8_t *msg,
-		    size_t len, uint8_t sig[64], char *err, size_t errlen)
+int note_sign_bytes(const struct note_signer *s, const uint8_t *msg, size_t len,
+		    uint8_t sig[64], char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /*

@@ -39,8 +39,8 @@ make_keys(struct keys *k)
 	assert_int_equal(note_signer_generate(ORIGIN, NOTE_ED25519, &k->new,
 					      err, sizeof(err)),
 			 0);
-	assert_int_equal(note_signer_generate(ORIGIN, NOTE_ED25519,
-					      &k->other, err, sizeof(err)),
+	assert_int_equal(note_signer_generate(ORIGIN, NOTE_ED25519, &k->other,
+					      err, sizeof(err)),
 			 0);
 	note_signer_verifier(k->old, &k->vold);
 	note_signer_verifier(k->new, &k->vnew);
@@ -137,8 +137,8 @@ test_signed_by_both_keys_verifies(void **state)
 		assert_int_equal(note_sign(k.text, k.len, s, 3, 0, &out, &len,
 					   err, sizeof(err)),
 				 0);
-		assert_int_equal(
-			verify(out, len, &k.vold, &got, &size, root), 0);
+		assert_int_equal(verify(out, len, &k.vold, &got, &size, root),
+				 0);
 		free(out);
 	}
 	free_keys(&k);
@@ -235,9 +235,8 @@ test_same_key_twice_is_no_handover(void **state)
 
 	(void)state;
 	make_keys(&k);
-	assert_int_equal(tlog_handover_text(ORIGIN, &k.vold, &k.vold, 1,
-					    k.root, text, &len, err,
-					    sizeof(err)),
+	assert_int_equal(tlog_handover_text(ORIGIN, &k.vold, &k.vold, 1, k.root,
+					    text, &len, err, sizeof(err)),
 			 VG_EINVAL);
 	assert_int_equal(tlog_handover_text("bad\norigin", &k.vold, &k.vnew, 1,
 					    k.root, text, &len, err,

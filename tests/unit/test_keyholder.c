@@ -47,8 +47,7 @@ setup(void **state)
 		return -1;
 	config_default(&f->cfg);
 	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
-	if (keyholder_start(&f->cfg, "", NULL, &f->kh, err, sizeof(err)) !=
-	    0) {
+	if (keyholder_start(&f->cfg, "", NULL, &f->kh, err, sizeof(err)) != 0) {
 		fprintf(stderr, "keyholder_start: %s\n", err);
 		return -1;
 	}
@@ -95,8 +94,8 @@ assert_dropped(struct fx *f)
 
 /* One raw request; the reply's header, body in out (up to cap). */
 static size_t
-ask(struct fx *f, uint32_t type, const void *body, size_t len,
-    struct kh_hdr *h, uint8_t *out, size_t cap)
+ask(struct fx *f, uint32_t type, const void *body, size_t len, struct kh_hdr *h,
+    uint8_t *out, size_t cap)
 {
 	uint8_t buf[KH_MSG_MAX + 1];
 	size_t n;
@@ -123,9 +122,9 @@ test_fresh_directory_gets_keys_and_an_origin(void **state)
 		assert_int_equal(stat(path, &st), 0);
 		assert_int_equal(st.st_mode & 0777, 0600);
 	}
-	assert_string_equal(keyholder_origin(f->kh),
-			    config_log_origin(&f->cfg, k->pub, want,
-					      sizeof(want)));
+	assert_string_equal(
+		keyholder_origin(f->kh),
+		config_log_origin(&f->cfg, k->pub, want, sizeof(want)));
 	assert_string_equal(k->name, keyholder_origin(f->kh));
 	assert_null(keyholder_log_old_key(f->kh));
 	assert_int_equal(strlen(keyholder_sample_key_id(f->kh)), 16);
@@ -201,9 +200,9 @@ test_refusals_keep_the_connection(void **state)
 			 0);
 	assert_int_equal(h.type, KH_LOG_SIGN_OLD | KH_REPLY);
 	assert_int_equal(h.code, VG_EINVAL);
-	assert_int_equal(ask(f, KH_LOG_SIGN, text, strlen(text), &h, out,
-			     sizeof(out)),
-			 64);
+	assert_int_equal(
+		ask(f, KH_LOG_SIGN, text, strlen(text), &h, out, sizeof(out)),
+		64);
 	assert_int_equal(h.code, 0);
 	/* Any header opens (the tag check comes with the chunks). */
 	memset(out, 7, KH_SS_HEADER);
@@ -253,8 +252,8 @@ test_old_key_signs_one_handover_then_is_gone(void **state)
 	assert_int_equal(
 		ask(f, KH_LOG_SIGN_OLD, text, len, &h, out, sizeof(out)), 64);
 	assert_int_equal(h.code, 0);
-	assert_int_equal(crypto_sign_verify_detached(
-				 out, (const uint8_t *)text, len, vold.pub),
+	assert_int_equal(crypto_sign_verify_detached(out, (const uint8_t *)text,
+						     len, vold.pub),
 			 0);
 	/* Once. */
 	assert_int_equal(
@@ -319,8 +318,8 @@ test_malformed_messages_are_refused_and_drop_the_connection(void **state)
 				 0);
 		assert_dropped(f);
 		keyholder_stop(f->kh);
-		assert_int_equal(keyholder_start(&f->cfg, "", NULL, &f->kh,
-						 err, sizeof(err)),
+		assert_int_equal(keyholder_start(&f->cfg, "", NULL, &f->kh, err,
+						 sizeof(err)),
 				 0);
 	}
 	/* Shorter than a header, and longer than any message. (An empty

@@ -841,8 +841,8 @@ struct elsewhere {
 };
 
 static int
-sign_with(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64],
-	  char *err, size_t errlen)
+sign_with(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], char *err,
+	  size_t errlen)
 {
 	struct elsewhere *e = ctx;
 
@@ -896,13 +896,13 @@ test_remote_signer_signs_through_its_callback(void **state)
 	/* A remote key has no key string and cannot be renamed. */
 	note_signer_format(remote, skey);
 	assert_string_equal(skey, "");
-	assert_int_equal(note_signer_rename(remote, "x", &renamed, err,
-					    sizeof(err)),
-			 VG_EINVAL);
+	assert_int_equal(
+		note_signer_rename(remote, "x", &renamed, err, sizeof(err)),
+		VG_EINVAL);
 	/* The callback's failure is the signing's. */
-	assert_int_equal(note_signer_remote(&v, refuse, NULL, &dead, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+		note_signer_remote(&v, refuse, NULL, &dead, err, sizeof(err)),
+		0);
 	one[0] = dead;
 	assert_int_equal(note_sign(TEXT, strlen(TEXT), one, 1, 0, &a, &alen,
 				   err, sizeof(err)),
