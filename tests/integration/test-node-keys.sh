@@ -86,7 +86,11 @@ def scan(pid, s):
     with open("/proc/%s/maps" % pid) as m, open("/proc/%s/mem" % pid, "rb", 0) as mem:
         for line in m:
             a, b = [int(x, 16) for x in line.split()[0].split("-")]
-            if "[vsyscall]" in line or "[vvar]" in line:
+            # Every readable mapping but the kernel's, and but a
+            # sanitizer's shadow memory (terabytes reserved, where no
+            # key can be: reading it would fault it all in).
+            if (not line.split()[1].startswith("r") or "[vsyscall]" in line
+                    or "[vvar]" in line or b - a > (4 << 30)):
                 continue
             at = a
             tail = b""
