@@ -101,7 +101,8 @@ _Noreturn void keyholder_run(int sock, pid_t parent,
 			     const char *recorded_key);
 
 /* Closes the socket (the holder exits), reaps the holder and frees kh;
- * accepts NULL. */
+ * accepts NULL. A watched holder (keyholder_watch()) is left as it is, to
+ * exit with this process: closing its socket would read as its death. */
 void keyholder_stop(struct keyholder *kh);
 
 #endif
