@@ -203,8 +203,8 @@ close_fds(int sock)
 /*
  * The allowlist once the keys are loaded: messages on the socket,
  * memory (libsodium's guarded pages: mmap, mprotect, mlock, madvise),
- * getrandom for a record's header, writes (log lines on stderr), and
- * exit. No open, no socket, no exec, no executable memory. Anything
+ * getrandom for a record's header, read and write (log lines on stderr),
+ * futex, clocks and signals to itself (libc and abort()), and exit. No open, no socket, no exec, no executable memory. Anything
  * else kills the holder, and vigild with it (keyholder_watch).
  */
 static int

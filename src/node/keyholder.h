@@ -14,8 +14,8 @@
  *   <data>/sample.key          the sample key (store/samples.h)
  * then closes every descriptor but its socket and stderr, becomes
  * undumpable (PR_SET_DUMPABLE 0, no_new_privs), confines itself with a
- * seccomp allowlist (messages on its socket, memory, randomness, writes
- * to stderr, exit) and answers the requests of keyproto.h until vigild's
+ * seccomp allowlist (messages on its socket, read and write, memory,
+ * randomness, clocks, exit) and answers the requests of keyproto.h until vigild's
  * end of the socket closes; it dies with vigild (PR_SET_PDEATHSIG).
  *
  * vigild holds only the client side below: public keys, and functions
