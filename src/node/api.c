@@ -1652,7 +1652,8 @@ on_metrics(h2o_req_t *req)
  * wrong methods get the same JSON errors as everything else. */
 /*
  * GET /log/key, /log/checkpoint, /log/tile/...: the transparency log as
- * C2SP tlog-tiles clients read it. Tiles and entry bundles never change
+ * C2SP tlog-tiles clients read it, and /log/handover, the latest key
+ * handover note (docs/LOG.md). Tiles and entry bundles never change
  * once written (a partial tile's path names its width), so they may be
  * cached for good; the checkpoint may not be cached at all.
  */
@@ -1690,6 +1691,17 @@ on_log(h2o_req_t *req, const char *rest, size_t len)
 		reply_cc(req, ROUTE_LOG, 200, "text/plain; charset=utf-8",
 			 "no-store", text, n);
 		free(text);
+		return 0;
+	}
+	if (h2o_memis(rest, len, H2O_STRLIT("handover"))) {
+		const char *h = nodelog_handover(N->log, &n);
+
+		if (h == NULL)
+			return api_send_error(req, ROUTE_LOG, 404, "not_found",
+					      "the log's key was never handed "
+					      "over");
+		reply_cc(req, ROUTE_LOG, 200, "text/plain; charset=utf-8",
+			 "no-cache", h, n);
 		return 0;
 	}
 	/* The path goes on as a C string: one with a NUL (%00) would be

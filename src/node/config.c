@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "common/err.h"
 #include "common/net.h"
 #include "common/ini.h"
+#include "common/xmalloc.h"
 
 #define CONFIG_MAX_FILE (1024 * 1024)
 
@@ -327,11 +329,20 @@ config_check(const struct node_config *c, char *err, size_t errlen)
 }
 
 const char *
-config_log_origin(const struct node_config *c, char *buf, size_t len)
+config_log_origin(const struct node_config *c, const uint8_t log_pub[32],
+		  char *buf, size_t len)
 {
+	uint8_t h[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char hex[17];
+
 	if (c->log_origin[0] != '\0')
 		return c->log_origin;
-	snprintf(buf, len, "vigil.local/%s", c->region);
+	if (!EVP_Digest(log_pub, 32, h, &n, EVP_sha256(), NULL) || n != 32)
+		fatal("SHA-256 failed");
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	snprintf(buf, len, "vigil.local/%s/%s", c->region, hex);
 	return buf;
 }
 

@@ -65,7 +65,7 @@ struct node_config {
 	uint32_t analysis_yield_rate; /* submissions/s above which analyses
 					 wait (analysis.h); 0: never */
 	/* The transparency log's origin line (and key name); empty: the
-	 * default, vigil.local/<region>. */
+	 * default, vigil.local/<region>/<log key ID> (config_log_origin). */
 	char log_origin[NOTE_ORIGIN_MAX + 1];
 	uint32_t max_sample_body, max_json_body, max_batch;
 	uint32_t max_release_body;          /* POST /v1/admin/releases */
@@ -105,10 +105,12 @@ int config_set_listen(struct node_config *c, const char *addr);
 /* Checks the whole configuration; VG_EINVAL with a reason in err. */
 int config_check(const struct node_config *c, char *err, size_t errlen);
 
-/* The log's origin: the configured one, or vigil.local/<region> written
- * into buf. */
-const char *config_log_origin(const struct node_config *c, char *buf,
-			      size_t len);
+/* The origin of a new log whose key has the Ed25519 public key log_pub:
+ * the configured one, or vigil.local/<region>/<key ID> written into buf,
+ * the key ID being the first 16 hex digits of SHA-256(log_pub). (A log
+ * keeps the origin it was created with: nodelog.h.) */
+const char *config_log_origin(const struct node_config *c,
+			      const uint8_t log_pub[32], char *buf, size_t len);
 
 /* The longest name (of a region, a site, or a role or person in the
  * log's sample-access entries). */

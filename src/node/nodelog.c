@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/secretfile.h"
 #include "common/xmalloc.h"
+#include "tlog/checkpoint.h"
 #include "tlog/entry.h"
-#include "tlog/keyfile.h"
+#include "tlog/handover.h"
 #include "tlog/note.h"
 
 #define TOKEN_PREFIX "vgop."
@@ -26,7 +28,9 @@
 
 struct nodelog {
 	struct tlog_log *log;
-	struct note_signer *signer;
+	const struct note_signer *signer; /* the key holder's */
+	char *handover; /* the latest handover note, or NULL */
+	size_t handover_len;
 	struct batcher *seq;
 	char origin[NOTE_ORIGIN_MAX + 1];
 	char verifier[NOTE_KEY_MAX];
@@ -105,12 +109,6 @@ append_batch(void *ctx, struct batch_item **items, size_t n)
 	free(e);
 }
 
-static int
-key_id(const uint8_t *key, size_t len, void *ud)
-{
-	return tlog_entry_sample_key_id(key, len, ud);
-}
-
 /* Encodes e and appends it on its own (at start, before the sequencer
  * runs). */
 static int
@@ -140,16 +138,10 @@ append_entry(struct nodelog *nl, const struct tlog_entry *e, char *err,
  * key by its ID only). */
 static int
 append_node_entry(struct nodelog *nl, const struct node_config *cfg,
-		  struct samples *samples, char *err, size_t errlen)
+		  const char *kid, char *err, size_t errlen)
 {
-	char kid[TLOG_ENTRY_KEY_ID_LEN];
 	struct tlog_entry e;
-	int rc;
 
-	if ((rc = samples_key_use(samples, key_id, kid)) != 0) {
-		snprintf(err, errlen, "cannot compute the sample key's ID");
-		return rc;
-	}
 	memset(&e, 0, sizeof(e));
 	e.type = TLOG_ENTRY_NODE;
 	e.time = (int64_t)time(NULL);
@@ -182,22 +174,25 @@ append_admin(struct nodelog *nl, enum tlog_entry_type t, const char *body,
  * witnesses it asks, and its keys. <data>/log.settings remembers what was
  * last recorded:
  *
+ *   origin: <the log's origin>
  *   log-key: <the log's verifier key>
  *   sample-key: <the sample key's ID>
  *   location: region <region>, site <site>
  *   <name> <key> <url>                  one line per witness
  *
- * (Files written before the keys were recorded start at "location: ".)
+ * (Files written before the keys were recorded start at "location: ",
+ * and those written before the origin was recorded at "log-key: ".)
  * A start with another region or site appends a location-change, one
  * with another set of witnesses a witness-set-change, one with another
- * log key or sample key a key-change, and only then is the file
+ * sample key a key-change, a new log key the handover's key-change
+ * (nodelog_open), and only then is the file
  * updated. (A crash between the two records the change twice, never not
  * at all.)
  */
 struct settings {
 	char *raw;  /* the file as read */
 	char *text; /* a copy the members point into */
-	const char *log_key, *sample_key, *loc, *wit;
+	const char *origin, *log_key, *sample_key, *loc, *wit;
 };
 
 /* Splits off the line at *p that starts with prefix, if it does. */
@@ -231,6 +226,7 @@ read_settings(const char *path, struct settings *st, char *err, size_t errlen)
 		return rc;
 	st->raw = xstrdup(st->text);
 	p = st->text;
+	st->origin = take_line(&p, "origin: ");
 	st->log_key = take_line(&p, "log-key: ");
 	st->sample_key = take_line(&p, "sample-key: ");
 	if ((st->loc = take_line(&p, "location: ")) != NULL)
@@ -264,18 +260,14 @@ key_changed(struct nodelog *nl, const char *what, const char *old,
 
 static int
 record_settings(struct nodelog *nl, const struct node_config *cfg,
-		struct samples *samples, const struct settings *old, bool fresh,
+		const char *kid, const struct settings *old, bool fresh,
 		char *err, size_t errlen)
 {
-	char path[PATH_MAX_LEN], kid[TLOG_ENTRY_KEY_ID_LEN];
+	char path[PATH_MAX_LEN];
 	char *now, *loc, *wit, *body;
 	size_t wlen = 0;
-	int rc;
+	int rc = 0;
 
-	if ((rc = samples_key_use(samples, key_id, kid)) != 0) {
-		snprintf(err, errlen, "cannot compute the sample key's ID");
-		return rc;
-	}
 	snprintf(path, sizeof(path), "%s/log.settings", cfg->data_dir);
 	wit = xstrdup("");
 	for (size_t i = 0; i < cfg->n_witnesses; i++) {
@@ -287,8 +279,9 @@ record_settings(struct nodelog *nl, const struct node_config *cfg,
 	}
 	wlen = strlen(wit);
 	loc = xasprintf("region %s, site %s", cfg->region, cfg->site);
-	now = xasprintf("log-key: %s\nsample-key: %s\nlocation: %s\n%s",
-			nl->verifier, kid, loc, wit);
+	now = xasprintf("origin: %s\nlog-key: %s\nsample-key: %s\n"
+			"location: %s\n%s",
+			nl->origin, nl->verifier, kid, loc, wit);
 	/* The first entry of a new log already says where it is and what
 	 * its keys are; a file from before keys were recorded records them
 	 * now, with no change to report. */
@@ -309,10 +302,6 @@ record_settings(struct nodelog *nl, const struct node_config *cfg,
 				  errlen);
 		free(body);
 	}
-	if (rc == 0 && !fresh && old->log_key != NULL &&
-	    strcmp(old->log_key, nl->verifier) != 0)
-		rc = key_changed(nl, "log's key (its verifier key)",
-				 old->log_key, nl->verifier, err, errlen);
 	if (rc == 0 && !fresh && old->sample_key != NULL &&
 	    strcmp(old->sample_key, kid) != 0)
 		rc = key_changed(nl, "sample key (its ID)", old->sample_key,
@@ -328,8 +317,145 @@ record_settings(struct nodelog *nl, const struct node_config *cfg,
 	return rc;
 }
 
+/* True if s[0..len) may be an origin line: printable, no newline. */
+static bool
+origin_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > NOTE_ORIGIN_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 int
-nodelog_open(const struct node_config *cfg, struct samples *samples,
+nodelog_recorded(const struct node_config *cfg, struct nodelog_recorded *r,
+		 char *err, size_t errlen)
+{
+	struct settings st;
+	char path[PATH_MAX_LEN];
+	uint8_t *cp = NULL;
+	size_t n;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(path, sizeof(path), "%s/log.settings", cfg->data_dir);
+	if ((rc = read_settings(path, &st, err, errlen)) != 0)
+		return rc;
+	if (st.log_key != NULL)
+		snprintf(r->log_key, sizeof(r->log_key), "%s", st.log_key);
+	/* The configured origin wins; then the one the log was created
+	 * with, recorded since origins were, or else (a log from before)
+	 * the first line of its checkpoint. */
+	if (cfg->log_origin[0] != '\0') {
+		snprintf(r->origin, sizeof(r->origin), "%s", cfg->log_origin);
+	} else if (st.origin != NULL) {
+		if (!origin_ok(st.origin, strlen(st.origin))) {
+			settings_clear(&st);
+			return vg_fail(err, errlen, VG_ECORRUPT,
+				       "%s: the recorded origin is invalid",
+				       path);
+		}
+		snprintf(r->origin, sizeof(r->origin), "%s", st.origin);
+	} else {
+		const char *nl1;
+
+		snprintf(path, sizeof(path), "%s/log/checkpoint",
+			 cfg->data_dir);
+		rc = io_read_file(path, CHECKPOINT_MAX_TEXT, &cp, &n);
+		if (rc == 0 && (nl1 = memchr(cp, '\n', n)) != NULL &&
+		    origin_ok((const char *)cp, (size_t)(nl1 - (char *)cp)))
+			snprintf(r->origin, sizeof(r->origin), "%.*s",
+				 (int)(nl1 - (char *)cp), (const char *)cp);
+		free(cp);
+	}
+	settings_clear(&st);
+	return 0;
+}
+
+/* Reads the tree that the log's published checkpoint signs, with either
+ * the old key or (after a handover that a crash kept from being
+ * recorded) the new one. */
+static int
+signed_tree(const char *dir, const char *origin,
+	    const struct note_verifier *old, const struct note_verifier *new,
+	    uint64_t *size, uint8_t root[32], char *err, size_t errlen)
+{
+	struct checkpoint c;
+	char path[PATH_MAX_LEN + 16], why[256];
+	uint8_t *text = NULL;
+	size_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	if ((rc = io_read_file(path, NOTE_MAX_SIZE, &text, &n)) != 0)
+		return vg_fail(err, errlen, rc, "%s: cannot read it", path);
+	memset(&c, 0, sizeof(c));
+	rc = checkpoint_open((const char *)text, n, origin, old, NULL, 0, 0, &c,
+			     why, sizeof(why));
+	if (rc != 0)
+		rc = checkpoint_open((const char *)text, n, origin, new, NULL,
+				     0, 0, &c, why, sizeof(why));
+	free(text);
+	if (rc != 0)
+		return vg_fail(err, errlen, rc, "%s: %s", path, why);
+	*size = c.size;
+	memcpy(root, c.root.b, 32);
+	checkpoint_clear(&c);
+	return 0;
+}
+
+/*
+ * The log goes on under a new key: the handover note, signed by the old
+ * key and the new one (the key holder signs it with each), goes into the
+ * log as a key-change entry and into <data>/log.handover, which GET
+ * /log/handover serves.
+ */
+static int
+hand_over(struct nodelog *nl, const struct node_config *cfg,
+	  struct keyholder *kh, uint64_t size, const uint8_t root[32],
+	  char *err, size_t errlen)
+{
+	const struct note_signer *signers[2] = {keyholder_log_old_signer(kh),
+						keyholder_log_signer(kh)};
+	char path[PATH_MAX_LEN], *text = NULL, *note = NULL;
+	size_t len, nlen;
+	int rc;
+
+	if ((rc = tlog_handover_format(nl->origin, keyholder_log_old_key(kh),
+				       keyholder_log_key(kh), size, root,
+				       &text, &len, err, errlen)) != 0)
+		return rc;
+	rc = note_sign(text, len, signers, 2, 0, &note, &nlen, err, errlen);
+	free(text);
+	if (rc != 0)
+		return rc;
+	if ((rc = append_admin(nl, TLOG_ENTRY_KEY_CHANGE, note, err, errlen)) !=
+	    0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/log.handover", cfg->data_dir);
+	if (io_write_file(path, note, nlen, 0644) != 0) {
+		rc = vg_fail(err, errlen, VG_EIO, "%s: %s", path,
+			     strerror(errno));
+		goto out;
+	}
+	free(nl->handover);
+	nl->handover = note;
+	nl->handover_len = nlen;
+	note = NULL;
+	note_verifier_format(keyholder_log_old_key(kh), path);
+	log_event(LOG_WARN, "log_key_handed_over",
+		  "tree=%llu old=%s new=%s next=\"%s/log.key.old may be "
+		  "removed\"",
+		  (unsigned long long)size, path, nl->verifier, cfg->data_dir);
+out:
+	free(note);
+	return rc;
+}
+
+int
+nodelog_open(const struct node_config *cfg, struct keyholder *kh,
 	     const int *notify_fds, unsigned nports, struct nodelog **out,
 	     char *err, size_t errlen)
 {
@@ -339,51 +465,88 @@ nodelog_open(const struct node_config *cfg, struct samples *samples,
 		.max_queued = NODELOG_MAX_QUEUED,
 	};
 	struct nodelog *nl = xcalloc(1, sizeof(*nl));
-	struct note_verifier v, prev;
+	const struct note_verifier *oldk = keyholder_log_old_key(kh);
+	struct note_verifier prev;
 	struct settings old = {0};
-	char path[PATH_MAX_LEN];
-	bool fresh, created, rekey = false;
+	char path[PATH_MAX_LEN], ov[NOTE_KEY_MAX];
+	uint8_t root[32];
+	uint64_t size = 0;
+	bool fresh, rekey = false;
+	uint8_t *h = NULL;
 	int rc;
 
 	*out = NULL;
-	snprintf(nl->origin, sizeof(nl->origin), "%s",
-		 config_log_origin(cfg, path, sizeof(path)));
-	snprintf(path, sizeof(path), "%s/log.key", cfg->data_dir);
-	if ((rc = note_signer_file(path, nl->origin, NOTE_ED25519, &nl->signer,
-				   &created, err, errlen)) != 0)
-		goto fail;
-	note_signer_verifier(nl->signer, &v);
-	note_verifier_format(&v, nl->verifier);
+	snprintf(nl->origin, sizeof(nl->origin), "%s", keyholder_origin(kh));
+	nl->signer = keyholder_log_signer(kh);
+	note_verifier_format(keyholder_log_key(kh), nl->verifier);
 	snprintf(path, sizeof(path), "%s/operator.token", cfg->data_dir);
 	if ((rc = load_token(path, nl->token_hash, err, errlen)) != 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/log.settings", cfg->data_dir);
 	if ((rc = read_settings(path, &old, err, errlen)) != 0)
 		goto fail;
-	/* log.key was replaced: the log goes on under the new key, from the
-	 * tree the recorded key signed (tlog_log_open_rekey). */
+	if (oldk != NULL)
+		note_verifier_format(oldk, ov);
+	/* log.key is not the recorded key: a handover, which takes the old
+	 * key too (docs/LOG.md, "Key handover"). */
 	if (old.log_key != NULL && strcmp(old.log_key, nl->verifier) != 0) {
-		if ((rc = note_verifier_parse(old.log_key, strlen(old.log_key),
-					      &prev, err, errlen)) != 0) {
-			snprintf(err, errlen, "%s: not a verifier key", path);
+		if (oldk == NULL) {
+			rc = vg_fail(
+				err, errlen, VG_EINVAL,
+				"%s/log.key (%s) is not the key the log is "
+				"signed with (%s), and there is no "
+				"%s/log.key.old: to hand the log over to a new "
+				"key, move the old key to log.key.old and "
+				"start "
+				"again; a handover signed by one key alone is "
+				"refused",
+				cfg->data_dir, nl->verifier, old.log_key,
+				cfg->data_dir);
 			goto fail;
 		}
+		if (strcmp(ov, old.log_key) != 0) {
+			rc = vg_fail(err, errlen, VG_EINVAL,
+				     "%s/log.key.old (%s) is not the key the "
+				     "log is signed with (%s): put that key "
+				     "there to hand the log over",
+				     cfg->data_dir, ov, old.log_key);
+			goto fail;
+		}
+		prev = *oldk;
 		rekey = true;
+	} else if (oldk != NULL) {
+		log_event(LOG_WARN, "log_key_old_unused",
+			  "path=%s/log.key.old why=\"not the recorded key, or "
+			  "the handover is done: it may be removed\"",
+			  cfg->data_dir);
 	}
 	snprintf(path, sizeof(path), "%s/log", cfg->data_dir);
+	if (rekey &&
+	    (rc = signed_tree(path, nl->origin, &prev, keyholder_log_key(kh),
+			      &size, root, err, errlen)) != 0)
+		goto fail;
 	if ((rc = tlog_log_open_rekey(path, nl->origin, nl->signer,
 				      rekey ? &prev : NULL, &nl->log, err,
 				      errlen)) != 0)
 		goto fail;
-	if (rekey)
-		log_event(LOG_WARN, "log_key_replaced", "old=%s new=%s",
-			  old.log_key, nl->verifier);
+	snprintf(path, sizeof(path), "%s/log.handover", cfg->data_dir);
+	rc = io_read_file(path, NOTE_MAX_SIZE, &h, &nl->handover_len);
+	if (rc == 0)
+		nl->handover = (char *)h;
+	else if (rc != VG_ENOENT) {
+		vg_seterr(err, errlen, "%s: cannot read it", path);
+		goto fail;
+	}
+	if (rekey &&
+	    (rc = hand_over(nl, cfg, kh, size, root, err, errlen)) != 0)
+		goto fail;
 	fresh = tlog_log_size(nl->log) == 0;
 	if (fresh &&
-	    (rc = append_node_entry(nl, cfg, samples, err, errlen)) != 0)
+	    (rc = append_node_entry(nl, cfg, keyholder_sample_key_id(kh), err,
+				    errlen)) != 0)
 		goto fail;
-	if ((rc = record_settings(nl, cfg, samples, &old, fresh, err,
-				  errlen)) != 0)
+	if ((rc = record_settings(nl, cfg, keyholder_sample_key_id(kh), &old,
+				  fresh, err, errlen)) != 0)
 		goto fail;
 	if ((rc = batcher_start("vigild-log", append_batch, nl, &lim,
 				notify_fds, nports, &nl->seq, err, errlen)) !=
@@ -396,9 +559,16 @@ fail:
 	settings_clear(&old);
 	if (nl->log != NULL)
 		tlog_log_close(nl->log);
-	note_signer_free(nl->signer);
+	free(nl->handover);
 	free(nl);
 	return rc;
+}
+
+const char *
+nodelog_handover(const struct nodelog *nl, size_t *len)
+{
+	*len = nl->handover_len;
+	return nl->handover;
 }
 
 const char *
@@ -468,6 +638,6 @@ nodelog_close(struct nodelog *nl)
 		return;
 	batcher_stop(nl->seq, free_done);
 	tlog_log_close(nl->log);
-	note_signer_free(nl->signer);
+	free(nl->handover);
 	free(nl);
 }

@@ -2,16 +2,26 @@
  * nodelog.h - the node's transparency log: its signing key, the operator
  * token, the sequencer, and what the API serves of it (docs/LOG.md).
  *
- * At first start, nodelog_open() creates <data>/log.key (the log's
- * Ed25519 signer key, a signed-note key string, mode 0600),
+ * The log's key is the key holder's (keyholder.h), which creates
+ * <data>/log.key on a fresh data directory and signs through it. At
+ * first start, nodelog_open() creates
  * <data>/operator.token (mode 0600; the bearer token of `vigil admin`)
  * and the log itself under <data>/log/ (the C2SP tlog-tiles layout,
  * src/tlog/log.h), and appends the log's first entry: a `node` entry
  * naming the region, the site, the log's verifier key and the software
  * version. At every start it compares the node's region, site,
  * witnesses and keys (the log's verifier key, the sample key's ID) with
- * <data>/log.settings and appends what changed; a replaced log.key is
- * taken over from the tree the recorded key signed.
+ * <data>/log.settings and appends what changed. A log.key other than the
+ * recorded one is a key handover (docs/LOG.md): only with the recorded
+ * key in <data>/log.key.old, and then the log goes on under the new key
+ * from the tree the old key signed, after a key-change entry that holds
+ * the handover note both keys signed (tlog/handover.h), which is also
+ * kept in <data>/log.handover.
+ *
+ * Origin. A new log's origin is the configured one or
+ * vigil.local/<region>/<log key ID> (config_log_origin()), recorded in
+ * log.settings and kept across handovers; a log from before origins were
+ * recorded keeps the one its checkpoint names.
  *
  * Appends go through the sequencer, a batcher (batcher.h): every entry
  * waiting is appended as one batch, made durable and covered by one new
@@ -27,7 +37,7 @@
 
 #include "node/batcher.h"
 #include "node/config.h"
-#include "store/samples.h"
+#include "node/keyholder.h"
 #include "tlog/log.h"
 
 /* Entries waiting for the sequencer before appends are turned away. */
@@ -51,15 +61,37 @@ struct nodelog_item {
 
 struct nodelog;
 
+/* What the data directory says about the log before its keys are
+ * loaded. */
+struct nodelog_recorded {
+	char origin[NOTE_ORIGIN_MAX + 1]; /* "": a new log, not known yet */
+	char log_key[NOTE_KEY_MAX];       /* the recorded log key, or "" */
+};
+
 /*
- * Opens (creating on first start) the node's log, as described above;
- * samples gives the sample key's ID for the first entry.
- * Finished appends of port k are announced on notify_fds[k]. Returns 0 or
- * a VG_E* code with a message in err.
+ * Reads the log's origin (the configured one, else the one log.settings
+ * records, else the first line of an existing checkpoint) and its recorded
+ * key into *r, for keyholder_start(). Returns 0, or VG_ECORRUPT or
+ * VG_EIO with a message in err.
  */
-int nodelog_open(const struct node_config *cfg, struct samples *samples,
+int nodelog_recorded(const struct node_config *cfg, struct nodelog_recorded *r,
+		     char *err, size_t errlen);
+
+/*
+ * Opens (creating on first start) the node's log, as described above,
+ * with kh's log key (and, for a handover, its old key), and kh's sample
+ * key ID for the first entry. Finished appends of port k are announced on
+ * notify_fds[k]. Returns 0 or a VG_E* code with a message in err (a
+ * log.key that is not the recorded key without the recorded key in
+ * log.key.old is VG_EINVAL, with what to do).
+ */
+int nodelog_open(const struct node_config *cfg, struct keyholder *kh,
 		 const int *notify_fds, unsigned nports, struct nodelog **out,
 		 char *err, size_t errlen);
+
+/* The latest handover note (NULL if the log's key was never handed
+ * over) and its length in *len; owned by nl. */
+const char *nodelog_handover(const struct nodelog *nl, size_t *len);
 
 /* The log's origin, and its verifier key (name+id+key). */
 const char *nodelog_origin(const struct nodelog *nl);

@@ -49,7 +49,8 @@ struct blob {
 struct releases {
 	pthread_mutex_t mu;
 	char dir[1100];
-	uint8_t sk[64]; /* the online key */
+	struct keyholder *kh; /* signs with the online key */
+	uint8_t pub[32];      /* the online key's public key */
 	char key_id[TUF_KEYID_LEN];
 	char *key_json; /* its key object, canonical */
 	size_t key_json_len;
@@ -119,7 +120,8 @@ sign_online(struct releases *rs, enum tuf_role role, uint64_t version,
 		fatal("out of memory");
 	memset(m, 0, sizeof(*m));
 	if ((rc = tuf_meta_new(s, role, m, &r)) != 0 ||
-	    (rc = tuf_meta_sign(m, rs->sk)) != 0 ||
+	    (rc = tuf_meta_sign_by(m, rs->pub, keyholder_release_sign,
+				   rs->kh)) != 0 ||
 	    (rc = tuf_meta_encode(m, &out, &len)) != 0) {
 		snprintf(err, errlen, "cannot sign the %s: %s",
 			 tuf_role_name(role), rc == 0 ? "" : r.msg);
@@ -353,31 +355,22 @@ load_state(struct releases *rs, char *err, size_t errlen)
 }
 
 int
-releases_open(const struct node_config *cfg, struct releases **out, char *err,
-	      size_t errlen)
+releases_open(const struct node_config *cfg, struct keyholder *kh,
+	      struct releases **out, char *err, size_t errlen)
 {
 	struct releases *rs = xcalloc(1, sizeof(*rs));
-	char base[1200], path[1300];
-	uint8_t pub[32];
+	char path[1300];
 	json_t *kj;
 	int rc;
 
 	pthread_mutex_init(&rs->mu, NULL);
 	rs->refresh = cfg->release_timestamp_refresh;
 	snprintf(rs->dir, sizeof(rs->dir), "%s/releases", cfg->data_dir);
-	snprintf(base, sizeof(base), "%s/release-online", cfg->data_dir);
-	snprintf(path, sizeof(path), "%s.key", base);
-	if (access(path, F_OK) != 0 && errno == ENOENT) {
-		if ((rc = tuf_keyfile_create(base, pub, err, errlen)) != 0)
-			goto fail;
-		log_event(LOG_INFO, "release_online_key_created", "path=%s",
-			  path);
-	}
-	if ((rc = tuf_keyfile_load(path, rs->sk, err, errlen)) != 0)
-		goto fail;
-	crypto_sign_ed25519_sk_to_pk(pub, rs->sk);
-	tuf_key_id(pub, rs->key_id);
-	kj = tuf_key_json(pub);
+	/* The key holder created or loaded the online key. */
+	rs->kh = kh;
+	memcpy(rs->pub, keyholder_release_pub(kh), sizeof(rs->pub));
+	tuf_key_id(rs->pub, rs->key_id);
+	kj = tuf_key_json(rs->pub);
 	rc = tuf_cjson(kj, &rs->key_json, &rs->key_json_len);
 	json_decref(kj);
 	if (rc != 0) {
@@ -427,7 +420,6 @@ releases_close(struct releases *rs)
 {
 	if (rs == NULL)
 		return;
-	sodium_memzero(rs->sk, sizeof(rs->sk));
 	tuf_meta_clear(&rs->root);
 	tuf_meta_clear(&rs->targets);
 	tuf_meta_clear(&rs->snapshot);

@@ -14,7 +14,8 @@
  *   index.json             the releases: targets version, time, signers,
  *                          artifacts and their log entries, rule diff
  * and the online key in <data>/release-online.key (mode 0600) with its
- * key object in <data>/release-online.pub.
+ * key object in <data>/release-online.pub, which the key holder loads
+ * (keyholder.h) and signs with: this process never reads the key.
  *
  * Threads: every function may be called from any event loop; the state is
  * behind one mutex, and one publish runs at a time.
@@ -29,6 +30,7 @@
 #include <h2o.h>
 #include <jansson.h>
 
+#include "node/keyholder.h"
 #include "node/node.h"
 
 /* Lifetimes of the manifests the node signs, and when it signs again. */
@@ -38,18 +40,18 @@
 #define RELEASES_SNAPSHOT_REFRESH (24 * 3600)
 
 /*
- * Opens the repository of cfg's data directory: creates the online key at
- * first start, loads the current manifests and the index, and signs a new
- * snapshot and timestamp if a crash left them behind targets.json.
- * Returns 0 or a VG_E* code with a message in err.
+ * Opens the repository of cfg's data directory, signing with kh's online
+ * key (kh must outlive it): loads the current manifests and the index,
+ * and signs a new snapshot and timestamp if a crash left them behind
+ * targets.json. Returns 0 or a VG_E* code with a message in err.
  */
-int releases_open(const struct node_config *cfg, struct releases **out,
-		  char *err, size_t errlen);
+int releases_open(const struct node_config *cfg, struct keyholder *kh,
+		  struct releases **out, char *err, size_t errlen);
 
 /* The online key's ID (64 hex digits). */
 const char *releases_online_key_id(const struct releases *rs);
 
-/* Frees rs (wiping the online key); accepts NULL. */
+/* Frees rs; accepts NULL. */
 void releases_close(struct releases *rs);
 
 /*

@@ -1,6 +1,7 @@
 /*
- * vigild.c - the regional node: parses arguments and configuration, opens
- * the stores, and runs the HTTP API on an h2o event loop until SIGTERM.
+ * vigild.c - the regional node: parses arguments and configuration, forks
+ * the key holder (keyholder.h; this process never reads a key), opens the
+ * stores, and runs the HTTP API on an h2o event loop until SIGTERM.
  *
  *   vigild [-c FILE] [--listen ADDR:PORT] [--data DIR] [--region R] [--site S]
  *
@@ -42,6 +43,7 @@
 #include "node/api.h"
 #include "node/config.h"
 #include "node/edge.h"
+#include "node/keyholder.h"
 #include "node/node.h"
 #include "node/releases.h"
 #include "node/retrohunt.h"
@@ -447,6 +449,9 @@ main(int argc, char **argv)
 	const char *region = NULL, *site = NULL;
 	static h2o_globalconf_t gconf;
 	struct samples *samples = NULL;
+	struct samples_keysrc keysrc;
+	struct nodelog_recorded rec;
+	struct keyholder *kh = NULL;
 	struct ingest *ingest = NULL;
 	struct analysis_config acfg;
 	struct workerproc_policy policy = {0};
@@ -518,19 +523,29 @@ main(int argc, char **argv)
 			strerror(errno));
 		return 2;
 	}
+	/* The key holder first, before any store or request is opened: the
+	 * keys live in it, never in this process (keyholder.h). */
+	if (nodelog_recorded(&the_node.cfg, &rec, err, sizeof(err)) != 0 ||
+	    keyholder_start(&the_node.cfg, rec.origin,
+			    rec.log_key[0] ? rec.log_key : NULL, &kh, err,
+			    sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: keys: %s\n", err);
+		return 2;
+	}
+	keyholder_watch(kh);
 	snprintf(path, sizeof(path), "%s/vigil.db", the_node.cfg.data_dir);
 	if (store_sqlite_open(path, &the_node.store, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
 	}
 	{
-		char sdir[1200], key[1200];
+		char sdir[1200];
 
 		snprintf(sdir, sizeof(sdir), "%s/samples",
 			 the_node.cfg.data_dir);
-		snprintf(key, sizeof(key), "%s/sample.key",
-			 the_node.cfg.data_dir);
-		if (samples_open(sdir, key, &samples, err, sizeof(err)) != 0) {
+		keyholder_samples_keysrc(kh, &keysrc);
+		if (samples_open_keysrc(sdir, &keysrc, &samples, err,
+					sizeof(err)) != 0) {
 			fprintf(stderr, "vigild: %s\n", err);
 			return 2;
 		}
@@ -655,12 +670,12 @@ main(int argc, char **argv)
 	}
 	/* The analysis slots already run and read it (node_ingest_rate). */
 	__atomic_store_n(&the_node.ingest, ingest, __ATOMIC_RELEASE);
-	if (nodelog_open(&the_node.cfg, samples, nfds, the_node.n_loops,
+	if (nodelog_open(&the_node.cfg, kh, nfds, the_node.n_loops,
 			 &the_node.log, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: transparency log: %s\n", err);
 		return 2;
 	}
-	if (releases_open(&the_node.cfg, &the_node.releases, err,
+	if (releases_open(&the_node.cfg, kh, &the_node.releases, err,
 			  sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: releases: %s\n", err);
 		return 2;
@@ -760,6 +775,8 @@ main(int argc, char **argv)
 		pthread_mutex_destroy(&loops[k].mu);
 	}
 	samples_close(samples);
+	/* Watched: it exits with this process. */
+	keyholder_stop(kh);
 	index_free(the_node.index);
 	log_event(LOG_INFO, "stopped", "connections=%llu",
 		  (unsigned long long)conns_accepted);

@@ -1148,8 +1148,23 @@ signed_bytes(const struct tuf_meta *m, char **out, size_t *len)
 	return canonical(m->signed_, "signed", out, len, why, sizeof(why));
 }
 
+static int
+sign_here(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	crypto_sign_detached(sig, NULL, msg, len, ctx);
+	return 0;
+}
+
 int
 tuf_meta_sign(struct tuf_meta *m, const uint8_t sk[64])
+{
+	/* libsodium's secret key is the seed and then the public key. */
+	return tuf_meta_sign_by(m, sk + 32, sign_here, (void *)sk);
+}
+
+int
+tuf_meta_sign_by(struct tuf_meta *m, const uint8_t pub[32], tuf_sign_fn fn,
+		 void *ctx)
 {
 	json_t *sigs, *entry;
 	char id[TUF_KEYID_LEN], sighex[129], *msg;
@@ -1164,11 +1179,12 @@ tuf_meta_sign(struct tuf_meta *m, const uint8_t sk[64])
 		free(msg);
 		return VG_EINVAL;
 	}
-	crypto_sign_detached(sig, NULL, (const unsigned char *)msg, len, sk);
+	rc = fn(ctx, (const uint8_t *)msg, len, sig);
 	free(msg);
+	if (rc != 0)
+		return rc;
 	hex_encode(sig, 64, sighex);
-	/* libsodium's secret key is the seed and then the public key. */
-	tuf_key_id(sk + 32, id);
+	tuf_key_id(pub, id);
 	for (i = 0; i < json_array_size(sigs); i++) {
 		const char *k = json_string_value(
 			json_object_get(json_array_get(sigs, i), "keyid"));

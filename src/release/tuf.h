@@ -162,6 +162,16 @@ int tuf_meta_encode(const struct tuf_meta *m, char **out, size_t *len)
 int tuf_meta_sign(struct tuf_meta *m, const uint8_t sk[64])
 	__attribute__((warn_unused_result));
 
+/* Signs msg[0..len) with the Ed25519 key of public key pub into sig;
+ * returns 0 or a VG_E* code. */
+typedef int (*tuf_sign_fn)(void *ctx, const uint8_t *msg, size_t len,
+			   uint8_t sig[64]);
+
+/* As tuf_meta_sign(), for the key pub whose secret is elsewhere: fn(ctx)
+ * makes the signature. Returns 0, fn's error, VG_EINVAL or VG_ELIMIT. */
+int tuf_meta_sign_by(struct tuf_meta *m, const uint8_t pub[32], tuf_sign_fn fn,
+		     void *ctx) __attribute__((warn_unused_result));
+
 /* The IDs of the keys whose signatures on m verify, whether or not any
  * root trusts them, into ids (up to max) and *n. A signature names its key
  * only by ID, so the keys are those m itself names: m must be a root

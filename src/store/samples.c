@@ -1,11 +1,13 @@
 /*
  * samples.c - the encrypted sample store in segment files; see samples.h.
  *
- * Owns the store's root directory descriptor, the sample key (in
- * sodium_malloc'd memory, read-only once loaded, wiped by samples_close),
- * the fetched SHA-256 implementation, and the writer's state: the open
- * segment, its number and size. Readers use only the first three, which
- * samples_open fixes, so they share one struct samples with the writer.
+ * Owns the store's root directory descriptor, its key source (and, when
+ * opened with samples_open(), the sample key itself: a struct samples_key
+ * in sodium_malloc'd memory, read-only once loaded, wiped by
+ * samples_key_free), the fetched SHA-256 implementation, and the writer's
+ * state: the open segment, its number and size. Readers use only the
+ * first three, which samples_open fixes, so they share one struct samples
+ * with the writer.
  *
  * Record format, version 2 (integers big-endian):
  *
@@ -68,9 +70,14 @@
 _Static_assert(KEY_LEN == 32, "the key file holds 32 bytes");
 _Static_assert(SAMPLES_CHUNK + SS_ABYTES <= UINT32_MAX, "length prefix");
 
-struct samples {
-	int root;           /* O_DIRECTORY descriptor of the store */
+struct samples_key {
 	unsigned char *key; /* sodium_malloc'd, KEY_LEN bytes, read-only */
+};
+
+struct samples {
+	int root; /* O_DIRECTORY descriptor of the store */
+	struct samples_keysrc src;
+	struct samples_key *own; /* samples_open()'s key, or NULL */
 	EVP_MD *sha256;
 	/* The writer's: the open segment (-1: none yet, or abandoned), its
 	 * number, its size, and whether it holds unsynced records. */
@@ -346,8 +353,10 @@ samples_append(struct samples *s, const char *sha256_hex, const void *buf,
 	memcpy(hdr, MAGIC, MAGIC_LEN);
 	memcpy(hdr + MAGIC_LEN, want, 32);
 	put_be64(hdr + MAGIC_LEN + 32, (uint64_t)len);
-	crypto_secretstream_xchacha20poly1305_init_push(&st, hdr + AD_LEN,
-							s->key);
+	if ((rc = s->src.seal_init(s->src.ctx, &st, hdr + AD_LEN)) != 0) {
+		sodium_memzero(&st, sizeof(st));
+		return rc;
+	}
 	if (gather)
 		memcpy(out, hdr, sizeof(hdr));
 	else
@@ -466,11 +475,8 @@ samples_read(struct samples *s, const struct sample_loc *loc,
 		goto out;
 	}
 	have_state = true;
-	if (crypto_secretstream_xchacha20poly1305_init_pull(&st, hdr + AD_LEN,
-							    s->key) != 0) {
-		rc = VG_ECORRUPT;
+	if ((rc = s->src.open_init(s->src.ctx, &st, hdr + AD_LEN)) != 0)
 		goto out;
-	}
 	k = chunk_count(plen);
 	if ((p = malloc(plen ? (size_t)plen : 1)) == NULL) {
 		rc = VG_ENOMEM;
@@ -543,7 +549,8 @@ out:
  * make every later start refuse.
  */
 static int
-create_key(struct samples *s, const char *key_path, char *err, size_t errlen)
+create_key(struct samples_key *s, const char *key_path, char *err,
+	   size_t errlen)
 {
 	char *tmp = xasprintf("%s.tmp.XXXXXX", key_path);
 	int fd, rc = 0;
@@ -586,7 +593,7 @@ create_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 
 /* Loads the key into s->key; fd is the opened key file. */
 static int
-load_key(struct samples *s, int fd, const char *key_path, char *err,
+load_key(struct samples_key *s, int fd, const char *key_path, char *err,
 	 size_t errlen)
 {
 	uint8_t extra;
@@ -632,16 +639,17 @@ load_key(struct samples *s, int fd, const char *key_path, char *err,
 
 /* True if the store directory holds anything, or cannot be listed. */
 static bool
-store_in_use(struct samples *s)
+store_in_use(int root)
 {
 	uint64_t last;
 	bool used;
 
-	return scan_dir(s->root, &last, &used) != 0 || used;
+	return scan_dir(root, &last, &used) != 0 || used;
 }
 
 static int
-open_key(struct samples *s, const char *key_path, char *err, size_t errlen)
+open_key(struct samples_key *s, int root, const char *key_path, char *err,
+	 size_t errlen)
 {
 	int fd, rc;
 
@@ -659,7 +667,7 @@ open_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 		}
 		/* A new key for a store that holds samples could read none
 		 * of them: most likely key_path is wrong. */
-		if (store_in_use(s)) {
+		if (store_in_use(root)) {
 			vg_seterr(
 				err, errlen,
 				"%s: key file missing, but the sample store "
@@ -677,8 +685,125 @@ open_key(struct samples *s, const char *key_path, char *err, size_t errlen)
 }
 
 int
+samples_key_open(const char *dir, const char *key_path,
+		 struct samples_key **out, char *err, size_t errlen)
+{
+	struct samples_key *k;
+	int root = -1, rc;
+
+	*out = NULL;
+	if (sodium_init() < 0) {
+		vg_seterr(err, errlen, "libsodium failed to initialise");
+		return VG_ELIB;
+	}
+	k = xcalloc(1, sizeof(*k));
+	/* Guarded pages, locked out of swap where the limit allows. */
+	if ((k->key = sodium_malloc(KEY_LEN)) == NULL) {
+		vg_seterr(err, errlen, "cannot allocate memory for the key");
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	sodium_mprotect_noaccess(k->key);
+	if ((rc = io_dir_open(dir, NULL, &root, err, errlen)) != 0)
+		goto out;
+	if ((rc = open_key(k, root, key_path, err, errlen)) != 0)
+		goto out;
+	*out = k;
+	k = NULL;
+out:
+	if (root >= 0)
+		close(root);
+	samples_key_free(k);
+	return rc;
+}
+
+void
+samples_key_free(struct samples_key *k)
+{
+	if (k == NULL)
+		return;
+	if (k->key != NULL) {
+		sodium_mprotect_readwrite(k->key);
+		sodium_memzero(k->key, KEY_LEN);
+		sodium_free(k->key);
+	}
+	free(k);
+}
+
+int
+samples_key_seal_init(const struct samples_key *k,
+		      crypto_secretstream_xchacha20poly1305_state *st,
+		      uint8_t header[SAMPLES_SS_HEADER])
+{
+	if (crypto_secretstream_xchacha20poly1305_init_push(st, header,
+							    k->key) != 0)
+		return VG_ELIB;
+	return 0;
+}
+
+int
+samples_key_open_init(const struct samples_key *k,
+		      crypto_secretstream_xchacha20poly1305_state *st,
+		      const uint8_t header[SAMPLES_SS_HEADER])
+{
+	if (crypto_secretstream_xchacha20poly1305_init_pull(st, header,
+							    k->key) != 0)
+		return VG_ECORRUPT;
+	return 0;
+}
+
+int
+samples_key_use(const struct samples_key *k,
+		int (*fn)(const uint8_t *key, size_t len, void *ud), void *ud)
+{
+	return fn(k->key, KEY_LEN, ud);
+}
+
+static int
+local_seal_init(void *ctx, crypto_secretstream_xchacha20poly1305_state *st,
+		uint8_t header[SAMPLES_SS_HEADER])
+{
+	return samples_key_seal_init(ctx, st, header);
+}
+
+static int
+local_open_init(void *ctx, crypto_secretstream_xchacha20poly1305_state *st,
+		const uint8_t header[SAMPLES_SS_HEADER])
+{
+	return samples_key_open_init(ctx, st, header);
+}
+
+void
+samples_keysrc_local(struct samples_key *k, struct samples_keysrc *src)
+{
+	src->seal_init = local_seal_init;
+	src->open_init = local_open_init;
+	src->ctx = k;
+}
+
+int
 samples_open(const char *dir, const char *key_path, struct samples **out,
 	     char *err, size_t errlen)
+{
+	struct samples_keysrc src;
+	struct samples_key *k;
+	int rc;
+
+	*out = NULL;
+	if ((rc = samples_key_open(dir, key_path, &k, err, errlen)) != 0)
+		return rc;
+	samples_keysrc_local(k, &src);
+	if ((rc = samples_open_keysrc(dir, &src, out, err, errlen)) != 0) {
+		samples_key_free(k);
+		return rc;
+	}
+	(*out)->own = k;
+	return 0;
+}
+
+int
+samples_open_keysrc(const char *dir, const struct samples_keysrc *src,
+		    struct samples **out, char *err, size_t errlen)
 {
 	struct samples *s;
 	bool used;
@@ -692,21 +817,13 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 	s = xcalloc(1, sizeof(*s));
 	s->root = -1;
 	s->seg_fd = -1;
+	s->src = *src;
 	if ((s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
 		vg_seterr(err, errlen, "OpenSSL has no SHA-256");
 		rc = VG_ELIB;
 		goto out;
 	}
-	/* Guarded pages, locked out of swap where the limit allows. */
-	if ((s->key = sodium_malloc(KEY_LEN)) == NULL) {
-		vg_seterr(err, errlen, "cannot allocate memory for the key");
-		rc = VG_ENOMEM;
-		goto out;
-	}
-	sodium_mprotect_noaccess(s->key);
 	if ((rc = io_dir_open(dir, NULL, &s->root, err, errlen)) != 0)
-		goto out;
-	if ((rc = open_key(s, key_path, err, errlen)) != 0)
 		goto out;
 	/* Appends go to a new segment after the last one: a tail a crash
 	 * left in it is never written over or read. */
@@ -724,23 +841,12 @@ out:
 	return rc;
 }
 
-int
-samples_key_use(struct samples *s,
-		int (*fn)(const uint8_t *key, size_t len, void *ud), void *ud)
-{
-	return fn(s->key, KEY_LEN, ud);
-}
-
 void
 samples_close(struct samples *s)
 {
 	if (s == NULL)
 		return;
-	if (s->key != NULL) {
-		sodium_mprotect_readwrite(s->key);
-		sodium_memzero(s->key, KEY_LEN);
-		sodium_free(s->key);
-	}
+	samples_key_free(s->own);
 	seg_abandon(s);
 	free(s->scratch);
 	free(s->wbuf);

@@ -33,11 +33,21 @@
  * missing key file is generated only while the store directory is empty: a
  * new key could read none of what is there (the path is most likely
  * wrong), so that is refused too. The key is wiped from memory by
- * samples_close().
+ * samples_key_free() (samples_close() for samples_open()'s).
+ *
+ * Key source. The store never needs the key itself, only each record's
+ * secretstream state: init_push derives it from the key and a random
+ * header (a subkey that serves that record alone), init_pull from the key
+ * and the header read back. A struct samples_keysrc gives those two; the
+ * store pushes and pulls the chunks with the state. samples_open() uses
+ * the key in this process (tools and tests); the node opens its store with
+ * samples_open_keysrc() and the key holder's source (node/keyholder.h), so
+ * the key stays in the key holder's process.
  */
 #ifndef VIGIL_STORE_SAMPLES_H
 #define VIGIL_STORE_SAMPLES_H
 
+#include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +57,9 @@
 #define SAMPLES_MAX_SIZE (4ULL * 1024 * 1024 * 1024)
 /* A segment that has reached this size is closed and a new one started. */
 #define SAMPLES_SEGMENT_MAX (1ULL << 30)
+/* A record's secretstream header, and the key's length. */
+#define SAMPLES_SS_HEADER crypto_secretstream_xchacha20poly1305_HEADERBYTES
+#define SAMPLES_KEY_LEN   crypto_secretstream_xchacha20poly1305_KEYBYTES
 
 /* Where a sample's record is: segment number, byte offset in it, and the
  * record's length in bytes (which fixes the sample's length). */
@@ -57,14 +70,67 @@ struct sample_loc {
 };
 
 struct samples;
+struct samples_key;
+
+/* Where records get their secretstream state; see "Key source" above.
+ * Both return 0 or a VG_E* code (open_init: VG_ECORRUPT for a header
+ * that does not initialise), and may be called from any thread. */
+struct samples_keysrc {
+	/* A new record: a random header and the state it gives. */
+	int (*seal_init)(void *ctx,
+			 crypto_secretstream_xchacha20poly1305_state *st,
+			 uint8_t header[SAMPLES_SS_HEADER]);
+	/* A stored record: the state its header gives. */
+	int (*open_init)(void *ctx,
+			 crypto_secretstream_xchacha20poly1305_state *st,
+			 const uint8_t header[SAMPLES_SS_HEADER]);
+	void *ctx;
+};
+
+/*
+ * Loads the sample key of the store at dir (created, mode 0700, if
+ * missing) from key_path, generating it (mode 0600) if missing and the
+ * store is empty (see "Key" above), into a new *out for
+ * samples_key_free(). Returns 0 or a VG_E* code with a message in err.
+ */
+int samples_key_open(const char *dir, const char *key_path,
+		     struct samples_key **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Wipes and frees k; accepts NULL. */
+void samples_key_free(struct samples_key *k);
+
+/* A new record's random header and state under k. Returns 0 or VG_ELIB. */
+int samples_key_seal_init(const struct samples_key *k,
+			  crypto_secretstream_xchacha20poly1305_state *st,
+			  uint8_t header[SAMPLES_SS_HEADER])
+	__attribute__((warn_unused_result));
+
+/* The state of a stored record of this header under k. Returns 0 or
+ * VG_ECORRUPT. */
+int samples_key_open_init(const struct samples_key *k,
+			  crypto_secretstream_xchacha20poly1305_state *st,
+			  const uint8_t header[SAMPLES_SS_HEADER])
+	__attribute__((warn_unused_result));
+
+/* Sets *src to the source that uses k in this process (k must outlive
+ * every store opened with it). */
+void samples_keysrc_local(struct samples_key *k, struct samples_keysrc *src);
 
 /*
  * Opens the store rooted at dir (created, mode 0700, if missing), with the
- * key at key_path (generated, mode 0600, if missing). Returns 0 and *out,
- * or a negative VG_E* code with a message in err.
+ * key at key_path (samples_key_open(); the store owns it). Returns 0 and
+ * *out, or a negative VG_E* code with a message in err.
  */
 int samples_open(const char *dir, const char *key_path, struct samples **out,
 		 char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* As samples_open(), with the records' states from src (copied; its ctx
+ * must outlive the store); the store never sees the key. */
+int samples_open_keysrc(const char *dir, const struct samples_keysrc *src,
+			struct samples **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 void samples_close(struct samples *s);
 
 /*
@@ -104,7 +170,7 @@ int samples_read(struct samples *s, const struct sample_loc *loc,
 /* Calls fn with the sample key (read-only, for the call's duration only),
  * to compute something public from it such as its ID; returns what fn
  * returns. */
-int samples_key_use(struct samples *s,
+int samples_key_use(const struct samples_key *k,
 		    int (*fn)(const uint8_t *key, size_t len, void *ud),
 		    void *ud);
 

@@ -11,13 +11,31 @@
 #include "common/err.h"
 #include "common/secretfile.h"
 
+int
+note_signer_file_write(const char *path, const struct note_signer *s, char *err,
+		       size_t errlen)
+{
+	char key[NOTE_KEY_MAX + 1];
+	size_t len;
+	int rc;
+
+	note_signer_format(s, key);
+	len = strlen(key);
+	if (len == 0)
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "%s: a remote key has no key file", path);
+	key[len++] = '\n';
+	rc = secret_file_create(path, key, len, err, errlen);
+	sodium_memzero(key, sizeof(key));
+	return rc;
+}
+
 /* Writes a new key named name into path. */
 static int
 create(const char *path, const char *name, uint8_t type,
        struct note_signer **out, char *err, size_t errlen)
 {
-	char key[NOTE_KEY_MAX + 1], why[256];
-	size_t len;
+	char why[256];
 	int rc;
 
 	if ((rc = note_signer_generate(name, type, out, why, sizeof(why))) !=
@@ -25,11 +43,7 @@ create(const char *path, const char *name, uint8_t type,
 		snprintf(err, errlen, "%s: %s", name, why);
 		return rc;
 	}
-	note_signer_format(*out, key);
-	len = strlen(key);
-	key[len++] = '\n';
-	rc = secret_file_create(path, key, len, err, errlen);
-	sodium_memzero(key, sizeof(key));
+	rc = note_signer_file_write(path, *out, err, errlen);
 	if (rc != 0) {
 		note_signer_free(*out);
 		*out = NULL;

@@ -24,4 +24,10 @@ int note_signer_file(const char *path, const char *name, uint8_t type,
 		     struct note_signer **out, bool *created, char *err,
 		     size_t errlen) __attribute__((warn_unused_result));
 
+/* Writes the key s into a new file path (mode 0600, as above; an existing
+ * file is VG_EINVAL). Returns 0 or secret_file_create()'s error. */
+int note_signer_file_write(const char *path, const struct note_signer *s,
+			   char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -37,7 +37,9 @@ _Static_assert(crypto_sign_SEEDBYTES == 32, "Ed25519 seed");
 
 struct note_signer {
 	struct note_verifier pub;
-	uint8_t sk[crypto_sign_SECRETKEYBYTES];
+	uint8_t sk[crypto_sign_SECRETKEYBYTES]; /* zero if remote */
+	note_sign_fn remote;                    /* NULL: sk signs */
+	void *ctx;
 };
 
 bool
@@ -241,6 +243,8 @@ new_signer(const char *name, uint8_t type, const uint8_t *seed,
 		vg_seterr(err, errlen, "libsodium: cannot allocate a key");
 		return VG_ELIB;
 	}
+	s->remote = NULL;
+	s->ctx = NULL;
 	if (seed != NULL)
 		crypto_sign_seed_keypair(pk, s->sk, seed);
 	else
@@ -307,12 +311,40 @@ note_signer_generate(const char *name, uint8_t type, struct note_signer **out,
 	return new_signer(name, type, NULL, NULL, out, err, errlen);
 }
 
+int
+note_signer_remote(const struct note_verifier *pub, note_sign_fn fn, void *ctx,
+		   struct note_signer **out, char *err, size_t errlen)
+{
+	struct note_signer *s;
+
+	if (fn == NULL ||
+	    (pub->type != NOTE_ED25519 && pub->type != NOTE_COSIGNATURE)) {
+		vg_seterr(err, errlen, "no signing function, or a bad type");
+		return VG_EINVAL;
+	}
+	if (sodium_init() < 0 || (s = sodium_malloc(sizeof(*s))) == NULL) {
+		vg_seterr(err, errlen, "libsodium: cannot allocate a key");
+		return VG_ELIB;
+	}
+	memset(s, 0, sizeof(*s));
+	s->pub = *pub;
+	s->remote = fn;
+	s->ctx = ctx;
+	sodium_mprotect_readonly(s);
+	*out = s;
+	return 0;
+}
+
 void
 note_signer_format(const struct note_signer *s, char buf[NOTE_KEY_MAX])
 {
 	uint8_t raw[KEY_RAW];
 	char b64[64];
 
+	if (s->remote != NULL) {
+		buf[0] = '\0';
+		return;
+	}
 	raw[0] = s->pub.type;
 	crypto_sign_ed25519_sk_to_seed(raw + 1, s->sk);
 	tlog_b64_encode(raw, sizeof(raw), b64);
@@ -320,6 +352,25 @@ note_signer_format(const struct note_signer *s, char buf[NOTE_KEY_MAX])
 		 s->pub.name, s->pub.key_id, b64);
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(b64, sizeof(b64));
+}
+
+int
+note_signer_rename(const struct note_signer *s, const char *name,
+		   struct note_signer **out, char *err, size_t errlen)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES];
+	size_t nlen = strlen(name);
+	int rc;
+
+	if (s->remote != NULL || !note_name_valid(name, nlen) ||
+	    nlen > NOTE_NAME_MAX) {
+		vg_seterr(err, errlen, "invalid key name, or a remote key");
+		return VG_EINVAL;
+	}
+	crypto_sign_ed25519_sk_to_seed(seed, s->sk);
+	rc = new_signer(name, s->pub.type, seed, NULL, out, err, errlen);
+	sodium_memzero(seed, sizeof(seed));
+	return rc;
 }
 
 void
@@ -604,6 +655,16 @@ check_text(const char *text, size_t len, char *err, size_t errlen)
 }
 
 int
+note_sign_bytes(const struct note_signer *s, const uint8_t *msg, size_t len,
+		uint8_t sig[SIG_LEN], char *err, size_t errlen)
+{
+	if (s->remote != NULL)
+		return s->remote(s->ctx, msg, len, sig, err, errlen);
+	crypto_sign_detached(sig, NULL, msg, len, s->sk);
+	return 0;
+}
+
+int
 note_sign_line(const struct note_signer *s, const char *text, size_t len,
 	       uint64_t timestamp, char line[NOTE_LINE_MAX], size_t *line_len,
 	       char *err, size_t errlen)
@@ -625,12 +686,14 @@ note_sign_line(const struct note_signer *s, const char *text, size_t len,
 		tlog_put_be64(sig + n, timestamp);
 		n += TIME_LEN;
 		msg = cosignature_message(timestamp, text, len, &mlen);
-		crypto_sign_detached(sig + n, NULL, msg, mlen, s->sk);
+		rc = note_sign_bytes(s, msg, mlen, sig + n, err, errlen);
 		free(msg);
 	} else {
-		crypto_sign_detached(sig + n, NULL, (const uint8_t *)text, len,
-				     s->sk);
+		rc = note_sign_bytes(s, (const uint8_t *)text, len, sig + n,
+				     err, errlen);
 	}
+	if (rc != 0)
+		return rc;
 	n += SIG_LEN;
 	tlog_b64_encode(sig, n, b64);
 	*line_len = (size_t)snprintf(line, NOTE_LINE_MAX, SIG_PREFIX "%s %s\n",

@@ -31,7 +31,10 @@
  *
  * Secrets: a struct note_signer lives in libsodium guarded memory, is
  * read-only once set up, and is wiped by note_signer_free(). Seeds decoded
- * on the way in are wiped before the call returns.
+ * on the way in are wiped before the call returns. A signer may also hold
+ * no secret at all and sign through a callback (note_signer_remote()),
+ * for a key kept in another process: the code that signs notes with it
+ * does not know the difference.
  */
 #ifndef VIGIL_TLOG_NOTE_H
 #define VIGIL_TLOG_NOTE_H
@@ -127,8 +130,37 @@ int note_signer_generate(const char *name, uint8_t type,
 			 struct note_signer **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * Signs msg[0..len) with the Ed25519 secret key whose public half is the
+ * remote signer's key, writing the 64-byte signature to sig. Returns 0 or
+ * a VG_E* code with a message in err. msg is the exact message: the note
+ * text, or a cosignature's "cosignature/v1" message.
+ */
+typedef int (*note_sign_fn)(void *ctx, const uint8_t *msg, size_t len,
+			    uint8_t sig[64], char *err, size_t errlen);
+
+/*
+ * Makes a signer for the key pub (name, type and public key) that holds no
+ * secret and signs by calling fn(ctx, ...), into a new *out for
+ * note_signer_free(); ctx must outlive it, and fn may be called from any
+ * thread that signs with it. Returns 0, VG_EINVAL (fn NULL, bad type) or
+ * VG_ELIB.
+ */
+int note_signer_remote(const struct note_verifier *pub, note_sign_fn fn,
+		       void *ctx, struct note_signer **out, char *err,
+		       size_t errlen) __attribute__((warn_unused_result));
+
+/* Makes a copy of the key s under another name (a new key ID) into a new
+ * *out for note_signer_free(): a key can be generated first and named
+ * after its public key. Returns 0, VG_EINVAL (bad name, remote signer)
+ * or VG_ELIB. */
+int note_signer_rename(const struct note_signer *s, const char *name,
+		       struct note_signer **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Writes s as a signer key string (a secret: the caller wipes buf with
- * sodium_memzero after use) and a terminator into buf. */
+ * sodium_memzero after use) and a terminator into buf; a remote signer
+ * has no key string and writes "". */
 void note_signer_format(const struct note_signer *s, char buf[NOTE_KEY_MAX]);
 
 /* Sets *v to the public half of s. */
@@ -176,11 +208,19 @@ int note_cosignature_time(const struct note_sig *sig, uint64_t *t)
  * a terminator into line and its length (without the terminator) into
  * *line_len. A cosigner (type 0x04) signs with the given timestamp, which
  * must not exceed 2^63-1; an Ed25519 signer ignores it. Returns 0,
- * VG_EFORMAT (text) or VG_EINVAL (timestamp), VG_ELIB.
+ * VG_EFORMAT (text) or VG_EINVAL (timestamp), VG_ELIB, or a remote
+ * signer's error.
  */
 int note_sign_line(const struct note_signer *s, const char *text, size_t len,
 		   uint64_t timestamp, char line[NOTE_LINE_MAX],
 		   size_t *line_len, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Signs msg[0..len) itself with s's Ed25519 key (here, or through a
+ * remote signer's callback) into sig: the bare signature, for a caller
+ * that makes its own signature line. Returns 0 or the callback's error. */
+int note_sign_bytes(const struct note_signer *s, const uint8_t *msg, size_t len,
+		    uint8_t sig[64], char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /*

@@ -49,9 +49,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !TERMINATED(c->witnesses[i].vkey) ||
 		    !TERMINATED(c->witnesses[i].url))
 			abort();
+	static const uint8_t zero_pub[32];
+
 	if (config_check(c, err, sizeof(err)) == 0 &&
 	    (!config_name_ok(c->region, strlen(c->region)) ||
-	     config_log_origin(c, origin, sizeof(origin)) == NULL))
+	     config_log_origin(c, zero_pub, origin, sizeof(origin)) == NULL))
 		abort(); /* a checked configuration has a valid region */
 	free(c);
 	return 0;

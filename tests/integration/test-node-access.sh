@@ -4,8 +4,9 @@
 # byte for byte only after a sample-access entry (hash, who, role,
 # reason, nothing of the content) is in the log; every refusal logs
 # nothing; and the node's key changes (an old log.settings, a replaced
-# sample key, a replaced log key) are recorded as key-change entries
-# while the log goes on under the new key.
+# sample key, a log key handed over with log.key.old) are recorded as
+# key-change entries while the log goes on under the new key, and a log
+# key replaced without the old one is refused.
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
@@ -222,23 +223,50 @@ n=$(size)
 	pass "with the sample key back (another key-change), the sample reads again" ||
 	fail "with the sample key back (another key-change), the sample reads again" "$(cat "$err")"
 
-# The log key replaced: the operator removes log.key, the node makes a new
-# one and goes on from the tree the recorded key signed.
+# The log key replaced. Removing log.key alone is refused: the handover
+# must be signed by the old key too.
 stop_node
 n=$(sed -n 2p var/log/checkpoint)
-rm var/log.key
-start_node || { fail "vigild starts with a new log key" "$(cat vigild.err)"; finish; }
+origin=$(sed -n 1p var/log/checkpoint)
+mv var/log.key log.key.orig
+start_node && { fail "a node without log.key or log.key.old does not start"; stop_node; } ||
+	{ grep -q 'log.key.old' vigild.err && [ ! -e var/log.key ] &&
+		pass "a node without log.key or log.key.old does not start, and says what to do" ||
+		fail "a node without log.key or log.key.old does not start, and says what to do" "$(cat vigild.err)"; }
+# Another node's key in log.key.old: refused too, and nothing changes.
+node_start other -- -c node.conf --data "$tmp/other" || fail "a second node starts" "$(cat other.err)"
+kill -TERM $node_pid
+wait $node_pid
+cp -p other/log.key var/log.key.old
+: >vigild.err
+start_node && { fail "a log.key.old that is not the log's key is refused"; stop_node; } ||
+	{ grep -q 'log.key.old .* is not the key the log is signed with' vigild.err &&
+		[ "$(sed -n 2p var/log/checkpoint)" = "$n" ] && [ ! -e var/log.key ] &&
+		pass "a log.key.old that is not the log's key is refused, and no new key is made" ||
+		fail "a log.key.old that is not the log's key is refused, and no new key is made" "$(cat vigild.err)"; }
+rm -f var/log.key.old
+# The operator moves the key to log.key.old: the node makes a new key and
+# goes on from the tree the old key signed, after a handover both keys
+# signed.
+mv log.key.orig var/log.key.old
+start_node || { fail "vigild starts with log.key.old and a new log key" "$(cat vigild.err)"; finish; }
 key2=$(curl -s "$base/log/key")
 [ -n "$key2" ] && [ "$key2" != "$key" ] && grep -qF "$key2" vigild.out &&
 	pass "a new log key is made, served and printed" ||
 	fail "a new log key is made, served and printed" "$key / $key2"
 [ "$(size)" = $((n + 1)) ] && pass "the log goes on: one entry more" ||
 	fail "the log goes on: one entry more" "$n, then $(size)"
+curl -s -o handover.txt "$base/log/handover"
+"$TLOG_TOOL" handover-check handover.txt "$origin" "$key" >"$out" 2>"$err" &&
+	grep -qxF "new $key2" "$out" && grep -q "^tree $n " "$out" &&
+	pass "GET /log/handover: the handover to the new key at the old tree, signed by both keys" ||
+	fail "GET /log/handover: the handover to the new key at the old tree, signed by both keys" "$(cat handover.txt "$out" "$err")"
+[ "$(grep -c '^— ' handover.txt)" = 2 ] && pass "the handover has two signature lines" ||
+	fail "the handover has two signature lines" "$(cat handover.txt)"
 VIGIL_HOME=$tmp/client2 "$VIGIL" log get "$base/log" "$n" --key "$key2" --json >e.json 2>"$err" &&
-	jcheck e.json "r['type'] == 'key-change' and 'log\'s key' in r['body'] and
-		'old $key\n' in r['body'] and 'new $key2\n' in r['body']" \
-		"the key-change entry names the old and new verifier keys, proven under the new key" ||
-	fail "the key-change entry names the old and new verifier keys, proven under the new key" "$(cat "$err")"
+	"$PYTHON" -c 'import json,sys; r = json.load(open("e.json")); sys.exit(not (r["type"] == "key-change" and r["body"] == open("handover.txt").read()))' &&
+	pass "the key-change entry holds the handover note, proven under the new key" ||
+	fail "the key-change entry holds the handover note, proven under the new key" "$(cat e.json "$err")"
 VIGIL_HOME=$tmp/client3 "$VIGIL" log checkpoint "$base/log" --key "$key" >"$out" 2>"$err"
 rc=$?
 [ $rc = 2 ] && pass "the old key no longer verifies the checkpoint" ||
@@ -247,8 +275,12 @@ VIGIL_HOME=$tmp/client2 "$VIGIL" log verify "$base/log" --index 1 --key "$key2" 
 	pass "entries from before the change are proven under the new key" ||
 	fail "entries from before the change are proven under the new key" "$(cat "$err")"
 stop_node
-start_node || { fail "vigild restarts" "$(cat vigild.err)"; finish; }
+rm var/log.key.old
+start_node || { fail "vigild restarts without log.key.old" "$(cat vigild.err)"; finish; }
 [ "$(size)" = $((n + 1)) ] && pass "a restart with the same keys appends nothing" ||
 	fail "a restart with the same keys appends nothing" "$((n + 1)), then $(size)"
+curl -s "$base/log/handover" | cmp -s - handover.txt &&
+	pass "the handover is still served after a restart" ||
+	fail "the handover is still served after a restart"
 stop_node
 finish

@@ -23,6 +23,11 @@
  *                                           tree of the checkpoint file
  *                                           CHECKPOINT, which OLDKEY must
  *                                           have signed; signed by both
+ *   tlog_tool handover-check FILE ORIGIN OLDKEY
+ *                                           checks the handover note in
+ *                                           FILE (tlog_handover_verify);
+ *                                           prints "new KEY", "tree N
+ *                                           ROOT"
  *
  * Exit status 0, or 1 with a message.
  */
@@ -295,6 +300,34 @@ out:
 	return rc;
 }
 
+static int
+cmd_handover_check(const char *file, const char *origin, const char *oldkey)
+{
+	static char msg[NOTE_MAX_SIZE];
+	struct note_verifier old, new;
+	char err[512], vk[NOTE_KEY_MAX], b64[64];
+	long len = read_file(file, msg, sizeof(msg));
+	uint8_t root[32];
+	uint64_t size;
+
+	if (len < 0) {
+		fprintf(stderr, "tlog_tool: cannot read %s\n", file);
+		return 1;
+	}
+	if (note_verifier_parse(oldkey, strlen(oldkey), &old, err,
+				sizeof(err)) != 0 ||
+	    tlog_handover_verify(msg, (size_t)len, origin, &old, &new, &size,
+				 root, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tlog_tool: %s\n", err);
+		return 1;
+	}
+	note_verifier_format(&new, vk);
+	sodium_bin2base64(b64, sizeof(b64), root, 32,
+			  sodium_base64_VARIANT_ORIGINAL);
+	printf("new %s\ntree %" PRIu64 " %s\n", vk, size, b64);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -314,10 +347,13 @@ main(int argc, char **argv)
 		return cmd_cosigned(argv[2], argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "handover") == 0)
 		return cmd_handover(argv[2], argv[3], argv[4]);
+	if (argc == 5 && strcmp(argv[1], "handover-check") == 0)
+		return cmd_handover_check(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: tlog_tool consistency DIR SIZE1 SIZE2\n"
 			"       tlog_tool root DIR SIZE\n"
 			"       tlog_tool sign KEYFILE TEXTFILE\n"
 			"       tlog_tool cosigned FILE LOGKEY WKEY\n"
-			"       tlog_tool handover OLDKEY NEWKEY CHECKPOINT\n");
+			"       tlog_tool handover OLDKEY NEWKEY CHECKPOINT\n"
+			"       tlog_tool handover-check FILE ORIGIN OLDKEY\n");
 	return 1;
 }

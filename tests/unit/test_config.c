@@ -16,6 +16,8 @@
 #include "common/ini.h"
 #include "node/config.h"
 
+static const uint8_t zero[32];
+
 static int
 load_text(struct node_config *c, const char *text, char *err)
 {
@@ -48,8 +50,9 @@ test_defaults_are_the_documented_ones(void **state)
 	assert_int_equal(c.max_batch, 10000);
 	assert_int_equal(c.loops, 0);
 	assert_int_equal(c.analysis_yield_rate, 4000);
-	assert_string_equal(config_log_origin(&c, buf, sizeof(buf)),
-			    "vigil.local/eu");
+	/* SHA-256 of 32 zero bytes is 66687aadf862bd77... */
+	assert_string_equal(config_log_origin(&c, zero, buf, sizeof(buf)),
+			    "vigil.local/eu/66687aadf862bd77");
 	assert_int_equal(config_check(&c, err, sizeof(err)), 0);
 }
 
@@ -91,7 +94,7 @@ test_full_file_is_read(void **state)
 	assert_string_equal(c.site, "nyc2");
 	assert_int_equal(c.loops, 3);
 	assert_int_equal(c.analysis_yield_rate, 0);
-	assert_string_equal(config_log_origin(&c, buf, sizeof(buf)),
+	assert_string_equal(config_log_origin(&c, zero, buf, sizeof(buf)),
 			    "vigil.example/us");
 	assert_int_equal(c.max_batch, 500);
 	assert_string_equal(config_region_url(&c, "eu"),

@@ -834,6 +834,94 @@ test_log_and_witness_sign_one_checkpoint(void **state)
 	note_signer_free(log);
 }
 
+/* A key "elsewhere": the local signer the callback signs with. */
+struct elsewhere {
+	const struct note_signer *local;
+	int calls;
+};
+
+static int
+sign_with(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], char *err,
+	  size_t errlen)
+{
+	struct elsewhere *e = ctx;
+
+	e->calls++;
+	return note_sign_bytes(e->local, msg, len, sig, err, errlen);
+}
+
+static int
+refuse(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], char *err,
+       size_t errlen)
+{
+	(void)ctx, (void)msg, (void)len, (void)sig;
+	return vg_fail(err, errlen, VG_EIO, "the key is elsewhere and gone");
+}
+
+static void
+test_remote_signer_signs_through_its_callback(void **state)
+{
+	struct elsewhere ctx = {NULL, 0};
+	struct note_signer *local, *remote, *renamed, *dead;
+	struct note_verifier v, rv;
+	char err[256], skey[NOTE_KEY_MAX], *a = NULL, *b = NULL;
+	const struct note_signer *one[1];
+	size_t alen, blen;
+
+	(void)state;
+	assert_int_equal(note_signer_generate("example.com/log", NOTE_ED25519,
+					      &local, err, sizeof(err)),
+			 0);
+	note_signer_verifier(local, &v);
+	ctx.local = local;
+	assert_int_equal(note_signer_remote(&v, sign_with, &ctx, &remote, err,
+					    sizeof(err)),
+			 0);
+	note_signer_verifier(remote, &rv);
+	assert_memory_equal(&rv, &v, sizeof(v));
+	/* Ed25519 is deterministic: the same note, byte for byte. */
+	one[0] = local;
+	assert_int_equal(note_sign(TEXT, strlen(TEXT), one, 1, 0, &a, &alen,
+				   err, sizeof(err)),
+			 0);
+	one[0] = remote;
+	assert_int_equal(note_sign(TEXT, strlen(TEXT), one, 1, 0, &b, &blen,
+				   err, sizeof(err)),
+			 0);
+	assert_int_equal(ctx.calls, 1);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	free(a);
+	free(b);
+	/* A remote key has no key string and cannot be renamed. */
+	note_signer_format(remote, skey);
+	assert_string_equal(skey, "");
+	assert_int_equal(
+		note_signer_rename(remote, "x", &renamed, err, sizeof(err)),
+		VG_EINVAL);
+	/* The callback's failure is the signing's. */
+	assert_int_equal(
+		note_signer_remote(&v, refuse, NULL, &dead, err, sizeof(err)),
+		0);
+	one[0] = dead;
+	assert_int_equal(note_sign(TEXT, strlen(TEXT), one, 1, 0, &a, &alen,
+				   err, sizeof(err)),
+			 VG_EIO);
+	assert_non_null(strstr(err, "elsewhere"));
+	/* A local key renamed: the same key pair under another name. */
+	assert_int_equal(note_signer_rename(local, "example.com/other",
+					    &renamed, err, sizeof(err)),
+			 0);
+	note_signer_verifier(renamed, &rv);
+	assert_string_equal(rv.name, "example.com/other");
+	assert_memory_equal(rv.pub, v.pub, 32);
+	assert_int_not_equal(rv.key_id, v.key_id);
+	note_signer_free(renamed);
+	note_signer_free(dead);
+	note_signer_free(remote);
+	note_signer_free(local);
+}
+
 int
 main(void)
 {
@@ -855,6 +943,7 @@ main(void)
 		cmocka_unit_test(
 			test_cosignatures_sign_and_verify_the_spec_message),
 		cmocka_unit_test(test_log_and_witness_sign_one_checkpoint),
+		cmocka_unit_test(test_remote_signer_signs_through_its_callback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
