@@ -4,9 +4,9 @@
 # the same [log] origin, each with its own key, are a key change (exit 4,
 # both keys named, how to accept the new one), not a fork (exit 3), until
 # the new key is accepted with --accept-key; a node whose key is replaced
-# is followed through a key handover signed by both keys (served from a
-# static copy of the node's log, the handover made by tlog_tool from the
-# two key files) and, without one, is a key change; a state kept per
+# is followed through the key handover both keys signed, which the node
+# serves (and tlog_tool, from the two key files, makes the same), and,
+# from a copy of the log without one, is a key change; a state kept per
 # origin only, as before, is moved to the key that signed it.
 . "$(dirname "$0")/lib.sh"
 
@@ -158,22 +158,36 @@ curl -s -m 10 "$a_base/log/checkpoint" >old.cp
 kill -TERM "$a_pid"
 wait "$a_pid"
 cp a/log.key old.key
-rm a/log.key
+mv a/log.key a/log.key.old
 start a
 a_base=$base
 k3=$(curl -s -m 10 "$a_base/log/key")
-[ "$k3" != "$k1" ] && pass "the node replaced its key" ||
-	fail "the node replaced its key" "$k3"
-if "$TLOG_TOOL" handover old.key a/log.key old.cp >handover 2>"$err"; then
-	pass "tlog_tool makes the handover from the two key files"
+[ "$k3" != "$k1" ] && pass "the node handed its log over to a new key" ||
+	fail "the node handed its log over to a new key" "$k3"
+curl -s -m 10 -o handover "$a_base/log/handover"
+if "$TLOG_TOOL" handover old.key a/log.key old.cp >tool.handover 2>"$err" &&
+	"$TLOG_TOOL" handover-check tool.handover "$origin" "$k1" >tool.out &&
+	"$TLOG_TOOL" handover-check handover "$origin" "$k1" >node.out &&
+	cmp -s tool.out node.out && grep -qxF "new $k3" node.out; then
+	pass "the node's handover and tlog_tool's, from the two key files, name the same key and tree"
 else
-	fail "tlog_tool makes the handover from the two key files" "$(cat "$err")"
+	fail "the node's handover and tlog_tool's name the same key and tree" "$(cat "$err" tool.out node.out 2>/dev/null)"
 fi
 
-# The node does not serve /log/handover here: a static copy of its log
-# does, with the handover.
+vlog checkpoint "$a_base/log" --key "$k1"
+check "a handover signed by both keys is followed" 0 '^size 3$' 'changed its key'
+has "the notice names both keys" "$k1" "$k3"
+key_is "$tmp/home2" "$k3" "the new key is recorded for the origin"
+cmp -s handover "$tmp/home2/logs/$odir/$(keydir "$k3")/handover" &&
+	pass "the handover is kept with the new key's state" ||
+	fail "the handover is kept with the new key's state"
+vlog checkpoint "$a_base/log" --key "$k1"
+check "then, given the old key: checked with the new one" 0 \
+	'^size 3$' 'recorded'
+
+# A copy of the log that serves no handover: a key change, exit 4.
 cp -a a/log served
-cp handover served/handover
+curl -s -m 10 -o served/key "$a_base/log/key"
 port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$PYTHON" -m http.server --bind 127.0.0.1 --directory served "$port" >http.log 2>&1 &
 pids="$pids $!"
@@ -183,17 +197,7 @@ while [ $i -lt 100 ] && ! curl -s -f -o /dev/null "$static/checkpoint"; do
 	sleep 0.1
 	i=$((i + 1))
 done
-vlog checkpoint "$static" --key "$k1"
-check "a handover signed by both keys is followed" 0 '^size 3$' 'changed its key'
-has "the notice names both keys" "$k1" "$k3"
-key_is "$tmp/home2" "$k3" "the new key is recorded for the origin"
-cmp -s handover "$tmp/home2/logs/$odir/$(keydir "$k3")/handover" &&
-	pass "the handover is kept with the new key's state" ||
-	fail "the handover is kept with the new key's state"
-vlog checkpoint "$a_base/log" --key "$k1"
-check "then the node itself, given the old key: checked with the new one" 0 \
-	'^size 3$' 'recorded'
-VIGIL_HOME=$tmp/home3 vlog checkpoint "$a_base/log" --key "$k1"
+VIGIL_HOME=$tmp/home3 vlog checkpoint "$static" --key "$k1"
 check "without a handover: a key change, exit 4" 4 '' 'serves no key handover'
 has "it names both keys" "$k1" "$k3" "--accept-key $k3"
 

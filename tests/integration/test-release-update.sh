@@ -454,23 +454,32 @@ expect_err 'SECURITY' "... with a SECURITY error and the evidence"
 	fail "... and the installed rules stay" "$(installed)"
 
 # --- the log's key replaced ------------------------------------------------------------
-# The operator replaces the node's log key (no handover is served): an
-# endpoint that recorded the old key refuses with 20 and says how to
-# accept the new one; accepted with `vigil log`, the update goes on.
-ep 10
-v update --init --server "$base" --root rel/1.root.json --log-key "$logkey"
-v update
-expect 0 "an endpoint installs release 5 under the log's first key"
+# The operator hands the node's log key over (log.key moved to
+# log.key.old). While no handover is served, an endpoint that recorded
+# the old key refuses with 20 and says how to accept the new one (and
+# `vigil log --accept-key` lets it go on); once the handover both keys
+# signed is served, an endpoint follows it by itself.
+for e in 10 11; do
+	ep $e
+	v update --init --server "$base" --root rel/1.root.json --log-key "$logkey"
+	v update
+	expect 0 "endpoint $e installs release 5 under the log's first key"
+done
 stop_node
-rm var/log.key
+mv var/log.key var/log.key.old
 start_node || { fail "vigild restarts with a new log key" "$(cat vigild.err)"; finish; }
 newkey=$(curl -s -m 10 "$base/log/key")
 v release stage rel --rules rules2 --version 6 --corpus corpus
 v release sign rel --key keys/targets1.key
 v release sign rel --key keys/targets3.key
 v release publish rel --server "$base" --token-file "$tok"
+stop_node
+rm var/log.key.old
+mv var/log.handover handover.saved
+start_node || { fail "vigild restarts without its handover" "$(cat vigild.err)"; finish; }
+ep 10
 v update --server "$base"
-expect 20 "a log key other than the one recorded is refused (20), not a split view"
+expect 20 "a log key other than the one recorded, with no handover, is refused (20), not a split view"
 grep -qF -e "--accept-key $newkey" "$err" && grep -qF -e "$logkey" "$err" &&
 	pass "... naming both keys and how to accept the new one" ||
 	{ fail "... naming both keys and how to accept the new one"; show_last; }
@@ -480,6 +489,16 @@ v log checkpoint "$base/log" --accept-key "$newkey" --origin vigil.example/eu
 expect 0 "vigil log --accept-key trusts the new key for the origin"
 v update --server "$base"
 expect 0 "then the update installs release 6 under the new key"
+[ "$(installed)" = rules.d/6 ] && pass "... release 6" ||
+	fail "... release 6" "$(installed)"
+stop_node
+mv handover.saved var/log.handover
+start_node || { fail "vigild restarts with its handover" "$(cat vigild.err)"; finish; }
+ep 11
+v update --server "$base"
+expect 0 "with the handover signed by both keys served, another endpoint follows it and installs release 6"
+grep -qF -e "$newkey" "$err" && pass "... saying so, with the new key" ||
+	{ fail "... saying so, with the new key"; show_last; }
 [ "$(installed)" = rules.d/6 ] && pass "... release 6" ||
 	fail "... release 6" "$(installed)"
 
