@@ -375,9 +375,13 @@ elif case == "flood-oversized":
     for ln in open("/proc/%s/status" % pid):
         if ln.startswith("VmHWM:"):
             hwm = int(ln.split()[1]) // 1024
-    check(case, all(c == 413 for c in codes) and hwm < 256,
-          "%d connections declaring 250 MiB: %s; vigild's peak RSS %d MiB" %
-          (n, sorted(set(map(str, codes))), hwm))
+    # Under ASan the quarantine alone holds up to 256 MiB of freed
+    # memory: the bound is checked in the normal build.
+    asan = "libasan" in open("/proc/%s/maps" % pid).read()
+    check(case, all(c == 413 for c in codes) and (asan or hwm < 256),
+          "%d connections declaring 250 MiB: %s; vigild's peak RSS %d MiB%s" %
+          (n, sorted(set(map(str, codes))), hwm,
+           " (ASan build: not held to 256 MiB)" if asan else ""))
 else:
     print("FAIL unknown case " + case)
     sys.exit(2)

@@ -98,7 +98,10 @@ done
 
 # The wrapper's shell adds PWD; the node gives nothing (checked on a
 # worker started without a wrapper, below).
-tr '\0' '\n' <"/proc/$wpid/environ" | grep -v '^PWD=' >environ
+# A sanitizer build passes its own *SAN_OPTIONS on (workerproc.c) and
+# nothing else.
+tr '\0' '\n' <"/proc/$wpid/environ" |
+	grep -Ev '^(PWD|ASAN_OPTIONS|LSAN_OPTIONS|UBSAN_OPTIONS)=' >environ
 [ ! -s environ ] && pass "the worker (through a shell) gets nothing of the node's environment" ||
 	fail "the worker (through a shell) gets nothing of the node's environment" "$(head -c 300 environ)"
 
@@ -184,7 +187,8 @@ v=$(curl -s -H "Authorization: Bearer $tok" "$base/v1/submissions/$sid?wait=60" 
 	fail "allowed, workers analyse without Landlock" "verdict $v" "$(tail -5 vigild3.err)"
 # The worker waits for its next job.
 wpid=$(sed -n 's/.*event=worker_started slot=0 pid=\([0-9]*\).*/\1/p' vigild3.err | tail -1)
-n=$(wc -c <"/proc/$wpid/environ")
+n=$(tr '\0' '\n' <"/proc/$wpid/environ" |
+	grep -Ev '^(ASAN_OPTIONS|LSAN_OPTIONS|UBSAN_OPTIONS)=' | wc -c)
 [ -n "$wpid" ] && [ "$n" = 0 ] && pass "the worker's environment is empty" ||
 	fail "the worker's environment is empty" "pid $wpid: $(tr '\0' ' ' <"/proc/$wpid/environ" | head -c 300)"
 expect_count vigild3.err 'level=warn .*event=worker_without_landlock worker=slot-0' 1 \
