@@ -28,8 +28,15 @@
 #include "common/xmalloc.h"
 #include "node/keyproto.h"
 
-/* A reply's largest body: the hello's. */
-#define REPLY_MAX (sizeof(struct kh_hdr) + sizeof(struct kh_info) + 1)
+/* One record's header and state, as KH_SEAL_INIT gives them. */
+#define SEAL_ONE (KH_SS_HEADER + KH_SS_STATE)
+/* A reply's largest body: the hello's, or a batch of seals. */
+#define REPLY_MAX                                                              \
+	(sizeof(struct kh_hdr) + (sizeof(struct kh_info) > KH_SEAL_BATCH *     \
+						 SEAL_ONE                      \
+					  ? sizeof(struct kh_info)             \
+					  : KH_SEAL_BATCH * SEAL_ONE) +        \
+	 1)
 
 struct signer_ctx {
 	struct keyholder *kh;
@@ -46,6 +53,11 @@ struct keyholder {
 	struct note_verifier log_key, log_old_key;
 	struct note_signer *log, *log_old;
 	struct signer_ctx log_ctx, old_ctx;
+	/* New records' states not used yet, taken from the last and
+	 * refilled KH_SEAL_BATCH at a time (seal_init). */
+	pthread_mutex_t seal_mu;
+	uint8_t seals[KH_SEAL_BATCH][SEAL_ONE];
+	unsigned n_seals;
 };
 
 /* The holder is gone: nothing can be signed or read any more. */
@@ -122,14 +134,23 @@ static int
 seal_init(void *ctx, crypto_secretstream_xchacha20poly1305_state *st,
 	  uint8_t header[SAMPLES_SS_HEADER])
 {
-	uint8_t out[KH_SS_HEADER + KH_SS_STATE];
-	int rc = exchange(ctx, KH_SEAL_INIT, NULL, 0, out, sizeof(out));
+	struct keyholder *kh = ctx;
+	uint8_t n = KH_SEAL_BATCH;
+	int rc = 0;
 
+	pthread_mutex_lock(&kh->seal_mu);
+	if (kh->n_seals == 0 &&
+	    (rc = exchange(kh, KH_SEAL_INIT, &n, 1, kh->seals,
+			   sizeof(kh->seals))) == 0)
+		kh->n_seals = KH_SEAL_BATCH;
 	if (rc == 0) {
-		memcpy(header, out, KH_SS_HEADER);
-		memcpy(st, out + KH_SS_HEADER, KH_SS_STATE);
+		uint8_t *one = kh->seals[--kh->n_seals];
+
+		memcpy(header, one, KH_SS_HEADER);
+		memcpy(st, one + KH_SS_HEADER, KH_SS_STATE);
+		sodium_memzero(one, SEAL_ONE);
 	}
-	sodium_memzero(out, sizeof(out));
+	pthread_mutex_unlock(&kh->seal_mu);
 	return rc;
 }
 
@@ -192,6 +213,7 @@ keyholder_start(const struct node_config *cfg, const char *origin,
 	kh = xcalloc(1, sizeof(*kh));
 	kh->fd = sv[0];
 	pthread_mutex_init(&kh->mu, NULL);
+	pthread_mutex_init(&kh->seal_mu, NULL);
 	if ((kh->pid = fork()) < 0) {
 		rc = vg_fail(err, errlen, VG_EIO, "fork: %s", strerror(errno));
 		close(sv[1]);
@@ -342,5 +364,7 @@ keyholder_stop(struct keyholder *kh)
 	note_signer_free(kh->log);
 	note_signer_free(kh->log_old);
 	pthread_mutex_destroy(&kh->mu);
+	pthread_mutex_destroy(&kh->seal_mu);
+	sodium_memzero(kh->seals, sizeof(kh->seals));
 	free(kh);
 }

@@ -275,7 +275,7 @@ serve_one(struct held *h, int fd, const struct kh_hdr *q, const uint8_t *body,
 	  size_t len)
 {
 	crypto_secretstream_xchacha20poly1305_state st;
-	uint8_t out[KH_SS_HEADER + KH_SS_STATE];
+	static uint8_t out[KH_SEAL_BATCH * (KH_SS_HEADER + KH_SS_STATE)];
 	int rc = 0;
 
 	if (q->code != 0)
@@ -304,14 +304,21 @@ serve_one(struct held *h, int fd, const struct kh_hdr *q, const uint8_t *body,
 		if (rc != 0)
 			return kh_send(fd, q->type | KH_REPLY, rc, NULL, 0);
 		return kh_send(fd, q->type | KH_REPLY, 0, out, KH_SIG_LEN);
-	case KH_SEAL_INIT:
-		if (len != 0)
+	case KH_SEAL_INIT: {
+		size_t n, one = KH_SS_HEADER + KH_SS_STATE;
+
+		if (len != 1 || body[0] < 1 || body[0] > KH_SEAL_BATCH)
 			goto malformed;
-		rc = samples_key_seal_init(h->sample, &st, out);
-		memcpy(out + KH_SS_HEADER, &st, KH_SS_STATE);
+		n = body[0];
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			rc = samples_key_seal_init(h->sample, &st,
+						   out + i * one);
+			memcpy(out + i * one + KH_SS_HEADER, &st, KH_SS_STATE);
+		}
 		rc = rc ? kh_send(fd, q->type | KH_REPLY, rc, NULL, 0)
-			: kh_send(fd, q->type | KH_REPLY, 0, out, sizeof(out));
+			: kh_send(fd, q->type | KH_REPLY, 0, out, n * one);
 		break;
+	}
 	case KH_OPEN_INIT:
 		if (len != KH_SS_HEADER)
 			goto malformed;

@@ -17,7 +17,8 @@
  *   KH_LOG_SIGN_OLD handover text,           Ed25519 signature, 64; once:
  *                   1..KH_SIGN_MAX           the old key is then wiped
  *   KH_RELEASE_SIGN message, 1..KH_SIGN_MAX  Ed25519 signature, 64
- *   KH_SEAL_INIT    none                     header (24) and state (52)
+ *   KH_SEAL_INIT    n, 1 byte:               n times a new record's header
+ *                   1..KH_SEAL_BATCH         (24) and state (52)
  *   KH_OPEN_INIT    header, 24               state, 52
  *
  * A request's code is 0. A reply has the request's type with KH_REPLY
@@ -52,6 +53,9 @@ enum kh_type {
 /* The largest message the holder signs: checkpoints, handovers and the
  * snapshot and timestamp manifests are all far below it. */
 #define KH_SIGN_MAX (16 * 1024)
+/* Record states one KH_SEAL_INIT derives: the committer seals a batch of
+ * samples without a round trip each. */
+#define KH_SEAL_BATCH 64
 /* The longest error message of a failed KH_HELLO. */
 #define KH_ERR_MAX   1024
 #define KH_SIG_LEN   64
@@ -78,6 +82,8 @@ _Static_assert(sizeof(struct kh_hdr) == 8, "no padding in the header");
 _Static_assert(KH_SS_HEADER == 24 && KH_SS_STATE == 52,
 	       "libsodium's secretstream sizes");
 _Static_assert(sizeof(struct kh_info) <= KH_SIGN_MAX, "info fits");
+_Static_assert(KH_SEAL_BATCH * (KH_SS_HEADER + KH_SS_STATE) <= KH_SIGN_MAX,
+	       "a batch of seals fits");
 
 /* Sends one message of type and code with body[0..len) on fd. Returns 0,
  * or VG_EIO (the peer is gone, or len above KH_SIGN_MAX). */

@@ -209,8 +209,12 @@ test_refusals_keep_the_connection(void **state)
 	assert_int_equal(
 		ask(f, KH_OPEN_INIT, out, KH_SS_HEADER, &h, out, sizeof(out)),
 		KH_SS_STATE);
-	assert_int_equal(ask(f, KH_SEAL_INIT, NULL, 0, &h, out, sizeof(out)),
+	out[0] = 1;
+	assert_int_equal(ask(f, KH_SEAL_INIT, out, 1, &h, out, sizeof(out)),
 			 KH_SS_HEADER + KH_SS_STATE);
+	out[0] = KH_SEAL_BATCH;
+	assert_int_equal(ask(f, KH_SEAL_INIT, out, 1, &h, out, sizeof(out)),
+			 KH_SEAL_BATCH * (KH_SS_HEADER + KH_SS_STATE));
 }
 
 static void
@@ -301,7 +305,9 @@ test_malformed_messages_are_refused_and_drop_the_connection(void **state)
 		{KH_LOG_SIGN, 0, 0, "an empty message to sign"},
 		{KH_RELEASE_SIGN, 0, 0, "an empty release message"},
 		{KH_LOG_SIGN_OLD, 0, 0, "an empty handover"},
-		{KH_SEAL_INIT, 0, 1, "a seal with a body"},
+		{KH_SEAL_INIT, 0, 0, "a seal of no count"},
+		{KH_SEAL_INIT, 0, 1, "a seal of 120 records, over the batch"},
+		{KH_SEAL_INIT, 0, 2, "a seal count of two bytes"},
 		{KH_OPEN_INIT, 0, KH_SS_HEADER - 1, "a short header"},
 		{KH_OPEN_INIT, 0, KH_SS_HEADER + 1, "a long header"},
 		{KH_OPEN_INIT, 0, 0, "no header"},
