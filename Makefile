@@ -15,7 +15,7 @@ BUILD ?= build
 MESON ?= meson
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps setup test run demo asan fuzz bench format clean \
+.PHONY: all deps run-deps setup test run demo asan fuzz bench format clean \
 	reproducible-check
 
 all: setup
@@ -31,7 +31,10 @@ test: deps setup
 	ninja -C $(BUILD)
 	@scripts/run-tests $(BUILD)
 
-run: deps all
+run-deps:
+	@scripts/install-deps run
+
+run: run-deps all
 	$(BUILD)/vigild --data var
 
 demo: all
