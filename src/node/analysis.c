@@ -50,7 +50,8 @@ struct slot {
 
 struct analysis {
 	struct analysis_config cfg;
-	char *db_path, *worker_path, *rules_dir;
+	struct store_spec store;
+	char *worker_path, *rules_dir;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stopping;
@@ -809,7 +810,7 @@ analysis_start(const struct analysis_config *cfg, struct analysis **out,
 
 	*out = NULL;
 	a->cfg = *cfg;
-	a->db_path = xstrdup(cfg->db_path);
+	a->store = *cfg->store;
 	a->worker_path = xstrdup(cfg->worker_path);
 	a->rules_dir = xstrdup(cfg->rules_dir);
 	a->n_slots = cfg->slots < 1                    ? 1
@@ -837,7 +838,7 @@ analysis_start(const struct analysis_config *cfg, struct analysis **out,
 				 strerror(errno));
 			goto fail;
 		}
-		if (store_sqlite_open(a->db_path, &s->store, err, errlen) != 0)
+		if (store_open(&a->store, &s->store, err, errlen) != 0)
 			goto fail;
 		/* A claim or a result lost to a power cut is redone: the job
 		 * is still queued (or analysing, requeued at start) in the
@@ -858,7 +859,6 @@ fail:
 	for (i = 0; i < a->n_slots; i++)
 		if (a->slot[i].store != NULL)
 			a->slot[i].store->ops->close(a->slot[i].store);
-	free(a->db_path);
 	free(a->worker_path);
 	free(a->rules_dir);
 	free(a);
@@ -879,7 +879,6 @@ analysis_stop(struct analysis *a)
 		a->slot[i].store->ops->close(a->slot[i].store);
 	}
 	free(a->done);
-	free(a->db_path);
 	free(a->worker_path);
 	free(a->rules_dir);
 	free(a);

@@ -45,7 +45,8 @@ struct analysis;
 struct activerules;
 
 struct analysis_config {
-	const char *db_path;     /* the store's file; each slot opens its own */
+	/* The store; each slot opens its own handle (copied). */
+	const struct store_spec *store;
 	struct samples *samples; /* shared, read-only after open */
 	const char *worker_path; /* the vigil-worker program */
 	const char *rules_dir;   /* NULL: the worker's default rules */

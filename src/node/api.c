@@ -33,6 +33,7 @@
 #include "node/ingest.h"
 #include "node/lookup_body.h"
 #include "node/portal.h"
+#include "node/regionfeed.h"
 #include "node/releases.h"
 #include "node/retrohunt.h"
 #include "node/route.h"
@@ -253,6 +254,13 @@ int
 api_send_error(h2o_req_t *req, enum route r, int status, const char *code,
 	       const char *message)
 {
+	/* Every 503 is "try again": say when, unless the caller did (the
+	 * body limit's own, for instance). A client that retries at once
+	 * against a node whose store is failing over only adds load. */
+	if (status == 503 &&
+	    h2o_find_header(&req->res.headers, H2O_TOKEN_RETRY_AFTER, -1) < 0)
+		h2o_add_header(&req->pool, &req->res.headers,
+			       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
 	return api_send_json(
 		req, r, status,
 		json_pack("{s:s, s:s}", "error", code, "message", message));
@@ -1394,12 +1402,29 @@ on_healthz(h2o_req_t *req)
 				      q[i].crash ? "analysis" : "compile",
 				      "last_good", q[i].kept));
 	free(q);
-	return api_send_json(req, ROUTE_HEALTHZ, 200,
-			     json_pack("{s:s, s:s, s:s, s:I, s:o}", "status",
-				       nq ? "degraded" : "ok", "region",
-				       N->cfg.region, "site", N->cfg.site,
-				       "samples", (json_int_t)n,
-				       "rules_quarantined", qj));
+	/* On PostgreSQL: whether the region's changes still arrive (and so
+	 * whether the store is there at all). Lookups go on from memory
+	 * meanwhile, and writes answer 503: degraded, not down. */
+	json_t *store = json_pack("{s:s}", "backend",
+				  N->spec.backend == STORE_POSTGRES ? "postgres"
+								    : "sqlite");
+	bool store_ok = true;
+	if (N->feed != NULL) {
+		char why[320];
+
+		store_ok = regionfeed_healthy(N->feed, why, sizeof(why));
+		json_object_set_new(store, "status",
+				    json_string(store_ok ? "ok" : "degraded"));
+		if (!store_ok)
+			json_object_set_new(store, "reason", json_string(why));
+	}
+	return api_send_json(
+		req, ROUTE_HEALTHZ, 200,
+		json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "status",
+			  nq || !store_ok ? "degraded" : "ok", "region",
+			  N->cfg.region, "site", N->cfg.site, "samples",
+			  (json_int_t)n, "rules_quarantined", qj, "store",
+			  store));
 }
 
 /* Adds up every loop's counters. */

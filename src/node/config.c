@@ -43,6 +43,22 @@ config_default(struct node_config *c)
 	c->job_lease_ms = NODE_JOB_LEASE_MS_DEFAULT;
 }
 
+void
+store_spec_of(const struct node_config *c, struct store_spec *sp)
+{
+	char host[65] = "";
+
+	memset(sp, 0, sizeof(*sp));
+	sp->backend = c->store_backend;
+	snprintf(sp->path, sizeof(sp->path), "%.1000s/vigil.db", c->data_dir);
+	snprintf(sp->dsn, sizeof(sp->dsn), "%s", c->store_dsn);
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	snprintf(sp->owner, sizeof(sp->owner), "%.32s/%.16s/%ld", c->site,
+		 host, (long)getpid());
+	sp->job_lease_ms = c->job_lease_ms;
+}
+
 int
 config_set_listen(struct node_config *c, const char *addr)
 {

@@ -94,6 +94,11 @@ struct node_config {
 	bool allow_without_landlock;
 };
 
+/* The store c names, for store_open(): the SQLite file in the data
+ * directory, or the PostgreSQL DSN with this process's name for job
+ * leases, "<site>/<host name>/<pid>". */
+void store_spec_of(const struct node_config *c, struct store_spec *sp);
+
 /* Fills *c with the defaults above. */
 void config_default(struct node_config *c);
 

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/xmalloc.h"
 
 #define EMPTY UINT32_MAX
@@ -420,6 +421,23 @@ index_set_retraction(struct lookup_index *ix, const char *sha256,
 	e->retracted_detections = log_index >= 0 ? xstrdup(detections) : NULL;
 	render(e);
 	return 0;
+}
+
+void
+index_retracted(const struct lookup_index *ix, char (**out)[65], size_t *n)
+{
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < ix->n; i++)
+		k += ix->e[i].retracted >= 0;
+	if (k == 0)
+		return;
+	*out = xcalloc(k, sizeof(**out));
+	for (size_t i = 0; i < ix->n; i++)
+		if (ix->e[i].retracted >= 0)
+			hex_encode(ix->e[i].sha256, 32, (*out)[(*n)++]);
 }
 
 void

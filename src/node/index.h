@@ -83,6 +83,12 @@ const struct index_entry *index_get(const struct lookup_index *ix,
 int index_set_retraction(struct lookup_index *ix, const char *sha256,
 			 int64_t log_index, const char *detections);
 
+/* The SHA-256s (64 lowercase hex digits each) of every sample a
+ * retraction lies over, into a malloc'd array *out (the caller frees it;
+ * NULL when none) of *n. */
+void index_retracted(const struct lookup_index *ix, char (**out)[65],
+		     size_t *n);
+
 struct verdict_count {
 	size_t malicious, suspicious, clean, unknown;
 };

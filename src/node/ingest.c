@@ -303,7 +303,7 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 }
 
 int
-ingest_start(const char *db_path, struct samples *samples,
+ingest_start(const struct store_spec *sp, struct samples *samples,
 	     const int *notify_fds, unsigned nports, struct ingest **out,
 	     char *err, size_t errlen)
 {
@@ -316,7 +316,7 @@ ingest_start(const char *db_path, struct samples *samples,
 	int rc;
 
 	*out = NULL;
-	if ((rc = store_sqlite_open_writer(db_path, &g->store, err, errlen)) !=
+	if ((rc = store_open_writer(sp, &g->store, err, errlen)) !=
 	    0) {
 		free(g);
 		return rc;

@@ -72,13 +72,13 @@ struct ingest;
 
 /*
  * Starts the committer: it opens its own store handle on the SQLite file
- * at db_path and appends to samples (whose writer it becomes). Items come
+ * sp names (store_open_writer) and appends to samples (whose writer it becomes). Items come
  * back to one of nports ports (one per event loop), by their port: each
  * has its list of finished items, announced by writing one byte to
  * notify_fds[port] (non-blocking). Returns 0 or a VG_E* code with a
  * message in err.
  */
-int ingest_start(const char *db_path, struct samples *samples,
+int ingest_start(const struct store_spec *sp, struct samples *samples,
 		 const int *notify_fds, unsigned nports, struct ingest **out,
 		 char *err, size_t errlen);
 

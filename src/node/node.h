@@ -66,6 +66,7 @@ struct waiter;
 struct releases;
 struct activerules;
 struct retrohunt;
+struct regionfeed;
 
 /* One HTTP event loop thread's share of the API's state (api.c). */
 struct digest;
@@ -88,6 +89,7 @@ struct api_loop {
 
 struct node {
 	struct node_config cfg;
+	struct store_spec spec; /* where the store is (cfg's [store]) */
 	struct store *store; /* the main thread's, at start; loop 0's then */
 	struct samples *samples;
 	struct analysis *analysis; /* NULL when analysis is off */
@@ -98,6 +100,9 @@ struct node {
 		*witnessing;         /* cosignatures; NULL without witnesses */
 	struct releases *releases;   /* signed releases (releases.c) */
 	struct retrohunt *retrohunt; /* ad-hoc retro-hunts (retrohunt.c) */
+	/* On PostgreSQL: what the region's other nodes change, into the
+	 * index (regionfeed.h); NULL on SQLite. */
+	struct regionfeed *feed;
 	/* The reputation index: read by every loop, written under the lock
 	 * for writing when a submission or an analysis changes a sample. */
 	struct lookup_index *index;

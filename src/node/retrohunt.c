@@ -89,7 +89,8 @@ struct hunt {
 
 struct retrohunt {
 	struct retrohunt_config cfg;
-	char *db_path, *worker_path, *tmp_root;
+	struct store_spec store;
+	char *worker_path, *tmp_root;
 	pthread_mutex_t mu;
 	struct hunt *hunts[RETROHUNT_MAX_HUNTS]; /* oldest first */
 	size_t n_hunts;
@@ -427,7 +428,7 @@ hunt_main(void *arg)
 			break;
 		started++;
 	}
-	if (store_sqlite_open(rh->db_path, &st, err, sizeof(err)) != 0 ||
+	if (store_open(&rh->store, &st, err, sizeof(err)) != 0 ||
 	    st->ops->samples_stored_each(st, collect, h) != 0) {
 		log_event(LOG_ERROR, "store_failed",
 			  "func=%s op=samples_stored_each err=\"%s\"", __func__,
@@ -789,7 +790,7 @@ retrohunt_open(const struct retrohunt_config *cfg, struct retrohunt **out,
 	}
 	rh = xcalloc(1, sizeof(*rh));
 	rh->cfg = *cfg;
-	rh->db_path = xstrdup(cfg->db_path);
+	rh->store = *cfg->store;
 	rh->worker_path = xstrdup(cfg->worker_path);
 	rh->tmp_root = xstrdup(cfg->tmp_root);
 	rh->cfg.workers = cfg->workers < 1 ? 1
@@ -810,7 +811,6 @@ retrohunt_close(struct retrohunt *rh)
 	for (size_t i = 0; i < rh->n_hunts; i++)
 		hunt_free(rh->hunts[i]);
 	pthread_mutex_destroy(&rh->mu);
-	free(rh->db_path);
 	free(rh->worker_path);
 	free(rh->tmp_root);
 	free(rh);

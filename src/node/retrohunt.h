@@ -42,7 +42,8 @@
 struct retrohunt;
 
 struct retrohunt_config {
-	const char *db_path;     /* the store; the hunt opens its own handle */
+	/* The store; the hunt opens its own handle (copied). */
+	const struct store_spec *store;
 	struct samples *samples; /* shared, read-only */
 	const char *worker_path; /* vigil-worker, run with --hunt */
 	const char *tmp_root;    /* hunt-K folders go below */

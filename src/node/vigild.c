@@ -45,6 +45,7 @@
 #include "node/edge.h"
 #include "node/keyholder.h"
 #include "node/node.h"
+#include "node/regionfeed.h"
 #include "node/releases.h"
 #include "node/retrohunt.h"
 #include "node/workerproc.h"
@@ -456,13 +457,13 @@ main(int argc, char **argv)
 	struct analysis_config acfg;
 	struct workerproc_policy policy = {0};
 	struct retrohunt_config rcfg;
-	char wpath[1024], tmproot[1200], dbpath[1200];
+	char wpath[1024], tmproot[1200];
 	h2o_hostconf_t *host;
-	char err[1024], path[1200], bound[128];
+	char err[1024], bound[128];
 	struct loop *loops;
 	int nfds[NODE_MAX_LOOPS];
 	struct sigaction sa;
-	int c, lfd;
+	int c, lfd, rc;
 
 	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -533,22 +534,34 @@ main(int argc, char **argv)
 		return 2;
 	}
 	keyholder_watch(kh);
-	snprintf(path, sizeof(path), "%s/vigil.db", the_node.cfg.data_dir);
-	if (store_sqlite_open(path, &the_node.store, err, sizeof(err)) != 0) {
-		fprintf(stderr, "vigild: %s\n", err);
+	store_spec_of(&the_node.cfg, &the_node.spec);
+	if (store_open(&the_node.spec, &the_node.store, err, sizeof(err)) !=
+	    0) {
+		fprintf(stderr, "vigild: store: %s\n", err);
 		return 2;
 	}
-	{
+	keyholder_samples_keysrc(kh, &keysrc);
+	if (the_node.spec.backend == STORE_POSTGRES)
+		rc = samples_open_pg(the_node.spec.dsn, &keysrc, &samples, err,
+				     sizeof(err));
+	else {
 		char sdir[1200];
 
 		snprintf(sdir, sizeof(sdir), "%s/samples",
 			 the_node.cfg.data_dir);
-		keyholder_samples_keysrc(kh, &keysrc);
-		if (samples_open_keysrc(sdir, &keysrc, &samples, err,
-					sizeof(err)) != 0) {
-			fprintf(stderr, "vigild: %s\n", err);
-			return 2;
-		}
+		rc = samples_open_keysrc(sdir, &keysrc, &samples, err,
+					 sizeof(err));
+	}
+	if (rc != 0) {
+		fprintf(stderr, "vigild: samples: %s\n", err);
+		return 2;
+	}
+	/* Before the index is read: whatever another node of the region
+	 * commits meanwhile is applied once the feed runs. */
+	if (the_node.spec.backend == STORE_POSTGRES &&
+	    regionfeed_open(&the_node, &the_node.feed, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vigild: change feed: %s\n", err);
+		return 2;
 	}
 	the_node.samples = samples;
 	/* vigild only hashes submissions; the engine runs in the workers. */
@@ -572,6 +585,8 @@ main(int argc, char **argv)
 			fatal("cannot initialise the index lock");
 		pthread_rwlockattr_destroy(&ra);
 	}
+	if (the_node.feed != NULL && regionfeed_run(the_node.feed) != 0)
+		fatal("cannot start the change feed");
 
 	/* Analysis: jobs a crash left half-done go back to the queue. */
 	if (the_node.store->ops->job_requeue_stale(the_node.store) != 0)
@@ -600,8 +615,8 @@ main(int argc, char **argv)
 		/* Loop 0 takes over the main thread's handle. */
 		if (k == 0)
 			al->store = the_node.store;
-		else if (store_sqlite_open(path, &al->store, err,
-					   sizeof(err)) != 0) {
+		else if (store_open(&the_node.spec, &al->store, err,
+				      sizeof(err)) != 0) {
 			fprintf(stderr, "vigild: %s\n", err);
 			return 2;
 		}
@@ -609,9 +624,8 @@ main(int argc, char **argv)
 	if (worker_path(wpath, sizeof(wpath)) != 0)
 		fatal("cannot set up analysis");
 	snprintf(tmproot, sizeof(tmproot), "%s/tmp", the_node.cfg.data_dir);
-	memcpy(dbpath, path, sizeof(dbpath));
 	memset(&acfg, 0, sizeof(acfg));
-	acfg.db_path = dbpath;
+	acfg.store = &the_node.spec;
 	acfg.samples = samples;
 	acfg.worker_path = wpath;
 	/* The configured rules, else the default ones; the workers load the
@@ -653,7 +667,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	memset(&rcfg, 0, sizeof(rcfg));
-	rcfg.db_path = dbpath;
+	rcfg.store = &the_node.spec;
 	rcfg.samples = samples;
 	rcfg.worker_path = wpath;
 	rcfg.tmp_root = tmproot;
@@ -663,7 +677,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "vigild: retro-hunt: %s\n", err);
 		return 2;
 	}
-	if (ingest_start(dbpath, samples, nfds, the_node.n_loops, &ingest, err,
+	if (ingest_start(&the_node.spec, samples, nfds, the_node.n_loops, &ingest, err,
 			 sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
@@ -764,6 +778,8 @@ main(int argc, char **argv)
 	the_node.analysis = NULL;
 	activerules_free(the_node.rules);
 	the_node.rules = NULL;
+	regionfeed_close(the_node.feed);
+	the_node.feed = NULL;
 	for (unsigned k = 0; k < the_node.n_loops; k++) {
 		struct api_loop *al = &the_node.loops[k];
 

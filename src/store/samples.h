@@ -87,6 +87,12 @@ struct samples_keysrc {
 	void *ctx;
 };
 
+/* Opens the sample store kept in PostgreSQL, in the cluster dsn names,
+ * with the records sealed through src (samples.c). */
+int samples_open_pg(const char *dsn, const struct samples_keysrc *src,
+		    struct samples **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /*
  * Loads the sample key of the store at dir (created, mode 0700, if
  * missing) from key_path, generating it (mode 0600) if missing and the

@@ -10,6 +10,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+int
+store_open(const struct store_spec *sp, struct store **out, char *err,
+	   size_t errlen)
+{
+	if (sp->backend == STORE_POSTGRES)
+		return store_pg_open(sp->dsn, sp->owner, sp->job_lease_ms, out,
+				     err, errlen);
+	return store_sqlite_open(sp->path, out, err, errlen);
+}
+
+int
+store_open_writer(const struct store_spec *sp, struct store **out, char *err,
+		  size_t errlen)
+{
+	if (sp->backend == STORE_POSTGRES)
+		return store_pg_open(sp->dsn, sp->owner, sp->job_lease_ms, out,
+				     err, errlen);
+	return store_sqlite_open_writer(sp->path, out, err, errlen);
+}
+
 void
 client_clear(struct client *c)
 {

@@ -329,6 +329,33 @@ struct store {
 	char err[256]; /* why the last failed operation failed; for logs */
 };
 
+/* Where a node's store is (its [store] section), for store_open(). */
+struct store_spec {
+	enum store_backend backend;
+	char path[1024]; /* sqlite: the database file */
+	char dsn[1024];  /* postgres: libpq's DSN (PG_DSN_MAX) */
+	/* postgres: this node's name on the jobs it claims (leases), unique
+	 * among the region's live nodes ("<site>/<host>/<pid>"). */
+	char owner[64];
+	unsigned job_lease_ms; /* postgres: a claim's lease; 0: 30000 */
+};
+
+/* Opens sp's backend: store_sqlite_open() or store_pg_open(). */
+int store_open(const struct store_spec *sp, struct store **out, char *err,
+	       size_t errlen);
+
+/* The handle that writes the most: store_sqlite_open_writer() for
+ * SQLite, store_pg_open() for PostgreSQL. */
+int store_open_writer(const struct store_spec *sp, struct store **out,
+		      char *err, size_t errlen);
+
+/* Opens the PostgreSQL backend (store_pg.c) on the primary dsn names,
+ * claiming jobs as owner with leases of job_lease_ms (0: 30000); the
+ * schema is migrated first (pg.h). Returns 0 and *out, or a negative VG_E*
+ * code with a message in err. */
+int store_pg_open(const char *dsn, const char *owner, unsigned job_lease_ms,
+		  struct store **out, char *err, size_t errlen);
+
 /* Opens the SQLite backend on the database file at path (created with
  * mode 0600 if missing, WAL mode, schema migrated). Returns 0 and *out,
  * or a negative VG_E* code with a message in err. */
