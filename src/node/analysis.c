@@ -67,6 +67,12 @@ struct analysis {
 	_Atomic unsigned queued_generation;
 	unsigned n_slots;
 	struct slot slot[ANALYSIS_MAX_SLOTS];
+	/* On PostgreSQL: the thread that renews this node's job leases, so
+	 * that only a node that stopped renewing (it died, or lost the
+	 * cluster) has its jobs taken over by another. */
+	pthread_t lease_thread;
+	struct store *lease_store;
+	_Atomic uint64_t lease_renewals, lease_failures;
 };
 
 /* Hands a changed sample to the event loop. */
@@ -801,6 +807,50 @@ slot_main(void *arg)
 	return NULL;
 }
 
+/* Renews the leases of every job this node analyses three times a
+ * lease, until the analysis stops. A renewal that fails (the store is
+ * lost) is tried again at the next turn; if the lease runs out meanwhile,
+ * another node takes the job over and this node's result is refused
+ * (job_finish: VG_EINVAL), which the slot logs and drops. */
+static void *
+lease_main(void *arg)
+{
+	struct analysis *a = arg;
+	unsigned every = (a->store.job_lease_ms ? a->store.job_lease_ms
+						: 30000) / 3;
+
+	pthread_mutex_lock(&a->mu);
+	while (!a->stopping) {
+		struct timespec ts;
+		uint64_t n = 0;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += every / 1000;
+		ts.tv_nsec += (long)(every % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!a->stopping &&
+		       pthread_cond_timedwait(&a->cv, &a->mu, &ts) == 0)
+			;
+		if (a->stopping)
+			break;
+		pthread_mutex_unlock(&a->mu);
+		if (a->lease_store->ops->job_lease_renew(a->lease_store, &n) ==
+		    0)
+			a->lease_renewals += n;
+		else {
+			a->lease_failures++;
+			log_event(LOG_WARN, "lease_renew_failed", "err=\"%s\"",
+				  a->lease_store->err);
+		}
+		pthread_mutex_lock(&a->mu);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
 int
 analysis_start(const struct analysis_config *cfg, struct analysis **out,
 	       char *err, size_t errlen)
@@ -849,6 +899,12 @@ analysis_start(const struct analysis_config *cfg, struct analysis **out,
 			goto fail;
 		}
 	}
+	if (a->store.backend == STORE_POSTGRES) {
+		if (store_open(&a->store, &a->lease_store, err, errlen) != 0)
+			goto fail;
+		if (pthread_create(&a->lease_thread, NULL, lease_main, a) != 0)
+			fatal("cannot start the lease thread");
+	}
 	for (i = 0; i < a->n_slots; i++)
 		if (pthread_create(&a->slot[i].thread, NULL, slot_main,
 				   &a->slot[i]) != 0)
@@ -859,6 +915,8 @@ fail:
 	for (i = 0; i < a->n_slots; i++)
 		if (a->slot[i].store != NULL)
 			a->slot[i].store->ops->close(a->slot[i].store);
+	if (a->lease_store != NULL)
+		a->lease_store->ops->close(a->lease_store);
 	free(a->worker_path);
 	free(a->rules_dir);
 	free(a);
@@ -877,6 +935,10 @@ analysis_stop(struct analysis *a)
 	for (unsigned i = 0; i < a->n_slots; i++) {
 		pthread_join(a->slot[i].thread, NULL);
 		a->slot[i].store->ops->close(a->slot[i].store);
+	}
+	if (a->lease_store != NULL) {
+		pthread_join(a->lease_thread, NULL);
+		a->lease_store->ops->close(a->lease_store);
 	}
 	free(a->done);
 	free(a->worker_path);

@@ -197,6 +197,10 @@ struct store_ops {
 	 * for a job that is not being analysed (finished or requeued). */
 	/* Jobs and rescans analysing -> queued, at start. */
 	int (*job_requeue_stale)(struct store *s);
+	/* Extends the lease of every job and rescan this handle's owner
+	 * is analysing (PostgreSQL: store_spec's owner and job_lease_ms);
+	 * *renewed says how many. SQLite has no leases: 0 and none. */
+	int (*job_lease_renew)(struct store *s, uint64_t *renewed);
 	/* Counts the jobs waiting to be analysed (for metrics). */
 	int (*jobs_queued)(struct store *s, uint64_t *n);
 	/* Re-analysis. generation names the rules the node analyses with
