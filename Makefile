@@ -63,6 +63,7 @@ bench: deps all
 	bench/scan.sh
 	bench/node.sh
 	bench/edge.sh
+	bench/region.sh
 
 reproducible-check: deps
 	scripts/reproducible-check

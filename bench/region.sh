@@ -1,0 +1,277 @@
+#!/bin/sh
+# bench/region.sh - a region on two sites: vigild on PostgreSQL with a
+# synchronous standby, against pgbench on the same clusters and against
+# vigild on SQLite, in one run.
+#
+#   bench/region.sh [RUNS]
+#
+# RUNS defaults to 3; every figure is the median of RUNS. The clusters
+# (tests/pg/pglib.sh) are made once: zrh1 the primary and zrh2 its
+# synchronous streaming standby (synchronous_commit = on, fsync on), on
+# loopback, so a commit waits for the standby's flush as it would across
+# sites, minus the network's round trip. Each run measures, each vigild on
+# a fresh data directory and a fresh database, two analysis workers, rate
+# limits too high to throttle:
+#
+#   1. single-row INSERT transactions/s with pgbench -c16 and -c64 (-j2,
+#      -T10), the anchor: what the cluster commits one row at a time;
+#   2. durable 4 KiB submissions (each a new sample), wrk -t2 -c16 and
+#      -c64 -d10s, on PostgreSQL and on SQLite;
+#   3. log appends (POST /v1/admin/log?type=statement, each a distinct
+#      entry), wrk -t2 -c64 -d10s, entries/s, on PostgreSQL and on SQLite;
+#   4. POST /v1/lookup of 1,000 hashes after 300 samples were submitted
+#      and analysed, wrk -t2 -c16 -d10s, hashes/s, on PostgreSQL and on
+#      SQLite, against redis-benchmark -t get -P 16;
+#   5. failover: tests/integration/test-region-failover.sh, the time from
+#      the SIGKILL of zrh1 (its PostgreSQL and its vigild) to the first
+#      202 at zrh2.
+#
+# Needs wrk, redis-server, redis-benchmark (scripts/install-deps bench),
+# PostgreSQL 15 with pgbench (scripts/install-deps), and a built tree.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+runs=${1:-3}
+vigild=${VIGILD:-$top/build/vigild}
+py=/usr/bin/python3
+client=$top/bench/client.py
+LC_ALL=C
+export LC_ALL
+unset VIGIL_RULES_DIR
+VIGIL_SOURCE_DIR=$top
+. "$top/tests/pg/pglib.sh"
+
+for t in wrk redis-server redis-cli redis-benchmark "$py"; do
+	command -v "$t" >/dev/null || {
+		echo "bench: $t is missing (scripts/install-deps bench)" >&2
+		exit 2
+	}
+done
+pgbin=$(pg_bindir) || exit 2
+[ -x "$vigild" ] || { echo "bench: $vigild is missing (make)" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-region.XXXXXXXX")
+chmod 0755 "$tmp"
+node_pid='' redis_pid=''
+stop_pid() {
+	kill -"${2:-TERM}" "$1" 2>/dev/null || true
+	k=0
+	while [ $k -lt 200 ] && kill -0 "$1" 2>/dev/null; do
+		k=$((k + 1))
+		sleep 0.1
+		[ $((k % 20)) -ne 0 ] || kill -"${2:-TERM}" "$1" 2>/dev/null || true
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+cleanup() {
+	for p in $node_pid $redis_pid; do
+		stop_pid "$p"
+	done
+	pg_stop "$tmp/zrh1" immediate
+	pg_stop "$tmp/zrh2" immediate
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+results=$tmp/results
+: >"$results"
+put() { echo "$1 $2" >>"$results"; }
+
+# ---- the clusters ---------------------------------------------------------------------------
+p1=$("$py" "$client" free_port)
+p2=$("$py" "$client" free_port)
+pg_init "$tmp/zrh1" "$p1" zrh1
+pg_start "$tmp/zrh1"
+pg_createdb "$tmp/zrh1" >/dev/null
+pg_standby "$tmp/zrh1" "$tmp/zrh2" "$p2" zrh2
+pg_sync "$tmp/zrh1" zrh2 on
+dsn="host=127.0.0.1,127.0.0.1 port=$p1,$p2 dbname=vigil user=vigil target_session_attrs=read-write"
+
+fresh_db() {
+	pg_psql "$tmp/zrh1" -c "DROP DATABASE IF EXISTS vigil WITH (FORCE)" \
+		-c "CREATE DATABASE vigil OWNER vigil" >/dev/null
+}
+
+# ---- wrk scripts ----------------------------------------------------------------------------
+cat >"$tmp/lookup.lua" <<'LUA'
+function init(args)
+	local f = assert(io.open(args[1], "rb"))
+	wrk.body = f:read("*a")
+	f:close()
+	wrk.method = "POST"
+	wrk.headers["Content-Type"] = "application/json"
+end
+LUA
+cat >"$tmp/submit.lua" <<'LUA'
+local threads = 0
+function setup(thread)
+	threads = threads + 1
+	thread:set("tid", threads)
+end
+function init(args)
+	nonce = args[1]
+	n = 0
+	filler = string.rep("vigil benchmark sample. ", 200)
+	wrk.method = "POST"
+	wrk.headers["Content-Type"] = "application/octet-stream"
+end
+function request()
+	n = n + 1
+	local head = string.format("%s %d %d\n", nonce, tid, n)
+	return wrk.format(nil, nil, nil, head .. string.sub(filler, 1, 4096 - #head))
+end
+LUA
+cat >"$tmp/append.lua" <<'LUA'
+-- POSTs a distinct statement each time: every request is a new entry.
+local threads = 0
+function setup(thread)
+	threads = threads + 1
+	thread:set("tid", threads)
+end
+function init(args)
+	nonce = args[1]
+	n = 0
+	wrk.method = "POST"
+	wrk.headers["Content-Type"] = "text/plain"
+end
+function request()
+	n = n + 1
+	return wrk.format(nil, nil, nil,
+		string.format("benchmark statement %s %d %d", nonce, tid, n))
+end
+LUA
+cat >"$tmp/insert.sql" <<'SQL'
+\set r random(1, 1000000000)
+INSERT INTO bench_rows (v) VALUES (:r);
+SQL
+
+# start_node NAME BACKEND: vigild on a fresh data directory (and, for
+# postgres, a fresh database); sets $node_pid, $base, $token, $optoken.
+start_node() {
+	rm -rf "$tmp/${1:?}"
+	mkdir "$tmp/$1"
+	{
+		printf '[node]\nworkers = 2\n[limits]\nrate_per_sec = 10000000\nrate_burst = 10000000\n'
+		if [ "$2" = postgres ]; then
+			fresh_db
+			printf '[store]\nbackend = postgres\ndsn = %s\n' "$dsn"
+		fi
+	} >"$tmp/$1/node.conf"
+	"$vigild" -c "$tmp/$1/node.conf" --listen 127.0.0.1:0 --data "$tmp/$1/var" \
+		>"$tmp/$1/out" 2>"$tmp/$1/err" &
+	node_pid=$!
+	base=
+	i=0
+	while [ $i -lt 300 ] && [ -z "$base" ]; do
+		base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' "$tmp/$1/out")
+		kill -0 "$node_pid" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -n "$base" ] || { echo "bench: vigild did not start:" >&2; tail -5 "$tmp/$1/err" >&2; exit 2; }
+	token=$(curl -sf -X POST --data-binary '{"consent":"files"}' "$base/v1/enroll" |
+		"$py" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+	optoken=$(cat "$tmp/$1/var/operator.token")
+}
+
+stop_node() {
+	stop_pid "$node_pid"
+	node_pid=
+}
+
+wrk_put() {
+	if grep -q 'Non-2xx' "$tmp/wrk.out" ||
+		grep 'Socket errors' "$tmp/wrk.out" | grep -qv 'connect 0, read [0-9]*, write 0, timeout 0'; then
+		echo "bench: wrk saw failed requests ($1):" >&2
+		cat "$tmp/wrk.out" >&2
+		exit 2
+	fi
+	put "$1" "$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")"
+}
+
+pgbench_put() { # KEY CLIENTS
+	pg_psql "$tmp/zrh1" vigil -c "DROP TABLE IF EXISTS bench_rows" \
+		-c "CREATE TABLE bench_rows (id bigserial PRIMARY KEY, v bigint NOT NULL)" >/dev/null
+	"$pgbin/pgbench" -h 127.0.0.1 -p "$p1" -U vigil -n -c "$2" -j 2 -T 10 \
+		-f "$tmp/insert.sql" vigil >"$tmp/pgbench.out" 2>&1
+	put "$1" "$(awk '/^tps = / {print $3}' "$tmp/pgbench.out")"
+}
+
+# ---- the runs -------------------------------------------------------------------------------
+r=0
+while [ $r -lt "$runs" ]; do
+	r=$((r + 1))
+	echo "run $r of $runs"
+	echo "  pgbench single-row inserts"
+	pgbench_put pgbench16 16
+	pgbench_put pgbench64 64
+
+	for backend in postgres sqlite; do
+		echo "  vigild on $backend: submissions"
+		start_node "s16$backend" "$backend"
+		wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$tmp/submit.lua" \
+			"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
+		wrk_put "submit_$backend"
+		stop_node
+		start_node "s64$backend" "$backend"
+		wrk -t2 -c64 -d10s -H "Authorization: Bearer $token" -s "$tmp/submit.lua" \
+			"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
+		wrk_put "submit64_$backend"
+		stop_node
+
+		echo "  vigild on $backend: log appends"
+		start_node "a$backend" "$backend"
+		wrk -t2 -c64 -d10s -H "Authorization: Bearer $optoken" -s "$tmp/append.lua" \
+			"$base/v1/admin/log?type=statement" -- "$(date +%s%N)" >"$tmp/wrk.out"
+		wrk_put "append_$backend"
+		stop_node
+
+		echo "  vigild on $backend: lookups"
+		start_node "l$backend" "$backend"
+		"$py" "$client" populate "$base" "$token" 300 "$tmp/l$backend/lookup" >/dev/null
+		wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$tmp/lookup.lua" \
+			"$base/v1/lookup" -- "$tmp/l$backend/lookup/lookup.json" >"$tmp/wrk.out"
+		wrk_put "lookup_$backend"
+		stop_node
+	done
+
+	echo "  redis-benchmark"
+	rport=$("$py" "$client" free_port)
+	mkdir -p "$tmp/redis"
+	redis-server --port "$rport" --bind 127.0.0.1 --dir "$tmp/redis" --save '' \
+		--appendonly no --daemonize no --logfile "$tmp/redis/log" &
+	redis_pid=$!
+	j=0
+	until [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ]; do
+		j=$((j + 1))
+		[ $j -lt 100 ] || { echo "bench: redis-server did not start" >&2; exit 2; }
+		sleep 0.1
+	done
+	redis-benchmark -p "$rport" -t get -P 16 -q -n 4000000 | tr '\r' '\n' >"$tmp/redis.out"
+	put redis_get "$(awk '/^GET:/ {v = $2} END {print v}' "$tmp/redis.out")"
+	stop_pid "$redis_pid"
+	redis_pid=
+
+	echo "  failover"
+	VIGIL=$top/build/vigil VIGILD=$vigild VIGIL_SOURCE_DIR=$top \
+		sh "$top/tests/integration/test-region-failover.sh" >"$tmp/failover.out" 2>&1 || {
+		echo "bench: the failover test failed:" >&2
+		grep -v '^ok' "$tmp/failover.out" >&2
+		exit 2
+	}
+	put failover_s "$(sed -n 's/^# failover: the first 202 at zrh2 came \([0-9.]*\) s after the kill/\1/p' "$tmp/failover.out")"
+done
+
+cat >"$tmp/cmds" <<EOF
+pgbench16 pgbench -n -c16 -j2 -T10 -f insert.sql (INSERT INTO bench_rows (v) VALUES (:r))
+pgbench64 pgbench -n -c64 -j2 -T10 -f insert.sql
+submit wrk -t2 -c16 -d10s -H 'Authorization: Bearer TOKEN' -s submit.lua http://127.0.0.1:PORT/v1/submissions
+submit64 wrk -t2 -c64 -d10s -H 'Authorization: Bearer TOKEN' -s submit.lua http://127.0.0.1:PORT/v1/submissions
+append wrk -t2 -c64 -d10s -H 'Authorization: Bearer OPERATOR' -s append.lua 'http://127.0.0.1:PORT/v1/admin/log?type=statement'
+lookup wrk -t2 -c16 -d10s -H 'Authorization: Bearer TOKEN' -s lookup.lua http://127.0.0.1:PORT/v1/lookup -- lookup.json
+redis redis-benchmark -t get -P 16 -q -n 4000000
+failover sh tests/integration/test-region-failover.sh
+EOF
+"$py" "$client" region_report "$results" "$tmp/cmds"
