@@ -232,8 +232,10 @@ tx_ready(struct samples_pg *s)
 	/* Numbers are taken outside the transaction's fate: nextval does
 	 * not roll back. */
 	if (s->seg_no == 0 && (rc = take_segment(s)) != 0) {
-		tx_abandon(s);
-		s->lost = false; /* nothing was in it */
+		bool lost = s->lost; /* a loss not yet reported stays */
+
+		tx_abandon(s); /* nothing was in this one */
+		s->lost = lost;
 		return rc;
 	}
 	return 0;
