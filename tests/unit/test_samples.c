@@ -2095,6 +2095,75 @@ test_pg_reopen_takes_new_segment(void **state)
 	expect_content(f, &lb, hb, b, sizeof(b));
 }
 
+/*
+ * A failover (tests/pg/pg-failover-run): the primary stops as in a crash
+ * and its synchronous standby is promoted. Every sample synced before is
+ * there; the transaction in flight is lost, and said so; the writer and
+ * the readers go on against the new primary.
+ */
+#define FAILOVER_SAMPLES 12
+
+static void
+test_pg_failover_loses_nothing_synced(void **state)
+{
+	struct fx *f = *state;
+	const char *cmd = getenv("VIGIL_TEST_PG_FAILOVER");
+	uint8_t *buf[FAILOVER_SAMPLES], x[] = "in flight",
+					y[] = "after the failover";
+	struct sample_loc loc[FAILOVER_SAMPLES], lx, ly;
+	char hex[FAILOVER_SAMPLES][65], hx[65], hy[65], err[512];
+	size_t len[FAILOVER_SAMPLES];
+	int rc;
+
+	if (cmd == NULL || *cmd == '\0')
+		fail_msg("VIGIL_TEST_PG_FAILOVER is not set: run under "
+			 "tests/pg/pg-failover-run");
+	for (size_t i = 0; i < FAILOVER_SAMPLES; i++) {
+		len[i] = i % 4 == 3 ? PG_ROW + 77 * i : 50 * i;
+		buf[i] = malloc(len[i] + 1);
+		assert_non_null(buf[i]);
+		randombytes_buf(buf[i], len[i]);
+		append_sample(f, buf[i], len[i], hex[i], &loc[i]);
+		if (i % 3 == 2)
+			assert_int_equal(samples_sync(f->s), 0);
+	}
+	for (size_t i = 0; i < FAILOVER_SAMPLES; i++)
+		expect_content(f, &loc[i], hex[i], buf[i], len[i]);
+	append_sample(f, x, sizeof(x), hx, &lx);
+
+	assert_int_equal(system(cmd), 0);
+
+	assert_int_equal(samples_sync(f->s), VG_EIO);
+	/* The next batch may find the writer's session gone: then it fails
+	 * cleanly, and the one after works. */
+	sha_hex(y, sizeof(y), hy);
+	rc = samples_append(f->s, hy, y, sizeof(y), &ly);
+	if (rc == 0)
+		rc = samples_sync(f->s);
+	if (rc != 0) {
+		assert_int_equal(rc, VG_EIO);
+		assert_int_equal(samples_append(f->s, hy, y, sizeof(y), &ly),
+				 0);
+		assert_int_equal(samples_sync(f->s), 0);
+	}
+	for (size_t i = 0; i < FAILOVER_SAMPLES; i++) {
+		expect_content(f, &loc[i], hex[i], buf[i], len[i]);
+		free(buf[i]);
+	}
+	expect_content(f, &ly, hy, y, sizeof(y));
+	expect_not_served(f, &lx, hx);
+	/* It is the standby that answers now. */
+	if (pg_reconnect(&f->db, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(sql_i64(f, "SELECT count(*) FROM pg_stat_wal_receiver",
+				 0, NULL),
+			 0);
+	assert_true(sql_i64(f,
+			    "SELECT count(*) FROM pg_settings WHERE name ="
+			    " 'cluster_name' AND setting = 'site2'",
+			    0, NULL) == 1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 #define P(name) cmocka_unit_test_setup_teardown(name, setup_pg, teardown)
 
@@ -2185,12 +2254,18 @@ main(int argc, char **argv)
 		P(test_pg_schema_newer_refused),
 		P(test_pg_reopen_takes_new_segment),
 	};
+	const struct CMUnitTest failover[] = {
+		P(test_pg_failover_loses_nothing_synced),
+	};
 	const char *dsn = getenv("VIGIL_TEST_PG_DSN");
 	bool only_pg = argc > 1 && strcmp(argv[1], "--pg") == 0;
 	int rc = 0;
 
 	if (sodium_init() < 0)
 		return 1;
+	if (argc > 1 && strcmp(argv[1], "--pg-failover") == 0)
+		return cmocka_run_group_tests_name("samples_pg_failover",
+						   failover, NULL, NULL) != 0;
 	/* With --pg the PostgreSQL tests run whatever the environment says,
 	 * and fail without a server; plainly, the files' tests run, and
 	 * PostgreSQL's too when a (scratch: every test empties it) database
