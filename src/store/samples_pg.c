@@ -109,11 +109,12 @@ struct samples_pg {
 	struct samples base;
 	char dsn[PG_DSN_MAX + 1];
 
-	/* The writer's: its session, whether a transaction is open,
-	 * whether the records of the last one were lost (the next sync
-	 * says so), and the segment (seg_no 0: take a new one). */
+	/* The writer's: its session, whether a transaction is open and
+	 * holds records, whether the records of the last one were lost
+	 * (the next sync says so), and the segment (seg_no 0: take a new
+	 * one). */
 	struct pg w;
-	bool in_tx, lost;
+	bool in_tx, dirty, lost;
 	uint64_t seg_no, seg_size;
 	/* Rows not yet sent: their bytes, plen of ROW_MAX * 2, and where
 	 * each goes. */
@@ -166,9 +167,10 @@ tx_abandon(struct samples_pg *s)
 	/* After a failed COMMIT the server has already ended it. */
 	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
 		(void)pg_cmd(&s->w, NULL, 0, "ROLLBACK");
-	if (s->in_tx)
+	if (s->dirty)
 		s->lost = true;
 	s->in_tx = false;
+	s->dirty = false;
 	s->seg_no = 0;
 	s->seg_size = 0;
 	s->plen = 0;
@@ -232,10 +234,7 @@ tx_ready(struct samples_pg *s)
 	/* Numbers are taken outside the transaction's fate: nextval does
 	 * not roll back. */
 	if (s->seg_no == 0 && (rc = take_segment(s)) != 0) {
-		bool lost = s->lost; /* a loss not yet reported stays */
-
-		tx_abandon(s); /* nothing was in this one */
-		s->lost = lost;
+		tx_abandon(s);
 		return rc;
 	}
 	return 0;
@@ -401,7 +400,7 @@ pgs_append(struct samples *base, const uint8_t sha[32], const void *buf,
 		 * here, and the next one takes its place. */
 		if (s->rec_sent || rc == VG_EIO) {
 			tx_abandon(s);
-			return rc == VG_EIO ? rc : VG_EIO;
+			return VG_EIO;
 		}
 		s->plen = plen0;
 		s->nrows = nrows0;
@@ -412,6 +411,7 @@ pgs_append(struct samples *base, const uint8_t sha[32], const void *buf,
 	loc->offset = s->seg_size;
 	loc->length = rec;
 	s->seg_size += rec;
+	s->dirty = true;
 	return 0;
 }
 
@@ -441,6 +441,7 @@ pgs_sync(struct samples *base)
 		return VG_EIO;
 	}
 	s->in_tx = false;
+	s->dirty = false;
 	return 0;
 }
 
