@@ -1,13 +1,14 @@
 /*
- * samples.c - the encrypted sample store in segment files; see samples.h.
+ * samples.c - the encrypted sample store's record and key; see samples.h.
  *
- * Owns the store's root directory descriptor, its key source (and, when
- * opened with samples_open(), the sample key itself: a struct samples_key
- * in sodium_malloc'd memory, read-only once loaded, wiped by
- * samples_key_free), the fetched SHA-256 implementation, and the writer's
- * state: the open segment, its number and size. Readers use only the
- * first three, which samples_open fixes, so they share one struct samples
- * with the writer.
+ * Owns what is the same whichever backend holds the records
+ * (samples_impl.h): the record format, sealing a sample into a record and
+ * verifying one read back, the checks on names and locations made before
+ * a backend is asked, the sample key (a struct samples_key in
+ * sodium_malloc'd memory, read-only once loaded, wiped by
+ * samples_key_free) and its key file, and the public functions, which
+ * pass each call on to the backend's table (samples_file.c: segment
+ * files; samples_pg.c: PostgreSQL).
  *
  * Record format, version 2 (integers big-endian):
  *
@@ -44,13 +45,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/hex.h"
 #include "common/xmalloc.h"
+#include "store/samples_impl.h"
 
 #define MAGIC      "VGS2"
 #define MAGIC_LEN  4
@@ -62,10 +63,6 @@
 #define CHUNK_OVER (4 + SS_ABYTES) /* length prefix + tag and MAC */
 #define TAG_MSG    crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 #define TAG_FINAL  crypto_secretstream_xchacha20poly1305_TAG_FINAL
-/* "%016llu.seg" */
-#define SEG_NAME_LEN 20
-#define SEG_DIGITS   16
-#define SEG_SUFFIX   ".seg"
 
 _Static_assert(KEY_LEN == 32, "the key file holds 32 bytes");
 _Static_assert(SAMPLES_CHUNK + SS_ABYTES <= UINT32_MAX, "length prefix");
@@ -73,32 +70,6 @@ _Static_assert(SAMPLES_CHUNK + SS_ABYTES <= UINT32_MAX, "length prefix");
 struct samples_key {
 	unsigned char *key; /* sodium_malloc'd, KEY_LEN bytes, read-only */
 };
-
-struct samples {
-	int root; /* O_DIRECTORY descriptor of the store */
-	struct samples_keysrc src;
-	struct samples_key *own; /* samples_open()'s key, or NULL */
-	EVP_MD *sha256;
-	/* The writer's: the open segment (-1: none yet, or abandoned), its
-	 * number, its size, and whether it holds unsynced records. */
-	int seg_fd;
-	uint64_t seg_no, seg_size;
-	bool seg_dirty;
-	/* Records appended since the last sync were lost with an abandoned
-	 * segment: the next samples_sync() must say so. */
-	bool seg_lost;
-	uint8_t *scratch; /* one chunk with its length prefix */
-	/* Records appended but not yet written: wlen bytes that belong at
-	 * offset wat of the open segment (wat + wlen == seg_size). A batch
-	 * of small records goes out in one write at samples_sync(). */
-	uint8_t *wbuf;
-	size_t wlen, wcap;
-	uint64_t wat;
-};
-
-/* Records up to this size are gathered in wbuf, which is written out
- * when it reaches it; larger ones are written as they are encrypted. */
-#define WBUF_MAX (1u << 20)
 
 /* Parses exactly 64 lowercase hex digits: the store's names are
  * canonical, so "ABCD..." and "abcd..." must not be two samples. */
@@ -158,309 +129,91 @@ sha256(const struct samples *s, const void *buf, size_t len, uint8_t out[32])
 	return 0;
 }
 
-/* Maps an openat() failure on a store path to a VG_E* code. */
-static int
-open_errno(void)
-{
-	switch (errno) {
-	case ENOENT:
-	case ENOTDIR: return VG_ENOENT;
-	case ELOOP: return VG_ETYPE; /* a symlink where the store has none */
-	default: return VG_EIO;
-	}
-}
-
-/* Parses a segment file name; false for anything else in the directory. */
-static bool
-parse_seg_name(const char *name, uint64_t *no)
-{
-	uint64_t v = 0;
-
-	if (strlen(name) != SEG_NAME_LEN ||
-	    strcmp(name + SEG_DIGITS, SEG_SUFFIX) != 0)
-		return false;
-	for (int i = 0; i < SEG_DIGITS; i++) {
-		if (name[i] < '0' || name[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(name[i] - '0');
-	}
-	*no = v;
-	return v > 0;
-}
-
-static void
-seg_name(uint64_t no, char out[SEG_NAME_LEN + 1])
-{
-	snprintf(out, SEG_NAME_LEN + 1, "%016llu" SEG_SUFFIX,
-		 (unsigned long long)no);
-}
-
-/*
- * Lists the store directory: *last is the highest segment number found
- * (0: none), *used whether anything at all is there. Returns 0 or VG_EIO.
- */
-static int
-scan_dir(int root, uint64_t *last, bool *used)
-{
-	struct dirent *de;
-	int fd;
-	DIR *d;
-
-	*last = 0;
-	*used = false;
-	/* A fresh open file description, not dup(): readdir moves the
-	 * offset. */
-	if ((fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return VG_EIO;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return VG_EIO;
-	}
-	while ((de = readdir(d)) != NULL) {
-		uint64_t no;
-
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		*used = true;
-		if (parse_seg_name(de->d_name, &no) && no > *last)
-			*last = no;
-	}
-	closedir(d);
-	return 0;
-}
-
 uint64_t
 samples_record_size(uint64_t len)
 {
 	return REC_HDR + chunk_count(len) * CHUNK_OVER + len;
 }
 
-/* Closes the open segment; its unsynced records, if any, are lost to the
- * caller (who was told so by a failed samples_sync or append). */
-static void
-seg_abandon(struct samples *s)
+int
+samples_base_init(struct samples *base, const struct samples_ops *ops,
+		  const struct samples_keysrc *src, char *err, size_t errlen)
 {
-	if (s->seg_fd >= 0)
-		close(s->seg_fd);
-	if (s->seg_dirty)
-		s->seg_lost = true;
-	s->seg_fd = -1;
-	s->seg_dirty = false;
-	s->wlen = 0;
-}
-
-/* Writes out the gathered records; VG_EIO (the caller abandons the
- * segment) if that fails. */
-static int
-wbuf_flush(struct samples *s)
-{
-	int rc;
-
-	if (s->wlen == 0)
-		return 0;
-	rc = io_pwrite_all(s->seg_fd, s->wbuf, s->wlen, s->wat);
-	s->wat += s->wlen;
-	s->wlen = 0;
-	return rc;
-}
-
-/*
- * Makes sure a segment with room for need more bytes is open: the first
- * append after open, after an abandoned segment, or once the current one
- * is full starts the next segment. A new segment's directory entry is
- * made durable before any record in it can be referred to.
- */
-static int
-seg_ready(struct samples *s, uint64_t need)
-{
-	char name[SEG_NAME_LEN + 1];
-	int fd;
-
-	if (s->seg_fd >= 0 &&
-	    (s->seg_size == 0 || s->seg_size + need <= SAMPLES_SEGMENT_MAX))
-		return 0;
-	if (s->seg_fd >= 0) {
-		/* Full: what is in it must be durable before it is closed,
-		 * since samples_sync only flushes the open segment. */
-		if (s->seg_dirty &&
-		    (wbuf_flush(s) != 0 || io_fdatasync(s->seg_fd) != 0)) {
-			seg_abandon(s);
-			return VG_EIO;
-		}
-		s->seg_dirty = false;
-		seg_abandon(s);
-	}
-	/* The number is used up whatever happens next: a file left by a
-	 * failed attempt (or put there by someone else) is skipped, not
-	 * retried forever. */
-	s->seg_no++;
-	seg_name(s->seg_no, name);
-	fd = openat(s->root, name,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return VG_EIO;
-	if (io_fsync(s->root) != 0) {
-		close(fd);
-		return VG_EIO;
-	}
-	s->seg_fd = fd;
-	s->seg_size = 0;
+	base->ops = ops;
+	base->src = *src;
+	if (sodium_init() < 0)
+		return vg_fail(err, errlen, VG_ELIB,
+			       "libsodium failed to initialise");
+	if ((base->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		return vg_fail(err, errlen, VG_ELIB, "OpenSSL has no SHA-256");
+	base->scratch = xmalloc(4 + SAMPLES_CHUNK + SS_ABYTES);
 	return 0;
 }
 
+void
+samples_base_free(struct samples *base)
+{
+	samples_key_free(base->own);
+	base->own = NULL;
+	EVP_MD_free(base->sha256);
+	base->sha256 = NULL;
+	free(base->scratch);
+	base->scratch = NULL;
+}
+
 int
-samples_append(struct samples *s, const char *sha256_hex, const void *buf,
-	       size_t len, struct sample_loc *loc)
+samples_rec_seal(struct samples *s, const uint8_t sha[32], const uint8_t *buf,
+		 size_t len, samples_put_fn put, void *ctx)
 {
 	crypto_secretstream_xchacha20poly1305_state st;
-	uint8_t want[32], got[32], hdr[REC_HDR], *out = NULL;
-	const uint8_t *p = buf;
-	uint64_t rec, at;
+	uint8_t hdr[REC_HDR], *c = s->scratch;
 	size_t off = 0;
-	bool gather;
 	int rc;
 
-	if (parse_hex(sha256_hex, want) != 0 || (buf == NULL && len > 0) ||
-	    loc == NULL)
-		return VG_EINVAL;
-	if (len > SAMPLES_MAX_SIZE)
-		return VG_ELIMIT;
-	if ((rc = sha256(s, buf, len, got)) != 0)
-		return rc;
-	if (memcmp(want, got, sizeof(want)) != 0)
-		return VG_EINVAL;
-	rec = samples_record_size(len);
-	if ((rc = seg_ready(s, rec)) != 0)
-		return rc;
-	at = s->seg_size;
-	gather = rec <= WBUF_MAX;
-	if (gather) {
-		if (s->wlen == 0)
-			s->wat = at;
-		if (s->wcap - s->wlen < rec) {
-			s->wcap = s->wlen + rec > 2 * s->wcap ? s->wlen + rec
-							      : 2 * s->wcap;
-			s->wbuf = xreallocarray(s->wbuf, s->wcap, 1);
-		}
-		out = s->wbuf + s->wlen;
-	} else if (wbuf_flush(s) != 0) {
-		/* Records gathered before this one are lost with it. */
-		seg_abandon(s);
-		return VG_EIO;
-	}
-
 	memcpy(hdr, MAGIC, MAGIC_LEN);
-	memcpy(hdr + MAGIC_LEN, want, 32);
+	memcpy(hdr + MAGIC_LEN, sha, 32);
 	put_be64(hdr + MAGIC_LEN + 32, (uint64_t)len);
 	if ((rc = s->src.seal_init(s->src.ctx, &st, hdr + AD_LEN)) != 0) {
 		sodium_memzero(&st, sizeof(st));
 		return rc;
 	}
-	if (gather)
-		memcpy(out, hdr, sizeof(hdr));
-	else
-		rc = io_pwrite_all(s->seg_fd, hdr, sizeof(hdr), at);
-	at += sizeof(hdr);
+	rc = put(ctx, hdr, sizeof(hdr));
 	while (rc == 0) {
 		size_t n =
 			len - off < SAMPLES_CHUNK ? len - off : SAMPLES_CHUNK;
 		bool last = off + n == len;
 		unsigned long long clen = 0;
-		uint8_t *c = gather ? out + (at - s->seg_size) : s->scratch;
 
 		if (crypto_secretstream_xchacha20poly1305_push(
-			    &st, c + 4, &clen, n ? p + off : hdr, n, hdr,
+			    &st, c + 4, &clen, n ? buf + off : hdr, n, hdr,
 			    AD_LEN, last ? TAG_FINAL : TAG_MSG) != 0) {
 			rc = VG_ELIB;
 			break;
 		}
 		put_be32(c, (uint32_t)clen);
-		if (!gather)
-			rc = io_pwrite_all(s->seg_fd, c, 4 + (size_t)clen, at);
-		at += 4 + clen;
+		rc = put(ctx, c, 4 + (size_t)clen);
 		off += n;
 		if (last)
 			break;
 	}
 	sodium_memzero(&st, sizeof(st));
-	/* On failure the size does not move: the next record overwrites
-	 * whatever part of this one reached the file (or the buffer). */
-	if (rc != 0)
-		return rc;
-	if (gather)
-		s->wlen += rec;
-	loc->segment = s->seg_no;
-	loc->offset = s->seg_size;
-	loc->length = rec;
-	s->seg_size += rec;
-	s->seg_dirty = true;
-	if (s->wlen >= WBUF_MAX && wbuf_flush(s) != 0) {
-		/* This record and those gathered with it are lost: the next
-		 * samples_sync() says so. */
-		seg_abandon(s);
-		return VG_EIO;
-	}
-	return 0;
+	return rc;
 }
 
 int
-samples_sync(struct samples *s)
-{
-	if (s->seg_lost) {
-		s->seg_lost = false;
-		return VG_EIO;
-	}
-	if (s->seg_fd < 0 || !s->seg_dirty)
-		return 0;
-	/* A failed sync gives the segment up (fileio.h says why). */
-	if (wbuf_flush(s) != 0 || io_fdatasync(s->seg_fd) != 0) {
-		seg_abandon(s);
-		s->seg_lost = false;
-		return VG_EIO;
-	}
-	s->seg_dirty = false;
-	return 0;
-}
-
-int
-samples_read(struct samples *s, const struct sample_loc *loc,
-	     const char *sha256_hex, uint8_t **out, size_t *len)
+samples_rec_open(struct samples *s, const struct sample_loc *loc,
+		 const uint8_t want[32], samples_get_fn get, void *ctx,
+		 uint8_t **out, size_t *len)
 {
 	crypto_secretstream_xchacha20poly1305_state st;
-	uint8_t want[32], got[32], hdr[REC_HDR], *c = NULL, *p = NULL;
-	char name[SEG_NAME_LEN + 1];
-	uint64_t plen = 0, k, at, off = 0;
+	uint8_t got[32], hdr[REC_HDR], *c = NULL, *p = NULL;
+	uint64_t plen = 0, k, at = 0, off = 0;
 	bool have_state = false;
-	struct stat sb;
-	int fd, rc;
+	int rc;
 
 	*out = NULL;
 	*len = 0;
-	if (parse_hex(sha256_hex, want) != 0 || loc == NULL ||
-	    loc->segment == 0 || loc->segment > 9999999999999999ULL)
-		return VG_EINVAL;
-	if (loc->length < samples_record_size(0) ||
-	    loc->length > samples_record_size(SAMPLES_MAX_SIZE) ||
-	    loc->offset > (uint64_t)INT64_MAX - loc->length)
-		return VG_ECORRUPT;
-	seg_name(loc->segment, name);
-	fd = openat(s->root, name,
-		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return open_errno();
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return VG_ETYPE;
-	}
-	/* A record the segment does not hold whole is truncated: known
-	 * before its claimed length is allocated (up to SAMPLES_MAX_SIZE). */
-	if ((uint64_t)sb.st_size < loc->offset + loc->length) {
-		close(fd);
-		return VG_ECORRUPT;
-	}
-	at = loc->offset;
-	if ((rc = io_pread_all(fd, hdr, sizeof(hdr), at)) != 0)
+	if ((rc = get(ctx, at, hdr, sizeof(hdr))) != 0)
 		goto out;
 	at += sizeof(hdr);
 	/* The header must name this sample, and its length must be the
@@ -490,16 +243,16 @@ samples_read(struct samples *s, const struct sample_loc *loc,
 		unsigned char tag = 0xff;
 		uint32_t clen;
 
-		if ((rc = io_pread_all(fd, c, 4, at)) != 0)
+		if ((rc = get(ctx, at, c, 4)) != 0)
 			goto out;
 		/* Exactly the expected length, which is also within the
-		 * buffer. */
+		 * buffer and the location (whose length fixed plen). */
 		clen = get_be32(c);
 		if (clen != n + SS_ABYTES) {
 			rc = VG_ECORRUPT;
 			goto out;
 		}
-		if ((rc = io_pread_all(fd, c + 4, clen, at + 4)) != 0)
+		if ((rc = get(ctx, at + 4, c + 4, clen)) != 0)
 			goto out;
 		at += 4 + (uint64_t)clen;
 		if (crypto_secretstream_xchacha20poly1305_pull(
@@ -515,7 +268,7 @@ samples_read(struct samples *s, const struct sample_loc *loc,
 	 * the writer or a reused key would show up here. */
 	if ((rc = sha256(s, p, (size_t)plen, got)) != 0)
 		goto out;
-	if (memcmp(want, got, sizeof(want)) != 0) {
+	if (memcmp(want, got, sizeof(got)) != 0) {
 		rc = VG_ECORRUPT;
 		goto out;
 	}
@@ -537,8 +290,62 @@ out:
 		free(p);
 	}
 	free(c);
-	close(fd);
 	return rc;
+}
+
+int
+samples_append(struct samples *s, const char *sha256_hex, const void *buf,
+	       size_t len, struct sample_loc *loc)
+{
+	uint8_t want[32], got[32];
+	int rc;
+
+	if (parse_hex(sha256_hex, want) != 0 || (buf == NULL && len > 0) ||
+	    loc == NULL)
+		return VG_EINVAL;
+	if (len > SAMPLES_MAX_SIZE)
+		return VG_ELIMIT;
+	if ((rc = sha256(s, buf, len, got)) != 0)
+		return rc;
+	if (memcmp(want, got, sizeof(want)) != 0)
+		return VG_EINVAL;
+	return s->ops->append(s, want, buf, len, loc);
+}
+
+int
+samples_sync(struct samples *s)
+{
+	return s->ops->sync(s);
+}
+
+int
+samples_read(struct samples *s, const struct sample_loc *loc,
+	     const char *sha256_hex, uint8_t **out, size_t *len)
+{
+	uint8_t want[32];
+
+	*out = NULL;
+	*len = 0;
+	if (parse_hex(sha256_hex, want) != 0 || loc == NULL ||
+	    loc->segment == 0 || loc->segment > SAMPLES_SEGMENT_LAST)
+		return VG_EINVAL;
+	/* Known wrong whatever the backend holds: the length no sample's
+	 * record has, an end past what any store can address. */
+	if (loc->length < samples_record_size(0) ||
+	    loc->length > samples_record_size(SAMPLES_MAX_SIZE) ||
+	    loc->offset > (uint64_t)INT64_MAX - loc->length)
+		return VG_ECORRUPT;
+	return s->ops->read(s, loc, want, out, len);
+}
+
+void
+samples_close(struct samples *s)
+{
+	if (s == NULL)
+		return;
+	s->ops->close(s);
+	samples_base_free(s);
+	free(s);
 }
 
 /*
@@ -644,7 +451,7 @@ store_in_use(int root)
 	uint64_t last;
 	bool used;
 
-	return scan_dir(root, &last, &used) != 0 || used;
+	return samples_file_scan(root, &last, &used) != 0 || used;
 }
 
 static int
@@ -799,59 +606,4 @@ samples_open(const char *dir, const char *key_path, struct samples **out,
 	}
 	(*out)->own = k;
 	return 0;
-}
-
-int
-samples_open_keysrc(const char *dir, const struct samples_keysrc *src,
-		    struct samples **out, char *err, size_t errlen)
-{
-	struct samples *s;
-	bool used;
-	int rc;
-
-	*out = NULL;
-	if (sodium_init() < 0) {
-		vg_seterr(err, errlen, "libsodium failed to initialise");
-		return VG_ELIB;
-	}
-	s = xcalloc(1, sizeof(*s));
-	s->root = -1;
-	s->seg_fd = -1;
-	s->src = *src;
-	if ((s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
-		vg_seterr(err, errlen, "OpenSSL has no SHA-256");
-		rc = VG_ELIB;
-		goto out;
-	}
-	if ((rc = io_dir_open(dir, NULL, &s->root, err, errlen)) != 0)
-		goto out;
-	/* Appends go to a new segment after the last one: a tail a crash
-	 * left in it is never written over or read. */
-	if (scan_dir(s->root, &s->seg_no, &used) != 0) {
-		vg_seterr(err, errlen, "%s: cannot list: %s", dir,
-			  strerror(errno));
-		rc = VG_EIO;
-		goto out;
-	}
-	s->scratch = xmalloc(4 + SAMPLES_CHUNK + SS_ABYTES);
-	*out = s;
-	return 0;
-out:
-	samples_close(s);
-	return rc;
-}
-
-void
-samples_close(struct samples *s)
-{
-	if (s == NULL)
-		return;
-	samples_key_free(s->own);
-	seg_abandon(s);
-	free(s->scratch);
-	free(s->wbuf);
-	EVP_MD_free(s->sha256);
-	if (s->root >= 0)
-		close(s->root);
-	free(s);
 }

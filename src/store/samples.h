@@ -1,9 +1,11 @@
 /*
  * samples.h - the regional node's sample store: encrypted at rest,
- * appended to segment files, made durable in groups.
+ * appended to segment files or to PostgreSQL, made durable in groups.
  *
  * Samples are records appended to segment files <dir>/<NNNNNNNNNNNNNNNN>.seg
- * (16 decimal digits, numbered from 1). A record is a libsodium
+ * (16 decimal digits, numbered from 1), or, in a region whose nodes share
+ * a PostgreSQL cluster, to rows of that cluster (samples_open_pg(); the
+ * same records, cut into rows: samples_pg.c). A record is a libsodium
  * secretstream (XChaCha20-Poly1305) under the region's sample key: a
  * header naming the sample's SHA-256 and length, then chunks of at most
  * SAMPLES_CHUNK bytes, the last tagged FINAL; every chunk carries the
@@ -13,12 +15,14 @@
  * as the submission that brought the sample).
  *
  * Durability is grouped: samples_append() writes records, samples_sync()
- * makes everything appended so far durable with one fdatasync(), so that
- * one flush covers a whole batch of submissions. The caller records a
+ * makes everything appended so far durable with one fdatasync() (in
+ * PostgreSQL: one COMMIT of the transaction the appends were made in), so
+ * that one flush covers a whole batch of submissions. The caller records a
  * location only after samples_sync() succeeded, so a location always
  * names a whole record; bytes a crash left after the last sync belong to
- * no location and are never read. A restarted store never appends to an
- * existing segment: it starts a new one, so a torn tail stays where it is.
+ * no location and are never read (in PostgreSQL, they were rolled back).
+ * A restarted store never appends to an existing segment: it starts a new
+ * one, so a torn tail stays where it is.
  *
  * Reading (samples_read) checks the location against the record, verifies
  * every chunk and the final tag before returning any byte: a truncated,
@@ -57,6 +61,10 @@
 #define SAMPLES_MAX_SIZE (4ULL * 1024 * 1024 * 1024)
 /* A segment that has reached this size is closed and a new one started. */
 #define SAMPLES_SEGMENT_MAX (1ULL << 30)
+/* The first segment number the PostgreSQL backend hands out; those of
+ * segment files count up from 1 and never get near it (one per restart or
+ * GiB), so a location names one backend's segment or the other's. */
+#define SAMPLES_PG_SEGMENT_FIRST 1000000000000000ULL
 /* A record's secretstream header, and the key's length. */
 #define SAMPLES_SS_HEADER crypto_secretstream_xchacha20poly1305_HEADERBYTES
 #define SAMPLES_KEY_LEN   crypto_secretstream_xchacha20poly1305_KEYBYTES
@@ -137,6 +145,34 @@ int samples_open_keysrc(const char *dir, const struct samples_keysrc *src,
 			struct samples **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * Opens the store in the PostgreSQL database at dsn (libpq's forms; pg.h),
+ * bringing its "samples" schema up to date (pg_migrate()), with the
+ * records' states from src as samples_open_keysrc() takes them. The writer
+ * takes a segment number of its own (SAMPLES_PG_SEGMENT_FIRST and up,
+ * never one another writer had). Returns 0 and *out, VG_EINVAL (a bad DSN,
+ * a schema newer than this build), or VG_EIO (no primary reachable) with a
+ * message in err.
+ *
+ * The same contract as a segment directory, with these differences:
+ * samples_append() writes into the writer's transaction (begun by the
+ * first append after a sync) and samples_sync() commits it. If either
+ * fails (VG_EIO: a statement, the commit, the connection), the transaction
+ * is rolled back and every record appended since the last successful sync
+ * is gone: the caller must not record their locations. A location read
+ * before its sync, or after its transaction was lost, is VG_ENOENT or
+ * VG_ECORRUPT, never bytes. samples_read() takes one of a few sessions
+ * of its own, waiting while all are busy. A session found lost is
+ * reconnected by the next call, to whichever host of the DSN is the
+ * primary then; a read is retried once on a new session. samples_close()
+ * rolls back what was appended and not synced.
+ */
+int samples_open_pg(const char *dsn, const struct samples_keysrc *src,
+		    struct samples **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Closes the store (the writer's segment or transaction is given up:
+ * unsynced records are lost) and frees s; accepts NULL. */
 void samples_close(struct samples *s);
 
 /*
@@ -166,8 +202,9 @@ int samples_sync(struct samples *s) __attribute__((warn_unused_result));
 /*
  * Decrypts and verifies the sample at loc into a new buffer of *len bytes
  * that the caller frees with free(). VG_ENOENT if the segment does not
- * exist, VG_ECORRUPT if the record is truncated, tampered with, is not
- * the one of sha256_hex, or its plaintext does not hash to sha256_hex.
+ * exist, VG_EIO if it cannot be read (PostgreSQL unreachable), VG_ECORRUPT if
+ * the record is truncated, tampered with, is not the one of sha256_hex, or its
+ * plaintext does not hash to sha256_hex.
  */
 int samples_read(struct samples *s, const struct sample_loc *loc,
 		 const char *sha256_hex, uint8_t **out, size_t *len)

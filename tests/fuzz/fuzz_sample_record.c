@@ -1,7 +1,9 @@
 /*
  * fuzz_sample_record.c - libFuzzer target: reading a sample record of the
  * node's sample store (src/store/samples.c, samples_read()) from a
- * segment file of hostile bytes, through the public API only.
+ * segment file of hostile bytes, through the public API only. The
+ * decoding it reaches, samples_rec_open(), is the one the PostgreSQL
+ * backend reads its rows with too: only where the bytes come from differs.
  *
  * Once per process a store is opened in a private temporary directory
  * with a fixed key (FUZZ_KEY), so that the seeds, records that
