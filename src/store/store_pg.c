@@ -147,7 +147,7 @@ static const char *const steps[] = {
 	"CREATE TABLE jobs ("
 	"  id bigint PRIMARY KEY REFERENCES samples(n),"
 	"  state integer NOT NULL CHECK (state BETWEEN 0 AND 3),"
-	"  attempts integer NOT NULL CHECK (attempts >= 0),"
+	"  attempts bigint NOT NULL CHECK (attempts >= 0),"
 	"  report text,"
 	"  error text,"
 	"  updated bigint NOT NULL,"
@@ -185,7 +185,7 @@ static const char *const steps[] = {
 	"CREATE TABLE rescans ("
 	"  id bigint PRIMARY KEY REFERENCES samples(n),"
 	"  state integer NOT NULL CHECK (state BETWEEN 0 AND 1),"
-	"  attempts integer NOT NULL CHECK (attempts >= 0),"
+	"  attempts bigint NOT NULL CHECK (attempts >= 0),"
 	"  prevalence bigint NOT NULL CHECK (prevalence >= 0),"
 	"  last_seen bigint NOT NULL,"
 	"  lease_owner text,"
@@ -1405,8 +1405,12 @@ sub_done(struct store_pg *s, void *ud, size_t i, int rc)
 	struct sub_batch *b = ud;
 	struct submission_add *it = &b->items[b->ord[i]];
 
-	(void)s;
 	it->rc = rc;
+	/* The foreign key that fails is the client's: the sample was
+	 * upserted by the item's first statement. */
+	if (rc == VG_ENOENT)
+		seterr(s, "submission_add: unknown client %s",
+		       it->sub->client_id);
 	if (rc != 0) {
 		it->new_job = false;
 		it->job = JOB_QUEUED;
