@@ -437,6 +437,10 @@ static const char SQL_REP_FAIL[] =
 	" WHERE x.sha256 = $1 RETURNING x.sha256)"
 	" SELECT sha256, pg_notify('" CHAN_REPUTATION "', sha256) FROM u";
 
+/* The notifications of a transaction (note_changed): one per line of $1. */
+static const char SQL_NOTIFY[] = "SELECT pg_notify('" CHAN_REPUTATION "', p)"
+				 " FROM string_to_table($1, E'\\n') p";
+
 static const char SQL_FP_DECIDE[] =
 	"UPDATE fp_reports SET state = $2, decided = $3, decision = $4"
 	" WHERE state = 0 AND sha256 = $1";
@@ -951,25 +955,6 @@ note_changed(struct store_pg *s, const char *sha256)
 	s->notes[s->notes_len] = '\0';
 }
 
-/* Sends the transaction's notifications, one statement for them all;
- * PostgreSQL delivers them if and when the transaction commits. */
-static int
-notify_changed(struct store_pg *s)
-{
-	const char *p[1];
-	int rc;
-
-	if (s->notes_len == 0)
-		return 0;
-	p[0] = s->notes;
-	rc = q(s, NULL, "notify",
-	       "SELECT pg_notify('" CHAN_REPUTATION "', p)"
-	       " FROM string_to_table($1, E'\\n') p",
-	       1, p);
-	s->notes_len = s->notes_in_payload = 0;
-	return rc;
-}
-
 /*
  * Pipelines. A batch's items go to the server in one libpq pipeline
  * and their results come back in order, so that a batch costs a round
@@ -1044,15 +1029,19 @@ pipe_next(struct store_pg *s)
 	return r;
 }
 
-/* Leaves pipeline mode, reading what is left; false if the session is
- * no longer usable. */
+/* Leaves pipeline mode, reading what is left (after a sync, if what was
+ * sent has none yet, so that the server answers it); false if the
+ * session is no longer usable. */
 static bool
-pipe_end(struct store_pg *s)
+pipe_end(struct store_pg *s, bool unsynced)
 {
 	PGconn *c = s->pg.conn;
 	PGresult *r;
 	int guard = 0;
 
+	if (unsynced && PQstatus(c) == CONNECTION_OK &&
+	    (PQpipelineSync(c) != 1 || pipe_flush(s) != 0))
+		return false;
 	(void)PQsetnonblocking(c, 0);
 	while (PQpipelineStatus(c) != PQ_PIPELINE_OFF &&
 	       PQexitPipelineMode(c) != 1) {
@@ -1080,7 +1069,7 @@ pipe_items(struct store_pg *s, const struct pipe_ops *ops, void *ud, size_t n,
 	PGconn *c = s->pg.conn;
 	struct slot *slots = NULL;
 	size_t nslots, cap, from = 0;
-	bool undo = false;
+	bool undo = false, unsynced = false;
 	int *irc = xcalloc(n ? n : 1, sizeof(int));
 	int rc = 0;
 
@@ -1096,6 +1085,7 @@ pipe_items(struct store_pg *s, const struct pipe_ops *ops, void *ud, size_t n,
 		size_t failed = SIZE_MAX;
 
 		nslots = 0;
+		unsynced = true;
 		if (begin) {
 			if ((rc = pipe_send(s, "BEGIN", 0, NULL)) != 0)
 				goto out;
@@ -1143,6 +1133,7 @@ pipe_items(struct store_pg *s, const struct pipe_ops *ops, void *ud, size_t n,
 			rc = VG_EIO;
 			goto out;
 		}
+		unsynced = false;
 		if ((rc = pipe_flush(s)) != 0)
 			goto out;
 
@@ -1224,13 +1215,74 @@ pipe_items(struct store_pg *s, const struct pipe_ops *ops, void *ud, size_t n,
 		undo = true;
 	}
 out:
-	if (!pipe_end(s) && rc == 0) {
+	if (!pipe_end(s, unsynced) && rc == 0) {
 		seterr(s, "pipeline: %s", PQerrorMessage(c));
 		rc = VG_EIO;
 	}
 	free(slots);
 	free(irc);
 	return rc;
+}
+
+/*
+ * Ends the transaction of a batch: its notifications go first, then,
+ * while the server runs them, barrier (if not NULL) waits for what must
+ * be durable before the commit, then COMMIT, or ROLLBACK if barrier
+ * failed (its code is returned). One round trip, not three.
+ */
+static int
+finish_tx(struct store_pg *s, int (*barrier)(void *ud), void *ud)
+{
+	PGconn *c = s->pg.conn;
+	bool notify = s->notes_len > 0, unsynced = true;
+	const char *p[1] = {s->notes};
+	int rc = 0, brc = 0;
+
+	if (PQenterPipelineMode(c) != 1) {
+		seterr(s, "commit: %s", PQerrorMessage(c));
+		return VG_EIO;
+	}
+	if (notify) {
+		/* Sent now, answered with the COMMIT's sync. */
+		if ((rc = pipe_send(s, SQL_NOTIFY, 1, p)) != 0 ||
+		    (rc = pipe_flush(s)) != 0)
+			goto out;
+	}
+	if (barrier != NULL && (brc = barrier(ud)) != 0)
+		seterr(s,
+		       "submission_add_many: what the rows refer to did not "
+		       "become durable: %s",
+		       vg_strerror(brc));
+	if ((rc = pipe_send(s, brc == 0 ? "COMMIT" : "ROLLBACK", 0, NULL)) !=
+		    0 ||
+	    PQpipelineSync(c) != 1 || (rc = pipe_flush(s)) != 0) {
+		rc = rc != 0 ? rc : VG_EIO;
+		goto out;
+	}
+	unsynced = false;
+	for (int i = notify ? 0 : 1; i < 3; i++) {
+		PGresult *r = pipe_next(s);
+		ExecStatusType st =
+			r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		bool ok =
+			i < 2 ? st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
+			      : st == PGRES_PIPELINE_SYNC;
+
+		if (!ok && rc == 0) {
+			seterr(s, "%s: %s", i == 0 ? "notify" : "commit",
+			       r != NULL ? PQresultErrorMessage(r)
+					 : PQerrorMessage(c));
+			rc = VG_EIO;
+		}
+		PQclear(r);
+	}
+out:
+	s->notes_len = s->notes_in_payload = 0;
+	if (!pipe_end(s, unsynced) && rc == 0) {
+		seterr(s, "commit: %s", PQerrorMessage(c));
+		rc = VG_EIO;
+	}
+	return brc != 0 ? brc : rc;
 }
 
 /* Operations */
@@ -1422,14 +1474,14 @@ sub_done(struct store_pg *s, void *ud, size_t i, int rc)
 
 static const struct pipe_ops sub_ops = {sub_send, sub_take, sub_done};
 
-/* Makes items ready for a pass: no outcome yet, nothing handed back. */
+/* Makes items ready for a pass: no outcome yet (VG_EINVAL for those the
+ * checks refuse, which are not sent), nothing handed back. */
 static void
 items_reset(struct submission_add *items, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (items[i].rc != VG_EINVAL ||
-		    store_valid_submission(&items[i]))
-			items[i].rc = VG_EIO;
+		items[i].rc =
+			store_valid_submission(&items[i]) ? VG_EIO : VG_EINVAL;
 		items[i].new_job = false;
 		items[i].job = JOB_QUEUED;
 		if (items[i].have_rep)
@@ -1438,18 +1490,39 @@ items_reset(struct submission_add *items, size_t n)
 	}
 }
 
-/* Items sorted by SHA-256, stably (a sample's submissions keep their
- * order): batches of several nodes then lock the samples they share in
- * the same order and do not deadlock. */
-static const struct submission_add *sort_items;
+struct item_key {
+	const char *sha256;
+	size_t i;
+};
 
 static int
 cmp_item(const void *a, const void *b)
 {
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	int c = strcmp(sort_items[x].sub->sha256, sort_items[y].sub->sha256);
+	const struct item_key *x = a, *y = b;
+	int c = strcmp(x->sha256, y->sha256);
 
-	return c != 0 ? c : (x > y) - (x < y);
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The valid items into ord, sorted by SHA-256, stably (a sample's
+ * submissions keep their order): batches of several nodes then lock the
+ * samples they share in the same order, and do not deadlock. Returns
+ * how many. */
+static size_t
+items_order(const struct submission_add *items, size_t n, size_t *ord)
+{
+	struct item_key *k = xcalloc(n ? n : 1, sizeof(*k));
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].rc != VG_EINVAL)
+			k[m++] = (struct item_key){items[i].sub->sha256, i};
+	}
+	qsort(k, m, sizeof(*k), cmp_item);
+	for (size_t i = 0; i < m; i++)
+		ord[i] = k[i].i;
+	free(k);
+	return m;
 }
 
 static int
@@ -1463,21 +1536,13 @@ op_submission_add_many(struct store *base, struct submission_add *items,
 	int rc;
 
 	/* The caller's items hold nothing of a pass yet. */
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		items[i].have_rep = false;
-		items[i].rc = VG_EIO;
-	}
 	items_reset(items, n);
 	b.ord = xcalloc(n ? n : 1, sizeof(size_t));
-	for (size_t i = 0; i < n; i++) {
-		if (store_valid_submission(&items[i]))
-			b.ord[m++] = i;
-		else
-			items[i].rc = VG_EINVAL;
-	}
-	sort_items = items;
-	qsort(b.ord, m, sizeof(size_t), cmp_item);
-	sort_items = NULL;
+	m = items_order(items, n, b.ord);
+	if (m < n)
+		seterr(s, "submission_add: invalid submission");
 	if ((rc = ready(s)) != 0)
 		goto fail;
 	/* Items are almost never refused: first without savepoints. */
@@ -1493,16 +1558,7 @@ op_submission_add_many(struct store *base, struct submission_add *items,
 		if (items[i].rc == 0)
 			note_changed(s, items[i].sub->sha256);
 	}
-	if ((rc = notify_changed(s)) != 0)
-		goto fail;
-	if (barrier != NULL && (rc = barrier(ud)) != 0) {
-		seterr(s,
-		       "submission_add_many: what the rows refer to did not "
-		       "become durable: %s",
-		       vg_strerror(rc));
-		goto fail;
-	}
-	if ((rc = tx_commit(s)) == 0) {
+	if ((rc = finish_tx(s, barrier, ud)) == 0) {
 		free(b.ord);
 		return 0;
 	}
@@ -2274,8 +2330,8 @@ notes_many(struct store_pg *s, const struct reputation *r, size_t n,
 		else if (b.changed[i])
 			note_changed(s, r[b.ord[i]].sha256);
 	}
-	if (rc == 0 && (rc = notify_changed(s)) == 0)
-		rc = tx_commit(s);
+	if (rc == 0)
+		rc = finish_tx(s, NULL, NULL);
 out:
 	if (rc != 0) {
 		tx_rollback(s);
