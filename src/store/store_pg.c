@@ -77,6 +77,7 @@
 #include "common/hex.h"
 #include "common/xmalloc.h"
 #include "store/pg.h"
+#include "store/pgfeed.h"
 #include "store/store_impl.h"
 
 /* A job lease when the caller gives none. */
@@ -88,8 +89,9 @@
 /* Rows fetched at a time by the each operations. */
 #define EACH_FETCH 512
 
-#define CHAN_REPUTATION "vigil_reputation"
-#define CHAN_RETRACTION "vigil_retraction"
+/* The channels the node's change feed listens on (pgfeed.h). */
+#define CHAN_REPUTATION PGFEED_CHANNEL_REPUTATION
+#define CHAN_RETRACTION PGFEED_CHANNEL_RETRACTION
 
 /* The server's clock in unix milliseconds: leases are compared on one
  * clock, whatever the nodes' clocks say. */
@@ -253,8 +255,8 @@ static const char SQL_SUB_INSERT[] =
 	" SELECT n, 0, 0, $6::bigint FROM samples WHERE sha256 = $3"
 	" ON CONFLICT (id) DO NOTHING RETURNING id),"
 	" s AS (INSERT INTO submissions (id, client_id, sha256, metadata,"
-	" created) VALUES ($1, $2, $3, $4, $5) RETURNING id)"
-	" SELECT (SELECT count(*) FROM j) + (SELECT count(*) FROM s) - 1,"
+	" created) VALUES ($1, $2, $3, $4, $5))"
+	" SELECT (SELECT count(*) FROM j),"
 	" coalesce((SELECT state FROM jobs WHERE id ="
 	" (SELECT n FROM samples WHERE sha256 = $3)), 0)";
 
@@ -977,6 +979,9 @@ struct pipe_ops {
 	void (*done)(struct store_pg *s, void *ud, size_t i, int rc);
 };
 
+/* The most statements an item sends. */
+#define PIPE_ITEM_MAX 4
+
 /* What a result of a pipeline belongs to. */
 struct slot {
 	size_t item; /* SIZE_MAX: a control statement */
@@ -1068,13 +1073,15 @@ pipe_items(struct store_pg *s, const struct pipe_ops *ops, void *ud, size_t n,
 {
 	PGconn *c = s->pg.conn;
 	struct slot *slots = NULL;
-	size_t nslots, cap, from = 0;
+	size_t nslots = 0, cap, from = 0;
 	bool undo = false, unsynced = false;
 	int *irc = xcalloc(n ? n : 1, sizeof(int));
 	int rc = 0;
 
 	*refused = false;
-	cap = 4 + n * 8;
+	/* BEGIN, ROLLBACK TO, RELEASE; an item's savepoint, statements and
+	 * release. */
+	cap = 3 + n * (PIPE_ITEM_MAX + 2);
 	slots = xreallocarray(NULL, cap, sizeof(*slots));
 	if (PQenterPipelineMode(c) != 1 || PQsetnonblocking(c, 1) != 0) {
 		seterr(s, "pipeline: %s", PQerrorMessage(c));
@@ -1113,10 +1120,10 @@ pipe_items(struct store_pg *s, const struct pipe_ops *ops, void *ud, size_t n,
 				rc = k;
 				goto out;
 			}
-			if (nslots + (size_t)k + 2 > cap) {
-				cap = (nslots + (size_t)k + 2) * 2;
-				slots = xreallocarray(slots, cap,
-						      sizeof(*slots));
+			if (k > PIPE_ITEM_MAX) {
+				seterr(s, "pipeline: %d statements an item", k);
+				rc = VG_EIO;
+				goto out;
 			}
 			for (int j = 0; j < k; j++)
 				slots[nslots++] = (struct slot){i, j};

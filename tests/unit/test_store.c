@@ -3224,6 +3224,37 @@ test_hostile_metadata_round_trips(void **state)
 	assert_int_equal(f->st->ops->reputation_get(f->st, h.sha256, &r), 0);
 	assert_int_equal(r.prevalence, 1);
 	reputation_clear(&r);
+
+	/* Hostile ids and reasons, too. */
+	{
+		struct client c;
+		struct fp_summary *v = NULL;
+		size_t nv = 0;
+		uint8_t tok[32];
+
+		memset(&c, 0, sizeof(c));
+		snprintf(c.id, sizeof(c.id), "x'); DROP TABLE clients; --");
+		memset(c.token_hash, '\'', sizeof(c.token_hash));
+		c.consent = CONSENT_FILES;
+		snprintf(c.region, sizeof(c.region), "eu'--");
+		assert_int_equal(f->st->ops->client_put(f->st, &c), 0);
+		memset(tok, '\'', sizeof(tok));
+		assert_int_equal(
+			f->st->ops->client_by_token_hash(f->st, tok, &c), 0);
+		assert_string_equal(c.id, "x'); DROP TABLE clients; --");
+		assert_string_equal(c.region, "eu'--");
+		assert_int_equal(f->st->ops->fp_report_add(
+					 f->st, h.sha256, c.id,
+					 "'); DELETE FROM fp_reports; --", 5),
+				 0);
+		assert_int_equal(f->st->ops->fp_list(f->st, &v, &nv), 0);
+		assert_int_equal(nv, 1);
+		assert_string_equal(v[0].reasons[0],
+				    "'); DELETE FROM fp_reports; --");
+		fp_summaries_free(v, nv);
+		client_clear(&c);
+	}
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM clients"), 2);
 }
 
 /* job_lease_renew renews this owner's jobs being analysed: none on
@@ -3627,6 +3658,96 @@ test_pg_unreachable_server_is_eio(void **state)
 			 VG_EINVAL);
 }
 
+/* Runs script with tests/pg/pglib.sh's functions, $P the test cluster's
+ * directory (pg-run's VIGIL_TEST_PG_DIR) and $T its parent; returns its
+ * exit status, -1 when pg-run did not say where the cluster is. */
+static int
+pglib(const char *script)
+{
+	const char *src = getenv("VIGIL_SOURCE_DIR");
+	const char *dir = getenv("VIGIL_TEST_PG_DIR");
+	char cmd[4096];
+	int st;
+
+	if (src == NULL || dir == NULL)
+		return -1;
+	snprintf(
+		cmd, sizeof(cmd),
+		"set -e; . '%s/tests/pg/pglib.sh'; P='%s'; T=$(dirname \"$P\");"
+		" %s",
+		src, dir, script);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Back to the cluster of the other tests: the standby stopped and gone,
+ * the old primary started again, waiting for no standby. */
+static int
+failover_teardown(void **state)
+{
+	(void)pglib("pg_stop \"$T/standby\" immediate; rm -rf \"$T/standby\";"
+		    " pg_start \"$P\" 2>/dev/null || true;"
+		    " pg_psql \"$P\" -c 'ALTER SYSTEM RESET"
+		    " synchronous_standby_names'"
+		    " -c 'ALTER SYSTEM RESET synchronous_commit'"
+		    " -c 'SELECT pg_reload_conf()' >/dev/null");
+	return teardown(state);
+}
+
+/* The region's two sites: the primary dies, the synchronous standby is
+ * promoted. Every submission acknowledged before is there, and the same
+ * handle (a DSN naming both hosts) works on the new primary after one
+ * failed operation at most. */
+static void
+test_pg_failover_loses_no_acknowledged_submission(void **state)
+{
+	struct fx *f = *state;
+	char dsn[1024], p1[16], p2[16];
+	struct store *st = NULL;
+	struct reputation r;
+	char err[256];
+	FILE *fp;
+	int rc;
+
+	if (pglib("true") != 0)
+		skip();
+	assert_int_equal(pglib("pg_standby \"$P\" \"$T/standby\""
+			       " \"$(pg_free_port)\" standby1 &&"
+			       " pg_sync \"$P\" standby1"),
+			 0);
+	raw_text(f->path, "SHOW port", p1, sizeof(p1));
+	snprintf(dsn, sizeof(dsn), "%s/../standby/port",
+		 getenv("VIGIL_TEST_PG_DIR"));
+	assert_non_null(fp = fopen(dsn, "r"));
+	assert_non_null(fgets(p2, sizeof(p2), fp));
+	fclose(fp);
+	p2[strcspn(p2, "\n")] = '\0';
+	snprintf(dsn, sizeof(dsn),
+		 "host=127.0.0.1,127.0.0.1 port=%s,%s dbname=vigil user=vigil"
+		 " connect_timeout=2",
+		 p1, p2);
+	assert_int_equal(store_pg_open(dsn, "node-z", 0, &st, err, sizeof(err)),
+			 0);
+	put_client(st, 1);
+	for (int k = 1; k <= 10; k++)
+		assert_int_equal(submit(st, k, 1, k, NULL), 0);
+
+	assert_int_equal(pglib("pg_stop \"$P\" immediate &&"
+			       " pg_promote \"$T/standby\""),
+			 0);
+	rc = submit(st, 11, 1, 11, NULL);
+	assert_true(rc == 0 || rc == VG_EIO);
+	assert_int_equal(submit(st, 12, 1, 12, NULL), 0);
+	for (int k = 1; k <= 10; k++) {
+		assert_int_equal(
+			st->ops->reputation_get(st, sample(k).sha256, &r), 0);
+		reputation_clear(&r);
+	}
+	assert_int_equal(st->ops->reputation_get(st, sample(12).sha256, &r), 0);
+	reputation_clear(&r);
+	assert_int_equal(st->ops->close(st), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -3714,6 +3835,10 @@ main(void)
 		T(test_pg_migrations_are_idempotent_and_newer_is_refused),
 		T(test_pg_lost_session_reconnects),
 		T(test_pg_unreachable_server_is_eio),
+		/* Last: the cluster fails over, and is put back after. */
+		cmocka_unit_test_setup_teardown(
+			test_pg_failover_loses_no_acknowledged_submission,
+			setup, failover_teardown),
 	};
 	const char *dsn = getenv("VIGIL_TEST_PG_DSN");
 	int failed;
