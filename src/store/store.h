@@ -2,8 +2,8 @@
  * store.h - the regional node's metadata store: clients, submissions,
  * analysis jobs and reputation, behind one table of operations.
  *
- * A backend is a struct store_ops and one file (store_sqlite.c now,
- * store_pg.c later); callers hold a struct store and never know which
+ * A backend is a struct store_ops and one file (store_sqlite.c,
+ * store_pg.c); callers hold a struct store and never know which
  * backend it is. Samples' bytes are not here: they live in the encrypted
  * sample store (samples.h), addressed by SHA-256.
  *
@@ -194,12 +194,19 @@ struct store_ops {
 	int (*job_fail)(struct store *s, int64_t id, const char *why,
 			int max_attempts); /* requeues below max_attempts */
 	/* job_finish and job_fail: VG_ENOENT for an unknown id, VG_EINVAL
-	 * for a job that is not being analysed (finished or requeued). */
-	/* Jobs and rescans analysing -> queued, at start. */
+	 * for a job that is not being analysed (finished or requeued) or,
+	 * on PostgreSQL, not leased to this handle's owner any more (its
+	 * lease ran out and another node took it over). */
+	/* Jobs and rescans analysing -> queued, at start. PostgreSQL,
+	 * where several nodes share the queue: only those whose lease ran
+	 * out or that are leased to this handle's owner (its own, from
+	 * before a restart); other nodes' live jobs are not touched. */
 	int (*job_requeue_stale)(struct store *s);
-	/* Extends the lease of every job and rescan this handle's owner
-	 * is analysing (PostgreSQL: store_spec's owner and job_lease_ms);
-	 * *renewed says how many. SQLite has no leases: 0 and none. */
+	/* Extends the lease of every job and rescan this handle's owner is
+	 * analysing by the lease length given at open; *renewed says how
+	 * many. A node calls it well within the lease (a third of it), or
+	 * another node takes its jobs over. SQLite, one node: nothing to
+	 * do, *renewed is 0. */
 	int (*job_lease_renew)(struct store *s, uint64_t *renewed);
 	/* Counts the jobs waiting to be analysed (for metrics). */
 	int (*jobs_queued)(struct store *s, uint64_t *n);
@@ -333,30 +340,31 @@ struct store {
 	char err[256]; /* why the last failed operation failed; for logs */
 };
 
-/* Where a node's store is (its [store] section), for store_open(). */
+/* Which backend and where (the node's [store] section). */
 struct store_spec {
 	enum store_backend backend;
-	char path[1024]; /* sqlite: the database file */
-	char dsn[1024];  /* postgres: libpq's DSN (PG_DSN_MAX) */
-	/* postgres: this node's name on the jobs it claims (leases), unique
-	 * among the region's live nodes ("<site>/<host>/<pid>"). */
-	char owner[64];
-	unsigned job_lease_ms; /* postgres: a claim's lease; 0: 30000 */
+	char path[1024];       /* sqlite: the database file */
+	char dsn[1024];        /* postgres: libpq DSN (PG_DSN_MAX) */
+	char owner[64];        /* postgres: this node's name for job leases */
+	unsigned job_lease_ms; /* postgres: job lease; 0: 30000 */
 };
 
-/* Opens sp's backend: store_sqlite_open() or store_pg_open(). */
+/* Opens sp's backend: store_sqlite_open or store_pg_open. */
 int store_open(const struct store_spec *sp, struct store **out, char *err,
 	       size_t errlen);
 
-/* The handle that writes the most: store_sqlite_open_writer() for
- * SQLite, store_pg_open() for PostgreSQL. */
+/* The handle that writes the most: store_sqlite_open_writer for sqlite,
+ * store_pg_open for postgres. */
 int store_open_writer(const struct store_spec *sp, struct store **out,
 		      char *err, size_t errlen);
 
-/* Opens the PostgreSQL backend (store_pg.c) on the primary dsn names,
- * claiming jobs as owner with leases of job_lease_ms (0: 30000); the
- * schema is migrated first (pg.h). Returns 0 and *out, or a negative VG_E*
- * code with a message in err. */
+/* Opens the PostgreSQL backend (store_pg.c) on the primary named by dsn
+ * (pg.h), schema migrated. owner (1 to 63 bytes) names this node in the
+ * leases of the jobs it claims; a claimed job is this node's for
+ * job_lease_ms (0: 30000) from its claim or last job_lease_renew, then
+ * any node may take it over. Returns 0 and *out, or a negative VG_E*
+ * code with a message in err: VG_EINVAL for a bad argument or a
+ * database a newer vigil wrote, VG_EIO when no primary is reachable. */
 int store_pg_open(const char *dsn, const char *owner, unsigned job_lease_ms,
 		  struct store **out, char *err, size_t errlen);
 

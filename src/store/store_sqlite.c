@@ -108,6 +108,7 @@
 #include "common/err.h"
 #include "common/hex.h"
 #include "common/xmalloc.h"
+#include "store/store_impl.h"
 #include "store/walbuf.h"
 
 /* How long a statement waits for another connection's write lock. */
@@ -124,11 +125,8 @@
 /* STRICT tables need 3.37; RETURNING needs 3.35. */
 #define STORE_MIN_SQLITE 3037000
 
-#define ID_MAX     36 /* a UUID's text form */
-#define REGION_MAX 32 /* sizeof(client.region) - 1 */
-
-/* reputation_fail()'s reason: a detection name. */
-#define REASON_MAX 128
+#define ID_MAX     STORE_ID_MAX
+#define REGION_MAX STORE_REGION_MAX
 
 /* Each entry migrates the schema from version i to i + 1, in the same
  * transaction as every other entry of the same open. */
@@ -858,39 +856,6 @@ tx_commit(struct store_sqlite *s)
 	return rc;
 }
 
-/* Input checks. Hashes are lowercase only: they are keys, and "ABC" and
- * "abc" must not be two samples. */
-
-static bool
-valid_hash(const char *h, size_t len)
-{
-	return h != NULL && strnlen(h, len + 1) == len && hex_is_lower(h, len);
-}
-
-static bool
-valid_id(const char *id)
-{
-	size_t n;
-
-	if (id == NULL)
-		return false;
-	n = strnlen(id, ID_MAX + 1);
-	return n >= 1 && n <= ID_MAX;
-}
-
-static bool
-valid_verdict(const char *v, size_t n)
-{
-	static const char *const known[] = {"malicious", "suspicious", "clean",
-					    "unknown"};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (strlen(known[i]) == n && memcmp(known[i], v, n) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Binds key (checked by the caller) as parameter 1 and steps for the
  * one row it names: SQLITE_ROW, VG_ENOENT when there is none, or a VG_E*
  * code. The caller reads the row, then resets st. */
@@ -911,7 +876,7 @@ static int
 lookup_sha256(struct store_sqlite *s, sqlite3_stmt *st, const char *sha256,
 	      const char *what)
 {
-	if (!valid_hash(sha256, 64)) {
+	if (!store_valid_hash(sha256, 64)) {
 		seterr(s, "%s: not a SHA-256", what);
 		return VG_EINVAL;
 	}
@@ -1098,7 +1063,7 @@ read_reputation(struct store_sqlite *s, sqlite3_stmt *st,
 	    (rc = col_hex(s, st, 2, 64, out->sha256)) != 0 ||
 	    (rc = col_dup(s, st, 3, false, &out->verdict)) != 0)
 		goto out;
-	if (!valid_verdict(out->verdict, strlen(out->verdict))) {
+	if (!store_valid_verdict(out->verdict, strlen(out->verdict))) {
 		rc = corrupt(s, st, 3, "is not a known verdict");
 		goto out;
 	}
@@ -1181,9 +1146,7 @@ op_client_put(struct store *base, const struct client *c)
 	sqlite3_stmt *st = s->st[ST_CLIENT_PUT];
 	int rc;
 
-	if (c == NULL || !valid_id(c->id) ||
-	    strnlen(c->region, sizeof(c->region)) > REGION_MAX ||
-	    c->consent < CONSENT_NONE || c->consent > CONSENT_FILES) {
+	if (!store_valid_client(c)) {
 		seterr(s, "client_put: invalid client");
 		return VG_EINVAL;
 	}
@@ -1272,13 +1235,7 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 	int64_t t, n;
 	int rc;
 
-	if (sub == NULL || !valid_id(sub->id) || !valid_id(sub->client_id) ||
-	    !valid_hash(sub->sha256, 64) || !valid_hash(md5, 32) ||
-	    !valid_hash(sha1, 40) || sub->metadata == NULL ||
-	    size > INT64_MAX ||
-	    (loc != NULL && (loc->segment == 0 || loc->segment > INT64_MAX ||
-			     loc->offset > INT64_MAX || loc->length == 0 ||
-			     loc->length > INT64_MAX))) {
+	if (!store_valid_submission(it)) {
 		seterr(s, "submission_add: invalid submission");
 		return VG_EINVAL;
 	}
@@ -1528,7 +1485,7 @@ op_submission_get(struct store *base, const char *id, struct submission *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!valid_id(id))
+	if (!store_valid_id(id))
 		return VG_EINVAL;
 	if ((rc = lookup(s, st, id, "submission_get")) == SQLITE_ROW)
 		rc = read_submission(s, st, out);
@@ -1679,10 +1636,8 @@ op_job_finish(struct store *base, int64_t id, const char *report_json,
 	int64_t t = now();
 	int rc;
 
-	if (report_json == NULL || verdict == NULL ||
-	    !valid_verdict(verdict, strlen(verdict)) ||
-	    detections_json == NULL || !isfinite(analysis_ms) ||
-	    analysis_ms < 0) {
+	if (!store_valid_result(report_json, verdict, detections_json,
+				analysis_ms)) {
 		seterr(s, "job_finish: invalid result for job %lld",
 		       (long long)id);
 		return VG_EINVAL;
@@ -1781,6 +1736,15 @@ op_job_requeue_stale(struct store *base)
 	return rc;
 }
 
+/* One node, whose jobs are its own until it restarts: no lease. */
+static int
+op_job_lease_renew(struct store *base, uint64_t *renewed)
+{
+	(void)base;
+	*renewed = 0;
+	return 0;
+}
+
 static int
 op_rescan_queue(struct store *base, const char *generation, uint64_t *queued)
 {
@@ -1790,7 +1754,7 @@ op_rescan_queue(struct store *base, const char *generation, uint64_t *queued)
 	int rc;
 
 	*queued = 0;
-	if (generation == NULL || !valid_hash(generation, 64)) {
+	if (generation == NULL || !store_valid_hash(generation, 64)) {
 		seterr(s, "rescan_queue: invalid generation");
 		return VG_EINVAL;
 	}
@@ -1851,10 +1815,8 @@ op_rescan_finish(struct store *base, int64_t id, const char *report_json,
 	int rc;
 
 	*changed = false;
-	if (report_json == NULL || verdict == NULL ||
-	    !valid_verdict(verdict, strlen(verdict)) ||
-	    detections_json == NULL || !isfinite(analysis_ms) ||
-	    analysis_ms < 0) {
+	if (!store_valid_result(report_json, verdict, detections_json,
+				analysis_ms)) {
 		seterr(s, "rescan_finish: invalid result for rescan %lld",
 		       (long long)id);
 		return VG_EINVAL;
@@ -2035,15 +1997,7 @@ op_reputation_note(struct store *base, const struct reputation *r)
 	int64_t t = r->first_seen ? r->first_seen : now();
 	int rc;
 
-	if (strlen(r->md5) != 32 || !hex_is_lower(r->md5, 32) ||
-	    strlen(r->sha1) != 40 || !hex_is_lower(r->sha1, 40) ||
-	    strlen(r->sha256) != 64 || !hex_is_lower(r->sha256, 64) ||
-	    r->verdict == NULL ||
-	    !valid_verdict(r->verdict, strlen(r->verdict)) ||
-	    r->detections == NULL || r->size > INT64_MAX ||
-	    !isfinite(r->analysis_ms) || r->analysis_ms < 0 ||
-	    !valid_hash(r->derived_from, 64) || r->derived_job <= 0 ||
-	    strcmp(r->derived_from, r->sha256) == 0) {
+	if (!store_valid_note(r)) {
 		seterr(s, "reputation_note: invalid reputation");
 		return VG_EINVAL;
 	}
@@ -2097,9 +2051,7 @@ op_reputation_fail(struct store *base, const char *sha256, const char *reason,
 	sqlite3_stmt *st = s->st[ST_REP_FAIL];
 	int rc;
 
-	if (!valid_hash(sha256, 64) || reason == NULL || reason[0] == '\0' ||
-	    strnlen(reason, REASON_MAX + 1) > REASON_MAX ||
-	    !isfinite(analysis_ms) || analysis_ms < 0) {
+	if (!store_valid_failure(sha256, reason, analysis_ms)) {
 		seterr(s, "reputation_fail: invalid arguments");
 		return VG_EINVAL;
 	}
@@ -2141,18 +2093,6 @@ op_set_synced(struct store *base, bool synced)
 
 /* False positives and retractions */
 
-/* A reason: 1 to STORE_FP_REASON_MAX bytes. */
-static bool
-valid_reason(const char *r)
-{
-	size_t n;
-
-	if (r == NULL)
-		return false;
-	n = strnlen(r, STORE_FP_REASON_MAX + 1);
-	return n >= 1 && n <= STORE_FP_REASON_MAX;
-}
-
 static int
 op_fp_report_add(struct store *base, const char *sha256, const char *client_id,
 		 const char *reason, int64_t when)
@@ -2161,8 +2101,8 @@ op_fp_report_add(struct store *base, const char *sha256, const char *client_id,
 	sqlite3_stmt *st = s->st[ST_FP_ADD];
 	int rc;
 
-	if (!valid_hash(sha256, 64) || !valid_id(client_id) ||
-	    !valid_reason(reason)) {
+	if (!store_valid_hash(sha256, 64) || !store_valid_id(client_id) ||
+	    !store_valid_reason(reason)) {
 		seterr(s, "fp_report_add: invalid report");
 		return VG_EINVAL;
 	}
@@ -2188,7 +2128,7 @@ op_fp_open_count(struct store *base, const char *sha256, uint64_t *n)
 	int rc;
 
 	*n = 0;
-	if (!valid_hash(sha256, 64)) {
+	if (!store_valid_hash(sha256, 64)) {
 		seterr(s, "fp_open_count: not a SHA-256");
 		return VG_EINVAL;
 	}
@@ -2291,7 +2231,7 @@ op_fp_reject(struct store *base, const char *sha256, const char *reason,
 	int rc;
 
 	*n = 0;
-	if (!valid_hash(sha256, 64) || !valid_reason(reason)) {
+	if (!store_valid_hash(sha256, 64) || !store_valid_reason(reason)) {
 		seterr(s, "fp_reject: invalid argument");
 		return VG_EINVAL;
 	}
@@ -2312,9 +2252,9 @@ op_retraction_add(struct store *base, const struct retraction *r,
 	int rc;
 
 	*accepted = 0;
-	if (r == NULL || !valid_hash(r->sha256, 64) ||
+	if (r == NULL || !store_valid_hash(r->sha256, 64) ||
 	    r->log_index > INT64_MAX || r->detections == NULL ||
-	    !valid_reason(r->reason)) {
+	    !store_valid_reason(r->reason)) {
 		seterr(s, "retraction_add: invalid retraction");
 		return VG_EINVAL;
 	}
@@ -2353,7 +2293,7 @@ op_retraction_undo(struct store *base, const char *sha256, uint64_t undo_index)
 	sqlite3_stmt *st = s->st[ST_RETR_UNDO];
 	int rc;
 
-	if (!valid_hash(sha256, 64) || undo_index > INT64_MAX) {
+	if (!store_valid_hash(sha256, 64) || undo_index > INT64_MAX) {
 		seterr(s, "retraction_undo: invalid argument");
 		return VG_EINVAL;
 	}
@@ -2488,6 +2428,7 @@ static const struct store_ops sqlite_ops = {
 	.jobs_queued = op_jobs_queued,
 	.job_fail = op_job_fail,
 	.job_requeue_stale = op_job_requeue_stale,
+	.job_lease_renew = op_job_lease_renew,
 	.rescan_queue = op_rescan_queue,
 	.rescan_finish = op_rescan_finish,
 	.rescan_fail = op_rescan_fail,

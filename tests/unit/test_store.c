@@ -1,8 +1,15 @@
 /*
- * test_store.c - the SQLite metadata store against a real database file
- * in a fresh temporary directory per test: file mode and WAL, clients,
+ * test_store.c - the metadata store against a real database: clients,
  * submissions and prevalence, the job queue and its crash recovery,
  * concurrent handles and processes, and rows that make no sense.
+ *
+ * Without VIGIL_TEST_PG_DSN, every test runs on SQLite, on a file in a
+ * fresh temporary directory (file mode and WAL, migrations from older
+ * files). With it (tests/pg/pg-run sets it), the same tests run on that
+ * PostgreSQL database, emptied before each test, followed by the tests
+ * of what only PostgreSQL does: job leases between nodes, change
+ * notifications, a lost session. A DSN that cannot be reached fails
+ * the run. Tests of SQLite's file format are skipped on PostgreSQL.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +28,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+#include <poll.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "store/store.h"
@@ -32,9 +42,72 @@ struct fx {
 	struct store *st;
 };
 
-/* Every test runs twice: on a plain handle, then on a writer's handle
- * (store_sqlite_open_writer, whose WAL writes are gathered). */
+/* Every test runs twice on SQLite: on a plain handle, then on a writer's
+ * handle (store_sqlite_open_writer, whose WAL writes are gathered). */
 static bool writer;
+/* VIGIL_TEST_PG_DSN: the tests run on this PostgreSQL database. */
+static const char *pg_dsn;
+/* The node name the PostgreSQL handles lease jobs under. */
+#define OWNER "node-a"
+
+/* A test of SQLite's file format, meaningless on PostgreSQL. */
+#define SQLITE_ONLY()                                                          \
+	do {                                                                   \
+		if (pg_dsn != NULL)                                            \
+			skip();                                                \
+	} while (0)
+
+/* A connection of the test's own to the PostgreSQL database. */
+static PGconn *
+raw_pg(void)
+{
+	PGconn *c = PQconnectdb(pg_dsn);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("%s: %s", pg_dsn, PQerrorMessage(c));
+	return c;
+}
+
+static void
+pg_run(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+}
+
+/* Empties the database: the store migrates it again at open. */
+static void
+pg_reset(void)
+{
+	PGconn *c = raw_pg();
+
+	pg_run(c, "SET client_min_messages = warning;"
+		  "DROP SCHEMA IF EXISTS public CASCADE;"
+		  "CREATE SCHEMA public");
+	PQfinish(c);
+}
+
+/* Opens the store of the run: the file at path on SQLite, the database
+ * on PostgreSQL (path unused). */
+static int
+test_open(const char *path, struct store **st, char *err, size_t errlen)
+{
+	if (pg_dsn != NULL)
+		return store_pg_open(pg_dsn, OWNER, 0, st, err, errlen);
+	return store_sqlite_open(path, st, err, errlen);
+}
+
+static int
+test_open_writer(const char *path, struct store **st, char *err, size_t errlen)
+{
+	if (pg_dsn != NULL)
+		return store_pg_open(pg_dsn, OWNER, 0, st, err, errlen);
+	return store_sqlite_open_writer(path, st, err, errlen);
+}
 
 static int
 setup(void **state)
@@ -48,11 +121,11 @@ setup(void **state)
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/meta.db", f->dir);
-	if ((writer ? store_sqlite_open_writer(f->path, &f->st, err,
-					       sizeof(err))
-		    : store_sqlite_open(f->path, &f->st, err, sizeof(err))) !=
-	    0) {
-		fprintf(stderr, "store_sqlite_open: %s\n", err);
+	if (pg_dsn != NULL)
+		pg_reset();
+	if ((writer ? test_open_writer(f->path, &f->st, err, sizeof(err))
+		    : test_open(f->path, &f->st, err, sizeof(err))) != 0) {
+		fprintf(stderr, "store open: %s\n", err);
 		return -1;
 	}
 	*state = f;
@@ -89,19 +162,52 @@ reopen(struct fx *f)
 	struct store *st = NULL;
 	char err[256];
 
-	assert_int_equal(store_sqlite_open(f->path, &st, err, sizeof(err)), 0);
+	assert_int_equal(test_open(f->path, &st, err, sizeof(err)), 0);
 	return st;
 }
 
-/* Runs SQL on the file through a connection of its own, as another tool
- * would: foreign keys off, and CHECKs ignored so that nonsense can be
- * written. */
+/* SQLite's spelling of a query in PostgreSQL's. */
+static const char *
+pg_dialect(const char *sql, char *buf, size_t n)
+{
+	const char *g = strstr(sql, "group_concat(");
+
+	if (g == NULL)
+		return sql;
+	snprintf(buf, n, "%.*sstring_agg(%s", (int)(g - sql), sql,
+		 g + strlen("group_concat("));
+	return buf;
+}
+
+/* Runs SQL on the database through a connection of its own, as another
+ * tool would: foreign keys off, and CHECKs ignored (on PostgreSQL,
+ * dropped) so that nonsense can be written. */
 static void
 raw_exec(const char *path, const char *sql)
 {
+	static const char ignore[] = "PRAGMA ignore_check_constraints = ON;";
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 
+	if (pg_dsn != NULL) {
+		PGconn *c = raw_pg();
+
+		if (strncmp(sql, ignore, strlen(ignore)) == 0) {
+			sql += strlen(ignore);
+			pg_run(c, "DO $$DECLARE r record; BEGIN"
+				  " FOR r IN SELECT conrelid::regclass AS t,"
+				  " conname FROM pg_constraint"
+				  " WHERE contype = 'c'"
+				  " AND connamespace = 'public'::regnamespace"
+				  " LOOP EXECUTE format('ALTER TABLE %s"
+				  " DROP CONSTRAINT %I', r.t, r.conname);"
+				  " END LOOP; END$$");
+		}
+		pg_run(c, "SET session_replication_role = replica");
+		pg_run(c, sql);
+		PQfinish(c);
+		return;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
@@ -115,6 +221,25 @@ raw_text(const char *path, const char *sql, char *out, size_t n)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 
+	if (pg_dsn != NULL) {
+		PGconn *c;
+		PGresult *r;
+		char buf[512];
+
+		/* The server checks its own pages. */
+		if (strcmp(sql, "PRAGMA integrity_check") == 0) {
+			snprintf(out, n, "ok");
+			return;
+		}
+		c = raw_pg();
+		r = PQexec(c, pg_dialect(sql, buf, sizeof(buf)));
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+			fail_msg("%s: %s", sql, PQerrorMessage(c));
+		snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
+		PQclear(r);
+		PQfinish(c);
+		return;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -131,6 +256,17 @@ raw_rows(const char *path, const char *sql)
 	sqlite3_stmt *st = NULL;
 	int rc, n = 0;
 
+	if (pg_dsn != NULL) {
+		PGconn *c = raw_pg();
+		PGresult *r = PQexec(c, sql);
+
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			fail_msg("%s: %s", sql, PQerrorMessage(c));
+		n = PQntuples(r);
+		PQclear(r);
+		PQfinish(c);
+		return n;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -234,6 +370,8 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	char mode[16], wal[160];
 	bool nj;
 
+	SQLITE_ONLY();
+
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
@@ -258,6 +396,8 @@ test_wal_checkpoints_every_10000_pages(void **state)
 	struct stat sb;
 	char wal[160];
 	bool nj;
+
+	SQLITE_ONLY();
 
 	put_client(f->st, 1);
 	for (unsigned i = 1; i <= 600; i++) {
@@ -1183,7 +1323,7 @@ test_requeue_stale_after_crash_makes_job_claimable(void **state)
 		struct store *st;
 		char err[256];
 
-		if (store_sqlite_open(f->path, &st, err, sizeof(err)) != 0 ||
+		if (test_open(f->path, &st, err, sizeof(err)) != 0 ||
 		    st->ops->job_claim(st, &j) != 0)
 			_exit(1);
 		_exit(0);
@@ -1243,9 +1383,10 @@ test_writer_commits_are_visible_and_survive_its_death(void **state)
 	pid_t pid;
 
 	put_client(f->st, 1);
-	assert_int_equal(
-		store_sqlite_open_writer(f->path, &w, err, sizeof(err)), 0);
-	assert_int_equal(w->ops->set_synced(w, false), VG_EINVAL);
+	assert_int_equal(test_open_writer(f->path, &w, err, sizeof(err)), 0);
+	/* On PostgreSQL any handle may stop waiting for the standby. */
+	assert_int_equal(w->ops->set_synced(w, false),
+			 pg_dsn != NULL ? 0 : VG_EINVAL);
 	assert_int_equal(w->ops->set_synced(w, true), 0);
 	r = reopen(f);
 	for (int k = 1; k <= 40; k++) {
@@ -1261,8 +1402,7 @@ test_writer_commits_are_visible_and_survive_its_death(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(fds[0]);
-		if (store_sqlite_open_writer(f->path, &w, err, sizeof(err)) !=
-		    0)
+		if (test_open_writer(f->path, &w, err, sizeof(err)) != 0)
 			_exit(2);
 		for (int k = 41; k <= 120; k++) {
 			if (submit(w, k, 1, k, NULL) != 0)
@@ -1360,8 +1500,7 @@ test_writer_commits_a_large_transaction(void **state)
 	char err[256], *meta = long_metadata(16 * 1024, 'a');
 
 	put_client(f->st, 1);
-	assert_int_equal(
-		store_sqlite_open_writer(f->path, &w, err, sizeof(err)), 0);
+	assert_int_equal(test_open_writer(f->path, &w, err, sizeof(err)), 0);
 	batch64_fill(&b, "big", meta);
 	assert_int_equal(w->ops->submission_add_many(w, b.it, 64, NULL, NULL),
 			 0);
@@ -1416,8 +1555,7 @@ test_writer_rollback_of_a_large_batch_leaves_others_intact(void **state)
 	char err[256], buf[64], *meta = long_metadata(64 * 1024, 'b');
 
 	put_client(f->st, 1);
-	assert_int_equal(
-		store_sqlite_open_writer(f->path, &w, err, sizeof(err)), 0);
+	assert_int_equal(test_open_writer(f->path, &w, err, sizeof(err)), 0);
 	batch64_fill(&b, "gone", meta);
 	assert_int_equal(
 		w->ops->submission_add_many(w, b.it, 64, barrier_cb, &fail),
@@ -1470,7 +1608,7 @@ child_submits(const char *path, int n)
 	struct store *st;
 	char err[256];
 
-	if (store_sqlite_open(path, &st, err, sizeof(err)) != 0)
+	if (test_open(path, &st, err, sizeof(err)) != 0)
 		return 1;
 	for (int k = 0; k < 20; k++) {
 		if (submit(st, n * 100 + k, n, k, NULL) != 0) {
@@ -1547,8 +1685,7 @@ test_concurrent_claims_hand_out_each_job_once(void **state)
 			int rc;
 
 			close(fds[0]);
-			if (store_sqlite_open(f->path, &st, err, sizeof(err)) !=
-			    0)
+			if (test_open(f->path, &st, err, sizeof(err)) != 0)
 				_exit(1);
 			while ((rc = st->ops->job_claim(st, &j)) == 0) {
 				if (write(fds[1], &j.id, sizeof(j.id)) !=
@@ -1586,6 +1723,10 @@ test_processes_opening_a_new_file_at_once_all_succeed(void **state)
 	int status;
 
 	snprintf(path, sizeof(path), "%s/fresh.db", f->dir);
+	/* On PostgreSQL: an empty database, which they all migrate at once
+	 * (one does, under the advisory lock). */
+	if (pg_dsn != NULL)
+		pg_reset();
 	for (int n = 0; n < 6; n++) {
 		pid[n] = fork();
 		assert_true(pid[n] >= 0);
@@ -1593,8 +1734,7 @@ test_processes_opening_a_new_file_at_once_all_succeed(void **state)
 			struct store *st;
 			char err[256];
 
-			if (store_sqlite_open(path, &st, err, sizeof(err)) !=
-			    0) {
+			if (test_open(path, &st, err, sizeof(err)) != 0) {
 				fprintf(stderr, "child %d: %s\n", n, err);
 				_exit(1);
 			}
@@ -1699,7 +1839,7 @@ test_corrupt_queued_job_does_not_block_the_queue(void **state)
 	/* Both were failed, not left queued or analysing. */
 	raw_text(f->path,
 		 "SELECT group_concat(id || ':' || state || ':' || error, ',')"
-		 " FROM (SELECT * FROM jobs WHERE state = 3 ORDER BY id)",
+		 " FROM (SELECT * FROM jobs WHERE state = 3 ORDER BY id) AS j",
 		 got, sizeof(got));
 	assert_string_equal(got, "2:3:corrupt job row,1000:3:corrupt job row");
 	assert_int_equal(f->st->ops->jobs_queued(f->st, &n), 0);
@@ -1971,6 +2111,8 @@ test_version_5_notes_are_marked_derived_from_the_reports_listing_them(
 	struct job j;
 	int64_t id;
 
+	SQLITE_ONLY();
+
 	one_claimed(f->st, 1, &j);
 	id = j.id;
 	snprintf(report, sizeof(report),
@@ -2014,10 +2156,12 @@ test_newer_schema_version_is_refused(void **state)
 	struct store *st = NULL;
 	char err[256];
 
+	SQLITE_ONLY();
+
 	assert_int_equal(f->st->ops->close(f->st), 0);
 	f->st = NULL;
 	raw_exec(f->path, "PRAGMA user_version = 1000");
-	assert_int_equal(store_sqlite_open(f->path, &st, err, sizeof(err)),
+	assert_int_equal(test_open(f->path, &st, err, sizeof(err)),
 			 VG_ECORRUPT);
 	assert_null(st);
 	assert_non_null(strstr(err, "newer"));
@@ -2030,6 +2174,8 @@ test_file_that_is_not_a_database_is_refused(void **state)
 	struct store *st = NULL;
 	char path[160], junk[4096], err[256];
 	int fd;
+
+	SQLITE_ONLY();
 
 	snprintf(path, sizeof(path), "%s/junk.db", f->dir);
 	memset(junk, 'x', sizeof(junk));
@@ -2435,6 +2581,8 @@ test_submission_add_many_that_cannot_commit_stores_nothing(void **state)
 	uint64_t queued = 99;
 	int rc;
 
+	SQLITE_ONLY();
+
 	put_client(f->st, 1);
 	memset(subs, 0, sizeof(subs));
 	memset(it, 0, sizeof(it));
@@ -2654,6 +2802,8 @@ test_version_1_database_is_migrated(void **state)
 	sqlite3 *db = NULL;
 	int rows = 0;
 	bool nj = true;
+
+	SQLITE_ONLY();
 
 	/* Sample 1: analysed, malicious, reported by both clients. */
 	want[0] = noted(1, "malicious", 100);
@@ -3012,6 +3162,592 @@ test_corrupt_retraction_row_is_ecorrupt(void **state)
 			 VG_ECORRUPT);
 }
 
+/* Hostile strings go only as parameters: metadata that would end an SQL
+ * string literal, and a long one, come back byte for byte; text that is
+ * not UTF-8 is stored as is by SQLite, refused (VG_EINVAL, nothing
+ * stored) by PostgreSQL, whose text is UTF-8. */
+static void
+test_hostile_metadata_round_trips(void **state)
+{
+	struct fx *f = *state;
+	static const char *const hostile[] = {
+		"{\"p\":\"'); DROP TABLE submissions; --\"}",
+		"{\"p\":\"\\\\'\\\" $1 $$ E'\\\\x00' /* */ ; COMMIT;\"}",
+		"{\"p\":\"\xc3\xa9t\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x98\x80\"}",
+	};
+	struct submission sub, got;
+	struct hashes h = sample(9);
+	struct reputation r;
+	char *big = long_metadata(1024 * 1024, 'q');
+	int rc;
+
+	put_client(f->st, 1);
+	for (size_t i = 0; i < 4; i++) {
+		memset(&sub, 0, sizeof(sub));
+		snprintf(sub.id, sizeof(sub.id), "hostile-%zu", i);
+		client_id(sub.client_id, 1);
+		memcpy(sub.sha256, h.sha256, sizeof(sub.sha256));
+		sub.metadata = i < 3 ? (char *)hostile[i] : big;
+		sub.created = 1700000000;
+		assert_int_equal(f->st->ops->submission_add(f->st, &sub, h.md5,
+							    h.sha1, 68, NULL,
+							    NULL),
+				 0);
+		assert_int_equal(
+			f->st->ops->submission_get(f->st, sub.id, &got), 0);
+		assert_string_equal(got.metadata, sub.metadata);
+		submission_clear(&got);
+	}
+	free(big);
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"), 4);
+
+	memset(&sub, 0, sizeof(sub));
+	snprintf(sub.id, sizeof(sub.id), "binary");
+	client_id(sub.client_id, 1);
+	memcpy(sub.sha256, sample(10).sha256, sizeof(sub.sha256));
+	sub.metadata = "{\"p\":\"\xff\xfe\x80\x01'\"}";
+	rc = f->st->ops->submission_add(f->st, &sub, sample(10).md5,
+					sample(10).sha1, 68, NULL, NULL);
+	if (pg_dsn != NULL) {
+		assert_int_equal(rc, VG_EINVAL);
+		assert_int_equal(f->st->ops->reputation_get(
+					 f->st, sample(10).sha256, &r),
+				 VG_ENOENT);
+	} else {
+		assert_int_equal(rc, 0);
+		assert_int_equal(
+			f->st->ops->submission_get(f->st, "binary", &got), 0);
+		assert_string_equal(got.metadata, sub.metadata);
+		submission_clear(&got);
+	}
+	/* And the handle goes on. */
+	assert_int_equal(f->st->ops->reputation_get(f->st, h.sha256, &r), 0);
+	assert_int_equal(r.prevalence, 1);
+	reputation_clear(&r);
+
+	/* Hostile ids and reasons, too. */
+	{
+		struct client c;
+		struct fp_summary *v = NULL;
+		size_t nv = 0;
+		uint8_t tok[32];
+
+		memset(&c, 0, sizeof(c));
+		snprintf(c.id, sizeof(c.id), "x'); DROP TABLE clients; --");
+		memset(c.token_hash, '\'', sizeof(c.token_hash));
+		c.consent = CONSENT_FILES;
+		snprintf(c.region, sizeof(c.region), "eu'--");
+		assert_int_equal(f->st->ops->client_put(f->st, &c), 0);
+		memset(tok, '\'', sizeof(tok));
+		assert_int_equal(
+			f->st->ops->client_by_token_hash(f->st, tok, &c), 0);
+		assert_string_equal(c.id, "x'); DROP TABLE clients; --");
+		assert_string_equal(c.region, "eu'--");
+		assert_int_equal(f->st->ops->fp_report_add(
+					 f->st, h.sha256, c.id,
+					 "'); DELETE FROM fp_reports; --", 5),
+				 0);
+		assert_int_equal(f->st->ops->fp_list(f->st, &v, &nv), 0);
+		assert_int_equal(nv, 1);
+		assert_string_equal(v[0].reasons[0],
+				    "'); DELETE FROM fp_reports; --");
+		fp_summaries_free(v, nv);
+		client_clear(&c);
+	}
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM clients"), 2);
+}
+
+/* job_lease_renew renews this owner's jobs being analysed: none on
+ * SQLite, where a node's jobs are its own until it restarts. */
+static void
+test_job_lease_renew_counts_own_jobs(void **state)
+{
+	struct fx *f = *state;
+	uint64_t n = 99;
+	struct job j;
+
+	assert_int_equal(f->st->ops->job_lease_renew(f->st, &n), 0);
+	assert_int_equal(n, 0);
+	one_claimed(f->st, 3, &j);
+	assert_int_equal(f->st->ops->job_lease_renew(f->st, &n), 0);
+	assert_int_equal(n, pg_dsn != NULL ? 1 : 0);
+	assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}", "clean", 0,
+						"[]", NULL, NULL, 1),
+			 0);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_lease_renew(f->st, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+/* PostgreSQL only */
+
+static struct store *
+open_owner(const char *owner, unsigned lease_ms)
+{
+	struct store *st = NULL;
+	char err[256];
+
+	if (store_pg_open(pg_dsn, owner, lease_ms, &st, err, sizeof(err)) != 0)
+		fail_msg("store_pg_open: %s", err);
+	return st;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* A job locked by another node's claim in flight is passed over (SKIP
+ * LOCKED), not waited for; two nodes claiming in turn never get the
+ * same job. */
+static void
+test_pg_two_owners_never_claim_the_same_job(void **state)
+{
+	struct fx *f = *state;
+	struct store *a = f->st, *b = open_owner("node-b", 0);
+	int64_t seen[32];
+	PGconn *c = raw_pg();
+	struct job j;
+	int n = 0, rc;
+
+	put_client(a, 1);
+	for (int k = 1; k <= 20; k++)
+		assert_int_equal(submit_at(a, k, 1, k, 1700000000 + k, NULL),
+				 0);
+	/* Another session holds the oldest job's row, as a claim in
+	 * flight would. */
+	pg_run(c, "BEGIN");
+	pg_run(c, "SELECT id FROM jobs WHERE state = 0 ORDER BY updated, id"
+		  " LIMIT 1 FOR UPDATE");
+	assert_int_equal(b->ops->job_claim(b, &j), 0);
+	assert_string_equal(j.sha256, sample(2).sha256);
+	seen[n++] = j.id;
+	job_clear(&j);
+	pg_run(c, "COMMIT");
+	PQfinish(c);
+	for (;;) {
+		struct store *st = n % 2 ? a : b;
+
+		if ((rc = st->ops->job_claim(st, &j)) != 0)
+			break;
+		for (int i = 0; i < n; i++)
+			assert_true(seen[i] != j.id);
+		assert_true(n < 32);
+		seen[n++] = j.id;
+		job_clear(&j);
+	}
+	assert_int_equal(rc, VG_ENOENT);
+	assert_int_equal(n, 20);
+	assert_int_equal(b->ops->close(b), 0);
+}
+
+/* A node that stops renewing loses its job to another once the lease
+ * runs out; its result is then refused. */
+static void
+test_pg_expired_lease_is_taken_over(void **state)
+{
+	struct fx *f = *state;
+	struct store *a = open_owner("node-a", 200),
+		     *b = open_owner("node-b", 0);
+	struct job ja, jb;
+	bool changed;
+
+	one_sample(f->st, 4);
+	assert_int_equal(a->ops->job_claim(a, &ja), 0);
+	assert_int_equal(b->ops->job_claim(b, &jb), VG_ENOENT);
+	/* Another node's live job is not requeued by b's start. */
+	assert_int_equal(b->ops->job_requeue_stale(b), 0);
+	assert_int_equal(b->ops->job_claim(b, &jb), VG_ENOENT);
+	sleep_ms(300);
+	assert_int_equal(b->ops->job_claim(b, &jb), 0);
+	assert_int_equal(jb.id, ja.id);
+	assert_int_equal(jb.attempts, 2);
+	assert_int_equal(a->ops->job_finish(a, ja.id, "{}", "malicious", 100,
+					    "[\"X\"]", NULL, NULL, 1),
+			 VG_EINVAL);
+	assert_non_null(strstr(a->err, "node-b"));
+	assert_int_equal(a->ops->job_fail(a, ja.id, "late", 3), VG_EINVAL);
+	assert_int_equal(b->ops->job_finish(b, jb.id, "{}", "clean", 0, "[]",
+					    NULL, NULL, 1),
+			 0);
+	job_clear(&ja);
+	job_clear(&jb);
+
+	/* Rescans are leased the same way. */
+	raw_exec(f->path, "UPDATE samples SET blob_segment = 1,"
+			  " blob_offset = 0, blob_length = 68");
+	assert_int_equal(a->ops->rescan_queue(a, GEN_A, &(uint64_t){0}), 0);
+	assert_int_equal(a->ops->job_claim(a, &ja), 0);
+	assert_true(ja.rescan);
+	assert_int_equal(b->ops->job_claim(b, &jb), VG_ENOENT);
+	sleep_ms(300);
+	assert_int_equal(b->ops->job_claim(b, &jb), 0);
+	assert_true(jb.rescan);
+	assert_int_equal(a->ops->rescan_finish(a, ja.id, "{}", "malicious", 100,
+					       "[]", NULL, NULL, 1, &changed),
+			 VG_EINVAL);
+	assert_int_equal(a->ops->rescan_fail(a, ja.id, 3, &changed), VG_EINVAL);
+	assert_int_equal(b->ops->rescan_finish(b, jb.id, "{}", "malicious", 100,
+					       "[]", NULL, NULL, 1, &changed),
+			 0);
+	assert_true(changed);
+	assert_int_equal(a->ops->close(a), 0);
+	assert_int_equal(b->ops->close(b), 0);
+}
+
+/* Renewing keeps a short lease alive past its length. */
+static void
+test_pg_lease_renew_keeps_the_job(void **state)
+{
+	struct fx *f = *state;
+	struct store *a = open_owner("node-a", 300),
+		     *b = open_owner("node-b", 0);
+	struct job ja, jb;
+	uint64_t n;
+
+	one_sample(f->st, 5);
+	assert_int_equal(a->ops->job_claim(a, &ja), 0);
+	for (int i = 0; i < 5; i++) {
+		sleep_ms(150);
+		assert_int_equal(a->ops->job_lease_renew(a, &n), 0);
+		assert_int_equal(n, 1);
+		assert_int_equal(b->ops->job_claim(b, &jb), VG_ENOENT);
+	}
+	assert_int_equal(a->ops->job_finish(a, ja.id, "{}", "clean", 0, "[]",
+					    NULL, NULL, 1),
+			 0);
+	job_clear(&ja);
+	assert_int_equal(b->ops->job_claim(b, &jb), VG_ENOENT);
+	assert_int_equal(a->ops->close(a), 0);
+	assert_int_equal(b->ops->close(b), 0);
+}
+
+/* The next notification on c within 5 s into payload; false if none. */
+static bool
+next_notify(PGconn *c, char *chan, size_t chanlen, char *payload, size_t n)
+{
+	for (int waited = 0; waited < 5000; waited += 50) {
+		PGnotify *nt;
+		struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+
+		assert_int_equal(PQconsumeInput(c), 1);
+		if ((nt = PQnotifies(c)) != NULL) {
+			snprintf(chan, chanlen, "%s", nt->relname);
+			snprintf(payload, n, "%s", nt->extra);
+			PQfreemem(nt);
+			return true;
+		}
+		(void)poll(&pfd, 1, 50);
+	}
+	return false;
+}
+
+/* Changes to reputation rows and retractions are notified at commit,
+ * with the SHA-256s, in payloads under 7,900 bytes. */
+static void
+test_pg_changes_are_notified(void **state)
+{
+	struct fx *f = *state;
+	static struct batch64 b[4];
+	static char payload[8192];
+	char chan[64], cid[37], *meta = "{}";
+	struct retraction r;
+	PGconn *c = raw_pg();
+	struct job j;
+	uint64_t n;
+	size_t got = 0;
+
+	pg_run(c, "LISTEN vigil_reputation");
+	pg_run(c, "LISTEN vigil_retraction");
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 7, NULL), 0);
+	assert_true(
+		next_notify(c, chan, sizeof(chan), payload, sizeof(payload)));
+	assert_string_equal(chan, "vigil_reputation");
+	assert_string_equal(payload, sample(7).sha256);
+
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}", "malicious",
+						100, "[\"A\"]", NULL, NULL, 1),
+			 0);
+	job_clear(&j);
+	assert_true(
+		next_notify(c, chan, sizeof(chan), payload, sizeof(payload)));
+	assert_string_equal(chan, "vigil_reputation");
+	assert_string_equal(payload, sample(7).sha256);
+
+	client_id(cid, 1);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sample(7).sha256, cid,
+						   "fp", 0),
+			 0);
+	memset(&r, 0, sizeof(r));
+	memcpy(r.sha256, sample(7).sha256, 65);
+	r.log_index = 3;
+	r.detections = "[\"A\"]";
+	r.reason = "vendor";
+	assert_int_equal(f->st->ops->retraction_add(f->st, &r, &n), 0);
+	assert_true(
+		next_notify(c, chan, sizeof(chan), payload, sizeof(payload)));
+	assert_string_equal(chan, "vigil_retraction");
+	assert_string_equal(payload, sample(7).sha256);
+	assert_int_equal(f->st->ops->retraction_undo(f->st, r.sha256, 4), 0);
+	assert_true(
+		next_notify(c, chan, sizeof(chan), payload, sizeof(payload)));
+	assert_string_equal(chan, "vigil_retraction");
+
+	/* 256 submissions in one batch: every SHA-256 once, in payloads
+	 * that stay under the limit. */
+	for (int i = 0; i < 4; i++) {
+		char prefix[16];
+
+		snprintf(prefix, sizeof(prefix), "n%d", i);
+		batch64_fill(&b[i], prefix, meta);
+		for (int k = 0; k < 64; k++) {
+			b[i].h[k] = sample(0);
+			snprintf(b[i].h[k].sha256, 65, "%02x%02x%060d", i, k,
+				 3);
+			memcpy(b[i].subs[k].sha256, b[i].h[k].sha256, 65);
+		}
+	}
+	{
+		static struct submission_add all[256];
+
+		for (int i = 0; i < 256; i++)
+			all[i] = b[i / 64].it[i % 64];
+		assert_int_equal(f->st->ops->submission_add_many(
+					 f->st, all, 256, NULL, NULL),
+				 0);
+		for (int i = 0; i < 256; i++) {
+			assert_int_equal(all[i].rc, 0);
+			reputation_clear(&all[i].rep);
+		}
+	}
+	/* In the batch's order by SHA-256, which is the order made here. */
+	while (got < 256) {
+		char *p = payload;
+
+		assert_true(next_notify(c, chan, sizeof(chan), payload,
+					sizeof(payload)));
+		assert_string_equal(chan, "vigil_reputation");
+		assert_true(strlen(payload) < 7900);
+		for (;;) {
+			char want[65];
+
+			snprintf(want, sizeof(want), "%02x%02x%060d",
+				 (int)(got / 64), (int)(got % 64), 3);
+			assert_memory_equal(p, want, 64);
+			got++;
+			if (p[64] == '\0')
+				break;
+			assert_int_equal(p[64], ' ');
+			p += 65;
+		}
+	}
+	assert_int_equal(got, 256);
+	PQfinish(c);
+}
+
+/* Opening twice migrates once; a database a newer vigil wrote is
+ * refused, not touched. */
+static void
+test_pg_migrations_are_idempotent_and_newer_is_refused(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = NULL;
+	char v[64], err[256];
+
+	st = open_owner("node-b", 0);
+	assert_int_equal(st->ops->close(st), 0);
+	raw_text(f->path,
+		 "SELECT version FROM vigil_schema WHERE component = 'store'",
+		 v, sizeof(v));
+	assert_string_equal(v, "1");
+	put_client(f->st, 1);
+	raw_exec(f->path, "UPDATE vigil_schema SET version = 1000"
+			  " WHERE component = 'store'");
+	assert_int_equal(store_pg_open(pg_dsn, OWNER, 0, &st, err, sizeof(err)),
+			 VG_EINVAL);
+	assert_null(st);
+	assert_non_null(strstr(err, "newer"));
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM clients"), 1);
+}
+
+/* Ends the store handles' sessions from another connection, as a
+ * failover or a server restart would. */
+static void
+terminate_store_sessions(void)
+{
+	PGconn *c = raw_pg();
+
+	pg_run(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		  " WHERE application_name LIKE 'vigil store %'");
+	PQfinish(c);
+}
+
+/* A lost session fails the operation in flight (or the next), never
+ * crashes, and the handle works again after reconnecting. */
+static void
+test_pg_lost_session_reconnects(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r;
+	char v[16];
+	struct job j;
+	int rc;
+
+	put_client(f->st, 1);
+	assert_int_equal(submit(f->st, 1, 1, 1, NULL), 0);
+	assert_int_equal(f->st->ops->set_synced(f->st, false), 0);
+	terminate_store_sessions();
+	rc = f->st->ops->reputation_get(f->st, sample(1).sha256, &r);
+	assert_true(rc == 0 || rc == VG_EIO);
+	if (rc == 0)
+		reputation_clear(&r);
+	else
+		assert_true(strlen(f->st->err) > 0);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(1).sha256, &r), 0);
+	reputation_clear(&r);
+	/* One session again, the new one. */
+	raw_text(f->path,
+		 "SELECT count(*) FROM pg_stat_activity"
+		 " WHERE application_name = 'vigil store " OWNER "'",
+		 v, sizeof(v));
+	assert_string_equal(v, "1");
+
+	/* Lost under each kind of operation: a batch, a claim, an each. */
+	terminate_store_sessions();
+	rc = submit(f->st, 2, 1, 2, NULL);
+	assert_true(rc == 0 || rc == VG_EIO);
+	assert_int_equal(submit(f->st, 3, 1, 3, NULL), 0);
+	terminate_store_sessions();
+	rc = f->st->ops->job_claim(f->st, &j);
+	assert_true(rc == 0 || rc == VG_EIO);
+	if (rc == 0)
+		job_clear(&j);
+	assert_int_equal(f->st->ops->job_requeue_stale(f->st), 0);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	job_clear(&j);
+	terminate_store_sessions();
+	rc = f->st->ops->reputation_each(f->st, visit, &(size_t){0});
+	assert_true(rc == 0 || rc == VG_EIO);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(3).sha256, &r), 0);
+	reputation_clear(&r);
+}
+
+/* A DSN with no server behind it: VG_EIO at open, with the reason. */
+static void
+test_pg_unreachable_server_is_eio(void **state)
+{
+	struct store *st = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(store_pg_open("host=127.0.0.1 port=1 dbname=x"
+				       " connect_timeout=2",
+				       OWNER, 0, &st, err, sizeof(err)),
+			 VG_EIO);
+	assert_null(st);
+	assert_true(strlen(err) > 0);
+	assert_int_equal(store_pg_open(pg_dsn, "", 0, &st, err, sizeof(err)),
+			 VG_EINVAL);
+}
+
+/* Runs script with tests/pg/pglib.sh's functions, $P the test cluster's
+ * directory (pg-run's VIGIL_TEST_PG_DIR) and $T its parent; returns its
+ * exit status, -1 when pg-run did not say where the cluster is. */
+static int
+pglib(const char *script)
+{
+	const char *src = getenv("VIGIL_SOURCE_DIR");
+	const char *dir = getenv("VIGIL_TEST_PG_DIR");
+	char cmd[4096];
+	int st;
+
+	if (src == NULL || dir == NULL)
+		return -1;
+	snprintf(
+		cmd, sizeof(cmd),
+		"set -e; . '%s/tests/pg/pglib.sh'; P='%s'; T=$(dirname \"$P\");"
+		" %s",
+		src, dir, script);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Back to the cluster of the other tests: the standby stopped and gone,
+ * the old primary started again, waiting for no standby. */
+static int
+failover_teardown(void **state)
+{
+	(void)pglib("pg_stop \"$T/standby\" immediate; rm -rf \"$T/standby\";"
+		    " pg_start \"$P\" 2>/dev/null || true;"
+		    " pg_psql \"$P\" -c 'ALTER SYSTEM RESET"
+		    " synchronous_standby_names'"
+		    " -c 'ALTER SYSTEM RESET synchronous_commit'"
+		    " -c 'SELECT pg_reload_conf()' >/dev/null");
+	return teardown(state);
+}
+
+/* The region's two sites: the primary dies, the synchronous standby is
+ * promoted. Every submission acknowledged before is there, and the same
+ * handle (a DSN naming both hosts) works on the new primary after one
+ * failed operation at most. */
+static void
+test_pg_failover_loses_no_acknowledged_submission(void **state)
+{
+	struct fx *f = *state;
+	char dsn[1024], p1[16], p2[16];
+	struct store *st = NULL;
+	struct reputation r;
+	char err[256];
+	FILE *fp;
+	int rc;
+
+	if (pglib("true") != 0)
+		skip();
+	assert_int_equal(pglib("pg_standby \"$P\" \"$T/standby\""
+			       " \"$(pg_free_port)\" standby1 &&"
+			       " pg_sync \"$P\" standby1"),
+			 0);
+	raw_text(f->path, "SHOW port", p1, sizeof(p1));
+	snprintf(dsn, sizeof(dsn), "%s/../standby/port",
+		 getenv("VIGIL_TEST_PG_DIR"));
+	assert_non_null(fp = fopen(dsn, "r"));
+	assert_non_null(fgets(p2, sizeof(p2), fp));
+	fclose(fp);
+	p2[strcspn(p2, "\n")] = '\0';
+	snprintf(dsn, sizeof(dsn),
+		 "host=127.0.0.1,127.0.0.1 port=%s,%s dbname=vigil user=vigil"
+		 " connect_timeout=2",
+		 p1, p2);
+	assert_int_equal(store_pg_open(dsn, "node-z", 0, &st, err, sizeof(err)),
+			 0);
+	put_client(st, 1);
+	for (int k = 1; k <= 10; k++)
+		assert_int_equal(submit(st, k, 1, k, NULL), 0);
+
+	assert_int_equal(pglib("pg_stop \"$P\" immediate &&"
+			       " pg_promote \"$T/standby\""),
+			 0);
+	rc = submit(st, 11, 1, 11, NULL);
+	assert_true(rc == 0 || rc == VG_EIO);
+	assert_int_equal(submit(st, 12, 1, 12, NULL), 0);
+	for (int k = 1; k <= 10; k++) {
+		assert_int_equal(
+			st->ops->reputation_get(st, sample(k).sha256, &r), 0);
+		reputation_clear(&r);
+	}
+	assert_int_equal(st->ops->reputation_get(st, sample(12).sha256, &r), 0);
+	reputation_clear(&r);
+	assert_int_equal(st->ops->close(st), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -3087,11 +3823,47 @@ main(void)
 		T(test_version_1_database_is_migrated),
 		T(test_fp_reports_and_retractions),
 		T(test_corrupt_retraction_row_is_ecorrupt),
+		T(test_hostile_metadata_round_trips),
+		T(test_job_lease_renew_counts_own_jobs),
 	};
 
-	int failed =
-		cmocka_run_group_tests_name("plain handles", tests, NULL, NULL);
+	const struct CMUnitTest pg_tests[] = {
+		T(test_pg_two_owners_never_claim_the_same_job),
+		T(test_pg_expired_lease_is_taken_over),
+		T(test_pg_lease_renew_keeps_the_job),
+		T(test_pg_changes_are_notified),
+		T(test_pg_migrations_are_idempotent_and_newer_is_refused),
+		T(test_pg_lost_session_reconnects),
+		T(test_pg_unreachable_server_is_eio),
+		/* Last: the cluster fails over, and is put back after. */
+		cmocka_unit_test_setup_teardown(
+			test_pg_failover_loses_no_acknowledged_submission,
+			setup, failover_teardown),
+	};
+	const char *dsn = getenv("VIGIL_TEST_PG_DSN");
+	int failed;
 
+	if (dsn != NULL && *dsn != '\0') {
+		PGconn *c = PQconnectdb(dsn);
+
+		/* Asked for PostgreSQL and none there: a failure, not a
+		 * skip. */
+		if (PQstatus(c) != CONNECTION_OK) {
+			fprintf(stderr, "VIGIL_TEST_PG_DSN: %s",
+				PQerrorMessage(c));
+			PQfinish(c);
+			return 1;
+		}
+		PQfinish(c);
+		pg_dsn = dsn;
+		failed = cmocka_run_group_tests_name("postgresql", tests, NULL,
+						     NULL);
+		return failed + cmocka_run_group_tests_name("postgresql only",
+							    pg_tests, NULL,
+							    NULL);
+	}
+	failed =
+		cmocka_run_group_tests_name("plain handles", tests, NULL, NULL);
 	writer = true;
 	return failed +
 	       cmocka_run_group_tests_name("writer handles", tests, NULL, NULL);

@@ -1,0 +1,2770 @@
+/*
+ * store_pg.c - the PostgreSQL backend of the metadata store; see store.h.
+ *
+ * A region runs several nodes against one PostgreSQL cluster (a primary
+ * and a synchronous standby on the other site); each thread of each node
+ * holds its own handle, one session (pg.h). The operations mean exactly
+ * what they mean on SQLite (store_sqlite.c): the same rows, the same
+ * answers, the same VG_E* codes for the same cases. What differs comes
+ * from the many nodes:
+ *
+ * Durability. A commit is a plain COMMIT: the cluster's synchronous_commit
+ * and synchronous_standby_names make it wait until the standby has the
+ * transaction, so that losing a site loses no acknowledged submission.
+ * set_synced(false) sets synchronous_commit = local for the session: its
+ * commits wait for the primary's disk only. Analysis results are redone
+ * after a crash anyway, and they should not wait for the other site.
+ *
+ * Jobs across nodes. job_claim takes the oldest claimable job with FOR
+ * UPDATE SKIP LOCKED, so that two nodes claiming at once never wait for
+ * each other nor get the same job, and leases it: lease_owner (the
+ * handle's owner, given at open) and lease_until (unix milliseconds, on
+ * the server's clock, which every node shares). A job analysing whose
+ * lease ran out is claimable again by any node: its node died or lost
+ * its session. The owner renews its leases (job_lease_renew) while it
+ * works; job_finish, job_fail, rescan_finish and rescan_fail succeed
+ * only for a job still leased to the handle's owner (a lease that ran
+ * out but was not taken over is still the owner's). Rescans are leased
+ * the same way. job_requeue_stale requeues the jobs whose lease ran out
+ * and those leased to this owner (its own, from before a restart), never
+ * another node's live ones.
+ *
+ * Change notification. Every transaction that creates or changes a
+ * reputation row also notifies channel vigil_reputation with the changed
+ * rows' SHA-256s (lowercase hex, separated by single spaces; several
+ * notifications when they would pass NOTIFY_PAYLOAD_MAX bytes), and
+ * retraction_add and retraction_undo notify vigil_retraction with the
+ * sample's SHA-256: the other nodes keep their in-memory index current
+ * from these. PostgreSQL delivers notifications at commit, and drops
+ * them with a rolled-back transaction.
+ *
+ * Round trips. Most operations are one statement (data-modifying CTEs do
+ * in one statement, atomically, what SQLite does in a transaction of
+ * several). A batch of submissions (submission_add_many) is one
+ * transaction whose statements go in a libpq pipeline: a batch of 256
+ * costs a few round trips, not thousands. Each item runs under a
+ * SAVEPOINT once an item has been refused, as in store_sqlite.c: a
+ * refused item leaves no trace and the others go on. The first pass
+ * takes no savepoints, because a transaction of more than 64
+ * subtransactions overflows the server's subtransaction cache and slows
+ * every snapshot of the cluster; items are almost never refused.
+ *
+ * A lost session (the server crashed or failed over) fails the operation
+ * in flight with VG_EIO and the server's message; the next operation
+ * reconnects first, to whichever host of the DSN is the primary then.
+ * Nothing is retried: whether a lost COMMIT committed is unknown.
+ *
+ * Schema "store", version 1 (pg_migrate; steps[] below): the tables of
+ * store_sqlite.c's version 6 with PostgreSQL's types (bigint for unix
+ * seconds, as on SQLite, bytea for the token hash, double precision for
+ * durations), and the lease columns of jobs and rescans. All SQL is
+ * constant text; data only ever goes as parameters.
+ */
+#include "store/store.h"
+
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "common/err.h"
+#include "common/hex.h"
+#include "common/xmalloc.h"
+#include "store/pg.h"
+#include "store/pgfeed.h"
+#include "store/store_impl.h"
+
+/* A job lease when the caller gives none. */
+#define LEASE_DEFAULT_MS 30000
+/* PostgreSQL takes notification payloads shorter than 8,000 bytes. */
+#define NOTIFY_PAYLOAD_MAX 7900
+/* SHA-256s per notification: 64 hex digits, a space between two. */
+#define NOTIFY_HASHES ((NOTIFY_PAYLOAD_MAX + 1) / 65)
+/* Rows fetched at a time by the each operations. */
+#define EACH_FETCH 512
+
+/* The channels the node's change feed listens on (pgfeed.h). */
+#define CHAN_REPUTATION PGFEED_CHANNEL_REPUTATION
+#define CHAN_RETRACTION PGFEED_CHANNEL_RETRACTION
+
+/* The server's clock in unix milliseconds: leases are compared on one
+ * clock, whatever the nodes' clocks say. */
+#define NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+static const char *const steps[] = {
+	/* 1 */
+	"CREATE TABLE clients ("
+	"  id text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 36),"
+	"  token_hash bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  consent integer NOT NULL CHECK (consent BETWEEN 0 AND 2),"
+	"  region text NOT NULL CHECK (octet_length(region) <= 32),"
+	"  created bigint NOT NULL"
+	");"
+	/* n numbers samples in arrival order and keys their job, clients
+	 * and rescan, as on SQLite. */
+	"CREATE TABLE samples ("
+	"  n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  sha256 text NOT NULL UNIQUE CHECK (sha256 ~ '^[0-9a-f]{64}$'),"
+	"  md5 text NOT NULL CHECK (md5 ~ '^[0-9a-f]{32}$'),"
+	"  sha1 text NOT NULL CHECK (sha1 ~ '^[0-9a-f]{40}$'),"
+	"  size bigint NOT NULL CHECK (size >= 0),"
+	"  verdict text NOT NULL CHECK (verdict IN ('malicious',"
+	"    'suspicious', 'clean', 'unknown')),"
+	"  score integer NOT NULL,"
+	"  detections text NOT NULL,"
+	"  mime text,"
+	"  first_seen bigint NOT NULL,"
+	"  last_seen bigint NOT NULL,"
+	"  prevalence bigint NOT NULL CHECK (prevalence >= 0),"
+	"  analysed_at bigint NOT NULL CHECK (analysed_at >= 0),"
+	"  analysis_ms double precision NOT NULL CHECK (analysis_ms >= 0),"
+	"  blob_segment bigint CHECK (blob_segment > 0),"
+	"  blob_offset bigint CHECK (blob_offset >= 0),"
+	"  blob_length bigint CHECK (blob_length > 0),"
+	"  because text NOT NULL DEFAULT '[]',"
+	"  derived_from text CHECK (derived_from ~ '^[0-9a-f]{64}$'),"
+	"  derived_job bigint CHECK (derived_job > 0),"
+	"  CHECK ((blob_segment IS NULL) = (blob_offset IS NULL)"
+	"    AND (blob_offset IS NULL) = (blob_length IS NULL)),"
+	"  CHECK ((derived_job IS NULL) = (derived_from IS NULL))"
+	");"
+	"CREATE TABLE sample_clients ("
+	"  sample bigint NOT NULL REFERENCES samples(n),"
+	"  client_id text NOT NULL REFERENCES clients(id),"
+	"  PRIMARY KEY (sample, client_id)"
+	");"
+	"CREATE TABLE submissions ("
+	"  id text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 36),"
+	"  client_id text NOT NULL REFERENCES clients(id),"
+	"  sha256 text NOT NULL REFERENCES samples(sha256),"
+	"  metadata text NOT NULL,"
+	"  created bigint NOT NULL"
+	");"
+	"CREATE TABLE jobs ("
+	"  id bigint PRIMARY KEY REFERENCES samples(n),"
+	"  state integer NOT NULL CHECK (state BETWEEN 0 AND 3),"
+	"  attempts bigint NOT NULL CHECK (attempts >= 0),"
+	"  report text,"
+	"  error text,"
+	"  updated bigint NOT NULL,"
+	"  lease_owner text,"
+	"  lease_until bigint,"
+	"  CHECK ((lease_owner IS NULL) = (lease_until IS NULL))"
+	");"
+	/* job_claim's two searches: the oldest queued, the oldest lease
+	 * run out. */
+	"CREATE INDEX jobs_queued ON jobs (updated, id) WHERE state = 0;"
+	"CREATE INDEX jobs_leased ON jobs (lease_until) WHERE state = 1;"
+	"CREATE TABLE fp_reports ("
+	"  sha256 text NOT NULL REFERENCES samples(sha256),"
+	"  client_id text NOT NULL REFERENCES clients(id),"
+	"  reason text NOT NULL CHECK (length(reason) >= 1"
+	"    AND octet_length(reason) <= 1024),"
+	"  created bigint NOT NULL,"
+	"  state integer NOT NULL CHECK (state BETWEEN 0 AND 2),"
+	"  decided bigint,"
+	"  decision text CHECK (octet_length(decision) <= 1024),"
+	"  PRIMARY KEY (sha256, client_id)"
+	");"
+	"CREATE INDEX fp_reports_open ON fp_reports (sha256) WHERE state = 0;"
+	"CREATE TABLE retractions ("
+	"  log_index bigint PRIMARY KEY CHECK (log_index >= 0),"
+	"  sha256 text NOT NULL REFERENCES samples(sha256),"
+	"  detections text NOT NULL,"
+	"  reason text NOT NULL CHECK (length(reason) >= 1"
+	"    AND octet_length(reason) <= 1024),"
+	"  created bigint NOT NULL,"
+	"  undone bigint CHECK (undone IS NULL OR undone > log_index)"
+	");"
+	"CREATE UNIQUE INDEX retractions_in_force ON retractions (sha256)"
+	"  WHERE undone IS NULL;"
+	"CREATE TABLE rescans ("
+	"  id bigint PRIMARY KEY REFERENCES samples(n),"
+	"  state integer NOT NULL CHECK (state BETWEEN 0 AND 1),"
+	"  attempts bigint NOT NULL CHECK (attempts >= 0),"
+	"  prevalence bigint NOT NULL CHECK (prevalence >= 0),"
+	"  last_seen bigint NOT NULL,"
+	"  lease_owner text,"
+	"  lease_until bigint,"
+	"  CHECK ((lease_owner IS NULL) = (lease_until IS NULL))"
+	");"
+	"CREATE INDEX rescans_queued"
+	"  ON rescans (prevalence DESC, last_seen DESC, id) WHERE state = 0;"
+	"CREATE INDEX rescans_leased ON rescans (lease_until) WHERE state = 1;"
+	"CREATE TABLE settings ("
+	"  key text PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 64),"
+	"  value text NOT NULL CHECK (length(value) <= 1024)"
+	");"
+	/* reputation_fail reads stored JSON that may be damaged, as
+	 * SQLite's json_type() does: NULL for what does not parse. */
+	"CREATE FUNCTION vigil_try_jsonb(t text) RETURNS jsonb"
+	"  LANGUAGE plpgsql IMMUTABLE AS $f$"
+	"  BEGIN RETURN t::jsonb;"
+	"  EXCEPTION WHEN others THEN RETURN NULL; END $f$;",
+};
+
+/* The columns read_reputation() expects, in order. */
+#define REP_COLS                                                               \
+	"md5, sha1, sha256, verdict, score, detections, size, mime, "          \
+	"first_seen, last_seen, prevalence, analysed_at, analysis_ms, "        \
+	"because, derived_from, derived_job"
+#define REP_NCOLS 16
+#define JOB_COLS                                                               \
+	"id, (SELECT sha256 FROM samples WHERE samples.n = jobs.id), state, "  \
+	"attempts, report, error, updated"
+#define RETR_COLS "sha256, log_index, detections, reason, created"
+
+/* Submissions, one item in three statements (sub_send). A known sample
+ * must agree on every hash and the size: the upsert's WHERE makes a
+ * disagreeing one change nothing and answer no row, and the next
+ * statement then finds no sample and fails on sample_clients' NOT NULL,
+ * which undoes the item. The first location recorded stays. */
+static const char SQL_SAMPLE_UPSERT[] =
+	"INSERT INTO samples AS x (sha256, md5, sha1, size, verdict, score,"
+	" detections, mime, first_seen, last_seen, prevalence, analysed_at,"
+	" analysis_ms, blob_segment, blob_offset, blob_length)"
+	" VALUES ($1, $2, $3, $4, 'unknown', 0, '[]', NULL, $5, $5, 0, 0, 0,"
+	" $6, $7, $8)"
+	" ON CONFLICT (sha256) DO UPDATE SET"
+	" first_seen = least(x.first_seen, excluded.first_seen),"
+	" last_seen = greatest(x.last_seen, excluded.last_seen),"
+	" blob_segment = coalesce(x.blob_segment, excluded.blob_segment),"
+	" blob_offset = coalesce(x.blob_offset, excluded.blob_offset),"
+	" blob_length = coalesce(x.blob_length, excluded.blob_length)"
+	" WHERE x.md5 = excluded.md5 AND x.sha1 = excluded.sha1"
+	" AND x.size = excluded.size RETURNING " REP_COLS;
+/* Only a client new to the sample makes it more prevalent. */
+static const char SQL_SAMPLE_CLIENT[] =
+	"WITH c AS (INSERT INTO sample_clients (sample, client_id)"
+	" VALUES ((SELECT n FROM samples WHERE sha256 = $1 AND md5 = $2"
+	" AND sha1 = $3 AND size = $4::bigint), $5)"
+	" ON CONFLICT DO NOTHING RETURNING sample)"
+	" UPDATE samples SET prevalence = prevalence + 1"
+	" WHERE n = (SELECT sample FROM c) RETURNING prevalence";
+/* Queues the sample's job if it has none, records the submission, and
+ * answers whether a job was queued and the state of the sample's job
+ * (the CTE's insert is not visible to the statement: 0 then). */
+static const char SQL_SUB_INSERT[] =
+	"WITH j AS (INSERT INTO jobs (id, state, attempts, updated)"
+	" SELECT n, 0, 0, $6::bigint FROM samples WHERE sha256 = $3"
+	" ON CONFLICT (id) DO NOTHING RETURNING id),"
+	" s AS (INSERT INTO submissions (id, client_id, sha256, metadata,"
+	" created) VALUES ($1, $2, $3, $4, $5))"
+	" SELECT (SELECT count(*) FROM j),"
+	" coalesce((SELECT state FROM jobs WHERE id ="
+	" (SELECT n FROM samples WHERE sha256 = $3)), 0)";
+
+/* The oldest queued job, or the oldest whose lease ran out, claimed and
+ * leased in one statement. SKIP LOCKED: a job another node is claiming
+ * right now is passed over, not waited for. */
+static const char SQL_JOB_CLAIM[] =
+	"WITH q AS (SELECT id, updated FROM jobs WHERE state = 0"
+	" ORDER BY updated, id LIMIT 1 FOR UPDATE SKIP LOCKED),"
+	" e AS (SELECT id, updated FROM jobs WHERE state = 1"
+	" AND lease_until < " NOW_MS " ORDER BY lease_until, id LIMIT 1"
+	" FOR UPDATE SKIP LOCKED)"
+	" UPDATE jobs SET state = 1, attempts = attempts + 1, updated = $1,"
+	" lease_owner = $2, lease_until = " NOW_MS " + $3::bigint"
+	" WHERE id = (SELECT id FROM (SELECT * FROM q UNION ALL"
+	" SELECT * FROM e) c ORDER BY updated, id LIMIT 1)"
+	" RETURNING " JOB_COLS;
+static const char SQL_RESCAN_CLAIM[] =
+	"WITH q AS (SELECT id, prevalence, last_seen FROM rescans"
+	" WHERE state = 0 ORDER BY prevalence DESC, last_seen DESC, id"
+	" LIMIT 1 FOR UPDATE SKIP LOCKED),"
+	" e AS (SELECT id, prevalence, last_seen FROM rescans"
+	" WHERE state = 1 AND lease_until < " NOW_MS
+	" ORDER BY lease_until, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+	" UPDATE rescans SET state = 1, attempts = attempts + 1,"
+	" lease_owner = $1, lease_until = " NOW_MS " + $2::bigint"
+	" WHERE id = (SELECT id FROM (SELECT * FROM q UNION ALL"
+	" SELECT * FROM e) c ORDER BY prevalence DESC, last_seen DESC, id"
+	" LIMIT 1)"
+	" RETURNING id, (SELECT sha256 FROM samples"
+	" WHERE samples.n = rescans.id), attempts";
+
+/* The job's report and the sample's verdict, in one statement: only for
+ * a job analysing under this owner's lease. */
+static const char SQL_JOB_FINISH[] =
+	"WITH j AS (UPDATE jobs SET state = 2, report = $2, error = NULL,"
+	" updated = $3, lease_owner = NULL, lease_until = NULL"
+	" WHERE id = $1 AND state = 1 AND lease_owner = $4 RETURNING id),"
+	" v AS (UPDATE samples SET verdict = $5, score = $6,"
+	" detections = $7, mime = $8, analysed_at = $3, analysis_ms = $9,"
+	" because = $10, derived_from = NULL, derived_job = NULL"
+	" WHERE n = (SELECT id FROM j) RETURNING sha256)"
+	" SELECT sha256, pg_notify('" CHAN_REPUTATION "', sha256) FROM v";
+static const char SQL_JOB_FAIL[] =
+	"UPDATE jobs SET state = CASE WHEN attempts < $2 THEN 0 ELSE 3 END,"
+	" error = $3, updated = $4, lease_owner = NULL, lease_until = NULL"
+	" WHERE id = $1 AND state = 1 AND lease_owner = $5";
+static const char SQL_JOB_STATE[] =
+	"SELECT state, lease_owner FROM jobs WHERE id = $1";
+static const char SQL_JOB_MARK_CORRUPT[] =
+	"UPDATE jobs SET state = 3, error = 'corrupt job row', updated = $2,"
+	" lease_owner = NULL, lease_until = NULL WHERE id = $1";
+static const char SQL_REQUEUE[] =
+	"WITH r AS (UPDATE rescans SET state = 0, lease_owner = NULL,"
+	" lease_until = NULL WHERE state = 1 AND (lease_owner = $2"
+	" OR lease_until < " NOW_MS "))"
+	" UPDATE jobs SET state = 0, updated = $1, lease_owner = NULL,"
+	" lease_until = NULL WHERE state = 1 AND (lease_owner = $2"
+	" OR lease_until < " NOW_MS ")";
+static const char SQL_LEASE_RENEW[] =
+	"WITH r AS (UPDATE rescans SET lease_until = " NOW_MS " + $2::bigint"
+	" WHERE state = 1 AND lease_owner = $1 RETURNING 1),"
+	" j AS (UPDATE jobs SET lease_until = " NOW_MS " + $2::bigint"
+	" WHERE state = 1 AND lease_owner = $1 RETURNING 1)"
+	" SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM j)";
+
+/* Records the generation if it is not the one recorded (the upsert
+ * answers a row then), and then only queues every stored sample whose
+ * job has started; a rescan already there starts over. */
+static const char SQL_RESCAN_QUEUE[] =
+	"WITH g AS (INSERT INTO settings (key, value)"
+	" VALUES ('rules_generation', $1) ON CONFLICT (key) DO UPDATE"
+	" SET value = excluded.value"
+	" WHERE settings.value IS DISTINCT FROM excluded.value RETURNING 1)"
+	" INSERT INTO rescans (id, state, attempts, prevalence, last_seen)"
+	" SELECT s.n, 0, 0, s.prevalence, s.last_seen"
+	" FROM samples s JOIN jobs j ON j.id = s.n"
+	" WHERE s.blob_segment IS NOT NULL AND j.state <> 0"
+	" AND EXISTS (SELECT 1 FROM g)"
+	" ON CONFLICT (id) DO UPDATE SET state = 0, attempts = 0,"
+	" prevalence = excluded.prevalence, last_seen = excluded.last_seen,"
+	" lease_owner = NULL, lease_until = NULL";
+/* The rescan's end, the sample's new verdict (and the old one, read from
+ * the statement's snapshot) and the job's report, in one statement. */
+static const char SQL_RESCAN_FINISH[] =
+	"WITH r AS (DELETE FROM rescans WHERE id = $1 AND state = 1"
+	" AND lease_owner = $10 RETURNING id),"
+	" o AS (SELECT verdict FROM samples WHERE n = (SELECT id FROM r)),"
+	" v AS (UPDATE samples SET verdict = $2, score = $3,"
+	" detections = $4, mime = $5, analysed_at = $6, analysis_ms = $7,"
+	" because = $8, derived_from = NULL, derived_job = NULL"
+	" WHERE n = (SELECT id FROM r) RETURNING sha256),"
+	" p AS (UPDATE jobs SET report = $9, updated = $6"
+	" WHERE id = (SELECT id FROM r) AND state = 2)"
+	" SELECT sha256, (SELECT verdict FROM o),"
+	" pg_notify('" CHAN_REPUTATION "', sha256) FROM v";
+/* Requeued below max_attempts, else dropped; the answer says which
+ * (both 0: not analysing under this owner's lease). */
+static const char SQL_RESCAN_FAIL[] =
+	"WITH u AS (UPDATE rescans SET state = 0, lease_owner = NULL,"
+	" lease_until = NULL WHERE id = $1 AND state = 1"
+	" AND lease_owner = $3 AND attempts < $2 RETURNING 1),"
+	" d AS (DELETE FROM rescans WHERE id = $1 AND state = 1"
+	" AND lease_owner = $3 AND attempts >= $2 RETURNING 1)"
+	" SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM d),"
+	" (SELECT count(*) FROM rescans WHERE id = $1 AND state = 1"
+	" AND lease_owner <> $3)";
+static const char SQL_RESCAN_DROP[] =
+	"DELETE FROM rescans WHERE id = $1 AND state = 1";
+
+/* An object's verdict from inside a container, derived from it ($12, its
+ * job $13), never overrides the analysis of that object submitted on its
+ * own, nor an earlier note (analysed_at != 0). */
+#define REP_NOTE_UPSERT                                                        \
+	"INSERT INTO samples AS x (sha256, md5, sha1, size, verdict, score,"   \
+	" detections, mime, first_seen, last_seen, prevalence, analysed_at,"   \
+	" analysis_ms, because, derived_from, derived_job)"                    \
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 0, $9, $10, $11,"    \
+	" $12, $13)"                                                           \
+	" ON CONFLICT (sha256) DO UPDATE SET verdict = excluded.verdict,"      \
+	" score = excluded.score, detections = excluded.detections,"           \
+	" because = excluded.because, mime = excluded.mime,"                   \
+	" analysed_at = excluded.analysed_at,"                                 \
+	" analysis_ms = excluded.analysis_ms,"                                 \
+	" derived_from = excluded.derived_from,"                               \
+	" derived_job = excluded.derived_job,"                                 \
+	" last_seen = greatest(x.last_seen, excluded.last_seen)"               \
+	" WHERE x.analysed_at = 0 AND x.md5 = excluded.md5"                    \
+	" AND x.sha1 = excluded.sha1 AND x.size = excluded.size"               \
+	" RETURNING sha256"
+static const char SQL_REP_NOTE[] = REP_NOTE_UPSERT;
+static const char SQL_REP_NOTE_NOTIFY[] =
+	"WITH u AS (" REP_NOTE_UPSERT ") SELECT sha256,"
+	" pg_notify('" CHAN_REPUTATION "', sha256) FROM u";
+/* A re-analysis re-judges the objects inside the sample, unless one was
+ * analysed on its own (it has a job): derived from it now. */
+static const char SQL_REP_RENOTE[] =
+	"UPDATE samples SET verdict = $5, score = $6, detections = $7,"
+	" mime = $8, analysed_at = $9, analysis_ms = $10, because = $11,"
+	" derived_from = $12, derived_job = $13"
+	" WHERE sha256 = $1 AND md5 = $2 AND sha1 = $3 AND size = $4"
+	" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = samples.n)"
+	" RETURNING sha256";
+/* A failed analysis is never clean, whoever wrote the verdict first (see
+ * store_sqlite.c's ST_REP_FAIL, which this follows to the byte: the
+ * reason is appended to the JSON text as compact JSON, as SQLite's
+ * json_insert writes it). */
+#define FAIL_WEAK "x.verdict IN ('clean', 'unknown')"
+#define FAIL_NAME "to_json($2::text)::text"
+static const char SQL_REP_FAIL[] =
+	"WITH u AS (UPDATE samples x SET"
+	" derived_from = CASE WHEN " FAIL_WEAK " THEN NULL"
+	" ELSE x.derived_from END,"
+	" derived_job = CASE WHEN " FAIL_WEAK " THEN NULL"
+	" ELSE x.derived_job END,"
+	" verdict = CASE WHEN " FAIL_WEAK " THEN 'suspicious'"
+	" ELSE x.verdict END,"
+	" score = CASE WHEN " FAIL_WEAK " THEN greatest(x.score, 50)"
+	" ELSE x.score END,"
+	" detections = CASE"
+	" WHEN jsonb_typeof(vigil_try_jsonb(x.detections)) IS DISTINCT FROM"
+	" 'array' THEN '[' || " FAIL_NAME " || ']'"
+	" WHEN vigil_try_jsonb(x.detections) @> jsonb_build_array($2::text)"
+	" THEN x.detections"
+	" WHEN jsonb_array_length(vigil_try_jsonb(x.detections)) = 0"
+	" THEN '[' || " FAIL_NAME " || ']'"
+	" ELSE left(rtrim(x.detections), -1) || ',' || " FAIL_NAME " || ']'"
+	" END,"
+	" because = CASE"
+	" WHEN jsonb_typeof(vigil_try_jsonb(x.because)) IS DISTINCT FROM"
+	" 'array' THEN '[{\"path\":\"\",\"name\":' || " FAIL_NAME " || '}]'"
+	" WHEN vigil_try_jsonb(x.because) @>"
+	" jsonb_build_array(jsonb_build_object('name', $2::text))"
+	" THEN x.because"
+	" WHEN jsonb_array_length(vigil_try_jsonb(x.because)) = 0"
+	" THEN '[{\"path\":\"\",\"name\":' || " FAIL_NAME " || '}]'"
+	" ELSE left(rtrim(x.because), -1) || ',{\"path\":\"\",\"name\":' ||"
+	" " FAIL_NAME " || '}]' END,"
+	" analysed_at = $3, analysis_ms = $4"
+	" WHERE x.sha256 = $1 RETURNING x.sha256)"
+	" SELECT sha256, pg_notify('" CHAN_REPUTATION "', sha256) FROM u";
+
+/* The notifications of a transaction (note_changed): one per line of $1. */
+static const char SQL_NOTIFY[] = "SELECT pg_notify('" CHAN_REPUTATION "', p)"
+				 " FROM string_to_table($1, E'\\n') p";
+
+static const char SQL_FP_DECIDE[] =
+	"UPDATE fp_reports SET state = $2, decided = $3, decision = $4"
+	" WHERE state = 0 AND sha256 = $1";
+/* One in force per sample: the partial UNIQUE index refuses a second
+ * (VG_EINVAL); the open reports are accepted in the same statement. */
+static const char SQL_RETR_ADD[] =
+	"WITH r AS (INSERT INTO retractions (log_index, sha256, detections,"
+	" reason, created) VALUES ($1, $2, $3, $4, $5) RETURNING sha256),"
+	" a AS (UPDATE fp_reports SET state = 1, decided = $6,"
+	" decision = $4 WHERE state = 0 AND sha256 = (SELECT sha256 FROM r)"
+	" RETURNING 1)"
+	" SELECT (SELECT count(*) FROM a),"
+	" pg_notify('" CHAN_RETRACTION "', $2)";
+static const char SQL_RETR_UNDO[] =
+	"WITH u AS (UPDATE retractions SET undone = $2 WHERE sha256 = $1"
+	" AND undone IS NULL RETURNING sha256)"
+	" SELECT sha256, pg_notify('" CHAN_RETRACTION "', sha256) FROM u";
+
+struct store_pg {
+	struct store base; /* first: callers hold &base */
+	struct pg pg;
+	char owner[64];
+	char lease[24];   /* the lease in ms, as a parameter */
+	bool unsynced;    /* set_synced(false): synchronous_commit = local */
+	unsigned cursors; /* each operations running (nested callbacks) */
+	/* SHA-256s of the changed reputation rows of the transaction in
+	 * flight, NOTIFY_HASHES to a payload, payloads separated by '\n'. */
+	char *notes;
+	size_t notes_len, notes_cap, notes_in_payload;
+};
+
+static const struct store_ops pg_ops;
+
+static struct store_pg *
+to_pg(struct store *s)
+{
+	return (struct store_pg *)s;
+}
+
+static void seterr(struct store_pg *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+seterr(struct store_pg *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->base.err, sizeof(s->base.err), fmt, ap);
+	va_end(ap);
+}
+
+static int64_t
+now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Numbers as text parameters. */
+struct num {
+	char s[32];
+};
+
+static const char *
+i64(struct num *n, int64_t v)
+{
+	snprintf(n->s, sizeof(n->s), "%lld", (long long)v);
+	return n->s;
+}
+
+static const char *
+dbl(struct num *n, double v)
+{
+	/* 17 significant digits read back as the same double. */
+	snprintf(n->s, sizeof(n->s), "%.17g", v);
+	return n->s;
+}
+
+/*
+ * What a failed statement means for the caller, from its SQLSTATE: a
+ * foreign key names a missing client or sample (VG_ENOENT), another
+ * integrity or data error is an invalid argument (VG_EINVAL: a
+ * duplicate, a CHECK, text that is not UTF-8), a program limit is
+ * VG_ELIMIT; anything else (the connection, a deadlock, a full disk) is
+ * the store's failure, VG_EIO.
+ */
+static int
+map_state(const char *st)
+{
+	if (st == NULL || strlen(st) != 5)
+		return VG_EIO;
+	if (strcmp(st, "23503") == 0)
+		return VG_ENOENT;
+	if (strncmp(st, "23", 2) == 0 || strncmp(st, "22", 2) == 0)
+		return VG_EINVAL;
+	if (strncmp(st, "54", 2) == 0)
+		return VG_ELIMIT;
+	return VG_EIO;
+}
+
+/* Whether a failed statement refuses one item of a batch (the others go
+ * on) rather than failing the batch. */
+static bool
+refuses_item(const char *st)
+{
+	return map_state(st) != VG_EIO;
+}
+
+/* Runs one statement with text parameters; *res as pg_exec() (res may be
+ * NULL). On failure, s->base.err says what and why. */
+static int
+q(struct store_pg *s, PGresult **res, const char *what, const char *sql, int n,
+  const char *const *params)
+{
+	char e[sizeof(s->base.err)];
+	int rc;
+
+	if (res != NULL)
+		*res = NULL;
+	rc = pg_exec(&s->pg, res, e, sizeof(e), sql, n, params);
+	if (rc == 0)
+		return 0;
+	seterr(s, "%s: %s", what, e);
+	return rc == VG_EIO ? map_state(pg_sqlstate(&s->pg)) : rc;
+}
+
+static int
+cmd(struct store_pg *s, const char *what, const char *sql)
+{
+	return q(s, NULL, what, sql, 0, NULL);
+}
+
+/* The number of rows a statement without RETURNING changed. */
+static uint64_t
+changes(const PGresult *res)
+{
+	const char *t = PQcmdTuples((PGresult *)res);
+
+	return t != NULL && *t != '\0' ? strtoull(t, NULL, 10) : 0;
+}
+
+static int
+corrupt(struct store_pg *s, const PGresult *res, int col, const char *why)
+{
+	const char *name = PQfname(res, col);
+
+	seterr(s, "corrupt row: %s %s", name != NULL ? name : "?", why);
+	return VG_ECORRUPT;
+}
+
+/* A reply whose shape is not the statement's: VG_ECORRUPT. */
+static int
+want_cols(struct store_pg *s, const PGresult *res, int n, const char *what)
+{
+	if (PQnfields(res) >= n)
+		return 0;
+	seterr(s, "%s: %d columns in the reply, %d expected", what,
+	       PQnfields(res), n);
+	return VG_ECORRUPT;
+}
+
+/* Column readers: each checks the value before copying, and names the
+ * column when the row makes no sense. Text values cannot hold a NUL:
+ * PostgreSQL refuses them. */
+
+static int
+col_text(struct store_pg *s, const PGresult *res, int row, int col,
+	 const char **p, size_t *n)
+{
+	if (PQgetisnull(res, row, col))
+		return corrupt(s, res, col, "is NULL");
+	*p = PQgetvalue(res, row, col);
+	*n = (size_t)PQgetlength(res, row, col);
+	return 0;
+}
+
+static int
+col_hex(struct store_pg *s, const PGresult *res, int row, int col, size_t len,
+	char *out)
+{
+	const char *p;
+	size_t n;
+	int rc;
+
+	if ((rc = col_text(s, res, row, col, &p, &n)) != 0)
+		return rc;
+	if (n != len || !hex_is_lower(p, n))
+		return corrupt(s, res, col, "is not a lowercase hex digest");
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* Text into a fixed array of max + 1 bytes. */
+static int
+col_str(struct store_pg *s, const PGresult *res, int row, int col, size_t min,
+	size_t max, char *out)
+{
+	const char *p;
+	size_t n;
+	int rc;
+
+	if ((rc = col_text(s, res, row, col, &p, &n)) != 0)
+		return rc;
+	if (n < min || n > max)
+		return corrupt(s, res, col, "has a length out of range");
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+col_dup(struct store_pg *s, const PGresult *res, int row, int col,
+	bool nullable, char **out)
+{
+	const char *p;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if (nullable && PQgetisnull(res, row, col))
+		return 0;
+	if ((rc = col_text(s, res, row, col, &p, &n)) != 0)
+		return rc;
+	*out = xmalloc(n + 1);
+	memcpy(*out, p, n);
+	(*out)[n] = '\0';
+	return 0;
+}
+
+static int
+col_i64(struct store_pg *s, const PGresult *res, int row, int col, int64_t min,
+	int64_t max, int64_t *out)
+{
+	int64_t v;
+
+	if (pg_get_i64(res, row, col, &v) != 0)
+		return corrupt(s, res, col, "is not an integer");
+	if (v < min || v > max)
+		return corrupt(s, res, col, "is out of range");
+	*out = v;
+	return 0;
+}
+
+static int
+col_double(struct store_pg *s, const PGresult *res, int row, int col,
+	   double *out)
+{
+	const char *p;
+	char *end;
+	size_t n;
+	double v;
+	int rc;
+
+	if ((rc = col_text(s, res, row, col, &p, &n)) != 0)
+		return rc;
+	v = strtod(p, &end);
+	if (n == 0 || end != p + n || !isfinite(v) || v < 0)
+		return corrupt(s, res, col, "is not a duration");
+	*out = v;
+	return 0;
+}
+
+static int
+read_client(struct store_pg *s, const PGresult *res, struct client *out)
+{
+	uint8_t *hash = NULL;
+	size_t len = 0;
+	int64_t consent;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = want_cols(s, res, 5, "client")) != 0 ||
+	    (rc = col_str(s, res, 0, 0, 1, STORE_ID_MAX, out->id)) != 0)
+		goto out;
+	if ((rc = pg_get_bytea(res, 0, 1, 32, &hash, &len)) != 0 || len != 32) {
+		rc = rc == VG_ENOMEM ? rc
+				     : corrupt(s, res, 1, "is not 32 bytes");
+		goto out;
+	}
+	memcpy(out->token_hash, hash, 32);
+	if ((rc = col_i64(s, res, 0, 2, CONSENT_NONE, CONSENT_FILES,
+			  &consent)) != 0)
+		goto out;
+	out->consent = (enum consent)consent;
+	if ((rc = col_str(s, res, 0, 3, 0, STORE_REGION_MAX, out->region)) != 0)
+		goto out;
+	rc = col_i64(s, res, 0, 4, INT64_MIN, INT64_MAX, &out->created);
+out:
+	free(hash);
+	if (rc != 0)
+		client_clear(out);
+	return rc;
+}
+
+static int
+read_submission(struct store_pg *s, const PGresult *res, struct submission *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = want_cols(s, res, 5, "submission")) != 0 ||
+	    (rc = col_str(s, res, 0, 0, 1, STORE_ID_MAX, out->id)) != 0 ||
+	    (rc = col_str(s, res, 0, 1, 1, STORE_ID_MAX, out->client_id)) !=
+		    0 ||
+	    (rc = col_hex(s, res, 0, 2, 64, out->sha256)) != 0 ||
+	    (rc = col_dup(s, res, 0, 3, false, &out->metadata)) != 0 ||
+	    (rc = col_i64(s, res, 0, 4, INT64_MIN, INT64_MAX, &out->created)) !=
+		    0)
+		submission_clear(out);
+	return rc;
+}
+
+/* Reads the columns of JOB_COLS. */
+static int
+read_job(struct store_pg *s, const PGresult *res, struct job *out)
+{
+	int64_t state, attempts;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = want_cols(s, res, 7, "job")) != 0 ||
+	    (rc = col_i64(s, res, 0, 0, 1, INT64_MAX, &out->id)) != 0 ||
+	    (rc = col_hex(s, res, 0, 1, 64, out->sha256)) != 0 ||
+	    (rc = col_i64(s, res, 0, 2, JOB_QUEUED, JOB_FAILED, &state)) != 0 ||
+	    (rc = col_i64(s, res, 0, 3, 0, INT_MAX, &attempts)) != 0 ||
+	    (rc = col_dup(s, res, 0, 4, true, &out->report)) != 0 ||
+	    (rc = col_dup(s, res, 0, 5, true, &out->error)) != 0 ||
+	    (rc = col_i64(s, res, 0, 6, INT64_MIN, INT64_MAX, &out->updated)) !=
+		    0)
+		goto out;
+	out->state = (enum job_state)state;
+	out->attempts = (int)attempts;
+	if (out->state == JOB_DONE && out->report == NULL)
+		rc = corrupt(s, res, 4, "is NULL in a finished job");
+out:
+	if (rc != 0)
+		job_clear(out);
+	return rc;
+}
+
+/* Reads the columns of REP_COLS of row row. */
+static int
+read_reputation(struct store_pg *s, const PGresult *res, int row,
+		struct reputation *out)
+{
+	int64_t score, size, prevalence;
+	const char *b;
+	size_t bn;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = want_cols(s, res, REP_NCOLS, "reputation")) != 0 ||
+	    (rc = col_hex(s, res, row, 0, 32, out->md5)) != 0 ||
+	    (rc = col_hex(s, res, row, 1, 40, out->sha1)) != 0 ||
+	    (rc = col_hex(s, res, row, 2, 64, out->sha256)) != 0 ||
+	    (rc = col_dup(s, res, row, 3, false, &out->verdict)) != 0)
+		goto out;
+	if (!store_valid_verdict(out->verdict, strlen(out->verdict))) {
+		rc = corrupt(s, res, 3, "is not a known verdict");
+		goto out;
+	}
+	if ((rc = col_i64(s, res, row, 4, INT_MIN, INT_MAX, &score)) != 0 ||
+	    (rc = col_dup(s, res, row, 5, false, &out->detections)) != 0 ||
+	    (rc = col_i64(s, res, row, 6, 0, INT64_MAX, &size)) != 0 ||
+	    (rc = col_dup(s, res, row, 7, true, &out->type)) != 0 ||
+	    (rc = col_i64(s, res, row, 8, INT64_MIN, INT64_MAX,
+			  &out->first_seen)) != 0 ||
+	    (rc = col_i64(s, res, row, 9, out->first_seen, INT64_MAX,
+			  &out->last_seen)) != 0 ||
+	    (rc = col_i64(s, res, row, 10, 0, INT64_MAX, &prevalence)) != 0 ||
+	    (rc = col_i64(s, res, row, 11, 0, INT64_MAX, &out->analysed_at)) !=
+		    0 ||
+	    (rc = col_double(s, res, row, 12, &out->analysis_ms)) != 0 ||
+	    (rc = col_dup(s, res, row, 13, false, &out->because)) != 0)
+		goto out;
+	out->score = (int)score;
+	out->size = (uint64_t)size;
+	out->prevalence = (uint64_t)prevalence;
+	/* A JSON array, as written; the readers parse it. */
+	b = out->because;
+	bn = strlen(b);
+	if (bn < 2 || b[0] != '[' || b[bn - 1] != ']') {
+		rc = corrupt(s, res, 13, "is not a JSON array");
+		goto out;
+	}
+	/* Derived: from a sample and its job, both or neither. */
+	if (PQgetisnull(res, row, 14) && PQgetisnull(res, row, 15))
+		goto out;
+	if ((rc = col_hex(s, res, row, 14, 64, out->derived_from)) != 0 ||
+	    (rc = col_i64(s, res, row, 15, 1, INT64_MAX, &out->derived_job)) !=
+		    0)
+		goto out;
+	if (strcmp(out->derived_from, out->sha256) == 0)
+		rc = corrupt(s, res, 14, "names the sample itself");
+out:
+	if (rc != 0)
+		reputation_clear(out);
+	return rc;
+}
+
+/* Reads the columns of RETR_COLS of row row. */
+static int
+read_retraction(struct store_pg *s, const PGresult *res, int row,
+		struct retraction *out)
+{
+	int64_t index;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = want_cols(s, res, 5, "retraction")) != 0 ||
+	    (rc = col_hex(s, res, row, 0, 64, out->sha256)) != 0 ||
+	    (rc = col_i64(s, res, row, 1, 0, INT64_MAX, &index)) != 0 ||
+	    (rc = col_dup(s, res, row, 2, false, &out->detections)) != 0 ||
+	    (rc = col_dup(s, res, row, 3, false, &out->reason)) != 0 ||
+	    (rc = col_i64(s, res, row, 4, INT64_MIN, INT64_MAX,
+			  &out->created)) != 0)
+		goto out;
+	out->log_index = (uint64_t)index;
+	if (out->detections[0] != '[')
+		rc = corrupt(s, res, 2, "is not a JSON array");
+out:
+	if (rc != 0)
+		retraction_clear(out);
+	return rc;
+}
+
+/* Sessions and transactions */
+
+/* The session's settings, at open and after every reconnection. */
+static int
+session_setup(struct store_pg *s)
+{
+	return cmd(s, "synchronous_commit",
+		   s->unsynced ? "SET synchronous_commit = local"
+			       : "RESET synchronous_commit");
+}
+
+/*
+ * Makes the handle ready for an operation: a session lost during an
+ * earlier one (the server restarted, or another host was promoted) is
+ * opened again, and a transaction an earlier failure left open is
+ * rolled back. VG_EIO when no primary can be reached.
+ */
+static int
+ready(struct store_pg *s)
+{
+	char e[sizeof(s->base.err)];
+
+	s->notes_len = s->notes_in_payload = 0;
+	if (pg_lost(&s->pg)) {
+		if (pg_reconnect(&s->pg, e, sizeof(e)) != 0) {
+			seterr(s, "reconnect: %s", e);
+			return VG_EIO;
+		}
+		return session_setup(s);
+	}
+	if (PQtransactionStatus(s->pg.conn) != PQTRANS_IDLE)
+		(void)cmd(s, "rollback", "ROLLBACK");
+	return 0;
+}
+
+static int
+tx_begin(struct store_pg *s)
+{
+	return cmd(s, "begin", "BEGIN");
+}
+
+/* Rolls back the open transaction, if any; keeps s->base.err. */
+static void
+tx_rollback(struct store_pg *s)
+{
+	char why[sizeof(s->base.err)];
+
+	s->notes_len = s->notes_in_payload = 0;
+	if (pg_lost(&s->pg) || PQtransactionStatus(s->pg.conn) == PQTRANS_IDLE)
+		return;
+	memcpy(why, s->base.err, sizeof(why));
+	(void)cmd(s, "rollback", "ROLLBACK");
+	memcpy(s->base.err, why, sizeof(why));
+}
+
+/* Commits. Never retried: a COMMIT whose reply was lost may or may not
+ * have committed, and the caller must be told it failed (VG_EIO). */
+static int
+tx_commit(struct store_pg *s)
+{
+	int rc = cmd(s, "commit", "COMMIT");
+
+	s->notes_len = s->notes_in_payload = 0;
+	return rc == 0 ? 0 : VG_EIO;
+}
+
+/* Change notification */
+
+/* Adds a changed reputation row to the transaction's notifications. */
+static void
+note_changed(struct store_pg *s, const char *sha256)
+{
+	if (s->notes_len + 66 > s->notes_cap) {
+		s->notes_cap = s->notes_cap ? s->notes_cap * 2 : 4096;
+		s->notes = xreallocarray(s->notes, s->notes_cap, 1);
+	}
+	if (s->notes_len > 0)
+		s->notes[s->notes_len++] =
+			s->notes_in_payload == NOTIFY_HASHES ? '\n' : ' ';
+	if (s->notes_in_payload == NOTIFY_HASHES)
+		s->notes_in_payload = 0;
+	memcpy(s->notes + s->notes_len, sha256, 64);
+	s->notes_len += 64;
+	s->notes_in_payload++;
+	s->notes[s->notes_len] = '\0';
+}
+
+/*
+ * Pipelines. A batch's items go to the server in one libpq pipeline
+ * and their results come back in order, so that a batch costs a round
+ * trip, not one per statement. The send side runs non-blocking and
+ * reads while it writes: a large batch would otherwise fill both
+ * directions' socket buffers and each side would wait for the other.
+ */
+
+struct pipe_ops {
+	/* Queues item i's statements with pipe_send(); returns how many,
+	 * or a negative VG_E* code. */
+	int (*send)(struct store_pg *s, void *ud, size_t i);
+	/* The result of item i's statement k, which succeeded: 0, or a
+	 * VG_E* code that refuses the item (a later statement of the item
+	 * must then fail, which undoes it). */
+	int (*take)(struct store_pg *s, void *ud, size_t i, int k,
+		    const PGresult *res);
+	/* Item i's outcome is final: 0, or why it was refused (then what
+	 * take recorded is to be forgotten). */
+	void (*done)(struct store_pg *s, void *ud, size_t i, int rc);
+};
+
+/* The most statements an item sends. */
+#define PIPE_ITEM_MAX 4
+
+/* What a result of a pipeline belongs to. */
+struct slot {
+	size_t item; /* SIZE_MAX: a control statement */
+	int k;       /* the item's statement; -1 for its savepoint's */
+};
+
+static int
+pipe_send(struct store_pg *s, const char *sql, int n, const char *const *params)
+{
+	if (PQsendQueryParams(s->pg.conn, sql, n, NULL, params, NULL, NULL,
+			      0) == 1)
+		return 0;
+	seterr(s, "pipeline: %s", PQerrorMessage(s->pg.conn));
+	return VG_EIO;
+}
+
+/* Sends what is queued, reading the replies meanwhile. */
+static int
+pipe_flush(struct store_pg *s)
+{
+	PGconn *c = s->pg.conn;
+	struct pollfd pfd;
+	int r;
+
+	while ((r = PQflush(c)) == 1) {
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN | POLLOUT;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, -1) < 0)
+			continue;
+		if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) &&
+		    PQconsumeInput(c) != 1)
+			break;
+	}
+	if (r == 0)
+		return 0;
+	seterr(s, "pipeline: %s", PQerrorMessage(c));
+	return VG_EIO;
+}
+
+/* The next result of the pipeline, skipping the NULL that ends each
+ * statement's results; NULL when there is none (the session is gone). */
+static PGresult *
+pipe_next(struct store_pg *s)
+{
+	PGresult *r = PQgetResult(s->pg.conn);
+
+	if (r == NULL)
+		r = PQgetResult(s->pg.conn);
+	return r;
+}
+
+/* Leaves pipeline mode, reading what is left (after a sync, if what was
+ * sent has none yet, so that the server answers it); false if the
+ * session is no longer usable. */
+static bool
+pipe_end(struct store_pg *s, bool unsynced)
+{
+	PGconn *c = s->pg.conn;
+	PGresult *r;
+	int guard = 0;
+
+	if (unsynced && PQstatus(c) == CONNECTION_OK &&
+	    (PQpipelineSync(c) != 1 || pipe_flush(s) != 0))
+		return false;
+	(void)PQsetnonblocking(c, 0);
+	while (PQpipelineStatus(c) != PQ_PIPELINE_OFF &&
+	       PQexitPipelineMode(c) != 1) {
+		if (PQstatus(c) != CONNECTION_OK || ++guard > 1000000)
+			return false;
+		if ((r = PQgetResult(c)) != NULL)
+			PQclear(r);
+	}
+	return true;
+}
+
+/*
+ * Runs items [0, n) in one pipeline, each with ops: BEGIN first if
+ * begin. With alone, each item runs inside its own savepoint: a refused
+ * item is rolled back to it and reported through done(), and the items
+ * after it are sent again (one more round trip per refused item).
+ * Without, the first refused item sets *refused and stops: the caller
+ * rolls the transaction back and runs the batch again alone. Returns 0,
+ * or the error that fails the whole batch.
+ */
+static int
+pipe_items(struct store_pg *s, const struct pipe_ops *ops, void *ud, size_t n,
+	   bool begin, bool alone, bool *refused)
+{
+	PGconn *c = s->pg.conn;
+	struct slot *slots = NULL;
+	size_t nslots = 0, cap, from = 0;
+	bool undo = false, unsynced = false;
+	int *irc = xcalloc(n ? n : 1, sizeof(int));
+	int rc = 0;
+
+	*refused = false;
+	/* BEGIN, ROLLBACK TO, RELEASE; an item's savepoint, statements and
+	 * release. */
+	cap = 3 + n * (PIPE_ITEM_MAX + 2);
+	slots = xreallocarray(NULL, cap, sizeof(*slots));
+	if (PQenterPipelineMode(c) != 1 || PQsetnonblocking(c, 1) != 0) {
+		seterr(s, "pipeline: %s", PQerrorMessage(c));
+		rc = VG_EIO;
+		goto out;
+	}
+	while (begin || undo || from < n) {
+		size_t failed = SIZE_MAX;
+
+		nslots = 0;
+		unsynced = true;
+		if (begin) {
+			if ((rc = pipe_send(s, "BEGIN", 0, NULL)) != 0)
+				goto out;
+			slots[nslots++] = (struct slot){SIZE_MAX, 0};
+		}
+		if (undo) {
+			if ((rc = pipe_send(s, "ROLLBACK TO item", 0, NULL)) !=
+				    0 ||
+			    (rc = pipe_send(s, "RELEASE item", 0, NULL)) != 0)
+				goto out;
+			slots[nslots++] = (struct slot){SIZE_MAX, 0};
+			slots[nslots++] = (struct slot){SIZE_MAX, 0};
+		}
+		begin = undo = false;
+		for (size_t i = from; i < n; i++) {
+			int k;
+
+			if (alone) {
+				if ((rc = pipe_send(s, "SAVEPOINT item", 0,
+						    NULL)) != 0)
+					goto out;
+				slots[nslots++] = (struct slot){i, -1};
+			}
+			if ((k = ops->send(s, ud, i)) < 0) {
+				rc = k;
+				goto out;
+			}
+			if (k > PIPE_ITEM_MAX) {
+				seterr(s, "pipeline: %d statements an item", k);
+				rc = VG_EIO;
+				goto out;
+			}
+			for (int j = 0; j < k; j++)
+				slots[nslots++] = (struct slot){i, j};
+			irc[i] = 0;
+			if (alone) {
+				if ((rc = pipe_send(s, "RELEASE item", 0,
+						    NULL)) != 0)
+					goto out;
+				slots[nslots++] = (struct slot){i, -1};
+			}
+		}
+		if (PQpipelineSync(c) != 1) {
+			seterr(s, "pipeline: %s", PQerrorMessage(c));
+			rc = VG_EIO;
+			goto out;
+		}
+		unsynced = false;
+		if ((rc = pipe_flush(s)) != 0)
+			goto out;
+
+		/* The results, in the order of the slots, then the sync. */
+		for (size_t j = 0; j < nslots; j++) {
+			const struct slot *sl = &slots[j];
+			PGresult *r = pipe_next(s);
+			ExecStatusType st;
+
+			if (r == NULL) {
+				seterr(s, "pipeline: %s", PQerrorMessage(c));
+				rc = VG_EIO;
+				goto out;
+			}
+			st = PQresultStatus(r);
+			if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+				if (sl->item != SIZE_MAX && sl->k >= 0 &&
+				    irc[sl->item] == 0)
+					irc[sl->item] = ops->take(
+						s, ud, sl->item, sl->k, r);
+			} else if (st == PGRES_FATAL_ERROR) {
+				const char *code =
+					PQresultErrorField(r, PG_DIAG_SQLSTATE);
+				char *msg = PQresultErrorMessage(r);
+
+				if (sl->item != SIZE_MAX && sl->k >= 0 &&
+				    refuses_item(code) && rc == 0) {
+					failed = sl->item;
+					if (irc[failed] == 0) {
+						seterr(s, "%s", msg);
+						irc[failed] = map_state(code);
+					}
+				} else if (rc == 0) {
+					seterr(s, "batch: %s", msg);
+					rc = VG_EIO;
+				}
+			}
+			/* PGRES_PIPELINE_ABORTED: skipped after an error. */
+			PQclear(r);
+		}
+		{
+			PGresult *r = pipe_next(s);
+			bool synced = r != NULL &&
+				      PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			PQclear(r);
+			if (!synced && rc == 0) {
+				seterr(s, "pipeline: out of step: %s",
+				       PQerrorMessage(c));
+				rc = VG_EIO;
+			}
+		}
+		if (rc != 0)
+			goto out;
+		/* An item refused by what it read must have been undone by
+		 * a failing statement; if one was not, its rows are there. */
+		for (size_t i = from; i < n && i < failed; i++) {
+			if (irc[i] != 0) {
+				seterr(s, "batch: item %zu refused but kept",
+				       i);
+				rc = VG_EIO;
+				goto out;
+			}
+		}
+		if (failed == SIZE_MAX) {
+			for (size_t i = from; i < n; i++)
+				ops->done(s, ud, i, 0);
+			from = n;
+			continue;
+		}
+		if (!alone) {
+			*refused = true;
+			goto out;
+		}
+		for (size_t i = from; i < failed; i++)
+			ops->done(s, ud, i, 0);
+		ops->done(s, ud, failed, irc[failed]);
+		from = failed + 1;
+		undo = true;
+	}
+out:
+	if (!pipe_end(s, unsynced) && rc == 0) {
+		seterr(s, "pipeline: %s", PQerrorMessage(c));
+		rc = VG_EIO;
+	}
+	free(slots);
+	free(irc);
+	return rc;
+}
+
+/*
+ * Ends the transaction of a batch: its notifications go first, then,
+ * while the server runs them, barrier (if not NULL) waits for what must
+ * be durable before the commit, then COMMIT, or ROLLBACK if barrier
+ * failed (its code is returned). One round trip, not three.
+ */
+static int
+finish_tx(struct store_pg *s, int (*barrier)(void *ud), void *ud)
+{
+	PGconn *c = s->pg.conn;
+	bool notify = s->notes_len > 0, unsynced = true;
+	const char *p[1] = {s->notes};
+	int rc = 0, brc = 0;
+
+	if (PQenterPipelineMode(c) != 1) {
+		seterr(s, "commit: %s", PQerrorMessage(c));
+		return VG_EIO;
+	}
+	if (notify) {
+		/* Sent now, answered with the COMMIT's sync. */
+		if ((rc = pipe_send(s, SQL_NOTIFY, 1, p)) != 0 ||
+		    (rc = pipe_flush(s)) != 0)
+			goto out;
+	}
+	if (barrier != NULL && (brc = barrier(ud)) != 0)
+		seterr(s,
+		       "submission_add_many: what the rows refer to did not "
+		       "become durable: %s",
+		       vg_strerror(brc));
+	if ((rc = pipe_send(s, brc == 0 ? "COMMIT" : "ROLLBACK", 0, NULL)) !=
+		    0 ||
+	    PQpipelineSync(c) != 1 || (rc = pipe_flush(s)) != 0) {
+		rc = rc != 0 ? rc : VG_EIO;
+		goto out;
+	}
+	unsynced = false;
+	for (int i = notify ? 0 : 1; i < 3; i++) {
+		PGresult *r = pipe_next(s);
+		ExecStatusType st =
+			r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		bool ok =
+			i < 2 ? st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
+			      : st == PGRES_PIPELINE_SYNC;
+
+		if (!ok && rc == 0) {
+			seterr(s, "%s: %s", i == 0 ? "notify" : "commit",
+			       r != NULL ? PQresultErrorMessage(r)
+					 : PQerrorMessage(c));
+			rc = VG_EIO;
+		}
+		PQclear(r);
+	}
+out:
+	s->notes_len = s->notes_in_payload = 0;
+	if (!pipe_end(s, unsynced) && rc == 0) {
+		seterr(s, "commit: %s", PQerrorMessage(c));
+		rc = VG_EIO;
+	}
+	return brc != 0 ? brc : rc;
+}
+
+/* Operations */
+
+static int
+op_close(struct store *base)
+{
+	struct store_pg *s = to_pg(base);
+
+	if (s == NULL)
+		return 0;
+	pg_close(&s->pg);
+	free(s->notes);
+	free(s);
+	return 0;
+}
+
+static int
+op_client_put(struct store *base, const struct client *c)
+{
+	struct store_pg *s = to_pg(base);
+	char hex[65];
+	struct num consent, created;
+	const char *p[5];
+	int rc;
+
+	if (!store_valid_client(c)) {
+		seterr(s, "client_put: invalid client");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	hex_encode(c->token_hash, 32, hex);
+	p[0] = c->id;
+	p[1] = hex;
+	p[2] = i64(&consent, c->consent);
+	p[3] = c->region;
+	p[4] = i64(&created, c->created);
+	/* A token hash already held by another client is a UNIQUE
+	 * violation, VG_EINVAL. */
+	return q(s, NULL, "client_put",
+		 "INSERT INTO clients (id, token_hash, consent, region,"
+		 " created) VALUES ($1, decode($2, 'hex'), $3, $4, $5)"
+		 " ON CONFLICT (id) DO UPDATE SET"
+		 " token_hash = excluded.token_hash,"
+		 " consent = excluded.consent, region = excluded.region,"
+		 " created = excluded.created",
+		 5, p);
+}
+
+static int
+op_client_by_token_hash(struct store *base, const uint8_t hash[32],
+			struct client *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	const char *p[1];
+	char hex[65];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (hash == NULL)
+		return VG_EINVAL;
+	if ((rc = ready(s)) != 0)
+		return rc;
+	hex_encode(hash, 32, hex);
+	p[0] = hex;
+	if ((rc = q(s, &res, "client_by_token_hash",
+		    "SELECT id, token_hash, consent, region, created"
+		    " FROM clients WHERE token_hash = decode($1, 'hex')",
+		    1, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = VG_ENOENT;
+	else
+		rc = read_client(s, res, out);
+	PQclear(res);
+	return rc;
+}
+
+/* A batch of submissions (sub_send, sub_take, sub_done). */
+struct sub_batch {
+	struct submission_add *items;
+	size_t *ord; /* which item goes i-th: by SHA-256 */
+	int64_t t_now;
+};
+
+static int
+sub_send(struct store_pg *s, void *ud, size_t i)
+{
+	struct sub_batch *b = ud;
+	struct submission_add *it = &b->items[b->ord[i]];
+	const struct submission *sub = it->sub;
+	struct num size, t, seg, off, len, tn;
+	const char *p[8];
+	int rc;
+
+	i64(&size, (int64_t)it->size);
+	i64(&t, sub->created != 0 ? sub->created : b->t_now);
+	p[0] = sub->sha256;
+	p[1] = it->md5;
+	p[2] = it->sha1;
+	p[3] = size.s;
+	p[4] = t.s;
+	p[5] = it->loc ? i64(&seg, (int64_t)it->loc->segment) : NULL;
+	p[6] = it->loc ? i64(&off, (int64_t)it->loc->offset) : NULL;
+	p[7] = it->loc ? i64(&len, (int64_t)it->loc->length) : NULL;
+	if ((rc = pipe_send(s, SQL_SAMPLE_UPSERT, 8, p)) != 0)
+		return rc;
+	p[4] = sub->client_id;
+	if ((rc = pipe_send(s, SQL_SAMPLE_CLIENT, 5, p)) != 0)
+		return rc;
+	p[0] = sub->id;
+	p[1] = sub->client_id;
+	p[2] = sub->sha256;
+	p[3] = sub->metadata;
+	p[4] = t.s;
+	p[5] = i64(&tn, b->t_now);
+	if ((rc = pipe_send(s, SQL_SUB_INSERT, 6, p)) != 0)
+		return rc;
+	return 3;
+}
+
+static int
+sub_take(struct store_pg *s, void *ud, size_t i, int k, const PGresult *res)
+{
+	struct sub_batch *b = ud;
+	struct submission_add *it = &b->items[b->ord[i]];
+	int64_t v;
+	int rc;
+
+	switch (k) {
+	case 0:
+		/* No row: the upsert's WHERE refused to touch a stored
+		 * sample whose other hashes or size disagree. */
+		if (PQntuples(res) == 0) {
+			seterr(s,
+			       "submission_add: MD5, SHA-1 or size disagree"
+			       " with the stored sample %s",
+			       it->sub->sha256);
+			return VG_EINVAL;
+		}
+		/* The row as it is now, for the caller's index: no second
+		 * lookup by SHA-256 after the commit. */
+		if ((rc = read_reputation(s, res, 0, &it->rep)) != 0)
+			return rc;
+		it->have_rep = true;
+		return 0;
+	case 1:
+		if (PQntuples(res) == 1 && it->have_rep)
+			it->rep.prevalence++;
+		return 0;
+	default:
+		if (PQntuples(res) != 1 || PQnfields(res) != 2)
+			return corrupt(s, res, 0, "is not a job's state");
+		if ((rc = col_i64(s, res, 0, 0, 0, 1, &v)) != 0)
+			return rc;
+		it->new_job = v == 1;
+		if ((rc = col_i64(s, res, 0, 1, JOB_QUEUED, JOB_FAILED, &v)) !=
+		    0)
+			return rc;
+		/* A job queued just now is queued; another may be
+		 * anywhere. */
+		it->job = it->new_job ? JOB_QUEUED : (enum job_state)v;
+		return 0;
+	}
+}
+
+static void
+sub_done(struct store_pg *s, void *ud, size_t i, int rc)
+{
+	struct sub_batch *b = ud;
+	struct submission_add *it = &b->items[b->ord[i]];
+
+	it->rc = rc;
+	/* The foreign key that fails is the client's: the sample was
+	 * upserted by the item's first statement. */
+	if (rc == VG_ENOENT)
+		seterr(s, "submission_add: unknown client %s",
+		       it->sub->client_id);
+	if (rc != 0) {
+		it->new_job = false;
+		it->job = JOB_QUEUED;
+		if (it->have_rep)
+			reputation_clear(&it->rep);
+		it->have_rep = false;
+	}
+}
+
+static const struct pipe_ops sub_ops = {sub_send, sub_take, sub_done};
+
+/* Makes items ready for a pass: no outcome yet (VG_EINVAL for those the
+ * checks refuse, which are not sent), nothing handed back. */
+static void
+items_reset(struct submission_add *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		items[i].rc =
+			store_valid_submission(&items[i]) ? VG_EIO : VG_EINVAL;
+		items[i].new_job = false;
+		items[i].job = JOB_QUEUED;
+		if (items[i].have_rep)
+			reputation_clear(&items[i].rep);
+		items[i].have_rep = false;
+	}
+}
+
+struct item_key {
+	const char *sha256;
+	size_t i;
+};
+
+static int
+cmp_item(const void *a, const void *b)
+{
+	const struct item_key *x = a, *y = b;
+	int c = strcmp(x->sha256, y->sha256);
+
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The valid items into ord, sorted by SHA-256, stably (a sample's
+ * submissions keep their order): batches of several nodes then lock the
+ * samples they share in the same order, and do not deadlock. Returns
+ * how many. */
+static size_t
+items_order(const struct submission_add *items, size_t n, size_t *ord)
+{
+	struct item_key *k = xcalloc(n ? n : 1, sizeof(*k));
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].rc != VG_EINVAL)
+			k[m++] = (struct item_key){items[i].sub->sha256, i};
+	}
+	qsort(k, m, sizeof(*k), cmp_item);
+	for (size_t i = 0; i < m; i++)
+		ord[i] = k[i].i;
+	free(k);
+	return m;
+}
+
+static int
+op_submission_add_many(struct store *base, struct submission_add *items,
+		       size_t n, int (*barrier)(void *ud), void *ud)
+{
+	struct store_pg *s = to_pg(base);
+	struct sub_batch b = {items, NULL, now()};
+	size_t m = 0;
+	bool refused;
+	int rc;
+
+	/* The caller's items hold nothing of a pass yet. */
+	for (size_t i = 0; i < n; i++)
+		items[i].have_rep = false;
+	items_reset(items, n);
+	b.ord = xcalloc(n ? n : 1, sizeof(size_t));
+	m = items_order(items, n, b.ord);
+	if (m < n)
+		seterr(s, "submission_add: invalid submission");
+	if ((rc = ready(s)) != 0)
+		goto fail;
+	/* Items are almost never refused: first without savepoints. */
+	rc = pipe_items(s, &sub_ops, &b, m, true, false, &refused);
+	if (rc == 0 && refused) {
+		tx_rollback(s);
+		items_reset(items, n);
+		rc = pipe_items(s, &sub_ops, &b, m, true, true, &refused);
+	}
+	if (rc != 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].rc == 0)
+			note_changed(s, items[i].sub->sha256);
+	}
+	if ((rc = finish_tx(s, barrier, ud)) == 0) {
+		free(b.ord);
+		return 0;
+	}
+fail:
+	tx_rollback(s);
+	items_reset(items, n);
+	for (size_t i = 0; i < n; i++)
+		items[i].rc = rc;
+	free(b.ord);
+	return rc;
+}
+
+static int
+op_submission_add(struct store *base, const struct submission *sub,
+		  const char *md5, const char *sha1, uint64_t size,
+		  const struct sample_loc *loc, bool *new_job)
+{
+	struct submission_add it = {
+		.sub = sub, .md5 = md5, .sha1 = sha1, .size = size, .loc = loc};
+	int rc;
+
+	if (new_job != NULL)
+		*new_job = false;
+	if (!store_valid_submission(&it)) {
+		seterr(to_pg(base), "submission_add: invalid submission");
+		return VG_EINVAL;
+	}
+	if ((rc = op_submission_add_many(base, &it, 1, NULL, NULL)) != 0)
+		return rc;
+	if (it.have_rep)
+		reputation_clear(&it.rep);
+	if (it.rc == 0 && new_job != NULL)
+		*new_job = it.new_job;
+	return it.rc;
+}
+
+/* Looks up the row sha256 names with sql ($1); VG_ENOENT for no row,
+ * VG_EINVAL for a malformed SHA-256. The caller PQclear()s *res. */
+static int
+lookup_sha256(struct store_pg *s, PGresult **res, const char *what,
+	      const char *sql, const char *sha256)
+{
+	int rc;
+
+	*res = NULL;
+	if (!store_valid_hash(sha256, 64)) {
+		seterr(s, "%s: not a SHA-256", what);
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0 ||
+	    (rc = q(s, res, what, sql, 1, &sha256)) != 0)
+		return rc;
+	if (PQntuples(*res) > 0)
+		return 0;
+	PQclear(*res);
+	*res = NULL;
+	return VG_ENOENT;
+}
+
+static int
+op_sample_locate(struct store *base, const char *sha256, struct sample_loc *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	int64_t seg, off, len;
+	int rc;
+
+	rc = lookup_sha256(s, &res, "sample_locate",
+			   "SELECT blob_segment, blob_offset, blob_length"
+			   " FROM samples WHERE sha256 = $1",
+			   sha256);
+	if (rc == VG_ENOENT) {
+		seterr(s, "sample_locate: %s is not stored", sha256);
+	} else if (rc == 0 &&
+		   (rc = want_cols(s, res, 3, "sample_locate")) == 0) {
+		if (PQgetisnull(res, 0, 0) && PQgetisnull(res, 0, 1) &&
+		    PQgetisnull(res, 0, 2)) {
+			/* Known (inside another sample, say), bytes not
+			 * stored. */
+			seterr(s, "sample_locate: %s is not stored", sha256);
+			rc = VG_ENOENT;
+		} else if ((rc = col_i64(s, res, 0, 0, 1, INT64_MAX, &seg)) ==
+				   0 &&
+			   (rc = col_i64(s, res, 0, 1, 0, INT64_MAX, &off)) ==
+				   0 &&
+			   (rc = col_i64(s, res, 0, 2, 1, INT64_MAX, &len)) ==
+				   0) {
+			out->segment = (uint64_t)seg;
+			out->offset = (uint64_t)off;
+			out->length = (uint64_t)len;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_submission_get(struct store *base, const char *id, struct submission *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_id(id))
+		return VG_EINVAL;
+	if ((rc = ready(s)) != 0 ||
+	    (rc = q(s, &res, "submission_get",
+		    "SELECT id, client_id, sha256, metadata, created"
+		    " FROM submissions WHERE id = $1",
+		    1, &id)) != 0)
+		return rc;
+	rc = PQntuples(res) == 0 ? VG_ENOENT : read_submission(s, res, out);
+	PQclear(res);
+	return rc;
+}
+
+/* The first claimable rescan, when no job is (job_claim). */
+static int
+rescan_claim(struct store_pg *s, struct job *out)
+{
+	const char *p[2] = {s->owner, s->lease};
+	PGresult *res = NULL;
+	int64_t id = 0, attempts = 0;
+	int rc;
+
+	if ((rc = q(s, &res, "job_claim: rescan", SQL_RESCAN_CLAIM, 2, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return VG_ENOENT;
+	}
+	if ((rc = want_cols(s, res, 3, "job_claim: rescan")) == 0 &&
+	    (rc = col_i64(s, res, 0, 0, 1, INT64_MAX, &id)) == 0 &&
+	    (rc = col_hex(s, res, 0, 1, 64, out->sha256)) == 0)
+		rc = col_i64(s, res, 0, 2, 1, INT_MAX, &attempts);
+	PQclear(res);
+	if (rc == VG_ECORRUPT && id > 0) {
+		/* Dropped, so that it does not block the queue. */
+		char why[sizeof(s->base.err)];
+		struct num n;
+		const char *pd[1] = {i64(&n, id)};
+
+		memcpy(why, s->base.err, sizeof(why));
+		(void)q(s, NULL, "job_claim: drop", SQL_RESCAN_DROP, 1, pd);
+		memcpy(s->base.err, why, sizeof(why));
+	}
+	if (rc == 0) {
+		out->id = id;
+		out->state = JOB_ANALYSING;
+		out->attempts = (int)attempts;
+		out->rescan = true;
+	}
+	return rc;
+}
+
+static int
+op_job_claim(struct store *base, struct job *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	struct num t;
+	const char *p[3];
+	int64_t id = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&t, now());
+	p[1] = s->owner;
+	p[2] = s->lease;
+	/* One statement, committed when it returns: a job is not handed
+	 * out unless its claim is durable. */
+	if ((rc = q(s, &res, "job_claim", SQL_JOB_CLAIM, 3, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return rescan_claim(s, out);
+	}
+	(void)pg_get_i64(res, 0, 0, &id);
+	rc = read_job(s, res, out);
+	PQclear(res);
+	if (rc == VG_ECORRUPT && id > 0) {
+		/* A row that cannot be read must not stay at the head of
+		 * the queue, where every claim would trip over it. */
+		char why[sizeof(s->base.err)];
+		struct num n, tn;
+		const char *pm[2] = {i64(&n, id), i64(&tn, now())};
+
+		memcpy(why, s->base.err, sizeof(why));
+		(void)q(s, NULL, "job_claim: fail", SQL_JOB_MARK_CORRUPT, 2,
+			pm);
+		memcpy(s->base.err, why, sizeof(why));
+	}
+	return rc;
+}
+
+static int
+op_job_get_by_sha256(struct store *base, const char *sha256, struct job *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = lookup_sha256(s, &res, "job_get_by_sha256",
+			   "SELECT " JOB_COLS " FROM jobs WHERE id ="
+			   " (SELECT n FROM samples WHERE sha256 = $1)",
+			   sha256);
+	if (rc == 0)
+		rc = read_job(s, res, out);
+	PQclear(res);
+	return rc;
+}
+
+/* Why an update of job id as analysing under this owner's lease changed
+ * nothing: VG_ENOENT when there is no such job, VG_EINVAL when it is not
+ * being analysed, or not by this owner. */
+static int
+job_not_analysing(struct store_pg *s, int64_t id, const char *what)
+{
+	PGresult *res = NULL;
+	struct num n;
+	const char *p[1] = {i64(&n, id)};
+	int rc;
+
+	if ((rc = q(s, &res, what, SQL_JOB_STATE, 1, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 0) {
+		seterr(s, "%s: no job %lld", what, (long long)id);
+		rc = VG_ENOENT;
+	} else if (PQnfields(res) == 2 && !PQgetisnull(res, 0, 1) &&
+		   strcmp(PQgetvalue(res, 0, 0), "1") == 0) {
+		seterr(s, "%s: job %lld is leased to %.64s, not %s", what,
+		       (long long)id, PQgetvalue(res, 0, 1), s->owner);
+		rc = VG_EINVAL;
+	} else {
+		seterr(s, "%s: job %lld is not being analysed (state %.8s)",
+		       what, (long long)id, PQgetvalue(res, 0, 0));
+		rc = VG_EINVAL;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_job_finish(struct store *base, int64_t id, const char *report_json,
+	      const char *verdict, int score, const char *detections_json,
+	      const char *because_json, const char *mime, double analysis_ms)
+{
+	struct store_pg *s = to_pg(base);
+	struct num nid, t, sc, ms;
+	PGresult *res = NULL;
+	const char *p[10];
+	int rc;
+
+	if (!store_valid_result(report_json, verdict, detections_json,
+				analysis_ms)) {
+		seterr(s, "job_finish: invalid result for job %lld",
+		       (long long)id);
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&nid, id);
+	p[1] = report_json;
+	p[2] = i64(&t, now());
+	p[3] = s->owner;
+	p[4] = verdict;
+	p[5] = i64(&sc, score);
+	p[6] = detections_json;
+	p[7] = mime;
+	p[8] = dbl(&ms, analysis_ms);
+	p[9] = because_json ? because_json : "[]";
+	if ((rc = q(s, &res, "job_finish", SQL_JOB_FINISH, 10, p)) != 0)
+		return rc;
+	/* The foreign key makes a job without its sample impossible: no
+	 * row means the job was not analysing under this owner's lease. */
+	if (PQntuples(res) == 0)
+		rc = job_not_analysing(s, id, "job_finish");
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_job_fail(struct store *base, int64_t id, const char *why, int max_attempts)
+{
+	struct store_pg *s = to_pg(base);
+	struct num nid, max, t;
+	PGresult *res = NULL;
+	const char *p[5];
+	int rc;
+
+	if (max_attempts < 1) {
+		seterr(s, "job_fail: max_attempts must be at least 1");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&nid, id);
+	p[1] = i64(&max, max_attempts);
+	p[2] = why != NULL ? why : "no reason given";
+	p[3] = i64(&t, now());
+	p[4] = s->owner;
+	/* One statement: the choice between requeue and failed reads the
+	 * attempts in the same write as the update. */
+	if ((rc = q(s, &res, "job_fail", SQL_JOB_FAIL, 5, p)) != 0)
+		return rc;
+	if (changes(res) != 1)
+		rc = job_not_analysing(s, id, "job_fail");
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_job_requeue_stale(struct store *base)
+{
+	struct store_pg *s = to_pg(base);
+	struct num t;
+	const char *p[2];
+	int rc;
+
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&t, now());
+	p[1] = s->owner;
+	return q(s, NULL, "job_requeue_stale", SQL_REQUEUE, 2, p);
+}
+
+static int
+op_job_lease_renew(struct store *base, uint64_t *renewed)
+{
+	struct store_pg *s = to_pg(base);
+	const char *p[2] = {s->owner, s->lease};
+	PGresult *res = NULL;
+	int64_t n = 0;
+	int rc;
+
+	*renewed = 0;
+	if ((rc = ready(s)) != 0 ||
+	    (rc = q(s, &res, "job_lease_renew", SQL_LEASE_RENEW, 2, p)) != 0)
+		return rc;
+	if (PQntuples(res) != 1 ||
+	    (rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &n)) == 0)
+		*renewed = (uint64_t)n;
+	PQclear(res);
+	return rc;
+}
+
+/* Runs a statement that answers one count. */
+static int
+count_of(struct store_pg *s, const char *what, const char *sql, int np,
+	 const char *const *p, uint64_t *n)
+{
+	PGresult *res = NULL;
+	int64_t v = 0;
+	int rc;
+
+	*n = 0;
+	if ((rc = ready(s)) != 0 || (rc = q(s, &res, what, sql, np, p)) != 0)
+		return rc;
+	if (PQntuples(res) != 1 || PQnfields(res) < 1) {
+		seterr(s, "%s: no count", what);
+		rc = VG_ECORRUPT;
+	} else if ((rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &v)) == 0) {
+		*n = (uint64_t)v;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_jobs_queued(struct store *base, uint64_t *n)
+{
+	return count_of(to_pg(base), "jobs_queued",
+			"SELECT count(*) FROM jobs WHERE state = 0", 0, NULL,
+			n);
+}
+
+static int
+op_rescans_queued(struct store *base, uint64_t *n)
+{
+	return count_of(to_pg(base), "rescans_queued",
+			"SELECT count(*) FROM rescans WHERE state = 0", 0, NULL,
+			n);
+}
+
+static int
+op_rescan_queue(struct store *base, const char *generation, uint64_t *queued)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	int rc;
+
+	*queued = 0;
+	if (generation == NULL || !store_valid_hash(generation, 64)) {
+		seterr(s, "rescan_queue: invalid generation");
+		return VG_EINVAL;
+	}
+	/* One statement: two nodes starting with new rules at once queue
+	 * once (the second waits for the first's generation row, then
+	 * finds it recorded). */
+	if ((rc = ready(s)) != 0 ||
+	    (rc = q(s, &res, "rescan_queue", SQL_RESCAN_QUEUE, 1,
+		    &generation)) != 0)
+		return rc;
+	*queued = changes(res);
+	PQclear(res);
+	return 0;
+}
+
+static int
+op_rescan_finish(struct store *base, int64_t id, const char *report_json,
+		 const char *verdict, int score, const char *detections_json,
+		 const char *because_json, const char *mime, double analysis_ms,
+		 bool *changed)
+{
+	struct store_pg *s = to_pg(base);
+	struct num nid, sc, t, ms;
+	PGresult *res = NULL;
+	const char *p[10];
+	int rc;
+
+	*changed = false;
+	if (!store_valid_result(report_json, verdict, detections_json,
+				analysis_ms)) {
+		seterr(s, "rescan_finish: invalid result for rescan %lld",
+		       (long long)id);
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&nid, id);
+	p[1] = verdict;
+	p[2] = i64(&sc, score);
+	p[3] = detections_json;
+	p[4] = mime;
+	p[5] = i64(&t, now());
+	p[6] = dbl(&ms, analysis_ms);
+	p[7] = because_json ? because_json : "[]";
+	p[8] = report_json;
+	p[9] = s->owner;
+	if ((rc = q(s, &res, "rescan_finish", SQL_RESCAN_FINISH, 10, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 0) {
+		seterr(s,
+		       "rescan_finish: rescan %lld is not being analysed"
+		       " under this node's lease",
+		       (long long)id);
+		rc = VG_EINVAL;
+	} else if (PQnfields(res) < 2 || PQgetisnull(res, 0, 1)) {
+		rc = corrupt(s, res, 0, "rescan of no sample");
+	} else {
+		*changed = strcmp(PQgetvalue(res, 0, 1), verdict) != 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_rescan_fail(struct store *base, int64_t id, int max_attempts, bool *dropped)
+{
+	struct store_pg *s = to_pg(base);
+	struct num nid, max;
+	PGresult *res = NULL;
+	const char *p[3];
+	int rc;
+
+	*dropped = false;
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&nid, id);
+	p[1] = i64(&max, max_attempts);
+	p[2] = s->owner;
+	if ((rc = q(s, &res, "rescan_fail", SQL_RESCAN_FAIL, 3, p)) != 0)
+		return rc;
+	if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+		rc = corrupt(s, res, 0, "is not a count");
+	} else if (strcmp(PQgetvalue(res, 0, 2), "0") != 0) {
+		/* Taken over by another node: its attempt now. */
+		seterr(s, "rescan_fail: rescan %lld is leased to another node",
+		       (long long)id);
+		rc = VG_EINVAL;
+	} else {
+		*dropped = strcmp(PQgetvalue(res, 0, 1), "1") == 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Calls row() for every row of select, from one snapshot, through a
+ * cursor WITH HOLD: its rows are kept by the server once the DECLARE
+ * commits, and the session stays free between FETCHes, for row() to use
+ * the store (even the same operation: nested cursors have their own
+ * names). Stops early if row() returns non-zero, and returns that.
+ */
+static int
+each_row(struct store_pg *s, const char *what, const char *select,
+	 int (*row)(struct store_pg *s, const PGresult *res, int i, void *ud),
+	 void *ud)
+{
+	char name[32], sql[2048], fetch[64];
+	PGresult *res = NULL;
+	int rc, n;
+
+	if ((rc = ready(s)) != 0)
+		return rc;
+	snprintf(name, sizeof(name), "vigil_each_%u", s->cursors);
+	if ((size_t)snprintf(sql, sizeof(sql),
+			     "DECLARE %s NO SCROLL CURSOR WITH HOLD FOR %s",
+			     name, select) >= sizeof(sql)) {
+		seterr(s, "%s: statement too long", what);
+		return VG_ELIMIT;
+	}
+	snprintf(fetch, sizeof(fetch), "FETCH %d FROM %s", EACH_FETCH, name);
+	if ((rc = cmd(s, what, sql)) != 0)
+		return rc;
+	s->cursors++;
+	do {
+		if ((rc = q(s, &res, what, fetch, 0, NULL)) != 0)
+			break;
+		n = PQntuples(res);
+		for (int i = 0; i < n && rc == 0; i++)
+			rc = row(s, res, i, ud);
+		PQclear(res);
+		res = NULL;
+	} while (rc == 0 && n == EACH_FETCH);
+	s->cursors--;
+	if (!pg_lost(&s->pg)) {
+		char why[sizeof(s->base.err)];
+
+		memcpy(why, s->base.err, sizeof(why));
+		snprintf(sql, sizeof(sql), "CLOSE %s", name);
+		if (PQtransactionStatus(s->pg.conn) != PQTRANS_IDLE)
+			(void)cmd(s, what, "ROLLBACK");
+		(void)cmd(s, what, sql);
+		memcpy(s->base.err, why, sizeof(why));
+	}
+	return rc;
+}
+
+struct each_stored {
+	int (*fn)(const char *sha256, const struct sample_loc *loc, void *ud);
+	void *ud;
+};
+
+static int
+stored_row(struct store_pg *s, const PGresult *res, int i, void *ud)
+{
+	struct each_stored *e = ud;
+	struct sample_loc loc;
+	char sha256[65];
+	int64_t seg, off, len;
+	int rc;
+
+	if ((rc = want_cols(s, res, 4, "samples_stored_each")) != 0 ||
+	    (rc = col_hex(s, res, i, 0, 64, sha256)) != 0 ||
+	    (rc = col_i64(s, res, i, 1, 1, INT64_MAX, &seg)) != 0 ||
+	    (rc = col_i64(s, res, i, 2, 0, INT64_MAX, &off)) != 0 ||
+	    (rc = col_i64(s, res, i, 3, 1, INT64_MAX, &len)) != 0)
+		return rc;
+	loc.segment = (uint64_t)seg;
+	loc.offset = (uint64_t)off;
+	loc.length = (uint64_t)len;
+	return e->fn(sha256, &loc, e->ud);
+}
+
+static int
+op_samples_stored_each(struct store *base,
+		       int (*fn)(const char *sha256,
+				 const struct sample_loc *loc, void *ud),
+		       void *ud)
+{
+	struct each_stored e = {fn, ud};
+
+	if (fn == NULL)
+		return VG_EINVAL;
+	return each_row(to_pg(base), "samples_stored_each",
+			"SELECT sha256, blob_segment, blob_offset, blob_length"
+			" FROM samples WHERE blob_segment IS NOT NULL"
+			" ORDER BY prevalence DESC, last_seen DESC, n",
+			stored_row, &e);
+}
+
+static int
+op_reputation_get(struct store *base, const char *hash, struct reputation *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = lookup_sha256(s, &res, "reputation_get",
+			   "SELECT " REP_COLS " FROM samples WHERE sha256 = $1",
+			   hash);
+	if (rc == 0)
+		rc = read_reputation(s, res, 0, out);
+	PQclear(res);
+	return rc;
+}
+
+struct each_rep {
+	int (*fn)(const struct reputation *r, void *ud);
+	void *ud;
+};
+
+static int
+rep_row(struct store_pg *s, const PGresult *res, int i, void *ud)
+{
+	struct each_rep *e = ud;
+	struct reputation r;
+	int rc;
+
+	if ((rc = read_reputation(s, res, i, &r)) != 0)
+		return rc;
+	rc = e->fn(&r, e->ud);
+	reputation_clear(&r);
+	return rc;
+}
+
+static int
+op_reputation_each(struct store *base,
+		   int (*fn)(const struct reputation *r, void *ud), void *ud)
+{
+	struct each_rep e = {fn, ud};
+
+	if (fn == NULL)
+		return VG_EINVAL;
+	return each_row(to_pg(base), "reputation_each",
+			"SELECT " REP_COLS " FROM samples", rep_row, &e);
+}
+
+/* The parameters of SQL_REP_NOTE and SQL_REP_RENOTE for r, checked, t as
+ * when it was seen; the numbers live in nums. */
+static void
+note_params(const struct reputation *r, int64_t t, struct num nums[5],
+	    const char *p[13])
+{
+	p[0] = r->sha256;
+	p[1] = r->md5;
+	p[2] = r->sha1;
+	p[3] = i64(&nums[0], (int64_t)r->size);
+	p[4] = r->verdict;
+	p[5] = i64(&nums[1], r->score);
+	p[6] = r->detections;
+	p[7] = r->type;
+	p[8] = i64(&nums[2], t);
+	p[9] = dbl(&nums[3], r->analysis_ms);
+	p[10] = r->because ? r->because : "[]";
+	p[11] = r->derived_from;
+	p[12] = i64(&nums[4], r->derived_job);
+}
+
+static int
+op_reputation_note(struct store *base, const struct reputation *r)
+{
+	struct store_pg *s = to_pg(base);
+	struct num nums[5];
+	const char *p[13];
+	int rc;
+
+	if (!store_valid_note(r)) {
+		seterr(s, "reputation_note: invalid reputation");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	note_params(r, r->first_seen ? r->first_seen : now(), nums, p);
+	/* One statement: the row and its notification commit together. */
+	return q(s, NULL, "reputation_note", SQL_REP_NOTE_NOTIFY, 13, p);
+}
+
+/* A batch of notes (note_send, note_take, note_done): the objects of
+ * one report. renote: objects_renote_many. */
+struct note_batch {
+	const struct reputation *r;
+	size_t *ord; /* the valid ones */
+	bool renote;
+	int64_t t_now;
+	int *rc;
+	bool *changed;
+};
+
+static int
+note_send(struct store_pg *s, void *ud, size_t i)
+{
+	struct note_batch *b = ud;
+	const struct reputation *r = &b->r[b->ord[i]];
+	struct num nums[5];
+	const char *p[13];
+	int rc;
+
+	note_params(r, r->first_seen ? r->first_seen : b->t_now, nums, p);
+	if ((rc = pipe_send(s, SQL_REP_NOTE, 13, p)) != 0)
+		return rc;
+	if (!b->renote)
+		return 1;
+	/* New rows, and rows not analysed yet, as the first time; then
+	 * re-judged as seen now. */
+	note_params(r, b->t_now, nums, p);
+	if ((rc = pipe_send(s, SQL_REP_RENOTE, 13, p)) != 0)
+		return rc;
+	return 2;
+}
+
+static int
+note_take(struct store_pg *s, void *ud, size_t i, int k, const PGresult *res)
+{
+	struct note_batch *b = ud;
+
+	(void)s;
+	(void)k;
+	if (PQntuples(res) > 0)
+		b->changed[i] = true;
+	return 0;
+}
+
+static void
+note_done(struct store_pg *s, void *ud, size_t i, int rc)
+{
+	struct note_batch *b = ud;
+
+	(void)s;
+	b->rc[i] = rc;
+	if (rc != 0)
+		b->changed[i] = false;
+}
+
+static const struct pipe_ops note_ops = {note_send, note_take, note_done};
+
+/* reputation_note_many and objects_renote_many: rows refused as invalid
+ * (by the checks, or by the database) are skipped and counted; any other
+ * error fails them all. */
+static int
+notes_many(struct store_pg *s, const struct reputation *r, size_t n,
+	   bool renote, size_t *skipped)
+{
+	struct note_batch b = {r, NULL, renote, now(), NULL, NULL};
+	size_t m = 0;
+	bool refused;
+	int rc;
+
+	*skipped = 0;
+	b.ord = xcalloc(n ? n : 1, sizeof(size_t));
+	b.rc = xcalloc(n ? n : 1, sizeof(int));
+	b.changed = xcalloc(n ? n : 1, sizeof(bool));
+	for (size_t i = 0; i < n; i++) {
+		if (store_valid_note(&r[i]))
+			b.ord[m++] = i;
+		else
+			(*skipped)++;
+	}
+	if ((rc = ready(s)) != 0)
+		goto out;
+	/* One commit, for all the objects of a report. */
+	rc = pipe_items(s, &note_ops, &b, m, true, false, &refused);
+	if (rc == 0 && refused) {
+		tx_rollback(s);
+		memset(b.changed, 0, m * sizeof(bool));
+		rc = pipe_items(s, &note_ops, &b, m, true, true, &refused);
+	}
+	for (size_t i = 0; rc == 0 && i < m; i++) {
+		if (b.rc[i] == VG_EINVAL)
+			(*skipped)++;
+		else if (b.rc[i] != 0)
+			rc = b.rc[i];
+		else if (b.changed[i])
+			note_changed(s, r[b.ord[i]].sha256);
+	}
+	if (rc == 0)
+		rc = finish_tx(s, NULL, NULL);
+out:
+	if (rc != 0) {
+		tx_rollback(s);
+		*skipped = 0;
+	}
+	free(b.ord);
+	free(b.rc);
+	free(b.changed);
+	return rc;
+}
+
+static int
+op_reputation_note_many(struct store *base, const struct reputation *r,
+			size_t n, size_t *skipped)
+{
+	return notes_many(to_pg(base), r, n, false, skipped);
+}
+
+static int
+op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
+		       size_t *skipped)
+{
+	return notes_many(to_pg(base), r, n, true, skipped);
+}
+
+static int
+op_reputation_fail(struct store *base, const char *sha256, const char *reason,
+		   double analysis_ms)
+{
+	struct store_pg *s = to_pg(base);
+	struct num t, ms;
+	PGresult *res = NULL;
+	const char *p[4];
+	int rc;
+
+	if (!store_valid_failure(sha256, reason, analysis_ms)) {
+		seterr(s, "reputation_fail: invalid arguments");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = sha256;
+	p[1] = reason;
+	p[2] = i64(&t, now());
+	p[3] = dbl(&ms, analysis_ms);
+	if ((rc = q(s, &res, "reputation_fail", SQL_REP_FAIL, 4, p)) != 0)
+		return rc;
+	if (PQntuples(res) != 1) {
+		seterr(s, "reputation_fail: no sample %s", sha256);
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_set_synced(struct store *base, bool synced)
+{
+	struct store_pg *s = to_pg(base);
+	int rc;
+
+	/* Off: this session's commits wait for the primary's disk, not
+	 * for the standby (synchronous_commit = local); kept across
+	 * reconnections by session_setup(). */
+	if ((rc = ready(s)) != 0)
+		return rc;
+	s->unsynced = !synced;
+	return session_setup(s);
+}
+
+/* False positives and retractions */
+
+static int
+op_fp_report_add(struct store *base, const char *sha256, const char *client_id,
+		 const char *reason, int64_t when)
+{
+	struct store_pg *s = to_pg(base);
+	struct num t;
+	const char *p[4];
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) || !store_valid_id(client_id) ||
+	    !store_valid_reason(reason)) {
+		seterr(s, "fp_report_add: invalid report");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = sha256;
+	p[1] = client_id;
+	p[2] = reason;
+	p[3] = i64(&t, when ? when : now());
+	/* A second report of the client is a PRIMARY KEY violation
+	 * (VG_EINVAL); an unknown sample or client a foreign key one
+	 * (VG_ENOENT). */
+	return q(s, NULL, "fp_report_add",
+		 "INSERT INTO fp_reports (sha256, client_id, reason, created,"
+		 " state) VALUES ($1, $2, $3, $4, 0)",
+		 4, p);
+}
+
+static int
+op_fp_open_count(struct store *base, const char *sha256, uint64_t *n)
+{
+	struct store_pg *s = to_pg(base);
+
+	*n = 0;
+	if (!store_valid_hash(sha256, 64)) {
+		seterr(s, "fp_open_count: not a SHA-256");
+		return VG_EINVAL;
+	}
+	return count_of(s, "fp_open_count",
+			"SELECT count(*) FROM fp_reports"
+			" WHERE state = 0 AND sha256 = $1",
+			1, &sha256, n);
+}
+
+static int
+cmp_first(const void *a, const void *b)
+{
+	const struct fp_summary *x = a, *y = b;
+
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return strcmp(x->sha256, y->sha256);
+}
+
+static int
+op_fp_list(struct store *base, struct fp_summary **out, size_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	struct fp_summary *v = NULL, *cur = NULL;
+	PGresult *res = NULL;
+	size_t nv = 0, cap = 0;
+	char sha[65], *reason;
+	int64_t when;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	/* One statement, one snapshot: the rows of a sample come
+	 * together. */
+	if ((rc = ready(s)) != 0 ||
+	    (rc = q(s, &res, "fp_list",
+		    "SELECT sha256, reason, created FROM fp_reports"
+		    " WHERE state = 0 ORDER BY sha256, created",
+		    0, NULL)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 3, "fp_list")) != 0)
+		goto fail;
+	rows = PQntuples(res);
+	for (int i = 0; i < rows; i++) {
+		if ((rc = col_hex(s, res, i, 0, 64, sha)) != 0 ||
+		    (rc = col_i64(s, res, i, 2, 0, INT64_MAX, &when)) != 0)
+			goto fail;
+		if (cur == NULL || strcmp(cur->sha256, sha) != 0) {
+			if (nv == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = xreallocarray(v, cap, sizeof(*v));
+			}
+			cur = &v[nv++];
+			memset(cur, 0, sizeof(*cur));
+			memcpy(cur->sha256, sha, sizeof(sha));
+			cur->first = when;
+		}
+		if ((rc = col_dup(s, res, i, 1, false, &reason)) != 0)
+			goto fail;
+		if (strlen(reason) > STORE_FP_REASON_MAX) {
+			free(reason);
+			rc = corrupt(s, res, 1, "is longer than a reason");
+			goto fail;
+		}
+		cur->reasons = xreallocarray(cur->reasons, cur->reporters + 1,
+					     sizeof(char *));
+		cur->reasons[cur->reporters++] = reason;
+		cur->last = when;
+	}
+	PQclear(res);
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), cmp_first);
+	*out = v;
+	*n = nv;
+	return 0;
+fail:
+	PQclear(res);
+	fp_summaries_free(v, nv);
+	return rc;
+}
+
+static int
+op_fp_reject(struct store *base, const char *sha256, const char *reason,
+	     int64_t when, uint64_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	struct num state, t;
+	PGresult *res = NULL;
+	const char *p[4];
+	int rc;
+
+	*n = 0;
+	if (!store_valid_hash(sha256, 64) || !store_valid_reason(reason)) {
+		seterr(s, "fp_reject: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = sha256;
+	p[1] = i64(&state, FP_REJECTED);
+	p[2] = i64(&t, when ? when : now());
+	p[3] = reason;
+	if ((rc = q(s, &res, "fp_reject", SQL_FP_DECIDE, 4, p)) != 0)
+		return rc;
+	*n = changes(res);
+	PQclear(res);
+	if (*n == 0) {
+		seterr(s, "fp_reject: no open report");
+		rc = VG_ENOENT;
+	}
+	return rc;
+}
+
+static int
+op_retraction_add(struct store *base, const struct retraction *r,
+		  uint64_t *accepted)
+{
+	struct store_pg *s = to_pg(base);
+	struct num idx, created, decided;
+	PGresult *res = NULL;
+	const char *p[6];
+	int64_t n = 0;
+	int rc;
+
+	*accepted = 0;
+	if (r == NULL || !store_valid_hash(r->sha256, 64) ||
+	    r->log_index > INT64_MAX || r->detections == NULL ||
+	    !store_valid_reason(r->reason)) {
+		seterr(s, "retraction_add: invalid retraction");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&idx, (int64_t)r->log_index);
+	p[1] = r->sha256;
+	p[2] = r->detections;
+	p[3] = r->reason;
+	p[4] = i64(&created, r->created ? r->created : now());
+	p[5] = i64(&decided, r->created ? r->created : now());
+	/* A transaction: with no open report, nothing is stored. */
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	if ((rc = q(s, &res, "retraction_add", SQL_RETR_ADD, 6, p)) != 0)
+		goto out;
+	if (PQntuples(res) != 1 ||
+	    (rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &n)) != 0) {
+		rc = rc != 0 ? rc : corrupt(s, res, 0, "is not a count");
+		goto out;
+	}
+	if (n == 0) {
+		seterr(s, "retraction_add: no open report");
+		rc = VG_ENOENT;
+		goto out;
+	}
+	if ((rc = tx_commit(s)) == 0)
+		*accepted = (uint64_t)n;
+out:
+	PQclear(res);
+	if (rc != 0)
+		tx_rollback(s);
+	return rc;
+}
+
+static int
+op_retraction_undo(struct store *base, const char *sha256, uint64_t undo_index)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	struct num idx;
+	const char *p[2];
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) || undo_index > INT64_MAX) {
+		seterr(s, "retraction_undo: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = sha256;
+	p[1] = i64(&idx, (int64_t)undo_index);
+	if ((rc = q(s, &res, "retraction_undo", SQL_RETR_UNDO, 2, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 0) {
+		seterr(s, "retraction_undo: none in force");
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_retraction_get(struct store *base, const char *sha256,
+		  struct retraction *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = lookup_sha256(s, &res, "retraction_get",
+			   "SELECT " RETR_COLS " FROM retractions"
+			   " WHERE sha256 = $1 AND undone IS NULL",
+			   sha256);
+	if (rc == 0)
+		rc = read_retraction(s, res, 0, out);
+	PQclear(res);
+	return rc;
+}
+
+struct each_retr {
+	int (*fn)(const struct retraction *r, void *ud);
+	void *ud;
+};
+
+static int
+retr_row(struct store_pg *s, const PGresult *res, int i, void *ud)
+{
+	struct each_retr *e = ud;
+	struct retraction r;
+	int rc;
+
+	if ((rc = read_retraction(s, res, i, &r)) != 0)
+		return rc;
+	rc = e->fn(&r, e->ud);
+	retraction_clear(&r);
+	return rc;
+}
+
+static int
+op_retraction_each(struct store *base,
+		   int (*fn)(const struct retraction *r, void *ud), void *ud)
+{
+	struct each_retr e = {fn, ud};
+
+	if (fn == NULL)
+		return VG_EINVAL;
+	return each_row(to_pg(base), "retraction_each",
+			"SELECT " RETR_COLS " FROM retractions"
+			" WHERE undone IS NULL",
+			retr_row, &e);
+}
+
+static const struct store_ops pg_ops = {
+	.name = "postgres",
+	.close = op_close,
+	.client_put = op_client_put,
+	.client_by_token_hash = op_client_by_token_hash,
+	.submission_add = op_submission_add,
+	.submission_add_many = op_submission_add_many,
+	.set_synced = op_set_synced,
+	.sample_locate = op_sample_locate,
+	.submission_get = op_submission_get,
+	.job_claim = op_job_claim,
+	.job_get_by_sha256 = op_job_get_by_sha256,
+	.job_finish = op_job_finish,
+	.reputation_note = op_reputation_note,
+	.reputation_note_many = op_reputation_note_many,
+	.reputation_fail = op_reputation_fail,
+	.jobs_queued = op_jobs_queued,
+	.job_fail = op_job_fail,
+	.job_requeue_stale = op_job_requeue_stale,
+	.job_lease_renew = op_job_lease_renew,
+	.rescan_queue = op_rescan_queue,
+	.rescan_finish = op_rescan_finish,
+	.rescan_fail = op_rescan_fail,
+	.rescans_queued = op_rescans_queued,
+	.objects_renote_many = op_objects_renote_many,
+	.samples_stored_each = op_samples_stored_each,
+	.reputation_get = op_reputation_get,
+	.reputation_each = op_reputation_each,
+	.fp_report_add = op_fp_report_add,
+	.fp_open_count = op_fp_open_count,
+	.fp_list = op_fp_list,
+	.fp_reject = op_fp_reject,
+	.retraction_add = op_retraction_add,
+	.retraction_undo = op_retraction_undo,
+	.retraction_get = op_retraction_get,
+	.retraction_each = op_retraction_each,
+};
+
+int
+store_pg_open(const char *dsn, const char *owner, unsigned job_lease_ms,
+	      struct store **out, char *err, size_t errlen)
+{
+	struct store_pg *s = NULL;
+	char app[64];
+	size_t on;
+	int rc;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (dsn == NULL || *dsn == '\0' ||
+	    strnlen(dsn, PG_DSN_MAX + 1) > PG_DSN_MAX)
+		return vg_fail(err, errlen, VG_EINVAL, "no usable DSN");
+	on = owner != NULL ? strnlen(owner, 64) : 0;
+	if (on < 1 || on > 63)
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "a lease owner is 1 to 63 bytes");
+	s = xcalloc(1, sizeof(*s));
+	s->base.ops = &pg_ops;
+	memcpy(s->owner, owner, on);
+	snprintf(s->lease, sizeof(s->lease), "%u",
+		 job_lease_ms ? job_lease_ms : LEASE_DEFAULT_MS);
+	snprintf(app, sizeof(app), "vigil store %s", owner);
+	if ((rc = pg_open(&s->pg, dsn, app, err, errlen)) != 0)
+		goto fail;
+	if ((rc = pg_migrate(&s->pg, "store", steps,
+			     sizeof(steps) / sizeof(steps[0]), err, errlen)) !=
+	    0)
+		goto fail;
+	if ((rc = session_setup(s)) != 0) {
+		vg_seterr(err, errlen, "%s", s->base.err);
+		goto fail;
+	}
+	*out = &s->base;
+	return 0;
+fail:
+	op_close(&s->base);
+	return rc;
+}
