@@ -40,7 +40,8 @@
 struct pg {
 	PGconn *conn;
 	char dsn[1024];
-	char app[64]; /* application_name */
+	char app[64];     /* application_name */
+	char sqlstate[6]; /* of the last failed statement; "" if none */
 };
 
 /* Longest DSN taken (the [store] dsn of the node's configuration). */
@@ -85,9 +86,10 @@ int pg_exec_bin(struct pg *p, PGresult **res, char *err, size_t errlen,
 		const int *lens, const int *formats)
 	__attribute__((warn_unused_result));
 
-/* A statement with no parameters and no rows wanted ("BEGIN", ...). */
-int pg_cmd(struct pg *p, char *err, size_t errlen, const char *sql)
-	__attribute__((warn_unused_result));
+/* A statement with no parameters and no rows wanted ("BEGIN", ...).
+ * Its result may be ignored where failing changes nothing (a ROLLBACK
+ * after an error: the server rolls back anyway when the session ends). */
+int pg_cmd(struct pg *p, char *err, size_t errlen, const char *sql);
 
 /* The SQLSTATE of the last failed pg_exec on p ("" if none): the caller
  * tells a unique violation ("23505") or a serialization failure
