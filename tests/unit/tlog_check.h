@@ -184,8 +184,8 @@ check_one_tile(const struct tile *t, void *ud)
 {
 	struct walk *w = ud;
 	char path[TILE_PATH_MAX];
-	uint8_t *want, *got, *file;
-	size_t want_len, got_len, file_len;
+	uint8_t *want, *got, *file = NULL;
+	size_t want_len, got_len, file_len = 0;
 
 	assert_int_equal(tile_path(t, path), 0);
 	want = expected_tile(w->m, t, &want_len);
