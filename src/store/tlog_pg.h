@@ -154,8 +154,8 @@ void tlog_pg_batch_abort(struct tlog_pg *tp);
 /* What the region's log was created with, and what each site recorded
  * last; "" for what is not recorded. */
 struct tlog_pg_region {
-	char origin[256];
-	char log_key[512];
+	char origin[NOTE_NAME_MAX + 1];
+	char log_key[NOTE_KEY_MAX];
 	char sample_key[128];
 	char region[64];
 };
