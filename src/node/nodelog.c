@@ -545,7 +545,7 @@ data_file(const struct node_config *cfg, const char *name)
 
 /*
  * nodelog_recorded() on PostgreSQL: the region's record decides. A data
- * directory without log.key (nor log.key.old) is refused when the
+ * directory without log.key is refused when the
  * cluster holds a region's log already, before the key holder would
  * create a key of its own: a node of a region signs with the region's
  * keys, copied from another node.
@@ -583,7 +583,9 @@ recorded_pg(const struct node_config *cfg, struct nodelog_recorded *r,
 			       "the configured log origin (%s) is not the "
 			       "region's (%s, in the PostgreSQL cluster %s)",
 			       cfg->log_origin, reg.origin, pub);
-	if (!data_file(cfg, "log.key") && !data_file(cfg, "log.key.old"))
+	/* (Not even with log.key.old: the region's log is not handed over
+	 * on PostgreSQL, and the key holder would make a new key.) */
+	if (!data_file(cfg, "log.key"))
 		return vg_fail(err, errlen, VG_EINVAL,
 			       "%s has no log.key, and the PostgreSQL cluster "
 			       "(%s) already holds the log of region %s "
