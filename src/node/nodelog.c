@@ -1,10 +1,20 @@
 /*
  * nodelog.c - the node's transparency log; see nodelog.h.
+ *
+ * On PostgreSQL ([store] backend = postgres) the log is the region's
+ * (store/tlog_pg.h): this node appends itself while it holds the
+ * sequencer lease, and otherwise hands its batches to the node that
+ * does, through log_pending, and waits for where they went. A thread of
+ * its own (lease_main) competes for the lease, keeps it, drains
+ * log_pending while it holds it, and otherwise publishes the head the
+ * sequencer committed (tlog_log_refresh()) every FOLLOW_MS.
  */
 #include "node/nodelog.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +27,8 @@
 #include "common/log.h"
 #include "common/secretfile.h"
 #include "common/xmalloc.h"
+#include "store/pg.h"
+#include "store/tlog_pg.h"
 #include "tlog/checkpoint.h"
 #include "tlog/entry.h"
 #include "tlog/handover.h"
@@ -26,8 +38,34 @@
 #define TOKEN_BYTES  32
 #define PATH_MAX_LEN 1200
 
+/* PostgreSQL: how often the sequencer looks at log_pending and its
+ * session, how often a follower publishes the committed head, how often
+ * a follower looks for its handed-over rows, and how long it waits for
+ * them before the items fail (no sequencer). */
+#define SEQUENCE_MS    50
+#define FOLLOW_MS      200
+#define HANDOFF_MS     50
+#define HANDOFF_MAX_MS 10000
+/* How long a start waits for the region's log to exist. */
+#define START_WAIT_MS 15000
+/* Pending rows a batch takes at most. */
+#define PENDING_ROWS 64
+
+/* The key files a node of a region needs (docs/OPERATING.md). */
+#define REGION_FILES                                                           \
+	"log.key, sample.key, release-online.key, release-online.pub and "     \
+	"operator.token"
+
 struct nodelog {
 	struct tlog_log *log;
+	/* PostgreSQL: the region's log and its lease; NULL on files. */
+	struct tlog_pg *tp;
+	pthread_mutex_t seqlock; /* the lease connection, and appends */
+	bool need_reload;        /* an append failed: load the head again */
+	pthread_t lease_thread;
+	bool lease_running;
+	atomic_bool stop;
+	char site[CONFIG_NAME_MAX + 1];
 	const struct note_signer *signer; /* the key holder's */
 	char *handover; /* the latest handover note, or NULL */
 	size_t handover_len;
@@ -78,13 +116,143 @@ load_token(const char *path, uint8_t hash[32], char *err, size_t errlen)
 	return rc;
 }
 
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * The sequencer's batch on PostgreSQL, under seqlock while this node
+ * holds the lease: the rows other nodes handed over (up to PENDING_ROWS),
+ * then this node's n entries, as one append. *first and *size: where the
+ * first of the n went and the tree that covers them; *taken: how many
+ * handed-over entries went with them.
+ */
+static int
+seq_append(struct nodelog *nl, const struct tile_entry *e, size_t n,
+	   uint64_t *first, uint64_t *size, size_t *taken, char *err,
+	   size_t errlen)
+{
+	const struct tile_entry *pe;
+	struct tile_entry *all;
+	size_t np;
+	uint64_t f = 0;
+	int rc;
+
+	*taken = 0;
+	rc = tlog_pg_pending_take(nl->tp, PENDING_ROWS, &pe, &np, err, errlen);
+	if (rc != 0) {
+		nl->need_reload = true;
+		return rc;
+	}
+	if (np + n == 0) {
+		tlog_pg_batch_abort(nl->tp);
+		*first = *size = tlog_log_size(nl->log);
+		return 0;
+	}
+	all = xreallocarray(NULL, np + n, sizeof(*all));
+	if (np > 0)
+		memcpy(all, pe, np * sizeof(*all));
+	if (n > 0)
+		memcpy(all + np, e, n * sizeof(*all));
+	rc = tlog_log_append(nl->log, all, np + n, &f, err, errlen);
+	/* Ends a batch the append never opened (an entry refused before
+	 * it began); nothing after a commit. */
+	tlog_pg_batch_abort(nl->tp);
+	free(all);
+	if (rc != 0) {
+		nl->need_reload = true;
+		return rc;
+	}
+	*first = f + np;
+	*size = f + np + n;
+	*taken = np;
+	return 0;
+}
+
+/*
+ * A follower's batch: one log_pending row for the sequencer, then the
+ * wait for where it went (every HANDOFF_MS, at most HANDOFF_MAX_MS; then
+ * the row is withdrawn if no sequencer took it, and the batch fails).
+ * Once it is appended, the node publishes the head that covers it, so
+ * that what it answers it also serves.
+ */
+static int
+handoff(struct nodelog *nl, const struct tile_entry *e, size_t n,
+	uint64_t *first, uint64_t *size, char *err, size_t errlen)
+{
+	unsigned waited = 0;
+	bool appended;
+	int64_t id;
+	int rc;
+
+	if ((rc = tlog_pg_pending_add(nl->tp, e, n, &id, err, errlen)) != 0)
+		return rc;
+	for (;;) {
+		rc = tlog_pg_pending_result(nl->tp, id, first, size, err,
+					    errlen);
+		if (rc == 0 || rc == VG_EINVAL || rc == VG_ECORRUPT)
+			break;
+		/* VG_ENOENT (it waits) or VG_EIO (asked again later). */
+		if (waited >= HANDOFF_MAX_MS) {
+			rc = tlog_pg_pending_cancel(nl->tp, id, &appended,
+						    first, size, err, errlen);
+			if (rc == 0 && !appended)
+				rc = vg_fail(err, errlen, VG_EIO,
+					     "no sequencer appended the "
+					     "entries within %d ms: withdrawn",
+					     HANDOFF_MAX_MS);
+			else if (rc != 0 && rc != VG_EINVAL)
+				rc = VG_EIO; /* may still be appended */
+			break;
+		}
+		sleep_ms(HANDOFF_MS);
+		waited += HANDOFF_MS;
+	}
+	if (rc == 0 && tlog_log_size(nl->log) < *size) {
+		char why[256];
+
+		if (tlog_log_refresh(nl->log, why, sizeof(why)) != 0)
+			log_event(LOG_ERROR, "log_refresh_failed", "err=\"%s\"",
+				  why);
+	}
+	return rc;
+}
+
+/* Appends the n entries as one batch: to the files, or, on PostgreSQL,
+ * as the sequencer or through it. */
+static int
+log_append(struct nodelog *nl, const struct tile_entry *e, size_t n,
+	   uint64_t *first, uint64_t *size, char *err, size_t errlen)
+{
+	size_t taken;
+	bool leased;
+	int rc;
+
+	if (nl->tp == NULL) {
+		rc = tlog_log_append(nl->log, e, n, first, err, errlen);
+		*size = *first + n;
+		return rc;
+	}
+	pthread_mutex_lock(&nl->seqlock);
+	leased = tlog_pg_leased(nl->tp) && !nl->need_reload;
+	rc = leased ? seq_append(nl, e, n, first, size, &taken, err, errlen)
+		    : 0;
+	pthread_mutex_unlock(&nl->seqlock);
+	return leased ? rc : handoff(nl, e, n, first, size, err, errlen);
+}
+
 /* The sequencer's batch: one append, one checkpoint, for all of them. */
 static void
 append_batch(void *ctx, struct batch_item **items, size_t n)
 {
 	struct nodelog *nl = ctx;
 	struct tile_entry *e = xcalloc(n, sizeof(*e));
-	uint64_t first = 0;
+	uint64_t first = 0, size = 0;
 	char err[160] = "";
 	int rc;
 
@@ -94,7 +262,7 @@ append_batch(void *ctx, struct batch_item **items, size_t n)
 		e[i].data = it->entry;
 		e[i].len = it->len;
 	}
-	rc = tlog_log_append(nl->log, e, n, &first, err, sizeof(err));
+	rc = log_append(nl, e, n, &first, &size, err, sizeof(err));
 	if (rc != 0)
 		log_event(LOG_ERROR, "log_append_failed",
 			  "entries=%zu err=\"%s\"", n, err);
@@ -103,7 +271,7 @@ append_batch(void *ctx, struct batch_item **items, size_t n)
 
 		it->rc = rc;
 		it->index = first + i;
-		it->size = first + n;
+		it->size = size;
 		snprintf(it->err, sizeof(it->err), "%s", err);
 	}
 	free(e);
@@ -117,7 +285,7 @@ append_entry(struct nodelog *nl, const struct tlog_entry *e, char *err,
 {
 	struct tile_entry te;
 	char *text = NULL;
-	uint64_t first;
+	uint64_t first, size;
 	size_t len;
 	int rc;
 
@@ -125,7 +293,7 @@ append_entry(struct nodelog *nl, const struct tlog_entry *e, char *err,
 		return rc;
 	te.data = (const uint8_t *)text;
 	te.len = len;
-	rc = tlog_log_append(nl->log, &te, 1, &first, err, errlen);
+	rc = log_append(nl, &te, 1, &first, &size, err, errlen);
 	free(text);
 	if (rc == 0)
 		log_event(LOG_INFO, "log_appended", "index=%llu type=%s",
@@ -210,20 +378,14 @@ take_line(char **p, const char *prefix)
 	return v;
 }
 
-/* Reads <data>/log.settings into *st; no file leaves every member NULL. */
-static int
-read_settings(const char *path, struct settings *st, char *err, size_t errlen)
+/* Parses text (taken; malloc'd) into *st. */
+static void
+parse_settings(char *text, struct settings *st)
 {
-	size_t len;
 	char *p;
-	int rc;
 
 	memset(st, 0, sizeof(*st));
-	rc = secret_file_read(path, 64 * 1024, &st->text, &len, err, errlen);
-	if (rc == VG_ENOENT)
-		return 0;
-	if (rc != 0)
-		return rc;
+	st->text = text;
 	st->raw = xstrdup(st->text);
 	p = st->text;
 	st->origin = take_line(&p, "origin: ");
@@ -231,6 +393,40 @@ read_settings(const char *path, struct settings *st, char *err, size_t errlen)
 	st->sample_key = take_line(&p, "sample-key: ");
 	if ((st->loc = take_line(&p, "location: ")) != NULL)
 		st->wit = p;
+}
+
+/* Reads <data>/log.settings into *st; no file leaves every member NULL. */
+static int
+read_settings(const char *path, struct settings *st, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	rc = secret_file_read(path, 64 * 1024, &text, &len, err, errlen);
+	if (rc == VG_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	parse_settings(text, st);
+	return 0;
+}
+
+/* On PostgreSQL, what this node's site recorded last (tlog_site), in
+ * log.settings' format. */
+static int
+read_site_settings(struct nodelog *nl, struct settings *st, char *err,
+		   size_t errlen)
+{
+	char *text = NULL;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((rc = tlog_pg_site_get(nl->tp, nl->site, &text, err, errlen)) != 0)
+		return rc;
+	if (text != NULL)
+		parse_settings(text, st);
 	return 0;
 }
 
@@ -307,9 +503,16 @@ record_settings(struct nodelog *nl, const struct node_config *cfg,
 		rc = key_changed(nl, "sample key (its ID)", old->sample_key,
 				 kid, err, errlen);
 	if (rc == 0 && (old->raw == NULL || strcmp(old->raw, now) != 0)) {
-		/* Rewritten whole: unlink, then create (mode 0600). */
-		unlink(path);
-		rc = secret_file_create(path, now, strlen(now), err, errlen);
+		if (nl->tp != NULL) {
+			/* The region's record of this site. */
+			rc = tlog_pg_site_put(nl->tp, cfg->site, now, err,
+					      errlen);
+		} else {
+			/* Rewritten whole: unlink, then create (0600). */
+			unlink(path);
+			rc = secret_file_create(path, now, strlen(now), err,
+						errlen);
+		}
 	}
 	free(now);
 	free(loc);
@@ -329,6 +532,77 @@ origin_ok(const char *s, size_t len)
 	return true;
 }
 
+/* True if <data>/name exists. */
+static bool
+data_file(const struct node_config *cfg, const char *name)
+{
+	char path[PATH_MAX_LEN];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, name);
+	return lstat(path, &st) == 0;
+}
+
+/*
+ * nodelog_recorded() on PostgreSQL: the region's record decides. A data
+ * directory without log.key is refused when the
+ * cluster holds a region's log already, before the key holder would
+ * create a key of its own: a node of a region signs with the region's
+ * keys, copied from another node.
+ */
+static int
+recorded_pg(const struct node_config *cfg, struct nodelog_recorded *r,
+	    char *err, size_t errlen)
+{
+	struct tlog_pg_region reg;
+	struct tlog_pg *tp = NULL;
+	char pub[256];
+	int rc;
+
+	pg_dsn_public(cfg->store_dsn, pub, sizeof(pub));
+	if ((rc = tlog_pg_open(cfg->store_dsn, "vigild-start", &tp, err,
+			       errlen)) != 0)
+		return rc;
+	rc = tlog_pg_region_get(tp, &reg, err, errlen);
+	tlog_pg_close(tp);
+	if (rc == VG_ENOENT) { /* the first node of the region */
+		snprintf(r->origin, sizeof(r->origin), "%s", cfg->log_origin);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if (strcmp(reg.region, cfg->region) != 0)
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "the PostgreSQL cluster (%s) holds the log of "
+			       "region %s; this node is configured for region "
+			       "%s: a cluster serves one region",
+			       pub, reg.region, cfg->region);
+	if (cfg->log_origin[0] != '\0' &&
+	    strcmp(cfg->log_origin, reg.origin) != 0)
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "the configured log origin (%s) is not the "
+			       "region's (%s, in the PostgreSQL cluster %s)",
+			       cfg->log_origin, reg.origin, pub);
+	/* (Not even with log.key.old: the region's log is not handed over
+	 * on PostgreSQL, and the key holder would make a new key.) */
+	if (!data_file(cfg, "log.key"))
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "%s has no log.key, and the PostgreSQL cluster "
+			       "(%s) already holds the log of region %s "
+			       "(origin %s, key %s): a node of a region signs "
+			       "with the region's keys. Copy %s from a node of "
+			       "the region into %s (docs/OPERATING.md), then "
+			       "start again",
+			       cfg->data_dir, pub, reg.region, reg.origin,
+			       reg.log_key, REGION_FILES, cfg->data_dir);
+	if (strlen(reg.origin) >= sizeof(r->origin))
+		return vg_fail(err, errlen, VG_ECORRUPT,
+			       "the region's recorded origin is too long");
+	memcpy(r->origin, reg.origin, strlen(reg.origin) + 1);
+	memcpy(r->log_key, reg.log_key, sizeof(r->log_key));
+	return 0;
+}
+
 int
 nodelog_recorded(const struct node_config *cfg, struct nodelog_recorded *r,
 		 char *err, size_t errlen)
@@ -340,6 +614,8 @@ nodelog_recorded(const struct node_config *cfg, struct nodelog_recorded *r,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	if (cfg->store_backend == STORE_POSTGRES)
+		return recorded_pg(cfg, r, err, errlen);
 	snprintf(path, sizeof(path), "%s/log.settings", cfg->data_dir);
 	if ((rc = read_settings(path, &st, err, errlen)) != 0)
 		return rc;
@@ -424,8 +700,8 @@ hand_over(struct nodelog *nl, const struct node_config *cfg,
 	int rc;
 
 	if ((rc = tlog_handover_format(nl->origin, keyholder_log_old_key(kh),
-				       keyholder_log_key(kh), size, root,
-				       &text, &len, err, errlen)) != 0)
+				       keyholder_log_key(kh), size, root, &text,
+				       &len, err, errlen)) != 0)
 		return rc;
 	rc = note_sign(text, len, signers, 2, 0, &note, &nlen, err, errlen);
 	free(text);
@@ -454,6 +730,203 @@ out:
 	return rc;
 }
 
+/* Refuses a node whose keys or region are not the region's record's. */
+static int
+check_region(struct nodelog *nl, const struct node_config *cfg, const char *kid,
+	     const struct tlog_pg_region *reg, char *err, size_t errlen)
+{
+	if (strcmp(reg->region, cfg->region) != 0)
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "the PostgreSQL cluster holds the log of region "
+			       "%s; this node is configured for region %s",
+			       reg->region, cfg->region);
+	if (strcmp(reg->log_key, nl->verifier) != 0)
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "%s/log.key (%s) is not the log key of region "
+			       "%s (%s): copy %s from a node of the region "
+			       "into %s (docs/OPERATING.md); a region's log on "
+			       "PostgreSQL is not handed over to a new key",
+			       cfg->data_dir, nl->verifier, reg->region,
+			       reg->log_key, REGION_FILES, cfg->data_dir);
+	if (strcmp(reg->sample_key, kid) != 0)
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "%s/sample.key (ID %s) is not the sample key of "
+			       "region %s (ID %s): copy %s from a node of the "
+			       "region into %s (docs/OPERATING.md)",
+			       cfg->data_dir, kid, reg->region, reg->sample_key,
+			       REGION_FILES, cfg->data_dir);
+	if (strcmp(reg->origin, nl->origin) != 0)
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "the log's origin here (%s) is not region %s's "
+			       "(%s)",
+			       nl->origin, reg->region, reg->origin);
+	return 0;
+}
+
+/*
+ * nodelog_open() on PostgreSQL: joins the region's log (waiting, at most
+ * START_WAIT_MS, for the node that creates it), or creates it if this
+ * node is the region's first (it gets the lease on an empty cluster):
+ * its first entry, then the region's record. Then this site's settings,
+ * as log.settings does on files.
+ */
+static int
+open_pg(struct nodelog *nl, const struct node_config *cfg, struct keyholder *kh,
+	char *err, size_t errlen)
+{
+	const char *kid = keyholder_sample_key_id(kh);
+	struct tlog_pg_region reg;
+	struct settings old = {0};
+	bool held = false, have = false, created, fresh = false;
+	char why[256] = "";
+	unsigned waited = 0;
+	int rc;
+
+	if (keyholder_log_old_key(kh) != NULL)
+		log_event(LOG_WARN, "log_key_old_unused",
+			  "path=%s/log.key.old why=\"a region's log on "
+			  "PostgreSQL is not handed over to a new key\"",
+			  cfg->data_dir);
+	if ((rc = tlog_pg_open(cfg->store_dsn, "vigild-log", &nl->tp, err,
+			       errlen)) != 0)
+		return rc;
+	for (;;) {
+		rc = tlog_pg_region_get(nl->tp, &reg, err, errlen);
+		if (rc != 0 && rc != VG_ENOENT)
+			return rc;
+		have = rc == 0;
+		if (have &&
+		    (rc = check_region(nl, cfg, kid, &reg, err, errlen)) != 0)
+			return rc;
+		pthread_mutex_lock(&nl->seqlock);
+		rc = tlog_pg_lease(nl->tp, &held, err, errlen);
+		pthread_mutex_unlock(&nl->seqlock);
+		if (rc != 0)
+			return rc;
+		if (held || have) {
+			rc = tlog_log_open_backend(tlog_pg_backend(nl->tp),
+						   nl->origin, nl->signer, NULL,
+						   &nl->log, why, sizeof(why));
+			/* A follower may find the head before its first
+			 * checkpoint: it waits. */
+			if (rc == 0 || held)
+				break;
+		}
+		if (waited >= START_WAIT_MS)
+			return vg_fail(err, errlen, VG_EIO,
+				       "the region's log is not there yet, and "
+				       "another node holds its sequencer lease "
+				       "(waited %d ms)%s%s",
+				       START_WAIT_MS, why[0] ? ": " : "", why);
+		sleep_ms(FOLLOW_MS);
+		waited += FOLLOW_MS;
+	}
+	if (rc != 0)
+		return vg_fail(err, errlen, rc, "%s", why);
+	if (held)
+		log_event(LOG_INFO, "log_sequencer", "epoch=%lld size=%llu",
+			  (long long)tlog_pg_epoch(nl->tp),
+			  (unsigned long long)tlog_log_size(nl->log));
+	if (held && !have) {
+		/* The region's first node. (A crash between the entry and
+		 * the record leaves a log of one entry to record.) */
+		if (tlog_log_size(nl->log) == 0) {
+			if ((rc = append_node_entry(nl, cfg, kid, err,
+						    errlen)) != 0)
+				return rc;
+			fresh = true;
+		}
+		memset(&reg, 0, sizeof(reg));
+		snprintf(reg.origin, sizeof(reg.origin), "%s", nl->origin);
+		snprintf(reg.log_key, sizeof(reg.log_key), "%s", nl->verifier);
+		snprintf(reg.sample_key, sizeof(reg.sample_key), "%s", kid);
+		snprintf(reg.region, sizeof(reg.region), "%s", cfg->region);
+		if ((rc = tlog_pg_region_put(nl->tp, &reg, &created, err,
+					     errlen)) != 0)
+			return rc;
+		if (!created &&
+		    ((rc = tlog_pg_region_get(nl->tp, &reg, err, errlen)) !=
+			     0 ||
+		     (rc = check_region(nl, cfg, kid, &reg, err, errlen)) != 0))
+			return rc;
+		if (created)
+			log_event(LOG_INFO, "log_region_created",
+				  "region=%s origin=\"%s\" key=%s", cfg->region,
+				  nl->origin, nl->verifier);
+	}
+	if ((rc = read_site_settings(nl, &old, err, errlen)) != 0)
+		return rc;
+	rc = record_settings(nl, cfg, kid, &old, fresh, err, errlen);
+	settings_clear(&old);
+	return rc;
+}
+
+/*
+ * The lease thread (PostgreSQL): every SEQUENCE_MS while this node holds
+ * the lease, checks its session and appends what log_pending holds (at
+ * once again while there is more); otherwise tries to take the lease
+ * and, every FOLLOW_MS, publishes the head the sequencer committed. A
+ * lease newly taken, or an append that failed, loads the head again
+ * before the next append (tlog_log_reload(), which checks it extends
+ * what this node published).
+ */
+static void *
+lease_main(void *arg)
+{
+	struct nodelog *nl = arg;
+	char err[256], last[256] = "";
+
+	while (!atomic_load(&nl->stop)) {
+		bool held = false, was;
+		size_t taken = 0;
+		uint64_t first, size;
+
+		pthread_mutex_lock(&nl->seqlock);
+		was = tlog_pg_leased(nl->tp);
+		if (tlog_pg_lease(nl->tp, &held, err, sizeof(err)) != 0 &&
+		    strcmp(err, last) != 0) {
+			log_event(LOG_WARN, "log_lease_failed", "err=\"%s\"",
+				  err);
+			snprintf(last, sizeof(last), "%s", err);
+		}
+		if (was && !held)
+			log_event(LOG_WARN, "log_lease_lost", "why=\"%s\"",
+				  "its session ended or another node took it");
+		if (held && (!was || nl->need_reload)) {
+			if (tlog_log_reload(nl->log, err, sizeof(err)) != 0) {
+				log_event(LOG_ERROR, "log_reload_failed",
+					  "err=\"%s\"", err);
+				tlog_pg_unlease(nl->tp);
+				held = false;
+			} else {
+				nl->need_reload = false;
+				if (!was)
+					log_event(
+						LOG_INFO, "log_sequencer",
+						"epoch=%lld size=%llu",
+						(long long)tlog_pg_epoch(
+							nl->tp),
+						(unsigned long long)
+							tlog_log_size(nl->log));
+			}
+		}
+		if (held && seq_append(nl, NULL, 0, &first, &size, &taken, err,
+				       sizeof(err)) != 0)
+			log_event(LOG_ERROR, "log_append_failed",
+				  "handed_over=1 err=\"%s\"", err);
+		pthread_mutex_unlock(&nl->seqlock);
+		if (!held && tlog_log_refresh(nl->log, err, sizeof(err)) != 0 &&
+		    strcmp(err, last) != 0) {
+			log_event(LOG_ERROR, "log_refresh_failed", "err=\"%s\"",
+				  err);
+			snprintf(last, sizeof(last), "%s", err);
+		}
+		if (taken == 0)
+			sleep_ms(held ? SEQUENCE_MS : FOLLOW_MS);
+	}
+	return NULL;
+}
+
 int
 nodelog_open(const struct node_config *cfg, struct keyholder *kh,
 	     const int *notify_fds, unsigned nports, struct nodelog **out,
@@ -476,12 +949,20 @@ nodelog_open(const struct node_config *cfg, struct keyholder *kh,
 	int rc;
 
 	*out = NULL;
+	pthread_mutex_init(&nl->seqlock, NULL);
+	atomic_init(&nl->stop, false);
+	snprintf(nl->site, sizeof(nl->site), "%s", cfg->site);
 	snprintf(nl->origin, sizeof(nl->origin), "%s", keyholder_origin(kh));
 	nl->signer = keyholder_log_signer(kh);
 	note_verifier_format(keyholder_log_key(kh), nl->verifier);
 	snprintf(path, sizeof(path), "%s/operator.token", cfg->data_dir);
 	if ((rc = load_token(path, nl->token_hash, err, errlen)) != 0)
 		goto fail;
+	if (cfg->store_backend == STORE_POSTGRES) {
+		if ((rc = open_pg(nl, cfg, kh, err, errlen)) != 0)
+			goto fail;
+		goto start;
+	}
 	snprintf(path, sizeof(path), "%s/log.settings", cfg->data_dir);
 	if ((rc = read_settings(path, &old, err, errlen)) != 0)
 		goto fail;
@@ -548,10 +1029,21 @@ nodelog_open(const struct node_config *cfg, struct keyholder *kh,
 	if ((rc = record_settings(nl, cfg, keyholder_sample_key_id(kh), &old,
 				  fresh, err, errlen)) != 0)
 		goto fail;
+start:
 	if ((rc = batcher_start("vigild-log", append_batch, nl, &lim,
 				notify_fds, nports, &nl->seq, err, errlen)) !=
 	    0)
 		goto fail;
+	if (nl->tp != NULL) {
+		if ((rc = pthread_create(&nl->lease_thread, NULL, lease_main,
+					 nl)) != 0) {
+			batcher_stop(nl->seq, NULL);
+			rc = vg_fail(err, errlen, VG_ELIB, "pthread_create: %s",
+				     strerror(rc));
+			goto fail;
+		}
+		nl->lease_running = true;
+	}
 	settings_clear(&old);
 	*out = nl;
 	return 0;
@@ -559,6 +1051,8 @@ fail:
 	settings_clear(&old);
 	if (nl->log != NULL)
 		tlog_log_close(nl->log);
+	tlog_pg_close(nl->tp);
+	pthread_mutex_destroy(&nl->seqlock);
 	free(nl->handover);
 	free(nl);
 	return rc;
@@ -637,7 +1131,15 @@ nodelog_close(struct nodelog *nl)
 	if (nl == NULL)
 		return;
 	batcher_stop(nl->seq, free_done);
+	if (nl->lease_running) {
+		atomic_store(&nl->stop, true);
+		pthread_join(nl->lease_thread, NULL);
+	}
+	if (nl->tp != NULL)
+		tlog_pg_unlease(nl->tp);
 	tlog_log_close(nl->log);
+	tlog_pg_close(nl->tp);
+	pthread_mutex_destroy(&nl->seqlock);
 	free(nl->handover);
 	free(nl);
 }

@@ -27,6 +27,17 @@
  * waiting is appended as one batch, made durable and covered by one new
  * signed checkpoint, and only then is each item handed back to the event
  * loop that submitted it (group commit).
+ *
+ * PostgreSQL (cfg's store_backend): the log is the region's, in the
+ * cluster (store/tlog_pg.h; docs/LOG.md, "A region on PostgreSQL"), and
+ * what log.settings records is the region's record there, which the
+ * node's keys must match (nodelog_recorded() refuses a data directory
+ * without log.key once the cluster holds a region). A batch is appended
+ * by this node while it holds the sequencer lease, or else handed to the
+ * node that does; either way an item comes back only once the commit
+ * that covers it returned (rc 0), or with VG_EIO when no sequencer took
+ * it within 10 s (withdrawn) or the outcome is unknown. Reads
+ * (nodelog_log()) serve the committed head, followed every 200 ms.
  */
 #ifndef VIGIL_NODE_NODELOG_H
 #define VIGIL_NODE_NODELOG_H

@@ -106,8 +106,9 @@ struct tcache_ent {
 };
 
 struct tlog_log {
-	int dirfd; /* O_DIRECTORY, flock()ed */
+	int dirfd; /* O_DIRECTORY, flock()ed; -1 on a backend */
 	char *dir; /* for messages */
+	const struct tlog_backend *be; /* not owned; NULL: the directory */
 	char *origin;
 	const struct note_signer *signer; /* not owned */
 	struct note_verifier key;         /* the signer's public key */
@@ -117,7 +118,8 @@ struct tlog_log {
 	/* The published tree: its size is read without the lock. */
 	pthread_mutex_t lock;
 	_Atomic uint64_t size;
-	char *cp; /* its signed checkpoint, NUL-terminated */
+	struct merkle_hash root; /* its root */
+	char *cp;                /* its signed checkpoint, NUL-terminated */
 	size_t cp_len;
 
 	/* The writer's. */
@@ -156,6 +158,7 @@ struct dirlist {
 /* A tile_read_fn over the files of the tree of base leaves. */
 struct file_ctx {
 	struct tlog_log *l;
+	bool writer; /* the appender's view of a backend (tlog_backend) */
 	uint64_t base;
 	char *err;
 	size_t errlen;
@@ -389,6 +392,18 @@ read_file(struct tlog_log *l, const char *rel, size_t max, uint8_t **data,
 	return 0;
 }
 
+/* Reads the resource rel whole, as read_file(), from the log's files or
+ * its backend (in the appender's view if writer). */
+static int
+res_read(struct tlog_log *l, bool writer, const char *rel, size_t max,
+	 uint8_t **data, size_t *len, char *err, size_t errlen)
+{
+	if (l->be == NULL)
+		return read_file(l, rel, max, data, len, err, errlen);
+	return l->be->read(l->be->ctx, writer, rel, max, data, len, err,
+			   errlen);
+}
+
 /*
  * Reads the tile at (t->level, t->index) of the tree of base leaves, whose
  * first t->width hashes are the tile t, into buf (TILE_BYTES). VG_ENOENT
@@ -396,8 +411,8 @@ read_file(struct tlog_log *l, const char *rel, size_t max, uint8_t **data,
  * file is missing or of the wrong length.
  */
 static int
-read_hashes(struct tlog_log *l, uint64_t base, const struct tile *t,
-	    uint8_t *buf, char *err, size_t errlen)
+read_hashes(struct tlog_log *l, bool writer, uint64_t base,
+	    const struct tile *t, uint8_t *buf, char *err, size_t errlen)
 {
 	unsigned w = t->level >= 0 ? width_at(base, t->level, t->index) : 0;
 	struct tile f = {t->level, t->index, w};
@@ -411,6 +426,25 @@ read_hashes(struct tlog_log *l, uint64_t base, const struct tile *t,
 	}
 	if (tile_path(&f, path) != 0)
 		return VG_EINVAL;
+	if (l->be != NULL) {
+		uint8_t *data;
+		size_t len;
+
+		rc = res_read(l, writer, path, TILE_BYTES, &data, &len, err,
+			      errlen);
+		if (rc != 0)
+			return rc == VG_ENOENT ? VG_ECORRUPT : rc;
+		if (len != (size_t)w * MERKLE_HASH_LEN) {
+			vg_seterr(err, errlen,
+				  "%s/%s: %zu bytes, not %u hashes", l->dir,
+				  path, len, w);
+			rc = VG_ECORRUPT;
+		} else {
+			memcpy(buf, data, len);
+		}
+		free(data);
+		return rc;
+	}
 	if ((rc = open_file(l, path, &fd, &size, err, errlen)) != 0)
 		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
 	if ((uint64_t)size != (uint64_t)w * MERKLE_HASH_LEN) {
@@ -431,9 +465,9 @@ read_hashes(struct tlog_log *l, uint64_t base, const struct tile *t,
  * has no such bundle; VG_ECORRUPT if its file is missing or malformed.
  */
 static int
-read_bundle(struct tlog_log *l, uint64_t base, uint64_t index, uint8_t **data,
-	    size_t *len, struct tile_entry *entries, unsigned *width, char *err,
-	    size_t errlen)
+read_bundle(struct tlog_log *l, bool writer, uint64_t base, uint64_t index,
+	    uint8_t **data, size_t *len, struct tile_entry *entries,
+	    unsigned *width, char *err, size_t errlen)
 {
 	unsigned w = width_at(base, TILE_ENTRIES, index);
 	struct tile f = {TILE_ENTRIES, index, w};
@@ -447,7 +481,7 @@ read_bundle(struct tlog_log *l, uint64_t base, uint64_t index, uint8_t **data,
 	}
 	if (tile_path(&f, path) != 0)
 		return VG_EINVAL;
-	rc = read_file(l, path, TILE_BUNDLE_MAX, data, len, err, errlen);
+	rc = res_read(l, writer, path, TILE_BUNDLE_MAX, data, len, err, errlen);
 	if (rc != 0)
 		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
 	if (tile_bundle_parse(*data, *len, w, entries, why, sizeof(why))) {
@@ -464,7 +498,8 @@ static int
 file_read(void *ud, const struct tile *t, uint8_t *buf, size_t *len)
 {
 	struct file_ctx *c = ud;
-	int rc = read_hashes(c->l, c->base, t, buf, c->err, c->errlen);
+	int rc = read_hashes(c->l, c->writer, c->base, t, buf, c->err,
+			     c->errlen);
 
 	if (rc == VG_ENOENT) /* a proof within base needs no tile beyond */
 		return VG_ECORRUPT;
@@ -551,7 +586,7 @@ tcache_load(struct tlog_log *l, uint64_t base, const struct tile *t,
 	unsigned w = width_at(base, t->level, t->index);
 	int rc;
 
-	rc = read_hashes(l, base, t, (uint8_t *)e->node, NULL, 0);
+	rc = read_hashes(l, false, base, t, (uint8_t *)e->node, NULL, 0);
 	if (rc != 0) {
 		free(e);
 		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
@@ -699,10 +734,10 @@ cache_read(void *ud, unsigned level, uint64_t index, struct merkle_hash *out)
 /* Computes the root of the tree of size leaves from the files of the tree
  * of base leaves (size <= base). */
 static int
-files_root(struct tlog_log *l, uint64_t base, uint64_t size,
+files_root(struct tlog_log *l, bool writer, uint64_t base, uint64_t size,
 	   struct merkle_hash *root, char *err, size_t errlen)
 {
-	struct file_ctx fc = {l, base, err, errlen};
+	struct file_ctx fc = {l, writer, base, err, errlen};
 	struct tile_reader tr;
 	struct merkle_reader mr;
 
@@ -718,12 +753,12 @@ files_root(struct tlog_log *l, uint64_t base, uint64_t size,
  * verifies. Returns 0 or VG_ECORRUPT (or the files' error) with a message.
  */
 static int
-check_prefix(struct tlog_log *l, uint64_t size1,
+check_prefix(struct tlog_log *l, bool writer, uint64_t size1,
 	     const struct merkle_hash *root1, uint64_t size2,
 	     const struct merkle_hash *root2, char *err, size_t errlen)
 {
 	struct merkle_hash r, proof[MERKLE_PROOF_MAX];
-	struct file_ctx fc = {l, size2, err, errlen};
+	struct file_ctx fc = {l, writer, size2, err, errlen};
 	struct tile_reader tr;
 	struct merkle_reader mr;
 	char why[256] = "";
@@ -744,7 +779,7 @@ check_prefix(struct tlog_log *l, uint64_t size1,
 			  "empty tree with a root not SHA-256(\"\")");
 		return VG_ECORRUPT;
 	}
-	if ((rc = files_root(l, size2, size1, &r, err, errlen)) != 0)
+	if ((rc = files_root(l, writer, size2, size1, &r, err, errlen)) != 0)
 		return rc;
 	if (!merkle_hash_equal(&r, root1)) {
 		vg_seterr(err, errlen,
@@ -833,40 +868,82 @@ write_state(struct tlog_log *l, uint64_t size, const struct merkle_hash *root,
 	return rc;
 }
 
-/* Signs the checkpoint of (size, root), writes it durably and makes it the
- * published one. */
+/* Signs the checkpoint of (size, root) into *note (malloc'd, the caller
+ * frees it) and *note_len. */
 static int
-publish(struct tlog_log *l, uint64_t size, const struct merkle_hash *root,
-	char *err, size_t errlen)
+sign_checkpoint(struct tlog_log *l, uint64_t size,
+		const struct merkle_hash *root, char **note, size_t *note_len,
+		char *err, size_t errlen)
 {
 	const struct note_signer *signers[1] = {l->signer};
-	struct dirlist dl = {0};
-	char *text = NULL, *note = NULL;
-	size_t text_len, note_len;
+	char *text = NULL;
+	size_t text_len;
 	int rc;
 
+	*note = NULL;
 	rc = checkpoint_format(l->origin, size, root, NULL, &text, &text_len,
 			       err, errlen);
-	if (rc != 0)
-		goto out;
-	rc = note_sign(text, text_len, signers, 1, (uint64_t)time(NULL), &note,
-		       &note_len, err, errlen);
-	if (rc != 0)
-		goto out;
-	rc = write_atomic(l, CHECKPOINT_FILE, note, note_len, &dl, err, errlen);
 	if (rc == 0)
-		rc = dirlist_sync(l, &dl, err, errlen);
-	if (rc != 0)
-		goto out;
+		rc = note_sign(text, text_len, signers, 1, (uint64_t)time(NULL),
+			       note, note_len, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* Makes note (taken) the published checkpoint, that of (size, root). */
+static void
+set_published(struct tlog_log *l, char *note, size_t note_len, uint64_t size,
+	      const struct merkle_hash *root)
+{
 	pthread_mutex_lock(&l->lock);
 	free(l->cp);
 	l->cp = note;
 	l->cp_len = note_len;
+	l->root = *root;
 	atomic_store(&l->size, size);
 	pthread_mutex_unlock(&l->lock);
+}
+
+/* Signs the checkpoint of (size, root), writes it durably and makes it the
+ * published one. On a backend, the checkpoint is written with the head
+ * (the state's tree, unchanged) in a batch of its own. */
+static int
+publish(struct tlog_log *l, uint64_t size, const struct merkle_hash *root,
+	char *err, size_t errlen)
+{
+	struct dirlist dl = {0};
+	char *note = NULL;
+	size_t note_len;
+	bool open = false, unknown = false;
+	int rc;
+
+	if (l->be != NULL) {
+		if ((rc = l->be->begin(l->be->ctx, size, err, errlen)) != 0)
+			return rc;
+		open = true;
+	}
+	if ((rc = sign_checkpoint(l, size, root, &note, &note_len, err,
+				  errlen)) != 0)
+		goto out;
+	if (l->be != NULL) {
+		open = false; /* committed or rolled back, whatever happens */
+		rc = l->be->commit(l->be->ctx, size, size, root, note, note_len,
+				   &unknown, err, errlen);
+		if (rc != 0 && unknown)
+			l->broken = true;
+	} else {
+		rc = write_atomic(l, CHECKPOINT_FILE, note, note_len, &dl, err,
+				  errlen);
+		if (rc == 0)
+			rc = dirlist_sync(l, &dl, err, errlen);
+	}
+	if (rc != 0)
+		goto out;
+	set_published(l, note, note_len, size, root);
 	note = NULL;
 out:
-	free(text);
+	if (open)
+		l->be->abort(l->be->ctx);
 	free(note);
 	free(dl.d);
 	return rc;
@@ -911,8 +988,8 @@ plan_bundles(struct tlog_log *l, uint64_t size1,
 
 	tile_count(size1, 0, &full, &w);
 	if (w > 0) {
-		rc = read_bundle(l, size1, full, &olddata, &oldlen, old, &ow,
-				 err, errlen);
+		rc = read_bundle(l, true, size1, full, &olddata, &oldlen, old,
+				 &ow, err, errlen);
 		if (rc != 0)
 			return rc;
 		if (tile_bundle_verify(old, w, (const uint8_t *)l->edge[0],
@@ -1018,8 +1095,12 @@ write_plan(struct tlog_log *l, const struct plan *p, char *err, size_t errlen)
 
 		if (tile_path(&p->f[i].t, path) != 0)
 			fatal("planned an impossible tile");
-		rc = write_atomic(l, path, p->f[i].data, p->f[i].len, &dl, err,
-				  errlen);
+		if (l->be != NULL)
+			rc = l->be->put(l->be->ctx, path, p->f[i].data,
+					p->f[i].len, err, errlen);
+		else
+			rc = write_atomic(l, path, p->f[i].data, p->f[i].len,
+					  &dl, err, errlen);
 	}
 	if (rc == 0)
 		rc = dirlist_sync(l, &dl, err, errlen);
@@ -1049,14 +1130,14 @@ check_batch(struct tlog_log *l, uint64_t size2, edge_t edge,
 		vg_seterr(err, errlen, "cannot hash the new tree's edge");
 		return rc;
 	}
-	if ((rc = files_root(l, size2, size2, root2, err, errlen)) != 0)
+	if ((rc = files_root(l, true, size2, size2, root2, err, errlen)) != 0)
 		return rc;
 	if (!merkle_hash_equal(&mem, root2)) {
 		vg_seterr(err, errlen,
 			  "the tiles written do not give the batch's root");
 		return VG_ECORRUPT;
 	}
-	return check_prefix(l, l->st_size, &l->st_root, size2, root2, err,
+	return check_prefix(l, true, l->st_size, &l->st_root, size2, root2, err,
 			    errlen);
 }
 
@@ -1068,7 +1149,9 @@ tlog_log_append(struct tlog_log *l, const struct tile_entry *entries, size_t n,
 	struct merkle_hash(*edge)[TILE_WIDTH] = NULL;
 	struct plan p = {0};
 	uint64_t size1, size2;
-	bool renamed;
+	bool renamed, open = false, unknown = false;
+	char *note = NULL;
+	size_t note_len;
 	int rc;
 
 	pthread_mutex_lock(&l->wlock);
@@ -1123,6 +1206,14 @@ tlog_log_append(struct tlog_log *l, const struct tile_entry *entries, size_t n,
 	}
 	edge = xmalloc(sizeof(edge_t));
 	memcpy(edge, l->edge, sizeof(edge_t));
+	/* On a backend the batch is one transaction, which the backend
+	 * refuses to open unless this handle may append to the head of
+	 * size1 (its fence). */
+	if (l->be != NULL) {
+		if ((rc = l->be->begin(l->be->ctx, size1, err, errlen)) != 0)
+			goto out;
+		open = true;
+	}
 	if ((rc = plan_bundles(l, size1, entries, n, &p, err, errlen)) != 0)
 		goto out;
 	if ((rc = plan_tiles(size1, leaves, n, edge, &p)) != 0) {
@@ -1135,6 +1226,30 @@ tlog_log_append(struct tlog_log *l, const struct tile_entry *entries, size_t n,
 		goto out;
 	if ((rc = check_batch(l, size2, edge, &root2, err, errlen)) != 0)
 		goto out;
+	if (l->be != NULL) {
+		/* 3 and 4 at once: the head, its checkpoint and the tiles
+		 * commit together or not at all. */
+		rc = sign_checkpoint(l, size2, &root2, &note, &note_len, err,
+				     errlen);
+		if (rc != 0)
+			goto out;
+		open = false;
+		rc = l->be->commit(l->be->ctx, size1, size2, &root2, note,
+				   note_len, &unknown, err, errlen);
+		if (rc != 0) {
+			/* Unknown, or the fence refused it (the lease is
+			 * lost): either way the head must be loaded again. */
+			l->broken = true;
+			goto out;
+		}
+		l->st_size = size2;
+		l->st_root = root2;
+		memcpy(l->edge, edge, sizeof(edge_t));
+		set_published(l, note, note_len, size2, &root2);
+		note = NULL;
+		*first_index = size1;
+		goto out;
+	}
 	/* 3: the signer commits to the new tree. */
 	rc = write_state(l, size2, &root2, &renamed, err, errlen);
 	if (rc != 0) {
@@ -1151,7 +1266,10 @@ tlog_log_append(struct tlog_log *l, const struct tile_entry *entries, size_t n,
 	}
 	*first_index = size1;
 out:
+	if (open)
+		l->be->abort(l->be->ctx);
 	pthread_mutex_unlock(&l->wlock);
+	free(note);
 	plan_free(&p);
 	free(edge);
 	free(leaves);
@@ -1172,8 +1290,8 @@ load_edge(struct tlog_log *l, char *err, size_t errlen)
 		if (w == 0)
 			continue;
 		t = (struct tile){(int)level, full, w};
-		rc = read_hashes(l, l->st_size, &t, (uint8_t *)l->edge[level],
-				 err, errlen);
+		rc = read_hashes(l, true, l->st_size, &t,
+				 (uint8_t *)l->edge[level], err, errlen);
 		if (rc != 0)
 			return rc;
 	}
@@ -1243,28 +1361,47 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 	struct merkle_hash root;
 	struct tile_entry ent[TILE_WIDTH];
 	uint8_t *buf = NULL;
-	char why[512] = "";
-	size_t len;
+	char why[512] = "", *cpbuf = NULL;
+	size_t len, cplen = 0;
 	uint64_t full;
 	unsigned w, bw;
 	int rc;
 
-	rc = read_file(l, STATE_FILE, STATE_LEN, &buf, &len, why, sizeof(why));
-	if (rc == VG_ENOENT)
-		return create_log(l, err, errlen);
-	if (rc == 0)
-		rc = state_decode(buf, len, &l->st_size, &l->st_root, why,
-				  sizeof(why));
-	free(buf);
-	buf = NULL;
-	if (rc != 0) {
-		vg_seterr(err, errlen, "%s/%s: %s", l->dir, STATE_FILE, why);
-		return rc;
+	if (l->be != NULL) {
+		/* The head row is the state and the checkpoint at once; no
+		 * head at all is a log that has not been created (its first
+		 * checkpoint is signed below). */
+		rc = l->be->head(l->be->ctx, true, &l->st_size, &l->st_root,
+				 &cpbuf, &cplen, why, sizeof(why));
+		if (rc == VG_ENOENT) {
+			l->st_size = 0;
+			merkle_hash_empty(&l->st_root);
+			rc = 0;
+		}
+		if (rc != 0) {
+			vg_seterr(err, errlen, "%s: the head: %s", l->dir, why);
+			return rc;
+		}
+	} else {
+		rc = read_file(l, STATE_FILE, STATE_LEN, &buf, &len, why,
+			       sizeof(why));
+		if (rc == VG_ENOENT)
+			return create_log(l, err, errlen);
+		if (rc == 0)
+			rc = state_decode(buf, len, &l->st_size, &l->st_root,
+					  why, sizeof(why));
+		free(buf);
+		buf = NULL;
+		if (rc != 0) {
+			vg_seterr(err, errlen, "%s/%s: %s", l->dir, STATE_FILE,
+				  why);
+			return rc;
+		}
 	}
 
 	/* The tiles give the state's root. */
 	if ((rc = load_edge(l, why, sizeof(why))) == 0)
-		rc = files_root(l, l->st_size, l->st_size, &root, why,
+		rc = files_root(l, true, l->st_size, l->st_size, &root, why,
 				sizeof(why));
 	if (rc == 0 && !merkle_hash_equal(&root, &l->st_root)) {
 		snprintf(why, sizeof(why), "their root is not the state's");
@@ -1275,14 +1412,15 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 			  "%s: the tiles disagree with the state (size "
 			  "%" PRIu64 "): %s",
 			  l->dir, l->st_size, why);
+		free(cpbuf);
 		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
 	}
 	/* The next append reads the partial bundle back: it must hold the
 	 * entries of the partial level-0 tile. */
 	tile_count(l->st_size, 0, &full, &w);
 	if (w > 0) {
-		rc = read_bundle(l, l->st_size, full, &buf, &len, ent, &bw, why,
-				 sizeof(why));
+		rc = read_bundle(l, true, l->st_size, full, &buf, &len, ent,
+				 &bw, why, sizeof(why));
 		if (rc == 0 &&
 		    tile_bundle_verify(ent, w, (const uint8_t *)l->edge[0],
 				       (size_t)w * MERKLE_HASH_LEN, why,
@@ -1295,13 +1433,37 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 				  "%s: the partial entry bundle disagrees "
 				  "with its tile: %s",
 				  l->dir, why);
+			free(cpbuf);
 			return rc;
+		}
+	}
+	/* A handle loaded again (tlog_log_reload()) never goes back on a
+	 * tree it published: the head extends it. */
+	if (l->cp != NULL) {
+		rc = check_prefix(l, true, atomic_load(&l->size), &l->root,
+				  l->st_size, &l->st_root, why, sizeof(why));
+		if (rc != 0) {
+			vg_seterr(err, errlen,
+				  "%s: the head (size %" PRIu64 ") does not "
+				  "extend the tree published (size %" PRIu64
+				  "): %s",
+				  l->dir, l->st_size, atomic_load(&l->size),
+				  why);
+			free(cpbuf);
+			return rc == VG_ENOENT ? VG_ECORRUPT : rc;
 		}
 	}
 
 	/* The checkpoint: the state's, or an older one (crash rule). */
-	rc = read_file(l, CHECKPOINT_FILE, NOTE_MAX_SIZE, &buf, &len, why,
-		       sizeof(why));
+	if (l->be != NULL) {
+		buf = (uint8_t *)cpbuf;
+		len = cplen;
+		rc = buf != NULL ? 0 : VG_ENOENT;
+		snprintf(why, sizeof(why), "none");
+	} else {
+		rc = read_file(l, CHECKPOINT_FILE, NOTE_MAX_SIZE, &buf, &len,
+			       why, sizeof(why));
+	}
 	if (rc == VG_ENOENT && l->st_size == 0) /* crashed while created */
 		return publish(l, 0, &l->st_root, err, errlen);
 	if (rc != 0) {
@@ -1328,8 +1490,11 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 		free(buf);
 		return VG_ECORRUPT;
 	}
-	if (c.size > l->st_size || (c.size == l->st_size &&
-				    !merkle_hash_equal(&c.root, &l->st_root))) {
+	/* On a backend the checkpoint commits with the state: it is never
+	 * behind it. */
+	if (c.size > l->st_size || (l->be != NULL && c.size != l->st_size) ||
+	    (c.size == l->st_size &&
+	     !merkle_hash_equal(&c.root, &l->st_root))) {
 		vg_seterr(err, errlen,
 			  "%s: the checkpoint (size %" PRIu64 ") is not of "
 			  "the state's tree (size %" PRIu64 ")",
@@ -1338,8 +1503,8 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 	} else if (c.size < l->st_size || rekey) {
 		/* Crashed between the state and its checkpoint, or the
 		 * checkpoint is the previous key's. */
-		rc = check_prefix(l, c.size, &c.root, l->st_size, &l->st_root,
-				  why, sizeof(why));
+		rc = check_prefix(l, true, c.size, &c.root, l->st_size,
+				  &l->st_root, why, sizeof(why));
 		if (rc != 0)
 			vg_seterr(err, errlen,
 				  "%s: the checkpoint (size %" PRIu64 ") is "
@@ -1348,10 +1513,8 @@ load_log(struct tlog_log *l, char *err, size_t errlen)
 		else
 			rc = publish(l, l->st_size, &l->st_root, err, errlen);
 	} else {
-		l->cp = (char *)buf;
-		l->cp_len = len;
+		set_published(l, (char *)buf, len, l->st_size, &l->st_root);
 		buf = NULL;
-		atomic_store(&l->size, l->st_size);
 	}
 	checkpoint_clear(&c);
 	free(buf);
@@ -1366,11 +1529,11 @@ tlog_log_open(const char *dir, const char *origin,
 	return tlog_log_open_rekey(dir, origin, signer, NULL, out, err, errlen);
 }
 
-int
-tlog_log_open_rekey(const char *dir, const char *origin,
-		    const struct note_signer *signer,
-		    const struct note_verifier *prev, struct tlog_log **out,
-		    char *err, size_t errlen)
+/* Opens the log in dir, or (dir NULL) on be. */
+static int
+log_open(const char *dir, const struct tlog_backend *be, const char *origin,
+	 const struct note_signer *signer, const struct note_verifier *prev,
+	 struct tlog_log **out, char *err, size_t errlen)
 {
 	struct merkle_hash empty;
 	pthread_rwlockattr_t ra;
@@ -1380,6 +1543,8 @@ tlog_log_open_rekey(const char *dir, const char *origin,
 	int rc;
 
 	*out = NULL;
+	if (be != NULL)
+		dir = be->name;
 	if (dir == NULL || *dir == '\0' || origin == NULL || signer == NULL) {
 		vg_seterr(err, errlen, "no directory, origin or signer");
 		return VG_EINVAL;
@@ -1396,6 +1561,7 @@ tlog_log_open_rekey(const char *dir, const char *origin,
 	l = xcalloc(1, sizeof(*l));
 	l->dirfd = -1;
 	l->dir = xstrdup(dir);
+	l->be = be;
 	l->origin = xstrdup(origin);
 	l->signer = signer;
 	note_signer_verifier(signer, &l->key);
@@ -1413,14 +1579,131 @@ tlog_log_open_rekey(const char *dir, const char *origin,
 	pthread_rwlockattr_destroy(&ra);
 	l->ctab = xcalloc(TCACHE_BUCKETS, sizeof(*l->ctab));
 	atomic_init(&l->size, 0);
-	if ((rc = io_dir_open(l->dir, "log in use by another process or handle",
-			      &l->dirfd, err, errlen)) == 0)
+	if (be != NULL)
+		rc = load_log(l, err, errlen);
+	else if ((rc = io_dir_open(l->dir,
+				   "log in use by another process or handle",
+				   &l->dirfd, err, errlen)) == 0)
 		rc = load_log(l, err, errlen);
 	if (rc != 0) {
 		tlog_log_close(l);
 		return rc;
 	}
 	*out = l;
+	return 0;
+}
+
+int
+tlog_log_open_rekey(const char *dir, const char *origin,
+		    const struct note_signer *signer,
+		    const struct note_verifier *prev, struct tlog_log **out,
+		    char *err, size_t errlen)
+{
+	if (dir == NULL) {
+		*out = NULL;
+		return vg_fail(err, errlen, VG_EINVAL, "no directory");
+	}
+	return log_open(dir, NULL, origin, signer, prev, out, err, errlen);
+}
+
+int
+tlog_log_open_backend(const struct tlog_backend *be, const char *origin,
+		      const struct note_signer *signer,
+		      const struct note_verifier *prev, struct tlog_log **out,
+		      char *err, size_t errlen)
+{
+	if (be == NULL || be->name == NULL || be->read == NULL ||
+	    be->head == NULL || be->begin == NULL || be->put == NULL ||
+	    be->commit == NULL || be->abort == NULL) {
+		*out = NULL;
+		return vg_fail(err, errlen, VG_EINVAL, "incomplete backend");
+	}
+	return log_open(NULL, be, origin, signer, prev, out, err, errlen);
+}
+
+int
+tlog_log_reload(struct tlog_log *l, char *err, size_t errlen)
+{
+	int rc;
+
+	if (l->be == NULL)
+		return vg_fail(err, errlen, VG_EINVAL,
+			       "%s: only a backend's log is reloaded", l->dir);
+	pthread_mutex_lock(&l->wlock);
+	l->broken = false;
+	memset(l->edge, 0, sizeof(l->edge));
+	if ((rc = load_log(l, err, errlen)) != 0)
+		l->broken = true;
+	pthread_mutex_unlock(&l->wlock);
+	return rc;
+}
+
+int
+tlog_log_refresh(struct tlog_log *l, char *err, size_t errlen)
+{
+	struct checkpoint c = {0};
+	struct merkle_hash root, proot;
+	uint64_t size, psize;
+	char *cp = NULL, why[512] = "";
+	size_t cplen;
+	int rc;
+
+	if (l->be == NULL)
+		return 0;
+	rc = l->be->head(l->be->ctx, false, &size, &root, &cp, &cplen, why,
+			 sizeof(why));
+	if (rc != 0)
+		return vg_fail(err, errlen, rc == VG_ENOENT ? VG_ECORRUPT : rc,
+			       "%s: the head: %s", l->dir, why);
+	pthread_mutex_lock(&l->lock);
+	psize = atomic_load(&l->size);
+	proot = l->root;
+	pthread_mutex_unlock(&l->lock);
+	if (size == psize && merkle_hash_equal(&root, &proot)) {
+		free(cp);
+		return 0;
+	}
+	/* The new head must be signed by the log's key, be of its own
+	 * tree, and extend what this handle published, checked on the
+	 * committed tiles (a reader's view): a follower never serves a
+	 * fork. */
+	if (cp == NULL) {
+		rc = VG_ECORRUPT;
+		snprintf(why, sizeof(why), "no checkpoint");
+	} else if ((rc = checkpoint_open(cp, cplen, l->origin, &l->key, NULL, 0,
+					 0, &c, why, sizeof(why))) != 0) {
+		rc = VG_ECORRUPT;
+	} else if (c.size != size || !merkle_hash_equal(&c.root, &root)) {
+		rc = VG_ECORRUPT;
+		snprintf(why, sizeof(why), "its checkpoint is of another tree");
+	} else {
+		rc = check_prefix(l, false, psize, &proot, size, &root, why,
+				  sizeof(why));
+		if (rc == VG_ENOENT)
+			rc = VG_ECORRUPT;
+	}
+	checkpoint_clear(&c);
+	if (rc != 0) {
+		free(cp);
+		return vg_fail(err, errlen, rc,
+			       "%s: the head (size %" PRIu64 ") is refused "
+			       "over the published tree (size %" PRIu64 "): %s",
+			       l->dir, size, psize, why);
+	}
+	/* Unless an append of this handle published meanwhile: the
+	 * published tree only grows. */
+	pthread_mutex_lock(&l->lock);
+	if (atomic_load(&l->size) == psize &&
+	    merkle_hash_equal(&l->root, &proot)) {
+		free(l->cp);
+		l->cp = cp;
+		l->cp_len = cplen;
+		l->root = root;
+		atomic_store(&l->size, size);
+		cp = NULL;
+	}
+	pthread_mutex_unlock(&l->lock);
+	free(cp);
 	return 0;
 }
 
@@ -1491,7 +1774,7 @@ tlog_log_read(struct tlog_log *l, const char *relpath, uint8_t **data,
 	/* From here on only t is used, never relpath. */
 	if (t.level != TILE_ENTRIES) {
 		buf = xmalloc(TILE_BYTES);
-		if ((rc = read_hashes(l, base, &t, buf, NULL, 0)) != 0) {
+		if ((rc = read_hashes(l, false, base, &t, buf, NULL, 0)) != 0) {
 			free(buf);
 			return rc;
 		}
@@ -1501,7 +1784,8 @@ tlog_log_read(struct tlog_log *l, const char *relpath, uint8_t **data,
 	}
 	if (width_at(base, TILE_ENTRIES, t.index) < t.width)
 		return VG_ENOENT;
-	rc = read_bundle(l, base, t.index, &buf, &plen, ent, &w, NULL, 0);
+	rc = read_bundle(l, false, base, t.index, &buf, &plen, ent, &w, NULL,
+			 0);
 	if (rc != 0)
 		return rc;
 	/* A narrower bundle is the prefix of the published one. */
@@ -1526,12 +1810,14 @@ tlog_log_entry(struct tlog_log *l, uint64_t index, uint8_t **data, size_t *len)
 	*len = 0;
 	if (index >= base)
 		return VG_ENOENT;
-	rc = read_bundle(l, base, t.index, &buf, &blen, ent, &w, NULL, 0);
+	rc = read_bundle(l, false, base, t.index, &buf, &blen, ent, &w, NULL,
+			 0);
 	if (rc != 0)
 		return rc == VG_ENOENT ? VG_ECORRUPT : rc;
 	t.width = k + 1;
 	hashes = xmalloc(TILE_BYTES);
-	if ((rc = read_hashes(l, base, &t, (uint8_t *)hashes, NULL, 0)) != 0)
+	if ((rc = read_hashes(l, false, base, &t, (uint8_t *)hashes, NULL,
+			      0)) != 0)
 		goto out;
 	if ((rc = merkle_hash_leaf(ent[k].data, ent[k].len, &h)) != 0)
 		goto out;
@@ -1597,8 +1883,8 @@ tlog_log_find(struct tlog_log *l, const struct merkle_hash *leaf_hash,
 	for (uint64_t n = 0; n <= (base - 1) / TILE_WIDTH; n++) {
 		struct tile t = {0, n, width_at(base, 0, n)};
 
-		if ((rc = read_hashes(l, base, &t, (uint8_t *)hashes, NULL,
-				      0)) != 0) {
+		if ((rc = read_hashes(l, false, base, &t, (uint8_t *)hashes,
+				      NULL, 0)) != 0) {
 			rc = rc == VG_ENOENT ? VG_ECORRUPT : rc;
 			break;
 		}

@@ -120,6 +120,7 @@
 #ifndef VIGIL_TLOG_LOG_H
 #define VIGIL_TLOG_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -128,6 +129,54 @@
 #include "tlog/tile.h"
 
 struct tlog_log;
+
+/*
+ * A store other than a directory for the same log (the PostgreSQL one is
+ * src/store/tlog_pg.h): resources by their tile path, and one head (the
+ * state's size and root with the signed checkpoint of that tree), which
+ * change only in batches that commit whole or not at all. Everything
+ * above (planning, the checks of step 2, partial tiles, the tile cache,
+ * proofs) is the same; what changes is steps 1, 3 and 4, which become one
+ * batch: begin(), put() of every tile, the checks reading back through
+ * read() in the appender's view, the checkpoint signed, and commit() of
+ * the tiles, the head and the checkpoint together. A backend that may
+ * refuse a batch (a lost lease) does so at begin() or commit(), and then
+ * the head is as it was: the crash rule needs no state-then-checkpoint
+ * order, and a checkpoint behind the head is VG_ECORRUPT.
+ *
+ * writer: the appender's view (what its open batch wrote, and the head as
+ * the appender loads it), or a reader's (only what is committed). A
+ * resource path is never written twice: put() of a path that exists is
+ * an error. All return 0 or a VG_E* code with a message in err.
+ */
+struct tlog_backend {
+	const char *name; /* for messages, as a log's directory */
+	void *ctx;
+	/* The resource path whole, at most max bytes, in *data (malloc'd,
+	 * the caller frees it; NUL-terminated) and *len; VG_ENOENT if it is
+	 * not stored. */
+	int (*read)(void *ctx, bool writer, const char *path, size_t max,
+		    uint8_t **data, size_t *len, char *err, size_t errlen);
+	/* The head: size, root, and its checkpoint (malloc'd; NULL if none
+	 * was signed yet); VG_ENOENT if there is no head. */
+	int (*head)(void *ctx, bool writer, uint64_t *size,
+		    struct merkle_hash *root, char **cp, size_t *cp_len,
+		    char *err, size_t errlen);
+	/* Opens a batch over the head of size leaves; refused unless this
+	 * handle may append there now. */
+	int (*begin)(void *ctx, uint64_t size, char *err, size_t errlen);
+	int (*put)(void *ctx, const char *path, const uint8_t *data, size_t len,
+		   char *err, size_t errlen);
+	/* Moves the head from old_size to (size, root, cp) and commits the
+	 * batch; the batch is over whatever it returns. On failure
+	 * *unknown says whether it may have committed all the same (a lost
+	 * connection at COMMIT). */
+	int (*commit)(void *ctx, uint64_t old_size, uint64_t size,
+		      const struct merkle_hash *root, const char *cp,
+		      size_t cp_len, bool *unknown, char *err, size_t errlen);
+	/* Rolls the open batch back. */
+	void (*abort)(void *ctx);
+};
 
 /*
  * Opens the log in dir, creating dir (0700) and an empty log (size 0,
@@ -157,6 +206,40 @@ int tlog_log_open_rekey(const char *dir, const char *origin,
 			const struct note_signer *signer,
 			const struct note_verifier *prev, struct tlog_log **out,
 			char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/*
+ * As tlog_log_open_rekey(), on be (not owned; it must outlive the log)
+ * instead of a directory. A backend with no head yet gets the empty
+ * tree's checkpoint, if be lets this handle begin a batch. Every handle
+ * checks the head as tlog_log_open() checks the state (its root against
+ * the rightmost tiles, its checkpoint against the key and origin).
+ */
+int tlog_log_open_backend(const struct tlog_backend *be, const char *origin,
+			  const struct note_signer *signer,
+			  const struct note_verifier *prev,
+			  struct tlog_log **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/*
+ * Loads the head of a backend's log again, for its appender, and checks
+ * it as an open does, and that it extends the tree l published (so a new
+ * appender never forks what this handle served). Clears the failure that
+ * made appends VG_EIO. Returns 0, VG_EINVAL (a directory's log: reopen
+ * it), VG_ECORRUPT, VG_EIO.
+ */
+int tlog_log_reload(struct tlog_log *l, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/*
+ * Publishes the head of a backend's log as it is committed now, for a
+ * handle that does not append (a reader's view): only a head whose
+ * checkpoint verifies with the log's key, of its origin and tree, and
+ * whose tree extends the published one (root and consistency proof from
+ * the committed tiles); else VG_ECORRUPT and nothing changes. A
+ * directory's log: 0, nothing to do.
+ */
+int tlog_log_refresh(struct tlog_log *l, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /* Closes l and releases its directory; accepts NULL. */
