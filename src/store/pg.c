@@ -53,7 +53,12 @@ set_pqerr(char *err, size_t errlen, const char *prefix, const char *msg)
 	size_t n = 0;
 
 	for (; msg != NULL && *msg != '\0' && n + 1 < sizeof(line); msg++)
-		line[n++] = (*msg == '\n' || *msg == '\r') ? ' ' : *msg;
+		if (*msg == '\n' || *msg == '\r' || *msg == '\t') {
+			/* One line, one space between its parts. */
+			if (n > 0 && line[n - 1] != ' ')
+				line[n++] = ' ';
+		} else
+			line[n++] = *msg;
 	while (n > 0 && line[n - 1] == ' ')
 		n--;
 	line[n] = '\0';

@@ -551,6 +551,8 @@ refuses_item(const char *st)
 	return map_state(st) != VG_EIO;
 }
 
+static int ready(struct store_pg *s);
+
 /* Runs one statement with text parameters; *res as pg_exec() (res may be
  * NULL). On failure, s->base.err says what and why. */
 static int
@@ -560,11 +562,24 @@ q(struct store_pg *s, PGresult **res, const char *what, const char *sql, int n,
 	char e[sizeof(s->base.err)];
 	int rc;
 
+	bool idle = !pg_lost(&s->pg) &&
+		    PQtransactionStatus(s->pg.conn) == PQTRANS_IDLE;
+
 	if (res != NULL)
 		*res = NULL;
 	rc = pg_exec(&s->pg, res, e, sizeof(e), sql, n, params);
 	if (rc == 0)
 		return 0;
+	/* A read on its own found the session gone (the primary failed
+	 * over since the last statement: nothing told the handle). Reading
+	 * again changes nothing, so it is done once, on a new session;
+	 * anything that writes is never retried (did it commit?). */
+	if (idle && pg_lost(&s->pg) && strncmp(sql, "SELECT ", 7) == 0 &&
+	    strstr(sql, "pg_notify") == NULL && ready(s) == 0) {
+		rc = pg_exec(&s->pg, res, e, sizeof(e), sql, n, params);
+		if (rc == 0)
+			return 0;
+	}
 	seterr(s, "%s: %s", what, e);
 	return rc == VG_EIO ? map_state(pg_sqlstate(&s->pg)) : rc;
 }
