@@ -39,6 +39,8 @@ config_default(struct node_config *c)
 	c->rate_per_sec = NODE_RATE_PER_SEC_DEFAULT;
 	c->rate_burst = NODE_RATE_BURST_DEFAULT;
 	c->analysis_yield_rate = NODE_ANALYSIS_YIELD_RATE_DEFAULT;
+	c->store_backend = STORE_SQLITE;
+	c->job_lease_ms = NODE_JOB_LEASE_MS_DEFAULT;
 }
 
 int
@@ -220,6 +222,25 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 			return -1;
 		}
 		c->n_witnesses++;
+	} else if (strcmp(sec, "store") == 0) {
+		if (strcmp(key, "backend") == 0) {
+			if (strcmp(v, "sqlite") == 0)
+				c->store_backend = STORE_SQLITE;
+			else if (strcmp(v, "postgres") == 0)
+				c->store_backend = STORE_POSTGRES;
+			else {
+				snprintf(err, errlen,
+					 "[store] backend is sqlite or "
+					 "postgres, not '%s'",
+					 v);
+				return -1;
+			}
+		} else if (strcmp(key, "dsn") == 0)
+			bad = set_str(v, c->store_dsn, sizeof(c->store_dsn));
+		else if (strcmp(key, "job_lease_ms") == 0)
+			bad = set_u32(v, 500, 3600000, &c->job_lease_ms) != 0;
+		else
+			goto unknown;
 	} else if (strcmp(sec, "sandbox") == 0) {
 		if (strcmp(key, "allow_without_landlock") != 0)
 			goto unknown;
@@ -323,6 +344,18 @@ config_check(const struct node_config *c, char *err, size_t errlen)
 	}
 	if (!region_name_ok(c->region) || !region_name_ok(c->site)) {
 		snprintf(err, errlen, "region and site are [a-z0-9-]{1,32}");
+		return VG_EINVAL;
+	}
+	if (c->store_backend == STORE_POSTGRES && c->store_dsn[0] == '\0') {
+		snprintf(err, errlen,
+			 "[store] backend = postgres needs dsn, the "
+			 "cluster's libpq DSN");
+		return VG_EINVAL;
+	}
+	if (c->store_backend == STORE_SQLITE && c->store_dsn[0] != '\0') {
+		snprintf(err, errlen,
+			 "[store] dsn is for backend = postgres; the sqlite "
+			 "store lives in the data directory");
 		return VG_EINVAL;
 	}
 	return 0;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
+
 #define NODE_LISTEN_DEFAULT "127.0.0.1:8440"
 #define NODE_DATA_DEFAULT   "./var"
 #define NODE_REGION_DEFAULT "eu"
@@ -32,6 +34,7 @@
 #define NODE_RATE_BURST_DEFAULT         400u
 /* Submissions per second above which analyses yield to ingest. */
 #define NODE_ANALYSIS_YIELD_RATE_DEFAULT 4000
+#define NODE_JOB_LEASE_MS_DEFAULT        30000
 /* Enrolments per client address: a burst, then a few a minute. */
 #define NODE_ENROLL_BURST   30u
 #define NODE_ENROLL_PER_MIN 20u
@@ -78,6 +81,14 @@ struct node_config {
 	size_t n_regions;
 	struct witness_endpoint witnesses[NODE_MAX_WITNESSES];
 	size_t n_witnesses;
+	/* [store]: where the region's data lives. sqlite (the default): in
+	 * the data directory, this node alone. postgres: in the PostgreSQL
+	 * cluster store_dsn names (libpq's DSN, multi-host), shared by every
+	 * node of the region (docs/OPERATING.md); job_lease_ms is how long a
+	 * node's claim on an analysis lasts without renewal. */
+	enum store_backend store_backend;
+	char store_dsn[1024];
+	uint32_t job_lease_ms;
 	/* [sandbox] allow_without_landlock: start analysis workers on a
 	 * kernel without Landlock (workerproc.h); false: refuse to. */
 	bool allow_without_landlock;

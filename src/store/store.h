@@ -26,6 +26,9 @@
 
 enum consent { CONSENT_NONE = 0, CONSENT_METADATA, CONSENT_FILES };
 
+/* Which backend holds a node's store (the node's [store] section). */
+enum store_backend { STORE_SQLITE = 0, STORE_POSTGRES };
+
 enum job_state {
 	JOB_QUEUED = 0,
 	JOB_ANALYSING,

@@ -222,6 +222,50 @@ test_sandbox_allow_without_landlock(void **state)
 			     0);
 }
 
+static void
+test_store_section(void **state)
+{
+	struct node_config c;
+	char err[512];
+
+	(void)state;
+	config_default(&c);
+	assert_int_equal(c.store_backend, STORE_SQLITE);
+	assert_string_equal(c.store_dsn, "");
+	assert_int_equal(c.job_lease_ms, 30000);
+	/* The issue's own example, comment and multi-host DSN included. */
+	assert_int_equal(
+		load_text(&c,
+			  "[store]\n"
+			  "backend = postgres          # or sqlite (the "
+			  "default)\n"
+			  "dsn = host=10.0.1.5,10.0.2.5 port=5432 dbname=vigil "
+			  "user=vigil target_session_attrs=read-write\n"
+			  "job_lease_ms = 5000\n",
+			  err),
+		0);
+	assert_int_equal(c.store_backend, STORE_POSTGRES);
+	assert_string_equal(c.store_dsn,
+			    "host=10.0.1.5,10.0.2.5 port=5432 dbname=vigil "
+			    "user=vigil target_session_attrs=read-write");
+	assert_int_equal(c.job_lease_ms, 5000);
+	assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+	/* postgres without a DSN, a DSN for sqlite: refused by the check. */
+	assert_int_equal(load_text(&c, "[store]\nbackend = postgres\n", err),
+			 0);
+	assert_int_equal(config_check(&c, err, sizeof(err)), VG_EINVAL);
+	assert_non_null(strstr(err, "needs dsn"));
+	assert_int_equal(load_text(&c, "[store]\ndsn = host=x\n", err), 0);
+	assert_int_equal(config_check(&c, err, sizeof(err)), VG_EINVAL);
+	/* Unknown backends and keys, leases out of range. */
+	assert_int_not_equal(load_text(&c, "[store]\nbackend = mysql\n", err),
+			     0);
+	assert_non_null(strstr(err, "sqlite or postgres"));
+	assert_int_not_equal(load_text(&c, "[store]\nhost = x\n", err), 0);
+	assert_int_not_equal(load_text(&c, "[store]\njob_lease_ms = 10\n", err),
+			     0);
+}
+
 int
 main(void)
 {
@@ -233,6 +277,7 @@ main(void)
 		cmocka_unit_test(test_missing_file_is_io_error),
 		cmocka_unit_test(test_listen_override_forms),
 		cmocka_unit_test(test_sandbox_allow_without_landlock),
+		cmocka_unit_test(test_store_section),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
