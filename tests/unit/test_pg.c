@@ -17,6 +17,10 @@
 
 #include "common/err.h"
 #include "store/pg.h"
+#include "store/pgfeed.h"
+
+#include <pthread.h>
+#include <unistd.h>
 
 static const char *
 dsn(void)
@@ -229,6 +233,110 @@ test_lost_session_and_reconnect(void **state)
 	assert_int_equal(pg_cmd(p, err, sizeof(err), "SELECT 1"), 0);
 }
 
+/* What the feed handed over. */
+struct seen {
+	pthread_mutex_t mu;
+	int rep, retr, resync;
+	char last[65];
+};
+
+static void
+on_change(void *ud, enum pgfeed_event ev, const char *sha256)
+{
+	struct seen *w = ud;
+
+	pthread_mutex_lock(&w->mu);
+	if (ev == PGFEED_REPUTATION)
+		w->rep++;
+	else if (ev == PGFEED_RETRACTION)
+		w->retr++;
+	else
+		w->resync++;
+	if (sha256 != NULL)
+		snprintf(w->last, sizeof(w->last), "%s", sha256);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits up to 5 s for *n (under w's lock) to reach want. */
+static bool
+wait_count(struct seen *w, int *n, int want)
+{
+	for (int i = 0; i < 500; i++) {
+		pthread_mutex_lock(&w->mu);
+		int have = *n;
+		pthread_mutex_unlock(&w->mu);
+		if (have >= want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void
+test_feed_delivers_and_recovers(void **state)
+{
+	struct pg *p = *state;
+	struct seen w = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct pgfeed *f;
+	char err[512], why[320], pid[24];
+	const char *a = "0123456789abcdef0123456789abcdef"
+			"0123456789abcdef0123456789abcdef";
+	const char *params[1];
+	PGresult *res;
+
+	assert_int_equal(pgfeed_open(dsn(), "test_feed", on_change, &w, &f, err,
+				     sizeof(err)),
+			 0);
+	/* Sent before the feed runs: held, then delivered. */
+	assert_int_equal(pg_cmd(p, err, sizeof(err),
+				"SELECT pg_notify('vigil_reputation', '"
+				"0123456789abcdef0123456789abcdef"
+				"0123456789abcdef0123456789abcdef')"),
+			 0);
+	assert_int_equal(pgfeed_run(f), 0);
+	assert_true(wait_count(&w, &w.rep, 1));
+	assert_string_equal(w.last, a);
+	/* Two hashes and junk in one payload; junk is skipped. */
+	assert_int_equal(pg_cmd(p, err, sizeof(err),
+				"SELECT pg_notify('vigil_reputation', '"
+				"0123456789abcdef0123456789abcdef"
+				"0123456789abcdef0123456789abcdef  ABCD x;drop "
+				"ffffffffffffffffffffffffffffffff"
+				"ffffffffffffffffffffffffffffffff'),"
+				" pg_notify('vigil_retraction', '"
+				"0123456789abcdef0123456789abcdef"
+				"0123456789abcdef0123456789abcdef'),"
+				" pg_notify('other', 'x')"),
+			 0);
+	assert_true(wait_count(&w, &w.retr, 1));
+	assert_true(wait_count(&w, &w.rep, 3));
+	assert_int_equal(w.rep, 3);
+	assert_true(pgfeed_healthy(f, why, sizeof(why)));
+	/* Its session killed: it comes back, and asks for a resync. */
+	assert_int_equal(pg_exec(p, &res, err, sizeof(err),
+				 "SELECT pid FROM pg_stat_activity"
+				 " WHERE application_name = 'test_feed'",
+				 0, NULL),
+			 0);
+	assert_int_equal(PQntuples(res), 1);
+	snprintf(pid, sizeof(pid), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	params[0] = pid;
+	assert_int_equal(pg_exec(p, NULL, err, sizeof(err),
+				 "SELECT pg_terminate_backend($1::int)", 1,
+				 params),
+			 0);
+	assert_true(wait_count(&w, &w.resync, 1));
+	assert_true(pgfeed_healthy(f, why, sizeof(why)));
+	assert_int_equal(pg_cmd(p, err, sizeof(err),
+				"SELECT pg_notify('vigil_retraction', '"
+				"0123456789abcdef0123456789abcdef"
+				"0123456789abcdef0123456789abcdef')"),
+			 0);
+	assert_true(wait_count(&w, &w.retr, 2));
+	pgfeed_close(f);
+}
+
 int
 main(void)
 {
@@ -243,6 +351,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_params_bytea_and_sqlstate,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_session_and_reconnect,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_feed_delivers_and_recovers,
 						setup, teardown),
 	};
 
