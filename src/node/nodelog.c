@@ -894,8 +894,13 @@ lease_main(void *arg)
 				  "its session ended or another node took it");
 		if (held && (!was || nl->need_reload)) {
 			if (tlog_log_reload(nl->log, err, sizeof(err)) != 0) {
-				log_event(LOG_ERROR, "log_reload_failed",
-					  "err=\"%s\"", err);
+				/* Once per reason: it is tried again at
+				 * every tick, and refused again. */
+				if (strcmp(err, last) != 0)
+					log_event(LOG_ERROR,
+						  "log_reload_failed",
+						  "err=\"%s\"", err);
+				snprintf(last, sizeof(last), "%s", err);
 				tlog_pg_unlease(nl->tp);
 				held = false;
 			} else {

@@ -396,6 +396,12 @@ be_commit(void *ctx, uint64_t old_size, uint64_t size,
 	snprintf(ns, sizeof(ns), "%" PRIu64, size);
 	if ((rc = finish_taken(tp, old_size, size, err, errlen)) != 0)
 		goto fail;
+	/* Records of nodes that never came for them (they died waiting). */
+	if (tp->ntk > 0 &&
+	    (rc = pg_cmd(&tp->w, err, errlen,
+			 "DELETE FROM log_done"
+			 " WHERE done < now() - interval '1 hour'")) != 0)
+		goto fail;
 	rc = pg_exec_bin(&tp->w, &res, err, errlen,
 			 "UPDATE tlog_head SET size = $1, root = $2,"
 			 " checkpoint = $3"

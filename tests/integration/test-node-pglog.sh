@@ -60,6 +60,27 @@ else
 		"rc $rc: $(cat nokeys.err)"
 fi
 
+# --- a node with keys of its own, and one of another region ---------------------------------
+log_node_conf
+mv node.conf own.conf
+log_node_conf "[store]
+backend = postgres
+dsn = $VIGIL_TEST_PG_DSN
+"
+node_start own -- -c own.conf --data "$tmp/own" &&
+	kill "$node_pid" && wait "$node_pid" 2>/dev/null
+timeout 30 "$VIGILD" --listen 127.0.0.1:0 -c b.conf --data "$tmp/own" >own2.out 2>own2.err
+rc=$?
+[ $rc != 0 ] && grep -q 'is not the log key of region eu' own2.err && grep -q 'operator.token' own2.err &&
+	pass "a node with a log key of its own is refused, naming the files to copy" ||
+	fail "a node with a log key of its own is refused, naming the files to copy" "rc $rc: $(cat own2.err)"
+sed 's/^region = eu/region = us/' b.conf >us.conf
+timeout 30 "$VIGILD" --listen 127.0.0.1:0 -c us.conf --data "$tmp/a" >us.out 2>us.err
+rc=$?
+[ $rc != 0 ] && grep -q 'holds the log of region eu' us.err &&
+	pass "a node of another region is refused" ||
+	fail "a node of another region is refused" "rc $rc: $(cat us.err)"
+
 # --- a second node with copies of the keys ------------------------------------------------
 mkdir -m 700 b
 for f in log.key sample.key release-online.key release-online.pub operator.token; do
