@@ -192,7 +192,7 @@ wrk_put() {
 }
 
 pgbench_put() { # KEY CLIENTS
-	pg_psql "$tmp/zrh1" vigil -c "DROP TABLE IF EXISTS bench_rows" \
+	pg_psql "$tmp/zrh1" vigil -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS bench_rows" \
 		-c "CREATE TABLE bench_rows (id bigserial PRIMARY KEY, v bigint NOT NULL)" >/dev/null
 	"$pgbin/pgbench" -h 127.0.0.1 -p "$p1" -U vigil -n -c "$2" -j 2 -T 10 \
 		-f "$tmp/insert.sql" vigil >"$tmp/pgbench.out" 2>&1
@@ -230,6 +230,7 @@ while [ $r -lt "$runs" ]; do
 
 		echo "  vigild on $backend: lookups"
 		start_node "l$backend" "$backend"
+		mkdir -p "$tmp/l$backend/lookup"
 		"$py" "$client" populate "$base" "$token" 300 "$tmp/l$backend/lookup" >/dev/null
 		wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$tmp/lookup.lua" \
 			"$base/v1/lookup" -- "$tmp/l$backend/lookup/lookup.json" >"$tmp/wrk.out"
@@ -274,4 +275,6 @@ lookup wrk -t2 -c16 -d10s -H 'Authorization: Bearer TOKEN' -s lookup.lua http://
 redis redis-benchmark -t get -P 16 -q -n 4000000
 failover sh tests/integration/test-region-failover.sh
 EOF
+# REGION_RESULTS=FILE keeps every run's figures, not only the medians.
+[ -z "${REGION_RESULTS:-}" ] || cp "$results" "$REGION_RESULTS"
 "$py" "$client" region_report "$results" "$tmp/cmds"
