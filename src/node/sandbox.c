@@ -581,6 +581,7 @@ single_threaded(void)
 int
 sandbox_apply(const struct sandbox_opts *o)
 {
+	pid_t parent = getppid();
 	int rc;
 
 	if (o->tmpdir == NULL || o->sock < 0)
@@ -593,6 +594,16 @@ sandbox_apply(const struct sandbox_opts *o)
 	}
 	if ((rc = drop_identity(o)) != 0)
 		return rc;
+	/* A worker dies with the node. One spinning on a hostile sample
+	 * otherwise outlives a node killed with SIGKILL (its socket is
+	 * never read again), for as long as its CPU backstop allows. Set
+	 * after the change of identity, which clears it; a node that died
+	 * before this line left the worker to another parent, seen here. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 ||
+	    getppid() != parent) {
+		log_event(LOG_ERROR, "sandbox_parent", "errno=%d", errno);
+		return VG_ELIB;
+	}
 	if ((rc = apply_rlimits(o)) != 0)
 		return rc;
 	/* An extracted file over RLIMIT_FSIZE must fail its write, not kill

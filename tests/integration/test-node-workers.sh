@@ -151,8 +151,22 @@ grep -Eq 'event=worker_output_dropped worker=slot-0 .*lines=[0-9]+' vigild.err &
 	fail "a flood of lines is cut at 100 a second, and the rest counted" "$n flood lines logged"
 expect_no_match vigild.err 's3cr3t' "nothing of the node's environment reaches the log"
 
-kill "$pid"
+# The worker still hangs on its sample; the node is killed outright. The
+# worker must not outlive it (it would spin until its CPU backstop).
+kill -9 "$pid"
 wait "$pid" 2>/dev/null
+i=0
+while [ -d "/proc/$wpid" ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ -d "/proc/$wpid" ]; then
+	fail "a worker hanging on a sample dies with a node killed by SIGKILL" \
+		"pid $wpid: $(cat "/proc/$wpid/status" 2>/dev/null | head -3)"
+	kill -9 "$wpid" 2>/dev/null
+else
+	pass "a worker hanging on a sample dies with a node killed by SIGKILL"
+fi
 
 # --- A kernel without Landlock ---------------------------------------------------------------
 cat >node.conf <<CONF
