@@ -287,7 +287,9 @@ struct store_ops {
 	 * commit of any handle, or a checkpoint, has happened: for work that
 	 * is redone after a crash anyway (analysis results), so that it
 	 * does not hold the write lock through a sync the submissions wait
-	 * for. */
+	 * for. On PostgreSQL, off is synchronous_commit = local for the
+	 * session: a commit waits for the primary's disk, not for the
+	 * standby. */
 	int (*set_synced)(struct store *s, bool synced);
 	/* Calls fn for every reputation row (to build the in-memory lookup
 	 * index at start); stops early if fn returns non-zero, and returns

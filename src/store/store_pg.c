@@ -2298,6 +2298,26 @@ note_done(struct store_pg *s, void *ud, size_t i, int rc)
 
 static const struct pipe_ops note_ops = {note_send, note_take, note_done};
 
+/* The valid notes into ord, by SHA-256 as items_order() does, for the
+ * same reason: the rows of a report and of a batch of submissions are
+ * locked in one order. Returns how many. */
+static size_t
+notes_order(const struct reputation *r, size_t n, size_t *ord)
+{
+	struct item_key *k = xcalloc(n ? n : 1, sizeof(*k));
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (store_valid_note(&r[i]))
+			k[m++] = (struct item_key){r[i].sha256, i};
+	}
+	qsort(k, m, sizeof(*k), cmp_item);
+	for (size_t i = 0; i < m; i++)
+		ord[i] = k[i].i;
+	free(k);
+	return m;
+}
+
 /* reputation_note_many and objects_renote_many: rows refused as invalid
  * (by the checks, or by the database) are skipped and counted; any other
  * error fails them all. */
@@ -2314,12 +2334,8 @@ notes_many(struct store_pg *s, const struct reputation *r, size_t n,
 	b.ord = xcalloc(n ? n : 1, sizeof(size_t));
 	b.rc = xcalloc(n ? n : 1, sizeof(int));
 	b.changed = xcalloc(n ? n : 1, sizeof(bool));
-	for (size_t i = 0; i < n; i++) {
-		if (store_valid_note(&r[i]))
-			b.ord[m++] = i;
-		else
-			(*skipped)++;
-	}
+	m = notes_order(r, n, b.ord);
+	*skipped = n - m;
 	if ((rc = ready(s)) != 0)
 		goto out;
 	/* One commit, for all the objects of a report. */
