@@ -3162,6 +3162,79 @@ test_corrupt_retraction_row_is_ecorrupt(void **state)
 			 VG_ECORRUPT);
 }
 
+/* A batch of 200 with refused items first, last, side by side and
+ * between repeats of one sample: each refused one alone, the others
+ * stored with the outcome they would have had one by one. */
+static void
+test_submission_add_many_refusals_anywhere_in_a_large_batch(void **state)
+{
+	struct fx *f = *state;
+	static struct submission subs[200];
+	static struct submission_add it[200];
+	static struct hashes h[200], other;
+	struct reputation r;
+	uint64_t queued = 0;
+	int want[200];
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	/* Sample 150, stored before. */
+	assert_int_equal(submit(f->st, 1, 1, 150, NULL), 0);
+	memset(subs, 0, sizeof(subs));
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < 200; i++) {
+		/* Items 100 to 109 report sample 100 by clients 1 and 2. */
+		h[i] = sample(i >= 100 && i < 110 ? 100 : i % 256);
+		item_fill(&subs[i], &it[i], &h[i], "big", i,
+			  i >= 100 && i < 110 ? 1 + i % 2 : 1, "{}");
+		want[i] = 0;
+	}
+	/* Unknown client, first and between the repeats. */
+	client_id(subs[0].client_id, 9);
+	want[0] = VG_ENOENT;
+	client_id(subs[104].client_id, 9);
+	want[104] = VG_ENOENT;
+	/* Side by side: hashes that disagree with the stored sample 150,
+	 * then a malformed hash. */
+	h[50] = sample(150);
+	other = sample(151);
+	memcpy(subs[50].sha256, h[50].sha256, 65);
+	it[50].md5 = other.md5;
+	it[50].sha1 = h[50].sha1;
+	want[50] = VG_EINVAL;
+	it[51].md5 = "ABC";
+	want[51] = VG_EINVAL;
+	/* Last: an id taken by an earlier item of the batch. */
+	snprintf(subs[199].id, sizeof(subs[199].id), "big-3");
+	want[199] = VG_EINVAL;
+	assert_int_equal(
+		f->st->ops->submission_add_many(f->st, it, 200, NULL, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		if (it[i].rc != want[i])
+			fail_msg("item %d: %d, not %d", i, it[i].rc, want[i]);
+		assert_true(it[i].have_rep == (want[i] == 0));
+	}
+	/* Sample 100: one job, queued by the first of its items. */
+	assert_true(it[100].new_job);
+	for (int i = 101; i < 110; i++)
+		assert_false(it[i].new_job);
+	assert_int_equal(it[109].rep.prevalence, 2);
+	clear_reps(it, 200);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h[100].sha256, &r),
+			 0);
+	assert_int_equal(r.prevalence, 2);
+	reputation_clear(&r);
+	/* 195 stored, 9 of them of sample 100 (8 repeats) and one of
+	 * sample 150, which had its job. */
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"),
+			 1 + 195);
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &queued), 0);
+	assert_int_equal(queued, 1 + 195 - 8 - 1);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(0).sha256, &r),
+		VG_ENOENT);
+}
+
 /* Hostile strings go only as parameters: metadata that would end an SQL
  * string literal, and a long one, come back byte for byte; text that is
  * not UTF-8 is stored as is by SQLite, refused (VG_EINVAL, nothing
@@ -3825,6 +3898,7 @@ main(void)
 		T(test_corrupt_retraction_row_is_ecorrupt),
 		T(test_hostile_metadata_round_trips),
 		T(test_job_lease_renew_counts_own_jobs),
+		T(test_submission_add_many_refusals_anywhere_in_a_large_batch),
 	};
 
 	const struct CMUnitTest pg_tests[] = {
