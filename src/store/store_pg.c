@@ -1978,8 +1978,9 @@ op_job_lease_renew(struct store *base, uint64_t *renewed)
 	if ((rc = ready(s)) != 0 ||
 	    (rc = q(s, &res, "job_lease_renew", SQL_LEASE_RENEW, 2, p)) != 0)
 		return rc;
-	if (PQntuples(res) != 1 ||
-	    (rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &n)) == 0)
+	if (PQntuples(res) != 1)
+		rc = corrupt(s, res, 0, "is not a count");
+	else if ((rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &n)) == 0)
 		*renewed = (uint64_t)n;
 	PQclear(res);
 	return rc;

@@ -8,8 +8,10 @@
  * files). With it (tests/pg/pg-run sets it), the same tests run on that
  * PostgreSQL database, emptied before each test, followed by the tests
  * of what only PostgreSQL does: job leases between nodes, change
- * notifications, a lost session. A DSN that cannot be reached fails
- * the run. Tests of SQLite's file format are skipped on PostgreSQL.
+ * notifications, a lost session, a failover to the synchronous standby
+ * (last: it puts the cluster back after). A DSN that cannot be reached
+ * fails the run. Tests of SQLite's file format are skipped on
+ * PostgreSQL.
  */
 #include <stdarg.h>
 #include <stddef.h>
