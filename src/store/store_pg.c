@@ -256,10 +256,14 @@ static const char SQL_SAMPLE_CLIENT[] =
 	" WHERE n = (SELECT sample FROM c) RETURNING prevalence";
 /* Queues the sample's job if it has none, records the submission, and
  * answers whether a job was queued and the state of the sample's job
- * (the CTE's insert is not visible to the statement: 0 then). */
+ * (the CTE's insert is not visible to the statement: 0 then). NOT
+ * EXISTS first: the unique check of an insert that conflicts waits for
+ * whoever is updating the existing job, and job_finish updates the job,
+ * then the sample this batch holds, a deadlock. */
 static const char SQL_SUB_INSERT[] =
 	"WITH j AS (INSERT INTO jobs (id, state, attempts, updated)"
 	" SELECT n, 0, 0, $6::bigint FROM samples WHERE sha256 = $3"
+	" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = samples.n)"
 	" ON CONFLICT (id) DO NOTHING RETURNING id),"
 	" s AS (INSERT INTO submissions (id, client_id, sha256, metadata,"
 	" created) VALUES ($1, $2, $3, $4, $5))"

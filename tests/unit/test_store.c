@@ -3501,6 +3501,50 @@ test_pg_lease_renew_keeps_the_job(void **state)
 	assert_int_equal(b->ops->close(b), 0);
 }
 
+/* A submission of a sample whose job is being finished (its row locked
+ * by job_finish's transaction, which then updates the sample) does not
+ * wait for it: else each would wait for the other. */
+static void
+test_pg_submission_does_not_wait_for_a_job_being_finished(void **state)
+{
+	struct fx *f = *state;
+	PGconn *c = raw_pg();
+	int status = -1;
+	pid_t pid;
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	assert_int_equal(submit(f->st, 1, 1, 5, NULL), 0);
+	pg_run(c, "BEGIN");
+	pg_run(c, "UPDATE jobs SET updated = updated + 1");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st;
+		char err[256];
+
+		if (store_pg_open(pg_dsn, "node-b", 0, &st, err, sizeof(err)) !=
+		    0)
+			_exit(2);
+		_exit(submit(st, 2, 2, 5, NULL) == 0 ? 0 : 1);
+	}
+	for (int waited = 0; waited < 10000; waited += 20) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		sleep_ms(20);
+	}
+	/* The job's transaction goes on to the sample, and ends. */
+	pg_run(c, "UPDATE samples SET score = 1");
+	pg_run(c, "COMMIT");
+	PQfinish(c);
+	if (status == -1)
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+	else
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"), 2);
+}
+
 /* The next notification on c within 5 s into payload; false if none. */
 static bool
 next_notify(PGconn *c, char *chan, size_t chanlen, char *payload, size_t n)
@@ -3907,6 +3951,7 @@ main(void)
 		T(test_pg_two_owners_never_claim_the_same_job),
 		T(test_pg_expired_lease_is_taken_over),
 		T(test_pg_lease_renew_keeps_the_job),
+		T(test_pg_submission_does_not_wait_for_a_job_being_finished),
 		T(test_pg_changes_are_notified),
 		T(test_pg_migrations_are_idempotent_and_newer_is_refused),
 		T(test_pg_lost_session_reconnects),
