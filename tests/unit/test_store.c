@@ -3545,6 +3545,66 @@ test_pg_submission_does_not_wait_for_a_job_being_finished(void **state)
 	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"), 2);
 }
 
+/* The same for a rescan finished while the sample's first analysis is
+ * being finished: the rescan writes its report into a finished job
+ * only, and the job being finished is not one yet for it, so it does not
+ * wait for the job's row. */
+static void
+test_pg_rescan_finish_does_not_wait_for_a_job_being_finished(void **state)
+{
+	struct fx *f = *state;
+	struct store *b = open_owner("node-b", 0);
+	PGconn *c = raw_pg();
+	int status = -1;
+	uint64_t n = 0;
+	struct job ja, jb;
+	pid_t pid;
+
+	one_sample(f->st, 6);
+	assert_int_equal(f->st->ops->job_claim(f->st, &ja), 0);
+	raw_exec(f->path, "UPDATE samples SET blob_segment = 1,"
+			  " blob_offset = 0, blob_length = 68");
+	assert_int_equal(f->st->ops->rescan_queue(f->st, GEN_A, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(b->ops->job_claim(b, &jb), 0);
+	assert_true(jb.rescan);
+	/* job_finish's transaction, half way: the job's row is locked. */
+	pg_run(c, "BEGIN");
+	pg_run(c, "UPDATE jobs SET state = 2, report = '{}'");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st;
+		char err[256];
+		bool changed;
+
+		if (store_pg_open(pg_dsn, "node-b", 0, &st, err, sizeof(err)) !=
+		    0)
+			_exit(2);
+		_exit(st->ops->rescan_finish(st, jb.id, "{\"r\":1}",
+					     "malicious", 100, "[]", NULL, NULL,
+					     1, &changed) == 0
+			      ? 0
+			      : 1);
+	}
+	for (int waited = 0; waited < 10000; waited += 20) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		sleep_ms(20);
+	}
+	pg_run(c, "UPDATE samples SET score = 1");
+	pg_run(c, "COMMIT");
+	PQfinish(c);
+	if (status == -1)
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+	else
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(WIFEXITED(status));
+	job_clear(&ja);
+	job_clear(&jb);
+	assert_int_equal(b->ops->close(b), 0);
+}
+
 /* The next notification on c within 5 s into payload; false if none. */
 static bool
 next_notify(PGconn *c, char *chan, size_t chanlen, char *payload, size_t n)
@@ -3952,6 +4012,7 @@ main(void)
 		T(test_pg_expired_lease_is_taken_over),
 		T(test_pg_lease_renew_keeps_the_job),
 		T(test_pg_submission_does_not_wait_for_a_job_being_finished),
+		T(test_pg_rescan_finish_does_not_wait_for_a_job_being_finished),
 		T(test_pg_changes_are_notified),
 		T(test_pg_migrations_are_idempotent_and_newer_is_refused),
 		T(test_pg_lost_session_reconnects),
