@@ -3237,6 +3237,43 @@ test_submission_add_many_refusals_anywhere_in_a_large_batch(void **state)
 		VG_ENOENT);
 }
 
+/* store_open and store_open_writer open the backend a node's [store]
+ * section names; an unknown one is refused. */
+static void
+test_store_open_opens_the_configured_backend(void **state)
+{
+	struct fx *f = *state;
+	struct store_spec sp;
+	struct store *st = NULL;
+	char err[256];
+
+	memset(&sp, 0, sizeof(sp));
+	if (pg_dsn != NULL) {
+		sp.backend = STORE_POSTGRES;
+		snprintf(sp.dsn, sizeof(sp.dsn), "%s", pg_dsn);
+		snprintf(sp.owner, sizeof(sp.owner), "node-spec");
+	} else {
+		sp.backend = STORE_SQLITE;
+		snprintf(sp.path, sizeof(sp.path), "%s", f->path);
+	}
+	put_client(f->st, 1);
+	assert_int_equal(store_open(&sp, &st, err, sizeof(err)), 0);
+	assert_string_equal(st->ops->name,
+			    pg_dsn != NULL ? "postgres" : "sqlite");
+	assert_int_equal(submit(st, 1, 1, 1, NULL), 0);
+	assert_int_equal(st->ops->close(st), 0);
+	assert_int_equal(store_open_writer(&sp, &st, err, sizeof(err)), 0);
+	assert_int_equal(submit(st, 2, 1, 2, NULL), 0);
+	assert_int_equal(st->ops->close(st), 0);
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"), 2);
+	sp.backend = (enum store_backend)7;
+	assert_int_equal(store_open(&sp, &st, err, sizeof(err)), VG_EINVAL);
+	assert_null(st);
+	assert_int_equal(store_open_writer(&sp, &st, err, sizeof(err)),
+			 VG_EINVAL);
+	assert_null(st);
+}
+
 /* Hostile strings go only as parameters: metadata that would end an SQL
  * string literal, and a long one, come back byte for byte; text that is
  * not UTF-8 is stored as is by SQLite, refused (VG_EINVAL, nothing
@@ -4005,6 +4042,7 @@ main(void)
 		T(test_hostile_metadata_round_trips),
 		T(test_job_lease_renew_counts_own_jobs),
 		T(test_submission_add_many_refusals_anywhere_in_a_large_batch),
+		T(test_store_open_opens_the_configured_backend),
 	};
 
 	const struct CMUnitTest pg_tests[] = {
