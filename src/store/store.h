@@ -287,7 +287,9 @@ struct store_ops {
 	 * commit of any handle, or a checkpoint, has happened: for work that
 	 * is redone after a crash anyway (analysis results), so that it
 	 * does not hold the write lock through a sync the submissions wait
-	 * for. */
+	 * for. On PostgreSQL, off is synchronous_commit = local for the
+	 * session: a commit waits for the primary's disk, not for the
+	 * standby. */
 	int (*set_synced)(struct store *s, bool synced);
 	/* Calls fn for every reputation row (to build the in-memory lookup
 	 * index at start); stops early if fn returns non-zero, and returns
@@ -359,10 +361,10 @@ int store_open_writer(const struct store_spec *sp, struct store **out,
 		      char *err, size_t errlen);
 
 /* Opens the PostgreSQL backend (store_pg.c) on the primary named by dsn
- * (pg.h), schema migrated. owner (1 to 63 bytes) names this node in the
- * leases of the jobs it claims; a claimed job is this node's for
- * job_lease_ms (0: 30000) from its claim or last job_lease_renew, then
- * any node may take it over. Returns 0 and *out, or a negative VG_E*
+ * (pg.h), schema migrated. owner (1 to 63 printable ASCII characters, no
+ * space) names this node in the leases of the jobs it claims; a claimed
+ * job is this node's for job_lease_ms (0: 30000) from its claim or last
+ * job_lease_renew, then any node may take it over. Returns 0 and *out, or a negative VG_E*
  * code with a message in err: VG_EINVAL for a bad argument or a
  * database a newer vigil wrote, VG_EIO when no primary is reachable. */
 int store_pg_open(const char *dsn, const char *owner, unsigned job_lease_ms,

@@ -42,12 +42,16 @@
  * in one statement, atomically, what SQLite does in a transaction of
  * several). A batch of submissions (submission_add_many) is one
  * transaction whose statements go in a libpq pipeline: a batch of 256
- * costs a few round trips, not thousands. Each item runs under a
- * SAVEPOINT once an item has been refused, as in store_sqlite.c: a
- * refused item leaves no trace and the others go on. The first pass
- * takes no savepoints, because a transaction of more than 64
- * subtransactions overflows the server's subtransaction cache and slows
- * every snapshot of the cluster; items are almost never refused.
+ * costs two round trips (its rows; its notifications and COMMIT, sent
+ * while the barrier waits), plus one for each refused item. Each item
+ * runs under a SAVEPOINT once an item has been refused, as in
+ * store_sqlite.c: a refused item leaves no trace and the others go on.
+ * The first pass takes no savepoints, because a transaction of more than
+ * 64 subtransactions overflows the server's subtransaction cache and
+ * slows every snapshot of the cluster; items are almost never refused.
+ * A batch writes its samples in SHA-256 order, and so does a report's
+ * notes, so that two nodes' batches never wait for each other in a
+ * cycle (a deadlock, which fails one of them).
  *
  * A lost session (the server crashed or failed over) fails the operation
  * in flight with VG_EIO and the server's message; the next operation
@@ -57,8 +61,11 @@
  * Schema "store", version 1 (pg_migrate; steps[] below): the tables of
  * store_sqlite.c's version 6 with PostgreSQL's types (bigint for unix
  * seconds, as on SQLite, bytea for the token hash, double precision for
- * durations), and the lease columns of jobs and rescans. All SQL is
- * constant text; data only ever goes as parameters.
+ * durations), and the lease columns of jobs and rescans. Attempts are
+ * bigint: one attempt more than a C int holds reads as a corrupt row
+ * (failed, off the queue), as on SQLite, not as an overflow that every
+ * claim would trip over. All SQL is constant text; data only ever goes
+ * as parameters.
  */
 #include "store/store.h"
 
@@ -249,10 +256,14 @@ static const char SQL_SAMPLE_CLIENT[] =
 	" WHERE n = (SELECT sample FROM c) RETURNING prevalence";
 /* Queues the sample's job if it has none, records the submission, and
  * answers whether a job was queued and the state of the sample's job
- * (the CTE's insert is not visible to the statement: 0 then). */
+ * (the CTE's insert is not visible to the statement: 0 then). NOT
+ * EXISTS first: the unique check of an insert that conflicts waits for
+ * whoever is updating the existing job, and job_finish updates the job,
+ * then the sample this batch holds, a deadlock. */
 static const char SQL_SUB_INSERT[] =
 	"WITH j AS (INSERT INTO jobs (id, state, attempts, updated)"
 	" SELECT n, 0, 0, $6::bigint FROM samples WHERE sha256 = $3"
+	" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = samples.n)"
 	" ON CONFLICT (id) DO NOTHING RETURNING id),"
 	" s AS (INSERT INTO submissions (id, client_id, sha256, metadata,"
 	" created) VALUES ($1, $2, $3, $4, $5))"
@@ -400,6 +411,26 @@ static const char SQL_REP_RENOTE[] =
 	" WHERE sha256 = $1 AND md5 = $2 AND sha1 = $3 AND size = $4"
 	" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = samples.n)"
 	" RETURNING sha256";
+/* The statements a pipeline sends once an item, prepared once a session
+ * (session_setup): a batch of 256 submissions would otherwise have the
+ * server parse and plan 768 statements. */
+enum prep {
+	PREP_SAMPLE_UPSERT,
+	PREP_SAMPLE_CLIENT,
+	PREP_SUB_INSERT,
+	PREP_REP_NOTE,
+	PREP_REP_RENOTE,
+	PREP_COUNT
+};
+
+static const char *const prep_sql[PREP_COUNT] = {
+	[PREP_SAMPLE_UPSERT] = SQL_SAMPLE_UPSERT,
+	[PREP_SAMPLE_CLIENT] = SQL_SAMPLE_CLIENT,
+	[PREP_SUB_INSERT] = SQL_SUB_INSERT,
+	[PREP_REP_NOTE] = SQL_REP_NOTE,
+	[PREP_REP_RENOTE] = SQL_REP_RENOTE,
+};
+
 /* A failed analysis is never clean, whoever wrote the verdict first (see
  * store_sqlite.c's ST_REP_FAIL, which this follows to the byte: the
  * reason is appended to the JSON text as compact JSON, as SQLite's
@@ -467,6 +498,7 @@ struct store_pg {
 	char owner[64];
 	char lease[24];   /* the lease in ms, as a parameter */
 	bool unsynced;    /* set_synced(false): synchronous_commit = local */
+	bool prepared;    /* the session has the prep_sql[] statements */
 	unsigned cursors; /* each operations running (nested callbacks) */
 	/* SHA-256s of the changed reputation rows of the transaction in
 	 * flight, NOTIFY_HASHES to a payload, payloads separated by '\n'. */
@@ -887,13 +919,40 @@ out:
 
 /* Sessions and transactions */
 
-/* The session's settings, at open and after every reconnection. */
+/* The name of prepared statement i. */
+static const char *
+prep_name(enum prep i, char buf[16])
+{
+	snprintf(buf, 16, "vigil_%d", (int)i);
+	return buf;
+}
+
+/* The session's settings and prepared statements, at open and after
+ * every reconnection. */
 static int
 session_setup(struct store_pg *s)
 {
-	return cmd(s, "synchronous_commit",
-		   s->unsynced ? "SET synchronous_commit = local"
-			       : "RESET synchronous_commit");
+	char name[16];
+	int rc;
+
+	if ((rc = cmd(s, "synchronous_commit",
+		      s->unsynced ? "SET synchronous_commit = local"
+				  : "RESET synchronous_commit")) != 0 ||
+	    s->prepared)
+		return rc;
+	for (int i = 0; i < PREP_COUNT; i++) {
+		PGresult *r = PQprepare(s->pg.conn, prep_name(i, name),
+					prep_sql[i], 0, NULL);
+
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			seterr(s, "prepare: %s", PQresultErrorMessage(r));
+			PQclear(r);
+			return VG_EIO;
+		}
+		PQclear(r);
+	}
+	s->prepared = true;
+	return 0;
 }
 
 /*
@@ -909,6 +968,7 @@ ready(struct store_pg *s)
 
 	s->notes_len = s->notes_in_payload = 0;
 	if (pg_lost(&s->pg)) {
+		s->prepared = false;
 		if (pg_reconnect(&s->pg, e, sizeof(e)) != 0) {
 			seterr(s, "reconnect: %s", e);
 			return VG_EIO;
@@ -1008,6 +1068,19 @@ pipe_send(struct store_pg *s, const char *sql, int n, const char *const *params)
 {
 	if (PQsendQueryParams(s->pg.conn, sql, n, NULL, params, NULL, NULL,
 			      0) == 1)
+		return 0;
+	seterr(s, "pipeline: %s", PQerrorMessage(s->pg.conn));
+	return VG_EIO;
+}
+
+/* pipe_send() of prepared statement i (prep_sql[]). */
+static int
+pipe_prepared(struct store_pg *s, enum prep i, int n, const char *const *params)
+{
+	char name[16];
+
+	if (PQsendQueryPrepared(s->pg.conn, prep_name(i, name), n, params, NULL,
+				NULL, 0) == 1)
 		return 0;
 	seterr(s, "pipeline: %s", PQerrorMessage(s->pg.conn));
 	return VG_EIO;
@@ -1412,10 +1485,10 @@ sub_send(struct store_pg *s, void *ud, size_t i)
 	p[5] = it->loc ? i64(&seg, (int64_t)it->loc->segment) : NULL;
 	p[6] = it->loc ? i64(&off, (int64_t)it->loc->offset) : NULL;
 	p[7] = it->loc ? i64(&len, (int64_t)it->loc->length) : NULL;
-	if ((rc = pipe_send(s, SQL_SAMPLE_UPSERT, 8, p)) != 0)
+	if ((rc = pipe_prepared(s, PREP_SAMPLE_UPSERT, 8, p)) != 0)
 		return rc;
 	p[4] = sub->client_id;
-	if ((rc = pipe_send(s, SQL_SAMPLE_CLIENT, 5, p)) != 0)
+	if ((rc = pipe_prepared(s, PREP_SAMPLE_CLIENT, 5, p)) != 0)
 		return rc;
 	p[0] = sub->id;
 	p[1] = sub->client_id;
@@ -1423,7 +1496,7 @@ sub_send(struct store_pg *s, void *ud, size_t i)
 	p[3] = sub->metadata;
 	p[4] = t.s;
 	p[5] = i64(&tn, b->t_now);
-	if ((rc = pipe_send(s, SQL_SUB_INSERT, 6, p)) != 0)
+	if ((rc = pipe_prepared(s, PREP_SUB_INSERT, 6, p)) != 0)
 		return rc;
 	return 3;
 }
@@ -1924,8 +1997,9 @@ op_job_lease_renew(struct store *base, uint64_t *renewed)
 	if ((rc = ready(s)) != 0 ||
 	    (rc = q(s, &res, "job_lease_renew", SQL_LEASE_RENEW, 2, p)) != 0)
 		return rc;
-	if (PQntuples(res) != 1 ||
-	    (rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &n)) == 0)
+	if (PQntuples(res) != 1)
+		rc = corrupt(s, res, 0, "is not a count");
+	else if ((rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &n)) == 0)
 		*renewed = (uint64_t)n;
 	PQclear(res);
 	return rc;
@@ -2276,14 +2350,14 @@ note_send(struct store_pg *s, void *ud, size_t i)
 	int rc;
 
 	note_params(r, r->first_seen ? r->first_seen : b->t_now, nums, p);
-	if ((rc = pipe_send(s, SQL_REP_NOTE, 13, p)) != 0)
+	if ((rc = pipe_prepared(s, PREP_REP_NOTE, 13, p)) != 0)
 		return rc;
 	if (!b->renote)
 		return 1;
 	/* New rows, and rows not analysed yet, as the first time; then
 	 * re-judged as seen now. */
 	note_params(r, b->t_now, nums, p);
-	if ((rc = pipe_send(s, SQL_REP_RENOTE, 13, p)) != 0)
+	if ((rc = pipe_prepared(s, PREP_REP_RENOTE, 13, p)) != 0)
 		return rc;
 	return 2;
 }
@@ -2313,6 +2387,26 @@ note_done(struct store_pg *s, void *ud, size_t i, int rc)
 
 static const struct pipe_ops note_ops = {note_send, note_take, note_done};
 
+/* The valid notes into ord, by SHA-256 as items_order() does, for the
+ * same reason: the rows of a report and of a batch of submissions are
+ * locked in one order. Returns how many. */
+static size_t
+notes_order(const struct reputation *r, size_t n, size_t *ord)
+{
+	struct item_key *k = xcalloc(n ? n : 1, sizeof(*k));
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (store_valid_note(&r[i]))
+			k[m++] = (struct item_key){r[i].sha256, i};
+	}
+	qsort(k, m, sizeof(*k), cmp_item);
+	for (size_t i = 0; i < m; i++)
+		ord[i] = k[i].i;
+	free(k);
+	return m;
+}
+
 /* reputation_note_many and objects_renote_many: rows refused as invalid
  * (by the checks, or by the database) are skipped and counted; any other
  * error fails them all. */
@@ -2329,12 +2423,8 @@ notes_many(struct store_pg *s, const struct reputation *r, size_t n,
 	b.ord = xcalloc(n ? n : 1, sizeof(size_t));
 	b.rc = xcalloc(n ? n : 1, sizeof(int));
 	b.changed = xcalloc(n ? n : 1, sizeof(bool));
-	for (size_t i = 0; i < n; i++) {
-		if (store_valid_note(&r[i]))
-			b.ord[m++] = i;
-		else
-			(*skipped)++;
-	}
+	m = notes_order(r, n, b.ord);
+	*skipped = n - m;
 	if ((rc = ready(s)) != 0)
 		goto out;
 	/* One commit, for all the objects of a report. */
@@ -2757,10 +2847,17 @@ store_pg_open(const char *dsn, const char *owner, unsigned job_lease_ms,
 	if (dsn == NULL || *dsn == '\0' ||
 	    strnlen(dsn, PG_DSN_MAX + 1) > PG_DSN_MAX)
 		return vg_fail(err, errlen, VG_EINVAL, "no usable DSN");
+	/* Printable ASCII: it is shown in leases, logs and the server's
+	 * application_name. */
 	on = owner != NULL ? strnlen(owner, 64) : 0;
+	for (size_t i = 0; i < on; i++) {
+		if (owner[i] <= ' ' || owner[i] > '~')
+			on = 0;
+	}
 	if (on < 1 || on > 63)
 		return vg_fail(err, errlen, VG_EINVAL,
-			       "a lease owner is 1 to 63 bytes");
+			       "a lease owner is 1 to 63 printable ASCII"
+			       " characters");
 	s = xcalloc(1, sizeof(*s));
 	s->base.ops = &pg_ops;
 	memcpy(s->owner, owner, on);

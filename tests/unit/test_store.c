@@ -8,8 +8,10 @@
  * files). With it (tests/pg/pg-run sets it), the same tests run on that
  * PostgreSQL database, emptied before each test, followed by the tests
  * of what only PostgreSQL does: job leases between nodes, change
- * notifications, a lost session. A DSN that cannot be reached fails
- * the run. Tests of SQLite's file format are skipped on PostgreSQL.
+ * notifications, a lost session, a failover to the synchronous standby
+ * (last: it puts the cluster back after). A DSN that cannot be reached
+ * fails the run. Tests of SQLite's file format are skipped on
+ * PostgreSQL.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -3162,6 +3164,116 @@ test_corrupt_retraction_row_is_ecorrupt(void **state)
 			 VG_ECORRUPT);
 }
 
+/* A batch of 200 with refused items first, last, side by side and
+ * between repeats of one sample: each refused one alone, the others
+ * stored with the outcome they would have had one by one. */
+static void
+test_submission_add_many_refusals_anywhere_in_a_large_batch(void **state)
+{
+	struct fx *f = *state;
+	static struct submission subs[200];
+	static struct submission_add it[200];
+	static struct hashes h[200], other;
+	struct reputation r;
+	uint64_t queued = 0;
+	int want[200];
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	/* Sample 150, stored before. */
+	assert_int_equal(submit(f->st, 1, 1, 150, NULL), 0);
+	memset(subs, 0, sizeof(subs));
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < 200; i++) {
+		/* Items 100 to 109 report sample 100 by clients 1 and 2. */
+		h[i] = sample(i >= 100 && i < 110 ? 100 : i % 256);
+		item_fill(&subs[i], &it[i], &h[i], "big", i,
+			  i >= 100 && i < 110 ? 1 + i % 2 : 1, "{}");
+		want[i] = 0;
+	}
+	/* Unknown client, first and between the repeats. */
+	client_id(subs[0].client_id, 9);
+	want[0] = VG_ENOENT;
+	client_id(subs[104].client_id, 9);
+	want[104] = VG_ENOENT;
+	/* Side by side: hashes that disagree with the stored sample 150,
+	 * then a malformed hash. */
+	h[50] = sample(150);
+	other = sample(151);
+	memcpy(subs[50].sha256, h[50].sha256, 65);
+	it[50].md5 = other.md5;
+	it[50].sha1 = h[50].sha1;
+	want[50] = VG_EINVAL;
+	it[51].md5 = "ABC";
+	want[51] = VG_EINVAL;
+	/* Last: an id taken by an earlier item of the batch. */
+	snprintf(subs[199].id, sizeof(subs[199].id), "big-3");
+	want[199] = VG_EINVAL;
+	assert_int_equal(
+		f->st->ops->submission_add_many(f->st, it, 200, NULL, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		if (it[i].rc != want[i])
+			fail_msg("item %d: %d, not %d", i, it[i].rc, want[i]);
+		assert_true(it[i].have_rep == (want[i] == 0));
+	}
+	/* Sample 100: one job, queued by the first of its items. */
+	assert_true(it[100].new_job);
+	for (int i = 101; i < 110; i++)
+		assert_false(it[i].new_job);
+	assert_int_equal(it[109].rep.prevalence, 2);
+	clear_reps(it, 200);
+	assert_int_equal(f->st->ops->reputation_get(f->st, h[100].sha256, &r),
+			 0);
+	assert_int_equal(r.prevalence, 2);
+	reputation_clear(&r);
+	/* 195 stored, 9 of them of sample 100 (8 repeats) and one of
+	 * sample 150, which had its job. */
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"),
+			 1 + 195);
+	assert_int_equal(f->st->ops->jobs_queued(f->st, &queued), 0);
+	assert_int_equal(queued, 1 + 195 - 8 - 1);
+	assert_int_equal(
+		f->st->ops->reputation_get(f->st, sample(0).sha256, &r),
+		VG_ENOENT);
+}
+
+/* store_open and store_open_writer open the backend a node's [store]
+ * section names; an unknown one is refused. */
+static void
+test_store_open_opens_the_configured_backend(void **state)
+{
+	struct fx *f = *state;
+	struct store_spec sp;
+	struct store *st = NULL;
+	char err[256];
+
+	memset(&sp, 0, sizeof(sp));
+	if (pg_dsn != NULL) {
+		sp.backend = STORE_POSTGRES;
+		snprintf(sp.dsn, sizeof(sp.dsn), "%s", pg_dsn);
+		snprintf(sp.owner, sizeof(sp.owner), "node-spec");
+	} else {
+		sp.backend = STORE_SQLITE;
+		snprintf(sp.path, sizeof(sp.path), "%s", f->path);
+	}
+	put_client(f->st, 1);
+	assert_int_equal(store_open(&sp, &st, err, sizeof(err)), 0);
+	assert_string_equal(st->ops->name,
+			    pg_dsn != NULL ? "postgres" : "sqlite");
+	assert_int_equal(submit(st, 1, 1, 1, NULL), 0);
+	assert_int_equal(st->ops->close(st), 0);
+	assert_int_equal(store_open_writer(&sp, &st, err, sizeof(err)), 0);
+	assert_int_equal(submit(st, 2, 1, 2, NULL), 0);
+	assert_int_equal(st->ops->close(st), 0);
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"), 2);
+	sp.backend = (enum store_backend)7;
+	assert_int_equal(store_open(&sp, &st, err, sizeof(err)), VG_EINVAL);
+	assert_null(st);
+	assert_int_equal(store_open_writer(&sp, &st, err, sizeof(err)),
+			 VG_EINVAL);
+	assert_null(st);
+}
+
 /* Hostile strings go only as parameters: metadata that would end an SQL
  * string literal, and a long one, come back byte for byte; text that is
  * not UTF-8 is stored as is by SQLite, refused (VG_EINVAL, nothing
@@ -3423,6 +3535,110 @@ test_pg_lease_renew_keeps_the_job(void **state)
 	job_clear(&ja);
 	assert_int_equal(b->ops->job_claim(b, &jb), VG_ENOENT);
 	assert_int_equal(a->ops->close(a), 0);
+	assert_int_equal(b->ops->close(b), 0);
+}
+
+/* A submission of a sample whose job is being finished (its row locked
+ * by job_finish's transaction, which then updates the sample) does not
+ * wait for it: else each would wait for the other. */
+static void
+test_pg_submission_does_not_wait_for_a_job_being_finished(void **state)
+{
+	struct fx *f = *state;
+	PGconn *c = raw_pg();
+	int status = -1;
+	pid_t pid;
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	assert_int_equal(submit(f->st, 1, 1, 5, NULL), 0);
+	pg_run(c, "BEGIN");
+	pg_run(c, "UPDATE jobs SET updated = updated + 1");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st;
+		char err[256];
+
+		if (store_pg_open(pg_dsn, "node-b", 0, &st, err, sizeof(err)) !=
+		    0)
+			_exit(2);
+		_exit(submit(st, 2, 2, 5, NULL) == 0 ? 0 : 1);
+	}
+	for (int waited = 0; waited < 10000; waited += 20) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		sleep_ms(20);
+	}
+	/* The job's transaction goes on to the sample, and ends. */
+	pg_run(c, "UPDATE samples SET score = 1");
+	pg_run(c, "COMMIT");
+	PQfinish(c);
+	if (status == -1)
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+	else
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM submissions"), 2);
+}
+
+/* The same for a rescan finished while the sample's first analysis is
+ * being finished: the rescan writes its report into a finished job
+ * only, and the job being finished is not one yet for it, so it does not
+ * wait for the job's row. */
+static void
+test_pg_rescan_finish_does_not_wait_for_a_job_being_finished(void **state)
+{
+	struct fx *f = *state;
+	struct store *b = open_owner("node-b", 0);
+	PGconn *c = raw_pg();
+	int status = -1;
+	uint64_t n = 0;
+	struct job ja, jb;
+	pid_t pid;
+
+	one_sample(f->st, 6);
+	assert_int_equal(f->st->ops->job_claim(f->st, &ja), 0);
+	raw_exec(f->path, "UPDATE samples SET blob_segment = 1,"
+			  " blob_offset = 0, blob_length = 68");
+	assert_int_equal(f->st->ops->rescan_queue(f->st, GEN_A, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(b->ops->job_claim(b, &jb), 0);
+	assert_true(jb.rescan);
+	/* job_finish's transaction, half way: the job's row is locked. */
+	pg_run(c, "BEGIN");
+	pg_run(c, "UPDATE jobs SET state = 2, report = '{}'");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st;
+		char err[256];
+		bool changed;
+
+		if (store_pg_open(pg_dsn, "node-b", 0, &st, err, sizeof(err)) !=
+		    0)
+			_exit(2);
+		_exit(st->ops->rescan_finish(st, jb.id, "{\"r\":1}",
+					     "malicious", 100, "[]", NULL, NULL,
+					     1, &changed) == 0
+			      ? 0
+			      : 1);
+	}
+	for (int waited = 0; waited < 10000; waited += 20) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		sleep_ms(20);
+	}
+	pg_run(c, "UPDATE samples SET score = 1");
+	pg_run(c, "COMMIT");
+	PQfinish(c);
+	if (status == -1)
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+	else
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(WIFEXITED(status));
+	job_clear(&ja);
+	job_clear(&jb);
 	assert_int_equal(b->ops->close(b), 0);
 }
 
@@ -3825,12 +4041,16 @@ main(void)
 		T(test_corrupt_retraction_row_is_ecorrupt),
 		T(test_hostile_metadata_round_trips),
 		T(test_job_lease_renew_counts_own_jobs),
+		T(test_submission_add_many_refusals_anywhere_in_a_large_batch),
+		T(test_store_open_opens_the_configured_backend),
 	};
 
 	const struct CMUnitTest pg_tests[] = {
 		T(test_pg_two_owners_never_claim_the_same_job),
 		T(test_pg_expired_lease_is_taken_over),
 		T(test_pg_lease_renew_keeps_the_job),
+		T(test_pg_submission_does_not_wait_for_a_job_being_finished),
+		T(test_pg_rescan_finish_does_not_wait_for_a_job_being_finished),
 		T(test_pg_changes_are_notified),
 		T(test_pg_migrations_are_idempotent_and_newer_is_refused),
 		T(test_pg_lost_session_reconnects),
