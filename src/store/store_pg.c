@@ -592,10 +592,9 @@ q(struct store_pg *s, PGresult **res, const char *what, const char *sql, int n,
   const char *const *params)
 {
 	char e[sizeof(s->base.err)];
-	int rc;
-
 	bool idle = !pg_lost(&s->pg) &&
 		    PQtransactionStatus(s->pg.conn) == PQTRANS_IDLE;
+	int rc;
 
 	if (res != NULL)
 		*res = NULL;
