@@ -162,19 +162,65 @@ ingest_rate(struct ingest *g)
 	return rate;
 }
 
-/* Hashes it and finds or appends its sample; *loc is where the bytes
- * were appended, NULL when the store had them already. The item's rc
- * says whether it can go on to the transaction. */
+/* Hashes every item of the batch, then asks the store, in one call,
+ * which of their samples it holds already (stored[i], and where in
+ * locs[i]). An item that cannot be hashed, or a store that cannot
+ * answer, fails the items concerned (their rc). */
+static void
+locate_all(struct ingest *g, struct ingest_item **batch, size_t n,
+	   struct sample_loc *locs, bool *stored)
+{
+	const char **hashes = xcalloc(n, sizeof(*hashes));
+	size_t *which = xcalloc(n, sizeof(*which));
+	struct sample_loc *found_at = xcalloc(n, sizeof(*found_at));
+	bool *found = xcalloc(n, sizeof(*found));
+	size_t m = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ingest_item *it = batch[i];
+
+		if (!it->hashed && (it->rc = ingest_hash(it, g->digest)) != 0)
+			continue;
+		hashes[m] = it->sha256;
+		which[m++] = i;
+	}
+	rc = m > 0 ? g->store->ops->sample_locate_many(g->store, hashes, m,
+						       found_at, found)
+		   : 0;
+	if (rc != 0)
+		log_event(LOG_ERROR, "store_failed",
+			  "op=sample_locate_many err=\"%s\"", g->store->err);
+	for (size_t k = 0; k < m; k++) {
+		size_t i = which[k];
+
+		if (rc != 0)
+			batch[i]->rc = rc;
+		else if (found[k]) {
+			stored[i] = true;
+			locs[i] = found_at[k];
+		}
+	}
+	free(found);
+	free(found_at);
+	free(which);
+	free(hashes);
+}
+
+/* Finds or appends it's sample (locate_all() said whether the store
+ * has it); *loc is where the bytes were appended, NULL when the store
+ * had them already. The item's rc says whether it can go on to the
+ * transaction. */
 static void
 place(struct ingest *g, struct ingest_item *it, struct ingest_item **batch,
-      size_t i, struct sample_loc *locs, const struct sample_loc **loc,
-      bool *appended)
+      size_t i, struct sample_loc *locs, bool stored,
+      const struct sample_loc **loc, bool *appended)
 {
 	int rc;
 
 	*loc = NULL;
 	*appended = false;
-	if (!it->hashed && (it->rc = ingest_hash(it, g->digest)) != 0)
+	if (it->rc != 0)
 		return;
 	/* The same sample earlier in this batch: share its bytes. */
 	for (size_t k = 0; k < i; k++) {
@@ -184,15 +230,8 @@ place(struct ingest *g, struct ingest_item *it, struct ingest_item **batch,
 			return;
 		}
 	}
-	rc = g->store->ops->sample_locate(g->store, it->sha256, &locs[i]);
-	if (rc == 0) {
+	if (stored) {
 		memset(&locs[i], 0, sizeof(locs[i]));
-		return;
-	}
-	if (rc != VG_ENOENT) {
-		log_event(LOG_ERROR, "store_failed",
-			  "op=sample_locate err=\"%s\"", g->store->err);
-		it->rc = rc;
 		return;
 	}
 	rc = samples_append(g->samples, it->sha256, it->body ? it->body : NULL,
@@ -220,12 +259,16 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 	struct submission_add *adds = xcalloc(n, sizeof(*adds));
 	struct submission *subs = xcalloc(n, sizeof(*subs));
 	bool *appended = xcalloc(n, sizeof(*appended));
+	bool *held = xcalloc(n, sizeof(*held));
 	size_t m = 0, stored = 0;
 	int rc;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		batch[i]->rc = 0;
-		place(g, batch[i], batch, i, locs, &loc[i], &appended[i]);
+	locate_all(g, batch, n, locs, held);
+	for (size_t i = 0; i < n; i++) {
+		place(g, batch[i], batch, i, locs, held[i], &loc[i],
+		      &appended[i]);
 		stored += appended[i];
 	}
 	/* The bytes are durable before any row that points at them: the
@@ -295,6 +338,7 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 	g->stats.samples_stored += stored;
 	count_rate(g, m);
 	pthread_mutex_unlock(&g->mu);
+	free(held);
 	free(appended);
 	free(subs);
 	free(adds);
@@ -316,8 +360,7 @@ ingest_start(const struct store_spec *sp, struct samples *samples,
 	int rc;
 
 	*out = NULL;
-	if ((rc = store_open_writer(sp, &g->store, err, errlen)) !=
-	    0) {
+	if ((rc = store_open_writer(sp, &g->store, err, errlen)) != 0) {
 		free(g);
 		return rc;
 	}

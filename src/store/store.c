@@ -47,6 +47,22 @@ store_open_writer(const struct store_spec *sp, struct store **out, char *err,
 	return store_open(sp, out, err, errlen);
 }
 
+int
+store_locate_each(struct store *s, const char *const *sha256, size_t n,
+		  struct sample_loc *out, bool *found)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = s->ops->sample_locate(s, sha256[i], &out[i]);
+
+		found[i] = rc == 0;
+		if (rc != 0)
+			memset(&out[i], 0, sizeof(out[i]));
+		if (rc != 0 && rc != VG_ENOENT)
+			return rc;
+	}
+	return 0;
+}
+
 /* Argument checks (store_impl.h) */
 
 bool

@@ -176,6 +176,13 @@ struct store_ops {
 	 * another sample). */
 	int (*sample_locate)(struct store *s, const char *sha256,
 			     struct sample_loc *out);
+	/* sample_locate() for n samples (the committer's batch): found[i]
+	 * says whether sha256[i]'s bytes are stored, and out[i] is where
+	 * then. One round trip on PostgreSQL, n lookups on SQLite. Returns 0
+	 * or a store error (VG_EINVAL for a malformed hash). */
+	int (*sample_locate_many)(struct store *s, const char *const *sha256,
+				  size_t n, struct sample_loc *out,
+				  bool *found);
 	int (*submission_get)(struct store *s, const char *id,
 			      struct submission *out);
 	/* Jobs */
@@ -364,8 +371,8 @@ int store_open_writer(const struct store_spec *sp, struct store **out,
  * (pg.h), schema migrated. owner (1 to 63 printable ASCII characters, no
  * space) names this node in the leases of the jobs it claims; a claimed
  * job is this node's for job_lease_ms (0: 30000) from its claim or last
- * job_lease_renew, then any node may take it over. Returns 0 and *out, or a negative VG_E*
- * code with a message in err: VG_EINVAL for a bad argument or a
+ * job_lease_renew, then any node may take it over. Returns 0 and *out, or a
+ * negative VG_E* code with a message in err: VG_EINVAL for a bad argument or a
  * database a newer vigil wrote, VG_EIO when no primary is reachable. */
 int store_pg_open(const char *dsn, const char *owner, unsigned job_lease_ms,
 		  struct store **out, char *err, size_t errlen);

@@ -48,4 +48,9 @@ bool store_valid_result(const char *report_json, const char *verdict,
 bool store_valid_failure(const char *sha256, const char *reason,
 			 double analysis_ms);
 
+/* sample_locate_many() as n sample_locate()s: for a backend whose
+ * lookups cost no round trip. */
+int store_locate_each(struct store *s, const char *const *sha256, size_t n,
+		      struct sample_loc *out, bool *found);
+
 #endif

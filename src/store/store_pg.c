@@ -1749,6 +1749,75 @@ op_sample_locate(struct store *base, const char *sha256, struct sample_loc *out)
 	return rc;
 }
 
+/* All of them in one statement: the hashes go as one text[] parameter
+ * (hex digits and commas only, checked first), the rows come back by
+ * SHA-256. */
+static int
+op_sample_locate_many(struct store *base, const char *const *sha256, size_t n,
+		      struct sample_loc *out, bool *found)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	const char *p[1];
+	char *arr;
+	size_t at = 0;
+	int rc;
+
+	memset(out, 0, n * sizeof(*out));
+	memset(found, 0, n * sizeof(*found));
+	if (n == 0)
+		return 0;
+	arr = xmalloc(n * 65 + 3);
+	arr[at++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (!store_valid_hash(sha256[i], 64)) {
+			free(arr);
+			seterr(s, "sample_locate_many: not a SHA-256");
+			return VG_EINVAL;
+		}
+		if (i > 0)
+			arr[at++] = ',';
+		memcpy(arr + at, sha256[i], 64);
+		at += 64;
+	}
+	arr[at++] = '}';
+	arr[at] = '\0';
+	p[0] = arr;
+	if ((rc = ready(s)) != 0 ||
+	    (rc = q(s, &res, "sample_locate_many",
+		    "SELECT sha256, blob_segment, blob_offset, blob_length"
+		    " FROM samples WHERE sha256 = ANY($1::text[])"
+		    " AND blob_segment IS NOT NULL",
+		    1, p)) != 0 ||
+	    (rc = want_cols(s, res, 4, "sample_locate_many")) != 0) {
+		free(arr);
+		PQclear(res);
+		return rc;
+	}
+	free(arr);
+	for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
+		const char *h = PQgetvalue(res, r, 0);
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, res, r, 1, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, res, r, 2, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, res, r, 3, 1, INT64_MAX, &len)) != 0)
+			break;
+		/* A batch holds few samples (at most INGEST_BATCH_MAX): a
+		 * scan per row is cheaper than a table. */
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(sha256[i], h) != 0)
+				continue;
+			found[i] = true;
+			out[i].segment = (uint64_t)seg;
+			out[i].offset = (uint64_t)off;
+			out[i].length = (uint64_t)len;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
 static int
 op_submission_get(struct store *base, const char *id, struct submission *out)
 {
@@ -2802,6 +2871,7 @@ static const struct store_ops pg_ops = {
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,
 	.sample_locate = op_sample_locate,
+	.sample_locate_many = op_sample_locate_many,
 	.submission_get = op_submission_get,
 	.job_claim = op_job_claim,
 	.job_get_by_sha256 = op_job_get_by_sha256,

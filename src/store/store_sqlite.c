@@ -2418,6 +2418,7 @@ static const struct store_ops sqlite_ops = {
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,
 	.sample_locate = op_sample_locate,
+	.sample_locate_many = store_locate_each,
 	.submission_get = op_submission_get,
 	.job_claim = op_job_claim,
 	.job_get_by_sha256 = op_job_get_by_sha256,

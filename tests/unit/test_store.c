@@ -2437,6 +2437,39 @@ test_sample_locate_of_a_sample_without_bytes_is_enoent(void **state)
 	assert_memory_equal(&where, &loc, sizeof(where));
 }
 
+/* The committer's batched form: stored, known without bytes, unknown,
+ * and the same sample twice, in one call; a malformed hash refuses all. */
+static void
+test_sample_locate_many(void **state)
+{
+	struct fx *f = *state;
+	struct reputation r = noted(4, "malicious", 100);
+	struct sample_loc loc = {2, 4096, 300}, out[5];
+	struct hashes h[4] = {sample(3), sample(4), sample(5), sample(3)};
+	const char *q[5] = {h[0].sha256, h[1].sha256, h[2].sha256,
+			    h[3].sha256, "abc"};
+	bool found[5];
+
+	one_sample(f->st, 3);
+	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
+	assert_int_equal(submit_loc(f->st, 2, 1, 3, 1700000200, &loc, NULL), 0);
+	memset(found, 1, sizeof(found));
+	assert_int_equal(
+		f->st->ops->sample_locate_many(f->st, q, 4, out, found), 0);
+	assert_true(found[0]);
+	assert_memory_equal(&out[0], &loc, sizeof(loc));
+	assert_false(found[1]); /* known, no bytes */
+	assert_false(found[2]); /* unknown */
+	assert_true(found[3]);
+	assert_memory_equal(&out[3], &loc, sizeof(loc));
+	assert_int_equal(f->st->ops->sample_locate_many(f->st, q, 0, out,
+							 found),
+			 0);
+	assert_int_equal(
+		f->st->ops->sample_locate_many(f->st, q + 2, 3, out, found),
+		VG_EINVAL);
+}
+
 /* The first location recorded for a sample stays: later reports of it,
  * with bytes appended again, change nothing of it. */
 static void
@@ -4032,6 +4065,7 @@ main(void)
 		T(test_submission_add_many_refused_items_leave_no_trace),
 		T(test_sample_locate_refuses_malformed_and_unknown),
 		T(test_sample_locate_of_a_sample_without_bytes_is_enoent),
+		T(test_sample_locate_many),
 		T(test_second_location_of_a_sample_is_ignored),
 		T(test_corrupt_sample_location_is_ecorrupt),
 		T(test_submission_add_many_that_cannot_commit_stores_nothing),
