@@ -2,21 +2,27 @@
 """regioncheck.py - after a failover, checks that everything acknowledged
 before it is there, read through the surviving node.
 
-    regioncheck.py ACKS TOKEN BASE
+    regioncheck.py ACKS TOKEN BASE [--analysed]
 
 ACKS is regionburst.py's acks.jsonl. For every acknowledged submission,
 GET /v1/submissions/{id} must answer 200 with the same SHA-256; for every
 acknowledged log append, the entry at its index (read from the log's
 entry bundles, C2SP tlog-tiles) must hold its text. Prints one line per
 kind ("submissions: N of N there") and the ones missing, and exits 1 if
-any is.
+any is. With --analysed, every acknowledged submission must also reach
+the end of its analysis ("done" or "failed", waiting up to 60 s in all):
+the jobs a killed node had claimed are taken over once their leases run
+out.
 """
 import http.client
 import json
 import sys
 import urllib.parse
 
+import time
+
 acks_path, token, base = sys.argv[1:4]
+analysed = "--analysed" in sys.argv[4:]
 u = urllib.parse.urlparse(base)
 
 
@@ -80,6 +86,23 @@ for a in apps:
     if a["text"].encode() not in bundles[n][i % 256]:
         missing.append("append %d (acknowledged by %s): another entry" %
                        (i, a["node"]))
+if analysed:
+    deadline = time.time() + 60
+    for a in subs:
+        while True:
+            left = int(deadline - time.time())
+            status, body = get("/v1/submissions/%s?wait=%d" %
+                               (a["id"], max(0, min(left, 10))),
+                               {"Authorization": "Bearer " + token})
+            st = json.loads(body).get("status") if status == 200 else None
+            if st in ("done", "failed") or left <= 0:
+                break
+        if st not in ("done", "failed"):
+            missing.append("analysis of %s (acknowledged by %s): %s" %
+                           (a["id"], a["node"], st))
+    print("analyses: %d of %d ended" %
+          (len(subs) - sum(m.startswith("analysis") for m in missing),
+           len(subs)))
 indexes = [a["index"] for a in apps]
 if len(set(indexes)) != len(indexes):
     missing.append("two acknowledged appends share an index")

@@ -176,10 +176,10 @@ else
 	fail "everything acknowledged before the kill is readable through zrh2" "$(head -20 "$out")"
 fi
 if "$PYTHON" "$VIGIL_SOURCE_DIR/tests/integration/regioncheck.py" \
-	burst/acks.jsonl "$token" "$b2" >"$out" 2>&1; then
-	pass "everything acknowledged, before and after the kill, is there"
+	burst/acks.jsonl "$token" "$b2" --analysed >"$out" 2>&1; then
+	pass "everything acknowledged, before and after the kill, is there and its analysis ended, at zrh2 alone after the kill ($(tr '\n' ';' <"$out"))"
 else
-	fail "everything acknowledged, before and after the kill, is there" "$(head -20 "$out")"
+	fail "everything acknowledged, before and after the kill, is there and analysed" "$(head -20 "$out")"
 fi
 VIGIL_HOME=$tmp/lh timeout 60 "$VIGIL" log checkpoint "$b2/log" --key "$key" >"$out" 2>"$err"
 rc=$?
