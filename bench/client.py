@@ -150,17 +150,24 @@ def free_port():
     s.close()
 
 
-def report(results, cmds):
+def medians(results, cmds):
+    """Every run's figures (KEY VALUE lines), the commands by key, the
+    median of each figure, and the number of runs."""
     res = {}
     for line in open(results):
         k, v = line.split()
         res.setdefault(k, []).append(float(v))
     cmd = dict(l.rstrip("\n").split(" ", 1) for l in open(cmds))
     m = {k: statistics.median(v) for k, v in res.items()}
-    runs = max(len(v) for v in res.values())
+    return res, cmd, m, max(len(v) for v in res.values())
 
-    def goal(ok):
-        return "**met**" if ok else "**not met**"
+
+def goal(ok):
+    return "**met**" if ok else "**not met**"
+
+
+def report(results, cmds):
+    res, cmd, m, runs = medians(results, cmds)
 
     def closed(k):
         c, n = m.get(k + "_closed", 0), m.get(k + "_requests", 0)
@@ -234,16 +241,7 @@ def report(results, cmds):
 
 def region_report(results, cmds):
     """The tables of bench/region.sh, medians of its runs."""
-    res = {}
-    for line in open(results):
-        k, v = line.split()
-        res.setdefault(k, []).append(float(v))
-    cmd = dict(l.rstrip("\n").split(" ", 1) for l in open(cmds))
-    m = {k: statistics.median(v) for k, v in res.items()}
-    runs = max(len(v) for v in res.values())
-
-    def goal(ok):
-        return "**met**" if ok else "**not met**"
+    res, cmd, m, runs = medians(results, cmds)
 
     print("\nMedian of %d runs.\n" % runs)
     print("### Durable submissions and single-row commits\n")

@@ -52,17 +52,7 @@ pgbin=$(pg_bindir) || exit 2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-region.XXXXXXXX")
 chmod 0755 "$tmp"
 node_pid='' redis_pid=''
-stop_pid() {
-	kill -"${2:-TERM}" "$1" 2>/dev/null || true
-	k=0
-	while [ $k -lt 200 ] && kill -0 "$1" 2>/dev/null; do
-		k=$((k + 1))
-		sleep 0.1
-		[ $((k % 20)) -ne 0 ] || kill -"${2:-TERM}" "$1" 2>/dev/null || true
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
+. "$top/bench/lib.sh"
 cleanup() {
 	for p in $node_pid $redis_pid; do
 		stop_pid "$p"
@@ -181,15 +171,6 @@ stop_node() {
 	node_pid=
 }
 
-wrk_put() {
-	if grep -q 'Non-2xx' "$tmp/wrk.out" ||
-		grep 'Socket errors' "$tmp/wrk.out" | grep -qv 'connect 0, read [0-9]*, write 0, timeout 0'; then
-		echo "bench: wrk saw failed requests ($1):" >&2
-		cat "$tmp/wrk.out" >&2
-		exit 2
-	fi
-	put "$1" "$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")"
-}
 
 pgbench_put() { # KEY CLIENTS
 	pg_psql "$tmp/zrh1" vigil -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS bench_rows" \
@@ -239,21 +220,7 @@ while [ $r -lt "$runs" ]; do
 	done
 
 	echo "  redis-benchmark"
-	rport=$("$py" "$client" free_port)
-	mkdir -p "$tmp/redis"
-	redis-server --port "$rport" --bind 127.0.0.1 --dir "$tmp/redis" --save '' \
-		--appendonly no --daemonize no --logfile "$tmp/redis/log" &
-	redis_pid=$!
-	j=0
-	until [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ]; do
-		j=$((j + 1))
-		[ $j -lt 100 ] || { echo "bench: redis-server did not start" >&2; exit 2; }
-		sleep 0.1
-	done
-	redis-benchmark -p "$rport" -t get -P 16 -q -n 4000000 | tr '\r' '\n' >"$tmp/redis.out"
-	put redis_get "$(awk '/^GET:/ {v = $2} END {print v}' "$tmp/redis.out")"
-	stop_pid "$redis_pid"
-	redis_pid=
+	redis_put
 
 	echo "  failover"
 	VIGIL=$top/build/vigil VIGILD=$vigild VIGIL_SOURCE_DIR=$top \

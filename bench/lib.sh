@@ -1,0 +1,57 @@
+# bench/lib.sh - what bench/node.sh and bench/region.sh share. Sourced
+# after the caller has set $tmp (its temporary directory), $py (python3)
+# and $top (the repository), and defined put KEY VALUE (one figure of the
+# run).
+
+# stop_pid PID [SIGNAL]: signals a process this script started and reaps
+# it; the signal is sent again every 2 s (one that lands before the
+# program installed its handlers is lost), and after 20 s it is killed.
+stop_pid() {
+	kill -"${2:-TERM}" "$1" 2>/dev/null || true
+	k=0
+	while [ $k -lt 200 ] && [ -e "/proc/$1/stat" ] &&
+		[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]; do
+		k=$((k + 1))
+		sleep 0.1
+		[ $((k % 20)) -ne 0 ] || kill -"${2:-TERM}" "$1" 2>/dev/null || true
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# wrk_put KEY: records wrk's requests/s from $tmp/wrk.out, or stops the
+# benchmark if any request failed (a refused or throttled request is not
+# a measure of anything). Read errors are counted apart: they are the
+# server closing the connection after an answer (wrk then reconnects).
+wrk_put() {
+	if grep -q 'Non-2xx' "$tmp/wrk.out" ||
+		grep 'Socket errors' "$tmp/wrk.out" | grep -qv 'connect 0, read [0-9]*, write 0, timeout 0'; then
+		echo "bench: wrk saw failed requests ($1):" >&2
+		cat "$tmp/wrk.out" >&2
+		exit 2
+	fi
+	put "$1" "$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")"
+	put "$1_closed" "$(awk '/^ *Socket errors/ {sub(",", "", $6); c = $6} END {print c + 0}' "$tmp/wrk.out")"
+	put "$1_requests" "$(awk '/requests in/ {print $1}' "$tmp/wrk.out")"
+}
+
+# redis_put: GETs/s of redis-benchmark -t get -P 16 against a redis-server
+# of its own on a loopback port (never the system's), as redis_get. The
+# caller's cleanup stops $redis_pid if the benchmark is cut short.
+redis_put() {
+	rport=$("$py" "$top/bench/client.py" free_port)
+	mkdir -p "$tmp/redis"
+	redis-server --port "$rport" --bind 127.0.0.1 --dir "$tmp/redis" --save '' \
+		--appendonly no --daemonize no --logfile "$tmp/redis/log" &
+	redis_pid=$!
+	j=0
+	until [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ]; do
+		j=$((j + 1))
+		[ $j -lt 100 ] || { echo "bench: redis-server did not start" >&2; exit 2; }
+		sleep 0.1
+	done
+	redis-benchmark -p "$rport" -t get -P 16 -q -n 4000000 | tr '\r' '\n' >"$tmp/redis.out"
+	put redis_get "$(awk '/^GET:/ {v = $2} END {print v}' "$tmp/redis.out")"
+	stop_pid "$redis_pid"
+	redis_pid=
+}
