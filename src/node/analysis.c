@@ -46,6 +46,10 @@ struct slot {
 	struct workerproc w;
 	struct store *store;
 	uint64_t last_job_ms; /* when the slot last finished a job */
+	/* The job or rescan being analysed (id 0: none), for the lease
+	 * thread, which renews only these. */
+	_Atomic int64_t held_id;
+	_Atomic bool held_rescan;
 };
 
 struct analysis {
@@ -778,10 +782,13 @@ slot_main(void *arg)
 		if (rc == 0) {
 			a->busy++;
 			/* Jobs requeued after a crash keep their attempts. */
+			s->held_rescan = j.rescan;
+			s->held_id = j.id;
 			if (j.attempts > ANALYSIS_MAX_ATTEMPTS)
 				job_failed(s, &j, "too many attempts", 1);
 			else
 				run_job(s, &j);
+			s->held_id = 0;
 			a->busy--;
 			job_clear(&j);
 			s->last_job_ms = clock_ms();
@@ -807,17 +814,20 @@ slot_main(void *arg)
 	return NULL;
 }
 
-/* Renews the leases of every job this node analyses three times a
- * lease, until the analysis stops. A renewal that fails (the store is
- * lost) is tried again at the next turn; if the lease runs out meanwhile,
- * another node takes the job over and this node's result is refused
- * (job_finish: VG_EINVAL), which the slot logs and drops. */
+/* Renews the leases of the jobs the slots are analysing now, three
+ * times a lease, until the analysis stops. A renewal that fails (the
+ * store is lost) is tried again at the next turn; if the lease runs out
+ * meanwhile, another node takes the job over and this node's result is
+ * refused (job_finish: VG_EINVAL), which the slot logs and drops. A job
+ * a slot gave up on (its result could not be recorded: the store was
+ * lost) is no longer renewed, so that it is analysed again once its
+ * lease has run out, here or elsewhere. */
 static void *
 lease_main(void *arg)
 {
 	struct analysis *a = arg;
-	unsigned every = (a->store.job_lease_ms ? a->store.job_lease_ms
-						: 30000) / 3;
+	unsigned every =
+		(a->store.job_lease_ms ? a->store.job_lease_ms : 30000) / 3;
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stopping) {
@@ -837,8 +847,18 @@ lease_main(void *arg)
 		if (a->stopping)
 			break;
 		pthread_mutex_unlock(&a->mu);
-		if (a->lease_store->ops->job_lease_renew(a->lease_store, &n) ==
-		    0)
+		struct job_held held[ANALYSIS_MAX_SLOTS];
+		size_t nh = 0;
+		for (unsigned i = 0; i < a->n_slots; i++) {
+			int64_t id = a->slot[i].held_id;
+
+			if (id != 0) {
+				held[nh].id = id;
+				held[nh++].rescan = a->slot[i].held_rescan;
+			}
+		}
+		if (a->lease_store->ops->job_lease_renew(a->lease_store, held,
+							 nh, &n) == 0)
 			a->lease_renewals += n;
 		else {
 			a->lease_failures++;

@@ -97,6 +97,12 @@ struct submission_add {
 	bool have_rep;
 };
 
+/* A job or rescan a node is analysing (job_lease_renew). */
+struct job_held {
+	int64_t id;
+	bool rescan;
+};
+
 struct job {
 	int64_t id;
 	char sha256[65];
@@ -209,12 +215,16 @@ struct store_ops {
 	 * out or that are leased to this handle's owner (its own, from
 	 * before a restart); other nodes' live jobs are not touched. */
 	int (*job_requeue_stale)(struct store *s);
-	/* Extends the lease of every job and rescan this handle's owner is
-	 * analysing by the lease length given at open; *renewed says how
-	 * many. A node calls it well within the lease (a third of it), or
-	 * another node takes its jobs over. SQLite, one node: nothing to
-	 * do, *renewed is 0. */
-	int (*job_lease_renew)(struct store *s, uint64_t *renewed);
+	/* Extends, by the lease length given at open, the lease of each job
+	 * or rescan of held[0..n) that this handle's owner still holds
+	 * (analysing, leased to it); *renewed says how many. The node names
+	 * only what its slots are analysing now: a job it gave up on (its
+	 * result could not be recorded) is not renewed, so its lease runs
+	 * out and it is analysed again, here or on another node. Called
+	 * well within the lease (a third of it). SQLite, one node: nothing
+	 * to do, *renewed is 0. */
+	int (*job_lease_renew)(struct store *s, const struct job_held *held,
+			       size_t n, uint64_t *renewed);
 	/* Counts the jobs waiting to be analysed (for metrics). */
 	int (*jobs_queued)(struct store *s, uint64_t *n);
 	/* Re-analysis. generation names the rules the node analyses with

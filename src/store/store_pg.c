@@ -329,9 +329,11 @@ static const char SQL_REQUEUE[] =
 	" OR lease_until < " NOW_MS ")";
 static const char SQL_LEASE_RENEW[] =
 	"WITH r AS (UPDATE rescans SET lease_until = " NOW_MS " + $2::bigint"
-	" WHERE state = 1 AND lease_owner = $1 RETURNING 1),"
+	" WHERE state = 1 AND lease_owner = $1 AND id = ANY($4::bigint[])"
+	" RETURNING 1),"
 	" j AS (UPDATE jobs SET lease_until = " NOW_MS " + $2::bigint"
-	" WHERE state = 1 AND lease_owner = $1 RETURNING 1)"
+	" WHERE state = 1 AND lease_owner = $1 AND id = ANY($3::bigint[])"
+	" RETURNING 1)"
 	" SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM j)";
 
 /* Records the generation if it is not the one recorded (the upsert
@@ -2053,17 +2055,40 @@ op_job_requeue_stale(struct store *base)
 }
 
 static int
-op_job_lease_renew(struct store *base, uint64_t *renewed)
+op_job_lease_renew(struct store *base, const struct job_held *held, size_t nh,
+		   uint64_t *renewed)
 {
 	struct store_pg *s = to_pg(base);
-	const char *p[2] = {s->owner, s->lease};
+	const char *p[4] = {s->owner, s->lease};
 	PGresult *res = NULL;
+	/* Two array literals of decimal ids: "{1,2,3}". */
+	size_t cap = nh * 21 + 3;
+	char *jobs = xmalloc(cap), *rescans = xmalloc(cap);
+	size_t nj = 0, nr = 0;
 	int64_t n = 0;
 	int rc;
 
 	*renewed = 0;
-	if ((rc = ready(s)) != 0 ||
-	    (rc = q(s, &res, "job_lease_renew", SQL_LEASE_RENEW, 2, p)) != 0)
+	jobs[nj++] = '{';
+	rescans[nr++] = '{';
+	for (size_t i = 0; i < nh; i++) {
+		char *a = held[i].rescan ? rescans : jobs;
+		size_t *at = held[i].rescan ? &nr : &nj;
+
+		*at += (size_t)snprintf(a + *at, cap - *at, "%s%lld",
+					*at > 1 ? "," : "",
+					(long long)held[i].id);
+	}
+	snprintf(jobs + nj, cap - nj, "}");
+	snprintf(rescans + nr, cap - nr, "}");
+	p[2] = jobs;
+	p[3] = rescans;
+	rc = ready(s);
+	if (rc == 0)
+		rc = q(s, &res, "job_lease_renew", SQL_LEASE_RENEW, 4, p);
+	free(jobs);
+	free(rescans);
+	if (rc != 0)
 		return rc;
 	if (PQntuples(res) != 1)
 		rc = corrupt(s, res, 0, "is not a count");

@@ -1738,9 +1738,12 @@ op_job_requeue_stale(struct store *base)
 
 /* One node, whose jobs are its own until it restarts: no lease. */
 static int
-op_job_lease_renew(struct store *base, uint64_t *renewed)
+op_job_lease_renew(struct store *base, const struct job_held *held, size_t n,
+		   uint64_t *renewed)
 {
 	(void)base;
+	(void)held;
+	(void)n;
 	*renewed = 0;
 	return 0;
 }

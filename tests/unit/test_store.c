@@ -2446,8 +2446,8 @@ test_sample_locate_many(void **state)
 	struct reputation r = noted(4, "malicious", 100);
 	struct sample_loc loc = {2, 4096, 300}, out[5];
 	struct hashes h[4] = {sample(3), sample(4), sample(5), sample(3)};
-	const char *q[5] = {h[0].sha256, h[1].sha256, h[2].sha256,
-			    h[3].sha256, "abc"};
+	const char *q[5] = {h[0].sha256, h[1].sha256, h[2].sha256, h[3].sha256,
+			    "abc"};
 	bool found[5];
 
 	one_sample(f->st, 3);
@@ -2462,9 +2462,8 @@ test_sample_locate_many(void **state)
 	assert_false(found[2]); /* unknown */
 	assert_true(found[3]);
 	assert_memory_equal(&out[3], &loc, sizeof(loc));
-	assert_int_equal(f->st->ops->sample_locate_many(f->st, q, 0, out,
-							 found),
-			 0);
+	assert_int_equal(
+		f->st->ops->sample_locate_many(f->st, q, 0, out, found), 0);
 	assert_int_equal(
 		f->st->ops->sample_locate_many(f->st, q + 2, 3, out, found),
 		VG_EINVAL);
@@ -3411,16 +3410,27 @@ test_job_lease_renew_counts_own_jobs(void **state)
 	uint64_t n = 99;
 	struct job j;
 
-	assert_int_equal(f->st->ops->job_lease_renew(f->st, &n), 0);
+	struct job_held h = {0, false};
+
+	assert_int_equal(f->st->ops->job_lease_renew(f->st, &h, 0, &n), 0);
 	assert_int_equal(n, 0);
 	one_claimed(f->st, 3, &j);
-	assert_int_equal(f->st->ops->job_lease_renew(f->st, &n), 0);
+	h.id = j.id;
+	assert_int_equal(f->st->ops->job_lease_renew(f->st, &h, 1, &n), 0);
 	assert_int_equal(n, pg_dsn != NULL ? 1 : 0);
+	/* Only what is named: a job the node gave up on is left to run
+	 * out (a rescan of the same id is another row). */
+	assert_int_equal(f->st->ops->job_lease_renew(f->st, &h, 0, &n), 0);
+	assert_int_equal(n, 0);
+	h.rescan = true;
+	assert_int_equal(f->st->ops->job_lease_renew(f->st, &h, 1, &n), 0);
+	assert_int_equal(n, 0);
+	h.rescan = false;
 	assert_int_equal(f->st->ops->job_finish(f->st, j.id, "{}", "clean", 0,
 						"[]", NULL, NULL, 1),
 			 0);
 	job_clear(&j);
-	assert_int_equal(f->st->ops->job_lease_renew(f->st, &n), 0);
+	assert_int_equal(f->st->ops->job_lease_renew(f->st, &h, 1, &n), 0);
 	assert_int_equal(n, 0);
 }
 
@@ -3558,7 +3568,9 @@ test_pg_lease_renew_keeps_the_job(void **state)
 	assert_int_equal(a->ops->job_claim(a, &ja), 0);
 	for (int i = 0; i < 5; i++) {
 		sleep_ms(150);
-		assert_int_equal(a->ops->job_lease_renew(a, &n), 0);
+		struct job_held h = {ja.id, false};
+
+		assert_int_equal(a->ops->job_lease_renew(a, &h, 1, &n), 0);
 		assert_int_equal(n, 1);
 		assert_int_equal(b->ops->job_claim(b, &jb), VG_ENOENT);
 	}

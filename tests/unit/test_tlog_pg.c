@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "common/err.h"
@@ -290,7 +291,15 @@ test_a_lease_taken_over_appends_nothing(void **state)
 	assert_true(sql_i64(f, "SELECT count(pg_terminate_backend(pid))"
 			       " FROM pg_locks WHERE locktype = 'advisory'"
 			       " AND granted") == 1);
-	assert_int_equal(tlog_pg_lease(b, &held, err, sizeof(err)), 0);
+	/* The lock goes with A's backend once it has exited, a moment
+	 * after pg_terminate_backend() returns: B tries again, as the
+	 * node's lease thread does. */
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(tlog_pg_lease(b, &held, err, sizeof(err)), 0);
+		if (held)
+			break;
+		usleep(50000);
+	}
 	assert_true(held);
 	lb = open_on(b);
 	/* A cannot append: its session is gone. */
