@@ -26,6 +26,10 @@
 #      the SIGKILL of zrh1 (its PostgreSQL and its vigild) to the first
 #      202 at zrh2.
 #
+# Once, before the runs (it makes its own three): the log's appends on
+# PostgreSQL alone, in batches of 64, 1024 and 4096 entries, by
+# build/tlog_speed --pg, whose table is printed after the report.
+#
 # Needs wrk, redis-server, redis-benchmark (scripts/install-deps bench),
 # PostgreSQL 15 with pgbench (scripts/install-deps), and a built tree.
 set -eu
@@ -48,6 +52,8 @@ for t in wrk redis-server redis-cli redis-benchmark "$py"; do
 done
 pgbin=$(pg_bindir) || exit 2
 [ -x "$vigild" ] || { echo "bench: $vigild is missing (make)" >&2; exit 2; }
+tlog_speed=$top/build/tlog_speed
+[ -x "$tlog_speed" ] || { echo "bench: $tlog_speed is missing (make)" >&2; exit 2; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-region.XXXXXXXX")
 chmod 0755 "$tmp"
@@ -83,6 +89,15 @@ fresh_db() {
 	pg_psql "$tmp/zrh1" -c "DROP DATABASE IF EXISTS vigil WITH (FORCE)" \
 		-c "CREATE DATABASE vigil OWNER vigil" >/dev/null
 }
+
+# ---- the log's appends on PostgreSQL, once --------------------------------------------------
+echo "tlog_speed --pg: log appends on PostgreSQL"
+"$tlog_speed" --pg "$dsn" 3 >"$tmp/tlog_pg.out" 2>&1 || {
+	echo "bench: tlog_speed --pg failed:" >&2
+	cat "$tmp/tlog_pg.out" >&2
+	exit 2
+}
+fresh_db
 
 # ---- wrk scripts ----------------------------------------------------------------------------
 cat >"$tmp/lookup.lua" <<'LUA'
@@ -245,3 +260,7 @@ EOF
 # REGION_RESULTS=FILE keeps every run's figures, not only the medians.
 [ -z "${REGION_RESULTS:-}" ] || cp "$results" "$REGION_RESULTS"
 "$py" "$client" region_report "$results" "$tmp/cmds"
+echo
+echo "The log's appends on PostgreSQL alone (build/tlog_speed --pg DSN 3, before the runs):"
+echo
+grep '^|' "$tmp/tlog_pg.out"

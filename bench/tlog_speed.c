@@ -27,6 +27,19 @@
  * DIR (on the disk the node's data is on) gets a fresh tlog_speed.XXXXXX
  * directory, removed at the end; by default under $TMPDIR, or /var/tmp if
  * $TMPDIR is unset or on tmpfs. RUNS is 3 by default.
+ *
+ *   build/tlog_speed --pg DSN [RUNS]
+ *
+ * measures instead the log of a region on PostgreSQL (src/store/tlog_pg.h)
+ * against the region's goal of at least 20,000 entries/s: appends of
+ * 256-byte entries in batches of 64, 1024 and 4096, each run for 3 s on
+ * a fresh log (the tlog tables of DSN's database dropped and made again:
+ * whatever they held is lost), by a handle that holds the sequencer lease
+ * and makes each batch as the node's sequencer does (the pending rows
+ * taken, then the append, in one transaction); the anchor, measured on the
+ * same connection, is the rate of one-row INSERT transactions, what a
+ * commit costs on that server (with a synchronous standby, its round
+ * trip). The server's durability settings are printed with the table.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -44,6 +57,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/pg.h"
+#include "store/tlog_pg.h"
 #include "tlog/checkpoint.h"
 #include "tlog/log.h"
 #include "tlog/merkle.h"
@@ -69,9 +84,13 @@
 #define GOAL_PROOFS  200000.0
 #define GOAL_LATENCY 1.0
 #define TESSERA      2900.0
+#define GOAL_REGION  20000.0
+#define ANCHOR_SECS  2.0
 
 static const size_t batch_sizes[] = {1, 64, 1024, 4096};
 #define NBATCH (sizeof(batch_sizes) / sizeof(batch_sizes[0]))
+static const size_t pg_batch_sizes[] = {64, 1024, 4096};
+#define NPGBATCH (sizeof(pg_batch_sizes) / sizeof(pg_batch_sizes[0]))
 
 /* Short enough for the names made in it to fit in PATH_MAX. */
 static char base_dir[PATH_MAX - 64];
@@ -507,6 +526,219 @@ verdict(double v, double goal, bool higher_better)
 	return (higher_better ? v >= goal : v <= goal) ? "**met**" : "not met";
 }
 
+/* ---- the region's log on PostgreSQL (--pg DSN) ---- */
+
+static struct pg pg_admin; /* the benchmark's own session */
+static const char *pg_dsn;
+
+static void
+pg_sql(const char *q)
+{
+	char err[512];
+
+	if (pg_cmd(&pg_admin, err, sizeof(err), q) != 0)
+		die(q, err);
+}
+
+/* One text value a query returns ("" for NULL or no row); malloc'd. */
+static char *
+pg_value(const char *q)
+{
+	PGresult *res = NULL;
+	char err[512], *v;
+
+	if (pg_exec(&pg_admin, &res, err, sizeof(err), q, 0, NULL) != 0)
+		die(q, err);
+	v = strdup(PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)
+			   ? PQgetvalue(res, 0, 0)
+			   : "");
+	PQclear(res);
+	if (v == NULL)
+		die("memory", "out of memory");
+	return v;
+}
+
+/*
+ * A fresh log: the tlog tables dropped and the component's schema version
+ * forgotten (as test_tlog_pg.c starts each test), so that tlog_pg_open()
+ * makes them again, empty; then the lease, and the log opened on it.
+ */
+static void
+pg_fresh(struct tlog_pg **tp, struct tlog_log **l)
+{
+	char err[512];
+	bool held = false;
+
+	pg_sql("DROP TABLE IF EXISTS tlog_tile, tlog_head, tlog_region,"
+	       " tlog_site, log_pending, log_done;"
+	       " CREATE TABLE IF NOT EXISTS vigil_schema ("
+	       " component text PRIMARY KEY, version integer NOT NULL);"
+	       " DELETE FROM vigil_schema WHERE component = 'tlog'");
+	if (tlog_pg_open(pg_dsn, "tlog_speed", tp, err, sizeof(err)) != 0)
+		die("tlog_pg_open", err);
+	if (tlog_pg_lease(*tp, &held, err, sizeof(err)) != 0)
+		die("tlog_pg_lease", err);
+	if (!held)
+		die("tlog_pg_lease", "another session holds the sequencer "
+				     "lease of this database");
+	if (tlog_log_open_backend(tlog_pg_backend(*tp), ORIGIN, signer, NULL, l,
+				  err, sizeof(err)) != 0)
+		die("tlog_log_open_backend", err);
+}
+
+/* One batch as the node's sequencer makes it (nodelog.c, seq_append()):
+ * the pending rows taken (none here), then the append, one transaction. */
+static void
+pg_append_batch(struct tlog_pg *tp, struct tlog_log *l, size_t n,
+		uint64_t first)
+{
+	const struct tile_entry *pe;
+	uint64_t got;
+	size_t np;
+	char err[512];
+	int rc;
+
+	if (tlog_pg_pending_take(tp, 64, &pe, &np, err, sizeof(err)) != 0)
+		die("tlog_pg_pending_take", err);
+	if (np != 0)
+		die("tlog_pg_pending_take", "rows pending in a fresh log");
+	fill_batch(batch_e, batch_buf, n, first);
+	rc = tlog_log_append(l, batch_e, n, &got, err, sizeof(err));
+	tlog_pg_batch_abort(tp);
+	if (rc != 0)
+		die("append", err);
+	if (got != first)
+		die("append", "entries landed at the wrong index");
+}
+
+/* Appends batches of b for APPEND_SECS on a fresh log; entries/s. */
+static double
+pg_run_appends(size_t b, uint64_t *total)
+{
+	struct tlog_pg *tp;
+	struct tlog_log *l;
+	uint64_t n = 0;
+	double t0, t;
+
+	pg_fresh(&tp, &l);
+	t0 = now();
+	do {
+		pg_append_batch(tp, l, b, n);
+		n += b;
+		t = now() - t0;
+	} while (t < APPEND_SECS);
+	tlog_log_close(l);
+	tlog_pg_close(tp);
+	*total = n;
+	return (double)n / t;
+}
+
+/* One-row INSERT transactions for ANCHOR_SECS; commits/s. */
+static double
+pg_run_anchor(void)
+{
+	double t0 = now(), t;
+	uint64_t n = 0;
+
+	do {
+		pg_sql("INSERT INTO tlog_speed_anchor (v) VALUES (1)");
+		n++;
+		t = now() - t0;
+	} while (t < ANCHOR_SECS);
+	return (double)n / t;
+}
+
+static int
+pg_main(const char *dsn, int runs)
+{
+	double app[NPGBATCH][MAX_RUNS], anc[MAX_RUNS], med[NPGBATCH], anc_m;
+	char err[512], pub[256], a[32], b[32], c[32];
+	char *version, *fsync, *sync_commit, *standbys, *nsync;
+	uint64_t x = 0x243f6a8885a308d3ull, total;
+
+	pg_dsn = dsn;
+	if (pg_open(&pg_admin, dsn, "tlog_speed-admin", err, sizeof(err)) != 0)
+		die("postgresql", err);
+	pg_dsn_public(dsn, pub, sizeof(pub));
+	pg_sql("SET client_min_messages = warning");
+	version = pg_value("SHOW server_version");
+	fsync = pg_value("SHOW fsync");
+	sync_commit = pg_value("SHOW synchronous_commit");
+	standbys = pg_value("SELECT string_agg(application_name, ', ')"
+			    " FROM pg_stat_replication"
+			    " WHERE sync_state IN ('sync', 'quorum')");
+	nsync = pg_value("SELECT count(*) FROM pg_stat_replication"
+			 " WHERE sync_state IN ('sync', 'quorum')");
+	printf("postgresql: %s, server %s, fsync %s, synchronous_commit %s, "
+	       "synchronous standbys: %s%s%s%s\n",
+	       pub, version, fsync, sync_commit, nsync, standbys[0] ? " (" : "",
+	       standbys, standbys[0] ? ")" : "");
+	if (strcmp(fsync, "on") != 0)
+		printf("WARNING: fsync is off; these figures say nothing "
+		       "about durable commits\n");
+	if (note_signer_generate(ORIGIN, NOTE_ED25519, &signer, err,
+				 sizeof(err)) != 0)
+		die("note_signer_generate", err);
+	for (size_t i = 0; i < ENTRY_LEN; i++)
+		pattern[i] = (uint8_t)xorshift(&x);
+	if ((batch_buf = malloc((size_t)BATCH_MAX * ENTRY_LEN)) == NULL)
+		die("memory", "out of memory");
+	for (size_t i = 0; i < BATCH_MAX; i++)
+		memcpy(batch_buf + i * ENTRY_LEN, pattern, ENTRY_LEN);
+
+	pg_sql("DROP TABLE IF EXISTS tlog_speed_anchor;"
+	       " CREATE TABLE tlog_speed_anchor ("
+	       " id bigserial PRIMARY KEY, v bigint NOT NULL)");
+	for (int r = 0; r < runs; r++)
+		anc[r] = pg_run_anchor();
+	pg_sql("DROP TABLE tlog_speed_anchor");
+	anc_m = median(anc, (size_t)runs);
+	printf("one-row INSERT commits/s: %s (median of %d)\n", num(anc_m, a),
+	       runs);
+	fflush(stdout);
+
+	for (size_t i = 0; i < NPGBATCH; i++) {
+		printf("appends on postgresql, batch %zu:", pg_batch_sizes[i]);
+		for (int r = 0; r < runs; r++) {
+			app[i][r] = pg_run_appends(pg_batch_sizes[i], &total);
+			printf(" %s/s (%s entries)", num(app[i][r], a),
+			       num((double)total, b));
+			fflush(stdout);
+		}
+		med[i] = median(app[i], (size_t)runs);
+		printf("; median %s/s\n", num(med[i], a));
+	}
+
+	printf("\n| measure (median of %d) | vigil | anchor | ratio | goal "
+	       "|\n| --- | --- | --- | --- | --- |\n",
+	       runs);
+	for (size_t i = 0; i < NPGBATCH; i++)
+		printf("| durable appends on PostgreSQL, batches of %zu | %s "
+		       "entries/s (%.1f ms a batch) | one-row INSERT "
+		       "commits %s/s | %.2fx goal; %.1fx the anchor's "
+		       "rows/s | 20,000/s: %s |\n",
+		       pg_batch_sizes[i], num(med[i], a),
+		       1e3 * (double)pg_batch_sizes[i] / med[i], num(anc_m, c),
+		       med[i] / GOAL_REGION, med[i] / anc_m,
+		       verdict(med[i], GOAL_REGION, true));
+	printf("| one-row INSERT transactions (the anchor) | %s commits/s "
+	       "(%.2f ms a commit) | | | |\n",
+	       num(anc_m, a), 1e3 / anc_m);
+	printf("| server | PostgreSQL %s, fsync %s, synchronous_commit %s, "
+	       "%s synchronous standby(s)%s%s%s | | | |\n",
+	       version, fsync, sync_commit, nsync, standbys[0] ? " (" : "",
+	       standbys, standbys[0] ? ")" : "");
+	free(version);
+	free(fsync);
+	free(sync_commit);
+	free(standbys);
+	free(nsync);
+	pg_close(&pg_admin);
+	note_signer_free(signer);
+	free(batch_buf);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -527,6 +759,17 @@ main(int argc, char **argv)
 	char *cptext;
 	size_t cplen;
 
+	if (parent != NULL && strcmp(parent, "--pg") == 0) {
+		runs = argc > 3 ? atoi(argv[3]) : 3;
+		if (argc < 3 || *argv[2] == '\0' || runs < 1 ||
+		    runs > MAX_RUNS) {
+			fprintf(stderr,
+				"usage: tlog_speed --pg DSN [RUNS 1..%d]\n",
+				MAX_RUNS);
+			return 2;
+		}
+		return pg_main(argv[2], runs);
+	}
 	if (runs < 1 || runs > MAX_RUNS) {
 		fprintf(stderr, "usage: tlog_speed [DIR] [RUNS 1..%d]\n",
 			MAX_RUNS);
