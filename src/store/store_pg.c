@@ -43,12 +43,17 @@
  * several). A batch of submissions (submission_add_many) is one
  * transaction whose statements go in a libpq pipeline: a batch of 256
  * costs two round trips (its rows; its notifications and COMMIT, sent
- * while the barrier waits), plus one for each refused item. Each item
- * runs under a SAVEPOINT once an item has been refused, as in
- * store_sqlite.c: a refused item leaves no trace and the others go on.
- * The first pass takes no savepoints, because a transaction of more than
- * 64 subtransactions overflows the server's subtransaction cache and
- * slows every snapshot of the cluster; items are almost never refused.
+ * while the barrier waits), plus one for each refused item. Its rows go
+ * as three statements for the whole batch, whose columns are arrays
+ * (SQL_SUBS_*), so that the server runs three statements, not three an
+ * item: once for each round of the batch, a round holding a sample once
+ * (most batches are one round). A refused item fails its round; the
+ * batch is then rolled back and written again one item at a time, each
+ * item under a SAVEPOINT, as in store_sqlite.c: a refused item leaves no
+ * trace and the others go on. The first pass takes no savepoints,
+ * because a transaction of more than 64 subtransactions overflows the
+ * server's subtransaction cache and slows every snapshot of the cluster;
+ * items are almost never refused.
  * A batch writes its samples in SHA-256 order, and so does a report's
  * notes, so that two nodes' batches never wait for each other in a
  * cycle (a deadlock, which fails one of them).
@@ -232,20 +237,22 @@ static const char *const steps[] = {
  * disagreeing one change nothing and answer no row, and the next
  * statement then finds no sample and fails on sample_clients' NOT NULL,
  * which undoes the item. The first location recorded stays. */
-static const char SQL_SAMPLE_UPSERT[] =
-	"INSERT INTO samples AS x (sha256, md5, sha1, size, verdict, score,"
-	" detections, mime, first_seen, last_seen, prevalence, analysed_at,"
+#define SAMPLE_UPSERT_HEAD                                                     \
+	"INSERT INTO samples AS x (sha256, md5, sha1, size, verdict, score,"   \
+	" detections, mime, first_seen, last_seen, prevalence, analysed_at,"   \
 	" analysis_ms, blob_segment, blob_offset, blob_length)"
+#define SAMPLE_UPSERT_TAIL                                                     \
+	"ON CONFLICT (sha256) DO UPDATE SET"                                   \
+	" first_seen = least(x.first_seen, excluded.first_seen),"              \
+	" last_seen = greatest(x.last_seen, excluded.last_seen),"              \
+	" blob_segment = coalesce(x.blob_segment, excluded.blob_segment),"     \
+	" blob_offset = coalesce(x.blob_offset, excluded.blob_offset),"        \
+	" blob_length = coalesce(x.blob_length, excluded.blob_length)"         \
+	" WHERE x.md5 = excluded.md5 AND x.sha1 = excluded.sha1"               \
+	" AND x.size = excluded.size RETURNING " REP_COLS
+static const char SQL_SAMPLE_UPSERT[] = SAMPLE_UPSERT_HEAD
 	" VALUES ($1, $2, $3, $4, 'unknown', 0, '[]', NULL, $5, $5, 0, 0, 0,"
-	" $6, $7, $8)"
-	" ON CONFLICT (sha256) DO UPDATE SET"
-	" first_seen = least(x.first_seen, excluded.first_seen),"
-	" last_seen = greatest(x.last_seen, excluded.last_seen),"
-	" blob_segment = coalesce(x.blob_segment, excluded.blob_segment),"
-	" blob_offset = coalesce(x.blob_offset, excluded.blob_offset),"
-	" blob_length = coalesce(x.blob_length, excluded.blob_length)"
-	" WHERE x.md5 = excluded.md5 AND x.sha1 = excluded.sha1"
-	" AND x.size = excluded.size RETURNING " REP_COLS;
+	" $6, $7, $8) " SAMPLE_UPSERT_TAIL;
 /* Only a client new to the sample makes it more prevalent. */
 static const char SQL_SAMPLE_CLIENT[] =
 	"WITH c AS (INSERT INTO sample_clients (sample, client_id)"
@@ -270,6 +277,54 @@ static const char SQL_SUB_INSERT[] =
 	" SELECT (SELECT count(*) FROM j),"
 	" coalesce((SELECT state FROM jobs WHERE id ="
 	" (SELECT n FROM samples WHERE sha256 = $3)), 0)";
+
+/*
+ * Submissions, a round of a batch in three statements (subs_send): the
+ * three above for every item of the round at once, the round's columns
+ * as arrays, in the order of the arrays (by SHA-256). A round holds each
+ * sample once (ON CONFLICT DO UPDATE touches a row once a statement), so
+ * the statements mean for each item what the one-item ones mean. A
+ * disagreeing sample makes the upsert answer fewer rows and the second
+ * statement fail, as above; any refused item fails the round.
+ */
+static const char SQL_SUBS_UPSERT[] = SAMPLE_UPSERT_HEAD
+	" SELECT u.sha256, u.md5, u.sha1, u.size, 'unknown', 0, '[]', NULL,"
+	" u.t, u.t, 0, 0, 0, u.seg, u.off, u.len"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],"
+	" $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])"
+	" WITH ORDINALITY AS u(sha256, md5, sha1, size, t, seg, off, len, i)"
+	" ORDER BY u.i " SAMPLE_UPSERT_TAIL;
+static const char SQL_SUBS_CLIENT[] =
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+	" $4::bigint[], $5::text[])"
+	" WITH ORDINALITY AS u(sha256, md5, sha1, size, client_id, i)),"
+	" c AS (INSERT INTO sample_clients (sample, client_id)"
+	" SELECT (SELECT n FROM samples WHERE samples.sha256 = u.sha256"
+	" AND samples.md5 = u.md5 AND samples.sha1 = u.sha1"
+	" AND samples.size = u.size), u.client_id FROM u ORDER BY u.i"
+	" ON CONFLICT DO NOTHING RETURNING sample)"
+	" UPDATE samples SET prevalence = prevalence + 1"
+	" WHERE n IN (SELECT sample FROM c) RETURNING sha256";
+/* Answers a row per item: its place in the arrays (from 1), whether a
+ * job was queued, and the state of the sample's job as above. The job
+ * test is a subquery, not NOT EXISTS, so that each item probes jobs'
+ * index and no plan reads the whole table (a hash anti join). */
+static const char SQL_SUBS_INSERT[] =
+	"WITH u AS (SELECT u.*, (SELECT n FROM samples"
+	" WHERE samples.sha256 = u.sha256) AS n"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+	" $5::bigint[])"
+	" WITH ORDINALITY AS u(id, client_id, sha256, metadata, created, i)),"
+	" j AS (INSERT INTO jobs (id, state, attempts, updated)"
+	" SELECT u.n, 0, 0, $6::bigint FROM u WHERE u.n IS NOT NULL"
+	" AND (SELECT id FROM jobs WHERE jobs.id = u.n) IS NULL"
+	" ORDER BY u.i ON CONFLICT (id) DO NOTHING RETURNING id),"
+	" s AS (INSERT INTO submissions (id, client_id, sha256, metadata,"
+	" created) SELECT id, client_id, sha256, metadata, created FROM u"
+	" ORDER BY u.i)"
+	" SELECT u.i, (j.id IS NOT NULL)::int,"
+	" coalesce((SELECT state FROM jobs WHERE jobs.id = u.n), 0)"
+	" FROM u LEFT JOIN j ON j.id = u.n ORDER BY u.i";
 
 /* The oldest queued job, or the oldest whose lease ran out, claimed and
  * leased in one statement. SKIP LOCKED: a job another node is claiming
@@ -413,13 +468,17 @@ static const char SQL_REP_RENOTE[] =
 	" WHERE sha256 = $1 AND md5 = $2 AND sha1 = $3 AND size = $4"
 	" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = samples.n)"
 	" RETURNING sha256";
-/* The statements a pipeline sends once an item, prepared once a session
- * (session_setup): a batch of 256 submissions would otherwise have the
- * server parse and plan 768 statements. */
+/* The statements a pipeline sends once an item (or a round), prepared
+ * once a session (session_setup): a batch of 256 submissions written one
+ * at a time would otherwise have the server parse and plan 768
+ * statements. */
 enum prep {
 	PREP_SAMPLE_UPSERT,
 	PREP_SAMPLE_CLIENT,
 	PREP_SUB_INSERT,
+	PREP_SUBS_UPSERT,
+	PREP_SUBS_CLIENT,
+	PREP_SUBS_INSERT,
 	PREP_REP_NOTE,
 	PREP_REP_RENOTE,
 	PREP_COUNT
@@ -429,6 +488,9 @@ static const char *const prep_sql[PREP_COUNT] = {
 	[PREP_SAMPLE_UPSERT] = SQL_SAMPLE_UPSERT,
 	[PREP_SAMPLE_CLIENT] = SQL_SAMPLE_CLIENT,
 	[PREP_SUB_INSERT] = SQL_SUB_INSERT,
+	[PREP_SUBS_UPSERT] = SQL_SUBS_UPSERT,
+	[PREP_SUBS_CLIENT] = SQL_SUBS_CLIENT,
+	[PREP_SUBS_INSERT] = SQL_SUBS_INSERT,
 	[PREP_REP_NOTE] = SQL_REP_NOTE,
 	[PREP_REP_RENOTE] = SQL_REP_RENOTE,
 };
@@ -1570,6 +1632,288 @@ sub_done(struct store_pg *s, void *ud, size_t i, int rc)
 
 static const struct pipe_ops sub_ops = {sub_send, sub_take, sub_done};
 
+/*
+ * A batch in rounds (subs_send, subs_take, subs_done): round r holds the
+ * r-th submission of each sample of the batch, so a round holds a sample
+ * once and goes in three statements whatever its size (SQL_SUBS_*). The
+ * rounds run in order, and a sample's submissions in its order, so each
+ * item sees what the items before it did, as one at a time. Only the
+ * first round locks samples: the later ones hold samples of the first.
+ */
+struct subs_rounds {
+	struct sub_batch *b;
+	size_t *pos;   /* places in b->ord, round by round, by SHA-256 */
+	size_t *start; /* round r is pos[start[r]] to pos[start[r + 1] - 1] */
+};
+
+/* A PostgreSQL array literal in text form, growing as needed. */
+struct arr {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+arr_put(struct arr *a, const char *s, size_t n)
+{
+	if (n > SIZE_MAX / 2 - a->len - 2)
+		fatal("%s: array too long", __func__);
+	if (a->len + n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap : 256;
+
+		while (cap < a->len + n + 2)
+			cap *= 2;
+		a->p = xreallocarray(a->p, cap, 1);
+		a->cap = cap;
+	}
+	memcpy(a->p + a->len, s, n);
+	a->len += n;
+	a->p[a->len] = '\0';
+}
+
+/* Appends an element: quoted text, "" and \ escaped. */
+static void
+arr_text(struct arr *a, const char *v)
+{
+	arr_put(a, a->len == 0 ? "{\"" : ",\"", 2);
+	for (const char *q = v;;) {
+		size_t run = strcspn(q, "\"\\");
+
+		arr_put(a, q, run);
+		q += run;
+		if (*q == '\0')
+			break;
+		arr_put(a, "\\", 1);
+		arr_put(a, q++, 1);
+	}
+	arr_put(a, "\"", 1);
+}
+
+/* Appends a number element, or NULL when !have. */
+static void
+arr_i64(struct arr *a, bool have, int64_t v)
+{
+	struct num n;
+	const char *t = have ? i64(&n, v) : "NULL";
+
+	arr_put(a, a->len == 0 ? "{" : ",", 1);
+	arr_put(a, t, strlen(t));
+}
+
+/* The array's text, "{}" when empty. */
+static const char *
+arr_end(struct arr *a)
+{
+	if (a->len == 0)
+		arr_put(a, "{", 1);
+	arr_put(a, "}", 1);
+	return a->p;
+}
+
+static struct submission_add *
+subs_item(struct subs_rounds *r, size_t k)
+{
+	return &r->b->items[r->b->ord[r->pos[k]]];
+}
+
+static int
+subs_send(struct store_pg *s, void *ud, size_t round)
+{
+	struct subs_rounds *r = ud;
+	size_t from = r->start[round], to = r->start[round + 1];
+	struct arr a[8];
+	const char *p[8];
+	struct num tn;
+	int rc;
+
+	memset(a, 0, sizeof(a));
+	for (size_t k = from; k < to; k++) {
+		const struct submission_add *it = subs_item(r, k);
+		const struct submission *sub = it->sub;
+
+		arr_text(&a[0], sub->sha256);
+		arr_text(&a[1], it->md5);
+		arr_text(&a[2], it->sha1);
+		arr_i64(&a[3], true, (int64_t)it->size);
+		arr_i64(&a[4], true,
+			sub->created != 0 ? sub->created : r->b->t_now);
+		arr_i64(&a[5], it->loc != NULL,
+			it->loc ? (int64_t)it->loc->segment : 0);
+		arr_i64(&a[6], it->loc != NULL,
+			it->loc ? (int64_t)it->loc->offset : 0);
+		arr_i64(&a[7], it->loc != NULL,
+			it->loc ? (int64_t)it->loc->length : 0);
+	}
+	for (int i = 0; i < 8; i++)
+		p[i] = arr_end(&a[i]);
+	if ((rc = pipe_prepared(s, PREP_SUBS_UPSERT, 8, p)) != 0)
+		goto out;
+	/* The sample's columns again, and the clients. */
+	free(a[4].p);
+	memset(&a[4], 0, sizeof(a[4]));
+	for (size_t k = from; k < to; k++)
+		arr_text(&a[4], subs_item(r, k)->sub->client_id);
+	p[4] = arr_end(&a[4]);
+	if ((rc = pipe_prepared(s, PREP_SUBS_CLIENT, 5, p)) != 0)
+		goto out;
+	/* id, client_id, sha256, metadata, created. */
+	for (int i = 0; i < 8; i++) {
+		if (i != 0 && i != 4) {
+			free(a[i].p);
+			memset(&a[i], 0, sizeof(a[i]));
+		}
+	}
+	for (size_t k = from; k < to; k++) {
+		const struct submission *sub = subs_item(r, k)->sub;
+
+		arr_text(&a[1], sub->id);
+		arr_text(&a[3], sub->metadata);
+		arr_i64(&a[5], true,
+			sub->created != 0 ? sub->created : r->b->t_now);
+	}
+	p[0] = arr_end(&a[1]);
+	p[1] = a[4].p;
+	p[2] = a[0].p;
+	p[3] = arr_end(&a[3]);
+	p[4] = arr_end(&a[5]);
+	p[5] = i64(&tn, r->b->t_now);
+	if ((rc = pipe_prepared(s, PREP_SUBS_INSERT, 6, p)) != 0)
+		goto out;
+	rc = 3;
+out:
+	for (int i = 0; i < 8; i++)
+		free(a[i].p);
+	return rc;
+}
+
+/* The round's item whose SHA-256 is row's column col; NULL if none. */
+static struct submission_add *
+subs_find(struct subs_rounds *r, size_t round, const PGresult *res, int row,
+	  int col)
+{
+	size_t lo = r->start[round], hi = r->start[round + 1];
+	const char *v;
+
+	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 64)
+		return NULL;
+	v = PQgetvalue(res, row, col);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct submission_add *it = subs_item(r, mid);
+		int c = strcmp(v, it->sub->sha256);
+
+		if (c == 0)
+			return it;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static int
+subs_take(struct store_pg *s, void *ud, size_t round, int k,
+	  const PGresult *res)
+{
+	struct subs_rounds *r = ud;
+	size_t from = r->start[round], nr = r->start[round + 1] - from;
+	struct submission_add *it;
+	int64_t v;
+	int rc;
+
+	switch (k) {
+	case 0:
+		/* Fewer rows: the upsert refused to touch a stored sample
+		 * whose other hashes or size disagree. */
+		if ((size_t)PQntuples(res) != nr) {
+			seterr(s, "submission_add: MD5, SHA-1 or size disagree"
+				  " with a stored sample");
+			return VG_EINVAL;
+		}
+		if ((rc = want_cols(s, res, REP_NCOLS, "a sample")) != 0)
+			return rc;
+		for (int row = 0; row < PQntuples(res); row++) {
+			if ((it = subs_find(r, round, res, row, 2)) == NULL ||
+			    it->have_rep)
+				return corrupt(s, res, 2, "is not the batch's");
+			if ((rc = read_reputation(s, res, row, &it->rep)) != 0)
+				return rc;
+			it->have_rep = true;
+		}
+		return 0;
+	case 1:
+		for (int row = 0; row < PQntuples(res); row++) {
+			if ((it = subs_find(r, round, res, row, 0)) == NULL)
+				return corrupt(s, res, 0, "is not the batch's");
+			if (it->have_rep)
+				it->rep.prevalence++;
+		}
+		return 0;
+	default:
+		if ((size_t)PQntuples(res) != nr || PQnfields(res) != 3)
+			return corrupt(s, res, 0, "is not the batch's jobs");
+		for (int row = 0; row < PQntuples(res); row++) {
+			if ((rc = col_i64(s, res, row, 0, 1, (int64_t)nr,
+					  &v)) != 0)
+				return rc;
+			it = subs_item(r, from + (size_t)v - 1);
+			if ((rc = col_i64(s, res, row, 1, 0, 1, &v)) != 0)
+				return rc;
+			it->new_job = v == 1;
+			if ((rc = col_i64(s, res, row, 2, JOB_QUEUED,
+					  JOB_FAILED, &v)) != 0)
+				return rc;
+			it->job = it->new_job ? JOB_QUEUED : (enum job_state)v;
+		}
+		return 0;
+	}
+}
+
+static void
+subs_done(struct store_pg *s, void *ud, size_t round, int rc)
+{
+	struct subs_rounds *r = ud;
+
+	for (size_t k = r->start[round]; k < r->start[round + 1]; k++)
+		sub_done(s, r->b, r->pos[k], rc);
+}
+
+static const struct pipe_ops subs_ops = {subs_send, subs_take, subs_done};
+
+/* Splits the m ordered items of b into rounds (struct subs_rounds);
+ * returns how many. The caller frees r->pos and r->start. */
+static size_t
+subs_split(struct subs_rounds *r, struct sub_batch *b, size_t m)
+{
+	size_t *rank = xcalloc(m ? m : 1, sizeof(size_t));
+	size_t rounds = 0, *fill;
+
+	r->b = b;
+	for (size_t i = 0; i < m; i++) {
+		rank[i] =
+			i > 0 && strcmp(b->items[b->ord[i]].sub->sha256,
+					b->items[b->ord[i - 1]].sub->sha256) ==
+						0
+				? rank[i - 1] + 1
+				: 0;
+		if (rank[i] + 1 > rounds)
+			rounds = rank[i] + 1;
+	}
+	r->start = xcalloc(rounds + 1, sizeof(size_t));
+	r->pos = xcalloc(m ? m : 1, sizeof(size_t));
+	for (size_t i = 0; i < m; i++)
+		r->start[rank[i] + 1]++;
+	for (size_t k = 0; k < rounds; k++)
+		r->start[k + 1] += r->start[k];
+	fill = xcalloc(rounds + 1, sizeof(size_t));
+	memcpy(fill, r->start, (rounds + 1) * sizeof(size_t));
+	for (size_t i = 0; i < m; i++)
+		r->pos[fill[rank[i]]++] = i;
+	free(fill);
+	free(rank);
+	return rounds;
+}
+
 /* Makes items ready for a pass: no outcome yet (VG_EINVAL for those the
  * checks refuse, which are not sent), nothing handed back. */
 static void
@@ -1627,7 +1971,8 @@ op_submission_add_many(struct store *base, struct submission_add *items,
 {
 	struct store_pg *s = to_pg(base);
 	struct sub_batch b = {items, NULL, now()};
-	size_t m = 0;
+	struct subs_rounds r = {NULL, NULL, NULL};
+	size_t m = 0, rounds;
 	bool refused;
 	int rc;
 
@@ -1641,8 +1986,10 @@ op_submission_add_many(struct store *base, struct submission_add *items,
 		seterr(s, "submission_add: invalid submission");
 	if ((rc = ready(s)) != 0)
 		goto fail;
-	/* Items are almost never refused: first without savepoints. */
-	rc = pipe_items(s, &sub_ops, &b, m, true, false, &refused);
+	/* Items are almost never refused: first in rounds, without
+	 * savepoints; one at a time once one is. */
+	rounds = subs_split(&r, &b, m);
+	rc = pipe_items(s, &subs_ops, &r, rounds, true, false, &refused);
 	if (rc == 0 && refused) {
 		tx_rollback(s);
 		items_reset(items, n);
@@ -1654,15 +2001,16 @@ op_submission_add_many(struct store *base, struct submission_add *items,
 		if (items[i].rc == 0)
 			note_changed(s, items[i].sub->sha256);
 	}
-	if ((rc = finish_tx(s, barrier, ud)) == 0) {
-		free(b.ord);
-		return 0;
-	}
+	if ((rc = finish_tx(s, barrier, ud)) == 0)
+		goto out;
 fail:
 	tx_rollback(s);
 	items_reset(items, n);
 	for (size_t i = 0; i < n; i++)
 		items[i].rc = rc;
+out:
+	free(r.pos);
+	free(r.start);
 	free(b.ord);
 	return rc;
 }

@@ -2319,6 +2319,80 @@ test_submission_add_many_applies_each_item_on_its_own(void **state)
 	reputation_clear(&r);
 }
 
+/* A batch that names a sample several times: each item sees what the
+ * items before it did, as one submission at a time would (first and last
+ * seen, prevalence per distinct client, one job, the first location),
+ * and metadata that needs quoting arrives as sent. */
+static void
+test_submission_add_many_repeats_a_sample_in_order(void **state)
+{
+	struct fx *f = *state;
+	/* Sample, client and time of each item. */
+	static const int smp[6] = {0, 1, 0, 0, 0, 1};
+	static const int cli[6] = {1, 1, 2, 1, 3, 2};
+	static const int64_t at[6] = {100, 50, 50, 200, 150, 60};
+	/* What item i hands back: prevalence, first and last seen. */
+	static const uint64_t prev[6] = {1, 1, 2, 2, 3, 2};
+	static const int64_t first[6] = {100, 50, 50, 50, 50, 50};
+	static const int64_t last[6] = {100, 50, 100, 200, 200, 60};
+	static char meta[] = "{\"p\":\"\\\\\\\" ,{} NULL \\u0000 \xc3\xa9\"}";
+	struct submission subs[6], got;
+	struct submission_add it[6];
+	struct hashes h[6];
+	struct sample_loc loc0 = {1, 0, 100}, loc0b = {1, 100, 100}, loc;
+	struct reputation r;
+	struct job j;
+
+	for (int c = 1; c <= 3; c++)
+		put_client(f->st, c);
+	memset(subs, 0, sizeof(subs));
+	memset(it, 0, sizeof(it));
+	for (int i = 0; i < 6; i++) {
+		h[i] = sample(smp[i]);
+		item_fill(&subs[i], &it[i], &h[i], "rep", i, cli[i], meta);
+		subs[i].created = 1700000000 + at[i];
+	}
+	it[0].loc = &loc0;
+	it[3].loc = &loc0b;
+	assert_int_equal(
+		f->st->ops->submission_add_many(f->st, it, 6, NULL, NULL), 0);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(it[i].rc, 0);
+		assert_int_equal(it[i].new_job, i < 2);
+		assert_int_equal(it[i].job, JOB_QUEUED);
+		assert_true(it[i].have_rep);
+		assert_string_equal(it[i].rep.sha256, h[i].sha256);
+		assert_int_equal(it[i].rep.prevalence, prev[i]);
+		assert_int_equal(it[i].rep.first_seen, 1700000000 + first[i]);
+		assert_int_equal(it[i].rep.last_seen, 1700000000 + last[i]);
+	}
+	clear_reps(it, 6);
+
+	assert_int_equal(f->st->ops->reputation_get(f->st, h[0].sha256, &r), 0);
+	assert_int_equal(r.prevalence, 3);
+	assert_int_equal(r.first_seen, 1700000050);
+	assert_int_equal(r.last_seen, 1700000200);
+	reputation_clear(&r);
+	assert_int_equal(f->st->ops->sample_locate(f->st, h[0].sha256, &loc),
+			 0);
+	assert_memory_equal(&loc, &loc0, sizeof(loc));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+			f->st->ops->job_get_by_sha256(f->st, h[i].sha256, &j),
+			0);
+		assert_int_equal(j.state, JOB_QUEUED);
+		job_clear(&j);
+	}
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(
+			f->st->ops->submission_get(f->st, subs[i].id, &got), 0);
+		assert_string_equal(got.metadata, meta);
+		assert_string_equal(got.client_id, subs[i].client_id);
+		assert_int_equal(got.created, subs[i].created);
+		submission_clear(&got);
+	}
+}
+
 /* A batch is first written without a savepoint per item; a refused item
  * then rolls the whole pass back and the batch is written again with
  * them. Nothing of the first pass may survive: a refused last item (after
@@ -4074,6 +4148,7 @@ main(void)
 		T(test_reputation_each_stops_with_callbacks_value),
 		T(test_wal_checkpoints_every_10000_pages),
 		T(test_submission_add_many_applies_each_item_on_its_own),
+		T(test_submission_add_many_repeats_a_sample_in_order),
 		T(test_submission_add_many_refused_items_leave_no_trace),
 		T(test_sample_locate_refuses_malformed_and_unknown),
 		T(test_sample_locate_of_a_sample_without_bytes_is_enoent),
