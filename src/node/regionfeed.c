@@ -66,7 +66,7 @@ static void
 resync(struct regionfeed *rf)
 {
 	struct store *s = rf->store;
-	char (*held)[65] = NULL;
+	char(*held)[65] = NULL;
 	size_t n = 0;
 
 	if (s->ops->reputation_each(s, put_cb, rf) != 0) {
@@ -134,14 +134,16 @@ regionfeed_open(struct node *node, struct regionfeed **out, char *err,
 		size_t errlen)
 {
 	struct regionfeed *rf = xcalloc(1, sizeof(*rf));
-	char app[64];
+	char app[64], self[64];
 	int rc;
 
 	rf->node = node;
 	snprintf(app, sizeof(app), "vigild %s feed", node->cfg.site);
+	/* store_pg.c's name for this node's sessions. */
+	snprintf(self, sizeof(self), "vigil store %.51s", node->spec.owner);
 	if ((rc = store_open(&node->spec, &rf->store, err, errlen)) != 0 ||
-	    (rc = pgfeed_open(node->spec.dsn, app, on_change, rf, &rf->feed,
-			      err, errlen)) != 0) {
+	    (rc = pgfeed_open(node->spec.dsn, app, self, on_change, rf,
+			      &rf->feed, err, errlen)) != 0) {
 		regionfeed_close(rf);
 		return rc;
 	}

@@ -30,8 +30,46 @@ struct pgfeed {
 	pthread_mutex_t mu; /* guards healthy, why */
 	bool healthy;
 	char why[320];
-	atomic_ullong delivered;
+	atomic_ullong delivered, own_skipped;
+	/* The node's own store sessions (application_name self), by
+	 * backend pid; read again at every idle check. */
+	char self[64];
+	int own[64];
+	size_t n_own;
 };
+
+/* Reads which backends are the node's own store sessions; also the
+ * idle check that the session is alive. Returns 0 or VG_EIO. */
+static int
+refresh_own(struct pgfeed *f)
+{
+	const char *p[1] = {f->self};
+	PGresult *res = NULL;
+	int rc;
+
+	if (f->self[0] == '\0')
+		return pg_cmd(&f->pg, NULL, 0, "SELECT 1");
+	rc = pg_exec(&f->pg, &res, NULL, 0,
+		     "SELECT pid FROM pg_stat_activity"
+		     " WHERE application_name = $1 LIMIT 64",
+		     1, p);
+	if (rc != 0)
+		return rc;
+	f->n_own = 0;
+	for (int r = 0; r < PQntuples(res) && f->n_own < 64; r++)
+		f->own[f->n_own++] = atoi(PQgetvalue(res, r, 0));
+	PQclear(res);
+	return 0;
+}
+
+static bool
+is_own(const struct pgfeed *f, int pid)
+{
+	for (size_t i = 0; i < f->n_own; i++)
+		if (f->own[i] == pid)
+			return true;
+	return false;
+}
 
 static void
 set_health(struct pgfeed *f, bool ok, const char *why)
@@ -51,8 +89,8 @@ listen_all(struct pg *p, char *err, size_t errlen)
 }
 
 int
-pgfeed_open(const char *dsn, const char *app, pgfeed_fn fn, void *ud,
-	    struct pgfeed **out, char *err, size_t errlen)
+pgfeed_open(const char *dsn, const char *app, const char *self, pgfeed_fn fn,
+	    void *ud, struct pgfeed **out, char *err, size_t errlen)
 {
 	struct pgfeed *f;
 	int pfd[2], rc;
@@ -68,6 +106,7 @@ pgfeed_open(const char *dsn, const char *app, pgfeed_fn fn, void *ud,
 	f->stop_wr = pfd[1];
 	f->fn = fn;
 	f->ud = ud;
+	snprintf(f->self, sizeof(f->self), "%s", self ? self : "");
 	pthread_mutex_init(&f->mu, NULL);
 	if ((rc = pg_open(&f->pg, dsn, app, err, errlen)) != 0 ||
 	    (rc = listen_all(&f->pg, err, errlen)) != 0) {
@@ -96,6 +135,10 @@ deliver(struct pgfeed *f, const PGnotify *n)
 		ev = PGFEED_RETRACTION;
 	else
 		return;
+	if (is_own(f, n->be_pid)) {
+		atomic_fetch_add(&f->own_skipped, 1);
+		return;
+	}
 	while (*p != '\0') {
 		size_t len = strcspn(p, " ");
 
@@ -166,6 +209,10 @@ recover(struct pgfeed *f)
 	log_event(LOG_INFO, "pgfeed_listening", "after_ms=%lld",
 		  (long long)(clock_ms() - since));
 	set_health(f, true, NULL);
+	/* The node's sessions have new pids too: until they are read, none
+	 * is taken for the node's own. */
+	f->n_own = 0;
+	(void)refresh_own(f);
 	f->fn(f->ud, PGFEED_RESYNC, NULL);
 	return true;
 }
@@ -185,7 +232,7 @@ feed_main(void *arg)
 			last = clock_ms();
 			/* What came with its answer waits in libpq, not on
 			 * the socket: drain it before waiting again. */
-			if (pg_cmd(&f->pg, NULL, 0, "SELECT 1") == 0)
+			if (refresh_own(f) == 0)
 				continue;
 			alive = false;
 		}
@@ -218,6 +265,7 @@ feed_main(void *arg)
 int
 pgfeed_run(struct pgfeed *f)
 {
+	(void)refresh_own(f);
 	if (pthread_create(&f->thread, NULL, feed_main, f) != 0)
 		return VG_ELIB;
 	f->running = true;
@@ -241,6 +289,12 @@ unsigned long long
 pgfeed_delivered(struct pgfeed *f)
 {
 	return atomic_load(&f->delivered);
+}
+
+unsigned long long
+pgfeed_own(struct pgfeed *f)
+{
+	return atomic_load(&f->own_skipped);
 }
 
 void

@@ -36,7 +36,8 @@
 #define PGFEED_CHANNEL_REPUTATION "vigil_reputation"
 #define PGFEED_CHANNEL_RETRACTION "vigil_retraction"
 
-/* How long an idle session waits before it checks the server is there. */
+/* How long an idle session waits before it checks the server is there,
+ * and refreshes which sessions are the node's own. */
 #define PGFEED_POLL_MS 1000
 
 enum pgfeed_event {
@@ -52,12 +53,17 @@ struct pgfeed;
 
 /*
  * Connects to dsn's primary as application app and LISTENs on both
- * channels. Notifications wait, undelivered, until pgfeed_run(). Returns
- * 0 and *out, or a VG_E* code with a message in err.
+ * channels. Notifications wait, undelivered, until pgfeed_run(). self,
+ * if not NULL, is the application_name of the node's own store sessions:
+ * what they notify is not delivered (the node has applied its own
+ * changes already), which spares a read of the row per change of its
+ * own. Which sessions those are is read again every PGFEED_POLL_MS; a
+ * notification from one not known yet is delivered, which is harmless.
+ * Returns 0 and *out, or a VG_E* code with a message in err.
  */
-int pgfeed_open(const char *dsn, const char *app, pgfeed_fn fn, void *ud,
-		struct pgfeed **out, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int pgfeed_open(const char *dsn, const char *app, const char *self,
+		pgfeed_fn fn, void *ud, struct pgfeed **out, char *err,
+		size_t errlen) __attribute__((warn_unused_result));
 
 /* Starts delivering, on the feed's thread. Returns 0 or VG_ELIB. */
 int pgfeed_run(struct pgfeed *f);
@@ -66,8 +72,10 @@ int pgfeed_run(struct pgfeed *f);
  * lost, and the server's last message) in why[0..len) otherwise. */
 bool pgfeed_healthy(struct pgfeed *f, char *why, size_t len);
 
-/* Notifications delivered so far (for metrics). */
+/* Changed samples delivered so far, and notifications of the node's
+ * own sessions passed over (for metrics). */
 unsigned long long pgfeed_delivered(struct pgfeed *f);
+unsigned long long pgfeed_own(struct pgfeed *f);
 
 /* Stops the thread and closes the session; accepts NULL. */
 void pgfeed_close(struct pgfeed *f);

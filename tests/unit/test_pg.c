@@ -284,8 +284,8 @@ test_feed_delivers_and_recovers(void **state)
 	const char *params[1];
 	PGresult *res;
 
-	assert_int_equal(pgfeed_open(dsn(), "test_feed", on_change, &w, &f, err,
-				     sizeof(err)),
+	assert_int_equal(pgfeed_open(dsn(), "test_feed", NULL, on_change, &w,
+				     &f, err, sizeof(err)),
 			 0);
 	/* Sent before the feed runs: held, then delivered. */
 	assert_int_equal(pg_cmd(p, err, sizeof(err),
@@ -337,6 +337,38 @@ test_feed_delivers_and_recovers(void **state)
 	pgfeed_close(f);
 }
 
+/* What the node's own sessions notify is passed over; another session's
+ * is delivered. */
+static void
+test_feed_passes_over_its_own(void **state)
+{
+	struct pg *p = *state, own;
+	struct seen w = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct pgfeed *f;
+	char err[512];
+	static const char note[] = "SELECT pg_notify('vigil_reputation', '"
+				   "0123456789abcdef0123456789abcdef"
+				   "0123456789abcdef0123456789abcdef')";
+
+	assert_int_equal(
+		pg_open(&own, dsn(), "vigil store zrh1/h/1", err, sizeof(err)),
+		0);
+	assert_int_equal(pgfeed_open(dsn(), "test_feed", "vigil store zrh1/h/1",
+				     on_change, &w, &f, err, sizeof(err)),
+			 0);
+	assert_int_equal(pgfeed_run(f), 0);
+	assert_int_equal(pg_cmd(&own, err, sizeof(err), note), 0);
+	assert_int_equal(pg_cmd(p, err, sizeof(err), note), 0);
+	assert_true(wait_count(&w, &w.rep, 1));
+	for (int i = 0; i < 100 && pgfeed_own(f) == 0; i++)
+		usleep(10000);
+	assert_int_equal(pgfeed_own(f), 1);
+	usleep(200000);
+	assert_int_equal(w.rep, 1);
+	pgfeed_close(f);
+	pg_close(&own);
+}
+
 int
 main(void)
 {
@@ -353,6 +385,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lost_session_and_reconnect,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed_delivers_and_recovers,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_feed_passes_over_its_own,
 						setup, teardown),
 	};
 
