@@ -15,8 +15,10 @@
  * Lookups go on from the index meanwhile; /healthz says degraded, and
  * why, until the feed listens again.
  *
- * The node's own changes come back through the feed too; putting a row
- * twice is harmless (index_put keeps the newest state).
+ * The node's own changes are in its index already (as on SQLite); the
+ * feed passes over what its own store sessions notify. One that slips
+ * through (a session opened since the feed last looked) is put twice,
+ * which is harmless (index_put keeps the newest state).
  */
 #ifndef VIGIL_NODE_REGIONFEED_H
 #define VIGIL_NODE_REGIONFEED_H
