@@ -17,9 +17,8 @@ out.
 import http.client
 import json
 import sys
-import urllib.parse
-
 import time
+import urllib.parse
 
 acks_path, token, base = sys.argv[1:4]
 analysed = "--analysed" in sys.argv[4:]
@@ -27,13 +26,21 @@ u = urllib.parse.urlparse(base)
 
 
 def get(path, headers=None):
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    try:
-        c.request("GET", path, headers=headers or {})
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
+    """GET path; a 429 is waited out as its Retry-After says (at most
+    10 times): it says nothing about what the node holds."""
+    for _ in range(10):
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        try:
+            c.request("GET", path, headers=headers or {})
+            r = c.getresponse()
+            status, body = r.status, r.read()
+            wait = r.getheader("Retry-After")
+        finally:
+            c.close()
+        if status != 429:
+            break
+        time.sleep(min(float(wait or 1), 5))
+    return status, body
 
 
 def tile_path(n):

@@ -42,6 +42,10 @@ cat >node.conf <<EOF
 [node]
 region = eu
 workers = 1
+[limits]
+# One client submits the whole burst and reads it all back.
+rate_per_sec = 100000
+rate_burst = 100000
 [log]
 origin = vigil.example/eu
 [store]
