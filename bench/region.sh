@@ -73,7 +73,12 @@ trap 'exit 143' TERM
 
 results=$tmp/results
 : >"$results"
-put() { echo "$1 $2" >>"$results"; }
+# REGION_RESULTS=FILE keeps every run's figures as they come, not only
+# the medians (and what a run cut short had measured).
+put() {
+	echo "$1 $2" >>"$results"
+	[ -z "${REGION_RESULTS:-}" ] || echo "$1 $2" >>"$REGION_RESULTS"
+}
 
 # ---- the clusters ---------------------------------------------------------------------------
 p1=$("$py" "$client" free_port)
@@ -164,6 +169,9 @@ start_node() {
 			printf '[store]\nbackend = postgres\ndsn = %s\n' "$dsn"
 		fi
 	} >"$tmp/$1/node.conf"
+	# Made here, not by the background job's redirection, which may come
+	# after the first read below.
+	: >"$tmp/$1/out"
 	"$vigild" -c "$tmp/$1/node.conf" --listen 127.0.0.1:0 --data "$tmp/$1/var" \
 		>"$tmp/$1/out" 2>"$tmp/$1/err" &
 	node_pid=$!
@@ -257,8 +265,6 @@ lookup wrk -t2 -c16 -d10s -H 'Authorization: Bearer TOKEN' -s lookup.lua http://
 redis redis-benchmark -t get -P 16 -q -n 4000000
 failover sh tests/integration/test-region-failover.sh
 EOF
-# REGION_RESULTS=FILE keeps every run's figures, not only the medians.
-[ -z "${REGION_RESULTS:-}" ] || cp "$results" "$REGION_RESULTS"
 "$py" "$client" region_report "$results" "$tmp/cmds"
 echo
 echo "The log's appends on PostgreSQL alone (build/tlog_speed --pg DSN 3, before the runs):"
