@@ -64,37 +64,7 @@ trap 'exit 143' TERM
 # Helpers in Python (stdlib only): bench/client.py.
 
 # ---- wrk scripts ----------------------------------------------------------------------------
-cat >"$tmp/lookup.lua" <<'LUA'
--- POSTs the body in the file named by the first argument.
-function init(args)
-	local f = assert(io.open(args[1], "rb"))
-	wrk.body = f:read("*a")
-	f:close()
-	wrk.method = "POST"
-	wrk.headers["Content-Type"] = "application/json"
-end
-LUA
-cat >"$tmp/submit.lua" <<'LUA'
--- POSTs 4 KiB bodies, each distinct (a run nonce, the thread, a counter),
--- so that every request is a new sample.
-local threads = 0
-function setup(thread)
-	threads = threads + 1
-	thread:set("tid", threads)
-end
-function init(args)
-	nonce = args[1]
-	n = 0
-	filler = string.rep("vigil benchmark sample. ", 200)
-	wrk.method = "POST"
-	wrk.headers["Content-Type"] = "application/octet-stream"
-end
-function request()
-	n = n + 1
-	local head = string.format("%s %d %d\n", nonce, tid, n)
-	return wrk.format(nil, nil, nil, head .. string.sub(filler, 1, 4096 - #head))
-end
-LUA
+# wrk scripts: bench/lookup.lua and bench/submit.lua.
 
 cat >"$tmp/node.conf" <<'CONF'
 [node]
@@ -245,7 +215,7 @@ while [ "$run" -lt "$runs" ]; do
 		done
 	) &
 	watch_pid=$!
-	wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$tmp/lookup.lua" \
+	wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$top/bench/lookup.lua" \
 		"$base/v1/lookup" -- "$tmp/lookup/lookup.json" >"$tmp/wrk.out"
 	stop_pid "$watch_pid"
 	watch_pid=
@@ -263,13 +233,13 @@ while [ "$run" -lt "$runs" ]; do
 	rm -f "$tmp/f"
 	put dd_wps "$(awk '/copied/ {for (k = 1; k < NF; k++) if ($(k + 1) == "s,") print 2000 / $k}' "$tmp/dd.out")"
 	start_node submit
-	wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$tmp/submit.lua" \
+	wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$top/bench/submit.lua" \
 		"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
 	wrk_put submit_vigild
 	stop_node
 	# Group commit grows with the number of clients submitting at once.
 	start_node submit64
-	wrk -t2 -c64 -d10s -H "Authorization: Bearer $token" -s "$tmp/submit.lua" \
+	wrk -t2 -c64 -d10s -H "Authorization: Bearer $token" -s "$top/bench/submit.lua" \
 		"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
 	wrk_put submit64_vigild
 	stop_node

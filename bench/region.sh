@@ -105,34 +105,6 @@ echo "tlog_speed --pg: log appends on PostgreSQL"
 fresh_db
 
 # ---- wrk scripts ----------------------------------------------------------------------------
-cat >"$tmp/lookup.lua" <<'LUA'
-function init(args)
-	local f = assert(io.open(args[1], "rb"))
-	wrk.body = f:read("*a")
-	f:close()
-	wrk.method = "POST"
-	wrk.headers["Content-Type"] = "application/json"
-end
-LUA
-cat >"$tmp/submit.lua" <<'LUA'
-local threads = 0
-function setup(thread)
-	threads = threads + 1
-	thread:set("tid", threads)
-end
-function init(args)
-	nonce = args[1]
-	n = 0
-	filler = string.rep("vigil benchmark sample. ", 200)
-	wrk.method = "POST"
-	wrk.headers["Content-Type"] = "application/octet-stream"
-end
-function request()
-	n = n + 1
-	local head = string.format("%s %d %d\n", nonce, tid, n)
-	return wrk.format(nil, nil, nil, head .. string.sub(filler, 1, 4096 - #head))
-end
-LUA
 cat >"$tmp/append.lua" <<'LUA'
 -- POSTs a distinct statement each time: every request is a new entry.
 local threads = 0
@@ -215,12 +187,12 @@ while [ $r -lt "$runs" ]; do
 	for backend in postgres sqlite; do
 		echo "  vigild on $backend: submissions"
 		start_node "s16$backend" "$backend"
-		wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$tmp/submit.lua" \
+		wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$top/bench/submit.lua" \
 			"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
 		wrk_put "submit_$backend"
 		stop_node
 		start_node "s64$backend" "$backend"
-		wrk -t2 -c64 -d10s -H "Authorization: Bearer $token" -s "$tmp/submit.lua" \
+		wrk -t2 -c64 -d10s -H "Authorization: Bearer $token" -s "$top/bench/submit.lua" \
 			"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
 		wrk_put "submit64_$backend"
 		stop_node
@@ -236,7 +208,7 @@ while [ $r -lt "$runs" ]; do
 		start_node "l$backend" "$backend"
 		mkdir -p "$tmp/l$backend/lookup"
 		"$py" "$client" populate "$base" "$token" 300 "$tmp/l$backend/lookup" >/dev/null
-		wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$tmp/lookup.lua" \
+		wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$top/bench/lookup.lua" \
 			"$base/v1/lookup" -- "$tmp/l$backend/lookup/lookup.json" >"$tmp/wrk.out"
 		wrk_put "lookup_$backend"
 		stop_node
