@@ -207,7 +207,7 @@ locate_all(struct ingest *g, struct ingest_item **batch, size_t n,
 	free(hashes);
 }
 
-/* Finds or appends it's sample (locate_all() said whether the store
+/* Finds or appends the item's sample (locate_all() said whether the store
  * has it); *loc is where the bytes were appended, NULL when the store
  * had them already. The item's rc says whether it can go on to the
  * transaction. */
