@@ -64,6 +64,7 @@ bench: deps all
 	bench/node.sh
 	bench/edge.sh
 	bench/region.sh
+	VIGIL_PG_FSYNC=on tests/pg/pg-run $(BUILD)/store_speed
 
 reproducible-check: deps
 	scripts/reproducible-check
