@@ -1,7 +1,7 @@
 # bench/lib.sh - what bench/node.sh and bench/region.sh share. Sourced
-# after the caller has set $tmp (its temporary directory), $py (python3)
-# and $top (the repository), and defined put KEY VALUE (one figure of the
-# run).
+# after the caller has set $tmp (its temporary directory), $py (python3),
+# $top (the repository) and $vigild, and defined put KEY VALUE (one figure
+# of the run).
 
 # stop_pid PID [SIGNAL]: signals a process this script started and reaps
 # it; the signal is sent again every 2 s (one that lands before the
@@ -33,6 +33,35 @@ wrk_put() {
 	put "$1" "$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")"
 	put "$1_closed" "$(awk '/^ *Socket errors/ {sub(",", "", $6); c = $6} END {print c + 0}' "$tmp/wrk.out")"
 	put "$1_requests" "$(awk '/requests in/ {print $1}' "$tmp/wrk.out")"
+}
+
+# vigild_start DIR CONF: vigild with CONF on DIR/var (DIR made by the
+# caller), on 127.0.0.1:0, its output in DIR/out and DIR/err; waits until
+# it says where it listens and enrols a client with consent files. Sets
+# $node_pid, $base and $token; stop it with vigild_stop.
+vigild_start() {
+	# Made here, not by the background job's redirection, which may come
+	# after the first read below.
+	: >"$1/out"
+	"$vigild" -c "$2" --listen 127.0.0.1:0 --data "$1/var" \
+		>"$1/out" 2>"$1/err" &
+	node_pid=$!
+	base=
+	i=0
+	while [ $i -lt 300 ] && [ -z "$base" ]; do
+		base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' "$1/out")
+		kill -0 "$node_pid" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -n "$base" ] || { echo "bench: vigild did not start:" >&2; tail -5 "$1/err" >&2; exit 2; }
+	token=$(curl -sf -X POST --data-binary '{"consent":"files"}' "$base/v1/enroll" |
+		"$py" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+}
+
+vigild_stop() {
+	stop_pid "$node_pid"
+	node_pid=
 }
 
 # redis_put: GETs/s of redis-benchmark -t get -P 16 against a redis-server

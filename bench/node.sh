@@ -78,26 +78,7 @@ CONF
 start_node() {
 	rm -rf "$tmp/${1:?}"
 	mkdir "$tmp/$1"
-	: >"$tmp/$1/out"
-	"$vigild" -c "$tmp/node.conf" --listen 127.0.0.1:0 --data "$tmp/$1/var" \
-		>"$tmp/$1/out" 2>"$tmp/$1/err" &
-	node_pid=$!
-	base=
-	i=0
-	while [ $i -lt 300 ] && [ -z "$base" ]; do
-		base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' "$tmp/$1/out")
-		kill -0 "$node_pid" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -n "$base" ] || { echo "bench: vigild did not start:" >&2; tail -5 "$tmp/$1/err" >&2; exit 2; }
-	token=$(curl -sf -X POST --data-binary '{"consent":"files"}' "$base/v1/enroll" |
-		"$py" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-}
-
-stop_node() {
-	stop_pid "$node_pid"
-	node_pid=
+	vigild_start "$tmp/$1" "$tmp/node.conf"
 }
 
 # rss PID: VmRSS of PID, then the same plus its children's, in KiB.
@@ -222,7 +203,7 @@ while [ "$run" -lt "$runs" ]; do
 	wrk_put lookup_vigild
 	put rss_lookup "$(awk '$1 > m {m = $1} END {print m}' "$tmp/rss.log")"
 	put rss_lookup_all "$(awk '$2 > m {m = $2} END {print m}' "$tmp/rss.log")"
-	stop_node
+	vigild_stop
 
 	echo "  redis-benchmark"
 	redis_put
@@ -236,13 +217,13 @@ while [ "$run" -lt "$runs" ]; do
 	wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$top/bench/submit.lua" \
 		"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
 	wrk_put submit_vigild
-	stop_node
+	vigild_stop
 	# Group commit grows with the number of clients submitting at once.
 	start_node submit64
 	wrk -t2 -c64 -d10s -H "Authorization: Bearer $token" -s "$top/bench/submit.lua" \
 		"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
 	wrk_put submit64_vigild
-	stop_node
+	vigild_stop
 
 	# -- 4: submission-to-verdict latency --
 	echo "  submission to verdict, 100 KB at 100/s for 20 s"
@@ -257,7 +238,7 @@ while [ "$run" -lt "$runs" ]; do
 	put lat_err "$4"
 	put lat_rate "$5"
 	put lat_lag "$6"
-	stop_node
+	vigild_stop
 done
 
 cat >"$tmp/cmds" <<EOF

@@ -141,29 +141,8 @@ start_node() {
 			printf '[store]\nbackend = postgres\ndsn = %s\n' "$dsn"
 		fi
 	} >"$tmp/$1/node.conf"
-	# Made here, not by the background job's redirection, which may come
-	# after the first read below.
-	: >"$tmp/$1/out"
-	"$vigild" -c "$tmp/$1/node.conf" --listen 127.0.0.1:0 --data "$tmp/$1/var" \
-		>"$tmp/$1/out" 2>"$tmp/$1/err" &
-	node_pid=$!
-	base=
-	i=0
-	while [ $i -lt 300 ] && [ -z "$base" ]; do
-		base=$(sed -n 's/^vigild listening on \(http:[^ ]*\).*/\1/p' "$tmp/$1/out")
-		kill -0 "$node_pid" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -n "$base" ] || { echo "bench: vigild did not start:" >&2; tail -5 "$tmp/$1/err" >&2; exit 2; }
-	token=$(curl -sf -X POST --data-binary '{"consent":"files"}' "$base/v1/enroll" |
-		"$py" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+	vigild_start "$tmp/$1" "$tmp/$1/node.conf"
 	optoken=$(cat "$tmp/$1/var/operator.token")
-}
-
-stop_node() {
-	stop_pid "$node_pid"
-	node_pid=
 }
 
 
@@ -190,19 +169,19 @@ while [ $r -lt "$runs" ]; do
 		wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$top/bench/submit.lua" \
 			"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
 		wrk_put "submit_$backend"
-		stop_node
+		vigild_stop
 		start_node "s64$backend" "$backend"
 		wrk -t2 -c64 -d10s -H "Authorization: Bearer $token" -s "$top/bench/submit.lua" \
 			"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
 		wrk_put "submit64_$backend"
-		stop_node
+		vigild_stop
 
 		echo "  vigild on $backend: log appends"
 		start_node "a$backend" "$backend"
 		wrk -t2 -c64 -d10s -H "Authorization: Bearer $optoken" -s "$tmp/append.lua" \
 			"$base/v1/admin/log?type=statement" -- "$(date +%s%N)" >"$tmp/wrk.out"
 		wrk_put "append_$backend"
-		stop_node
+		vigild_stop
 
 		echo "  vigild on $backend: lookups"
 		start_node "l$backend" "$backend"
@@ -211,7 +190,7 @@ while [ $r -lt "$runs" ]; do
 		wrk -t2 -c16 -d10s -H "Authorization: Bearer $token" -s "$top/bench/lookup.lua" \
 			"$base/v1/lookup" -- "$tmp/l$backend/lookup/lookup.json" >"$tmp/wrk.out"
 		wrk_put "lookup_$backend"
-		stop_node
+		vigild_stop
 	done
 
 	echo "  redis-benchmark"

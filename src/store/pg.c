@@ -157,6 +157,13 @@ pg_reconnect(struct pg *p, char *err, size_t errlen)
 	return pg_open(p, dsn, app, err, errlen);
 }
 
+void
+pg_message(const struct pg *p, const char *prefix, char *buf, size_t len)
+{
+	set_pqerr(buf, len, prefix,
+		  p->conn ? PQerrorMessage(p->conn) : "not connected");
+}
+
 bool
 pg_lost(const struct pg *p)
 {
@@ -173,8 +180,7 @@ check_result(struct pg *p, PGresult *r, PGresult **res, char *err,
 	if (res != NULL)
 		*res = NULL;
 	if (r == NULL) {
-		set_pqerr(err, errlen, "postgresql: ",
-			  p->conn ? PQerrorMessage(p->conn) : "not connected");
+		pg_message(p, "postgresql: ", err, errlen);
 		return VG_EIO;
 	}
 	st = PQresultStatus(r);

@@ -65,6 +65,10 @@ void pg_close(struct pg *p);
 int pg_reconnect(struct pg *p, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* libpq's last message on the session, on one line, after prefix, into
+ * buf ("not connected" without a session). */
+void pg_message(const struct pg *p, const char *prefix, char *buf, size_t len);
+
 /* True if the session is gone (PQstatus is not CONNECTION_OK). */
 bool pg_lost(const struct pg *p);
 

@@ -239,12 +239,8 @@ feed_main(void *arg)
 		if (!alive) {
 			char why[300], lv[320];
 
-			snprintf(why, sizeof(why), "postgresql lost: %s",
-				 f->pg.conn ? PQerrorMessage(f->pg.conn)
-					    : "not connected");
-			for (char *c = why; *c; c++)
-				if (*c == '\n')
-					*c = ' ';
+			pg_message(&f->pg, "postgresql lost: ", why,
+				   sizeof(why));
 			set_health(f, false, why);
 			log_event(LOG_WARN, "pgfeed_lost", "why=%s",
 				  log_value(why, lv, sizeof(lv)));

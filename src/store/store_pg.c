@@ -650,14 +650,13 @@ refuses_item(const char *st)
 static int ready(struct store_pg *s);
 
 /* Runs one statement with text parameters; *res as pg_exec() (res may be
- * NULL). On failure, s->base.err says what and why. */
+ * NULL). On failure, s->base.err says what and why. Never retried: did a
+ * write whose answer was lost commit? */
 static int
 q(struct store_pg *s, PGresult **res, const char *what, const char *sql, int n,
   const char *const *params)
 {
 	char e[sizeof(s->base.err)];
-	bool idle = !pg_lost(&s->pg) &&
-		    PQtransactionStatus(s->pg.conn) == PQTRANS_IDLE;
 	int rc;
 
 	if (res != NULL)
@@ -665,18 +664,23 @@ q(struct store_pg *s, PGresult **res, const char *what, const char *sql, int n,
 	rc = pg_exec(&s->pg, res, e, sizeof(e), sql, n, params);
 	if (rc == 0)
 		return 0;
-	/* A read on its own found the session gone (the primary failed
-	 * over since the last statement: nothing told the handle). Reading
-	 * again changes nothing, so it is done once, on a new session;
-	 * anything that writes is never retried (did it commit?). */
-	if (idle && pg_lost(&s->pg) && strncmp(sql, "SELECT ", 7) == 0 &&
-	    strstr(sql, "pg_notify") == NULL && ready(s) == 0) {
-		rc = pg_exec(&s->pg, res, e, sizeof(e), sql, n, params);
-		if (rc == 0)
-			return 0;
-	}
 	seterr(s, "%s: %s", what, e);
 	return rc == VG_EIO ? map_state(pg_sqlstate(&s->pg)) : rc;
+}
+
+/* q() for a statement that only reads, outside a transaction: one that
+ * finds the session gone (the primary failed over since the last
+ * statement, and nothing told the handle) is run once more on a new
+ * session, since reading again changes nothing. */
+static int
+q_read(struct store_pg *s, PGresult **res, const char *what, const char *sql,
+       int n, const char *const *params)
+{
+	int rc = q(s, res, what, sql, n, params);
+
+	if (rc != 0 && pg_lost(&s->pg) && ready(s) == 0)
+		rc = q(s, res, what, sql, n, params);
+	return rc;
 }
 
 static int
@@ -1508,10 +1512,10 @@ op_client_by_token_hash(struct store *base, const uint8_t hash[32],
 		return rc;
 	hex_encode(hash, 32, hex);
 	p[0] = hex;
-	if ((rc = q(s, &res, "client_by_token_hash",
-		    "SELECT id, token_hash, consent, region, created"
-		    " FROM clients WHERE token_hash = decode($1, 'hex')",
-		    1, p)) != 0)
+	if ((rc = q_read(s, &res, "client_by_token_hash",
+			 "SELECT id, token_hash, consent, region, created"
+			 " FROM clients WHERE token_hash = decode($1, 'hex')",
+			 1, p)) != 0)
 		return rc;
 	if (PQntuples(res) == 0)
 		rc = VG_ENOENT;
@@ -2053,7 +2057,7 @@ lookup_sha256(struct store_pg *s, PGresult **res, const char *what,
 		return VG_EINVAL;
 	}
 	if ((rc = ready(s)) != 0 ||
-	    (rc = q(s, res, what, sql, 1, &sha256)) != 0)
+	    (rc = q_read(s, res, what, sql, 1, &sha256)) != 0)
 		return rc;
 	if (PQntuples(*res) > 0)
 		return 0;
@@ -2134,11 +2138,11 @@ op_sample_locate_many(struct store *base, const char *const *sha256, size_t n,
 	arr[at] = '\0';
 	p[0] = arr;
 	if ((rc = ready(s)) != 0 ||
-	    (rc = q(s, &res, "sample_locate_many",
-		    "SELECT sha256, blob_segment, blob_offset, blob_length"
-		    " FROM samples WHERE sha256 = ANY($1::text[])"
-		    " AND blob_segment IS NOT NULL",
-		    1, p)) != 0 ||
+	    (rc = q_read(s, &res, "sample_locate_many",
+			 "SELECT sha256, blob_segment, blob_offset, blob_length"
+			 " FROM samples WHERE sha256 = ANY($1::text[])"
+			 " AND blob_segment IS NOT NULL",
+			 1, p)) != 0 ||
 	    (rc = want_cols(s, res, 4, "sample_locate_many")) != 0) {
 		free(arr);
 		PQclear(res);
@@ -2179,10 +2183,10 @@ op_submission_get(struct store *base, const char *id, struct submission *out)
 	if (!store_valid_id(id))
 		return VG_EINVAL;
 	if ((rc = ready(s)) != 0 ||
-	    (rc = q(s, &res, "submission_get",
-		    "SELECT id, client_id, sha256, metadata, created"
-		    " FROM submissions WHERE id = $1",
-		    1, &id)) != 0)
+	    (rc = q_read(s, &res, "submission_get",
+			 "SELECT id, client_id, sha256, metadata, created"
+			 " FROM submissions WHERE id = $1",
+			 1, &id)) != 0)
 		return rc;
 	rc = PQntuples(res) == 0 ? VG_ENOENT : read_submission(s, res, out);
 	PQclear(res);
@@ -2456,7 +2460,8 @@ count_of(struct store_pg *s, const char *what, const char *sql, int np,
 	int rc;
 
 	*n = 0;
-	if ((rc = ready(s)) != 0 || (rc = q(s, &res, what, sql, np, p)) != 0)
+	if ((rc = ready(s)) != 0 ||
+	    (rc = q_read(s, &res, what, sql, np, p)) != 0)
 		return rc;
 	if (PQntuples(res) != 1 || PQnfields(res) < 1) {
 		seterr(s, "%s: no count", what);
@@ -3028,10 +3033,10 @@ op_fp_list(struct store *base, struct fp_summary **out, size_t *n)
 	/* One statement, one snapshot: the rows of a sample come
 	 * together. */
 	if ((rc = ready(s)) != 0 ||
-	    (rc = q(s, &res, "fp_list",
-		    "SELECT sha256, reason, created FROM fp_reports"
-		    " WHERE state = 0 ORDER BY sha256, created",
-		    0, NULL)) != 0)
+	    (rc = q_read(s, &res, "fp_list",
+			 "SELECT sha256, reason, created FROM fp_reports"
+			 " WHERE state = 0 ORDER BY sha256, created",
+			 0, NULL)) != 0)
 		return rc;
 	if ((rc = want_cols(s, res, 3, "fp_list")) != 0)
 		goto fail;
