@@ -239,6 +239,49 @@ def report(results, cmds):
         m["rss_lookup"] / 1024, m["rss_lookup_all"] / 1024))
 
 
+def floor_report(m, cmd, anchor):
+    """The CPU each durable submission costs, and the database's floor:
+    what the goal of 1.5x pgbench leaves per submission on this machine
+    against what PostgreSQL alone spends on one."""
+    if "floor_batch" not in m:
+        return
+    n = os.cpu_count()
+    print("### CPU per durable submission, and the database's floor\n")
+    print("| what | command | per s | cores busy | CPU us each |"
+          " per s with all %d cores |" % n)
+    print("| --- | --- | --- | --- | --- | --- |")
+    rows = (("pgbench, 16 clients (per transaction)", "pgbench16",
+             "pgbench16"),
+            ("pgbench, 64 clients", "pgbench64", "pgbench64"),
+            ("vigild on PostgreSQL, 64 connections", "submit64_postgres",
+             "submit64"),
+            ("vigild on SQLite, 64 connections", "submit64_sqlite",
+             "submit64"),
+            ("PostgreSQL alone: a batch's records and rows, 64 a commit",
+             "floor_batch", "floor"),
+            ("PostgreSQL alone: the records' rows only", "floor_bytes",
+             "floor"),
+            ("PostgreSQL alone: the store's rows only", "floor_rows",
+             "floor"))
+    for name, k, c in rows:
+        if k + "_cores" not in m:
+            continue
+        cores = m[k + "_cores"]
+        print("| %s | `%s` | %.0f | %.2f | %.0f | %.0f |" % (
+            name, cmd[c], m[k], cores, cores / m[k] * 1e6,
+            m[k] * n / cores))
+    goal_rate = 1.5 * anchor
+    budget = n / goal_rate * 1e6
+    floor = m["floor_batch_cores"] / m["floor_batch"] * 1e6
+    print("\nThe goal, 1.5x pgbench's best, is %.0f submissions/s: %.0f us"
+          " of CPU each on %d cores, for everything (vigild, both"
+          " clusters, the load generator). PostgreSQL alone spends %.0f us"
+          " on the rows of one (%.2fx the budget), so that at most %.0f/s"
+          " (%.2fx pgbench) could be committed here if nothing else ran.\n"
+          % (goal_rate, budget, n, floor, floor / budget,
+             n / floor * 1e6, n / floor * 1e6 / anchor))
+
+
 def region_report(results, cmds):
     """The tables of bench/region.sh, medians of its runs."""
     res, cmd, m, runs = medians(results, cmds)
@@ -264,6 +307,8 @@ def region_report(results, cmds):
     best = max(m["submit_postgres"], m["submit64_postgres"])
     print("\nGoal: vigild on PostgreSQL at least 1.5x pgbench's best: %.2fx,"
           " %s.\n" % (best / anchor, goal(best / anchor >= 1.5)))
+
+    floor_report(m, cmd, anchor)
 
     print("### Log appends\n")
     print("| backend | command | entries/s |")

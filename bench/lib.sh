@@ -84,3 +84,19 @@ redis_put() {
 	stop_pid "$redis_pid"
 	redis_pid=
 }
+
+# cpu_mark: remembers the machine's CPU counters (/proc/stat); cpu_busy
+# then prints how many cores were busy on average since (user, nice,
+# system, irq, softirq, steal: everything but idle and iowait), so that a
+# rate can be turned into CPU time per operation.
+cpu_mark() {
+	cpu_at=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat)
+}
+cpu_busy() {
+	awk -v before="$cpu_at" -v n="$(nproc)" '/^cpu / {
+		split(before, b, " ")
+		busy = $2 + $3 + $4 + $7 + $8 + $9 - b[1]
+		idle = $5 + $6 - b[2]
+		printf "%.2f\n", n * busy / (busy + idle)
+	}' /proc/stat
+}

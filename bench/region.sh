@@ -24,7 +24,15 @@
 #      SQLite, against redis-benchmark -t get -P 16;
 #   5. failover: tests/integration/test-region-failover.sh, the time from
 #      the SIGKILL of zrh1 (its PostgreSQL and its vigild) to the first
-#      202 at zrh2.
+#      202 at zrh2;
+#   6. the database's floor: with no vigild running, pgbench -c2 -j2
+#      -T10 replays what vigild's batch of 64 new 4 KiB samples writes
+#      (the sealed records' rows, bench/floor-bytes.sql, and the store's
+#      three statements, floor-rows.sql, in one transaction), then each
+#      alone:
+#      submissions/s (64 per transaction) and the cores busy meanwhile
+#      (/proc/stat), so CPU time per submission. pgbench's anchor runs
+#      record their busy cores too.
 #
 # Once, before the runs (it makes its own three): the log's appends on
 # PostgreSQL alone, in batches of 64, 1024 and 4096 entries, by
@@ -149,9 +157,31 @@ start_node() {
 pgbench_put() { # KEY CLIENTS
 	pg_psql "$tmp/zrh1" vigil -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS bench_rows" \
 		-c "CREATE TABLE bench_rows (id bigserial PRIMARY KEY, v bigint NOT NULL)" >/dev/null
+	cpu_mark
 	"$pgbin/pgbench" -h 127.0.0.1 -p "$p1" -U vigil -n -c "$2" -j 2 -T 10 \
 		-f "$tmp/insert.sql" vigil >"$tmp/pgbench.out" 2>&1
+	put "$1_cores" "$(cpu_busy)"
 	put "$1" "$(awk '/^tps = / {print $3}' "$tmp/pgbench.out")"
+}
+
+# The whole batch: the records' rows, then the statements, one COMMIT.
+{
+	sed '/^COMMIT;/d' "$top/bench/floor-bytes.sql"
+	sed '/^\\set /d; /^BEGIN;/d' "$top/bench/floor-rows.sql"
+} >"$tmp/floor-batch.sql"
+
+# floor_put KEY SQL: submissions/s (64 a transaction) of pgbench -c2 with
+# the script SQL on vigild's schema, no vigild running, and the cores busy.
+floor_put() {
+	cpu_mark
+	"$pgbin/pgbench" -h 127.0.0.1 -p "$p1" -U vigil -n -c 2 -j 2 -T 10 \
+		-f "$2" vigil >"$tmp/pgbench.out" 2>&1 || {
+		echo "bench: pgbench -f $2 failed:" >&2
+		cat "$tmp/pgbench.out" >&2
+		exit 2
+	}
+	put "$1_cores" "$(cpu_busy)"
+	put "$1" "$(awk '/^tps = / {print $3 * 64}' "$tmp/pgbench.out")"
 }
 
 # ---- the runs -------------------------------------------------------------------------------
@@ -171,8 +201,10 @@ while [ $r -lt "$runs" ]; do
 		wrk_put "submit_$backend"
 		vigild_stop
 		start_node "s64$backend" "$backend"
+		cpu_mark
 		wrk -t2 -c64 -d10s -H "Authorization: Bearer $token" -s "$top/bench/submit.lua" \
 			"$base/v1/submissions" -- "$(date +%s%N)" >"$tmp/wrk.out"
+		put "submit64_${backend}_cores" "$(cpu_busy)"
 		wrk_put "submit64_$backend"
 		vigild_stop
 
@@ -192,6 +224,15 @@ while [ $r -lt "$runs" ]; do
 		wrk_put "lookup_$backend"
 		vigild_stop
 	done
+
+	echo "  the database's floor"
+	# The schema and a client, made by vigild, which then stops.
+	start_node floor postgres
+	vigild_stop
+	pg_psql "$tmp/zrh1" vigil -c "CREATE TABLE blob AS SELECT decode(string_agg(lpad(to_hex((random() * 255)::int), 2, '0'), ''), 'hex') AS data FROM generate_series(1, 4185)" >/dev/null
+	floor_put floor_batch "$tmp/floor-batch.sql"
+	floor_put floor_bytes "$top/bench/floor-bytes.sql"
+	floor_put floor_rows "$top/bench/floor-rows.sql"
 
 	echo "  redis-benchmark"
 	redis_put
@@ -215,6 +256,7 @@ append wrk -t2 -c64 -d10s -H 'Authorization: Bearer OPERATOR' -s append.lua 'htt
 lookup wrk -t2 -c16 -d10s -H 'Authorization: Bearer TOKEN' -s lookup.lua http://127.0.0.1:PORT/v1/lookup -- lookup.json
 redis redis-benchmark -t get -P 16 -q -n 4000000
 failover sh tests/integration/test-region-failover.sh
+floor pgbench -n -c2 -j2 -T10 -f F (F: bench/floor-bytes.sql then floor-rows.sql in one transaction; each alone)
 EOF
 "$py" "$client" region_report "$results" "$tmp/cmds"
 echo

@@ -716,7 +716,9 @@ run_job(struct slot *s, struct job *j)
 
 /*
  * Submissions are what clients wait on, analyses are not: during a burst
- * of submissions (analysis_config.yield_rate), the slot lets the event
+ * of submissions (analysis_config.yield_rate, or submissions queued
+ * behind the committer's batch: a burst at whatever rate this node's
+ * store commits, on SQLite or PostgreSQL), the slot lets the event
  * loops and the committer have the CPU, and the jobs wait in the store,
  * durable. It still takes a job at least every ANALYSIS_YIELD_MAX_MS, so
  * that a sustained burst slows analysis down but never stops it.
@@ -738,7 +740,9 @@ yield_to_ingest(struct slot *s)
 		pthread_mutex_unlock(&a->mu);
 		if (stopping ||
 		    clock_ms() - s->last_job_ms >= ANALYSIS_YIELD_MAX_MS ||
-		    a->cfg.ingest_rate(a->cfg.ingest_ud) < a->cfg.yield_rate)
+		    (a->cfg.ingest_rate(a->cfg.ingest_ud) < a->cfg.yield_rate &&
+		     (a->cfg.ingest_backlog == NULL ||
+		      !a->cfg.ingest_backlog(a->cfg.ingest_ud))))
 			return;
 		a->deferred++;
 		nanosleep(&step, NULL);

@@ -25,6 +25,7 @@
 #ifndef VIGIL_NODE_ANALYSIS_H
 #define VIGIL_NODE_ANALYSIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,10 +59,13 @@ struct analysis_config {
 	uint32_t max_scan_ms;
 	int notify_fd; /* written one byte when results are ready */
 	/* Yielding to ingest: while ingest_rate(ingest_ud) (submissions
-	 * committed per second) is at least yield_rate, a slot waits before
-	 * it claims its next job, but never more than ANALYSIS_YIELD_MAX_MS
-	 * after its last one. yield_rate 0 or no ingest_rate: never. */
+	 * committed per second) is at least yield_rate, or
+	 * ingest_backlog(ingest_ud) says submissions are waiting for the
+	 * committer, a slot waits before it claims its next job, but never
+	 * more than ANALYSIS_YIELD_MAX_MS after its last one. yield_rate 0
+	 * or no ingest_rate: never. ingest_backlog may be NULL. */
 	uint64_t (*ingest_rate)(void *ud);
+	bool (*ingest_backlog)(void *ud);
 	void *ingest_ud;
 	uint32_t yield_rate;
 };

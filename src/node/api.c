@@ -1560,6 +1560,24 @@ on_metrics(h2o_req_t *req)
 		    (unsigned long long)is.samples_stored,
 		    (unsigned long long)is.queued);
 	}
+	if (N->feed != NULL) {
+		unsigned long long applied, resyncs, own;
+
+		regionfeed_counts(N->feed, &applied, &resyncs, &own);
+		OUT("# HELP vigil_region_feed_applied_total Changes other "
+		    "nodes of the region committed, put in the index.\n"
+		    "# TYPE vigil_region_feed_applied_total counter\n"
+		    "vigil_region_feed_applied_total %llu\n"
+		    "# HELP vigil_region_feed_resyncs_total Whole re-reads "
+		    "after the feed's session was lost.\n"
+		    "# TYPE vigil_region_feed_resyncs_total counter\n"
+		    "vigil_region_feed_resyncs_total %llu\n"
+		    "# HELP vigil_region_feed_own_total Notifications passed "
+		    "over: this node's own sessions sent them.\n"
+		    "# TYPE vigil_region_feed_own_total counter\n"
+		    "vigil_region_feed_own_total %llu\n",
+		    applied, resyncs, own);
+	}
 	if (N->analysis != NULL) {
 		struct analysis_stats st;
 

@@ -34,9 +34,13 @@ struct batcher {
 	unsigned nports;
 	struct batch_limits lim;
 	batch_fn fn;
-	void *ctx;
 	char name[16];
-	pthread_t thread;
+	unsigned nthreads;
+	struct batch_thread {
+		struct batcher *b;
+		void *ctx;
+		pthread_t thread;
+	} threads[BATCHER_MAX_THREADS];
 };
 
 /* Puts the finished items on their ports and tells each port once. */
@@ -72,7 +76,8 @@ hand_back(struct batcher *b, struct batch_item **items, size_t n)
 static void *
 run(void *arg)
 {
-	struct batcher *b = arg;
+	struct batch_thread *t = arg;
+	struct batcher *b = t->b;
 	struct batch_item **batch = xcalloc(b->lim.max_items, sizeof(*batch));
 
 	pthread_setname_np(pthread_self(), b->name);
@@ -102,7 +107,7 @@ run(void *arg)
 		b->q_bytes -= bytes;
 		pthread_mutex_unlock(&b->mu);
 
-		b->fn(b->ctx, batch, n);
+		b->fn(t->ctx, batch, n);
 
 		pthread_mutex_lock(&b->mu);
 		hand_back(b, batch, n);
@@ -112,23 +117,38 @@ run(void *arg)
 	return NULL;
 }
 
+/* Stops and joins the threads started; each first does what is queued. */
+static void
+stop_threads(struct batcher *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->stopping = true;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	for (unsigned i = 0; i < b->nthreads; i++)
+		pthread_join(b->threads[i].thread, NULL);
+}
+
 int
-batcher_start(const char *name, batch_fn fn, void *ctx,
-	      const struct batch_limits *limits, const int *notify_fds,
-	      unsigned nports, struct batcher **out, char *err, size_t errlen)
+batcher_start(const char *name, batch_fn fn, void *const *ctxs,
+	      unsigned nthreads, const struct batch_limits *limits,
+	      const int *notify_fds, unsigned nports, struct batcher **out,
+	      char *err, size_t errlen)
 {
 	struct batcher *b;
-	int rc;
+	int rc = 0;
 
 	*out = NULL;
-	if (nports == 0 || limits->max_items == 0) {
-		snprintf(err, errlen, "batcher %s: no port or no item", name);
+	if (nports == 0 || limits->max_items == 0 || nthreads == 0 ||
+	    nthreads > BATCHER_MAX_THREADS) {
+		snprintf(err, errlen,
+			 "batcher %s: no port, no item or %u threads", name,
+			 nthreads);
 		return VG_EINVAL;
 	}
 	b = xcalloc(1, sizeof(*b));
 	snprintf(b->name, sizeof(b->name), "%s", name);
 	b->fn = fn;
-	b->ctx = ctx;
 	b->lim = *limits;
 	b->nports = nports;
 	b->ports = xcalloc(nports, sizeof(*b->ports));
@@ -136,9 +156,18 @@ batcher_start(const char *name, batch_fn fn, void *ctx,
 		b->ports[k].notify_fd = notify_fds[k];
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
-	if ((rc = pthread_create(&b->thread, NULL, run, b)) != 0) {
+	for (; b->nthreads < nthreads; b->nthreads++) {
+		struct batch_thread *t = &b->threads[b->nthreads];
+
+		t->b = b;
+		t->ctx = ctxs[b->nthreads];
+		if ((rc = pthread_create(&t->thread, NULL, run, t)) != 0)
+			break;
+	}
+	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the %s thread: %s", name,
 			 strerror(rc));
+		stop_threads(b);
 		pthread_cond_destroy(&b->cv);
 		pthread_mutex_destroy(&b->mu);
 		free(b->ports);
@@ -203,11 +232,7 @@ batcher_stop(struct batcher *b, void (*free_item)(struct batch_item *))
 
 	if (b == NULL)
 		return;
-	pthread_mutex_lock(&b->mu);
-	b->stopping = true;
-	pthread_cond_signal(&b->cv);
-	pthread_mutex_unlock(&b->mu);
-	pthread_join(b->thread, NULL);
+	stop_threads(b);
 	for (unsigned k = 0; k < b->nports; k++)
 		for (it = b->ports[k].head; it != NULL; it = next) {
 			next = it->next;

@@ -10,8 +10,11 @@
  * answers the requests behind them. The more arrives while a batch is
  * being done, the larger the next one: a lone item waits for no timer.
  *
- * The node's submissions (ingest.c) and transparency-log appends
- * (sequencer.c) run on one each.
+ * A batcher may have several threads, each with its own context: each
+ * takes what waits when it is free, so that a batch can form and start
+ * while another one is still waiting for its commit. The node's
+ * transparency-log appends (nodelog.c) run on one thread; its submissions
+ * (ingest.c) on one, or INGEST_PG_COMMITTERS in a region on PostgreSQL.
  */
 #ifndef VIGIL_NODE_BATCHER_H
 #define VIGIL_NODE_BATCHER_H
@@ -37,15 +40,19 @@ typedef void (*batch_fn)(void *ctx, struct batch_item **items, size_t n);
 
 struct batcher;
 
+/* The most threads a batcher runs. */
+#define BATCHER_MAX_THREADS 8
+
 /*
- * Starts the thread (named name, at most 15 characters). Finished items
- * of port k are announced on notify_fds[k] (non-blocking). Returns 0 or
- * a VG_E* code with a message in err.
+ * Starts nthreads threads (1..BATCHER_MAX_THREADS, named name, at most
+ * 15 characters); thread i calls fn with ctxs[i]. Finished items of port
+ * k are announced on notify_fds[k] (non-blocking). Returns 0 or a VG_E*
+ * code with a message in err.
  */
-int batcher_start(const char *name, batch_fn fn, void *ctx,
-		  const struct batch_limits *limits, const int *notify_fds,
-		  unsigned nports, struct batcher **out, char *err,
-		  size_t errlen);
+int batcher_start(const char *name, batch_fn fn, void *const *ctxs,
+		  unsigned nthreads, const struct batch_limits *limits,
+		  const int *notify_fds, unsigned nports, struct batcher **out,
+		  char *err, size_t errlen);
 
 /* Queues it (its port must be below nports: VG_EINVAL otherwise).
  * VG_ELIMIT if max_queued bytes already wait (not queued then; an item

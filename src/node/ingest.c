@@ -1,9 +1,10 @@
 /*
- * ingest.c - the committer behind POST /v1/submissions; see ingest.h.
+ * ingest.c - the committers behind POST /v1/submissions; see ingest.h.
  *
- * commit_batch() runs in the batcher's thread; the store handle, the
- * digest context and the sample store's writer side belong to it alone.
- * The counters are the only state shared with the loops.
+ * commit_batch() runs in a batcher's thread, one per committer; each
+ * committer's store handle, digest context, sample store writer and
+ * syncer belong to it alone. The counters are the only state shared, with
+ * the loops and between committers.
  */
 #include "node/ingest.h"
 
@@ -18,13 +19,11 @@
 #include "common/xmalloc.h"
 #include "engine/digest.h"
 
-struct ingest {
-	struct batcher *b;
-	pthread_mutex_t mu; /* stats and the rate */
-	struct ingest_stats stats;
-	uint64_t win_start, win_items; /* the window being counted */
-	uint64_t rate, rate_at;        /* the last full window's rate */
-	/* The committer's own. */
+struct ingest;
+
+/* A committer: a batcher thread's context. */
+struct committer {
+	struct ingest *g;
 	struct store *store;
 	struct samples *samples;
 	struct digest *digest;
@@ -37,6 +36,17 @@ struct ingest {
 	int sync_state; /* SYNC_IDLE, SYNC_ASKED, SYNC_RUNNING, SYNC_DONE */
 	int sync_rc;
 	bool sync_stop;
+	bool sync_started;
+};
+
+struct ingest {
+	struct batcher *b;
+	pthread_mutex_t mu; /* stats and the rate */
+	struct ingest_stats stats;
+	uint64_t win_start, win_items; /* the window being counted */
+	uint64_t rate, rate_at;        /* the last full window's rate */
+	unsigned n;
+	struct committer c[INGEST_MAX_COMMITTERS];
 };
 
 enum { SYNC_IDLE, SYNC_ASKED, SYNC_RUNNING, SYNC_DONE };
@@ -45,13 +55,16 @@ enum { SYNC_IDLE, SYNC_ASKED, SYNC_RUNNING, SYNC_DONE };
  * thread takes it first, the syncer or the committer at the barrier.
  * The committer touches no sample until SYNC_DONE. */
 static void
-run_sync(struct ingest *g)
+run_sync(struct committer *g)
 {
 	int rc;
 
 	g->sync_state = SYNC_RUNNING;
 	pthread_mutex_unlock(&g->sync_mu);
-	rc = samples_sync(g->samples);
+	/* The batch's rows, committed after this returns (sync_wait()
+	 * is the commit's barrier), are what makes the bytes durable in a
+	 * region on PostgreSQL; on files this is the fdatasync. */
+	rc = samples_sync_ordered(g->samples);
 	pthread_mutex_lock(&g->sync_mu);
 	g->sync_rc = rc;
 	g->sync_state = SYNC_DONE;
@@ -61,7 +74,7 @@ run_sync(struct ingest *g)
 static void *
 sync_main(void *arg)
 {
-	struct ingest *g = arg;
+	struct committer *g = arg;
 
 	pthread_mutex_lock(&g->sync_mu);
 	for (;;) {
@@ -76,7 +89,7 @@ sync_main(void *arg)
 }
 
 static void
-sync_ask(struct ingest *g)
+sync_ask(struct committer *g)
 {
 	pthread_mutex_lock(&g->sync_mu);
 	g->sync_state = SYNC_ASKED;
@@ -86,7 +99,7 @@ sync_ask(struct ingest *g)
 
 /* Ends the syncer thread (no sync is asked for any more). */
 static void
-sync_stop(struct ingest *g)
+sync_stop(struct committer *g)
 {
 	pthread_mutex_lock(&g->sync_mu);
 	g->sync_stop = true;
@@ -99,7 +112,7 @@ sync_stop(struct ingest *g)
 static int
 sync_wait(void *ud)
 {
-	struct ingest *g = ud;
+	struct committer *g = ud;
 	int rc;
 
 	pthread_mutex_lock(&g->sync_mu);
@@ -162,12 +175,21 @@ ingest_rate(struct ingest *g)
 	return rate;
 }
 
+bool
+ingest_backlog(struct ingest *g)
+{
+	uint64_t items, bytes;
+
+	batcher_queued(g->b, &items, &bytes);
+	return items > 0;
+}
+
 /* Hashes every item of the batch, then asks the store, in one call,
  * which of their samples it holds already (stored[i], and where in
  * locs[i]). An item that cannot be hashed, or a store that cannot
  * answer, fails the items concerned (their rc). */
 static void
-locate_all(struct ingest *g, struct ingest_item **batch, size_t n,
+locate_all(struct committer *g, struct ingest_item **batch, size_t n,
 	   struct sample_loc *locs, bool *stored)
 {
 	const char **hashes = xcalloc(n, sizeof(*hashes));
@@ -212,7 +234,7 @@ locate_all(struct ingest *g, struct ingest_item **batch, size_t n,
  * had them already. The item's rc says whether it can go on to the
  * transaction. */
 static void
-place(struct ingest *g, struct ingest_item *it, struct ingest_item **batch,
+place(struct committer *g, struct ingest_item *it, struct ingest_item **batch,
       size_t i, struct sample_loc *locs, bool stored,
       const struct sample_loc **loc, bool *appended)
 {
@@ -252,7 +274,7 @@ place(struct ingest *g, struct ingest_item *it, struct ingest_item **batch,
 static void
 commit_batch(void *ctx, struct batch_item **items, size_t n)
 {
-	struct ingest *g = ctx;
+	struct committer *g = ctx;
 	struct ingest_item **batch = (struct ingest_item **)items;
 	struct sample_loc *locs = xcalloc(n, sizeof(*locs));
 	const struct sample_loc **loc = xcalloc(n, sizeof(*loc));
@@ -332,12 +354,12 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 		free(it->body);
 		it->body = NULL;
 	}
-	pthread_mutex_lock(&g->mu);
-	g->stats.batches += m > 0;
-	g->stats.items += m;
-	g->stats.samples_stored += stored;
-	count_rate(g, m);
-	pthread_mutex_unlock(&g->mu);
+	pthread_mutex_lock(&g->g->mu);
+	g->g->stats.batches += m > 0;
+	g->g->stats.items += m;
+	g->g->stats.samples_stored += stored;
+	count_rate(g->g, m);
+	pthread_mutex_unlock(&g->g->mu);
 	free(held);
 	free(appended);
 	free(subs);
@@ -346,53 +368,92 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 	free(locs);
 }
 
+/* Undoes committer_open(), whatever it got to. */
+static void
+committer_close(struct committer *c)
+{
+	if (c->sync_started) {
+		sync_stop(c);
+		pthread_cond_destroy(&c->sync_cv);
+		pthread_mutex_destroy(&c->sync_mu);
+		c->sync_started = false;
+	}
+	digest_free(c->digest);
+	c->digest = NULL;
+	if (c->store != NULL)
+		c->store->ops->close(c->store);
+	c->store = NULL;
+}
+
+/* A committer writing samples through samples, with a store handle of
+ * its own. Returns 0 or a VG_E* code with err set. */
+static int
+committer_open(struct ingest *g, struct committer *c,
+	       const struct store_spec *sp, struct samples *samples, char *err,
+	       size_t errlen)
+{
+	int rc;
+
+	c->g = g;
+	c->samples = samples;
+	if ((rc = store_open_writer(sp, &c->store, err, errlen)) != 0)
+		return rc;
+	if ((c->digest = digest_new()) == NULL) {
+		snprintf(err, errlen, "cannot initialise the digests");
+		committer_close(c);
+		return VG_ELIB;
+	}
+	pthread_mutex_init(&c->sync_mu, NULL);
+	pthread_cond_init(&c->sync_cv, NULL);
+	if (pthread_create(&c->sync_thread, NULL, sync_main, c) != 0) {
+		snprintf(err, errlen, "cannot start the sample syncer");
+		pthread_cond_destroy(&c->sync_cv);
+		pthread_mutex_destroy(&c->sync_mu);
+		committer_close(c);
+		return VG_ELIB;
+	}
+	c->sync_started = true;
+	pthread_setname_np(c->sync_thread, "vigild-sync");
+	return 0;
+}
+
 int
-ingest_start(const struct store_spec *sp, struct samples *samples,
-	     const int *notify_fds, unsigned nports, struct ingest **out,
-	     char *err, size_t errlen)
+ingest_start(const struct store_spec *sp, struct samples *const *samples,
+	     unsigned ncommitters, const int *notify_fds, unsigned nports,
+	     struct ingest **out, char *err, size_t errlen)
 {
 	static const struct batch_limits lim = {
 		.max_items = INGEST_BATCH_MAX,
 		.max_bytes = INGEST_BATCH_MAX_BYTES,
 		.max_queued = INGEST_MAX_QUEUED_BYTES,
 	};
-	struct ingest *g = xcalloc(1, sizeof(*g));
-	int rc;
+	struct ingest *g;
+	void *ctxs[INGEST_MAX_COMMITTERS];
+	int rc = 0;
 
 	*out = NULL;
-	if ((rc = store_open_writer(sp, &g->store, err, errlen)) != 0) {
-		free(g);
-		return rc;
+	if (ncommitters == 0 || ncommitters > INGEST_MAX_COMMITTERS) {
+		snprintf(err, errlen, "%u committers (1 to %d)", ncommitters,
+			 INGEST_MAX_COMMITTERS);
+		return VG_EINVAL;
 	}
-	if ((g->digest = digest_new()) == NULL) {
-		snprintf(err, errlen, "cannot initialise the digests");
-		rc = VG_ELIB;
-		goto fail;
-	}
-	g->samples = samples;
+	g = xcalloc(1, sizeof(*g));
 	pthread_mutex_init(&g->mu, NULL);
-	pthread_mutex_init(&g->sync_mu, NULL);
-	pthread_cond_init(&g->sync_cv, NULL);
-	if (pthread_create(&g->sync_thread, NULL, sync_main, g) != 0) {
-		snprintf(err, errlen, "cannot start the sample syncer");
-		rc = VG_ELIB;
-		goto fail_sync;
+	for (; g->n < ncommitters; g->n++) {
+		if ((rc = committer_open(g, &g->c[g->n], sp, samples[g->n], err,
+					 errlen)) != 0)
+			goto fail;
+		ctxs[g->n] = &g->c[g->n];
 	}
-	pthread_setname_np(g->sync_thread, "vigild-sync");
-	if ((rc = batcher_start("vigild-ingest", commit_batch, g, &lim,
-				notify_fds, nports, &g->b, err, errlen)) != 0) {
-		sync_stop(g);
-		goto fail_sync;
-	}
+	if ((rc = batcher_start("vigild-ingest", commit_batch, ctxs, g->n, &lim,
+				notify_fds, nports, &g->b, err, errlen)) != 0)
+		goto fail;
 	*out = g;
 	return 0;
-fail_sync:
-	pthread_cond_destroy(&g->sync_cv);
-	pthread_mutex_destroy(&g->sync_mu);
-	pthread_mutex_destroy(&g->mu);
 fail:
-	digest_free(g->digest);
-	g->store->ops->close(g->store);
+	for (unsigned i = 0; i < g->n; i++)
+		committer_close(&g->c[i]);
+	pthread_mutex_destroy(&g->mu);
 	free(g);
 	return rc;
 }
@@ -449,11 +510,8 @@ ingest_stop(struct ingest *g)
 	if (g == NULL)
 		return;
 	batcher_stop(g->b, free_done);
-	sync_stop(g);
-	pthread_cond_destroy(&g->sync_cv);
-	pthread_mutex_destroy(&g->sync_mu);
+	for (unsigned i = 0; i < g->n; i++)
+		committer_close(&g->c[i]);
 	pthread_mutex_destroy(&g->mu);
-	digest_free(g->digest);
-	g->store->ops->close(g->store);
 	free(g);
 }

@@ -1,9 +1,9 @@
 /*
  * ingest.h - group commit of submitted samples (POST /v1/submissions).
  *
- * The event loop hands each accepted submission to one committer thread
- * (a batcher, batcher.h) and goes on serving. The committer takes
- * everything queued as one batch:
+ * The event loop hands each accepted submission to a committer thread (a
+ * batcher, batcher.h: one on SQLite, INGEST_PG_COMMITTERS on PostgreSQL)
+ * and goes on serving. A committer takes everything queued as one batch:
  * it hashes each sample, appends those the node does not hold yet to the
  * sample store (samples.h), makes them durable with one sync, then records
  * every submission of the batch, with where its sample is, in one store
@@ -70,17 +70,27 @@ struct ingest_stats {
 
 struct ingest;
 
+/* Committers at most, and how many a node on PostgreSQL runs: one
+ * batch's statements run while another waits for its commit, which the
+ * standby on the other site confirms. SQLite has one writer, so one. */
+#define INGEST_MAX_COMMITTERS 4
+#define INGEST_PG_COMMITTERS  2
+
 /*
- * Starts the committer: it opens its own store handle on the SQLite file
- * sp names (store_open_writer) and appends to samples (whose writer it becomes). Items come
- * back to one of nports ports (one per event loop), by their port: each
- * has its list of finished items, announced by writing one byte to
- * notify_fds[port] (non-blocking). Returns 0 or a VG_E* code with a
- * message in err.
+ * Starts ncommitters committers (1..INGEST_MAX_COMMITTERS): committer i
+ * opens its own store handle on what sp names (store_open_writer) and
+ * appends to samples[i] (whose writer it becomes: one handle each). Each
+ * takes a batch whenever it is free, so batches commit concurrently and
+ * in any order; the items of one batch are ordered by SHA-256 in the
+ * store, as in every batch, so that two never wait on each other in
+ * opposite orders. Items come back to one of nports ports (one per event
+ * loop), by their port: each has its list of finished items, announced by
+ * writing one byte to notify_fds[port] (non-blocking). Returns 0 or a
+ * VG_E* code with a message in err.
  */
-int ingest_start(const struct store_spec *sp, struct samples *samples,
-		 const int *notify_fds, unsigned nports, struct ingest **out,
-		 char *err, size_t errlen);
+int ingest_start(const struct store_spec *sp, struct samples *const *samples,
+		 unsigned ncommitters, const int *notify_fds, unsigned nports,
+		 struct ingest **out, char *err, size_t errlen);
 
 /* Queues it. VG_ELIMIT if the queue already holds INGEST_MAX_QUEUED_BYTES
  * (it is not queued then); 0 otherwise. Never waits for the disk. */
@@ -104,6 +114,10 @@ void ingest_get_stats(struct ingest *g, struct ingest_stats *out);
  * or so; 0 when nothing was committed lately. Safe from any thread. */
 #define INGEST_RATE_WINDOW_MS 200
 uint64_t ingest_rate(struct ingest *g);
+
+/* Whether submissions are queued behind the batch being committed: the
+ * committer is the bottleneck right now. */
+bool ingest_backlog(struct ingest *g);
 
 /* Commits what is queued, stops the thread and frees g, including any
  * finished items not taken. */

@@ -1035,7 +1035,7 @@ nodelog_open(const struct node_config *cfg, struct keyholder *kh,
 				  fresh, err, errlen)) != 0)
 		goto fail;
 start:
-	if ((rc = batcher_start("vigild-log", append_batch, nl, &lim,
+	if ((rc = batcher_start("vigild-log", append_batch, (void *const[]){nl}, 1, &lim,
 				notify_fds, nports, &nl->seq, err, errlen)) !=
 	    0)
 		goto fail;

@@ -165,10 +165,11 @@ regionfeed_healthy(struct regionfeed *rf, char *why, size_t len)
 
 void
 regionfeed_counts(struct regionfeed *rf, unsigned long long *applied,
-		  unsigned long long *resyncs)
+		  unsigned long long *resyncs, unsigned long long *own)
 {
 	*applied = atomic_load(&rf->applied);
 	*resyncs = atomic_load(&rf->resyncs);
+	*own = pgfeed_own(rf->feed);
 }
 
 void

@@ -41,9 +41,10 @@ int regionfeed_run(struct regionfeed *rf);
 /* True while changes arrive; false with the reason in why otherwise. */
 bool regionfeed_healthy(struct regionfeed *rf, char *why, size_t len);
 
-/* Changes applied, and full re-reads done (for metrics). */
+/* Changes applied, full re-reads done, and notifications passed over
+ * because the node's own sessions sent them (for metrics). */
 void regionfeed_counts(struct regionfeed *rf, unsigned long long *applied,
-		       unsigned long long *resyncs);
+		       unsigned long long *resyncs, unsigned long long *own);
 
 /* Stops it; accepts NULL. */
 void regionfeed_close(struct regionfeed *rf);

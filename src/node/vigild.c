@@ -426,6 +426,16 @@ node_ingest_rate(void *ud)
 	return g == NULL ? 0 : ingest_rate(g);
 }
 
+/* Whether submissions wait for the committer (analysis_config). */
+static bool
+node_ingest_backlog(void *ud)
+{
+	struct node *node = ud;
+	struct ingest *g = __atomic_load_n(&node->ingest, __ATOMIC_ACQUIRE);
+
+	return g != NULL && ingest_backlog(g);
+}
+
 static int
 make_dir(const char *path)
 {
@@ -450,6 +460,10 @@ main(int argc, char **argv)
 	const char *region = NULL, *site = NULL;
 	static h2o_globalconf_t gconf;
 	struct samples *samples = NULL;
+	/* The committers' sample writers: samples, and on PostgreSQL one
+	 * handle more per committer (a writer is one thread's). */
+	struct samples *writers[INGEST_MAX_COMMITTERS] = {NULL};
+	unsigned ncommitters = 1;
 	struct samples_keysrc keysrc;
 	struct nodelog_recorded rec;
 	struct keyholder *kh = NULL;
@@ -552,6 +566,14 @@ main(int argc, char **argv)
 		rc = samples_open_keysrc(sdir, &keysrc, &samples, err,
 					 sizeof(err));
 	}
+	writers[0] = samples;
+	if (rc == 0 && the_node.spec.backend == STORE_POSTGRES) {
+		for (; rc == 0 && ncommitters < INGEST_PG_COMMITTERS;
+		     ncommitters++)
+			rc = samples_open_pg(the_node.spec.dsn, &keysrc,
+					     &writers[ncommitters], err,
+					     sizeof(err));
+	}
 	if (rc != 0) {
 		fprintf(stderr, "vigild: samples: %s\n", err);
 		return 2;
@@ -650,6 +672,7 @@ main(int argc, char **argv)
 	acfg.max_scan_ms = the_node.cfg.max_scan_ms;
 	acfg.notify_fd = loops[0].notify[1];
 	acfg.ingest_rate = node_ingest_rate;
+	acfg.ingest_backlog = node_ingest_backlog;
 	acfg.ingest_ud = &the_node;
 	acfg.yield_rate = the_node.cfg.analysis_yield_rate;
 	/* Who the workers run as, and whether they may run at all here
@@ -677,8 +700,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "vigild: retro-hunt: %s\n", err);
 		return 2;
 	}
-	if (ingest_start(&the_node.spec, samples, nfds, the_node.n_loops, &ingest, err,
-			 sizeof(err)) != 0) {
+	if (ingest_start(&the_node.spec, writers, ncommitters, nfds,
+			 the_node.n_loops, &ingest, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vigild: %s\n", err);
 		return 2;
 	}
@@ -790,6 +813,8 @@ main(int argc, char **argv)
 		pthread_mutex_destroy(&al->mu);
 		pthread_mutex_destroy(&loops[k].mu);
 	}
+	for (unsigned i = 1; i < ncommitters; i++)
+		samples_close(writers[i]);
 	samples_close(samples);
 	/* Watched: it exits with this process. */
 	keyholder_stop(kh);

@@ -32,11 +32,18 @@ struct pgfeed {
 	char why[320];
 	atomic_ullong delivered, own_skipped;
 	/* The node's own store sessions (application_name self), by
-	 * backend pid; read again at every idle check. */
+	 * backend pid; read again at every idle check, and when a
+	 * notification comes from a pid not among them (a session the node
+	 * opened since), at most every OWN_REFRESH_MS. */
 	char self[64];
 	int own[64];
 	size_t n_own;
+	int64_t own_at;
 };
+
+/* How often a notification from an unknown pid may make the feed read
+ * its own sessions again: other nodes' pids are always unknown. */
+#define OWN_REFRESH_MS 200
 
 /* Reads which backends are the node's own store sessions; also the
  * idle check that the session is alive. Returns 0 or VG_EIO. */
@@ -47,6 +54,7 @@ refresh_own(struct pgfeed *f)
 	PGresult *res = NULL;
 	int rc;
 
+	f->own_at = clock_ms();
 	if (f->self[0] == '\0')
 		return pg_cmd(&f->pg, NULL, 0, "SELECT 1");
 	rc = pg_exec(&f->pg, &res, NULL, 0,
@@ -135,6 +143,13 @@ deliver(struct pgfeed *f, const PGnotify *n)
 		ev = PGFEED_RETRACTION;
 	else
 		return;
+	/* A session of the node's that the feed has not seen yet: its
+	 * own notifications would come back to the node as news. A failed
+	 * read leaves the list as it was; the idle check notices a lost
+	 * session. */
+	if (!is_own(f, n->be_pid) && f->self[0] != '\0' &&
+	    clock_ms() - f->own_at >= OWN_REFRESH_MS)
+		(void)refresh_own(f);
 	if (is_own(f, n->be_pid)) {
 		atomic_fetch_add(&f->own_skipped, 1);
 		return;

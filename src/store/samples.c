@@ -315,7 +315,13 @@ samples_append(struct samples *s, const char *sha256_hex, const void *buf,
 int
 samples_sync(struct samples *s)
 {
-	return s->ops->sync(s);
+	return s->ops->sync(s, false);
+}
+
+int
+samples_sync_ordered(struct samples *s)
+{
+	return s->ops->sync(s, true);
 }
 
 int

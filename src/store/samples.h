@@ -200,6 +200,21 @@ int samples_append(struct samples *s, const char *sha256_hex, const void *buf,
 int samples_sync(struct samples *s) __attribute__((warn_unused_result));
 
 /*
+ * samples_sync() for a caller that makes the records durable by a commit
+ * of its own, which comes after this returns and is itself waited for:
+ * the node's metadata commit, in the same PostgreSQL cluster, whose rows
+ * name the records. On segment files it is samples_sync(). On PostgreSQL
+ * the transaction commits without waiting for the flush or the standby
+ * (synchronous_commit = off for it alone): its commit record then comes
+ * before the caller's in the cluster's one WAL, so the caller's commit,
+ * flushed and confirmed by the synchronous standby, makes both durable on
+ * both sites; a crash before it loses both, and the caller acknowledged
+ * neither. Only for a caller whose later commit is in the same cluster.
+ */
+int samples_sync_ordered(struct samples *s)
+	__attribute__((warn_unused_result));
+
+/*
  * Decrypts and verifies the sample at loc into a new buffer of *len bytes
  * that the caller frees with free(). VG_ENOENT if the segment does not
  * exist, VG_EIO if it cannot be read (PostgreSQL unreachable), VG_ECORRUPT if

@@ -38,7 +38,7 @@
 struct samples_ops {
 	int (*append)(struct samples *s, const uint8_t sha[32], const void *buf,
 		      size_t len, struct sample_loc *loc);
-	int (*sync)(struct samples *s);
+	int (*sync)(struct samples *s, bool ordered);
 	int (*read)(struct samples *s, const struct sample_loc *loc,
 		    const uint8_t sha[32], uint8_t **out, size_t *len);
 	void (*close)(struct samples *s);

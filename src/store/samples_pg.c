@@ -416,7 +416,7 @@ pgs_append(struct samples *base, const uint8_t sha[32], const void *buf,
 }
 
 static int
-pgs_sync(struct samples *base)
+pgs_sync(struct samples *base, bool ordered)
 {
 	struct samples_pg *s = (struct samples_pg *)base;
 	char err[256];
@@ -432,8 +432,12 @@ pgs_sync(struct samples *base)
 	}
 	if (!s->in_tx)
 		return 0;
+	/* Ordered: the caller's synchronous commit, later in the WAL,
+	 * waits for this one's flush on both sites (samples.h). */
 	if ((rc = pend_flush(s)) == 0 &&
-	    (rc = pg_cmd(&s->w, err, sizeof(err), "COMMIT")) != 0)
+	    (rc = pg_cmd(&s->w, err, sizeof(err),
+			 ordered ? "SET LOCAL synchronous_commit = off; COMMIT"
+				 : "COMMIT")) != 0)
 		log_pg("commit", err);
 	if (rc != 0) {
 		tx_abandon(s);

@@ -1767,6 +1767,50 @@ test_pg_unsynced_record_never_served(void **state)
 	expect_content(f, &la, ha, a, sizeof(a));
 }
 
+/* samples_sync_ordered(): what it commits is served as after a sync, on
+ * both backends (on PostgreSQL it commits without waiting for the
+ * standby, the caller's later commit doing that). */
+static void
+test_ordered_sync_serves_records(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a[] = "ordered one", b[] = "ordered two";
+	struct sample_loc la, lb;
+	char ha[65], hb[65];
+
+	append_sample(f, a, sizeof(a), ha, &la);
+	append_sample(f, b, sizeof(b), hb, &lb);
+	assert_int_equal(samples_sync_ordered(f->s), 0);
+	expect_content(f, &la, ha, a, sizeof(a));
+	expect_content(f, &lb, hb, b, sizeof(b));
+	/* Nothing appended since: nothing to do. */
+	assert_int_equal(samples_sync_ordered(f->s), 0);
+	reopen(f);
+	expect_content(f, &la, ha, a, sizeof(a));
+	expect_content(f, &lb, hb, b, sizeof(b));
+}
+
+/* An ordered sync that fails loses its records as a sync does, and the
+ * store goes on in another segment. */
+static void
+test_pg_ordered_sync_failure_loses_records(void **state)
+{
+	struct fx *f = *state;
+	uint8_t c[] = "lost ordered commit", d[] = "after it";
+	struct sample_loc lc, ld;
+	char hc[65], hd[65];
+
+	append_sample(f, c, sizeof(c), hc, &lc);
+	kill_store_sessions(f);
+	assert_int_equal(samples_sync_ordered(f->s), VG_EIO);
+	expect_not_served(f, &lc, hc);
+	append_sample(f, d, sizeof(d), hd, &ld);
+	assert_int_equal(samples_sync_ordered(f->s), 0);
+	assert_true(ld.segment != lc.segment);
+	expect_content(f, &ld, hd, d, sizeof(d));
+	assert_int_equal(stored_count(f), 1);
+}
+
 /*
  * Damages the rows of the record at loc with sql (statements separated by
  * ';', $1 its segment, $2 its offset), checks that it is refused and its
@@ -2214,6 +2258,7 @@ main(int argc, char **argv)
 		T(test_failed_gathered_write_fails_sync),
 		T(test_failed_append_leaves_store_usable),
 		T(test_readers_beside_writer),
+		T(test_ordered_sync_serves_records),
 	};
 	/* What applies to both backends, then PostgreSQL's own. */
 	const struct CMUnitTest pg[] = {
@@ -2246,6 +2291,8 @@ main(int argc, char **argv)
 		P(test_readers_beside_writer),
 		P(test_pg_rows_cut_at_one_mib),
 		P(test_pg_unsynced_record_never_served),
+		P(test_ordered_sync_serves_records),
+		P(test_pg_ordered_sync_failure_loses_records),
 		P(test_pg_damaged_rows_corrupt),
 		P(test_pg_two_writers_disjoint_segments),
 		P(test_pg_many_concurrent_readers),
