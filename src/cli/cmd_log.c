@@ -446,6 +446,11 @@ print_entry(uint64_t index, const char *origin, uint64_t size,
 		row("role", e->retrohunt.role);
 		row("reason", e->retrohunt.reason);
 		break;
+	case TLOG_ENTRY_STATS:
+		row("region", e->stats.region);
+		row("day", e->stats.day);
+		row_hash("sha256", e->stats.sha256);
+		break;
 	case TLOG_ENTRY_NODE:
 		row("region", e->node.region);
 		row("site", e->node.site);

@@ -28,4 +28,16 @@ char *text_sanitize(const char *s, bool for_terminal);
  */
 size_t text_utf8_decode(const char *p, size_t n, uint32_t *cp);
 
+/*
+ * Parses exactly n bytes at s as a calendar day "YYYY-MM-DD" (UTC), year
+ * 1970 to 9999, a month and day that exist (leap years included), and
+ * stores the Unix time of its midnight in *start. Returns true, or false
+ * for anything else (then *start is untouched).
+ */
+bool text_day_parse(const char *s, size_t n, int64_t *start);
+
+/* Writes the UTC day of Unix time t (0 to 9999-12-31) as "YYYY-MM-DD"
+ * into out; returns false if t is out of that range. */
+bool text_day_format(int64_t t, char out[11]);
+
 #endif

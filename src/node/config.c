@@ -41,6 +41,8 @@ config_default(struct node_config *c)
 	c->analysis_yield_rate = NODE_ANALYSIS_YIELD_RATE_DEFAULT;
 	c->store_backend = STORE_SQLITE;
 	c->job_lease_ms = NODE_JOB_LEASE_MS_DEFAULT;
+	c->stats_k = NODE_STATS_K_DEFAULT;
+	c->stats_epsilon = NODE_STATS_EPSILON_DEFAULT;
 }
 
 void
@@ -79,6 +81,33 @@ set_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 	if (errno != 0 || *end != '\0' || x < min || x > max)
 		return -1;
 	*out = (uint32_t)x;
+	return 0;
+}
+
+/* A decimal number in [min, max]: digits, at most one point, no sign,
+ * exponent, "inf" or "nan" (strtod alone takes all of those). */
+static int
+set_double(const char *v, double min, double max, double *out)
+{
+	size_t n = strlen(v), points = 0;
+	char *end;
+	double x;
+
+	if (n == 0 || n > 32 || v[0] == '.' || v[n - 1] == '.')
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == '.')
+			points++;
+		else if (v[i] < '0' || v[i] > '9')
+			return -1;
+	}
+	if (points > 1)
+		return -1;
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno != 0 || *end != '\0' || !(x >= min && x <= max))
+		return -1;
+	*out = x;
 	return 0;
 }
 
@@ -257,6 +286,30 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 			bad = set_u32(v, 500, 3600000, &c->job_lease_ms) != 0;
 		else
 			goto unknown;
+	} else if (strcmp(sec, "stats") == 0) {
+		if (strcmp(key, "k") == 0) {
+			if (set_u32(v, NODE_STATS_K_MIN, NODE_STATS_K_MAX,
+				    &c->stats_k) != 0) {
+				snprintf(err, errlen,
+					 "[stats] k is a whole number of "
+					 "clients from %u to %u, not '%s'",
+					 NODE_STATS_K_MIN, NODE_STATS_K_MAX, v);
+				return -1;
+			}
+		} else if (strcmp(key, "epsilon") == 0) {
+			if (set_double(v, NODE_STATS_EPSILON_MIN,
+				       NODE_STATS_EPSILON_MAX,
+				       &c->stats_epsilon) != 0) {
+				snprintf(err, errlen,
+					 "[stats] epsilon is a decimal from "
+					 "%g to %g, not '%s'",
+					 NODE_STATS_EPSILON_MIN,
+					 NODE_STATS_EPSILON_MAX, v);
+				return -1;
+			}
+		} else {
+			goto unknown;
+		}
 	} else if (strcmp(sec, "sandbox") == 0) {
 		if (strcmp(key, "allow_without_landlock") != 0)
 			goto unknown;

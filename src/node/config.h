@@ -35,6 +35,14 @@
 /* Submissions per second above which analyses yield to ingest. */
 #define NODE_ANALYSIS_YIELD_RATE_DEFAULT 4000
 #define NODE_JOB_LEASE_MS_DEFAULT        30000
+/* [stats] (docs/STATS.md): the fewest distinct clients a published count
+ * comes from, and the privacy budget of one day's statistics. */
+#define NODE_STATS_K_DEFAULT       10u
+#define NODE_STATS_K_MIN           2u
+#define NODE_STATS_K_MAX           1000000u
+#define NODE_STATS_EPSILON_DEFAULT 1.0
+#define NODE_STATS_EPSILON_MIN     0.01
+#define NODE_STATS_EPSILON_MAX     100.0
 /* Enrolments per client address: a burst, then a few a minute. */
 #define NODE_ENROLL_BURST   30u
 #define NODE_ENROLL_PER_MIN 20u
@@ -92,6 +100,11 @@ struct node_config {
 	/* [sandbox] allow_without_landlock: start analysis workers on a
 	 * kernel without Landlock (workerproc.h); false: refuse to. */
 	bool allow_without_landlock;
+	/* [stats]: a count from fewer than stats_k distinct clients is
+	 * suppressed; a day's published counts spend stats_epsilon of
+	 * differential privacy between them (docs/STATS.md). */
+	uint32_t stats_k;
+	double stats_epsilon;
 };
 
 /* The store c names, for store_open(): the SQLite file in the data

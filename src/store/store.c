@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "common/hex.h"
+#include "common/text.h"
 #include "store/store_impl.h"
 
 int
@@ -104,6 +105,23 @@ store_valid_reason(const char *r)
 		return false;
 	n = strnlen(r, STORE_FP_REASON_MAX + 1);
 	return n >= 1 && n <= STORE_FP_REASON_MAX;
+}
+
+bool
+store_valid_day(const char *day)
+{
+	int64_t start;
+
+	return day != NULL && strnlen(day, 11) == 10 &&
+	       text_day_parse(day, 10, &start);
+}
+
+bool
+store_valid_stats(const struct stats_day *d)
+{
+	return d != NULL && store_valid_day(d->day) && d->doc != NULL &&
+	       d->len >= 1 && d->len <= STORE_STATS_DOC_MAX &&
+	       memchr(d->doc, '\0', d->len) == NULL && d->created >= 0;
 }
 
 bool
@@ -212,6 +230,15 @@ retraction_clear(struct retraction *r)
 	free(r->detections);
 	free(r->reason);
 	memset(r, 0, sizeof(*r));
+}
+
+void
+stats_day_clear(struct stats_day *d)
+{
+	if (d == NULL)
+		return;
+	free(d->doc);
+	memset(d, 0, sizeof(*d));
 }
 
 void

@@ -144,6 +144,28 @@ struct retraction {
 	int64_t created;  /* unix seconds */
 };
 
+/* Anonymised statistics (docs/STATS.md). The largest document stored. */
+#define STORE_STATS_DOC_MAX (1024 * 1024)
+
+/* A day's published statistics: the document exactly as served, frozen
+ * once stored (never recomputed, so its noise is drawn once). */
+struct stats_day {
+	char day[11];       /* "YYYY-MM-DD", UTC */
+	char *doc;          /* len bytes of JSON text, NUL-terminated */
+	size_t len;         /* 1 to STORE_STATS_DOC_MAX */
+	int64_t created;    /* unix seconds; 0 in stats_put: now */
+	bool logged;        /* whether log_index is recorded */
+	uint64_t log_index; /* its `stats` log entry (docs/LOG.md) */
+};
+
+/* One submission counted by stats_rows_each; borrowed for the call. */
+struct stats_row {
+	const char *client_id;
+	const char *sha256;
+	const char *detections; /* the sample's, JSON array text */
+	const char *mime;       /* the sample's type; NULL if not known */
+};
+
 struct store;
 
 struct store_ops {
@@ -352,6 +374,30 @@ struct store_ops {
 	int (*retraction_each)(struct store *s,
 			       int (*fn)(const struct retraction *r, void *ud),
 			       void *ud);
+	/* Anonymised statistics (docs/STATS.md). */
+	/* Calls fn, from one snapshot, for each of the first per_client
+	 * submissions (by time, then id) of every client among those made
+	 * in [from, to) (unix seconds), grouped by client (one client's
+	 * rows together); stops early if fn returns non-zero, and returns
+	 * that value. VG_EINVAL: from >= to or per_client 0. */
+	int (*stats_rows_each)(struct store *s, int64_t from, int64_t to,
+			       unsigned per_client,
+			       int (*fn)(const struct stats_row *r, void *ud),
+			       void *ud);
+	/* Stores d's document for d->day unless the day has one already:
+	 * the first stored is the day's for ever. *out gets the day's
+	 * document as stored (d's or the earlier one; stats_day_clear);
+	 * *stored says which. VG_EINVAL: a malformed day or document. */
+	int (*stats_put)(struct store *s, const struct stats_day *d,
+			 struct stats_day *out, bool *stored);
+	/* The document of day (YYYY-MM-DD) into *out (stats_day_clear).
+	 * VG_ENOENT: none stored; VG_EINVAL: a malformed day. */
+	int (*stats_get)(struct store *s, const char *day,
+			 struct stats_day *out);
+	/* Records index as the log entry of day's document, unless one is
+	 * recorded already (the first stays; stats_get tells which).
+	 * VG_ENOENT: no document for day. */
+	int (*stats_log)(struct store *s, const char *day, uint64_t index);
 };
 
 struct store {
@@ -404,6 +450,7 @@ void reputation_clear(struct reputation *r);
 void submission_clear(struct submission *s);
 void job_clear(struct job *j);
 void retraction_clear(struct retraction *r);
+void stats_day_clear(struct stats_day *d);
 /* Frees the n summaries of fp_list and the array; accepts NULL. */
 void fp_summaries_free(struct fp_summary *v, size_t n);
 

@@ -48,6 +48,13 @@ bool store_valid_result(const char *report_json, const char *verdict,
 bool store_valid_failure(const char *sha256, const char *reason,
 			 double analysis_ms);
 
+/* Whether day is a day "YYYY-MM-DD" that exists (text_day_parse). */
+bool store_valid_day(const char *day);
+
+/* Whether d can be stored (stats_put): a valid day and a document of 1
+ * to STORE_STATS_DOC_MAX bytes without NUL. */
+bool store_valid_stats(const struct stats_day *d);
+
 /* sample_locate_many() as n sample_locate()s: for a backend whose
  * lookups cost no round trip. */
 int store_locate_each(struct store *s, const char *const *sha256, size_t n,

@@ -63,8 +63,8 @@
  * reconnects first, to whichever host of the DSN is the primary then.
  * Nothing is retried: whether a lost COMMIT committed is unknown.
  *
- * Schema "store", version 1 (pg_migrate; steps[] below): the tables of
- * store_sqlite.c's version 6 with PostgreSQL's types (bigint for unix
+ * Schema "store", version 2 (pg_migrate; steps[] below): the tables of
+ * store_sqlite.c's version 7 (version 2 adds stats) with PostgreSQL's types (bigint for unix
  * seconds, as on SQLite, bytea for the token hash, double precision for
  * durations), and the lease columns of jobs and rescans. Attempts are
  * bigint: one attempt more than a C int holds reads as a corrupt row
@@ -219,6 +219,15 @@ static const char *const steps[] = {
 	"  LANGUAGE plpgsql IMMUTABLE AS $f$"
 	"  BEGIN RETURN t::jsonb;"
 	"  EXCEPTION WHEN others THEN RETURN NULL; END $f$;",
+	/* 2: anonymised statistics, one frozen document per day
+	 * (docs/STATS.md): inserted once by whichever node of the region
+	 * computes it first, never updated but for its log index. */
+	"CREATE TABLE stats ("
+	"  day text PRIMARY KEY CHECK (length(day) = 10),"
+	"  doc text NOT NULL CHECK (octet_length(doc) BETWEEN 1 AND 1048576),"
+	"  created bigint NOT NULL CHECK (created >= 0),"
+	"  log_index bigint CHECK (log_index IS NULL OR log_index >= 0)"
+	");",
 };
 
 /* The columns read_reputation() expects, in order. */
@@ -3253,6 +3262,203 @@ op_retraction_each(struct store *base,
 			retr_row, &e);
 }
 
+/* Statistics (docs/STATS.md) */
+
+/* As store_sqlite.c's: the first per_client ($3) submissions of each
+ * client in [$1, $2), with their sample's detections and type. */
+#define SQL_STATS_ROWS                                                         \
+	"SELECT client_id, sha256, detections, mime FROM ("                    \
+	" SELECT s.client_id, s.sha256, p.detections, p.mime,"                 \
+	" row_number() OVER (PARTITION BY s.client_id"                         \
+	" ORDER BY s.created, s.id) AS r"                                      \
+	" FROM submissions s JOIN samples p ON p.sha256 = s.sha256"            \
+	" WHERE s.created >= $1::bigint AND s.created < $2::bigint) t"         \
+	" WHERE r <= $3::bigint ORDER BY client_id"
+#define STATS_COLS "day, doc, created, log_index"
+
+/* One statement, one snapshot; its rows (at most per_client for each
+ * client of the day) are held by libpq while fn runs, so that fn may use
+ * the store. */
+static int
+op_stats_rows_each(struct store *base, int64_t from, int64_t to,
+		   unsigned per_client,
+		   int (*fn)(const struct stats_row *r, void *ud), void *ud)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	struct num a, b, c;
+	struct stats_row r;
+	char client[STORE_ID_MAX + 1], sha256[65];
+	const char *p[3], *det;
+	size_t n;
+	int rc;
+
+	if (fn == NULL || from >= to || per_client == 0) {
+		seterr(s, "stats_rows_each: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&a, from);
+	p[1] = i64(&b, to);
+	p[2] = i64(&c, (int64_t)per_client);
+	if ((rc = q_read(s, &res, "stats_rows_each", SQL_STATS_ROWS, 3, p)) !=
+	    0)
+		return rc;
+	if ((rc = want_cols(s, res, 4, "stats_rows_each")) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		if ((rc = col_str(s, res, i, 0, 1, STORE_ID_MAX, client)) != 0 ||
+		    (rc = col_hex(s, res, i, 1, 64, sha256)) != 0 ||
+		    (rc = col_text(s, res, i, 2, &det, &n)) != 0)
+			break;
+		r.client_id = client;
+		r.sha256 = sha256;
+		r.detections = det;
+		r.mime = PQgetisnull(res, i, 3) ? NULL
+						: PQgetvalue(res, i, 3);
+		rc = fn(&r, ud);
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Reads row i of a STATS_COLS reply into *out. */
+static int
+read_stats(struct store_pg *s, const PGresult *res, int i,
+	   struct stats_day *out)
+{
+	int64_t idx;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = want_cols(s, res, 4, "stats")) != 0 ||
+	    (rc = col_str(s, res, i, 0, 10, 10, out->day)) != 0)
+		goto fail;
+	if (!store_valid_day(out->day)) {
+		rc = corrupt(s, res, 0, "is not a day");
+		goto fail;
+	}
+	if ((rc = col_dup(s, res, i, 1, false, &out->doc)) != 0)
+		goto fail;
+	out->len = strlen(out->doc);
+	if (out->len < 1 || out->len > STORE_STATS_DOC_MAX) {
+		rc = corrupt(s, res, 1, "has a length out of range");
+		goto fail;
+	}
+	if ((rc = col_i64(s, res, i, 2, 0, INT64_MAX, &out->created)) != 0)
+		goto fail;
+	if (!PQgetisnull(res, i, 3)) {
+		if ((rc = col_i64(s, res, i, 3, 0, INT64_MAX, &idx)) != 0)
+			goto fail;
+		out->logged = true;
+		out->log_index = (uint64_t)idx;
+	}
+	return 0;
+fail:
+	stats_day_clear(out);
+	return rc;
+}
+
+static int
+op_stats_get(struct store *base, const char *day, struct stats_day *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_day(day)) {
+		seterr(s, "stats_get: not a day");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, "stats_get",
+			 "SELECT " STATS_COLS " FROM stats WHERE day = $1", 1,
+			 &day)) != 0)
+		return rc;
+	if (PQntuples(res) == 0) {
+		seterr(s, "stats_get: no document for %s", day);
+		rc = VG_ENOENT;
+	} else {
+		rc = read_stats(s, res, 0, out);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Two statements, not one: a row another node inserted while this one's
+ * INSERT waited on it is seen only by a later statement's snapshot. */
+static int
+op_stats_put(struct store *base, const struct stats_day *d,
+	     struct stats_day *out, bool *stored)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	struct num created;
+	const char *p[3];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*stored = false;
+	if (!store_valid_stats(d)) {
+		seterr(s, "stats_put: invalid document");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = d->day;
+	p[1] = d->doc;
+	p[2] = i64(&created, d->created ? d->created : now());
+	if ((rc = q(s, &res, "stats_put",
+		    "INSERT INTO stats (day, doc, created)"
+		    " VALUES ($1, $2, $3::bigint) ON CONFLICT (day) DO NOTHING"
+		    " RETURNING " STATS_COLS,
+		    3, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 1) {
+		*stored = true;
+		rc = read_stats(s, res, 0, out);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	return op_stats_get(base, d->day, out);
+}
+
+static int
+op_stats_log(struct store *base, const char *day, uint64_t index)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	struct num idx;
+	const char *p[2];
+	int rc;
+
+	if (!store_valid_day(day) || index > INT64_MAX) {
+		seterr(s, "stats_log: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = day;
+	p[1] = i64(&idx, (int64_t)index);
+	/* The row either way; its log_index is the first recorded. */
+	if ((rc = q(s, &res, "stats_log",
+		    "UPDATE stats SET log_index = coalesce(log_index,"
+		    " $2::bigint) WHERE day = $1 RETURNING day",
+		    2, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 0) {
+		seterr(s, "stats_log: no document for %s", day);
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	return rc;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.close = op_close,
@@ -3290,6 +3496,10 @@ static const struct store_ops pg_ops = {
 	.retraction_undo = op_retraction_undo,
 	.retraction_get = op_retraction_get,
 	.retraction_each = op_retraction_each,
+	.stats_rows_each = op_stats_rows_each,
+	.stats_put = op_stats_put,
+	.stats_get = op_stats_get,
+	.stats_log = op_stats_log,
 };
 
 int

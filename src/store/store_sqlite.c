@@ -12,7 +12,7 @@
  * can fail with SQLITE_BUSY however long it waits, if another connection
  * committed in between.
  *
- * Schema, version 6 (PRAGMA user_version; migrations[] below):
+ * Schema, version 7 (PRAGMA user_version; migrations[] below):
  *
  *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
  *           region TEXT, created INT)
@@ -77,6 +77,11 @@
  *       or has failed for good.
  *   settings(key TEXT PK, value TEXT) - "rules_generation": the
  *       SHA-256 (hex) of the rules the stored verdicts were made with.
+ *   stats(day TEXT PK, doc TEXT, created INT, log_index INT NULL)
+ *       Each day's published statistics (docs/STATS.md), the exact
+ *       bytes served: inserted once and never updated, so the noise in
+ *       them is drawn once; log_index is their `stats` log entry,
+ *       recorded once it is durable.
  *
  * Version 1 had the same tables keyed by SHA-256, and samples in files;
  * its migration keeps every row and fails the jobs it cannot run.
@@ -358,6 +363,18 @@ static const char *const migrations[] = {
 	"    JOIN samples c ON c.n = d.job WHERE d.h = samples.sha256);"
 	"DROP TABLE derived_v6;"
 	"PRAGMA user_version = 6;",
+	/*
+	 * 6 -> 7: anonymised statistics, one frozen document per day
+	 * (docs/STATS.md).
+	 */
+	"CREATE TABLE stats ("
+	"  day TEXT PRIMARY KEY NOT NULL CHECK (length(day) = 10),"
+	"  doc TEXT NOT NULL CHECK (length(CAST(doc AS BLOB))"
+	"    BETWEEN 1 AND 1048576),"
+	"  created INTEGER NOT NULL CHECK (created >= 0),"
+	"  log_index INTEGER CHECK (log_index IS NULL OR log_index >= 0)"
+	") STRICT;"
+	"PRAGMA user_version = 7;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -420,6 +437,9 @@ enum stmt {
 	ST_RESCAN_REQUEUE,
 	ST_RESCANS_QUEUED,
 	ST_REP_RENOTE,
+	ST_STATS_PUT,
+	ST_STATS_GET,
+	ST_STATS_LOG,
 	ST_COUNT
 };
 
@@ -519,6 +539,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RETR_GET] = "SELECT " RETR_COLS " FROM retractions"
 			" WHERE sha256 = ?1 AND undone IS NULL",
 	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+	/* The first document of a day stays: never replaced. */
+	[ST_STATS_PUT] = "INSERT INTO stats (day, doc, created)"
+			 " VALUES (?1, ?2, ?3) ON CONFLICT (day) DO NOTHING",
+	[ST_STATS_GET] = "SELECT day, doc, created, log_index FROM stats"
+			 " WHERE day = ?1",
+	[ST_STATS_LOG] = "UPDATE stats SET log_index = ?2"
+			 " WHERE day = ?1 AND log_index IS NULL",
 	[ST_SETTING_PUT] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
 			   " ON CONFLICT (key) DO UPDATE SET"
 			   " value = excluded.value",
@@ -2412,6 +2439,210 @@ op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
 	return tx_commit(s);
 }
 
+/* Statistics (docs/STATS.md) */
+
+/* The first per_client (?3) submissions of each client in [?1, ?2),
+ * with their sample's detections and type; one SELECT, one snapshot. */
+#define SQL_STATS_ROWS                                                         \
+	"SELECT client_id, sha256, detections, mime FROM ("                    \
+	" SELECT s.client_id, s.sha256, p.detections, p.mime,"                 \
+	" row_number() OVER (PARTITION BY s.client_id"                         \
+	" ORDER BY s.created, s.id) AS r"                                      \
+	" FROM submissions s JOIN samples p ON p.sha256 = s.sha256"            \
+	" WHERE s.created >= ?1 AND s.created < ?2)"                           \
+	" WHERE r <= ?3 ORDER BY client_id"
+
+static int
+op_stats_rows_each(struct store *base, int64_t from, int64_t to,
+		   unsigned per_client,
+		   int (*fn)(const struct stats_row *r, void *ud), void *ud)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	struct stats_row r;
+	char client[ID_MAX + 1], sha256[65];
+	char *det = NULL, *mime = NULL;
+	int rc;
+
+	if (fn == NULL || from >= to || per_client == 0) {
+		seterr(s, "stats_rows_each: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(s, SQL_STATS_ROWS, "stats_rows_each", &st)) !=
+	    0)
+		goto out;
+	if (sqlite3_bind_int64(st, 1, from) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, to) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, per_client) != SQLITE_OK) {
+		rc = dberr(s, sqlite3_errcode(s->db), "stats_rows_each");
+		goto out;
+	}
+	while ((rc = next_row(s, st, "stats_rows_each")) == 1) {
+		if ((rc = col_str(s, st, 0, 1, ID_MAX, client)) != 0 ||
+		    (rc = col_hex(s, st, 1, 64, sha256)) != 0 ||
+		    (rc = col_dup(s, st, 2, false, &det)) != 0 ||
+		    (rc = col_dup(s, st, 3, true, &mime)) != 0)
+			break;
+		r.client_id = client;
+		r.sha256 = sha256;
+		r.detections = det;
+		r.mime = mime;
+		rc = fn(&r, ud);
+		free(det);
+		free(mime);
+		det = mime = NULL;
+		if (rc != 0)
+			break;
+	}
+out:
+	free(det);
+	free(mime);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Reads a row of ST_STATS_GET into *out. */
+static int
+read_stats(struct store_sqlite *s, sqlite3_stmt *st, struct stats_day *out)
+{
+	int64_t idx;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = col_str(s, st, 0, 10, 10, out->day)) != 0)
+		goto fail;
+	if (!store_valid_day(out->day)) {
+		rc = corrupt(s, st, 0, "is not a day");
+		goto fail;
+	}
+	if ((rc = col_dup(s, st, 1, false, &out->doc)) != 0)
+		goto fail;
+	out->len = strlen(out->doc);
+	if (out->len < 1 || out->len > STORE_STATS_DOC_MAX) {
+		rc = corrupt(s, st, 1, "has a length out of range");
+		goto fail;
+	}
+	if ((rc = col_i64(s, st, 2, 0, INT64_MAX, &out->created)) != 0)
+		goto fail;
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+		if ((rc = col_i64(s, st, 3, 0, INT64_MAX, &idx)) != 0)
+			goto fail;
+		out->logged = true;
+		out->log_index = (uint64_t)idx;
+	}
+	return 0;
+fail:
+	stats_day_clear(out);
+	return rc;
+}
+
+/* The stored document of day into *out; VG_ENOENT if none. */
+static int
+stats_get(struct store_sqlite *s, const char *day, struct stats_day *out)
+{
+	sqlite3_stmt *st = s->st[ST_STATS_GET];
+	int rc;
+
+	if ((rc = bind_text(s, st, 1, day)) != 0)
+		goto out;
+	rc = step(s, st, "stats_get");
+	if (rc == SQLITE_ROW) {
+		rc = read_stats(s, st, out);
+	} else if (rc == SQLITE_DONE) {
+		seterr(s, "stats_get: no document for %s", day);
+		rc = VG_ENOENT;
+	}
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_stats_get(struct store *base, const char *day, struct stats_day *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_day(day)) {
+		seterr(s, "stats_get: not a day");
+		return VG_EINVAL;
+	}
+	return stats_get(s, day, out);
+}
+
+static int
+op_stats_put(struct store *base, const struct stats_day *d,
+	     struct stats_day *out, bool *stored)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_STATS_PUT];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*stored = false;
+	if (!store_valid_stats(d)) {
+		seterr(s, "stats_put: invalid document");
+		return VG_EINVAL;
+	}
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, d->day)) != 0)
+		goto out;
+	if (sqlite3_bind_text(st, 2, d->doc, (int)d->len, SQLITE_STATIC) !=
+		    SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, d->created ? d->created : now()) !=
+		    SQLITE_OK) {
+		rc = dberr(s, sqlite3_errcode(s->db), "stats_put");
+		goto out;
+	}
+	if ((rc = run(s, st, "stats_put")) != 0)
+		goto out;
+	*stored = sqlite3_changes(s->db) == 1;
+	done(st);
+	if ((rc = stats_get(s, d->day, out)) != 0)
+		goto out;
+	rc = tx_commit(s);
+out:
+	done(st);
+	if (rc != 0) {
+		tx_rollback(s);
+		stats_day_clear(out);
+		*stored = false;
+	}
+	return rc;
+}
+
+static int
+op_stats_log(struct store *base, const char *day, uint64_t index)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_STATS_LOG];
+	struct stats_day d;
+	int rc;
+
+	if (!store_valid_day(day) || index > INT64_MAX) {
+		seterr(s, "stats_log: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, day)) != 0)
+		goto out;
+	if (sqlite3_bind_int64(st, 2, (int64_t)index) != SQLITE_OK) {
+		rc = dberr(s, sqlite3_errcode(s->db), "stats_log");
+		goto out;
+	}
+	if ((rc = run(s, st, "stats_log")) != 0)
+		goto out;
+	if (sqlite3_changes(s->db) == 0) {
+		/* Recorded already, or no such day. */
+		done(st);
+		if ((rc = stats_get(s, day, &d)) == 0)
+			stats_day_clear(&d);
+	}
+out:
+	done(st);
+	return rc;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
@@ -2449,6 +2680,10 @@ static const struct store_ops sqlite_ops = {
 	.retraction_undo = op_retraction_undo,
 	.retraction_get = op_retraction_get,
 	.retraction_each = op_retraction_each,
+	.stats_rows_each = op_stats_rows_each,
+	.stats_put = op_stats_put,
+	.stats_get = op_stats_get,
+	.stats_log = op_stats_log,
 };
 
 /* Opening */

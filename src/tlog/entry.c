@@ -55,6 +55,7 @@ enum kind {
 	K_COUNT,       /* decimal 0..2^53-1; uint64_t member */
 	K_ACTION,      /* "retract" or "reinstate" */
 	K_NAME_LIST,   /* K_IDENT names, ascending, one space apart */
+	K_DAY,         /* YYYY-MM-DD, a calendar day from 1970 to 9999 */
 };
 
 enum body_rule { BODY_NONE, BODY_OPTIONAL, BODY_REQUIRED };
@@ -123,6 +124,12 @@ static const struct field retraction_fields[] = {
 	{"reason", K_TEXT, 1024, OFF(retraction.reason), 0},
 };
 
+static const struct field stats_fields[] = {
+	{"region", K_LABEL, 32, OFF(stats.region), 0},
+	{"day", K_DAY, 10, OFF(stats.day), 0},
+	{"sha256", K_SHA256, SHA256_HEX, OFF(stats.sha256), 0},
+};
+
 #define FIELDS(a) a, sizeof(a) / sizeof(a[0])
 
 static const struct type_spec types[] = {
@@ -143,6 +150,7 @@ static const struct type_spec types[] = {
 				   FIELDS(retraction_fields)},
 	[TLOG_ENTRY_RETROHUNT] = {"retrohunt", BODY_NONE,
 				  FIELDS(retrohunt_fields)},
+	[TLOG_ENTRY_STATS] = {"stats", BODY_NONE, FIELDS(stats_fields)},
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))
@@ -427,6 +435,16 @@ check_string(const struct field *f, const char *s, size_t n, char *why,
 		}
 		return 0;
 	case K_NAME_LIST: return check_name_list(s, n, why, whylen);
+	case K_DAY: {
+		int64_t start;
+
+		if (!text_day_parse(s, n, &start)) {
+			vg_seterr(why, whylen,
+				  "is not a day YYYY-MM-DD from 1970 to 9999");
+			return VG_EFORMAT;
+		}
+		return 0;
+	}
 	default: break;
 	}
 	fatal("field %s is not a string", f->name);

@@ -18,6 +18,7 @@
  *   node                region, site, log-key, sample-key,
  *                       version                                optional
  *   retrohunt           rule, who, role, reason                none
+ *   stats               region, day, sha256                    none
  *   key-change, witness-set-change, location-change, statement:
  *                       no fields                              required
  *
@@ -88,6 +89,7 @@ enum tlog_entry_type {
 	 * reused or renumbered. */
 	TLOG_ENTRY_RETRACTION = 9,
 	TLOG_ENTRY_RETROHUNT = 10,
+	TLOG_ENTRY_STATS = 11,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -135,6 +137,14 @@ struct tlog_entry_retrohunt {
 	const char *reason;                /* the stated reason, one line */
 };
 
+/* A region's anonymised statistics of one day, as published (GET
+ * /v1/stats, docs/STATS.md): the hash of the exact bytes served. */
+struct tlog_entry_stats {
+	const char *region; /* as in vigild.conf: "eu" */
+	const char *day;    /* "YYYY-MM-DD", UTC, a day that exists */
+	uint8_t sha256[TLOG_ENTRY_HASH_LEN]; /* of the published document */
+};
+
 struct tlog_entry_node {
 	const char *region;     /* as in vigild.conf: "eu" */
 	const char *site;       /* "zrh1" */
@@ -154,6 +164,7 @@ struct tlog_entry {
 		struct tlog_entry_node node;
 		struct tlog_entry_retraction retraction;
 		struct tlog_entry_retrohunt retrohunt;
+		struct tlog_entry_stats stats;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */
