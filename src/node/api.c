@@ -37,6 +37,7 @@
 #include "node/releases.h"
 #include "node/retrohunt.h"
 #include "node/route.h"
+#include "node/stats_api.h"
 #include "tlog/checkpoint.h"
 #include "tlog/entry.h"
 #include "tlog/note.h"
@@ -101,6 +102,7 @@ route_name(enum route r)
 		[ROUTE_FP] = "fp",
 		[ROUTE_ADMIN_FP] = "admin_fp",
 		[ROUTE_ADMIN_RETROHUNT] = "admin_retrohunt",
+		[ROUTE_STATS] = "stats",
 		[ROUTE_OTHER] = "other",
 	};
 	return r < ROUTE_COUNT && names[r] != NULL ? names[r] : "other";
@@ -1520,6 +1522,11 @@ on_metrics(h2o_req_t *req)
 		    (unsigned long long)es.timeouts,
 		    (unsigned long long)edge_body_bytes());
 	}
+	OUT("# HELP vigil_stats_published_total Days of statistics this "
+	    "node published (stored and logged) since it started.\n"
+	    "# TYPE vigil_stats_published_total counter\n"
+	    "vigil_stats_published_total %llu\n",
+	    (unsigned long long)stats_api_published());
 	OUT("# HELP vigil_lookup_hashes_total Hashes looked up.\n"
 	    "# TYPE vigil_lookup_hashes_total counter\n"
 	    "vigil_lookup_hashes_total %llu\n",
@@ -2225,6 +2232,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_ADMIN_FP:
 		return fp_on_admin(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_RETROHUNT: return retrohunt_handle(N, L, req, p, n);
+	case ROUTE_STATS: return stats_api_handle(N, L, req);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + arg, n - arg);
 	case ROUTE_LOG_PROOF:

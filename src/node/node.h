@@ -43,6 +43,7 @@ enum route {
 	ROUTE_FP,
 	ROUTE_ADMIN_FP,
 	ROUTE_ADMIN_RETROHUNT, /* /v1/admin/retrohunt[/{id}] */
+	ROUTE_STATS,           /* /v1/stats (stats_api.h) */
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };

@@ -78,6 +78,8 @@ route_of(const char *p, size_t n, size_t *arg)
 		return ROUTE_PORTAL;
 	if (is_or_under(p, n, "/v1/admin/retrohunt", arg))
 		return ROUTE_ADMIN_RETROHUNT;
+	if (is(p, n, "/v1/stats"))
+		return ROUTE_STATS;
 	*arg = n;
 	return ROUTE_OTHER;
 }

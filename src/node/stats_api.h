@@ -1,0 +1,36 @@
+/*
+ * stats_api.h - GET /v1/stats?day=YYYY-MM-DD (docs/API.md): a region's
+ * anonymised statistics of one completed UTC day (docs/STATS.md), frozen
+ * at their first request and published through the transparency log as
+ * a `stats` entry (docs/LOG.md) before they are served.
+ */
+#ifndef VIGIL_NODE_STATS_API_H
+#define VIGIL_NODE_STATS_API_H
+
+#include <h2o.h>
+
+#include "node/node.h"
+
+/* Days back from today (UTC) whose statistics a request may publish; an
+ * older day is served only if it was published already (404 otherwise).
+ * It bounds what anyone can make the node compute and log. */
+#define STATS_WINDOW_DAYS 31
+/* Days being published at once, node-wide (503 beyond). */
+#define STATS_PENDING_MAX 8
+
+/*
+ * Handles a request for /v1/stats on event loop l of node. Refuses
+ * another method (405), a missing, repeated, malformed or impossible
+ * day or another parameter (400), today or a later day (409), an
+ * unpublished day older than STATS_WINDOW_DAYS or a node without a log
+ * (404), a day another request is publishing, a failing store or log
+ * (503). Otherwise answers the day's document with the index of its log
+ * entry: at once if it is logged, else once its entry is durable (it is
+ * computed and stored first if the day has none). Returns 0.
+ */
+int stats_api_handle(struct node *node, struct api_loop *l, h2o_req_t *req);
+
+/* Days this node has published (stored and logged) since it started. */
+uint64_t stats_api_published(void);
+
+#endif
