@@ -379,7 +379,7 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	raw_text(f->path, "PRAGMA user_version", mode, sizeof(mode));
-	assert_string_equal(mode, "6");
+	assert_string_equal(mode, "7");
 	/* The WAL holds the same data and must be as private. */
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 1, &nj), 0);
@@ -2130,8 +2130,9 @@ test_version_5_notes_are_marked_derived_from_the_reports_listing_them(
 	r = noted(3, "clean", 0);
 	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
 	assert_int_equal(f->st->ops->close(f->st), 0);
-	/* Back to version 5: no marks. */
-	raw_exec(f->path, "ALTER TABLE samples DROP COLUMN derived_job;"
+	/* Back to version 5: no marks (and no version 7 table). */
+	raw_exec(f->path, "DROP TABLE stats;"
+			  "ALTER TABLE samples DROP COLUMN derived_job;"
 			  "ALTER TABLE samples DROP COLUMN derived_from;"
 			  "PRAGMA user_version = 5;");
 	f->st = reopen(f);
@@ -2998,7 +2999,7 @@ test_version_1_database_is_migrated(void **state)
 	if (store_sqlite_open(path, &f->st, v, sizeof(v)) != 0)
 		fail_msg("store_sqlite_open: %s", v);
 	raw_text(path, "PRAGMA user_version", v, sizeof(v));
-	assert_string_equal(v, "6");
+	assert_string_equal(v, "7");
 	/* Every sample migrated has an empty because. */
 	raw_text(path, "SELECT count(*) FROM samples WHERE because != '[]'", v,
 		 sizeof(v));
@@ -3008,7 +3009,8 @@ test_version_1_database_is_migrated(void **state)
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
 	assert_string_equal(v, "clients,fp_reports,jobs,rescans,retractions,"
-			       "sample_clients,samples,settings,submissions");
+			       "sample_clients,samples,settings,stats,"
+			       "submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
 	assert_string_equal(v, "ok");
@@ -3267,6 +3269,167 @@ test_corrupt_retraction_row_is_ecorrupt(void **state)
 	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
 			  "UPDATE retractions SET detections = 'A'");
 	assert_int_equal(f->st->ops->retraction_get(f->st, sha, &r),
+			 VG_ECORRUPT);
+}
+
+/* A day's statistics are stored once: a second document of the same day
+ * is not stored, and the first is what every later read answers; its
+ * log index is recorded once. */
+static void
+test_stats_document_is_stored_once_and_never_replaced(void **state)
+{
+	struct fx *f = *state;
+	struct stats_day a, b, out;
+	bool stored;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.day, sizeof(a.day), "2026-12-07");
+	a.doc = "{\"submissions\":12}";
+	a.len = strlen(a.doc);
+	a.created = 1765152000;
+	b = a;
+	b.doc = "{\"submissions\":13}";
+	b.len = strlen(b.doc);
+	assert_int_equal(f->st->ops->stats_get(f->st, "2026-12-07", &out),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->stats_put(f->st, &a, &out, &stored), 0);
+	assert_true(stored);
+	assert_string_equal(out.doc, a.doc);
+	assert_int_equal(out.len, a.len);
+	assert_false(out.logged);
+	assert_int_equal(out.created, 1765152000);
+	stats_day_clear(&out);
+	/* Another document of the same day: refused, the first returned. */
+	assert_int_equal(f->st->ops->stats_put(f->st, &b, &out, &stored), 0);
+	assert_false(stored);
+	assert_string_equal(out.doc, a.doc);
+	stats_day_clear(&out);
+	assert_int_equal(f->st->ops->stats_get(f->st, "2026-12-07", &out), 0);
+	assert_string_equal(out.day, "2026-12-07");
+	assert_string_equal(out.doc, a.doc);
+	stats_day_clear(&out);
+	/* The log index: the first recorded stays. */
+	assert_int_equal(f->st->ops->stats_log(f->st, "2026-12-07", 5), 0);
+	assert_int_equal(f->st->ops->stats_log(f->st, "2026-12-07", 9), 0);
+	assert_int_equal(f->st->ops->stats_get(f->st, "2026-12-07", &out), 0);
+	assert_true(out.logged);
+	assert_int_equal(out.log_index, 5);
+	stats_day_clear(&out);
+	assert_int_equal(f->st->ops->stats_log(f->st, "2026-12-06", 5),
+			 VG_ENOENT);
+	/* Another day is another document. */
+	snprintf(b.day, sizeof(b.day), "2026-12-06");
+	assert_int_equal(f->st->ops->stats_put(f->st, &b, &out, &stored), 0);
+	assert_true(stored);
+	assert_string_equal(out.doc, b.doc);
+	stats_day_clear(&out);
+	/* Refused: days that are not days, documents that are not. */
+	snprintf(b.day, sizeof(b.day), "2026-02-30");
+	assert_int_equal(f->st->ops->stats_put(f->st, &b, &out, &stored),
+			 VG_EINVAL);
+	assert_false(stored);
+	snprintf(b.day, sizeof(b.day), "2026-12-05");
+	b.len = 0;
+	assert_int_equal(f->st->ops->stats_put(f->st, &b, &out, &stored),
+			 VG_EINVAL);
+	b.len = STORE_STATS_DOC_MAX + 1;
+	assert_int_equal(f->st->ops->stats_put(f->st, &b, &out, &stored),
+			 VG_EINVAL);
+	assert_int_equal(f->st->ops->stats_get(f->st, "2026-12-05", &out),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->stats_get(f->st, "20261207", &out),
+			 VG_EINVAL);
+	assert_int_equal(f->st->ops->stats_get(f->st, NULL, &out), VG_EINVAL);
+	assert_int_equal(f->st->ops->stats_log(f->st, "x", 1), VG_EINVAL);
+}
+
+struct rows_seen {
+	char client[8][37];
+	char sha256[8][65];
+	int n;
+};
+
+static int
+rows_cb(const struct stats_row *r, void *ud)
+{
+	struct rows_seen *s = ud;
+
+	if (s->n == 8)
+		return -1;
+	snprintf(s->client[s->n], 37, "%s", r->client_id);
+	snprintf(s->sha256[s->n], 65, "%s", r->sha256);
+	assert_non_null(r->detections);
+	s->n++;
+	return 0;
+}
+
+/* The rows counted for a day: only that day's, each client's first
+ * per_client by time, one client's rows together. */
+static void
+test_stats_rows_are_the_days_first_per_client(void **state)
+{
+	struct fx *f = *state;
+	const int64_t day = 1765065600; /* 2026-12-07T00:00:00Z */
+	struct rows_seen s;
+	char c1[37], c2[37];
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	client_id(c1, 1);
+	client_id(c2, 2);
+	/* Client 1: one the day before, five that day (out of order), one
+	 * the day after; client 2: one that day, between client 1's. */
+	assert_int_equal(submit_at(f->st, 1, 1, 1, day - 1, NULL), 0);
+	assert_int_equal(submit_at(f->st, 2, 1, 2, day + 50, NULL), 0);
+	assert_int_equal(submit_at(f->st, 3, 1, 3, day + 10, NULL), 0);
+	assert_int_equal(submit_at(f->st, 4, 2, 4, day + 20, NULL), 0);
+	assert_int_equal(submit_at(f->st, 5, 1, 5, day + 30, NULL), 0);
+	assert_int_equal(submit_at(f->st, 6, 1, 6, day + 40, NULL), 0);
+	assert_int_equal(submit_at(f->st, 7, 1, 7, day + 86399, NULL), 0);
+	assert_int_equal(submit_at(f->st, 8, 1, 8, day + 86400, NULL), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day + 86400,
+						     3, rows_cb, &s),
+			 0);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.client[0], c1);
+	assert_string_equal(s.sha256[0], sample(3).sha256);
+	assert_string_equal(s.client[1], c1);
+	assert_string_equal(s.sha256[1], sample(5).sha256);
+	assert_string_equal(s.client[2], c1);
+	assert_string_equal(s.sha256[2], sample(6).sha256);
+	assert_string_equal(s.client[3], c2);
+	assert_string_equal(s.sha256[3], sample(4).sha256);
+	/* The callback's value stops it. */
+	memset(&s, 0, sizeof(s));
+	s.n = 8;
+	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day + 86400,
+						     3, rows_cb, &s),
+			 -1);
+	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day, 3,
+						     rows_cb, &s),
+			 VG_EINVAL);
+	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day + 86400,
+						     0, rows_cb, &s),
+			 VG_EINVAL);
+}
+
+static void
+test_corrupt_stats_row_is_ecorrupt(void **state)
+{
+	struct fx *f = *state;
+	struct stats_day a, out;
+	bool stored;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.day, sizeof(a.day), "2026-12-07");
+	a.doc = "{}";
+	a.len = 2;
+	assert_int_equal(f->st->ops->stats_put(f->st, &a, &out, &stored), 0);
+	stats_day_clear(&out);
+	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
+			  "UPDATE stats SET created = -5");
+	assert_int_equal(f->st->ops->stats_get(f->st, "2026-12-07", &out),
 			 VG_ECORRUPT);
 }
 
@@ -3900,7 +4063,7 @@ test_pg_migrations_are_idempotent_and_newer_is_refused(void **state)
 	raw_text(f->path,
 		 "SELECT version FROM vigil_schema WHERE component = 'store'",
 		 v, sizeof(v));
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "2");
 	put_client(f->st, 1);
 	raw_exec(f->path, "UPDATE vigil_schema SET version = 1000"
 			  " WHERE component = 'store'");
@@ -4160,6 +4323,9 @@ main(void)
 		T(test_version_1_database_is_migrated),
 		T(test_fp_reports_and_retractions),
 		T(test_corrupt_retraction_row_is_ecorrupt),
+		T(test_stats_document_is_stored_once_and_never_replaced),
+		T(test_stats_rows_are_the_days_first_per_client),
+		T(test_corrupt_stats_row_is_ecorrupt),
 		T(test_hostile_metadata_round_trips),
 		T(test_job_lease_renew_counts_own_jobs),
 		T(test_submission_add_many_refusals_anywhere_in_a_large_batch),
