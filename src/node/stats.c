@@ -78,9 +78,11 @@ stats_laplace(double b)
 	double u;
 
 	randombytes_buf(&bits, sizeof(bits));
-	/* (m + 1/2) / 2^53 for m in [0, 2^53): uniform in (0, 1), never
-	 * either end, so the logarithm is finite. */
-	u = ((double)(bits >> 11) + 0.5) / 9007199254740992.0;
+	/* (m + 1/2) / 2^52 for m in [0, 2^52): uniform in (0, 1), never
+	 * either end, so the logarithm is finite. m + 1/2 takes 53 bits,
+	 * exact in a double; with 53 bits of m, m + 1/2 could round up to
+	 * 2^53, u to 1, and the draw to infinity. */
+	u = ((double)(bits >> 12) + 0.5) / 4503599627370496.0;
 	return stats_laplace_inverse(u, b);
 }
 
@@ -89,7 +91,7 @@ stats_noisy_count(uint64_t value, double noise)
 {
 	double v = (double)value + noise;
 
-	if (!(v > 0.5)) /* NaN too */
+	if (!(v >= 0.5)) /* NaN too */
 		return 0;
 	if (v >= 9007199254740992.0)
 		return UINT64_C(9007199254740992);

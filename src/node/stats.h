@@ -42,12 +42,13 @@ struct stats_params {
  * -b sgn(u - 1/2) ln(1 - 2|u - 1/2|). Pure, for tests and the sampler. */
 double stats_laplace_inverse(double u, double b);
 
-/* A draw of Laplace(0, b), b > 0: 53 bits from randombytes_buf() as a
+/* A draw of Laplace(0, b), b > 0: 52 bits from randombytes_buf() as a
  * uniform u in (0, 1) (never 0 or 1), then stats_laplace_inverse(). */
 double stats_laplace(double b);
 
 /* The published value of a count: value + noise rounded to the nearest
- * integer, at least 0 (post-processing, costs no budget). */
+ * integer (halves away from zero), at least 0 (post-processing, costs no
+ * budget). */
 uint64_t stats_noisy_count(uint64_t value, double noise);
 
 /* The category of detection name: the family its name begins with,

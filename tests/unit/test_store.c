@@ -3286,7 +3286,7 @@ test_stats_document_is_stored_once_and_never_replaced(void **state)
 	snprintf(a.day, sizeof(a.day), "2026-12-07");
 	a.doc = "{\"submissions\":12}";
 	a.len = strlen(a.doc);
-	a.created = 1765152000;
+	a.created = 1796688000;
 	b = a;
 	b.doc = "{\"submissions\":13}";
 	b.len = strlen(b.doc);
@@ -3297,7 +3297,7 @@ test_stats_document_is_stored_once_and_never_replaced(void **state)
 	assert_string_equal(out.doc, a.doc);
 	assert_int_equal(out.len, a.len);
 	assert_false(out.logged);
-	assert_int_equal(out.created, 1765152000);
+	assert_int_equal(out.created, 1796688000);
 	stats_day_clear(&out);
 	/* Another document of the same day: refused, the first returned. */
 	assert_int_equal(f->st->ops->stats_put(f->st, &b, &out, &stored), 0);
@@ -3369,7 +3369,7 @@ static void
 test_stats_rows_are_the_days_first_per_client(void **state)
 {
 	struct fx *f = *state;
-	const int64_t day = 1765065600; /* 2026-12-07T00:00:00Z */
+	const int64_t day = 1796601600; /* 2026-12-07T00:00:00Z */
 	struct rows_seen s;
 	char c1[37], c2[37];
 

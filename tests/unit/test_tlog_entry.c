@@ -335,6 +335,83 @@ test_retrohunt_entry_is_type_10_and_round_trips(void **state)
 			 VG_EINVAL);
 }
 
+#define H_STATS                                                                \
+	"9f2c4e1a0b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e"
+/* The stats example of docs/LOG.md, byte for byte. */
+#define EX_STATS                                                               \
+	MAGIC "type stats\n"                                                   \
+	      "time " T0 "\n"                                                  \
+	      "region eu\n"                                                    \
+	      "day 2024-02-29\n"                                               \
+	      "sha256 " H_STATS "\n"                                           \
+	      "\n"
+
+static void
+test_stats_entry_is_type_11_and_round_trips(void **state)
+{
+	struct tlog_entry e, back;
+	enum tlog_entry_type t;
+	uint8_t h[32];
+	char err[256], *json;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(TLOG_ENTRY_STATS, 11);
+	assert_int_equal(tlog_entry_type_parse("stats", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_STATS);
+	assert_string_equal(tlog_entry_type_name(t), "stats");
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_STATS;
+	e.time = T0_SEC;
+	e.stats.region = "eu";
+	e.stats.day = "2024-02-29";
+	hex_decode(H_STATS, e.stats.sha256);
+	encode_is(&e, EX_STATS);
+
+	parse_ok(EX_STATS, strlen(EX_STATS), &back);
+	hex_decode(H_STATS, h);
+	assert_memory_equal(back.stats.sha256, h, 32);
+	assert_string_equal(back.stats.region, "eu");
+	assert_string_equal(back.stats.day, "2024-02-29");
+	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
+	assert_string_equal(json, "{\"type\":\"stats\",\"time\":\"" T0 "\","
+				  "\"region\":\"eu\",\"day\":\"2024-02-29\","
+				  "\"sha256\":\"" H_STATS "\",\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&back);
+
+	/* What the format refuses: days that do not exist or are not in
+	 * the one form, a body, fields out of order. */
+	static const char *const bad[] = {
+		MAGIC "type stats\ntime " T0 "\nregion eu\nday 2023-02-29\n"
+		      "sha256 " H_STATS "\n\n",
+		MAGIC "type stats\ntime " T0 "\nregion eu\nday 2024-2-29\n"
+		      "sha256 " H_STATS "\n\n",
+		MAGIC "type stats\ntime " T0 "\nregion eu\nday 1969-12-31\n"
+		      "sha256 " H_STATS "\n\n",
+		MAGIC "type stats\ntime " T0 "\nregion EU\nday 2024-02-29\n"
+		      "sha256 " H_STATS "\n\n",
+		EX_STATS "a body\n",
+		MAGIC "type stats\ntime " T0 "\nday 2024-02-29\nregion eu\n"
+		      "sha256 " H_STATS "\n\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
+						  err, sizeof(err)),
+				 VG_EFORMAT);
+	/* A day too long for the field. */
+	static const char long_day[] = MAGIC "type stats\ntime " T0
+					     "\nregion eu\nday 2024-02-29Z\n"
+					     "sha256 " H_STATS "\n\n";
+	assert_int_equal(tlog_entry_parse(long_day, strlen(long_day), &back,
+					  err, sizeof(err)),
+			 VG_ELIMIT);
+	e.stats.day = "2024-13-01";
+	assert_int_equal(tlog_entry_encode(&e, &json, &len, err, sizeof(err)),
+			 VG_EINVAL);
+}
+
 static void
 test_rule_release_encodes_to_exact_bytes(void **state)
 {
@@ -1312,6 +1389,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			test_retrohunt_entry_is_type_10_and_round_trips),
+		cmocka_unit_test(test_stats_entry_is_type_11_and_round_trips),
 		cmocka_unit_test(test_type_names_parse_and_print),
 		cmocka_unit_test(test_every_example_parses_and_encodes_back),
 		cmocka_unit_test(test_parsed_fields_are_the_values),
