@@ -120,8 +120,7 @@ text_day_parse(const char *s, size_t n, int64_t *start)
 	unsigned y, m, d, last;
 
 	if (s == NULL || n != 10 || s[4] != '-' || s[7] != '-' ||
-	    !digits(s, 4, &y) || !digits(s + 5, 2, &m) ||
-	    !digits(s + 8, 2, &d))
+	    !digits(s, 4, &y) || !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d))
 		return false;
 	if (y < 1970 || m < 1 || m > 12 || d < 1)
 		return false;

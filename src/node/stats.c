@@ -435,8 +435,7 @@ stats_agg_publish(const struct stats_agg *ac, const struct stats_params *p,
 {
 	struct stats_agg *a = (struct stats_agg *)ac; /* sorted in place */
 	struct cells cs = {NULL, 0, 0};
-	uint64_t samples, buckets[STATS_BUCKETS],
-		bclients[STATS_BUCKETS];
+	uint64_t samples, buckets[STATS_BUCKETS], bclients[STATS_BUCKETS];
 	json_t *o = NULL, *priv, *sec[K_COUNT] = {NULL}, *hist;
 	char when[TLOG_ENTRY_TIME_LEN];
 	size_t released = 0, ixsub, ixsamples, ixhist;

@@ -49,7 +49,7 @@ static uint64_t published;
 struct stats_hook;
 
 struct stats_wait {
-	h2o_req_t *req; /* NULL once the client left */
+	h2o_req_t *req;          /* NULL once the client left */
 	struct stats_hook *hook; /* in req's pool; NULL with req */
 	struct node *node;
 	struct api_loop *loop;
@@ -119,8 +119,7 @@ parse_day(h2o_req_t *req, char day[11], int64_t *start)
 		       -1;
 	q = req->path.base + req->query_at + 1;
 	ql = req->path.len - req->query_at - 1;
-	if (ql < 4 || memcmp(q, "day=", 4) != 0 ||
-	    memchr(q, '&', ql) != NULL)
+	if (ql < 4 || memcmp(q, "day=", 4) != 0 || memchr(q, '&', ql) != NULL)
 		return api_send_error(req, ROUTE_STATS, 400, "bad_request",
 				      "the only query parameter is day, "
 				      "once: ?day=YYYY-MM-DD"),
@@ -151,10 +150,11 @@ send_doc(h2o_req_t *req, struct node *node, const struct stats_day *d)
 	 * after this node's latest checkpoint, and then none is named. */
 	if (size > d->log_index) {
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)size);
-		h2o_add_header_by_str(&req->pool, &req->res.headers,
-				      H2O_STRLIT(ACCESS_HDR_SIZE), 0, NULL,
-				      h2o_strdup(&req->pool, num, SIZE_MAX).base,
-				      strlen(num));
+		h2o_add_header_by_str(
+			&req->pool, &req->res.headers,
+			H2O_STRLIT(ACCESS_HDR_SIZE), 0, NULL,
+			h2o_strdup(&req->pool, num, SIZE_MAX).base,
+			strlen(num));
 	}
 	body = h2o_mem_alloc_pool(&req->pool, d->len);
 	memcpy(body, d->doc, d->len);

@@ -64,10 +64,10 @@
  * Nothing is retried: whether a lost COMMIT committed is unknown.
  *
  * Schema "store", version 2 (pg_migrate; steps[] below): the tables of
- * store_sqlite.c's version 7 (version 2 adds stats) with PostgreSQL's types (bigint for unix
- * seconds, as on SQLite, bytea for the token hash, double precision for
- * durations), and the lease columns of jobs and rescans. Attempts are
- * bigint: one attempt more than a C int holds reads as a corrupt row
+ * store_sqlite.c's version 7 (version 2 adds stats) with PostgreSQL's types
+ * (bigint for unix seconds, as on SQLite, bytea for the token hash, double
+ * precision for durations), and the lease columns of jobs and rescans. Attempts
+ * are bigint: one attempt more than a C int holds reads as a corrupt row
  * (failed, off the queue), as on SQLite, not as an overflow that every
  * claim would trip over. All SQL is constant text; data only ever goes
  * as parameters.
@@ -3308,15 +3308,15 @@ op_stats_rows_each(struct store *base, int64_t from, int64_t to,
 	if ((rc = want_cols(s, res, 4, "stats_rows_each")) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-		if ((rc = col_str(s, res, i, 0, 1, STORE_ID_MAX, client)) != 0 ||
+		if ((rc = col_str(s, res, i, 0, 1, STORE_ID_MAX, client)) !=
+			    0 ||
 		    (rc = col_hex(s, res, i, 1, 64, sha256)) != 0 ||
 		    (rc = col_text(s, res, i, 2, &det, &n)) != 0)
 			break;
 		r.client_id = client;
 		r.sha256 = sha256;
 		r.detections = det;
-		r.mime = PQgetisnull(res, i, 3) ? NULL
-						: PQgetvalue(res, i, 3);
+		r.mime = PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3);
 		rc = fn(&r, ud);
 	}
 out:

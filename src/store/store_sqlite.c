@@ -2468,8 +2468,7 @@ op_stats_rows_each(struct store *base, int64_t from, int64_t to,
 		seterr(s, "stats_rows_each: invalid argument");
 		return VG_EINVAL;
 	}
-	if ((rc = prepare_each(s, SQL_STATS_ROWS, "stats_rows_each", &st)) !=
-	    0)
+	if ((rc = prepare_each(s, SQL_STATS_ROWS, "stats_rows_each", &st)) != 0)
 		goto out;
 	if (sqlite3_bind_int64(st, 1, from) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, to) != SQLITE_OK ||

@@ -272,13 +272,13 @@ test_stats_section(void **state)
 	struct node_config c;
 	char err[512];
 	const char *bad[] = {
-		"[stats]\nk = 1\n",          "[stats]\nk = 0\n",
-		"[stats]\nk = -5\n",         "[stats]\nk = ten\n",
-		"[stats]\nk = 1000001\n",    "[stats]\nepsilon = 0\n",
-		"[stats]\nepsilon = -1\n",   "[stats]\nepsilon = nan\n",
-		"[stats]\nepsilon = inf\n",  "[stats]\nepsilon = 1e3\n",
+		"[stats]\nk = 1\n",           "[stats]\nk = 0\n",
+		"[stats]\nk = -5\n",          "[stats]\nk = ten\n",
+		"[stats]\nk = 1000001\n",     "[stats]\nepsilon = 0\n",
+		"[stats]\nepsilon = -1\n",    "[stats]\nepsilon = nan\n",
+		"[stats]\nepsilon = inf\n",   "[stats]\nepsilon = 1e3\n",
 		"[stats]\nepsilon = 100.5\n", "[stats]\nepsilon = 0.001\n",
-		"[stats]\nepsilon = 1.\n",   "[stats]\nepsilon = 1.2.3\n",
+		"[stats]\nepsilon = 1.\n",    "[stats]\nepsilon = 1.2.3\n",
 		"[stats]\ndelta = 1\n",
 	};
 
@@ -286,8 +286,8 @@ test_stats_section(void **state)
 	config_default(&c);
 	assert_int_equal(c.stats_k, 10);
 	assert_true(c.stats_epsilon == 1.0);
-	assert_int_equal(
-		load_text(&c, "[stats]\nk = 25\nepsilon = 0.5\n", err), 0);
+	assert_int_equal(load_text(&c, "[stats]\nk = 25\nepsilon = 0.5\n", err),
+			 0);
 	assert_int_equal(c.stats_k, 25);
 	assert_true(c.stats_epsilon == 0.5);
 	assert_int_equal(config_check(&c, err, sizeof(err)), 0);

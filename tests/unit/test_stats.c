@@ -40,8 +40,8 @@ test_inverse_cdf_is_the_laplace_quantile(void **state)
 			 5.0) < 1e-9);
 	/* The ends the sampler can reach, (m + 1/2) / 2^52 for m = 0 and
 	 * 2^52 - 1, stay finite. */
-	assert_true(isfinite(stats_laplace_inverse(0.5 / 4503599627370496.0,
-						   1.0)));
+	assert_true(
+		isfinite(stats_laplace_inverse(0.5 / 4503599627370496.0, 1.0)));
 	assert_true(isfinite(stats_laplace_inverse(
 		(4503599627370495.0 + 0.5) / 4503599627370496.0, 1.0)));
 	assert_true((4503599627370495.0 + 0.5) / 4503599627370496.0 < 1.0);
@@ -127,9 +127,9 @@ test_prevalence_buckets(void **state)
 	static const struct {
 		uint64_t n;
 		const char *name;
-	} b[] = {{1, "1"},      {2, "2-4"},     {4, "2-4"},   {5, "5-9"},
-		 {9, "5-9"},    {10, "10-99"},  {99, "10-99"}, {100, "100+"},
-		 {1u << 30, "100+"}};
+	} b[] = {{1, "1"},      {2, "2-4"},    {4, "2-4"},
+		 {5, "5-9"},    {9, "5-9"},    {10, "10-99"},
+		 {99, "10-99"}, {100, "100+"}, {1u << 30, "100+"}};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
@@ -166,9 +166,8 @@ publish(struct stats_agg *a, unsigned k, double eps)
 	char *doc;
 	size_t len;
 
-	assert_int_equal(stats_agg_publish(a, &p, "2026-12-07", NOW, &doc,
-					   &len),
-			 0);
+	assert_int_equal(
+		stats_agg_publish(a, &p, "2026-12-07", NOW, &doc, &len), 0);
 	assert_int_equal(strlen(doc), len);
 	j = json_loads(doc, 0, &je);
 	assert_non_null(j);
@@ -214,8 +213,8 @@ test_cells_from_k_clients_are_published_and_from_fewer_suppressed(void **state)
 	assert_true(llabs(num(det, "Vigil_Test_EICAR", NULL) - 3) <= 1);
 	assert_null(json_object_get(det, "Vigil_Ransom_Note"));
 	assert_true(llabs(num(j, "categories", "test") - 3) <= 1);
-	assert_null(json_object_get(json_object_get(j, "categories"),
-				    "ransom"));
+	assert_null(
+		json_object_get(json_object_get(j, "categories"), "ransom"));
 	assert_true(llabs(num(j, "file_types", "text/plain") - 3) <= 1);
 	assert_null(json_object_get(json_object_get(j, "file_types"),
 				    "application/pdf"));
@@ -231,10 +230,8 @@ test_cells_from_k_clients_are_published_and_from_fewer_suppressed(void **state)
 	json_decref(j);
 	/* k = 4: only the counts every client adds to (4 of them). */
 	j = publish(a, 4, 100);
-	assert_int_equal(json_object_size(json_object_get(j, "detections")),
-			 0);
-	assert_int_equal(json_object_size(json_object_get(j, "categories")),
-			 0);
+	assert_int_equal(json_object_size(json_object_get(j, "detections")), 0);
+	assert_int_equal(json_object_size(json_object_get(j, "categories")), 0);
 	assert_true(json_is_integer(json_object_get(j, "submissions")));
 	assert_int_equal(num(j, "privacy", "cells"), 2);
 	json_decref(j);
@@ -279,8 +276,8 @@ test_a_client_counts_once_per_cell_and_the_budget_is_split(void **state)
 		json_object_get(json_object_get(j, "prevalence"), "2-4")));
 	eps_cell = json_real_value(json_object_get(priv, "epsilon_per_cell"));
 	assert_true(fabs(eps_cell * (double)cells - 50) < 1e-9);
-	assert_true(fabs(json_real_value(json_object_get(
-				 priv, "scale_client_counts")) -
+	assert_true(fabs(json_real_value(
+				 json_object_get(priv, "scale_client_counts")) -
 			 1.0 / eps_cell) < 1e-9);
 	assert_true(fabs(json_real_value(json_object_get(
 				 priv, "scale_per_client_counts")) -
@@ -341,22 +338,21 @@ test_bad_rows_and_parameters_are_refused(void **state)
 	j = publish(a, 3, 100);
 	assert_true(llabs(num(j, "submissions", NULL) - 3) <= 10);
 	assert_true(llabs(num(j, "file_types", "unknown") - 3) <= 1);
-	assert_int_equal(json_object_size(json_object_get(j, "detections")),
-			 0);
+	assert_int_equal(json_object_size(json_object_get(j, "detections")), 0);
 	json_decref(j);
 	p.epsilon = 0;
-	assert_int_equal(stats_agg_publish(a, &p, "2026-12-07", NOW, &doc,
-					   &len),
-			 VG_EINVAL);
+	assert_int_equal(
+		stats_agg_publish(a, &p, "2026-12-07", NOW, &doc, &len),
+		VG_EINVAL);
 	p.epsilon = NAN;
-	assert_int_equal(stats_agg_publish(a, &p, "2026-12-07", NOW, &doc,
-					   &len),
-			 VG_EINVAL);
+	assert_int_equal(
+		stats_agg_publish(a, &p, "2026-12-07", NOW, &doc, &len),
+		VG_EINVAL);
 	p.epsilon = 1;
 	p.k = 0;
-	assert_int_equal(stats_agg_publish(a, &p, "2026-12-07", NOW, &doc,
-					   &len),
-			 VG_EINVAL);
+	assert_int_equal(
+		stats_agg_publish(a, &p, "2026-12-07", NOW, &doc, &len),
+		VG_EINVAL);
 	assert_null(doc);
 	stats_agg_free(a);
 }

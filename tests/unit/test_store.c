@@ -3388,8 +3388,8 @@ test_stats_rows_are_the_days_first_per_client(void **state)
 	assert_int_equal(submit_at(f->st, 7, 1, 7, day + 86399, NULL), 0);
 	assert_int_equal(submit_at(f->st, 8, 1, 8, day + 86400, NULL), 0);
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day + 86400,
-						     3, rows_cb, &s),
+	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day + 86400, 3,
+						     rows_cb, &s),
 			 0);
 	assert_int_equal(s.n, 4);
 	assert_string_equal(s.client[0], c1);
@@ -3403,14 +3403,14 @@ test_stats_rows_are_the_days_first_per_client(void **state)
 	/* The callback's value stops it. */
 	memset(&s, 0, sizeof(s));
 	s.n = 8;
-	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day + 86400,
-						     3, rows_cb, &s),
-			 -1);
-	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day, 3,
+	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day + 86400, 3,
 						     rows_cb, &s),
-			 VG_EINVAL);
-	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day + 86400,
-						     0, rows_cb, &s),
+			 -1);
+	assert_int_equal(
+		f->st->ops->stats_rows_each(f->st, day, day, 3, rows_cb, &s),
+		VG_EINVAL);
+	assert_int_equal(f->st->ops->stats_rows_each(f->st, day, day + 86400, 0,
+						     rows_cb, &s),
 			 VG_EINVAL);
 }
 

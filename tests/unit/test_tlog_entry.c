@@ -401,9 +401,9 @@ test_stats_entry_is_type_11_and_round_trips(void **state)
 						  err, sizeof(err)),
 				 VG_EFORMAT);
 	/* A day too long for the field. */
-	static const char long_day[] = MAGIC "type stats\ntime " T0
-					     "\nregion eu\nday 2024-02-29Z\n"
-					     "sha256 " H_STATS "\n\n";
+	static const char long_day[] =
+		MAGIC "type stats\ntime " T0 "\nregion eu\nday 2024-02-29Z\n"
+		      "sha256 " H_STATS "\n\n";
 	assert_int_equal(tlog_entry_parse(long_day, strlen(long_day), &back,
 					  err, sizeof(err)),
 			 VG_ELIMIT);
