@@ -7,8 +7,9 @@
 # true value, one from fewer is suppressed; the document is the same
 # bytes on every request and after a restart; it is in the log (a stats
 # entry whose hash is that of the served bytes, at the index the answer
-# names); today and later days, malformed days and other methods are
-# refused; and the node keeps serving.
+# names); a document stored but not yet logged is logged as stored;
+# today and later days, malformed days and other methods are refused;
+# and the node keeps serving.
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
@@ -145,7 +146,25 @@ jcheck e.json "r['type'] == 'stats' and r['day'] == '$yesterday' and r['region']
 	"the log's entry at that index is a stats entry with the served bytes' SHA-256"
 
 stop_node
+# A document stored but never logged (a node stopped between the two):
+# the next request logs those bytes as they are, never recomputing them.
+stored=$(date -u -d @$(($(date -u +%s) - 3 * 86400)) +%F)
+printf '{"day":"%s","stored":"before its entry"}' "$stored" >stored.json
+sqlite3 var/vigil.db "INSERT INTO stats (day, doc, created)
+	VALUES ('$stored', CAST(readfile('stored.json') AS TEXT), 0);" ||
+	fail "a stored, unlogged document is put in the database"
 start_node || { fail "vigild restarts" "$(cat vigild.err)"; finish; }
+n1=$(size)
+stats "day=$stored"
+sidx=$(hdr X-Vigil-Log-Index)
+"$VIGIL" log get "$base/log" "${sidx:-0}" --key "$key" --json >se.json 2>"$err"
+h=$(sha256sum stored.json | cut -d' ' -f1)
+[ "$code" = 200 ] && cmp -s "$out" stored.json && [ "$sidx" = "$n1" ] &&
+	pass "a stored document not yet logged: its bytes served as stored, with its index" ||
+	fail "a stored document not yet logged: its bytes served as stored, with its index" \
+		"$code $sidx $n1 $(cat "$out")"
+jcheck se.json "r['type'] == 'stats' and r['day'] == '$stored' and r['sha256'] == '$h'" \
+	"its stats entry, made by that request, holds the stored bytes' SHA-256"
 n1=$(size)
 stats "day=$yesterday"
 [ "$code" = 200 ] && cmp -s "$out" doc1.json && [ "$(hdr X-Vigil-Log-Index)" = "$idx" ] &&
@@ -209,9 +228,9 @@ refused 405 method_not_allowed "POST"
 # --- the node keeps serving ----------------------------------------------------------------
 code=$(curl -s -o "$out" -w '%{http_code}' "$base/healthz")
 [ "$code" = 200 ] && pass "the node keeps serving" || fail "the node keeps serving" "$code"
-[ "$(metric vigil_stats_published_total)" = 1 ] &&
-	pass "/metrics counts the day published since the restart" ||
-	fail "/metrics counts the day published since the restart" "$(metric vigil_stats_published_total)"
+[ "$(metric vigil_stats_published_total)" = 2 ] &&
+	pass "/metrics counts the two days published since the restart" ||
+	fail "/metrics counts the two days published since the restart" "$(metric vigil_stats_published_total)"
 stats "day=$yesterday"
 [ "$code" = 200 ] && cmp -s "$out" doc1.json && pass "the day is still the same bytes" ||
 	fail "the day is still the same bytes" "$code"
