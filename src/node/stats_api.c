@@ -323,9 +323,11 @@ stats_api_handle(struct node *node, struct api_loop *l, h2o_req_t *req)
 		free(mine.doc);
 	}
 	if (rc != 0) {
-		log_event(LOG_ERROR, "store_failed",
-			  "func=%s op=stats day=%s err=\"%s\"", __func__, day,
-			  st->err);
+		/* A store error says why in st->err; the computation's own
+		 * (a day over the aggregate's bounds) only by its code. */
+		log_event(LOG_ERROR, "stats_failed",
+			  "func=%s day=%s rc=\"%s\" err=\"%s\"", __func__, day,
+			  vg_strerror(rc), st->err);
 		stats_day_clear(&d);
 		return api_send_error(req, ROUTE_STATS, 503,
 				      "store_unavailable",
