@@ -290,10 +290,11 @@ stats_api_handle(struct node *node, struct api_loop *l, h2o_req_t *req)
 	if (parse_day(req, day, &start) != 0)
 		return 0;
 	today = now - now % 86400;
-	if (start >= today)
+	if (start + 86400 + STATS_GRACE_SECONDS > now)
 		return api_send_error(req, ROUTE_STATS, 409, "day_not_over",
 				      "a day's statistics are published once "
-				      "the day (UTC) has ended");
+				      "the day (UTC) has ended, from 00:05 UTC "
+				      "the next day");
 	if (node->log == NULL)
 		return api_send_error(req, ROUTE_STATS, 404, "not_found",
 				      "this node keeps no log, and publishes "

@@ -158,9 +158,9 @@ def fill(path):
         path = path.replace("{tile}", "000" if n >= 256 else "000.p/%d" % n)
     if "{size}" in path:
         path = path.replace("{size}", str(tree_size()))
-    if "{yesterday}" in path:  # the last completed UTC day
-        path = path.replace("{yesterday}", time.strftime(
-            "%Y-%m-%d", time.gmtime(time.time() - 86400)))
+    if "{past_day}" in path:  # a completed UTC day, published or not
+        path = path.replace("{past_day}", time.strftime(
+            "%Y-%m-%d", time.gmtime(time.time() - 2 * 86400)))
     for k, v in [("{submission}", submission), ("{hunt}", hunt),
                  ("{object}", objects[0])] + \
             [("{%s}" % k, v) for k, v in sha.items()]:

@@ -3,7 +3,7 @@
 # vigild nodes sharing one cluster (run under tests/pg/pg-run): a day
 # asked of both nodes at once is computed and stored once, and both
 # serve the same bytes with the same log index, whose stats entry holds
-# their SHA-256. The day's submissions are moved back one day in the
+# their SHA-256. The day's submissions are moved back two days in the
 # cluster with psql.
 . "$(dirname "$0")/lib.sh"
 
@@ -54,10 +54,10 @@ for c in 1 2; do
 done
 [ $ok = 1 ] && pass "two clients submit the EICAR file, analysed" ||
 	fail "two clients submit the EICAR file, analysed" "$(cat sub.json)"
-psql -q "$VIGIL_TEST_PG_DSN" -c 'UPDATE submissions SET created = created - 86400' &&
-	pass "the submissions are moved back one day in the cluster" ||
-	fail "the submissions are moved back one day in the cluster"
-yesterday=$(date -u -d @$(($(date -u +%s) - 86400)) +%F)
+psql -q "$VIGIL_TEST_PG_DSN" -c 'UPDATE submissions SET created = created - 2 * 86400' &&
+	pass "the submissions are moved back two days in the cluster" ||
+	fail "the submissions are moved back two days in the cluster"
+past=$(date -u -d @$(($(date -u +%s) - 2 * 86400)) +%F)
 
 mkdir -m 700 b
 for f in log.key sample.key release-online.key release-online.pub operator.token; do
@@ -69,9 +69,9 @@ b_base=$node_base
 pids="$pids $node_pid"
 
 # Both nodes asked at once, then each again.
-curl -s -o a1.json -D a1.h -w '%{http_code}' "$a_base/v1/stats?day=$yesterday" >a1.code &
+curl -s -o a1.json -D a1.h -w '%{http_code}' "$a_base/v1/stats?day=$past" >a1.code &
 ca=$!
-curl -s -o b1.json -D b1.h -w '%{http_code}' "$b_base/v1/stats?day=$yesterday" >b1.code &
+curl -s -o b1.json -D b1.h -w '%{http_code}' "$b_base/v1/stats?day=$past" >b1.code &
 cb=$!
 wait $ca $cb
 for n in a b; do
@@ -80,15 +80,15 @@ for n in a b; do
 	_i=0
 	while [ "$(cat ${n}1.code)" = 503 ] && [ $_i -lt 50 ]; do
 		sleep 0.2
-		curl -s -o ${n}1.json -D ${n}1.h -w '%{http_code}' "$u/v1/stats?day=$yesterday" >${n}1.code
+		curl -s -o ${n}1.json -D ${n}1.h -w '%{http_code}' "$u/v1/stats?day=$past" >${n}1.code
 		_i=$((_i + 1))
 	done
 done
 [ "$(cat a1.code)" = 200 ] && [ "$(cat b1.code)" = 200 ] &&
 	pass "both nodes answer the day, asked at once" ||
 	fail "both nodes answer the day, asked at once" "$(cat a1.code) $(cat b1.code) $(cat a1.json b1.json)"
-curl -s -o a2.json -D a2.h "$a_base/v1/stats?day=$yesterday"
-curl -s -o b2.json -D b2.h "$b_base/v1/stats?day=$yesterday"
+curl -s -o a2.json -D a2.h "$a_base/v1/stats?day=$past"
+curl -s -o b2.json -D b2.h "$b_base/v1/stats?day=$past"
 idx=$(hdr a2.h X-Vigil-Log-Index)
 cmp -s a1.json b1.json && cmp -s a1.json a2.json && cmp -s a1.json b2.json &&
 	pass "every node of the region serves the same bytes" ||
@@ -98,11 +98,11 @@ cmp -s a1.json b1.json && cmp -s a1.json a2.json && cmp -s a1.json b2.json &&
 	fail "both nodes name the same log index" "$(cat a2.h b2.h)"
 [ "$(psql -tA "$VIGIL_TEST_PG_DSN" -c 'SELECT count(*) FROM stats')" = 1 ] &&
 	pass "the day is stored once" || fail "the day is stored once"
-jcheck a1.json "r['day'] == '$yesterday' and abs(r['detections']['Test_EICAR'] - 2) <= 1 and
+jcheck a1.json "r['day'] == '$past' and abs(r['detections']['Test_EICAR'] - 2) <= 1 and
 	r['privacy']['k'] == 2" "the document counts the two clients' detection (k = 2)"
 "$VIGIL" log get "$b_base/log" "$idx" --key "$key" --json >e.json 2>"$err"
 h=$(sha256sum a1.json | cut -d' ' -f1)
-jcheck e.json "r['type'] == 'stats' and r['day'] == '$yesterday' and r['sha256'] == '$h'" \
+jcheck e.json "r['type'] == 'stats' and r['day'] == '$past' and r['sha256'] == '$h'" \
 	"the region's log holds the day's stats entry with the served bytes' SHA-256"
 
 stop_all

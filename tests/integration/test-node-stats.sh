@@ -2,7 +2,8 @@
 # test-node-stats.sh - GET /v1/stats on the real vigild: a completed day's
 # anonymised statistics (docs/STATS.md). Clients enrol and submit; with
 # the node stopped, their submissions are moved back one day in its
-# SQLite file, so that yesterday is a completed day with known counts.
+# SQLite file, so that the day before yesterday is a completed day with
+# known counts.
 # Then: a count from k or more distinct clients is published near its
 # true value, one from fewer is suppressed; the document is the same
 # bytes on every request and after a restart; it is in the log (a stats
@@ -81,20 +82,22 @@ submit "$tok_d" rare.txt || ok=0
 	fail "four clients submit seven files, analysed" "$(cat sub.json)"
 stop_node
 
-# Yesterday, in the node's own database: every submission one day back.
-sqlite3 var/vigil.db 'UPDATE submissions SET created = created - 86400;' &&
-	pass "the submissions are moved back one day, the node stopped" ||
-	fail "the submissions are moved back one day, the node stopped"
+# In the node's own database: every submission two days back (yesterday
+# is published only from 00:05 UTC today).
+sqlite3 var/vigil.db 'UPDATE submissions SET created = created - 2 * 86400;' &&
+	pass "the submissions are moved back two days, the node stopped" ||
+	fail "the submissions are moved back two days, the node stopped"
 yesterday=$(date -u -d @$(($(date -u +%s) - 86400)) +%F)
+past=$(date -u -d @$(($(date -u +%s) - 2 * 86400)) +%F)
 today=$(date -u +%F)
 tomorrow=$(date -u -d @$(($(date -u +%s) + 86400)) +%F)
-before=$(date -u -d @$(($(date -u +%s) - 2 * 86400)) +%F)
+before=$(date -u -d @$(($(date -u +%s) - 3 * 86400)) +%F)
 
 start_node || { fail "vigild restarts" "$(cat vigild.err)"; finish; }
 n0=$(size)
 
 # --- the published day ----------------------------------------------------------------
-stats "day=$yesterday"
+stats "day=$past"
 cp "$out" doc1.json
 idx=$(hdr X-Vigil-Log-Index)
 [ "$code" = 200 ] && [ -n "$idx" ] && [ "$(hdr X-Vigil-Log-Size)" -gt "$idx" ] &&
@@ -103,7 +106,7 @@ idx=$(hdr X-Vigil-Log-Index)
 	fail "a completed day: 200, JSON, X-Vigil-Log-Index and -Size" "$code $(cat hdr.txt) $(cat "$out")"
 [ "$(size)" = $((n0 + 1)) ] && pass "publishing the day added exactly one log entry" ||
 	fail "publishing the day added exactly one log entry" "$n0, then $(size)"
-jcheck doc1.json "r['day'] == '$yesterday' and r['region'] == 'eu' and r['version'] == 1 and
+jcheck doc1.json "r['day'] == '$past' and r['region'] == 'eu' and r['version'] == 1 and
 	r['privacy']['k'] == 3 and r['privacy']['epsilon'] == 100 and
 	r['privacy']['mechanism'] == 'laplace' and r['privacy']['per_client'] == 10" \
 	"the document names its day, region, k, epsilon and mechanism"
@@ -131,7 +134,7 @@ grep -q "$tok_a\|$tok_d\|own_a" doc1.json && fail "no client's token is in the d
 	pass "no client's token is in the document"
 
 # --- frozen: the same bytes on every request, and after a restart --------------------------
-stats "day=$yesterday"
+stats "day=$past"
 [ "$code" = 200 ] && cmp -s "$out" doc1.json && [ "$(hdr X-Vigil-Log-Index)" = "$idx" ] &&
 	pass "a second request: the same bytes, the same log index" ||
 	fail "a second request: the same bytes, the same log index" "$code $(cat "$out")"
@@ -141,14 +144,14 @@ stats "day=$yesterday"
 # --- in the log ---------------------------------------------------------------------------
 "$VIGIL" log get "$base/log" "$idx" --key "$key" --json >e.json 2>"$err"
 h=$(sha256sum doc1.json | cut -d' ' -f1)
-jcheck e.json "r['type'] == 'stats' and r['day'] == '$yesterday' and r['region'] == 'eu' and
+jcheck e.json "r['type'] == 'stats' and r['day'] == '$past' and r['region'] == 'eu' and
 	r['sha256'] == '$h' and r['body'] == ''" \
 	"the log's entry at that index is a stats entry with the served bytes' SHA-256"
 
 stop_node
 # A document stored but never logged (a node stopped between the two):
 # the next request logs those bytes as they are, never recomputing them.
-stored=$(date -u -d @$(($(date -u +%s) - 3 * 86400)) +%F)
+stored=$(date -u -d @$(($(date -u +%s) - 4 * 86400)) +%F)
 printf '{"day":"%s","stored":"before its entry"}' "$stored" >stored.json
 sqlite3 var/vigil.db "INSERT INTO stats (day, doc, created)
 	VALUES ('$stored', CAST(readfile('stored.json') AS TEXT), 0);" ||
@@ -166,7 +169,7 @@ h=$(sha256sum stored.json | cut -d' ' -f1)
 jcheck se.json "r['type'] == 'stats' and r['day'] == '$stored' and r['sha256'] == '$h'" \
 	"its stats entry, made by that request, holds the stored bytes' SHA-256"
 n1=$(size)
-stats "day=$yesterday"
+stats "day=$past"
 [ "$code" = 200 ] && cmp -s "$out" doc1.json && [ "$(hdr X-Vigil-Log-Index)" = "$idx" ] &&
 	[ "$(size)" = "$n1" ] &&
 	pass "after a restart: the same bytes, the same index, nothing logged" ||
@@ -212,17 +215,17 @@ stats "day=1969-12-31"
 refused 400 bad_day "a day before 1970"
 stats "day=yesterday"
 refused 400 bad_day "a word"
-stats "day=$yesterday%00"
+stats "day=$past%00"
 refused 400 bad_day "a day with an encoded NUL after it"
-stats "day=${yesterday}T00:00:00Z"
+stats "day=${past}T00:00:00Z"
 refused 400 bad_day "a timestamp"
-stats "day=$yesterday&day=$yesterday"
+stats "day=$past&day=$past"
 refused 400 bad_request "day twice"
-stats "date=$yesterday"
+stats "date=$past"
 refused 400 bad_request "another parameter"
 stats "day=2000-01-01"
 refused 404 not_published "a day too long ago, never published"
-code=$(curl -s -o "$out" -w '%{http_code}' -X POST "$base/v1/stats?day=$yesterday")
+code=$(curl -s -o "$out" -w '%{http_code}' -X POST "$base/v1/stats?day=$past")
 refused 405 method_not_allowed "POST"
 
 # --- the node keeps serving ----------------------------------------------------------------
@@ -231,9 +234,20 @@ code=$(curl -s -o "$out" -w '%{http_code}' "$base/healthz")
 [ "$(metric vigil_stats_published_total)" = 2 ] &&
 	pass "/metrics counts the two days published since the restart" ||
 	fail "/metrics counts the two days published since the restart" "$(metric vigil_stats_published_total)"
-stats "day=$yesterday"
+stats "day=$past"
 [ "$code" = 200 ] && cmp -s "$out" doc1.json && pass "the day is still the same bytes" ||
 	fail "the day is still the same bytes" "$code"
+# Yesterday: refused in the first 5 minutes after midnight UTC, published
+# after them (not asked near the boundary, where either is right).
+sod=$(($(date -u +%s) % 86400))
+if [ $sod -lt 290 ]; then
+	stats "day=$yesterday"
+	refused 409 day_not_over "yesterday, before 00:05 UTC"
+elif [ $sod -gt 310 ]; then
+	stats "day=$yesterday"
+	[ "$code" = 200 ] && pass "yesterday, after 00:05 UTC: published" ||
+		fail "yesterday, after 00:05 UTC: published" "$code $(cat "$out")"
+fi
 
 stop_node
 finish
