@@ -57,6 +57,10 @@ int api_send_json(h2o_req_t *req, enum route r, int status, json_t *j);
 int api_send_error(h2o_req_t *req, enum route r, int status, const char *code,
 		   const char *message);
 int api_operator_ok(h2o_req_t *req, enum route r);
+/* api_operator_ok(), and the name of the operator whose token it is
+ * into name ("root" for the data directory's operator.token). */
+int api_operator_auth(h2o_req_t *req, enum route r,
+		      char name[STORE_OPERATOR_NAME_MAX + 1]);
 
 /* Queues the log entry text[0..len) (malloc'd; taken over) for the
  * sequencer from this loop; done then gets the finished item on this loop

@@ -153,7 +153,7 @@ struct retraction {
 #define STORE_OPERATOR_ROOT     "root"
 #define STORE_OPERATOR_NAME_MAX 32 /* a label: 1 to 32 of a-z, 0-9, - */
 
-struct operator {
+struct store_operator {
 	char name[STORE_OPERATOR_NAME_MAX + 1];
 	uint8_t token_hash[32]; /* SHA-256 of the token; never the token */
 	int64_t created;        /* unix seconds */
@@ -368,26 +368,27 @@ struct store_ops {
 	int (*retraction_each)(struct store *s,
 			       int (*fn)(const struct retraction *r, void *ud),
 			       void *ud);
-	/* Operators (struct operator). */
+	/* Operators (struct store_operator). */
 	/* Stores op, in force (op->revoked is ignored; op->created 0:
 	 * now). VG_EINVAL: a name that is not a label, the reserved name
 	 * STORE_OPERATOR_ROOT, a name already taken (revoked or not) or a
 	 * token hash another operator has. */
-	int (*operator_add)(struct store *s, const struct operator *op);
+	int (*operator_add)(struct store *s, const struct store_operator *op);
 	/* The operator named name, revoked or not, into *out. VG_ENOENT:
 	 * none; VG_EINVAL: not a label. */
 	int (*operator_get)(struct store *s, const char *name,
-			    struct operator *out);
+			    struct store_operator *out);
 	/* The operator in force whose token hash is hash, into *out.
 	 * VG_ENOENT: none, or revoked. */
 	int (*operator_by_token_hash)(struct store *s, const uint8_t hash[32],
-				      struct operator *out);
+				      struct store_operator *out);
 	/* Revokes the operator named name at when (0: now): its token is
 	 * refused from then on. VG_ENOENT: no such operator in force. */
 	int (*operator_revoke)(struct store *s, const char *name, int64_t when);
 	/* Every operator, revoked ones too, oldest first, into *out
 	 * (malloc'd, the caller frees it; NULL when there is none) and *n. */
-	int (*operator_list)(struct store *s, struct operator **out, size_t *n);
+	int (*operator_list)(struct store *s, struct store_operator **out,
+			     size_t *n);
 };
 
 struct store {

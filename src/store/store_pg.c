@@ -3269,7 +3269,7 @@ op_retraction_each(struct store *base,
 /* Reads the columns of OP_COLS of row row. */
 static int
 read_operator(struct store_pg *s, const PGresult *res, int row,
-	      struct operator *out)
+	      struct store_operator *out)
 {
 	uint8_t *hash = NULL;
 	size_t len = 0;
@@ -3303,7 +3303,7 @@ out:
 }
 
 static int
-op_operator_add(struct store *base, const struct operator *op)
+op_operator_add(struct store *base, const struct store_operator *op)
 {
 	struct store_pg *s = to_pg(base);
 	struct num created;
@@ -3334,7 +3334,7 @@ op_operator_add(struct store *base, const struct operator *op)
  * *out; VG_ENOENT for none. */
 static int
 operator_one(struct store_pg *s, const char *what, const char *sql,
-	     const char *p0, struct operator *out)
+	     const char *p0, struct store_operator *out)
 {
 	PGresult *res = NULL;
 	const char *p[1] = {p0};
@@ -3353,7 +3353,8 @@ operator_one(struct store_pg *s, const char *what, const char *sql,
 }
 
 static int
-op_operator_get(struct store *base, const char *name, struct operator *out)
+op_operator_get(struct store *base, const char *name,
+		struct store_operator *out)
 {
 	struct store_pg *s = to_pg(base);
 
@@ -3369,7 +3370,7 @@ op_operator_get(struct store *base, const char *name, struct operator *out)
 
 static int
 op_operator_by_token_hash(struct store *base, const uint8_t hash[32],
-			  struct operator *out)
+			  struct store_operator *out)
 {
 	struct store_pg *s = to_pg(base);
 	char hex[65];
@@ -3416,10 +3417,10 @@ op_operator_revoke(struct store *base, const char *name, int64_t when)
 }
 
 static int
-op_operator_list(struct store *base, struct operator **out, size_t *n)
+op_operator_list(struct store *base, struct store_operator **out, size_t *n)
 {
 	struct store_pg *s = to_pg(base);
-	struct operator *v = NULL;
+	struct store_operator *v = NULL;
 	PGresult *res = NULL;
 	int rc, rows;
 

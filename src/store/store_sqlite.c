@@ -2445,7 +2445,8 @@ op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
 
 /* Reads the columns of OP_COLS. */
 static int
-read_operator(struct store_sqlite *s, sqlite3_stmt *st, struct operator *out)
+read_operator(struct store_sqlite *s, sqlite3_stmt *st,
+	      struct store_operator *out)
 {
 	const void *blob;
 	int rc;
@@ -2480,7 +2481,7 @@ out:
 }
 
 static int
-op_operator_add(struct store *base, const struct operator *op)
+op_operator_add(struct store *base, const struct store_operator *op)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = s->st[ST_OP_ADD];
@@ -2505,7 +2506,7 @@ out:
 /* Steps st, bound by its caller, for one operator row into *out. */
 static int
 operator_one(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
-	     struct operator *out)
+	     struct store_operator *out)
 {
 	int rc = step(s, st, what);
 
@@ -2518,7 +2519,8 @@ operator_one(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
 }
 
 static int
-op_operator_get(struct store *base, const char *name, struct operator *out)
+op_operator_get(struct store *base, const char *name,
+		struct store_operator *out)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = s->st[ST_OP_GET];
@@ -2538,7 +2540,7 @@ op_operator_get(struct store *base, const char *name, struct operator *out)
 
 static int
 op_operator_by_token_hash(struct store *base, const uint8_t hash[32],
-			  struct operator *out)
+			  struct store_operator *out)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = s->st[ST_OP_BY_TOKEN];
@@ -2579,10 +2581,10 @@ out:
 }
 
 static int
-op_operator_list(struct store *base, struct operator **out, size_t *n)
+op_operator_list(struct store *base, struct store_operator **out, size_t *n)
 {
 	struct store_sqlite *s = to_sqlite(base);
-	struct operator *v = NULL;
+	struct store_operator *v = NULL;
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0, k = 0;
 	int rc;

@@ -104,8 +104,8 @@ static const struct field retrohunt_fields[] = {
 };
 
 static const struct field operator_fields[] = {
-	{"name", K_LABEL, 32, OFF(operator.name), 0},
-	{"by", K_IDENT, 128, OFF(operator.by), 0},
+	{"name", K_LABEL, 32, OFF(operator_change.name), 0},
+	{"by", K_IDENT, 128, OFF(operator_change.by), 0},
 };
 
 static const struct field node_fields[] = {

@@ -166,7 +166,8 @@ struct tlog_entry {
 		struct tlog_entry_node node;
 		struct tlog_entry_retraction retraction;
 		struct tlog_entry_retrohunt retrohunt;
-		struct tlog_entry_operator operator; /* operator-add, -revoke */
+		/* operator-add, operator-revoke */
+		struct tlog_entry_operator operator_change;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */

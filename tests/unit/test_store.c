@@ -3246,10 +3246,10 @@ test_fp_reports_and_retractions(void **state)
 }
 
 /* An operator named name whose token hash is bytes of tok. */
-static struct operator
+static struct store_operator
 an_operator(const char *name, int tok, int64_t created)
 {
-	struct operator op;
+	struct store_operator op;
 
 	memset(&op, 0, sizeof(op));
 	snprintf(op.name, sizeof(op.name), "%s", name);
@@ -3265,8 +3265,8 @@ static void
 test_operators_add_lookup_revoke_and_list(void **state)
 {
 	struct fx *f = *state;
-	struct operator a = an_operator("alice", 1, 100),
-			b = an_operator("bob-2", 2, 200), got, *v = NULL;
+	struct store_operator a = an_operator("alice", 1, 100),
+			      b = an_operator("bob-2", 2, 200), got, *v = NULL;
 	uint8_t hash[32];
 	size_t n = 9;
 
@@ -3338,7 +3338,7 @@ test_operators_bad_names_are_einval(void **state)
 		"alice\n", "\xc3\xa9",
 		"a123456789012345678901234567890123", /* 34 bytes */
 	};
-	struct operator op, got, *v = NULL;
+	struct store_operator op, got, *v = NULL;
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -3374,7 +3374,7 @@ static void
 test_corrupt_operator_row_is_ecorrupt(void **state)
 {
 	struct fx *f = *state;
-	struct operator op = an_operator("alice", 1, 10), got, *v = NULL;
+	struct store_operator op = an_operator("alice", 1, 10), got, *v = NULL;
 	size_t n = 0;
 
 	assert_int_equal(f->st->ops->operator_add(f->st, &op), 0);

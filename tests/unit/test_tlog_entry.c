@@ -364,12 +364,12 @@ test_operator_entries_are_types_11_and_12_and_round_trip(void **state)
 	memset(&e, 0, sizeof(e));
 	e.type = TLOG_ENTRY_OPERATOR_ADD;
 	e.time = T0_SEC;
-	e.operator.name = "alice";
-	e.operator.by = "operator:root";
+	e.operator_change.name = "alice";
+	e.operator_change.by = "operator:root";
 	encode_is(&e, EX_OPERATOR_ADD);
 	parse_ok(EX_OPERATOR_ADD, strlen(EX_OPERATOR_ADD), &back);
-	assert_string_equal(back.operator.name, "alice");
-	assert_string_equal(back.operator.by, "operator:root");
+	assert_string_equal(back.operator_change.name, "alice");
+	assert_string_equal(back.operator_change.by, "operator:root");
 	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
 	assert_string_equal(json,
 			    "{\"type\":\"operator-add\",\"time\":\"" T0 "\","
@@ -383,7 +383,7 @@ test_operator_entries_are_types_11_and_12_and_round_trip(void **state)
 			 0);
 	parse_ok(text, len, &back);
 	assert_int_equal(back.type, TLOG_ENTRY_OPERATOR_REVOKE);
-	assert_string_equal(back.operator.name, "alice");
+	assert_string_equal(back.operator_change.name, "alice");
 	tlog_entry_clear(&back);
 	free(text);
 
@@ -406,7 +406,7 @@ test_operator_entries_are_types_11_and_12_and_round_trip(void **state)
 		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
 						  err, sizeof(err)),
 				 VG_EFORMAT);
-	e.operator.name = "al ice";
+	e.operator_change.name = "al ice";
 	assert_int_equal(tlog_entry_encode(&e, &text, &len, err, sizeof(err)),
 			 VG_EINVAL);
 }
