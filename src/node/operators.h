@@ -19,6 +19,9 @@
 
 #include "node/node.h"
 
+/* The largest body taken, checked before the token is (route.c). */
+#define OPERATORS_MAX_BODY 4096
+
 /* Random bytes of an operator's token; it is "vgop." and their hex. */
 #define OPERATORS_TOKEN_BYTES 32
 

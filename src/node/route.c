@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "node/operators.h"
 #include "node/retrohunt.h"
 
 /* p is exactly s. */
@@ -114,6 +115,7 @@ route_body_limit(const struct node_config *c, enum route r)
 	case ROUTE_SUBMIT: return c->max_sample_body;
 	case ROUTE_ADMIN_RELEASES: return c->max_release_body;
 	case ROUTE_ADMIN_RETROHUNT: return RETROHUNT_MAX_RULE;
+	case ROUTE_ADMIN_OPERATORS: return OPERATORS_MAX_BODY;
 	default: return json;
 	}
 }
