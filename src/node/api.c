@@ -2100,11 +2100,11 @@ operator_auth(h2o_req_t *req, enum route r,
 	if (client_known(v + 7, len - 7)) {
 		admin_denied(req, r, "a client's token");
 		api_send_error(req, r, 403, "forbidden",
-			       "this route takes an operator's token, not a "
+			       "this route takes an operator token, not a "
 			       "client's");
 	} else {
 		admin_denied(req, r, "unknown or revoked token");
-		deny(req, r, "not an operator's token (unknown or revoked)");
+		deny(req, r, "not an operator token (unknown or revoked)");
 	}
 	return 0;
 }
