@@ -3,8 +3,8 @@
 # vigild and the real `vigil admin sample-get`: the sample comes back
 # byte for byte only after a sample-access entry (hash, the operator
 # whose token it was, role, reason, nothing of the content) is in the
-# log; --who and an X-Vigil-Who that is not that operator are refused; every refusal logs
-# nothing; and the node's key changes (an old log.settings, a replaced
+# log; --who and an X-Vigil-Who that is not that operator are refused;
+# every refusal logs nothing; and the node's key changes (an old log.settings, a replaced
 # sample key, a log key handed over with log.key.old) are recorded as
 # key-change entries while the log goes on under the new key, and a log
 # key replaced without the old one is refused.
