@@ -47,6 +47,8 @@
 #define TOKEN_PREFIX       "vg1."
 #define TOKEN_SECRET_BYTES 32
 #define TOKEN_MAX_LEN      128
+/* Every operator's token begins so (operators.h, nodelog.c). */
+#define OPERATOR_TOKEN_PREFIX "vgop."
 
 static struct node *N;
 /* The event loop this thread runs (api_loop_enter). */
@@ -2038,6 +2040,7 @@ operator_of(const char *v, size_t len, char name[STORE_OPERATOR_NAME_MAX + 1])
 {
 	struct store_operator op;
 	uint8_t hash[32];
+	size_t pl;
 	int rc;
 
 	if (N->log == NULL)
@@ -2047,7 +2050,10 @@ operator_of(const char *v, size_t len, char name[STORE_OPERATOR_NAME_MAX + 1])
 			 STORE_OPERATOR_ROOT);
 		return 1;
 	}
-	if (len > TOKEN_MAX_LEN)
+	/* Only what looks like an operator's token costs a lookup. */
+	pl = strlen(OPERATOR_TOKEN_PREFIX);
+	if (len > TOKEN_MAX_LEN || len <= pl ||
+	    memcmp(v, OPERATOR_TOKEN_PREFIX, pl) != 0)
 		return 0;
 	crypto_hash_sha256(hash, (const uint8_t *)v, len);
 	rc = L->store->ops->operator_by_token_hash(L->store, hash, &op);
