@@ -2223,7 +2223,7 @@ on_admin_log(h2o_req_t *req)
 	struct nodelog_item *it;
 	struct tlog_entry e;
 	struct pending *pd;
-	char name[40], err[256];
+	char name[40], err[256], by[STORE_OPERATOR_NAME_MAX + 1];
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -2233,7 +2233,7 @@ on_admin_log(h2o_req_t *req)
 	if (N->log == NULL)
 		return api_send_error(req, ROUTE_ADMIN_LOG, 404, "not_found",
 				      "this node keeps no log");
-	if (!api_operator_ok(req, ROUTE_ADMIN_LOG))
+	if (!api_operator_auth(req, ROUTE_ADMIN_LOG, by))
 		return 0;
 	if (req->query_at == SIZE_MAX ||
 	    req->path.len - req->query_at <= sizeof(q) - 1 ||
@@ -2271,8 +2271,8 @@ on_admin_log(h2o_req_t *req)
 	pd->log_item = it;
 	pd->item = NULL;
 	it->ud = pd;
-	log_event(LOG_INFO, "log_append_requested", "type=%s bytes=%zu", name,
-		  len);
+	log_event(LOG_INFO, "log_append_requested",
+		  "type=%s bytes=%zu operator=%s", name, len, by);
 	return 0;
 }
 
