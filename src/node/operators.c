@@ -313,7 +313,8 @@ on_revoke(h2o_req_t *req, struct api_loop *l, const char *by, const char *name,
 	return submit(req, c, by);
 }
 
-/* Adds operator op to array a, as the list shows it. */
+/* Appends to a the operator name, as the list shows it (a time of 0:
+ * null). */
 static void
 list_put(json_t *a, const char *name, int64_t created, int64_t revoked)
 {
