@@ -87,6 +87,9 @@ rc=$?
 	! grep -q revoked "$out" &&
 	pass "vigil admin operator list shows root and alice" ||
 	fail "vigil admin operator list shows root and alice" "rc $rc: $(cat "$out" "$err")"
+admin $tok operator list --json >list.jsonl 2>"$err"
+jcheck list.jsonl "len(rs) == 2 and rs[0]['name'] == 'root' and rs[1]['name'] == 'alice' and
+	rs[1]['revoked'] is None" "vigil admin operator list --json: one object a line"
 call $tok GET /v1/admin/operators
 echo "$(cat "$out")" >list.json
 jcheck list.json "[o['name'] for o in r['operators']] == ['root', 'alice'] and
