@@ -64,13 +64,13 @@
  * Nothing is retried: whether a lost COMMIT committed is unknown.
  *
  * Schema "store", version 2 (pg_migrate; steps[] below): the tables of
- * store_sqlite.c's version 7 (step 2: operators) with PostgreSQL's types (bigint for unix
- * seconds, as on SQLite, bytea for the token hash, double precision for
- * durations), and the lease columns of jobs and rescans. Attempts are
- * bigint: one attempt more than a C int holds reads as a corrupt row
- * (failed, off the queue), as on SQLite, not as an overflow that every
- * claim would trip over. All SQL is constant text; data only ever goes
- * as parameters.
+ * store_sqlite.c's version 7 (step 2: operators) with PostgreSQL's
+ * types (bigint for unix seconds, as on SQLite, bytea for the token
+ * hash, double precision for durations), and the lease columns of jobs
+ * and rescans. Attempts are bigint: one attempt more than a C int holds
+ * reads as a corrupt row (failed, off the queue), as on SQLite, not as
+ * an overflow that every claim would trip over. All SQL is constant text; data
+ * only ever goes as parameters.
  */
 #include "store/store.h"
 

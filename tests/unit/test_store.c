@@ -3334,13 +3334,14 @@ test_operators_bad_names_are_einval(void **state)
 {
 	struct fx *f = *state;
 	static const char *const bad[] = {
-		"",        "root", "Alice", "al ice", "al_ice", "al.ice",
-		"alice\n", "\xc3\xa9",
-		"a123456789012345678901234567890123", /* 34 bytes */
+		"",        "root",     "Alice",
+		"al ice",  "al_ice",   "al.ice",
+		"alice\n", "\xc3\xa9", "a123456789012345678901234567890123",
 	};
 	struct store_operator op, got, *v = NULL;
 	size_t n = 0;
 
+	/* The last is 34 bytes long. */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		op = an_operator("x", (int)i + 1, 0);
 		memset(op.name, 0, sizeof(op.name));
