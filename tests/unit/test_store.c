@@ -3345,24 +3345,22 @@ test_operators_bad_names_are_einval(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		op = an_operator("x", (int)i + 1, 0);
 		memset(op.name, 0, sizeof(op.name));
-		memcpy(op.name, bad[i],
-		       strnlen(bad[i], sizeof(op.name) - 1));
+		memcpy(op.name, bad[i], strnlen(bad[i], sizeof(op.name) - 1));
 		if (strlen(bad[i]) < sizeof(op.name))
 			assert_int_equal(f->st->ops->operator_add(f->st, &op),
 					 VG_EINVAL);
 		assert_int_equal(f->st->ops->operator_get(f->st, bad[i], &got),
 				 VG_EINVAL);
-		assert_int_equal(
-			f->st->ops->operator_revoke(f->st, bad[i], 0),
-			VG_EINVAL);
+		assert_int_equal(f->st->ops->operator_revoke(f->st, bad[i], 0),
+				 VG_EINVAL);
 	}
 	/* 32 bytes is the longest name; 33 is too long. */
 	op = an_operator("a1234567890123456789012345678901", 20, 0);
 	assert_int_equal(f->st->ops->operator_add(f->st, &op), 0);
-	assert_int_equal(f->st->ops->operator_get(
-				 f->st, "a12345678901234567890123456789012",
-				 &got),
-			 VG_EINVAL);
+	assert_int_equal(
+		f->st->ops->operator_get(
+			f->st, "a12345678901234567890123456789012", &got),
+		VG_EINVAL);
 	assert_int_equal(f->st->ops->operator_add(f->st, NULL), VG_EINVAL);
 	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), 0);
 	assert_int_equal(n, 1);
@@ -3381,9 +3379,9 @@ test_corrupt_operator_row_is_ecorrupt(void **state)
 	assert_int_equal(f->st->ops->operator_add(f->st, &op), 0);
 	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
 			  "UPDATE operators SET name = 'Al ice'");
-	assert_int_equal(f->st->ops->operator_by_token_hash(f->st,
-							    op.token_hash, &got),
-			 VG_ECORRUPT);
+	assert_int_equal(
+		f->st->ops->operator_by_token_hash(f->st, op.token_hash, &got),
+		VG_ECORRUPT);
 	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), VG_ECORRUPT);
 	assert_null(v);
 }
