@@ -375,7 +375,8 @@ struct store_ops {
 	 * token hash another operator has. */
 	int (*operator_add)(struct store *s, const struct store_operator *op);
 	/* The operator named name, revoked or not, into *out. VG_ENOENT:
-	 * none; VG_EINVAL: not a label. */
+	 * none; VG_EINVAL: a name operator_add refuses (not a label,
+	 * or root). */
 	int (*operator_get)(struct store *s, const char *name,
 			    struct store_operator *out);
 	/* The operator in force whose token hash is hash, into *out.
