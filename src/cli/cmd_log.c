@@ -446,6 +446,11 @@ print_entry(uint64_t index, const char *origin, uint64_t size,
 		row("role", e->retrohunt.role);
 		row("reason", e->retrohunt.reason);
 		break;
+	case TLOG_ENTRY_OPERATOR_ADD:
+	case TLOG_ENTRY_OPERATOR_REVOKE:
+		row("name", e->operator_change.name);
+		row("by", e->operator_change.by);
+		break;
 	case TLOG_ENTRY_NODE:
 		row("region", e->node.region);
 		row("site", e->node.site);

@@ -18,7 +18,7 @@ static const struct {
 	{"submit", cmd_submit, "share files with the node for analysis"},
 	{"report-fp", cmd_report_fp, "report a false positive to the node"},
 	{"admin", cmd_admin,
-	 "operate a node (its log, samples, false positives)"},
+	 "operate a node (its log, samples, false positives, operators)"},
 	{"log", cmd_log, "check a region's transparency log"},
 	{"witness", cmd_witness, "cosign other logs' checkpoints"},
 	{"release", cmd_release, "sign and publish rule and software releases"},

@@ -12,6 +12,7 @@
 #include "node/api.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <jansson.h>
@@ -32,6 +33,7 @@
 #include "node/fp.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
+#include "node/operators.h"
 #include "node/portal.h"
 #include "node/regionfeed.h"
 #include "node/releases.h"
@@ -45,6 +47,8 @@
 #define TOKEN_PREFIX       "vg1."
 #define TOKEN_SECRET_BYTES 32
 #define TOKEN_MAX_LEN      128
+/* Every operator's token begins so (operators.h, nodelog.c). */
+#define OPERATOR_TOKEN_PREFIX "vgop."
 
 static struct node *N;
 /* The event loop this thread runs (api_loop_enter). */
@@ -101,6 +105,7 @@ route_name(enum route r)
 		[ROUTE_FP] = "fp",
 		[ROUTE_ADMIN_FP] = "admin_fp",
 		[ROUTE_ADMIN_RETROHUNT] = "admin_retrohunt",
+		[ROUTE_ADMIN_OPERATORS] = "admin_operators",
 		[ROUTE_OTHER] = "other",
 	};
 	return r < ROUTE_COUNT && names[r] != NULL ? names[r] : "other";
@@ -331,6 +336,9 @@ deny(h2o_req_t *req, enum route r, const char *why)
 	return -1;
 }
 
+static int operator_of(const char *v, size_t len,
+		       char name[STORE_OPERATOR_NAME_MAX + 1]);
+
 /*
  * Authenticates the bearer token of req into *who. On failure it has
  * already answered: 401 for a missing, malformed or unknown token, 421
@@ -362,9 +370,11 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	 * so that a node can send a client home without knowing it. */
 	if (len < strlen(TOKEN_PREFIX) + 3 ||
 	    memcmp(v, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0) {
-		/* The operator is known here, but is not a client: the wrong
+		char name[STORE_OPERATOR_NAME_MAX + 1];
+
+		/* An operator is known here, but is not a client: the wrong
 		 * role, not a stranger. */
-		if (N->log != NULL && nodelog_operator_ok(N->log, v, len)) {
+		if (operator_of(v, len, name) == 1) {
 			api_send_error(req, r, 403, "forbidden",
 				       "this route takes a client's token, "
 				       "not the operator's");
@@ -1444,6 +1454,7 @@ sum_metrics(struct metrics *m)
 		m->lookup_ns += READ(l->lookup_ns);
 		m->lookup_hashes += READ(l->lookup_hashes);
 		m->rate_limited += READ(l->rate_limited);
+		m->admin_denied += READ(l->admin_denied);
 	}
 }
 
@@ -1639,6 +1650,11 @@ on_metrics(h2o_req_t *req)
 			    "vigil_reanalysis_queue_depth %llu\n",
 			    (unsigned long long)q);
 	}
+	OUT("# HELP vigil_admin_denied_total Requests to an operator's route "
+	    "refused for their token (401, 403).\n"
+	    "# TYPE vigil_admin_denied_total counter\n"
+	    "vigil_admin_denied_total %llu\n",
+	    (unsigned long long)m.admin_denied);
 	OUT("# HELP vigil_rate_limited_total Requests refused with 429.\n"
 	    "# TYPE vigil_rate_limited_total counter\n"
 	    "vigil_rate_limited_total %llu\n"
@@ -1979,11 +1995,88 @@ client_known(const char *token, size_t len)
 	return known;
 }
 
-/* The operator's bearer token, checked: 1, or 0 after answering 403 for
- * an enrolled client's token (known, but the wrong role) and 401 for
- * anything else. */
+/* The peer's address of req, as text, into buf ("?" if unknown). */
+static void
+peer_text(h2o_req_t *req, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	const void *a = NULL;
+
+	memset(&ss, 0, sizeof(ss));
+	(void)req->conn->callbacks->get_peername(req->conn,
+						 (struct sockaddr *)&ss);
+	if (ss.ss_family == AF_INET)
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (a == NULL ||
+	    inet_ntop(ss.ss_family, a, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+}
+
+/* A failed operator authentication: counted (vigil_admin_denied_total)
+ * and logged with the route and the peer, never a byte of the token. */
+static void
+admin_denied(h2o_req_t *req, enum route r, const char *why)
+{
+	char peer[INET6_ADDRSTRLEN];
+
+	peer_text(req, peer, sizeof(peer));
+	BUMP(L->metrics.admin_denied, 1);
+	log_event(LOG_WARN, "admin_denied", "route=%s peer=%s why=\"%s\"",
+		  route_name(r), peer, why);
+}
+
+/*
+ * Who holds the operator token v[0..len): 1 with its name in name (the
+ * bootstrap operator, STORE_OPERATOR_ROOT, whose token is the data
+ * directory's operator.token, or an operator the store has in force), 0
+ * for nobody, -1 when the store failed (logged). The store is asked at
+ * every request, so that a revocation on any node of the region holds
+ * at once everywhere.
+ */
 static int
-operator_ok(h2o_req_t *req, enum route r)
+operator_of(const char *v, size_t len, char name[STORE_OPERATOR_NAME_MAX + 1])
+{
+	struct store_operator op;
+	uint8_t hash[32];
+	size_t pl;
+	int rc;
+
+	if (N->log == NULL)
+		return 0;
+	if (nodelog_operator_ok(N->log, v, len)) {
+		snprintf(name, STORE_OPERATOR_NAME_MAX + 1, "%s",
+			 STORE_OPERATOR_ROOT);
+		return 1;
+	}
+	/* Only what looks like an operator's token costs a lookup. */
+	pl = strlen(OPERATOR_TOKEN_PREFIX);
+	if (len > TOKEN_MAX_LEN || len <= pl ||
+	    memcmp(v, OPERATOR_TOKEN_PREFIX, pl) != 0)
+		return 0;
+	crypto_hash_sha256(hash, (const uint8_t *)v, len);
+	rc = L->store->ops->operator_by_token_hash(L->store, hash, &op);
+	if (rc == VG_ENOENT)
+		return 0;
+	if (rc != 0) {
+		log_event(LOG_ERROR, "store_failed",
+			  "func=%s op=operator_by_token_hash err=\"%s\"",
+			  __func__, L->store->err);
+		return -1;
+	}
+	memcpy(name, op.name, STORE_OPERATOR_NAME_MAX + 1);
+	sodium_memzero(&op, sizeof(op));
+	return 1;
+}
+
+/* An operator's bearer token, checked: 1 with the operator's name in
+ * name, or 0 after answering 403 for an enrolled client's token (known,
+ * but the wrong role), 503 if the store failed and 401 for anything
+ * else; a 401 or 403 is an admin_denied. */
+static int
+operator_auth(h2o_req_t *req, enum route r,
+	      char name[STORE_OPERATOR_NAME_MAX + 1])
 {
 	ssize_t at =
 		h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
@@ -1991,30 +2084,50 @@ operator_ok(h2o_req_t *req, enum route r)
 	size_t len;
 
 	if (at < 0) {
+		admin_denied(req, r, "no token");
 		deny(req, r, "the operator token is required");
 		return 0;
 	}
 	v = req->headers.entries[at].value.base;
 	len = req->headers.entries[at].value.len;
 	if (len < 8 || strncasecmp(v, "Bearer ", 7) != 0) {
+		admin_denied(req, r, "malformed Authorization header");
 		deny(req, r, "not the operator token");
 		return 0;
 	}
-	if (nodelog_operator_ok(N->log, v + 7, len - 7))
-		return 1;
-	if (client_known(v + 7, len - 7))
+	switch (operator_of(v + 7, len - 7, name)) {
+	case 1: return 1;
+	case -1:
+		api_send_error(req, r, 503, "store_unavailable",
+			       "the store failed; try again");
+		return 0;
+	default: break;
+	}
+	if (client_known(v + 7, len - 7)) {
+		admin_denied(req, r, "a client's token");
 		api_send_error(req, r, 403, "forbidden",
-			       "this route takes the operator token, not a "
+			       "this route takes an operator token, not a "
 			       "client's");
-	else
-		deny(req, r, "not the operator token");
+	} else {
+		admin_denied(req, r, "unknown or revoked token");
+		deny(req, r, "not an operator token (unknown or revoked)");
+	}
 	return 0;
+}
+
+int
+api_operator_auth(h2o_req_t *req, enum route r,
+		  char name[STORE_OPERATOR_NAME_MAX + 1])
+{
+	return operator_auth(req, r, name);
 }
 
 int
 api_operator_ok(h2o_req_t *req, enum route r)
 {
-	return operator_ok(req, r);
+	char name[STORE_OPERATOR_NAME_MAX + 1];
+
+	return operator_auth(req, r, name);
 }
 
 /* The edge's admission (edge.h): the route's body limit, and whether it
@@ -2039,10 +2152,11 @@ edge_token_ok(void *ud, const char *v, size_t len)
 	(void)ud;
 	if (len < 8 || strncasecmp(v, "Bearer ", 7) != 0)
 		return 0;
+	char name[STORE_OPERATOR_NAME_MAX + 1];
+
 	v += 7;
 	len -= 7;
-	return (N->log != NULL && nodelog_operator_ok(N->log, v, len)) ||
-	       client_known(v, len);
+	return operator_of(v, len, name) == 1 || client_known(v, len);
 }
 
 struct edge_hooks
@@ -2109,7 +2223,7 @@ on_admin_log(h2o_req_t *req)
 	struct nodelog_item *it;
 	struct tlog_entry e;
 	struct pending *pd;
-	char name[40], err[256];
+	char name[40], err[256], by[STORE_OPERATOR_NAME_MAX + 1];
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -2119,7 +2233,7 @@ on_admin_log(h2o_req_t *req)
 	if (N->log == NULL)
 		return api_send_error(req, ROUTE_ADMIN_LOG, 404, "not_found",
 				      "this node keeps no log");
-	if (!operator_ok(req, ROUTE_ADMIN_LOG))
+	if (!api_operator_auth(req, ROUTE_ADMIN_LOG, by))
 		return 0;
 	if (req->query_at == SIZE_MAX ||
 	    req->path.len - req->query_at <= sizeof(q) - 1 ||
@@ -2157,8 +2271,8 @@ on_admin_log(h2o_req_t *req)
 	pd->log_item = it;
 	pd->item = NULL;
 	it->ud = pd;
-	log_event(LOG_INFO, "log_append_requested", "type=%s bytes=%zu", name,
-		  len);
+	log_event(LOG_INFO, "log_append_requested",
+		  "type=%s bytes=%zu operator=%s", name, len, by);
 	return 0;
 }
 
@@ -2225,6 +2339,8 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_ADMIN_FP:
 		return fp_on_admin(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_RETROHUNT: return retrohunt_handle(N, L, req, p, n);
+	case ROUTE_ADMIN_OPERATORS:
+		return operators_handle(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + arg, n - arg);
 	case ROUTE_LOG_PROOF:

@@ -164,6 +164,24 @@ store_valid_failure(const char *sha256, const char *reason, double analysis_ms)
 	       isfinite(analysis_ms) && analysis_ms >= 0;
 }
 
+bool
+store_valid_operator_name(const char *name)
+{
+	size_t n;
+
+	if (name == NULL)
+		return false;
+	n = strnlen(name, STORE_OPERATOR_NAME_MAX + 1);
+	if (n == 0 || n > STORE_OPERATOR_NAME_MAX ||
+	    strcmp(name, STORE_OPERATOR_ROOT) == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+			return false;
+	return true;
+}
+
 void
 client_clear(struct client *c)
 {

@@ -144,6 +144,22 @@ struct retraction {
 	int64_t created;  /* unix seconds */
 };
 
+/* Operators (docs/API.md, "Operators"): the people whose bearer tokens
+ * take the node's administrative routes. The bootstrap operator,
+ * STORE_OPERATOR_ROOT, is the data directory's operator.token and is not
+ * stored; every other operator is a row shared by the region's nodes.
+ * A revoked operator's name stays taken, so that a name in the log
+ * always means one person. */
+#define STORE_OPERATOR_ROOT     "root"
+#define STORE_OPERATOR_NAME_MAX 32 /* a label: 1 to 32 of a-z, 0-9, - */
+
+struct store_operator {
+	char name[STORE_OPERATOR_NAME_MAX + 1];
+	uint8_t token_hash[32]; /* SHA-256 of the token; never the token */
+	int64_t created;        /* unix seconds */
+	int64_t revoked;        /* unix seconds; 0 while in force */
+};
+
 struct store;
 
 struct store_ops {
@@ -352,6 +368,28 @@ struct store_ops {
 	int (*retraction_each)(struct store *s,
 			       int (*fn)(const struct retraction *r, void *ud),
 			       void *ud);
+	/* Operators (struct store_operator). */
+	/* Stores op, in force (op->revoked is ignored; op->created 0:
+	 * now). VG_EINVAL: a name that is not a label, the reserved name
+	 * STORE_OPERATOR_ROOT, a name already taken (revoked or not) or a
+	 * token hash another operator has. */
+	int (*operator_add)(struct store *s, const struct store_operator *op);
+	/* The operator named name, revoked or not, into *out. VG_ENOENT:
+	 * none; VG_EINVAL: a name operator_add refuses (not a label,
+	 * or root). */
+	int (*operator_get)(struct store *s, const char *name,
+			    struct store_operator *out);
+	/* The operator in force whose token hash is hash, into *out.
+	 * VG_ENOENT: none, or revoked. */
+	int (*operator_by_token_hash)(struct store *s, const uint8_t hash[32],
+				      struct store_operator *out);
+	/* Revokes the operator named name at when (0: now): its token is
+	 * refused from then on. VG_ENOENT: no such operator in force. */
+	int (*operator_revoke)(struct store *s, const char *name, int64_t when);
+	/* Every operator, revoked ones too, oldest first, into *out
+	 * (malloc'd, the caller frees it; NULL when there is none) and *n. */
+	int (*operator_list)(struct store *s, struct store_operator **out,
+			     size_t *n);
 };
 
 struct store {

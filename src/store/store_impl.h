@@ -48,6 +48,11 @@ bool store_valid_result(const char *report_json, const char *verdict,
 bool store_valid_failure(const char *sha256, const char *reason,
 			 double analysis_ms);
 
+/* Whether name is an operator's name that can be stored: a label (1 to
+ * STORE_OPERATOR_NAME_MAX of a-z, 0-9, -) other than
+ * STORE_OPERATOR_ROOT. */
+bool store_valid_operator_name(const char *name);
+
 /* sample_locate_many() as n sample_locate()s: for a backend whose
  * lookups cost no round trip. */
 int store_locate_each(struct store *s, const char *const *sha256, size_t n,

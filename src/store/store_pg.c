@@ -63,14 +63,14 @@
  * reconnects first, to whichever host of the DSN is the primary then.
  * Nothing is retried: whether a lost COMMIT committed is unknown.
  *
- * Schema "store", version 1 (pg_migrate; steps[] below): the tables of
- * store_sqlite.c's version 6 with PostgreSQL's types (bigint for unix
- * seconds, as on SQLite, bytea for the token hash, double precision for
- * durations), and the lease columns of jobs and rescans. Attempts are
- * bigint: one attempt more than a C int holds reads as a corrupt row
- * (failed, off the queue), as on SQLite, not as an overflow that every
- * claim would trip over. All SQL is constant text; data only ever goes
- * as parameters.
+ * Schema "store", version 2 (pg_migrate; steps[] below): the tables of
+ * store_sqlite.c's version 7 (step 2: operators) with PostgreSQL's
+ * types (bigint for unix seconds, as on SQLite, bytea for the token
+ * hash, double precision for durations), and the lease columns of jobs
+ * and rescans. Attempts are bigint: one attempt more than a C int holds
+ * reads as a corrupt row (failed, off the queue), as on SQLite, not as
+ * an overflow that every claim would trip over. All SQL is constant text; data
+ * only ever goes as parameters.
  */
 #include "store/store.h"
 
@@ -219,6 +219,16 @@ static const char *const steps[] = {
 	"  LANGUAGE plpgsql IMMUTABLE AS $f$"
 	"  BEGIN RETURN t::jsonb;"
 	"  EXCEPTION WHEN others THEN RETURN NULL; END $f$;",
+	/* 2: named operators (docs/API.md, "Operators"), shared by every
+	 * node of the region: a revocation is seen by the next request on
+	 * any node. */
+	"CREATE TABLE operators ("
+	"  name text PRIMARY KEY CHECK (name ~ '^[a-z0-9-]{1,32}$'"
+	"    AND name <> 'root'),"
+	"  token_hash bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  created bigint NOT NULL CHECK (created >= 0),"
+	"  revoked bigint CHECK (revoked IS NULL OR revoked > 0)"
+	");",
 };
 
 /* The columns read_reputation() expects, in order. */
@@ -231,6 +241,7 @@ static const char *const steps[] = {
 	"id, (SELECT sha256 FROM samples WHERE samples.n = jobs.id), state, "  \
 	"attempts, report, error, updated"
 #define RETR_COLS "sha256, log_index, detections, reason, created"
+#define OP_COLS   "name, token_hash, created, revoked"
 
 /* Submissions, one item in three statements (sub_send). A known sample
  * must agree on every hash and the size: the upsert's WHERE makes a
@@ -3253,6 +3264,190 @@ op_retraction_each(struct store *base,
 			retr_row, &e);
 }
 
+/* Operators */
+
+/* Reads the columns of OP_COLS of row row. */
+static int
+read_operator(struct store_pg *s, const PGresult *res, int row,
+	      struct store_operator *out)
+{
+	uint8_t *hash = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = want_cols(s, res, 4, "operator")) != 0 ||
+	    (rc = col_str(s, res, row, 0, 1, STORE_OPERATOR_NAME_MAX,
+			  out->name)) != 0)
+		goto out;
+	if (!store_valid_operator_name(out->name)) {
+		rc = corrupt(s, res, 0, "is not an operator's name");
+		goto out;
+	}
+	if ((rc = pg_get_bytea(res, row, 1, 32, &hash, &len)) != 0 ||
+	    len != 32) {
+		rc = rc == VG_ENOMEM ? rc
+				     : corrupt(s, res, 1, "is not 32 bytes");
+		goto out;
+	}
+	memcpy(out->token_hash, hash, 32);
+	if ((rc = col_i64(s, res, row, 2, 0, INT64_MAX, &out->created)) != 0)
+		goto out;
+	if (!PQgetisnull(res, row, 3))
+		rc = col_i64(s, res, row, 3, 1, INT64_MAX, &out->revoked);
+out:
+	free(hash);
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+static int
+op_operator_add(struct store *base, const struct store_operator *op)
+{
+	struct store_pg *s = to_pg(base);
+	struct num created;
+	const char *p[3];
+	char hex[65];
+	int rc;
+
+	if (op == NULL || !store_valid_operator_name(op->name) ||
+	    op->created < 0) {
+		seterr(s, "operator_add: invalid operator");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	hex_encode(op->token_hash, 32, hex);
+	p[0] = op->name;
+	p[1] = hex;
+	p[2] = i64(&created, op->created ? op->created : now());
+	/* A name or token hash taken is a unique violation, VG_EINVAL. */
+	rc = q(s, NULL, "operator_add",
+	       "INSERT INTO operators (name, token_hash, created)"
+	       " VALUES ($1, decode($2, 'hex'), $3)",
+	       3, p);
+	return rc;
+}
+
+/* Runs the read sql with its one parameter p0, for one operator row into
+ * *out; VG_ENOENT for none. */
+static int
+operator_one(struct store_pg *s, const char *what, const char *sql,
+	     const char *p0, struct store_operator *out)
+{
+	PGresult *res = NULL;
+	const char *p[1] = {p0};
+	int rc;
+
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, what, sql, 1, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = VG_ENOENT;
+	else
+		rc = read_operator(s, res, 0, out);
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_operator_get(struct store *base, const char *name,
+		struct store_operator *out)
+{
+	struct store_pg *s = to_pg(base);
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_operator_name(name)) {
+		seterr(s, "operator_get: invalid name");
+		return VG_EINVAL;
+	}
+	return operator_one(s, "operator_get",
+			    "SELECT " OP_COLS " FROM operators WHERE name = $1",
+			    name, out);
+}
+
+static int
+op_operator_by_token_hash(struct store *base, const uint8_t hash[32],
+			  struct store_operator *out)
+{
+	struct store_pg *s = to_pg(base);
+	char hex[65];
+
+	memset(out, 0, sizeof(*out));
+	if (hash == NULL)
+		return VG_EINVAL;
+	hex_encode(hash, 32, hex);
+	return operator_one(s, "operator_by_token_hash",
+			    "SELECT " OP_COLS " FROM operators"
+			    " WHERE token_hash = decode($1, 'hex')"
+			    " AND revoked IS NULL",
+			    hex, out);
+}
+
+static int
+op_operator_revoke(struct store *base, const char *name, int64_t when)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	struct num t;
+	const char *p[2];
+	int rc;
+
+	if (!store_valid_operator_name(name) || when < 0) {
+		seterr(s, "operator_revoke: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = name;
+	p[1] = i64(&t, when != 0 ? when : now());
+	if ((rc = q(s, &res, "operator_revoke",
+		    "UPDATE operators SET revoked = $2"
+		    " WHERE name = $1 AND revoked IS NULL",
+		    2, p)) != 0)
+		return rc;
+	if (changes(res) == 0) {
+		seterr(s, "operator_revoke: no such operator in force");
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_operator_list(struct store *base, struct store_operator **out, size_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	struct store_operator *v = NULL;
+	PGresult *res = NULL;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, "operator_list",
+			 "SELECT " OP_COLS " FROM operators"
+			 " ORDER BY created, name",
+			 0, NULL)) != 0)
+		return rc;
+	rows = PQntuples(res);
+	if (rows > 0)
+		v = xcalloc((size_t)rows, sizeof(*v));
+	for (int i = 0; i < rows && rc == 0; i++)
+		rc = read_operator(s, res, i, &v[i]);
+	PQclear(res);
+	if (rc != 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = (size_t)rows;
+	return 0;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.close = op_close,
@@ -3290,6 +3485,11 @@ static const struct store_ops pg_ops = {
 	.retraction_undo = op_retraction_undo,
 	.retraction_get = op_retraction_get,
 	.retraction_each = op_retraction_each,
+	.operator_add = op_operator_add,
+	.operator_get = op_operator_get,
+	.operator_by_token_hash = op_operator_by_token_hash,
+	.operator_revoke = op_operator_revoke,
+	.operator_list = op_operator_list,
 };
 
 int

@@ -12,7 +12,7 @@
  * can fail with SQLITE_BUSY however long it waits, if another connection
  * committed in between.
  *
- * Schema, version 6 (PRAGMA user_version; migrations[] below):
+ * Schema, version 7 (PRAGMA user_version; migrations[] below):
  *
  *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
  *           region TEXT, created INT)
@@ -77,6 +77,12 @@
  *       or has failed for good.
  *   settings(key TEXT PK, value TEXT) - "rules_generation": the
  *       SHA-256 (hex) of the rules the stored verdicts were made with.
+ *   operators(name TEXT PK (a label, not "root"), token_hash BLOB(32)
+ *             UNIQUE, created INT, revoked INT NULL)
+ *       The operators added with `vigil admin operator add`; the
+ *       bootstrap operator "root" is the data directory's
+ *       operator.token, not a row. A revoked row stays: its name is
+ *       never given again.
  *
  * Version 1 had the same tables keyed by SHA-256, and samples in files;
  * its migration keeps every row and fails the jobs it cannot run.
@@ -358,6 +364,15 @@ static const char *const migrations[] = {
 	"    JOIN samples c ON c.n = d.job WHERE d.h = samples.sha256);"
 	"DROP TABLE derived_v6;"
 	"PRAGMA user_version = 6;",
+	/* 6 -> 7: named operators (docs/API.md, "Operators"). */
+	"CREATE TABLE operators ("
+	"  name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 32"
+	"    AND name NOT GLOB '*[^a-z0-9-]*' AND name <> 'root'),"
+	"  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  created INTEGER NOT NULL,"
+	"  revoked INTEGER"
+	") STRICT;"
+	"PRAGMA user_version = 7;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -420,8 +435,15 @@ enum stmt {
 	ST_RESCAN_REQUEUE,
 	ST_RESCANS_QUEUED,
 	ST_REP_RENOTE,
+	ST_OP_ADD,
+	ST_OP_GET,
+	ST_OP_BY_TOKEN,
+	ST_OP_REVOKE,
 	ST_COUNT
 };
+
+/* The columns read_operator() expects, in order. */
+#define OP_COLS "name, token_hash, created, revoked"
 
 /* The columns read_retraction() expects, in order. */
 #define RETR_COLS "sha256, log_index, detections, reason, created"
@@ -518,6 +540,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 " WHERE sha256 = ?1 AND undone IS NULL",
 	[ST_RETR_GET] = "SELECT " RETR_COLS " FROM retractions"
 			" WHERE sha256 = ?1 AND undone IS NULL",
+	[ST_OP_ADD] = "INSERT INTO operators (name, token_hash, created)"
+		      " VALUES (?1, ?2, ?3)",
+	[ST_OP_GET] = "SELECT " OP_COLS " FROM operators WHERE name = ?1",
+	[ST_OP_BY_TOKEN] = "SELECT " OP_COLS " FROM operators"
+			   " WHERE token_hash = ?1 AND revoked IS NULL",
+	[ST_OP_REVOKE] = "UPDATE operators SET revoked = ?2"
+			 " WHERE name = ?1 AND revoked IS NULL",
 	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
 	[ST_SETTING_PUT] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
 			   " ON CONFLICT (key) DO UPDATE SET"
@@ -2412,6 +2441,181 @@ op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
 	return tx_commit(s);
 }
 
+/* Operators */
+
+/* Reads the columns of OP_COLS. */
+static int
+read_operator(struct store_sqlite *s, sqlite3_stmt *st,
+	      struct store_operator *out)
+{
+	const void *blob;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = col_str(s, st, 0, 1, STORE_OPERATOR_NAME_MAX, out->name)) !=
+	    0)
+		goto out;
+	if (!store_valid_operator_name(out->name)) {
+		rc = corrupt(s, st, 0, "is not an operator's name");
+		goto out;
+	}
+	if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, 1) != 32) {
+		rc = corrupt(s, st, 1, "is not a 32-byte blob");
+		goto out;
+	}
+	if ((blob = sqlite3_column_blob(st, 1)) == NULL) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	memcpy(out->token_hash, blob, 32);
+	if ((rc = col_i64(s, st, 2, 0, INT64_MAX, &out->created)) != 0)
+		goto out;
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL &&
+	    (rc = col_i64(s, st, 3, 1, INT64_MAX, &out->revoked)) != 0)
+		goto out;
+out:
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+static int
+op_operator_add(struct store *base, const struct store_operator *op)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_OP_ADD];
+	int rc;
+
+	if (op == NULL || !store_valid_operator_name(op->name) ||
+	    op->created < 0) {
+		seterr(s, "operator_add: invalid operator");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, op->name)) != 0 ||
+	    (rc = bind_blob(s, st, 2, op->token_hash, 32)) != 0 ||
+	    (rc = bind_i64(s, st, 3, op->created ? op->created : now())) != 0)
+		goto out;
+	/* A name or token hash taken is a UNIQUE violation, VG_EINVAL. */
+	rc = run(s, st, "operator_add");
+out:
+	done(st);
+	return rc;
+}
+
+/* Steps st, bound by its caller, for one operator row into *out. */
+static int
+operator_one(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
+	     struct store_operator *out)
+{
+	int rc = step(s, st, what);
+
+	if (rc == SQLITE_ROW)
+		rc = read_operator(s, st, out);
+	else if (rc == SQLITE_DONE)
+		rc = VG_ENOENT;
+	done(st);
+	return rc;
+}
+
+static int
+op_operator_get(struct store *base, const char *name,
+		struct store_operator *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_OP_GET];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_operator_name(name)) {
+		seterr(s, "operator_get: invalid name");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, name)) != 0) {
+		done(st);
+		return rc;
+	}
+	return operator_one(s, st, "operator_get", out);
+}
+
+static int
+op_operator_by_token_hash(struct store *base, const uint8_t hash[32],
+			  struct store_operator *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_OP_BY_TOKEN];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (hash == NULL)
+		return VG_EINVAL;
+	if ((rc = bind_blob(s, st, 1, hash, 32)) != 0) {
+		done(st);
+		return rc;
+	}
+	return operator_one(s, st, "operator_by_token_hash", out);
+}
+
+static int
+op_operator_revoke(struct store *base, const char *name, int64_t when)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_OP_REVOKE];
+	int rc;
+
+	if (!store_valid_operator_name(name) || when < 0) {
+		seterr(s, "operator_revoke: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, name)) != 0 ||
+	    (rc = bind_i64(s, st, 2, when != 0 ? when : now())) != 0)
+		goto out;
+	rc = run(s, st, "operator_revoke");
+	if (rc == 0 && sqlite3_changes(s->db) == 0) {
+		seterr(s, "operator_revoke: no such operator in force");
+		rc = VG_ENOENT;
+	}
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_operator_list(struct store *base, struct store_operator **out, size_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	struct store_operator *v = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0, k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = prepare_each(s,
+			       "SELECT " OP_COLS " FROM operators"
+			       " ORDER BY created, name",
+			       "operator_list", &st)) != 0)
+		goto out;
+	while ((rc = next_row(s, st, "operator_list")) == 1) {
+		if (k == cap) {
+			cap = cap ? 2 * cap : 8;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		if ((rc = read_operator(s, st, &v[k])) != 0)
+			break;
+		k++;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
@@ -2449,6 +2653,11 @@ static const struct store_ops sqlite_ops = {
 	.retraction_undo = op_retraction_undo,
 	.retraction_get = op_retraction_get,
 	.retraction_each = op_retraction_each,
+	.operator_add = op_operator_add,
+	.operator_get = op_operator_get,
+	.operator_by_token_hash = op_operator_by_token_hash,
+	.operator_revoke = op_operator_revoke,
+	.operator_list = op_operator_list,
 };
 
 /* Opening */

@@ -18,6 +18,8 @@
  *   node                region, site, log-key, sample-key,
  *                       version                                optional
  *   retrohunt           rule, who, role, reason                none
+ *   operator-add        name, by                               none
+ *   operator-revoke     name, by                               none
  *   key-change, witness-set-change, location-change, statement:
  *                       no fields                              required
  *
@@ -88,6 +90,8 @@ enum tlog_entry_type {
 	 * reused or renumbered. */
 	TLOG_ENTRY_RETRACTION = 9,
 	TLOG_ENTRY_RETROHUNT = 10,
+	TLOG_ENTRY_OPERATOR_ADD = 11,
+	TLOG_ENTRY_OPERATOR_REVOKE = 12,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -135,6 +139,14 @@ struct tlog_entry_retrohunt {
 	const char *reason;                /* the stated reason, one line */
 };
 
+/* An operator added or revoked (operator-add, operator-revoke): who,
+ * and by whom; never a token or its hash. */
+struct tlog_entry_operator {
+	const char *name; /* the operator's name, a label: "alice" */
+	const char *by;   /* who did it, as sample-access's who:
+			     "operator:root" */
+};
+
 struct tlog_entry_node {
 	const char *region;     /* as in vigild.conf: "eu" */
 	const char *site;       /* "zrh1" */
@@ -154,6 +166,8 @@ struct tlog_entry {
 		struct tlog_entry_node node;
 		struct tlog_entry_retraction retraction;
 		struct tlog_entry_retrohunt retrohunt;
+		/* operator-add, operator-revoke */
+		struct tlog_entry_operator operator_change;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */

@@ -379,7 +379,7 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	raw_text(f->path, "PRAGMA user_version", mode, sizeof(mode));
-	assert_string_equal(mode, "6");
+	assert_string_equal(mode, "7");
 	/* The WAL holds the same data and must be as private. */
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 1, &nj), 0);
@@ -2133,6 +2133,7 @@ test_version_5_notes_are_marked_derived_from_the_reports_listing_them(
 	/* Back to version 5: no marks. */
 	raw_exec(f->path, "ALTER TABLE samples DROP COLUMN derived_job;"
 			  "ALTER TABLE samples DROP COLUMN derived_from;"
+			  "DROP TABLE operators;"
 			  "PRAGMA user_version = 5;");
 	f->st = reopen(f);
 	assert_int_equal(
@@ -2998,7 +2999,7 @@ test_version_1_database_is_migrated(void **state)
 	if (store_sqlite_open(path, &f->st, v, sizeof(v)) != 0)
 		fail_msg("store_sqlite_open: %s", v);
 	raw_text(path, "PRAGMA user_version", v, sizeof(v));
-	assert_string_equal(v, "6");
+	assert_string_equal(v, "7");
 	/* Every sample migrated has an empty because. */
 	raw_text(path, "SELECT count(*) FROM samples WHERE because != '[]'", v,
 		 sizeof(v));
@@ -3007,8 +3008,9 @@ test_version_1_database_is_migrated(void **state)
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
-	assert_string_equal(v, "clients,fp_reports,jobs,rescans,retractions,"
-			       "sample_clients,samples,settings,submissions");
+	assert_string_equal(v, "clients,fp_reports,jobs,operators,rescans,"
+			       "retractions,sample_clients,samples,settings,"
+			       "submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
 	assert_string_equal(v, "ok");
@@ -3241,6 +3243,147 @@ test_fp_reports_and_retractions(void **state)
 	assert_int_equal(f->st->ops->retraction_get(f->st, sha, &got),
 			 VG_ENOENT);
 	assert_int_equal(raw_rows(f->path, "SELECT * FROM retractions"), 1);
+}
+
+/* An operator named name whose token hash is bytes of tok. */
+static struct store_operator
+an_operator(const char *name, int tok, int64_t created)
+{
+	struct store_operator op;
+
+	memset(&op, 0, sizeof(op));
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	memset(op.token_hash, tok, sizeof(op.token_hash));
+	op.created = created;
+	return op;
+}
+
+/* Operators: added once by name and by token hash, found by their token
+ * hash while in force, refused once revoked, their names never given
+ * again, listed oldest first with their revocation. */
+static void
+test_operators_add_lookup_revoke_and_list(void **state)
+{
+	struct fx *f = *state;
+	struct store_operator a = an_operator("alice", 1, 100),
+			      b = an_operator("bob-2", 2, 200), got, *v = NULL;
+	uint8_t hash[32];
+	size_t n = 9;
+
+	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(v);
+	assert_int_equal(f->st->ops->operator_add(f->st, &a), 0);
+	assert_int_equal(f->st->ops->operator_add(f->st, &b), 0);
+
+	memset(hash, 1, sizeof(hash));
+	assert_int_equal(f->st->ops->operator_by_token_hash(f->st, hash, &got),
+			 0);
+	assert_string_equal(got.name, "alice");
+	assert_memory_equal(got.token_hash, a.token_hash, 32);
+	assert_int_equal(got.created, 100);
+	assert_int_equal(got.revoked, 0);
+	assert_int_equal(f->st->ops->operator_get(f->st, "bob-2", &got), 0);
+	assert_int_equal(got.created, 200);
+
+	/* A duplicate name, or another's token hash: refused, nothing
+	 * changed. */
+	b = an_operator("alice", 3, 300);
+	assert_int_equal(f->st->ops->operator_add(f->st, &b), VG_EINVAL);
+	b = an_operator("carol", 1, 300);
+	assert_int_equal(f->st->ops->operator_add(f->st, &b), VG_EINVAL);
+	assert_int_equal(f->st->ops->operator_get(f->st, "carol", &got),
+			 VG_ENOENT);
+	memset(hash, 3, sizeof(hash));
+	assert_int_equal(f->st->ops->operator_by_token_hash(f->st, hash, &got),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->operator_get(f->st, "nobody", &got),
+			 VG_ENOENT);
+
+	/* Revoked: the token is refused at once; the name stays taken. */
+	assert_int_equal(f->st->ops->operator_revoke(f->st, "alice", 400), 0);
+	memset(hash, 1, sizeof(hash));
+	assert_int_equal(f->st->ops->operator_by_token_hash(f->st, hash, &got),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->operator_get(f->st, "alice", &got), 0);
+	assert_int_equal(got.revoked, 400);
+	assert_int_equal(f->st->ops->operator_revoke(f->st, "alice", 500),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->operator_revoke(f->st, "nobody", 500),
+			 VG_ENOENT);
+	b = an_operator("alice", 4, 600);
+	assert_int_equal(f->st->ops->operator_add(f->st, &b), VG_EINVAL);
+	memset(hash, 2, sizeof(hash));
+	assert_int_equal(f->st->ops->operator_by_token_hash(f->st, hash, &got),
+			 0);
+	assert_string_equal(got.name, "bob-2");
+
+	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "alice");
+	assert_int_equal(v[0].revoked, 400);
+	assert_string_equal(v[1].name, "bob-2");
+	assert_int_equal(v[1].revoked, 0);
+	free(v);
+}
+
+/* A name that is not a label, or the bootstrap operator's, is refused
+ * by every operation that takes one, and nothing is stored. */
+static void
+test_operators_bad_names_are_einval(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {
+		"",        "root",     "Alice",
+		"al ice",  "al_ice",   "al.ice",
+		"alice\n", "\xc3\xa9", "a123456789012345678901234567890123",
+	};
+	struct store_operator op, got, *v = NULL;
+	size_t n = 0;
+
+	/* The last is 34 bytes long. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		op = an_operator("x", (int)i + 1, 0);
+		memset(op.name, 0, sizeof(op.name));
+		memcpy(op.name, bad[i], strnlen(bad[i], sizeof(op.name) - 1));
+		if (strlen(bad[i]) < sizeof(op.name))
+			assert_int_equal(f->st->ops->operator_add(f->st, &op),
+					 VG_EINVAL);
+		assert_int_equal(f->st->ops->operator_get(f->st, bad[i], &got),
+				 VG_EINVAL);
+		assert_int_equal(f->st->ops->operator_revoke(f->st, bad[i], 0),
+				 VG_EINVAL);
+	}
+	/* 32 bytes is the longest name; 33 is too long. */
+	op = an_operator("a1234567890123456789012345678901", 20, 0);
+	assert_int_equal(f->st->ops->operator_add(f->st, &op), 0);
+	assert_int_equal(
+		f->st->ops->operator_get(
+			f->st, "a12345678901234567890123456789012", &got),
+		VG_EINVAL);
+	assert_int_equal(f->st->ops->operator_add(f->st, NULL), VG_EINVAL);
+	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(v[0].created > 0);
+	free(v);
+}
+
+/* An operator's row edited into nonsense is VG_ECORRUPT, not a crash. */
+static void
+test_corrupt_operator_row_is_ecorrupt(void **state)
+{
+	struct fx *f = *state;
+	struct store_operator op = an_operator("alice", 1, 10), got, *v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(f->st->ops->operator_add(f->st, &op), 0);
+	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
+			  "UPDATE operators SET name = 'Al ice'");
+	assert_int_equal(
+		f->st->ops->operator_by_token_hash(f->st, op.token_hash, &got),
+		VG_ECORRUPT);
+	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), VG_ECORRUPT);
+	assert_null(v);
 }
 
 /* A retraction whose row was edited into nonsense is VG_ECORRUPT. */
@@ -3900,7 +4043,7 @@ test_pg_migrations_are_idempotent_and_newer_is_refused(void **state)
 	raw_text(f->path,
 		 "SELECT version FROM vigil_schema WHERE component = 'store'",
 		 v, sizeof(v));
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "2");
 	put_client(f->st, 1);
 	raw_exec(f->path, "UPDATE vigil_schema SET version = 1000"
 			  " WHERE component = 'store'");
@@ -4160,6 +4303,9 @@ main(void)
 		T(test_version_1_database_is_migrated),
 		T(test_fp_reports_and_retractions),
 		T(test_corrupt_retraction_row_is_ecorrupt),
+		T(test_operators_add_lookup_revoke_and_list),
+		T(test_operators_bad_names_are_einval),
+		T(test_corrupt_operator_row_is_ecorrupt),
 		T(test_hostile_metadata_round_trips),
 		T(test_job_lease_renew_counts_own_jobs),
 		T(test_submission_add_many_refusals_anywhere_in_a_large_batch),

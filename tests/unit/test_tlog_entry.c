@@ -335,6 +335,82 @@ test_retrohunt_entry_is_type_10_and_round_trips(void **state)
 			 VG_EINVAL);
 }
 
+#define EX_OPERATOR_ADD                                                        \
+	MAGIC "type operator-add\n"                                            \
+	      "time " T0 "\n"                                                  \
+	      "name alice\n"                                                   \
+	      "by operator:root\n"                                             \
+	      "\n"
+
+/* operator-add and operator-revoke: types 11 and 12, name (a label)
+ * and by, no body; round trips, and what the format refuses. */
+static void
+test_operator_entries_are_types_11_and_12_and_round_trip(void **state)
+{
+	struct tlog_entry e, back;
+	enum tlog_entry_type t;
+	char err[256], *json, *text;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(TLOG_ENTRY_OPERATOR_ADD, 11);
+	assert_int_equal(TLOG_ENTRY_OPERATOR_REVOKE, 12);
+	assert_int_equal(tlog_entry_type_parse("operator-add", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_OPERATOR_ADD);
+	assert_int_equal(tlog_entry_type_parse("operator-revoke", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_OPERATOR_REVOKE);
+	assert_string_equal(tlog_entry_type_name(t), "operator-revoke");
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_OPERATOR_ADD;
+	e.time = T0_SEC;
+	e.operator_change.name = "alice";
+	e.operator_change.by = "operator:root";
+	encode_is(&e, EX_OPERATOR_ADD);
+	parse_ok(EX_OPERATOR_ADD, strlen(EX_OPERATOR_ADD), &back);
+	assert_string_equal(back.operator_change.name, "alice");
+	assert_string_equal(back.operator_change.by, "operator:root");
+	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
+	assert_string_equal(json,
+			    "{\"type\":\"operator-add\",\"time\":\"" T0 "\","
+			    "\"name\":\"alice\",\"by\":\"operator:root\","
+			    "\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&back);
+
+	e.type = TLOG_ENTRY_OPERATOR_REVOKE;
+	assert_int_equal(tlog_entry_encode(&e, &text, &len, err, sizeof(err)),
+			 0);
+	parse_ok(text, len, &back);
+	assert_int_equal(back.type, TLOG_ENTRY_OPERATOR_REVOKE);
+	assert_string_equal(back.operator_change.name, "alice");
+	tlog_entry_clear(&back);
+	free(text);
+
+	static const char *const bad[] = {
+		/* a body */
+		EX_OPERATOR_ADD "a body\n",
+		/* a name that is not a label */
+		MAGIC "type operator-add\ntime " T0
+		      "\nname Alice\nby operator:root\n\n",
+		/* no by */
+		MAGIC "type operator-add\ntime " T0 "\nname alice\n\n",
+		/* a space in by */
+		MAGIC "type operator-revoke\ntime " T0
+		      "\nname alice\nby operator: root\n\n",
+		/* the fields out of order */
+		MAGIC "type operator-revoke\ntime " T0
+		      "\nby operator:root\nname alice\n\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
+						  err, sizeof(err)),
+				 VG_EFORMAT);
+	e.operator_change.name = "al ice";
+	assert_int_equal(tlog_entry_encode(&e, &text, &len, err, sizeof(err)),
+			 VG_EINVAL);
+}
+
 static void
 test_rule_release_encodes_to_exact_bytes(void **state)
 {
@@ -1312,6 +1388,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			test_retrohunt_entry_is_type_10_and_round_trips),
+		cmocka_unit_test(
+			test_operator_entries_are_types_11_and_12_and_round_trip),
 		cmocka_unit_test(test_type_names_parse_and_print),
 		cmocka_unit_test(test_every_example_parses_and_encodes_back),
 		cmocka_unit_test(test_parsed_fields_are_the_values),
