@@ -12,7 +12,7 @@
  * can fail with SQLITE_BUSY however long it waits, if another connection
  * committed in between.
  *
- * Schema, version 6 (PRAGMA user_version; migrations[] below):
+ * Schema, version 7 (PRAGMA user_version; migrations[] below):
  *
  *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
  *           region TEXT, created INT)
@@ -45,9 +45,12 @@
  *       sample's own analysis, or a failure of it that changes the
  *       verdict, replaces a derived one.
  *   sample_clients(sample, client_id; PK both) - who reported what.
+ *       Indexed by client too (version 7), for the client's own
+ *       controls (client_list, client_consent_set, client_delete).
  *   submissions(id TEXT PK, client_id, sha256, metadata TEXT (JSON
  *               object), created INT)
  *       Ids are time-ordered (UUIDv7) for the same reason as n.
+ *       Indexed by (client_id, id) (version 7): a client's own list.
  *   jobs(id INTEGER PK = samples.n, state INT 0..3 (enum job_state),
  *        attempts INT, report TEXT NULL, error TEXT NULL, updated INT)
  *       One job per sample, ever: a sample is analysed once however many
@@ -358,6 +361,16 @@ static const char *const migrations[] = {
 	"    JOIN samples c ON c.n = d.job WHERE d.h = samples.sha256);"
 	"DROP TABLE derived_v6;"
 	"PRAGMA user_version = 6;",
+	/*
+	 * 6 -> 7: a client's own data, found by client (client_list,
+	 * client_consent_set, client_delete; docs/PRIVACY.md) without
+	 * reading every submission and every sample's clients.
+	 */
+	"CREATE INDEX IF NOT EXISTS submissions_by_client"
+	"  ON submissions(client_id, id);"
+	"CREATE INDEX IF NOT EXISTS sample_clients_by_client"
+	"  ON sample_clients(client_id, sample);"
+	"PRAGMA user_version = 7;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1300,11 +1313,13 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 	done(st);
 
 	st = s->st[ST_JOB_QUEUE];
-	if ((rc = bind_i64(s, st, 1, n)) != 0 ||
-	    (rc = bind_i64(s, st, 2, now())) != 0 ||
-	    (rc = run(s, st, "submission_add: job")) != 0)
-		goto out;
-	it->new_job = sqlite3_changes(s->db) == 1;
+	if (!it->no_bytes) {
+		if ((rc = bind_i64(s, st, 1, n)) != 0 ||
+		    (rc = bind_i64(s, st, 2, now())) != 0 ||
+		    (rc = run(s, st, "submission_add: job")) != 0)
+			goto out;
+		it->new_job = sqlite3_changes(s->db) == 1;
+	}
 	done(st);
 
 	st = s->st[ST_SUB_INSERT];
@@ -1318,8 +1333,13 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 		goto out;
 	done(st);
 	st = NULL;
-	/* A job queued just now is queued; another may be anywhere. */
+	/* A job queued just now is queued; another may be anywhere; a
+	 * sample known only by metadata has none. */
 	rc = it->new_job ? 0 : job_state_of(s, n, sub->sha256, &it->job);
+	if (rc == VG_ENOENT && it->no_bytes) {
+		it->job = JOB_QUEUED;
+		rc = 0;
+	}
 out:
 	if (st != NULL)
 		done(st);
@@ -2412,11 +2432,242 @@ op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
 	return tx_commit(s);
 }
 
+/* The data subject's controls (store.h). */
+
+/* The samples ?1 alone has sent: no other client has a row for them. */
+#define ONLY_MINE                                                              \
+	"SELECT c.sample FROM sample_clients c WHERE c.client_id = ?1"         \
+	" AND NOT EXISTS (SELECT 1 FROM sample_clients o"                      \
+	" WHERE o.sample = c.sample AND o.client_id <> ?1)"
+
+/* Runs sql (prepared for this call: these operations are rare) with
+ * client_id as ?1 and, if sql has a ?2, v2 as ?2; *changes (if not NULL)
+ * is how many rows it changed. */
+static int
+run_client(struct store_sqlite *s, const char *sql, const char *client_id,
+	   int64_t v2, uint64_t *changes, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prepare_each(s, sql, what, &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) == 0 &&
+	    (sqlite3_bind_parameter_count(st) < 2 ||
+	     (rc = bind_i64(s, st, 2, v2)) == 0) &&
+	    (rc = run(s, st, what)) == 0 && changes != NULL)
+		*changes = (uint64_t)sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The locations of the stored samples only client_id sent, into e. */
+static int
+erasable_locs(struct store_sqlite *s, const char *client_id,
+	      struct erasure *e)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc;
+
+	if ((rc = prepare_each(s,
+			       "SELECT blob_segment, blob_offset, blob_length"
+			       " FROM samples WHERE blob_segment IS NOT NULL"
+			       " AND n IN (" ONLY_MINE ") ORDER BY n",
+			       "erasure: locations", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) != 0)
+		goto out;
+	while ((rc = next_row(s, st, "erasure: locations")) == 1) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) != 0)
+			break;
+		if (e->erased == cap) {
+			cap = cap ? cap * 2 : 16;
+			e->locs = xreallocarray(e->locs, cap,
+						sizeof(*e->locs));
+		}
+		e->locs[e->erased].segment = (uint64_t)seg;
+		e->locs[e->erased].offset = (uint64_t)off;
+		e->locs[e->erased].length = (uint64_t)len;
+		e->erased++;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Inside the caller's transaction: erases what level allows no more of
+ * client_id's (store.h, client_consent_set); with all, its false-positive
+ * reports and client row too.
+ */
+static int
+erase_client(struct store_sqlite *s, const char *client_id,
+	     enum consent level, bool all, struct erasure *e)
+{
+	int rc;
+
+	if (level < CONSENT_FILES &&
+	    ((rc = erasable_locs(s, client_id, e)) != 0 ||
+	     (rc = run_client(s,
+			      "UPDATE jobs SET state = 3,"
+			      " error = 'sample erased', updated = ?2"
+			      " WHERE state = 0 AND id IN (" ONLY_MINE ")",
+			      client_id, now(), NULL, "erasure: jobs")) != 0 ||
+	     (rc = run_client(s,
+			      "DELETE FROM rescans WHERE state = 0"
+			      " AND id IN (" ONLY_MINE ")",
+			      client_id, 0, NULL, "erasure: rescans")) != 0 ||
+	     (rc = run_client(s,
+			      "UPDATE samples SET blob_segment = NULL,"
+			      " blob_offset = NULL, blob_length = NULL"
+			      " WHERE blob_segment IS NOT NULL"
+			      " AND n IN (" ONLY_MINE ")",
+			      client_id, 0, NULL, "erasure: locations")) != 0))
+		return rc;
+	if (level == CONSENT_NONE &&
+	    ((rc = run_client(s, "DELETE FROM submissions WHERE client_id = ?1",
+			      client_id, 0, &e->submissions,
+			      "erasure: submissions")) != 0 ||
+	     (rc = run_client(s,
+			      "UPDATE samples SET prevalence = prevalence - 1"
+			      " WHERE prevalence > 0 AND n IN (SELECT sample"
+			      " FROM sample_clients WHERE client_id = ?1)",
+			      client_id, 0, NULL, "erasure: prevalence")) != 0 ||
+	     (rc = run_client(s,
+			      "DELETE FROM sample_clients WHERE client_id = ?1",
+			      client_id, 0, &e->unlinked,
+			      "erasure: sample_clients")) != 0))
+		return rc;
+	if (all &&
+	    ((rc = run_client(s, "DELETE FROM fp_reports WHERE client_id = ?1",
+			      client_id, 0, NULL, "erasure: fp_reports")) !=
+		     0 ||
+	     (rc = run_client(s, "DELETE FROM clients WHERE id = ?1",
+			      client_id, 0, NULL, "erasure: client")) != 0))
+		return rc;
+	return 0;
+}
+
+/* client_consent_set (to c) and client_delete (all, c CONSENT_NONE). */
+static int
+forget(struct store_sqlite *s, const char *client_id, enum consent c,
+       bool all, struct erasure *out)
+{
+	uint64_t found = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_id(client_id) || c < CONSENT_NONE ||
+	    c > CONSENT_FILES) {
+		seterr(s, "erasure: invalid client id or consent");
+		return VG_EINVAL;
+	}
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	rc = run_client(s, "UPDATE clients SET consent = ?2 WHERE id = ?1",
+			client_id, (int64_t)c, &found, "erasure: consent");
+	if (rc == 0 && found == 0) {
+		seterr(s, "erasure: unknown client %s", client_id);
+		rc = VG_ENOENT;
+	}
+	if (rc == 0)
+		rc = erase_client(s, client_id, c, all, out);
+	if (rc == 0)
+		rc = tx_commit(s);
+	if (rc != 0) {
+		tx_rollback(s);
+		erasure_clear(out);
+	}
+	return rc;
+}
+
+static int
+op_client_consent_set(struct store *base, const char *client_id,
+		      enum consent c, struct erasure *out)
+{
+	return forget(to_sqlite(base), client_id, c, false, out);
+}
+
+static int
+op_client_delete(struct store *base, const char *client_id,
+		 struct erasure *out)
+{
+	return forget(to_sqlite(base), client_id, CONSENT_NONE, true, out);
+}
+
+static int
+op_client_list(struct store *base, const char *client_id, const char *after,
+	       size_t max, struct client_sub **out, size_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	struct client_sub *v = NULL;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!store_valid_id(client_id) || after == NULL ||
+	    strnlen(after, ID_MAX + 1) > ID_MAX || max == 0 ||
+	    max > STORE_CLIENT_LIST_MAX) {
+		seterr(s, "client_list: invalid arguments");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(
+		     s,
+		     "SELECT " REP_COLS ", sid, scid, ssha, smeta, screated"
+		     " FROM (SELECT id AS sid, client_id AS scid,"
+		     " sha256 AS ssha, metadata AS smeta, created AS screated"
+		     " FROM submissions WHERE client_id = ?1 AND id > ?2"
+		     " ORDER BY id LIMIT ?3)"
+		     " JOIN samples ON samples.sha256 = ssha ORDER BY sid",
+		     "client_list", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) != 0 ||
+	    (rc = bind_text(s, st, 2, after)) != 0 ||
+	    (rc = bind_i64(s, st, 3, (int64_t)max)) != 0)
+		goto out;
+	v = xcalloc(max, sizeof(*v));
+	while (k < max && (rc = next_row(s, st, "client_list")) == 1) {
+		struct submission *sub = &v[k].sub;
+		int c = REP_NCOLS;
+
+		if ((rc = read_reputation(s, st, &v[k].rep)) != 0)
+			break;
+		k++;
+		if ((rc = col_str(s, st, c, 1, ID_MAX, sub->id)) != 0 ||
+		    (rc = col_str(s, st, c + 1, 1, ID_MAX, sub->client_id)) !=
+			    0 ||
+		    (rc = col_hex(s, st, c + 2, 64, sub->sha256)) != 0 ||
+		    (rc = col_dup(s, st, c + 3, false, &sub->metadata)) != 0 ||
+		    (rc = col_i64(s, st, c + 4, INT64_MIN, INT64_MAX,
+				  &sub->created)) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		client_subs_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = op_close,
 	.client_put = op_client_put,
 	.client_by_token_hash = op_client_by_token_hash,
+	.client_consent_set = op_client_consent_set,
+	.client_delete = op_client_delete,
+	.client_list = op_client_list,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,
