@@ -245,19 +245,27 @@ static const char *const steps[] = {
  * disagreeing one change nothing and answer no row, and the next
  * statement then finds no sample and fails on sample_clients' NOT NULL,
  * which undoes the item. The first location recorded stays. */
+/* The row has no bytes and this submission brings them: the hashes and
+ * size computed from the bytes replace what a client stated without
+ * them (store_sqlite.c's BYTES_WIN). */
+#define BYTES_WIN                                                              \
+	"(x.blob_segment IS NULL AND excluded.blob_segment IS NOT NULL)"
 #define SAMPLE_UPSERT_HEAD                                                     \
 	"INSERT INTO samples AS x (sha256, md5, sha1, size, verdict, score,"   \
 	" detections, mime, first_seen, last_seen, prevalence, analysed_at,"   \
 	" analysis_ms, blob_segment, blob_offset, blob_length)"
 #define SAMPLE_UPSERT_TAIL                                                     \
 	"ON CONFLICT (sha256) DO UPDATE SET"                                   \
+	" md5 = CASE WHEN " BYTES_WIN " THEN excluded.md5 ELSE x.md5 END,"      \
+	" sha1 = CASE WHEN " BYTES_WIN " THEN excluded.sha1 ELSE x.sha1 END,"   \
+	" size = CASE WHEN " BYTES_WIN " THEN excluded.size ELSE x.size END,"   \
 	" first_seen = least(x.first_seen, excluded.first_seen),"              \
 	" last_seen = greatest(x.last_seen, excluded.last_seen),"              \
 	" blob_segment = coalesce(x.blob_segment, excluded.blob_segment),"     \
 	" blob_offset = coalesce(x.blob_offset, excluded.blob_offset),"        \
 	" blob_length = coalesce(x.blob_length, excluded.blob_length)"         \
-	" WHERE x.md5 = excluded.md5 AND x.sha1 = excluded.sha1"               \
-	" AND x.size = excluded.size RETURNING " REP_COLS
+	" WHERE (x.md5 = excluded.md5 AND x.sha1 = excluded.sha1"              \
+	" AND x.size = excluded.size) OR " BYTES_WIN " RETURNING " REP_COLS
 static const char SQL_SAMPLE_UPSERT[] = SAMPLE_UPSERT_HEAD
 	" VALUES ($1, $2, $3, $4, 'unknown', 0, '[]', NULL, $5, $5, 0, 0, 0,"
 	" $6, $7, $8) " SAMPLE_UPSERT_TAIL;

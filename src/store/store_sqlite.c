@@ -375,6 +375,13 @@ static const char *const migrations[] = {
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* In a sample's upsert: the row has no bytes and this submission brings
+ * them. Its hashes and size were computed here from the bytes, so they
+ * replace what a client stated without bytes (metadata, docs/API.md):
+ * a statement cannot lock a sample's real bytes out. */
+#define BYTES_WIN                                                              \
+	"(blob_segment IS NULL AND excluded.blob_segment IS NOT NULL)"
+
 /* The columns read_reputation() expects, in order. */
 #define REP_COLS                                                               \
 	"md5, sha1, sha256, verdict, score, detections, size, mime, "          \
@@ -470,13 +477,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4, 'unknown', 0, '[]', NULL, ?5, ?5, 0,"
 		" 0, 0, ?6, ?7, ?8)"
 		" ON CONFLICT (sha256) DO UPDATE SET"
+		" md5 = CASE WHEN " BYTES_WIN " THEN excluded.md5 ELSE md5 END,"
+		" sha1 = CASE WHEN " BYTES_WIN " THEN excluded.sha1"
+		" ELSE sha1 END,"
+		" size = CASE WHEN " BYTES_WIN " THEN excluded.size"
+		" ELSE size END,"
 		" first_seen = min(first_seen, excluded.first_seen),"
 		" last_seen = max(last_seen, excluded.last_seen),"
 		" blob_segment = coalesce(blob_segment, excluded.blob_segment),"
 		" blob_offset = coalesce(blob_offset, excluded.blob_offset),"
 		" blob_length = coalesce(blob_length, excluded.blob_length)"
-		" WHERE md5 = excluded.md5 AND sha1 = excluded.sha1"
-		" AND size = excluded.size RETURNING " REP_COLS ", n",
+		" WHERE (md5 = excluded.md5 AND sha1 = excluded.sha1"
+		" AND size = excluded.size) OR " BYTES_WIN
+		" RETURNING " REP_COLS ", n",
 	[ST_SAMPLE_CLIENT] = "INSERT INTO sample_clients (sample, client_id)"
 			     " VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 	[ST_PREVALENCE] = "UPDATE samples SET prevalence = prevalence + 1"

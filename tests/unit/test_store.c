@@ -4352,7 +4352,8 @@ test_metadata_without_bytes_counts_and_queues_no_job(void **state)
 	memcpy(sub.sha256, h.sha256, sizeof(sub.sha256));
 	sub.metadata = "{\"name\":\"x.exe\"}";
 	it.sub = &sub;
-	it.md5 = h.md5;
+	/* Stated wrong: the bytes, when they come, correct it. */
+	it.md5 = sample(8).md5;
 	it.sha1 = h.sha1;
 	it.size = 68;
 	it.no_bytes = true;
@@ -4374,10 +4375,26 @@ test_metadata_without_bytes_counts_and_queues_no_job(void **state)
 							 NULL),
 			 0);
 	assert_int_equal(it.rc, VG_EINVAL);
-	/* Another client's bytes. */
+	/* Another client's bytes: their hashes replace the statement. */
 	assert_int_equal(submit_loc(f->st, 3, 2, 9, 1700000100, &loc, NULL),
 			 0);
 	assert_int_equal(prevalence_of(f->st, 9), 2);
+	{
+		struct reputation r;
+
+		assert_int_equal(f->st->ops->reputation_get(f->st, h.sha256,
+							    &r),
+				 0);
+		assert_string_equal(r.md5, h.md5);
+		reputation_clear(&r);
+	}
+	/* Once the bytes are there, a disagreeing statement is refused. */
+	it.loc = NULL;
+	snprintf(sub.id, sizeof(sub.id), "11111111-0000-4000-8000-%012d", 4);
+	assert_int_equal(f->st->ops->submission_add_many(f->st, &it, 1, NULL,
+							 NULL),
+			 0);
+	assert_int_equal(it.rc, VG_EINVAL);
 	assert_int_equal(located(f->st, 9), 0);
 	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
 	assert_string_equal(j.sha256, h.sha256);
