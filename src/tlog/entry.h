@@ -18,6 +18,8 @@
  *   node                region, site, log-key, sample-key,
  *                       version                                optional
  *   retrohunt           rule, who, role, reason                none
+ *   erasure             reason, consent, submissions,
+ *                       samples-unlinked, samples-erased       none
  *   key-change, witness-set-change, location-change, statement:
  *                       no fields                              required
  *
@@ -88,6 +90,7 @@ enum tlog_entry_type {
 	 * reused or renumbered. */
 	TLOG_ENTRY_RETRACTION = 9,
 	TLOG_ENTRY_RETROHUNT = 10,
+	TLOG_ENTRY_ERASURE = 11,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -135,6 +138,20 @@ struct tlog_entry_retrohunt {
 	const char *reason;                /* the stated reason, one line */
 };
 
+/* A client's data erased, at its own request (docs/PRIVACY.md): why and
+ * how much, never whose, nor which samples or files. */
+#define TLOG_ERASURE_CONSENT_LOWERED "consent-lowered"
+#define TLOG_ERASURE_REQUEST         "data-subject-request"
+struct tlog_entry_erasure {
+	const char *reason;         /* TLOG_ERASURE_CONSENT_LOWERED or
+				       TLOG_ERASURE_REQUEST */
+	const char *consent;        /* the level now: "none", "metadata"
+				       (a request erases down to "none") */
+	uint64_t submissions;       /* submissions deleted */
+	uint64_t samples_unlinked;  /* samples no longer counted for it */
+	uint64_t samples_erased;    /* samples whose bytes were erased */
+};
+
 struct tlog_entry_node {
 	const char *region;     /* as in vigild.conf: "eu" */
 	const char *site;       /* "zrh1" */
@@ -154,6 +171,7 @@ struct tlog_entry {
 		struct tlog_entry_node node;
 		struct tlog_entry_retraction retraction;
 		struct tlog_entry_retrohunt retrohunt;
+		struct tlog_entry_erasure erasure;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */
