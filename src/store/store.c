@@ -220,6 +220,7 @@ erasure_clear(struct erasure *e)
 	if (e == NULL)
 		return;
 	free(e->locs);
+	free(e->changed);
 	memset(e, 0, sizeof(*e));
 }
 

@@ -160,6 +160,9 @@ struct erasure {
 	uint64_t unlinked;    /* samples no longer counted for the client */
 	uint64_t erased;      /* samples whose bytes are erased: nlocs */
 	struct sample_loc *locs;
+	/* The SHA-256s of the samples whose reputation changed (one less
+	 * prevalent), unlinked long: for the caller's index. */
+	char (*changed)[65];
 };
 
 /* One of a client's submissions, as the client sees it (client_list):

@@ -3078,12 +3078,12 @@ erase_links(struct store_pg *s, const char *client_id, struct erasure *e)
 		return rc;
 	if ((rc = want_cols(s, res, 1, "erasure: sample_clients")) != 0)
 		goto out;
+	e->changed = xcalloc(PQntuples(res) ? (size_t)PQntuples(res) : 1,
+			     sizeof(*e->changed));
 	for (int i = 0; i < PQntuples(res); i++) {
-		char h[65];
-
-		if ((rc = col_hex(s, res, i, 0, 64, h)) != 0)
+		if ((rc = col_hex(s, res, i, 0, 64, e->changed[i])) != 0)
 			goto out;
-		note_changed(s, h);
+		note_changed(s, e->changed[i]);
 	}
 	e->unlinked = (uint64_t)PQntuples(res);
 out:

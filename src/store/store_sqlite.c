@@ -2513,6 +2513,38 @@ out:
 	return rc;
 }
 
+/* The SHA-256s of the samples client_id is linked to, into e->changed
+ * (their prevalence is about to go down by one). */
+static int
+unlinked_of(struct store_sqlite *s, const char *client_id, struct erasure *e)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if ((rc = prepare_each(s,
+			       "SELECT sha256 FROM samples WHERE n IN"
+			       " (SELECT sample FROM sample_clients"
+			       " WHERE client_id = ?1) ORDER BY n",
+			       "erasure: samples", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) != 0)
+		goto out;
+	while ((rc = next_row(s, st, "erasure: samples")) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			e->changed = xreallocarray(e->changed, cap,
+						   sizeof(*e->changed));
+		}
+		if ((rc = col_hex(s, st, 0, 64, e->changed[n])) != 0)
+			break;
+		n++;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /*
  * Inside the caller's transaction: erases what level allows no more of
  * client_id's (store.h, client_consent_set); with all, its false-positive
@@ -2541,6 +2573,8 @@ erase_client(struct store_sqlite *s, const char *client_id,
 			      " WHERE blob_segment IS NOT NULL"
 			      " AND n IN (" ONLY_MINE ")",
 			      client_id, 0, NULL, "erasure: locations")) != 0))
+		return rc;
+	if (level == CONSENT_NONE && (rc = unlinked_of(s, client_id, e)) != 0)
 		return rc;
 	if (level == CONSENT_NONE &&
 	    ((rc = run_client(s, "DELETE FROM submissions WHERE client_id = ?1",
