@@ -43,6 +43,7 @@ enum route {
 	ROUTE_FP,
 	ROUTE_ADMIN_FP,
 	ROUTE_ADMIN_RETROHUNT, /* /v1/admin/retrohunt[/{id}] */
+	ROUTE_ME,              /* /v1/me[/...]: a client's own data */
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };
