@@ -33,6 +33,7 @@
 #include "node/fp.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
+#include "node/me.h"
 #include "node/portal.h"
 #include "node/regionfeed.h"
 #include "node/releases.h"
@@ -2476,6 +2477,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_ADMIN_FP:
 		return fp_on_admin(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_RETROHUNT: return retrohunt_handle(N, L, req, p, n);
+	case ROUTE_ME: return me_handle(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + arg, n - arg);
 	case ROUTE_LOG_PROOF:
