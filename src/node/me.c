@@ -308,8 +308,10 @@ erase_after(struct node *node, struct api_loop *l, struct erasure *e)
 		if (l->store->ops->reputation_get(l->store, e->changed[i],
 						  &r) != 0)
 			continue;
+		/* index_put keeps the larger count: an erasure's is set. */
 		pthread_rwlock_wrlock(&node->index_lock);
 		index_put(node->index, &r);
+		index_set_prevalence(node->index, r.sha256, r.prevalence);
 		pthread_rwlock_unlock(&node->index_lock);
 		reputation_clear(&r);
 	}
