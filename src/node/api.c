@@ -2199,6 +2199,13 @@ on_fp(h2o_req_t *req)
 		return wrong_method(req, ROUTE_FP, "POST");
 	if (authenticate(req, ROUTE_FP, &who) != 0)
 		return 0;
+	/* A report ties the client to one of its files: none keeps
+	 * nothing of the kind (docs/PRIVACY.md). */
+	if (who.consent == CONSENT_NONE)
+		return api_send_error(
+			req, ROUTE_FP, 403, "consent",
+			"this client's consent is none: the node keeps nothing "
+			"about its files, false-positive reports included");
 	return fp_on_report(N, L, req, who.id);
 }
 

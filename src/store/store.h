@@ -195,8 +195,9 @@ struct store_ops {
 	 * transaction, erases what c does not allow: below CONSENT_FILES,
 	 * the location of every stored sample only this client sent (its
 	 * queued job fails, "sample erased", its queued rescan goes); at
-	 * CONSENT_NONE also the client's submissions and its links to
-	 * samples (sample_clients), each sample's prevalence one less.
+	 * CONSENT_NONE also the client's submissions, its links to
+	 * samples (sample_clients), each sample's prevalence one less, and
+	 * its false-positive reports.
 	 * *out (erasure_clear) says what went and which records' bytes the
 	 * caller erases now (samples_erase), after this returned: the
 	 * locations are gone from the store first, so that a crash never
@@ -206,8 +207,8 @@ struct store_ops {
 	int (*client_consent_set)(struct store *s, const char *client_id,
 				  enum consent c, struct erasure *out);
 	/* Everything about client_id: as client_consent_set to
-	 * CONSENT_NONE, plus its false-positive reports and the client row
-	 * itself (its token no longer authenticates), in one transaction.
+	 * CONSENT_NONE, and the client row itself (its token no longer
+	 * authenticates), in one transaction.
 	 * Samples keep their reputation rows, unlinked from the client.
 	 * VG_ENOENT: unknown client. */
 	int (*client_delete)(struct store *s, const char *client_id,

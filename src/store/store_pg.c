@@ -3119,11 +3119,11 @@ forget(struct store_pg *s, const char *client_id, enum consent c, bool all,
 	PQclear(res);
 	if (rc == 0 && c < CONSENT_FILES)
 		rc = erase_locs(s, client_id, out);
-	if (rc == 0 && c == CONSENT_NONE)
-		rc = erase_links(s, client_id, out);
-	if (rc == 0 && all &&
-	    (rc = q(s, NULL, "erasure: fp_reports",
-		    "DELETE FROM fp_reports WHERE client_id = $1", 1, p)) == 0)
+	if (rc == 0 && c == CONSENT_NONE &&
+	    (rc = erase_links(s, client_id, out)) == 0)
+		rc = q(s, NULL, "erasure: fp_reports",
+		       "DELETE FROM fp_reports WHERE client_id = $1", 1, p);
+	if (rc == 0 && all)
 		rc = q(s, NULL, "erasure: client",
 		       "DELETE FROM clients WHERE id = $1", 1, p);
 	if (rc == 0)

@@ -2588,14 +2588,12 @@ erase_client(struct store_sqlite *s, const char *client_id,
 	     (rc = run_client(s,
 			      "DELETE FROM sample_clients WHERE client_id = ?1",
 			      client_id, 0, &e->unlinked,
-			      "erasure: sample_clients")) != 0))
+			      "erasure: sample_clients")) != 0 ||
+	     (rc = run_client(s, "DELETE FROM fp_reports WHERE client_id = ?1",
+			      client_id, 0, NULL, "erasure: fp_reports")) != 0))
 		return rc;
-	if (all &&
-	    ((rc = run_client(s, "DELETE FROM fp_reports WHERE client_id = ?1",
-			      client_id, 0, NULL, "erasure: fp_reports")) !=
-		     0 ||
-	     (rc = run_client(s, "DELETE FROM clients WHERE id = ?1",
-			      client_id, 0, NULL, "erasure: client")) != 0))
+	if (all && (rc = run_client(s, "DELETE FROM clients WHERE id = ?1",
+				    client_id, 0, NULL, "erasure: client")) != 0)
 		return rc;
 	return 0;
 }

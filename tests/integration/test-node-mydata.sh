@@ -121,6 +121,8 @@ http POST /v1/submissions "$tD" -H 'Content-Type: application/json' \
 expect_http 403 consent "none: metadata refused, 403 consent"
 grep -q "lookups only" "$out" && pass "none: the error says lookups only" ||
 	fail "none: the error says lookups only" "$(cat "$out")"
+http POST /v1/fp "$tD" --data-binary "{\"hash\":\"$shaC\",\"reason\":\"mine\"}"
+expect_http 403 consent "none: a false-positive report (it names a file) refused, 403"
 as homeD
 "$VIGIL" submit a-only.txt >"$out" 2>"$err"
 rc=$?

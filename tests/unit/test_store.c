@@ -4201,9 +4201,22 @@ test_consent_none_erases_submissions_and_prevalence(void **state)
 	assert_int_equal(submit(f->st, 3, 2, 2, NULL), 0);
 	assert_int_equal(submit(f->st, 4, 1, 2, NULL), 0);
 	client_id(id, 1);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sample(2).sha256, id,
+						   "not malware", 0),
+			 0);
 	assert_int_equal(f->st->ops->client_consent_set(f->st, id,
 							CONSENT_NONE, &e),
 			 0);
+	{
+		uint64_t open = 9;
+
+		/* Its report named one of its files: gone too. */
+		assert_int_equal(f->st->ops->fp_open_count(f->st,
+							   sample(2).sha256,
+							   &open),
+				 0);
+		assert_int_equal(open, 0);
+	}
 	assert_int_equal(e.erased, 1);
 	assert_int_equal(e.submissions, 3);
 	assert_int_equal(e.unlinked, 2);
