@@ -47,6 +47,8 @@
 #define TOKEN_PREFIX       "vg1."
 #define TOKEN_SECRET_BYTES 32
 #define TOKEN_MAX_LEN      128
+/* How long a cached token is trusted before the store is asked again. */
+#define TOKEN_RECHECK_SEC 10.0
 
 static struct node *N;
 /* The event loop this thread runs (api_loop_enter). */
@@ -134,6 +136,7 @@ static struct token_cache {
 		struct bucket bucket;
 		int used;
 		int revoked; /* the client was deleted (DELETE /v1/me) */
+		double checked; /* when the store last vouched for it, s */
 	} * slot;
 	size_t n, cap;
 } tokens;
@@ -353,6 +356,7 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	struct token_slot *t;
 	struct client c;
 	long wait;
+	int rc;
 
 	if (at < 0)
 		return deny(req, r,
@@ -401,7 +405,25 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	}
 	crypto_hash_sha256(hash, (const uint8_t *)v, len);
 	pthread_mutex_lock(&limits_mu);
-	if ((t = token_find(hash, 0)) == NULL) {
+	t = token_find(hash, 0);
+	/* A token the store vouched for a while ago is asked about again:
+	 * another node of the region may have deleted the client or
+	 * changed its consent (docs/PRIVACY.md, "Several nodes"). */
+	if (t != NULL && !t->revoked &&
+	    clock_seconds() - t->checked > TOKEN_RECHECK_SEC) {
+		pthread_mutex_unlock(&limits_mu);
+		rc = L->store->ops->client_by_token_hash(L->store, hash, &c);
+		pthread_mutex_lock(&limits_mu);
+		t = token_find(hash, 0);
+		if (t != NULL && rc == VG_ENOENT)
+			t->revoked = 1;
+		else if (t != NULL && rc == 0) {
+			t->who.consent = c.consent;
+			t->checked = clock_seconds();
+		}
+		client_clear(&c);
+	}
+	if (t == NULL) {
 		/* The store is read without the lock; another loop may cache
 		 * the same client meanwhile, which token_find(, 1) finds. */
 		pthread_mutex_unlock(&limits_mu);
@@ -412,6 +434,7 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		t = token_find(hash, 1);
 		memcpy(t->who.id, c.id, sizeof(t->who.id));
 		t->who.consent = c.consent;
+		t->checked = clock_seconds();
 		client_clear(&c);
 	}
 	if (t->revoked) {
