@@ -9,10 +9,11 @@
  * (store.h, client_consent_set); then the bytes are erased
  * (samples_erase); then the node's caches learn it (the token, the
  * reputation index); then the `erasure` entry, counts only, goes to the
- * sequencer, and the client is answered once it is durable. A crash
- * after the commit leaves bytes no location names: never served, and
- * logged by an erase_pending line (segment, offset, length; no person)
- * without its erased line, which is what an operator erases again by.
+ * sequencer, and the client is answered once it is durable. The commit
+ * also records each record to erase as pending (store.h,
+ * erasures_pending), and each one erased is marked done: a crash after
+ * the commit leaves bytes no location names, never served, still
+ * pending, and erased at the next start (me_erase_pending).
  *
  * Every answer is bounded: a list or an export is at most
  * STORE_CLIENT_LIST_MAX submissions, with the id to go on from.
@@ -274,34 +275,62 @@ on_logged(struct nodelog_item *it)
 	nodelog_item_free(it);
 }
 
+/* Erases the record at loc, then tells the store it is done. A failure
+ * leaves it pending (erasures table): erased again at the next start. */
+static void
+erase_one(struct node *node, struct store *store, const struct sample_loc *loc)
+{
+	int rc = samples_erase(node->samples, loc);
+
+	if (rc == 0 && (rc = store->ops->erasure_done(store, loc)) != 0)
+		log_event(LOG_WARN, "store_failed",
+			  "op=erasure_done err=\"%s\"", store->err);
+	else if (rc != 0)
+		log_event(LOG_ERROR, "erase_failed",
+			  "segment=%llu offset=%llu length=%llu err=\"%s\"",
+			  (unsigned long long)loc->segment,
+			  (unsigned long long)loc->offset,
+			  (unsigned long long)loc->length, vg_strerror(rc));
+}
+
+void
+me_erase_pending(struct node *node, struct store *store)
+{
+	struct sample_loc *v = NULL;
+	size_t n = 0, total = 0;
+
+	/* Pages, each erased before the next is read. One that fails stays
+	 * pending and comes back in the next page: the pass is bounded. */
+	for (;;) {
+		size_t done = 0;
+
+		if (store->ops->erasures_pending(store, STORE_CLIENT_LIST_MAX,
+						 &v, &n) != 0) {
+			log_event(LOG_WARN, "store_failed",
+				  "op=erasures_pending err=\"%s\"",
+				  store->err);
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			erase_one(node, store, &v[i]);
+			done++;
+		}
+		free(v);
+		v = NULL;
+		total += done;
+		if (n < STORE_CLIENT_LIST_MAX || total > 16 * STORE_CLIENT_LIST_MAX)
+			break;
+	}
+	if (total > 0)
+		log_event(LOG_INFO, "erasures_resumed", "records=%zu", total);
+}
+
 /* Erases the bytes e names and tells the index what changed. */
 static void
 erase_after(struct node *node, struct api_loop *l, struct erasure *e)
 {
-	for (uint64_t i = 0; i < e->erased; i++) {
-		const struct sample_loc *loc = &e->locs[i];
-		int rc;
-
-		log_event(LOG_INFO, "erase_pending",
-			  "segment=%llu offset=%llu length=%llu",
-			  (unsigned long long)loc->segment,
-			  (unsigned long long)loc->offset,
-			  (unsigned long long)loc->length);
-		rc = samples_erase(node->samples, loc);
-		if (rc != 0)
-			log_event(LOG_ERROR, "erase_failed",
-				  "segment=%llu offset=%llu length=%llu "
-				  "err=\"%s\"",
-				  (unsigned long long)loc->segment,
-				  (unsigned long long)loc->offset,
-				  (unsigned long long)loc->length,
-				  vg_strerror(rc));
-		else
-			log_event(LOG_INFO, "erased",
-				  "segment=%llu offset=%llu",
-				  (unsigned long long)loc->segment,
-				  (unsigned long long)loc->offset);
-	}
+	for (uint64_t i = 0; i < e->erased; i++)
+		erase_one(node, l->store, &e->locs[i]);
 	for (uint64_t i = 0; i < e->unlinked && e->changed != NULL; i++) {
 		struct reputation r;
 

@@ -16,4 +16,10 @@
 int me_handle(struct node *node, struct api_loop *l, h2o_req_t *req,
 	      const char *rest, size_t len);
 
+/* Erases the bytes of every record a past erasure named and did not
+ * finish (a crash between its commit and samples_erase(); store.h,
+ * erasures_pending), with store, and marks each one done. Logs what
+ * fails; never fails the caller. */
+void me_erase_pending(struct node *node, struct store *store);
+
 #endif

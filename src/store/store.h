@@ -206,6 +206,16 @@ struct store_ops {
 	 */
 	int (*client_consent_set)(struct store *s, const char *client_id,
 				  enum consent c, struct erasure *out);
+	/* The records whose bytes an erasure named and that are not known
+	 * to be erased yet (client_consent_set and client_delete record
+	 * them with the rest, in the same commit): at most max of them, into
+	 * a new array *out of *n (free()). What a crash left between the
+	 * commit and samples_erase() is found here and erased again. */
+	int (*erasures_pending)(struct store *s, size_t max,
+				struct sample_loc **out, size_t *n);
+	/* The bytes at loc are erased (samples_erase() returned 0): no
+	 * longer pending. 0 also when it was not pending. */
+	int (*erasure_done)(struct store *s, const struct sample_loc *loc);
 	/* Everything about client_id: as client_consent_set to
 	 * CONSENT_NONE, and the client row itself (its token no longer
 	 * authenticates), in one transaction.

@@ -226,7 +226,12 @@ static const char *const steps[] = {
 	"CREATE INDEX submissions_by_client ON submissions"
 	"  (client_id, id COLLATE \"C\");"
 	"CREATE INDEX sample_clients_by_client"
-	"  ON sample_clients (client_id, sample);",
+	"  ON sample_clients (client_id, sample);"
+	"CREATE TABLE erasures ("
+	"  segment bigint NOT NULL CHECK (segment > 0),"
+	"  off bigint NOT NULL CHECK (off >= 0),"
+	"  length bigint NOT NULL CHECK (length > 0),"
+	"  PRIMARY KEY (segment, off));",
 };
 
 /* The columns read_reputation() expects, in order. */
@@ -3022,7 +3027,10 @@ erase_locs(struct store_pg *s, const char *client_id, struct erasure *e)
 		" AND n IN (SELECT sample FROM m) FOR UPDATE),"
 		" u AS (UPDATE samples SET blob_segment = NULL,"
 		" blob_offset = NULL, blob_length = NULL"
-		" WHERE n IN (SELECT n FROM old))"
+		" WHERE n IN (SELECT n FROM old)),"
+		" p AS (INSERT INTO erasures (segment, off, length)"
+		" SELECT blob_segment, blob_offset, blob_length FROM old"
+		" ON CONFLICT DO NOTHING)"
 		" SELECT blob_segment, blob_offset, blob_length FROM old"
 		" ORDER BY n";
 	struct num t;
@@ -3133,6 +3141,75 @@ forget(struct store_pg *s, const char *client_id, enum consent c, bool all,
 		erasure_clear(out);
 	}
 	return rc;
+}
+
+static int
+op_erasures_pending(struct store *base, size_t max, struct sample_loc **out,
+		    size_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	struct num m;
+	const char *p[1] = {i64(&m, (int64_t)max)};
+	PGresult *res = NULL;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	if (max == 0 || max > STORE_CLIENT_LIST_MAX)
+		return VG_EINVAL;
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, "erasures_pending",
+			 "SELECT segment, off, length FROM erasures"
+			 " ORDER BY segment, off LIMIT $1",
+			 1, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 3, "erasures_pending")) != 0)
+		goto out;
+	rows = PQntuples(res);
+	if ((size_t)rows > max) {
+		rc = corrupt(s, res, 0, "has more rows than asked for");
+		goto out;
+	}
+	*out = xcalloc(rows ? (size_t)rows : 1, sizeof(**out));
+	for (int i = 0; i < rows; i++) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, res, i, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, res, i, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, res, i, 2, 1, INT64_MAX, &len)) != 0)
+			goto out;
+		(*out)[i].segment = (uint64_t)seg;
+		(*out)[i].offset = (uint64_t)off;
+		(*out)[i].length = (uint64_t)len;
+	}
+	*n = (size_t)rows;
+out:
+	PQclear(res);
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int
+op_erasure_done(struct store *base, const struct sample_loc *loc)
+{
+	struct store_pg *s = to_pg(base);
+	struct num seg, off;
+	const char *p[2];
+	int rc;
+
+	if (loc == NULL || loc->segment > INT64_MAX || loc->offset > INT64_MAX)
+		return VG_EINVAL;
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&seg, (int64_t)loc->segment);
+	p[1] = i64(&off, (int64_t)loc->offset);
+	return q(s, NULL, "erasure_done",
+		 "DELETE FROM erasures WHERE segment = $1 AND off = $2", 2, p);
 }
 
 static int
@@ -3508,6 +3585,8 @@ static const struct store_ops pg_ops = {
 	.client_consent_set = op_client_consent_set,
 	.client_delete = op_client_delete,
 	.client_list = op_client_list,
+	.erasures_pending = op_erasures_pending,
+	.erasure_done = op_erasure_done,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,

@@ -51,6 +51,11 @@
  *               object), created INT)
  *       Ids are time-ordered (UUIDv7) for the same reason as n.
  *       Indexed by (client_id, id) (version 7): a client's own list.
+ *   erasures(segment, off; PK both, length) (version 7)
+ *       Records whose bytes an erasure of a client's data named, written
+ *       in the commit that cleared their samples' locations, deleted once
+ *       samples_erase() has erased them (erasure_done): a crash in
+ *       between leaves the row, and the node erases it again at start.
  *   jobs(id INTEGER PK = samples.n, state INT 0..3 (enum job_state),
  *        attempts INT, report TEXT NULL, error TEXT NULL, updated INT)
  *       One job per sample, ever: a sample is analysed once however many
@@ -370,6 +375,12 @@ static const char *const migrations[] = {
 	"  ON submissions(client_id, id);"
 	"CREATE INDEX IF NOT EXISTS sample_clients_by_client"
 	"  ON sample_clients(client_id, sample);"
+	"CREATE TABLE IF NOT EXISTS erasures ("
+	"  segment INTEGER NOT NULL CHECK (segment > 0),"
+	"  off INTEGER NOT NULL CHECK (off >= 0),"
+	"  length INTEGER NOT NULL CHECK (length > 0),"
+	"  PRIMARY KEY (segment, off)"
+	") STRICT, WITHOUT ROWID;"
 	"PRAGMA user_version = 7;",
 };
 
@@ -2559,6 +2570,12 @@ erase_client(struct store_sqlite *s, const char *client_id,
 	if (level < CONSENT_FILES &&
 	    ((rc = erasable_locs(s, client_id, e)) != 0 ||
 	     (rc = run_client(s,
+			      "INSERT INTO erasures (segment, off, length)"
+			      " SELECT blob_segment, blob_offset, blob_length"
+			      " FROM samples WHERE blob_segment IS NOT NULL"
+			      " AND n IN (" ONLY_MINE ") ON CONFLICT DO NOTHING",
+			      client_id, 0, NULL, "erasure: pending")) != 0 ||
+	     (rc = run_client(s,
 			      "UPDATE jobs SET state = 3,"
 			      " error = 'sample erased', updated = ?2"
 			      " WHERE state = 0 AND id IN (" ONLY_MINE ")",
@@ -2628,6 +2645,71 @@ forget(struct store_sqlite *s, const char *client_id, enum consent c,
 		tx_rollback(s);
 		erasure_clear(out);
 	}
+	return rc;
+}
+
+static int
+op_erasures_pending(struct store *base, size_t max, struct sample_loc **out,
+		    size_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (max == 0 || max > STORE_CLIENT_LIST_MAX)
+		return VG_EINVAL;
+	if ((rc = prepare_each(s,
+			       "SELECT segment, off, length FROM erasures"
+			       " ORDER BY segment, off LIMIT ?1",
+			       "erasures_pending", &st)) != 0)
+		return rc;
+	if ((rc = bind_i64(s, st, 1, (int64_t)max)) != 0)
+		goto out;
+	*out = xcalloc(max, sizeof(**out));
+	while (k < max && (rc = next_row(s, st, "erasures_pending")) == 1) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) != 0)
+			break;
+		(*out)[k].segment = (uint64_t)seg;
+		(*out)[k].offset = (uint64_t)off;
+		(*out)[k].length = (uint64_t)len;
+		k++;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		return rc;
+	}
+	*n = k;
+	return 0;
+}
+
+static int
+op_erasure_done(struct store *base, const struct sample_loc *loc)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (loc == NULL || loc->segment > INT64_MAX || loc->offset > INT64_MAX)
+		return VG_EINVAL;
+	if ((rc = prepare_each(s,
+			       "DELETE FROM erasures WHERE segment = ?1"
+			       " AND off = ?2",
+			       "erasure_done", &st)) != 0)
+		return rc;
+	if ((rc = bind_i64(s, st, 1, (int64_t)loc->segment)) == 0 &&
+	    (rc = bind_i64(s, st, 2, (int64_t)loc->offset)) == 0)
+		rc = run(s, st, "erasure_done");
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -2713,6 +2795,8 @@ static const struct store_ops sqlite_ops = {
 	.client_consent_set = op_client_consent_set,
 	.client_delete = op_client_delete,
 	.client_list = op_client_list,
+	.erasures_pending = op_erasures_pending,
+	.erasure_done = op_erasure_done,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,

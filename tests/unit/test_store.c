@@ -3007,8 +3007,9 @@ test_version_1_database_is_migrated(void **state)
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
-	assert_string_equal(v, "clients,fp_reports,jobs,rescans,retractions,"
-			       "sample_clients,samples,settings,submissions");
+	assert_string_equal(v, "clients,erasures,fp_reports,jobs,rescans,"
+			       "retractions,sample_clients,samples,settings,"
+			       "submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
 	assert_string_equal(v, "ok");
@@ -4177,6 +4178,31 @@ test_consent_metadata_erases_bytes_only_this_client_sent(void **state)
 	assert_int_equal(prevalence_of(f->st, 1), 1);
 	assert_int_equal(prevalence_of(f->st, 2), 2);
 	assert_int_equal(listed(f->st, 1), 2);
+	/* The record is pending until the caller says it is erased: what a
+	 * crash in between leaves is found again. */
+	{
+		struct sample_loc *p = NULL, done = {5, 1000, 200};
+		size_t np = 9;
+
+		assert_int_equal(f->st->ops->erasures_pending(f->st, 10, &p,
+							      &np),
+				 0);
+		assert_int_equal(np, 1);
+		assert_int_equal(p[0].segment, 5);
+		assert_int_equal(p[0].offset, 1000);
+		assert_int_equal(p[0].length, 200);
+		free(p);
+		assert_int_equal(f->st->ops->erasure_done(f->st, &done), 0);
+		assert_int_equal(f->st->ops->erasure_done(f->st, &done), 0);
+		assert_int_equal(f->st->ops->erasures_pending(f->st, 10, &p,
+							      &np),
+				 0);
+		assert_int_equal(np, 0);
+		free(p);
+		assert_int_equal(f->st->ops->erasures_pending(f->st, 0, &p,
+							      &np),
+				 VG_EINVAL);
+	}
 	/* Again: nothing more to erase. */
 	assert_int_equal(f->st->ops->client_consent_set(f->st, id,
 							CONSENT_METADATA, &e),
