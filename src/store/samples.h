@@ -237,7 +237,9 @@ int samples_read(struct samples *s, const struct sample_loc *loc,
  * did not. The caller first makes durable that nothing names loc any
  * more (the metadata store cleared the sample's location), then erases:
  * a crash in between leaves bytes no location names, never a location
- * naming erased bytes. May run in any thread beside the writer. Returns 0,
+ * naming erased bytes (the node keeps such records pending in its store
+ * and erases them at its next start). May run in any thread beside the
+ * writer. Returns 0,
  * VG_EINVAL (a location no record can have), VG_ETYPE (a segment that is
  * not a regular file), or VG_EIO.
  */
