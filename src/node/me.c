@@ -209,7 +209,7 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req,
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, export ? export_item(&v[i])
 						  : list_item(&v[i]));
-	out = json_pack("{s:o, s:o}", export ? "submissions" : "submissions",
+	out = json_pack("{s:o, s:o}", "submissions",
 			arr, "next",
 			n == max ? json_string(v[n - 1].sub.id) : json_null());
 	client_subs_free(v, n);
