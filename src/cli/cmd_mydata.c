@@ -40,8 +40,7 @@ usage(FILE *f)
 /* GET path (?after= next when not NULL) into *out. 0, or 2 after saying
  * why. */
 static int
-get_page(struct userconf *u, const char *path, const char *next,
-	 json_t **out)
+get_page(struct userconf *u, const char *path, const char *next, json_t **out)
 {
 	struct http_response r;
 	char *p;
@@ -230,15 +229,14 @@ cmd_mydata(int argc, char **argv)
 {
 	struct userconf u;
 
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-			  strcmp(argv[1], "-h") == 0)) {
+	if (argc == 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;
 	}
-	if (argc < 2 ||
-	    !((argc == 2 && strcmp(argv[1], "list") == 0) ||
-	      (argc == 3 && strcmp(argv[1], "export") == 0) ||
-	      (argc == 2 && strcmp(argv[1], "delete") == 0))) {
+	if (argc < 2 || !((argc == 2 && strcmp(argv[1], "list") == 0) ||
+			  (argc == 3 && strcmp(argv[1], "export") == 0) ||
+			  (argc == 2 && strcmp(argv[1], "delete") == 0))) {
 		usage(stderr);
 		return 2;
 	}

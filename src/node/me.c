@@ -124,8 +124,8 @@ store_failed(struct api_loop *l, h2o_req_t *req, const char *op)
 static json_t *
 metadata_json(const char *text)
 {
-	json_t *j = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL)
-			 : NULL;
+	json_t *j =
+		text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
 
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -139,13 +139,13 @@ list_item(const struct client_sub *c)
 {
 	json_t *meta = metadata_json(c->sub.metadata);
 	json_t *name = json_object_get(meta, "name");
-	json_t *out = json_pack(
-		"{s:s, s:I, s:s, s:s, s:s, s:I, s:O, s:s}", "id", c->sub.id,
-		"time", (json_int_t)c->sub.created, "sha256", c->rep.sha256,
-		"md5", c->rep.md5, "sha1", c->rep.sha1, "size",
-		(json_int_t)c->rep.size, "name",
-		json_is_string(name) ? name : json_null(), "verdict",
-		c->rep.verdict);
+	json_t *out =
+		json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:O, s:s}", "id",
+			  c->sub.id, "time", (json_int_t)c->sub.created,
+			  "sha256", c->rep.sha256, "md5", c->rep.md5, "sha1",
+			  c->rep.sha1, "size", (json_int_t)c->rep.size, "name",
+			  json_is_string(name) ? name : json_null(), "verdict",
+			  c->rep.verdict);
 
 	json_decref(meta);
 	return out;
@@ -176,8 +176,8 @@ export_item(const struct client_sub *c)
 /* GET /v1/me/submissions?after=ID&limit=N and GET /v1/me/export?after=ID:
  * a page of the client's submissions, and "next" to go on from. */
 static int
-on_list(struct node *node, struct api_loop *l, h2o_req_t *req,
-	const char *id, bool export)
+on_list(struct node *node, struct api_loop *l, h2o_req_t *req, const char *id,
+	bool export)
 {
 	size_t max = export ? STORE_CLIENT_LIST_MAX : ME_LIST_DEFAULT, n = 0,
 	       vl;
@@ -209,8 +209,7 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req,
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, export ? export_item(&v[i])
 						  : list_item(&v[i]));
-	out = json_pack("{s:o, s:o}", "submissions",
-			arr, "next",
+	out = json_pack("{s:o, s:o}", "submissions", arr, "next",
 			n == max ? json_string(v[n - 1].sub.id) : json_null());
 	client_subs_free(v, n);
 	if (export) {
@@ -249,8 +248,7 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req,
 				  (json_int_t)c.created));
 		json_object_set_new(out, "exported",
 				    json_integer((json_int_t)time(NULL)));
-		json_object_set_new(out, "complete",
-				    json_boolean(n < max));
+		json_object_set_new(out, "complete", json_boolean(n < max));
 		client_clear(&c);
 	}
 	return api_send_json(req, ROUTE_ME, 200, out);
@@ -266,10 +264,10 @@ on_logged(struct nodelog_item *it)
 		log_event(LOG_ERROR, "erasure_unlogged", "err=\"%s\"", it->err);
 	if (w != NULL) {
 		w->it = NULL;
-		json_object_set_new(w->answer, "log_index",
-				    it->rc == 0
-					    ? json_integer((json_int_t)it->index)
-					    : json_null());
+		json_object_set_new(
+			w->answer, "log_index",
+			it->rc == 0 ? json_integer((json_int_t)it->index)
+				    : json_null());
 		api_send_json(w->req, ROUTE_ME, 200, json_incref(w->answer));
 	}
 	nodelog_item_free(it);
@@ -307,8 +305,7 @@ me_erase_pending(struct node *node, struct store *store)
 		if (store->ops->erasures_pending(store, STORE_CLIENT_LIST_MAX,
 						 &v, &n) != 0) {
 			log_event(LOG_WARN, "store_failed",
-				  "op=erasures_pending err=\"%s\"",
-				  store->err);
+				  "op=erasures_pending err=\"%s\"", store->err);
 			return;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -318,7 +315,8 @@ me_erase_pending(struct node *node, struct store *store)
 		free(v);
 		v = NULL;
 		total += done;
-		if (n < STORE_CLIENT_LIST_MAX || total > 16 * STORE_CLIENT_LIST_MAX)
+		if (n < STORE_CLIENT_LIST_MAX ||
+		    total > 16 * STORE_CLIENT_LIST_MAX)
 			break;
 	}
 	if (total > 0)
@@ -449,8 +447,7 @@ on_consent(struct node *node, struct api_loop *l, h2o_req_t *req,
 	log_event(LOG_INFO, "consent_set",
 		  "consent=%s submissions=%llu unlinked=%llu erased=%llu",
 		  api_consent_name(c), (unsigned long long)e.submissions,
-		  (unsigned long long)e.unlinked,
-		  (unsigned long long)e.erased);
+		  (unsigned long long)e.unlinked, (unsigned long long)e.erased);
 	if (c >= was) {
 		/* Nothing lowered, nothing erased: no entry. */
 		erasure_clear(&e);
@@ -467,8 +464,7 @@ on_consent(struct node *node, struct api_loop *l, h2o_req_t *req,
 
 /* DELETE /v1/me: everything about the client, its token with it. */
 static int
-on_delete(struct node *node, struct api_loop *l, h2o_req_t *req,
-	  const char *id)
+on_delete(struct node *node, struct api_loop *l, h2o_req_t *req, const char *id)
 {
 	struct erasure e;
 	json_t *answer;
@@ -485,8 +481,7 @@ on_delete(struct node *node, struct api_loop *l, h2o_req_t *req,
 	log_event(LOG_INFO, "client_deleted",
 		  "submissions=%llu unlinked=%llu erased=%llu",
 		  (unsigned long long)e.submissions,
-		  (unsigned long long)e.unlinked,
-		  (unsigned long long)e.erased);
+		  (unsigned long long)e.unlinked, (unsigned long long)e.erased);
 	answer = erased_json(CONSENT_NONE, &e);
 	json_object_set_new(answer, "deleted", json_true());
 	rc = log_erasure(node, req, TLOG_ERASURE_REQUEST, CONSENT_NONE, &e,
@@ -502,10 +497,9 @@ me_handle(struct node *node, struct api_loop *l, h2o_req_t *req,
 	enum consent consent;
 	char id[37];
 
-#define IS(s) (len == sizeof(s) - 1 && memcmp(rest, s, len) == 0)
+#define IS(s)     (len == sizeof(s) - 1 && memcmp(rest, s, len) == 0)
 #define METHOD(m) h2o_memis(req->method.base, req->method.len, H2O_STRLIT(m))
-	if (!IS("") && !IS("/submissions") && !IS("/export") &&
-	    !IS("/consent"))
+	if (!IS("") && !IS("/submissions") && !IS("/export") && !IS("/consent"))
 		return api_send_error(req, ROUTE_ME, 404, "not_found",
 				      "no such route");
 	if (IS("") && !METHOD("DELETE"))
