@@ -250,6 +250,36 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req, const char *id,
 				    json_integer((json_int_t)time(NULL)));
 		json_object_set_new(out, "complete", json_boolean(n < max));
 		client_clear(&c);
+		/* Its false-positive reports, with the first page. */
+		if (after[0] == '\0') {
+			static const char *const states[] = {"open", "accepted",
+							     "rejected"};
+			struct client_fp *fp = NULL;
+			size_t nfp = 0;
+			json_t *fps;
+
+			if (l->store->ops->client_fp_list(l->store, id,
+							  STORE_CLIENT_LIST_MAX,
+							  &fp, &nfp) != 0) {
+				json_decref(out);
+				return store_failed(l, req, "client_fp_list");
+			}
+			fps = json_array();
+			for (size_t i = 0; i < nfp; i++)
+				json_array_append_new(
+					fps,
+					json_pack(
+						"{s:s, s:s, s:I, s:s}",
+						"sha256", fp[i].sha256,
+						"reason", fp[i].reason, "time",
+						(json_int_t)fp[i].created,
+						"state", states[fp[i].state]));
+			json_object_set_new(out, "fp_reports", fps);
+			json_object_set_new(
+				out, "fp_reports_complete",
+				json_boolean(nfp < STORE_CLIENT_LIST_MAX));
+			client_fps_free(fp, nfp);
+		}
 	}
 	return api_send_json(req, ROUTE_ME, 200, out);
 }

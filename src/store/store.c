@@ -237,6 +237,16 @@ client_subs_free(struct client_sub *v, size_t n)
 }
 
 void
+client_fps_free(struct client_fp *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].reason);
+	free(v);
+}
+
+void
 fp_summaries_free(struct fp_summary *v, size_t n)
 {
 	if (v == NULL)

@@ -172,6 +172,15 @@ struct client_sub {
 	struct reputation rep;
 };
 
+/* One of a client's false-positive reports, as the client sees it
+ * (client_fp_list). */
+struct client_fp {
+	char sha256[65];
+	char *reason;
+	int64_t created;
+	enum fp_state state;
+};
+
 /* Most submissions client_list gives at once. */
 #define STORE_CLIENT_LIST_MAX 1000
 
@@ -206,6 +215,11 @@ struct store_ops {
 	 */
 	int (*client_consent_set)(struct store *s, const char *client_id,
 				  enum consent c, struct erasure *out);
+	/* client_id's false-positive reports, oldest first, at most max (1
+	 * to STORE_CLIENT_LIST_MAX), into a new array *out of *n
+	 * (client_fps_free). VG_EINVAL: a bad id or max. */
+	int (*client_fp_list)(struct store *s, const char *client_id,
+			      size_t max, struct client_fp **out, size_t *n);
 	/* The records whose bytes an erasure named and that are not known
 	 * to be erased yet (client_consent_set and client_delete record
 	 * them with the rest, in the same commit): at most max of them, into
@@ -485,6 +499,8 @@ void retraction_clear(struct retraction *r);
 void erasure_clear(struct erasure *e);
 /* Frees the n items of client_list and the array; accepts NULL. */
 void client_subs_free(struct client_sub *v, size_t n);
+/* Frees the n items of client_fp_list and the array; accepts NULL. */
+void client_fps_free(struct client_fp *v, size_t n);
 /* Frees the n summaries of fp_list and the array; accepts NULL. */
 void fp_summaries_free(struct fp_summary *v, size_t n);
 

@@ -3144,6 +3144,66 @@ forget(struct store_pg *s, const char *client_id, enum consent c, bool all,
 }
 
 static int
+op_client_fp_list(struct store *base, const char *client_id, size_t max,
+		  struct client_fp **out, size_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	struct num m;
+	const char *p[2] = {client_id, i64(&m, (int64_t)max)};
+	struct client_fp *v = NULL;
+	PGresult *res = NULL;
+	size_t k = 0;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	if (!store_valid_id(client_id) || max == 0 ||
+	    max > STORE_CLIENT_LIST_MAX) {
+		seterr(s, "client_fp_list: invalid arguments");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, "client_fp_list",
+			 "SELECT sha256, reason, created, state FROM fp_reports"
+			 " WHERE client_id = $1"
+			 " ORDER BY created, sha256 COLLATE \"C\" LIMIT $2",
+			 2, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 4, "client_fp_list")) != 0)
+		goto out;
+	rows = PQntuples(res);
+	if ((size_t)rows > max) {
+		rc = corrupt(s, res, 0, "has more rows than asked for");
+		goto out;
+	}
+	v = xcalloc(rows ? (size_t)rows : 1, sizeof(*v));
+	for (int i = 0; i < rows; i++) {
+		int64_t state;
+
+		if ((rc = col_hex(s, res, i, 0, 64, v[k].sha256)) != 0 ||
+		    (rc = col_dup(s, res, i, 1, false, &v[k].reason)) != 0)
+			goto out;
+		k++;
+		if ((rc = col_i64(s, res, i, 2, INT64_MIN, INT64_MAX,
+				  &v[k - 1].created)) != 0 ||
+		    (rc = col_i64(s, res, i, 3, FP_OPEN, FP_REJECTED,
+				  &state)) != 0)
+			goto out;
+		v[k - 1].state = (enum fp_state)state;
+	}
+out:
+	PQclear(res);
+	if (rc != 0) {
+		client_fps_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static int
 op_erasures_pending(struct store *base, size_t max, struct sample_loc **out,
 		    size_t *n)
 {
@@ -3585,6 +3645,7 @@ static const struct store_ops pg_ops = {
 	.client_consent_set = op_client_consent_set,
 	.client_delete = op_client_delete,
 	.client_list = op_client_list,
+	.client_fp_list = op_client_fp_list,
 	.erasures_pending = op_erasures_pending,
 	.erasure_done = op_erasure_done,
 	.submission_add = op_submission_add,

@@ -2649,6 +2649,57 @@ forget(struct store_sqlite *s, const char *client_id, enum consent c,
 }
 
 static int
+op_client_fp_list(struct store *base, const char *client_id, size_t max,
+		  struct client_fp **out, size_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	struct client_fp *v = NULL;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!store_valid_id(client_id) || max == 0 ||
+	    max > STORE_CLIENT_LIST_MAX) {
+		seterr(s, "client_fp_list: invalid arguments");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(s,
+			       "SELECT sha256, reason, created, state"
+			       " FROM fp_reports WHERE client_id = ?1"
+			       " ORDER BY created, sha256 LIMIT ?2",
+			       "client_fp_list", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) != 0 ||
+	    (rc = bind_i64(s, st, 2, (int64_t)max)) != 0)
+		goto out;
+	v = xcalloc(max, sizeof(*v));
+	while (k < max && (rc = next_row(s, st, "client_fp_list")) == 1) {
+		int64_t state;
+
+		if ((rc = col_hex(s, st, 0, 64, v[k].sha256)) != 0 ||
+		    (rc = col_dup(s, st, 1, false, &v[k].reason)) != 0)
+			break;
+		k++;
+		if ((rc = col_i64(s, st, 2, INT64_MIN, INT64_MAX,
+				  &v[k - 1].created)) != 0 ||
+		    (rc = col_i64(s, st, 3, FP_OPEN, FP_REJECTED, &state)) != 0)
+			break;
+		v[k - 1].state = (enum fp_state)state;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		client_fps_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static int
 op_erasures_pending(struct store *base, size_t max, struct sample_loc **out,
 		    size_t *n)
 {
@@ -2795,6 +2846,7 @@ static const struct store_ops sqlite_ops = {
 	.client_consent_set = op_client_consent_set,
 	.client_delete = op_client_delete,
 	.client_list = op_client_list,
+	.client_fp_list = op_client_fp_list,
 	.erasures_pending = op_erasures_pending,
 	.erasure_done = op_erasure_done,
 	.submission_add = op_submission_add,

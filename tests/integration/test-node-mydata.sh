@@ -249,6 +249,7 @@ for s in subs.values():
     assert s["metadata"]["name"] in ("a-only.txt", "shared.txt")
     assert s["sample"]["verdict"] in ("unknown", "clean", "suspicious", "malicious")
     assert s["sample"]["prevalence"] >= 1
+assert d["fp_reports"] == [] and d["fp_reports_complete"] is True
 text = open(sys.argv[1]).read()
 assert "token" not in text
 EOF

@@ -4297,6 +4297,19 @@ test_client_delete_removes_everything_and_the_token(void **state)
 	assert_int_equal(f->st->ops->fp_report_add(f->st, sample(2).sha256, id,
 						   "not malware", 0),
 			 0);
+	{
+		struct client_fp *fp;
+		size_t nfp;
+
+		assert_int_equal(f->st->ops->client_fp_list(f->st, id, 10, &fp,
+							    &nfp),
+				 0);
+		assert_int_equal(nfp, 1);
+		assert_string_equal(fp[0].sha256, sample(2).sha256);
+		assert_string_equal(fp[0].reason, "not malware");
+		assert_int_equal(fp[0].state, FP_OPEN);
+		client_fps_free(fp, nfp);
+	}
 	assert_int_equal(f->st->ops->client_delete(f->st, id, &e), 0);
 	assert_int_equal(e.erased, 1);
 	assert_int_equal(e.submissions, 2);
@@ -4317,6 +4330,16 @@ test_client_delete_removes_everything_and_the_token(void **state)
 							   &n),
 				 0);
 		assert_int_equal(n, 0);
+	}
+	{
+		struct client_fp *fp;
+		size_t nfp = 9;
+
+		assert_int_equal(f->st->ops->client_fp_list(f->st, id, 10, &fp,
+							    &nfp),
+				 0);
+		assert_int_equal(nfp, 0);
+		client_fps_free(fp, nfp);
 	}
 	/* Gone: a second delete, a consent change, find no client. */
 	assert_int_equal(f->st->ops->client_delete(f->st, id, &e), VG_ENOENT);
