@@ -1036,11 +1036,11 @@ metadata_document(h2o_req_t *req, struct ingest_item *it, char **meta)
 	size_t i;
 
 	*meta = NULL;
-	if (req->entity.len > METADATA_BODY_MAX)
-		return api_send_error(req, ROUTE_SUBMIT, 413, "body_too_large",
-				      "a metadata document is at most 8192 "
-				      "bytes"),
-		       -1;
+	if (req->entity.len > METADATA_BODY_MAX) {
+		api_send_error(req, ROUTE_SUBMIT, 413, "body_too_large",
+			       "a metadata document is at most 8192 bytes");
+		return -1;
+	}
 	j = json_loadb(req->entity.base ? req->entity.base : "",
 		       req->entity.len, JSON_REJECT_DUPLICATES, &e);
 	if (!json_is_object(j)) {
