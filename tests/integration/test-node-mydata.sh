@@ -362,4 +362,7 @@ serving "at the end"
 
 kill -TERM "$pid" 2>/dev/null
 wait "$pid"
+rc=$?
+[ $rc = 0 ] && pass "vigild exits 0 on SIGTERM" ||
+	fail "vigild exits 0 on SIGTERM" "status $rc; $(tail -20 vigild.err)"
 finish
