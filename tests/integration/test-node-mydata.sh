@@ -156,6 +156,14 @@ http GET /v1/me/submissions "$tC"
 	pass "metadata: GET /v1/me/submissions lists it with its name" ||
 	fail "metadata: GET /v1/me/submissions lists it with its name" "HTTP $code $(cat "$out")"
 
+printf 'C scans this one %s\n' "$mark" >c-scan.txt
+shaCS=$(sha256sum c-scan.txt | cut -d' ' -f1)
+"$VIGIL" scan --cloud --submit c-scan.txt >"$out" 2>"$err"
+http GET "/v1/files/$shaCS" "$tC"
+[ "$code" = 200 ] && [ "$(json 'd["prevalence"]')" = 1 ] && [ "$(loc "$shaCS")" = none ] &&
+	pass "metadata: vigil scan --cloud --submit shares an unknown file's metadata, no bytes" ||
+	fail "metadata: vigil scan --cloud --submit shares an unknown file's metadata, no bytes" "HTTP $code $(cat "$out" "$err")"
+
 # --- bad metadata documents, and other bad input -------------------------------------------------
 meta() { http POST /v1/submissions "$tC" -H 'Content-Type: application/json' --data-binary "$1"; }
 meta '{"md5":'
@@ -354,7 +362,7 @@ grep -qa -e "$idA" -e "$idB" -e "$tA" -e "$tB" -e a-only -e shared.txt -e "$mark
 
 # --- the others are untouched; the node serves on ---------------------------------------------------------
 http GET /v1/me/submissions "$tC"
-[ "$(json 'len(d["submissions"])')" = 1 ] && pass "another client's data is untouched" ||
+[ "$(json 'len(d["submissions"])')" = 2 ] && pass "another client's data is untouched" ||
 	fail "another client's data is untouched" "$(cat "$out")"
 http POST /v1/lookup "$tD" --data-binary "{\"hashes\":[\"$shaS\"]}"
 expect_http 200 - "lookups go on"
