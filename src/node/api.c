@@ -25,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "node/access.h"
@@ -33,6 +34,7 @@
 #include "node/fp.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
+#include "node/me.h"
 #include "node/operators.h"
 #include "node/portal.h"
 #include "node/regionfeed.h"
@@ -49,6 +51,8 @@
 #define TOKEN_MAX_LEN      128
 /* Every operator's token begins so (operators.h, nodelog.c). */
 #define OPERATOR_TOKEN_PREFIX "vgop."
+/* How long a cached token is trusted before the store is asked again. */
+#define TOKEN_RECHECK_SEC 10.0
 
 static struct node *N;
 /* The event loop this thread runs (api_loop_enter). */
@@ -106,6 +110,7 @@ route_name(enum route r)
 		[ROUTE_ADMIN_FP] = "admin_fp",
 		[ROUTE_ADMIN_RETROHUNT] = "admin_retrohunt",
 		[ROUTE_ADMIN_OPERATORS] = "admin_operators",
+		[ROUTE_ME] = "me",
 		[ROUTE_OTHER] = "other",
 	};
 	return r < ROUTE_COUNT && names[r] != NULL ? names[r] : "other";
@@ -135,9 +140,13 @@ static struct token_cache {
 		struct caller who;
 		struct bucket bucket;
 		int used;
+		int revoked; /* the client was deleted (DELETE /v1/me) */
+		double checked; /* when the store last vouched for it, s */
 	} * slot;
 	size_t n, cap;
 } tokens;
+
+static const char *consent_name(enum consent c);
 
 static struct token_slot *
 token_find(const uint8_t hash[32], int insert)
@@ -355,6 +364,7 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	struct token_slot *t;
 	struct client c;
 	long wait;
+	int rc;
 
 	if (at < 0)
 		return deny(req, r,
@@ -405,7 +415,25 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	}
 	crypto_hash_sha256(hash, (const uint8_t *)v, len);
 	pthread_mutex_lock(&limits_mu);
-	if ((t = token_find(hash, 0)) == NULL) {
+	t = token_find(hash, 0);
+	/* A token the store vouched for a while ago is asked about again:
+	 * another node of the region may have deleted the client or
+	 * changed its consent (docs/PRIVACY.md, "Several nodes"). */
+	if (t != NULL && !t->revoked &&
+	    clock_seconds() - t->checked > TOKEN_RECHECK_SEC) {
+		pthread_mutex_unlock(&limits_mu);
+		rc = L->store->ops->client_by_token_hash(L->store, hash, &c);
+		pthread_mutex_lock(&limits_mu);
+		t = token_find(hash, 0);
+		if (t != NULL && rc == VG_ENOENT)
+			t->revoked = 1;
+		else if (t != NULL && rc == 0) {
+			t->who.consent = c.consent;
+			t->checked = clock_seconds();
+		}
+		client_clear(&c);
+	}
+	if (t == NULL) {
 		/* The store is read without the lock; another loop may cache
 		 * the same client meanwhile, which token_find(, 1) finds. */
 		pthread_mutex_unlock(&limits_mu);
@@ -416,7 +444,12 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		t = token_find(hash, 1);
 		memcpy(t->who.id, c.id, sizeof(t->who.id));
 		t->who.consent = c.consent;
+		t->checked = clock_seconds();
 		client_clear(&c);
+	}
+	if (t->revoked) {
+		pthread_mutex_unlock(&limits_mu);
+		return deny(req, r, "unknown token");
 	}
 	wait = bucket_take(&t->bucket, N->cfg.rate_per_sec, N->cfg.rate_burst);
 	*who = t->who;
@@ -427,6 +460,40 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		return -1;
 	}
 	return 0;
+}
+
+int
+api_client_auth(h2o_req_t *req, enum route r, char id[37],
+		enum consent *consent)
+{
+	struct caller who;
+
+	if (authenticate(req, r, &who) != 0)
+		return -1;
+	memcpy(id, who.id, sizeof(who.id));
+	*consent = who.consent;
+	return 0;
+}
+
+void
+api_client_changed(const char *id, enum consent consent, bool revoked)
+{
+	pthread_mutex_lock(&limits_mu);
+	for (size_t i = 0; i < tokens.cap; i++) {
+		struct token_slot *t = &tokens.slot[i];
+
+		if (!t->used || strcmp(t->who.id, id) != 0)
+			continue;
+		t->who.consent = consent;
+		t->revoked |= revoked;
+	}
+	pthread_mutex_unlock(&limits_mu);
+}
+
+const char *
+api_consent_name(enum consent c)
+{
+	return consent_name(c);
 }
 
 static const char *
@@ -895,6 +962,183 @@ submission_metadata(h2o_req_t *req)
 	return text;
 }
 
+/*
+ * Metadata without bytes (docs/API.md, "Metadata submissions"): a
+ * POST /v1/submissions whose Content-Type is application/json carries
+ *
+ *   {"md5": HEX32, "sha1": HEX40, "sha256": HEX64, "size": N,
+ *    "type": TEXT, "name": TEXT, "detections": [NAME, ...]}
+ *
+ * the three hashes and size required, the rest optional; no other member.
+ * The body is bounded (METADATA_BODY_MAX) before it is parsed.
+ */
+#define METADATA_BODY_MAX       8192
+#define METADATA_TYPE_MAX       128
+#define METADATA_DETECTIONS_MAX 32
+#define METADATA_DETECTION_MAX  128
+
+/* Whether the request says its body is JSON. */
+static bool
+body_is_json(h2o_req_t *req)
+{
+	ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	const char *v;
+	size_t n;
+
+	if (at < 0)
+		return false;
+	v = req->headers.entries[at].value.base;
+	n = req->headers.entries[at].value.len;
+	/* "application/json", maybe with parameters (a charset). */
+	return n >= 16 && strncasecmp(v, "application/json", 16) == 0 &&
+	       (n == 16 || v[16] == ';' || v[16] == ' ');
+}
+
+/* A hash member: exactly len lowercase hex digits. */
+static bool
+meta_hash(json_t *j, const char *key, size_t len, char *out)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (!json_is_string(v) || json_string_length(v) != len ||
+	    !hex_is_lower(json_string_value(v), len))
+		return false;
+	memcpy(out, json_string_value(v), len + 1);
+	return true;
+}
+
+/* An optional string member of 1 to max bytes without control
+ * characters. */
+static bool
+meta_text(json_t *j, const char *key, size_t max)
+{
+	json_t *v = json_object_get(j, key);
+	const char *s;
+	size_t n;
+
+	if (v == NULL)
+		return true;
+	if (!json_is_string(v))
+		return false;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0 || n > max || strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Checks a metadata document into it (hashes, size) and *meta (the stored
+ * metadata: name, type and detections, canonical JSON, malloc'd). Returns
+ * 0, or -1 after answering 400 or 413.
+ */
+static int
+metadata_document(h2o_req_t *req, struct ingest_item *it, char **meta)
+{
+	static const char *const keys[] = {"md5",  "sha1", "sha256",    "size",
+					   "type", "name", "detections"};
+	const char *why = NULL, *key;
+	json_error_t e;
+	json_t *j, *v, *keep = NULL;
+	size_t i;
+
+	*meta = NULL;
+	if (req->entity.len > METADATA_BODY_MAX) {
+		api_send_error(req, ROUTE_SUBMIT, 413, "body_too_large",
+			       "a metadata document is at most 8192 bytes");
+		return -1;
+	}
+	j = json_loadb(req->entity.base ? req->entity.base : "",
+		       req->entity.len, JSON_REJECT_DUPLICATES, &e);
+	if (!json_is_object(j)) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+			 "the metadata document is not a JSON object%s%s",
+			 j == NULL ? ": " : "", j == NULL ? e.text : "");
+		json_decref(j);
+		api_send_error(req, ROUTE_SUBMIT, 400, "bad_metadata", msg);
+		return -1;
+	}
+	json_object_foreach(j, key, v)
+	{
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strcmp(key, keys[i]) == 0)
+				break;
+		if (i == sizeof(keys) / sizeof(keys[0])) {
+			why = "unknown member: a metadata document has md5, "
+			      "sha1, sha256, size, type, name and detections";
+			goto bad;
+		}
+	}
+	if (!meta_hash(j, "md5", 32, it->md5) ||
+	    !meta_hash(j, "sha1", 40, it->sha1) ||
+	    !meta_hash(j, "sha256", 64, it->sha256)) {
+		why = "md5, sha1 and sha256 are required, as 32, 40 and 64 "
+		      "lowercase hex digits";
+		goto bad;
+	}
+	v = json_object_get(j, "size");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > SAMPLES_MAX_SIZE) {
+		why = "size is required, an integer from 0 to 4294967296";
+		goto bad;
+	}
+	it->size = (uint64_t)json_integer_value(v);
+	if (!meta_text(j, "type", METADATA_TYPE_MAX) ||
+	    !meta_text(j, "name", METADATA_MAX_VALUE)) {
+		why = "type (at most 128 bytes) and name (at most 1024) are "
+		      "strings without control characters";
+		goto bad;
+	}
+	keep = json_object();
+	if ((v = json_object_get(j, "detections")) != NULL) {
+		json_t *d;
+
+		if (!json_is_array(v) ||
+		    json_array_size(v) > METADATA_DETECTIONS_MAX) {
+			why = "detections is an array of at most 32 names";
+			goto bad;
+		}
+		json_array_foreach(v, i, d)
+		{
+			const char *s = json_string_value(d);
+			size_t n = json_string_length(d);
+
+			if (!json_is_string(d) || n == 0 ||
+			    n > METADATA_DETECTION_MAX || strlen(s) != n) {
+				why = "a detection is a name of 1 to 128 "
+				      "printable ASCII characters";
+				goto bad;
+			}
+			for (size_t k = 0; k < n; k++)
+				if (s[k] <= 0x20 || s[k] >= 0x7f) {
+					why = "a detection is a name of 1 to "
+					      "128 printable ASCII characters";
+					goto bad;
+				}
+		}
+		json_object_set(keep, "detections", v);
+	}
+	if ((v = json_object_get(j, "name")) != NULL)
+		json_object_set(keep, "name", v);
+	if ((v = json_object_get(j, "type")) != NULL)
+		json_object_set(keep, "type", v);
+	json_object_set_new(keep, "bytes", json_false());
+	*meta = json_dumps(keep, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(keep);
+	json_decref(j);
+	return 0;
+bad:
+	json_decref(keep);
+	json_decref(j);
+	api_send_error(req, ROUTE_SUBMIT, 400, "bad_metadata", why);
+	return -1;
+}
+
 static const char *
 job_state_name(enum job_state st)
 {
@@ -954,39 +1198,56 @@ on_submit(h2o_req_t *req)
 	struct ingest_item *it;
 	struct pending *pd;
 	struct caller who;
-	char *meta;
+	char *meta = NULL;
+	bool json;
 
 	if (!is_method(req, "POST"))
 		return wrong_method(req, ROUTE_SUBMIT, "POST");
 	if (authenticate(req, ROUTE_SUBMIT, &who) != 0)
 		return 0;
-	if (who.consent != CONSENT_FILES)
+	json = body_is_json(req);
+	if (who.consent == CONSENT_NONE)
 		return api_send_error(
 			req, ROUTE_SUBMIT, 403, "consent",
-			"this client's consent does not include files");
-	if ((meta = submission_metadata(req)) == NULL)
-		return 0;
-	if (N->ingest == NULL) {
-		free(meta);
+			"this client's consent is none: lookups only, nothing "
+			"is submitted");
+	if (who.consent != CONSENT_FILES && !json)
+		return api_send_error(
+			req, ROUTE_SUBMIT, 403, "consent",
+			"this client's consent does not include files; send "
+			"metadata as Content-Type: application/json");
+	if (N->ingest == NULL)
 		return api_send_error(req, ROUTE_SUBMIT, 503,
 				      "store_unavailable",
 				      "the node is shutting down; try again");
-	}
-	/* The committer gets its own copy of the body: the request's
-	 * memory goes away if the client does, while the item may still be
-	 * in a batch. */
 	it = xcalloc(1, sizeof(*it));
+	if (json) {
+		if (metadata_document(req, it, &meta) != 0) {
+			ingest_item_free(it);
+			return 0;
+		}
+		it->no_bytes = true;
+		it->hashed = true;
+	} else if ((meta = submission_metadata(req)) == NULL) {
+		ingest_item_free(it);
+		return 0;
+	}
 	uuid7(it->id);
 	memcpy(it->client_id, who.id, sizeof(it->client_id));
 	it->metadata = meta;
-	it->len = req->entity.len;
-	it->body = xmalloc(it->len ? it->len : 1);
-	if (it->len > 0)
-		memcpy(it->body, req->entity.base, it->len);
 	it->created = (int64_t)time(NULL);
 	it->hdr.port = L->id;
-	/* A failure here leaves it to the committer. */
-	(void)ingest_hash(it, L->digest);
+	if (!json) {
+		/* The committer gets its own copy of the body: the request's
+		 * memory goes away if the client does, while the item may
+		 * still be in a batch. */
+		it->len = req->entity.len;
+		it->body = xmalloc(it->len ? it->len : 1);
+		if (it->len > 0)
+			memcpy(it->body, req->entity.base, it->len);
+		/* A failure here leaves it to the committer. */
+		(void)ingest_hash(it, L->digest);
+	}
 	if (ingest_submit(N->ingest, it) != 0) {
 		ingest_item_free(it);
 		h2o_add_header(&req->pool, &req->res.headers,
@@ -1034,13 +1295,19 @@ submitted(struct ingest_item *it)
 		api_send_json(req, ROUTE_SUBMIT, 202,
 			      json_pack("{s:s, s:s, s:s}", "id", it->id,
 					"sha256", it->sha256, "status",
-					job_state_name(it->job)));
+					it->no_bytes && !it->new_job &&
+							it->job == JOB_QUEUED
+						? "recorded"
+						: job_state_name(it->job)));
 		break;
 	case VG_EINVAL:
 		api_send_error(
 			req, ROUTE_SUBMIT, 409, "conflict",
-			"the sample's hashes collide with another stored "
-			"sample's");
+			it->no_bytes
+				? "md5, sha1 or size disagree with the stored "
+				  "sample of this sha256"
+				: "the sample's hashes collide with another "
+				  "stored sample's");
 		break;
 	case VG_ENOENT:
 		api_send_error(req, ROUTE_SUBMIT, 401, "unauthorized",
@@ -1133,10 +1400,18 @@ answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
 	struct reputation r;
 	struct job j;
 	json_t *out;
+	int rc;
 
 	*done = 0;
 	out = json_pack("{s:s, s:s}", "id", sub->id, "sha256", sub->sha256);
-	if (L->store->ops->job_get_by_sha256(L->store, sub->sha256, &j) != 0) {
+	rc = L->store->ops->job_get_by_sha256(L->store, sub->sha256, &j);
+	if (rc == VG_ENOENT) {
+		/* Metadata without bytes: nothing to analyse (yet). */
+		*done = 1;
+		json_object_set_new(out, "status", json_string("recorded"));
+		return api_send_json(req, ROUTE_SUBMISSION, 200, out);
+	}
+	if (rc != 0) {
 		json_decref(out);
 		return api_send_error(req, ROUTE_SUBMISSION, 503,
 				      "store_unavailable",
@@ -1963,6 +2238,13 @@ on_fp(h2o_req_t *req)
 		return wrong_method(req, ROUTE_FP, "POST");
 	if (authenticate(req, ROUTE_FP, &who) != 0)
 		return 0;
+	/* A report ties the client to one of its files: none keeps
+	 * nothing of the kind (docs/PRIVACY.md). */
+	if (who.consent == CONSENT_NONE)
+		return api_send_error(
+			req, ROUTE_FP, 403, "consent",
+			"this client's consent is none: the node keeps nothing "
+			"about its files, false-positive reports included");
 	return fp_on_report(N, L, req, who.id);
 }
 
@@ -2341,6 +2623,7 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_ADMIN_RETROHUNT: return retrohunt_handle(N, L, req, p, n);
 	case ROUTE_ADMIN_OPERATORS:
 		return operators_handle(N, L, req, p + arg, n - arg);
+	case ROUTE_ME: return me_handle(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + arg, n - arg);
 	case ROUTE_LOG_PROOF:

@@ -64,6 +64,17 @@ int api_operator_ok(h2o_req_t *req, enum route r);
 int api_operator_auth(h2o_req_t *req, enum route r,
 		      char name[STORE_OPERATOR_NAME_MAX + 1]);
 
+/* A client's bearer token, checked as every client route checks it (and
+ * its rate limit taken): 0 with its id and consent, or -1 after
+ * answering (401, 421, 429). */
+int api_client_auth(h2o_req_t *req, enum route r, char id[37],
+		    enum consent *consent);
+/* The client id's consent is now consent, and with revoked its tokens
+ * authenticate no more, in this node's cache of tokens. */
+void api_client_changed(const char *id, enum consent consent, bool revoked);
+/* "none", "metadata" or "files". */
+const char *api_consent_name(enum consent c);
+
 /* Queues the log entry text[0..len) (malloc'd; taken over) for the
  * sequencer from this loop; done then gets the finished item on this loop
  * and owns it. Returns the queued item (its ud is the caller's to set), or

@@ -44,6 +44,7 @@ enum route {
 	ROUTE_ADMIN_FP,
 	ROUTE_ADMIN_RETROHUNT, /* /v1/admin/retrohunt[/{id}] */
 	ROUTE_ADMIN_OPERATORS, /* /v1/admin/operators[/{name}] */
+	ROUTE_ME,              /* /v1/me[/...]: a client's own data */
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };

@@ -81,6 +81,8 @@ route_of(const char *p, size_t n, size_t *arg)
 		return ROUTE_ADMIN_RETROHUNT;
 	if (is_or_under(p, n, "/v1/admin/operators", arg))
 		return ROUTE_ADMIN_OPERATORS;
+	if (is_or_under(p, n, "/v1/me", arg))
+		return ROUTE_ME;
 	*arg = n;
 	return ROUTE_OTHER;
 }
@@ -99,7 +101,8 @@ route_needs_token(enum route r)
 	case ROUTE_FP:
 	case ROUTE_ADMIN_FP:
 	case ROUTE_ADMIN_RETROHUNT:
-	case ROUTE_ADMIN_OPERATORS: return 1;
+	case ROUTE_ADMIN_OPERATORS:
+	case ROUTE_ME: return 1;
 	default: return 0;
 	}
 }

@@ -125,7 +125,7 @@ store_valid_submission(const struct submission_add *it)
 	       store_valid_hash(sub->sha256, 64) &&
 	       store_valid_hash(it->md5, 32) &&
 	       store_valid_hash(it->sha1, 40) && sub->metadata != NULL &&
-	       it->size <= INT64_MAX &&
+	       it->size <= INT64_MAX && (!it->no_bytes || loc == NULL) &&
 	       (loc == NULL ||
 		(loc->segment != 0 && loc->segment <= INT64_MAX &&
 		 loc->offset <= INT64_MAX && loc->length != 0 &&
@@ -230,6 +230,38 @@ retraction_clear(struct retraction *r)
 	free(r->detections);
 	free(r->reason);
 	memset(r, 0, sizeof(*r));
+}
+
+void
+erasure_clear(struct erasure *e)
+{
+	if (e == NULL)
+		return;
+	free(e->locs);
+	free(e->changed);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+client_subs_free(struct client_sub *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		submission_clear(&v[i].sub);
+		reputation_clear(&v[i].rep);
+	}
+	free(v);
+}
+
+void
+client_fps_free(struct client_fp *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].reason);
+	free(v);
 }
 
 void

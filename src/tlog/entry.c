@@ -108,6 +108,14 @@ static const struct field operator_fields[] = {
 	{"by", K_IDENT, 128, OFF(operator_change.by), 0},
 };
 
+static const struct field erasure_fields[] = {
+	{"reason", K_LABEL, 32, OFF(erasure.reason), 0},
+	{"consent", K_LABEL, 16, OFF(erasure.consent), 0},
+	{"submissions", K_COUNT, 16, OFF(erasure.submissions), 0},
+	{"samples-unlinked", K_COUNT, 16, OFF(erasure.samples_unlinked), 0},
+	{"samples-erased", K_COUNT, 16, OFF(erasure.samples_erased), 0},
+};
+
 static const struct field node_fields[] = {
 	{"region", K_LABEL, 32, OFF(node.region), 0},
 	{"site", K_LABEL, 32, OFF(node.site), 0},
@@ -152,6 +160,7 @@ static const struct type_spec types[] = {
 				     FIELDS(operator_fields)},
 	[TLOG_ENTRY_OPERATOR_REVOKE] = {"operator-revoke", BODY_NONE,
 					FIELDS(operator_fields)},
+	[TLOG_ENTRY_ERASURE] = {"erasure", BODY_NONE, FIELDS(erasure_fields)},
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

@@ -20,6 +20,8 @@
  *   retrohunt           rule, who, role, reason                none
  *   operator-add        name, by                               none
  *   operator-revoke     name, by                               none
+ *   erasure             reason, consent, submissions,
+ *                       samples-unlinked, samples-erased       none
  *   key-change, witness-set-change, location-change, statement:
  *                       no fields                              required
  *
@@ -92,6 +94,7 @@ enum tlog_entry_type {
 	TLOG_ENTRY_RETROHUNT = 10,
 	TLOG_ENTRY_OPERATOR_ADD = 11,
 	TLOG_ENTRY_OPERATOR_REVOKE = 12,
+	TLOG_ENTRY_ERASURE = 13,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -147,6 +150,20 @@ struct tlog_entry_operator {
 			     "operator:root" */
 };
 
+/* A client's data erased, at its own request (docs/PRIVACY.md): why and
+ * how much, never whose, nor which samples or files. */
+#define TLOG_ERASURE_CONSENT_LOWERED "consent-lowered"
+#define TLOG_ERASURE_REQUEST         "data-subject-request"
+struct tlog_entry_erasure {
+	const char *reason;         /* TLOG_ERASURE_CONSENT_LOWERED or
+				       TLOG_ERASURE_REQUEST */
+	const char *consent;        /* the level now: "none", "metadata"
+				       (a request erases down to "none") */
+	uint64_t submissions;       /* submissions deleted */
+	uint64_t samples_unlinked;  /* samples no longer counted for it */
+	uint64_t samples_erased;    /* samples whose bytes were erased */
+};
+
 struct tlog_entry_node {
 	const char *region;     /* as in vigild.conf: "eu" */
 	const char *site;       /* "zrh1" */
@@ -168,6 +185,7 @@ struct tlog_entry {
 		struct tlog_entry_retrohunt retrohunt;
 		/* operator-add, operator-revoke */
 		struct tlog_entry_operator operator_change;
+		struct tlog_entry_erasure erasure;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */

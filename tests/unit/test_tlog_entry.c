@@ -411,6 +411,76 @@ test_operator_entries_are_types_11_and_12_and_round_trip(void **state)
 			 VG_EINVAL);
 }
 
+/* The erasure example of docs/LOG.md, byte for byte. */
+#define EX_ERASURE                                                             \
+	MAGIC "type erasure\n"                                                 \
+	      "time " T0 "\n"                                                  \
+	      "reason consent-lowered\n"                                       \
+	      "consent metadata\n"                                             \
+	      "submissions 0\n"                                                \
+	      "samples-unlinked 0\n"                                           \
+	      "samples-erased 3\n"                                             \
+	      "\n"
+
+/* An erasure names counts and no one: no client, token, file or hash
+ * field exists to fill. */
+static void
+test_erasure_entry_is_type_13_and_round_trips(void **state)
+{
+	struct tlog_entry e, back;
+	enum tlog_entry_type t;
+	char err[256], *json;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(TLOG_ENTRY_ERASURE, 13);
+	assert_int_equal(tlog_entry_type_parse("erasure", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_ERASURE);
+	assert_string_equal(tlog_entry_type_name(t), "erasure");
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_ERASURE;
+	e.time = T0_SEC;
+	e.erasure.reason = TLOG_ERASURE_CONSENT_LOWERED;
+	e.erasure.consent = "metadata";
+	e.erasure.samples_erased = 3;
+	encode_is(&e, EX_ERASURE);
+
+	parse_ok(EX_ERASURE, strlen(EX_ERASURE), &back);
+	assert_string_equal(back.erasure.reason, "consent-lowered");
+	assert_string_equal(back.erasure.consent, "metadata");
+	assert_int_equal(back.erasure.submissions, 0);
+	assert_int_equal(back.erasure.samples_erased, 3);
+	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
+	assert_string_equal(
+		json, "{\"type\":\"erasure\",\"time\":\"" T0 "\","
+		      "\"reason\":\"consent-lowered\",\"consent\":\"metadata\","
+		      "\"submissions\":0,\"samples-unlinked\":0,"
+		      "\"samples-erased\":3,\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&back);
+
+	static const char *const bad[] = {
+		/* a body */
+		EX_ERASURE "client 1234\n",
+		/* a field more: who it was */
+		MAGIC "type erasure\ntime " T0 "\nreason consent-lowered\n"
+		      "consent none\nsubmissions 1\nsamples-unlinked 1\n"
+		      "samples-erased 1\nclient abc\n\n",
+		/* a count with a leading zero */
+		MAGIC "type erasure\ntime " T0 "\nreason consent-lowered\n"
+		      "consent none\nsubmissions 01\nsamples-unlinked 1\n"
+		      "samples-erased 1\n\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
+						  err, sizeof(err)),
+				 VG_EFORMAT);
+	e.erasure.reason = "Consent Lowered";
+	assert_int_equal(tlog_entry_encode(&e, &json, &len, err, sizeof(err)),
+			 VG_EINVAL);
+}
+
 static void
 test_rule_release_encodes_to_exact_bytes(void **state)
 {
@@ -1390,6 +1460,7 @@ main(void)
 			test_retrohunt_entry_is_type_10_and_round_trips),
 		cmocka_unit_test(
 			test_operator_entries_are_types_11_and_12_and_round_trip),
+		cmocka_unit_test(test_erasure_entry_is_type_13_and_round_trips),
 		cmocka_unit_test(test_type_names_parse_and_print),
 		cmocka_unit_test(test_every_example_parses_and_encodes_back),
 		cmocka_unit_test(test_parsed_fields_are_the_values),
