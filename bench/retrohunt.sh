@@ -194,7 +194,7 @@ while [ "$i" -lt "$runs" ]; do
 	t0=$(now)
 	"$vigil" admin --server "$base" --token-file "$tmp/var/operator.token" \
 		retrohunt "$tmp/hunt.yar" --reason "bench/retrohunt.sh run $i" \
-		--who bench >"$tmp/hunt.out" 2>"$tmp/hunt.err" ||
+		>"$tmp/hunt.out" 2>"$tmp/hunt.err" ||
 		{ echo "bench: the retro-hunt failed:" >&2; cat "$tmp/hunt.err" >&2; exit 2; }
 	t1=$(now)
 	c1=$(node_cpu)

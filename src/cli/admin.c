@@ -21,12 +21,9 @@ admin_why_headers(struct admin_why *w)
 	memset(w->headers, 0, sizeof(w->headers));
 	/* The node judges the values; a control byte never leaves here. */
 	if (!http_line_safe(w->reason) ||
-	    (w->who != NULL && !http_line_safe(w->who)) ||
 	    (w->role != NULL && !http_line_safe(w->role)))
 		return VG_EINVAL;
 	w->lines[n++] = xasprintf("X-Vigil-Reason: %s", w->reason);
-	if (w->who != NULL)
-		w->lines[n++] = xasprintf("X-Vigil-Who: %s", w->who);
 	if (w->role != NULL)
 		w->lines[n++] = xasprintf("X-Vigil-Role: %s", w->role);
 	for (size_t i = 0; i < n; i++)

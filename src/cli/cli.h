@@ -17,6 +17,8 @@ int cmd_lookup(int argc, char **argv);
 int cmd_report_fp(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
+int cmd_consent(int argc, char **argv);
+int cmd_mydata(int argc, char **argv);
 int cmd_witness(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_update(int argc, char **argv);

@@ -343,12 +343,14 @@ cloud_resolve(struct cloud *c, bool json, bool submit, struct cloud_result *res)
 		if (!submit || !unknown[f] || status != 0 ||
 		    c->verdict[f] == VERDICT_MALICIOUS)
 			continue;
-		if (strcmp(u.consent, "files") != 0) {
+		/* metadata: cli_submit_file sends what is known of the
+		 * file, never its bytes. */
+		if (strcmp(u.consent, "files") != 0 &&
+		    strcmp(u.consent, "metadata") != 0) {
 			if (!consent_told++)
 				fprintf(stderr,
-					"vigil: this endpoint's consent does "
-					"not include files; nothing was "
-					"submitted\n");
+					"vigil: this endpoint's consent is "
+					"none; nothing was submitted\n");
 			continue;
 		}
 		if (cli_submit_file(&u, c->files[f], 0) == 2)

@@ -10,21 +10,28 @@
  *       ADMIN_MAX_TEXT bytes; "-" reads standard input). Prints the
  *       entry's index and the size of the log that includes it.
  *
- *   sample-get SHA256 --reason TEXT [--role ROLE] [--who NAME] --out FILE
+ *   sample-get SHA256 --reason TEXT [--role ROLE] --out FILE
  *       reads a stored sample's content out of the node, which first
  *       records the access in its transparency log (a sample-access
- *       entry: the hash, who, the role and the reason). FILE is written
+ *       entry: the hash, the operator whose token it was, the role and
+ *       the reason). FILE is written
  *       whole or not at all, mode 0600; the entry's index and the log
  *       size that covers it go to standard error.
  *
  *   fp list | fp accept|reject|reinstate HASH --reason TEXT
  *       reviews false-positive reports and retracts detections in the
  *       open (cmd_admin_fp.c).
- *   retrohunt RULEFILE --reason TEXT --who NAME [--role ROLE]
+ *   retrohunt RULEFILE --reason TEXT [--role ROLE]
  *       runs an ad-hoc YARA rule over every sample the node stores
  *       (cmd_admin_retrohunt.c), after the node logged it (a retrohunt
- *       entry: the rule's SHA-256, who, the role and the reason); prints
- *       the SHA-256 of every matching sample.
+ *       entry: the rule's SHA-256, the operator, the role and the
+ *       reason); prints the SHA-256 of every matching sample.
+ *   operator add NAME | operator list [--json] | operator revoke NAME
+ *       the region's named operators, each with a token of their own
+ *       (cmd_admin_operator.c); root adds and revokes them.
+ *
+ * --who NAME, which these took once, is refused: the node names the
+ * operator whose token authenticated the request.
  *
  * Exit status: 0 done, 1 the node refused or failed, 2 a usage or input
  * error, or no answer.
@@ -65,14 +72,15 @@ usage(FILE *f)
 		   "  FILE: the event's text (\"-\": standard input)\n"
 		   "       vigil admin --server URL --token-file FILE "
 		   "sample-get SHA256 --reason TEXT\n"
-		   "         [--role ROLE] [--who NAME] --out FILE\n"
+		   "         [--role ROLE] --out FILE\n"
 		   "       vigil admin --server URL --token-file FILE "
 		   "fp list [--json]\n"
 		   "       vigil admin --server URL --token-file FILE "
 		   "fp accept|reject|reinstate HASH --reason TEXT\n"
 		   "       vigil admin --server URL --token-file FILE "
-		   "retrohunt RULEFILE --reason TEXT\n"
-		   "         --who NAME [--role ROLE]\n");
+		   "retrohunt RULEFILE --reason TEXT [--role ROLE]\n"
+		   "       vigil admin --server URL --token-file FILE "
+		   "operator add NAME | list [--json] | revoke NAME\n");
 }
 
 /* Reads at most max bytes of path ("-": stdin) into a new buffer. */
@@ -241,7 +249,7 @@ sample_get(const char *server, const char *token, int argc, char **argv)
 		switch (c) {
 		case 'r': why.reason = optarg; break;
 		case 'R': why.role = optarg; break;
-		case 'w': why.who = optarg; break;
+		case 'w': fputs(ADMIN_WHO_REFUSED, stderr); return 2;
 		case 'o': outp = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -256,7 +264,7 @@ sample_get(const char *server, const char *token, int argc, char **argv)
 	if (strchr(sha, '/') != NULL || strchr(sha, '?') != NULL ||
 	    strchr(sha, '#') != NULL || !http_line_safe(sha) ||
 	    admin_why_headers(&why) != 0) {
-		fprintf(stderr, "vigil: the reason, role, name and hash are "
+		fprintf(stderr, "vigil: the reason, role and hash are "
 				"one line each, without control characters\n");
 		return 2;
 	}
@@ -313,7 +321,8 @@ cmd_admin(int argc, char **argv)
 	if (strcmp(argv[optind], "log-append") != 0 &&
 	    strcmp(argv[optind], "sample-get") != 0 &&
 	    strcmp(argv[optind], "fp") != 0 &&
-	    strcmp(argv[optind], "retrohunt") != 0) {
+	    strcmp(argv[optind], "retrohunt") != 0 &&
+	    strcmp(argv[optind], "operator") != 0) {
 		fprintf(stderr, "vigil: unknown admin command %s\n",
 			argv[optind]);
 		usage(stderr);
@@ -328,6 +337,9 @@ cmd_admin(int argc, char **argv)
 	else if (strcmp(argv[optind], "retrohunt") == 0)
 		rc = admin_retrohunt(server, token, argc - optind,
 				     argv + optind);
+	else if (strcmp(argv[optind], "operator") == 0)
+		rc = admin_operator(server, token, argc - optind,
+				    argv + optind);
 	else
 		rc = log_append(server, token, argc - optind, argv + optind);
 	explicit_bzero(token, sizeof(token));

@@ -2,11 +2,11 @@
  * cmd_admin_retrohunt.c - `vigil admin ... retrohunt RULEFILE`: an ad-hoc
  * YARA rule over every sample a node stores (docs/API.md, "Retro-hunt").
  *
- * The node logs the hunt (who, reason, the rule's SHA-256) before it
- * reads any sample, answers with the hunt's id, and hunts in the
- * background; this command then polls the hunt and prints each match
- * once, as it comes (GET ?from=N, N the matches printed so far). A hunt
- * goes on on the node if the command is interrupted.
+ * The node logs the hunt (the operator whose token it is, the reason,
+ * the rule's SHA-256) before it reads any sample, answers with the
+ * hunt's id, and hunts in the background; this command then polls the hunt and
+ * prints each match once, as it comes (GET ?from=N, N the matches printed so
+ * far). A hunt goes on on the node if the command is interrupted.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,8 +35,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: vigil admin --server URL --token-file FILE "
-		   "retrohunt RULEFILE --reason TEXT --who NAME\n"
-		   "         [--role ROLE]\n");
+		   "retrohunt RULEFILE --reason TEXT [--role ROLE]\n");
 }
 
 static char *
@@ -178,17 +177,17 @@ admin_retrohunt(const char *server, const char *token, int argc, char **argv)
 		switch (c) {
 		case 'r': why.reason = optarg; break;
 		case 'R': why.role = optarg; break;
-		case 'w': why.who = optarg; break;
+		case 'w': fputs(ADMIN_WHO_REFUSED, stderr); return 2;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (why.reason == NULL || why.who == NULL || optind != argc - 1) {
+	if (why.reason == NULL || optind != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
 	if (admin_why_headers(&why) != 0) {
-		fprintf(stderr, "vigil: the reason, role and name are one line "
+		fprintf(stderr, "vigil: the reason and role are one line "
 				"each, without control characters\n");
 		return 2;
 	}

@@ -446,6 +446,23 @@ print_entry(uint64_t index, const char *origin, uint64_t size,
 		row("role", e->retrohunt.role);
 		row("reason", e->retrohunt.reason);
 		break;
+	case TLOG_ENTRY_OPERATOR_ADD:
+	case TLOG_ENTRY_OPERATOR_REVOKE:
+		row("name", e->operator_change.name);
+		row("by", e->operator_change.by);
+		break;
+	case TLOG_ENTRY_ERASURE:
+		row("reason", e->erasure.reason);
+		row("consent", e->erasure.consent);
+		snprintf(num, sizeof(num), "%" PRIu64, e->erasure.submissions);
+		row("submissions", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->erasure.samples_unlinked);
+		row("samples-unlinked", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->erasure.samples_erased);
+		row("samples-erased", num);
+		break;
 	case TLOG_ENTRY_STATS:
 		row("region", e->stats.region);
 		row("day", e->stats.day);

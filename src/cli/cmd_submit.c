@@ -5,6 +5,9 @@
  * consent includes files. The metadata sent is the file's name, its path
  * with the user's home replaced by /home/<user>, how it was found
  * ("manual"), the product version and the OS; never anything else.
+ * An endpoint whose consent is metadata sends no bytes: the file's MD5,
+ * SHA-1 and SHA-256, its size and name, as a metadata document
+ * (docs/API.md, "Metadata submissions").
  * With --wait, waits for each verdict (at most 60 s a request, repeated
  * until SECONDS have passed). Exit status: 0 nothing malicious or
  * suspicious, 1 something is, 2 an error.
@@ -13,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +88,39 @@ read_file(const char *path, char **buf, size_t *len)
 	return 0;
 }
 
+/* digest's hash of len bytes at buf, in lowercase hex into out. */
+static void
+hash_hex(const char *digest, const void *buf, size_t len, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	if (!EVP_Digest(len ? buf : "", len, md, &n, EVP_get_digestbyname(digest),
+			NULL))
+		n = 0;
+	for (unsigned i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	out[2 * n] = '\0';
+}
+
+/* The metadata document of the len bytes at body, named base: hashes,
+ * size and name, never the bytes. A new string. */
+static char *
+metadata_document(const char *body, size_t len, const char *base)
+{
+	char md5[33], sha1[41], sha256[65], *text;
+	json_t *m;
+
+	hash_hex("MD5", body, len, md5);
+	hash_hex("SHA1", body, len, sha1);
+	hash_hex("SHA256", body, len, sha256);
+	m = json_pack("{s:s, s:s, s:s, s:I, s:s}", "md5", md5, "sha1", sha1,
+		      "sha256", sha256, "size", (json_int_t)len, "name", base);
+	text = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	return text;
+}
+
 /* Submits one file; returns 0, 1 (found) or 2 (error). */
 int
 cli_submit_file(struct userconf *u, const char *file, long wait)
@@ -117,18 +154,30 @@ cli_submit_file(struct userconf *u, const char *file, long wait)
 	free(path);
 	hdr = xasprintf("Vigil-Metadata: %s", meta ? meta : "{}");
 	free(meta);
-	if (http_call_home(u, "POST", "/v1/submissions", body, len,
-			   "application/octet-stream", hdr, &r) != 0) {
+	if (strcmp(u->consent, "metadata") == 0) {
+		/* No bytes: what is known of them. */
+		char *doc = metadata_document(body, len, base);
+
+		free(body);
+		body = doc;
+		len = strlen(doc);
+		rc = http_call_home(u, "POST", "/v1/submissions", body, len,
+				    "application/json", NULL, &r);
+	} else {
+		rc = http_call_home(u, "POST", "/v1/submissions", body, len,
+				    "application/octet-stream", hdr, &r);
+	}
+	if (rc != 0) {
 		fprintf(stderr, "vigil: %s: %s; %s was not submitted\n",
 			u->server, r.error, safe);
 		goto out;
 	}
 	if (r.status == 403) {
 		fprintf(stderr,
-			"vigil: this endpoint's consent does not include "
-			"files; %s was not submitted (vigil enroll "
-			"--consent files)\n",
-			safe);
+			"vigil: this endpoint's consent (%s) does not allow "
+			"this; %s was not submitted (vigil consent set "
+			"metadata|files)\n",
+			u->consent, safe);
 		goto out;
 	}
 	if (r.status != 202) {

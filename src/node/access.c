@@ -84,7 +84,8 @@ header(h2o_req_t *req, const char *name, const char **v, size_t *vl)
 }
 
 int
-access_caller(h2o_req_t *req, enum route r, struct access_caller *c)
+access_caller(h2o_req_t *req, enum route r, const char *op,
+	      struct access_caller *c)
 {
 	const char *v;
 	size_t vl;
@@ -123,18 +124,19 @@ access_caller(h2o_req_t *req, enum route r, struct access_caller *c)
 		memcpy(c->role, v, vl);
 		c->role[vl] = '\0';
 	}
+	/* A stated name that is not the authenticated one would put a
+	 * name in the log that no token vouches for: refused, not
+	 * overridden in silence. */
 	h = header(req, ACCESS_HDR_WHO, &v, &vl);
-	if (h == 0) {
-		snprintf(c->who, sizeof(c->who), "%s", PREFIX_WHO);
-	} else if (h < 0 || !config_name_ok(v, vl)) {
-		return api_send_error(req, r, 400, "bad_who",
-				      "X-Vigil-Who must be given at most once, "
-				      "a label: 1 to 32 of a-z, 0-9, -"),
+	if (h < 0 || (h > 0 && (vl != strlen(op) || memcmp(v, op, vl) != 0)))
+		return api_send_error(
+			       req, r, 400, "who_mismatch",
+			       "X-Vigil-Who is not the operator whose token "
+			       "authenticated the request: log entries name "
+			       "the authenticated operator; leave the header "
+			       "out"),
 		       -1;
-	} else {
-		snprintf(c->who, sizeof(c->who), "%s:%.*s", PREFIX_WHO, (int)vl,
-			 v);
-	}
+	snprintf(c->who, sizeof(c->who), "%s:%s", PREFIX_WHO, op);
 	return 0;
 }
 
@@ -145,7 +147,8 @@ access_caller(h2o_req_t *req, enum route r, struct access_caller *c)
  * reason, so the node refuses exactly what the format refuses.
  */
 static int
-make_entry(h2o_req_t *req, const char *sha256, char **text, size_t *len)
+make_entry(h2o_req_t *req, const char *op, const char *sha256, char **text,
+	   size_t *len)
 {
 	struct access_caller c;
 	struct tlog_entry e;
@@ -153,7 +156,7 @@ make_entry(h2o_req_t *req, const char *sha256, char **text, size_t *len)
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	if (access_caller(req, ROUTE_ADMIN_SAMPLE, &c) != 0)
+	if (access_caller(req, ROUTE_ADMIN_SAMPLE, op, &c) != 0)
 		return -1;
 	e.type = TLOG_ENTRY_SAMPLE_ACCESS;
 	e.time = (int64_t)time(NULL);
@@ -278,7 +281,7 @@ access_on_sample(struct node *node, struct api_loop *l, h2o_req_t *req,
 	struct sample_loc loc;
 	struct nodelog_item *it;
 	struct access *a;
-	char sha256[65];
+	char sha256[65], op[STORE_OPERATOR_NAME_MAX + 1];
 	char *text = NULL;
 	size_t tlen;
 	int rc;
@@ -288,14 +291,14 @@ access_on_sample(struct node *node, struct api_loop *l, h2o_req_t *req,
 	if (node->log == NULL)
 		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 404, "not_found",
 				      "this node keeps no log");
-	if (!api_operator_ok(req, ROUTE_ADMIN_SAMPLE))
+	if (!api_operator_auth(req, ROUTE_ADMIN_SAMPLE, op))
 		return 0;
 	if (len != 64 || !hex_is_lower(hash, len))
 		return api_send_error(req, ROUTE_ADMIN_SAMPLE, 400, "bad_hash",
 				      "expected a SHA-256 in lowercase hex");
 	memcpy(sha256, hash, 64);
 	sha256[64] = '\0';
-	if (make_entry(req, sha256, &text, &tlen) != 0)
+	if (make_entry(req, op, sha256, &text, &tlen) != 0)
 		return 0;
 	rc = l->store->ops->sample_locate(l->store, sha256, &loc);
 	if (rc != 0) {

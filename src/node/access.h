@@ -19,22 +19,27 @@
 #define ACCESS_HDR_INDEX  "X-Vigil-Log-Index"
 #define ACCESS_HDR_SIZE   "X-Vigil-Log-Size"
 
-/* Who asks for a privileged access, and why, as the headers state it. */
+/* Who asks for a privileged access, and why: the operator whose token
+ * authenticated the request, and the headers' role and reason. */
 struct access_caller {
 	char reason[1025];              /* one line, 1..1024 bytes */
 	char role[CONFIG_NAME_MAX + 1]; /* a label; "analyst" */
 	char who[sizeof("operator") + 1 +
-		 CONFIG_NAME_MAX]; /* operator[:name] */
+		 CONFIG_NAME_MAX]; /* operator:<name> */
 };
 
 /*
- * Reads X-Vigil-Reason (required), X-Vigil-Role and X-Vigil-Who of req
- * into *c. Returns 0, or answers 400 under route r (a missing or
- * repeated reason, a folded header, a role or name that is not a
- * label) and returns -1. The reason is checked as the log's text syntax
- * only when its entry is encoded.
+ * Fills *c for operator op (authenticated: api_operator_auth()), with
+ * X-Vigil-Reason (required) and X-Vigil-Role of req. An entry names the
+ * authenticated operator, never a name the caller states: an
+ * X-Vigil-Who other than op is refused. Returns 0, or answers 400 under
+ * route r (a missing or repeated reason, a folded header, a role that is
+ * not a label, an X-Vigil-Who that is not op) and returns -1. The
+ * reason is checked as the log's text syntax only when its entry is
+ * encoded.
  */
-int access_caller(h2o_req_t *req, enum route r, struct access_caller *c);
+int access_caller(h2o_req_t *req, enum route r, const char *op,
+		  struct access_caller *c);
 
 /*
  * Handles the request for sample hash[0..len) (the path after

@@ -390,9 +390,10 @@ note_failure(struct slot *s, const struct job *j, const char *reason, double ms)
 }
 
 /* A job that could not be analysed: retried, or after the last attempt
- * failed with the verdict suspicious (Analysis.Failed). */
+ * failed, with the verdict suspicious (Analysis.Failed) if note. */
 static void
-job_failed(struct slot *s, const struct job *j, const char *why, int final)
+job_failed_note(struct slot *s, const struct job *j, const char *why,
+		int final, bool note)
 {
 	int max = final ? j->attempts : ANALYSIS_MAX_ATTEMPTS;
 	int last = j->attempts >= max; /* job_fail's own test */
@@ -405,7 +406,7 @@ job_failed(struct slot *s, const struct job *j, const char *why, int final)
 	 * sees a verdict that is not clean. A re-analysis that fails for
 	 * good does too: the rules it was meant to apply were never
 	 * applied. */
-	if (last)
+	if (last && note)
 		note_failure(s, j, "Analysis.Failed", 0);
 	if (j->rescan) {
 		bool dropped = false;
@@ -432,6 +433,12 @@ job_failed(struct slot *s, const struct job *j, const char *why, int final)
 	}
 	s->a->jobs_failed++;
 	post_done(s->a, j->sha256);
+}
+
+static void
+job_failed(struct slot *s, const struct job *j, const char *why, int final)
+{
+	job_failed_note(s, j, why, final, true);
 }
 
 /* Job j ran past the node's time limit: the node stopped it, once and for
@@ -634,6 +641,13 @@ run_job(struct slot *s, struct job *j)
 	int fd, rc;
 
 	rc = s->store->ops->sample_locate(s->store, j->sha256, &loc);
+	if (rc == VG_ENOENT) {
+		/* No bytes stored: erased since the job was claimed (its
+		 * client's data, docs/PRIVACY.md). Nothing to analyse and no
+		 * verdict to give: failed for good, the verdict untouched. */
+		job_failed_note(s, j, "sample erased", 1, false);
+		return;
+	}
 	if (rc == 0)
 		rc = samples_read(a->cfg.samples, &loc, j->sha256, &buf, &len);
 	if (rc != 0) {

@@ -12,6 +12,7 @@
 #include "node/api.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <jansson.h>
@@ -24,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "node/access.h"
@@ -32,6 +34,8 @@
 #include "node/fp.h"
 #include "node/ingest.h"
 #include "node/lookup_body.h"
+#include "node/me.h"
+#include "node/operators.h"
 #include "node/portal.h"
 #include "node/regionfeed.h"
 #include "node/releases.h"
@@ -46,6 +50,10 @@
 #define TOKEN_PREFIX       "vg1."
 #define TOKEN_SECRET_BYTES 32
 #define TOKEN_MAX_LEN      128
+/* Every operator's token begins so (operators.h, nodelog.c). */
+#define OPERATOR_TOKEN_PREFIX "vgop."
+/* How long a cached token is trusted before the store is asked again. */
+#define TOKEN_RECHECK_SEC 10.0
 
 static struct node *N;
 /* The event loop this thread runs (api_loop_enter). */
@@ -102,6 +110,8 @@ route_name(enum route r)
 		[ROUTE_FP] = "fp",
 		[ROUTE_ADMIN_FP] = "admin_fp",
 		[ROUTE_ADMIN_RETROHUNT] = "admin_retrohunt",
+		[ROUTE_ADMIN_OPERATORS] = "admin_operators",
+		[ROUTE_ME] = "me",
 		[ROUTE_STATS] = "stats",
 		[ROUTE_OTHER] = "other",
 	};
@@ -132,9 +142,13 @@ static struct token_cache {
 		struct caller who;
 		struct bucket bucket;
 		int used;
+		int revoked; /* the client was deleted (DELETE /v1/me) */
+		double checked; /* when the store last vouched for it, s */
 	} * slot;
 	size_t n, cap;
 } tokens;
+
+static const char *consent_name(enum consent c);
 
 static struct token_slot *
 token_find(const uint8_t hash[32], int insert)
@@ -333,6 +347,9 @@ deny(h2o_req_t *req, enum route r, const char *why)
 	return -1;
 }
 
+static int operator_of(const char *v, size_t len,
+		       char name[STORE_OPERATOR_NAME_MAX + 1]);
+
 /*
  * Authenticates the bearer token of req into *who. On failure it has
  * already answered: 401 for a missing, malformed or unknown token, 421
@@ -349,6 +366,7 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	struct token_slot *t;
 	struct client c;
 	long wait;
+	int rc;
 
 	if (at < 0)
 		return deny(req, r,
@@ -364,9 +382,11 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	 * so that a node can send a client home without knowing it. */
 	if (len < strlen(TOKEN_PREFIX) + 3 ||
 	    memcmp(v, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0) {
-		/* The operator is known here, but is not a client: the wrong
+		char name[STORE_OPERATOR_NAME_MAX + 1];
+
+		/* An operator is known here, but is not a client: the wrong
 		 * role, not a stranger. */
-		if (N->log != NULL && nodelog_operator_ok(N->log, v, len)) {
+		if (operator_of(v, len, name) == 1) {
 			api_send_error(req, r, 403, "forbidden",
 				       "this route takes a client's token, "
 				       "not the operator's");
@@ -397,7 +417,25 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 	}
 	crypto_hash_sha256(hash, (const uint8_t *)v, len);
 	pthread_mutex_lock(&limits_mu);
-	if ((t = token_find(hash, 0)) == NULL) {
+	t = token_find(hash, 0);
+	/* A token the store vouched for a while ago is asked about again:
+	 * another node of the region may have deleted the client or
+	 * changed its consent (docs/PRIVACY.md, "Several nodes"). */
+	if (t != NULL && !t->revoked &&
+	    clock_seconds() - t->checked > TOKEN_RECHECK_SEC) {
+		pthread_mutex_unlock(&limits_mu);
+		rc = L->store->ops->client_by_token_hash(L->store, hash, &c);
+		pthread_mutex_lock(&limits_mu);
+		t = token_find(hash, 0);
+		if (t != NULL && rc == VG_ENOENT)
+			t->revoked = 1;
+		else if (t != NULL && rc == 0) {
+			t->who.consent = c.consent;
+			t->checked = clock_seconds();
+		}
+		client_clear(&c);
+	}
+	if (t == NULL) {
 		/* The store is read without the lock; another loop may cache
 		 * the same client meanwhile, which token_find(, 1) finds. */
 		pthread_mutex_unlock(&limits_mu);
@@ -408,7 +446,12 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		t = token_find(hash, 1);
 		memcpy(t->who.id, c.id, sizeof(t->who.id));
 		t->who.consent = c.consent;
+		t->checked = clock_seconds();
 		client_clear(&c);
+	}
+	if (t->revoked) {
+		pthread_mutex_unlock(&limits_mu);
+		return deny(req, r, "unknown token");
 	}
 	wait = bucket_take(&t->bucket, N->cfg.rate_per_sec, N->cfg.rate_burst);
 	*who = t->who;
@@ -419,6 +462,40 @@ authenticate(h2o_req_t *req, enum route r, struct caller *who)
 		return -1;
 	}
 	return 0;
+}
+
+int
+api_client_auth(h2o_req_t *req, enum route r, char id[37],
+		enum consent *consent)
+{
+	struct caller who;
+
+	if (authenticate(req, r, &who) != 0)
+		return -1;
+	memcpy(id, who.id, sizeof(who.id));
+	*consent = who.consent;
+	return 0;
+}
+
+void
+api_client_changed(const char *id, enum consent consent, bool revoked)
+{
+	pthread_mutex_lock(&limits_mu);
+	for (size_t i = 0; i < tokens.cap; i++) {
+		struct token_slot *t = &tokens.slot[i];
+
+		if (!t->used || strcmp(t->who.id, id) != 0)
+			continue;
+		t->who.consent = consent;
+		t->revoked |= revoked;
+	}
+	pthread_mutex_unlock(&limits_mu);
+}
+
+const char *
+api_consent_name(enum consent c)
+{
+	return consent_name(c);
 }
 
 static const char *
@@ -887,6 +964,183 @@ submission_metadata(h2o_req_t *req)
 	return text;
 }
 
+/*
+ * Metadata without bytes (docs/API.md, "Metadata submissions"): a
+ * POST /v1/submissions whose Content-Type is application/json carries
+ *
+ *   {"md5": HEX32, "sha1": HEX40, "sha256": HEX64, "size": N,
+ *    "type": TEXT, "name": TEXT, "detections": [NAME, ...]}
+ *
+ * the three hashes and size required, the rest optional; no other member.
+ * The body is bounded (METADATA_BODY_MAX) before it is parsed.
+ */
+#define METADATA_BODY_MAX       8192
+#define METADATA_TYPE_MAX       128
+#define METADATA_DETECTIONS_MAX 32
+#define METADATA_DETECTION_MAX  128
+
+/* Whether the request says its body is JSON. */
+static bool
+body_is_json(h2o_req_t *req)
+{
+	ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	const char *v;
+	size_t n;
+
+	if (at < 0)
+		return false;
+	v = req->headers.entries[at].value.base;
+	n = req->headers.entries[at].value.len;
+	/* "application/json", maybe with parameters (a charset). */
+	return n >= 16 && strncasecmp(v, "application/json", 16) == 0 &&
+	       (n == 16 || v[16] == ';' || v[16] == ' ');
+}
+
+/* A hash member: exactly len lowercase hex digits. */
+static bool
+meta_hash(json_t *j, const char *key, size_t len, char *out)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (!json_is_string(v) || json_string_length(v) != len ||
+	    !hex_is_lower(json_string_value(v), len))
+		return false;
+	memcpy(out, json_string_value(v), len + 1);
+	return true;
+}
+
+/* An optional string member of 1 to max bytes without control
+ * characters. */
+static bool
+meta_text(json_t *j, const char *key, size_t max)
+{
+	json_t *v = json_object_get(j, key);
+	const char *s;
+	size_t n;
+
+	if (v == NULL)
+		return true;
+	if (!json_is_string(v))
+		return false;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0 || n > max || strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Checks a metadata document into it (hashes, size) and *meta (the stored
+ * metadata: name, type and detections, canonical JSON, malloc'd). Returns
+ * 0, or -1 after answering 400 or 413.
+ */
+static int
+metadata_document(h2o_req_t *req, struct ingest_item *it, char **meta)
+{
+	static const char *const keys[] = {"md5",  "sha1", "sha256",    "size",
+					   "type", "name", "detections"};
+	const char *why = NULL, *key;
+	json_error_t e;
+	json_t *j, *v, *keep = NULL;
+	size_t i;
+
+	*meta = NULL;
+	if (req->entity.len > METADATA_BODY_MAX) {
+		api_send_error(req, ROUTE_SUBMIT, 413, "body_too_large",
+			       "a metadata document is at most 8192 bytes");
+		return -1;
+	}
+	j = json_loadb(req->entity.base ? req->entity.base : "",
+		       req->entity.len, JSON_REJECT_DUPLICATES, &e);
+	if (!json_is_object(j)) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+			 "the metadata document is not a JSON object%s%s",
+			 j == NULL ? ": " : "", j == NULL ? e.text : "");
+		json_decref(j);
+		api_send_error(req, ROUTE_SUBMIT, 400, "bad_metadata", msg);
+		return -1;
+	}
+	json_object_foreach(j, key, v)
+	{
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strcmp(key, keys[i]) == 0)
+				break;
+		if (i == sizeof(keys) / sizeof(keys[0])) {
+			why = "unknown member: a metadata document has md5, "
+			      "sha1, sha256, size, type, name and detections";
+			goto bad;
+		}
+	}
+	if (!meta_hash(j, "md5", 32, it->md5) ||
+	    !meta_hash(j, "sha1", 40, it->sha1) ||
+	    !meta_hash(j, "sha256", 64, it->sha256)) {
+		why = "md5, sha1 and sha256 are required, as 32, 40 and 64 "
+		      "lowercase hex digits";
+		goto bad;
+	}
+	v = json_object_get(j, "size");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > SAMPLES_MAX_SIZE) {
+		why = "size is required, an integer from 0 to 4294967296";
+		goto bad;
+	}
+	it->size = (uint64_t)json_integer_value(v);
+	if (!meta_text(j, "type", METADATA_TYPE_MAX) ||
+	    !meta_text(j, "name", METADATA_MAX_VALUE)) {
+		why = "type (at most 128 bytes) and name (at most 1024) are "
+		      "strings without control characters";
+		goto bad;
+	}
+	keep = json_object();
+	if ((v = json_object_get(j, "detections")) != NULL) {
+		json_t *d;
+
+		if (!json_is_array(v) ||
+		    json_array_size(v) > METADATA_DETECTIONS_MAX) {
+			why = "detections is an array of at most 32 names";
+			goto bad;
+		}
+		json_array_foreach(v, i, d)
+		{
+			const char *s = json_string_value(d);
+			size_t n = json_string_length(d);
+
+			if (!json_is_string(d) || n == 0 ||
+			    n > METADATA_DETECTION_MAX || strlen(s) != n) {
+				why = "a detection is a name of 1 to 128 "
+				      "printable ASCII characters";
+				goto bad;
+			}
+			for (size_t k = 0; k < n; k++)
+				if (s[k] <= 0x20 || s[k] >= 0x7f) {
+					why = "a detection is a name of 1 to "
+					      "128 printable ASCII characters";
+					goto bad;
+				}
+		}
+		json_object_set(keep, "detections", v);
+	}
+	if ((v = json_object_get(j, "name")) != NULL)
+		json_object_set(keep, "name", v);
+	if ((v = json_object_get(j, "type")) != NULL)
+		json_object_set(keep, "type", v);
+	json_object_set_new(keep, "bytes", json_false());
+	*meta = json_dumps(keep, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(keep);
+	json_decref(j);
+	return 0;
+bad:
+	json_decref(keep);
+	json_decref(j);
+	api_send_error(req, ROUTE_SUBMIT, 400, "bad_metadata", why);
+	return -1;
+}
+
 static const char *
 job_state_name(enum job_state st)
 {
@@ -946,39 +1200,56 @@ on_submit(h2o_req_t *req)
 	struct ingest_item *it;
 	struct pending *pd;
 	struct caller who;
-	char *meta;
+	char *meta = NULL;
+	bool json;
 
 	if (!is_method(req, "POST"))
 		return wrong_method(req, ROUTE_SUBMIT, "POST");
 	if (authenticate(req, ROUTE_SUBMIT, &who) != 0)
 		return 0;
-	if (who.consent != CONSENT_FILES)
+	json = body_is_json(req);
+	if (who.consent == CONSENT_NONE)
 		return api_send_error(
 			req, ROUTE_SUBMIT, 403, "consent",
-			"this client's consent does not include files");
-	if ((meta = submission_metadata(req)) == NULL)
-		return 0;
-	if (N->ingest == NULL) {
-		free(meta);
+			"this client's consent is none: lookups only, nothing "
+			"is submitted");
+	if (who.consent != CONSENT_FILES && !json)
+		return api_send_error(
+			req, ROUTE_SUBMIT, 403, "consent",
+			"this client's consent does not include files; send "
+			"metadata as Content-Type: application/json");
+	if (N->ingest == NULL)
 		return api_send_error(req, ROUTE_SUBMIT, 503,
 				      "store_unavailable",
 				      "the node is shutting down; try again");
-	}
-	/* The committer gets its own copy of the body: the request's
-	 * memory goes away if the client does, while the item may still be
-	 * in a batch. */
 	it = xcalloc(1, sizeof(*it));
+	if (json) {
+		if (metadata_document(req, it, &meta) != 0) {
+			ingest_item_free(it);
+			return 0;
+		}
+		it->no_bytes = true;
+		it->hashed = true;
+	} else if ((meta = submission_metadata(req)) == NULL) {
+		ingest_item_free(it);
+		return 0;
+	}
 	uuid7(it->id);
 	memcpy(it->client_id, who.id, sizeof(it->client_id));
 	it->metadata = meta;
-	it->len = req->entity.len;
-	it->body = xmalloc(it->len ? it->len : 1);
-	if (it->len > 0)
-		memcpy(it->body, req->entity.base, it->len);
 	it->created = (int64_t)time(NULL);
 	it->hdr.port = L->id;
-	/* A failure here leaves it to the committer. */
-	(void)ingest_hash(it, L->digest);
+	if (!json) {
+		/* The committer gets its own copy of the body: the request's
+		 * memory goes away if the client does, while the item may
+		 * still be in a batch. */
+		it->len = req->entity.len;
+		it->body = xmalloc(it->len ? it->len : 1);
+		if (it->len > 0)
+			memcpy(it->body, req->entity.base, it->len);
+		/* A failure here leaves it to the committer. */
+		(void)ingest_hash(it, L->digest);
+	}
 	if (ingest_submit(N->ingest, it) != 0) {
 		ingest_item_free(it);
 		h2o_add_header(&req->pool, &req->res.headers,
@@ -1026,13 +1297,19 @@ submitted(struct ingest_item *it)
 		api_send_json(req, ROUTE_SUBMIT, 202,
 			      json_pack("{s:s, s:s, s:s}", "id", it->id,
 					"sha256", it->sha256, "status",
-					job_state_name(it->job)));
+					it->no_bytes && !it->new_job &&
+							it->job == JOB_QUEUED
+						? "recorded"
+						: job_state_name(it->job)));
 		break;
 	case VG_EINVAL:
 		api_send_error(
 			req, ROUTE_SUBMIT, 409, "conflict",
-			"the sample's hashes collide with another stored "
-			"sample's");
+			it->no_bytes
+				? "md5, sha1 or size disagree with the stored "
+				  "sample of this sha256"
+				: "the sample's hashes collide with another "
+				  "stored sample's");
 		break;
 	case VG_ENOENT:
 		api_send_error(req, ROUTE_SUBMIT, 401, "unauthorized",
@@ -1125,10 +1402,18 @@ answer_submission(h2o_req_t *req, const struct submission *sub, int *done)
 	struct reputation r;
 	struct job j;
 	json_t *out;
+	int rc;
 
 	*done = 0;
 	out = json_pack("{s:s, s:s}", "id", sub->id, "sha256", sub->sha256);
-	if (L->store->ops->job_get_by_sha256(L->store, sub->sha256, &j) != 0) {
+	rc = L->store->ops->job_get_by_sha256(L->store, sub->sha256, &j);
+	if (rc == VG_ENOENT) {
+		/* Metadata without bytes: nothing to analyse (yet). */
+		*done = 1;
+		json_object_set_new(out, "status", json_string("recorded"));
+		return api_send_json(req, ROUTE_SUBMISSION, 200, out);
+	}
+	if (rc != 0) {
 		json_decref(out);
 		return api_send_error(req, ROUTE_SUBMISSION, 503,
 				      "store_unavailable",
@@ -1446,6 +1731,7 @@ sum_metrics(struct metrics *m)
 		m->lookup_ns += READ(l->lookup_ns);
 		m->lookup_hashes += READ(l->lookup_hashes);
 		m->rate_limited += READ(l->rate_limited);
+		m->admin_denied += READ(l->admin_denied);
 	}
 }
 
@@ -1646,6 +1932,11 @@ on_metrics(h2o_req_t *req)
 			    "vigil_reanalysis_queue_depth %llu\n",
 			    (unsigned long long)q);
 	}
+	OUT("# HELP vigil_admin_denied_total Requests to an operator's route "
+	    "refused for their token (401, 403).\n"
+	    "# TYPE vigil_admin_denied_total counter\n"
+	    "vigil_admin_denied_total %llu\n",
+	    (unsigned long long)m.admin_denied);
 	OUT("# HELP vigil_rate_limited_total Requests refused with 429.\n"
 	    "# TYPE vigil_rate_limited_total counter\n"
 	    "vigil_rate_limited_total %llu\n"
@@ -1954,6 +2245,13 @@ on_fp(h2o_req_t *req)
 		return wrong_method(req, ROUTE_FP, "POST");
 	if (authenticate(req, ROUTE_FP, &who) != 0)
 		return 0;
+	/* A report ties the client to one of its files: none keeps
+	 * nothing of the kind (docs/PRIVACY.md). */
+	if (who.consent == CONSENT_NONE)
+		return api_send_error(
+			req, ROUTE_FP, 403, "consent",
+			"this client's consent is none: the node keeps nothing "
+			"about its files, false-positive reports included");
 	return fp_on_report(N, L, req, who.id);
 }
 
@@ -1986,11 +2284,88 @@ client_known(const char *token, size_t len)
 	return known;
 }
 
-/* The operator's bearer token, checked: 1, or 0 after answering 403 for
- * an enrolled client's token (known, but the wrong role) and 401 for
- * anything else. */
+/* The peer's address of req, as text, into buf ("?" if unknown). */
+static void
+peer_text(h2o_req_t *req, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	const void *a = NULL;
+
+	memset(&ss, 0, sizeof(ss));
+	(void)req->conn->callbacks->get_peername(req->conn,
+						 (struct sockaddr *)&ss);
+	if (ss.ss_family == AF_INET)
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (a == NULL ||
+	    inet_ntop(ss.ss_family, a, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+}
+
+/* A failed operator authentication: counted (vigil_admin_denied_total)
+ * and logged with the route and the peer, never a byte of the token. */
+static void
+admin_denied(h2o_req_t *req, enum route r, const char *why)
+{
+	char peer[INET6_ADDRSTRLEN];
+
+	peer_text(req, peer, sizeof(peer));
+	BUMP(L->metrics.admin_denied, 1);
+	log_event(LOG_WARN, "admin_denied", "route=%s peer=%s why=\"%s\"",
+		  route_name(r), peer, why);
+}
+
+/*
+ * Who holds the operator token v[0..len): 1 with its name in name (the
+ * bootstrap operator, STORE_OPERATOR_ROOT, whose token is the data
+ * directory's operator.token, or an operator the store has in force), 0
+ * for nobody, -1 when the store failed (logged). The store is asked at
+ * every request, so that a revocation on any node of the region holds
+ * at once everywhere.
+ */
 static int
-operator_ok(h2o_req_t *req, enum route r)
+operator_of(const char *v, size_t len, char name[STORE_OPERATOR_NAME_MAX + 1])
+{
+	struct store_operator op;
+	uint8_t hash[32];
+	size_t pl;
+	int rc;
+
+	if (N->log == NULL)
+		return 0;
+	if (nodelog_operator_ok(N->log, v, len)) {
+		snprintf(name, STORE_OPERATOR_NAME_MAX + 1, "%s",
+			 STORE_OPERATOR_ROOT);
+		return 1;
+	}
+	/* Only what looks like an operator's token costs a lookup. */
+	pl = strlen(OPERATOR_TOKEN_PREFIX);
+	if (len > TOKEN_MAX_LEN || len <= pl ||
+	    memcmp(v, OPERATOR_TOKEN_PREFIX, pl) != 0)
+		return 0;
+	crypto_hash_sha256(hash, (const uint8_t *)v, len);
+	rc = L->store->ops->operator_by_token_hash(L->store, hash, &op);
+	if (rc == VG_ENOENT)
+		return 0;
+	if (rc != 0) {
+		log_event(LOG_ERROR, "store_failed",
+			  "func=%s op=operator_by_token_hash err=\"%s\"",
+			  __func__, L->store->err);
+		return -1;
+	}
+	memcpy(name, op.name, STORE_OPERATOR_NAME_MAX + 1);
+	sodium_memzero(&op, sizeof(op));
+	return 1;
+}
+
+/* An operator's bearer token, checked: 1 with the operator's name in
+ * name, or 0 after answering 403 for an enrolled client's token (known,
+ * but the wrong role), 503 if the store failed and 401 for anything
+ * else; a 401 or 403 is an admin_denied. */
+static int
+operator_auth(h2o_req_t *req, enum route r,
+	      char name[STORE_OPERATOR_NAME_MAX + 1])
 {
 	ssize_t at =
 		h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
@@ -1998,30 +2373,50 @@ operator_ok(h2o_req_t *req, enum route r)
 	size_t len;
 
 	if (at < 0) {
+		admin_denied(req, r, "no token");
 		deny(req, r, "the operator token is required");
 		return 0;
 	}
 	v = req->headers.entries[at].value.base;
 	len = req->headers.entries[at].value.len;
 	if (len < 8 || strncasecmp(v, "Bearer ", 7) != 0) {
+		admin_denied(req, r, "malformed Authorization header");
 		deny(req, r, "not the operator token");
 		return 0;
 	}
-	if (nodelog_operator_ok(N->log, v + 7, len - 7))
-		return 1;
-	if (client_known(v + 7, len - 7))
+	switch (operator_of(v + 7, len - 7, name)) {
+	case 1: return 1;
+	case -1:
+		api_send_error(req, r, 503, "store_unavailable",
+			       "the store failed; try again");
+		return 0;
+	default: break;
+	}
+	if (client_known(v + 7, len - 7)) {
+		admin_denied(req, r, "a client's token");
 		api_send_error(req, r, 403, "forbidden",
-			       "this route takes the operator token, not a "
+			       "this route takes an operator token, not a "
 			       "client's");
-	else
-		deny(req, r, "not the operator token");
+	} else {
+		admin_denied(req, r, "unknown or revoked token");
+		deny(req, r, "not an operator token (unknown or revoked)");
+	}
 	return 0;
+}
+
+int
+api_operator_auth(h2o_req_t *req, enum route r,
+		  char name[STORE_OPERATOR_NAME_MAX + 1])
+{
+	return operator_auth(req, r, name);
 }
 
 int
 api_operator_ok(h2o_req_t *req, enum route r)
 {
-	return operator_ok(req, r);
+	char name[STORE_OPERATOR_NAME_MAX + 1];
+
+	return operator_auth(req, r, name);
 }
 
 /* The edge's admission (edge.h): the route's body limit, and whether it
@@ -2046,10 +2441,11 @@ edge_token_ok(void *ud, const char *v, size_t len)
 	(void)ud;
 	if (len < 8 || strncasecmp(v, "Bearer ", 7) != 0)
 		return 0;
+	char name[STORE_OPERATOR_NAME_MAX + 1];
+
 	v += 7;
 	len -= 7;
-	return (N->log != NULL && nodelog_operator_ok(N->log, v, len)) ||
-	       client_known(v, len);
+	return operator_of(v, len, name) == 1 || client_known(v, len);
 }
 
 struct edge_hooks
@@ -2116,7 +2512,7 @@ on_admin_log(h2o_req_t *req)
 	struct nodelog_item *it;
 	struct tlog_entry e;
 	struct pending *pd;
-	char name[40], err[256];
+	char name[40], err[256], by[STORE_OPERATOR_NAME_MAX + 1];
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -2126,7 +2522,7 @@ on_admin_log(h2o_req_t *req)
 	if (N->log == NULL)
 		return api_send_error(req, ROUTE_ADMIN_LOG, 404, "not_found",
 				      "this node keeps no log");
-	if (!operator_ok(req, ROUTE_ADMIN_LOG))
+	if (!api_operator_auth(req, ROUTE_ADMIN_LOG, by))
 		return 0;
 	if (req->query_at == SIZE_MAX ||
 	    req->path.len - req->query_at <= sizeof(q) - 1 ||
@@ -2164,8 +2560,8 @@ on_admin_log(h2o_req_t *req)
 	pd->log_item = it;
 	pd->item = NULL;
 	it->ud = pd;
-	log_event(LOG_INFO, "log_append_requested", "type=%s bytes=%zu", name,
-		  len);
+	log_event(LOG_INFO, "log_append_requested",
+		  "type=%s bytes=%zu operator=%s", name, len, by);
 	return 0;
 }
 
@@ -2232,6 +2628,9 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_ADMIN_FP:
 		return fp_on_admin(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_RETROHUNT: return retrohunt_handle(N, L, req, p, n);
+	case ROUTE_ADMIN_OPERATORS:
+		return operators_handle(N, L, req, p + arg, n - arg);
+	case ROUTE_ME: return me_handle(N, L, req, p + arg, n - arg);
 	case ROUTE_STATS: return stats_api_handle(N, L, req);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + arg, n - arg);

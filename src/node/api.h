@@ -46,8 +46,10 @@ void api_tick(struct node *node);
 
 /* For the handlers of other files (releases.c): an answer with its
  * Cache-Control, counted under route r; 405 naming the allowed method;
- * the operator's bearer token, checked (1, or 0 after answering 403 for
- * an enrolled client's token and 401 for anything else). */
+ * an operator's bearer token (root's operator.token, or one the store
+ * has in force), checked: 1, or 0 after answering 403 for an enrolled
+ * client's token, 503 if the store failed and 401 for anything else (a
+ * 401 or 403 is logged as admin_denied and counted). */
 void api_reply(h2o_req_t *req, enum route r, int status, const char *ctype,
 	       const char *cache, const char *body, size_t len);
 int api_wrong_method(h2o_req_t *req, enum route r, const char *allow);
@@ -57,6 +59,21 @@ int api_send_json(h2o_req_t *req, enum route r, int status, json_t *j);
 int api_send_error(h2o_req_t *req, enum route r, int status, const char *code,
 		   const char *message);
 int api_operator_ok(h2o_req_t *req, enum route r);
+/* api_operator_ok(), and the name of the operator whose token it is
+ * into name ("root" for the data directory's operator.token). */
+int api_operator_auth(h2o_req_t *req, enum route r,
+		      char name[STORE_OPERATOR_NAME_MAX + 1]);
+
+/* A client's bearer token, checked as every client route checks it (and
+ * its rate limit taken): 0 with its id and consent, or -1 after
+ * answering (401, 421, 429). */
+int api_client_auth(h2o_req_t *req, enum route r, char id[37],
+		    enum consent *consent);
+/* The client id's consent is now consent, and with revoked its tokens
+ * authenticate no more, in this node's cache of tokens. */
+void api_client_changed(const char *id, enum consent consent, bool revoked);
+/* "none", "metadata" or "files". */
+const char *api_consent_name(enum consent c);
 
 /* Queues the log entry text[0..len) (malloc'd; taken over) for the
  * sequencer from this loop; done then gets the finished item on this loop

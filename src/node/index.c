@@ -385,6 +385,24 @@ index_get(const struct lookup_index *ix, const char *hex, size_t len, int *bad)
 }
 
 int
+index_set_prevalence(struct lookup_index *ix, const char *sha256,
+		     uint64_t prevalence)
+{
+	uint8_t d[32];
+	long at;
+
+	if (sha256 == NULL || strnlen(sha256, 65) != 64 ||
+	    unhex(sha256, 64, d) != 0)
+		return VG_EINVAL;
+	if ((at = find(ix, 2, d)) < 0)
+		return VG_ENOENT;
+	ix->e[at].prevalence = prevalence;
+	free(ix->e[at].json);
+	render(&ix->e[at]);
+	return 0;
+}
+
+int
 index_set_retraction(struct lookup_index *ix, const char *sha256,
 		     int64_t log_index, const char *detections)
 {

@@ -83,6 +83,13 @@ const struct index_entry *index_get(const struct lookup_index *ix,
 int index_set_retraction(struct lookup_index *ix, const char *sha256,
 			 int64_t log_index, const char *detections);
 
+/* Sets the prevalence of the sample sha256 (64 lowercase hex digits), the
+ * one exception to counts that only grow: a client's data erased
+ * (docs/PRIVACY.md) counts it no more. Renders its answer again. Returns
+ * 0, VG_ENOENT if the index holds no such sample, or VG_EINVAL. */
+int index_set_prevalence(struct lookup_index *ix, const char *sha256,
+			 uint64_t prevalence);
+
 /* The SHA-256s (64 lowercase hex digits each) of every sample a
  * retraction lies over, into a malloc'd array *out (the caller frees it;
  * NULL when none) of *n. */

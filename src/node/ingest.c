@@ -242,11 +242,12 @@ place(struct committer *g, struct ingest_item *it, struct ingest_item **batch,
 
 	*loc = NULL;
 	*appended = false;
-	if (it->rc != 0)
+	if (it->rc != 0 || it->no_bytes)
 		return;
-	/* The same sample earlier in this batch: share its bytes. */
+	/* The same sample earlier in this batch: share its bytes (not a
+	 * statement without any). */
 	for (size_t k = 0; k < i; k++) {
-		if (batch[k]->rc == 0 &&
+		if (batch[k]->rc == 0 && !batch[k]->no_bytes &&
 		    strcmp(batch[k]->sha256, it->sha256) == 0) {
 			*loc = locs[k].segment != 0 ? &locs[k] : NULL;
 			return;
@@ -312,8 +313,9 @@ commit_batch(void *ctx, struct batch_item **items, size_t n)
 		adds[m].sub = &subs[m];
 		adds[m].md5 = it->md5;
 		adds[m].sha1 = it->sha1;
-		adds[m].size = it->len;
+		adds[m].size = it->no_bytes ? it->size : it->len;
 		adds[m].loc = loc[i];
+		adds[m].no_bytes = it->no_bytes;
 		m++;
 	}
 	if (m > 0 &&

@@ -44,6 +44,11 @@ struct ingest_item {
 	size_t len;
 	int64_t created; /* unix seconds */
 	void *ud;        /* the caller's */
+	/* Metadata without bytes (a `metadata` client's, docs/API.md): no
+	 * body; the caller sets hashed, the three hashes and size as the
+	 * client stated them. Nothing is appended to the sample store. */
+	bool no_bytes;
+	uint64_t size;
 	/* The body's hashes: set by the caller (ingest_hash(), on the event
 	 * loop, which has CPU to spare), else by the committer. */
 	bool hashed;

@@ -43,6 +43,8 @@ enum route {
 	ROUTE_FP,
 	ROUTE_ADMIN_FP,
 	ROUTE_ADMIN_RETROHUNT, /* /v1/admin/retrohunt[/{id}] */
+	ROUTE_ADMIN_OPERATORS, /* /v1/admin/operators[/{name}] */
+	ROUTE_ME,              /* /v1/me[/...]: a client's own data */
 	ROUTE_STATS,           /* /v1/stats (stats_api.h) */
 	ROUTE_OTHER,
 	ROUTE_COUNT,
@@ -61,6 +63,7 @@ struct metrics {
 	uint64_t lookup_ns;
 	uint64_t lookup_hashes;
 	uint64_t rate_limited;
+	uint64_t admin_denied; /* operator's routes refused (401, 403) */
 };
 
 struct waiter;

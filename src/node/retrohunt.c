@@ -609,10 +609,11 @@ on_post(struct node *node, h2o_req_t *req)
 	uint8_t md[32];
 	char err[256], *text = NULL, *msg;
 	size_t len, blen = req->entity.base ? req->entity.len : 0;
+	char op[STORE_OPERATOR_NAME_MAX + 1];
 
-	if (!api_operator_ok(req, ROUTE_ADMIN_RETROHUNT))
+	if (!api_operator_auth(req, ROUTE_ADMIN_RETROHUNT, op))
 		return 0;
-	if (access_caller(req, ROUTE_ADMIN_RETROHUNT, &c) != 0)
+	if (access_caller(req, ROUTE_ADMIN_RETROHUNT, op, &c) != 0)
 		return 0;
 	if (blen == 0)
 		return api_send_error(req, ROUTE_ADMIN_RETROHUNT, 400,

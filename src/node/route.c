@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "node/operators.h"
 #include "node/retrohunt.h"
 
 /* p is exactly s. */
@@ -78,6 +79,10 @@ route_of(const char *p, size_t n, size_t *arg)
 		return ROUTE_PORTAL;
 	if (is_or_under(p, n, "/v1/admin/retrohunt", arg))
 		return ROUTE_ADMIN_RETROHUNT;
+	if (is_or_under(p, n, "/v1/admin/operators", arg))
+		return ROUTE_ADMIN_OPERATORS;
+	if (is_or_under(p, n, "/v1/me", arg))
+		return ROUTE_ME;
 	if (is(p, n, "/v1/stats"))
 		return ROUTE_STATS;
 	*arg = n;
@@ -97,7 +102,9 @@ route_needs_token(enum route r)
 	case ROUTE_ADMIN_RELEASES:
 	case ROUTE_FP:
 	case ROUTE_ADMIN_FP:
-	case ROUTE_ADMIN_RETROHUNT: return 1;
+	case ROUTE_ADMIN_RETROHUNT:
+	case ROUTE_ADMIN_OPERATORS:
+	case ROUTE_ME: return 1;
 	default: return 0;
 	}
 }
@@ -113,6 +120,7 @@ route_body_limit(const struct node_config *c, enum route r)
 	case ROUTE_SUBMIT: return c->max_sample_body;
 	case ROUTE_ADMIN_RELEASES: return c->max_release_body;
 	case ROUTE_ADMIN_RETROHUNT: return RETROHUNT_MAX_RULE;
+	case ROUTE_ADMIN_OPERATORS: return OPERATORS_MAX_BODY;
 	default: return json;
 	}
 }

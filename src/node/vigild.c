@@ -44,6 +44,7 @@
 #include "node/config.h"
 #include "node/edge.h"
 #include "node/keyholder.h"
+#include "node/me.h"
 #include "node/node.h"
 #include "node/regionfeed.h"
 #include "node/releases.h"
@@ -610,6 +611,8 @@ main(int argc, char **argv)
 	if (the_node.feed != NULL && regionfeed_run(the_node.feed) != 0)
 		fatal("cannot start the change feed");
 
+	/* Erasures a crash left between their commit and the bytes. */
+	me_erase_pending(&the_node, the_node.store);
 	/* Analysis: jobs a crash left half-done go back to the queue. */
 	if (the_node.store->ops->job_requeue_stale(the_node.store) != 0)
 		log_event(LOG_WARN, "requeue_failed", "err=\"%s\"",

@@ -344,6 +344,18 @@ samples_read(struct samples *s, const struct sample_loc *loc,
 	return s->ops->read(s, loc, want, out, len);
 }
 
+int
+samples_erase(struct samples *s, const struct sample_loc *loc)
+{
+	if (loc == NULL || loc->segment == 0 ||
+	    loc->segment > SAMPLES_SEGMENT_LAST ||
+	    loc->length < samples_record_size(0) ||
+	    loc->length > samples_record_size(SAMPLES_MAX_SIZE) ||
+	    loc->offset > (uint64_t)INT64_MAX - loc->length)
+		return VG_EINVAL;
+	return s->ops->erase(s, loc);
+}
+
 void
 samples_close(struct samples *s)
 {

@@ -225,6 +225,27 @@ int samples_read(struct samples *s, const struct sample_loc *loc,
 		 const char *sha256_hex, uint8_t **out, size_t *len)
 	__attribute__((warn_unused_result));
 
+/*
+ * Erases the bytes of the record at loc for good, so that no read serves
+ * them again (samples_read() is VG_ECORRUPT or VG_ENOENT there), and its
+ * neighbours are untouched. In a segment file, the record's byte range is
+ * deallocated (fallocate PUNCH_HOLE, KEEP_SIZE: the segment keeps its
+ * size and reads zeros there) and the file is fdatasync()ed; in
+ * PostgreSQL, the record's rows are deleted and the deletion committed.
+ * Erasing what is already erased, or a record of a segment that no
+ * longer exists, is 0: a retry after a crash erases what the first try
+ * did not. The caller first makes durable that nothing names loc any
+ * more (the metadata store cleared the sample's location), then erases:
+ * a crash in between leaves bytes no location names, never a location
+ * naming erased bytes (the node keeps such records pending in its store
+ * and erases them at its next start). May run in any thread beside the
+ * writer. Returns 0,
+ * VG_EINVAL (a location no record can have), VG_ETYPE (a segment that is
+ * not a regular file), or VG_EIO.
+ */
+int samples_erase(struct samples *s, const struct sample_loc *loc)
+	__attribute__((warn_unused_result));
+
 /* Calls fn with the sample key (read-only, for the call's duration only),
  * to compute something public from it such as its ID; returns what fn
  * returns. */

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "store/samples.h"
 #include "store/samples_impl.h"
@@ -334,6 +336,52 @@ file_read(struct samples *base, const struct sample_loc *loc,
 	return rc;
 }
 
+/*
+ * Punches the record's range out of its segment. The writer may be
+ * appending to the same segment meanwhile: a hole punched below its end
+ * does not disturb that, and gathered records not yet written are past
+ * any location already handed out.
+ */
+static int
+file_erase(struct samples *base, const struct sample_loc *loc)
+{
+	struct samples_file *s = (struct samples_file *)base;
+	char name[SEG_NAME_LEN + 1];
+	struct stat sb;
+	uint64_t end;
+	int fd, rc = 0;
+
+	seg_name(loc->segment, name);
+	fd = openat(s->root, name,
+		    O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = open_errno();
+		/* Nothing left to erase. */
+		return rc == VG_ENOENT ? 0 : rc;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		rc = VG_ETYPE;
+		goto out;
+	}
+	/* Only what the segment holds: a range past its end is nothing. */
+	end = loc->offset + loc->length;
+	if (end > (uint64_t)sb.st_size)
+		end = (uint64_t)sb.st_size;
+	if (loc->offset < end &&
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)loc->offset, (off_t)(end - loc->offset)) != 0) {
+		log_event(LOG_WARN, "samples_erase_failed", "segment=%s err=%s",
+			  name, strerror(errno));
+		rc = VG_EIO;
+		goto out;
+	}
+	if (io_fdatasync(fd) != 0)
+		rc = VG_EIO;
+out:
+	close(fd);
+	return rc;
+}
+
 static void
 file_close(struct samples *base)
 {
@@ -349,6 +397,7 @@ static const struct samples_ops file_ops = {
 	.append = file_append,
 	.sync = file_sync,
 	.read = file_read,
+	.erase = file_erase,
 	.close = file_close,
 };
 

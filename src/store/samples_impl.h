@@ -41,6 +41,7 @@ struct samples_ops {
 	int (*sync)(struct samples *s, bool ordered);
 	int (*read)(struct samples *s, const struct sample_loc *loc,
 		    const uint8_t sha[32], uint8_t **out, size_t *len);
+	int (*erase)(struct samples *s, const struct sample_loc *loc);
 	void (*close)(struct samples *s);
 };
 

@@ -718,6 +718,39 @@ pgs_read(struct samples *base, const struct sample_loc *loc,
 	return rc;
 }
 
+/* Deletes the record's rows on a reader's session, in a transaction of
+ * its own (committed when the statement returns). */
+static int
+pgs_erase(struct samples *base, const struct sample_loc *loc)
+{
+	static const char sql[] =
+		"DELETE FROM sample_chunks WHERE segment = $1 AND off = $2";
+	struct samples_pg *s = (struct samples_pg *)base;
+	char seg[24], off[24], err[256];
+	const char *params[2] = {seg, off};
+	struct reader *r;
+	int rc;
+
+	snprintf(seg, sizeof(seg), "%" PRIu64, loc->segment);
+	snprintf(off, sizeof(off), "%" PRIu64, loc->offset);
+	if ((rc = reader_get(s, &r)) != 0)
+		return rc;
+	rc = pg_exec(&r->pg, NULL, err, sizeof(err), sql, 2, params);
+	/* A DELETE done twice deletes nothing the second time: retried
+	 * once on a new session like a read. */
+	if (rc != 0 && pg_lost(&r->pg)) {
+		if (pg_reconnect(&r->pg, err, sizeof(err)) == 0)
+			rc = pg_exec(&r->pg, NULL, err, sizeof(err), sql, 2,
+				     params);
+	}
+	if (rc != 0) {
+		log_pg("delete", err);
+		rc = VG_EIO;
+	}
+	reader_put(s, r);
+	return rc;
+}
+
 static void
 pgs_close(struct samples *base)
 {
@@ -737,6 +770,7 @@ static const struct samples_ops pg_ops = {
 	.append = pgs_append,
 	.sync = pgs_sync,
 	.read = pgs_read,
+	.erase = pgs_erase,
 	.close = pgs_close,
 };
 

@@ -143,7 +143,7 @@ store_valid_submission(const struct submission_add *it)
 	       store_valid_hash(sub->sha256, 64) &&
 	       store_valid_hash(it->md5, 32) &&
 	       store_valid_hash(it->sha1, 40) && sub->metadata != NULL &&
-	       it->size <= INT64_MAX &&
+	       it->size <= INT64_MAX && (!it->no_bytes || loc == NULL) &&
 	       (loc == NULL ||
 		(loc->segment != 0 && loc->segment <= INT64_MAX &&
 		 loc->offset <= INT64_MAX && loc->length != 0 &&
@@ -180,6 +180,24 @@ store_valid_failure(const char *sha256, const char *reason, double analysis_ms)
 	       strnlen(reason, STORE_FAIL_REASON_MAX + 1) <=
 		       STORE_FAIL_REASON_MAX &&
 	       isfinite(analysis_ms) && analysis_ms >= 0;
+}
+
+bool
+store_valid_operator_name(const char *name)
+{
+	size_t n;
+
+	if (name == NULL)
+		return false;
+	n = strnlen(name, STORE_OPERATOR_NAME_MAX + 1);
+	if (n == 0 || n > STORE_OPERATOR_NAME_MAX ||
+	    strcmp(name, STORE_OPERATOR_ROOT) == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+			return false;
+	return true;
 }
 
 void
@@ -233,12 +251,35 @@ retraction_clear(struct retraction *r)
 }
 
 void
-stats_day_clear(struct stats_day *d)
+erasure_clear(struct erasure *e)
 {
-	if (d == NULL)
+	if (e == NULL)
 		return;
-	free(d->doc);
-	memset(d, 0, sizeof(*d));
+	free(e->locs);
+	free(e->changed);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+client_subs_free(struct client_sub *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		submission_clear(&v[i].sub);
+		reputation_clear(&v[i].rep);
+	}
+	free(v);
+}
+
+void
+client_fps_free(struct client_fp *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].reason);
+	free(v);
 }
 
 void
@@ -252,4 +293,13 @@ fp_summaries_free(struct fp_summary *v, size_t n)
 		free(v[i].reasons);
 	}
 	free(v);
+}
+
+void
+stats_day_clear(struct stats_day *d)
+{
+	if (d == NULL)
+		return;
+	free(d->doc);
+	memset(d, 0, sizeof(*d));
 }

@@ -87,6 +87,12 @@ struct submission_add {
 	/* Where the sample's bytes were appended; NULL if the store already
 	 * has them (sample_locate found them). */
 	const struct sample_loc *loc;
+	/* Metadata without bytes (a `metadata` client's, docs/API.md): the
+	 * sample is counted for prevalence like any other, but no job is
+	 * queued for it (there is nothing to analyse); loc is NULL. A job
+	 * is queued when some client sends its bytes. Then job says
+	 * JOB_QUEUED for a sample that has no job. */
+	bool no_bytes;
 	/* Out */
 	int rc;             /* 0, or why this one was refused */
 	bool new_job;       /* a job was queued for the sample */
@@ -144,6 +150,56 @@ struct retraction {
 	int64_t created;  /* unix seconds */
 };
 
+/* Operators (docs/API.md, "Operators"): the people whose bearer tokens
+ * take the node's administrative routes. The bootstrap operator,
+ * STORE_OPERATOR_ROOT, is the data directory's operator.token and is not
+ * stored; every other operator is a row shared by the region's nodes.
+ * A revoked operator's name stays taken, so that a name in the log
+ * always means one person. */
+#define STORE_OPERATOR_ROOT     "root"
+#define STORE_OPERATOR_NAME_MAX 32 /* a label: 1 to 32 of a-z, 0-9, - */
+
+struct store_operator {
+	char name[STORE_OPERATOR_NAME_MAX + 1];
+	uint8_t token_hash[32]; /* SHA-256 of the token; never the token */
+	int64_t created;        /* unix seconds */
+	int64_t revoked;        /* unix seconds; 0 while in force */
+};
+
+/* What an erasure of a client's data removed (client_consent_set,
+ * client_delete): counts only, which an `erasure` log entry may name
+ * (docs/LOG.md), and the former locations of the samples whose bytes are
+ * to be erased now (samples_erase), which no row names any more once the
+ * operation has returned. Freed by erasure_clear(). */
+struct erasure {
+	uint64_t submissions; /* submissions deleted */
+	uint64_t unlinked;    /* samples no longer counted for the client */
+	uint64_t erased;      /* samples whose bytes are erased: nlocs */
+	struct sample_loc *locs;
+	/* The SHA-256s of the samples whose reputation changed (one less
+	 * prevalent), unlinked long: for the caller's index. */
+	char (*changed)[65];
+};
+
+/* One of a client's submissions, as the client sees it (client_list):
+ * the submission and its sample's reputation now. */
+struct client_sub {
+	struct submission sub;
+	struct reputation rep;
+};
+
+/* One of a client's false-positive reports, as the client sees it
+ * (client_fp_list). */
+struct client_fp {
+	char sha256[65];
+	char *reason;
+	int64_t created;
+	enum fp_state state;
+};
+
+/* Most submissions client_list gives at once. */
+#define STORE_CLIENT_LIST_MAX 1000
+
 /* Anonymised statistics (docs/STATS.md). The largest document stored. */
 #define STORE_STATS_DOC_MAX (1024 * 1024)
 
@@ -175,6 +231,57 @@ struct store_ops {
 	int (*client_put)(struct store *s, const struct client *c);
 	int (*client_by_token_hash)(struct store *s, const uint8_t hash[32],
 				    struct client *out);
+	/*
+	 * The data subject's controls (docs/PRIVACY.md). A sample "only
+	 * this client sent" is one no other client has a submission of (no
+	 * other row in sample_clients); its bytes are erased when the
+	 * client's consent no longer covers them. A sample others sent too
+	 * keeps its bytes.
+	 *
+	 * client_consent_set: sets client_id's consent to c and, in the same
+	 * transaction, erases what c does not allow: below CONSENT_FILES,
+	 * the location of every stored sample only this client sent (its
+	 * queued job fails, "sample erased", its queued rescan goes); at
+	 * CONSENT_NONE also the client's submissions, its links to
+	 * samples (sample_clients), each sample's prevalence one less, and
+	 * its false-positive reports.
+	 * *out (erasure_clear) says what went and which records' bytes the
+	 * caller erases now (samples_erase), after this returned: the
+	 * locations are gone from the store first, so that a crash never
+	 * leaves a location naming erased bytes. VG_ENOENT: unknown client;
+	 * VG_EINVAL: a bad id or consent.
+	 */
+	int (*client_consent_set)(struct store *s, const char *client_id,
+				  enum consent c, struct erasure *out);
+	/* client_id's false-positive reports, oldest first, at most max (1
+	 * to STORE_CLIENT_LIST_MAX), into a new array *out of *n
+	 * (client_fps_free). VG_EINVAL: a bad id or max. */
+	int (*client_fp_list)(struct store *s, const char *client_id,
+			      size_t max, struct client_fp **out, size_t *n);
+	/* The records whose bytes an erasure named and that are not known
+	 * to be erased yet (client_consent_set and client_delete record
+	 * them with the rest, in the same commit): at most max of them, into
+	 * a new array *out of *n (free()). What a crash left between the
+	 * commit and samples_erase() is found here and erased again. */
+	int (*erasures_pending)(struct store *s, size_t max,
+				struct sample_loc **out, size_t *n);
+	/* The bytes at loc are erased (samples_erase() returned 0): no
+	 * longer pending. 0 also when it was not pending. */
+	int (*erasure_done)(struct store *s, const struct sample_loc *loc);
+	/* Everything about client_id: as client_consent_set to
+	 * CONSENT_NONE, and the client row itself (its token no longer
+	 * authenticates), in one transaction.
+	 * Samples keep their reputation rows, unlinked from the client.
+	 * VG_ENOENT: unknown client. */
+	int (*client_delete)(struct store *s, const char *client_id,
+			     struct erasure *out);
+	/* client_id's submissions with an id greater than after ("" for the
+	 * first), oldest first, at most max (1 to STORE_CLIENT_LIST_MAX),
+	 * each with its sample's reputation, into a new array *out of *n
+	 * (client_subs_free). VG_EINVAL: a bad id or max. */
+	int (*client_list)(struct store *s, const char *client_id,
+			   const char *after, size_t max,
+			   struct client_sub **out, size_t *n);
 	/* Submissions: one row per (client, sample) report. Records the
 	 * submission, upserts the sample's reputation row (first/last seen,
 	 * prevalence = distinct clients) and, if the sample has no job yet,
@@ -374,6 +481,28 @@ struct store_ops {
 	int (*retraction_each)(struct store *s,
 			       int (*fn)(const struct retraction *r, void *ud),
 			       void *ud);
+	/* Operators (struct store_operator). */
+	/* Stores op, in force (op->revoked is ignored; op->created 0:
+	 * now). VG_EINVAL: a name that is not a label, the reserved name
+	 * STORE_OPERATOR_ROOT, a name already taken (revoked or not) or a
+	 * token hash another operator has. */
+	int (*operator_add)(struct store *s, const struct store_operator *op);
+	/* The operator named name, revoked or not, into *out. VG_ENOENT:
+	 * none; VG_EINVAL: a name operator_add refuses (not a label,
+	 * or root). */
+	int (*operator_get)(struct store *s, const char *name,
+			    struct store_operator *out);
+	/* The operator in force whose token hash is hash, into *out.
+	 * VG_ENOENT: none, or revoked. */
+	int (*operator_by_token_hash)(struct store *s, const uint8_t hash[32],
+				      struct store_operator *out);
+	/* Revokes the operator named name at when (0: now): its token is
+	 * refused from then on. VG_ENOENT: no such operator in force. */
+	int (*operator_revoke)(struct store *s, const char *name, int64_t when);
+	/* Every operator, revoked ones too, oldest first, into *out
+	 * (malloc'd, the caller frees it; NULL when there is none) and *n. */
+	int (*operator_list)(struct store *s, struct store_operator **out,
+			     size_t *n);
 	/* Anonymised statistics (docs/STATS.md). */
 	/* Calls fn, from one snapshot, for each of the first per_client
 	 * submissions (by time, then id) of every client among those made
@@ -451,6 +580,12 @@ void submission_clear(struct submission *s);
 void job_clear(struct job *j);
 void retraction_clear(struct retraction *r);
 void stats_day_clear(struct stats_day *d);
+/* Frees e's locations and zeroes it; accepts NULL. */
+void erasure_clear(struct erasure *e);
+/* Frees the n items of client_list and the array; accepts NULL. */
+void client_subs_free(struct client_sub *v, size_t n);
+/* Frees the n items of client_fp_list and the array; accepts NULL. */
+void client_fps_free(struct client_fp *v, size_t n);
 /* Frees the n summaries of fp_list and the array; accepts NULL. */
 void fp_summaries_free(struct fp_summary *v, size_t n);
 

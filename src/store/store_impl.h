@@ -48,6 +48,11 @@ bool store_valid_result(const char *report_json, const char *verdict,
 bool store_valid_failure(const char *sha256, const char *reason,
 			 double analysis_ms);
 
+/* Whether name is an operator's name that can be stored: a label (1 to
+ * STORE_OPERATOR_NAME_MAX of a-z, 0-9, -) other than
+ * STORE_OPERATOR_ROOT. */
+bool store_valid_operator_name(const char *name);
+
 /* Whether day is a day "YYYY-MM-DD" that exists (text_day_parse). */
 bool store_valid_day(const char *day);
 

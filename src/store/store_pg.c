@@ -63,14 +63,16 @@
  * reconnects first, to whichever host of the DSN is the primary then.
  * Nothing is retried: whether a lost COMMIT committed is unknown.
  *
- * Schema "store", version 2 (pg_migrate; steps[] below): the tables of
- * store_sqlite.c's version 7 (version 2 adds stats) with PostgreSQL's types
- * (bigint for unix seconds, as on SQLite, bytea for the token hash, double
- * precision for durations), and the lease columns of jobs and rescans. Attempts
- * are bigint: one attempt more than a C int holds reads as a corrupt row
- * (failed, off the queue), as on SQLite, not as an overflow that every
- * claim would trip over. All SQL is constant text; data only ever goes
- * as parameters.
+ * Schema "store", version 4 (pg_migrate; steps[] below): the tables of
+ * store_sqlite.c's version 9 (version 1 had those of its version 6; step
+ * 2 adds operators, 3 the indexes by client and the erasures to finish,
+ * 4 the statistics)
+ * with PostgreSQL's types (bigint for unix seconds, as on SQLite, bytea
+ * for the token hash, double precision for durations), and the lease
+ * columns of jobs and rescans. Attempts are bigint: one attempt more
+ * than a C int holds reads as a corrupt row (failed, off the queue), as
+ * on SQLite, not as an overflow that every claim would trip over. All
+ * SQL is constant text; data only ever goes as parameters.
  */
 #include "store/store.h"
 
@@ -219,7 +221,29 @@ static const char *const steps[] = {
 	"  LANGUAGE plpgsql IMMUTABLE AS $f$"
 	"  BEGIN RETURN t::jsonb;"
 	"  EXCEPTION WHEN others THEN RETURN NULL; END $f$;",
-	/* 2: anonymised statistics, one frozen document per day
+	/* 2: named operators (docs/API.md, "Operators"), shared by every
+	 * node of the region: a revocation is seen by the next request on
+	 * any node. */
+	"CREATE TABLE operators ("
+	"  name text PRIMARY KEY CHECK (name ~ '^[a-z0-9-]{1,32}$'"
+	"    AND name <> 'root'),"
+	"  token_hash bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  created bigint NOT NULL CHECK (created >= 0),"
+	"  revoked bigint CHECK (revoked IS NULL OR revoked > 0)"
+	");",
+	/* 3: a client's own data found by client (client_list,
+	 * client_consent_set, client_delete; docs/PRIVACY.md), as
+	 * SQLite's version 8. */
+	"CREATE INDEX submissions_by_client ON submissions"
+	"  (client_id, id COLLATE \"C\");"
+	"CREATE INDEX sample_clients_by_client"
+	"  ON sample_clients (client_id, sample);"
+	"CREATE TABLE erasures ("
+	"  segment bigint NOT NULL CHECK (segment > 0),"
+	"  off bigint NOT NULL CHECK (off >= 0),"
+	"  length bigint NOT NULL CHECK (length > 0),"
+	"  PRIMARY KEY (segment, off));",
+	/* 4: anonymised statistics, one frozen document per day
 	 * (docs/STATS.md): inserted once by whichever node of the region
 	 * computes it first, never updated but for its log index. */
 	"CREATE TABLE stats ("
@@ -240,25 +264,34 @@ static const char *const steps[] = {
 	"id, (SELECT sha256 FROM samples WHERE samples.n = jobs.id), state, "  \
 	"attempts, report, error, updated"
 #define RETR_COLS "sha256, log_index, detections, reason, created"
+#define OP_COLS   "name, token_hash, created, revoked"
 
 /* Submissions, one item in three statements (sub_send). A known sample
  * must agree on every hash and the size: the upsert's WHERE makes a
  * disagreeing one change nothing and answer no row, and the next
  * statement then finds no sample and fails on sample_clients' NOT NULL,
  * which undoes the item. The first location recorded stays. */
+/* The row has no bytes and this submission brings them: the hashes and
+ * size computed from the bytes replace what a client stated without
+ * them (store_sqlite.c's BYTES_WIN). */
+#define BYTES_WIN                                                              \
+	"(x.blob_segment IS NULL AND excluded.blob_segment IS NOT NULL)"
 #define SAMPLE_UPSERT_HEAD                                                     \
 	"INSERT INTO samples AS x (sha256, md5, sha1, size, verdict, score,"   \
 	" detections, mime, first_seen, last_seen, prevalence, analysed_at,"   \
 	" analysis_ms, blob_segment, blob_offset, blob_length)"
 #define SAMPLE_UPSERT_TAIL                                                     \
 	"ON CONFLICT (sha256) DO UPDATE SET"                                   \
+	" md5 = CASE WHEN " BYTES_WIN " THEN excluded.md5 ELSE x.md5 END,"      \
+	" sha1 = CASE WHEN " BYTES_WIN " THEN excluded.sha1 ELSE x.sha1 END,"   \
+	" size = CASE WHEN " BYTES_WIN " THEN excluded.size ELSE x.size END,"   \
 	" first_seen = least(x.first_seen, excluded.first_seen),"              \
 	" last_seen = greatest(x.last_seen, excluded.last_seen),"              \
 	" blob_segment = coalesce(x.blob_segment, excluded.blob_segment),"     \
 	" blob_offset = coalesce(x.blob_offset, excluded.blob_offset),"        \
 	" blob_length = coalesce(x.blob_length, excluded.blob_length)"         \
-	" WHERE x.md5 = excluded.md5 AND x.sha1 = excluded.sha1"               \
-	" AND x.size = excluded.size RETURNING " REP_COLS
+	" WHERE (x.md5 = excluded.md5 AND x.sha1 = excluded.sha1"              \
+	" AND x.size = excluded.size) OR " BYTES_WIN " RETURNING " REP_COLS
 static const char SQL_SAMPLE_UPSERT[] = SAMPLE_UPSERT_HEAD
 	" VALUES ($1, $2, $3, $4, 'unknown', 0, '[]', NULL, $5, $5, 0, 0, 0,"
 	" $6, $7, $8) " SAMPLE_UPSERT_TAIL;
@@ -279,7 +312,7 @@ static const char SQL_SAMPLE_CLIENT[] =
 static const char SQL_SUB_INSERT[] =
 	"WITH j AS (INSERT INTO jobs (id, state, attempts, updated)"
 	" SELECT n, 0, 0, $6::bigint FROM samples WHERE sha256 = $3"
-	" AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = samples.n)"
+	" AND $7::boolean AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = samples.n)"
 	" ON CONFLICT (id) DO NOTHING RETURNING id),"
 	" s AS (INSERT INTO submissions (id, client_id, sha256, metadata,"
 	" created) VALUES ($1, $2, $3, $4, $5))"
@@ -326,10 +359,11 @@ static const char SQL_SUBS_INSERT[] =
 	"WITH u AS (SELECT u.*, (SELECT n FROM samples"
 	" WHERE samples.sha256 = u.sha256) AS n"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-	" $5::bigint[])"
-	" WITH ORDINALITY AS u(id, client_id, sha256, metadata, created, i)),"
+	" $5::bigint[], $7::boolean[])"
+	" WITH ORDINALITY AS u(id, client_id, sha256, metadata, created, q,"
+	" i)),"
 	" j AS (INSERT INTO jobs (id, state, attempts, updated)"
-	" SELECT u.n, 0, 0, $6::bigint FROM u WHERE u.n IS NOT NULL"
+	" SELECT u.n, 0, 0, $6::bigint FROM u WHERE u.n IS NOT NULL AND u.q"
 	" AND (SELECT id FROM jobs WHERE jobs.id = u.n) IS NULL"
 	" ORDER BY u.i ON CONFLICT (id) DO NOTHING RETURNING id),"
 	" s AS (INSERT INTO submissions (id, client_id, sha256, metadata,"
@@ -1585,7 +1619,9 @@ sub_send(struct store_pg *s, void *ud, size_t i)
 	p[3] = sub->metadata;
 	p[4] = t.s;
 	p[5] = i64(&tn, b->t_now);
-	if ((rc = pipe_prepared(s, PREP_SUB_INSERT, 6, p)) != 0)
+	/* Metadata without bytes queues no job. */
+	p[6] = it->no_bytes ? "false" : "true";
+	if ((rc = pipe_prepared(s, PREP_SUB_INSERT, 7, p)) != 0)
 		return rc;
 	return 3;
 }
@@ -1802,7 +1838,11 @@ subs_send(struct store_pg *s, void *ud, size_t round)
 	p[3] = arr_end(&a[3]);
 	p[4] = arr_end(&a[5]);
 	p[5] = i64(&tn, r->b->t_now);
-	if ((rc = pipe_prepared(s, PREP_SUBS_INSERT, 6, p)) != 0)
+	/* Whether each queues a job: metadata without bytes does not. */
+	for (size_t k = from; k < to; k++)
+		arr_text(&a[6], subs_item(r, k)->no_bytes ? "f" : "t");
+	p[6] = arr_end(&a[6]);
+	if ((rc = pipe_prepared(s, PREP_SUBS_INSERT, 7, p)) != 0)
 		goto out;
 	rc = 3;
 out:
@@ -2982,6 +3022,362 @@ op_set_synced(struct store *base, bool synced)
 	return session_setup(s);
 }
 
+/* The data subject's controls (store.h), as on SQLite. */
+
+/* The samples $1 alone has sent: no other client has a row for them. */
+#define ONLY_MINE                                                              \
+	"SELECT c.sample FROM sample_clients c WHERE c.client_id = $1"         \
+	" AND NOT EXISTS (SELECT 1 FROM sample_clients o"                      \
+	" WHERE o.sample = c.sample AND o.client_id <> $1)"
+
+/* The locations of the stored samples only client_id sent are taken
+ * into e and cleared in one statement (the row lock is held from the
+ * read to the write); their queued jobs fail and queued rescans go. */
+static int
+erase_locs(struct store_pg *s, const char *client_id, struct erasure *e)
+{
+	static const char sql[] =
+		"WITH m AS (" ONLY_MINE "),"
+		" j AS (UPDATE jobs SET state = 3, error = 'sample erased',"
+		" updated = $2, lease_owner = NULL, lease_until = NULL"
+		" WHERE state = 0 AND id IN (SELECT sample FROM m)),"
+		" r AS (DELETE FROM rescans WHERE state = 0"
+		" AND id IN (SELECT sample FROM m)),"
+		" old AS (SELECT n, blob_segment, blob_offset, blob_length"
+		" FROM samples WHERE blob_segment IS NOT NULL"
+		" AND n IN (SELECT sample FROM m) FOR UPDATE),"
+		" u AS (UPDATE samples SET blob_segment = NULL,"
+		" blob_offset = NULL, blob_length = NULL"
+		" WHERE n IN (SELECT n FROM old)),"
+		" p AS (INSERT INTO erasures (segment, off, length)"
+		" SELECT blob_segment, blob_offset, blob_length FROM old"
+		" ON CONFLICT DO NOTHING)"
+		" SELECT blob_segment, blob_offset, blob_length FROM old"
+		" ORDER BY n";
+	struct num t;
+	const char *p[2] = {client_id, i64(&t, now())};
+	PGresult *res = NULL;
+	int rc, rows;
+
+	if ((rc = q(s, &res, "erasure: locations", sql, 2, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 3, "erasure: locations")) != 0)
+		goto out;
+	rows = PQntuples(res);
+	e->locs = xcalloc(rows ? (size_t)rows : 1, sizeof(*e->locs));
+	for (int i = 0; i < rows; i++) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, res, i, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, res, i, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, res, i, 2, 1, INT64_MAX, &len)) != 0)
+			goto out;
+		e->locs[i].segment = (uint64_t)seg;
+		e->locs[i].offset = (uint64_t)off;
+		e->locs[i].length = (uint64_t)len;
+		e->erased++;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* The client's submissions and links go; each sample it was linked to
+ * one less prevalent (notified: the nodes' indexes change). */
+static int
+erase_links(struct store_pg *s, const char *client_id, struct erasure *e)
+{
+	const char *p[1] = {client_id};
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = q(s, &res, "erasure: submissions",
+		    "DELETE FROM submissions WHERE client_id = $1", 1, p)) !=
+	    0)
+		return rc;
+	e->submissions = changes(res);
+	PQclear(res);
+	if ((rc = q(s, &res, "erasure: sample_clients",
+		    "WITH d AS (DELETE FROM sample_clients WHERE client_id = $1"
+		    " RETURNING sample)"
+		    " UPDATE samples SET prevalence = prevalence - 1"
+		    " WHERE prevalence > 0 AND n IN (SELECT sample FROM d)"
+		    " RETURNING sha256",
+		    1, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 1, "erasure: sample_clients")) != 0)
+		goto out;
+	e->changed = xcalloc(PQntuples(res) ? (size_t)PQntuples(res) : 1,
+			     sizeof(*e->changed));
+	for (int i = 0; i < PQntuples(res); i++) {
+		if ((rc = col_hex(s, res, i, 0, 64, e->changed[i])) != 0)
+			goto out;
+		note_changed(s, e->changed[i]);
+	}
+	e->unlinked = (uint64_t)PQntuples(res);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* client_consent_set (to c) and client_delete (all, c CONSENT_NONE). */
+static int
+forget(struct store_pg *s, const char *client_id, enum consent c, bool all,
+       struct erasure *out)
+{
+	struct num cn;
+	const char *p[2] = {client_id, i64(&cn, (int64_t)c)};
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_id(client_id) || c < CONSENT_NONE ||
+	    c > CONSENT_FILES) {
+		seterr(s, "erasure: invalid client id or consent");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0 || (rc = tx_begin(s)) != 0)
+		return rc;
+	if ((rc = q(s, &res, "erasure: consent",
+		    "UPDATE clients SET consent = $2 WHERE id = $1", 2, p)) ==
+		    0 &&
+	    changes(res) == 0) {
+		seterr(s, "erasure: unknown client %s", client_id);
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	if (rc == 0 && c < CONSENT_FILES)
+		rc = erase_locs(s, client_id, out);
+	if (rc == 0 && c == CONSENT_NONE &&
+	    (rc = erase_links(s, client_id, out)) == 0)
+		rc = q(s, NULL, "erasure: fp_reports",
+		       "DELETE FROM fp_reports WHERE client_id = $1", 1, p);
+	if (rc == 0 && all)
+		rc = q(s, NULL, "erasure: client",
+		       "DELETE FROM clients WHERE id = $1", 1, p);
+	if (rc == 0)
+		rc = finish_tx(s, NULL, NULL);
+	if (rc != 0) {
+		tx_rollback(s);
+		erasure_clear(out);
+	}
+	return rc;
+}
+
+static int
+op_client_fp_list(struct store *base, const char *client_id, size_t max,
+		  struct client_fp **out, size_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	struct num m;
+	const char *p[2] = {client_id, i64(&m, (int64_t)max)};
+	struct client_fp *v = NULL;
+	PGresult *res = NULL;
+	size_t k = 0;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	if (!store_valid_id(client_id) || max == 0 ||
+	    max > STORE_CLIENT_LIST_MAX) {
+		seterr(s, "client_fp_list: invalid arguments");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, "client_fp_list",
+			 "SELECT sha256, reason, created, state FROM fp_reports"
+			 " WHERE client_id = $1"
+			 " ORDER BY created, sha256 COLLATE \"C\" LIMIT $2",
+			 2, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 4, "client_fp_list")) != 0)
+		goto out;
+	rows = PQntuples(res);
+	if ((size_t)rows > max) {
+		rc = corrupt(s, res, 0, "has more rows than asked for");
+		goto out;
+	}
+	v = xcalloc(rows ? (size_t)rows : 1, sizeof(*v));
+	for (int i = 0; i < rows; i++) {
+		int64_t state;
+
+		if ((rc = col_hex(s, res, i, 0, 64, v[k].sha256)) != 0 ||
+		    (rc = col_dup(s, res, i, 1, false, &v[k].reason)) != 0)
+			goto out;
+		k++;
+		if ((rc = col_i64(s, res, i, 2, INT64_MIN, INT64_MAX,
+				  &v[k - 1].created)) != 0 ||
+		    (rc = col_i64(s, res, i, 3, FP_OPEN, FP_REJECTED,
+				  &state)) != 0)
+			goto out;
+		v[k - 1].state = (enum fp_state)state;
+	}
+out:
+	PQclear(res);
+	if (rc != 0) {
+		client_fps_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static int
+op_erasures_pending(struct store *base, size_t max, struct sample_loc **out,
+		    size_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	struct num m;
+	const char *p[1] = {i64(&m, (int64_t)max)};
+	PGresult *res = NULL;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	if (max == 0 || max > STORE_CLIENT_LIST_MAX)
+		return VG_EINVAL;
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, "erasures_pending",
+			 "SELECT segment, off, length FROM erasures"
+			 " ORDER BY segment, off LIMIT $1",
+			 1, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 3, "erasures_pending")) != 0)
+		goto out;
+	rows = PQntuples(res);
+	if ((size_t)rows > max) {
+		rc = corrupt(s, res, 0, "has more rows than asked for");
+		goto out;
+	}
+	*out = xcalloc(rows ? (size_t)rows : 1, sizeof(**out));
+	for (int i = 0; i < rows; i++) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, res, i, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, res, i, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, res, i, 2, 1, INT64_MAX, &len)) != 0)
+			goto out;
+		(*out)[i].segment = (uint64_t)seg;
+		(*out)[i].offset = (uint64_t)off;
+		(*out)[i].length = (uint64_t)len;
+	}
+	*n = (size_t)rows;
+out:
+	PQclear(res);
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int
+op_erasure_done(struct store *base, const struct sample_loc *loc)
+{
+	struct store_pg *s = to_pg(base);
+	struct num seg, off;
+	const char *p[2];
+	int rc;
+
+	if (loc == NULL || loc->segment > INT64_MAX || loc->offset > INT64_MAX)
+		return VG_EINVAL;
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = i64(&seg, (int64_t)loc->segment);
+	p[1] = i64(&off, (int64_t)loc->offset);
+	return q(s, NULL, "erasure_done",
+		 "DELETE FROM erasures WHERE segment = $1 AND off = $2", 2, p);
+}
+
+static int
+op_client_consent_set(struct store *base, const char *client_id,
+		      enum consent c, struct erasure *out)
+{
+	return forget(to_pg(base), client_id, c, false, out);
+}
+
+static int
+op_client_delete(struct store *base, const char *client_id,
+		 struct erasure *out)
+{
+	return forget(to_pg(base), client_id, CONSENT_NONE, true, out);
+}
+
+static int
+op_client_list(struct store *base, const char *client_id, const char *after,
+	       size_t max, struct client_sub **out, size_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	struct num m;
+	const char *p[3] = {client_id, after, i64(&m, (int64_t)max)};
+	struct client_sub *v = NULL;
+	PGresult *res = NULL;
+	size_t k = 0;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	if (!store_valid_id(client_id) || after == NULL ||
+	    strnlen(after, STORE_ID_MAX + 1) > STORE_ID_MAX || max == 0 ||
+	    max > STORE_CLIENT_LIST_MAX) {
+		seterr(s, "client_list: invalid arguments");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	/* COLLATE "C": ids compare as bytes, as on SQLite. */
+	if ((rc = q_read(s, &res, "client_list",
+			 "SELECT " REP_COLS ", sid, scid, ssha, smeta, screated"
+			 " FROM (SELECT id AS sid, client_id AS scid,"
+			 " sha256 AS ssha, metadata AS smeta,"
+			 " created AS screated FROM submissions"
+			 " WHERE client_id = $1 AND id > $2 COLLATE \"C\""
+			 " ORDER BY id COLLATE \"C\" LIMIT $3) x"
+			 " JOIN samples ON samples.sha256 = x.ssha"
+			 " ORDER BY sid COLLATE \"C\"",
+			 3, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, REP_NCOLS + 5, "client_list")) != 0)
+		goto out;
+	rows = PQntuples(res);
+	if ((size_t)rows > max) {
+		rc = corrupt(s, res, 0, "has more rows than asked for");
+		goto out;
+	}
+	v = xcalloc(rows ? (size_t)rows : 1, sizeof(*v));
+	for (int i = 0; i < rows; i++) {
+		struct submission *sub = &v[k].sub;
+		int c = REP_NCOLS;
+
+		if ((rc = read_reputation(s, res, i, &v[k].rep)) != 0)
+			goto out;
+		k++;
+		if ((rc = col_str(s, res, i, c, 1, STORE_ID_MAX, sub->id)) !=
+			    0 ||
+		    (rc = col_str(s, res, i, c + 1, 1, STORE_ID_MAX,
+				  sub->client_id)) != 0 ||
+		    (rc = col_hex(s, res, i, c + 2, 64, sub->sha256)) != 0 ||
+		    (rc = col_dup(s, res, i, c + 3, false, &sub->metadata)) !=
+			    0 ||
+		    (rc = col_i64(s, res, i, c + 4, INT64_MIN, INT64_MAX,
+				  &sub->created)) != 0)
+			goto out;
+	}
+out:
+	PQclear(res);
+	if (rc != 0) {
+		client_subs_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 /* False positives and retractions */
 
 static int
@@ -3262,6 +3658,190 @@ op_retraction_each(struct store *base,
 			retr_row, &e);
 }
 
+/* Operators */
+
+/* Reads the columns of OP_COLS of row row. */
+static int
+read_operator(struct store_pg *s, const PGresult *res, int row,
+	      struct store_operator *out)
+{
+	uint8_t *hash = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = want_cols(s, res, 4, "operator")) != 0 ||
+	    (rc = col_str(s, res, row, 0, 1, STORE_OPERATOR_NAME_MAX,
+			  out->name)) != 0)
+		goto out;
+	if (!store_valid_operator_name(out->name)) {
+		rc = corrupt(s, res, 0, "is not an operator's name");
+		goto out;
+	}
+	if ((rc = pg_get_bytea(res, row, 1, 32, &hash, &len)) != 0 ||
+	    len != 32) {
+		rc = rc == VG_ENOMEM ? rc
+				     : corrupt(s, res, 1, "is not 32 bytes");
+		goto out;
+	}
+	memcpy(out->token_hash, hash, 32);
+	if ((rc = col_i64(s, res, row, 2, 0, INT64_MAX, &out->created)) != 0)
+		goto out;
+	if (!PQgetisnull(res, row, 3))
+		rc = col_i64(s, res, row, 3, 1, INT64_MAX, &out->revoked);
+out:
+	free(hash);
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+static int
+op_operator_add(struct store *base, const struct store_operator *op)
+{
+	struct store_pg *s = to_pg(base);
+	struct num created;
+	const char *p[3];
+	char hex[65];
+	int rc;
+
+	if (op == NULL || !store_valid_operator_name(op->name) ||
+	    op->created < 0) {
+		seterr(s, "operator_add: invalid operator");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	hex_encode(op->token_hash, 32, hex);
+	p[0] = op->name;
+	p[1] = hex;
+	p[2] = i64(&created, op->created ? op->created : now());
+	/* A name or token hash taken is a unique violation, VG_EINVAL. */
+	rc = q(s, NULL, "operator_add",
+	       "INSERT INTO operators (name, token_hash, created)"
+	       " VALUES ($1, decode($2, 'hex'), $3)",
+	       3, p);
+	return rc;
+}
+
+/* Runs the read sql with its one parameter p0, for one operator row into
+ * *out; VG_ENOENT for none. */
+static int
+operator_one(struct store_pg *s, const char *what, const char *sql,
+	     const char *p0, struct store_operator *out)
+{
+	PGresult *res = NULL;
+	const char *p[1] = {p0};
+	int rc;
+
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, what, sql, 1, p)) != 0)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = VG_ENOENT;
+	else
+		rc = read_operator(s, res, 0, out);
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_operator_get(struct store *base, const char *name,
+		struct store_operator *out)
+{
+	struct store_pg *s = to_pg(base);
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_operator_name(name)) {
+		seterr(s, "operator_get: invalid name");
+		return VG_EINVAL;
+	}
+	return operator_one(s, "operator_get",
+			    "SELECT " OP_COLS " FROM operators WHERE name = $1",
+			    name, out);
+}
+
+static int
+op_operator_by_token_hash(struct store *base, const uint8_t hash[32],
+			  struct store_operator *out)
+{
+	struct store_pg *s = to_pg(base);
+	char hex[65];
+
+	memset(out, 0, sizeof(*out));
+	if (hash == NULL)
+		return VG_EINVAL;
+	hex_encode(hash, 32, hex);
+	return operator_one(s, "operator_by_token_hash",
+			    "SELECT " OP_COLS " FROM operators"
+			    " WHERE token_hash = decode($1, 'hex')"
+			    " AND revoked IS NULL",
+			    hex, out);
+}
+
+static int
+op_operator_revoke(struct store *base, const char *name, int64_t when)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	struct num t;
+	const char *p[2];
+	int rc;
+
+	if (!store_valid_operator_name(name) || when < 0) {
+		seterr(s, "operator_revoke: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	p[0] = name;
+	p[1] = i64(&t, when != 0 ? when : now());
+	if ((rc = q(s, &res, "operator_revoke",
+		    "UPDATE operators SET revoked = $2"
+		    " WHERE name = $1 AND revoked IS NULL",
+		    2, p)) != 0)
+		return rc;
+	if (changes(res) == 0) {
+		seterr(s, "operator_revoke: no such operator in force");
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_operator_list(struct store *base, struct store_operator **out, size_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	struct store_operator *v = NULL;
+	PGresult *res = NULL;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, "operator_list",
+			 "SELECT " OP_COLS " FROM operators"
+			 " ORDER BY created, name",
+			 0, NULL)) != 0)
+		return rc;
+	rows = PQntuples(res);
+	if (rows > 0)
+		v = xcalloc((size_t)rows, sizeof(*v));
+	for (int i = 0; i < rows && rc == 0; i++)
+		rc = read_operator(s, res, i, &v[i]);
+	PQclear(res);
+	if (rc != 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = (size_t)rows;
+	return 0;
+}
+
 /* Statistics (docs/STATS.md) */
 
 /* As store_sqlite.c's: the first per_client ($3) submissions of each
@@ -3464,6 +4044,12 @@ static const struct store_ops pg_ops = {
 	.close = op_close,
 	.client_put = op_client_put,
 	.client_by_token_hash = op_client_by_token_hash,
+	.client_consent_set = op_client_consent_set,
+	.client_delete = op_client_delete,
+	.client_list = op_client_list,
+	.client_fp_list = op_client_fp_list,
+	.erasures_pending = op_erasures_pending,
+	.erasure_done = op_erasure_done,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,
@@ -3496,6 +4082,11 @@ static const struct store_ops pg_ops = {
 	.retraction_undo = op_retraction_undo,
 	.retraction_get = op_retraction_get,
 	.retraction_each = op_retraction_each,
+	.operator_add = op_operator_add,
+	.operator_get = op_operator_get,
+	.operator_by_token_hash = op_operator_by_token_hash,
+	.operator_revoke = op_operator_revoke,
+	.operator_list = op_operator_list,
 	.stats_rows_each = op_stats_rows_each,
 	.stats_put = op_stats_put,
 	.stats_get = op_stats_get,

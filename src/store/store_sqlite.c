@@ -12,7 +12,7 @@
  * can fail with SQLITE_BUSY however long it waits, if another connection
  * committed in between.
  *
- * Schema, version 7 (PRAGMA user_version; migrations[] below):
+ * Schema, version 9 (PRAGMA user_version; migrations[] below):
  *
  *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
  *           region TEXT, created INT)
@@ -45,9 +45,17 @@
  *       sample's own analysis, or a failure of it that changes the
  *       verdict, replaces a derived one.
  *   sample_clients(sample, client_id; PK both) - who reported what.
+ *       Indexed by client too (version 7), for the client's own
+ *       controls (client_list, client_consent_set, client_delete).
  *   submissions(id TEXT PK, client_id, sha256, metadata TEXT (JSON
  *               object), created INT)
  *       Ids are time-ordered (UUIDv7) for the same reason as n.
+ *       Indexed by (client_id, id) (version 7): a client's own list.
+ *   erasures(segment, off; PK both, length) (version 7)
+ *       Records whose bytes an erasure of a client's data named, written
+ *       in the commit that cleared their samples' locations, deleted once
+ *       samples_erase() has erased them (erasure_done): a crash in
+ *       between leaves the row, and the node erases it again at start.
  *   jobs(id INTEGER PK = samples.n, state INT 0..3 (enum job_state),
  *        attempts INT, report TEXT NULL, error TEXT NULL, updated INT)
  *       One job per sample, ever: a sample is analysed once however many
@@ -77,11 +85,17 @@
  *       or has failed for good.
  *   settings(key TEXT PK, value TEXT) - "rules_generation": the
  *       SHA-256 (hex) of the rules the stored verdicts were made with.
+ *   operators(name TEXT PK (a label, not "root"), token_hash BLOB(32)
+ *             UNIQUE, created INT, revoked INT NULL)
+ *       The operators added with `vigil admin operator add`; the
+ *       bootstrap operator "root" is the data directory's
+ *       operator.token, not a row. A revoked row stays: its name is
+ *       never given again.
  *   stats(day TEXT PK, doc TEXT, created INT, log_index INT NULL)
- *       Each day's published statistics (docs/STATS.md), the exact
- *       bytes served: inserted once and never updated, so the noise in
- *       them is drawn once; log_index is their `stats` log entry,
- *       recorded once it is durable.
+ *       (version 9) Each day's published statistics (docs/STATS.md),
+ *       the exact bytes served: inserted once and never updated, so
+ *       the noise in them is drawn once; log_index is their `stats` log
+ *       entry, recorded once it is durable.
  *
  * Version 1 had the same tables keyed by SHA-256, and samples in files;
  * its migration keeps every row and fails the jobs it cannot run.
@@ -363,8 +377,33 @@ static const char *const migrations[] = {
 	"    JOIN samples c ON c.n = d.job WHERE d.h = samples.sha256);"
 	"DROP TABLE derived_v6;"
 	"PRAGMA user_version = 6;",
+	/* 6 -> 7: named operators (docs/API.md, "Operators"). */
+	"CREATE TABLE operators ("
+	"  name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 32"
+	"    AND name NOT GLOB '*[^a-z0-9-]*' AND name <> 'root'),"
+	"  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+	"  created INTEGER NOT NULL,"
+	"  revoked INTEGER"
+	") STRICT;"
+	"PRAGMA user_version = 7;",
 	/*
-	 * 6 -> 7: anonymised statistics, one frozen document per day
+	 * 7 -> 8: a client's own data, found by client (client_list,
+	 * client_consent_set, client_delete; docs/PRIVACY.md) without
+	 * reading every submission and every sample's clients.
+	 */
+	"CREATE INDEX IF NOT EXISTS submissions_by_client"
+	"  ON submissions(client_id, id);"
+	"CREATE INDEX IF NOT EXISTS sample_clients_by_client"
+	"  ON sample_clients(client_id, sample);"
+	"CREATE TABLE IF NOT EXISTS erasures ("
+	"  segment INTEGER NOT NULL CHECK (segment > 0),"
+	"  off INTEGER NOT NULL CHECK (off >= 0),"
+	"  length INTEGER NOT NULL CHECK (length > 0),"
+	"  PRIMARY KEY (segment, off)"
+	") STRICT, WITHOUT ROWID;"
+	"PRAGMA user_version = 8;",
+	/*
+	 * 8 -> 9: anonymised statistics, one frozen document per day
 	 * (docs/STATS.md).
 	 */
 	"CREATE TABLE stats ("
@@ -374,10 +413,17 @@ static const char *const migrations[] = {
 	"  created INTEGER NOT NULL CHECK (created >= 0),"
 	"  log_index INTEGER CHECK (log_index IS NULL OR log_index >= 0)"
 	") STRICT;"
-	"PRAGMA user_version = 7;",
+	"PRAGMA user_version = 9;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* In a sample's upsert: the row has no bytes and this submission brings
+ * them. Its hashes and size were computed here from the bytes, so they
+ * replace what a client stated without bytes (metadata, docs/API.md):
+ * a statement cannot lock a sample's real bytes out. */
+#define BYTES_WIN                                                              \
+	"(blob_segment IS NULL AND excluded.blob_segment IS NOT NULL)"
 
 /* The columns read_reputation() expects, in order. */
 #define REP_COLS                                                               \
@@ -437,11 +483,18 @@ enum stmt {
 	ST_RESCAN_REQUEUE,
 	ST_RESCANS_QUEUED,
 	ST_REP_RENOTE,
+	ST_OP_ADD,
+	ST_OP_GET,
+	ST_OP_BY_TOKEN,
+	ST_OP_REVOKE,
 	ST_STATS_PUT,
 	ST_STATS_GET,
 	ST_STATS_LOG,
 	ST_COUNT
 };
+
+/* The columns read_operator() expects, in order. */
+#define OP_COLS "name, token_hash, created, revoked"
 
 /* The columns read_retraction() expects, in order. */
 #define RETR_COLS "sha256, log_index, detections, reason, created"
@@ -477,13 +530,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4, 'unknown', 0, '[]', NULL, ?5, ?5, 0,"
 		" 0, 0, ?6, ?7, ?8)"
 		" ON CONFLICT (sha256) DO UPDATE SET"
+		" md5 = CASE WHEN " BYTES_WIN " THEN excluded.md5 ELSE md5 END,"
+		" sha1 = CASE WHEN " BYTES_WIN " THEN excluded.sha1"
+		" ELSE sha1 END,"
+		" size = CASE WHEN " BYTES_WIN " THEN excluded.size"
+		" ELSE size END,"
 		" first_seen = min(first_seen, excluded.first_seen),"
 		" last_seen = max(last_seen, excluded.last_seen),"
 		" blob_segment = coalesce(blob_segment, excluded.blob_segment),"
 		" blob_offset = coalesce(blob_offset, excluded.blob_offset),"
 		" blob_length = coalesce(blob_length, excluded.blob_length)"
-		" WHERE md5 = excluded.md5 AND sha1 = excluded.sha1"
-		" AND size = excluded.size RETURNING " REP_COLS ", n",
+		" WHERE (md5 = excluded.md5 AND sha1 = excluded.sha1"
+		" AND size = excluded.size) OR " BYTES_WIN
+		" RETURNING " REP_COLS ", n",
 	[ST_SAMPLE_CLIENT] = "INSERT INTO sample_clients (sample, client_id)"
 			     " VALUES (?1, ?2) ON CONFLICT DO NOTHING",
 	[ST_PREVALENCE] = "UPDATE samples SET prevalence = prevalence + 1"
@@ -538,6 +597,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 " WHERE sha256 = ?1 AND undone IS NULL",
 	[ST_RETR_GET] = "SELECT " RETR_COLS " FROM retractions"
 			" WHERE sha256 = ?1 AND undone IS NULL",
+	[ST_OP_ADD] = "INSERT INTO operators (name, token_hash, created)"
+		      " VALUES (?1, ?2, ?3)",
+	[ST_OP_GET] = "SELECT " OP_COLS " FROM operators WHERE name = ?1",
+	[ST_OP_BY_TOKEN] = "SELECT " OP_COLS " FROM operators"
+			   " WHERE token_hash = ?1 AND revoked IS NULL",
+	[ST_OP_REVOKE] = "UPDATE operators SET revoked = ?2"
+			 " WHERE name = ?1 AND revoked IS NULL",
 	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
 	/* The first document of a day stays: never replaced. */
 	[ST_STATS_PUT] = "INSERT INTO stats (day, doc, created)"
@@ -1327,11 +1393,13 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 	done(st);
 
 	st = s->st[ST_JOB_QUEUE];
-	if ((rc = bind_i64(s, st, 1, n)) != 0 ||
-	    (rc = bind_i64(s, st, 2, now())) != 0 ||
-	    (rc = run(s, st, "submission_add: job")) != 0)
-		goto out;
-	it->new_job = sqlite3_changes(s->db) == 1;
+	if (!it->no_bytes) {
+		if ((rc = bind_i64(s, st, 1, n)) != 0 ||
+		    (rc = bind_i64(s, st, 2, now())) != 0 ||
+		    (rc = run(s, st, "submission_add: job")) != 0)
+			goto out;
+		it->new_job = sqlite3_changes(s->db) == 1;
+	}
 	done(st);
 
 	st = s->st[ST_SUB_INSERT];
@@ -1345,8 +1413,13 @@ add_one(struct store_sqlite *s, struct submission_add *it)
 		goto out;
 	done(st);
 	st = NULL;
-	/* A job queued just now is queued; another may be anywhere. */
+	/* A job queued just now is queued; another may be anywhere; a
+	 * sample known only by metadata has none. */
 	rc = it->new_job ? 0 : job_state_of(s, n, sub->sha256, &it->job);
+	if (rc == VG_ENOENT && it->no_bytes) {
+		it->job = JOB_QUEUED;
+		rc = 0;
+	}
 out:
 	if (st != NULL)
 		done(st);
@@ -2439,6 +2512,563 @@ op_objects_renote_many(struct store *base, const struct reputation *r, size_t n,
 	return tx_commit(s);
 }
 
+/* Operators */
+
+/* Reads the columns of OP_COLS. */
+static int
+read_operator(struct store_sqlite *s, sqlite3_stmt *st,
+	      struct store_operator *out)
+{
+	const void *blob;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = col_str(s, st, 0, 1, STORE_OPERATOR_NAME_MAX, out->name)) !=
+	    0)
+		goto out;
+	if (!store_valid_operator_name(out->name)) {
+		rc = corrupt(s, st, 0, "is not an operator's name");
+		goto out;
+	}
+	if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, 1) != 32) {
+		rc = corrupt(s, st, 1, "is not a 32-byte blob");
+		goto out;
+	}
+	if ((blob = sqlite3_column_blob(st, 1)) == NULL) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	memcpy(out->token_hash, blob, 32);
+	if ((rc = col_i64(s, st, 2, 0, INT64_MAX, &out->created)) != 0)
+		goto out;
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL &&
+	    (rc = col_i64(s, st, 3, 1, INT64_MAX, &out->revoked)) != 0)
+		goto out;
+out:
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+static int
+op_operator_add(struct store *base, const struct store_operator *op)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_OP_ADD];
+	int rc;
+
+	if (op == NULL || !store_valid_operator_name(op->name) ||
+	    op->created < 0) {
+		seterr(s, "operator_add: invalid operator");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, op->name)) != 0 ||
+	    (rc = bind_blob(s, st, 2, op->token_hash, 32)) != 0 ||
+	    (rc = bind_i64(s, st, 3, op->created ? op->created : now())) != 0)
+		goto out;
+	/* A name or token hash taken is a UNIQUE violation, VG_EINVAL. */
+	rc = run(s, st, "operator_add");
+out:
+	done(st);
+	return rc;
+}
+
+/* Steps st, bound by its caller, for one operator row into *out. */
+static int
+operator_one(struct store_sqlite *s, sqlite3_stmt *st, const char *what,
+	     struct store_operator *out)
+{
+	int rc = step(s, st, what);
+
+	if (rc == SQLITE_ROW)
+		rc = read_operator(s, st, out);
+	else if (rc == SQLITE_DONE)
+		rc = VG_ENOENT;
+	done(st);
+	return rc;
+}
+
+static int
+op_operator_get(struct store *base, const char *name,
+		struct store_operator *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_OP_GET];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_operator_name(name)) {
+		seterr(s, "operator_get: invalid name");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, name)) != 0) {
+		done(st);
+		return rc;
+	}
+	return operator_one(s, st, "operator_get", out);
+}
+
+static int
+op_operator_by_token_hash(struct store *base, const uint8_t hash[32],
+			  struct store_operator *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_OP_BY_TOKEN];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (hash == NULL)
+		return VG_EINVAL;
+	if ((rc = bind_blob(s, st, 1, hash, 32)) != 0) {
+		done(st);
+		return rc;
+	}
+	return operator_one(s, st, "operator_by_token_hash", out);
+}
+
+static int
+op_operator_revoke(struct store *base, const char *name, int64_t when)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = s->st[ST_OP_REVOKE];
+	int rc;
+
+	if (!store_valid_operator_name(name) || when < 0) {
+		seterr(s, "operator_revoke: invalid argument");
+		return VG_EINVAL;
+	}
+	if ((rc = bind_text(s, st, 1, name)) != 0 ||
+	    (rc = bind_i64(s, st, 2, when != 0 ? when : now())) != 0)
+		goto out;
+	rc = run(s, st, "operator_revoke");
+	if (rc == 0 && sqlite3_changes(s->db) == 0) {
+		seterr(s, "operator_revoke: no such operator in force");
+		rc = VG_ENOENT;
+	}
+out:
+	done(st);
+	return rc;
+}
+
+static int
+op_operator_list(struct store *base, struct store_operator **out, size_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	struct store_operator *v = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0, k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = prepare_each(s,
+			       "SELECT " OP_COLS " FROM operators"
+			       " ORDER BY created, name",
+			       "operator_list", &st)) != 0)
+		goto out;
+	while ((rc = next_row(s, st, "operator_list")) == 1) {
+		if (k == cap) {
+			cap = cap ? 2 * cap : 8;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		if ((rc = read_operator(s, st, &v[k])) != 0)
+			break;
+		k++;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* The data subject's controls (store.h). */
+
+/* The samples ?1 alone has sent: no other client has a row for them. */
+#define ONLY_MINE                                                              \
+	"SELECT c.sample FROM sample_clients c WHERE c.client_id = ?1"         \
+	" AND NOT EXISTS (SELECT 1 FROM sample_clients o"                      \
+	" WHERE o.sample = c.sample AND o.client_id <> ?1)"
+
+/* Runs sql (prepared for this call: these operations are rare) with
+ * client_id as ?1 and, if sql has a ?2, v2 as ?2; *changes (if not NULL)
+ * is how many rows it changed. */
+static int
+run_client(struct store_sqlite *s, const char *sql, const char *client_id,
+	   int64_t v2, uint64_t *changes, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prepare_each(s, sql, what, &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) == 0 &&
+	    (sqlite3_bind_parameter_count(st) < 2 ||
+	     (rc = bind_i64(s, st, 2, v2)) == 0) &&
+	    (rc = run(s, st, what)) == 0 && changes != NULL)
+		*changes = (uint64_t)sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The locations of the stored samples only client_id sent, into e. */
+static int
+erasable_locs(struct store_sqlite *s, const char *client_id,
+	      struct erasure *e)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc;
+
+	if ((rc = prepare_each(s,
+			       "SELECT blob_segment, blob_offset, blob_length"
+			       " FROM samples WHERE blob_segment IS NOT NULL"
+			       " AND n IN (" ONLY_MINE ") ORDER BY n",
+			       "erasure: locations", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) != 0)
+		goto out;
+	while ((rc = next_row(s, st, "erasure: locations")) == 1) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) != 0)
+			break;
+		if (e->erased == cap) {
+			cap = cap ? cap * 2 : 16;
+			e->locs = xreallocarray(e->locs, cap,
+						sizeof(*e->locs));
+		}
+		e->locs[e->erased].segment = (uint64_t)seg;
+		e->locs[e->erased].offset = (uint64_t)off;
+		e->locs[e->erased].length = (uint64_t)len;
+		e->erased++;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The SHA-256s of the samples client_id is linked to, into e->changed
+ * (their prevalence is about to go down by one). */
+static int
+unlinked_of(struct store_sqlite *s, const char *client_id, struct erasure *e)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if ((rc = prepare_each(s,
+			       "SELECT sha256 FROM samples WHERE n IN"
+			       " (SELECT sample FROM sample_clients"
+			       " WHERE client_id = ?1) ORDER BY n",
+			       "erasure: samples", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) != 0)
+		goto out;
+	while ((rc = next_row(s, st, "erasure: samples")) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			e->changed = xreallocarray(e->changed, cap,
+						   sizeof(*e->changed));
+		}
+		if ((rc = col_hex(s, st, 0, 64, e->changed[n])) != 0)
+			break;
+		n++;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Inside the caller's transaction: erases what level allows no more of
+ * client_id's (store.h, client_consent_set); with all, its false-positive
+ * reports and client row too.
+ */
+static int
+erase_client(struct store_sqlite *s, const char *client_id,
+	     enum consent level, bool all, struct erasure *e)
+{
+	int rc;
+
+	if (level < CONSENT_FILES &&
+	    ((rc = erasable_locs(s, client_id, e)) != 0 ||
+	     (rc = run_client(s,
+			      "INSERT INTO erasures (segment, off, length)"
+			      " SELECT blob_segment, blob_offset, blob_length"
+			      " FROM samples WHERE blob_segment IS NOT NULL"
+			      " AND n IN (" ONLY_MINE ") ON CONFLICT DO NOTHING",
+			      client_id, 0, NULL, "erasure: pending")) != 0 ||
+	     (rc = run_client(s,
+			      "UPDATE jobs SET state = 3,"
+			      " error = 'sample erased', updated = ?2"
+			      " WHERE state = 0 AND id IN (" ONLY_MINE ")",
+			      client_id, now(), NULL, "erasure: jobs")) != 0 ||
+	     (rc = run_client(s,
+			      "DELETE FROM rescans WHERE state = 0"
+			      " AND id IN (" ONLY_MINE ")",
+			      client_id, 0, NULL, "erasure: rescans")) != 0 ||
+	     (rc = run_client(s,
+			      "UPDATE samples SET blob_segment = NULL,"
+			      " blob_offset = NULL, blob_length = NULL"
+			      " WHERE blob_segment IS NOT NULL"
+			      " AND n IN (" ONLY_MINE ")",
+			      client_id, 0, NULL, "erasure: locations")) != 0))
+		return rc;
+	if (level == CONSENT_NONE && (rc = unlinked_of(s, client_id, e)) != 0)
+		return rc;
+	if (level == CONSENT_NONE &&
+	    ((rc = run_client(s, "DELETE FROM submissions WHERE client_id = ?1",
+			      client_id, 0, &e->submissions,
+			      "erasure: submissions")) != 0 ||
+	     (rc = run_client(s,
+			      "UPDATE samples SET prevalence = prevalence - 1"
+			      " WHERE prevalence > 0 AND n IN (SELECT sample"
+			      " FROM sample_clients WHERE client_id = ?1)",
+			      client_id, 0, NULL, "erasure: prevalence")) != 0 ||
+	     (rc = run_client(s,
+			      "DELETE FROM sample_clients WHERE client_id = ?1",
+			      client_id, 0, &e->unlinked,
+			      "erasure: sample_clients")) != 0 ||
+	     (rc = run_client(s, "DELETE FROM fp_reports WHERE client_id = ?1",
+			      client_id, 0, NULL, "erasure: fp_reports")) != 0))
+		return rc;
+	if (all && (rc = run_client(s, "DELETE FROM clients WHERE id = ?1",
+				    client_id, 0, NULL, "erasure: client")) != 0)
+		return rc;
+	return 0;
+}
+
+/* client_consent_set (to c) and client_delete (all, c CONSENT_NONE). */
+static int
+forget(struct store_sqlite *s, const char *client_id, enum consent c,
+       bool all, struct erasure *out)
+{
+	uint64_t found = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_valid_id(client_id) || c < CONSENT_NONE ||
+	    c > CONSENT_FILES) {
+		seterr(s, "erasure: invalid client id or consent");
+		return VG_EINVAL;
+	}
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	rc = run_client(s, "UPDATE clients SET consent = ?2 WHERE id = ?1",
+			client_id, (int64_t)c, &found, "erasure: consent");
+	if (rc == 0 && found == 0) {
+		seterr(s, "erasure: unknown client %s", client_id);
+		rc = VG_ENOENT;
+	}
+	if (rc == 0)
+		rc = erase_client(s, client_id, c, all, out);
+	if (rc == 0)
+		rc = tx_commit(s);
+	if (rc != 0) {
+		tx_rollback(s);
+		erasure_clear(out);
+	}
+	return rc;
+}
+
+static int
+op_client_fp_list(struct store *base, const char *client_id, size_t max,
+		  struct client_fp **out, size_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	struct client_fp *v = NULL;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!store_valid_id(client_id) || max == 0 ||
+	    max > STORE_CLIENT_LIST_MAX) {
+		seterr(s, "client_fp_list: invalid arguments");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(s,
+			       "SELECT sha256, reason, created, state"
+			       " FROM fp_reports WHERE client_id = ?1"
+			       " ORDER BY created, sha256 LIMIT ?2",
+			       "client_fp_list", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) != 0 ||
+	    (rc = bind_i64(s, st, 2, (int64_t)max)) != 0)
+		goto out;
+	v = xcalloc(max, sizeof(*v));
+	while (k < max && (rc = next_row(s, st, "client_fp_list")) == 1) {
+		int64_t state;
+
+		if ((rc = col_hex(s, st, 0, 64, v[k].sha256)) != 0 ||
+		    (rc = col_dup(s, st, 1, false, &v[k].reason)) != 0)
+			break;
+		k++;
+		if ((rc = col_i64(s, st, 2, INT64_MIN, INT64_MAX,
+				  &v[k - 1].created)) != 0 ||
+		    (rc = col_i64(s, st, 3, FP_OPEN, FP_REJECTED, &state)) != 0)
+			break;
+		v[k - 1].state = (enum fp_state)state;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		client_fps_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static int
+op_erasures_pending(struct store *base, size_t max, struct sample_loc **out,
+		    size_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (max == 0 || max > STORE_CLIENT_LIST_MAX)
+		return VG_EINVAL;
+	if ((rc = prepare_each(s,
+			       "SELECT segment, off, length FROM erasures"
+			       " ORDER BY segment, off LIMIT ?1",
+			       "erasures_pending", &st)) != 0)
+		return rc;
+	if ((rc = bind_i64(s, st, 1, (int64_t)max)) != 0)
+		goto out;
+	*out = xcalloc(max, sizeof(**out));
+	while (k < max && (rc = next_row(s, st, "erasures_pending")) == 1) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) != 0)
+			break;
+		(*out)[k].segment = (uint64_t)seg;
+		(*out)[k].offset = (uint64_t)off;
+		(*out)[k].length = (uint64_t)len;
+		k++;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		return rc;
+	}
+	*n = k;
+	return 0;
+}
+
+static int
+op_erasure_done(struct store *base, const struct sample_loc *loc)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (loc == NULL || loc->segment > INT64_MAX || loc->offset > INT64_MAX)
+		return VG_EINVAL;
+	if ((rc = prepare_each(s,
+			       "DELETE FROM erasures WHERE segment = ?1"
+			       " AND off = ?2",
+			       "erasure_done", &st)) != 0)
+		return rc;
+	if ((rc = bind_i64(s, st, 1, (int64_t)loc->segment)) == 0 &&
+	    (rc = bind_i64(s, st, 2, (int64_t)loc->offset)) == 0)
+		rc = run(s, st, "erasure_done");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+op_client_consent_set(struct store *base, const char *client_id,
+		      enum consent c, struct erasure *out)
+{
+	return forget(to_sqlite(base), client_id, c, false, out);
+}
+
+static int
+op_client_delete(struct store *base, const char *client_id,
+		 struct erasure *out)
+{
+	return forget(to_sqlite(base), client_id, CONSENT_NONE, true, out);
+}
+
+static int
+op_client_list(struct store *base, const char *client_id, const char *after,
+	       size_t max, struct client_sub **out, size_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	struct client_sub *v = NULL;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!store_valid_id(client_id) || after == NULL ||
+	    strnlen(after, ID_MAX + 1) > ID_MAX || max == 0 ||
+	    max > STORE_CLIENT_LIST_MAX) {
+		seterr(s, "client_list: invalid arguments");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(
+		     s,
+		     "SELECT " REP_COLS ", sid, scid, ssha, smeta, screated"
+		     " FROM (SELECT id AS sid, client_id AS scid,"
+		     " sha256 AS ssha, metadata AS smeta, created AS screated"
+		     " FROM submissions WHERE client_id = ?1 AND id > ?2"
+		     " ORDER BY id LIMIT ?3)"
+		     " JOIN samples ON samples.sha256 = ssha ORDER BY sid",
+		     "client_list", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, client_id)) != 0 ||
+	    (rc = bind_text(s, st, 2, after)) != 0 ||
+	    (rc = bind_i64(s, st, 3, (int64_t)max)) != 0)
+		goto out;
+	v = xcalloc(max, sizeof(*v));
+	while (k < max && (rc = next_row(s, st, "client_list")) == 1) {
+		struct submission *sub = &v[k].sub;
+		int c = REP_NCOLS;
+
+		if ((rc = read_reputation(s, st, &v[k].rep)) != 0)
+			break;
+		k++;
+		if ((rc = col_str(s, st, c, 1, ID_MAX, sub->id)) != 0 ||
+		    (rc = col_str(s, st, c + 1, 1, ID_MAX, sub->client_id)) !=
+			    0 ||
+		    (rc = col_hex(s, st, c + 2, 64, sub->sha256)) != 0 ||
+		    (rc = col_dup(s, st, c + 3, false, &sub->metadata)) != 0 ||
+		    (rc = col_i64(s, st, c + 4, INT64_MIN, INT64_MAX,
+				  &sub->created)) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		client_subs_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 /* Statistics (docs/STATS.md) */
 
 /* The first per_client (?3) submissions of each client in [?1, ?2),
@@ -2647,6 +3277,12 @@ static const struct store_ops sqlite_ops = {
 	.close = op_close,
 	.client_put = op_client_put,
 	.client_by_token_hash = op_client_by_token_hash,
+	.client_consent_set = op_client_consent_set,
+	.client_delete = op_client_delete,
+	.client_list = op_client_list,
+	.client_fp_list = op_client_fp_list,
+	.erasures_pending = op_erasures_pending,
+	.erasure_done = op_erasure_done,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,
@@ -2679,6 +3315,11 @@ static const struct store_ops sqlite_ops = {
 	.retraction_undo = op_retraction_undo,
 	.retraction_get = op_retraction_get,
 	.retraction_each = op_retraction_each,
+	.operator_add = op_operator_add,
+	.operator_get = op_operator_get,
+	.operator_by_token_hash = op_operator_by_token_hash,
+	.operator_revoke = op_operator_revoke,
+	.operator_list = op_operator_list,
 	.stats_rows_each = op_stats_rows_each,
 	.stats_put = op_stats_put,
 	.stats_get = op_stats_get,

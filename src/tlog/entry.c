@@ -104,6 +104,19 @@ static const struct field retrohunt_fields[] = {
 	{"reason", K_TEXT, 1024, OFF(retrohunt.reason), 0},
 };
 
+static const struct field operator_fields[] = {
+	{"name", K_LABEL, 32, OFF(operator_change.name), 0},
+	{"by", K_IDENT, 128, OFF(operator_change.by), 0},
+};
+
+static const struct field erasure_fields[] = {
+	{"reason", K_LABEL, 32, OFF(erasure.reason), 0},
+	{"consent", K_LABEL, 16, OFF(erasure.consent), 0},
+	{"submissions", K_COUNT, 16, OFF(erasure.submissions), 0},
+	{"samples-unlinked", K_COUNT, 16, OFF(erasure.samples_unlinked), 0},
+	{"samples-erased", K_COUNT, 16, OFF(erasure.samples_erased), 0},
+};
+
 static const struct field node_fields[] = {
 	{"region", K_LABEL, 32, OFF(node.region), 0},
 	{"site", K_LABEL, 32, OFF(node.site), 0},
@@ -150,6 +163,11 @@ static const struct type_spec types[] = {
 				   FIELDS(retraction_fields)},
 	[TLOG_ENTRY_RETROHUNT] = {"retrohunt", BODY_NONE,
 				  FIELDS(retrohunt_fields)},
+	[TLOG_ENTRY_OPERATOR_ADD] = {"operator-add", BODY_NONE,
+				     FIELDS(operator_fields)},
+	[TLOG_ENTRY_OPERATOR_REVOKE] = {"operator-revoke", BODY_NONE,
+					FIELDS(operator_fields)},
+	[TLOG_ENTRY_ERASURE] = {"erasure", BODY_NONE, FIELDS(erasure_fields)},
 	[TLOG_ENTRY_STATS] = {"stats", BODY_NONE, FIELDS(stats_fields)},
 };
 

@@ -18,6 +18,10 @@
  *   node                region, site, log-key, sample-key,
  *                       version                                optional
  *   retrohunt           rule, who, role, reason                none
+ *   operator-add        name, by                               none
+ *   operator-revoke     name, by                               none
+ *   erasure             reason, consent, submissions,
+ *                       samples-unlinked, samples-erased       none
  *   stats               region, day, sha256                    none
  *   key-change, witness-set-change, location-change, statement:
  *                       no fields                              required
@@ -89,7 +93,10 @@ enum tlog_entry_type {
 	 * reused or renumbered. */
 	TLOG_ENTRY_RETRACTION = 9,
 	TLOG_ENTRY_RETROHUNT = 10,
-	TLOG_ENTRY_STATS = 11,
+	TLOG_ENTRY_OPERATOR_ADD = 11,
+	TLOG_ENTRY_OPERATOR_REVOKE = 12,
+	TLOG_ENTRY_ERASURE = 13,
+	TLOG_ENTRY_STATS = 14,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -137,6 +144,28 @@ struct tlog_entry_retrohunt {
 	const char *reason;                /* the stated reason, one line */
 };
 
+/* An operator added or revoked (operator-add, operator-revoke): who,
+ * and by whom; never a token or its hash. */
+struct tlog_entry_operator {
+	const char *name; /* the operator's name, a label: "alice" */
+	const char *by;   /* who did it, as sample-access's who:
+			     "operator:root" */
+};
+
+/* A client's data erased, at its own request (docs/PRIVACY.md): why and
+ * how much, never whose, nor which samples or files. */
+#define TLOG_ERASURE_CONSENT_LOWERED "consent-lowered"
+#define TLOG_ERASURE_REQUEST         "data-subject-request"
+struct tlog_entry_erasure {
+	const char *reason;         /* TLOG_ERASURE_CONSENT_LOWERED or
+				       TLOG_ERASURE_REQUEST */
+	const char *consent;        /* the level now: "none", "metadata"
+				       (a request erases down to "none") */
+	uint64_t submissions;       /* submissions deleted */
+	uint64_t samples_unlinked;  /* samples no longer counted for it */
+	uint64_t samples_erased;    /* samples whose bytes were erased */
+};
+
 /* A region's anonymised statistics of one day, as published (GET
  * /v1/stats, docs/STATS.md): the hash of the exact bytes served. */
 struct tlog_entry_stats {
@@ -164,6 +193,9 @@ struct tlog_entry {
 		struct tlog_entry_node node;
 		struct tlog_entry_retraction retraction;
 		struct tlog_entry_retrohunt retrohunt;
+		/* operator-add, operator-revoke */
+		struct tlog_entry_operator operator_change;
+		struct tlog_entry_erasure erasure;
 		struct tlog_entry_stats stats;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated

@@ -1,9 +1,10 @@
 #!/bin/sh
 # test-node-access.sh - privileged access to a user's sample, on the real
 # vigild and the real `vigil admin sample-get`: the sample comes back
-# byte for byte only after a sample-access entry (hash, who, role,
-# reason, nothing of the content) is in the log; every refusal logs
-# nothing; and the node's key changes (an old log.settings, a replaced
+# byte for byte only after a sample-access entry (hash, the operator
+# whose token it was, role, reason, nothing of the content) is in the
+# log; --who and an X-Vigil-Who that is not that operator are refused;
+# every refusal logs nothing; and the node's key changes (an old log.settings, a replaced
 # sample key, a log key handed over with log.key.old) are recorded as
 # key-change entries while the log goes on under the new key, and a log
 # key replaced without the old one is refused.
@@ -59,7 +60,7 @@ code=$(curl -s -o "$out" -w '%{http_code}' -X POST -H "Authorization: Bearer $t"
 reason='Case 4711: the user reports a false positive — détection Gen.Loader'
 n0=$(size)
 "$VIGIL" admin --server "$base" --token-file $tok sample-get "$sha" \
-	--reason "$reason" --role incident-response --who alice --out got.bin >"$out" 2>"$err"
+	--reason "$reason" --role incident-response --out got.bin >"$out" 2>"$err"
 rc=$?
 [ $rc = 0 ] && cmp -s sample.bin got.bin &&
 	pass "vigil admin sample-get writes the sample byte for byte" ||
@@ -75,7 +76,7 @@ grep -q "access logged as entry $n0 (log size $((n0 + 1)))" "$err" &&
 	fail "the access added exactly one entry" "$n0, then $(size)"
 entry "$n0" e.json
 jcheck e.json "r['type'] == 'sample-access' and r['sample'] == '$sha' and
-	r['who'] == 'operator:alice' and r['role'] == 'incident-response' and
+	r['who'] == 'operator:root' and r['role'] == 'incident-response' and
 	r['reason'] == '''$reason''' and r['body'] == '' and
 	sorted(r) == sorted(['index', 'type', 'time', 'sample', 'who', 'role', 'reason', 'body'])" \
 	"the log has a sample-access entry: the hash, who, role and reason, nothing else"
@@ -93,8 +94,21 @@ admin_get "$sha" -H 'X-Vigil-Reason: ticket 12'
 	pass "GET /v1/admin/samples/SHA: 200, the sample, X-Vigil-Log-Index and -Size" ||
 	fail "GET /v1/admin/samples/SHA: 200, the sample, X-Vigil-Log-Index and -Size" "$code $(cat hdr.txt)"
 entry "$n" e.json
-jcheck e.json "r['who'] == 'operator' and r['role'] == 'analyst' and r['reason'] == 'ticket 12'" \
-	"without X-Vigil-Who and -Role: who operator, role analyst"
+jcheck e.json "r['who'] == 'operator:root' and r['role'] == 'analyst' and r['reason'] == 'ticket 12'" \
+	"without X-Vigil-Role: who is the authenticated operator (root), role analyst"
+n=$(size)
+admin_get "$sha" -H 'X-Vigil-Reason: ticket 13' -H 'X-Vigil-Who: root'
+[ "$code" = 200 ] && [ "$(size)" = $((n + 1)) ] &&
+	pass "an X-Vigil-Who that names the authenticated operator is taken" ||
+	fail "an X-Vigil-Who that names the authenticated operator is taken" "$code $(cat "$out")"
+n=$(size)
+"$VIGIL" admin --server "$base" --token-file $tok sample-get "$sha" \
+	--reason "$reason" --who alice --out got2.bin >"$out" 2>"$err"
+rc=$?
+[ $rc = 2 ] && [ ! -e got2.bin ] && [ "$(size)" = "$n" ] &&
+	grep -q "name the operator whose token authenticated the request" "$err" &&
+	pass "vigil admin sample-get refuses --who: entries name the authenticated operator" ||
+	fail "vigil admin sample-get refuses --who: entries name the authenticated operator" "rc $rc: $(cat "$err")"
 long=$("$PYTHON" -c 'print("r" * 1024)')
 admin_get "$sha" -H "X-Vigil-Reason: $long"
 [ "$code" = 200 ] && pass "a reason of 1024 bytes is taken" || fail "a reason of 1024 bytes is taken" "$code $(cat "$out")"
@@ -127,7 +141,13 @@ refused 400 "two reasons"
 admin_get "$sha" -H 'X-Vigil-Reason: a' -H 'X-Vigil-Role: Analyst'
 refused 400 "a role that is not a label"
 admin_get "$sha" -H 'X-Vigil-Reason: a' -H 'X-Vigil-Who: alice@example'
-refused 400 "a name that is not a label"
+refused 400 "an X-Vigil-Who that is not a label"
+grep -q '"error": *"who_mismatch"' "$out" && pass "its error is who_mismatch" ||
+	fail "its error is who_mismatch" "$(cat "$out")"
+admin_get "$sha" -H 'X-Vigil-Reason: a' -H 'X-Vigil-Who: alice'
+refused 400 "an X-Vigil-Who that is not the authenticated operator"
+admin_get "$sha" -H 'X-Vigil-Reason: a' -H 'X-Vigil-Who: root' -H 'X-Vigil-Who: root'
+refused 400 "X-Vigil-Who twice"
 # A newline cannot be sent in a header value at all: raw bytes.
 echo "$sha" >sha
 code=$("$PYTHON" - "$base" <<'PY'

@@ -164,14 +164,14 @@ grep -q "e2.com: malicious (score 100)" "$out" &&
 grep -q '"path":"/home/<user>/Downloads/e2.com"' var/vigil.db* 2>/dev/null &&
 	pass "vigil submit replaces the home directory in the path it shares" ||
 	fail "vigil submit replaces the home directory in the path it shares"
-export VIGIL_HOME="$tmp/home-meta"
-"$VIGIL" enroll --server "$base" --consent metadata >/dev/null 2>&1
+export VIGIL_HOME="$tmp/home-none"
+"$VIGIL" enroll --server "$base" --consent none >/dev/null 2>&1
 "$VIGIL" submit eicar.com >"$out" 2>"$err"
 rc=$?
-expect_rc 2 "vigil submit without file consent: exit 2"
-grep -q "consent does not include files" "$err" &&
-	pass "vigil submit says the consent does not include files" ||
-	fail "vigil submit says the consent does not include files" "$(cat "$err")"
+expect_rc 2 "vigil submit with consent none: exit 2"
+grep -q "consent (none) does not allow" "$err" &&
+	pass "vigil submit says the consent does not allow it" ||
+	fail "vigil submit says the consent does not allow it" "$(cat "$err")"
 unset VIGIL_HOME
 
 # --- vigil scan --cloud: the node's verdict beside the local one ---------------------------

@@ -141,6 +141,11 @@ must(base, "POST", "/v1/admin/releases", operator, open("c1", "rb").read(),
 objects = [a["sha256"] for r in must(base, "GET", "/v1/releases")["releases"]
            for a in r["artifacts"]]
 
+# An operator for the table's revocation.
+must(base, "POST", "/v1/admin/operators", operator,
+     jbody({"name": "authz-revoked"}), {"Content-Type": "application/json"},
+     want=201)
+
 # 421 sends the client home, to the endpoint of [regions].
 st, data = call(base, "GET", "/v1/files/" + sha["sample"], other)
 if st != 421 or json.loads(data).get("endpoint") != os.environ["AUTHZ_US"]:
@@ -162,7 +167,7 @@ def fill(path):
         path = path.replace("{past_day}", time.strftime(
             "%Y-%m-%d", time.gmtime(time.time() - 2 * 86400)))
     for k, v in [("{submission}", submission), ("{hunt}", hunt),
-                 ("{object}", objects[0])] + \
+                 ("{object}", objects[0]), ("{operator}", "authz-revoked")] + \
             [("{%s}" % k, v) for k, v in sha.items()]:
         path = path.replace(k, v)
     if "{" in path:
@@ -185,6 +190,7 @@ def request(kind):
         "statement": (b"authz table statement\n", {"Content-Type": "text/plain"}),
         "reason": (None, REASON),
         "rule": (rule, REASON),
+        "operator": (jbody({"name": "authz-added"}), json_h),
         "release": (open("c2", "rb").read(),
                     {"Content-Type": "application/octet-stream"}),
     }[kind]

@@ -328,7 +328,7 @@ http GET "/v1/files/$sha" "$t1"
 	pass "after a restart the reinstatement holds" ||
 	fail "after a restart the reinstatement holds" "$(cat "$out")"
 # --- two accepts at once: one decision, one entry ---------------------------------------------
-t3=$(curl -s -X POST --data-binary '{"consent":"none"}' "$base/v1/enroll" |
+t3=$(curl -s -X POST --data-binary '{"consent":"metadata"}' "$base/v1/enroll" |
 	"$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 http POST /v1/fp "$t3" --data-binary "{\"hash\":\"$sha\",\"reason\":\"a third client\"}"
 expect_http 201 - "a third client reports the reinstated sample"

@@ -6,7 +6,9 @@
 # the keys joins (another site), serves the same log, and its appends are
 # handed to the sequencer and answered once appended; the sequencer is
 # killed mid-burst, the other node takes over, and every checkpoint the
-# client saw before stays a prefix of the log that goes on.
+# client saw before stays a prefix of the log that goes on. Operators
+# are the region's: one added through a node acts on the other, and one
+# revoked through either is refused by both at once.
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
@@ -108,6 +110,26 @@ while [ "$(size "$a_base")" != "$n" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1
 [ "$(size "$a_base")" = "$n" ] && [ "$n" -ge 3 ] &&
 	pass "both nodes serve one log (size $n)" ||
 	fail "both nodes serve one log" "a $(size "$a_base") b $n"
+
+# --- operators are the region's: added on one node, revoked on the other --------------------
+# opcode BASE TOKENFILE: the status of GET /v1/admin/operators.
+opcode() {
+	curl -s -o /dev/null -m 30 -w '%{http_code}' -H "Authorization: Bearer $(cat "$2")" \
+		"$1/v1/admin/operators"
+}
+timeout 60 "$VIGIL" admin --server "$a_base" --token-file a/operator.token \
+	operator add carol >carol.token 2>"$err"
+rc=$?
+chmod 600 carol.token
+[ $rc = 0 ] && [ "$(opcode "$b_base" carol.token)" = 200 ] &&
+	pass "an operator added through one node is known to the other" ||
+	fail "an operator added through one node is known to the other" "rc $rc: $(cat "$err")"
+timeout 60 "$VIGIL" admin --server "$b_base" --token-file b/operator.token \
+	operator revoke carol >"$out" 2>"$err"
+rc=$?
+[ $rc = 0 ] && [ "$(opcode "$a_base" carol.token)" = 401 ] && [ "$(opcode "$b_base" carol.token)" = 401 ] &&
+	pass "an operator revoked through one node is refused at once by both" ||
+	fail "an operator revoked through one node is refused at once by both" "rc $rc: $(cat "$out" "$err")"
 timeout 60 "$VIGIL" log checkpoint "$a_base/log" --key "$key" >"$out" 2>"$err" &&
 	pass "the client verifies the sequencer's checkpoint" ||
 	fail "the client verifies the sequencer's checkpoint" "$(cat "$err")"

@@ -194,7 +194,7 @@ EOF
 rule_sha=$(sha256sum hunt.yar | cut -d' ' -f1)
 n0=$(curl -s "$base/log/checkpoint" | sed -n 2p)
 "$VIGIL" admin --server "$base" --token-file $tok retrohunt hunt.yar \
-	--reason "Case 4712: which stored samples carry the needle?" --who alice >hunt.out 2>hunt.err
+	--reason "Case 4712: which stored samples carry the needle?" >hunt.out 2>hunt.err
 rc=$?
 printf '%s\n%s\n' "$n1" "$nz" | sort >want.txt
 sort hunt.out >got.txt
@@ -208,13 +208,13 @@ grep -q "retro-hunt [0-9a-f]* of rule $rule_sha logged as entry $n0 " hunt.err &
 	fail "it tells the log entry and a summary on stderr" "$(cat hunt.err)"
 "$VIGIL" log get "$base/log" "$n0" --key "$key" --json >e.json 2>"$err"
 jcheck e.json "r['type'] == 'retrohunt' and r['rule'] == '$rule_sha' and
-	r['who'] == 'operator:alice' and r['role'] == 'analyst' and
+	r['who'] == 'operator:root' and r['role'] == 'analyst' and
 	r['reason'] == 'Case 4712: which stored samples carry the needle?' and
 	r['body'] == ''" \
 	"the log holds a retrohunt entry: the rule's SHA-256, who, role and reason"
 "$VIGIL" log get "$base/log" "$n0" --key "$key" >get.txt 2>"$err"
 grep -Eq "type +retrohunt" get.txt && grep -Eq "rule +$rule_sha" get.txt &&
-	grep -Eq "who +operator:alice" get.txt &&
+	grep -Eq "who +operator:root" get.txt &&
 	pass "vigil log get prints the retrohunt entry" ||
 	fail "vigil log get prints the retrohunt entry" "$(cat get.txt "$err")"
 timeout 60 "$VIGIL" log tail "$base/log" --key "$key" --from "$n0" --count 1 >tail.txt 2>"$err"
@@ -236,21 +236,23 @@ l_start=$(grep -n 'event=retrohunt_started' vigild.err | tail -1 | cut -d: -f1)
 # --- refusals -------------------------------------------------------------------------------
 printf 'rule Broken { strings: $a = "x" condition: $b }\n' >broken.yar
 "$VIGIL" admin --server "$base" --token-file $tok retrohunt broken.yar \
-	--reason "a typo" --who alice >b.out 2>b.err
+	--reason "a typo" >b.out 2>b.err
 rc=$?
 [ $rc = 1 ] && [ ! -s b.out ] && grep -q 'does not compile: (rules):1: undefined string "\$b"' b.err &&
 	pass "a rule that does not compile fails with the compiler's message" ||
 	fail "a rule that does not compile fails with the compiler's message" "rc $rc" "$(cat b.out b.err)"
 printf 'include "/etc/passwd"\nrule I { condition: true }\n' >incl.yar
 "$VIGIL" admin --server "$base" --token-file $tok retrohunt incl.yar \
-	--reason "an include" --who alice >b.out 2>b.err
+	--reason "an include" >b.out 2>b.err
 rc=$?
 [ $rc = 1 ] && grep -q 'includes are disabled' b.err &&
 	pass "a rule that includes a file is refused by the worker's compiler" ||
 	fail "a rule that includes a file is refused by the worker's compiler" "rc $rc" "$(cat b.out b.err)"
-"$VIGIL" admin --server "$base" --token-file $tok retrohunt hunt.yar --reason "no name" >b.out 2>b.err
-[ $? = 2 ] && pass "vigil admin retrohunt requires --who" ||
-	fail "vigil admin retrohunt requires --who" "$(cat b.err)"
+"$VIGIL" admin --server "$base" --token-file $tok retrohunt hunt.yar --reason "a name" \
+	--who alice >b.out 2>b.err
+[ $? = 2 ] && grep -q 'name the operator whose token authenticated the request' b.err &&
+	pass "vigil admin retrohunt refuses --who: the entry names the authenticated operator" ||
+	fail "vigil admin retrohunt refuses --who: the entry names the authenticated operator" "$(cat b.err)"
 n1s=$(curl -s "$base/log/checkpoint" | sed -n 2p)
 http POST /v1/admin/retrohunt "" -H "X-Vigil-Reason: r" --data-binary @hunt.yar
 expect_code 401 "no operator token: 401"
@@ -292,7 +294,7 @@ done
 [ $ok = 1 ] && pass "the crashing and hanging samples are stored (their analyses failed)" ||
 	fail "the crashing and hanging samples are stored (their analyses failed)" "$(cat "$out")"
 "$VIGIL" admin --server "$base" --token-file $tok retrohunt hunt.yar \
-	--reason "Case 4713: again, with hostile samples" --who alice >hunt.out 2>hunt.err
+	--reason "Case 4713: again, with hostile samples" >hunt.out 2>hunt.err
 rc=$?
 sort hunt.out >got.txt
 [ $rc = 1 ] && cmp -s want.txt got.txt && grep -q ': 7 samples, 2 matched, 2 failed' hunt.err &&

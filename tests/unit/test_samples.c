@@ -2208,6 +2208,92 @@ test_pg_failover_loses_nothing_synced(void **state)
 			    0, NULL) == 1);
 }
 
+/* An erased record is never served again, in either backend, and the
+ * records on either side of it still are; the segment keeps its size
+ * (a hole) and no byte of the record is left where it was. Erasing it
+ * again is done at once (a retry after a crash). */
+static void
+test_erased_record_never_served_neighbours_are(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 3 };
+	static const size_t lens[N] = {5000, 3 * SAMPLES_CHUNK + 17, 700};
+	uint8_t *buf[N];
+	struct sample_loc loc[N];
+	char hex[N][65];
+	uint64_t before;
+
+	for (size_t i = 0; i < N; i++) {
+		buf[i] = malloc(lens[i]);
+		assert_non_null(buf[i]);
+		randombytes_buf(buf[i], lens[i]);
+		append_sample(f, buf[i], lens[i], hex[i], &loc[i]);
+	}
+	assert_int_equal(samples_sync(f->s), 0);
+	before = stored_size(f, loc[1].segment);
+	assert_int_equal(samples_erase(f->s, &loc[1]), 0);
+	{
+		uint8_t *out = (uint8_t *)"x";
+		size_t len = 1;
+		int rc = samples_read(f->s, &loc[1], hex[1], &out, &len);
+
+		assert_true(rc == VG_ECORRUPT || rc == VG_ENOENT);
+		assert_null(out);
+		assert_int_equal(len, 0);
+	}
+	expect_content(f, &loc[0], hex[0], buf[0], lens[0]);
+	expect_content(f, &loc[2], hex[2], buf[2], lens[2]);
+	if (!f->pg) {
+		uint8_t *rec = rec_copy(f, &loc[1]);
+		uint8_t *zero = calloc(1, (size_t)loc[1].length);
+
+		assert_non_null(zero);
+		/* Same size, the record's range all zeros. */
+		assert_int_equal(stored_size(f, loc[1].segment), before);
+		assert_memory_equal(rec, zero, (size_t)loc[1].length);
+		free(rec);
+		free(zero);
+	} else {
+		assert_int_equal(stored_size(f, loc[1].segment),
+				 before - loc[1].length);
+	}
+	/* Again: nothing left, still done. */
+	assert_int_equal(samples_erase(f->s, &loc[1]), 0);
+	/* The writer goes on appending after it. */
+	{
+		uint8_t more[100];
+		struct sample_loc ml;
+		char mh[65];
+
+		randombytes_buf(more, sizeof(more));
+		append_sample(f, more, sizeof(more), mh, &ml);
+		assert_int_equal(samples_sync(f->s), 0);
+		expect_content(f, &ml, mh, more, sizeof(more));
+	}
+	for (size_t i = 0; i < N; i++)
+		free(buf[i]);
+}
+
+/* A location no record can have is refused; one of a segment that does
+ * not exist has nothing to erase. */
+static void
+test_erase_bad_location_refused(void **state)
+{
+	struct fx *f = *state;
+	struct sample_loc bad = {0, 0, samples_record_size(1)};
+	struct sample_loc none = {first_seg(f) + 7, 0, samples_record_size(1)};
+
+	assert_int_equal(samples_erase(f->s, &bad), VG_EINVAL);
+	bad.segment = first_seg(f);
+	bad.length = 1;
+	assert_int_equal(samples_erase(f->s, &bad), VG_EINVAL);
+	bad.length = samples_record_size(1);
+	bad.offset = UINT64_MAX - 3;
+	assert_int_equal(samples_erase(f->s, &bad), VG_EINVAL);
+	assert_int_equal(samples_erase(f->s, NULL), VG_EINVAL);
+	assert_int_equal(samples_erase(f->s, &none), 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 #define P(name) cmocka_unit_test_setup_teardown(name, setup_pg, teardown)
 
@@ -2259,6 +2345,8 @@ main(int argc, char **argv)
 		T(test_failed_append_leaves_store_usable),
 		T(test_readers_beside_writer),
 		T(test_ordered_sync_serves_records),
+		T(test_erased_record_never_served_neighbours_are),
+		T(test_erase_bad_location_refused),
 	};
 	/* What applies to both backends, then PostgreSQL's own. */
 	const struct CMUnitTest pg[] = {
@@ -2300,6 +2388,8 @@ main(int argc, char **argv)
 		P(test_pg_unreachable_or_malformed_dsn_refused),
 		P(test_pg_schema_newer_refused),
 		P(test_pg_reopen_takes_new_segment),
+		P(test_erased_record_never_served_neighbours_are),
+		P(test_erase_bad_location_refused),
 	};
 	const struct CMUnitTest failover[] = {
 		P(test_pg_failover_loses_nothing_synced),

@@ -379,7 +379,7 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	raw_text(f->path, "PRAGMA user_version", mode, sizeof(mode));
-	assert_string_equal(mode, "7");
+	assert_string_equal(mode, "9");
 	/* The WAL holds the same data and must be as private. */
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 1, &nj), 0);
@@ -2130,10 +2130,11 @@ test_version_5_notes_are_marked_derived_from_the_reports_listing_them(
 	r = noted(3, "clean", 0);
 	assert_int_equal(f->st->ops->reputation_note(f->st, &r), 0);
 	assert_int_equal(f->st->ops->close(f->st), 0);
-	/* Back to version 5: no marks (and no version 7 table). */
+	/* Back to version 5: no marks, none of the later tables. */
 	raw_exec(f->path, "DROP TABLE stats;"
 			  "ALTER TABLE samples DROP COLUMN derived_job;"
 			  "ALTER TABLE samples DROP COLUMN derived_from;"
+			  "DROP TABLE operators;"
 			  "PRAGMA user_version = 5;");
 	f->st = reopen(f);
 	assert_int_equal(
@@ -2999,7 +3000,7 @@ test_version_1_database_is_migrated(void **state)
 	if (store_sqlite_open(path, &f->st, v, sizeof(v)) != 0)
 		fail_msg("store_sqlite_open: %s", v);
 	raw_text(path, "PRAGMA user_version", v, sizeof(v));
-	assert_string_equal(v, "7");
+	assert_string_equal(v, "9");
 	/* Every sample migrated has an empty because. */
 	raw_text(path, "SELECT count(*) FROM samples WHERE because != '[]'", v,
 		 sizeof(v));
@@ -3008,8 +3009,8 @@ test_version_1_database_is_migrated(void **state)
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
-	assert_string_equal(v, "clients,fp_reports,jobs,rescans,retractions,"
-			       "sample_clients,samples,settings,stats,"
+	assert_string_equal(v, "clients,erasures,fp_reports,jobs,operators,rescans,"
+			       "retractions,sample_clients,samples,settings,stats,"
 			       "submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
@@ -3243,6 +3244,147 @@ test_fp_reports_and_retractions(void **state)
 	assert_int_equal(f->st->ops->retraction_get(f->st, sha, &got),
 			 VG_ENOENT);
 	assert_int_equal(raw_rows(f->path, "SELECT * FROM retractions"), 1);
+}
+
+/* An operator named name whose token hash is bytes of tok. */
+static struct store_operator
+an_operator(const char *name, int tok, int64_t created)
+{
+	struct store_operator op;
+
+	memset(&op, 0, sizeof(op));
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	memset(op.token_hash, tok, sizeof(op.token_hash));
+	op.created = created;
+	return op;
+}
+
+/* Operators: added once by name and by token hash, found by their token
+ * hash while in force, refused once revoked, their names never given
+ * again, listed oldest first with their revocation. */
+static void
+test_operators_add_lookup_revoke_and_list(void **state)
+{
+	struct fx *f = *state;
+	struct store_operator a = an_operator("alice", 1, 100),
+			      b = an_operator("bob-2", 2, 200), got, *v = NULL;
+	uint8_t hash[32];
+	size_t n = 9;
+
+	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(v);
+	assert_int_equal(f->st->ops->operator_add(f->st, &a), 0);
+	assert_int_equal(f->st->ops->operator_add(f->st, &b), 0);
+
+	memset(hash, 1, sizeof(hash));
+	assert_int_equal(f->st->ops->operator_by_token_hash(f->st, hash, &got),
+			 0);
+	assert_string_equal(got.name, "alice");
+	assert_memory_equal(got.token_hash, a.token_hash, 32);
+	assert_int_equal(got.created, 100);
+	assert_int_equal(got.revoked, 0);
+	assert_int_equal(f->st->ops->operator_get(f->st, "bob-2", &got), 0);
+	assert_int_equal(got.created, 200);
+
+	/* A duplicate name, or another's token hash: refused, nothing
+	 * changed. */
+	b = an_operator("alice", 3, 300);
+	assert_int_equal(f->st->ops->operator_add(f->st, &b), VG_EINVAL);
+	b = an_operator("carol", 1, 300);
+	assert_int_equal(f->st->ops->operator_add(f->st, &b), VG_EINVAL);
+	assert_int_equal(f->st->ops->operator_get(f->st, "carol", &got),
+			 VG_ENOENT);
+	memset(hash, 3, sizeof(hash));
+	assert_int_equal(f->st->ops->operator_by_token_hash(f->st, hash, &got),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->operator_get(f->st, "nobody", &got),
+			 VG_ENOENT);
+
+	/* Revoked: the token is refused at once; the name stays taken. */
+	assert_int_equal(f->st->ops->operator_revoke(f->st, "alice", 400), 0);
+	memset(hash, 1, sizeof(hash));
+	assert_int_equal(f->st->ops->operator_by_token_hash(f->st, hash, &got),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->operator_get(f->st, "alice", &got), 0);
+	assert_int_equal(got.revoked, 400);
+	assert_int_equal(f->st->ops->operator_revoke(f->st, "alice", 500),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->operator_revoke(f->st, "nobody", 500),
+			 VG_ENOENT);
+	b = an_operator("alice", 4, 600);
+	assert_int_equal(f->st->ops->operator_add(f->st, &b), VG_EINVAL);
+	memset(hash, 2, sizeof(hash));
+	assert_int_equal(f->st->ops->operator_by_token_hash(f->st, hash, &got),
+			 0);
+	assert_string_equal(got.name, "bob-2");
+
+	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "alice");
+	assert_int_equal(v[0].revoked, 400);
+	assert_string_equal(v[1].name, "bob-2");
+	assert_int_equal(v[1].revoked, 0);
+	free(v);
+}
+
+/* A name that is not a label, or the bootstrap operator's, is refused
+ * by every operation that takes one, and nothing is stored. */
+static void
+test_operators_bad_names_are_einval(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {
+		"",        "root",     "Alice",
+		"al ice",  "al_ice",   "al.ice",
+		"alice\n", "\xc3\xa9", "a123456789012345678901234567890123",
+	};
+	struct store_operator op, got, *v = NULL;
+	size_t n = 0;
+
+	/* The last is 34 bytes long. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		op = an_operator("x", (int)i + 1, 0);
+		memset(op.name, 0, sizeof(op.name));
+		memcpy(op.name, bad[i], strnlen(bad[i], sizeof(op.name) - 1));
+		if (strlen(bad[i]) < sizeof(op.name))
+			assert_int_equal(f->st->ops->operator_add(f->st, &op),
+					 VG_EINVAL);
+		assert_int_equal(f->st->ops->operator_get(f->st, bad[i], &got),
+				 VG_EINVAL);
+		assert_int_equal(f->st->ops->operator_revoke(f->st, bad[i], 0),
+				 VG_EINVAL);
+	}
+	/* 32 bytes is the longest name; 33 is too long. */
+	op = an_operator("a1234567890123456789012345678901", 20, 0);
+	assert_int_equal(f->st->ops->operator_add(f->st, &op), 0);
+	assert_int_equal(
+		f->st->ops->operator_get(
+			f->st, "a12345678901234567890123456789012", &got),
+		VG_EINVAL);
+	assert_int_equal(f->st->ops->operator_add(f->st, NULL), VG_EINVAL);
+	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(v[0].created > 0);
+	free(v);
+}
+
+/* An operator's row edited into nonsense is VG_ECORRUPT, not a crash. */
+static void
+test_corrupt_operator_row_is_ecorrupt(void **state)
+{
+	struct fx *f = *state;
+	struct store_operator op = an_operator("alice", 1, 10), got, *v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(f->st->ops->operator_add(f->st, &op), 0);
+	raw_exec(f->path, "PRAGMA ignore_check_constraints = ON;"
+			  "UPDATE operators SET name = 'Al ice'");
+	assert_int_equal(
+		f->st->ops->operator_by_token_hash(f->st, op.token_hash, &got),
+		VG_ECORRUPT);
+	assert_int_equal(f->st->ops->operator_list(f->st, &v, &n), VG_ECORRUPT);
+	assert_null(v);
 }
 
 /* A retraction whose row was edited into nonsense is VG_ECORRUPT. */
@@ -4063,7 +4205,7 @@ test_pg_migrations_are_idempotent_and_newer_is_refused(void **state)
 	raw_text(f->path,
 		 "SELECT version FROM vigil_schema WHERE component = 'store'",
 		 v, sizeof(v));
-	assert_string_equal(v, "2");
+	assert_string_equal(v, "4");
 	put_client(f->st, 1);
 	raw_exec(f->path, "UPDATE vigil_schema SET version = 1000"
 			  " WHERE component = 'store'");
@@ -4246,6 +4388,390 @@ test_pg_failover_loses_no_acknowledged_submission(void **state)
 	assert_int_equal(st->ops->close(st), 0);
 }
 
+/* The data subject's controls (store.h: client_consent_set,
+ * client_delete, client_list). */
+
+/* Submission subn of client n, reporting sample k with its bytes at
+ * segment 5, offset 1000 * k. */
+static void
+submit_stored(struct store *st, int subn, int n, int k)
+{
+	struct sample_loc loc = {5, 1000 * (uint64_t)k, 200};
+
+	assert_int_equal(submit_loc(st, subn, n, k, 1700000100, &loc, NULL),
+			 0);
+}
+
+static uint64_t
+prevalence_of(struct store *st, int k)
+{
+	struct reputation r;
+	struct hashes h = sample(k);
+	uint64_t p;
+
+	assert_int_equal(st->ops->reputation_get(st, h.sha256, &r), 0);
+	p = r.prevalence;
+	reputation_clear(&r);
+	return p;
+}
+
+static int
+located(struct store *st, int k)
+{
+	struct sample_loc loc;
+	struct hashes h = sample(k);
+
+	return st->ops->sample_locate(st, h.sha256, &loc);
+}
+
+static size_t
+listed(struct store *st, int n)
+{
+	struct client_sub *v;
+	size_t cnt;
+	char id[37];
+
+	client_id(id, n);
+	assert_int_equal(st->ops->client_list(st, id, "", 100, &v, &cnt), 0);
+	client_subs_free(v, cnt);
+	return cnt;
+}
+
+/* Lowering to metadata erases the bytes of the samples only this client
+ * sent (their locations handed back), keeps those another client sent
+ * too, and keeps submissions and prevalence. */
+static void
+test_consent_metadata_erases_bytes_only_this_client_sent(void **state)
+{
+	struct fx *f = *state;
+	struct erasure e;
+	struct job j;
+	char id[37];
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	submit_stored(f->st, 1, 1, 1); /* client 1 alone */
+	submit_stored(f->st, 2, 1, 2); /* both */
+	assert_int_equal(submit(f->st, 3, 2, 2, NULL), 0);
+	client_id(id, 1);
+	assert_int_equal(f->st->ops->client_consent_set(f->st, id,
+							CONSENT_METADATA, &e),
+			 0);
+	assert_int_equal(e.erased, 1);
+	assert_int_equal(e.locs[0].segment, 5);
+	assert_int_equal(e.locs[0].offset, 1000);
+	assert_int_equal(e.locs[0].length, 200);
+	assert_int_equal(e.submissions, 0);
+	assert_int_equal(e.unlinked, 0);
+	erasure_clear(&e);
+	assert_null(e.locs);
+	assert_int_equal(located(f->st, 1), VG_ENOENT);
+	assert_int_equal(located(f->st, 2), 0);
+	/* Its queued job ends, failed, with a reason; the queue is empty
+	 * of it. */
+	assert_int_equal(f->st->ops->job_get_by_sha256(f->st, sample(1).sha256,
+						       &j),
+			 0);
+	assert_int_equal(j.state, JOB_FAILED);
+	assert_string_equal(j.error, "sample erased");
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_string_equal(j.sha256, sample(2).sha256);
+	job_clear(&j);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ENOENT);
+	assert_int_equal(prevalence_of(f->st, 1), 1);
+	assert_int_equal(prevalence_of(f->st, 2), 2);
+	assert_int_equal(listed(f->st, 1), 2);
+	/* The record is pending until the caller says it is erased: what a
+	 * crash in between leaves is found again. */
+	{
+		struct sample_loc *p = NULL, done = {5, 1000, 200};
+		size_t np = 9;
+
+		assert_int_equal(f->st->ops->erasures_pending(f->st, 10, &p,
+							      &np),
+				 0);
+		assert_int_equal(np, 1);
+		assert_int_equal(p[0].segment, 5);
+		assert_int_equal(p[0].offset, 1000);
+		assert_int_equal(p[0].length, 200);
+		free(p);
+		assert_int_equal(f->st->ops->erasure_done(f->st, &done), 0);
+		assert_int_equal(f->st->ops->erasure_done(f->st, &done), 0);
+		assert_int_equal(f->st->ops->erasures_pending(f->st, 10, &p,
+							      &np),
+				 0);
+		assert_int_equal(np, 0);
+		free(p);
+		assert_int_equal(f->st->ops->erasures_pending(f->st, 0, &p,
+							      &np),
+				 VG_EINVAL);
+	}
+	/* Again: nothing more to erase. */
+	assert_int_equal(f->st->ops->client_consent_set(f->st, id,
+							CONSENT_METADATA, &e),
+			 0);
+	assert_int_equal(e.erased, 0);
+	erasure_clear(&e);
+}
+
+/* Lowering to none erases the submissions and links too: prevalence
+ * goes down by one, the other client's sample keeps its bytes. */
+static void
+test_consent_none_erases_submissions_and_prevalence(void **state)
+{
+	struct fx *f = *state;
+	struct erasure e;
+	char id[37];
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	submit_stored(f->st, 1, 1, 1);
+	submit_stored(f->st, 2, 1, 2);
+	assert_int_equal(submit(f->st, 3, 2, 2, NULL), 0);
+	assert_int_equal(submit(f->st, 4, 1, 2, NULL), 0);
+	client_id(id, 1);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sample(2).sha256, id,
+						   "not malware", 0),
+			 0);
+	assert_int_equal(f->st->ops->client_consent_set(f->st, id,
+							CONSENT_NONE, &e),
+			 0);
+	{
+		uint64_t open = 9;
+
+		/* Its report named one of its files: gone too. */
+		assert_int_equal(f->st->ops->fp_open_count(f->st,
+							   sample(2).sha256,
+							   &open),
+				 0);
+		assert_int_equal(open, 0);
+	}
+	assert_int_equal(e.erased, 1);
+	assert_int_equal(e.submissions, 3);
+	assert_int_equal(e.unlinked, 2);
+	/* Both, in any order. */
+	assert_true((strcmp(e.changed[0], sample(1).sha256) == 0 &&
+		     strcmp(e.changed[1], sample(2).sha256) == 0) ||
+		    (strcmp(e.changed[0], sample(2).sha256) == 0 &&
+		     strcmp(e.changed[1], sample(1).sha256) == 0));
+	erasure_clear(&e);
+	assert_int_equal(located(f->st, 1), VG_ENOENT);
+	assert_int_equal(located(f->st, 2), 0);
+	assert_int_equal(prevalence_of(f->st, 1), 0);
+	assert_int_equal(prevalence_of(f->st, 2), 1);
+	assert_int_equal(listed(f->st, 1), 0);
+	assert_int_equal(listed(f->st, 2), 1);
+	/* The client stays, with its new consent. */
+	{
+		struct client c;
+		uint8_t th[32];
+
+		memset(th, 1, sizeof(th));
+		assert_int_equal(f->st->ops->client_by_token_hash(f->st, th,
+								  &c),
+				 0);
+		assert_int_equal(c.consent, CONSENT_NONE);
+	}
+	/* Raising it back erases nothing. */
+	assert_int_equal(f->st->ops->client_consent_set(f->st, id,
+							CONSENT_FILES, &e),
+			 0);
+	assert_int_equal(e.erased + e.submissions + e.unlinked, 0);
+	erasure_clear(&e);
+}
+
+/* Delete: everything of the client goes, its token with it; what
+ * another client sent stays, one less prevalent. */
+static void
+test_client_delete_removes_everything_and_the_token(void **state)
+{
+	struct fx *f = *state;
+	struct erasure e;
+	struct client c;
+	uint8_t th[32];
+	char id[37];
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	submit_stored(f->st, 1, 1, 1);
+	submit_stored(f->st, 2, 2, 2);
+	assert_int_equal(submit(f->st, 3, 1, 2, NULL), 0);
+	client_id(id, 1);
+	assert_int_equal(f->st->ops->fp_report_add(f->st, sample(2).sha256, id,
+						   "not malware", 0),
+			 0);
+	{
+		struct client_fp *fp;
+		size_t nfp;
+
+		assert_int_equal(f->st->ops->client_fp_list(f->st, id, 10, &fp,
+							    &nfp),
+				 0);
+		assert_int_equal(nfp, 1);
+		assert_string_equal(fp[0].sha256, sample(2).sha256);
+		assert_string_equal(fp[0].reason, "not malware");
+		assert_int_equal(fp[0].state, FP_OPEN);
+		client_fps_free(fp, nfp);
+	}
+	assert_int_equal(f->st->ops->client_delete(f->st, id, &e), 0);
+	assert_int_equal(e.erased, 1);
+	assert_int_equal(e.submissions, 2);
+	assert_int_equal(e.unlinked, 2);
+	erasure_clear(&e);
+	memset(th, 1, sizeof(th));
+	assert_int_equal(f->st->ops->client_by_token_hash(f->st, th, &c),
+			 VG_ENOENT);
+	assert_int_equal(listed(f->st, 1), 0);
+	assert_int_equal(located(f->st, 1), VG_ENOENT);
+	assert_int_equal(located(f->st, 2), 0);
+	assert_int_equal(prevalence_of(f->st, 2), 1);
+	{
+		uint64_t n = 9;
+
+		assert_int_equal(f->st->ops->fp_open_count(f->st,
+							   sample(2).sha256,
+							   &n),
+				 0);
+		assert_int_equal(n, 0);
+	}
+	{
+		struct client_fp *fp;
+		size_t nfp = 9;
+
+		assert_int_equal(f->st->ops->client_fp_list(f->st, id, 10, &fp,
+							    &nfp),
+				 0);
+		assert_int_equal(nfp, 0);
+		client_fps_free(fp, nfp);
+	}
+	/* Gone: a second delete, a consent change, find no client. */
+	assert_int_equal(f->st->ops->client_delete(f->st, id, &e), VG_ENOENT);
+	assert_int_equal(f->st->ops->client_consent_set(f->st, id,
+							CONSENT_FILES, &e),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->client_delete(f->st, "", &e), VG_EINVAL);
+	assert_int_equal(f->st->ops->client_consent_set(f->st, "x",
+							(enum consent)7, &e),
+			 VG_EINVAL);
+	/* The other client goes on. */
+	assert_int_equal(listed(f->st, 2), 1);
+}
+
+/* The list: oldest first, in pages after an id, with each sample's
+ * reputation; another client's submissions never. */
+static void
+test_client_list_pages_own_submissions(void **state)
+{
+	struct fx *f = *state;
+	struct client_sub *v;
+	size_t n;
+	char id[37];
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(submit(f->st, i, 1, i, NULL), 0);
+	assert_int_equal(submit(f->st, 6, 2, 1, NULL), 0);
+	client_id(id, 1);
+	assert_int_equal(f->st->ops->client_list(f->st, id, "", 3, &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].sub.id,
+			    "11111111-0000-4000-8000-000000000001");
+	assert_string_equal(v[0].sub.client_id, id);
+	assert_string_equal(v[0].sub.metadata, "{\"path\":\"C:\\\\x.exe\"}");
+	assert_string_equal(v[0].rep.sha256, sample(1).sha256);
+	assert_string_equal(v[0].rep.md5, sample(1).md5);
+	assert_string_equal(v[0].rep.verdict, "unknown");
+	assert_int_equal(v[0].rep.prevalence, 2);
+	assert_int_equal(v[2].rep.size, 68);
+	client_subs_free(v, n);
+	assert_int_equal(f->st->ops->client_list(
+				 f->st, id, "11111111-0000-4000-8000-000000000003",
+				 3, &v, &n),
+			 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[1].sub.id,
+			    "11111111-0000-4000-8000-000000000005");
+	client_subs_free(v, n);
+	assert_int_equal(f->st->ops->client_list(f->st, id, "", 0, &v, &n),
+			 VG_EINVAL);
+	assert_int_equal(f->st->ops->client_list(f->st, id, "",
+						 STORE_CLIENT_LIST_MAX + 1, &v,
+						 &n),
+			 VG_EINVAL);
+}
+
+/* Metadata without bytes counts for prevalence, queues no job; bytes
+ * sent later by another client queue it. */
+static void
+test_metadata_without_bytes_counts_and_queues_no_job(void **state)
+{
+	struct fx *f = *state;
+	struct submission sub;
+	struct submission_add it;
+	struct hashes h = sample(9);
+	struct sample_loc loc = {5, 0, 200};
+	struct job j;
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	memset(&sub, 0, sizeof(sub));
+	memset(&it, 0, sizeof(it));
+	snprintf(sub.id, sizeof(sub.id), "11111111-0000-4000-8000-%012d", 1);
+	client_id(sub.client_id, 1);
+	memcpy(sub.sha256, h.sha256, sizeof(sub.sha256));
+	sub.metadata = "{\"name\":\"x.exe\"}";
+	it.sub = &sub;
+	/* Stated wrong: the bytes, when they come, correct it. */
+	it.md5 = sample(8).md5;
+	it.sha1 = h.sha1;
+	it.size = 68;
+	it.no_bytes = true;
+	assert_int_equal(f->st->ops->submission_add_many(f->st, &it, 1, NULL,
+							 NULL),
+			 0);
+	assert_int_equal(it.rc, 0);
+	assert_false(it.new_job);
+	assert_true(it.have_rep);
+	assert_int_equal(it.rep.prevalence, 1);
+	reputation_clear(&it.rep);
+	assert_int_equal(prevalence_of(f->st, 9), 1);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), VG_ENOENT);
+	assert_int_equal(located(f->st, 9), VG_ENOENT);
+	/* No bytes and a location: refused. */
+	it.loc = &loc;
+	snprintf(sub.id, sizeof(sub.id), "11111111-0000-4000-8000-%012d", 2);
+	assert_int_equal(f->st->ops->submission_add_many(f->st, &it, 1, NULL,
+							 NULL),
+			 0);
+	assert_int_equal(it.rc, VG_EINVAL);
+	/* Another client's bytes: their hashes replace the statement. */
+	assert_int_equal(submit_loc(f->st, 3, 2, 9, 1700000100, &loc, NULL),
+			 0);
+	assert_int_equal(prevalence_of(f->st, 9), 2);
+	{
+		struct reputation r;
+
+		assert_int_equal(f->st->ops->reputation_get(f->st, h.sha256,
+							    &r),
+				 0);
+		assert_string_equal(r.md5, h.md5);
+		reputation_clear(&r);
+	}
+	/* Once the bytes are there, a disagreeing statement is refused. */
+	it.loc = NULL;
+	snprintf(sub.id, sizeof(sub.id), "11111111-0000-4000-8000-%012d", 4);
+	assert_int_equal(f->st->ops->submission_add_many(f->st, &it, 1, NULL,
+							 NULL),
+			 0);
+	assert_int_equal(it.rc, VG_EINVAL);
+	assert_int_equal(located(f->st, 9), 0);
+	assert_int_equal(f->st->ops->job_claim(f->st, &j), 0);
+	assert_string_equal(j.sha256, h.sha256);
+	job_clear(&j);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -4323,6 +4849,9 @@ main(void)
 		T(test_version_1_database_is_migrated),
 		T(test_fp_reports_and_retractions),
 		T(test_corrupt_retraction_row_is_ecorrupt),
+		T(test_operators_add_lookup_revoke_and_list),
+		T(test_operators_bad_names_are_einval),
+		T(test_corrupt_operator_row_is_ecorrupt),
 		T(test_stats_document_is_stored_once_and_never_replaced),
 		T(test_stats_rows_are_the_days_first_per_client),
 		T(test_corrupt_stats_row_is_ecorrupt),
@@ -4330,6 +4859,11 @@ main(void)
 		T(test_job_lease_renew_counts_own_jobs),
 		T(test_submission_add_many_refusals_anywhere_in_a_large_batch),
 		T(test_store_open_opens_the_configured_backend),
+		T(test_consent_metadata_erases_bytes_only_this_client_sent),
+		T(test_consent_none_erases_submissions_and_prevalence),
+		T(test_client_delete_removes_everything_and_the_token),
+		T(test_client_list_pages_own_submissions),
+		T(test_metadata_without_bytes_counts_and_queues_no_job),
 	};
 
 	const struct CMUnitTest pg_tests[] = {

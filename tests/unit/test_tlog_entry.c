@@ -335,6 +335,152 @@ test_retrohunt_entry_is_type_10_and_round_trips(void **state)
 			 VG_EINVAL);
 }
 
+#define EX_OPERATOR_ADD                                                        \
+	MAGIC "type operator-add\n"                                            \
+	      "time " T0 "\n"                                                  \
+	      "name alice\n"                                                   \
+	      "by operator:root\n"                                             \
+	      "\n"
+
+/* operator-add and operator-revoke: types 11 and 12, name (a label)
+ * and by, no body; round trips, and what the format refuses. */
+static void
+test_operator_entries_are_types_11_and_12_and_round_trip(void **state)
+{
+	struct tlog_entry e, back;
+	enum tlog_entry_type t;
+	char err[256], *json, *text;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(TLOG_ENTRY_OPERATOR_ADD, 11);
+	assert_int_equal(TLOG_ENTRY_OPERATOR_REVOKE, 12);
+	assert_int_equal(tlog_entry_type_parse("operator-add", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_OPERATOR_ADD);
+	assert_int_equal(tlog_entry_type_parse("operator-revoke", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_OPERATOR_REVOKE);
+	assert_string_equal(tlog_entry_type_name(t), "operator-revoke");
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_OPERATOR_ADD;
+	e.time = T0_SEC;
+	e.operator_change.name = "alice";
+	e.operator_change.by = "operator:root";
+	encode_is(&e, EX_OPERATOR_ADD);
+	parse_ok(EX_OPERATOR_ADD, strlen(EX_OPERATOR_ADD), &back);
+	assert_string_equal(back.operator_change.name, "alice");
+	assert_string_equal(back.operator_change.by, "operator:root");
+	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
+	assert_string_equal(json,
+			    "{\"type\":\"operator-add\",\"time\":\"" T0 "\","
+			    "\"name\":\"alice\",\"by\":\"operator:root\","
+			    "\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&back);
+
+	e.type = TLOG_ENTRY_OPERATOR_REVOKE;
+	assert_int_equal(tlog_entry_encode(&e, &text, &len, err, sizeof(err)),
+			 0);
+	parse_ok(text, len, &back);
+	assert_int_equal(back.type, TLOG_ENTRY_OPERATOR_REVOKE);
+	assert_string_equal(back.operator_change.name, "alice");
+	tlog_entry_clear(&back);
+	free(text);
+
+	static const char *const bad[] = {
+		/* a body */
+		EX_OPERATOR_ADD "a body\n",
+		/* a name that is not a label */
+		MAGIC "type operator-add\ntime " T0
+		      "\nname Alice\nby operator:root\n\n",
+		/* no by */
+		MAGIC "type operator-add\ntime " T0 "\nname alice\n\n",
+		/* a space in by */
+		MAGIC "type operator-revoke\ntime " T0
+		      "\nname alice\nby operator: root\n\n",
+		/* the fields out of order */
+		MAGIC "type operator-revoke\ntime " T0
+		      "\nby operator:root\nname alice\n\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
+						  err, sizeof(err)),
+				 VG_EFORMAT);
+	e.operator_change.name = "al ice";
+	assert_int_equal(tlog_entry_encode(&e, &text, &len, err, sizeof(err)),
+			 VG_EINVAL);
+}
+
+/* The erasure example of docs/LOG.md, byte for byte. */
+#define EX_ERASURE                                                             \
+	MAGIC "type erasure\n"                                                 \
+	      "time " T0 "\n"                                                  \
+	      "reason consent-lowered\n"                                       \
+	      "consent metadata\n"                                             \
+	      "submissions 0\n"                                                \
+	      "samples-unlinked 0\n"                                           \
+	      "samples-erased 3\n"                                             \
+	      "\n"
+
+/* An erasure names counts and no one: no client, token, file or hash
+ * field exists to fill. */
+static void
+test_erasure_entry_is_type_13_and_round_trips(void **state)
+{
+	struct tlog_entry e, back;
+	enum tlog_entry_type t;
+	char err[256], *json;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(TLOG_ENTRY_ERASURE, 13);
+	assert_int_equal(tlog_entry_type_parse("erasure", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_ERASURE);
+	assert_string_equal(tlog_entry_type_name(t), "erasure");
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_ERASURE;
+	e.time = T0_SEC;
+	e.erasure.reason = TLOG_ERASURE_CONSENT_LOWERED;
+	e.erasure.consent = "metadata";
+	e.erasure.samples_erased = 3;
+	encode_is(&e, EX_ERASURE);
+
+	parse_ok(EX_ERASURE, strlen(EX_ERASURE), &back);
+	assert_string_equal(back.erasure.reason, "consent-lowered");
+	assert_string_equal(back.erasure.consent, "metadata");
+	assert_int_equal(back.erasure.submissions, 0);
+	assert_int_equal(back.erasure.samples_erased, 3);
+	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
+	assert_string_equal(
+		json, "{\"type\":\"erasure\",\"time\":\"" T0 "\","
+		      "\"reason\":\"consent-lowered\",\"consent\":\"metadata\","
+		      "\"submissions\":0,\"samples-unlinked\":0,"
+		      "\"samples-erased\":3,\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&back);
+
+	static const char *const bad[] = {
+		/* a body */
+		EX_ERASURE "client 1234\n",
+		/* a field more: who it was */
+		MAGIC "type erasure\ntime " T0 "\nreason consent-lowered\n"
+		      "consent none\nsubmissions 1\nsamples-unlinked 1\n"
+		      "samples-erased 1\nclient abc\n\n",
+		/* a count with a leading zero */
+		MAGIC "type erasure\ntime " T0 "\nreason consent-lowered\n"
+		      "consent none\nsubmissions 01\nsamples-unlinked 1\n"
+		      "samples-erased 1\n\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
+						  err, sizeof(err)),
+				 VG_EFORMAT);
+	e.erasure.reason = "Consent Lowered";
+	assert_int_equal(tlog_entry_encode(&e, &json, &len, err, sizeof(err)),
+			 VG_EINVAL);
+}
+
 #define H_STATS                                                                \
 	"9f2c4e1a0b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e"
 /* The stats example of docs/LOG.md, byte for byte. */
@@ -347,7 +493,7 @@ test_retrohunt_entry_is_type_10_and_round_trips(void **state)
 	      "\n"
 
 static void
-test_stats_entry_is_type_11_and_round_trips(void **state)
+test_stats_entry_is_type_14_and_round_trips(void **state)
 {
 	struct tlog_entry e, back;
 	enum tlog_entry_type t;
@@ -356,7 +502,7 @@ test_stats_entry_is_type_11_and_round_trips(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(TLOG_ENTRY_STATS, 11);
+	assert_int_equal(TLOG_ENTRY_STATS, 14);
 	assert_int_equal(tlog_entry_type_parse("stats", &t), 0);
 	assert_int_equal(t, TLOG_ENTRY_STATS);
 	assert_string_equal(tlog_entry_type_name(t), "stats");
@@ -1389,7 +1535,10 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			test_retrohunt_entry_is_type_10_and_round_trips),
-		cmocka_unit_test(test_stats_entry_is_type_11_and_round_trips),
+		cmocka_unit_test(
+			test_operator_entries_are_types_11_and_12_and_round_trip),
+		cmocka_unit_test(test_erasure_entry_is_type_13_and_round_trips),
+		cmocka_unit_test(test_stats_entry_is_type_14_and_round_trips),
 		cmocka_unit_test(test_type_names_parse_and_print),
 		cmocka_unit_test(test_every_example_parses_and_encodes_back),
 		cmocka_unit_test(test_parsed_fields_are_the_values),
