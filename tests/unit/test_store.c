@@ -3009,9 +3009,10 @@ test_version_1_database_is_migrated(void **state)
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
-	assert_string_equal(v, "clients,erasures,fp_reports,jobs,operators,rescans,"
-			       "retractions,sample_clients,samples,settings,stats,"
-			       "submissions");
+	assert_string_equal(
+		v, "clients,erasures,fp_reports,jobs,operators,rescans,"
+		   "retractions,sample_clients,samples,settings,stats,"
+		   "submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
 	assert_string_equal(v, "ok");
