@@ -114,19 +114,30 @@ code=$(curl -s -o "$out" -w '%{http_code}' -m 10 -H "Authorization: Bearer $toke
 # concurrently, and still every submission is acknowledged, each sample
 # has one row, one job and a prevalence of 8, and no batch deadlocked.
 cat >burst.py <<'PY'
-import http.client, json, random, sys, threading, urllib.parse
+import http.client, json, random, sys, threading, time, urllib.parse
 base, n_clients, n_samples = sys.argv[1], 8, 12
 u = urllib.parse.urlparse(base)
 def req(method, path, body, token=None):
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-    h = {"Authorization": "Bearer " + token} if token else {}
-    c.request(method, path, body, h)
-    r = c.getresponse()
-    out = (r.status, r.read())
-    c.close()
+    # As a client does: a 503 (a session of the node's found lost since
+    # the outage above, say) is tried again after its Retry-After.
+    for attempt in range(20):
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        h = {"Authorization": "Bearer " + token} if token else {}
+        c.request(method, path, body, h)
+        r = c.getresponse()
+        out = (r.status, r.read())
+        wait = r.getheader("Retry-After")
+        c.close()
+        if out[0] != 503 or wait is None:
+            return out
+        time.sleep(float(wait))
     return out
-tokens = [json.loads(req("POST", "/v1/enroll", b'{"consent":"files"}')[1])["token"]
-          for _ in range(n_clients)]
+def enroll():
+    st, body = req("POST", "/v1/enroll", b'{"consent":"files"}')
+    if st != 201 and st != 200:
+        sys.exit("enroll: %d %s" % (st, body[:200]))
+    return json.loads(body)["token"]
+tokens = [enroll() for _ in range(n_clients)]
 samples = [("side by side %d %s\n" % (i, sys.argv[2])).encode() for i in range(n_samples)]
 codes, mu = {}, threading.Lock()
 def client(t):
