@@ -35,6 +35,11 @@
 /* Submissions per second above which analyses yield to ingest. */
 #define NODE_ANALYSIS_YIELD_RATE_DEFAULT 4000
 #define NODE_JOB_LEASE_MS_DEFAULT        30000
+/* [retention] (docs/CONFIG.md): days a sample's bytes and a submission's
+ * metadata are kept; 0 in the file means the default. */
+#define NODE_SAMPLE_DAYS_DEFAULT   90u
+#define NODE_METADATA_DAYS_DEFAULT 365u
+#define NODE_RETENTION_DAYS_MAX    3650u
 /* Enrolments per client address: a burst, then a few a minute. */
 #define NODE_ENROLL_BURST   30u
 #define NODE_ENROLL_PER_MIN 20u
@@ -92,6 +97,10 @@ struct node_config {
 	/* [sandbox] allow_without_landlock: start analysis workers on a
 	 * kernel without Landlock (workerproc.h); false: refuse to. */
 	bool allow_without_landlock;
+	/* [retention]: the sweep (retention.h) erases the bytes of a sample
+	 * last submitted more than sample_days ago and deletes submissions
+	 * older than metadata_days; 1..NODE_RETENTION_DAYS_MAX each. */
+	uint32_t sample_days, metadata_days;
 };
 
 /* The store c names, for store_open(): the SQLite file in the data

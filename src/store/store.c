@@ -243,6 +243,16 @@ erasure_clear(struct erasure *e)
 }
 
 void
+retention_clear(struct retention *r)
+{
+	if (r == NULL)
+		return;
+	free(r->locs);
+	free(r->changed);
+	memset(r, 0, sizeof(*r));
+}
+
+void
 client_subs_free(struct client_sub *v, size_t n)
 {
 	if (v == NULL)

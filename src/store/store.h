@@ -181,6 +181,29 @@ struct erasure {
 	char (*changed)[65];
 };
 
+/* What one batch of the retention sweep removed (retention_sweep):
+ * counts only, which a `retention` log entry may name (docs/LOG.md), the
+ * former locations of the samples whose bytes are to be erased now
+ * (samples_erase, then erasure_done: recorded as erasures, as an
+ * erasure's are), and the samples that lost clients. Freed by
+ * retention_clear(). */
+struct retention {
+	uint64_t erased;      /* samples whose bytes expired: nlocs */
+	struct sample_loc *locs;
+	uint64_t submissions; /* submissions deleted */
+	uint64_t unlinked;    /* (sample, client) links deleted */
+	/* The SHA-256s of the samples whose prevalence went down, nchanged
+	 * long: for the caller's index. */
+	char (*changed)[65];
+	size_t nchanged;
+	/* PostgreSQL: another node of the region was sweeping, so this
+	 * call did nothing. */
+	bool busy;
+};
+
+/* Most samples and most submissions one retention_sweep call takes. */
+#define STORE_RETENTION_BATCH_MAX 10000
+
 /* One of a client's submissions, as the client sees it (client_list):
  * the submission and its sample's reputation now. */
 struct client_sub {
@@ -253,6 +276,27 @@ struct store_ops {
 	 * VG_ENOENT: unknown client. */
 	int (*client_delete)(struct store *s, const char *client_id,
 			     struct erasure *out);
+	/*
+	 * Retention (docs/PRIVACY.md), one batch in one transaction: the
+	 * bytes of at most max stored samples last seen (last submitted)
+	 * before bytes_before, oldest first, as client_consent_set erases
+	 * them (locations cleared and recorded as erasures, queued job
+	 * failed "sample erased", queued rescan gone); and at most max
+	 * submissions created before meta_before, oldest first, each with
+	 * the link of its client to its sample (sample_clients) when no
+	 * submission of that client and sample remains, the sample one
+	 * less prevalent per link. Samples keep their reputation rows.
+	 * The caller erases out->locs (samples_erase, erasure_done) after
+	 * this returned, and calls again while out->erased or
+	 * out->submissions reached max. Times are unix seconds; max is 1
+	 * to STORE_RETENTION_BATCH_MAX (VG_EINVAL otherwise). On
+	 * PostgreSQL one node of the region sweeps at a time (an advisory
+	 * lock): another's call meanwhile sets out->busy and does nothing.
+	 * *out is freed by retention_clear().
+	 */
+	int (*retention_sweep)(struct store *s, int64_t bytes_before,
+			       int64_t meta_before, size_t max,
+			       struct retention *out);
 	/* client_id's submissions with an id greater than after ("" for the
 	 * first), oldest first, at most max (1 to STORE_CLIENT_LIST_MAX),
 	 * each with its sample's reputation, into a new array *out of *n
@@ -535,6 +579,8 @@ void job_clear(struct job *j);
 void retraction_clear(struct retraction *r);
 /* Frees e's locations and zeroes it; accepts NULL. */
 void erasure_clear(struct erasure *e);
+/* Frees r's arrays and zeroes it; accepts NULL. */
+void retention_clear(struct retention *r);
 /* Frees the n items of client_list and the array; accepts NULL. */
 void client_subs_free(struct client_sub *v, size_t n);
 /* Frees the n items of client_fp_list and the array; accepts NULL. */

@@ -63,9 +63,10 @@
  * reconnects first, to whichever host of the DSN is the primary then.
  * Nothing is retried: whether a lost COMMIT committed is unknown.
  *
- * Schema "store", version 3 (pg_migrate; steps[] below): the tables of
- * store_sqlite.c's version 8 (version 1 had those of its version 6; step
- * 2 adds operators, 3 the indexes by client and the erasures to finish)
+ * Schema "store", version 4 (pg_migrate; steps[] below): the tables of
+ * store_sqlite.c's version 9 (version 1 had those of its version 6; step
+ * 2 adds operators, 3 the indexes by client and the erasures to finish,
+ * 4 the indexes of retention)
  * with PostgreSQL's types (bigint for unix seconds, as on SQLite, bytea
  * for the token hash, double precision for durations), and the lease
  * columns of jobs and rescans. Attempts are bigint: one attempt more
@@ -242,6 +243,13 @@ static const char *const steps[] = {
 	"  off bigint NOT NULL CHECK (off >= 0),"
 	"  length bigint NOT NULL CHECK (length > 0),"
 	"  PRIMARY KEY (segment, off));",
+	/* 4: retention (retention_sweep; docs/PRIVACY.md) finds the oldest
+	 * stored samples and the oldest submissions, as SQLite's version
+	 * 9. */
+	"CREATE INDEX samples_stored_by_last_seen ON samples (last_seen, n)"
+	"  WHERE blob_segment IS NOT NULL;"
+	"CREATE INDEX submissions_by_created ON submissions"
+	"  (created, id COLLATE \"C\");",
 };
 
 /* The columns read_reputation() expects, in order. */
@@ -3154,6 +3162,168 @@ forget(struct store_pg *s, const char *client_id, enum consent c, bool all,
 	return rc;
 }
 
+/* Retention (store.h, retention_sweep), as on SQLite. */
+
+/* The key of the advisory lock one sweeping node of the region holds
+ * for the transaction of a batch: "vigilret". */
+#define RETENTION_LOCK "8531012276498375796"
+
+/* The expired bytes of this batch: locked, their locations taken into r
+ * and cleared in one statement, recorded as erasures, their queued work
+ * ended. */
+static int
+expire_bytes(struct store_pg *s, int64_t before, int64_t max,
+	     struct retention *r)
+{
+	static const char sql[] =
+		"WITH old AS (SELECT n, blob_segment, blob_offset, blob_length"
+		" FROM samples WHERE blob_segment IS NOT NULL AND last_seen < $1"
+		" ORDER BY last_seen, n LIMIT $2 FOR UPDATE),"
+		" j AS (UPDATE jobs SET state = 3, error = 'sample erased',"
+		" updated = $3, lease_owner = NULL, lease_until = NULL"
+		" WHERE state = 0 AND id IN (SELECT n FROM old)),"
+		" r AS (DELETE FROM rescans WHERE state = 0"
+		" AND id IN (SELECT n FROM old)),"
+		" u AS (UPDATE samples SET blob_segment = NULL,"
+		" blob_offset = NULL, blob_length = NULL"
+		" WHERE n IN (SELECT n FROM old)),"
+		" p AS (INSERT INTO erasures (segment, off, length)"
+		" SELECT blob_segment, blob_offset, blob_length FROM old"
+		" ON CONFLICT DO NOTHING)"
+		" SELECT blob_segment, blob_offset, blob_length FROM old"
+		" ORDER BY n";
+	struct num b, m, t;
+	const char *p[3] = {i64(&b, before), i64(&m, max), i64(&t, now())};
+	PGresult *res = NULL;
+	int rc, rows;
+
+	if ((rc = q(s, &res, "retention: locations", sql, 3, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 3, "retention: locations")) != 0)
+		goto out;
+	rows = PQntuples(res);
+	r->locs = xcalloc(rows ? (size_t)rows : 1, sizeof(*r->locs));
+	for (int i = 0; i < rows; i++) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, res, i, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, res, i, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, res, i, 2, 1, INT64_MAX, &len)) != 0)
+			goto out;
+		r->locs[i].segment = (uint64_t)seg;
+		r->locs[i].offset = (uint64_t)off;
+		r->locs[i].length = (uint64_t)len;
+		r->erased++;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* The expired submissions of this batch, and the links they alone
+ * justified (each sample one less prevalent per link, notified). */
+static int
+expire_submissions(struct store_pg *s, int64_t before, int64_t max,
+		   struct retention *r)
+{
+	struct num b, m;
+	const char *p[2] = {i64(&b, before), i64(&m, max)};
+	PGresult *res = NULL;
+	int64_t k;
+	int rc;
+
+	if ((rc = cmd(s, "retention: temp",
+		      "CREATE TEMP TABLE retention_subs (client_id text,"
+		      " sha256 text) ON COMMIT DROP")) != 0)
+		return rc;
+	if ((rc = q(s, &res, "retention: submissions",
+		    "WITH d AS (DELETE FROM submissions WHERE id IN"
+		    " (SELECT id FROM submissions WHERE created < $1"
+		    " ORDER BY created, id COLLATE \"C\" LIMIT $2)"
+		    " RETURNING client_id, sha256),"
+		    " i AS (INSERT INTO retention_subs"
+		    " SELECT DISTINCT client_id, sha256 FROM d)"
+		    " SELECT count(*) FROM d",
+		    2, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 1, "retention: submissions")) != 0 ||
+	    PQntuples(res) != 1 ||
+	    (rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &k)) != 0) {
+		if (rc == 0) {
+			seterr(s, "retention: submissions: no count");
+			rc = VG_ECORRUPT;
+		}
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	r->submissions = (uint64_t)k;
+	if (k == 0)
+		return 0;
+	if ((rc = q(s, &res, "retention: links",
+		    "WITH l AS (DELETE FROM sample_clients c USING"
+		    " retention_subs x, samples m WHERE m.sha256 = x.sha256"
+		    " AND c.sample = m.n AND c.client_id = x.client_id"
+		    " AND NOT EXISTS (SELECT 1 FROM submissions u"
+		    " WHERE u.client_id = x.client_id AND u.sha256 = x.sha256)"
+		    " RETURNING c.sample),"
+		    " k AS (SELECT sample, count(*) AS k FROM l GROUP BY sample)"
+		    " UPDATE samples SET prevalence = greatest(0, prevalence"
+		    " - k.k) FROM k WHERE samples.n = k.sample"
+		    " RETURNING samples.sha256, k.k",
+		    0, NULL)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 2, "retention: links")) != 0)
+		goto out;
+	r->changed = xcalloc(PQntuples(res) ? (size_t)PQntuples(res) : 1,
+			     sizeof(*r->changed));
+	for (int i = 0; i < PQntuples(res); i++) {
+		if ((rc = col_hex(s, res, i, 0, 64, r->changed[i])) != 0 ||
+		    (rc = col_i64(s, res, i, 1, 1, INT64_MAX, &k)) != 0)
+			goto out;
+		note_changed(s, r->changed[i]);
+		r->nchanged++;
+		r->unlinked += (uint64_t)k;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_retention_sweep(struct store *base, int64_t bytes_before,
+		   int64_t meta_before, size_t max, struct retention *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (max == 0 || max > STORE_RETENTION_BATCH_MAX) {
+		seterr(s, "retention_sweep: invalid batch");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0 || (rc = tx_begin(s)) != 0)
+		return rc;
+	if ((rc = q(s, &res, "retention: lock",
+		    "SELECT pg_try_advisory_xact_lock(" RETENTION_LOCK ")", 0,
+		    NULL)) == 0 &&
+	    (rc = want_cols(s, res, 1, "retention: lock")) == 0 &&
+	    (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0))
+		out->busy = true;
+	PQclear(res);
+	if (rc == 0 && !out->busy &&
+	    (rc = expire_bytes(s, bytes_before, (int64_t)max, out)) == 0)
+		rc = expire_submissions(s, meta_before, (int64_t)max, out);
+	if (rc == 0)
+		rc = finish_tx(s, NULL, NULL);
+	if (rc != 0) {
+		tx_rollback(s);
+		retention_clear(out);
+	}
+	return rc;
+}
+
 static int
 op_client_fp_list(struct store *base, const char *client_id, size_t max,
 		  struct client_fp **out, size_t *n)
@@ -3843,6 +4013,7 @@ static const struct store_ops pg_ops = {
 	.client_fp_list = op_client_fp_list,
 	.erasures_pending = op_erasures_pending,
 	.erasure_done = op_erasure_done,
+	.retention_sweep = op_retention_sweep,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,
