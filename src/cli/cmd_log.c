@@ -463,6 +463,23 @@ print_entry(uint64_t index, const char *origin, uint64_t size,
 			 e->erasure.samples_erased);
 		row("samples-erased", num);
 		break;
+	case TLOG_ENTRY_RETENTION:
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.sample_days);
+		row("sample-days", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.metadata_days);
+		row("metadata-days", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.samples_erased);
+		row("samples-erased", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.submissions);
+		row("submissions", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.samples_unlinked);
+		row("samples-unlinked", num);
+		break;
 	case TLOG_ENTRY_NODE:
 		row("region", e->node.region);
 		row("site", e->node.site);

@@ -116,6 +116,14 @@ static const struct field erasure_fields[] = {
 	{"samples-erased", K_COUNT, 16, OFF(erasure.samples_erased), 0},
 };
 
+static const struct field retention_fields[] = {
+	{"sample-days", K_COUNT, 16, OFF(retention.sample_days), 0},
+	{"metadata-days", K_COUNT, 16, OFF(retention.metadata_days), 0},
+	{"samples-erased", K_COUNT, 16, OFF(retention.samples_erased), 0},
+	{"submissions", K_COUNT, 16, OFF(retention.submissions), 0},
+	{"samples-unlinked", K_COUNT, 16, OFF(retention.samples_unlinked), 0},
+};
+
 static const struct field node_fields[] = {
 	{"region", K_LABEL, 32, OFF(node.region), 0},
 	{"site", K_LABEL, 32, OFF(node.site), 0},
@@ -161,6 +169,8 @@ static const struct type_spec types[] = {
 	[TLOG_ENTRY_OPERATOR_REVOKE] = {"operator-revoke", BODY_NONE,
 					FIELDS(operator_fields)},
 	[TLOG_ENTRY_ERASURE] = {"erasure", BODY_NONE, FIELDS(erasure_fields)},
+	[TLOG_ENTRY_RETENTION] = {"retention", BODY_NONE,
+				  FIELDS(retention_fields)},
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

@@ -22,6 +22,9 @@
  *   operator-revoke     name, by                               none
  *   erasure             reason, consent, submissions,
  *                       samples-unlinked, samples-erased       none
+ *   retention           sample-days, metadata-days,
+ *                       samples-erased, submissions,
+ *                       samples-unlinked                       none
  *   key-change, witness-set-change, location-change, statement:
  *                       no fields                              required
  *
@@ -95,6 +98,7 @@ enum tlog_entry_type {
 	TLOG_ENTRY_OPERATOR_ADD = 11,
 	TLOG_ENTRY_OPERATOR_REVOKE = 12,
 	TLOG_ENTRY_ERASURE = 13,
+	TLOG_ENTRY_RETENTION = 15,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -164,6 +168,17 @@ struct tlog_entry_erasure {
 	uint64_t samples_erased;    /* samples whose bytes were erased */
 };
 
+/* What a pass of the retention sweep deleted because it was older than
+ * the region keeps it (docs/PRIVACY.md): the periods and how much, never
+ * which samples, submissions or clients. */
+struct tlog_entry_retention {
+	uint64_t sample_days;      /* [retention] sample_days in force */
+	uint64_t metadata_days;    /* [retention] metadata_days in force */
+	uint64_t samples_erased;   /* samples whose bytes were erased */
+	uint64_t submissions;      /* submissions deleted */
+	uint64_t samples_unlinked; /* (sample, client) links deleted */
+};
+
 struct tlog_entry_node {
 	const char *region;     /* as in vigild.conf: "eu" */
 	const char *site;       /* "zrh1" */
@@ -186,6 +201,7 @@ struct tlog_entry {
 		/* operator-add, operator-revoke */
 		struct tlog_entry_operator operator_change;
 		struct tlog_entry_erasure erasure;
+		struct tlog_entry_retention retention;
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */

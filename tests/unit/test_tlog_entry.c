@@ -411,6 +411,82 @@ test_operator_entries_are_types_11_and_12_and_round_trip(void **state)
 			 VG_EINVAL);
 }
 
+/* The retention example of docs/LOG.md, byte for byte. */
+#define EX_RETENTION                                                           \
+	MAGIC "type retention\n"                                               \
+	      "time " T0 "\n"                                                  \
+	      "sample-days 90\n"                                               \
+	      "metadata-days 365\n"                                            \
+	      "samples-erased 12\n"                                            \
+	      "submissions 340\n"                                              \
+	      "samples-unlinked 120\n"                                         \
+	      "\n"
+
+/* A retention entry names the periods and counts, and nothing that
+ * could name a sample or a client. */
+static void
+test_retention_entry_is_type_15_and_round_trips(void **state)
+{
+	struct tlog_entry e, back;
+	enum tlog_entry_type t;
+	char err[256], *json;
+
+	(void)state;
+	assert_int_equal(TLOG_ENTRY_RETENTION, 15);
+	assert_int_equal(tlog_entry_type_parse("retention", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_RETENTION);
+	assert_string_equal(tlog_entry_type_name(t), "retention");
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_RETENTION;
+	e.time = T0_SEC;
+	e.retention.sample_days = 90;
+	e.retention.metadata_days = 365;
+	e.retention.samples_erased = 12;
+	e.retention.submissions = 340;
+	e.retention.samples_unlinked = 120;
+	encode_is(&e, EX_RETENTION);
+
+	parse_ok(EX_RETENTION, strlen(EX_RETENTION), &back);
+	assert_int_equal(back.retention.sample_days, 90);
+	assert_int_equal(back.retention.metadata_days, 365);
+	assert_int_equal(back.retention.samples_erased, 12);
+	assert_int_equal(back.retention.submissions, 340);
+	assert_int_equal(back.retention.samples_unlinked, 120);
+	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
+	assert_string_equal(
+		json, "{\"type\":\"retention\",\"time\":\"" T0 "\","
+		      "\"sample-days\":90,\"metadata-days\":365,"
+		      "\"samples-erased\":12,\"submissions\":340,"
+		      "\"samples-unlinked\":120,\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&back);
+
+	static const char *const bad[] = {
+		/* a body */
+		EX_RETENTION "sample 00\n",
+		/* a field more: which sample */
+		MAGIC "type retention\ntime " T0 "\nsample-days 90\n"
+		      "metadata-days 365\nsamples-erased 1\nsubmissions 1\n"
+		      "samples-unlinked 1\nsample abc\n\n",
+		/* fields out of order */
+		MAGIC "type retention\ntime " T0 "\nmetadata-days 365\n"
+		      "sample-days 90\nsamples-erased 1\nsubmissions 1\n"
+		      "samples-unlinked 1\n\n",
+		/* a count that is not a number */
+		MAGIC "type retention\ntime " T0 "\nsample-days -1\n"
+		      "metadata-days 365\nsamples-erased 1\nsubmissions 1\n"
+		      "samples-unlinked 1\n\n",
+		/* a field missing */
+		MAGIC "type retention\ntime " T0 "\nsample-days 90\n"
+		      "metadata-days 365\nsamples-erased 1\nsubmissions 1\n\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
+						  err, sizeof(err)),
+				 VG_EFORMAT);
+}
+
 /* The erasure example of docs/LOG.md, byte for byte. */
 #define EX_ERASURE                                                             \
 	MAGIC "type erasure\n"                                                 \
@@ -1461,6 +1537,7 @@ main(void)
 		cmocka_unit_test(
 			test_operator_entries_are_types_11_and_12_and_round_trip),
 		cmocka_unit_test(test_erasure_entry_is_type_13_and_round_trips),
+		cmocka_unit_test(test_retention_entry_is_type_15_and_round_trips),
 		cmocka_unit_test(test_type_names_parse_and_print),
 		cmocka_unit_test(test_every_example_parses_and_encodes_back),
 		cmocka_unit_test(test_parsed_fields_are_the_values),
