@@ -39,6 +39,7 @@
 #include "node/portal.h"
 #include "node/regionfeed.h"
 #include "node/releases.h"
+#include "node/retention.h"
 #include "node/retrohunt.h"
 #include "node/route.h"
 #include "tlog/checkpoint.h"
@@ -1914,6 +1915,33 @@ on_metrics(h2o_req_t *req)
 		    "vigil_retrohunts_total %llu\n",
 		    (unsigned long long)rs.samples,
 		    (unsigned long long)rs.hunts);
+	}
+	if (N->retention != NULL) {
+		struct retention_stats ts;
+
+		retention_stats(N->retention, &ts);
+		OUT("# HELP vigil_retention_passes_total Passes of the "
+		    "retention sweep.\n"
+		    "# TYPE vigil_retention_passes_total counter\n"
+		    "vigil_retention_passes_total %llu\n"
+		    "# HELP vigil_retention_failures_total Passes of the "
+		    "retention sweep a store error stopped.\n"
+		    "# TYPE vigil_retention_failures_total counter\n"
+		    "vigil_retention_failures_total %llu\n"
+		    "# HELP vigil_retention_deleted_total What the retention "
+		    "sweep deleted, by kind.\n"
+		    "# TYPE vigil_retention_deleted_total counter\n"
+		    "vigil_retention_deleted_total{kind=\"sample_bytes\"} "
+		    "%llu\n"
+		    "vigil_retention_deleted_total{kind=\"submissions\"} "
+		    "%llu\n"
+		    "vigil_retention_deleted_total{kind=\"sample_clients\"} "
+		    "%llu\n",
+		    (unsigned long long)ts.passes,
+		    (unsigned long long)ts.failures,
+		    (unsigned long long)ts.erased,
+		    (unsigned long long)ts.submissions,
+		    (unsigned long long)ts.unlinked);
 	}
 	{
 		uint64_t q = 0;

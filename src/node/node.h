@@ -103,6 +103,8 @@ struct node {
 		*witnessing;         /* cosignatures; NULL without witnesses */
 	struct releases *releases;   /* signed releases (releases.c) */
 	struct retrohunt *retrohunt; /* ad-hoc retro-hunts (retrohunt.c) */
+	/* The retention sweep (retention.h); NULL before it starts. */
+	struct retention_sweeper *retention;
 	/* On PostgreSQL: what the region's other nodes change, into the
 	 * index (regionfeed.h); NULL on SQLite. */
 	struct regionfeed *feed;
