@@ -201,6 +201,21 @@ struct retention {
 	bool busy;
 };
 
+/* Legal holds (docs/PRIVACY.md): a held sample is exempt from
+ * retention_sweep (its bytes and its submissions stay) until every hold
+ * on it is released. A case is 1 to STORE_HOLD_CASE_MAX of A-Z, a-z,
+ * 0-9, '.', '_', ':', '-', starting with a letter or digit; a reason is
+ * 1 to STORE_FP_REASON_MAX bytes. */
+#define STORE_HOLD_CASE_MAX 64
+
+struct store_hold {
+	char sha256[65];
+	char case_id[STORE_HOLD_CASE_MAX + 1];
+	const char *reason;                   /* borrowed */
+	char by[STORE_OPERATOR_NAME_MAX + 1]; /* the operator who placed it */
+	int64_t created;                      /* unix seconds; 0: now */
+};
+
 /* Most samples and most submissions one retention_sweep call takes. */
 #define STORE_RETENTION_BATCH_MAX 10000
 
@@ -297,6 +312,19 @@ struct store_ops {
 	int (*retention_sweep)(struct store *s, int64_t bytes_before,
 			       int64_t meta_before, size_t max,
 			       struct retention *out);
+	/* Places hold h on its sample. VG_ENOENT: the store knows no such
+	 * sample; VG_EINVAL: an invalid hold, or one of that case is on the
+	 * sample already. A sample whose batch retention_sweep is committing
+	 * at that moment may lose its bytes all the same. */
+	int (*hold_add)(struct store *s, const struct store_hold *h);
+	/* Releases the hold of case_id on sha256. VG_ENOENT: none;
+	 * VG_EINVAL: a malformed hash or case. */
+	int (*hold_release)(struct store *s, const char *sha256,
+			    const char *case_id);
+	/* Counts into *n the holds on sha256: of case_id only, or of every
+	 * case with case_id NULL. VG_EINVAL: a malformed hash or case. */
+	int (*holds_count)(struct store *s, const char *sha256,
+			   const char *case_id, uint64_t *n);
 	/* client_id's submissions with an id greater than after ("" for the
 	 * first), oldest first, at most max (1 to STORE_CLIENT_LIST_MAX),
 	 * each with its sample's reputation, into a new array *out of *n
@@ -531,6 +559,9 @@ struct store {
 	const struct store_ops *ops;
 	char err[256]; /* why the last failed operation failed; for logs */
 };
+
+/* Whether c is a hold's case (struct store_hold). */
+bool store_valid_case(const char *c);
 
 /* Which backend and where (the node's [store] section). */
 struct store_spec {

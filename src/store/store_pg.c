@@ -66,7 +66,7 @@
  * Schema "store", version 4 (pg_migrate; steps[] below): the tables of
  * store_sqlite.c's version 9 (version 1 had those of its version 6; step
  * 2 adds operators, 3 the indexes by client and the erasures to finish,
- * 4 the indexes of retention)
+ * 4 the indexes of retention and the legal holds)
  * with PostgreSQL's types (bigint for unix seconds, as on SQLite, bytea
  * for the token hash, double precision for durations), and the lease
  * columns of jobs and rescans. Attempts are bigint: one attempt more
@@ -249,7 +249,15 @@ static const char *const steps[] = {
 	"CREATE INDEX samples_stored_by_last_seen ON samples (last_seen, n)"
 	"  WHERE blob_segment IS NOT NULL;"
 	"CREATE INDEX submissions_by_created ON submissions"
-	"  (created, id COLLATE \"C\");",
+	"  (created, id COLLATE \"C\");"
+	"CREATE TABLE holds ("
+	"  sha256 text NOT NULL REFERENCES samples(sha256),"
+	"  case_id text NOT NULL CHECK (length(case_id) BETWEEN 1 AND 64),"
+	"  reason text NOT NULL CHECK (length(reason) >= 1"
+	"    AND octet_length(reason) <= 1024),"
+	"  operator text NOT NULL,"
+	"  created bigint NOT NULL,"
+	"  PRIMARY KEY (sha256, case_id));",
 };
 
 /* The columns read_reputation() expects, in order. */
@@ -3178,6 +3186,7 @@ expire_bytes(struct store_pg *s, int64_t before, int64_t max,
 	static const char sql[] =
 		"WITH old AS (SELECT n, blob_segment, blob_offset, blob_length"
 		" FROM samples WHERE blob_segment IS NOT NULL AND last_seen < $1"
+		" AND sha256 NOT IN (SELECT sha256 FROM holds)"
 		" ORDER BY last_seen, n LIMIT $2 FOR UPDATE),"
 		" j AS (UPDATE jobs SET state = 3, error = 'sample erased',"
 		" updated = $3, lease_owner = NULL, lease_until = NULL"
@@ -3239,6 +3248,7 @@ expire_submissions(struct store_pg *s, int64_t before, int64_t max,
 	if ((rc = q(s, &res, "retention: submissions",
 		    "WITH d AS (DELETE FROM submissions WHERE id IN"
 		    " (SELECT id FROM submissions WHERE created < $1"
+		    " AND sha256 NOT IN (SELECT sha256 FROM holds)"
 		    " ORDER BY created, id COLLATE \"C\" LIMIT $2)"
 		    " RETURNING client_id, sha256),"
 		    " i AS (INSERT INTO retention_subs"
@@ -3321,6 +3331,99 @@ op_retention_sweep(struct store *base, int64_t bytes_before,
 		tx_rollback(s);
 		retention_clear(out);
 	}
+	return rc;
+}
+
+/* Legal holds (store.h), as on SQLite. */
+
+static int
+op_hold_add(struct store *base, const struct store_hold *h)
+{
+	struct store_pg *s = to_pg(base);
+	struct num t;
+	const char *p[5];
+	PGresult *res = NULL;
+	int rc;
+
+	if (h == NULL || !store_valid_hash(h->sha256, 64) ||
+	    !store_valid_case(h->case_id) || !store_valid_reason(h->reason) ||
+	    strnlen(h->by, sizeof(h->by)) == 0 ||
+	    strnlen(h->by, sizeof(h->by)) == sizeof(h->by) || h->created < 0) {
+		seterr(s, "hold_add: invalid hold");
+		return VG_EINVAL;
+	}
+	p[0] = h->sha256;
+	p[1] = h->case_id;
+	p[2] = h->reason;
+	p[3] = h->by;
+	p[4] = i64(&t, h->created ? h->created : now());
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q(s, &res, "hold_add",
+		    "INSERT INTO holds (sha256, case_id, reason, operator,"
+		    " created) SELECT sha256, $2, $3, $4, $5::bigint"
+		    " FROM samples WHERE sha256 = $1",
+		    5, p)) == 0 &&
+	    changes(res) == 0) {
+		seterr(s, "hold_add: unknown sample");
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_hold_release(struct store *base, const char *sha256, const char *case_id)
+{
+	struct store_pg *s = to_pg(base);
+	const char *p[2] = {sha256, case_id};
+	PGresult *res = NULL;
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) || !store_valid_case(case_id)) {
+		seterr(s, "hold_release: invalid hash or case");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q(s, &res, "hold_release",
+		    "DELETE FROM holds WHERE sha256 = $1 AND case_id = $2", 2,
+		    p)) == 0 &&
+	    changes(res) == 0) {
+		seterr(s, "hold_release: no such hold");
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_holds_count(struct store *base, const char *sha256, const char *case_id,
+	       uint64_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	const char *p[2] = {sha256, case_id};
+	PGresult *res = NULL;
+	int64_t k = 0;
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) ||
+	    (case_id != NULL && !store_valid_case(case_id))) {
+		seterr(s, "holds_count: invalid hash or case");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, "holds_count",
+			 "SELECT count(*) FROM holds WHERE sha256 = $1"
+			 " AND ($2::text IS NULL OR case_id = $2)",
+			 2, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 1, "holds_count")) == 0 &&
+	    PQntuples(res) == 1)
+		rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &k);
+	PQclear(res);
+	*n = (uint64_t)k;
 	return rc;
 }
 
@@ -4014,6 +4117,9 @@ static const struct store_ops pg_ops = {
 	.erasures_pending = op_erasures_pending,
 	.erasure_done = op_erasure_done,
 	.retention_sweep = op_retention_sweep,
+	.hold_add = op_hold_add,
+	.hold_release = op_hold_release,
+	.holds_count = op_holds_count,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,

@@ -51,6 +51,9 @@
  *               object), created INT)
  *       Ids are time-ordered (UUIDv7) for the same reason as n.
  *       Indexed by (client_id, id) (version 7): a client's own list.
+ *   holds(sha256, case_id; PK both, reason, operator, created)
+ *       (version 9) Legal holds: a sample with a row here is exempt from
+ *       retention_sweep.
  *   erasures(segment, off; PK both, length) (version 7)
  *       Records whose bytes an erasure of a client's data named, written
  *       in the commit that cleared their samples' locations, deleted once
@@ -406,6 +409,14 @@ static const char *const migrations[] = {
 	"  ON samples(last_seen, n) WHERE blob_segment IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS submissions_by_created"
 	"  ON submissions(created, id);"
+	"CREATE TABLE IF NOT EXISTS holds ("
+	"  sha256 TEXT NOT NULL,"
+	"  case_id TEXT NOT NULL CHECK (length(case_id) BETWEEN 1 AND 64),"
+	"  reason TEXT NOT NULL CHECK (length(reason) BETWEEN 1 AND 1024),"
+	"  operator TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (sha256, case_id)"
+	") STRICT, WITHOUT ROWID;"
 	"PRAGMA user_version = 9;",
 };
 
@@ -2985,7 +2996,13 @@ op_erasure_done(struct store *base, const struct sample_loc *loc)
  * the last clears their locations. */
 #define EXPIRED_BYTES                                                          \
 	"SELECT n FROM samples WHERE blob_segment IS NOT NULL"                 \
-	" AND last_seen < ?1 ORDER BY last_seen, n LIMIT ?2"
+	" AND last_seen < ?1 AND sha256 NOT IN (SELECT sha256 FROM holds)"     \
+	" ORDER BY last_seen, n LIMIT ?2"
+/* The submissions that expire in this batch, held samples' apart. */
+#define EXPIRED_SUBS                                                           \
+	"SELECT id FROM submissions WHERE created < ?1"                        \
+	" AND sha256 NOT IN (SELECT sha256 FROM holds)"                        \
+	" ORDER BY created, id LIMIT ?2"
 
 /* Runs sql with ?1..?3 bound to a, b and c (as many as it has); *changes
  * (if not NULL) is how many rows it changed. */
@@ -3121,14 +3138,11 @@ expire_submissions(struct store_sqlite *s, int64_t before, int64_t max,
 	    (rc = run_i64s(s,
 			   "INSERT INTO temp.retention_subs"
 			   " SELECT DISTINCT client_id, sha256 FROM submissions"
-			   " WHERE id IN (SELECT id FROM submissions"
-			   " WHERE created < ?1 ORDER BY created, id"
-			   " LIMIT ?2)",
+			   " WHERE id IN (" EXPIRED_SUBS ")",
 			   before, max, 0, NULL, "retention: expired")) != 0 ||
 	    (rc = run_i64s(s,
 			   "DELETE FROM submissions WHERE id IN"
-			   " (SELECT id FROM submissions WHERE created < ?1"
-			   " ORDER BY created, id LIMIT ?2)",
+			   " (" EXPIRED_SUBS ")",
 			   before, max, 0, &r->submissions,
 			   "retention: submissions")) != 0)
 		return rc;
@@ -3184,6 +3198,93 @@ op_retention_sweep(struct store *base, int64_t bytes_before,
 		tx_rollback(s);
 		retention_clear(out);
 	}
+	return rc;
+}
+
+/* Legal holds (store.h). */
+
+static int
+op_hold_add(struct store *base, const struct store_hold *h)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (h == NULL || !store_valid_hash(h->sha256, 64) ||
+	    !store_valid_case(h->case_id) || !store_valid_reason(h->reason) ||
+	    strnlen(h->by, sizeof(h->by)) == 0 ||
+	    strnlen(h->by, sizeof(h->by)) == sizeof(h->by) || h->created < 0) {
+		seterr(s, "hold_add: invalid hold");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(s,
+			       "INSERT INTO holds (sha256, case_id, reason,"
+			       " operator, created) SELECT sha256, ?2, ?3, ?4,"
+			       " ?5 FROM samples WHERE sha256 = ?1",
+			       "hold_add", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, h->sha256)) == 0 &&
+	    (rc = bind_text(s, st, 2, h->case_id)) == 0 &&
+	    (rc = bind_text(s, st, 3, h->reason)) == 0 &&
+	    (rc = bind_text(s, st, 4, h->by)) == 0 &&
+	    (rc = bind_i64(s, st, 5, h->created ? h->created : now())) == 0 &&
+	    (rc = run(s, st, "hold_add")) == 0 && sqlite3_changes(s->db) == 0) {
+		seterr(s, "hold_add: unknown sample");
+		rc = VG_ENOENT;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+op_hold_release(struct store *base, const char *sha256, const char *case_id)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) || !store_valid_case(case_id)) {
+		seterr(s, "hold_release: invalid hash or case");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(s,
+			       "DELETE FROM holds WHERE sha256 = ?1"
+			       " AND case_id = ?2",
+			       "hold_release", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, sha256)) == 0 &&
+	    (rc = bind_text(s, st, 2, case_id)) == 0 &&
+	    (rc = run(s, st, "hold_release")) == 0 &&
+	    sqlite3_changes(s->db) == 0) {
+		seterr(s, "hold_release: no such hold");
+		rc = VG_ENOENT;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+op_holds_count(struct store *base, const char *sha256, const char *case_id,
+	       uint64_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) ||
+	    (case_id != NULL && !store_valid_case(case_id))) {
+		seterr(s, "holds_count: invalid hash or case");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(s,
+			       "SELECT count(*) FROM holds WHERE sha256 = ?1"
+			       " AND (?2 IS NULL OR case_id = ?2)",
+			       "holds_count", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, sha256)) == 0 &&
+	    (rc = bind_text(s, st, 2, case_id)) == 0)
+		rc = count_of(s, st, "holds_count", n);
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -3273,6 +3374,9 @@ static const struct store_ops sqlite_ops = {
 	.erasures_pending = op_erasures_pending,
 	.erasure_done = op_erasure_done,
 	.retention_sweep = op_retention_sweep,
+	.hold_add = op_hold_add,
+	.hold_release = op_hold_release,
+	.holds_count = op_holds_count,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,

@@ -3008,9 +3008,9 @@ test_version_1_database_is_migrated(void **state)
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
-	assert_string_equal(v, "clients,erasures,fp_reports,jobs,operators,rescans,"
-			       "retractions,sample_clients,samples,settings,"
-			       "submissions");
+	assert_string_equal(v, "clients,erasures,fp_reports,holds,jobs,operators,"
+			       "rescans,retractions,sample_clients,samples,"
+			       "settings,submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
 	assert_string_equal(v, "ok");
@@ -4765,6 +4765,125 @@ test_retention_works_in_batches_oldest_first(void **state)
 			 VG_EINVAL);
 }
 
+/* Hold of case c on sample k, by alice. */
+static int
+hold(struct store *st, int k, const char *c)
+{
+	struct store_hold h;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.sha256, sizeof(h.sha256), "%s", sample(k).sha256);
+	snprintf(h.case_id, sizeof(h.case_id), "%s", c);
+	h.reason = "subpoena 2026-114";
+	snprintf(h.by, sizeof(h.by), "alice");
+	return st->ops->hold_add(st, &h);
+}
+
+/* A held sample keeps its bytes and its submissions (and so its links)
+ * through the sweep until every hold on it is released; then the next
+ * sweep takes them. */
+static void
+test_retention_exempts_held_samples_until_every_hold_is_released(
+	void **state)
+{
+	struct fx *f = *state;
+	struct retention r;
+	uint64_t n = 9;
+
+	put_client(f->st, 1);
+	submit_stored_at(f->st, 1, 1, 1, 1000);
+	submit_stored_at(f->st, 2, 1, 2, 1000);
+	assert_int_equal(hold(f->st, 1, "case-A"), 0);
+	assert_int_equal(hold(f->st, 1, "CASE.b:2"), 0);
+	assert_int_equal(f->st->ops->holds_count(f->st, sample(1).sha256, NULL,
+						 &n),
+			 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->st->ops->holds_count(f->st, sample(1).sha256,
+						 "case-A", &n),
+			 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
+			 0);
+	assert_int_equal(r.erased, 1);
+	assert_int_equal(r.submissions, 1);
+	retention_clear(&r);
+	assert_int_equal(located(f->st, 1), 0);
+	assert_int_equal(located(f->st, 2), VG_ENOENT);
+	assert_int_equal(prevalence_of(f->st, 1), 1);
+	assert_int_equal(listed(f->st, 1), 1);
+	/* One hold released: still held. */
+	assert_int_equal(f->st->ops->hold_release(f->st, sample(1).sha256,
+						  "case-A"),
+			 0);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
+			 0);
+	assert_int_equal(r.erased + r.submissions, 0);
+	retention_clear(&r);
+	assert_int_equal(located(f->st, 1), 0);
+	/* The last one: the next sweep takes it. */
+	assert_int_equal(f->st->ops->hold_release(f->st, sample(1).sha256,
+						  "CASE.b:2"),
+			 0);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
+			 0);
+	assert_int_equal(r.erased, 1);
+	assert_int_equal(r.submissions, 1);
+	assert_int_equal(r.unlinked, 1);
+	retention_clear(&r);
+	assert_int_equal(located(f->st, 1), VG_ENOENT);
+	assert_int_equal(listed(f->st, 1), 0);
+}
+
+/* A hold needs a known sample (ENOENT), a case not already holding it,
+ * and valid arguments (EINVAL); a release, a hold in place (ENOENT). */
+static void
+test_holds_bad_arguments_and_unknowns(void **state)
+{
+	struct fx *f = *state;
+	struct store_hold h;
+	uint64_t n;
+
+	put_client(f->st, 1);
+	submit_stored_at(f->st, 1, 1, 1, 1000);
+	assert_int_equal(hold(f->st, 7, "case-A"), VG_ENOENT);
+	assert_int_equal(hold(f->st, 1, "case-A"), 0);
+	assert_int_equal(hold(f->st, 1, "case-A"), VG_EINVAL);
+	assert_int_equal(hold(f->st, 1, ""), VG_EINVAL);
+	assert_int_equal(hold(f->st, 1, "-case"), VG_EINVAL);
+	assert_int_equal(hold(f->st, 1, "case A"), VG_EINVAL);
+	assert_int_equal(hold(f->st, 1, "case/A"), VG_EINVAL);
+	/* 65 bytes: more than a hold's case_id holds. */
+	assert_false(store_valid_case("c12345678901234567890123456789012345678"
+				      "90123456789012345678901234"));
+	assert_true(store_valid_case("c12345678901234567890123456789012345678"
+				     "9012345678901234567890123"));
+	memset(&h, 0, sizeof(h));
+	snprintf(h.sha256, sizeof(h.sha256), "%s", sample(1).sha256);
+	snprintf(h.case_id, sizeof(h.case_id), "case-B");
+	snprintf(h.by, sizeof(h.by), "alice");
+	h.reason = "";
+	assert_int_equal(f->st->ops->hold_add(f->st, &h), VG_EINVAL);
+	h.reason = "ok";
+	h.sha256[0] = 'X';
+	assert_int_equal(f->st->ops->hold_add(f->st, &h), VG_EINVAL);
+	assert_int_equal(f->st->ops->hold_release(f->st, sample(1).sha256,
+						  "case-B"),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->hold_release(f->st, sample(7).sha256,
+						  "case-A"),
+			 VG_ENOENT);
+	assert_int_equal(f->st->ops->hold_release(f->st, "abc", "case-A"),
+			 VG_EINVAL);
+	assert_int_equal(f->st->ops->hold_release(f->st, sample(1).sha256,
+						  "bad case"),
+			 VG_EINVAL);
+	assert_int_equal(f->st->ops->holds_count(f->st, sample(1).sha256, NULL,
+						 &n),
+			 0);
+	assert_int_equal(n, 1);
+}
+
 /* PostgreSQL: while another node of the region sweeps (holds the
  * advisory lock), a sweep does nothing and says so; once it is done,
  * the sweep works. */
@@ -4888,6 +5007,8 @@ main(void)
 		T(test_retention_erases_bytes_last_seen_before_the_cutoff),
 		T(test_retention_deletes_old_submissions_and_the_links_they_alone_justify),
 		T(test_retention_works_in_batches_oldest_first),
+		T(test_retention_exempts_held_samples_until_every_hold_is_released),
+		T(test_holds_bad_arguments_and_unknowns),
 	};
 
 	const struct CMUnitTest pg_tests[] = {
