@@ -480,6 +480,14 @@ print_entry(uint64_t index, const char *origin, uint64_t size,
 			 e->retention.samples_unlinked);
 		row("samples-unlinked", num);
 		break;
+	case TLOG_ENTRY_HOLD:
+	case TLOG_ENTRY_RELEASE_HOLD:
+		row_hash("sample", e->hold.sample);
+		row("case", e->hold.case_id);
+		if (e->type == TLOG_ENTRY_HOLD)
+			row("reason", e->hold.reason);
+		row("who", e->hold.who);
+		break;
 	case TLOG_ENTRY_NODE:
 		row("region", e->node.region);
 		row("site", e->node.site);
