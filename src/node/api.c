@@ -39,6 +39,7 @@
 #include "node/portal.h"
 #include "node/regionfeed.h"
 #include "node/releases.h"
+#include "node/holds.h"
 #include "node/retention.h"
 #include "node/retrohunt.h"
 #include "node/route.h"
@@ -111,6 +112,7 @@ route_name(enum route r)
 		[ROUTE_ADMIN_FP] = "admin_fp",
 		[ROUTE_ADMIN_RETROHUNT] = "admin_retrohunt",
 		[ROUTE_ADMIN_OPERATORS] = "admin_operators",
+		[ROUTE_ADMIN_HOLDS] = "admin_holds",
 		[ROUTE_ME] = "me",
 		[ROUTE_OTHER] = "other",
 	};
@@ -2652,6 +2654,8 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 	case ROUTE_ADMIN_OPERATORS:
 		return operators_handle(N, L, req, p + arg, n - arg);
 	case ROUTE_ME: return me_handle(N, L, req, p + arg, n - arg);
+	case ROUTE_ADMIN_HOLDS:
+		return holds_handle(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + arg, n - arg);
 	case ROUTE_LOG_PROOF:

@@ -45,6 +45,7 @@ enum route {
 	ROUTE_ADMIN_RETROHUNT, /* /v1/admin/retrohunt[/{id}] */
 	ROUTE_ADMIN_OPERATORS, /* /v1/admin/operators[/{name}] */
 	ROUTE_ME,              /* /v1/me[/...]: a client's own data */
+	ROUTE_ADMIN_HOLDS,     /* /v1/admin/holds[/{sha256}] */
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };
