@@ -10,6 +10,11 @@
 # submissions stay. The pass is one `retention` entry, counts and
 # periods only, and /metrics counters; a pass that deletes nothing
 # appends no entry. Bad [retention] values stop vigild with exit 2.
+# Legal holds, placed and released by a named operator with `vigil admin
+# hold` / `release-hold`: a held sample keeps its bytes and submissions
+# through the sweep until every hold is released, each is a log entry
+# naming the sample, the case and the operator, and every bad request
+# gets its 4xx while the node serves on.
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
@@ -125,17 +130,17 @@ done
 [ -n "$idA" ] && [ -n "$idB" ] && pass "two endpoints enrol" ||
 	fail "two endpoints enrol" "$(cat enroll*.txt)"
 mark="vigil-retention-marker-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-for f in old ancient recent shared edge; do
+for f in old ancient recent shared edge held; do
 	printf '%s: %s\n' "$f" "$mark" >"$f.txt"
 	eval "sha_$f=\$(sha256sum $f.txt | cut -d' ' -f1)"
 done
 as homeA
-"$VIGIL" submit old.txt ancient.txt recent.txt shared.txt edge.txt >"$out" 2>"$err" ||
-	fail "A submits five files" "$(cat "$out" "$err")"
+"$VIGIL" submit old.txt ancient.txt recent.txt shared.txt edge.txt held.txt >"$out" 2>"$err" ||
+	fail "A submits six files" "$(cat "$out" "$err")"
 as homeB
 "$VIGIL" submit shared.txt >"$out" 2>"$err" ||
 	fail "B submits the shared file" "$(cat "$out" "$err")"
-for f in old ancient recent shared edge; do
+for f in old ancient recent shared edge held; do
 	eval "l=\$(loc \$sha_$f)"
 	[ "$l" != none ] || fail "$f.txt is stored" "$l"
 	eval "loc_$f=\"\$l\""
@@ -145,12 +150,111 @@ done
 [ "$(prevalence "$sha_shared")" = 2 ] && pass "the shared file's prevalence is 2" ||
 	fail "the shared file's prevalence is 2" "$(prevalence "$sha_shared")"
 
+# --- legal holds ----------------------------------------------------------------------------------
+admin() {
+	_t=$1
+	shift
+	"$VIGIL" admin --server "$base" --token-file "$_t" "$@"
+}
+# http METHOD PATH TOKEN [CURL ARGS...]: status in $code, body in $out.
+http() {
+	m=$1 p=$2 t=$3
+	shift 3
+	code=$(curl -s -o "$out" -w '%{http_code}' -X "$m" \
+		${t:+-H "Authorization: Bearer $t"} "$@" "$base$p")
+}
+expect_http() {
+	if [ "$code" = "$1" ] && "$PYTHON" -c "import json,sys; sys.exit(json.load(open(sys.argv[1])).get('error') != sys.argv[2])" "$out" "$2" 2>/dev/null; then
+		pass "$3"
+	else
+		fail "$3" "expected $1 $2, got HTTP $code: $(head -c 300 "$out")"
+	fi
+}
+serving() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")" = 200 ] &&
+		pass "$1: the node still serves" || fail "$1: the node still serves"
+}
+admin var/operator.token operator add alice >alice.token 2>"$err"
+chmod 600 alice.token
+tAl=$(cat alice.token)
+nh=$(size)
+admin alice.token hold "$sha_held" --case CASE-2026-114 --reason "kept for case 114" >"$out" 2>"$err"
+rc=$?
+[ $rc = 0 ] && grep -q "^held $sha_held, case CASE-2026-114 (log entry $nh)" "$out" &&
+	pass "vigil admin hold: held, with its log entry" ||
+	fail "vigil admin hold: held, with its log entry" "rc $rc $(cat "$out" "$err")"
+entry "$nh" h.json
+jcheck h.json "r['type'] == 'hold' and r['sample'] == '$sha_held' and r['case'] == 'CASE-2026-114' and
+	r['reason'] == 'kept for case 114' and r['who'] == 'operator:alice'" \
+	"a hold entry: the sample, the case, the reason, the authenticated operator"
+admin alice.token hold "$sha_held" --case case-2 --reason "a second case" >"$out" 2>"$err" &&
+	pass "a second case holds the same sample" || fail "a second case holds the same sample" "$(cat "$out" "$err")"
+admin alice.token hold "$sha_held" --case CASE-2026-114 --reason "again" >"$out" 2>"$err"
+rc=$?
+[ $rc = 1 ] && grep -q "409" "$err" && pass "the same case again: 409, exit 1" ||
+	fail "the same case again: 409, exit 1" "rc $rc $(cat "$err")"
+admin alice.token hold "$(echo "$sha_held" | tr a-f A-F)" --case C1 --reason r >"$out" 2>"$err"
+[ $? = 2 ] && pass "vigil admin hold with a malformed hash: exit 2" ||
+	fail "vigil admin hold with a malformed hash: exit 2" "$(cat "$err")"
+admin alice.token hold "$sha_held" --case "bad case" --reason r >"$out" 2>"$err"
+[ $? = 2 ] && pass "vigil admin hold with a malformed case: exit 2" ||
+	fail "vigil admin hold with a malformed case: exit 2" "$(cat "$err")"
+admin alice.token hold "$sha_held" --case C1 >"$out" 2>"$err"
+[ $? = 2 ] && pass "vigil admin hold without --reason: exit 2" ||
+	fail "vigil admin hold without --reason: exit 2" "$(cat "$err")"
+hb() { http POST /v1/admin/holds "$tAl" -H 'Content-Type: application/json' --data-binary "$1"; }
+hb "{\"sha256\":\"${sha_held%?}\",\"case\":\"C1\",\"reason\":\"r\"}"
+expect_http 400 bad_hash "a hash of 63 digits: 400 bad_hash"
+hb "{\"sha256\":\"$(echo "$sha_held" | tr a-f A-F)\",\"case\":\"C1\",\"reason\":\"r\"}"
+expect_http 400 bad_hash "an upper-case hash: 400 bad_hash"
+hb "{\"sha256\":\"$sha_held\",\"case\":\"a/b\",\"reason\":\"r\"}"
+expect_http 400 bad_case "a case with a slash: 400 bad_case"
+hb "{\"sha256\":\"$sha_held\",\"case\":\"$(printf 'c%.0s' $(seq 65))\",\"reason\":\"r\"}"
+expect_http 400 bad_case "a case of 65 bytes: 400 bad_case"
+hb "{\"sha256\":\"$sha_held\",\"case\":\"C1\",\"reason\":\"two\\nlines\"}"
+expect_http 400 bad_reason "a reason of two lines: 400 bad_reason"
+hb "{\"sha256\":\"$sha_held\",\"case\":\"C1\",\"reason\":\"\"}"
+expect_http 400 bad_reason "an empty reason: 400 bad_reason"
+hb "{\"sha256\":\"$sha_held\",\"case\":\"C1\"}"
+expect_http 400 bad_reason "no reason: 400 bad_reason"
+hb "{\"sha256\":\"$sha_held\",\"case\":\"C1\",\"reason\":\"r\",\"who\":\"bob\"}"
+expect_http 400 bad_body "an unknown member: 400 bad_body"
+hb "{\"sha256\":\"$sha_held\",\"case\":1,\"reason\":\"r\"}"
+expect_http 400 bad_body "a case that is not a string: 400 bad_body"
+hb '{"sha256":'
+expect_http 400 bad_body "a body that is not JSON: 400 bad_body"
+hb "{\"sha256\":\"$(printf '%064d' 0)\",\"case\":\"C1\",\"reason\":\"r\"}"
+expect_http 404 unknown_sample "a sample the node does not know: 404"
+http DELETE "/v1/admin/holds/$sha_held?case=C1" "$tAl"
+expect_http 404 unknown_hold "releasing a hold that is not there: 404"
+http DELETE "/v1/admin/holds/$sha_held" "$tAl"
+expect_http 400 bad_case "a release without ?case: 400"
+http DELETE "/v1/admin/holds/$sha_held?case=a%2Fb" "$tAl"
+expect_http 400 bad_case "a release with a malformed case: 400"
+http DELETE "/v1/admin/holds/xyz?case=C1" "$tAl"
+expect_http 400 bad_hash "a release of a malformed hash: 400"
+http GET /v1/admin/holds "$tAl"
+expect_http 405 method_not_allowed "GET /v1/admin/holds: 405"
+http POST /v1/admin/holds ""
+expect_http 401 unauthorized "no token: 401"
+http POST /v1/admin/holds "$tA" --data-binary "{\"sha256\":\"$sha_held\",\"case\":\"C9\",\"reason\":\"r\"}"
+[ "$code" = 403 ] && pass "a client's token: 403" || fail "a client's token: 403" "HTTP $code"
+"$PYTHON" - "$sha_held" <<'EOF' && pass "the refused requests stored no hold" || fail "the refused requests stored no hold"
+import sqlite3, sys
+db = sqlite3.connect("file:var/vigil.db?mode=ro", uri=True)
+r = db.execute("SELECT group_concat(case_id, ',') FROM (SELECT case_id FROM holds"
+               " WHERE sha256 = ? ORDER BY case_id)", (sys.argv[1],)).fetchone()
+sys.exit(0 if r[0] == "CASE-2026-114,case-2" else 1)
+EOF
+serving "after the bad hold requests"
+
 # --- made old while the node is stopped ---------------------------------------------------------
 n=$(size)
 stop_node
 age 40 "$sha_old" "$idA"         # bytes expire, the submission stays
 age 70 "$sha_ancient" "$idA"     # both expire
 age 29 "$sha_edge" "$idA"        # a day within both: stays
+age 70 "$sha_held" "$idA"        # both expire, but held
 "$PYTHON" - "$sha_shared" "$idA" <<'EOF'
 import sqlite3, sys, time
 db = sqlite3.connect("var/vigil.db")
@@ -186,11 +290,15 @@ done
 grep -rqa "$mark" var/ && fail "no plaintext of any sample is in the data directory" ||
 	pass "no plaintext of any sample is in the data directory"
 
+[ "$(loc "$sha_held")" = "$loc_held" ] && in_segments "$m_held" &&
+	pass "held.txt: held, its bytes stay though expired" ||
+	fail "held.txt: held, its bytes stay though expired" "$(loc "$sha_held")"
+
 # --- the metadata -------------------------------------------------------------------------------------
 as homeA
 "$VIGIL" my-data list >list.txt 2>"$err"
-[ "$(wc -l <list.txt)" = 3 ] && grep -q "$sha_old" list.txt && grep -q "$sha_recent" list.txt &&
-	grep -q "$sha_edge" list.txt &&
+[ "$(wc -l <list.txt)" = 4 ] && grep -q "$sha_old" list.txt && grep -q "$sha_recent" list.txt &&
+	grep -q "$sha_edge" list.txt && grep -q "$sha_held" list.txt &&
 	pass "A's submissions older than 60 days are gone, the others stay" ||
 	fail "A's submissions older than 60 days are gone, the others stay" "$(cat list.txt "$err")"
 as homeB
@@ -227,11 +335,44 @@ grep -q '^vigil_retention_deleted_total{kind="sample_bytes"} 2$' metrics.txt &&
 	pass "/metrics counts what the sweep deleted" ||
 	fail "/metrics counts what the sweep deleted" "$(grep retention metrics.txt)"
 
-# --- a pass with nothing to delete appends nothing --------------------------------------------------------
+# --- released: the next sweep takes the held sample -----------------------------------------------------
+admin alice.token release-hold "$sha_held" --case CASE-2026-114 >"$out" 2>"$err" &&
+	grep -q "^released $sha_held, case CASE-2026-114" "$out" &&
+	pass "vigil admin release-hold: released" || fail "vigil admin release-hold: released" "$(cat "$out" "$err")"
+nr=$(($(size) - 1))
+entry "$nr" rh.json
+jcheck rh.json "r['type'] == 'release-hold' and r['sample'] == '$sha_held' and r['case'] == 'CASE-2026-114' and
+	r['who'] == 'operator:alice' and 'reason' not in r" \
+	"a release-hold entry: the sample, the case, the authenticated operator"
+admin alice.token release-hold "$sha_held" --case CASE-2026-114 >"$out" 2>"$err"
+[ $? = 1 ] && grep -q 404 "$err" && pass "releasing it again: 404, exit 1" ||
+	fail "releasing it again: 404, exit 1" "$(cat "$err")"
 stop_node
 start_node || { fail "vigild starts a third time" "$(cat vigild.err)"; finish; }
+passes 1 && [ "$(grep -c 'event=retention_swept' vigild.err)" = 1 ] && [ "$(loc "$sha_held")" = "$loc_held" ] &&
+	pass "a sample still held by another case stays through the sweep" ||
+	fail "a sample still held by another case stays through the sweep" "$(grep retention vigild.err)"
+admin alice.token release-hold "$sha_held" --case case-2 >"$out" 2>"$err" ||
+	fail "the second case is released" "$(cat "$err")"
 n=$(size)
-passes 1 && [ "$(grep -c 'event=retention_swept' vigild.err)" = 1 ] && sleep 1 && [ "$(size)" = "$n" ] &&
+stop_node
+start_node || { fail "vigild starts a fourth time" "$(cat vigild.err)"; finish; }
+swept 2 && grep 'event=retention_swept' vigild.err | tail -1 |
+	grep -q 'samples_erased=1 submissions=1 samples_unlinked=1' &&
+	[ "$(loc "$sha_held")" = none ] && ! in_segments "$m_held" &&
+	pass "every hold released: the next sweep erases its bytes and deletes its submission" ||
+	fail "every hold released: the next sweep erases its bytes and deletes its submission" "$(grep retention vigild.err)"
+_i=0
+while [ $_i -lt 100 ] && [ "$(size)" -le "$n" ]; do sleep 0.1; _i=$((_i + 1)); done
+entry "$n" r2.json
+jcheck r2.json "r['type'] == 'retention' and r['samples-erased'] == 1 and r['submissions'] == 1" \
+	"its retention entry"
+
+# --- a pass with nothing to delete appends nothing --------------------------------------------------------
+stop_node
+start_node || { fail "vigild starts a fifth time" "$(cat vigild.err)"; finish; }
+n=$(size)
+passes 1 && [ "$(grep -c 'event=retention_swept' vigild.err)" = 2 ] && sleep 1 && [ "$(size)" = "$n" ] &&
 	pass "a pass that deletes nothing appends no entry" ||
 	fail "a pass that deletes nothing appends no entry" "$(grep retention vigild.err)"
 [ "$(loc "$sha_recent")" = "$loc_recent" ] && [ "$(loc "$sha_edge")" = "$loc_edge" ] &&
