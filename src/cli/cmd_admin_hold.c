@@ -49,10 +49,11 @@ case_ok(const char *c)
 	for (size_t i = 0; i < n; i++) {
 		char ch = c[i];
 		int alnum = (ch >= 'a' && ch <= 'z') ||
-			    (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+			    (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9');
 
-		if (!alnum && (i == 0 || (ch != '.' && ch != '_' &&
-					  ch != ':' && ch != '-')))
+		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != ':' &&
+					  ch != '-')))
 			return 0;
 	}
 	return 1;

@@ -269,7 +269,8 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 		else
 			goto unknown;
 		if (set_u32(v, 0, NODE_RETENTION_DAYS_MAX, &d) != 0) {
-			snprintf(err, errlen, "%s must be a number of days in "
+			snprintf(err, errlen,
+				 "%s must be a number of days in "
 				 "0..%u (0: the default)",
 				 key, NODE_RETENTION_DAYS_MAX);
 			return -1;

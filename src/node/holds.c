@@ -94,14 +94,12 @@ on_logged(struct nodelog_item *it)
 	if (rc == 0)
 		log_event(LOG_INFO, c->place ? "hold_placed" : "hold_released",
 			  "sha256=%s case=%s by=%s index=%llu", c->h.sha256,
-			  c->h.case_id, c->h.by,
-			  (unsigned long long)it->index);
+			  c->h.case_id, c->h.by, (unsigned long long)it->index);
 	if (c->req == NULL) {
 		if (rc != 0)
 			log_event(LOG_ERROR, "store_failed",
 				  "func=%s sha256=%s case=%s err=\"%s\"",
-				  __func__, c->h.sha256, c->h.case_id,
-				  st->err);
+				  __func__, c->h.sha256, c->h.case_id, st->err);
 		goto out;
 	}
 	c->hook->c = NULL;
@@ -112,7 +110,8 @@ on_logged(struct nodelog_item *it)
 		api_send_error(c->req, R, 404, "unknown_sample",
 			       "the node does not know this sample");
 	else if (rc != 0)
-		store_failed(c->req, st, c->place ? "hold_add" : "hold_release");
+		store_failed(c->req, st,
+			     c->place ? "hold_add" : "hold_release");
 	else
 		api_send_json(c->req, R, c->place ? 201 : 200,
 			      json_pack("{s:s, s:s, s:b, s:I, s:I}", "sha256",
@@ -303,8 +302,8 @@ query(h2o_req_t *req, const char *name, size_t *vl)
 }
 
 static int
-on_release(h2o_req_t *req, struct api_loop *l, const char *by,
-	   const char *hash, size_t len)
+on_release(h2o_req_t *req, struct api_loop *l, const char *by, const char *hash,
+	   size_t len)
 {
 	struct change *c;
 	const char *v;

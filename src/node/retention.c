@@ -209,9 +209,8 @@ sweep_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += RETENTION_INTERVAL_S;
 		pthread_mutex_lock(&r->mu);
-		while (!r->stop &&
-		       pthread_cond_timedwait(&r->cv, &r->mu, &until) !=
-			       ETIMEDOUT)
+		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu,
+							  &until) != ETIMEDOUT)
 			;
 		if (r->stop) {
 			pthread_mutex_unlock(&r->mu);

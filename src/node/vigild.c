@@ -730,8 +730,8 @@ main(int argc, char **argv)
 	}
 
 	/* After the log: a pass that deleted something appends its entry. */
-	if (retention_start(&the_node, &the_node.retention, err,
-			    sizeof(err)) != 0) {
+	if (retention_start(&the_node, &the_node.retention, err, sizeof(err)) !=
+	    0) {
 		fprintf(stderr, "vigild: retention: %s\n", err);
 		return 2;
 	}

@@ -256,8 +256,8 @@ store_valid_case(const char *c)
 			     (ch >= 'A' && ch <= 'Z') ||
 			     (ch >= '0' && ch <= '9');
 
-		if (!alnum && (i == 0 || (ch != '.' && ch != '_' &&
-					  ch != ':' && ch != '-')))
+		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != ':' &&
+					  ch != '-')))
 			return false;
 	}
 	return true;

@@ -188,7 +188,7 @@ struct erasure {
  * erasure's are), and the samples that lost clients. Freed by
  * retention_clear(). */
 struct retention {
-	uint64_t erased;      /* samples whose bytes expired: nlocs */
+	uint64_t erased; /* samples whose bytes expired: nlocs */
 	struct sample_loc *locs;
 	uint64_t submissions; /* submissions deleted */
 	uint64_t unlinked;    /* (sample, client) links deleted */

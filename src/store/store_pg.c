@@ -3185,7 +3185,8 @@ expire_bytes(struct store_pg *s, int64_t before, int64_t max,
 {
 	static const char sql[] =
 		"WITH old AS (SELECT n, blob_segment, blob_offset, blob_length"
-		" FROM samples WHERE blob_segment IS NOT NULL AND last_seen < $1"
+		" FROM samples WHERE blob_segment IS NOT NULL AND last_seen < "
+		"$1"
 		" AND sha256 NOT IN (SELECT sha256 FROM holds)"
 		" ORDER BY last_seen, n LIMIT $2 FOR UPDATE),"
 		" j AS (UPDATE jobs SET state = 3, error = 'sample erased',"
@@ -3277,7 +3278,8 @@ expire_submissions(struct store_pg *s, int64_t before, int64_t max,
 		    " AND NOT EXISTS (SELECT 1 FROM submissions u"
 		    " WHERE u.client_id = x.client_id AND u.sha256 = x.sha256)"
 		    " RETURNING c.sample),"
-		    " k AS (SELECT sample, count(*) AS k FROM l GROUP BY sample)"
+		    " k AS (SELECT sample, count(*) AS k FROM l GROUP BY "
+		    "sample)"
 		    " UPDATE samples SET prevalence = greatest(0, prevalence"
 		    " - k.k) FROM k WHERE samples.n = k.sample"
 		    " RETURNING samples.sha256, k.k",

@@ -3016,9 +3016,8 @@ run_i64s(struct store_sqlite *s, const char *sql, int64_t a, int64_t b,
 
 	if ((rc = prepare_each(s, sql, what, &st)) != 0)
 		return rc;
-	for (int i = 0; rc == 0 && i < sqlite3_bind_parameter_count(st) &&
-			i < 3;
-	     i++)
+	for (int i = 0;
+	     rc == 0 && i < sqlite3_bind_parameter_count(st) && i < 3; i++)
 		rc = bind_i64(s, st, i + 1, v[i]);
 	if (rc == 0 && (rc = run(s, st, what)) == 0 && changes != NULL)
 		*changes = (uint64_t)sqlite3_changes(s->db);
@@ -3131,10 +3130,10 @@ expire_submissions(struct store_sqlite *s, int64_t before, int64_t max,
 			   "CREATE TEMP TABLE IF NOT EXISTS retention_links"
 			   " (sample INTEGER, client_id TEXT)",
 			   0, 0, 0, NULL, "retention: temp")) != 0 ||
-	    (rc = run_i64s(s, "DELETE FROM temp.retention_subs", 0, 0, 0,
-			   NULL, "retention: temp")) != 0 ||
-	    (rc = run_i64s(s, "DELETE FROM temp.retention_links", 0, 0, 0,
-			   NULL, "retention: temp")) != 0 ||
+	    (rc = run_i64s(s, "DELETE FROM temp.retention_subs", 0, 0, 0, NULL,
+			   "retention: temp")) != 0 ||
+	    (rc = run_i64s(s, "DELETE FROM temp.retention_links", 0, 0, 0, NULL,
+			   "retention: temp")) != 0 ||
 	    (rc = run_i64s(s,
 			   "INSERT INTO temp.retention_subs"
 			   " SELECT DISTINCT client_id, sha256 FROM submissions"
@@ -3162,12 +3161,13 @@ expire_submissions(struct store_sqlite *s, int64_t before, int64_t max,
 	    r->unlinked == 0)
 		return rc;
 	if ((rc = expired_links_of(s, r)) != 0 ||
-	    (rc = run_i64s(s,
-			   "UPDATE samples SET prevalence = max(0, prevalence"
-			   " - (SELECT count(*) FROM temp.retention_links l"
-			   " WHERE l.sample = samples.n))"
-			   " WHERE n IN (SELECT sample FROM temp.retention_links)",
-			   0, 0, 0, NULL, "retention: prevalence")) != 0)
+	    (rc = run_i64s(
+		     s,
+		     "UPDATE samples SET prevalence = max(0, prevalence"
+		     " - (SELECT count(*) FROM temp.retention_links l"
+		     " WHERE l.sample = samples.n))"
+		     " WHERE n IN (SELECT sample FROM temp.retention_links)",
+		     0, 0, 0, NULL, "retention: prevalence")) != 0)
 		return rc;
 	return run_i64s(s,
 			"DELETE FROM sample_clients WHERE EXISTS"

@@ -3008,9 +3008,10 @@ test_version_1_database_is_migrated(void **state)
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
-	assert_string_equal(v, "clients,erasures,fp_reports,holds,jobs,operators,"
-			       "rescans,retractions,sample_clients,samples,"
-			       "settings,submissions");
+	assert_string_equal(v,
+			    "clients,erasures,fp_reports,holds,jobs,operators,"
+			    "rescans,retractions,sample_clients,samples,"
+			    "settings,submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
 	assert_string_equal(v, "ok");
@@ -4658,9 +4659,8 @@ test_retention_erases_bytes_last_seen_before_the_cutoff(void **state)
 	assert_int_equal(located(f->st, 2), 0);
 	assert_int_equal(located(f->st, 3), VG_ENOENT);
 	assert_int_equal(located(f->st, 4), 0);
-	assert_int_equal(f->st->ops->job_get_by_sha256(f->st, sample(1).sha256,
-						       &j),
-			 0);
+	assert_int_equal(
+		f->st->ops->job_get_by_sha256(f->st, sample(1).sha256, &j), 0);
 	assert_int_equal(j.state, JOB_FAILED);
 	assert_string_equal(j.error, "sample erased");
 	job_clear(&j);
@@ -4759,10 +4759,10 @@ test_retention_works_in_batches_oldest_first(void **state)
 	assert_int_equal(listed(f->st, 1), 0);
 	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 0, &r),
 			 VG_EINVAL);
-	assert_int_equal(f->st->ops->retention_sweep(
-				 f->st, 5000, 5000,
-				 STORE_RETENTION_BATCH_MAX + 1, &r),
-			 VG_EINVAL);
+	assert_int_equal(
+		f->st->ops->retention_sweep(f->st, 5000, 5000,
+					    STORE_RETENTION_BATCH_MAX + 1, &r),
+		VG_EINVAL);
 }
 
 /* Hold of case c on sample k, by alice. */
@@ -4783,8 +4783,7 @@ hold(struct store *st, int k, const char *c)
  * through the sweep until every hold on it is released; then the next
  * sweep takes them. */
 static void
-test_retention_exempts_held_samples_until_every_hold_is_released(
-	void **state)
+test_retention_exempts_held_samples_until_every_hold_is_released(void **state)
 {
 	struct fx *f = *state;
 	struct retention r;
@@ -4795,13 +4794,12 @@ test_retention_exempts_held_samples_until_every_hold_is_released(
 	submit_stored_at(f->st, 2, 1, 2, 1000);
 	assert_int_equal(hold(f->st, 1, "case-A"), 0);
 	assert_int_equal(hold(f->st, 1, "CASE.b:2"), 0);
-	assert_int_equal(f->st->ops->holds_count(f->st, sample(1).sha256, NULL,
-						 &n),
-			 0);
+	assert_int_equal(
+		f->st->ops->holds_count(f->st, sample(1).sha256, NULL, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(f->st->ops->holds_count(f->st, sample(1).sha256,
-						 "case-A", &n),
-			 0);
+	assert_int_equal(
+		f->st->ops->holds_count(f->st, sample(1).sha256, "case-A", &n),
+		0);
 	assert_int_equal(n, 1);
 	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
 			 0);
@@ -4813,18 +4811,17 @@ test_retention_exempts_held_samples_until_every_hold_is_released(
 	assert_int_equal(prevalence_of(f->st, 1), 1);
 	assert_int_equal(listed(f->st, 1), 1);
 	/* One hold released: still held. */
-	assert_int_equal(f->st->ops->hold_release(f->st, sample(1).sha256,
-						  "case-A"),
-			 0);
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(1).sha256, "case-A"), 0);
 	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
 			 0);
 	assert_int_equal(r.erased + r.submissions, 0);
 	retention_clear(&r);
 	assert_int_equal(located(f->st, 1), 0);
 	/* The last one: the next sweep takes it. */
-	assert_int_equal(f->st->ops->hold_release(f->st, sample(1).sha256,
-						  "CASE.b:2"),
-			 0);
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(1).sha256, "CASE.b:2"),
+		0);
 	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
 			 0);
 	assert_int_equal(r.erased, 1);
@@ -4867,20 +4864,19 @@ test_holds_bad_arguments_and_unknowns(void **state)
 	h.reason = "ok";
 	h.sha256[0] = 'X';
 	assert_int_equal(f->st->ops->hold_add(f->st, &h), VG_EINVAL);
-	assert_int_equal(f->st->ops->hold_release(f->st, sample(1).sha256,
-						  "case-B"),
-			 VG_ENOENT);
-	assert_int_equal(f->st->ops->hold_release(f->st, sample(7).sha256,
-						  "case-A"),
-			 VG_ENOENT);
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(1).sha256, "case-B"),
+		VG_ENOENT);
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(7).sha256, "case-A"),
+		VG_ENOENT);
 	assert_int_equal(f->st->ops->hold_release(f->st, "abc", "case-A"),
 			 VG_EINVAL);
-	assert_int_equal(f->st->ops->hold_release(f->st, sample(1).sha256,
-						  "bad case"),
-			 VG_EINVAL);
-	assert_int_equal(f->st->ops->holds_count(f->st, sample(1).sha256, NULL,
-						 &n),
-			 0);
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(1).sha256, "bad case"),
+		VG_EINVAL);
+	assert_int_equal(
+		f->st->ops->holds_count(f->st, sample(1).sha256, NULL, &n), 0);
 	assert_int_equal(n, 1);
 }
 

@@ -455,11 +455,10 @@ test_retention_entry_is_type_15_and_round_trips(void **state)
 	assert_int_equal(back.retention.submissions, 340);
 	assert_int_equal(back.retention.samples_unlinked, 120);
 	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
-	assert_string_equal(
-		json, "{\"type\":\"retention\",\"time\":\"" T0 "\","
-		      "\"sample-days\":90,\"metadata-days\":365,"
-		      "\"samples-erased\":12,\"submissions\":340,"
-		      "\"samples-unlinked\":120,\"body\":\"\"}");
+	assert_string_equal(json, "{\"type\":\"retention\",\"time\":\"" T0 "\","
+				  "\"sample-days\":90,\"metadata-days\":365,"
+				  "\"samples-erased\":12,\"submissions\":340,"
+				  "\"samples-unlinked\":120,\"body\":\"\"}");
 	free(json);
 	tlog_entry_clear(&back);
 
@@ -489,13 +488,15 @@ test_retention_entry_is_type_15_and_round_trips(void **state)
 }
 
 /* The hold examples of docs/LOG.md, byte for byte. */
-#define EX_HOLD_SHA "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+#define EX_HOLD_SHA                                                            \
+	"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
 #define EX_HOLD                                                                \
 	MAGIC "type hold\n"                                                    \
 	      "time " T0 "\n"                                                  \
 	      "sample " EX_HOLD_SHA "\n"                                       \
 	      "case CASE-2026-114\n"                                           \
-	      "reason preserved for the investigation of the Nov 2026 incident\n" \
+	      "reason preserved for the investigation of the Nov 2026 "        \
+	      "incident\n"                                                     \
 	      "who operator:alice\n"                                           \
 	      "\n"
 #define EX_RELEASE_HOLD                                                        \
@@ -541,10 +542,11 @@ test_hold_entries_are_types_16_and_17_and_round_trip(void **state)
 	assert_string_equal(back.hold.who, "operator:alice");
 	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
 	assert_string_equal(
-		json, "{\"type\":\"hold\",\"time\":\"" T0 "\","
-		      "\"sample\":\"" EX_HOLD_SHA "\",\"case\":\"CASE-2026-114\","
-		      "\"reason\":\"preserved for the investigation of the Nov "
-		      "2026 incident\",\"who\":\"operator:alice\",\"body\":\"\"}");
+		json,
+		"{\"type\":\"hold\",\"time\":\"" T0 "\","
+		"\"sample\":\"" EX_HOLD_SHA "\",\"case\":\"CASE-2026-114\","
+		"\"reason\":\"preserved for the investigation of the Nov "
+		"2026 incident\",\"who\":\"operator:alice\",\"body\":\"\"}");
 	free(json);
 	tlog_entry_clear(&back);
 	parse_ok(EX_RELEASE_HOLD, strlen(EX_RELEASE_HOLD), &back);
@@ -563,7 +565,8 @@ test_hold_entries_are_types_16_and_17_and_round_trip(void **state)
 		      "\ncase C 1\nreason r\nwho operator:alice\n\n",
 		/* an upper-case hash */
 		MAGIC "type hold\ntime " T0 "\nsample "
-		      "275A021BBFB6489E54D471899F7DB9D1663FC695EC2FE2A2C4538AABF651FD0F"
+		      "275A021BBFB6489E54D471899F7DB9D1663FC695EC2FE2A2C4538AAB"
+		      "F651FD0F"
 		      "\ncase C1\nreason r\nwho operator:alice\n\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -1626,7 +1629,8 @@ main(void)
 		cmocka_unit_test(
 			test_operator_entries_are_types_11_and_12_and_round_trip),
 		cmocka_unit_test(test_erasure_entry_is_type_13_and_round_trips),
-		cmocka_unit_test(test_retention_entry_is_type_15_and_round_trips),
+		cmocka_unit_test(
+			test_retention_entry_is_type_15_and_round_trips),
 		cmocka_unit_test(
 			test_hold_entries_are_types_16_and_17_and_round_trip),
 		cmocka_unit_test(test_type_names_parse_and_print),
