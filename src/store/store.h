@@ -300,7 +300,9 @@ struct store_ops {
 	 * submissions created before meta_before, oldest first, each with
 	 * the link of its client to its sample (sample_clients) when no
 	 * submission of that client and sample remains, the sample one
-	 * less prevalent per link. Samples keep their reputation rows.
+	 * less prevalent per link. Samples keep their reputation rows. A
+	 * held sample (hold_add) is exempt: neither its bytes nor any
+	 * submission of it expire while a hold is on it.
 	 * The caller erases out->locs (samples_erase, erasure_done) after
 	 * this returned, and calls again while out->erased or
 	 * out->submissions reached max. Times are unix seconds; max is 1
