@@ -54,4 +54,12 @@ int admin_operator(const char *server, const char *token, int argc,
 int admin_retrohunt(const char *server, const char *token, int argc,
 		    char **argv);
 
+/*
+ * `vigil admin ... hold SHA256 --case ID --reason TEXT` and `release-hold
+ * SHA256 --case ID` (cmd_admin_hold.c): argv[0] is "hold" or
+ * "release-hold". Returns 0 done, 1 the node refused or failed, 2 a
+ * usage error or no answer.
+ */
+int admin_hold(const char *server, const char *token, int argc, char **argv);
+
 #endif

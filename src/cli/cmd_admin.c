@@ -26,6 +26,10 @@
  *       (cmd_admin_retrohunt.c), after the node logged it (a retrohunt
  *       entry: the rule's SHA-256, the operator, the role and the
  *       reason); prints the SHA-256 of every matching sample.
+ *   hold SHA256 --case ID --reason TEXT | release-hold SHA256 --case ID
+ *       legal holds (cmd_admin_hold.c): the sample is kept past
+ *       retention while a hold is on it; a hold or release-hold entry
+ *       first, naming the sample, the case and the operator.
  *   operator add NAME | operator list [--json] | operator revoke NAME
  *       the region's named operators, each with a token of their own
  *       (cmd_admin_operator.c); root adds and revokes them.
@@ -80,7 +84,11 @@ usage(FILE *f)
 		   "       vigil admin --server URL --token-file FILE "
 		   "retrohunt RULEFILE --reason TEXT [--role ROLE]\n"
 		   "       vigil admin --server URL --token-file FILE "
-		   "operator add NAME | list [--json] | revoke NAME\n");
+		   "operator add NAME | list [--json] | revoke NAME\n"
+		   "       vigil admin --server URL --token-file FILE "
+		   "hold SHA256 --case ID --reason TEXT\n"
+		   "       vigil admin --server URL --token-file FILE "
+		   "release-hold SHA256 --case ID\n");
 }
 
 /* Reads at most max bytes of path ("-": stdin) into a new buffer. */
@@ -322,7 +330,9 @@ cmd_admin(int argc, char **argv)
 	    strcmp(argv[optind], "sample-get") != 0 &&
 	    strcmp(argv[optind], "fp") != 0 &&
 	    strcmp(argv[optind], "retrohunt") != 0 &&
-	    strcmp(argv[optind], "operator") != 0) {
+	    strcmp(argv[optind], "operator") != 0 &&
+	    strcmp(argv[optind], "hold") != 0 &&
+	    strcmp(argv[optind], "release-hold") != 0) {
 		fprintf(stderr, "vigil: unknown admin command %s\n",
 			argv[optind]);
 		usage(stderr);
@@ -340,6 +350,9 @@ cmd_admin(int argc, char **argv)
 	else if (strcmp(argv[optind], "operator") == 0)
 		rc = admin_operator(server, token, argc - optind,
 				    argv + optind);
+	else if (strcmp(argv[optind], "hold") == 0 ||
+		 strcmp(argv[optind], "release-hold") == 0)
+		rc = admin_hold(server, token, argc - optind, argv + optind);
 	else
 		rc = log_append(server, token, argc - optind, argv + optind);
 	explicit_bzero(token, sizeof(token));

@@ -468,6 +468,31 @@ print_entry(uint64_t index, const char *origin, uint64_t size,
 		row("day", e->stats.day);
 		row_hash("sha256", e->stats.sha256);
 		break;
+	case TLOG_ENTRY_RETENTION:
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.sample_days);
+		row("sample-days", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.metadata_days);
+		row("metadata-days", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.samples_erased);
+		row("samples-erased", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.submissions);
+		row("submissions", num);
+		snprintf(num, sizeof(num), "%" PRIu64,
+			 e->retention.samples_unlinked);
+		row("samples-unlinked", num);
+		break;
+	case TLOG_ENTRY_HOLD:
+	case TLOG_ENTRY_RELEASE_HOLD:
+		row_hash("sample", e->hold.sample);
+		row("case", e->hold.case_id);
+		if (e->type == TLOG_ENTRY_HOLD)
+			row("reason", e->hold.reason);
+		row("who", e->hold.who);
+		break;
 	case TLOG_ENTRY_NODE:
 		row("region", e->node.region);
 		row("site", e->node.site);

@@ -39,6 +39,8 @@
 #include "node/portal.h"
 #include "node/regionfeed.h"
 #include "node/releases.h"
+#include "node/holds.h"
+#include "node/retention.h"
 #include "node/retrohunt.h"
 #include "node/route.h"
 #include "node/stats_api.h"
@@ -111,6 +113,7 @@ route_name(enum route r)
 		[ROUTE_ADMIN_FP] = "admin_fp",
 		[ROUTE_ADMIN_RETROHUNT] = "admin_retrohunt",
 		[ROUTE_ADMIN_OPERATORS] = "admin_operators",
+		[ROUTE_ADMIN_HOLDS] = "admin_holds",
 		[ROUTE_ME] = "me",
 		[ROUTE_STATS] = "stats",
 		[ROUTE_OTHER] = "other",
@@ -1922,6 +1925,33 @@ on_metrics(h2o_req_t *req)
 		    (unsigned long long)rs.samples,
 		    (unsigned long long)rs.hunts);
 	}
+	if (N->retention != NULL) {
+		struct retention_stats ts;
+
+		retention_stats(N->retention, &ts);
+		OUT("# HELP vigil_retention_passes_total Passes of the "
+		    "retention sweep.\n"
+		    "# TYPE vigil_retention_passes_total counter\n"
+		    "vigil_retention_passes_total %llu\n"
+		    "# HELP vigil_retention_failures_total Passes of the "
+		    "retention sweep a store error stopped.\n"
+		    "# TYPE vigil_retention_failures_total counter\n"
+		    "vigil_retention_failures_total %llu\n"
+		    "# HELP vigil_retention_deleted_total What the retention "
+		    "sweep deleted, by kind.\n"
+		    "# TYPE vigil_retention_deleted_total counter\n"
+		    "vigil_retention_deleted_total{kind=\"sample_bytes\"} "
+		    "%llu\n"
+		    "vigil_retention_deleted_total{kind=\"submissions\"} "
+		    "%llu\n"
+		    "vigil_retention_deleted_total{kind=\"sample_clients\"} "
+		    "%llu\n",
+		    (unsigned long long)ts.passes,
+		    (unsigned long long)ts.failures,
+		    (unsigned long long)ts.erased,
+		    (unsigned long long)ts.submissions,
+		    (unsigned long long)ts.unlinked);
+	}
 	{
 		uint64_t q = 0;
 
@@ -2632,6 +2662,8 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
 		return operators_handle(N, L, req, p + arg, n - arg);
 	case ROUTE_ME: return me_handle(N, L, req, p + arg, n - arg);
 	case ROUTE_STATS: return stats_api_handle(N, L, req);
+	case ROUTE_ADMIN_HOLDS:
+		return holds_handle(N, L, req, p + arg, n - arg);
 	case ROUTE_ADMIN_SAMPLE:
 		return access_on_sample(N, L, req, p + arg, n - arg);
 	case ROUTE_LOG_PROOF:

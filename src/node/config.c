@@ -43,6 +43,8 @@ config_default(struct node_config *c)
 	c->job_lease_ms = NODE_JOB_LEASE_MS_DEFAULT;
 	c->stats_k = NODE_STATS_K_DEFAULT;
 	c->stats_epsilon = NODE_STATS_EPSILON_DEFAULT;
+	c->sample_days = NODE_SAMPLE_DAYS_DEFAULT;
+	c->metadata_days = NODE_METADATA_DAYS_DEFAULT;
 }
 
 void
@@ -310,6 +312,26 @@ on_key(const char *sec, const char *key, const char *v, char *err,
 		} else {
 			goto unknown;
 		}
+	} else if (strcmp(sec, "retention") == 0) {
+		uint32_t *dst, d;
+
+		if (strcmp(key, "sample_days") == 0)
+			dst = &c->sample_days;
+		else if (strcmp(key, "metadata_days") == 0)
+			dst = &c->metadata_days;
+		else
+			goto unknown;
+		if (set_u32(v, 0, NODE_RETENTION_DAYS_MAX, &d) != 0) {
+			snprintf(err, errlen,
+				 "%s must be a number of days in "
+				 "0..%u (0: the default)",
+				 key, NODE_RETENTION_DAYS_MAX);
+			return -1;
+		}
+		if (d == 0)
+			d = dst == &c->sample_days ? NODE_SAMPLE_DAYS_DEFAULT
+						   : NODE_METADATA_DAYS_DEFAULT;
+		*dst = d;
 	} else if (strcmp(sec, "sandbox") == 0) {
 		if (strcmp(key, "allow_without_landlock") != 0)
 			goto unknown;

@@ -43,6 +43,11 @@
 #define NODE_STATS_EPSILON_DEFAULT 1.0
 #define NODE_STATS_EPSILON_MIN     0.01
 #define NODE_STATS_EPSILON_MAX     100.0
+/* [retention] (docs/CONFIG.md): days a sample's bytes and a submission's
+ * metadata are kept; 0 in the file means the default. */
+#define NODE_SAMPLE_DAYS_DEFAULT   90u
+#define NODE_METADATA_DAYS_DEFAULT 365u
+#define NODE_RETENTION_DAYS_MAX    3650u
 /* Enrolments per client address: a burst, then a few a minute. */
 #define NODE_ENROLL_BURST   30u
 #define NODE_ENROLL_PER_MIN 20u
@@ -105,6 +110,10 @@ struct node_config {
 	 * differential privacy between them (docs/STATS.md). */
 	uint32_t stats_k;
 	double stats_epsilon;
+	/* [retention]: the sweep (retention.h) erases the bytes of a sample
+	 * last submitted more than sample_days ago and deletes submissions
+	 * older than metadata_days; 1..NODE_RETENTION_DAYS_MAX each. */
+	uint32_t sample_days, metadata_days;
 };
 
 /* The store c names, for store_open(): the SQLite file in the data

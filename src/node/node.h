@@ -46,6 +46,7 @@ enum route {
 	ROUTE_ADMIN_OPERATORS, /* /v1/admin/operators[/{name}] */
 	ROUTE_ME,              /* /v1/me[/...]: a client's own data */
 	ROUTE_STATS,           /* /v1/stats (stats_api.h) */
+	ROUTE_ADMIN_HOLDS,     /* /v1/admin/holds[/{sha256}] */
 	ROUTE_OTHER,
 	ROUTE_COUNT,
 };
@@ -104,6 +105,8 @@ struct node {
 		*witnessing;         /* cosignatures; NULL without witnesses */
 	struct releases *releases;   /* signed releases (releases.c) */
 	struct retrohunt *retrohunt; /* ad-hoc retro-hunts (retrohunt.c) */
+	/* The retention sweep (retention.h); NULL before it starts. */
+	struct retention_sweeper *retention;
 	/* On PostgreSQL: what the region's other nodes change, into the
 	 * index (regionfeed.h); NULL on SQLite. */
 	struct regionfeed *feed;

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "node/holds.h"
 #include "node/operators.h"
 #include "node/retrohunt.h"
 
@@ -81,6 +82,8 @@ route_of(const char *p, size_t n, size_t *arg)
 		return ROUTE_ADMIN_RETROHUNT;
 	if (is_or_under(p, n, "/v1/admin/operators", arg))
 		return ROUTE_ADMIN_OPERATORS;
+	if (is_or_under(p, n, "/v1/admin/holds", arg))
+		return ROUTE_ADMIN_HOLDS;
 	if (is_or_under(p, n, "/v1/me", arg))
 		return ROUTE_ME;
 	if (is(p, n, "/v1/stats"))
@@ -104,6 +107,7 @@ route_needs_token(enum route r)
 	case ROUTE_ADMIN_FP:
 	case ROUTE_ADMIN_RETROHUNT:
 	case ROUTE_ADMIN_OPERATORS:
+	case ROUTE_ADMIN_HOLDS:
 	case ROUTE_ME: return 1;
 	default: return 0;
 	}
@@ -121,6 +125,7 @@ route_body_limit(const struct node_config *c, enum route r)
 	case ROUTE_ADMIN_RELEASES: return c->max_release_body;
 	case ROUTE_ADMIN_RETROHUNT: return RETROHUNT_MAX_RULE;
 	case ROUTE_ADMIN_OPERATORS: return OPERATORS_MAX_BODY;
+	case ROUTE_ADMIN_HOLDS: return HOLDS_MAX_BODY;
 	default: return json;
 	}
 }

@@ -48,6 +48,7 @@
 #include "node/node.h"
 #include "node/regionfeed.h"
 #include "node/releases.h"
+#include "node/retention.h"
 #include "node/retrohunt.h"
 #include "node/workerproc.h"
 #include "store/samples.h"
@@ -728,6 +729,13 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	/* After the log: a pass that deleted something appends its entry. */
+	if (retention_start(&the_node, &the_node.retention, err, sizeof(err)) !=
+	    0) {
+		fprintf(stderr, "vigild: retention: %s\n", err);
+		return 2;
+	}
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
@@ -787,6 +795,8 @@ main(int argc, char **argv)
 	for (unsigned k = 1; k < the_node.n_loops; k++)
 		pthread_join(loops[k].thread, NULL);
 
+	retention_stop(the_node.retention);
+	the_node.retention = NULL;
 	witnessing_stop(the_node.witnessing);
 	the_node.witnessing = NULL;
 	/* Entries still queued are appended; nobody is left to answer. */

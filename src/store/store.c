@@ -260,6 +260,37 @@ erasure_clear(struct erasure *e)
 	memset(e, 0, sizeof(*e));
 }
 
+bool
+store_valid_case(const char *c)
+{
+	size_t n;
+
+	if (c == NULL || (n = strnlen(c, STORE_HOLD_CASE_MAX + 1)) == 0 ||
+	    n > STORE_HOLD_CASE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = c[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') ||
+			     (ch >= 'A' && ch <= 'Z') ||
+			     (ch >= '0' && ch <= '9');
+
+		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != ':' &&
+					  ch != '-')))
+			return false;
+	}
+	return true;
+}
+
+void
+retention_clear(struct retention *r)
+{
+	if (r == NULL)
+		return;
+	free(r->locs);
+	free(r->changed);
+	memset(r, 0, sizeof(*r));
+}
+
 void
 client_subs_free(struct client_sub *v, size_t n)
 {

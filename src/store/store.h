@@ -181,6 +181,44 @@ struct erasure {
 	char (*changed)[65];
 };
 
+/* What one batch of the retention sweep removed (retention_sweep):
+ * counts only, which a `retention` log entry may name (docs/LOG.md), the
+ * former locations of the samples whose bytes are to be erased now
+ * (samples_erase, then erasure_done: recorded as erasures, as an
+ * erasure's are), and the samples that lost clients. Freed by
+ * retention_clear(). */
+struct retention {
+	uint64_t erased; /* samples whose bytes expired: nlocs */
+	struct sample_loc *locs;
+	uint64_t submissions; /* submissions deleted */
+	uint64_t unlinked;    /* (sample, client) links deleted */
+	/* The SHA-256s of the samples whose prevalence went down, nchanged
+	 * long: for the caller's index. */
+	char (*changed)[65];
+	size_t nchanged;
+	/* PostgreSQL: another node of the region was sweeping, so this
+	 * call did nothing. */
+	bool busy;
+};
+
+/* Legal holds (docs/PRIVACY.md): a held sample is exempt from
+ * retention_sweep (its bytes and its submissions stay) until every hold
+ * on it is released. A case is 1 to STORE_HOLD_CASE_MAX of A-Z, a-z,
+ * 0-9, '.', '_', ':', '-', starting with a letter or digit; a reason is
+ * 1 to STORE_FP_REASON_MAX bytes. */
+#define STORE_HOLD_CASE_MAX 64
+
+struct store_hold {
+	char sha256[65];
+	char case_id[STORE_HOLD_CASE_MAX + 1];
+	const char *reason;                   /* borrowed */
+	char by[STORE_OPERATOR_NAME_MAX + 1]; /* the operator who placed it */
+	int64_t created;                      /* unix seconds; 0: now */
+};
+
+/* Most samples and most submissions one retention_sweep call takes. */
+#define STORE_RETENTION_BATCH_MAX 10000
+
 /* One of a client's submissions, as the client sees it (client_list):
  * the submission and its sample's reputation now. */
 struct client_sub {
@@ -275,6 +313,42 @@ struct store_ops {
 	 * VG_ENOENT: unknown client. */
 	int (*client_delete)(struct store *s, const char *client_id,
 			     struct erasure *out);
+	/*
+	 * Retention (docs/PRIVACY.md), one batch in one transaction: the
+	 * bytes of at most max stored samples last seen (last submitted)
+	 * before bytes_before, oldest first, as client_consent_set erases
+	 * them (locations cleared and recorded as erasures, queued job
+	 * failed "sample erased", queued rescan gone); and at most max
+	 * submissions created before meta_before, oldest first, each with
+	 * the link of its client to its sample (sample_clients) when no
+	 * submission of that client and sample remains, the sample one
+	 * less prevalent per link. Samples keep their reputation rows. A
+	 * held sample (hold_add) is exempt: neither its bytes nor any
+	 * submission of it expire while a hold is on it.
+	 * The caller erases out->locs (samples_erase, erasure_done) after
+	 * this returned, and calls again while out->erased or
+	 * out->submissions reached max. Times are unix seconds; max is 1
+	 * to STORE_RETENTION_BATCH_MAX (VG_EINVAL otherwise). On
+	 * PostgreSQL one node of the region sweeps at a time (an advisory
+	 * lock): another's call meanwhile sets out->busy and does nothing.
+	 * *out is freed by retention_clear().
+	 */
+	int (*retention_sweep)(struct store *s, int64_t bytes_before,
+			       int64_t meta_before, size_t max,
+			       struct retention *out);
+	/* Places hold h on its sample. VG_ENOENT: the store knows no such
+	 * sample; VG_EINVAL: an invalid hold, or one of that case is on the
+	 * sample already. A sample whose batch retention_sweep is committing
+	 * at that moment may lose its bytes all the same. */
+	int (*hold_add)(struct store *s, const struct store_hold *h);
+	/* Releases the hold of case_id on sha256. VG_ENOENT: none;
+	 * VG_EINVAL: a malformed hash or case. */
+	int (*hold_release)(struct store *s, const char *sha256,
+			    const char *case_id);
+	/* Counts into *n the holds on sha256: of case_id only, or of every
+	 * case with case_id NULL. VG_EINVAL: a malformed hash or case. */
+	int (*holds_count)(struct store *s, const char *sha256,
+			   const char *case_id, uint64_t *n);
 	/* client_id's submissions with an id greater than after ("" for the
 	 * first), oldest first, at most max (1 to STORE_CLIENT_LIST_MAX),
 	 * each with its sample's reputation, into a new array *out of *n
@@ -534,6 +608,9 @@ struct store {
 	char err[256]; /* why the last failed operation failed; for logs */
 };
 
+/* Whether c is a hold's case (struct store_hold). */
+bool store_valid_case(const char *c);
+
 /* Which backend and where (the node's [store] section). */
 struct store_spec {
 	enum store_backend backend;
@@ -582,6 +659,8 @@ void retraction_clear(struct retraction *r);
 void stats_day_clear(struct stats_day *d);
 /* Frees e's locations and zeroes it; accepts NULL. */
 void erasure_clear(struct erasure *e);
+/* Frees r's arrays and zeroes it; accepts NULL. */
+void retention_clear(struct retention *r);
 /* Frees the n items of client_list and the array; accepts NULL. */
 void client_subs_free(struct client_sub *v, size_t n);
 /* Frees the n items of client_fp_list and the array; accepts NULL. */

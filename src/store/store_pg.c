@@ -63,10 +63,10 @@
  * reconnects first, to whichever host of the DSN is the primary then.
  * Nothing is retried: whether a lost COMMIT committed is unknown.
  *
- * Schema "store", version 4 (pg_migrate; steps[] below): the tables of
- * store_sqlite.c's version 9 (version 1 had those of its version 6; step
+ * Schema "store", version 5 (pg_migrate; steps[] below): the tables of
+ * store_sqlite.c's version 10 (version 1 had those of its version 6; step
  * 2 adds operators, 3 the indexes by client and the erasures to finish,
- * 4 the statistics)
+ * 4 the statistics, 5 the indexes of retention and the legal holds)
  * with PostgreSQL's types (bigint for unix seconds, as on SQLite, bytea
  * for the token hash, double precision for durations), and the lease
  * columns of jobs and rescans. Attempts are bigint: one attempt more
@@ -252,6 +252,21 @@ static const char *const steps[] = {
 	"  created bigint NOT NULL CHECK (created >= 0),"
 	"  log_index bigint CHECK (log_index IS NULL OR log_index >= 0)"
 	");",
+	/* 5: retention (retention_sweep; docs/PRIVACY.md) finds the oldest
+	 * stored samples and the oldest submissions, as SQLite's version
+	 * 10. */
+	"CREATE INDEX samples_stored_by_last_seen ON samples (last_seen, n)"
+	"  WHERE blob_segment IS NOT NULL;"
+	"CREATE INDEX submissions_by_created ON submissions"
+	"  (created, id COLLATE \"C\");"
+	"CREATE TABLE holds ("
+	"  sha256 text NOT NULL REFERENCES samples(sha256),"
+	"  case_id text NOT NULL CHECK (length(case_id) BETWEEN 1 AND 64),"
+	"  reason text NOT NULL CHECK (length(reason) >= 1"
+	"    AND octet_length(reason) <= 1024),"
+	"  operator text NOT NULL,"
+	"  created bigint NOT NULL,"
+	"  PRIMARY KEY (sha256, case_id));",
 };
 
 /* The columns read_reputation() expects, in order. */
@@ -3164,6 +3179,265 @@ forget(struct store_pg *s, const char *client_id, enum consent c, bool all,
 	return rc;
 }
 
+/* Retention (store.h, retention_sweep), as on SQLite. */
+
+/* The key of the advisory lock one sweeping node of the region holds
+ * for the transaction of a batch: "vigilret". */
+#define RETENTION_LOCK "8531012276498375796"
+
+/* The expired bytes of this batch: locked, their locations taken into r
+ * and cleared in one statement, recorded as erasures, their queued work
+ * ended. */
+static int
+expire_bytes(struct store_pg *s, int64_t before, int64_t max,
+	     struct retention *r)
+{
+	static const char sql[] =
+		"WITH old AS (SELECT n, blob_segment, blob_offset, blob_length"
+		" FROM samples WHERE blob_segment IS NOT NULL AND last_seen < "
+		"$1"
+		" AND sha256 NOT IN (SELECT sha256 FROM holds)"
+		" ORDER BY last_seen, n LIMIT $2 FOR UPDATE),"
+		" j AS (UPDATE jobs SET state = 3, error = 'sample erased',"
+		" updated = $3, lease_owner = NULL, lease_until = NULL"
+		" WHERE state = 0 AND id IN (SELECT n FROM old)),"
+		" r AS (DELETE FROM rescans WHERE state = 0"
+		" AND id IN (SELECT n FROM old)),"
+		" u AS (UPDATE samples SET blob_segment = NULL,"
+		" blob_offset = NULL, blob_length = NULL"
+		" WHERE n IN (SELECT n FROM old)),"
+		" p AS (INSERT INTO erasures (segment, off, length)"
+		" SELECT blob_segment, blob_offset, blob_length FROM old"
+		" ON CONFLICT DO NOTHING)"
+		" SELECT blob_segment, blob_offset, blob_length FROM old"
+		" ORDER BY n";
+	struct num b, m, t;
+	const char *p[3] = {i64(&b, before), i64(&m, max), i64(&t, now())};
+	PGresult *res = NULL;
+	int rc, rows;
+
+	if ((rc = q(s, &res, "retention: locations", sql, 3, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 3, "retention: locations")) != 0)
+		goto out;
+	rows = PQntuples(res);
+	r->locs = xcalloc(rows ? (size_t)rows : 1, sizeof(*r->locs));
+	for (int i = 0; i < rows; i++) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, res, i, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, res, i, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, res, i, 2, 1, INT64_MAX, &len)) != 0)
+			goto out;
+		r->locs[i].segment = (uint64_t)seg;
+		r->locs[i].offset = (uint64_t)off;
+		r->locs[i].length = (uint64_t)len;
+		r->erased++;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* The expired submissions of this batch, and the links they alone
+ * justified (each sample one less prevalent per link, notified). */
+static int
+expire_submissions(struct store_pg *s, int64_t before, int64_t max,
+		   struct retention *r)
+{
+	struct num b, m;
+	const char *p[2] = {i64(&b, before), i64(&m, max)};
+	PGresult *res = NULL;
+	int64_t k;
+	int rc;
+
+	if ((rc = cmd(s, "retention: temp",
+		      "CREATE TEMP TABLE retention_subs (client_id text,"
+		      " sha256 text) ON COMMIT DROP")) != 0)
+		return rc;
+	if ((rc = q(s, &res, "retention: submissions",
+		    "WITH d AS (DELETE FROM submissions WHERE id IN"
+		    " (SELECT id FROM submissions WHERE created < $1"
+		    " AND sha256 NOT IN (SELECT sha256 FROM holds)"
+		    " ORDER BY created, id COLLATE \"C\" LIMIT $2)"
+		    " RETURNING client_id, sha256),"
+		    " i AS (INSERT INTO retention_subs"
+		    " SELECT DISTINCT client_id, sha256 FROM d)"
+		    " SELECT count(*) FROM d",
+		    2, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 1, "retention: submissions")) != 0 ||
+	    PQntuples(res) != 1 ||
+	    (rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &k)) != 0) {
+		if (rc == 0) {
+			seterr(s, "retention: submissions: no count");
+			rc = VG_ECORRUPT;
+		}
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	r->submissions = (uint64_t)k;
+	if (k == 0)
+		return 0;
+	if ((rc = q(s, &res, "retention: links",
+		    "WITH l AS (DELETE FROM sample_clients c USING"
+		    " retention_subs x, samples m WHERE m.sha256 = x.sha256"
+		    " AND c.sample = m.n AND c.client_id = x.client_id"
+		    " AND NOT EXISTS (SELECT 1 FROM submissions u"
+		    " WHERE u.client_id = x.client_id AND u.sha256 = x.sha256)"
+		    " RETURNING c.sample),"
+		    " k AS (SELECT sample, count(*) AS k FROM l GROUP BY "
+		    "sample)"
+		    " UPDATE samples SET prevalence = greatest(0, prevalence"
+		    " - k.k) FROM k WHERE samples.n = k.sample"
+		    " RETURNING samples.sha256, k.k",
+		    0, NULL)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 2, "retention: links")) != 0)
+		goto out;
+	r->changed = xcalloc(PQntuples(res) ? (size_t)PQntuples(res) : 1,
+			     sizeof(*r->changed));
+	for (int i = 0; i < PQntuples(res); i++) {
+		if ((rc = col_hex(s, res, i, 0, 64, r->changed[i])) != 0 ||
+		    (rc = col_i64(s, res, i, 1, 1, INT64_MAX, &k)) != 0)
+			goto out;
+		note_changed(s, r->changed[i]);
+		r->nchanged++;
+		r->unlinked += (uint64_t)k;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_retention_sweep(struct store *base, int64_t bytes_before,
+		   int64_t meta_before, size_t max, struct retention *out)
+{
+	struct store_pg *s = to_pg(base);
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (max == 0 || max > STORE_RETENTION_BATCH_MAX) {
+		seterr(s, "retention_sweep: invalid batch");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0 || (rc = tx_begin(s)) != 0)
+		return rc;
+	if ((rc = q(s, &res, "retention: lock",
+		    "SELECT pg_try_advisory_xact_lock(" RETENTION_LOCK ")", 0,
+		    NULL)) == 0 &&
+	    (rc = want_cols(s, res, 1, "retention: lock")) == 0 &&
+	    (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0))
+		out->busy = true;
+	PQclear(res);
+	if (rc == 0 && !out->busy &&
+	    (rc = expire_bytes(s, bytes_before, (int64_t)max, out)) == 0)
+		rc = expire_submissions(s, meta_before, (int64_t)max, out);
+	if (rc == 0)
+		rc = finish_tx(s, NULL, NULL);
+	if (rc != 0) {
+		tx_rollback(s);
+		retention_clear(out);
+	}
+	return rc;
+}
+
+/* Legal holds (store.h), as on SQLite. */
+
+static int
+op_hold_add(struct store *base, const struct store_hold *h)
+{
+	struct store_pg *s = to_pg(base);
+	struct num t;
+	const char *p[5];
+	PGresult *res = NULL;
+	int rc;
+
+	if (h == NULL || !store_valid_hash(h->sha256, 64) ||
+	    !store_valid_case(h->case_id) || !store_valid_reason(h->reason) ||
+	    strnlen(h->by, sizeof(h->by)) == 0 ||
+	    strnlen(h->by, sizeof(h->by)) == sizeof(h->by) || h->created < 0) {
+		seterr(s, "hold_add: invalid hold");
+		return VG_EINVAL;
+	}
+	p[0] = h->sha256;
+	p[1] = h->case_id;
+	p[2] = h->reason;
+	p[3] = h->by;
+	p[4] = i64(&t, h->created ? h->created : now());
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q(s, &res, "hold_add",
+		    "INSERT INTO holds (sha256, case_id, reason, operator,"
+		    " created) SELECT sha256, $2, $3, $4, $5::bigint"
+		    " FROM samples WHERE sha256 = $1",
+		    5, p)) == 0 &&
+	    changes(res) == 0) {
+		seterr(s, "hold_add: unknown sample");
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_hold_release(struct store *base, const char *sha256, const char *case_id)
+{
+	struct store_pg *s = to_pg(base);
+	const char *p[2] = {sha256, case_id};
+	PGresult *res = NULL;
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) || !store_valid_case(case_id)) {
+		seterr(s, "hold_release: invalid hash or case");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q(s, &res, "hold_release",
+		    "DELETE FROM holds WHERE sha256 = $1 AND case_id = $2", 2,
+		    p)) == 0 &&
+	    changes(res) == 0) {
+		seterr(s, "hold_release: no such hold");
+		rc = VG_ENOENT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+op_holds_count(struct store *base, const char *sha256, const char *case_id,
+	       uint64_t *n)
+{
+	struct store_pg *s = to_pg(base);
+	const char *p[2] = {sha256, case_id};
+	PGresult *res = NULL;
+	int64_t k = 0;
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) ||
+	    (case_id != NULL && !store_valid_case(case_id))) {
+		seterr(s, "holds_count: invalid hash or case");
+		return VG_EINVAL;
+	}
+	if ((rc = ready(s)) != 0)
+		return rc;
+	if ((rc = q_read(s, &res, "holds_count",
+			 "SELECT count(*) FROM holds WHERE sha256 = $1"
+			 " AND ($2::text IS NULL OR case_id = $2)",
+			 2, p)) != 0)
+		return rc;
+	if ((rc = want_cols(s, res, 1, "holds_count")) == 0 &&
+	    PQntuples(res) == 1)
+		rc = col_i64(s, res, 0, 0, 0, INT64_MAX, &k);
+	PQclear(res);
+	*n = (uint64_t)k;
+	return rc;
+}
+
 static int
 op_client_fp_list(struct store *base, const char *client_id, size_t max,
 		  struct client_fp **out, size_t *n)
@@ -4050,6 +4324,10 @@ static const struct store_ops pg_ops = {
 	.client_fp_list = op_client_fp_list,
 	.erasures_pending = op_erasures_pending,
 	.erasure_done = op_erasure_done,
+	.retention_sweep = op_retention_sweep,
+	.hold_add = op_hold_add,
+	.hold_release = op_hold_release,
+	.holds_count = op_holds_count,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,

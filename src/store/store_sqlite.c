@@ -12,7 +12,7 @@
  * can fail with SQLITE_BUSY however long it waits, if another connection
  * committed in between.
  *
- * Schema, version 9 (PRAGMA user_version; migrations[] below):
+ * Schema, version 10 (PRAGMA user_version; migrations[] below):
  *
  *   clients(id TEXT PK, token_hash BLOB(32) UNIQUE, consent INT 0..2,
  *           region TEXT, created INT)
@@ -51,6 +51,9 @@
  *               object), created INT)
  *       Ids are time-ordered (UUIDv7) for the same reason as n.
  *       Indexed by (client_id, id) (version 7): a client's own list.
+ *   holds(sha256, case_id; PK both, reason, operator, created)
+ *       (version 9) Legal holds: a sample with a row here is exempt from
+ *       retention_sweep.
  *   erasures(segment, off; PK both, length) (version 7)
  *       Records whose bytes an erasure of a client's data named, written
  *       in the commit that cleared their samples' locations, deleted once
@@ -414,6 +417,24 @@ static const char *const migrations[] = {
 	"  log_index INTEGER CHECK (log_index IS NULL OR log_index >= 0)"
 	") STRICT;"
 	"PRAGMA user_version = 9;",
+	/*
+	 * 9 -> 10: retention (retention_sweep; docs/PRIVACY.md) finds the
+	 * oldest stored samples and the oldest submissions without reading
+	 * every row.
+	 */
+	"CREATE INDEX IF NOT EXISTS samples_stored_by_last_seen"
+	"  ON samples(last_seen, n) WHERE blob_segment IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS submissions_by_created"
+	"  ON submissions(created, id);"
+	"CREATE TABLE IF NOT EXISTS holds ("
+	"  sha256 TEXT NOT NULL,"
+	"  case_id TEXT NOT NULL CHECK (length(case_id) BETWEEN 1 AND 64),"
+	"  reason TEXT NOT NULL CHECK (length(reason) BETWEEN 1 AND 1024),"
+	"  operator TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (sha256, case_id)"
+	") STRICT, WITHOUT ROWID;"
+	"PRAGMA user_version = 10;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -2995,6 +3016,305 @@ op_erasure_done(struct store *base, const struct sample_loc *loc)
 	return rc;
 }
 
+/* Retention (store.h, retention_sweep). */
+
+/* The stored samples whose bytes expire in this batch: ?1 the cut-off,
+ * ?2 the batch. Every statement of the batch sees the same ones until
+ * the last clears their locations. */
+#define EXPIRED_BYTES                                                          \
+	"SELECT n FROM samples WHERE blob_segment IS NOT NULL"                 \
+	" AND last_seen < ?1 AND sha256 NOT IN (SELECT sha256 FROM holds)"     \
+	" ORDER BY last_seen, n LIMIT ?2"
+/* The submissions that expire in this batch, held samples' apart. */
+#define EXPIRED_SUBS                                                           \
+	"SELECT id FROM submissions WHERE created < ?1"                        \
+	" AND sha256 NOT IN (SELECT sha256 FROM holds)"                        \
+	" ORDER BY created, id LIMIT ?2"
+
+/* Runs sql with ?1..?3 bound to a, b and c (as many as it has); *changes
+ * (if not NULL) is how many rows it changed. */
+static int
+run_i64s(struct store_sqlite *s, const char *sql, int64_t a, int64_t b,
+	 int64_t c, uint64_t *changes, const char *what)
+{
+	const int64_t v[3] = {a, b, c};
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	if ((rc = prepare_each(s, sql, what, &st)) != 0)
+		return rc;
+	for (int i = 0;
+	     rc == 0 && i < sqlite3_bind_parameter_count(st) && i < 3; i++)
+		rc = bind_i64(s, st, i + 1, v[i]);
+	if (rc == 0 && (rc = run(s, st, what)) == 0 && changes != NULL)
+		*changes = (uint64_t)sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The expired bytes of this batch: their locations into r, recorded as
+ * erasures, their queued work ended, their locations cleared. */
+static int
+expire_bytes(struct store_sqlite *s, int64_t before, int64_t max,
+	     struct retention *r)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prepare_each(s,
+			       "SELECT blob_segment, blob_offset, blob_length"
+			       " FROM samples WHERE n IN (" EXPIRED_BYTES ")"
+			       " ORDER BY n",
+			       "retention: locations", &st)) != 0)
+		return rc;
+	if ((rc = bind_i64(s, st, 1, before)) != 0 ||
+	    (rc = bind_i64(s, st, 2, max)) != 0)
+		goto out;
+	r->locs = xcalloc((size_t)max, sizeof(*r->locs));
+	while (r->erased < (uint64_t)max &&
+	       (rc = next_row(s, st, "retention: locations")) == 1) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) != 0)
+			break;
+		r->locs[r->erased].segment = (uint64_t)seg;
+		r->locs[r->erased].offset = (uint64_t)off;
+		r->locs[r->erased].length = (uint64_t)len;
+		r->erased++;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc != 0)
+		return rc;
+	if (r->erased == 0)
+		return 0;
+	if ((rc = run_i64s(s,
+			   "INSERT INTO erasures (segment, off, length)"
+			   " SELECT blob_segment, blob_offset, blob_length"
+			   " FROM samples WHERE n IN (" EXPIRED_BYTES ")"
+			   " ON CONFLICT DO NOTHING",
+			   before, max, 0, NULL, "retention: pending")) != 0 ||
+	    (rc = run_i64s(s,
+			   "UPDATE jobs SET state = 3, error = 'sample erased',"
+			   " updated = ?3 WHERE state = 0 AND id IN"
+			   " (" EXPIRED_BYTES ")",
+			   before, max, now(), NULL, "retention: jobs")) != 0 ||
+	    (rc = run_i64s(s,
+			   "DELETE FROM rescans WHERE state = 0 AND id IN"
+			   " (" EXPIRED_BYTES ")",
+			   before, max, 0, NULL, "retention: rescans")) != 0)
+		return rc;
+	return run_i64s(s,
+			"UPDATE samples SET blob_segment = NULL,"
+			" blob_offset = NULL, blob_length = NULL"
+			" WHERE n IN (" EXPIRED_BYTES ")",
+			before, max, 0, NULL, "retention: locations");
+}
+
+/* The SHA-256s of the samples in temp.retention_links into r->changed. */
+static int
+expired_links_of(struct store_sqlite *s, struct retention *r)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc;
+
+	if ((rc = prepare_each(s,
+			       "SELECT sha256 FROM samples WHERE n IN"
+			       " (SELECT sample FROM temp.retention_links)"
+			       " ORDER BY n",
+			       "retention: samples", &st)) != 0)
+		return rc;
+	while ((rc = next_row(s, st, "retention: samples")) == 1) {
+		if (r->nchanged == cap) {
+			cap = cap ? cap * 2 : 16;
+			r->changed = xreallocarray(r->changed, cap,
+						   sizeof(*r->changed));
+		}
+		if ((rc = col_hex(s, st, 0, 64, r->changed[r->nchanged])) != 0)
+			break;
+		r->nchanged++;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The expired submissions of this batch, and the links they alone
+ * justified. */
+static int
+expire_submissions(struct store_sqlite *s, int64_t before, int64_t max,
+		   struct retention *r)
+{
+	int rc;
+
+	if ((rc = run_i64s(s,
+			   "CREATE TEMP TABLE IF NOT EXISTS retention_subs"
+			   " (client_id TEXT, sha256 TEXT)",
+			   0, 0, 0, NULL, "retention: temp")) != 0 ||
+	    (rc = run_i64s(s,
+			   "CREATE TEMP TABLE IF NOT EXISTS retention_links"
+			   " (sample INTEGER, client_id TEXT)",
+			   0, 0, 0, NULL, "retention: temp")) != 0 ||
+	    (rc = run_i64s(s, "DELETE FROM temp.retention_subs", 0, 0, 0, NULL,
+			   "retention: temp")) != 0 ||
+	    (rc = run_i64s(s, "DELETE FROM temp.retention_links", 0, 0, 0, NULL,
+			   "retention: temp")) != 0 ||
+	    (rc = run_i64s(s,
+			   "INSERT INTO temp.retention_subs"
+			   " SELECT DISTINCT client_id, sha256 FROM submissions"
+			   " WHERE id IN (" EXPIRED_SUBS ")",
+			   before, max, 0, NULL, "retention: expired")) != 0 ||
+	    (rc = run_i64s(s,
+			   "DELETE FROM submissions WHERE id IN"
+			   " (" EXPIRED_SUBS ")",
+			   before, max, 0, &r->submissions,
+			   "retention: submissions")) != 0)
+		return rc;
+	if (r->submissions == 0)
+		return 0;
+	if ((rc = run_i64s(s,
+			   "INSERT INTO temp.retention_links"
+			   " SELECT c.sample, c.client_id"
+			   " FROM temp.retention_subs x"
+			   " JOIN samples m ON m.sha256 = x.sha256"
+			   " JOIN sample_clients c ON c.sample = m.n"
+			   " AND c.client_id = x.client_id"
+			   " WHERE NOT EXISTS (SELECT 1 FROM submissions u"
+			   " WHERE u.client_id = x.client_id"
+			   " AND u.sha256 = x.sha256)",
+			   0, 0, 0, &r->unlinked, "retention: links")) != 0 ||
+	    r->unlinked == 0)
+		return rc;
+	if ((rc = expired_links_of(s, r)) != 0 ||
+	    (rc = run_i64s(
+		     s,
+		     "UPDATE samples SET prevalence = max(0, prevalence"
+		     " - (SELECT count(*) FROM temp.retention_links l"
+		     " WHERE l.sample = samples.n))"
+		     " WHERE n IN (SELECT sample FROM temp.retention_links)",
+		     0, 0, 0, NULL, "retention: prevalence")) != 0)
+		return rc;
+	return run_i64s(s,
+			"DELETE FROM sample_clients WHERE EXISTS"
+			" (SELECT 1 FROM temp.retention_links l"
+			" WHERE l.sample = sample_clients.sample"
+			" AND l.client_id = sample_clients.client_id)",
+			0, 0, 0, NULL, "retention: sample_clients");
+}
+
+static int
+op_retention_sweep(struct store *base, int64_t bytes_before,
+		   int64_t meta_before, size_t max, struct retention *out)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (max == 0 || max > STORE_RETENTION_BATCH_MAX) {
+		seterr(s, "retention_sweep: invalid batch");
+		return VG_EINVAL;
+	}
+	if ((rc = tx_begin(s)) != 0)
+		return rc;
+	if ((rc = expire_bytes(s, bytes_before, (int64_t)max, out)) == 0 &&
+	    (rc = expire_submissions(s, meta_before, (int64_t)max, out)) == 0)
+		rc = tx_commit(s);
+	if (rc != 0) {
+		tx_rollback(s);
+		retention_clear(out);
+	}
+	return rc;
+}
+
+/* Legal holds (store.h). */
+
+static int
+op_hold_add(struct store *base, const struct store_hold *h)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (h == NULL || !store_valid_hash(h->sha256, 64) ||
+	    !store_valid_case(h->case_id) || !store_valid_reason(h->reason) ||
+	    strnlen(h->by, sizeof(h->by)) == 0 ||
+	    strnlen(h->by, sizeof(h->by)) == sizeof(h->by) || h->created < 0) {
+		seterr(s, "hold_add: invalid hold");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(s,
+			       "INSERT INTO holds (sha256, case_id, reason,"
+			       " operator, created) SELECT sha256, ?2, ?3, ?4,"
+			       " ?5 FROM samples WHERE sha256 = ?1",
+			       "hold_add", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, h->sha256)) == 0 &&
+	    (rc = bind_text(s, st, 2, h->case_id)) == 0 &&
+	    (rc = bind_text(s, st, 3, h->reason)) == 0 &&
+	    (rc = bind_text(s, st, 4, h->by)) == 0 &&
+	    (rc = bind_i64(s, st, 5, h->created ? h->created : now())) == 0 &&
+	    (rc = run(s, st, "hold_add")) == 0 && sqlite3_changes(s->db) == 0) {
+		seterr(s, "hold_add: unknown sample");
+		rc = VG_ENOENT;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+op_hold_release(struct store *base, const char *sha256, const char *case_id)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) || !store_valid_case(case_id)) {
+		seterr(s, "hold_release: invalid hash or case");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(s,
+			       "DELETE FROM holds WHERE sha256 = ?1"
+			       " AND case_id = ?2",
+			       "hold_release", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, sha256)) == 0 &&
+	    (rc = bind_text(s, st, 2, case_id)) == 0 &&
+	    (rc = run(s, st, "hold_release")) == 0 &&
+	    sqlite3_changes(s->db) == 0) {
+		seterr(s, "hold_release: no such hold");
+		rc = VG_ENOENT;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+op_holds_count(struct store *base, const char *sha256, const char *case_id,
+	       uint64_t *n)
+{
+	struct store_sqlite *s = to_sqlite(base);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!store_valid_hash(sha256, 64) ||
+	    (case_id != NULL && !store_valid_case(case_id))) {
+		seterr(s, "holds_count: invalid hash or case");
+		return VG_EINVAL;
+	}
+	if ((rc = prepare_each(s,
+			       "SELECT count(*) FROM holds WHERE sha256 = ?1"
+			       " AND (?2 IS NULL OR case_id = ?2)",
+			       "holds_count", &st)) != 0)
+		return rc;
+	if ((rc = bind_text(s, st, 1, sha256)) == 0 &&
+	    (rc = bind_text(s, st, 2, case_id)) == 0)
+		rc = count_of(s, st, "holds_count", n);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int
 op_client_consent_set(struct store *base, const char *client_id,
 		      enum consent c, struct erasure *out)
@@ -3283,6 +3603,10 @@ static const struct store_ops sqlite_ops = {
 	.client_fp_list = op_client_fp_list,
 	.erasures_pending = op_erasures_pending,
 	.erasure_done = op_erasure_done,
+	.retention_sweep = op_retention_sweep,
+	.hold_add = op_hold_add,
+	.hold_release = op_hold_release,
+	.holds_count = op_holds_count,
 	.submission_add = op_submission_add,
 	.submission_add_many = op_submission_add_many,
 	.set_synced = op_set_synced,

@@ -117,6 +117,27 @@ static const struct field erasure_fields[] = {
 	{"samples-erased", K_COUNT, 16, OFF(erasure.samples_erased), 0},
 };
 
+static const struct field retention_fields[] = {
+	{"sample-days", K_COUNT, 16, OFF(retention.sample_days), 0},
+	{"metadata-days", K_COUNT, 16, OFF(retention.metadata_days), 0},
+	{"samples-erased", K_COUNT, 16, OFF(retention.samples_erased), 0},
+	{"submissions", K_COUNT, 16, OFF(retention.submissions), 0},
+	{"samples-unlinked", K_COUNT, 16, OFF(retention.samples_unlinked), 0},
+};
+
+static const struct field hold_fields[] = {
+	{"sample", K_SHA256, SHA256_HEX, OFF(hold.sample), 0},
+	{"case", K_IDENT, 64, OFF(hold.case_id), 0},
+	{"reason", K_TEXT, 1024, OFF(hold.reason), 0},
+	{"who", K_IDENT, 128, OFF(hold.who), 0},
+};
+
+static const struct field release_hold_fields[] = {
+	{"sample", K_SHA256, SHA256_HEX, OFF(hold.sample), 0},
+	{"case", K_IDENT, 64, OFF(hold.case_id), 0},
+	{"who", K_IDENT, 128, OFF(hold.who), 0},
+};
+
 static const struct field node_fields[] = {
 	{"region", K_LABEL, 32, OFF(node.region), 0},
 	{"site", K_LABEL, 32, OFF(node.site), 0},
@@ -169,6 +190,11 @@ static const struct type_spec types[] = {
 					FIELDS(operator_fields)},
 	[TLOG_ENTRY_ERASURE] = {"erasure", BODY_NONE, FIELDS(erasure_fields)},
 	[TLOG_ENTRY_STATS] = {"stats", BODY_NONE, FIELDS(stats_fields)},
+	[TLOG_ENTRY_RETENTION] = {"retention", BODY_NONE,
+				  FIELDS(retention_fields)},
+	[TLOG_ENTRY_HOLD] = {"hold", BODY_NONE, FIELDS(hold_fields)},
+	[TLOG_ENTRY_RELEASE_HOLD] = {"release-hold", BODY_NONE,
+				     FIELDS(release_hold_fields)},
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

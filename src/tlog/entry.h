@@ -23,6 +23,11 @@
  *   erasure             reason, consent, submissions,
  *                       samples-unlinked, samples-erased       none
  *   stats               region, day, sha256                    none
+ *   retention           sample-days, metadata-days,
+ *                       samples-erased, submissions,
+ *                       samples-unlinked                       none
+ *   hold                sample, case, reason, who              none
+ *   release-hold        sample, case, who                      none
  *   key-change, witness-set-change, location-change, statement:
  *                       no fields                              required
  *
@@ -97,6 +102,9 @@ enum tlog_entry_type {
 	TLOG_ENTRY_OPERATOR_REVOKE = 12,
 	TLOG_ENTRY_ERASURE = 13,
 	TLOG_ENTRY_STATS = 14,
+	TLOG_ENTRY_RETENTION = 15,
+	TLOG_ENTRY_HOLD = 16,
+	TLOG_ENTRY_RELEASE_HOLD = 17,
 };
 
 /* The fields of each structured type, in their order in the encoding.
@@ -174,6 +182,27 @@ struct tlog_entry_stats {
 	uint8_t sha256[TLOG_ENTRY_HASH_LEN]; /* of the published document */
 };
 
+/* What a pass of the retention sweep deleted because it was older than
+ * the region keeps it (docs/PRIVACY.md): the periods and how much, never
+ * which samples, submissions or clients. */
+struct tlog_entry_retention {
+	uint64_t sample_days;      /* [retention] sample_days in force */
+	uint64_t metadata_days;    /* [retention] metadata_days in force */
+	uint64_t samples_erased;   /* samples whose bytes were erased */
+	uint64_t submissions;      /* submissions deleted */
+	uint64_t samples_unlinked; /* (sample, client) links deleted */
+};
+
+/* A legal hold placed on a sample, or released (hold, release-hold):
+ * the sample is kept past retention while a hold of any case is on it.
+ * A release has no reason (release's reason member is unused). */
+struct tlog_entry_hold {
+	uint8_t sample[TLOG_ENTRY_HASH_LEN]; /* the sample's SHA-256 */
+	const char *case_id; /* the case: 1 to 64 printable, no space */
+	const char *reason;  /* hold only: the stated reason, one line */
+	const char *who;     /* the authenticated operator: "operator:alice" */
+};
+
 struct tlog_entry_node {
 	const char *region;     /* as in vigild.conf: "eu" */
 	const char *site;       /* "zrh1" */
@@ -197,6 +226,8 @@ struct tlog_entry {
 		struct tlog_entry_operator operator_change;
 		struct tlog_entry_erasure erasure;
 		struct tlog_entry_stats stats;
+		struct tlog_entry_retention retention;
+		struct tlog_entry_hold hold; /* hold, release-hold */
 	};
 	const char *body; /* body_len bytes (NULL if none); NUL-terminated
 			     when made by parse or admin */

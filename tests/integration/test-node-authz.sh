@@ -191,6 +191,8 @@ def request(kind):
         "reason": (None, REASON),
         "rule": (rule, REASON),
         "operator": (jbody({"name": "authz-added"}), json_h),
+        "hold": (jbody({"sha256": sha["sample"], "case": "authz-case",
+                        "reason": "authz table hold"}), json_h),
         "release": (open("c2", "rb").read(),
                     {"Content-Type": "application/octet-stream"}),
     }[kind]

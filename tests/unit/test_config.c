@@ -222,6 +222,46 @@ test_sandbox_allow_without_landlock(void **state)
 			     0);
 }
 
+/* [retention]: days, 90 and 365 by default, 0 meaning the default, at
+ * most 3650; anything else is refused with the range. */
+static void
+test_retention_section(void **state)
+{
+	struct node_config c;
+	char err[512];
+
+	(void)state;
+	config_default(&c);
+	assert_int_equal(c.sample_days, 90);
+	assert_int_equal(c.metadata_days, 365);
+	assert_int_equal(load_text(&c,
+				   "[retention]\nsample_days = 7\n"
+				   "metadata_days = 3650\n",
+				   err),
+			 0);
+	assert_int_equal(c.sample_days, 7);
+	assert_int_equal(c.metadata_days, 3650);
+	assert_int_equal(load_text(&c,
+				   "[retention]\nsample_days = 0\n"
+				   "metadata_days = 0\n",
+				   err),
+			 0);
+	assert_int_equal(c.sample_days, 90);
+	assert_int_equal(c.metadata_days, 365);
+	static const char *const bad[] = {
+		"[retention]\nsample_days = 3651\n",
+		"[retention]\nsample_days = -1\n",
+		"[retention]\nmetadata_days = 1y\n",
+		"[retention]\nmetadata_days = \n",
+		"[retention]\nmetadata_days = 99999999999999999999\n",
+		"[retention]\nhold_days = 1\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_not_equal(load_text(&c, bad[i], err), 0);
+		assert_non_null(strstr(err, i < 5 ? "0..3650" : "unknown key"));
+	}
+}
+
 static void
 test_store_section(void **state)
 {
@@ -312,6 +352,7 @@ main(void)
 		cmocka_unit_test(test_missing_file_is_io_error),
 		cmocka_unit_test(test_listen_override_forms),
 		cmocka_unit_test(test_sandbox_allow_without_landlock),
+		cmocka_unit_test(test_retention_section),
 		cmocka_unit_test(test_store_section),
 		cmocka_unit_test(test_stats_section),
 	};

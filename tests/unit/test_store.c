@@ -379,7 +379,7 @@ test_open_creates_file_0600_in_wal_mode(void **state)
 	raw_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	raw_text(f->path, "PRAGMA user_version", mode, sizeof(mode));
-	assert_string_equal(mode, "9");
+	assert_string_equal(mode, "10");
 	/* The WAL holds the same data and must be as private. */
 	put_client(f->st, 1);
 	assert_int_equal(submit(f->st, 1, 1, 1, &nj), 0);
@@ -3000,7 +3000,7 @@ test_version_1_database_is_migrated(void **state)
 	if (store_sqlite_open(path, &f->st, v, sizeof(v)) != 0)
 		fail_msg("store_sqlite_open: %s", v);
 	raw_text(path, "PRAGMA user_version", v, sizeof(v));
-	assert_string_equal(v, "9");
+	assert_string_equal(v, "10");
 	/* Every sample migrated has an empty because. */
 	raw_text(path, "SELECT count(*) FROM samples WHERE because != '[]'", v,
 		 sizeof(v));
@@ -3009,10 +3009,10 @@ test_version_1_database_is_migrated(void **state)
 		 "SELECT group_concat(name, ',') FROM (SELECT name"
 		 " FROM sqlite_master WHERE type = 'table' ORDER BY name)",
 		 v, sizeof(v));
-	assert_string_equal(
-		v, "clients,erasures,fp_reports,jobs,operators,rescans,"
-		   "retractions,sample_clients,samples,settings,stats,"
-		   "submissions");
+	assert_string_equal(v,
+			    "clients,erasures,fp_reports,holds,jobs,operators,"
+			    "rescans,retractions,sample_clients,samples,"
+			    "settings,stats,submissions");
 	assert_int_equal(raw_rows(path, "PRAGMA foreign_key_check"), 0);
 	raw_text(path, "PRAGMA integrity_check", v, sizeof(v));
 	assert_string_equal(v, "ok");
@@ -4206,7 +4206,7 @@ test_pg_migrations_are_idempotent_and_newer_is_refused(void **state)
 	raw_text(f->path,
 		 "SELECT version FROM vigil_schema WHERE component = 'store'",
 		 v, sizeof(v));
-	assert_string_equal(v, "4");
+	assert_string_equal(v, "5");
 	put_client(f->st, 1);
 	raw_exec(f->path, "UPDATE vigil_schema SET version = 1000"
 			  " WHERE component = 'store'");
@@ -4773,6 +4773,306 @@ test_metadata_without_bytes_counts_and_queues_no_job(void **state)
 	job_clear(&j);
 }
 
+/* Retention (store.h: retention_sweep). */
+
+/* Sample k, stored at segment 5, offset 1000 * k, sent by client n as
+ * submission subn at time t. */
+static void
+submit_stored_at(struct store *st, int subn, int n, int k, int64_t t)
+{
+	struct sample_loc loc = {5, 1000 * (uint64_t)k, 200};
+
+	assert_int_equal(submit_loc(st, subn, n, k, t, &loc, NULL), 0);
+}
+
+/* The bytes of a sample last seen before the cut-off go (their
+ * locations handed back and pending, their queued job failed); one last
+ * seen at the cut-off, or sent again since, stays. Submissions, links
+ * and prevalence are the metadata's, untouched. */
+static void
+test_retention_erases_bytes_last_seen_before_the_cutoff(void **state)
+{
+	struct fx *f = *state;
+	struct retention r;
+	struct sample_loc *p = NULL;
+	size_t np = 0;
+	struct job j;
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	submit_stored_at(f->st, 1, 1, 1, 1000);
+	submit_stored_at(f->st, 2, 1, 2, 1000);
+	assert_int_equal(submit_at(f->st, 3, 2, 2, 2000, NULL), 0);
+	submit_stored_at(f->st, 4, 1, 3, 1999);
+	submit_stored_at(f->st, 5, 2, 4, 2000);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 2000, 0, 100, &r),
+			 0);
+	assert_false(r.busy);
+	assert_int_equal(r.erased, 2);
+	assert_int_equal(r.locs[0].offset + r.locs[1].offset, 1000 + 3000);
+	assert_int_equal(r.locs[0].segment, 5);
+	assert_int_equal(r.locs[1].length, 200);
+	assert_int_equal(r.submissions, 0);
+	assert_int_equal(r.unlinked, 0);
+	assert_int_equal(r.nchanged, 0);
+	retention_clear(&r);
+	assert_null(r.locs);
+	assert_int_equal(located(f->st, 1), VG_ENOENT);
+	assert_int_equal(located(f->st, 2), 0);
+	assert_int_equal(located(f->st, 3), VG_ENOENT);
+	assert_int_equal(located(f->st, 4), 0);
+	assert_int_equal(
+		f->st->ops->job_get_by_sha256(f->st, sample(1).sha256, &j), 0);
+	assert_int_equal(j.state, JOB_FAILED);
+	assert_string_equal(j.error, "sample erased");
+	job_clear(&j);
+	assert_int_equal(f->st->ops->erasures_pending(f->st, 10, &p, &np), 0);
+	assert_int_equal(np, 2);
+	free(p);
+	assert_int_equal(prevalence_of(f->st, 1), 1);
+	assert_int_equal(prevalence_of(f->st, 2), 2);
+	assert_int_equal(listed(f->st, 1), 3);
+	/* Again: nothing more. */
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 2000, 0, 100, &r),
+			 0);
+	assert_int_equal(r.erased + r.submissions + r.unlinked, 0);
+	retention_clear(&r);
+}
+
+/* Submissions created before the cut-off go, with the links to samples
+ * they alone justified: a client that sent the sample again since stays
+ * counted. A submission at the cut-off stays. Bytes are not touched. */
+static void
+test_retention_deletes_old_submissions_and_the_links_they_alone_justify(
+	void **state)
+{
+	struct fx *f = *state;
+	struct retention r;
+
+	put_client(f->st, 1);
+	put_client(f->st, 2);
+	submit_stored_at(f->st, 1, 1, 1, 1000);
+	assert_int_equal(submit_at(f->st, 2, 1, 1, 3000, NULL), 0);
+	assert_int_equal(submit_at(f->st, 3, 2, 1, 1000, NULL), 0);
+	assert_int_equal(submit_at(f->st, 4, 1, 2, 1000, NULL), 0);
+	assert_int_equal(submit_at(f->st, 5, 2, 3, 2000, NULL), 0);
+	assert_int_equal(prevalence_of(f->st, 1), 2);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 0, 2000, 100, &r),
+			 0);
+	assert_int_equal(r.erased, 0);
+	assert_int_equal(r.submissions, 3);
+	assert_int_equal(r.unlinked, 2);
+	assert_int_equal(r.nchanged, 2);
+	assert_true((strcmp(r.changed[0], sample(1).sha256) == 0 &&
+		     strcmp(r.changed[1], sample(2).sha256) == 0) ||
+		    (strcmp(r.changed[0], sample(2).sha256) == 0 &&
+		     strcmp(r.changed[1], sample(1).sha256) == 0));
+	retention_clear(&r);
+	assert_int_equal(prevalence_of(f->st, 1), 1);
+	assert_int_equal(prevalence_of(f->st, 2), 0);
+	assert_int_equal(prevalence_of(f->st, 3), 1);
+	assert_int_equal(listed(f->st, 1), 1);
+	assert_int_equal(listed(f->st, 2), 1);
+	assert_int_equal(located(f->st, 1), 0);
+	/* The reputation stays: the sample is still known. */
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM samples"), 3);
+	assert_int_equal(raw_rows(f->path, "SELECT 1 FROM sample_clients"), 2);
+	/* Again: nothing more. */
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 0, 2000, 100, &r),
+			 0);
+	assert_int_equal(r.erased + r.submissions + r.unlinked, 0);
+	retention_clear(&r);
+}
+
+/* A batch takes at most max of each, oldest first; the next takes the
+ * rest. A batch of 0 or over the maximum is refused. */
+static void
+test_retention_works_in_batches_oldest_first(void **state)
+{
+	struct fx *f = *state;
+	struct retention r;
+
+	put_client(f->st, 1);
+	for (int k = 1; k <= 5; k++)
+		submit_stored_at(f->st, k, 1, k, 1000 + 10 * (6 - k));
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 2, &r),
+			 0);
+	assert_int_equal(r.erased, 2);
+	assert_int_equal(r.submissions, 2);
+	assert_int_equal(r.unlinked, 2);
+	retention_clear(&r);
+	/* The oldest: 5 and 4. */
+	assert_int_equal(located(f->st, 5), VG_ENOENT);
+	assert_int_equal(located(f->st, 4), VG_ENOENT);
+	assert_int_equal(located(f->st, 3), 0);
+	assert_int_equal(prevalence_of(f->st, 5), 0);
+	assert_int_equal(prevalence_of(f->st, 3), 1);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 2, &r),
+			 0);
+	assert_int_equal(r.erased, 2);
+	assert_int_equal(r.submissions, 2);
+	retention_clear(&r);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 2, &r),
+			 0);
+	assert_int_equal(r.erased, 1);
+	assert_int_equal(r.submissions, 1);
+	retention_clear(&r);
+	assert_int_equal(located(f->st, 1), VG_ENOENT);
+	assert_int_equal(listed(f->st, 1), 0);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 0, &r),
+			 VG_EINVAL);
+	assert_int_equal(
+		f->st->ops->retention_sweep(f->st, 5000, 5000,
+					    STORE_RETENTION_BATCH_MAX + 1, &r),
+		VG_EINVAL);
+}
+
+/* Hold of case c on sample k, by alice. */
+static int
+hold(struct store *st, int k, const char *c)
+{
+	struct store_hold h;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.sha256, sizeof(h.sha256), "%s", sample(k).sha256);
+	snprintf(h.case_id, sizeof(h.case_id), "%s", c);
+	h.reason = "subpoena 2026-114";
+	snprintf(h.by, sizeof(h.by), "alice");
+	return st->ops->hold_add(st, &h);
+}
+
+/* A held sample keeps its bytes and its submissions (and so its links)
+ * through the sweep until every hold on it is released; then the next
+ * sweep takes them. */
+static void
+test_retention_exempts_held_samples_until_every_hold_is_released(void **state)
+{
+	struct fx *f = *state;
+	struct retention r;
+	uint64_t n = 9;
+
+	put_client(f->st, 1);
+	submit_stored_at(f->st, 1, 1, 1, 1000);
+	submit_stored_at(f->st, 2, 1, 2, 1000);
+	assert_int_equal(hold(f->st, 1, "case-A"), 0);
+	assert_int_equal(hold(f->st, 1, "CASE.b:2"), 0);
+	assert_int_equal(
+		f->st->ops->holds_count(f->st, sample(1).sha256, NULL, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(
+		f->st->ops->holds_count(f->st, sample(1).sha256, "case-A", &n),
+		0);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
+			 0);
+	assert_int_equal(r.erased, 1);
+	assert_int_equal(r.submissions, 1);
+	retention_clear(&r);
+	assert_int_equal(located(f->st, 1), 0);
+	assert_int_equal(located(f->st, 2), VG_ENOENT);
+	assert_int_equal(prevalence_of(f->st, 1), 1);
+	assert_int_equal(listed(f->st, 1), 1);
+	/* One hold released: still held. */
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(1).sha256, "case-A"), 0);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
+			 0);
+	assert_int_equal(r.erased + r.submissions, 0);
+	retention_clear(&r);
+	assert_int_equal(located(f->st, 1), 0);
+	/* The last one: the next sweep takes it. */
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(1).sha256, "CASE.b:2"),
+		0);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
+			 0);
+	assert_int_equal(r.erased, 1);
+	assert_int_equal(r.submissions, 1);
+	assert_int_equal(r.unlinked, 1);
+	retention_clear(&r);
+	assert_int_equal(located(f->st, 1), VG_ENOENT);
+	assert_int_equal(listed(f->st, 1), 0);
+}
+
+/* A hold needs a known sample (ENOENT), a case not already holding it,
+ * and valid arguments (EINVAL); a release, a hold in place (ENOENT). */
+static void
+test_holds_bad_arguments_and_unknowns(void **state)
+{
+	struct fx *f = *state;
+	struct store_hold h;
+	uint64_t n;
+
+	put_client(f->st, 1);
+	submit_stored_at(f->st, 1, 1, 1, 1000);
+	assert_int_equal(hold(f->st, 7, "case-A"), VG_ENOENT);
+	assert_int_equal(hold(f->st, 1, "case-A"), 0);
+	assert_int_equal(hold(f->st, 1, "case-A"), VG_EINVAL);
+	assert_int_equal(hold(f->st, 1, ""), VG_EINVAL);
+	assert_int_equal(hold(f->st, 1, "-case"), VG_EINVAL);
+	assert_int_equal(hold(f->st, 1, "case A"), VG_EINVAL);
+	assert_int_equal(hold(f->st, 1, "case/A"), VG_EINVAL);
+	/* 65 bytes: more than a hold's case_id holds. */
+	assert_false(store_valid_case("c12345678901234567890123456789012345678"
+				      "90123456789012345678901234"));
+	assert_true(store_valid_case("c12345678901234567890123456789012345678"
+				     "9012345678901234567890123"));
+	memset(&h, 0, sizeof(h));
+	snprintf(h.sha256, sizeof(h.sha256), "%s", sample(1).sha256);
+	snprintf(h.case_id, sizeof(h.case_id), "case-B");
+	snprintf(h.by, sizeof(h.by), "alice");
+	h.reason = "";
+	assert_int_equal(f->st->ops->hold_add(f->st, &h), VG_EINVAL);
+	h.reason = "ok";
+	h.sha256[0] = 'X';
+	assert_int_equal(f->st->ops->hold_add(f->st, &h), VG_EINVAL);
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(1).sha256, "case-B"),
+		VG_ENOENT);
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(7).sha256, "case-A"),
+		VG_ENOENT);
+	assert_int_equal(f->st->ops->hold_release(f->st, "abc", "case-A"),
+			 VG_EINVAL);
+	assert_int_equal(
+		f->st->ops->hold_release(f->st, sample(1).sha256, "bad case"),
+		VG_EINVAL);
+	assert_int_equal(
+		f->st->ops->holds_count(f->st, sample(1).sha256, NULL, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+/* PostgreSQL: while another node of the region sweeps (holds the
+ * advisory lock), a sweep does nothing and says so; once it is done,
+ * the sweep works. */
+static void
+test_pg_retention_one_node_sweeps_at_a_time(void **state)
+{
+	struct fx *f = *state;
+	struct retention r;
+	PGconn *c = raw_pg();
+
+	put_client(f->st, 1);
+	submit_stored_at(f->st, 1, 1, 1, 1000);
+	pg_run(c, "SELECT pg_advisory_lock(8531012276498375796)");
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
+			 0);
+	assert_true(r.busy);
+	assert_int_equal(r.erased + r.submissions + r.unlinked, 0);
+	retention_clear(&r);
+	assert_int_equal(located(f->st, 1), 0);
+	pg_run(c, "SELECT pg_advisory_unlock(8531012276498375796)");
+	PQfinish(c);
+	assert_int_equal(f->st->ops->retention_sweep(f->st, 5000, 5000, 10, &r),
+			 0);
+	assert_false(r.busy);
+	assert_int_equal(r.erased, 1);
+	assert_int_equal(r.submissions, 1);
+	assert_int_equal(r.unlinked, 1);
+	retention_clear(&r);
+	assert_int_equal(located(f->st, 1), VG_ENOENT);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -4865,6 +5165,11 @@ main(void)
 		T(test_client_delete_removes_everything_and_the_token),
 		T(test_client_list_pages_own_submissions),
 		T(test_metadata_without_bytes_counts_and_queues_no_job),
+		T(test_retention_erases_bytes_last_seen_before_the_cutoff),
+		T(test_retention_deletes_old_submissions_and_the_links_they_alone_justify),
+		T(test_retention_works_in_batches_oldest_first),
+		T(test_retention_exempts_held_samples_until_every_hold_is_released),
+		T(test_holds_bad_arguments_and_unknowns),
 	};
 
 	const struct CMUnitTest pg_tests[] = {
@@ -4877,6 +5182,7 @@ main(void)
 		T(test_pg_migrations_are_idempotent_and_newer_is_refused),
 		T(test_pg_lost_session_reconnects),
 		T(test_pg_unreachable_server_is_eio),
+		T(test_pg_retention_one_node_sweeps_at_a_time),
 		/* Last: the cluster fails over, and is put back after. */
 		cmocka_unit_test_setup_teardown(
 			test_pg_failover_loses_no_acknowledged_submission,

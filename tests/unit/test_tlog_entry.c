@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "tlog/entry.h"
 #include "tlog/merkle.h"
 
@@ -408,6 +409,173 @@ test_operator_entries_are_types_11_and_12_and_round_trip(void **state)
 				 VG_EFORMAT);
 	e.operator_change.name = "al ice";
 	assert_int_equal(tlog_entry_encode(&e, &text, &len, err, sizeof(err)),
+			 VG_EINVAL);
+}
+
+/* The retention example of docs/LOG.md, byte for byte. */
+#define EX_RETENTION                                                           \
+	MAGIC "type retention\n"                                               \
+	      "time " T0 "\n"                                                  \
+	      "sample-days 90\n"                                               \
+	      "metadata-days 365\n"                                            \
+	      "samples-erased 12\n"                                            \
+	      "submissions 340\n"                                              \
+	      "samples-unlinked 120\n"                                         \
+	      "\n"
+
+/* A retention entry names the periods and counts, and nothing that
+ * could name a sample or a client. */
+static void
+test_retention_entry_is_type_15_and_round_trips(void **state)
+{
+	struct tlog_entry e, back;
+	enum tlog_entry_type t;
+	char err[256], *json;
+
+	(void)state;
+	assert_int_equal(TLOG_ENTRY_RETENTION, 15);
+	assert_int_equal(tlog_entry_type_parse("retention", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_RETENTION);
+	assert_string_equal(tlog_entry_type_name(t), "retention");
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_RETENTION;
+	e.time = T0_SEC;
+	e.retention.sample_days = 90;
+	e.retention.metadata_days = 365;
+	e.retention.samples_erased = 12;
+	e.retention.submissions = 340;
+	e.retention.samples_unlinked = 120;
+	encode_is(&e, EX_RETENTION);
+
+	parse_ok(EX_RETENTION, strlen(EX_RETENTION), &back);
+	assert_int_equal(back.retention.sample_days, 90);
+	assert_int_equal(back.retention.metadata_days, 365);
+	assert_int_equal(back.retention.samples_erased, 12);
+	assert_int_equal(back.retention.submissions, 340);
+	assert_int_equal(back.retention.samples_unlinked, 120);
+	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
+	assert_string_equal(json, "{\"type\":\"retention\",\"time\":\"" T0 "\","
+				  "\"sample-days\":90,\"metadata-days\":365,"
+				  "\"samples-erased\":12,\"submissions\":340,"
+				  "\"samples-unlinked\":120,\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&back);
+
+	static const char *const bad[] = {
+		/* a body */
+		EX_RETENTION "sample 00\n",
+		/* a field more: which sample */
+		MAGIC "type retention\ntime " T0 "\nsample-days 90\n"
+		      "metadata-days 365\nsamples-erased 1\nsubmissions 1\n"
+		      "samples-unlinked 1\nsample abc\n\n",
+		/* fields out of order */
+		MAGIC "type retention\ntime " T0 "\nmetadata-days 365\n"
+		      "sample-days 90\nsamples-erased 1\nsubmissions 1\n"
+		      "samples-unlinked 1\n\n",
+		/* a count that is not a number */
+		MAGIC "type retention\ntime " T0 "\nsample-days -1\n"
+		      "metadata-days 365\nsamples-erased 1\nsubmissions 1\n"
+		      "samples-unlinked 1\n\n",
+		/* a field missing */
+		MAGIC "type retention\ntime " T0 "\nsample-days 90\n"
+		      "metadata-days 365\nsamples-erased 1\nsubmissions 1\n\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
+						  err, sizeof(err)),
+				 VG_EFORMAT);
+}
+
+/* The hold examples of docs/LOG.md, byte for byte. */
+#define EX_HOLD_SHA                                                            \
+	"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+#define EX_HOLD                                                                \
+	MAGIC "type hold\n"                                                    \
+	      "time " T0 "\n"                                                  \
+	      "sample " EX_HOLD_SHA "\n"                                       \
+	      "case CASE-2026-114\n"                                           \
+	      "reason preserved for the investigation of the Nov 2026 "        \
+	      "incident\n"                                                     \
+	      "who operator:alice\n"                                           \
+	      "\n"
+#define EX_RELEASE_HOLD                                                        \
+	MAGIC "type release-hold\n"                                            \
+	      "time " T0 "\n"                                                  \
+	      "sample " EX_HOLD_SHA "\n"                                       \
+	      "case CASE-2026-114\n"                                           \
+	      "who operator:alice\n"                                           \
+	      "\n"
+
+/* Holds name the sample, the case, why (a hold) and the authenticated
+ * operator; a release has no reason. */
+static void
+test_hold_entries_are_types_16_and_17_and_round_trip(void **state)
+{
+	struct tlog_entry e, back;
+	enum tlog_entry_type t;
+	char err[256], *json;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(TLOG_ENTRY_HOLD, 16);
+	assert_int_equal(TLOG_ENTRY_RELEASE_HOLD, 17);
+	assert_int_equal(tlog_entry_type_parse("hold", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_HOLD);
+	assert_int_equal(tlog_entry_type_parse("release-hold", &t), 0);
+	assert_int_equal(t, TLOG_ENTRY_RELEASE_HOLD);
+
+	memset(&e, 0, sizeof(e));
+	e.type = TLOG_ENTRY_HOLD;
+	e.time = T0_SEC;
+	assert_true(hex_decode_lower(EX_HOLD_SHA, 32, e.hold.sample));
+	e.hold.case_id = "CASE-2026-114";
+	e.hold.reason =
+		"preserved for the investigation of the Nov 2026 incident";
+	e.hold.who = "operator:alice";
+	encode_is(&e, EX_HOLD);
+	e.type = TLOG_ENTRY_RELEASE_HOLD;
+	encode_is(&e, EX_RELEASE_HOLD);
+
+	parse_ok(EX_HOLD, strlen(EX_HOLD), &back);
+	assert_string_equal(back.hold.case_id, "CASE-2026-114");
+	assert_string_equal(back.hold.who, "operator:alice");
+	assert_int_equal(tlog_entry_to_json(&back, &json), 0);
+	assert_string_equal(
+		json,
+		"{\"type\":\"hold\",\"time\":\"" T0 "\","
+		"\"sample\":\"" EX_HOLD_SHA "\",\"case\":\"CASE-2026-114\","
+		"\"reason\":\"preserved for the investigation of the Nov "
+		"2026 incident\",\"who\":\"operator:alice\",\"body\":\"\"}");
+	free(json);
+	tlog_entry_clear(&back);
+	parse_ok(EX_RELEASE_HOLD, strlen(EX_RELEASE_HOLD), &back);
+	assert_string_equal(back.hold.case_id, "CASE-2026-114");
+	tlog_entry_clear(&back);
+
+	static const char *const bad[] = {
+		/* a release with a reason */
+		MAGIC "type release-hold\ntime " T0 "\nsample " EX_HOLD_SHA
+		      "\ncase C1\nreason r\nwho operator:alice\n\n",
+		/* a hold without its reason */
+		MAGIC "type hold\ntime " T0 "\nsample " EX_HOLD_SHA
+		      "\ncase C1\nwho operator:alice\n\n",
+		/* a case with a space */
+		MAGIC "type hold\ntime " T0 "\nsample " EX_HOLD_SHA
+		      "\ncase C 1\nreason r\nwho operator:alice\n\n",
+		/* an upper-case hash */
+		MAGIC "type hold\ntime " T0 "\nsample "
+		      "275A021BBFB6489E54D471899F7DB9D1663FC695EC2FE2A2C4538AAB"
+		      "F651FD0F"
+		      "\ncase C1\nreason r\nwho operator:alice\n\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tlog_entry_parse(bad[i], strlen(bad[i]), &back,
+						  err, sizeof(err)),
+				 VG_EFORMAT);
+	e.type = TLOG_ENTRY_HOLD;
+	e.hold.reason = "two\nlines";
+	assert_int_equal(tlog_entry_encode(&e, &json, &len, err, sizeof(err)),
 			 VG_EINVAL);
 }
 
@@ -1539,6 +1707,10 @@ main(void)
 			test_operator_entries_are_types_11_and_12_and_round_trip),
 		cmocka_unit_test(test_erasure_entry_is_type_13_and_round_trips),
 		cmocka_unit_test(test_stats_entry_is_type_14_and_round_trips),
+		cmocka_unit_test(
+			test_retention_entry_is_type_15_and_round_trips),
+		cmocka_unit_test(
+			test_hold_entries_are_types_16_and_17_and_round_trip),
 		cmocka_unit_test(test_type_names_parse_and_print),
 		cmocka_unit_test(test_every_example_parses_and_encodes_back),
 		cmocka_unit_test(test_parsed_fields_are_the_values),
