@@ -26,7 +26,13 @@ static void
 put_row(struct regionfeed *rf, const struct reputation *r)
 {
 	pthread_rwlock_wrlock(&rf->node->index_lock);
-	if (index_put(rf->node->index, r) != 0)
+	/* index_put() keeps the higher of two prevalences, as it must for
+	 * the node's own answers racing each other; a row read back from
+	 * the store after another node's commit is the count as it is now,
+	 * which an erasure or the retention sweep may have lowered. */
+	if (index_put(rf->node->index, r) != 0 ||
+	    index_set_prevalence(rf->node->index, r->sha256, r->prevalence) !=
+		    0)
 		log_event(LOG_WARN, "bad_reputation_row", "sha256=%.64s",
 			  r->sha256);
 	pthread_rwlock_unlock(&rf->node->index_lock);

@@ -8,7 +8,8 @@
 # killed mid-burst, the other node takes over, and every checkpoint the
 # client saw before stays a prefix of the log that goes on. Operators
 # are the region's: one added through a node acts on the other, and one
-# revoked through either is refused by both at once.
+# revoked through either is refused by both at once. A prevalence that an
+# erasure lowers through one node is lowered in the other's lookups.
 . "$(dirname "$0")/lib.sh"
 
 : "${VIGILD:?VIGILD must be the path of the vigild binary}"
@@ -133,6 +134,51 @@ rc=$?
 timeout 60 "$VIGIL" log checkpoint "$a_base/log" --key "$key" >"$out" 2>"$err" &&
 	pass "the client verifies the sequencer's checkpoint" ||
 	fail "the client verifies the sequencer's checkpoint" "$(cat "$err")"
+
+# --- a prevalence lowered on one node is lowered on the other -------------------------------
+# Two clients of a send the same sample; then one lowers its consent to
+# none, which unlinks it: b's lookup follows both changes.
+cat >prev.py <<'PY'
+import http.client, json, sys, time, urllib.parse
+a, b, marker = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+def req(base, method, path, body=None, token=None):
+    u = urllib.parse.urlparse(base)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    h = {"Authorization": "Bearer " + token} if token else {}
+    if body is not None and body[:1] == b"{":
+        h["Content-Type"] = "application/json"
+    c.request(method, path, body, h)
+    r = c.getresponse()
+    out = (r.status, r.read())
+    c.close()
+    return out
+def prevalence_at_b(sha, want):
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        st, body = req(b, "GET", "/v1/files/" + sha, token=tokens[0])
+        if st == 200 and json.loads(body).get("prevalence") == want:
+            return True
+        time.sleep(0.05)
+    return "b answers %d %s" % (st, body[:200])
+tokens = [json.loads(req(a, "POST", "/v1/enroll", b'{"consent":"files"}')[1])["token"] for _ in range(2)]
+for t in tokens:
+    st, body = req(a, "POST", "/v1/submissions", marker, t)
+    if st != 202:
+        sys.exit("submission: %d %s" % (st, body[:200]))
+sha = json.loads(body)["sha256"]
+r = prevalence_at_b(sha, 2)
+if r is not True:
+    sys.exit("prevalence 2 never at b: %s" % r)
+st, body = req(a, "PUT", "/v1/me/consent", b'{"consent":"none"}', tokens[1])
+if st != 200:
+    sys.exit("consent: %d %s" % (st, body[:200]))
+r = prevalence_at_b(sha, 1)
+if r is not True:
+    sys.exit("prevalence 1 never at b: %s" % r)
+PY
+"$PYTHON" prev.py "$a_base" "$b_base" "prevalence marker $(date +%s%N)" >"$out" 2>&1 &&
+	pass "a sample sent by two clients of a: prevalence 2 at b; one lowers its consent: 1 at b" ||
+	fail "a prevalence lowered on one node is lowered on the other" "$(cat "$out")"
 
 # --- the sequencer dies mid-burst -------------------------------------------------------------
 : >acked
