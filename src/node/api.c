@@ -270,6 +270,16 @@ api_send_json(h2o_req_t *req, enum route r, int status, json_t *j)
 }
 
 int
+api_store_failed(h2o_req_t *req, enum route r, const struct store *st,
+		 const char *op)
+{
+	log_event(LOG_ERROR, "store_failed", "route=%s op=%s err=\"%s\"",
+		  route_name(r), op, st->err);
+	return api_send_error(req, r, 503, "store_unavailable",
+			      "the store failed; try again");
+}
+
+int
 api_send_error(h2o_req_t *req, enum route r, int status, const char *code,
 	       const char *message)
 {

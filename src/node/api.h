@@ -58,6 +58,10 @@ int api_wrong_method(h2o_req_t *req, enum route r, const char *allow);
 int api_send_json(h2o_req_t *req, enum route r, int status, json_t *j);
 int api_send_error(h2o_req_t *req, enum route r, int status, const char *code,
 		   const char *message);
+/* A store operation op failed: logs it with the store's reason
+ * (event=store_failed) and answers 503 store_unavailable. Returns 0. */
+int api_store_failed(h2o_req_t *req, enum route r, const struct store *st,
+		     const char *op);
 int api_operator_ok(h2o_req_t *req, enum route r);
 /* api_operator_ok(), and the name of the operator whose token it is
  * into name ("root" for the data directory's operator.token). */

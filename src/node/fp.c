@@ -207,15 +207,6 @@ body_fields(h2o_req_t *req, enum route r, const char *const *keys, size_t nk)
 	return j;
 }
 
-static int
-store_failed(struct api_loop *l, h2o_req_t *req, enum route r, const char *op)
-{
-	log_event(LOG_ERROR, "store_failed", "func=%s op=%s err=\"%s\"",
-		  __func__, op, l->store->err);
-	return api_send_error(req, r, 503, "store_unavailable",
-			      "the store failed; try again");
-}
-
 int
 fp_on_report(struct node *node, struct api_loop *l, h2o_req_t *req,
 	     const char *client_id)
@@ -263,7 +254,7 @@ fp_on_report(struct node *node, struct api_loop *l, h2o_req_t *req,
 		goto out;
 	}
 	if (rc != 0) {
-		rc = store_failed(l, req, ROUTE_FP, "fp_report_add");
+		rc = api_store_failed(req, ROUTE_FP, l->store, "fp_report_add");
 		goto out;
 	}
 	log_event(LOG_INFO, "fp_reported", "sha256=%s", f.sha256);
@@ -288,7 +279,8 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req)
 
 	if ((rc = l->store->ops->fp_list(l->store, &v, &n)) != 0) {
 		json_decref(list);
-		return store_failed(l, req, ROUTE_ADMIN_FP, "fp_list");
+		return api_store_failed(req, ROUTE_ADMIN_FP, l->store,
+					"fp_list");
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_t *reasons = json_array(), *item, *ans = NULL;
@@ -539,7 +531,8 @@ decide(struct node *node, struct api_loop *l, h2o_req_t *req,
 	memset(&cur, 0, sizeof(cur));
 	rc = st->ops->retraction_get(st, f->sha256, &cur);
 	if (rc != 0 && rc != VG_ENOENT) {
-		store_failed(l, req, ROUTE_ADMIN_FP, "retraction_get");
+		api_store_failed(req, ROUTE_ADMIN_FP, l->store,
+				 "retraction_get");
 		goto fail;
 	}
 	if (retract && rc == 0) {
@@ -555,7 +548,8 @@ decide(struct node *node, struct api_loop *l, h2o_req_t *req,
 	}
 	if (retract) {
 		if ((rc = st->ops->fp_open_count(st, f->sha256, &open)) != 0) {
-			store_failed(l, req, ROUTE_ADMIN_FP, "fp_open_count");
+			api_store_failed(req, ROUTE_ADMIN_FP, l->store,
+					 "fp_open_count");
 			goto fail;
 		}
 		if (open == 0) {
@@ -567,7 +561,8 @@ decide(struct node *node, struct api_loop *l, h2o_req_t *req,
 		}
 		rc = st->ops->reputation_get(st, f->sha256, &rep);
 		if (rc != 0) {
-			store_failed(l, req, ROUTE_ADMIN_FP, "reputation_get");
+			api_store_failed(req, ROUTE_ADMIN_FP, l->store,
+					 "reputation_get");
 			goto fail;
 		}
 		rc = canonical_detections(rep.detections, &line,
@@ -652,7 +647,8 @@ on_reject(struct api_loop *l, h2o_req_t *req, const struct found *f,
 				      "no client has an open report on this "
 				      "sample");
 	if (rc != 0)
-		return store_failed(l, req, ROUTE_ADMIN_FP, "fp_reject");
+		return api_store_failed(req, ROUTE_ADMIN_FP, l->store,
+					"fp_reject");
 	log_event(LOG_INFO, "fp_rejected", "sha256=%s reports=%llu", f->sha256,
 		  (unsigned long long)n);
 	return api_send_json(req, ROUTE_ADMIN_FP, 200,

@@ -56,15 +56,6 @@ hook_dispose(void *p)
 		h->c->req = NULL;
 }
 
-static int
-store_failed(h2o_req_t *req, struct store *st, const char *op)
-{
-	log_event(LOG_ERROR, "store_failed", "func=%s op=%s err=\"%s\"",
-		  __func__, op, st->err);
-	return api_send_error(req, R, 503, "store_unavailable",
-			      "the store failed; try again");
-}
-
 /* The sequencer is done with a change's entry (loop thread); owns it. */
 static void
 on_logged(struct nodelog_item *it)
@@ -110,7 +101,7 @@ on_logged(struct nodelog_item *it)
 		api_send_error(c->req, R, 404, "unknown_sample",
 			       "the node does not know this sample");
 	else if (rc != 0)
-		store_failed(c->req, st,
+		api_store_failed(c->req, R, st,
 			     c->place ? "hold_add" : "hold_release");
 	else
 		api_send_json(c->req, R, c->place ? 201 : 200,
@@ -265,7 +256,7 @@ on_place(h2o_req_t *req, struct api_loop *l, const char *by)
 	}
 	if (rc != 0) {
 		free(c);
-		return store_failed(req, l->store, "holds_count");
+		return api_store_failed(req, R, l->store, "holds_count");
 	}
 	if (n > 0) {
 		free(c);
@@ -336,7 +327,7 @@ on_release(h2o_req_t *req, struct api_loop *l, const char *by, const char *hash,
 					&n);
 	if (rc != 0) {
 		free(c);
-		return store_failed(req, l->store, "holds_count");
+		return api_store_failed(req, R, l->store, "holds_count");
 	}
 	if (n == 0) {
 		free(c);

@@ -110,15 +110,6 @@ bad:
 	return -1;
 }
 
-static int
-store_failed(struct api_loop *l, h2o_req_t *req, const char *op)
-{
-	log_event(LOG_ERROR, "store_failed", "op=%s err=\"%s\"", op,
-		  l->store->err);
-	return api_send_error(req, ROUTE_ME, 503, "store_unavailable",
-			      "the store failed; try again");
-}
-
 /* The stored metadata text as JSON, or an empty object if it makes no
  * sense (stored data is hostile too). */
 static json_t *
@@ -204,7 +195,7 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req, const char *id,
 		max = k;
 	}
 	if (l->store->ops->client_list(l->store, id, after, max, &v, &n) != 0)
-		return store_failed(l, req, "client_list");
+		return api_store_failed(req, ROUTE_ME, l->store, "client_list");
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, export ? export_item(&v[i])
@@ -234,7 +225,8 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req, const char *id,
 		if (l->store->ops->client_by_token_hash(l->store, hash, &c) !=
 		    0) {
 			json_decref(out);
-			return store_failed(l, req, "client_by_token_hash");
+			return api_store_failed(req, ROUTE_ME, l->store,
+						"client_by_token_hash");
 		}
 		json_object_set_new(out, "format",
 				    json_string("vigil.export/v1"));
@@ -262,7 +254,8 @@ on_list(struct node *node, struct api_loop *l, h2o_req_t *req, const char *id,
 							  STORE_CLIENT_LIST_MAX,
 							  &fp, &nfp) != 0) {
 				json_decref(out);
-				return store_failed(l, req, "client_fp_list");
+				return api_store_failed(req, ROUTE_ME, l->store,
+							"client_fp_list");
 			}
 			fps = json_array();
 			for (size_t i = 0; i < nfp; i++)
@@ -471,7 +464,8 @@ on_consent(struct node *node, struct api_loop *l, h2o_req_t *req,
 		return api_send_error(req, ROUTE_ME, 401, "unauthorized",
 				      "this client is not enrolled");
 	if (rc != 0)
-		return store_failed(l, req, "client_consent_set");
+		return api_store_failed(req, ROUTE_ME, l->store,
+					"client_consent_set");
 	api_client_changed(id, c, false);
 	erase_after(node, l, &e);
 	log_event(LOG_INFO, "consent_set",
@@ -505,7 +499,8 @@ on_delete(struct node *node, struct api_loop *l, h2o_req_t *req, const char *id)
 		return api_send_error(req, ROUTE_ME, 401, "unauthorized",
 				      "this client is not enrolled");
 	if (rc != 0)
-		return store_failed(l, req, "client_delete");
+		return api_store_failed(req, ROUTE_ME, l->store,
+					"client_delete");
 	api_client_changed(id, CONSENT_NONE, true);
 	erase_after(node, l, &e);
 	log_event(LOG_INFO, "client_deleted",

@@ -79,15 +79,6 @@ name_ok(const char *name, size_t len)
 		 memcmp(name, STORE_OPERATOR_ROOT, len) == 0);
 }
 
-static int
-store_failed(h2o_req_t *req, struct store *st, const char *op)
-{
-	log_event(LOG_ERROR, "store_failed", "func=%s op=%s err=\"%s\"",
-		  __func__, op, st->err);
-	return api_send_error(req, R, 503, "store_unavailable",
-			      "the store failed; try again");
-}
-
 /* The sequencer is done with a change's entry (loop thread); owns it. */
 static void
 on_logged(struct nodelog_item *it)
@@ -131,7 +122,7 @@ on_logged(struct nodelog_item *it)
 		api_send_error(c->req, R, 409, "name_taken",
 			       "an operator of that name was added meanwhile");
 	else if (rc != 0)
-		store_failed(c->req, st,
+		api_store_failed(c->req, R, st,
 			     c->add ? "operator_add" : "operator_revoke");
 	else if (c->add)
 		api_send_json(c->req, R, 201,
@@ -263,7 +254,7 @@ on_add(h2o_req_t *req, struct api_loop *l, const char *by)
 					      : "an operator of that name "
 						"exists");
 	if (rc != VG_ENOENT)
-		return store_failed(req, l->store, "operator_get");
+		return api_store_failed(req, R, l->store, "operator_get");
 	c = xcalloc(1, sizeof(*c));
 	c->loop = l;
 	c->add = true;
@@ -305,7 +296,7 @@ on_revoke(h2o_req_t *req, struct api_loop *l, const char *by, const char *name,
 		return api_send_error(req, R, 404, "unknown_operator",
 				      "no operator in force has that name");
 	if (rc != 0)
-		return store_failed(req, l->store, "operator_get");
+		return api_store_failed(req, R, l->store, "operator_get");
 	c = xcalloc(1, sizeof(*c));
 	c->loop = l;
 	c->add = false;
@@ -338,7 +329,7 @@ on_list(h2o_req_t *req, struct api_loop *l)
 
 	rc = l->store->ops->operator_list(l->store, &v, &n);
 	if (rc != 0)
-		return store_failed(req, l->store, "operator_list");
+		return api_store_failed(req, R, l->store, "operator_list");
 	a = json_array();
 	list_put(a, STORE_OPERATOR_ROOT, 0, 0);
 	for (size_t i = 0; i < n; i++)

@@ -3045,6 +3045,34 @@ op_set_synced(struct store *base, bool synced)
 	" AND NOT EXISTS (SELECT 1 FROM sample_clients o"                      \
 	" WHERE o.sample = c.sample AND o.client_id <> $1)"
 
+/* Reads res, rows of (blob_segment, blob_offset, blob_length), into a
+ * new array of locations *locs, counting them in *count: the records an
+ * erasure or the retention sweep is to erase. */
+static int
+read_locs(struct store_pg *s, const PGresult *res, const char *what,
+	  struct sample_loc **locs, uint64_t *count)
+{
+	int rc, rows;
+
+	if ((rc = want_cols(s, res, 3, what)) != 0)
+		return rc;
+	rows = PQntuples(res);
+	*locs = xcalloc(rows ? (size_t)rows : 1, sizeof(**locs));
+	for (int i = 0; i < rows; i++) {
+		int64_t seg, off, len;
+
+		if ((rc = col_i64(s, res, i, 0, 1, INT64_MAX, &seg)) != 0 ||
+		    (rc = col_i64(s, res, i, 1, 0, INT64_MAX, &off)) != 0 ||
+		    (rc = col_i64(s, res, i, 2, 1, INT64_MAX, &len)) != 0)
+			return rc;
+		(*locs)[i].segment = (uint64_t)seg;
+		(*locs)[i].offset = (uint64_t)off;
+		(*locs)[i].length = (uint64_t)len;
+		(*count)++;
+	}
+	return 0;
+}
+
 /* The locations of the stored samples only client_id sent are taken
  * into e and cleared in one statement (the row lock is held from the
  * read to the write); their queued jobs fail and queued rescans go. */
@@ -3072,27 +3100,11 @@ erase_locs(struct store_pg *s, const char *client_id, struct erasure *e)
 	struct num t;
 	const char *p[2] = {client_id, i64(&t, now())};
 	PGresult *res = NULL;
-	int rc, rows;
+	int rc;
 
 	if ((rc = q(s, &res, "erasure: locations", sql, 2, p)) != 0)
 		return rc;
-	if ((rc = want_cols(s, res, 3, "erasure: locations")) != 0)
-		goto out;
-	rows = PQntuples(res);
-	e->locs = xcalloc(rows ? (size_t)rows : 1, sizeof(*e->locs));
-	for (int i = 0; i < rows; i++) {
-		int64_t seg, off, len;
-
-		if ((rc = col_i64(s, res, i, 0, 1, INT64_MAX, &seg)) != 0 ||
-		    (rc = col_i64(s, res, i, 1, 0, INT64_MAX, &off)) != 0 ||
-		    (rc = col_i64(s, res, i, 2, 1, INT64_MAX, &len)) != 0)
-			goto out;
-		e->locs[i].segment = (uint64_t)seg;
-		e->locs[i].offset = (uint64_t)off;
-		e->locs[i].length = (uint64_t)len;
-		e->erased++;
-	}
-out:
+	rc = read_locs(s, res, "erasure: locations", &e->locs, &e->erased);
 	PQclear(res);
 	return rc;
 }
@@ -3214,27 +3226,11 @@ expire_bytes(struct store_pg *s, int64_t before, int64_t max,
 	struct num b, m, t;
 	const char *p[3] = {i64(&b, before), i64(&m, max), i64(&t, now())};
 	PGresult *res = NULL;
-	int rc, rows;
+	int rc;
 
 	if ((rc = q(s, &res, "retention: locations", sql, 3, p)) != 0)
 		return rc;
-	if ((rc = want_cols(s, res, 3, "retention: locations")) != 0)
-		goto out;
-	rows = PQntuples(res);
-	r->locs = xcalloc(rows ? (size_t)rows : 1, sizeof(*r->locs));
-	for (int i = 0; i < rows; i++) {
-		int64_t seg, off, len;
-
-		if ((rc = col_i64(s, res, i, 0, 1, INT64_MAX, &seg)) != 0 ||
-		    (rc = col_i64(s, res, i, 1, 0, INT64_MAX, &off)) != 0 ||
-		    (rc = col_i64(s, res, i, 2, 1, INT64_MAX, &len)) != 0)
-			goto out;
-		r->locs[i].segment = (uint64_t)seg;
-		r->locs[i].offset = (uint64_t)off;
-		r->locs[i].length = (uint64_t)len;
-		r->erased++;
-	}
-out:
+	rc = read_locs(s, res, "retention: locations", &r->locs, &r->erased);
 	PQclear(res);
 	return rc;
 }
@@ -3506,7 +3502,8 @@ op_erasures_pending(struct store *base, size_t max, struct sample_loc **out,
 	struct num m;
 	const char *p[1] = {i64(&m, (int64_t)max)};
 	PGresult *res = NULL;
-	int rc, rows;
+	uint64_t k = 0;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -3519,26 +3516,12 @@ op_erasures_pending(struct store *base, size_t max, struct sample_loc **out,
 			 " ORDER BY segment, off LIMIT $1",
 			 1, p)) != 0)
 		return rc;
-	if ((rc = want_cols(s, res, 3, "erasures_pending")) != 0)
-		goto out;
-	rows = PQntuples(res);
-	if ((size_t)rows > max) {
+	if ((size_t)PQntuples(res) > max) {
 		rc = corrupt(s, res, 0, "has more rows than asked for");
 		goto out;
 	}
-	*out = xcalloc(rows ? (size_t)rows : 1, sizeof(**out));
-	for (int i = 0; i < rows; i++) {
-		int64_t seg, off, len;
-
-		if ((rc = col_i64(s, res, i, 0, 1, INT64_MAX, &seg)) != 0 ||
-		    (rc = col_i64(s, res, i, 1, 0, INT64_MAX, &off)) != 0 ||
-		    (rc = col_i64(s, res, i, 2, 1, INT64_MAX, &len)) != 0)
-			goto out;
-		(*out)[i].segment = (uint64_t)seg;
-		(*out)[i].offset = (uint64_t)off;
-		(*out)[i].length = (uint64_t)len;
-	}
-	*n = (size_t)rows;
+	if ((rc = read_locs(s, res, "erasures_pending", out, &k)) == 0)
+		*n = (size_t)k;
 out:
 	PQclear(res);
 	if (rc != 0) {

@@ -1087,6 +1087,25 @@ col_i64(struct store_sqlite *s, sqlite3_stmt *st, int i, int64_t min,
 	return 0;
 }
 
+/* Reads columns first..first + 2 of st, a record's segment, offset and
+ * length (samples.h), into *out. */
+static int
+col_loc(struct store_sqlite *s, sqlite3_stmt *st, int first,
+	struct sample_loc *out)
+{
+	int64_t seg, off, len;
+	int rc;
+
+	if ((rc = col_i64(s, st, first, 1, INT64_MAX, &seg)) != 0 ||
+	    (rc = col_i64(s, st, first + 1, 0, INT64_MAX, &off)) != 0 ||
+	    (rc = col_i64(s, st, first + 2, 1, INT64_MAX, &len)) != 0)
+		return rc;
+	out->segment = (uint64_t)seg;
+	out->offset = (uint64_t)off;
+	out->length = (uint64_t)len;
+	return 0;
+}
+
 static int
 read_client(struct store_sqlite *s, sqlite3_stmt *st, struct client *out)
 {
@@ -1573,7 +1592,6 @@ op_sample_locate(struct store *base, const char *sha256, struct sample_loc *out)
 {
 	struct store_sqlite *s = to_sqlite(base);
 	sqlite3_stmt *st = s->st[ST_BLOB_GET];
-	int64_t seg, off, len;
 	int rc;
 
 	rc = lookup_sha256(s, st, sha256, "sample_locate");
@@ -1584,13 +1602,7 @@ op_sample_locate(struct store *base, const char *sha256, struct sample_loc *out)
 		seterr(s, "sample_locate: %s is not stored", sha256);
 		rc = VG_ENOENT;
 	} else if (rc == SQLITE_ROW) {
-		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) == 0 &&
-		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) == 0 &&
-		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) == 0) {
-			out->segment = (uint64_t)seg;
-			out->offset = (uint64_t)off;
-			out->length = (uint64_t)len;
-		}
+		rc = col_loc(s, st, 0, out);
 	} else if (rc == VG_ENOENT) {
 		seterr(s, "sample_locate: %s is not stored", sha256);
 	}
@@ -2755,20 +2767,13 @@ erasable_locs(struct store_sqlite *s, const char *client_id,
 	if ((rc = bind_text(s, st, 1, client_id)) != 0)
 		goto out;
 	while ((rc = next_row(s, st, "erasure: locations")) == 1) {
-		int64_t seg, off, len;
-
-		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) != 0 ||
-		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) != 0 ||
-		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) != 0)
-			break;
 		if (e->erased == cap) {
 			cap = cap ? cap * 2 : 16;
 			e->locs = xreallocarray(e->locs, cap,
 						sizeof(*e->locs));
 		}
-		e->locs[e->erased].segment = (uint64_t)seg;
-		e->locs[e->erased].offset = (uint64_t)off;
-		e->locs[e->erased].length = (uint64_t)len;
+		if ((rc = col_loc(s, st, 0, &e->locs[e->erased])) != 0)
+			break;
 		e->erased++;
 	}
 out:
@@ -2973,15 +2978,8 @@ op_erasures_pending(struct store *base, size_t max, struct sample_loc **out,
 		goto out;
 	*out = xcalloc(max, sizeof(**out));
 	while (k < max && (rc = next_row(s, st, "erasures_pending")) == 1) {
-		int64_t seg, off, len;
-
-		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) != 0 ||
-		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) != 0 ||
-		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) != 0)
+		if ((rc = col_loc(s, st, 0, &(*out)[k])) != 0)
 			break;
-		(*out)[k].segment = (uint64_t)seg;
-		(*out)[k].offset = (uint64_t)off;
-		(*out)[k].length = (uint64_t)len;
 		k++;
 	}
 out:
@@ -3073,15 +3071,8 @@ expire_bytes(struct store_sqlite *s, int64_t before, int64_t max,
 	r->locs = xcalloc((size_t)max, sizeof(*r->locs));
 	while (r->erased < (uint64_t)max &&
 	       (rc = next_row(s, st, "retention: locations")) == 1) {
-		int64_t seg, off, len;
-
-		if ((rc = col_i64(s, st, 0, 1, INT64_MAX, &seg)) != 0 ||
-		    (rc = col_i64(s, st, 1, 0, INT64_MAX, &off)) != 0 ||
-		    (rc = col_i64(s, st, 2, 1, INT64_MAX, &len)) != 0)
+		if ((rc = col_loc(s, st, 0, &r->locs[r->erased])) != 0)
 			break;
-		r->locs[r->erased].segment = (uint64_t)seg;
-		r->locs[r->erased].offset = (uint64_t)off;
-		r->locs[r->erased].length = (uint64_t)len;
 		r->erased++;
 	}
 out:
